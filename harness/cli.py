@@ -1,0 +1,179 @@
+"""The `migrate` command line: parse options, call one core function, render, map to an exit code."""
+from __future__ import annotations
+
+import shlex
+import sys
+import time
+from typing import Annotated, Optional
+
+import click
+import psycopg
+import typer
+
+from harness import connections, dbt, embedded
+from harness.config import load_config
+from harness.errors import EXIT_INTERRUPTED, EXIT_USAGE, HarnessError
+from harness.ui import errors, progress, step, summary, table
+
+# The order `migrate --help` lists commands in: the order a migration uses them.
+LIFECYCLE = ["env", "demo", "assess", "backup", "restore", "load", "build", "sync", "reconcile",
+             "approve", "cutover", "rollback", "rehearse", "docs", "decommission", "status"]
+
+
+class LifecycleGroup(typer.core.TyperGroup):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        names = super().list_commands(ctx)
+        return sorted(names, key=lambda name: LIFECYCLE.index(name) if name in LIFECYCLE else len(LIFECYCLE))
+
+
+app = typer.Typer(
+    name="migrate",
+    cls=LifecycleGroup,
+    help="Move an operational database to a new schema without losing a row. Lifecycle, in order:",
+    no_args_is_help=True,
+    pretty_exceptions_show_locals=False,
+    add_completion=False,
+    rich_markup_mode="rich",
+)
+env_app = typer.Typer(help="The database servers: the embedded PostgreSQL, or yours by URL.", no_args_is_help=True)
+demo_app = typer.Typer(help="The worked example: a generated legacy OMS and the whole story on it.", no_args_is_help=True)
+app.add_typer(env_app, name="env", rich_help_panel="Set-up")
+app.add_typer(demo_app, name="demo", rich_help_panel="Set-up")
+
+
+# --- set-up -------------------------------------------------------------------------------------
+
+@env_app.command("up")
+def env_up() -> None:
+    """Start the embedded PostgreSQL (unless servers are configured) and check both databases answer."""
+    config = load_config()
+    source, target = connections.resolve(config)
+    for db in (source, target):
+        with connections.connection(db, command="env up") as conn:
+            version = conn.execute("show server_version").fetchone()[0]
+        step(f"{db.side}: {db.describe()} (PostgreSQL {version})")
+    summary("both databases answer" + (" on the embedded server" if source.embedded else ""))
+
+
+@env_app.command("down")
+def env_down() -> None:
+    """Stop the embedded PostgreSQL. Its data stays in .migrate/ for the next `env up`."""
+    config = load_config()
+    stopped = embedded.stop(config.project_dir)
+    summary("embedded PostgreSQL stopped" if stopped else "embedded PostgreSQL was not running")
+
+
+@env_app.command("status")
+def env_status() -> None:
+    """Show where the source and target are and whether they answer."""
+    config = load_config()
+    state = embedded.status(config.project_dir)
+    if config.source.url or config.target.url:
+        step("servers configured by URL; the embedded server is not used")
+    else:
+        step(f"embedded PostgreSQL: {'running, pid ' + str(state.pid) if state.running else 'stopped'} ({state.data_dir})")
+        if not state.running:
+            summary("nothing running; `migrate env up` starts it")
+            return
+    source, target = connections.resolve(config, create_missing=False)
+    for db in (source, target):
+        with connections.connection(db, command="env status") as conn:
+            version = conn.execute("show server_version").fetchone()[0]
+        step(f"{db.side}: {db.describe()} answers (PostgreSQL {version})")
+    summary("source and target reachable")
+
+
+@env_app.command("shell")
+def env_shell() -> None:
+    """Print the exports that let you run dbt by hand: eval "$(migrate env shell)"."""
+    config = load_config()
+    _, target = connections.resolve(config)
+    for name, value in connections.dbt_environment(target).items():
+        print(f"export {name}={shlex.quote(value)}")
+
+
+# --- demo ---------------------------------------------------------------------------------------
+
+ScaleOption = Annotated[int, typer.Option(min=1, help="Number of legacy customers; orders ≈ 3×, lines ≈ 9×.")]
+SeedOption = Annotated[int, typer.Option(help="Random seed: the same seed gives the same data.")]
+
+
+def _seed_with_progress(source, scale: int, seed: int):
+    from harness.demo import run as demo
+
+    expected = scale * 16 + max(200, scale // 50)
+    with progress("seeding legacy source", total=expected) as bar:
+        result = demo.seed(source, scale, seed, lambda _table, rows: bar(rows))
+    table("Legacy source", ["table", "rows"], sorted(result.rows.items()))
+    summary(f"seeded {result.total:,} legacy rows in {result.seconds:.1f} s ({result.total / max(result.seconds, 1e-9):,.0f} rows/s) into {source.describe()}")
+    return result
+
+
+@demo_app.command("seed")
+def demo_seed(scale: ScaleOption = 10_000, seed: SeedOption = 42) -> None:
+    """Generate the legacy OMS database (schema "oms", every defect of the spec at its rate)."""
+    config = load_config()
+    source, _ = connections.resolve(config)
+    _seed_with_progress(source, scale, seed)
+
+
+@demo_app.command("run")
+def demo_run(scale: ScaleOption = 10_000, seed: SeedOption = 42) -> None:
+    """The demo end to end: seed the legacy source, copy it to landing, build the dbt project."""
+    from harness.demo import run as demo
+
+    started = time.perf_counter()
+    config = load_config()
+    source, target = connections.resolve(config)
+    seeded = _seed_with_progress(source, scale, seed)
+    with progress("copying to landing", total=len(config.tables)) as bar:
+        landed = demo.fill_landing(config, source, target, lambda _table, _rows: bar(1))
+    summary(f"landed {sum(landed.values()):,} rows in {len(landed)} tables")
+    step("dbt build (full refresh)")
+    outcome = dbt.run(config, target, ["build", "--full-refresh"])
+    summary(f"dbt build: {outcome.succeeded} nodes passed")
+    rows = demo.read_dispositions(target)
+    table("Every legacy row accounted for", ["legacy table", "rows", "migrated", "merged", "quarantined"], rows)
+    summary(f"demo finished in {time.perf_counter() - started:.0f} s: {seeded.total:,} legacy rows migrated into {target.describe()} schema app")
+
+
+# --- 5 load -------------------------------------------------------------------------------------
+
+@app.command("build", rich_help_panel="5 Load", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+def build(ctx: typer.Context, full_refresh: Annotated[bool, typer.Option("--full-refresh", help="Rebuild the incremental models from scratch.")] = False) -> None:
+    """Run `dbt build` against the target, exactly as by hand; extra arguments go to dbt."""
+    config = load_config()
+    _, target = connections.resolve(config)
+    args = ["build", *(["--full-refresh"] if full_refresh else []), *ctx.args]
+    outcome = dbt.run(config, target, args)
+    summary(f"dbt build: {outcome.succeeded} nodes passed")
+
+
+# --- entry point --------------------------------------------------------------------------------
+
+def main() -> None:
+    """Run the CLI; expected errors become one line on stderr and an exit code."""
+    try:
+        app(standalone_mode=False)
+    except HarnessError as exc:
+        errors.print(f"[bold red]error:[/] {exc}")
+        sys.exit(exc.exit_code)
+    except click.exceptions.Abort:
+        errors.print("interrupted")
+        sys.exit(EXIT_INTERRUPTED)
+    except KeyboardInterrupt:
+        errors.print("interrupted")
+        sys.exit(EXIT_INTERRUPTED)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(EXIT_USAGE)
+    except psycopg.Error as exc:
+        first = str(exc).strip().splitlines()
+        errors.print(f"[bold red]database error:[/] {first[0] if first else type(exc).__name__}")
+        sys.exit(1)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,44 @@
+"""Runs dbt in-process through dbtRunner, one invocation at a time, against the target database."""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+from harness.config import Config
+from harness.connections import Database, dbt_environment
+from harness.errors import DbtFailed
+
+
+@dataclass(frozen=True)
+class DbtOutcome:
+    command: str
+    succeeded: int
+    failed: list[str]
+    results: object  # dbt's own result object, for callers that need more
+
+
+def run(config: Config, target: Database, args: list[str], *, quiet: bool = False) -> DbtOutcome:
+    from dbt.cli.main import dbtRunner
+
+    os.environ.update(dbt_environment(target))
+    project = str(config.project_dir)
+    argv = [*args, "--project-dir", project, "--profiles-dir", str(config.project_dir / "profiles")]
+    if quiet:
+        argv = ["--quiet", *argv]
+    result = dbtRunner().invoke(argv)
+    command = args[0]
+    if result.exception is not None:
+        first = str(result.exception).strip().splitlines()
+        raise DbtFailed(f"dbt {command} could not run: {first[0] if first else result.exception}; see logs/dbt.log")
+    failed = []
+    succeeded = 0
+    for node in getattr(result.result, "results", None) or []:
+        status = str(getattr(node, "status", "")).lower()
+        if status in ("error", "fail", "runtime error"):
+            failed.append(node.node.unique_id)
+        else:
+            succeeded += 1
+    if not result.success:
+        shown = ", ".join(failed[:5]) + (f" and {len(failed) - 5} more" if len(failed) > 5 else "")
+        raise DbtFailed(f"dbt {command} failed on {len(failed)} node(s): {shown or 'see output'}; see target/run_results.json")
+    return DbtOutcome(command, succeeded, failed, result.result)

@@ -1,0 +1,1 @@
+"""One module per database engine, behind the same small set of functions."""

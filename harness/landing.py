@@ -1,0 +1,115 @@
+"""The landing schema: an exact copy of the listed source tables inside the target database.
+
+Each landing table has the source's columns and types, its key, and two columns of our own:
+`_migrate_synced_at` (when load or sync last wrote the row, for dbt source freshness and the
+incremental models) and `_migrate_deleted` (a tombstone, so deletes can flow through dbt).
+Masked columns are masked in the SELECT that reads the source, so they never leave it.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import psycopg
+from psycopg import sql
+
+from harness.config import Config, TableConfig
+from harness.engines import postgres
+from harness.errors import ConfigError
+
+SYNCED_AT = "_migrate_synced_at"
+DELETED = "_migrate_deleted"
+
+MASK_SQL = {
+    # Only the last four digits survive, whatever separators the legacy value had.
+    "last4": "right(regexp_replace({col}, '[^0-9]', '', 'g'), 4)",
+    "null": "null",
+    "hash": "md5({col}::text)",
+}
+
+
+@dataclass(frozen=True)
+class SourceTable:
+    """A listed table as the source catalog describes it."""
+
+    name: str
+    columns: list[postgres.Column]
+    key: list[str]
+    masks: dict[str, str]
+
+
+def describe(conn: psycopg.Connection, config: Config, table: TableConfig) -> SourceTable:
+    schema = config.source_schema
+    if not postgres.table_exists(conn, schema, table.name):
+        raise ConfigError(
+            f'table "{schema}"."{table.name}" listed in migration.yml does not exist in the source: '
+            "fix the name under 'tables' (names are case-sensitive)"
+        )
+    cols = postgres.columns(conn, schema, table.name)
+    names = {c.name for c in cols}
+    key = list(table.key) or postgres.primary_key(conn, schema, table.name)
+    if not key:
+        raise ConfigError(
+            f'table "{schema}"."{table.name}" has no primary key: name one under tables.{table.name}.key in migration.yml'
+        )
+    unknown = [c for c in [*key, *table.masks] if c not in names]
+    if unknown:
+        raise ConfigError(
+            f"migration.yml names column(s) {', '.join(unknown)} of {table.name} that the source does not have"
+        )
+    return SourceTable(table.name, cols, key, dict(table.masks))
+
+
+def select_masked(schema: str, table: SourceTable) -> sql.Composed:
+    """SELECT of every source column, masks applied and cast back to the column's type."""
+    parts = []
+    for col in table.columns:
+        ident = sql.Identifier(col.name)
+        mask = table.masks.get(col.name)
+        if mask is None:
+            parts.append(ident)
+        else:
+            expr = sql.SQL(MASK_SQL[mask].format(col="{col}")).format(col=ident)
+            parts.append(sql.SQL("({})::{} as {}").format(expr, sql.SQL(col.type), ident))
+    return sql.SQL("select {} from {}").format(sql.SQL(", ").join(parts), postgres.qualified(schema, table.name))
+
+
+def create_landing_table(conn: psycopg.Connection, landing_schema: str, table: SourceTable) -> None:
+    columns = [
+        sql.SQL("{} {}{}").format(sql.Identifier(c.name), sql.SQL(c.type), sql.SQL(" not null" if c.not_null else ""))
+        for c in table.columns
+    ]
+    columns.append(sql.SQL("{} timestamptz not null default now()").format(sql.Identifier(SYNCED_AT)))
+    columns.append(sql.SQL("{} boolean not null default false").format(sql.Identifier(DELETED)))
+    conn.execute(sql.SQL("create schema if not exists {}").format(sql.Identifier(landing_schema)))
+    conn.execute(
+        sql.SQL("create table if not exists {} ({}, primary key ({}))").format(
+            postgres.qualified(landing_schema, table.name),
+            sql.SQL(", ").join(columns),
+            postgres.column_list(table.key),
+        )
+    )
+
+
+def copy_table(
+    source: psycopg.Connection,
+    target: psycopg.Connection,
+    config: Config,
+    table: SourceTable,
+    progress: Callable[[int], None] | None = None,
+) -> int:
+    """Replace the landing copy of one table with the source rows visible to `source`'s snapshot."""
+    landing = postgres.qualified(config.landing_schema, table.name)
+    names = [c.name for c in table.columns]
+    target.execute(sql.SQL("truncate {}").format(landing))
+    copy_out = sql.SQL("copy ({}) to stdout (format binary)").format(select_masked(config.source_schema, table))
+    copy_in = sql.SQL("copy {} ({}) from stdin (format binary)").format(landing, postgres.column_list(names))
+    sent = 0
+    with source.cursor().copy(copy_out) as reader, target.cursor().copy(copy_in) as writer:
+        for chunk in reader:
+            writer.write(chunk)
+            sent += len(chunk)
+            if progress:
+                progress(len(chunk))
+    (rows,) = target.execute(sql.SQL("select count(*) from {}").format(landing)).fetchone()
+    return rows
