@@ -16,7 +16,7 @@ from harness.errors import EXIT_INTERRUPTED, EXIT_USAGE, HarnessError
 from harness.ui import errors, progress, step, summary, table
 
 # The order `migrate --help` lists commands in: the order a migration uses them.
-LIFECYCLE = ["env", "demo", "assess", "backup", "restore", "load", "build", "sync", "reconcile",
+LIFECYCLE = ["env", "demo", "assess", "backup", "restore", "provision", "load", "build", "sync", "reconcile",
              "approve", "cutover", "rollback", "rehearse", "docs", "decommission", "status"]
 
 
@@ -147,6 +147,87 @@ def build(ctx: typer.Context, full_refresh: Annotated[bool, typer.Option("--full
     args = ["build", *(["--full-refresh"] if full_refresh else []), *ctx.args]
     outcome = dbt.run(config, target, args)
     summary(f"dbt build: {outcome.succeeded} nodes passed")
+
+
+@app.command("provision", rich_help_panel="5 Load")
+def provision_cmd() -> None:
+    """Create the target database, its schemas and the new application's role; safe to repeat."""
+    from harness.provision import provision
+
+    config = load_config()
+    _, target = connections.resolve(config)
+    result = provision(config, target)
+    summary(f"target provisioned: {', '.join(result.created) if result.created else 'nothing to change'}")
+
+
+@app.command("load", rich_help_panel="5 Load")
+def load_cmd(
+    jobs: Annotated[int, typer.Option(min=1, help="Tables or key ranges copied in parallel.")] = 2,
+    range_rows: Annotated[int, typer.Option(min=1000, help="Rows per key range of a large table.")] = 250_000,
+    build: Annotated[bool, typer.Option("--build/--no-build", help="Run the dbt build after the copy.")] = True,
+) -> None:
+    """Copy a consistent snapshot of every listed table into landing, start capture, then dbt build.
+
+    A load that was killed resumes where it stopped when run again.
+    """
+    from harness import load, sync
+
+    config = load_config()
+    source, target = connections.resolve(config)
+    with progress("loading", total=None) as bar:
+        result = load.load(config, source, target, jobs=jobs, range_rows=range_rows, progress=lambda _t, rows: bar(rows))
+    table(
+        f"Load {result.load_id}" + (" (resumed)" if result.resumed else ""),
+        ["table", "rows", "MB", "ranges", "copied now"],
+        [(t.name, t.rows, f"{t.bytes / 1e6:,.1f}", t.ranges, t.copied_now) for t in result.tables.values()],
+    )
+    rate = result.rows / max(result.seconds, 1e-9)
+    summary(f"loaded {result.rows:,} rows in {result.seconds:.1f} s ({rate:,.0f} rows/s); change capture is running on the source")
+    if build:
+        step("dbt build")
+        outcome = sync.build(config, target, ("build",), quiet=False)
+        summary(f"dbt build: {outcome.succeeded} nodes passed")
+
+
+@app.command("sync", rich_help_panel="5 Load")
+def sync_cmd(
+    follow: Annotated[bool, typer.Option("--follow", help="Keep going and show the lag until interrupted.")] = False,
+    build: Annotated[bool, typer.Option("--build/--no-build", help="Run the incremental dbt models after applying.")] = True,
+    interval: Annotated[float, typer.Option(min=0.05, help="Seconds between batches with --follow.")] = 1.0,
+    build_every: Annotated[float, typer.Option(min=0, help="Seconds between dbt runs with --follow.")] = 30.0,
+    duration: Annotated[Optional[float], typer.Option(min=0, help="With --follow, stop after this many seconds.")] = None,
+) -> None:
+    """Apply captured source changes to landing in commit order, then through the incremental models."""
+    from harness import sync
+
+    config = load_config()
+    source, target = connections.resolve(config)
+    if not follow:
+        batch = sync.sync_once(config, source, target)
+        if build and batch.changes:
+            sync.build(config, target)
+        lag = sync.lag(config, source, target)
+        summary(
+            f"applied {batch.changes:,} changes in {batch.seconds:.2f} s"
+            + (f" ({', '.join(f'{t}: {n:,}' for t, n in sorted(batch.per_table.items()))})" if batch.per_table else "")
+            + f"; {lag.changes_behind:,} behind"
+        )
+        return
+    deadline = time.monotonic() + duration if duration is not None else None
+
+    def show(batch, lag) -> None:
+        step(
+            f"{batch.changes:>6,} applied | landing lag {lag.seconds_behind:5.1f} s, {lag.changes_behind:,} changes | app lag {lag.app_seconds_behind:5.1f} s"
+        )
+
+    def retry(cause: str, wait: float) -> None:
+        errors.print(f"[yellow]retrying in {wait:.0f} s:[/] {cause}")
+
+    report = sync.follow(
+        config, source, target, interval=interval, build_every=build_every, run_dbt=build,
+        until=lambda: deadline is not None and time.monotonic() >= deadline, on_batch=show, on_retry=retry,
+    )
+    summary(f"sync stopped: {report.changes:,} changes in {report.batches:,} batches, {report.builds} dbt builds, {report.retries} retries")
 
 
 # --- entry point --------------------------------------------------------------------------------

@@ -74,7 +74,8 @@ def select_masked(schema: str, table: SourceTable) -> sql.Composed:
     return sql.SQL("select {} from {}").format(sql.SQL(", ").join(parts), postgres.qualified(schema, table.name))
 
 
-def create_landing_table(conn: psycopg.Connection, landing_schema: str, table: SourceTable) -> None:
+def create_landing_table(conn: psycopg.Connection, landing_schema: str, table: SourceTable, *, with_key: bool = True) -> None:
+    """Create the landing table; without its key when a bulk load adds the key afterwards."""
     columns = [
         sql.SQL("{} {}{}").format(sql.Identifier(c.name), sql.SQL(c.type), sql.SQL(" not null" if c.not_null else ""))
         for c in table.columns
@@ -82,11 +83,20 @@ def create_landing_table(conn: psycopg.Connection, landing_schema: str, table: S
     columns.append(sql.SQL("{} timestamptz not null default now()").format(sql.Identifier(SYNCED_AT)))
     columns.append(sql.SQL("{} boolean not null default false").format(sql.Identifier(DELETED)))
     conn.execute(sql.SQL("create schema if not exists {}").format(sql.Identifier(landing_schema)))
+    if with_key:
+        columns.append(sql.SQL("primary key ({})").format(postgres.column_list(table.key)))
     conn.execute(
-        sql.SQL("create table if not exists {} ({}, primary key ({}))").format(
-            postgres.qualified(landing_schema, table.name),
-            sql.SQL(", ").join(columns),
-            postgres.column_list(table.key),
+        sql.SQL("create table if not exists {} ({})").format(postgres.qualified(landing_schema, table.name), sql.SQL(", ").join(columns))
+    )
+
+
+def add_primary_key(conn: psycopg.Connection, landing_schema: str, table: SourceTable) -> None:
+    """Add the key after a bulk load (much faster than maintaining it row by row); no-op if present."""
+    if postgres.primary_key(conn, landing_schema, table.name):
+        return
+    conn.execute(
+        sql.SQL("alter table {} add primary key ({})").format(
+            postgres.qualified(landing_schema, table.name), postgres.column_list(table.key)
         )
     )
 

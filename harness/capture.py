@@ -1,0 +1,143 @@
+"""Trigger-based change capture on the source.
+
+A `_migrate` schema on the source holds one change log; an AFTER trigger on each listed table
+appends the operation, the old key and the new row image (masks applied, so a masked value
+never enters the log) together with the writing transaction's id. Sync reads the log by
+snapshot visibility, not by change id, so a transaction that commits after later ones is never
+skipped. Needs neither a restart nor a superuser: only CREATE on the database and TRIGGER on
+the tables.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import psycopg
+from psycopg import sql
+
+from harness.landing import MASK_SQL, SourceTable
+
+CAPTURE_SCHEMA = "_migrate"
+TRIGGER = "_migrate_capture"
+
+LOG_DDL = """
+create schema if not exists {schema};
+create table if not exists {schema}.changes (
+    change_id   bigint generated always as identity primary key,
+    txid        xid8 not null default pg_current_xact_id(),
+    table_schema text not null,
+    table_name  text not null,
+    op          char(1) not null check (op in ('I', 'U', 'D', 'T')),
+    old_key     jsonb,          -- the key before an update or delete
+    new_row     jsonb,          -- the row after an insert or update, masked
+    captured_at timestamptz not null default clock_timestamp()
+);
+"""
+
+
+@dataclass(frozen=True)
+class CaptureState:
+    installed: list[str]
+    missing: list[str]
+
+
+def _function_name(schema: str, table: str) -> sql.Composed:
+    return sql.SQL("{}.{}").format(sql.Identifier(CAPTURE_SCHEMA), sql.Identifier(f"capture__{schema}__{table}"))
+
+
+def _row_trigger_body(table: SourceTable) -> sql.Composed:
+    masks = [
+        sql.SQL("new_row := new_row || jsonb_build_object({name}, {expr});").format(
+            name=sql.Literal(column),
+            expr=sql.SQL(MASK_SQL[mask].format(col="{col}")).format(col=sql.SQL("NEW.{}").format(sql.Identifier(column))),
+        )
+        for column, mask in table.masks.items()
+    ]
+    old_key = sql.SQL(", ").join(
+        sql.SQL("{}, OLD.{}").format(sql.Literal(k), sql.Identifier(k)) for k in table.key
+    )
+    return sql.SQL(
+        """
+declare
+    new_row jsonb;
+    old_key jsonb;
+begin
+    if TG_OP = 'TRUNCATE' then
+        insert into {log} (table_schema, table_name, op) values (TG_TABLE_SCHEMA, TG_TABLE_NAME, 'T');
+        return null;
+    end if;
+    if TG_OP in ('INSERT', 'UPDATE') then
+        new_row := to_jsonb(NEW);
+        {masks}
+    end if;
+    if TG_OP in ('UPDATE', 'DELETE') then
+        old_key := jsonb_build_object({old_key});
+    end if;
+    insert into {log} (table_schema, table_name, op, old_key, new_row)
+    values (TG_TABLE_SCHEMA, TG_TABLE_NAME, left(TG_OP, 1), old_key, new_row);
+    return null;
+end
+"""
+    ).format(
+        log=sql.SQL("{}.changes").format(sql.Identifier(CAPTURE_SCHEMA)),
+        masks=sql.SQL("\n        ").join(masks),
+        old_key=old_key,
+    )
+
+
+def install(conn: psycopg.Connection, schema: str, tables: list[SourceTable]) -> None:
+    """Create the change log and a capture trigger per table; safe to run again."""
+    conn.execute(sql.SQL(LOG_DDL).format(schema=sql.Identifier(CAPTURE_SCHEMA)))
+    for table in tables:
+        function = _function_name(schema, table.name)
+        # security definer: the legacy application's role needs no grant on the change log.
+        conn.execute(
+            sql.SQL(
+                "create or replace function {fn}() returns trigger language plpgsql security definer "
+                "set search_path = pg_catalog as {body}"
+            ).format(fn=function, body=sql.Literal(_row_trigger_body(table).as_string(conn)))
+        )
+        target = sql.SQL("{}.{}").format(sql.Identifier(schema), sql.Identifier(table.name))
+        # Creating a trigger waits for in-flight writers of the table: every write that commits
+        # after this point is captured, every earlier one is in the load's snapshot.
+        conn.execute(sql.SQL("drop trigger if exists {} on {}").format(sql.Identifier(TRIGGER), target))
+        conn.execute(sql.SQL("drop trigger if exists {} on {}").format(sql.Identifier(TRIGGER + "_truncate"), target))
+        conn.execute(
+            sql.SQL("create trigger {} after insert or update or delete on {} for each row execute function {}()").format(
+                sql.Identifier(TRIGGER), target, function
+            )
+        )
+        conn.execute(
+            sql.SQL("create trigger {} after truncate on {} for each statement execute function {}()").format(
+                sql.Identifier(TRIGGER + "_truncate"), target, function
+            )
+        )
+
+
+def remove(conn: psycopg.Connection, schema: str, table_names: list[str]) -> None:
+    """Drop every capture object from the source (decommission)."""
+    for name in table_names:
+        target = sql.SQL("{}.{}").format(sql.Identifier(schema), sql.Identifier(name))
+        exists = conn.execute(
+            "select 1 from pg_class c join pg_namespace n on n.oid = c.relnamespace where n.nspname = %s and c.relname = %s",
+            (schema, name),
+        ).fetchone()
+        if exists:
+            conn.execute(sql.SQL("drop trigger if exists {} on {}").format(sql.Identifier(TRIGGER), target))
+            conn.execute(sql.SQL("drop trigger if exists {} on {}").format(sql.Identifier(TRIGGER + "_truncate"), target))
+    conn.execute(sql.SQL("drop schema if exists {} cascade").format(sql.Identifier(CAPTURE_SCHEMA)))
+
+
+def state(conn: psycopg.Connection, schema: str, table_names: list[str]) -> CaptureState:
+    rows = conn.execute(
+        """
+        select c.relname from pg_trigger t
+        join pg_class c on c.oid = t.tgrelid join pg_namespace n on n.oid = c.relnamespace
+        where n.nspname = %s and t.tgname = %s
+        """,
+        (schema, TRIGGER),
+    ).fetchall()
+    installed = {name for (name,) in rows}
+    return CaptureState(
+        installed=[t for t in table_names if t in installed],
+        missing=[t for t in table_names if t not in installed],
+    )

@@ -1,0 +1,136 @@
+"""The control schema in the target database: everything the harness knows, as facts.
+
+Runs and their steps, load ranges, sync watermarks and backup manifests live here, so any
+command can resume after a crash and `status` and the documents are built from facts.
+"""
+from __future__ import annotations
+
+import json
+from contextlib import contextmanager
+from typing import Any, Iterator
+
+import psycopg
+from psycopg import sql
+
+DDL = """
+create schema if not exists {schema};
+
+create table if not exists {schema}.runs (
+    run_id      bigint generated always as identity primary key,
+    command     text not null,
+    started_at  timestamptz not null default clock_timestamp(),
+    finished_at timestamptz,
+    status      text not null default 'running' check (status in ('running', 'succeeded', 'failed')),
+    detail      jsonb not null default '{{}}'
+);
+
+create table if not exists {schema}.steps (
+    run_id      bigint not null references {schema}.runs,
+    step        text not null,
+    started_at  timestamptz not null default clock_timestamp(),
+    finished_at timestamptz,
+    status      text not null default 'running' check (status in ('running', 'succeeded', 'failed')),
+    detail      jsonb not null default '{{}}',
+    primary key (run_id, step)
+);
+
+-- One row per initial load; a load killed half-way is resumed from its ranges.
+create table if not exists {schema}.load_runs (
+    load_id       bigint generated always as identity primary key,
+    run_id        bigint references {schema}.runs,
+    started_at    timestamptz not null default clock_timestamp(),
+    finished_at   timestamptz,
+    seconds       double precision,
+    first_snapshot text,          -- the snapshot of the first attempt: sync starts from it
+    rows_copied   bigint,
+    bytes_copied  bigint,
+    status        text not null default 'running' check (status in ('running', 'succeeded', 'failed'))
+);
+
+create table if not exists {schema}.load_ranges (
+    load_id     bigint not null references {schema}.load_runs,
+    table_name  text not null,
+    range_no    integer not null,
+    lower_key   bigint,           -- inclusive; null = unbounded
+    upper_key   bigint,           -- exclusive; null = unbounded
+    done        boolean not null default false,
+    rows_copied bigint,
+    bytes_copied bigint,
+    snapshot    text,             -- the source snapshot this range was copied under
+    copied_at   timestamptz,
+    primary key (load_id, table_name, range_no)
+);
+
+-- The change-capture watermark: the source snapshot up to which changes are in landing.
+create table if not exists {schema}.sync_state (
+    stream        text primary key,
+    snapshot      text not null,
+    applied_at    timestamptz not null default clock_timestamp(),
+    changes_applied bigint not null default 0,
+    built_at      timestamptz,     -- last dbt build over landing
+    built_snapshot text,           -- the watermark that build covered
+    unbuilt_since timestamptz      -- capture time of the oldest change in landing but not yet in app
+);
+
+create table if not exists {schema}.backups (
+    backup_id   bigint generated always as identity primary key,
+    side        text not null check (side in ('source', 'target')),
+    taken_at    timestamptz not null default clock_timestamp(),
+    file        text not null,
+    server_version text not null,
+    size_bytes  bigint not null,
+    sha256      text not null,
+    row_counts  jsonb not null,
+    verified_at timestamptz,
+    verified_into text
+);
+"""
+
+
+def ensure(conn: psycopg.Connection, schema: str) -> None:
+    conn.execute(sql.SQL(DDL).format(schema=sql.Identifier(schema)))
+
+
+def table(schema: str, name: str) -> sql.Composed:
+    return sql.SQL("{}.{}").format(sql.Identifier(schema), sql.Identifier(name))
+
+
+def start_run(conn: psycopg.Connection, schema: str, command: str, detail: dict[str, Any] | None = None) -> int:
+    (run_id,) = conn.execute(
+        sql.SQL("insert into {} (command, detail) values (%s, %s) returning run_id").format(table(schema, "runs")),
+        (command, json.dumps(detail or {})),
+    ).fetchone()
+    return run_id
+
+
+def finish_run(conn: psycopg.Connection, schema: str, run_id: int, status: str, detail: dict[str, Any] | None = None) -> None:
+    conn.execute(
+        sql.SQL("update {} set finished_at = clock_timestamp(), status = %s, detail = detail || %s where run_id = %s").format(
+            table(schema, "runs")
+        ),
+        (status, json.dumps(detail or {}), run_id),
+    )
+
+
+@contextmanager
+def step(conn: psycopg.Connection, schema: str, run_id: int, name: str) -> Iterator[dict[str, Any]]:
+    """Record a step's start, end and outcome; the yielded dict becomes its detail. `conn` must autocommit."""
+    conn.execute(
+        sql.SQL(
+            "insert into {} (run_id, step) values (%s, %s) on conflict (run_id, step) "
+            "do update set started_at = clock_timestamp(), finished_at = null, status = 'running'"
+        ).format(table(schema, "steps")),
+        (run_id, name),
+    )
+    detail: dict[str, Any] = {}
+    status = "failed"
+    try:
+        yield detail
+        status = "succeeded"
+    finally:
+        conn.execute(
+            sql.SQL("update {} set finished_at = clock_timestamp(), status = %s, detail = %s where run_id = %s and step = %s").format(
+                table(schema, "steps")
+            ),
+            (status, json.dumps(detail, default=str), run_id, name),
+        )

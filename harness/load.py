@@ -1,0 +1,289 @@
+"""The initial load: a consistent snapshot of every listed table copied into landing.
+
+Capture is installed first, then one snapshot is exported and shared by all workers, so the
+copy and the change log hand over with no gap: a transaction visible in the snapshot is in the
+copy, any other is in the log and sync applies it. Tables are split into key ranges; each range
+is copied and marked done in one target transaction, so a killed load run again copies only the
+unfinished ranges, nothing twice.
+"""
+from __future__ import annotations
+
+import math
+import queue
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Callable
+
+import psycopg
+from psycopg import sql
+
+from harness import capture, connections, control, landing
+from harness.config import Config
+from harness.connections import Database
+from harness.engines import postgres
+from harness.provision import provision
+
+INTEGER_TYPES = {"smallint", "integer", "bigint"}
+STREAM = "source"
+
+
+@dataclass
+class RangeJob:
+    table: landing.SourceTable
+    range_no: int
+    lower: int | None
+    upper: int | None
+
+
+@dataclass
+class TableLoad:
+    name: str
+    rows: int = 0
+    bytes: int = 0
+    ranges: int = 0
+    copied_now: int = 0  # ranges copied by this run (the rest were done before a resume)
+
+
+@dataclass
+class LoadResult:
+    load_id: int
+    resumed: bool
+    tables: dict[str, TableLoad] = field(default_factory=dict)
+    seconds: float = 0.0
+
+    @property
+    def rows(self) -> int:
+        return sum(t.rows for t in self.tables.values())
+
+    @property
+    def bytes(self) -> int:
+        return sum(t.bytes for t in self.tables.values())
+
+
+def load(
+    config: Config,
+    source: Database,
+    target: Database,
+    *,
+    jobs: int = 2,
+    range_rows: int = 250_000,
+    progress: Callable[[str, int], None] | None = None,
+) -> LoadResult:
+    started = time.perf_counter()
+    provision(config, target)
+    with connections.connection(source, command="load", autocommit=True) as src:
+        tables = [landing.describe(src, config, t) for t in config.tables]
+        capture.install(src, config.source_schema, tables)
+
+    schema = config.control_schema
+    with connections.connection(target, command="load", autocommit=True) as ctl, \
+            connections.connection(source, command="load snapshot") as coordinator:
+        coordinator.execute("set transaction isolation level repeatable read, read only")
+        snapshot_id, snapshot = coordinator.execute("select pg_export_snapshot(), pg_current_snapshot()::text").fetchone()
+
+        load_id = _unfinished_load(ctl, schema)
+        resumed = load_id is not None
+        if load_id is None:
+            load_id = _start_load(ctl, config, tables, coordinator, snapshot, range_rows)
+        result = LoadResult(load_id, resumed)
+        pending = _pending_ranges(ctl, schema, load_id, tables)
+        _copy_ranges(config, source, target, snapshot_id, snapshot, load_id, pending, jobs, progress)
+        coordinator.rollback()
+
+        for table in tables:
+            landing.add_primary_key(ctl, config.landing_schema, table)
+            ctl.execute(sql.SQL("analyze {}").format(postgres.qualified(config.landing_schema, table.name)))
+        result.tables = _table_totals(ctl, schema, load_id, pending)
+        result.seconds = time.perf_counter() - started
+        _finish_load(ctl, schema, load_id, result)
+    return result
+
+
+def _unfinished_load(conn: psycopg.Connection, schema: str) -> int | None:
+    row = conn.execute(
+        sql.SQL("select max(load_id) from {} where status = 'running'").format(control.table(schema, "load_runs"))
+    ).fetchone()
+    return row[0]
+
+
+def _start_load(
+    ctl: psycopg.Connection,
+    config: Config,
+    tables: list[landing.SourceTable],
+    coordinator: psycopg.Connection,
+    snapshot: str,
+    range_rows: int,
+) -> int:
+    """A new load: fresh landing tables, key ranges planned from the snapshot, sync reset."""
+    schema = config.control_schema
+    with ctl.transaction():
+        (load_id,) = ctl.execute(
+            sql.SQL("insert into {} (first_snapshot) values (%s) returning load_id").format(control.table(schema, "load_runs")),
+            (snapshot,),
+        ).fetchone()
+        ctl.execute(sql.SQL("delete from {} where stream = %s").format(control.table(schema, "sync_state")), (STREAM,))
+        for table in tables:
+            ctl.execute(sql.SQL("drop table if exists {}").format(postgres.qualified(config.landing_schema, table.name)))
+            landing.create_landing_table(ctl, config.landing_schema, table, with_key=False)
+            for range_no, (lower, upper) in enumerate(_plan_ranges(coordinator, config.source_schema, table, range_rows)):
+                ctl.execute(
+                    sql.SQL("insert into {} (load_id, table_name, range_no, lower_key, upper_key) values (%s, %s, %s, %s, %s)").format(
+                        control.table(schema, "load_ranges")
+                    ),
+                    (load_id, table.name, range_no, lower, upper),
+                )
+    return load_id
+
+
+def _plan_ranges(conn: psycopg.Connection, schema: str, table: landing.SourceTable, range_rows: int) -> list[tuple[int | None, int | None]]:
+    """Even key ranges over an integer leading key; one unbounded range otherwise."""
+    first = next(c for c in table.columns if c.name == table.key[0])
+    if first.type not in INTEGER_TYPES:
+        return [(None, None)]
+    low, high, estimate = conn.execute(
+        sql.SQL("select min({k}), max({k}), (select reltuples::bigint from pg_class where oid = %s::regclass) from {t}").format(
+            k=sql.Identifier(first.name), t=postgres.qualified(schema, table.name)
+        ),
+        (postgres.qualified(schema, table.name).as_string(conn),),
+    ).fetchone()
+    if low is None:
+        return [(None, None)]
+    if estimate <= 0:  # never analysed: the key span is an upper bound of the row count
+        estimate = high - low + 1
+    count = max(1, math.ceil(estimate / range_rows))
+    step = max(1, math.ceil((high - low + 1) / count))
+    bounds = list(range(low, high + 1, step))
+    ranges = [(lo, lo + step) for lo in bounds]
+    # Open both ends: a row inserted later outside [min, max] still belongs to some range.
+    ranges[0] = (None, ranges[0][1])
+    ranges[-1] = (ranges[-1][0], None)
+    return ranges
+
+
+def _pending_ranges(ctl: psycopg.Connection, schema: str, load_id: int, tables: list[landing.SourceTable]) -> list[RangeJob]:
+    by_name = {t.name: t for t in tables}
+    rows = ctl.execute(
+        sql.SQL("select table_name, range_no, lower_key, upper_key from {} where load_id = %s and not done order by table_name, range_no").format(
+            control.table(schema, "load_ranges")
+        ),
+        (load_id,),
+    ).fetchall()
+    return [RangeJob(by_name[name], no, lower, upper) for name, no, lower, upper in rows if name in by_name]
+
+
+def _range_select(config: Config, job: RangeJob) -> sql.Composed:
+    query = landing.select_masked(config.source_schema, job.table)
+    key = sql.Identifier(job.table.key[0])
+    conditions = []
+    if job.lower is not None:
+        conditions.append(sql.SQL("{} >= {}").format(key, sql.Literal(job.lower)))
+    if job.upper is not None:
+        conditions.append(sql.SQL("{} < {}").format(key, sql.Literal(job.upper)))
+    if conditions:
+        query = sql.SQL("{} where {}").format(query, sql.SQL(" and ").join(conditions))
+    return query
+
+
+def _copy_ranges(
+    config: Config,
+    source: Database,
+    target: Database,
+    snapshot_id: str,
+    snapshot: str,
+    load_id: int,
+    pending: list[RangeJob],
+    jobs: int,
+    progress: Callable[[str, int], None] | None,
+) -> None:
+    work: queue.Queue[RangeJob] = queue.Queue()
+    for job in pending:
+        work.put(job)
+    failures: list[BaseException] = []
+    lock = threading.Lock()
+
+    def worker() -> None:
+        try:
+            with connections.connection(source, command="load copy") as src, connections.connection(target, command="load copy") as dst:
+                src.execute("set transaction isolation level repeatable read, read only")
+                src.execute(sql.SQL("set transaction snapshot {}").format(sql.Literal(snapshot_id)))
+                while not failures:
+                    try:
+                        job = work.get_nowait()
+                    except queue.Empty:
+                        return
+                    rows, size = _copy_range(config, src, dst, job, load_id, snapshot)
+                    if progress:
+                        with lock:
+                            progress(job.table.name, rows)
+        except BaseException as exc:  # surfaced below, in the calling thread
+            failures.append(exc)
+
+    threads = [threading.Thread(target=worker, name=f"load-{i}", daemon=True) for i in range(max(1, min(jobs, len(pending))))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    if failures:
+        raise failures[0]
+
+
+def _copy_range(config: Config, src: psycopg.Connection, dst: psycopg.Connection, job: RangeJob, load_id: int, snapshot: str) -> tuple[int, int]:
+    """Copy one key range and mark it done, in one target transaction."""
+    names = [c.name for c in job.table.columns]
+    copy_out = sql.SQL("copy ({}) to stdout (format binary)").format(_range_select(config, job))
+    copy_in = sql.SQL("copy {} ({}) from stdin (format binary)").format(
+        postgres.qualified(config.landing_schema, job.table.name), postgres.column_list(names)
+    )
+    size = 0
+    with dst.transaction():
+        with src.cursor().copy(copy_out) as reader, dst.cursor() as cur:
+            with cur.copy(copy_in) as writer:
+                for chunk in reader:
+                    writer.write(chunk)
+                    size += len(chunk)
+            rows = cur.rowcount
+        dst.execute(
+            sql.SQL(
+                "update {} set done = true, rows_copied = %s, bytes_copied = %s, snapshot = %s, copied_at = clock_timestamp() "
+                "where load_id = %s and table_name = %s and range_no = %s"
+            ).format(control.table(config.control_schema, "load_ranges")),
+            (rows, size, snapshot, load_id, job.table.name, job.range_no),
+        )
+    return rows, size
+
+
+def _table_totals(ctl: psycopg.Connection, schema: str, load_id: int, copied_now: list[RangeJob]) -> dict[str, TableLoad]:
+    totals: dict[str, TableLoad] = {}
+    rows = ctl.execute(
+        sql.SQL("select table_name, count(*), sum(rows_copied), sum(bytes_copied) from {} where load_id = %s group by table_name order by table_name").format(
+            control.table(schema, "load_ranges")
+        ),
+        (load_id,),
+    ).fetchall()
+    for name, ranges, copied_rows, copied_bytes in rows:
+        totals[name] = TableLoad(name, int(copied_rows or 0), int(copied_bytes or 0), ranges)
+    for job in copied_now:
+        totals[job.table.name].copied_now += 1
+    return totals
+
+
+def _finish_load(ctl: psycopg.Connection, schema: str, load_id: int, result: LoadResult) -> None:
+    with ctl.transaction():
+        (first_snapshot,) = ctl.execute(
+            sql.SQL(
+                "update {} set status = 'succeeded', finished_at = clock_timestamp(), "
+                "seconds = extract(epoch from clock_timestamp() - started_at), rows_copied = %s, bytes_copied = %s "
+                "where load_id = %s returning first_snapshot"
+            ).format(control.table(schema, "load_runs")),
+            (result.rows, result.bytes, load_id),
+        ).fetchone()
+        # Sync starts from the first attempt's snapshot: replaying full row images is idempotent,
+        # so ranges copied under a later snapshot after a resume converge too.
+        ctl.execute(
+            sql.SQL(
+                "insert into {} (stream, snapshot) values (%s, %s) on conflict (stream) "
+                "do update set snapshot = excluded.snapshot, applied_at = clock_timestamp(), changes_applied = 0, built_at = null, built_snapshot = null"
+            ).format(control.table(schema, "sync_state")),
+            (STREAM, first_snapshot),
+        )

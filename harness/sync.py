@@ -1,0 +1,285 @@
+"""Applying captured changes to landing, then through the incremental dbt models.
+
+The watermark is a source snapshot, not a change id: a batch applies exactly the changes of
+transactions that are visible in the new snapshot and were not visible in the previous one.
+Visibility only grows, so every committed transaction lands in exactly one batch, however late
+it commits relative to others. The landing changes and the new watermark commit in one target
+transaction; the source log is purged only afterwards. A sync killed at any point loses nothing
+and applies nothing twice.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Callable
+
+import psycopg
+from psycopg import sql
+
+from harness import capture, connections, control, dbt, landing
+from harness.config import Config
+from harness.connections import Database
+from harness.engines import postgres
+from harness.errors import CheckFailed, ConnectionFailed, HarnessError
+from harness.load import STREAM
+
+CHANGE_COLUMNS = ["change_id", "table_schema", "table_name", "op", "old_key", "new_row", "captured_at"]
+
+
+@dataclass
+class Batch:
+    changes: int = 0
+    per_table: dict[str, int] = field(default_factory=dict)
+    snapshot: str = ""
+    seconds: float = 0.0
+
+
+@dataclass
+class Lag:
+    changes_behind: int
+    seconds_behind: float
+    app_seconds_behind: float
+
+
+class NotLoaded(HarnessError):
+    pass
+
+
+def _watermark(ctl: psycopg.Connection, schema: str) -> str:
+    row = ctl.execute(
+        sql.SQL("select snapshot from {} where stream = %s").format(control.table(schema, "sync_state")), (STREAM,)
+    ).fetchone()
+    if row is None:
+        raise NotLoaded("nothing to sync into: no finished load in the target; run `migrate load` first")
+    return row[0]
+
+
+def sync_once(config: Config, source: Database, target: Database) -> Batch:
+    """Apply every change committed since the watermark, in one target transaction."""
+    started = time.perf_counter()
+    batch = Batch()
+    with connections.connection(target, command="sync") as dst, connections.connection(source, command="sync") as src:
+        tables = {t.name: t for t in _landing_tables(src, config)}
+        src.rollback()  # the snapshot below must be the first thing this transaction sees
+        with dst.transaction():
+            previous = dst.execute(
+                sql.SQL("select snapshot from {} where stream = %s for update").format(control.table(config.control_schema, "sync_state")),
+                (STREAM,),
+            ).fetchone()
+            if previous is None:
+                raise NotLoaded("nothing to sync into: no finished load in the target; run `migrate load` first")
+            src.execute("set transaction isolation level repeatable read, read only")
+            (current,) = src.execute("select pg_current_snapshot()::text").fetchone()
+            batch.snapshot = current
+            dst.execute(
+                "create temp table _changes (change_id bigint, table_schema text, table_name text, op char(1), "
+                "old_key jsonb, new_row jsonb, captured_at timestamptz) on commit drop"
+            )
+            changes = sql.SQL(
+                "copy (select {cols} from {log} where table_schema = {schema} "
+                "and not pg_visible_in_snapshot(txid, {previous}::pg_snapshot) order by change_id) to stdout"
+            ).format(
+                cols=postgres.column_list(CHANGE_COLUMNS),
+                log=sql.SQL("{}.changes").format(sql.Identifier(capture.CAPTURE_SCHEMA)),
+                schema=sql.Literal(config.source_schema),
+                previous=sql.Literal(previous[0]),
+            )
+            with src.cursor().copy(changes) as reader, dst.cursor().copy(
+                sql.SQL("copy _changes ({}) from stdin").format(postgres.column_list(CHANGE_COLUMNS))
+            ) as writer:
+                for chunk in reader:
+                    writer.write(chunk)
+            src.rollback()
+            counts = dict(dst.execute("select table_name, count(*) from _changes group by table_name").fetchall())
+            for name, count in counts.items():
+                if name in tables:
+                    apply_changes(dst, config.landing_schema, tables[name])
+                    batch.per_table[name] = count
+            batch.changes = sum(counts.values())
+            dst.execute(
+                sql.SQL(
+                    "update {} set snapshot = %s, applied_at = clock_timestamp(), changes_applied = changes_applied + %s, "
+                    "unbuilt_since = coalesce(unbuilt_since, (select min(captured_at) from _changes)) where stream = %s"
+                ).format(control.table(config.control_schema, "sync_state")),
+                (current, batch.changes, STREAM),
+            )
+        # Only now that the target committed may the source forget these changes.
+        with src.transaction():
+            src.execute(
+                sql.SQL("delete from {}.changes where table_schema = %s and pg_visible_in_snapshot(txid, %s::pg_snapshot)").format(
+                    sql.Identifier(capture.CAPTURE_SCHEMA)
+                ),
+                (config.source_schema, current),
+            )
+    batch.seconds = time.perf_counter() - started
+    return batch
+
+
+def _landing_tables(src: psycopg.Connection, config: Config) -> list[landing.SourceTable]:
+    return [landing.describe(src, config, t) for t in config.tables]
+
+
+def apply_changes(conn: psycopg.Connection, landing_schema: str, table: landing.SourceTable) -> None:
+    """Fold this table's changes in `_changes` into landing: the last image per key wins.
+
+    A truncate tombstones every row; only the changes after the last truncate count. An update
+    that changed the key tombstones the old key. Deletes become tombstones so that the
+    incremental models can apply them.
+    """
+    target = postgres.qualified(landing_schema, table.name)
+    name = sql.Literal(table.name)
+    key_of_new = sql.SQL("jsonb_build_object({})").format(
+        sql.SQL(", ").join(sql.SQL("{}, new_row -> {}").format(sql.Literal(k), sql.Literal(k)) for k in table.key)
+    )
+    (last_truncate,) = conn.execute(
+        sql.SQL("select coalesce(max(change_id), 0) from _changes where table_name = {} and op = 'T'").format(name)
+    ).fetchone()
+    if last_truncate:
+        conn.execute(
+            sql.SQL("update {} set {} = true, {} = now() where not {}").format(
+                target, sql.Identifier(landing.DELETED), sql.Identifier(landing.SYNCED_AT), sql.Identifier(landing.DELETED)
+            )
+        )
+    conn.execute("drop table if exists _latest")
+    conn.execute(
+        sql.SQL(
+            """
+            create temp table _latest on commit drop as
+            with events as (
+                select change_id, old_key as k, null::jsonb as new_row
+                from _changes where table_name = {name} and change_id > {after} and op = 'D'
+                union all
+                select change_id, old_key, null
+                from _changes where table_name = {name} and change_id > {after} and op = 'U' and old_key <> {key_of_new}
+                union all
+                select change_id, {key_of_new}, new_row
+                from _changes where table_name = {name} and change_id > {after} and op in ('I', 'U')
+            )
+            select distinct on (k) k, new_row from events order by k, change_id desc
+            """
+        ).format(name=name, after=sql.Literal(last_truncate), key_of_new=key_of_new)
+    )
+    columns = [c.name for c in table.columns]
+    typed = sql.SQL("jsonb_populate_record(null::{}, l.new_row)").format(target)
+    conn.execute(
+        sql.SQL(
+            """
+            insert into {target} ({cols}, {synced}, {deleted})
+            select {rcols}, now(), false from _latest l cross join lateral {typed} as r
+            where l.new_row is not null
+            on conflict ({key}) do update set {assign}, {synced} = excluded.{synced}, {deleted} = false
+            """
+        ).format(
+            target=target,
+            cols=postgres.column_list(columns),
+            rcols=sql.SQL(", ").join(sql.SQL("r.{}").format(sql.Identifier(c)) for c in columns),
+            typed=typed,
+            key=postgres.column_list(table.key),
+            assign=sql.SQL(", ").join(sql.SQL("{0} = excluded.{0}").format(sql.Identifier(c)) for c in columns if c not in table.key),
+            synced=sql.Identifier(landing.SYNCED_AT),
+            deleted=sql.Identifier(landing.DELETED),
+        )
+    )
+    conn.execute(
+        sql.SQL(
+            """
+            update {target} t set {deleted} = true, {synced} = now()
+            from _latest l cross join lateral jsonb_populate_record(null::{target}, l.k) as k
+            where l.new_row is null and not t.{deleted} and {match}
+            """
+        ).format(
+            target=target,
+            deleted=sql.Identifier(landing.DELETED),
+            synced=sql.Identifier(landing.SYNCED_AT),
+            match=sql.SQL(" and ").join(sql.SQL("t.{0} = k.{0}").format(sql.Identifier(c)) for c in table.key),
+        )
+    )
+
+
+def lag(config: Config, source: Database, target: Database) -> Lag:
+    with connections.connection(target, command="sync lag") as dst, connections.connection(source, command="sync lag") as src:
+        watermark = _watermark(dst, config.control_schema)
+        behind, oldest = src.execute(
+            sql.SQL(
+                "select count(*), extract(epoch from clock_timestamp() - min(captured_at)) from {}.changes "
+                "where table_schema = %s and not pg_visible_in_snapshot(txid, %s::pg_snapshot)"
+            ).format(sql.Identifier(capture.CAPTURE_SCHEMA)),
+            (config.source_schema, watermark),
+        ).fetchone()
+        (unbuilt,) = dst.execute(
+            sql.SQL("select extract(epoch from clock_timestamp() - unbuilt_since) from {} where stream = %s").format(
+                control.table(config.control_schema, "sync_state")
+            ),
+            (STREAM,),
+        ).fetchone()
+    seconds = float(oldest or 0.0)
+    # app is behind by whatever landing is behind, or by its oldest unbuilt change if older.
+    return Lag(int(behind), seconds, max(seconds, float(unbuilt or 0.0)))
+
+
+def build(config: Config, target: Database, args: tuple[str, ...] = ("run",), *, quiet: bool = True) -> dbt.DbtOutcome:
+    """Run dbt over what sync applied to landing, and record the watermark it covered."""
+    with connections.connection(target, command="sync build", autocommit=True) as dst:
+        covered = _watermark(dst, config.control_schema)
+    outcome = dbt.run(config, target, list(args), quiet=quiet)
+    with connections.connection(target, command="sync build", autocommit=True) as dst:
+        # Changes applied while dbt ran stay pending: unbuilt_since is cleared only if none came.
+        dst.execute(
+            sql.SQL(
+                "update {} set built_at = clock_timestamp(), built_snapshot = %s, "
+                "unbuilt_since = case when snapshot = %s then null else unbuilt_since end where stream = %s"
+            ).format(control.table(config.control_schema, "sync_state")),
+            (covered, covered, STREAM),
+        )
+    return outcome
+
+
+@dataclass
+class FollowReport:
+    batches: int = 0
+    changes: int = 0
+    builds: int = 0
+    retries: int = 0
+
+
+def follow(
+    config: Config,
+    source: Database,
+    target: Database,
+    *,
+    interval: float = 1.0,
+    build_every: float = 30.0,
+    until: Callable[[], bool] = lambda: False,
+    on_batch: Callable[[Batch, Lag | None], None] | None = None,
+    on_retry: Callable[[str, float], None] | None = None,
+    run_dbt: bool = True,
+) -> FollowReport:
+    """Keep syncing until `until()` says stop; a source or target that drops away is retried with backoff."""
+    report = FollowReport()
+    backoff = interval
+    last_build = time.monotonic()
+    pending_build = False
+    while not until():
+        try:
+            batch = sync_once(config, source, target)
+            report.batches += 1
+            report.changes += batch.changes
+            pending_build = pending_build or batch.changes > 0
+            if run_dbt and pending_build and time.monotonic() - last_build >= build_every:
+                build(config, target)
+                report.builds += 1
+                last_build, pending_build = time.monotonic(), False
+            if on_batch:
+                on_batch(batch, lag(config, source, target))
+            backoff = interval
+            time.sleep(interval)
+        except (ConnectionFailed, psycopg.OperationalError) as exc:
+            report.retries += 1
+            if on_retry:
+                on_retry(str(exc).splitlines()[0], backoff)
+            time.sleep(backoff)
+            backoff = min(backoff * 2, 30.0)
+    if run_dbt and pending_build:
+        build(config, target)
+        report.builds += 1
+    return report
