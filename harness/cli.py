@@ -4,6 +4,7 @@ from __future__ import annotations
 import shlex
 import sys
 import time
+from pathlib import Path
 from typing import Annotated, Optional
 
 import click
@@ -135,6 +136,47 @@ def demo_run(scale: ScaleOption = 10_000, seed: SeedOption = 42) -> None:
     rows = demo.read_dispositions(target)
     table("Every legacy row accounted for", ["legacy table", "rows", "migrated", "merged", "quarantined"], rows)
     summary(f"demo finished in {time.perf_counter() - started:.0f} s: {seeded.total:,} legacy rows migrated into {target.describe()} schema app")
+
+
+# --- 5 pre: backups -----------------------------------------------------------------------------
+
+SideOption = Annotated[str, typer.Option(help="Which database: source or target.", click_type=click.Choice(["source", "target"]))]
+
+
+@app.command("backup", rich_help_panel="5 Pre-migration")
+def backup_cmd(
+    side: SideOption = "source",
+    directory: Annotated[Path, typer.Option("--dir", help="Where the archives go.")] = Path(".migrate/backups"),
+) -> None:
+    """Take a pg_dump archive of the source or target, with a manifest (size, sha256, row counts)."""
+    from harness import backup
+
+    config = load_config()
+    source, target = connections.resolve(config)
+    step(f"pg_dump of the {side}")
+    result = backup.backup(config, source, target, side, config.project_dir / directory)
+    summary(
+        f"backup {result.backup_id}: {result.file} ({result.size_bytes / 1e6:,.1f} MB, {len(result.row_counts)} tables, "
+        f"{sum(result.row_counts.values()):,} rows, sha256 {result.sha256[:12]}…) in {result.seconds:.1f} s"
+    )
+
+
+@app.command("restore", rich_help_panel="5 Pre-migration")
+def restore_cmd(
+    into: Annotated[str, typer.Option(help="A new database to restore into, on the same server.")],
+    backup_id: Annotated[Optional[int], typer.Option("--backup", help="The backup id; default the latest of --side.")] = None,
+    side: SideOption = "source",
+) -> None:
+    """Restore a backup into a new database and verify it against its manifest."""
+    from harness import backup
+
+    config = load_config()
+    source, target = connections.resolve(config)
+    result = backup.restore(config, source, target, into, backup_id=backup_id, side=side)
+    summary(
+        f"backup {result.backup.backup_id} restored into {into} in {result.seconds:.1f} s: "
+        f"{len(result.row_counts)} tables, {sum(result.row_counts.values()):,} rows, all matching the manifest"
+    )
 
 
 # --- 5 load -------------------------------------------------------------------------------------

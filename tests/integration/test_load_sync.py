@@ -13,69 +13,11 @@ import pytest
 
 from harness import load, sync
 from harness.config import load_config
-from harness.connections import Database
 from harness.errors import ConfigError
 from tests.conftest import PROJECT_DIR
+from tests.integration.conftest import CONFIG, landing_state, rows, source_state
 
 pytestmark = pytest.mark.integration
-
-SCHEMA = """
-create schema "Shop";
-create table "Shop"."Client" ("Id" integer primary key, "Name" text not null, "Card" varchar(25), "Updated" timestamp);
-create table "Shop"."Basket" ("ClientId" integer, "Line" integer, "Sku" text, "Price" double precision,
-                              primary key ("ClientId", "Line"));
-create table "Shop"."Tag" ("Code" varchar(10) primary key, "Label" text);
-insert into "Shop"."Client" select i, 'client ' || i, case when i % 3 = 0 then '4111-1111-1111-' || lpad(i::text, 4, '0') end, timestamp '2020-01-01' + i * interval '1 minute'
-    from generate_series(1, 5000) i;
-insert into "Shop"."Basket" select c, l, 'SKU-' || (c * l % 97), (c * l % 1000) / 7.0 from generate_series(1, 2000) c, generate_series(1, 3) l;
-insert into "Shop"."Tag" values ('a', 'Alpha'), ('b', 'Beta');
-"""
-
-CONFIG = """
-source: {schema: Shop, database: unused}
-target: {database: unused}
-tables:
-  Client: {masks: {Card: last4}}
-  Basket: {}
-  Tag: {}
-roles: {app_role: shop_app_test}
-"""
-
-
-@pytest.fixture
-def shop(tmp_path, migration, monkeypatch):
-    (tmp_path / "migration.yml").write_text(CONFIG)
-    monkeypatch.setenv("MIGRATE_SOURCE_URL", migration.source_url)
-    monkeypatch.setenv("MIGRATE_TARGET_URL", migration.target_url)
-    config = load_config(tmp_path)
-    with psycopg.connect(migration.source_url, autocommit=True) as conn:
-        conn.execute(SCHEMA)
-    source = Database("source", migration.source_url, "MIGRATE_SOURCE_URL", False)
-    target = Database("target", migration.target_url, "MIGRATE_TARGET_URL", False)
-    return config, source, target, migration, tmp_path
-
-
-def rows(url: str, query: str) -> list[tuple]:
-    with psycopg.connect(url) as conn:
-        return conn.execute(query).fetchall()
-
-
-def source_state(url: str) -> dict[str, list[tuple]]:
-    return {
-        "Client": rows(url, 'select "Id", "Name", right(regexp_replace("Card", \'[^0-9]\', \'\', \'g\'), 4), "Updated" from "Shop"."Client" order by 1'),
-        "Basket": rows(url, 'select "ClientId", "Line", "Sku", "Price" from "Shop"."Basket" order by 1, 2'),
-        "Tag": rows(url, 'select "Code", "Label" from "Shop"."Tag" order by 1'),
-    }
-
-
-def landing_state(url: str) -> dict[str, list[tuple]]:
-    live = 'where not "_migrate_deleted"'
-    return {
-        "Client": rows(url, f'select "Id", "Name", "Card", "Updated" from landing."Client" {live} order by 1'),
-        "Basket": rows(url, f'select "ClientId", "Line", "Sku", "Price" from landing."Basket" {live} order by 1, 2'),
-        "Tag": rows(url, f'select "Code", "Label" from landing."Tag" {live} order by 1'),
-    }
-
 
 def test_load_copies_every_table_exactly_with_masks(shop):
     config, source, target, migration, _ = shop

@@ -1,0 +1,174 @@
+"""Verified backups: pg_dump archives of the source or target, a manifest, and a proven restore.
+
+The row counts of the manifest are taken in the very snapshot pg_dump uses (an exported
+snapshot), so a restore can be checked against them exactly even while the source is written.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+import psycopg
+from psycopg import sql
+
+from harness import connections, control, processes
+from harness.capture import CAPTURE_SCHEMA
+from harness.config import Config
+from harness.connections import Database
+from harness.engines import postgres
+from harness.errors import CheckFailed, ConfigError
+from harness.provision import provision
+
+SYSTEM_SCHEMAS = ("pg_catalog", "information_schema", "pg_toast")
+
+
+@dataclass
+class Backup:
+    backup_id: int
+    side: str
+    file: Path
+    server_version: str
+    size_bytes: int
+    sha256: str
+    row_counts: dict[str, int]
+    seconds: float = 0.0
+
+
+@dataclass
+class Restore:
+    backup: Backup
+    database: str
+    row_counts: dict[str, int]
+    seconds: float
+
+    @property
+    def differences(self) -> dict[str, tuple[int | None, int | None]]:
+        names = set(self.backup.row_counts) | set(self.row_counts)
+        return {
+            n: (self.backup.row_counts.get(n), self.row_counts.get(n))
+            for n in sorted(names)
+            if self.backup.row_counts.get(n) != self.row_counts.get(n)
+        }
+
+
+def _schemas(conn: psycopg.Connection, config: Config, side: str) -> list[str]:
+    if side == "source":
+        return [config.source_schema]
+    rows = conn.execute(
+        "select nspname from pg_namespace where nspname <> all(%s) and nspname not like 'pg_temp%%' "
+        "and nspname not like 'pg_toast%%' and nspname <> %s order by 1",
+        (list(SYSTEM_SCHEMAS), CAPTURE_SCHEMA),
+    ).fetchall()
+    return [name for (name,) in rows]
+
+
+def _count_rows(conn: psycopg.Connection, schemas: list[str]) -> dict[str, int]:
+    tables = conn.execute(
+        "select n.nspname, c.relname from pg_class c join pg_namespace n on n.oid = c.relnamespace "
+        "where c.relkind in ('r', 'p') and n.nspname = any(%s) order by 1, 2",
+        (schemas,),
+    ).fetchall()
+    counts = {}
+    for schema, table in tables:
+        (count,) = conn.execute(sql.SQL("select count(*) from {}").format(postgres.qualified(schema, table))).fetchone()
+        counts[f"{schema}.{table}"] = count
+    return counts
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def backup(config: Config, source: Database, target: Database, side: str, directory: Path) -> Backup:
+    started = time.perf_counter()
+    db = source if side == "source" else target
+    provision(config, target)  # the manifest lives in the target's control schema
+    directory.mkdir(parents=True, exist_ok=True)
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
+    file = directory / f"{side}-{db.name}-{stamp}.dump"
+    with connections.connection(db, command="backup") as conn:
+        conn.execute("set transaction isolation level repeatable read, read only")
+        (snapshot_id,) = conn.execute("select pg_export_snapshot()").fetchone()
+        version = conn.execute("show server_version").fetchone()[0]
+        major = conn.info.server_version // 10000
+        schemas = _schemas(conn, config, side)
+        counts = _count_rows(conn, schemas)
+        args: list = [processes.pg_tool("pg_dump", major), "--format=custom", f"--snapshot={snapshot_id}", f"--file={file}"]
+        # Double quotes make pg_dump take the name literally: case kept, no pattern characters.
+        args += ['--schema="{}"'.format(s.replace('"', '""')) for s in schemas]
+        processes.run(args, env=processes.libpq_env(db.url), what=f"pg_dump of the {side}")
+        conn.rollback()
+    result = Backup(0, side, file, version, file.stat().st_size, _sha256(file), counts)
+    with connections.connection(target, command="backup", autocommit=True) as ctl:
+        (result.backup_id,) = ctl.execute(
+            sql.SQL(
+                "insert into {} (side, file, server_version, size_bytes, sha256, row_counts) values (%s, %s, %s, %s, %s, %s) returning backup_id"
+            ).format(control.table(config.control_schema, "backups")),
+            (side, str(file.resolve()), version, result.size_bytes, result.sha256, json.dumps(counts)),
+        ).fetchone()
+    result.seconds = time.perf_counter() - started
+    return result
+
+
+def find_backup(config: Config, target: Database, backup_id: int | None, side: str) -> Backup:
+    with connections.connection(target, command="restore") as ctl:
+        control.ensure(ctl, config.control_schema)
+        where = sql.SQL("backup_id = %s") if backup_id is not None else sql.SQL("side = %s")
+        row = ctl.execute(
+            sql.SQL("select backup_id, side, file, server_version, size_bytes, sha256, row_counts from {} where {} order by backup_id desc limit 1").format(
+                control.table(config.control_schema, "backups"), where
+            ),
+            (backup_id if backup_id is not None else side,),
+        ).fetchone()
+        ctl.commit()
+    if row is None:
+        wanted = f"backup {backup_id}" if backup_id is not None else f"a backup of the {side}"
+        raise ConfigError(f"no record of {wanted} in the control schema: run `migrate backup --side {side}` first")
+    backup_id, side, file, version, size, sha, counts = row
+    return Backup(backup_id, side, Path(file), version, size, sha, counts)
+
+
+def restore(config: Config, source: Database, target: Database, into: str, *, backup_id: int | None = None, side: str = "source") -> Restore:
+    """Restore a backup into a new database on the same server, and prove it against the manifest."""
+    started = time.perf_counter()
+    chosen = find_backup(config, target, backup_id, side)
+    if not chosen.file.exists():
+        raise ConfigError(f"backup file {chosen.file} is missing: it was moved or deleted")
+    if _sha256(chosen.file) != chosen.sha256:
+        raise CheckFailed(f"backup file {chosen.file} does not match its recorded sha256: it is damaged; take a new backup")
+    server = source if chosen.side == "source" else target
+    admin = connections.with_database(server.url, "postgres")
+    if into in (source.name, target.name):
+        raise ConfigError(f"refusing to restore over the live {into!r} database: name a new database with --into")
+    if not connections.create_database(admin, into):
+        raise ConfigError(f"database {into!r} already exists: choose another name with --into or drop it first")
+    restored = Database(server.side, connections.with_database(server.url, into), server.setting, server.embedded)
+    with connections.connection(restored, command="restore") as conn:
+        major = conn.info.server_version // 10000
+    processes.run(
+        [processes.pg_tool("pg_restore", major), "--no-owner", "--no-privileges", "--exit-on-error", f"--dbname={into}", chosen.file],
+        env=processes.libpq_env(restored.url),
+        what="pg_restore",
+    )
+    with connections.connection(restored, command="restore verify") as conn:
+        schemas = sorted({name.split(".", 1)[0] for name in chosen.row_counts})
+        counts = _count_rows(conn, schemas)
+    result = Restore(chosen, into, counts, time.perf_counter() - started)
+    if result.differences:
+        raise CheckFailed(f"restored database {into!r} differs from the backup's manifest: {result.differences}")
+    with connections.connection(target, command="restore", autocommit=True) as ctl:
+        ctl.execute(
+            sql.SQL("update {} set verified_at = clock_timestamp(), verified_into = %s where backup_id = %s").format(
+                control.table(config.control_schema, "backups")
+            ),
+            (into, chosen.backup_id),
+        )
+    return result

@@ -1,0 +1,53 @@
+"""The one module that runs other programs: argument lists, never a shell, secrets in the
+environment rather than on the command line, and a failure raised with the tail of its output."""
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+from psycopg.conninfo import conninfo_to_dict
+
+from harness import embedded
+from harness.errors import HarnessError
+
+LIBPQ_ENV = {"host": "PGHOST", "port": "PGPORT", "user": "PGUSER", "password": "PGPASSWORD", "dbname": "PGDATABASE"}
+
+
+class ProgramFailed(HarnessError):
+    exit_code = 1
+
+
+def libpq_env(url: str) -> dict[str, str]:
+    """A connection as PG* variables, so no password ever appears in a process list."""
+    info = conninfo_to_dict(url)
+    env = {name: str(info[key]) for key, name in LIBPQ_ENV.items() if info.get(key) not in (None, "")}
+    return {**os.environ, **env}
+
+
+def pg_tool(name: str, server_major: int) -> Path:
+    """The client program for this server: the machine's own when it is new enough, else the embedded one."""
+    candidates = [shutil.which(name), str(embedded.bin_dir() / name)]
+    for candidate in candidates:
+        if candidate and _major(candidate) >= server_major:
+            return Path(candidate)
+    raise ProgramFailed(f"no {name} of version {server_major} or newer found: install the PostgreSQL {server_major} client tools")
+
+
+def _major(program: str) -> int:
+    try:
+        out = subprocess.run([program, "--version"], capture_output=True, text=True, timeout=30).stdout
+    except OSError:
+        return 0
+    match = re.search(r"(\d+)(?:\.\d+)?", out)
+    return int(match.group(1)) if match else 0
+
+
+def run(args: list[str | Path], *, env: dict[str, str] | None = None, what: str) -> str:
+    done = subprocess.run([str(a) for a in args], capture_output=True, text=True, env=env)
+    if done.returncode != 0:
+        tail = (done.stderr or done.stdout).strip().splitlines()[-1:] or ["no output"]
+        raise ProgramFailed(f"{what} failed (exit {done.returncode}): {tail[0]}")
+    return done.stdout

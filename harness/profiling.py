@@ -1,0 +1,237 @@
+"""The pure logic behind the data-quality profile: pattern classes, card numbers, error bounds.
+
+Nothing here talks to a database. The pattern regexes are written in the subset that Python's
+`re` and PostgreSQL's regular expressions read the same way, so the SQL that classifies values
+inside the database (engines/postgres_assess.py) and `classify` below agree, and the unit tests
+of `classify` vouch for the SQL too.
+"""
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+
+# --- pattern classes --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PatternClass:
+    key: str
+    label: str
+    regex: str
+    ignore_case: bool = False
+    kind: str = "text"  # "date", "number", "email", "sensitive" or "text": what the class suggests
+
+
+MONTHS = "JAN|FEB|MAR|APR|MAY|JUN|JUL|AUG|SEP|OCT|NOV|DEC"
+
+# Checked in this order on the trimmed value; the first match wins, so each value has one class.
+PATTERN_CLASSES: tuple[PatternClass, ...] = (
+    PatternClass("date_iso", "YYYY-MM-DD", r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$", kind="date"),
+    PatternClass("datetime_iso", "YYYY-MM-DD hh:mm[:ss]", r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[ T][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]+)?)?$", kind="date"),
+    PatternClass("date_us", "MM/DD/YYYY", r"^[0-9]{1,2}/[0-9]{1,2}/[0-9]{4}$", kind="date"),
+    PatternClass("date_compact", "YYYYMMDD", r"^(19|20)[0-9]{2}(0[1-9]|1[0-2])(0[1-9]|[12][0-9]|3[01])$", kind="date"),
+    PatternClass("date_dmon", "DD-MON-YY", rf"^[0-9]{{1,2}}-({MONTHS})-[0-9]{{2}}([0-9]{{2}})?$", ignore_case=True, kind="date"),
+    # Card numbers are recognised on the digits alone (spaces and dashes removed) plus Luhn; see card_digits.
+    PatternClass("card_number", "card number (13-19 digits, Luhn-valid)", r"^[0-9]{13,19}$", kind="sensitive"),
+    PatternClass("email", "e-mail", r"^[^@\s]+@[^@\s]+\.[A-Za-z]{2,}$", kind="email"),
+    PatternClass("number", "number", r"^[+-]?[0-9]+(\.[0-9]+)?$", kind="number"),
+    PatternClass("formatted_number", "formatted number ($1,234.50, 99,00 EUR)", r"^[$€£]?\s?[+-]?[0-9][0-9,. ]*\s?([A-Za-z]{3}|[$€£])?$", kind="number"),
+)
+OTHER = "other"
+BLANK = "blank"
+CARD_SEPARATORS = r"[ -]"
+CLASS_LABELS = {c.key: c.label for c in PATTERN_CLASSES} | {OTHER: "other text", BLANK: "blank"}
+CLASS_KINDS = {c.key: c.kind for c in PATTERN_CLASSES}
+
+
+def luhn_valid(digits: str) -> bool:
+    """The Luhn checksum card numbers carry; from the right, every second digit is doubled."""
+    if not digits.isdigit():
+        return False
+    total = 0
+    for position, char in enumerate(reversed(digits), start=1):
+        digit = int(char)
+        if position % 2 == 0:
+            digit = digit * 2 - 9 if digit >= 5 else digit * 2
+        total += digit
+    return total % 10 == 0
+
+
+def card_digits(value: str) -> str:
+    return re.sub(CARD_SEPARATORS, "", value)
+
+
+def is_card_number(value: str) -> bool:
+    digits = card_digits(value.strip())
+    return re.fullmatch(r"[0-9]{13,19}", digits) is not None and luhn_valid(digits)
+
+
+def classify(value: str | None) -> str | None:
+    """The pattern class of one value, as the profile's SQL computes it (None for NULL)."""
+    if value is None:
+        return None
+    trimmed = value.strip()
+    if trimmed == "":
+        return BLANK
+    for pattern in PATTERN_CLASSES:
+        if pattern.key == "card_number":
+            if is_card_number(trimmed):
+                return pattern.key
+            continue
+        flags = re.IGNORECASE if pattern.ignore_case else 0
+        if re.search(pattern.regex, trimmed, flags):
+            return pattern.key
+    return OTHER
+
+
+# Runs of 13-19 digits, possibly split by single spaces or dashes, anywhere in a text.
+_DIGIT_RUN = re.compile(r"(?<![0-9])[0-9](?:[ -]?[0-9]){12,18}(?![0-9])")
+
+
+def mask_card_numbers(text: str) -> str:
+    """Replace every Luhn-valid 13-19 digit run by stars and its last four digits."""
+
+    def mask(match: re.Match) -> str:
+        digits = card_digits(match.group(0))
+        if not luhn_valid(digits):
+            return match.group(0)
+        return "*" * (len(digits) - 4) + digits[-4:]
+
+    return _DIGIT_RUN.sub(mask, text)
+
+
+# --- names ------------------------------------------------------------------------------------
+
+
+def name_tokens(name: str) -> list[str]:
+    """CUST_ID, custId, "Cust Id" → ["cust", "id"]."""
+    spaced = re.sub(r"([a-z0-9])([A-Z])", r"\1 \2", name)
+    return [t for t in re.split(r"[^A-Za-z0-9]+", spaced.lower()) if t]
+
+
+def normalised_name(name: str) -> str:
+    return "".join(name_tokens(name))
+
+
+MONEY_WORDS = {"price", "amount", "amt", "total", "cost", "fee", "charge", "balance", "salary", "wage",
+               "tax", "money", "subtotal", "revenue", "payment", "refund", "cents", "usd", "eur"}
+NATURAL_KEY_WORDS = {"sku", "code", "ean", "upc", "isbn", "email", "mail", "login", "username", "ssn",
+                     "vin", "serial", "iban", "barcode"}
+GENERIC_KEY_NAMES = {"id", "key", "no", "nr", "num", "code", "pk", "oid", "uuid"}
+CREATED_WORDS = {"created", "create", "creation", "inserted", "registered", "signup", "placed", "ordered", "opened", "booked"}
+EVENT_WORDS = {"date", "dt", "at", "on", "ts", "time", "timestamp", "paid", "order", "since"}
+NOT_EVENT_WORDS = {"birth", "dob", "expiry", "expires", "exp", "due", "valid", "until", "end", "start"}
+UPDATED_WORDS = {"upd", "updated", "update", "modified", "modif", "mod", "changed", "last", "deleted", "sync"}
+
+
+def is_money_name(name: str) -> bool:
+    return bool(MONEY_WORDS & set(name_tokens(name)))
+
+
+def is_natural_key_name(name: str) -> bool:
+    return bool(NATURAL_KEY_WORDS & set(name_tokens(name)))
+
+
+def is_update_stamp_name(name: str) -> bool:
+    return bool(UPDATED_WORDS & set(name_tokens(name)))
+
+
+def singular(word: str) -> str:
+    if word.endswith("ies"):
+        return word[:-3] + "y"
+    if word.endswith("s") and not word.endswith("ss"):
+        return word[:-1]
+    return word
+
+
+def names_suggest_reference(column: str, parent_table: str, parent_key: str) -> bool:
+    """Whether a column's name says it points at a parent's single-column key.
+
+    ORDER_HDR.CUST_ID → CUSTOMER.CUST_ID (same name), orders.customerId → customers.id
+    (parent's name + a generic key), line.product_sku → product.sku (ends with the key's name).
+    A bare generic name ("id" → "id") proves nothing and is not proposed.
+    """
+    col, key, table = normalised_name(column), normalised_name(parent_key), normalised_name(parent_table)
+    if not col or not key:
+        return False
+    if key not in GENERIC_KEY_NAMES:
+        return col == key or (len(key) >= 3 and col.endswith(key))
+    prefixes = {table, singular(table)} | {t for t in name_tokens(parent_table) if len(t) >= 3}
+    prefixes |= {singular(t) for t in set(prefixes)}
+    return any(col == prefix + key or col == prefix + "id" for prefix in prefixes if prefix)
+
+
+def creation_date_rank(name: str, typed: bool) -> int | None:
+    """How well a date-like column tells when a row arrived: lower is better, None for not at all."""
+    tokens = set(name_tokens(name))
+    if tokens & (UPDATED_WORDS | NOT_EVENT_WORDS):
+        return None
+    if tokens & CREATED_WORDS:
+        rank = 0
+    elif tokens & EVENT_WORDS:
+        rank = 1
+    else:
+        rank = 2
+    return rank + (0 if typed else 3)
+
+
+# --- error bounds -----------------------------------------------------------------------------
+
+Z95 = 1.959964
+
+
+def finite_population_correction(sample: int, population: int) -> float:
+    if population <= 1 or sample >= population:
+        return 0.0
+    return math.sqrt((population - sample) / (population - 1))
+
+
+def proportion_margin(successes: int, sample: int, population: int, z: float = Z95) -> float:
+    """Half-width of the 95% interval of a proportion seen in a simple random sample.
+
+    Wilson's score interval (it stays honest at 0% and 100%, where the textbook formula claims
+    a margin of zero), narrowed by the finite-population correction; 0 when every row was read.
+    """
+    if sample <= 0:
+        return 1.0
+    fpc = finite_population_correction(sample, population)
+    if fpc == 0.0:
+        return 0.0
+    p = successes / sample
+    denominator = 1 + z * z / sample
+    centre = (p + z * z / (2 * sample)) / denominator
+    half = z * math.sqrt(p * (1 - p) / sample + z * z / (4 * sample * sample)) / denominator
+    low, high = max(0.0, centre - half), min(1.0, centre + half)
+    return max(p - low, high - p) * fpc
+
+
+@dataclass(frozen=True)
+class SamplePlan:
+    """How a table is read for the profile: every row, or a random sample of about `target` rows."""
+
+    method: str  # "full", "bernoulli" or "system"
+    percent: float  # of the table's rows (100 for full)
+    expected_rows: int
+
+    @property
+    def sampled(self) -> bool:
+        return self.method != "full"
+
+
+# Above this many bytes a row-level (BERNOULLI) sample would still read every page; page-level
+# (SYSTEM) sampling reads only the chosen pages, at the price of rows clustered by page.
+SYSTEM_SAMPLE_BYTES = 2 * 1024**3
+
+
+def sample_plan(rows: int, table_bytes: int, target: int) -> SamplePlan:
+    """Every row up to 1.5 × target (or when target is 0), else a sample of about target rows."""
+    if target <= 0 or rows <= target * 1.5:
+        return SamplePlan("full", 100.0, rows)
+    percent = min(100.0, 100.0 * target / rows)
+    method = "system" if table_bytes > SYSTEM_SAMPLE_BYTES else "bernoulli"
+    return SamplePlan(method, percent, target)
+
+
+def share(part: int | float, whole: int | float) -> float:
+    return part / whole if whole else 0.0

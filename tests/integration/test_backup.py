@@ -1,0 +1,60 @@
+"""Backups carry a manifest taken in pg_dump's own snapshot, and a restore is proven against it."""
+from __future__ import annotations
+
+import pytest
+
+from harness import backup, connections, load
+from harness.errors import CheckFailed, ConfigError
+from tests.integration.conftest import rows
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def restored_names(admin_url):
+    names: list[str] = []
+    yield names
+    for name in names:
+        connections.drop_database(admin_url, name)
+
+
+def test_source_backup_restores_and_matches_its_manifest(shop, tmp_path, restored_names):
+    config, source, target, migration, _ = shop
+    taken = backup.backup(config, source, target, "source", tmp_path / "backups")
+    assert taken.row_counts == {"Shop.Basket": 6000, "Shop.Client": 5000, "Shop.Tag": 2}
+    assert taken.file.exists() and len(taken.sha256) == 64
+
+    into = f"{source.name}_restored"
+    restored_names.append(into)
+    result = backup.restore(config, source, target, into)
+    assert result.row_counts == taken.row_counts
+    verified = rows(migration.target_url, "select verified_into from migrate_control.backups where backup_id = %d" % taken.backup_id)
+    assert verified == [(into,)]
+
+
+def test_target_backup_never_holds_a_full_card_number(shop, tmp_path, restored_names):
+    config, source, target, migration, _ = shop
+    load.load(config, source, target)
+    taken = backup.backup(config, source, target, "target", tmp_path / "backups")
+    assert taken.row_counts["landing.Client"] == 5000
+    into = f"{target.name}_restored"
+    restored_names.append(into)
+    backup.restore(config, source, target, into, side="target")
+    restored_url = connections.with_database(migration.target_url, into)
+    assert rows(restored_url, 'select max(length("Card")), count("Card") from landing."Client"') == [(4, 1666)]
+
+
+def test_damaged_backup_is_refused(shop, tmp_path, restored_names):
+    config, source, target, _, _ = shop
+    taken = backup.backup(config, source, target, "source", tmp_path / "backups")
+    with taken.file.open("ab") as f:
+        f.write(b"garbage")
+    with pytest.raises(CheckFailed, match="does not match its recorded sha256"):
+        backup.restore(config, source, target, f"{source.name}_bad")
+
+
+def test_restore_refuses_an_existing_database(shop, tmp_path):
+    config, source, target, _, _ = shop
+    backup.backup(config, source, target, "source", tmp_path / "backups")
+    with pytest.raises(ConfigError, match="refusing to restore over the live"):
+        backup.restore(config, source, target, target.name)
