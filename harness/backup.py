@@ -154,7 +154,7 @@ def restore(config: Config, source: Database, target: Database, into: str, *, ba
     with connections.connection(restored, command="restore") as conn:
         major = conn.info.server_version // 10000
     processes.run(
-        [processes.pg_tool("pg_restore", major), "--no-owner", "--no-privileges", "--exit-on-error", f"--dbname={into}", chosen.file],
+        [processes.pg_tool("pg_restore", major), "--no-owner", "--no-privileges", "--exit-on-error", "--clean", "--if-exists", f"--dbname={into}", chosen.file],
         env=processes.libpq_env(restored.url),
         what="pg_restore",
     )

@@ -48,6 +48,7 @@ def _major(program: str) -> int:
 def run(args: list[str | Path], *, env: dict[str, str] | None = None, what: str) -> str:
     done = subprocess.run([str(a) for a in args], capture_output=True, text=True, env=env)
     if done.returncode != 0:
-        tail = (done.stderr or done.stdout).strip().splitlines()[-1:] or ["no output"]
-        raise ProgramFailed(f"{what} failed (exit {done.returncode}): {tail[0]}")
+        lines = (done.stderr or done.stdout).strip().splitlines() or ["no output"]
+        cause = next((line for line in lines if "error:" in line), lines[-1])
+        raise ProgramFailed(f"{what} failed (exit {done.returncode}): {cause.strip()}")
     return done.stdout
