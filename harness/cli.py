@@ -4,6 +4,7 @@ from __future__ import annotations
 import shlex
 import sys
 import time
+from enum import Enum
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -138,14 +139,42 @@ def demo_run(scale: ScaleOption = 10_000, seed: SeedOption = 42) -> None:
     summary(f"demo finished in {time.perf_counter() - started:.0f} s: {seeded.total:,} legacy rows migrated into {target.describe()} schema app")
 
 
+@demo_app.command("traffic")
+def demo_traffic(
+    rate: Annotated[float, typer.Option(min=0.1, help="Business transactions per second.")] = 50.0,
+    duration: Annotated[float, typer.Option(min=0.1, help="Seconds to run.")] = 30.0,
+    workers: Annotated[int, typer.Option(min=1, help="Concurrent application sessions.")] = 4,
+    ledger: Annotated[Path, typer.Option(help="Where acknowledged writes are recorded (JSON lines).")] = Path(".migrate/ledger/legacy.jsonl"),
+) -> None:
+    """The legacy application writing to the source, every acknowledged commit in a ledger."""
+    from harness.demo.traffic import run_traffic
+
+    config = load_config()
+    source, _ = connections.resolve(config)
+    step(f"legacy traffic: {rate:g} transactions/s for {duration:g} s, ledger {ledger}")
+    report = run_traffic(source, config.source_schema, config.project_dir / ledger, rate=rate, duration=duration, workers=workers)
+    kinds = ", ".join(f"{k} {n:,}" for k, n in sorted(report.by_kind.items()))
+    summary(
+        f"{report.transactions:,} transactions ({report.writes:,} row writes, {report.slow} held open) acknowledged in "
+        f"{report.seconds:.1f} s = {report.transactions / max(report.seconds, 1e-9):,.0f}/s; {report.failed} failed; {kinds}"
+    )
+    for line in report.errors:
+        errors.print(f"[yellow]failed:[/] {line}")
+
+
 # --- 5 pre: backups -----------------------------------------------------------------------------
 
-SideOption = Annotated[str, typer.Option(help="Which database: source or target.", click_type=click.Choice(["source", "target"]))]
+class Side(str, Enum):
+    source = "source"
+    target = "target"
+
+
+SideOption = Annotated[Side, typer.Option(help="Which database.")]
 
 
 @app.command("backup", rich_help_panel="5 Pre-migration")
 def backup_cmd(
-    side: SideOption = "source",
+    side: SideOption = Side.source,
     directory: Annotated[Path, typer.Option("--dir", help="Where the archives go.")] = Path(".migrate/backups"),
 ) -> None:
     """Take a pg_dump archive of the source or target, with a manifest (size, sha256, row counts)."""
@@ -153,8 +182,8 @@ def backup_cmd(
 
     config = load_config()
     source, target = connections.resolve(config)
-    step(f"pg_dump of the {side}")
-    result = backup.backup(config, source, target, side, config.project_dir / directory)
+    step(f"pg_dump of the {side.value}")
+    result = backup.backup(config, source, target, side.value, config.project_dir / directory)
     summary(
         f"backup {result.backup_id}: {result.file} ({result.size_bytes / 1e6:,.1f} MB, {len(result.row_counts)} tables, "
         f"{sum(result.row_counts.values()):,} rows, sha256 {result.sha256[:12]}…) in {result.seconds:.1f} s"
@@ -165,14 +194,14 @@ def backup_cmd(
 def restore_cmd(
     into: Annotated[str, typer.Option(help="A new database to restore into, on the same server.")],
     backup_id: Annotated[Optional[int], typer.Option("--backup", help="The backup id; default the latest of --side.")] = None,
-    side: SideOption = "source",
+    side: SideOption = Side.source,
 ) -> None:
     """Restore a backup into a new database and verify it against its manifest."""
     from harness import backup
 
     config = load_config()
     source, target = connections.resolve(config)
-    result = backup.restore(config, source, target, into, backup_id=backup_id, side=side)
+    result = backup.restore(config, source, target, into, backup_id=backup_id, side=side.value)
     summary(
         f"backup {result.backup.backup_id} restored into {into} in {result.seconds:.1f} s: "
         f"{len(result.row_counts)} tables, {sum(result.row_counts.values()):,} rows, all matching the manifest"

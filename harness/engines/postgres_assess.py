@@ -1,0 +1,673 @@
+"""What `migrate assess` asks of a PostgreSQL source: catalog detail, sizes, privileges, settings,
+and the profiling and timing queries, each run inside the database over a table or its sample.
+
+Identifiers are always quoted through psycopg.sql; the source is only read, and the one write
+(the copy probe into the target) happens inside a transaction that is rolled back.
+"""
+from __future__ import annotations
+
+import time
+import zlib
+from dataclasses import dataclass, field
+from typing import Iterable
+
+import psycopg
+from psycopg import sql
+from psycopg.rows import dict_row
+
+from harness.engines.postgres import qualified
+from harness.profiling import CARD_SEPARATORS, PATTERN_CLASSES, BLANK, OTHER, SamplePlan
+
+# --- catalog ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ServerInfo:
+    version: str
+    version_num: int
+    database: str
+    user: str
+    superuser: bool
+    replication: bool
+    settings: dict[str, str]
+
+    @property
+    def has_input_validation(self) -> bool:
+        """pg_input_is_valid (PostgreSQL 16) lets a trial cast count failures without failing."""
+        return self.version_num >= 160000
+
+
+SETTINGS = ("wal_level", "max_replication_slots", "max_wal_senders", "TimeZone", "DateStyle",
+            "server_encoding", "track_commit_timestamp", "default_transaction_read_only")
+
+
+def server_info(conn: psycopg.Connection) -> ServerInfo:
+    version, version_num, database, user = conn.execute(
+        "select current_setting('server_version'), current_setting('server_version_num')::int, "
+        "current_database(), current_user"
+    ).fetchone()
+    superuser, replication = conn.execute(
+        "select rolsuper, rolreplication from pg_roles where rolname = current_user"
+    ).fetchone()
+    rows = conn.execute("select name, setting from pg_settings where name = any(%s)", (list(SETTINGS),)).fetchall()
+    return ServerInfo(version, version_num, database, user, superuser, replication, dict(rows))
+
+
+def schema_privileges(conn: psycopg.Connection, schema: str) -> dict[str, bool]:
+    exists = conn.execute("select 1 from pg_namespace where nspname = %s", (schema,)).fetchone() is not None
+    database_create = conn.execute("select has_database_privilege(current_database(), 'CREATE')").fetchone()[0]
+    if not exists:
+        return {"schema_exists": False, "schema_usage": False, "schema_create": False, "database_create": database_create}
+    usage, create = conn.execute(
+        "select has_schema_privilege(%s, 'USAGE'), has_schema_privilege(%s, 'CREATE')", (schema, schema)
+    ).fetchone()
+    return {"schema_exists": True, "schema_usage": usage, "schema_create": create, "database_create": database_create}
+
+
+@dataclass(frozen=True)
+class TableInfo:
+    oid: int
+    kind: str  # "table" or "partitioned table"
+    estimated_rows: int  # pg_class.reltuples; -1 when never analysed
+    heap_bytes: int
+    toast_bytes: int
+    index_bytes: int
+    replica_identity: str
+    can_select: bool
+    can_trigger: bool
+    owner: str
+
+    @property
+    def total_bytes(self) -> int:
+        return self.heap_bytes + self.toast_bytes + self.index_bytes
+
+
+REPLICA_IDENTITY = {"d": "default (primary key)", "n": "nothing", "f": "full", "i": "index"}
+
+
+def table_info(conn: psycopg.Connection, schema: str, table: str) -> TableInfo | None:
+    row = conn.execute(
+        """
+        select c.oid, c.relkind, c.reltuples::bigint,
+               pg_relation_size(c.oid),
+               coalesce(pg_total_relation_size(nullif(c.reltoastrelid, 0)), 0),
+               pg_indexes_size(c.oid),
+               c.relreplident,
+               has_table_privilege(c.oid, 'SELECT'), has_table_privilege(c.oid, 'TRIGGER'),
+               pg_get_userbyid(c.relowner)
+        from pg_class c join pg_namespace n on n.oid = c.relnamespace
+        where n.nspname = %s and c.relname = %s and c.relkind in ('r', 'p')
+        """,
+        (schema, table),
+    ).fetchone()
+    if row is None:
+        return None
+    oid, kind, reltuples, heap, toast, index, ident, select, trigger, owner = row
+    return TableInfo(oid, "partitioned table" if kind == "p" else "table", reltuples, heap, toast, index,
+                     REPLICA_IDENTITY.get(ident, ident), select, trigger, owner)
+
+
+def similar_table_names(conn: psycopg.Connection, schema: str, table: str) -> list[str]:
+    """Tables of the schema whose name matches ignoring case: the usual cause of an unknown table."""
+    rows = conn.execute(
+        "select c.relname from pg_class c join pg_namespace n on n.oid = c.relnamespace "
+        "where n.nspname = %s and c.relkind in ('r', 'p') and lower(c.relname) = lower(%s) order by 1",
+        (schema, table),
+    ).fetchall()
+    return [name for (name,) in rows]
+
+
+@dataclass(frozen=True)
+class ColumnInfo:
+    position: int
+    name: str
+    type: str  # format_type, e.g. "character varying(25)"
+    base_type: str  # pg_type.typname of the column's type, e.g. "varchar", "float8", "_int4"
+    category: str  # pg_type.typcategory: S string, N numeric, D date/time, B boolean, U user, A array, E enum ...
+    type_kind: str  # pg_type.typtype: b base, e enum, d domain, c composite, r range, m multirange
+    type_schema: str
+    not_null: bool
+    sortable: bool  # has a default btree operator class: min/max and count(distinct) work
+    generated: bool
+    default: str | None
+
+    @property
+    def is_text(self) -> bool:
+        return self.category == "S"
+
+    @property
+    def is_float(self) -> bool:
+        return self.base_type in ("float4", "float8")
+
+    @property
+    def is_numeric(self) -> bool:
+        return self.category == "N"
+
+    @property
+    def is_timestamp_without_zone(self) -> bool:
+        return self.base_type == "timestamp"
+
+    @property
+    def is_date_like(self) -> bool:
+        return self.base_type in ("date", "timestamp", "timestamptz")
+
+
+def column_info(conn: psycopg.Connection, schema: str, table: str) -> list[ColumnInfo]:
+    rows = conn.execute(
+        """
+        select a.attnum, a.attname, format_type(a.atttypid, a.atttypmod), t.typname, t.typcategory,
+               t.typtype, tn.nspname, a.attnotnull,
+               exists (select 1 from pg_opclass o join pg_am am on am.oid = o.opcmethod
+                       where am.amname = 'btree' and o.opcdefault
+                         and (o.opcintype = a.atttypid or o.opcintype = t.typbasetype
+                              or (o.opcintype = 'anyarray'::regtype and t.typcategory = 'A')
+                              or (o.opcintype = 'anyenum'::regtype and t.typtype = 'e'))),
+               a.attgenerated <> '', pg_get_expr(d.adbin, d.adrelid)
+        from pg_attribute a
+        join pg_class c on c.oid = a.attrelid
+        join pg_namespace n on n.oid = c.relnamespace
+        join pg_type t on t.oid = a.atttypid
+        join pg_namespace tn on tn.oid = t.typnamespace
+        left join pg_attrdef d on d.adrelid = a.attrelid and d.adnum = a.attnum
+        where n.nspname = %s and c.relname = %s and a.attnum > 0 and not a.attisdropped
+        order by a.attnum
+        """,
+        (schema, table),
+    ).fetchall()
+    return [ColumnInfo(*row) for row in rows]
+
+
+def unique_keys(conn: psycopg.Connection, schema: str, table: str) -> list[dict]:
+    """Primary key and unique indexes (valid, not partial, on plain columns), primary first."""
+    rows = conn.execute(
+        """
+        select i.indexrelid::regclass::text, i.indisprimary,
+               array(select a.attname from unnest(i.indkey) with ordinality k(attnum, pos)
+                     join pg_attribute a on a.attrelid = i.indrelid and a.attnum = k.attnum
+                     order by k.pos)
+        from pg_index i
+        join pg_class c on c.oid = i.indrelid
+        join pg_namespace n on n.oid = c.relnamespace
+        where n.nspname = %s and c.relname = %s and i.indisunique and i.indisvalid
+          and i.indpred is null and not (0 = any(i.indkey::int2[]))
+        order by i.indisprimary desc, 1
+        """,
+        (schema, table),
+    ).fetchall()
+    return [{"name": name, "primary": primary, "columns": list(columns)} for name, primary, columns in rows]
+
+
+def foreign_keys(conn: psycopg.Connection, schema: str, table: str) -> list[dict]:
+    rows = conn.execute(
+        """
+        select con.conname, rn.nspname, rc.relname,
+               array(select a.attname from unnest(con.conkey) with ordinality k(attnum, pos)
+                     join pg_attribute a on a.attrelid = con.conrelid and a.attnum = k.attnum order by k.pos),
+               array(select a.attname from unnest(con.confkey) with ordinality k(attnum, pos)
+                     join pg_attribute a on a.attrelid = con.confrelid and a.attnum = k.attnum order by k.pos)
+        from pg_constraint con
+        join pg_class c on c.oid = con.conrelid
+        join pg_namespace n on n.oid = c.relnamespace
+        join pg_class rc on rc.oid = con.confrelid
+        join pg_namespace rn on rn.oid = rc.relnamespace
+        where con.contype = 'f' and n.nspname = %s and c.relname = %s
+        order by 1
+        """,
+        (schema, table),
+    ).fetchall()
+    return [
+        {"name": name, "columns": list(cols), "references_schema": rschema, "references_table": rtable, "references_columns": list(rcols)}
+        for name, rschema, rtable, cols, rcols in rows
+    ]
+
+
+def indexes(conn: psycopg.Connection, schema: str, table: str) -> list[dict]:
+    rows = conn.execute(
+        """
+        select ic.relname, pg_get_indexdef(i.indexrelid), i.indisunique, i.indisprimary, i.indisvalid,
+               pg_relation_size(i.indexrelid)
+        from pg_index i
+        join pg_class ic on ic.oid = i.indexrelid
+        join pg_class c on c.oid = i.indrelid
+        join pg_namespace n on n.oid = c.relnamespace
+        where n.nspname = %s and c.relname = %s
+        order by i.indisprimary desc, ic.relname
+        """,
+        (schema, table),
+    ).fetchall()
+    return [
+        {"name": name, "definition": definition, "unique": unique, "primary": primary, "valid": valid, "bytes": size}
+        for name, definition, unique, primary, valid, size in rows
+    ]
+
+
+TRIGGER_ENABLED = {"O": "enabled", "D": "disabled", "R": "replica only", "A": "always"}
+
+
+def triggers(conn: psycopg.Connection, schema: str, table: str) -> list[dict]:
+    rows = conn.execute(
+        """
+        select t.tgname, pg_get_triggerdef(t.oid), t.tgenabled
+        from pg_trigger t
+        join pg_class c on c.oid = t.tgrelid
+        join pg_namespace n on n.oid = c.relnamespace
+        where n.nspname = %s and c.relname = %s and not t.tgisinternal
+        order by t.tgname
+        """,
+        (schema, table),
+    ).fetchall()
+    return [{"name": name, "definition": definition, "enabled": TRIGGER_ENABLED.get(state, state)} for name, definition, state in rows]
+
+
+def rules(conn: psycopg.Connection, schema: str, table: str) -> list[dict]:
+    rows = conn.execute(
+        "select rulename, definition from pg_rules where schemaname = %s and tablename = %s order by 1",
+        (schema, table),
+    ).fetchall()
+    return [{"name": name, "definition": definition} for name, definition in rows]
+
+
+def write_activity(conn: psycopg.Connection, oid: int) -> tuple[int, float]:
+    """Rows inserted, updated and deleted since statistics were reset, and over how many seconds."""
+    row = conn.execute(
+        """
+        select s.n_tup_ins + s.n_tup_upd + s.n_tup_del,
+               extract(epoch from now() - greatest(coalesce(d.stats_reset, pg_postmaster_start_time()),
+                                                   pg_postmaster_start_time()))
+        from pg_stat_all_tables s, pg_stat_database d
+        where s.relid = %s and d.datname = current_database()
+        """,
+        (oid,),
+    ).fetchone()
+    if row is None:
+        return 0, 0.0
+    return int(row[0] or 0), float(row[1] or 0.0)
+
+
+def exact_count(conn: psycopg.Connection, schema: str, table: str) -> int:
+    return conn.execute(sql.SQL("select count(*) from {}").format(qualified(schema, table))).fetchone()[0]
+
+
+# --- profiling --------------------------------------------------------------------------------
+
+
+def sampled_from(schema: str, table: str, plan: SamplePlan, seed: int) -> sql.Composed:
+    """`<table> as t` or `<table> as t tablesample ... repeatable (seed)`: every query of one
+    assessment draws the same rows, so the figures of one table agree with each other."""
+    relation = sql.SQL("{} as t").format(qualified(schema, table))
+    if not plan.sampled:
+        return relation
+    method = sql.SQL("system" if plan.method == "system" else "bernoulli")
+    return sql.SQL("{} tablesample {} ({}) repeatable ({})").format(
+        relation, method, sql.Literal(round(plan.percent, 6)), sql.Literal(seed)
+    )
+
+
+@dataclass(frozen=True)
+class TargetType:
+    """A target column's type, as far as the checks need it."""
+
+    type: str  # as written, e.g. "varchar(200)" or "numeric(12,2)"
+    base: str
+    length: int | None = None
+    precision: int | None = None
+    scale: int | None = None
+
+
+@dataclass
+class ColumnChecks:
+    """What the profile computes for one column."""
+
+    column: ColumnInfo
+    masked: bool = False  # masked in migration.yml: its values are never shown
+    target: TargetType | None = None
+
+
+def _ident(column: ColumnInfo) -> sql.Composable:
+    return sql.SQL("t.{}").format(sql.Identifier(column.name))
+
+
+def luhn_sql(digits: sql.Composable) -> sql.Composable:
+    """Luhn checksum of a digit string, in SQL: from the right, every second digit doubled."""
+    return sql.SQL(
+        "(select sum(case when u.o % 2 = 0 then case when u.x::int >= 5 then u.x::int * 2 - 9 else u.x::int * 2 end"
+        " else u.x::int end) % 10 = 0"
+        " from unnest(string_to_array(reverse({d}), null)) with ordinality as u(x, o))"
+    ).format(d=digits)
+
+
+def class_sql(value: sql.Composable) -> sql.Composable:
+    """The pattern class of a text value (profiling.classify, in SQL)."""
+    trimmed = sql.SQL("btrim({})").format(value)
+    arms = [sql.SQL("when {} is null then null").format(value), sql.SQL("when {} = '' then {}").format(trimmed, sql.Literal(BLANK))]
+    for pattern in PATTERN_CLASSES:
+        if pattern.key == "card_number":
+            digits = sql.SQL("regexp_replace({}, {}, '', 'g')").format(trimmed, sql.Literal(CARD_SEPARATORS))
+            # Nested CASE: the Luhn sum casts characters to int, so it must only see digit strings.
+            test = sql.SQL("case when {d} ~ {re} then {luhn} else false end").format(
+                d=digits, re=sql.Literal(pattern.regex), luhn=luhn_sql(digits)
+            )
+        else:
+            op = sql.SQL("~*" if pattern.ignore_case else "~")
+            test = sql.SQL("{} {} {}").format(trimmed, op, sql.Literal(pattern.regex))
+        arms.append(sql.SQL("when {} then {}").format(test, sql.Literal(pattern.key)))
+    return sql.SQL("case {} else {} end").format(sql.SQL(" ").join(arms), sql.Literal(OTHER))
+
+
+def _finite(value: sql.Composable, column: ColumnInfo) -> sql.Composable:
+    """A numeric expression that is NULL for NaN and ±Infinity, which numeric rounding rejects."""
+    if column.is_float or column.base_type == "numeric":
+        return sql.SQL("case when {v} in ('NaN', 'Infinity', '-Infinity') then null else {v}::numeric end").format(v=value)
+    return sql.SQL("{}::numeric").format(value)
+
+
+def profile_query(schema: str, table: str, plan: SamplePlan, seed: int, checks: list[ColumnChecks],
+                  server: ServerInfo) -> sql.Composed:
+    """One scan of the table (or its sample) computing every column's figures at once.
+
+    Output columns are named `c<i>__<figure>` for the i-th check; see `split_profile_row`.
+    """
+    inner: list[sql.Composable] = []
+    outer: list[sql.Composable] = [sql.SQL("count(*) as n")]
+
+    def out(i: int, figure: str, expression: sql.Composable) -> None:
+        outer.append(sql.SQL("{} as {}").format(expression, sql.Identifier(f"c{i}__{figure}")))
+
+    for i, check in enumerate(checks):
+        col = check.column
+        v = sql.Identifier(f"v{i}")
+        inner.append(sql.SQL("{} as {}").format(_ident(col), v))
+        out(i, "nulls", sql.SQL("count(*) - count({})").format(v))
+        if col.sortable:
+            distinct = sql.SQL('{} collate "C"').format(v) if col.base_type in ("text", "varchar", "bpchar") else v
+            out(i, "distinct", sql.SQL("count(distinct {})").format(distinct))
+        if col.sortable and col.category in ("N", "D", "S") and not check.masked:
+            out(i, "min", sql.SQL("min({})::text").format(v))
+            out(i, "max", sql.SQL("max({})::text").format(v))
+        if col.category == "B":
+            out(i, "true", sql.SQL("count(*) filter (where {})").format(v))
+        if col.is_text:
+            k = sql.Identifier(f"k{i}")
+            inner.append(sql.SQL("{} as {}").format(class_sql(_ident(col)), k))
+            out(i, "min_length", sql.SQL("min(length({}))").format(v))
+            out(i, "max_length", sql.SQL("max(length({}))").format(v))
+            out(i, "avg_length", sql.SQL("round(avg(length({})), 1)::float8").format(v))
+            for key in [BLANK, *(p.key for p in PATTERN_CLASSES), OTHER]:
+                out(i, f"class_{key}", sql.SQL("count(*) filter (where {} = {})").format(k, sql.Literal(key)))
+            date_keys = sql.SQL(", ").join(sql.Literal(p.key) for p in PATTERN_CLASSES if p.kind == "date")
+            if server.has_input_validation:
+                out(i, "invalid_dates", sql.SQL(
+                    "count(*) filter (where {k} in ({keys}) and not pg_input_is_valid(btrim({v}), "
+                    "case when {k} = 'datetime_iso' then 'timestamp' else 'date' end))"
+                ).format(k=k, keys=date_keys, v=v))
+            # 03/04/2011: March 4th or April 3rd? Only "month first always" in the mapping decides.
+            # CASE, not AND: the int casts must only ever see values of the MM/DD/YYYY class.
+            out(i, "ambiguous_dates", sql.SQL(
+                "count(*) filter (where case when {k} = 'date_us' then split_part(btrim({v}), '/', 1)::int <= 12 "
+                "and split_part(btrim({v}), '/', 2)::int <= 12 "
+                "and split_part(btrim({v}), '/', 1) <> split_part(btrim({v}), '/', 2) else false end)"
+            ).format(k=k, v=v))
+        if col.is_float:
+            finite = _finite(v, col)
+            out(i, "non_finite", sql.SQL("count(*) filter (where {} in ('NaN', 'Infinity', '-Infinity'))").format(v))
+            out(i, "near_cents", sql.SQL("count(*) filter (where abs({f} - round({f}, 2)) < 0.000001)").format(f=finite))
+            out(i, "float_noise", sql.SQL(
+                "count(*) filter (where abs({f} - round({f}, 2)) < 0.000001 and {f} <> round({f}, 2))"
+            ).format(f=finite))
+        if col.base_type == "numeric":
+            out(i, "max_scale", sql.SQL("max(scale({}))").format(_finite(v, col)))
+        _target_checks(i, check, v, server, out)
+
+    return sql.SQL("select {outer} from (select {inner} from {source}) s").format(
+        outer=sql.SQL(", ").join(outer),
+        inner=sql.SQL(", ").join(inner),
+        source=sampled_from(schema, table, plan, seed),
+    )
+
+
+def _target_checks(i: int, check: ColumnChecks, v: sql.Composable, server: ServerInfo, out) -> None:
+    target, col = check.target, check.column
+    if target is None:
+        return
+    if target.length is not None and target.base in ("varchar", "char"):
+        out(i, "too_long", sql.SQL("count(*) filter (where length({}::text) > {})").format(v, sql.Literal(target.length)))
+    if target.base == "numeric" and col.is_numeric and target.scale is not None:
+        finite = _finite(v, col)
+        out(i, "too_precise", sql.SQL("count(*) filter (where {f} <> round({f}, {s}))").format(f=finite, s=sql.Literal(target.scale)))
+        if target.precision is not None:
+            limit = sql.Literal(10 ** (target.precision - target.scale))
+            out(i, "too_large", sql.SQL("count(*) filter (where abs({}) >= {})").format(finite, limit))
+    if server.has_input_validation:
+        text = sql.SQL("btrim({}::text)").format(v)
+        out(i, "cast_failures", sql.SQL("count(*) filter (where {v} is not null and not pg_input_is_valid({t}, {ty}))").format(
+            v=v, t=text, ty=sql.Literal(target.type)))
+
+
+def split_profile_row(row: dict, count: int) -> tuple[int, list[dict]]:
+    """`{'n': 10, 'c0__nulls': 1, ...}` → (10, [{'nulls': 1, ...}, ...])."""
+    figures: list[dict] = [{} for _ in range(count)]
+    for key, value in row.items():
+        if key == "n":
+            continue
+        index, figure = key.split("__", 1)
+        figures[int(index[1:])][figure] = value
+    return row["n"], figures
+
+
+def run_profile(conn: psycopg.Connection, query: sql.Composed, count: int) -> tuple[int, list[dict]]:
+    with conn.cursor(row_factory=dict_row) as cur:
+        row = cur.execute(query).fetchone()
+    return split_profile_row(row, count)
+
+
+def top_values(conn: psycopg.Connection, schema: str, table: str, plan: SamplePlan, seed: int,
+               columns: list[ColumnInfo], limit: int = 5) -> dict[str, list[tuple[str, int]]]:
+    """The most frequent values of several columns, from one pass over the sample."""
+    if not columns:
+        return {}
+    pairs = sql.SQL(", ").join(
+        sql.SQL("({}, left({}::text, 80))").format(sql.Literal(i), _ident(col)) for i, col in enumerate(columns)
+    )
+    query = sql.SQL(
+        """
+        select i, v, n from (
+            select x.i, x.v, count(*) as n,
+                   row_number() over (partition by x.i order by count(*) desc, x.v) as rank
+            from {source} cross join lateral (values {pairs}) as x(i, v)
+            where x.v is not null
+            group by x.i, x.v
+        ) ranked
+        where rank <= {limit}
+        order by i, n desc, v
+        """
+    ).format(source=sampled_from(schema, table, plan, seed), pairs=pairs, limit=sql.Literal(limit))
+    result: dict[str, list[tuple[str, int]]] = {col.name: [] for col in columns}
+    for i, value, count in conn.execute(query).fetchall():
+        result[columns[i].name].append((value, count))
+    return result
+
+
+def duplicates(conn: psycopg.Connection, schema: str, table: str, columns: list[str], normalise: bool) -> dict:
+    """Groups of rows sharing a key over the whole table; `normalise` ignores case and blanks."""
+    if normalise:
+        exprs = [sql.SQL("lower(btrim({}::text))").format(sql.Identifier(c)) for c in columns]
+        not_blank = sql.SQL(" and ").join(sql.SQL("btrim({}::text) <> ''").format(sql.Identifier(c)) for c in columns)
+    else:
+        exprs = [sql.Identifier(c) for c in columns]
+        not_blank = sql.SQL("true")
+    not_null = sql.SQL(" and ").join(sql.SQL("{} is not null").format(sql.Identifier(c)) for c in columns)
+    query = sql.SQL(
+        "select count(*), coalesce(sum(n), 0) from (select count(*) as n from {} where {} and {} group by {} having count(*) > 1) d"
+    ).format(qualified(schema, table), not_null, not_blank, sql.SQL(", ").join(exprs))
+    groups, rows = conn.execute(query).fetchone()
+    nulls = conn.execute(
+        sql.SQL("select count(*) from {} where not ({})").format(qualified(schema, table), not_null)
+    ).fetchone()[0]
+    return {"groups": int(groups), "rows": int(rows), "extra_rows": int(rows) - int(groups), "rows_with_null_key": int(nulls)}
+
+
+def reference_match(conn: psycopg.Connection, schema: str, child: str, column: str, plan: SamplePlan, seed: int,
+                    parent: str, key: str, text: bool) -> dict:
+    """How many of the child's (sampled) non-null values exist in the parent's key; for text,
+    also ignoring case and blanks."""
+    figures = {
+        "child": sql.Identifier(column),
+        "key": sql.Identifier(key),
+        "parent": qualified(schema, parent),
+        "source": sampled_from(schema, child, plan, seed),
+    }
+    if text:
+        query = sql.SQL(
+            """
+            select count(t.{child}) as checked, count(p.k) as matched, count(q.k) as matched_normalised
+            from {source}
+            left join (select distinct {key} as k from {parent}) p on p.k = t.{child}
+            left join (select distinct upper(btrim({key})) as k from {parent}) q on q.k = upper(btrim(t.{child}))
+            """
+        ).format(**figures)
+    else:
+        query = sql.SQL(
+            """
+            select count(t.{child}) as checked, count(p.k) as matched
+            from {source}
+            left join (select distinct {key} as k from {parent}) p on p.k = t.{child}
+            """
+        ).format(**figures)
+    with conn.cursor(row_factory=dict_row) as cur:
+        row = cur.execute(query).fetchone()
+    return {k: int(v) for k, v in row.items()}
+
+
+def monthly_counts(conn: psycopg.Connection, schema: str, table: str, plan: SamplePlan, seed: int,
+                   column: ColumnInfo, server: ServerInfo) -> list[tuple[str, int]]:
+    """Rows per calendar month of a date-like column, over the sample (not scaled)."""
+    value = _ident(column)
+    if column.is_text:
+        if not server.has_input_validation:
+            return []
+        value = sql.SQL("case when pg_input_is_valid(btrim({v}), 'date') then btrim({v})::date end").format(v=value)
+    query = sql.SQL(
+        "select to_char(date_trunc('month', m), 'YYYY-MM'), count(*) from (select {v} as m from {src}) s "
+        "where m is not null group by 1 order by 1"
+    ).format(v=value, src=sampled_from(schema, table, plan, seed))
+    return [(month, int(n)) for month, n in conn.execute(query).fetchall()]
+
+
+# --- timing -----------------------------------------------------------------------------------
+
+
+@dataclass
+class Timing:
+    rows: int = 0
+    bytes: int = 0
+    seconds: float = 0.0
+    how: str = ""
+    notes: list[str] = field(default_factory=list)
+
+
+def _select_list(columns: Iterable[ColumnInfo], masks: dict[str, str]) -> sql.Composable:
+    from harness.landing import MASK_SQL
+
+    parts = []
+    for col in columns:
+        ident = sql.Identifier(col.name)
+        if col.name in masks:
+            expr = sql.SQL(MASK_SQL[masks[col.name]].format(col="{col}")).format(col=ident)
+            parts.append(sql.SQL("({})::{} as {}").format(expr, sql.SQL(col.type), ident))
+        else:
+            parts.append(ident)
+    return sql.SQL(", ").join(parts)
+
+
+def _create_probe(target: psycopg.Connection, landing_schema: str, table: str, columns: list[ColumnInfo],
+                  key: list[str], timing: Timing) -> sql.Composable | None:
+    """A table shaped like the landing copy, in the caller's open transaction; None when the target refuses."""
+    probe = sql.Identifier(landing_schema, f"_migrate_assess_probe_{zlib.crc32(table.encode())}")
+    definition = [sql.SQL("{} {}").format(sql.Identifier(c.name), sql.SQL(c.type)) for c in columns]
+    if key:
+        definition.append(sql.SQL("primary key ({})").format(sql.SQL(", ").join(map(sql.Identifier, key))))
+    try:
+        target.execute(sql.SQL("create schema if not exists {}").format(sql.Identifier(landing_schema)))
+        target.execute(sql.SQL("create table {} ({})").format(probe, sql.SQL(", ").join(definition)))
+    except psycopg.Error as exc:
+        target.rollback()
+        timing.notes.append(f"target write not measured: {str(exc).strip().splitlines()[0]}")
+        return None
+    return probe
+
+
+def time_copy(source: psycopg.Connection, target: psycopg.Connection | None, schema: str, table: str,
+              columns: list[ColumnInfo], key: list[str], masks: dict[str, str], plan: SamplePlan, seed: int,
+              landing_schema: str) -> Timing:
+    """COPY the sample out of the source (masks applied, as load does) and, when the target allows,
+    into a table with the key in the target's landing schema, in a transaction that is rolled back:
+    the write, its WAL and its index are measured and nothing is left behind."""
+    select = sql.SQL("select {} from {}").format(_select_list(columns, masks), sampled_from(schema, table, plan, seed))
+    copy_out = sql.SQL("copy ({}) to stdout (format binary)").format(select)
+    timing = Timing()
+    probe = _create_probe(target, landing_schema, table, columns, key, timing) if target is not None else None
+    started = time.perf_counter()
+    try:
+        with source.cursor().copy(copy_out) as reader:
+            if probe is not None:
+                timing.how = "source COPY TO STDOUT piped into a keyed table in the target (rolled back)"
+                with target.cursor().copy(sql.SQL("copy {} from stdin (format binary)").format(probe)) as writer:
+                    for chunk in reader:
+                        writer.write(chunk)
+                        timing.bytes += len(chunk)
+            else:
+                timing.how = "source COPY TO STDOUT, discarded (target write not measured)"
+                for chunk in reader:
+                    timing.bytes += len(chunk)
+        timing.seconds = time.perf_counter() - started
+        if probe is not None:
+            timing.rows = target.execute(sql.SQL("select count(*) from {}").format(probe)).fetchone()[0]
+        else:
+            timing.rows = source.execute(
+                sql.SQL("select count(*) from {}").format(sampled_from(schema, table, plan, seed))
+            ).fetchone()[0]
+    finally:
+        if target is not None:
+            target.rollback()
+    return timing
+
+
+def transform_expression(col: ColumnInfo, server: ServerInfo) -> sql.Composable:
+    """A typical staging cleanse of one column: trim and case for text, cents for floats, zones for times."""
+    v = _ident(col)
+    if col.is_text:
+        if server.has_input_validation:
+            return sql.SQL("upper(btrim({v})) || coalesce((case when pg_input_is_valid(btrim({v}), 'date') "
+                           "then btrim({v})::date end)::text, '')").format(v=v)
+        return sql.SQL("upper(btrim({}))").format(v)
+    if col.is_float or col.base_type == "numeric":
+        return sql.SQL("(round({} * 100))::text").format(_finite(v, col))
+    if col.is_timestamp_without_zone:
+        return sql.SQL("({} at time zone 'America/New_York')::text").format(v)
+    return sql.SQL("{}::text").format(v)
+
+
+def time_select(conn: psycopg.Connection, query: sql.Composable) -> tuple[int, float]:
+    started = time.perf_counter()
+    (rows,) = conn.execute(query).fetchone()
+    return int(rows or 0), time.perf_counter() - started
+
+
+def time_transform(conn: psycopg.Connection, schema: str, table: str, columns: list[ColumnInfo], plan: SamplePlan,
+                   seed: int, server: ServerInfo) -> tuple[int, float]:
+    """A representative cleanse-and-cast SELECT over the sample: rows and seconds."""
+    exprs = sql.SQL(", ").join(transform_expression(c, server) for c in columns)
+    query = sql.SQL("select count(*) from (select concat_ws('|', {}) as r from {}) s where length(s.r) >= 0").format(
+        exprs, sampled_from(schema, table, plan, seed))
+    return time_select(conn, query)
+
+
+def time_hash(conn: psycopg.Connection, schema: str, table: str, plan: SamplePlan, seed: int) -> tuple[int, float]:
+    """What a validation pass costs: an md5 of every row's text, as reconcile's checksums do."""
+    query = sql.SQL("select count(*) from (select md5(t::text) as h from {}) s where s.h is not null").format(
+        sampled_from(schema, table, plan, seed))
+    return time_select(conn, query)
+
+
+def table_exists_in(conn: psycopg.Connection, schema: str, table: str) -> bool:
+    return conn.execute("select to_regclass(%s) is not null", (f'"{schema}"."{table}"',)).fetchone()[0]
