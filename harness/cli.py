@@ -120,19 +120,20 @@ def demo_seed(scale: ScaleOption = 10_000, seed: SeedOption = 42) -> None:
 
 
 @demo_app.command("run")
-def demo_run(scale: ScaleOption = 10_000, seed: SeedOption = 42) -> None:
-    """The demo end to end: seed the legacy source, copy it to landing, build the dbt project."""
+def demo_run(scale: ScaleOption = 10_000, seed: SeedOption = 42, jobs: Annotated[int, typer.Option(min=1)] = 2) -> None:
+    """The demo end to end: seed the legacy source, load it with capture on, build the dbt project."""
+    from harness import load, sync
     from harness.demo import run as demo
 
     started = time.perf_counter()
     config = load_config()
     source, target = connections.resolve(config)
     seeded = _seed_with_progress(source, scale, seed)
-    with progress("copying to landing", total=len(config.tables)) as bar:
-        landed = demo.fill_landing(config, source, target, lambda _table, _rows: bar(1))
-    summary(f"landed {sum(landed.values()):,} rows in {len(landed)} tables")
+    with progress("loading landing", total=seeded.total) as bar:
+        loaded = load.load(config, source, target, jobs=jobs, progress=lambda _table, rows: bar(rows))
+    summary(f"loaded {loaded.rows:,} rows into landing in {loaded.seconds:.1f} s; change capture is running")
     step("dbt build (full refresh)")
-    outcome = dbt.run(config, target, ["build", "--full-refresh"])
+    outcome = sync.build(config, target, ("build", "--full-refresh"), quiet=False)
     summary(f"dbt build: {outcome.succeeded} nodes passed")
     rows = demo.read_dispositions(target)
     table("Every legacy row accounted for", ["legacy table", "rows", "migrated", "merged", "quarantined"], rows)
@@ -267,28 +268,42 @@ def sync_cmd(
     interval: Annotated[float, typer.Option(min=0.05, help="Seconds between batches with --follow.")] = 1.0,
     build_every: Annotated[float, typer.Option(min=0, help="Seconds between dbt runs with --follow.")] = 30.0,
     duration: Annotated[Optional[float], typer.Option(min=0, help="With --follow, stop after this many seconds.")] = None,
+    detect_deletes: Annotated[bool, typer.Option("--detect-deletes", help="Timestamp capture: compare key sets to find hard deletes.")] = False,
+    install: Annotated[bool, typer.Option("--install", help="Only install the capture triggers on the source, then stop.")] = False,
 ) -> None:
     """Apply captured source changes to landing in commit order, then through the incremental models."""
     from harness import sync
 
     config = load_config()
     source, target = connections.resolve(config)
+    if install:
+        from harness import capture, landing
+
+        with connections.connection(source, command="sync install", autocommit=True) as conn:
+            tables = [landing.describe(conn, config, t) for t in config.tables]
+            capture.install(conn, config.source_schema, tables)
+        summary(f"capture triggers installed on {len(tables)} tables of {config.source_schema}; changes are logged in _migrate.changes")
+        return
     if not follow:
-        batch = sync.sync_once(config, source, target)
+        batch = sync.apply(config, source, target, detect_deletes=detect_deletes)
         if build and batch.changes:
             sync.build(config, target)
         lag = sync.lag(config, source, target)
         summary(
             f"applied {batch.changes:,} changes in {batch.seconds:.2f} s"
             + (f" ({', '.join(f'{t}: {n:,}' for t, n in sorted(batch.per_table.items()))})" if batch.per_table else "")
-            + f"; {lag.changes_behind:,} behind"
+            + (f"; {lag.changes_behind:,} behind" if lag.changes_behind is not None else "")
         )
+        for name, count in getattr(batch, "null_stamped", {}).items():
+            if count:
+                errors.print(f"[yellow]blind spot:[/] {name}: {count:,} rows have no {config.capture.column}; their changes are invisible to timestamp capture")
         return
     deadline = time.monotonic() + duration if duration is not None else None
 
     def show(batch, lag) -> None:
         step(
-            f"{batch.changes:>6,} applied | landing lag {lag.seconds_behind:5.1f} s, {lag.changes_behind:,} changes | app lag {lag.app_seconds_behind:5.1f} s"
+            f"{batch.changes:>6,} applied | landing lag {lag.seconds_behind:5.1f} s, "
+            f"{'?' if lag.changes_behind is None else format(lag.changes_behind, ',')} changes | app lag {lag.app_seconds_behind:5.1f} s"
         )
 
     def retry(cause: str, wait: float) -> None:

@@ -16,6 +16,16 @@ from harness.errors import ConfigError
 
 STRATEGIES = ("big_bang", "phased", "parallel_run")
 MASKS = ("last4", "null", "hash")
+CAPTURE_METHODS = ("trigger", "timestamp")
+
+
+@dataclass(frozen=True)
+class CaptureConfig:
+    """How sync finds source changes: triggers (default) or a last-updated timestamp column."""
+
+    method: str = "trigger"
+    column: str | None = None  # the timestamp column, for method 'timestamp'
+    overlap_seconds: float = 60.0  # re-read this far behind the watermark: late commits, clock skew
 
 
 @dataclass(frozen=True)
@@ -48,6 +58,7 @@ class Config:
     strategy: str
     owners: dict[str, str]
     roles: dict[str, str]
+    capture: CaptureConfig = CaptureConfig()
 
     def table(self, name: str) -> TableConfig:
         for table in self.tables:
@@ -120,7 +131,7 @@ def load_config(project_dir: Path | None = None) -> Config:
         raise ConfigError(f"{where} is not valid YAML{line}: fix the syntax") from None
     if not isinstance(raw, dict):
         raise ConfigError(f"{where} must be a mapping of settings")
-    known = {"name", "source", "target", "tables", "strategy", "owners", "roles"}
+    known = {"name", "source", "target", "tables", "strategy", "owners", "roles", "capture"}
     unknown = set(raw) - known
     if unknown:
         raise ConfigError(
@@ -145,4 +156,19 @@ def load_config(project_dir: Path | None = None) -> Config:
         strategy=strategy,
         owners=dict(raw.get("owners") or {}),
         roles=dict(raw.get("roles") or {}),
+        capture=_capture(raw, where),
     )
+
+
+def _capture(raw: dict, where: str) -> CaptureConfig:
+    section = _section(raw, "capture", {"method", "column", "overlap_seconds"}, where)
+    method = section.get("method", "trigger")
+    if method not in CAPTURE_METHODS:
+        raise ConfigError(f"{where}: capture.method {method!r} is unknown; use one of {', '.join(CAPTURE_METHODS)}")
+    column = section.get("column")
+    if method == "timestamp" and not column:
+        raise ConfigError(f"{where}: capture.method 'timestamp' needs capture.column, the last-updated column (e.g. LAST_UPD)")
+    overlap = section.get("overlap_seconds", 60)
+    if not isinstance(overlap, (int, float)) or overlap < 0:
+        raise ConfigError(f"{where}: capture.overlap_seconds must be a number of seconds ≥ 0")
+    return CaptureConfig(method, column, float(overlap))

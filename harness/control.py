@@ -12,6 +12,9 @@ from typing import Any, Iterator
 import psycopg
 from psycopg import sql
 
+# The sync_state row of the source's change stream.
+STREAM = "source"
+
 DDL = """
 create schema if not exists {schema};
 
@@ -69,7 +72,8 @@ create table if not exists {schema}.sync_state (
     changes_applied bigint not null default 0,
     built_at      timestamptz,     -- last dbt build over landing
     built_snapshot text,           -- the watermark that build covered
-    unbuilt_since timestamptz      -- capture time of the oldest change in landing but not yet in app
+    unbuilt_since timestamptz,     -- capture time of the oldest change in landing but not yet in app
+    timestamp_watermark jsonb      -- timestamp capture only: per table, the newest change time seen
 );
 
 create table if not exists {schema}.backups (

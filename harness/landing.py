@@ -8,8 +8,6 @@ Masked columns are masked in the SELECT that reads the source, so they never lea
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable
-
 import psycopg
 from psycopg import sql
 
@@ -99,27 +97,3 @@ def add_primary_key(conn: psycopg.Connection, landing_schema: str, table: Source
             postgres.qualified(landing_schema, table.name), postgres.column_list(table.key)
         )
     )
-
-
-def copy_table(
-    source: psycopg.Connection,
-    target: psycopg.Connection,
-    config: Config,
-    table: SourceTable,
-    progress: Callable[[int], None] | None = None,
-) -> int:
-    """Replace the landing copy of one table with the source rows visible to `source`'s snapshot."""
-    landing = postgres.qualified(config.landing_schema, table.name)
-    names = [c.name for c in table.columns]
-    target.execute(sql.SQL("truncate {}").format(landing))
-    copy_out = sql.SQL("copy ({}) to stdout (format binary)").format(select_masked(config.source_schema, table))
-    copy_in = sql.SQL("copy {} ({}) from stdin (format binary)").format(landing, postgres.column_list(names))
-    sent = 0
-    with source.cursor().copy(copy_out) as reader, target.cursor().copy(copy_in) as writer:
-        for chunk in reader:
-            writer.write(chunk)
-            sent += len(chunk)
-            if progress:
-                progress(len(chunk))
-    (rows,) = target.execute(sql.SQL("select count(*) from {}").format(landing)).fetchone()
-    return rows

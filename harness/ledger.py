@@ -90,17 +90,19 @@ def verify(conn: psycopg.Connection, schema: str, ledger: Path) -> LedgerCheck:
     return result
 
 
-def content_digest(conn: psycopg.Connection, schema: str, table: str, key: list[str]) -> tuple[int, str]:
-    """Row count and md5 over every live row's content in key order: equal digests, equal tables."""
+def content_digest(conn: psycopg.Connection, schema: str, table: str, key: list[str], exclude: tuple[str, ...] = ()) -> tuple[int, str]:
+    """Row count and md5 over every live row's content in key order: equal digests, equal tables.
+
+    `exclude` leaves columns out (a masked column differs between source and landing by design).
+    """
     target = postgres.qualified(schema, table)
     columns = {c.name for c in postgres.columns(conn, schema, table)}
     live = sql.SQL("where not t.{}").format(sql.Identifier(DELETED)) if DELETED in columns else sql.SQL("")
     count, digest = conn.execute(
         sql.SQL(
-            "select count(*), md5(coalesce(string_agg(md5((to_jsonb(t) - {s} - {d})::text), '' order by {k}), '')) from {t} t {live}"
+            "select count(*), md5(coalesce(string_agg(md5((to_jsonb(t) - {drop})::text), '' order by {k}), '')) from {t} t {live}"
         ).format(
-            s=sql.Literal(SYNCED_AT),
-            d=sql.Literal(DELETED),
+            drop=sql.SQL("{}::text[]").format(sql.Literal([SYNCED_AT, DELETED, *exclude])),
             k=sql.SQL(", ").join(sql.SQL("t.{}").format(sql.Identifier(c)) for c in key),
             t=target,
             live=live,

@@ -8,6 +8,7 @@ unfinished ranges, nothing twice.
 """
 from __future__ import annotations
 
+import json
 import math
 import queue
 import threading
@@ -18,14 +19,14 @@ from typing import Callable
 import psycopg
 from psycopg import sql
 
-from harness import capture, connections, control, landing
+from harness import capture, connections, control, landing, timestamp_capture
 from harness.config import Config
 from harness.connections import Database
 from harness.engines import postgres
 from harness.provision import provision
 
 INTEGER_TYPES = {"smallint", "integer", "bigint"}
-STREAM = "source"
+STREAM = control.STREAM
 
 
 @dataclass
@@ -74,7 +75,10 @@ def load(
     provision(config, target)
     with connections.connection(source, command="load", autocommit=True) as src:
         tables = [landing.describe(src, config, t) for t in config.tables]
-        capture.install(src, config.source_schema, tables)
+        if config.capture.method == "trigger":
+            capture.install(src, config.source_schema, tables)
+        else:
+            timestamp_capture.require_column(tables, config.capture.column)
 
     schema = config.control_schema
     with connections.connection(target, command="load", autocommit=True) as ctl, \
@@ -96,7 +100,7 @@ def load(
             ctl.execute(sql.SQL("analyze {}").format(postgres.qualified(config.landing_schema, table.name)))
         result.tables = _table_totals(ctl, schema, load_id, pending)
         result.seconds = time.perf_counter() - started
-        _finish_load(ctl, schema, load_id, result)
+        _finish_load(ctl, config, load_id, result)
     return result
 
 
@@ -268,7 +272,8 @@ def _table_totals(ctl: psycopg.Connection, schema: str, load_id: int, copied_now
     return totals
 
 
-def _finish_load(ctl: psycopg.Connection, schema: str, load_id: int, result: LoadResult) -> None:
+def _finish_load(ctl: psycopg.Connection, config: Config, load_id: int, result: LoadResult) -> None:
+    schema = config.control_schema
     with ctl.transaction():
         (first_snapshot,) = ctl.execute(
             sql.SQL(
@@ -287,3 +292,17 @@ def _finish_load(ctl: psycopg.Connection, schema: str, load_id: int, result: Loa
             ).format(control.table(schema, "sync_state")),
             (STREAM, first_snapshot),
         )
+        if config.capture.method == "timestamp":
+            # Timestamp capture starts from the newest change time in the copy (minus the overlap).
+            newest = {
+                t.name: ctl.execute(
+                    sql.SQL("select max({})::text from {}").format(
+                        sql.Identifier(config.capture.column), postgres.qualified(config.landing_schema, t.name)
+                    )
+                ).fetchone()[0]
+                for t in config.tables
+            }
+            ctl.execute(
+                sql.SQL("update {} set timestamp_watermark = %s where stream = %s").format(control.table(schema, "sync_state")),
+                (json.dumps(newest), STREAM),
+            )

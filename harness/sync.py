@@ -21,7 +21,7 @@ from harness.config import Config
 from harness.connections import Database
 from harness.engines import postgres
 from harness.errors import CheckFailed, ConnectionFailed, HarnessError
-from harness.load import STREAM
+from harness.control import STREAM
 
 CHANGE_COLUMNS = ["change_id", "table_schema", "table_name", "op", "old_key", "new_row", "captured_at"]
 
@@ -36,7 +36,7 @@ class Batch:
 
 @dataclass
 class Lag:
-    changes_behind: int
+    changes_behind: int | None  # unknown with timestamp capture
     seconds_behind: float
     app_seconds_behind: float
 
@@ -52,6 +52,15 @@ def _watermark(ctl: psycopg.Connection, schema: str) -> str:
     if row is None:
         raise NotLoaded("nothing to sync into: no finished load in the target; run `migrate load` first")
     return row[0]
+
+
+def apply(config: Config, source: Database, target: Database, *, detect_deletes: bool = False):
+    """One sync batch by the configured capture method."""
+    if config.capture.method == "timestamp":
+        from harness import timestamp_capture
+
+        return timestamp_capture.sync_once(config, source, target, detect_deletes=detect_deletes)
+    return sync_once(config, source, target)
 
 
 def sync_once(config: Config, source: Database, target: Database) -> Batch:
@@ -197,6 +206,18 @@ def apply_changes(conn: psycopg.Connection, landing_schema: str, table: landing.
 
 
 def lag(config: Config, source: Database, target: Database) -> Lag:
+    if config.capture.method == "timestamp":
+        with connections.connection(target, command="sync lag") as dst:
+            _watermark(dst, config.control_schema)
+            since_apply, unbuilt = dst.execute(
+                sql.SQL(
+                    "select extract(epoch from clock_timestamp() - applied_at), extract(epoch from clock_timestamp() - unbuilt_since) "
+                    "from {} where stream = %s"
+                ).format(control.table(config.control_schema, "sync_state")),
+                (STREAM,),
+            ).fetchone()
+        # Without a change log the best bound is the time since the last read of the source.
+        return Lag(None, float(since_apply), max(float(since_apply), float(unbuilt or 0.0)))
     with connections.connection(target, command="sync lag") as dst, connections.connection(source, command="sync lag") as src:
         watermark = _watermark(dst, config.control_schema)
         behind, oldest = src.execute(
@@ -250,7 +271,7 @@ def follow(
     interval: float = 1.0,
     build_every: float = 30.0,
     until: Callable[[], bool] = lambda: False,
-    on_batch: Callable[[Batch, Lag | None], None] | None = None,
+    on_batch: Callable[[Batch, Lag], None] | None = None,
     on_retry: Callable[[str, float], None] | None = None,
     run_dbt: bool = True,
 ) -> FollowReport:
@@ -261,7 +282,7 @@ def follow(
     pending_build = False
     while not until():
         try:
-            batch = sync_once(config, source, target)
+            batch = apply(config, source, target)
             report.batches += 1
             report.changes += batch.changes
             pending_build = pending_build or batch.changes > 0

@@ -1,0 +1,260 @@
+"""Time and downtime estimates from measured throughput, per strategy, and the recommendation.
+
+Pure arithmetic over figures the assessment measured; every estimate carries a sentence saying
+how it was obtained, and every number that is an assumption rather than a measurement is in
+ASSUMPTIONS, so the report can print them and a reader can challenge them.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+ASSUMPTIONS = {
+    "freeze_seconds": 120,  # stop the application's writes, drain open transactions, switch over
+    "build_passes": 4,  # staging, intermediate and app models plus their tests each read the rows about once
+    "dbt_overhead_seconds": 20,  # dbt start-up, parsing and per-node round trips, whatever the volume
+    "validation_passes": 2,  # a checksum pass over the source and one over the target
+    "apply_efficiency": 0.1,  # applying captured changes row by row runs at about a tenth of COPY speed
+    "sync_window_seconds": 60,  # a following sync is about this far behind when the freeze starts
+    "final_sync_minimum_seconds": 30,  # one capture round trip plus the incremental models, even with no changes
+    "maintenance_window_minutes": 30,  # the window a big bang is expected to fit when migration.yml sets no limit
+}
+
+STRATEGY_ORDER = ("big_bang", "phased", "parallel_run")  # simplest first
+STRATEGY_LABELS = {"big_bang": "big bang", "phased": "phased", "parallel_run": "parallel run"}
+
+
+@dataclass(frozen=True)
+class TableWork:
+    """What was measured on one table's sample, and the table's full size."""
+
+    name: str
+    rows: int
+    copy_rows: int = 0
+    copy_seconds: float = 0.0
+    transform_rows: int = 0
+    transform_seconds: float = 0.0
+    hash_rows: int = 0
+    hash_seconds: float = 0.0
+    changes_per_second: float = 0.0
+
+
+def extrapolate(sample_rows: int, sample_seconds: float, rows: int) -> float:
+    """Seconds for `rows` rows at the rate measured on the sample (linear in rows)."""
+    if sample_rows <= 0:
+        return 0.0
+    return sample_seconds * rows / sample_rows
+
+
+@dataclass(frozen=True)
+class Estimate:
+    seconds: float
+    how: str
+
+
+@dataclass(frozen=True)
+class TableEstimate:
+    name: str
+    load: float
+    build: float
+    validation: float
+
+
+@dataclass(frozen=True)
+class Phases:
+    initial_load: Estimate
+    build: Estimate
+    validation: Estimate
+    final_sync: Estimate
+    freeze: Estimate
+    tables: tuple[TableEstimate, ...]
+
+    def as_dict(self) -> dict[str, Estimate]:
+        return {"initial_load": self.initial_load, "build": self.build, "validation": self.validation,
+                "final_sync": self.final_sync, "freeze": self.freeze}
+
+
+def estimate_phases(work: list[TableWork], dbt_build_seconds: float | None = None, dbt_build_rows: int | None = None,
+                    assumptions: dict = ASSUMPTIONS) -> Phases:
+    """Initial load, build, validation, final sync and freeze for all tables, and per table."""
+    total_rows = sum(t.rows for t in work)
+    loads = {t.name: extrapolate(t.copy_rows, t.copy_seconds, t.rows) for t in work}
+    transforms = {t.name: extrapolate(t.transform_rows, t.transform_seconds, t.rows) for t in work}
+    hashes = {t.name: extrapolate(t.hash_rows, t.hash_seconds, t.rows) for t in work}
+
+    load = Estimate(sum(loads.values()), "COPY of each table's sample from the source into a keyed table in the target, "
+                    "timed and scaled linearly to the table's rows; tables one after the other")
+
+    if dbt_build_seconds is not None and dbt_build_rows:
+        scale = total_rows / dbt_build_rows
+        build_seconds = assumptions["dbt_overhead_seconds"] + max(0.0, dbt_build_seconds - assumptions["dbt_overhead_seconds"]) * scale
+        build = Estimate(build_seconds, f"the last dbt build (target/run_results.json) took {dbt_build_seconds:.0f} s on "
+                         f"{dbt_build_rows:,} landing rows; its volume-dependent part scaled to {total_rows:,} source rows")
+    else:
+        build_seconds = assumptions["dbt_overhead_seconds"] + assumptions["build_passes"] * sum(transforms.values())
+        build = Estimate(build_seconds, f"a cleanse-and-cast SELECT over each sample, timed, scaled to the table, times "
+                         f"{assumptions['build_passes']} passes (staging, intermediate, app, tests), plus "
+                         f"{assumptions['dbt_overhead_seconds']} s of dbt overhead; no dbt build timing yet")
+
+    validation_seconds = assumptions["validation_passes"] * sum(hashes.values())
+    validation = Estimate(validation_seconds, f"an md5 of every sampled row, timed and scaled, times "
+                          f"{assumptions['validation_passes']} (source and target checksums)")
+
+    changes_per_second = sum(t.changes_per_second for t in work)
+    copy_rate = _rate(sum(t.copy_rows for t in work), sum(t.copy_seconds for t in work))
+    pending = changes_per_second * assumptions["sync_window_seconds"]
+    apply_seconds = pending / (copy_rate * assumptions["apply_efficiency"]) if copy_rate else 0.0
+    final_sync = Estimate(
+        assumptions["final_sync_minimum_seconds"] + apply_seconds,
+        f"{changes_per_second:,.2f} row changes/s on the source (its statistics since the last reset) × "
+        f"{assumptions['sync_window_seconds']} s of sync lag, applied at {assumptions['apply_efficiency']:.0%} of the measured COPY rate, "
+        f"plus {assumptions['final_sync_minimum_seconds']} s for one capture round and the incremental models",
+    )
+    freeze = Estimate(assumptions["freeze_seconds"], "assumed: stop the application's writes, drain open transactions, switch over")
+
+    share = {t.name: (t.rows / total_rows if total_rows else 0.0) for t in work}
+    volume_build = max(0.0, build.seconds - assumptions["dbt_overhead_seconds"])
+    tables = tuple(
+        TableEstimate(t.name, loads[t.name], volume_build * share[t.name], assumptions["validation_passes"] * hashes[t.name])
+        for t in work
+    )
+    return Phases(load, build, validation, final_sync, freeze, tables)
+
+
+def _rate(rows: int, seconds: float) -> float:
+    return rows / seconds if seconds > 0 else 0.0
+
+
+def waves(tables: list[str], links: list[tuple[str, str]]) -> list[list[str]]:
+    """Tables that reference each other must move together: the connected groups, largest first."""
+    parent = {t: t for t in tables}
+
+    def find(t: str) -> str:
+        while parent[t] != t:
+            parent[t] = parent[parent[t]]
+            t = parent[t]
+        return t
+
+    for a, b in links:
+        if a in parent and b in parent:
+            parent[find(a)] = find(b)
+    groups: dict[str, list[str]] = {}
+    for t in tables:
+        groups.setdefault(find(t), []).append(t)
+    return sorted(groups.values(), key=lambda g: (-len(g), g))
+
+
+@dataclass
+class StrategyEstimate:
+    name: str
+    downtime_seconds: float
+    total_seconds: float
+    how: str
+    missing: list[str] = field(default_factory=list)  # prerequisites not met
+    within_limit: bool | None = None  # None when migration.yml sets no limit
+    waves: list[dict] = field(default_factory=list)
+
+    @property
+    def possible(self) -> bool:
+        return not self.missing
+
+
+def strategies(phases: Phases, wave_list: list[list[str]], capture_missing: list[str], limit_seconds: float | None,
+               assumptions: dict = ASSUMPTIONS) -> list[StrategyEstimate]:
+    """Each strategy's downtime and total duration from the phase estimates."""
+    freeze = phases.freeze.seconds
+    load, build, validation = phases.initial_load.seconds, phases.build.seconds, phases.validation.seconds
+    by_table = {t.name: t for t in phases.tables}
+    overhead = assumptions["dbt_overhead_seconds"]
+
+    big_bang = StrategyEstimate(
+        "big_bang", freeze + load + build + validation, freeze + load + build + validation,
+        "freeze, then initial load, build and validation, then switch: all of it is downtime",
+    )
+
+    wave_rows = []
+    for number, group in enumerate(wave_list, start=1):
+        seconds = freeze + overhead + sum(by_table[t].load + by_table[t].build + by_table[t].validation for t in group if t in by_table)
+        wave_rows.append({"wave": number, "tables": group, "downtime_seconds": seconds})
+    longest = max((w["downtime_seconds"] for w in wave_rows), default=0.0)
+    phased = StrategyEstimate(
+        "phased", longest, sum(w["downtime_seconds"] for w in wave_rows),
+        f"{len(wave_rows)} wave(s) of related tables, each frozen, loaded, built, validated and switched on its own; "
+        "the downtime is the longest wave" + (" (every table is related: one wave, no gain over big bang)" if len(wave_rows) == 1 else ""),
+        waves=wave_rows,
+    )
+
+    sync = phases.final_sync.seconds
+    parallel = StrategyEstimate(
+        "parallel_run", freeze + sync, load + build + validation + freeze + sync,
+        "load, build and validate while the legacy system runs, sync continuously, then freeze for the final sync only",
+        missing=list(capture_missing),
+    )
+    result = [big_bang, phased, parallel]
+    for s in result:
+        s.within_limit = None if limit_seconds is None else s.downtime_seconds <= limit_seconds
+    return result
+
+
+@dataclass(frozen=True)
+class Recommendation:
+    strategy: str | None
+    reasons: list[str]
+
+
+def recommend(options: list[StrategyEstimate], limit_seconds: float | None, configured: str,
+              assumptions: dict = ASSUMPTIONS) -> Recommendation:
+    """The simplest possible strategy whose downtime fits the limit (or a usual maintenance window
+    when there is none); when none fits, the one with the least downtime."""
+    possible = [s for s in options if s.possible]
+    if not possible:
+        return Recommendation(None, ["no strategy is possible until the blocking problems are fixed"])
+    by_name = {s.name: s for s in options}
+    window = limit_seconds if limit_seconds is not None else assumptions["maintenance_window_minutes"] * 60
+    window_text = (f"the {format_duration(limit_seconds)} downtime limit in migration.yml" if limit_seconds is not None
+                   else f"a usual {assumptions['maintenance_window_minutes']}-minute maintenance window (migration.yml sets no downtime_limit_minutes)")
+    fitting = [s for s in sorted(possible, key=lambda s: STRATEGY_ORDER.index(s.name)) if s.downtime_seconds <= window]
+    reasons = []
+    if fitting:
+        chosen = fitting[0]
+        reasons.append(f"{STRATEGY_LABELS[chosen.name]} needs about {format_duration(chosen.downtime_seconds)} of downtime, within {window_text}")
+        simpler = [n for n in STRATEGY_ORDER[:STRATEGY_ORDER.index(chosen.name)] if n in by_name]
+        for name in simpler:
+            other = by_name[name]
+            if not other.possible:
+                reasons.append(f"{STRATEGY_LABELS[name]} is not possible: {'; '.join(other.missing)}")
+            elif name == "phased" and len(other.waves) == 1:
+                reasons.append("phased gains nothing: every table is related to the others, so there is one wave")
+            else:
+                reasons.append(f"{STRATEGY_LABELS[name]} would need {format_duration(other.downtime_seconds)}, over {window_text}")
+        if chosen.name != "parallel_run":
+            reasons.append("it is simpler than a parallel run: no change capture on the source, no second system to keep in step")
+    else:
+        chosen = min(possible, key=lambda s: s.downtime_seconds)
+        reasons.append(f"no possible strategy fits {window_text}; {STRATEGY_LABELS[chosen.name]} needs the least downtime "
+                       f"(about {format_duration(chosen.downtime_seconds)})")
+    if chosen.name == "parallel_run":
+        reasons.append("change capture is possible on the source, so the legacy system keeps running until the short final freeze")
+    if configured != chosen.name:
+        reasons.append(f"migration.yml chooses {STRATEGY_LABELS.get(configured, configured)}: change `strategy: {chosen.name}` to follow this advice")
+    return Recommendation(chosen.name, reasons)
+
+
+def format_duration(seconds: float | None) -> str:
+    """42 s, 7 min 05 s, 2 h 03 min."""
+    if seconds is None:
+        return "n/a"
+    seconds = max(0.0, float(seconds))
+    if seconds < 60:
+        return f"{seconds:.0f} s" if seconds >= 10 else f"{seconds:.1f} s"
+    minutes, secs = divmod(round(seconds), 60)
+    if minutes < 60:
+        return f"{minutes} min {secs:02d} s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes:02d} min"
+
+
+def estimate_error(estimated: float, measured: float) -> float | None:
+    """Relative error of an estimate against the measured time: +0.25 means 25% too high."""
+    if measured <= 0:
+        return None
+    return (estimated - measured) / measured
