@@ -125,3 +125,34 @@ def test_killed_load_resumes_copying_only_unfinished_ranges(shop):
     total = sum(t.ranges for t in result.tables.values())
     assert copied_now < total
     assert landing_state(migration.target_url) == source_state(migration.source_url)
+
+
+def test_follow_retries_a_source_that_drops_away_and_skips_nothing(shop, admin_url):
+    config, source, target, migration, _ = shop
+    load.load(config, source, target, range_rows=1000)
+    retries: list[tuple[str, float]] = []
+    deadline = time.monotonic() + 8
+    import threading
+
+    follower = threading.Thread(
+        target=lambda: sync.follow(
+            config, source, target, interval=0.1, run_dbt=False,
+            until=lambda: time.monotonic() > deadline, on_retry=lambda cause, wait: retries.append((cause, wait)),
+        )
+    )
+    follower.start()
+    with psycopg.connect(migration.source_url, autocommit=True) as conn:
+        conn.execute("""insert into "Shop"."Client" values (9101, 'before the outage', null, now())""")
+    time.sleep(0.5)
+    with psycopg.connect(admin_url, autocommit=True) as admin:
+        admin.execute(f'alter database "{source.name}" allow_connections false')
+        admin.execute("select pg_terminate_backend(pid) from pg_stat_activity where datname = %s and pid <> pg_backend_pid()", (source.name,))
+        time.sleep(2.0)
+        admin.execute(f'alter database "{source.name}" allow_connections true')
+    with psycopg.connect(migration.source_url, autocommit=True) as conn:
+        conn.execute("""insert into "Shop"."Client" values (9102, 'after the outage', null, now())""")
+    follower.join()
+    assert retries, "the outage must be seen and retried"
+    assert [wait for _, wait in retries] == sorted(wait for _, wait in retries), "waits back off"
+    sync.sync_once(config, source, target)
+    assert landing_state(migration.target_url) == source_state(migration.source_url)
