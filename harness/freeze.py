@@ -1,0 +1,81 @@
+"""The write freeze: legacy writes fail fast, and none commits unseen after the final sync.
+
+A BEFORE trigger on every listed table rejects writes with a clear error, for every role but a
+superuser replicating. Creating it takes a lock that waits for the writers already in flight,
+and all tables are frozen in one transaction, so once `freeze` returns no write transaction is
+open on them: everything committed before is in the change log, nothing can commit after.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import psycopg
+from psycopg import sql
+
+from harness.capture import CAPTURE_SCHEMA
+from harness.engines import postgres
+from harness.errors import HarnessError
+
+TRIGGER = "_migrate_freeze"
+MESSAGE = "writes are frozen for the migration cutover"
+
+
+class FreezeFailed(HarnessError):
+    exit_code = 1
+
+
+@dataclass
+class Frozen:
+    tables: list[str]
+    waited_seconds: float
+
+
+FUNCTION_DDL = """
+create schema if not exists {schema};
+create or replace function {schema}.refuse_write() returns trigger language plpgsql as $$
+begin
+    raise exception using errcode = 'read_only_sql_transaction', message = {message},
+        hint = 'the application should retry on the new system or wait for the rollback';
+end
+$$;
+"""
+
+
+def freeze(conn: psycopg.Connection, schema: str, tables: list[str], *, lock_timeout_seconds: float = 30.0) -> Frozen:
+    """Freeze all tables at once; `conn` must not be in autocommit."""
+    started = time.perf_counter()
+    try:
+        with conn.transaction():
+            conn.execute(sql.SQL("set local lock_timeout = {}").format(sql.Literal(f"{int(lock_timeout_seconds * 1000)}ms")))
+            conn.execute(sql.SQL(FUNCTION_DDL).format(schema=sql.Identifier(CAPTURE_SCHEMA), message=sql.Literal(MESSAGE)))
+            for table in tables:
+                target = postgres.qualified(schema, table)
+                conn.execute(sql.SQL("drop trigger if exists {} on {}").format(sql.Identifier(TRIGGER), target))
+                conn.execute(
+                    sql.SQL("create trigger {} before insert or update or delete or truncate on {} for each statement execute function {}.refuse_write()").format(
+                        sql.Identifier(TRIGGER), target, sql.Identifier(CAPTURE_SCHEMA)
+                    )
+                )
+    except psycopg.errors.LockNotAvailable:
+        raise FreezeFailed(
+            f"could not freeze {schema} within {lock_timeout_seconds:g} s: a write transaction stayed open; "
+            "nothing was frozen; find it in pg_stat_activity or raise the lock timeout"
+        ) from None
+    return Frozen(list(tables), time.perf_counter() - started)
+
+
+def unfreeze(conn: psycopg.Connection, schema: str, tables: list[str]) -> None:
+    with conn.transaction():
+        for table in tables:
+            if postgres.table_exists(conn, schema, table):
+                conn.execute(sql.SQL("drop trigger if exists {} on {}").format(sql.Identifier(TRIGGER), postgres.qualified(schema, table)))
+
+
+def frozen_tables(conn: psycopg.Connection, schema: str) -> list[str]:
+    rows = conn.execute(
+        "select c.relname from pg_trigger t join pg_class c on c.oid = t.tgrelid join pg_namespace n on n.oid = c.relnamespace "
+        "where n.nspname = %s and t.tgname = %s order by 1",
+        (schema, TRIGGER),
+    ).fetchall()
+    return [name for (name,) in rows]

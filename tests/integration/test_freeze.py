@@ -1,0 +1,61 @@
+"""The write freeze waits for writers in flight, then refuses every write, and lifts cleanly."""
+from __future__ import annotations
+
+import threading
+import time
+
+import psycopg
+import pytest
+
+from harness import freeze
+from tests.integration.conftest import rows
+
+pytestmark = pytest.mark.integration
+
+TABLES = ["Client", "Basket", "Tag"]
+
+
+def test_freeze_waits_for_the_writer_in_flight_then_refuses_writes(shop):
+    _, _, _, migration, _ = shop
+    in_flight = psycopg.connect(migration.source_url)
+    in_flight.execute("""update "Shop"."Client" set "Name" = 'committed during the freeze' where "Id" = 1""")
+    done = {}
+
+    def do_freeze() -> None:
+        with psycopg.connect(migration.source_url) as conn:
+            done["frozen"] = freeze.freeze(conn, "Shop", TABLES)
+
+    thread = threading.Thread(target=do_freeze)
+    thread.start()
+    time.sleep(1.0)
+    assert "frozen" not in done, "the freeze must wait for the open write transaction"
+    in_flight.commit()
+    in_flight.close()
+    thread.join()
+    assert done["frozen"].waited_seconds >= 0.5
+    assert rows(migration.source_url, """select "Name" from "Shop"."Client" where "Id" = 1""") == [("committed during the freeze",)]
+
+    with psycopg.connect(migration.source_url, autocommit=True) as conn:
+        with pytest.raises(psycopg.errors.ReadOnlySqlTransaction, match="frozen for the migration"):
+            conn.execute("""insert into "Shop"."Tag" values ('z', 'refused')""")
+        with pytest.raises(psycopg.errors.ReadOnlySqlTransaction):
+            conn.execute("""delete from "Shop"."Basket" where false""")
+        assert conn.execute("""select count(*) from "Shop"."Client" """).fetchone() == (5000,), "reads go on"
+        assert freeze.frozen_tables(conn, "Shop") == sorted(TABLES)
+        freeze.unfreeze(conn, "Shop", TABLES)
+        conn.execute("""insert into "Shop"."Tag" values ('z', 'accepted again')""")
+        assert freeze.frozen_tables(conn, "Shop") == []
+
+
+def test_freeze_gives_up_cleanly_when_a_writer_never_ends(shop):
+    _, _, _, migration, _ = shop
+    stuck = psycopg.connect(migration.source_url)
+    stuck.execute("""delete from "Shop"."Tag" where "Code" = 'a'""")
+    try:
+        with psycopg.connect(migration.source_url) as conn:
+            with pytest.raises(freeze.FreezeFailed, match="nothing was frozen"):
+                freeze.freeze(conn, "Shop", TABLES, lock_timeout_seconds=0.5)
+            assert freeze.frozen_tables(conn, "Shop") == []
+    finally:
+        stuck.rollback()
+        stuck.close()
