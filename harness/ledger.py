@@ -63,7 +63,7 @@ def verify(conn: psycopg.Connection, schema: str, ledger: Path) -> LedgerCheck:
                 """
                 select e.key::text, e.op, e.md5,
                        md5((to_jsonb(t) - {synced} - {deleted})::text) as actual,
-                       t is not null and {live} as present
+                       t.ctid is not null and {live} as present
                 from _ledger e
                 cross join lateral jsonb_populate_record(null::{target}, e.key) as k
                 left join {target} t on {match}
