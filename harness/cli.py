@@ -163,6 +163,52 @@ def demo_traffic(
         errors.print(f"[yellow]failed:[/] {line}")
 
 
+# --- 1 assess (issue 4) ------------------------------------------------------------------------
+
+@app.command("assess", rich_help_panel="1 Assess")
+def assess(
+    sample_rows: Annotated[int, typer.Option(min=0, help="Rows profiled per table; bigger tables are sampled. 0 reads every row.")] = 100_000,
+) -> None:
+    """Profile the source, measure throughput, estimate time and downtime per strategy, recommend one."""
+    from rich.markup import escape
+
+    from harness import assess as assessment
+    from harness import reports
+    from harness.errors import CheckFailed, ConfigError
+    from harness.estimates import STRATEGY_LABELS, format_duration
+
+    config = load_config()
+    source, target = connections.resolve(config)
+    with progress("assessing the source", total=assessment.progress_units(config)) as bar:
+        result = assessment.run(config, source, target, sample_rows=sample_rows, progress=bar)
+    written = reports.write(config.project_dir, "assessment", result.to_dict(), reports.assessment_markdown)
+
+    step(result.verdict["headline"])
+    for reason in result.recommendation["reasons"]:
+        step(f"  {escape(reason)}")
+    limit = config.downtime_limit_minutes
+    table(
+        "Downtime per strategy" + (f" (limit {format_duration(limit * 60)})" if limit else ""),
+        ["strategy", "downtime", "total", "fits", "possible"],
+        [[STRATEGY_LABELS[s["name"]], format_duration(s["downtime_seconds"]), format_duration(s["total_seconds"]),
+          "–" if s["within_limit"] is None else ("yes" if s["within_limit"] else "no"), "yes" if s["possible"] else "no"]
+         for s in result.strategies],
+    )
+    phases = result.estimates
+    step("estimated: " + ", ".join(f"{label} {format_duration(phases[key]['seconds'])}" for key, label in
+                                   (("initial_load", "initial load"), ("build", "build"), ("validation", "validation"), ("final_sync", "final sync"))))
+    for finding in [f for f in result.findings if f.severity != "info"][:5]:
+        step(f"[{'red' if finding.severity == 'blocking' else 'yellow'}]{finding.severity}[/]: {escape(finding.message)}")
+    summary(f"assessed {sum(t.rows for t in result.tables):,} rows in {len(result.tables)} tables in {result.seconds:.0f} s; "
+            f"reports: {written.markdown.relative_to(config.project_dir)}, {written.json.relative_to(config.project_dir)}")
+    if result.blocking:
+        first = result.blocking[0]
+        message = f"assessment found {len(result.blocking)} blocking problem(s): {first.message}" + (f"; {first.fix}" if first.fix else "")
+        raise (ConfigError if result.exit_code == EXIT_USAGE else CheckFailed)(f"{message}; see {written.markdown.relative_to(config.project_dir)}")
+
+# --- 1 assess (end) -----------------------------------------------------------------------------
+
+
 # --- 5 pre: backups -----------------------------------------------------------------------------
 
 class Side(str, Enum):
@@ -314,6 +360,48 @@ def sync_cmd(
         until=lambda: deadline is not None and time.monotonic() >= deadline, on_batch=show, on_retry=retry,
     )
     summary(f"sync stopped: {report.changes:,} changes in {report.batches:,} batches, {report.builds} dbt builds, {report.retries} retries")
+
+
+# --- 6 validate: reconcile (issue 6) -------------------------------------------------------------
+
+@app.command("reconcile", rich_help_panel="6 Validate")
+def reconcile_cmd(
+    level: Annotated[str, typer.Option(
+        "--level", help="counts, checksums, sample, rules, performance, smoke or all; several with commas."
+    )] = "all",
+    build: Annotated[bool, typer.Option("--build/--no-build", help="First bring app up to landing with `dbt run` when it is behind.")] = True,
+    seed: Annotated[Optional[int], typer.Option(help="Seed of the sample level's random sample; the report names the one used.")] = None,
+) -> None:
+    """Compare source, landing and app as of one source snapshot, level by level; exit 1 if a level fails.
+
+    Writes reports/reconciliation.md, .json and .html, and records every verdict in the control schema.
+    """
+    from harness import reconcile
+    from harness.errors import CheckFailed
+
+    levels = reconcile.parse_levels(level)
+    config = load_config()
+    source, target = connections.resolve(config)
+    result = reconcile.reconcile(
+        config, source, target, levels, build=build, sample_seed=seed, hooks=reconcile.Hooks(step=step, progress=progress)
+    )
+    table(
+        f"Reconciliation {result.reconcile_id}",
+        ["level", "verdict", "passed", "failed", "not available", "seconds"],
+        [(r.level, r.verdict, r.count("passed"), r.count("failed"), r.count("not available"), f"{r.seconds:,.1f}") for r in result.levels],
+    )
+    failed = [(r.level, c) for r in result.levels for c in r.checks if c.verdict == "failed"]
+    for level_name, check in failed[:10]:
+        errors.print(f"[red]✗[/] {level_name}: {check.name}" + (f" — {check.detail}" if check.detail else ""))
+    if len(failed) > 10:
+        errors.print(f"  … and {len(failed) - 10} more failed checks")
+    report = Path(result.files["markdown"]).relative_to(config.project_dir)
+    if not result.passed:
+        bad = ", ".join(r.level for r in result.levels if r.verdict == "failed")
+        raise CheckFailed(f"reconciliation failed at level(s) {bad}: {len(failed)} check(s) failed; see {report}")
+    summary(f"reconciliation passed in {result.seconds:,.1f} s ({', '.join(r.level for r in result.levels)}); report {report} (.json, .html)")
+
+# --- 6 validate: reconcile (end) ------------------------------------------------------------------
 
 
 # --- entry point --------------------------------------------------------------------------------

@@ -6,6 +6,7 @@ is the worst kind of migration bug.
 from __future__ import annotations
 
 import os
+import shlex
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,6 +27,52 @@ class CaptureConfig:
     method: str = "trigger"
     column: str | None = None  # the timestamp column, for method 'timestamp'
     overlap_seconds: float = 60.0  # re-read this far behind the watermark: late commits, clock skew
+
+
+@dataclass(frozen=True)
+class RuleCheck:
+    """A business-rule reconciliation: the same figures by group, computed on each side, compared."""
+
+    name: str
+    source_sql: str  # runs on the source; rows of (group columns..., figure)
+    target_sql: str  # runs on the target; the same shape
+    tolerance: float = 0.0  # largest allowed absolute difference of a figure
+
+
+@dataclass(frozen=True)
+class PerformanceQuery:
+    name: str
+    sql: str  # runs on the target
+    p95_ms: float  # the level fails when the 95th percentile is slower
+    runs: int = 20
+    require_index: bool = False  # fail when the plan reads no index
+
+
+@dataclass(frozen=True)
+class Expectation:
+    """What a smoke check must give: a value, a row count, a minimum row count or an exit code."""
+
+    kind: str  # "value", "rows", "min_rows" (SQL) or "exit_code" (command)
+    value: Any
+    contains: str | None = None  # command: text its output must contain
+
+
+@dataclass(frozen=True)
+class SmokeCheck:
+    name: str
+    expect: Expectation
+    sql: str | None = None  # runs on the target
+    command: tuple[str, ...] | None = None  # runs in the project folder, PG* variables set for the target
+
+
+@dataclass(frozen=True)
+class ReconcileConfig:
+    """The `reconcile:` section: what `migrate reconcile` checks beyond counts and checksums."""
+
+    sample_size: int = 1000
+    rules: tuple[RuleCheck, ...] = ()
+    performance_queries: tuple[PerformanceQuery, ...] = ()
+    smoke: tuple[SmokeCheck, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -58,7 +105,9 @@ class Config:
     strategy: str
     owners: dict[str, str]
     roles: dict[str, str]
+    downtime_limit_minutes: float | None = None
     capture: CaptureConfig = CaptureConfig()
+    reconcile: ReconcileConfig = ReconcileConfig()
 
     def table(self, name: str) -> TableConfig:
         for table in self.tables:
@@ -131,7 +180,7 @@ def load_config(project_dir: Path | None = None) -> Config:
         raise ConfigError(f"{where} is not valid YAML{line}: fix the syntax") from None
     if not isinstance(raw, dict):
         raise ConfigError(f"{where} must be a mapping of settings")
-    known = {"name", "source", "target", "tables", "strategy", "owners", "roles", "capture"}
+    known = {"name", "source", "target", "tables", "strategy", "owners", "roles", "capture", "downtime_limit_minutes", "reconcile"}
     unknown = set(raw) - known
     if unknown:
         raise ConfigError(
@@ -144,6 +193,10 @@ def load_config(project_dir: Path | None = None) -> Config:
     strategy = raw.get("strategy", "parallel_run")
     if strategy not in STRATEGIES:
         raise ConfigError(f"{where}: strategy {strategy!r} is unknown; use one of {', '.join(STRATEGIES)}")
+    limit = raw.get("downtime_limit_minutes")
+    # bool is an int in Python: `downtime_limit_minutes: yes` must not pass as 1 minute.
+    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, (int, float)) or limit <= 0):
+        raise ConfigError(f"{where}: downtime_limit_minutes must be a positive number of minutes, not {limit!r}")
     return Config(
         project_dir=project_dir,
         name=str(raw.get("name", project_dir.name)),
@@ -156,7 +209,9 @@ def load_config(project_dir: Path | None = None) -> Config:
         strategy=strategy,
         owners=dict(raw.get("owners") or {}),
         roles=dict(raw.get("roles") or {}),
+        downtime_limit_minutes=float(limit) if limit is not None else None,
         capture=_capture(raw, where),
+        reconcile=_reconcile(raw, where),
     )
 
 
@@ -172,3 +227,104 @@ def _capture(raw: dict, where: str) -> CaptureConfig:
     if not isinstance(overlap, (int, float)) or overlap < 0:
         raise ConfigError(f"{where}: capture.overlap_seconds must be a number of seconds ≥ 0")
     return CaptureConfig(method, column, float(overlap))
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _items(section: dict, name: str, allowed: set[str], required: set[str], where: str) -> list[tuple[str, dict]]:
+    """A list of named mappings under reconcile.<name>, each checked for unknown and missing keys."""
+    items = section.get(name) or []
+    if not isinstance(items, list):
+        raise ConfigError(f"{where}: reconcile.{name} must be a list")
+    seen: set[str] = set()
+    result = []
+    for i, item in enumerate(items):
+        label = f"reconcile.{name}[{i}]"
+        if not isinstance(item, dict):
+            raise ConfigError(f"{where}: {label} must be a mapping with {', '.join(sorted(required))}")
+        unknown = set(item) - allowed
+        if unknown:
+            raise ConfigError(f"{where}: unknown key(s) {', '.join(sorted(unknown))} under {label}; allowed: {', '.join(sorted(allowed))}")
+        missing = required - set(item)
+        if missing:
+            raise ConfigError(f"{where}: {label} needs {', '.join(sorted(missing))}")
+        item_name = str(item["name"])
+        if item_name in seen:
+            raise ConfigError(f"{where}: {label}: the name {item_name!r} is used twice under reconcile.{name}")
+        seen.add(item_name)
+        for key in ("sql", "source_sql", "target_sql"):
+            if key in item and (not isinstance(item[key], str) or not item[key].strip()):
+                raise ConfigError(f"{where}: {label} ({item_name}): {key} must be an SQL query")
+        result.append((f"{label} ({item_name})", item))
+    return result
+
+
+def _expectation(item: dict, label: str, where: str) -> Expectation:
+    expect = item.get("expect")
+    if "command" in item:
+        if expect is None:
+            return Expectation("exit_code", 0)
+        if isinstance(expect, int) and not isinstance(expect, bool):
+            return Expectation("exit_code", expect)
+        if isinstance(expect, dict) and set(expect) <= {"exit_code", "contains"} and expect:
+            code = expect.get("exit_code", 0)
+            if not isinstance(code, int) or isinstance(code, bool):
+                raise ConfigError(f"{where}: {label}: expect.exit_code must be a whole number")
+            contains = expect.get("contains")
+            return Expectation("exit_code", code, None if contains is None else str(contains))
+        raise ConfigError(f"{where}: {label}: a command expects an exit code, or {{exit_code: N, contains: text}}")
+    if "expect" not in item:
+        raise ConfigError(f"{where}: {label} needs expect: a value, {{rows: N}} or {{min_rows: N}}")
+    if isinstance(expect, dict):
+        if len(expect) != 1 or not set(expect) <= {"value", "rows", "min_rows"}:
+            raise ConfigError(f"{where}: {label}: expect takes one of value, rows, min_rows")
+        (kind, value), = expect.items()
+        if kind != "value" and (not isinstance(value, int) or isinstance(value, bool) or value < 0):
+            raise ConfigError(f"{where}: {label}: expect.{kind} must be a whole number ≥ 0")
+        return Expectation(kind, value)
+    if isinstance(expect, list):
+        raise ConfigError(f"{where}: {label}: expect takes one value, {{rows: N}} or {{min_rows: N}}, not a list")
+    return Expectation("value", expect)
+
+
+def _reconcile(raw: dict, where: str) -> ReconcileConfig:
+    section = _section(raw, "reconcile", {"sample_size", "rules", "performance_queries", "smoke"}, where)
+    sample_size = section.get("sample_size", 1000)
+    if not isinstance(sample_size, int) or isinstance(sample_size, bool) or sample_size < 1:
+        raise ConfigError(f"{where}: reconcile.sample_size must be a whole number of rows ≥ 1, not {sample_size!r}")
+    rules = []
+    for label, item in _items(section, "rules", {"name", "source_sql", "target_sql", "tolerance"}, {"name", "source_sql", "target_sql"}, where):
+        tolerance = item.get("tolerance", 0)
+        if not _number(tolerance) or tolerance < 0:
+            raise ConfigError(f"{where}: {label}: tolerance must be a number ≥ 0")
+        rules.append(RuleCheck(str(item["name"]), item["source_sql"], item["target_sql"], float(tolerance)))
+    queries = []
+    for label, item in _items(
+        section, "performance_queries", {"name", "sql", "p95_ms", "runs", "require_index"}, {"name", "sql", "p95_ms"}, where
+    ):
+        if not _number(item["p95_ms"]) or item["p95_ms"] <= 0:
+            raise ConfigError(f"{where}: {label}: p95_ms must be a positive number of milliseconds")
+        runs = item.get("runs", 20)
+        if not isinstance(runs, int) or isinstance(runs, bool) or runs < 1:
+            raise ConfigError(f"{where}: {label}: runs must be a whole number ≥ 1")
+        require_index = item.get("require_index", False)
+        if not isinstance(require_index, bool):
+            raise ConfigError(f"{where}: {label}: require_index must be true or false")
+        queries.append(PerformanceQuery(str(item["name"]), item["sql"], float(item["p95_ms"]), runs, require_index))
+    smoke = []
+    for label, item in _items(section, "smoke", {"name", "sql", "command", "expect"}, {"name"}, where):
+        if ("sql" in item) == ("command" in item):
+            raise ConfigError(f"{where}: {label} needs exactly one of sql or command")
+        command = None
+        if "command" in item:
+            value = item["command"]
+            if isinstance(value, str):
+                command = tuple(shlex.split(value))
+            elif isinstance(value, list) and all(isinstance(v, (str, int, float)) for v in value):
+                command = tuple(str(v) for v in value)
+            if not command:
+                raise ConfigError(f"{where}: {label}: command must be a command line or a list of arguments")
+        smoke.append(SmokeCheck(str(item["name"]), _expectation(item, label, where), item.get("sql"), command))
+    return ReconcileConfig(sample_size, tuple(rules), tuple(queries), tuple(smoke))

@@ -88,6 +88,32 @@ create table if not exists {schema}.backups (
     verified_at timestamptz,
     verified_into text
 );
+
+-- One row per `migrate reconcile`: the levels it ran, the source snapshot it compared as of,
+-- each level's verdict, and the whole report (reports/reconciliation.json) as it was written.
+create table if not exists {schema}.reconcile_runs (
+    reconcile_id  bigint generated always as identity primary key,
+    run_id        bigint references {schema}.runs,
+    started_at    timestamptz not null default clock_timestamp(),
+    finished_at   timestamptz,
+    levels        text[] not null,
+    source_snapshot text,
+    status        text not null default 'running' check (status in ('running', 'passed', 'failed')),
+    level_verdicts jsonb not null default '{{}}',
+    report        jsonb
+);
+
+-- Every check of a reconcile run with the figures of both sides.
+create table if not exists {schema}.reconcile_verdicts (
+    reconcile_id  bigint not null references {schema}.reconcile_runs,
+    level         text not null,
+    check_name    text not null,
+    verdict       text not null check (verdict in ('passed', 'failed', 'not available')),
+    source_value  text,
+    target_value  text,
+    detail        text,
+    primary key (reconcile_id, level, check_name)
+);
 """
 
 

@@ -5,11 +5,12 @@ columns with declared types and `meta`, and the sources with theirs; target/cata
 `dbt docs generate`) gives the types the database really has; target/run_results.json gives how
 long the last build took. Any of them may be missing: the readers say so and return what they can.
 
-The mapping metadata is written by people, so the reader accepts the usual spellings:
-a model column's `meta` names its legacy column(s) under `source`, `sources`, `source_columns`,
-`legacy`, `from` ... as "TABLE.COLUMN", "source.TABLE.COLUMN", a list of those, or
-{table: ..., column(s): ...}; its rule under `rule`/`transformation`; an expected SQL expression
-under `expression`/`expected_sql`/`sql`. A source column's `meta` carries its `disposition`.
+The mapping metadata follows the schema documented in models/staging/oms/_oms__sources.yml:
+an app column's `meta` has `source: [TABLE.COLUMN, ...]` ([] for generated values), `rule` and an
+optional `expected_sql` over the landing row (the model's `meta.source_table` names that row's
+table); a legacy column's `meta` has `disposition` (mapped, decision, dropped), `targets`, `rule`
+and `reason`. Written by people, so the reader also accepts the usual other spellings (`sources`,
+`legacy`, "source.TABLE.COLUMN", {table: ..., columns: ...}, `expression`, `transformation` ...).
 """
 from __future__ import annotations
 
@@ -187,16 +188,17 @@ def _first_text(meta: dict, keys: tuple[str, ...]) -> str | None:
     return None
 
 
-def parse_mapping(meta: dict) -> ColumnMapping:
-    """The legacy column(s), rule and expected expression of a target column, from its meta."""
+def parse_mapping(meta: dict, default_table: str | None = None) -> ColumnMapping:
+    """The legacy column(s), rule and expected expression of a target column, from its meta;
+    `default_table` is the table of bare column names (the model's source_table)."""
     if not isinstance(meta, dict):
         return ColumnMapping()
     for key in NESTED_KEYS:
         if isinstance(meta.get(key), dict):
-            nested = parse_mapping(meta[key])
+            nested = parse_mapping(meta[key], default_table)
             if nested.sources or nested.rule or nested.expression:
                 return nested
-    default_table = _first_text(meta, TABLE_KEYS)
+    default_table = _first_text(meta, TABLE_KEYS) or default_table
     sources: list[SourceRef] = []
     for key in SOURCE_KEYS:
         if key in meta:
@@ -246,6 +248,7 @@ class TargetModel:
     contract_enforced: bool
     columns: list[TargetColumn] = field(default_factory=list)
     is_target: bool = False
+    source_table: str | None = None  # the legacy table whose row expected_sql expressions read
 
 
 def _layer(node: dict) -> str:
@@ -270,6 +273,8 @@ def models(artifacts: Artifacts) -> list[TargetModel]:
         if not isinstance(node, dict) or node.get("resource_type") != "model":
             continue
         config = node.get("config") or {}
+        model_meta = {**(config.get("meta") or {}), **(node.get("meta") or {})}
+        source_table = _first_text(model_meta, ("source_table", "legacy_table"))
         catalog_types = _catalog_columns(artifacts, unique_id)
         columns = []
         for name, col in (node.get("columns") or {}).items():
@@ -280,7 +285,7 @@ def models(artifacts: Artifacts) -> list[TargetModel]:
             constraints = [str(c.get("type")) for c in col.get("constraints") or [] if isinstance(c, dict)]
             columns.append(TargetColumn(
                 str(name), real or declared, "catalog" if real else ("data_type" if declared else "unknown"),
-                constraints, parse_mapping(column_meta(col)), str(col.get("description") or ""),
+                constraints, parse_mapping(column_meta(col), source_table), str(col.get("description") or ""),
             ))
         known = {c.name.lower() for c in columns}
         for name, type_ in catalog_types.items():
@@ -291,6 +296,7 @@ def models(artifacts: Artifacts) -> list[TargetModel]:
         result.append(TargetModel(
             unique_id, str(node.get("name")), schema, f"{schema}.{alias}", _layer(node),
             str(config.get("materialized") or ""), bool((config.get("contract") or {}).get("enforced")), columns,
+            source_table=source_table,
         ))
     layers = {m.layer for m in result}
     for model in result:
@@ -298,25 +304,44 @@ def models(artifacts: Artifacts) -> list[TargetModel]:
     return result
 
 
-def source_dispositions(artifacts: Artifacts) -> dict[tuple[str, str], str]:
-    """(table, column) → disposition, from the sources' column meta (any source name)."""
+@dataclass(frozen=True)
+class Disposition:
+    """What happens to one legacy column (or, with column "*", a whole table)."""
+
+    disposition: str
+    targets: tuple[str, ...] = ()  # "app.customer.email"-style references
+    rule: str | None = None
+    reason: str | None = None
+
+
+def source_dispositions(artifacts: Artifacts) -> dict[tuple[str, str], Disposition]:
+    """(table, column) → its disposition, from the sources' column meta (any source name)."""
     result = {}
     for source in ((artifacts.manifest or {}).get("sources") or {}).values():
         if not isinstance(source, dict):
             continue
         table = str(source.get("identifier") or source.get("name"))
-        table_meta = column_meta(source)
         for name, col in (source.get("columns") or {}).items():
             if not isinstance(col, dict):
                 continue
-            disposition = parse_disposition(column_meta(col))
-            if disposition:
-                result[(table, str(name))] = disposition
+            found = _disposition(column_meta(col))
+            if found:
+                result[(table, str(name))] = found
         # A disposition on the whole table (e.g. "archived, not migrated") covers its columns.
-        disposition = parse_disposition(table_meta)
-        if disposition:
-            result[(table, "*")] = disposition
+        found = _disposition(column_meta(source))
+        if found:
+            result[(table, "*")] = found
     return result
+
+
+def _disposition(meta: dict) -> Disposition | None:
+    text = parse_disposition(meta)
+    if not text:
+        return None
+    targets = meta.get("targets") or meta.get("target") or []
+    if isinstance(targets, str):
+        targets = [t.strip() for t in targets.split(",") if t.strip()]
+    return Disposition(text, tuple(str(t) for t in targets if t), _first_text(meta, RULE_KEYS), _first_text(meta, ("reason", "why")))
 
 
 def source_tables(artifacts: Artifacts) -> list[str]:

@@ -6,6 +6,7 @@ import os
 import re
 import shutil
 import subprocess
+from dataclasses import dataclass
 from pathlib import Path
 
 from psycopg.conninfo import conninfo_to_dict
@@ -52,3 +53,22 @@ def run(args: list[str | Path], *, env: dict[str, str] | None = None, what: str)
         cause = next((line for line in lines if "error:" in line), lines[-1])
         raise ProgramFailed(f"{what} failed (exit {done.returncode}): {cause.strip()}")
     return done.stdout
+
+
+@dataclass(frozen=True)
+class Finished:
+    """A program that ran to its end, successfully or not."""
+
+    exit_code: int
+    output: str  # stdout then stderr
+
+
+def run_status(args: list[str | Path], *, env: dict[str, str] | None = None, cwd: Path | None = None, timeout: float = 600) -> Finished:
+    """Run a program whose exit code is the answer (a smoke test); only a program that cannot start raises."""
+    try:
+        done = subprocess.run([str(a) for a in args], capture_output=True, text=True, env=env, cwd=cwd, timeout=timeout)
+    except OSError as exc:
+        raise ProgramFailed(f"{args[0]} could not be started ({exc.strerror or type(exc).__name__}): install it or fix the command") from None
+    except subprocess.TimeoutExpired:
+        return Finished(124, f"timed out after {timeout:g} s")
+    return Finished(done.returncode, (done.stdout or "") + (done.stderr or ""))

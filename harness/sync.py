@@ -10,8 +10,9 @@ and applies nothing twice.
 from __future__ import annotations
 
 import time
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Callable, Iterator
 
 import psycopg
 from psycopg import sql
@@ -63,14 +64,50 @@ def apply(config: Config, source: Database, target: Database, *, detect_deletes:
     return sync_once(config, source, target)
 
 
-def sync_once(config: Config, source: Database, target: Database) -> Batch:
-    """Apply every change committed since the watermark, in one target transaction."""
+@dataclass(frozen=True)
+class Pause:
+    """Proof that no sync batch is applying: a target session holding the sync lock."""
+
+    conn: psycopg.Connection
+
+
+def _lock_name(config: Config) -> str:
+    return f"migrate sync {config.control_schema}"
+
+
+@contextmanager
+def paused(config: Config, target: Database, *, command: str = "reconcile") -> Iterator[Pause]:
+    """Hold the sync lock until the block ends: a batch in flight finishes first, later ones wait.
+
+    Every batch takes the same lock (an advisory lock named after the control schema) in the
+    transaction that moves the watermark, so while it is held landing and the watermark stand
+    still. `sync_once(..., pause=...)` applies a batch on the holding session itself.
+    """
+    conn = connections.connect(target, command=f"{command} (sync paused)", autocommit=True)
+    try:
+        conn.execute("select pg_advisory_lock(hashtextextended(%s, 0))", (_lock_name(config),))
+        yield Pause(conn)
+    finally:
+        conn.close()  # the session's end releases the lock
+
+
+def sync_once(config: Config, source: Database, target: Database, *, snapshot_id: str | None = None, pause: Pause | None = None) -> Batch:
+    """Apply every change committed since the watermark, in one target transaction.
+
+    With `snapshot_id` (a source snapshot exported by the caller, still open), the batch applies
+    exactly the changes visible in that snapshot, so landing then equals the source as of it;
+    the caller must have taken the snapshot after `paused` locked, so that the watermark is not
+    already past it. With `pause`, the batch runs on the pausing session.
+    """
     started = time.perf_counter()
     batch = Batch()
-    with connections.connection(target, command="sync") as dst, connections.connection(source, command="sync") as src:
+    with ExitStack() as stack:
+        dst = pause.conn if pause is not None else stack.enter_context(connections.connection(target, command="sync"))
+        src = stack.enter_context(connections.connection(source, command="sync"))
         tables = {t.name: t for t in _landing_tables(src, config)}
         src.rollback()  # the snapshot below must be the first thing this transaction sees
         with dst.transaction():
+            dst.execute("select pg_advisory_xact_lock(hashtextextended(%s, 0))", (_lock_name(config),))
             previous = dst.execute(
                 sql.SQL("select snapshot from {} where stream = %s for update").format(control.table(config.control_schema, "sync_state")),
                 (STREAM,),
@@ -78,6 +115,8 @@ def sync_once(config: Config, source: Database, target: Database) -> Batch:
             if previous is None:
                 raise NotLoaded("nothing to sync into: no finished load in the target; run `migrate load` first")
             src.execute("set transaction isolation level repeatable read, read only")
+            if snapshot_id is not None:
+                src.execute(sql.SQL("set transaction snapshot {}").format(sql.Literal(snapshot_id)))
             (current,) = src.execute("select pg_current_snapshot()::text").fetchone()
             batch.snapshot = current
             dst.execute(

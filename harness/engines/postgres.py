@@ -61,3 +61,32 @@ def qualified(schema: str, table: str) -> sql.Composed:
 
 def column_list(names: list[str]) -> sql.Composed:
     return sql.SQL(", ").join(sql.Identifier(name) for name in names)
+
+
+@dataclass(frozen=True)
+class TypedColumn:
+    """A column with what a value normaliser needs: the type behind domains, its kind and category."""
+
+    name: str
+    type: str  # format_type of the column, e.g. "numeric(12,2)" or a domain's name
+    base: str  # pg_type.typname of the type, or of a domain's base type: "int4", "numeric", "timestamptz", "_text"
+    kind: str  # pg_type.typtype of that type: b base, e enum, c composite, r range, m multirange, p pseudo
+    category: str  # pg_type.typcategory: N numeric, S string, D date/time, A array, U user-defined, ...
+    not_null: bool
+
+
+def typed_columns(conn: psycopg.Connection, schema: str, table: str) -> list[TypedColumn]:
+    rows = conn.execute(
+        """
+        select a.attname, format_type(a.atttypid, a.atttypmod), b.typname, b.typtype, b.typcategory, a.attnotnull
+        from pg_attribute a
+        join pg_class c on c.oid = a.attrelid
+        join pg_namespace n on n.oid = c.relnamespace
+        join pg_type t on t.oid = a.atttypid
+        join pg_type b on b.oid = case when t.typtype = 'd' then t.typbasetype else t.oid end
+        where n.nspname = %s and c.relname = %s and a.attnum > 0 and not a.attisdropped
+        order by a.attnum
+        """,
+        (schema, table),
+    ).fetchall()
+    return [TypedColumn(*row) for row in rows]

@@ -53,15 +53,23 @@ def server_info(conn: psycopg.Connection) -> ServerInfo:
     return ServerInfo(version, version_num, database, user, superuser, replication, dict(rows))
 
 
-def schema_privileges(conn: psycopg.Connection, schema: str) -> dict[str, bool]:
-    exists = conn.execute("select 1 from pg_namespace where nspname = %s", (schema,)).fetchone() is not None
-    database_create = conn.execute("select has_database_privilege(current_database(), 'CREATE')").fetchone()[0]
-    if not exists:
-        return {"schema_exists": False, "schema_usage": False, "schema_create": False, "database_create": database_create}
-    usage, create = conn.execute(
-        "select has_schema_privilege(%s, 'USAGE'), has_schema_privilege(%s, 'CREATE')", (schema, schema)
-    ).fetchone()
-    return {"schema_exists": True, "schema_usage": usage, "schema_create": create, "database_create": database_create}
+def schema_privileges(conn: psycopg.Connection, schema: str, capture_schema: str) -> dict[str, bool]:
+    """USAGE and CREATE on the source schema, CREATE on the database, and CREATE on the capture
+    schema when it already exists (then CREATE on the database is not needed)."""
+
+    def on_schema(name: str) -> tuple[bool, bool, bool]:
+        if conn.execute("select 1 from pg_namespace where nspname = %s", (name,)).fetchone() is None:
+            return False, False, False
+        usage, create = conn.execute(
+            "select has_schema_privilege(%s, 'USAGE'), has_schema_privilege(%s, 'CREATE')", (name, name)
+        ).fetchone()
+        return True, usage, create
+
+    exists, usage, create = on_schema(schema)
+    capture_exists, _, capture_create = on_schema(capture_schema)
+    (database_create,) = conn.execute("select has_database_privilege(current_database(), 'CREATE')").fetchone()
+    return {"schema_exists": exists, "schema_usage": usage, "schema_create": create, "database_create": database_create,
+            "capture_schema_exists": capture_exists, "capture_schema_create": capture_create}
 
 
 @dataclass(frozen=True)
@@ -159,9 +167,12 @@ def column_info(conn: psycopg.Connection, schema: str, table: str) -> list[Colum
                t.typtype, tn.nspname, a.attnotnull,
                exists (select 1 from pg_opclass o join pg_am am on am.oid = o.opcmethod
                        where am.amname = 'btree' and o.opcdefault
-                         and (o.opcintype = a.atttypid or o.opcintype = t.typbasetype
+                         and (o.opcintype in (a.atttypid, t.typbasetype)
                               or (o.opcintype = 'anyarray'::regtype and t.typcategory = 'A')
-                              or (o.opcintype = 'anyenum'::regtype and t.typtype = 'e'))),
+                              or (o.opcintype = 'anyenum'::regtype and t.typtype = 'e')
+                              -- varchar sorts with text's operator class: a binary-coercible cast
+                              or exists (select 1 from pg_cast pc where pc.castsource = a.atttypid
+                                         and pc.casttarget = o.opcintype and pc.castmethod = 'b'))),
                a.attgenerated <> '', pg_get_expr(d.adbin, d.adrelid)
         from pg_attribute a
         join pg_class c on c.oid = a.attrelid
@@ -291,10 +302,10 @@ def exact_count(conn: psycopg.Connection, schema: str, table: str) -> int:
 # --- profiling --------------------------------------------------------------------------------
 
 
-def sampled_from(schema: str, table: str, plan: SamplePlan, seed: int) -> sql.Composed:
+def sampled_from(schema: str, table: str, plan: SamplePlan, seed: int, alias: str = "t") -> sql.Composed:
     """`<table> as t` or `<table> as t tablesample ... repeatable (seed)`: every query of one
     assessment draws the same rows, so the figures of one table agree with each other."""
-    relation = sql.SQL("{} as t").format(qualified(schema, table))
+    relation = sql.SQL("{} as {}").format(qualified(schema, table), sql.Identifier(alias))
     if not plan.sampled:
         return relation
     method = sql.SQL("system" if plan.method == "system" else "bernoulli")
@@ -312,6 +323,7 @@ class TargetType:
     length: int | None = None
     precision: int | None = None
     scale: int | None = None
+    trial_cast: bool = True  # try the raw value against the type (not when an expected_sql says how it is computed)
 
 
 @dataclass
@@ -354,6 +366,45 @@ def class_sql(value: sql.Composable) -> sql.Composable:
     return sql.SQL("case {} else {} end").format(sql.SQL(" ").join(arms), sql.Literal(OTHER))
 
 
+def _valid_date(y: sql.Composable, m: sql.Composable, d: sql.Composable) -> sql.Composable:
+    """make_date(y, m, d) when that day exists, else NULL; nested CASEs so make_date never sees a bad month."""
+    return sql.SQL(
+        "case when {m} between 1 and 12 and {y} between 1 and 9999 then"
+        " case when {d} between 1 and extract(day from make_date({y}, {m}, 1) + interval '1 month - 1 day')"
+        " then make_date({y}, {m}, {d}) end end"
+    ).format(y=y, m=m, d=d)
+
+
+def parsed_date_sql(value: sql.Composable) -> sql.Composable:
+    """The date a text value holds in one of the date classes, NULL otherwise and for impossible
+    dates (2011-02-30). Plain arithmetic, so PostgreSQL 15 gets the same answer as 16."""
+    t = sql.SQL("btrim({})").format(value)
+    patterns = {p.key: p for p in PATTERN_CLASSES}
+
+    def part(expression: str) -> sql.Composable:
+        return sql.SQL("(" + expression + ")::int").format(t=t)
+
+    iso = (part("substr({t}, 1, 4)"), part("substr({t}, 6, 2)"), part("substr({t}, 9, 2)"))
+    arms = {
+        "date_iso": iso,
+        "datetime_iso": iso,
+        "date_us": (part("split_part({t}, '/', 3)"), part("split_part({t}, '/', 1)"), part("split_part({t}, '/', 2)")),
+        "date_compact": (part("substr({t}, 1, 4)"), part("substr({t}, 5, 2)"), part("substr({t}, 7, 2)")),
+        # DD-MON-YY: two-digit years read as PostgreSQL does, 70-99 → 19xx, 00-69 → 20xx.
+        "date_dmon": (
+            sql.SQL("(case when length(split_part({t}, '-', 3)) = 2 then case when split_part({t}, '-', 3)::int >= 70"
+                    " then 1900 else 2000 end else 0 end + split_part({t}, '-', 3)::int)").format(t=t),
+            sql.SQL("((position(upper(split_part({t}, '-', 2)) in 'JANFEBMARAPRMAYJUNJULAUGSEPOCTNOVDEC') + 2) / 3)").format(t=t),
+            part("split_part({t}, '-', 1)"),
+        ),
+    }
+    whens = []
+    for key, (y, m, d) in arms.items():
+        op = sql.SQL("~*" if patterns[key].ignore_case else "~")
+        whens.append(sql.SQL("when {} {} {} then {}").format(t, op, sql.Literal(patterns[key].regex), _valid_date(y, m, d)))
+    return sql.SQL("case {} end").format(sql.SQL(" ").join(whens))
+
+
 def _finite(value: sql.Composable, column: ColumnInfo) -> sql.Composable:
     """A numeric expression that is NULL for NaN and ±Infinity, which numeric rounding rejects."""
     if column.is_float or column.base_type == "numeric":
@@ -394,12 +445,13 @@ def profile_query(schema: str, table: str, plan: SamplePlan, seed: int, checks: 
             out(i, "avg_length", sql.SQL("round(avg(length({})), 1)::float8").format(v))
             for key in [BLANK, *(p.key for p in PATTERN_CLASSES), OTHER]:
                 out(i, f"class_{key}", sql.SQL("count(*) filter (where {} = {})").format(k, sql.Literal(key)))
+            # Digit-only values of card length, Luhn-valid or not: random identifiers pass Luhn one time
+            # in ten, real card numbers always, so the ratio tells a card column from an id column.
+            out(i, "long_digits", sql.SQL("count(*) filter (where regexp_replace(btrim({}), {}, '', 'g') ~ '^[0-9]{{13,19}}$')").format(
+                v, sql.Literal(CARD_SEPARATORS)))
             date_keys = sql.SQL(", ").join(sql.Literal(p.key) for p in PATTERN_CLASSES if p.kind == "date")
-            if server.has_input_validation:
-                out(i, "invalid_dates", sql.SQL(
-                    "count(*) filter (where {k} in ({keys}) and not pg_input_is_valid(btrim({v}), "
-                    "case when {k} = 'datetime_iso' then 'timestamp' else 'date' end))"
-                ).format(k=k, keys=date_keys, v=v))
+            out(i, "invalid_dates", sql.SQL("count(*) filter (where {k} in ({keys}) and {parsed} is null)").format(
+                k=k, keys=date_keys, parsed=parsed_date_sql(v)))
             # 03/04/2011: March 4th or April 3rd? Only "month first always" in the mapping decides.
             # CASE, not AND: the int casts must only ever see values of the MM/DD/YYYY class.
             out(i, "ambiguous_dates", sql.SQL(
@@ -418,7 +470,9 @@ def profile_query(schema: str, table: str, plan: SamplePlan, seed: int, checks: 
             out(i, "max_scale", sql.SQL("max(scale({}))").format(_finite(v, col)))
         _target_checks(i, check, v, server, out)
 
-    return sql.SQL("select {outer} from (select {inner} from {source}) s").format(
+    # "offset 0" keeps the subquery from being flattened into the aggregates, which would make
+    # PostgreSQL evaluate each pattern CASE once per aggregate that reads it instead of once per row.
+    return sql.SQL("select {outer} from (select {inner} from {source} offset 0) s").format(
         outer=sql.SQL(", ").join(outer),
         inner=sql.SQL(", ").join(inner),
         source=sampled_from(schema, table, plan, seed),
@@ -437,8 +491,9 @@ def _target_checks(i: int, check: ColumnChecks, v: sql.Composable, server: Serve
         if target.precision is not None:
             limit = sql.Literal(10 ** (target.precision - target.scale))
             out(i, "too_large", sql.SQL("count(*) filter (where abs({}) >= {})").format(finite, limit))
-    if server.has_input_validation:
-        text = sql.SQL("btrim({}::text)").format(v)
+    # Strings are covered by too_long; a text target takes anything.
+    if server.has_input_validation and target.trial_cast and target.base not in ("varchar", "char", "text"):
+        text = sql.SQL("{}::text").format(v)
         out(i, "cast_failures", sql.SQL("count(*) filter (where {v} is not null and not pg_input_is_valid({t}, {ty}))").format(
             v=v, t=text, ty=sql.Literal(target.type)))
 
@@ -487,11 +542,15 @@ def top_values(conn: psycopg.Connection, schema: str, table: str, plan: SamplePl
     return result
 
 
-def duplicates(conn: psycopg.Connection, schema: str, table: str, columns: list[str], normalise: bool) -> dict:
-    """Groups of rows sharing a key over the whole table; `normalise` ignores case and blanks."""
+def duplicates(conn: psycopg.Connection, schema: str, table: str, columns: list[str], normalise: bool,
+               pattern: str | None = None) -> dict:
+    """Groups of rows sharing a key over the whole table; `normalise` ignores case and blanks, and
+    `pattern` (a regex) keeps only values of that shape, so "n/a" e-mails are not "duplicates"."""
     if normalise:
         exprs = [sql.SQL("lower(btrim({}::text))").format(sql.Identifier(c)) for c in columns]
         not_blank = sql.SQL(" and ").join(sql.SQL("btrim({}::text) <> ''").format(sql.Identifier(c)) for c in columns)
+        if pattern:
+            not_blank = sql.SQL("{} and btrim({}::text) ~ {}").format(not_blank, sql.Identifier(columns[0]), sql.Literal(pattern))
     else:
         exprs = [sql.Identifier(c) for c in columns]
         not_blank = sql.SQL("true")
@@ -539,18 +598,35 @@ def reference_match(conn: psycopg.Connection, schema: str, child: str, column: s
 
 
 def monthly_counts(conn: psycopg.Connection, schema: str, table: str, plan: SamplePlan, seed: int,
-                   column: ColumnInfo, server: ServerInfo) -> list[tuple[str, int]]:
+                   column: ColumnInfo) -> list[tuple[str, int]]:
     """Rows per calendar month of a date-like column, over the sample (not scaled)."""
-    value = _ident(column)
-    if column.is_text:
-        if not server.has_input_validation:
-            return []
-        value = sql.SQL("case when pg_input_is_valid(btrim({v}), 'date') then btrim({v})::date end").format(v=value)
+    value = parsed_date_sql(_ident(column)) if column.is_text else _ident(column)
     query = sql.SQL(
         "select to_char(date_trunc('month', m), 'YYYY-MM'), count(*) from (select {v} as m from {src}) s "
         "where m is not null group by 1 order by 1"
     ).format(v=value, src=sampled_from(schema, table, plan, seed))
     return [(month, int(n)) for month, n in conn.execute(query).fetchall()]
+
+
+def try_expression(conn: psycopg.Connection, schema: str, table: str, alias: str, plan: SamplePlan, seed: int,
+                   expression: str, target_type: str, server: ServerInfo) -> dict:
+    """Evaluate a mapping's expected SQL over the sample, the table aliased as the expression expects.
+
+    The expression is the project's own SQL (the same trust as its models). It runs under a
+    savepoint, so an error is reported and the assessment goes on.
+    """
+    expr = sql.SQL(expression)
+    failures = (sql.SQL("count(*) filter (where e is not null and not pg_input_is_valid(e::text, {}))").format(sql.Literal(target_type))
+                if server.has_input_validation else sql.SQL("null::bigint"))
+    query = sql.SQL("select count(*), count(e), {} from (select ({}) as e from {}) s").format(
+        failures, expr, sampled_from(schema, table, plan, seed, alias))
+    try:
+        with conn.transaction():
+            rows, non_null, cast_failures = conn.execute(query).fetchone()
+    except psycopg.Error as exc:
+        first = str(exc).strip().splitlines()
+        return {"rows": 0, "non_null": 0, "cast_failures": None, "error": first[0] if first else type(exc).__name__, "skipped": None}
+    return {"rows": int(rows), "non_null": int(non_null), "cast_failures": cast_failures, "error": None, "skipped": None}
 
 
 # --- timing -----------------------------------------------------------------------------------
@@ -632,13 +708,10 @@ def time_copy(source: psycopg.Connection, target: psycopg.Connection | None, sch
     return timing
 
 
-def transform_expression(col: ColumnInfo, server: ServerInfo) -> sql.Composable:
+def transform_expression(col: ColumnInfo) -> sql.Composable:
     """A typical staging cleanse of one column: trim and case for text, cents for floats, zones for times."""
     v = _ident(col)
     if col.is_text:
-        if server.has_input_validation:
-            return sql.SQL("upper(btrim({v})) || coalesce((case when pg_input_is_valid(btrim({v}), 'date') "
-                           "then btrim({v})::date end)::text, '')").format(v=v)
         return sql.SQL("upper(btrim({}))").format(v)
     if col.is_float or col.base_type == "numeric":
         return sql.SQL("(round({} * 100))::text").format(_finite(v, col))
@@ -654,9 +727,9 @@ def time_select(conn: psycopg.Connection, query: sql.Composable) -> tuple[int, f
 
 
 def time_transform(conn: psycopg.Connection, schema: str, table: str, columns: list[ColumnInfo], plan: SamplePlan,
-                   seed: int, server: ServerInfo) -> tuple[int, float]:
+                   seed: int) -> tuple[int, float]:
     """A representative cleanse-and-cast SELECT over the sample: rows and seconds."""
-    exprs = sql.SQL(", ").join(transform_expression(c, server) for c in columns)
+    exprs = sql.SQL(", ").join(transform_expression(c) for c in columns)
     query = sql.SQL("select count(*) from (select concat_ws('|', {}) as r from {}) s where length(s.r) >= 0").format(
         exprs, sampled_from(schema, table, plan, seed))
     return time_select(conn, query)

@@ -29,6 +29,12 @@ def test_valid_file_loads_into_typed_config(tmp_path, monkeypatch):
     assert config.table("PAYMENT").masks == {"CARD_NO": "last4"}
     assert config.strategy == "parallel_run"
     assert config.source.url is None
+    assert config.downtime_limit_minutes is None
+
+
+def test_downtime_limit_is_read_in_minutes(tmp_path):
+    config = load_config(write(tmp_path, VALID + "downtime_limit_minutes: 45\n"))
+    assert config.downtime_limit_minutes == 45.0
 
 
 def test_environment_url_wins_over_file(tmp_path, monkeypatch):
@@ -48,6 +54,9 @@ def test_environment_url_wins_over_file(tmp_path, monkeypatch):
         (VALID.replace("key: [CUST_ID]", "kee: [CUST_ID]"), "unknown key(s) kee under table CUSTOMER"),
         ("source: [unclosed\n", "is not valid YAML at line"),
         ("source: {schema: oms}\ntables: {}\n", "'tables' must list at least one source table"),
+        (VALID + "downtime_limit_minutes: soon\n", "downtime_limit_minutes must be a positive number of minutes, not 'soon'"),
+        (VALID + "downtime_limit_minutes: 0\n", "downtime_limit_minutes must be a positive number"),
+        (VALID + "downtime_limit_minutes: yes\n", "downtime_limit_minutes must be a positive number"),
     ],
 )
 def test_mistakes_are_named(tmp_path, text, message):
@@ -65,3 +74,57 @@ def test_unknown_table_lookup_is_named(tmp_path):
     config = load_config(write(tmp_path, VALID))
     with pytest.raises(ConfigError, match="'ORDERS' is not listed"):
         config.table("ORDERS")
+
+
+RECONCILE = VALID + """
+reconcile:
+  sample_size: 250
+  rules:
+    - name: payments per currency
+      source_sql: select 1, 2
+      target_sql: select 1, 2
+      tolerance: 0.5
+  performance_queries:
+    - {name: customer by email, sql: select 1, p95_ms: 20}
+  smoke:
+    - {name: customers, sql: select count(*) from app.customer, expect: {min_rows: 1}}
+    - {name: answer, sql: select 42, expect: 42}
+    - {name: app health, command: curl -fsS http://localhost:8080/health, expect: {contains: ok}}
+"""
+
+
+def test_reconcile_section_loads_with_defaults(tmp_path):
+    config = load_config(write(tmp_path, RECONCILE))
+    section = config.reconcile
+    assert section.sample_size == 250
+    assert section.rules[0].tolerance == 0.5
+    assert (section.performance_queries[0].runs, section.performance_queries[0].require_index) == (20, False)
+    customers, answer, health = section.smoke
+    assert (customers.expect.kind, customers.expect.value) == ("min_rows", 1)
+    assert (answer.expect.kind, answer.expect.value) == ("value", 42)
+    assert health.command == ("curl", "-fsS", "http://localhost:8080/health")
+    assert (health.expect.kind, health.expect.value, health.expect.contains) == ("exit_code", 0, "ok")
+    assert load_config(write(tmp_path, VALID)).reconcile.sample_size == 1000
+
+
+@pytest.mark.parametrize(
+    "old, new, message",
+    [
+        ("sample_size: 250", "sample_size: 0", "reconcile.sample_size must be a whole number of rows ≥ 1"),
+        ("sample_size: 250", "sample_sise: 250", "unknown key(s) sample_sise under 'reconcile'"),
+        ("tolerance: 0.5", "tolerance: -1", "reconcile.rules[0] (payments per currency): tolerance must be a number ≥ 0"),
+        ("      target_sql: select 1, 2\n", "", "reconcile.rules[0] needs target_sql"),
+        ("p95_ms: 20}", "p95_ms: fast}", "p95_ms must be a positive number of milliseconds"),
+        ("p95_ms: 20}", "p95_ms: 20, runs: 0}", "runs must be a whole number ≥ 1"),
+        ("p95_ms: 20}", "p95_ms: 20, repeat: 3}", "unknown key(s) repeat under reconcile.performance_queries[0]"),
+        ("expect: 42}", "}", "reconcile.smoke[1] (answer) needs expect"),
+        ("expect: {min_rows: 1}", "expect: {min_rows: 1, rows: 2}", "expect takes one of value, rows, min_rows"),
+        ("command: curl", "sql: select 1, command: curl", "needs exactly one of sql or command"),
+        ("name: answer", "name: customers", "the name 'customers' is used twice under reconcile.smoke"),
+    ],
+)
+def test_reconcile_mistakes_are_named(tmp_path, old, new, message):
+    assert old in RECONCILE
+    with pytest.raises(ConfigError) as raised:
+        load_config(write(tmp_path, RECONCILE.replace(old, new)))
+    assert message in str(raised.value)

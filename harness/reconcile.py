@@ -1,0 +1,776 @@
+"""`migrate reconcile`: is every source row where it should be, and does the target behave?
+
+Levels, run in this order, each a list of checks with the figures of both sides and a verdict:
+
+| level | checks |
+|---|---|
+| counts | source rows = landing's live rows, per table; with the dbt model `quarantine.dispositions`: source rows = migrated + merged + quarantined, and = landing's live rows, exactly |
+| checksums | source and landing hashed per key segment inside each database, differing rows located and named (harness.checksums) |
+| sample | a random sample of app rows against the values the mapping metadata expects, with datacompy (harness.samples) |
+| rules | dbt's data tests, and the business-rule reconciliations of migration.yml (`reconcile.rules`) |
+| performance | the target queries of migration.yml run N times: p50, p95, max, index use; a limit exceeded fails |
+| smoke | the SQL checks and commands of migration.yml with their expected results |
+
+A level passes when none of its checks fails; a check can also be "not available" (what it
+needs does not exist yet), which never passes a level on its own.
+
+One moment for every comparison, while the legacy application writes and `sync --follow` runs:
+the sync lock is taken (a batch in flight finishes, later ones wait), a source snapshot S is
+exported, one sync batch brings landing to exactly S, and when a level reads `app` and app is
+behind landing, `dbt run` brings it up. Every source query then runs inside S and the lock is
+held until the last level ends, so landing and app stand still and both sides describe S.
+
+Everything is recorded in the control schema (a run, a step per level, `reconcile_runs`,
+`reconcile_verdicts`) and written to reports/reconciliation.json, .md and .html.
+"""
+from __future__ import annotations
+
+import json
+import math
+import random
+import time
+from contextlib import ExitStack, contextmanager, nullcontext
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, Callable, ContextManager, Iterator, Sequence
+
+import psycopg
+from psycopg import sql
+
+from harness import checksums, connections, control, dbt, dbt_artifacts, landing, processes, reconcile_report, samples, sync
+from harness.config import Config, Expectation, PerformanceQuery, RuleCheck, SmokeCheck
+from harness.connections import Database
+from harness.engines import postgres
+from harness.errors import ConfigError, DbtFailed, HarnessError
+
+LEVELS = ("counts", "checksums", "sample", "rules", "performance", "smoke")
+AT_A_POINT = {"counts", "checksums", "sample", "rules"}  # compare the source with landing or app
+READS_APP = {"counts", "sample", "rules"}
+DISPOSITIONS = ("quarantine", "dispositions")
+REPORT_NAME = "reconciliation"
+LISTED_GROUPS = 50  # figures per business rule shown in the report
+
+PASSED, FAILED, NOT_AVAILABLE = "passed", "failed", "not available"
+
+
+# --- results ------------------------------------------------------------------------------------
+
+@dataclass
+class Check:
+    name: str
+    verdict: str  # passed, failed, not available
+    source: Any = None  # the source side's figure
+    target: Any = None  # the target side's figure
+    detail: str = ""
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class LevelResult:
+    level: str
+    checks: list[Check] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def verdict(self) -> str:
+        if any(c.verdict == FAILED for c in self.checks):
+            return "failed"
+        if any(c.verdict == PASSED for c in self.checks):
+            return "passed"
+        return "skipped"
+
+    def count(self, verdict: str) -> int:
+        return sum(1 for c in self.checks if c.verdict == verdict)
+
+
+@dataclass
+class Point:
+    """The moment both sides are compared as of."""
+
+    snapshot: str | None = None  # the source snapshot S
+    snapshot_id: str | None = None  # S exported, while the reconcile runs
+    synced: bool = False  # landing was brought to exactly S
+    changes_applied: int = 0
+    built: bool = False  # app was brought up to landing by dbt run
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass
+class ReconcileResult:
+    reconcile_id: int
+    run_id: int
+    migration: str
+    started_at: str
+    levels: list[LevelResult]
+    point: Point
+    seconds: float = 0.0
+    files: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def passed(self) -> bool:
+        return all(level.verdict != "failed" for level in self.levels)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "report": "reconciliation",
+            "migration": self.migration,
+            "reconcile_id": self.reconcile_id,
+            "run_id": self.run_id,
+            "started_at": self.started_at,
+            "seconds": round(self.seconds, 3),
+            "verdict": "passed" if self.passed else "failed",
+            "point": asdict(self.point) | {"snapshot_id": None},
+            "levels": [
+                {
+                    "level": level.level,
+                    "verdict": level.verdict,
+                    "seconds": round(level.seconds, 3),
+                    "passed": level.count(PASSED),
+                    "failed": level.count(FAILED),
+                    "not_available": level.count(NOT_AVAILABLE),
+                    "notes": level.notes,
+                    "checks": [_jsonable(asdict(check)) for check in level.checks],
+                }
+                for level in self.levels
+            ],
+        }
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    if isinstance(value, (str, int, float, bool)) or value is None:
+        return value
+    return str(value)
+
+
+@dataclass
+class Hooks:
+    """How the caller sees progress: a line per step, and progress bars (harness.ui's, from the CLI)."""
+
+    step: Callable[[str], None] = lambda line: None
+    progress: Callable[[str, int | None], ContextManager[Callable[[int], None]]] | None = None
+
+    def bar(self, description: str, total: int | None) -> ContextManager[Callable[[int], None]]:
+        if self.progress is None:
+            return nullcontext(lambda done=1: None)
+        return self.progress(description, total)
+
+
+# --- the command ----------------------------------------------------------------------------------
+
+def parse_levels(text: str) -> list[str]:
+    """'all', one level, or several separated by commas → levels in their order."""
+    wanted = [part.strip() for part in text.split(",") if part.strip()]
+    if not wanted or "all" in wanted:
+        return list(LEVELS)
+    unknown = [w for w in wanted if w not in LEVELS]
+    if unknown:
+        raise ConfigError(f"unknown level(s) {', '.join(unknown)}: use {', '.join(LEVELS)} or all")
+    return [level for level in LEVELS if level in wanted]
+
+
+def reconcile(
+    config: Config,
+    source: Database,
+    target: Database,
+    levels: Sequence[str],
+    *,
+    build: bool = True,
+    hooks: Hooks | None = None,
+    sample_seed: int | None = None,
+) -> ReconcileResult:
+    hooks = hooks or Hooks()
+    levels = [level for level in LEVELS if level in set(levels)]
+    started = time.perf_counter()
+    started_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    schema = config.control_schema
+    with connections.connection(target, command="reconcile", autocommit=True) as ctl:
+        control.ensure(ctl, schema)
+        run_id = control.start_run(ctl, schema, "reconcile", {"levels": levels})
+        (reconcile_id,) = ctl.execute(
+            sql.SQL("insert into {} (run_id, levels) values (%s, %s) returning reconcile_id").format(control.table(schema, "reconcile_runs")),
+            (run_id, levels),
+        ).fetchone()
+        try:
+            with _consistent_point(config, source, target, levels, build, hooks) as point:
+                if point.snapshot:
+                    ctl.execute(
+                        sql.SQL("update {} set source_snapshot = %s where reconcile_id = %s").format(control.table(schema, "reconcile_runs")),
+                        (point.snapshot, reconcile_id),
+                    )
+                context = _Context(config, source, target, point, hooks, sample_seed)
+                results = []
+                for level in levels:
+                    hooks.step(f"{level}")
+                    with control.step(ctl, schema, run_id, f"reconcile {level}") as detail:
+                        level_started = time.perf_counter()
+                        result = RUNNERS[level](context)
+                        result.seconds = time.perf_counter() - level_started
+                        detail.update(verdict=result.verdict, passed=result.count(PASSED), failed=result.count(FAILED))
+                    results.append(result)
+        except BaseException:
+            ctl.execute(
+                sql.SQL("update {} set status = 'failed', finished_at = clock_timestamp() where reconcile_id = %s").format(
+                    control.table(schema, "reconcile_runs")
+                ),
+                (reconcile_id,),
+            )
+            control.finish_run(ctl, schema, run_id, "failed")
+            raise
+        result = ReconcileResult(reconcile_id, run_id, config.name, started_at, results, point)
+        result.seconds = time.perf_counter() - started
+        result.files = {k: str(v) for k, v in reconcile_report.write(config.project_dir, REPORT_NAME, result.to_dict()).items()}
+        _record(ctl, schema, result)
+        control.finish_run(ctl, schema, run_id, "succeeded", {"verdict": "passed" if result.passed else "failed"})
+    return result
+
+
+def _record(ctl: psycopg.Connection, schema: str, result: ReconcileResult) -> None:
+    data = result.to_dict()
+    with ctl.transaction():
+        ctl.execute(
+            sql.SQL(
+                "update {} set finished_at = clock_timestamp(), status = %s, level_verdicts = %s, report = %s where reconcile_id = %s"
+            ).format(control.table(schema, "reconcile_runs")),
+            (
+                "passed" if result.passed else "failed",
+                json.dumps({level.level: level.verdict for level in result.levels}),
+                json.dumps(data, default=str),
+                result.reconcile_id,
+            ),
+        )
+        with ctl.cursor() as cur:
+            for level in result.levels:
+                seen: dict[str, int] = {}
+                for check in level.checks:
+                    seen[check.name] = seen.get(check.name, 0) + 1
+                    name = check.name if seen[check.name] == 1 else f"{check.name} #{seen[check.name]}"
+                    cur.execute(
+                        sql.SQL(
+                            "insert into {} (reconcile_id, level, check_name, verdict, source_value, target_value, detail) "
+                            "values (%s, %s, %s, %s, %s, %s, %s)"
+                        ).format(control.table(schema, "reconcile_verdicts")),
+                        (result.reconcile_id, level.level, name, check.verdict, _text(check.source), _text(check.target), check.detail),
+                    )
+
+
+def _text(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
+# --- one moment for both sides ----------------------------------------------------------------------
+
+@contextmanager
+def _consistent_point(config: Config, source: Database, target: Database, levels: Sequence[str], build: bool,
+                      hooks: Hooks) -> Iterator[Point]:
+    point = Point()
+    if not set(levels) & AT_A_POINT:
+        yield point
+        return
+    with ExitStack() as stack:
+        pause = stack.enter_context(sync.paused(config, target, command="reconcile"))
+        holder = stack.enter_context(connections.connection(source, command="reconcile snapshot"))
+        holder.execute("set transaction isolation level repeatable read, read only")
+        point.snapshot_id, point.snapshot = holder.execute("select pg_export_snapshot(), pg_current_snapshot()::text").fetchone()
+        if config.capture.method == "trigger":
+            try:
+                batch = sync.sync_once(config, source, target, snapshot_id=point.snapshot_id, pause=pause)
+                point.synced, point.changes_applied = True, batch.changes
+                hooks.step(f"landing brought to the source snapshot {point.snapshot} ({batch.changes:,} changes applied)")
+            except sync.NotLoaded:
+                point.notes.append("landing has no finished load: the source and landing are compared as they are; run `migrate load` first")
+            except psycopg.errors.UndefinedTable:
+                point.notes.append("no change capture on the source: landing is compared as it stands")
+            except ConfigError as exc:
+                point.notes.append(f"landing could not be brought to the snapshot ({exc}); it is compared as it stands")
+        else:
+            point.notes.append(
+                "timestamp capture has no exact point in time: rows written during the comparison can show as differences; "
+                "compare while the source is quiet"
+            )
+        if build and set(levels) & READS_APP and point.synced and _has_dbt_project(config) and _app_behind(pause.conn, config):
+            hooks.step("dbt run: bringing app up to landing")
+            try:
+                sync.build(config, target)
+                point.built = True
+            except DbtFailed as exc:
+                point.notes.append(f"app could not be brought up to landing ({exc}); app-side checks compare an older app")
+        yield point
+
+
+def _has_dbt_project(config: Config) -> bool:
+    return (config.project_dir / "dbt_project.yml").exists()
+
+
+def _app_behind(conn: psycopg.Connection, config: Config) -> bool:
+    row = conn.execute(
+        sql.SQL("select built_at is null or unbuilt_since is not null from {} where stream = %s").format(
+            control.table(config.control_schema, "sync_state")
+        ),
+        (control.STREAM,),
+    ).fetchone()
+    return bool(row and row[0])
+
+
+@dataclass
+class _Context:
+    config: Config
+    source: Database
+    target: Database
+    point: Point
+    hooks: Hooks
+    sample_seed: int | None
+    dbt_ran: bool = False
+
+    @contextmanager
+    def source_at_point(self, command: str) -> Iterator[psycopg.Connection]:
+        """A source connection inside the compared snapshot (or a plain one when there is none)."""
+        with connections.connection(self.source, command=command) as conn:
+            conn.execute("set transaction isolation level repeatable read, read only")
+            if self.point.snapshot_id:
+                conn.execute(sql.SQL("set transaction snapshot {}").format(sql.Literal(self.point.snapshot_id)))
+            yield conn
+            conn.rollback()
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n:,} {word}" + ("" if n == 1 else "s")
+
+
+def _first_line(exc: BaseException) -> str:
+    lines = str(exc).strip().splitlines()
+    return lines[0] if lines else type(exc).__name__
+
+
+# --- counts ---------------------------------------------------------------------------------------
+
+def _counts(ctx: _Context) -> LevelResult:
+    config = ctx.config
+    result = LevelResult("counts")
+    result.notes += ctx.point.notes
+    landing_rows: dict[str, int] = {}
+    with ctx.source_at_point("reconcile counts") as src, connections.connection(ctx.target, command="reconcile counts") as dst:
+        for table in config.tables:
+            name = f"{table.name}: source = landing"
+            if not postgres.table_exists(src, config.source_schema, table.name):
+                result.checks.append(Check(name, FAILED, detail=f'"{config.source_schema}"."{table.name}" does not exist in the source'))
+                continue
+            (source_rows,) = src.execute(sql.SQL("select count(*) from {}").format(postgres.qualified(config.source_schema, table.name))).fetchone()
+            if not postgres.table_exists(dst, config.landing_schema, table.name):
+                result.checks.append(Check(name, FAILED, source_rows, detail=f"landing has no {table.name}: run `migrate load`"))
+                continue
+            (live,) = dst.execute(
+                sql.SQL("select count(*) from {} where not {}").format(
+                    postgres.qualified(config.landing_schema, table.name), sql.Identifier(landing.DELETED)
+                )
+            ).fetchone()
+            landing_rows[table.name] = live
+            verdict = PASSED if source_rows == live else FAILED
+            detail = "" if verdict == PASSED else f"{abs(source_rows - live):,} rows {'missing from' if live < source_rows else 'too many in'} landing"
+            result.checks.append(Check(name, verdict, source_rows, live, detail))
+        result.checks += _dispositions(dst, config, landing_rows)
+    return result
+
+
+def _dispositions(conn: psycopg.Connection, config: Config, landing_rows: dict[str, int]) -> list[Check]:
+    relation = postgres.qualified(*DISPOSITIONS)
+    if not postgres.table_exists(conn, *DISPOSITIONS) and not _view_exists(conn, *DISPOSITIONS):
+        return [Check(
+            "disposition accounting", NOT_AVAILABLE,
+            detail="quarantine.dispositions does not exist (the dbt project has no dispositions model, or it is not built: `migrate build`)",
+        )]
+    rows = conn.execute(
+        sql.SQL("select source_table, source_rows, migrated, merged, quarantined from {}").format(relation)
+    ).fetchall()
+    by_table = {str(r[0]): r[1:] for r in rows}
+    checks = []
+    for table in config.tables:
+        row = by_table.get(table.name) or by_table.get(table.name.lower())
+        if row is None:
+            checks.append(Check(f"{table.name}: every row accounted for", FAILED,
+                                detail=f"quarantine.dispositions has no row for {table.name}: its rows are not accounted for"))
+            continue
+        source_rows, migrated, merged, quarantined = (int(v or 0) for v in row)
+        accounted = migrated + merged + quarantined
+        checks.append(Check(
+            f"{table.name}: rows = migrated + merged + quarantined", PASSED if accounted == source_rows else FAILED,
+            source_rows, f"{migrated:,} + {merged:,} + {quarantined:,} = {accounted:,}",
+            "" if accounted == source_rows else f"{source_rows - accounted:+,} rows unaccounted for",
+            {"migrated": migrated, "merged": merged, "quarantined": quarantined},
+        ))
+        if table.name in landing_rows:
+            live = landing_rows[table.name]
+            checks.append(Check(
+                f"{table.name}: dispositions cover landing", PASSED if live == source_rows else FAILED, live, source_rows,
+                "" if live == source_rows else "the dispositions count other rows than landing holds (app not rebuilt since the last sync?)",
+            ))
+    return checks
+
+
+def _view_exists(conn: psycopg.Connection, schema: str, name: str) -> bool:
+    row = conn.execute(
+        "select 1 from pg_class c join pg_namespace n on n.oid = c.relnamespace "
+        "where n.nspname = %s and c.relname = %s and c.relkind in ('v', 'm')",
+        (schema, name),
+    ).fetchone()
+    return row is not None
+
+
+# --- checksums ------------------------------------------------------------------------------------
+
+def _checksums(ctx: _Context) -> LevelResult:
+    result = LevelResult("checksums")
+    result.notes += ctx.point.notes
+    with ctx.hooks.bar("hashing source and landing", None) as advance:
+        tables = checksums.compare(
+            ctx.config, ctx.source, ctx.target, snapshot_id=ctx.point.snapshot_id, progress=lambda _table, rows: advance(rows)
+        )
+    for table in tables:
+        result.notes += [f"{table.table}: {note}" for note in table.notes]
+        name = f"{table.table}: source = landing"
+        if table.problem:
+            result.checks.append(Check(name, FAILED, detail=table.problem))
+            continue
+        counts = ", ".join(f"{n} {kind}" for kind in ("missing", "extra", "changed") if (n := table.count(kind)))
+        detail = f"{_plural(table.segments, 'segment')}, {table.segments_differing:,} differ" + (f": {counts}" if counts else "")
+        if table.truncated:
+            detail += f" (first {len(table.differences):,} listed)"
+        result.checks.append(Check(
+            name, PASSED if table.matches else FAILED, table.source_rows, table.landing_rows, detail,
+            {
+                "key": list(table.key),
+                "segments": table.segments,
+                "segments_differing": table.segments_differing,
+                "seconds": round(table.seconds, 3),
+                "truncated": table.truncated,
+                "differences": [
+                    {"kind": d.kind, "key": dict(zip(table.key, d.key)), "columns": list(d.columns)} for d in table.differences
+                ],
+            },
+        ))
+    return result
+
+
+# --- sample ---------------------------------------------------------------------------------------
+
+def _sample(ctx: _Context) -> LevelResult:
+    config = ctx.config
+    result = LevelResult("sample")
+    if _has_dbt_project(config) and not ctx.point.built:
+        try:
+            dbt.run(config, ctx.target, ["parse"], quiet=True)
+        except DbtFailed as exc:
+            result.checks.append(Check("mapping metadata", FAILED, detail=f"{exc}"))
+            return result
+    artifacts = dbt_artifacts.load(config.project_dir)
+    if artifacts.manifest is None:
+        result.checks.append(Check("mapping metadata", NOT_AVAILABLE,
+                                   detail="no target/manifest.json with the models' expected values (run `dbt parse` in a dbt project)"))
+        return result
+    report_dir = config.project_dir / "reports" / REPORT_NAME
+    seed = ctx.sample_seed if ctx.sample_seed is not None else random.randrange(1, 2**31)
+    models, skipped = samples.compare(config, ctx.target, artifacts, sample_size=config.reconcile.sample_size, report_dir=report_dir, seed=seed)
+    result.notes.append(f"sample of up to {config.reconcile.sample_size:,} rows per table (migration.yml reconcile.sample_size), seed {seed}")
+    result.notes += [f"not compared: {line}" for line in skipped]
+    if not models:
+        result.checks.append(Check("mapping metadata", NOT_AVAILABLE, detail="no target model has meta.source_table, meta.source_join and expected_sql"))
+    for model in models:
+        result.notes += [f"{model.relation}: {note}" for note in model.notes]
+        report = str(Path(model.report_file).relative_to(config.project_dir)) if model.report_file else None
+        if model.problem:
+            result.checks.append(Check(model.relation, FAILED, detail=model.problem))
+            continue
+        differing = ", ".join(f"{column} ({n})" for column, n in model.mismatched.items())
+        parts = [f"{len(model.compared_columns)} columns compared"]
+        if differing:
+            parts.append(f"differ: {differing}")
+        if model.only_in_app:
+            parts.append(f"{model.only_in_app} app rows without a landing row")
+        if model.ambiguous:
+            parts.append(f"{model.ambiguous} rows joining several landing rows left out")
+        result.checks.append(Check(
+            model.relation, PASSED if model.matches else FAILED,
+            f"{model.sampled:,} of {model.table_rows:,} rows ({model.source_table})",
+            "all values equal" if model.matches else f"{sum(model.mismatched.values()) + model.only_in_app:,} differences",
+            "; ".join(parts),
+            {"compared": model.compared_columns, "not_compared": model.not_compared, "mismatched": model.mismatched,
+             "only_in_app": model.only_in_app, "ambiguous": model.ambiguous, "report": report},
+        ))
+    return result
+
+
+# --- rules ----------------------------------------------------------------------------------------
+
+def _rules(ctx: _Context) -> LevelResult:
+    result = LevelResult("rules")
+    result.checks += _dbt_tests(ctx, result)
+    if not ctx.config.reconcile.rules:
+        result.notes.append("no business-rule reconciliations in migration.yml (reconcile.rules)")
+    for rule in ctx.config.reconcile.rules:
+        result.checks.append(_rule(ctx, rule))
+    return result
+
+
+def _dbt_tests(ctx: _Context, result: LevelResult) -> list[Check]:
+    config = ctx.config
+    if not _has_dbt_project(config):
+        return [Check("dbt tests", NOT_AVAILABLE, detail="no dbt_project.yml in the project folder")]
+    started = datetime.now(timezone.utc)
+    failure = None
+    try:
+        dbt.run(config, ctx.target, ["test"], quiet=True)
+    except DbtFailed as exc:
+        failure = str(exc)
+    run_results = dbt_artifacts.load(config.project_dir).run_results or {}
+    generated = str((run_results.get("metadata") or {}).get("generated_at") or "")
+    if str((run_results.get("args") or {}).get("which")) != "test" or generated < started.strftime("%Y-%m-%dT%H:%M:%S"):
+        return [Check("dbt tests", FAILED, detail=failure or "dbt test wrote no target/run_results.json")]
+    return dbt_test_checks(run_results)
+
+
+def dbt_test_checks(run_results: dict) -> list[Check]:
+    """A summary check for dbt's tests, and one check per test that failed or errored."""
+    counts: dict[str, int] = {}
+    failing = []
+    for node in run_results.get("results") or []:
+        status = str(node.get("status") or "").lower()
+        counts[status] = counts.get(status, 0) + 1
+        if status in ("fail", "error", "runtime error"):
+            failing.append(node)
+    total = sum(counts.values())
+    bad = len(failing)
+    summary = ", ".join(f"{n} {status}" for status, n in sorted(counts.items()))
+    checks = [Check("dbt tests", PASSED if bad == 0 else FAILED, None, f"{total - bad:,} of {total:,} passed", summary)]
+    for node in failing:
+        unique_id = str(node.get("unique_id") or "")
+        message = str(node.get("message") or "").strip().splitlines()
+        failures = node.get("failures")
+        checks.append(Check(
+            unique_id.split(".", 2)[-1] if unique_id else "test", FAILED, None,
+            f"{failures:,} failing rows" if isinstance(failures, int) else str(node.get("status")),
+            message[0] if message else "", {"unique_id": unique_id},
+        ))
+    return checks
+
+
+def _rule(ctx: _Context, rule: RuleCheck) -> Check:
+    try:
+        with ctx.source_at_point("reconcile rules") as src:
+            source_rows = src.execute(rule.source_sql).fetchall()
+    except psycopg.Error as exc:
+        return Check(rule.name, FAILED, detail=f"source_sql failed: {_first_line(exc)}")
+    try:
+        with connections.connection(ctx.target, command="reconcile rules") as dst:
+            target_rows = dst.execute(rule.target_sql).fetchall()
+    except psycopg.Error as exc:
+        return Check(rule.name, FAILED, detail=f"target_sql failed: {_first_line(exc)}")
+    ok, groups = compare_figures(source_rows, target_rows, rule.tolerance)
+    differing = [g for g in groups if not g["equal"]]
+    source_total = sum(_number(g["source"]) for g in groups)
+    target_total = sum(_number(g["target"]) for g in groups)
+    detail = f"{len(groups):,} groups, {len(differing):,} differ" + (f" (tolerance {rule.tolerance:g})" if rule.tolerance else "")
+    shown = (differing + [g for g in groups if g["equal"]])[:LISTED_GROUPS]
+    return Check(rule.name, PASSED if ok else FAILED, source_total, target_total, detail, {"groups": shown, "groups_total": len(groups)})
+
+
+def _number(value: Any) -> Decimal:
+    if value is None:
+        return Decimal(0)
+    if isinstance(value, Decimal):
+        return value
+    try:
+        return Decimal(str(value))
+    except ArithmeticError:
+        return Decimal(0)
+
+
+def compare_figures(source_rows: Sequence[Sequence], target_rows: Sequence[Sequence], tolerance: float = 0.0) -> tuple[bool, list[dict]]:
+    """Rows of (group..., figure) from each side → whether every group's figures agree, and the groups.
+
+    A group present on one side only counts as 0 on the other; a group returned twice is summed.
+    """
+    def by_group(rows: Sequence[Sequence]) -> dict[tuple, Decimal]:
+        figures: dict[tuple, Decimal] = {}
+        for row in rows:
+            if not row:
+                continue
+            group = tuple("" if v is None else str(v) for v in row[:-1])
+            figures[group] = figures.get(group, Decimal(0)) + _number(row[-1])
+        return figures
+
+    source, target = by_group(source_rows), by_group(target_rows)
+    groups = []
+    for group in sorted(set(source) | set(target)):
+        a, b = source.get(group, Decimal(0)), target.get(group, Decimal(0))
+        groups.append({"group": list(group), "source": a, "target": b, "difference": b - a,
+                       "equal": abs(b - a) <= Decimal(str(tolerance))})
+    return all(g["equal"] for g in groups), groups
+
+
+# --- performance ----------------------------------------------------------------------------------
+
+def _performance(ctx: _Context) -> LevelResult:
+    result = LevelResult("performance")
+    queries = ctx.config.reconcile.performance_queries
+    if not queries:
+        result.notes.append("no performance_queries in migration.yml (reconcile.performance_queries)")
+        return result
+    with ctx.hooks.bar("timing target queries", sum(q.runs for q in queries)) as advance, \
+            connections.connection(ctx.target, command="reconcile performance", autocommit=True) as conn:
+        for query in queries:
+            result.checks.append(_time_query(conn, query, advance))
+    return result
+
+
+def _time_query(conn: psycopg.Connection, query: PerformanceQuery, advance: Callable[[int], None]) -> Check:
+    # A query far slower than its limit is stopped rather than waited for N times.
+    timeout_ms = int(max(30_000, query.p95_ms * 20))
+    try:
+        conn.execute(sql.SQL("set statement_timeout = {}").format(sql.Literal(timeout_ms)))
+        (plan,) = conn.execute(sql.SQL("explain (format json) {}").format(sql.SQL(query.sql))).fetchone()
+        conn.execute(query.sql).fetchall()  # warm-up, not counted
+        timings = []
+        for _ in range(query.runs):
+            started = time.perf_counter()
+            conn.execute(query.sql).fetchall()
+            timings.append((time.perf_counter() - started) * 1000)
+            advance(1)
+    except psycopg.Error as exc:
+        return Check(query.name, FAILED, detail=f"failed: {_first_line(exc)}")
+    finally:
+        conn.execute("reset statement_timeout")
+    indexes = plan_indexes(plan)
+    p50, p95, worst = percentile(timings, 50), percentile(timings, 95), max(timings)
+    problems = []
+    if p95 > query.p95_ms:
+        problems.append(f"p95 {p95:,.1f} ms exceeds the limit of {query.p95_ms:,g} ms")
+    if query.require_index and not indexes:
+        problems.append("the plan reads no index")
+    uses = f"index: {', '.join(indexes)}" if indexes else "no index (sequential scan)"
+    return Check(
+        query.name, FAILED if problems else PASSED, f"p95 ≤ {query.p95_ms:,g} ms",
+        f"p50 {p50:,.1f} ms, p95 {p95:,.1f} ms, max {worst:,.1f} ms",
+        "; ".join(problems + [f"{query.runs} runs", uses]),
+        {"p50_ms": round(p50, 3), "p95_ms": round(p95, 3), "max_ms": round(worst, 3), "runs": query.runs,
+         "limit_p95_ms": query.p95_ms, "indexes": indexes, "sql": query.sql},
+    )
+
+
+def percentile(values: Sequence[float], pct: float) -> float:
+    """Nearest-rank percentile: the smallest value with at least pct% of the values at or below it."""
+    ordered = sorted(values)
+    rank = max(1, math.ceil(pct / 100 * len(ordered)))
+    return ordered[rank - 1]
+
+
+def plan_indexes(plan: Any) -> list[str]:
+    """The indexes an EXPLAIN (FORMAT JSON) plan reads, in plan order."""
+    found: list[str] = []
+
+    def walk(node: Any) -> None:
+        if isinstance(node, list):
+            for item in node:
+                walk(item)
+        elif isinstance(node, dict):
+            if "Index" in str(node.get("Node Type", "")) and node.get("Index Name"):
+                found.append(str(node["Index Name"]))
+            for key in ("Plan", "Plans"):
+                if key in node:
+                    walk(node[key])
+
+    walk(json.loads(plan) if isinstance(plan, str) else plan)
+    return list(dict.fromkeys(found))
+
+
+# --- smoke ----------------------------------------------------------------------------------------
+
+def _smoke(ctx: _Context) -> LevelResult:
+    result = LevelResult("smoke")
+    checks = ctx.config.reconcile.smoke
+    if not checks:
+        result.notes.append("no smoke checks in migration.yml (reconcile.smoke)")
+        return result
+    for check in checks:
+        result.checks.append(_smoke_sql(ctx, check) if check.sql is not None else _smoke_command(ctx, check))
+    return result
+
+
+def _smoke_sql(ctx: _Context, check: SmokeCheck) -> Check:
+    try:
+        with connections.connection(ctx.target, command="reconcile smoke") as conn:
+            rows = conn.execute(check.sql).fetchall()
+            conn.rollback()
+    except psycopg.Error as exc:
+        return Check(check.name, FAILED, describe_expectation(check.expect), None, f"failed: {_first_line(exc)}", {"sql": check.sql})
+    ok, actual = expectation_met(check.expect, rows=rows)
+    return Check(check.name, PASSED if ok else FAILED, describe_expectation(check.expect), actual, "", {"sql": check.sql})
+
+
+def _smoke_command(ctx: _Context, check: SmokeCheck) -> Check:
+    assert check.command is not None
+    try:
+        finished = processes.run_status(list(check.command), env=processes.libpq_env(ctx.target.url), cwd=ctx.config.project_dir)
+    except HarnessError as exc:
+        return Check(check.name, FAILED, describe_expectation(check.expect), None, str(exc), {"command": list(check.command)})
+    ok, actual = expectation_met(check.expect, exit_code=finished.exit_code, output=finished.output)
+    tail = finished.output.strip().splitlines()
+    return Check(check.name, PASSED if ok else FAILED, describe_expectation(check.expect), actual,
+                 "" if ok or not tail else f"output: {tail[-1][:200]}", {"command": list(check.command)})
+
+
+def describe_expectation(expect: Expectation) -> str:
+    if expect.kind == "rows":
+        return f"{expect.value} rows"
+    if expect.kind == "min_rows":
+        return f"at least {expect.value} rows"
+    if expect.kind == "exit_code":
+        return f"exit {expect.value}" + (f", output contains {expect.contains!r}" if expect.contains else "")
+    return repr(expect.value)
+
+
+def expectation_met(expect: Expectation, *, rows: Sequence[Sequence] | None = None, exit_code: int | None = None,
+                    output: str = "") -> tuple[bool, str]:
+    """Whether a smoke check's result is what migration.yml expects, and the result as text."""
+    if expect.kind == "exit_code":
+        ok = exit_code == expect.value and (expect.contains is None or expect.contains in output)
+        return ok, f"exit {exit_code}" + ("" if expect.contains is None or expect.contains in output else ", text not in the output")
+    rows = list(rows or [])
+    if expect.kind == "rows":
+        return len(rows) == expect.value, f"{len(rows)} rows"
+    if expect.kind == "min_rows":
+        return len(rows) >= expect.value, f"{len(rows)} rows"
+    if not rows or not rows[0]:
+        return False, "no rows"
+    actual = rows[0][0]
+    return same_value(actual, expect.value), repr(_jsonable(actual))
+
+
+def same_value(actual: Any, expected: Any) -> bool:
+    """A database value against a YAML value: numbers by value, booleans as booleans, the rest as text."""
+    if isinstance(expected, bool) or isinstance(actual, bool):
+        return actual is expected or (isinstance(actual, bool) and str(expected).lower() == str(actual).lower())
+    if expected is None or actual is None:
+        return expected is None and actual is None
+    if isinstance(expected, (int, float)) and isinstance(actual, (int, float, Decimal)):
+        return Decimal(str(actual)) == Decimal(str(expected))
+    return str(actual) == str(expected)
+
+
+RUNNERS: dict[str, Callable[[_Context], LevelResult]] = {
+    "counts": _counts,
+    "checksums": _checksums,
+    "sample": _sample,
+    "rules": _rules,
+    "performance": _performance,
+    "smoke": _smoke,
+}

@@ -1,0 +1,13 @@
+{#
+    Why: the target schema must be exactly `app` (the new application owns it by name), and the
+    other layers get plain, predictable schemas (`staging`, `intermediate`, `quarantine`, ...).
+    dbt's default would prefix them with the target schema (`app_staging`), so a custom schema
+    is used as given; models without one land in the target's schema.
+#}
+{% macro generate_schema_name(custom_schema_name, node) -%}
+    {%- if custom_schema_name is none -%}
+        {{ target.schema | trim }}
+    {%- else -%}
+        {{ custom_schema_name | trim }}
+    {%- endif -%}
+{%- endmacro %}

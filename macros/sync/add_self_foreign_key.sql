@@ -1,0 +1,20 @@
+{#
+    Why: a self-referencing foreign key (category.parent_id -> category) cannot be a dbt contract
+    constraint: on a full refresh dbt builds the new table beside the old one, so the constraint
+    would point at the old table and be dropped with it. Added (once) by a post-hook instead, after
+    the new table has taken its name. A test checks that it exists.
+#}
+{% macro add_self_foreign_key(column, referenced_column, constraint_name) -%}
+    do $$
+    begin
+        if not exists (
+            select 1 from pg_constraint
+            where conrelid = '{{ this }}'::regclass and conname = '{{ constraint_name }}'
+        ) then
+            alter table {{ this }}
+                add constraint {{ constraint_name }}
+                foreign key ({{ column }}) references {{ this }} ({{ referenced_column }});
+        end if;
+    end
+    $$
+{%- endmacro %}

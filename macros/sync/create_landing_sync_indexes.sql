@@ -1,0 +1,22 @@
+{#
+    Why: every incremental run asks each landing table for the rows written since the last batch
+    (`_migrate_synced_at > watermark`) and for the newest write (the batch's high watermark). With
+    an index both are index scans instead of full scans of the largest tables. Landing belongs to
+    the loader, so this only adds an index, idempotently, to each landing table that exists; it
+    runs from on-run-start and is a no-op once they are there.
+#}
+{% macro create_landing_sync_indexes() %}
+    {%- if execute -%}
+        {%- set statements = [] -%}
+        {%- for node in graph.sources.values() if node.source_name == 'oms' -%}
+            {%- set relation = source(node.source_name, node.name) -%}
+            {%- set index_name = node.identifier | lower ~ '__migrate_synced_at' -%}
+            {%- do statements.append(
+                "do $$ begin if to_regclass('" ~ relation ~ "') is not null then "
+                ~ "create index if not exists \"" ~ index_name ~ "\" on " ~ relation ~ " (\"_migrate_synced_at\"); "
+                ~ "end if; end $$"
+            ) -%}
+        {%- endfor -%}
+        {{ statements | join(';\n') }}
+    {%- endif -%}
+{% endmacro %}

@@ -1,0 +1,48 @@
+{{
+    config(
+        unique_key='sku_key',
+        incremental_strategy='append',
+        full_refresh=false,
+        indexes=[
+            {'columns': ['sku_key'], 'unique': true},
+            {'columns': ['product_id'], 'unique': true},
+        ],
+    )
+}}
+
+-- The product key map: one product_id per normalised SKU, assigned once and never reassigned
+-- (full_refresh=false: survives `dbt build --full-refresh`).
+
+-- depends_on: {{ ref('sync_batches') }}
+
+with
+
+products as not materialized (
+    select * from {{ ref('int_products_deduplicated') }}
+),
+
+new_skus as (
+    select distinct products.sku_key
+    from products
+    where
+        products.disposition = 'migrated'
+        and products.batch_watermark > {{ sync_low_watermark() }}
+        {% if is_incremental() %}
+            and not exists (select 1 from {{ this }} as known where known.sku_key = products.sku_key)
+        {% endif %}
+),
+
+final as (
+    select
+        {% if is_incremental() %}
+            (select coalesce(max(known.product_id), 0) from {{ this }} as known)
+        {% else %}
+            0
+        {% endif %}
+        + row_number() over (order by new_skus.sku_key) as product_id,
+        new_skus.sku_key,
+        {{ sync_high_watermark() }} as batch_watermark
+    from new_skus
+)
+
+select * from final

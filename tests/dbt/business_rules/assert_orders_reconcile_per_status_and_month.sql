@@ -1,0 +1,70 @@
+-- Business rule 2: the number of orders per status group per month is the same in legacy as in
+-- the target plus quarantine. The status group is the target status (seed order_statuses; codes
+-- it does not know form the group 'unknown'), month is the New York calendar month of ORDER_DT.
+-- Legacy orders count +1, target and quarantined orders -1: returns every (status group, month)
+-- whose balance is not zero.
+
+-- depends_on: {{ ref('sync_app_deletes') }}
+
+with
+
+statuses as (
+    select * from {{ ref('order_statuses') }}
+),
+
+legacy_orders as (
+    select * from {{ source('oms', 'ORDER_HDR') }}
+    where not "_migrate_deleted"
+),
+
+migrated_orders as (
+    select * from {{ ref('sales_order') }}
+    where legacy_order_no is not null
+),
+
+quarantined_orders as (
+    select * from {{ ref('quarantined_rows') }}
+    where source_table = 'ORDER_HDR'
+),
+
+legacy as (
+    select
+        coalesce(statuses.status, 'unknown') as status_group,
+        date_trunc('month', legacy_orders."ORDER_DT") as ordered_month,
+        1 as orders
+    from legacy_orders
+    left join statuses on upper(btrim(legacy_orders."STATUS_CD")) = statuses.legacy_code
+),
+
+migrated as (
+    select
+        status as status_group,
+        date_trunc('month', ordered_at at time zone '{{ var("legacy_time_zone") }}') as ordered_month,
+        -1 as orders
+    from migrated_orders
+),
+
+quarantined as (
+    select
+        coalesce(statuses.status, 'unknown') as status_group,
+        date_trunc('month', (quarantined_orders.source_row ->> 'ORDER_DT')::timestamp) as ordered_month,
+        -1 as orders
+    from quarantined_orders
+    left join statuses on upper(btrim(quarantined_orders.source_row ->> 'STATUS_CD')) = statuses.legacy_code
+),
+
+movements as (
+    select * from legacy
+    union all
+    select * from migrated
+    union all
+    select * from quarantined
+)
+
+select
+    status_group,
+    ordered_month,
+    sum(orders) as difference
+from movements
+group by status_group, ordered_month
+having sum(orders) <> 0

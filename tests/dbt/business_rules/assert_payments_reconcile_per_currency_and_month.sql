@@ -1,0 +1,73 @@
+-- Business rule 1: the sum of payment amounts per currency per month is the same in legacy as in
+-- the target plus quarantine. Currency is the order's (NULL means USD; unknown order: none), month
+-- is the New York calendar month of PAID_AT. Legacy amounts count positive, target and quarantine
+-- amounts negative: returns every (currency, month) whose balance is not zero.
+
+-- depends_on: {{ ref('sync_app_deletes') }}
+
+with
+
+legacy_payments as (
+    select * from {{ source('oms', 'PAYMENT') }}
+    where not "_migrate_deleted"
+),
+
+legacy_orders as (
+    select * from {{ source('oms', 'ORDER_HDR') }}
+    where not "_migrate_deleted"
+),
+
+migrated_payments as (
+    select * from {{ ref('payment') }}
+    where legacy_pay_id is not null
+),
+
+quarantined_payments as (
+    select * from {{ ref('quarantined_rows') }}
+    where source_table = 'PAYMENT'
+),
+
+legacy as (
+    select
+        case when legacy_orders."ORDER_NO" is not null then coalesce(upper(btrim(legacy_orders."CURR_CD")), 'USD') end
+            as currency,
+        date_trunc('month', legacy_payments."PAID_AT") as paid_month,
+        legacy_payments."AMOUNT" as amount
+    from legacy_payments
+    left join legacy_orders on legacy_payments."ORDER_NO" = legacy_orders."ORDER_NO"
+),
+
+migrated as (
+    select
+        currency::text as currency,
+        date_trunc('month', paid_at at time zone '{{ var("legacy_time_zone") }}') as paid_month,
+        -amount_cents / 100.0 as amount
+    from migrated_payments
+),
+
+quarantined as (
+    select
+        case when legacy_orders."ORDER_NO" is not null then coalesce(upper(btrim(legacy_orders."CURR_CD")), 'USD') end
+            as currency,
+        date_trunc('month', (quarantined_payments.source_row ->> 'PAID_AT')::timestamp) as paid_month,
+        -(quarantined_payments.source_row ->> 'AMOUNT')::numeric as amount
+    from quarantined_payments
+    left join legacy_orders
+        on (quarantined_payments.source_row ->> 'ORDER_NO')::integer = legacy_orders."ORDER_NO"
+),
+
+movements as (
+    select * from legacy
+    union all
+    select * from migrated
+    union all
+    select * from quarantined
+)
+
+select
+    currency,
+    paid_month,
+    sum(amount) as difference
+from movements
+group by currency, paid_month
+having sum(amount) <> 0
