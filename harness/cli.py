@@ -404,6 +404,24 @@ def reconcile_cmd(
 # --- 6 validate: reconcile (end) ------------------------------------------------------------------
 
 
+# --- sign-off -----------------------------------------------------------------------------------
+
+@app.command("approve", rich_help_panel="Sign-off")
+def approve_cmd(
+    role: Annotated[str, typer.Option(help="The approver's role, one of the owners in migration.yml.")],
+    name: Annotated[str, typer.Option(help="Who approves.")],
+    stage: Annotated[str, typer.Option(help="plan, cutover, rollback or decommission.")] = "cutover",
+    note: Annotated[Optional[str], typer.Option(help="Why, or on what conditions.")] = None,
+) -> None:
+    """Record a sign-off for a stage of the migration in the control schema."""
+    from harness import approvals
+
+    config = load_config()
+    _, target = connections.resolve(config)
+    approval = approvals.approve(config, target, stage, role, name, note)
+    summary(f"approval {approval.approval_id}: {approval.name} ({approval.role}) approved {approval.stage} at {approval.approved_at:%Y-%m-%d %H:%M:%S %Z}")
+
+
 # --- entry point --------------------------------------------------------------------------------
 
 def main() -> None:

@@ -114,6 +114,16 @@ create table if not exists {schema}.reconcile_verdicts (
     detail        text,
     primary key (reconcile_id, level, check_name)
 );
+
+-- Sign-offs: who approved which stage of the migration, when, and why.
+create table if not exists {schema}.approvals (
+    approval_id bigint generated always as identity primary key,
+    stage       text not null,
+    role        text not null,
+    name        text not null,
+    note        text,
+    approved_at timestamptz not null default clock_timestamp()
+);
 """
 
 

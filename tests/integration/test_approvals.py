@@ -1,0 +1,28 @@
+"""Sign-offs are recorded per stage and role; unknown roles and stages are refused clearly."""
+import pytest
+
+from tests.conftest import run_migrate
+from tests.integration.conftest import rows
+
+pytestmark = pytest.mark.integration
+
+
+def test_approvals_are_recorded_and_the_latest_per_role_counts(migration):
+    run_migrate("approve", "--role", "dba", "--name", "Dana DBA", "--note", "backups verified", env=migration.env)
+    out = run_migrate("approve", "--role", "business_owner", "--name", "Bo Owner", env=migration.env).stdout
+    assert "Bo Owner (business_owner) approved cutover" in out
+    recorded = rows(migration.target_url, "select stage, role, name, note from migrate_control.approvals order by approval_id")
+    assert recorded == [("cutover", "dba", "Dana DBA", "backups verified"), ("cutover", "business_owner", "Bo Owner", None)]
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--role", "ceo", "--name", "X"], "role 'ceo' is not one of the owners"),
+        (["--role", "dba", "--name", "X", "--stage", "party"], "stage 'party' is unknown"),
+        (["--role", "dba", "--name", " "], "--name must say who approves"),
+    ],
+)
+def test_bad_approvals_are_refused_in_one_line(migration, args, message):
+    result = run_migrate("approve", *args, env=migration.env, expect=2)
+    assert message in result.stderr and "Traceback" not in result.stderr
