@@ -422,6 +422,37 @@ def approve_cmd(
     summary(f"approval {approval.approval_id}: {approval.name} ({approval.role}) approved {approval.stage} at {approval.approved_at:%Y-%m-%d %H:%M:%S %Z}")
 
 
+# --- any time -----------------------------------------------------------------------------------
+
+@app.command("status", rich_help_panel="Any time")
+def status_cmd(as_json: Annotated[bool, typer.Option("--json", help="Print the facts as JSON.")] = False) -> None:
+    """Where the migration stands: load, capture, lag, backups, last verdicts, approvals, next step."""
+    import json
+
+    from harness.status import status
+
+    config = load_config()
+    source, target = connections.resolve(config)
+    result = status(config, source, target)
+    if as_json:
+        print(json.dumps(result.as_dict(), default=str, indent=2))
+        return
+    facts = result.facts
+    load, sync_state, lag, rec = facts["load"], facts["sync"], facts.get("lag"), facts["reconcile"]
+    rows = [
+        ("source / target", f"{result.source} → {result.target}"),
+        ("load", f"{load['status']}, {load['rows'] or 0:,} rows in {load['seconds'] or 0:.0f} s" if load else "not started"),
+        ("capture", f"{facts['capture']['method']}" + (f", missing on {', '.join(facts['capture']['missing'])}" if facts["capture"].get("missing") else "")),
+        ("sync", f"{sync_state['changes_applied']:,} changes applied, last at {sync_state['applied_at']:%H:%M:%S}" if sync_state else "not started"),
+        ("lag", f"landing {lag['landing_seconds']:.1f} s ({lag['changes_behind'] if lag['changes_behind'] is not None else '?'} changes), app {lag['app_seconds']:.1f} s" if lag else "-"),
+        ("backups", ", ".join(f"{side} #{b['id']}" + (" verified" if b["verified_at"] else " unverified") for side, b in facts["backups"].items()) or "none"),
+        ("reconcile", f"#{rec['id']} {rec['status']} ({', '.join(rec['levels'])})" if rec else "never run"),
+        ("approvals", ", ".join(f"{a['stage']}: {a['role']} ({a['name']})" for a in facts["approvals"]) or "none"),
+    ]
+    table("Migration status", ["what", "state"], rows)
+    summary(f"next: {result.next_step}")
+
+
 # --- entry point --------------------------------------------------------------------------------
 
 def main() -> None:

@@ -26,3 +26,22 @@ def test_approvals_are_recorded_and_the_latest_per_role_counts(migration):
 def test_bad_approvals_are_refused_in_one_line(migration, args, message):
     result = run_migrate("approve", *args, env=migration.env, expect=2)
     assert message in result.stderr and "Traceback" not in result.stderr
+
+
+def test_status_follows_the_migration_and_names_the_next_step(shop):
+    import json
+
+    from harness import load
+    from tests.conftest import run_migrate as migrate
+
+    config, source, target, migration, tmp_path = shop
+    env = {**migration.env, "MIGRATE_PROJECT_DIR": str(tmp_path)}
+    before = json.loads(migrate("status", "--json", env=env).stdout)
+    assert before["facts"]["load"] is None and before["next_step"].startswith("migrate load")
+    load.load(config, source, target)
+    after = json.loads(migrate("status", "--json", env=env).stdout)
+    assert after["facts"]["load"]["status"] == "succeeded"
+    assert after["facts"]["capture"]["installed"] == ["Client", "Basket", "Tag"]
+    assert after["facts"]["lag"]["changes_behind"] == 0
+    assert after["next_step"].startswith("migrate backup")
+    assert "next: migrate backup" in migrate("status", env=env).stdout
