@@ -113,6 +113,18 @@ def install(conn: psycopg.Connection, schema: str, tables: list[SourceTable]) ->
         )
 
 
+def remove_triggers(conn: psycopg.Connection, schema: str) -> list[str]:
+    """Drop the capture triggers from every table of a schema, keeping the change log."""
+    rows = conn.execute(
+        "select c.relname, t.tgname from pg_trigger t join pg_class c on c.oid = t.tgrelid "
+        "join pg_namespace n on n.oid = c.relnamespace where n.nspname = %s and t.tgname in (%s, %s)",
+        (schema, TRIGGER, TRIGGER + "_truncate"),
+    ).fetchall()
+    for table, trigger in rows:
+        conn.execute(sql.SQL("drop trigger if exists {} on {}").format(sql.Identifier(trigger), sql.SQL("{}.{}").format(sql.Identifier(schema), sql.Identifier(table))))
+    return sorted({table for table, _ in rows})
+
+
 def remove(conn: psycopg.Connection, schema: str, table_names: list[str]) -> None:
     """Drop every capture object from the source (decommission)."""
     for name in table_names:

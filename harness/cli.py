@@ -422,6 +422,58 @@ def approve_cmd(
     summary(f"approval {approval.approval_id}: {approval.name} ({approval.role}) approved {approval.stage} at {approval.approved_at:%Y-%m-%d %H:%M:%S %Z}")
 
 
+# --- 5 cutover and 7 rollback -------------------------------------------------------------------
+
+@app.command("cutover", rich_help_panel="5 Cutover")
+def cutover_cmd(
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Check the gates and print the plan; change nothing.")] = False,
+) -> None:
+    """Run the cutover runbook: gates, freeze, final sync, verification, sequences, switch.
+
+    A cutover that was interrupted resumes at the first step that did not succeed.
+    """
+    from harness import cutover
+
+    config = load_config()
+    source, target = connections.resolve(config)
+    if dry_run:
+        found = cutover.gates(config, source, target)
+        table("Gates", ["gate", "state", "why"], [(g.name, "pass" if g.passed else "FAIL", g.reason) for g in found])
+        estimates = cutover.estimates(config, target)
+        table("Runbook", ["step", "estimated"], [(name, f"{estimates[name]:.1f} s" if name in estimates else "not measured yet") for name in cutover.STEPS])
+        failed = [g.name for g in found if not g.passed]
+        summary("dry run: nothing was changed; " + (f"cutover would be refused ({', '.join(failed)})" if failed else "every gate passes"))
+        if failed:
+            raise typer.Exit(1)
+        return
+    result = cutover.run(config, source, target, on_step=lambda s: step(f"{s.name}: done in {s.seconds:.2f} s"))
+    table(
+        f"Cutover run {result.run_id}" + (" (resumed)" if result.resumed else ""),
+        ["step", "seconds"],
+        [(s.name, "done earlier" if s.skipped else f"{s.seconds:.2f}") for s in result.steps],
+    )
+    unavailable = f"{result.write_unavailable_seconds:.1f} s" if result.write_unavailable_seconds is not None else "not measured"
+    summary(f"cutover complete: the applications write to the new system; writes were unavailable for {unavailable}; the source stays read-only for the rollback window")
+
+
+@app.command("rollback", rich_help_panel="7 Rollback")
+def rollback_cmd(
+    decided_by: Annotated[str, typer.Option(help="Who decided to roll back.")],
+    reason: Annotated[str, typer.Option(help="Why.")],
+) -> None:
+    """Abort a cutover before the switch: unfreeze the source; capture keeps running, nothing is lost."""
+    from harness import rollback
+
+    config = load_config()
+    source, target = connections.resolve(config)
+    result = rollback.abort(config, source, target, decided_by=decided_by, reason=reason)
+    summary(
+        f"rolled back{f' cutover run {result.run_id}' if result.run_id else ''}: source writable again"
+        + (f" ({', '.join(result.unfrozen)} unfrozen)" if result.unfrozen else "")
+        + "; capture keeps running"
+    )
+
+
 # --- any time -----------------------------------------------------------------------------------
 
 @app.command("status", rich_help_panel="Any time")

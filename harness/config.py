@@ -76,6 +76,23 @@ class ReconcileConfig:
 
 
 @dataclass(frozen=True)
+class CutoverConfig:
+    """The `cutover:` section: the gates it must pass and how the applications are switched."""
+
+    required_approvals: tuple[str, ...] = ()  # owner roles that must sign off the cutover stage
+    max_lag_seconds: float = 5.0
+    reconcile_max_age_minutes: float = 60.0
+    backup_max_age_hours: float = 24.0
+    require_rehearsal: bool = True
+    rollback_window_hours: float = 72.0
+    lock_timeout_seconds: float = 30.0  # the freeze gives up (and freezes nothing) after this
+    switch_command: tuple[str, ...] | None = None  # points the applications at the new system
+    switch_back_command: tuple[str, ...] | None = None
+    routing_file: str = ".migrate/routing.json"  # the demo's applications follow it
+    waves: tuple[tuple[str, ...], ...] = ()  # phased strategy: the tables of each wave
+
+
+@dataclass(frozen=True)
 class TableConfig:
     name: str
     key: tuple[str, ...] = ()
@@ -108,6 +125,7 @@ class Config:
     downtime_limit_minutes: float | None = None
     capture: CaptureConfig = CaptureConfig()
     reconcile: ReconcileConfig = ReconcileConfig()
+    cutover: CutoverConfig = CutoverConfig()
 
     def table(self, name: str) -> TableConfig:
         for table in self.tables:
@@ -180,7 +198,7 @@ def load_config(project_dir: Path | None = None) -> Config:
         raise ConfigError(f"{where} is not valid YAML{line}: fix the syntax") from None
     if not isinstance(raw, dict):
         raise ConfigError(f"{where} must be a mapping of settings")
-    known = {"name", "source", "target", "tables", "strategy", "owners", "roles", "capture", "downtime_limit_minutes", "reconcile"}
+    known = {"name", "source", "target", "tables", "strategy", "owners", "roles", "capture", "downtime_limit_minutes", "reconcile", "cutover"}
     unknown = set(raw) - known
     if unknown:
         raise ConfigError(
@@ -212,6 +230,7 @@ def load_config(project_dir: Path | None = None) -> Config:
         downtime_limit_minutes=float(limit) if limit is not None else None,
         capture=_capture(raw, where),
         reconcile=_reconcile(raw, where),
+        cutover=_cutover(raw, where),
     )
 
 
@@ -328,3 +347,39 @@ def _reconcile(raw: dict, where: str) -> ReconcileConfig:
                 raise ConfigError(f"{where}: {label}: command must be a command line or a list of arguments")
         smoke.append(SmokeCheck(str(item["name"]), _expectation(item, label, where), item.get("sql"), command))
     return ReconcileConfig(sample_size, tuple(rules), tuple(queries), tuple(smoke))
+
+
+def _cutover(raw: dict, where: str) -> CutoverConfig:
+    numbers = {"max_lag_seconds", "reconcile_max_age_minutes", "backup_max_age_hours", "rollback_window_hours", "lock_timeout_seconds"}
+    allowed = numbers | {"required_approvals", "require_rehearsal", "switch_command", "switch_back_command", "routing_file", "waves"}
+    section = _section(raw, "cutover", allowed, where)
+    for name in numbers & set(section):
+        if not _number(section[name]) or section[name] < 0:
+            raise ConfigError(f"{where}: cutover.{name} must be a number ≥ 0, not {section[name]!r}")
+    owners = set(raw.get("owners") or {})
+    approvals = tuple(section.get("required_approvals") or ())
+    unknown = [r for r in approvals if r not in owners]
+    if unknown:
+        raise ConfigError(f"{where}: cutover.required_approvals names {', '.join(unknown)}, which are not under 'owners'")
+    tables = set((raw.get("tables") or {}))
+    waves = tuple(tuple(wave) for wave in section.get("waves") or ())
+    strays = [t for wave in waves for t in wave if t not in tables]
+    if strays:
+        raise ConfigError(f"{where}: cutover.waves names {', '.join(strays)}, which are not under 'tables'")
+
+    def command(name: str) -> tuple[str, ...] | None:
+        value = section.get(name)
+        if value is None:
+            return None
+        return tuple(shlex.split(value)) if isinstance(value, str) else tuple(str(v) for v in value)
+
+    defaults = CutoverConfig()
+    return CutoverConfig(
+        required_approvals=approvals,
+        require_rehearsal=bool(section.get("require_rehearsal", defaults.require_rehearsal)),
+        switch_command=command("switch_command"),
+        switch_back_command=command("switch_back_command"),
+        routing_file=str(section.get("routing_file", defaults.routing_file)),
+        waves=waves,
+        **{name: float(section[name]) for name in numbers & set(section)},
+    )

@@ -115,6 +115,27 @@ create table if not exists {schema}.reconcile_verdicts (
     primary key (reconcile_id, level, check_name)
 );
 
+-- Where the migration stands: one row, moved on by load, cutover, rollback and decommission.
+create table if not exists {schema}.migration_state (
+    singleton   boolean primary key default true check (singleton),
+    phase       text not null,
+    changed_at  timestamptz not null default clock_timestamp(),
+    switched_at timestamptz,
+    rollback_window_ends timestamptz,
+    detail      jsonb not null default '{{}}'
+);
+
+-- Each rehearsal of the whole cycle, with the fingerprint of the models it rehearsed.
+create table if not exists {schema}.rehearsals (
+    rehearsal_id bigint generated always as identity primary key,
+    run_id       bigint references {schema}.runs,
+    started_at   timestamptz not null default clock_timestamp(),
+    finished_at  timestamptz,
+    status       text not null default 'running' check (status in ('running', 'succeeded', 'failed')),
+    models_fingerprint text,
+    timings      jsonb not null default '{{}}'
+);
+
 -- Sign-offs: who approved which stage of the migration, when, and why.
 create table if not exists {schema}.approvals (
     approval_id bigint generated always as identity primary key,
@@ -174,3 +195,24 @@ def step(conn: psycopg.Connection, schema: str, run_id: int, name: str) -> Itera
             ),
             (status, json.dumps(detail, default=str), run_id, name),
         )
+
+
+def set_phase(conn: psycopg.Connection, schema: str, phase: str, **fields: Any) -> None:
+    """Move the migration to a phase; extra fields (switched_at, rollback_window_ends) are set too."""
+    columns = ["phase", *fields]
+    values = [phase, *fields.values()]
+    conn.execute(
+        sql.SQL("insert into {t} (singleton, {cols}, changed_at) values (true, {vals}, clock_timestamp()) "
+                "on conflict (singleton) do update set {assign}, changed_at = clock_timestamp()").format(
+            t=table(schema, "migration_state"),
+            cols=sql.SQL(", ").join(map(sql.Identifier, columns)),
+            vals=sql.SQL(", ").join(sql.Placeholder() * len(values)),
+            assign=sql.SQL(", ").join(sql.SQL("{0} = excluded.{0}").format(sql.Identifier(c)) for c in columns),
+        ),
+        values,
+    )
+
+
+def phase(conn: psycopg.Connection, schema: str) -> str | None:
+    row = conn.execute(sql.SQL("select phase from {}").format(table(schema, "migration_state"))).fetchone()
+    return row[0] if row else None

@@ -43,7 +43,7 @@ $$;
 
 
 def freeze(conn: psycopg.Connection, schema: str, tables: list[str], *, lock_timeout_seconds: float = 30.0) -> Frozen:
-    """Freeze all tables at once; `conn` must not be in autocommit."""
+    """Freeze all tables at once, in one transaction of its own (`conn` must be idle)."""
     started = time.perf_counter()
     try:
         with conn.transaction():

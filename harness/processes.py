@@ -47,7 +47,10 @@ def _major(program: str) -> int:
 
 
 def run(args: list[str | Path], *, env: dict[str, str] | None = None, what: str) -> str:
-    done = subprocess.run([str(a) for a in args], capture_output=True, text=True, env=env)
+    try:
+        done = subprocess.run([str(a) for a in args], capture_output=True, text=True, env=env)
+    except OSError as exc:
+        raise ProgramFailed(f"{what} could not start: {exc.strerror}: {args[0]}") from None
     if done.returncode != 0:
         lines = (done.stderr or done.stdout).strip().splitlines() or ["no output"]
         cause = next((line for line in lines if "error:" in line), lines[-1])

@@ -1,0 +1,132 @@
+"""Cutover on a schema never seen: refused by each failed gate, then freeze, final sync,
+verification, switch; killed at every step and run again; aborted before the switch."""
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+
+import psycopg
+import pytest
+
+from harness import approvals, backup, cutover, load, reconcile, rollback
+from harness.config import load_config
+from tests.conftest import PROJECT_DIR
+from tests.integration.conftest import CONFIG, landing_state, rows, source_state
+
+pytestmark = pytest.mark.integration
+
+CUTOVER = """
+owners: {dba: Platform DBA, business_owner: Orders}
+cutover:
+  required_approvals: [dba]
+  require_rehearsal: false
+  max_lag_seconds: 30
+"""
+
+
+@pytest.fixture
+def project(shop):
+    """The shop source with a cutover section and an empty dbt project of its own."""
+    config, source, target, migration, tmp_path = shop
+    (tmp_path / "migration.yml").write_text(CONFIG + CUTOVER)
+    (tmp_path / "dbt_project.yml").write_text("name: shop_test\nversion: '1.0'\nconfig-version: 2\nprofile: migrate\n")
+    shutil.copytree(PROJECT_DIR / "profiles", tmp_path / "profiles")
+    return load_config(tmp_path), source, target, migration, tmp_path
+
+
+def make_ready(config, source, target, tmp_path) -> None:
+    load.load(config, source, target)
+    backup.backup(config, source, target, "source", tmp_path / "backups")
+    backup.restore(config, source, target, f"{source.name}_check")
+    assert reconcile.reconcile(config, source, target, ["counts", "checksums"], build=False).passed
+    approvals.approve(config, target, "cutover", "dba", "Dana")
+
+
+def test_cutover_is_refused_by_each_failed_gate_with_its_reason(project):
+    config, source, target, migration, tmp_path = project
+    with pytest.raises(cutover.GateFailed) as refused:
+        cutover.run(config, source, target)
+    message = str(refused.value)
+    assert "approvals: no cutover approval from dba" in message
+    assert "reconcile: no reconciliation has run" in message
+    assert "backup: no verified backup of the source" in message
+    assert "capture_lag: nothing to sync into" in message
+    with psycopg.connect(migration.source_url, autocommit=True) as conn:
+        conn.execute("""insert into "Shop"."Tag" values ('ok', 'not frozen')""")  # a refused cutover changes nothing
+
+
+def test_cutover_freezes_syncs_verifies_and_switches(project, admin_url):
+    config, source, target, migration, tmp_path = project
+    try:
+        make_ready(config, source, target, tmp_path)
+        with psycopg.connect(migration.source_url, autocommit=True) as conn:
+            conn.execute("""update "Shop"."Client" set "Name" = 'last write before the freeze' where "Id" = 3""")
+        result = cutover.run(config, source, target)
+        assert [s.name for s in result.steps] == list(cutover.STEPS)
+        assert result.write_unavailable_seconds is not None and result.write_unavailable_seconds < 30
+        assert landing_state(migration.target_url) == source_state(migration.source_url)
+        with psycopg.connect(migration.source_url, autocommit=True) as conn:
+            with pytest.raises(psycopg.errors.ReadOnlySqlTransaction):
+                conn.execute("""insert into "Shop"."Tag" values ('late', 'refused')""")
+        routing = (tmp_path / ".migrate" / "routing.json").read_text()
+        assert '"writes": "new"' in routing
+        assert rows(migration.target_url, "select phase from migrate_control.migration_state") == [("switched",)]
+        with pytest.raises(rollback.RollbackRefused, match="already switched"):
+            rollback.abort(config, source, target, decided_by="Dana", reason="test")
+    finally:
+        from harness import connections
+
+        connections.drop_database(admin_url, f"{source.name}_check")
+
+
+@pytest.mark.parametrize("step", ["freeze_source", "final_sync", "final_verification", "switch"])
+def test_cutover_killed_at_a_step_finishes_when_run_again(project, admin_url, step):
+    config, source, target, migration, tmp_path = project
+    try:
+        make_ready(config, source, target, tmp_path)
+        env = {**os.environ, "MIGRATE_PROJECT_DIR": str(tmp_path)}
+        proc = subprocess.Popen([sys.executable, "-m", "harness.cli", "cutover"], cwd=PROJECT_DIR, env=env,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and proc.poll() is None:
+            started = rows(migration.target_url, f"select count(*) from migrate_control.steps where step = '{step}'")[0][0]
+            if started:
+                os.kill(proc.pid, signal.SIGKILL)
+                break
+            time.sleep(0.01)
+        proc.wait()
+        result = cutover.run(config, source, target)
+        assert any(s.skipped for s in result.steps), "the re-run resumes, it does not start over"
+        assert landing_state(migration.target_url) == source_state(migration.source_url)
+        assert rows(migration.target_url, "select phase from migrate_control.migration_state") == [("switched",)]
+    finally:
+        from harness import connections
+
+        connections.drop_database(admin_url, f"{source.name}_check")
+
+
+def test_rollback_before_the_switch_unfreezes_and_loses_nothing(project, admin_url):
+    config, source, target, migration, tmp_path = project
+    try:
+        make_ready(config, source, target, tmp_path)
+        # Stop the runbook after the final verification by making the switch command fail.
+        (tmp_path / "migration.yml").write_text(CONFIG + CUTOVER + "  switch_command: 'false'\n")
+        failing = load_config(tmp_path)
+        with pytest.raises(Exception, match="the switch command failed"):
+            cutover.run(failing, source, target)
+        aborted = rollback.abort(failing, source, target, decided_by="Dana", reason="switch failed")
+        assert sorted(aborted.unfrozen) == ["Basket", "Client", "Tag"]
+        with psycopg.connect(migration.source_url, autocommit=True) as conn:
+            conn.execute("""insert into "Shop"."Tag" values ('after', 'written after the rollback')""")
+        from harness import sync
+
+        sync.sync_once(failing, source, target)
+        assert landing_state(migration.target_url) == source_state(migration.source_url), "capture kept running"
+    finally:
+        from harness import connections
+
+        connections.drop_database(admin_url, f"{source.name}_check")
