@@ -474,6 +474,17 @@ def rollback_cmd(
     )
 
 
+@app.command("rehearse", rich_help_panel="7 Rollback")
+def rehearse_cmd() -> None:
+    """Rehearse the whole cycle on disposable copies (backup, restore, load, sync, reconcile, cutover, rollback), timed."""
+    from harness.rehearse import rehearse
+
+    config = load_config()
+    source, target = connections.resolve(config)
+    result = rehearse(config, source, target, on_step=lambda name, seconds: step(f"{name}: {seconds:.2f} s"))
+    summary(f"rehearsal {result.rehearsal_id} succeeded in {result.seconds:.0f} s; the cutover runbook now uses its timings")
+
+
 # --- any time -----------------------------------------------------------------------------------
 
 @app.command("status", rich_help_panel="Any time")

@@ -250,7 +250,9 @@ def run(
     *,
     on_step: Callable[[StepResult], None] | None = None,
     skip_gates: bool = False,
+    stop_before: str | None = None,
 ) -> CutoverResult:
+    """Run the runbook; `stop_before` a step leaves the run open there (a rehearsal stops before the switch)."""
     schema = config.control_schema
     tables = [t.name for t in config.tables]
     with connections.connection(target, command="cutover", autocommit=True) as ctl:
@@ -332,6 +334,8 @@ def run(
         }
         try:
             for name in STEPS:
+                if name == stop_before:
+                    return result
                 if name in done:
                     result.steps.append(StepResult(name, 0.0, {}, skipped=True))
                     continue

@@ -130,3 +130,24 @@ def test_rollback_before_the_switch_unfreezes_and_loses_nothing(project, admin_u
         from harness import connections
 
         connections.drop_database(admin_url, f"{source.name}_check")
+
+
+def test_rehearsal_runs_the_cycle_on_copies_and_opens_the_rehearsal_gate(project, admin_url):
+    from harness import rehearse
+
+    config, source, target, migration, tmp_path = project
+    (tmp_path / "migration.yml").write_text(CONFIG + CUTOVER.replace("require_rehearsal: false", "require_rehearsal: true"))
+    config = load_config(tmp_path)
+    gate = lambda: {g.name: g for g in cutover.gates(config, source, target)}["rehearsal"]  # noqa: E731
+    assert not gate().passed and "no successful rehearsal" in gate().reason
+    result = rehearse.rehearse(config, source, target)
+    for name in ("backup", "restore", "load", "sync", "reconcile", "freeze_source", "final_verification", "rollback", "verify_after_rollback"):
+        assert name in result.timings
+    assert gate().passed
+    assert cutover.estimates(config, target)["final_sync"] >= 0
+    with psycopg.connect(admin_url) as conn:
+        assert conn.execute("select count(*) from pg_database where datname like %s", (f"{source.name}_rehearsal%",)).fetchone() == (0,)
+    assert rows(migration.source_url, "select count(*) from pg_trigger where tgname = '_migrate_freeze'") == [(0,)], "the real source is never frozen"
+    (tmp_path / "models").mkdir()
+    (tmp_path / "models" / "changed.sql").write_text("select 1 as x\n")
+    assert not gate().passed and "models changed since the last successful rehearsal" in gate().reason
