@@ -531,6 +531,11 @@ def _profile(conn: psycopg.Connection, config: Config, server: pg.ServerInfo, ta
         group = checks[start:start + 40]
         n, group_figures = pg.run_profile(conn, pg.profile_query(schema, table.name, plan, SEED, group, server), len(group))
         figures.extend(group_figures)
+    texts = [i for i, check in enumerate(checks) if check.column.is_text]
+    if texts:
+        query = pg.text_pattern_query(schema, table.name, plan, SEED, [checks[i].column for i in texts])
+        for i, patterns in zip(texts, pg.run_text_patterns(conn, query, len(texts))):
+            figures[i].update(patterns)
     table.sample = {"method": plan.method, "percent": round(plan.percent, 4), "rows": n,
                     "of_rows": table.rows, "exact_rows": table.rows_exact}
     population = max(table.rows, n)

@@ -63,7 +63,7 @@ def card_digits(value: str) -> str:
 
 
 def is_card_number(value: str) -> bool:
-    digits = card_digits(value.strip())
+    digits = card_digits(value.strip(" "))
     return re.fullmatch(r"[0-9]{13,19}", digits) is not None and luhn_valid(digits)
 
 
@@ -71,7 +71,7 @@ def classify(value: str | None) -> str | None:
     """The pattern class of one value, as the profile's SQL computes it (None for NULL)."""
     if value is None:
         return None
-    trimmed = value.strip()
+    trimmed = value.strip(" ")  # spaces only, as PostgreSQL's btrim: a tab makes a value "other" in both
     if trimmed == "":
         return BLANK
     for pattern in PATTERN_CLASSES:
@@ -80,7 +80,8 @@ def classify(value: str | None) -> str | None:
                 return pattern.key
             continue
         flags = re.IGNORECASE if pattern.ignore_case else 0
-        if re.search(pattern.regex, trimmed, flags):
+        # fullmatch: Python's "$" would also match before a final newline, PostgreSQL's does not.
+        if re.fullmatch(pattern.regex, trimmed, flags):
             return pattern.key
     return OTHER
 

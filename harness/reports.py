@@ -384,7 +384,8 @@ def _method(doc: Document, data: dict) -> None:
     doc.heading(3, "How the figures were obtained")
     sampling = data["sampling"]
     doc.bullets([
-        f"Profiles run inside the database, one scan per table (or per 40 columns), over every row up to "
+        f"Profiles run inside the database: one scan per table (per 40 columns) for the figures and one grouped pass "
+        f"that classifies each distinct text value once, over every row up to "
         f"{int(sampling['target_rows'] * 1.5):,} rows, else a random sample of about {sampling['target_rows']:,} rows "
         f"(TABLESAMPLE BERNOULLI, SYSTEM above 2 GB, REPEATABLE seed {sampling['seed']}).",
         f"Margins: {sampling['margin']}, at {sampling['confidence']:.0%} confidence.",

@@ -29,6 +29,7 @@ from harness.profiling import (
         ("n/a", "other"),
         ("", "blank"),
         ("   ", "blank"),
+        ("\t", "other"),  # only spaces are trimmed, as in PostgreSQL's btrim
         (None, None),
     ],
 )
