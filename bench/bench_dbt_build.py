@@ -34,37 +34,7 @@ sys.path.insert(0, str(PROJECT_DIR))
 from harness import connections  # noqa: E402
 from harness.connections import Database  # noqa: E402
 from harness.demo.seed import seed_legacy  # noqa: E402
-from tests.integration.test_dbt_models import fill_landing  # noqa: E402
-
-# 1% of each landing table, picked by a hash of the key: nine in ten updated, one in ten deleted
-# at the source (a tombstone), every one with a new _migrate_synced_at, as sync writes them.
-CHANGES = {
-    "CUSTOMER": ('hashtext("CUST_ID"::text)', """"PHONE" = '(617) 555-0' || lpad(("CUST_ID" % 1000)::text, 3, '0'),
-                   "ADDR1" = coalesce("ADDR1", '') || ' Rear', "LAST_UPD" = localtimestamp"""),
-    "PRODUCT": ('hashtext("SKU")', """"PRICE" = "PRICE" + 1, "LAST_UPD" = localtimestamp"""),
-    "ORDER_HDR": ('hashtext("ORDER_NO"::text)', """"STATUS_CD" = case "STATUS_CD" when 'NEW' then 'SHP' else 'RTN' end,
-                   "LAST_UPD" = localtimestamp"""),
-    "ORDER_LINE": ('hashtext("ORDER_NO"::text || \'|\' || "LINE_NO")', """"QTY" = "QTY" + 1, "LAST_UPD" = localtimestamp"""),
-    "PAYMENT": ('hashtext("PAY_ID"::text)', """"AMOUNT" = "AMOUNT" + 0.01, "LAST_UPD" = localtimestamp"""),
-}
-
-
-def change_one_percent(url: str) -> dict[str, int]:
-    changed = {}
-    with psycopg.connect(url) as conn:
-        for table, (bucket, assignments) in CHANGES.items():
-            updated = conn.execute(
-                f'update landing."{table}" set {assignments}, _migrate_synced_at = clock_timestamp() '
-                f"where abs({bucket}) % 1000 between 1 and 9"
-            ).rowcount
-            deleted = conn.execute(
-                f'update landing."{table}" set _migrate_deleted = true, _migrate_synced_at = clock_timestamp() '
-                f"where abs({bucket}) % 1000 = 0 and not _migrate_deleted"
-            ).rowcount
-            conn.execute(f'analyze landing."{table}"')
-            changed[table] = updated + deleted
-    return changed
-
+from tests.integration.test_dbt_models import change_landing, fill_landing  # noqa: E402
 
 def timed_dbt(env: dict[str, str], target_path: Path, *args: str) -> tuple[float, float]:
     """Wall-clock seconds of one dbt invocation, and dbt's own elapsed time from run_results.json."""
@@ -110,7 +80,7 @@ def main() -> None:
             target_path = Path(tmp)
             full, full_dbt = timed_dbt(env, target_path, "build")
             print(f"full build:        {full:6.1f} s  (dbt run time {full_dbt:.1f} s)")
-            changed = change_one_percent(url)
+            changed = change_landing(url, per_mille=10)
             print(f"changed in landing: {sum(changed.values()):,} rows {changed}")
             incremental, incremental_dbt = timed_dbt(env, target_path, "build")
             print(f"incremental build: {incremental:6.1f} s  (dbt run time {incremental_dbt:.1f} s)")

@@ -66,9 +66,9 @@ from harness.connections import Database
 from harness.engines import postgres
 from harness.errors import ConfigError
 
-SEGMENT_ROWS = 50_000
+SEGMENT_ROWS = 10_000
 FAN_OUT = 64  # sub-buckets per refinement level
-FETCH_ROWS = 20_000  # rows per side fetched, at most, to name the differing keys
+FETCH_ROWS = 5_000  # rows per side fetched, at most, to name the differing keys
 MAX_DEPTH = 4
 MAX_BUCKETS = 2_048  # differing buckets refined per pass; more only when most of a table differs
 MAX_LISTED = 1_000  # differences listed per table
@@ -77,13 +77,19 @@ FIELD_SEPARATOR = "\x1f"
 NULL_MARK = "\x1e"
 BIGINT_MAX = 2**63 - 1
 
-# Fixed for every hashing session: the text forms above depend on them.
+# Fixed for every hashing session: the first five because the text forms above depend on them.
+# The planner expects a group per key value where there are a few hundred segments, and would
+# sort every row (to disk, for wide tables) to group them; no query here needs a sort, so sorts
+# are off and the rows go through a hash table of a few hundred entries. Parallel workers are
+# off too: the two sides already hash at once, one session each.
 SESSION_SETTINGS = {
     "extra_float_digits": "1",
     "DateStyle": "ISO, YMD",
     "IntervalStyle": "postgres",
     "bytea_output": "hex",
     "TimeZone": "UTC",
+    "enable_sort": "off",
+    "max_parallel_workers_per_gather": "0",
 }
 
 INTEGER_TYPES = {"int2", "int4", "int8"}

@@ -406,6 +406,30 @@ def reconcile_cmd(
 
 # --- sign-off -----------------------------------------------------------------------------------
 
+@app.command("docs", rich_help_panel="Sign-off")
+def docs_cmd(
+    out: Annotated[Path, typer.Option(help="The folder the documents are written to (relative to the project).")] = Path("docs/migration"),
+) -> None:
+    """Write the migration documents from the recorded facts: plan, mapping spreadsheet, transformations,
+    validation test cases, rollback procedures, cutover runbook.
+
+    Runs `dbt parse` first when target/manifest.json is missing.
+    """
+    from harness import docs
+
+    config = load_config()
+    source, target = connections.resolve(config)
+    folder = config.project_dir / out
+    result = docs.generate(config, source, target, folder)
+    if result.parsed:
+        step("ran `dbt parse` first: target/manifest.json was missing")
+    table("Migration documents", ["document", "file"], [(what, str(path.relative_to(folder))) for what, path in result.files])
+    for note in result.facts["notes"]:
+        errors.print(f"[yellow]note:[/] {note}")
+    shown = folder.relative_to(config.project_dir) if folder.is_relative_to(config.project_dir) else folder
+    summary(f"{len(result.files)} files written to {shown}; open {shown / 'index.html'} or {shown / 'README.md'}")
+
+
 @app.command("approve", rich_help_panel="Sign-off")
 def approve_cmd(
     role: Annotated[str, typer.Option(help="The approver's role, one of the owners in migration.yml.")],

@@ -79,9 +79,11 @@ def _lock_name(config: Config) -> str:
 def paused(config: Config, target: Database, *, command: str = "reconcile") -> Iterator[Pause]:
     """Hold the sync lock until the block ends: a batch in flight finishes first, later ones wait.
 
-    Every batch takes the same lock (an advisory lock named after the control schema) in the
-    transaction that moves the watermark, so while it is held landing and the watermark stand
-    still. `sync_once(..., pause=...)` applies a batch on the holding session itself.
+    Every batch takes the same lock (an advisory lock named after the control schema) before
+    the transaction that moves the watermark begins, so while it is held landing and the
+    watermark stand still, and the rows of a batch that waited are stamped (`_migrate_synced_at`,
+    the transaction's start) after the pause ended. `sync_once(..., pause=...)` applies a batch
+    on the holding session itself.
     """
     conn = connections.connect(target, command=f"{command} (sync paused)", autocommit=True)
     try:
@@ -89,6 +91,13 @@ def paused(config: Config, target: Database, *, command: str = "reconcile") -> I
         yield Pause(conn)
     finally:
         conn.close()  # the session's end releases the lock
+
+
+def _release_sync_lock(conn: psycopg.Connection, config: Config) -> None:
+    try:
+        conn.execute("select pg_advisory_unlock(hashtextextended(%s, 0))", (_lock_name(config),))
+    except psycopg.Error:
+        pass  # a broken session has released it already
 
 
 def sync_once(config: Config, source: Database, target: Database, *, snapshot_id: str | None = None, pause: Pause | None = None) -> Batch:
@@ -102,12 +111,13 @@ def sync_once(config: Config, source: Database, target: Database, *, snapshot_id
     started = time.perf_counter()
     batch = Batch()
     with ExitStack() as stack:
-        dst = pause.conn if pause is not None else stack.enter_context(connections.connection(target, command="sync"))
+        dst = pause.conn if pause is not None else stack.enter_context(connections.connection(target, command="sync", autocommit=True))
         src = stack.enter_context(connections.connection(source, command="sync"))
         tables = {t.name: t for t in _landing_tables(src, config)}
         src.rollback()  # the snapshot below must be the first thing this transaction sees
+        dst.execute("select pg_advisory_lock(hashtextextended(%s, 0))", (_lock_name(config),))
+        stack.callback(_release_sync_lock, dst, config)
         with dst.transaction():
-            dst.execute("select pg_advisory_xact_lock(hashtextextended(%s, 0))", (_lock_name(config),))
             previous = dst.execute(
                 sql.SQL("select snapshot from {} where stream = %s for update").format(control.table(config.control_schema, "sync_state")),
                 (STREAM,),

@@ -1,25 +1,31 @@
 """The deterministic generator of the legacy OMS source of the worked migration.
 
 The legacy data is computed inside PostgreSQL by one `insert ... select ... from
-generate_series` per table (harness/demo/seed_*.sql), never row by row from Python, so a
-million customers take seconds and the same (scale, seed) always gives the same bytes.
+generate_series` per table (harness/demo/seed_*.sql), never row by row from Python, in one
+transaction; primary keys are built after the load. The same (scale, seed) always gives the
+same rows.
 
-Every column is a pure function of a row number, with two kinds of pseudo-randomness:
+Every column is a pure function of row numbers, with two kinds of pseudo-randomness:
 
-* `pg_temp.rnd(k, stream)`: a hash of k. It picks values (names, cities, prices, digits).
+* `pg_temp.rnd(k, stream)`: a hash of k (hashint8extended). It picks values: names, cities,
+  prices, digits.
 * `pg_temp.strat(k, stream)`: the Weyl sequence frac(k * a + phase), a = frac(sqrt(prime)).
-  It decides classes (formats, defects). Its values are spread evenly over [0, 1), so a
-  0.05% defect appears in 0.05% of the rows, give or take a row or two, at every scale;
-  a hash would miss by a third on 30,000 rows and could miss a rare defect entirely.
+  It decides classes: formats and defects, as named in RATES. Its values are spread evenly
+  over [0, 1), so a 0.05% defect is in 0.05% of the rows, give or take a row or two, at every
+  scale; a hash would miss by a third on 30,000 rows and could miss a rare defect entirely.
+  Two such sequences of the same rows are not independent enough for a class drawn only among
+  the rows of another class (phone formats among the customers of a country): those draws
+  number the rows within their group first (see seed_customer.sql).
 
-The seed shifts every phase and salts every hash; no random(), no session state, nothing
-that depends on the plan, the locale or the number of workers.
+The seed shifts every phase and salts every hash. No random(), no session state: nothing
+depends on the plan, the locale, the time zone setting or the number of workers.
 """
 from __future__ import annotations
 
 import itertools
 import math
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import date, datetime, time
 from importlib import resources
 from zoneinfo import ZoneInfo
@@ -104,14 +110,24 @@ ORDERS_PER_CUSTOMER = 3
 CUSTOMERS_PER_PRODUCT = 50
 MIN_PRODUCTS = 200
 
-TABLES = ("PRODUCT", "CUSTOMER", "ORDER_LINE", "ORDER_HDR", "PAYMENT")  # in the order they are written
-SCRIPTS = {
-    "PRODUCT": "seed_product.sql",
-    "CUSTOMER": "seed_customer.sql",
-    "ORDER_LINE": "seed_order_line.sql",
-    "ORDER_HDR": "seed_order_hdr.sql",
-    "PAYMENT": "seed_payment.sql",
-}
+
+
+@dataclass(frozen=True)
+class Step:
+    script: str  # in harness/demo
+    table: str | None = None  # the legacy table it fills, if any
+    analyze: str | None = None  # statistics the next steps' joins need
+
+
+STEPS = (
+    Step("seed_product.sql", "PRODUCT"),
+    Step("seed_customer.sql", "CUSTOMER", analyze='"oms"."CUSTOMER" ("CUST_ID")'),
+    Step("seed_order_facts.sql", analyze="pg_temp.order_facts, pg_temp.product_facts"),
+    Step("seed_order_line.sql", "ORDER_LINE"),
+    Step("seed_order_sums.sql"),  # order totals and payment amounts come from the lines as written
+    Step("seed_order_hdr.sql", "ORDER_HDR"),
+    Step("seed_payment.sql", "PAYMENT"),
+)
 
 # Session settings for the load only (set local: gone at the end of the transaction). The hash
 # joins and aggregates over all orders must stay in memory, and JIT compilation costs more than
@@ -130,13 +146,16 @@ def seed_legacy(
     """Drop and recreate schema "oms" in the connected database and fill it. Returns rows per table, e.g. {"CUSTOMER": 10000, ...}."""
     if not isinstance(scale, int) or scale < 1:
         raise ValueError(f"scale must be a whole number of customers, at least 1 (got {scale!r})")
-    encoding = conn.execute("show server_encoding").fetchone()[0]
-    if encoding.upper() not in ("UTF8", "UTF-8"):
-        raise HarnessError(f"the legacy demo needs a UTF8 database (notes hold emoji), this one is {encoding}: create it with encoding 'UTF8'")
 
     counts: dict[str, int] = {}
+    # One transaction (a savepoint if the caller has one open): a failed seed leaves the old
+    # schema as it was.
     with conn.transaction():
+        encoding = conn.execute("show server_encoding").fetchone()[0]
+        if encoding.upper() not in ("UTF8", "UTF-8"):
+            raise HarnessError(f"the legacy demo needs a UTF8 database (its notes hold emoji), not {encoding}: create the database with encoding 'UTF8'")
         own_functions = _temp_function_ids(conn)
+        previous = {name: conn.execute("select current_setting(%s)", (name,)).fetchone()[0] for name in LOAD_SETTINGS}
         for name, value in LOAD_SETTINGS.items():
             conn.execute("select set_config(%s, %s, true)", (name, value))
         conn.execute('drop schema if exists "oms" cascade')
@@ -145,21 +164,19 @@ def seed_legacy(
         for statement in _settings_functions(conn, scale, seed):
             conn.execute(statement)
         conn.execute(_read_sql("seed_functions.sql"))
-        for table in TABLES:
-            if table == "ORDER_LINE":
-                conn.execute(_read_sql("seed_order_facts.sql"))
-                conn.execute("analyze pg_temp.order_facts")  # statistics make the joins hash, not sort
-            counts[table] = conn.execute(_read_sql(SCRIPTS[table])).rowcount
-            if table == "CUSTOMER":
-                conn.execute('analyze "oms"."CUSTOMER" ("CUST_ID")')  # the order headers join on it
-            if table == "ORDER_LINE":
-                # Order totals and payment amounts both come from the lines as written.
-                conn.execute(_read_sql("seed_order_sums.sql"))
-            if progress is not None:
-                progress(table, counts[table])
+        for step in STEPS:
+            rows = conn.execute(_read_sql(step.script)).rowcount
+            if step.analyze:
+                conn.execute(f"analyze {step.analyze}")  # without statistics the planner sorts instead of hashing
+            if step.table:
+                counts[step.table] = rows
+                if progress is not None:
+                    progress(step.table, rows)
         conn.execute("drop table pg_temp.order_facts, pg_temp.product_facts, pg_temp.order_totals")
         _restore_primary_keys(conn, keys)
         _drop_new_temp_functions(conn, own_functions)
+        for name, value in previous.items():
+            conn.execute("select set_config(%s, %s, true)", (name, value))
     return counts
 
 
@@ -252,9 +269,9 @@ def _settings_functions(conn: psycopg.Connection, scale: int, seed: int) -> list
 def _stream_steps() -> dict[str, int]:
     """One Weyl step per RATES key: 2^32 * frac(sqrt(p)) for the key's own prime p.
 
-    Square roots of distinct primes are independent over the rationals, so two classes of the
-    same row are drawn as if independently, and their continued fractions are bounded, which
-    keeps the sequence evenly spread at every length.
+    The continued fraction of a square root is periodic, with bounded terms, which keeps the
+    sequence evenly spread at every length; square roots of distinct primes are independent
+    over the rationals, so the classes of one row look unrelated to each other.
     """
     primes = _primes(len(RATES))
     return {name: int(math.sqrt(p) % 1 * _MASK32) | 1 for name, p in zip(RATES, primes)}

@@ -18,7 +18,7 @@ numbered as (
         -- drawn among the customers of a country. So the country is drawn by the rank of a hash:
         -- exact shares like the other classes, but members scattered at random, which keeps the
         -- shares of the formats drawn within a country exact too.
-        (row_number() over (order by pg_temp.rnd(i, 'customer.country')) - 0.5) / pg_temp.param('count.customers') as country_u
+        (row_number() over (order by pg_temp.rnd(i, 'customer.country'), i) - 0.5) / pg_temp.param('count.customers') as country_u
     from generate_series(1, pg_temp.param('count.customers')::bigint) as i
     offset 0
 ),
@@ -31,15 +31,29 @@ identities as (
         email_class,
         is_duplicate,
         case when is_duplicate then original else i end as identity,
-        country_u
+        country_spelling,
+        pg_temp.country_iso(country_spelling) as iso
     from (
         select
             numbered.*,
             is_duplicate_candidate and email_class = 'valid' and original >= 1
                 and pg_temp.draw('customer.email', original) = 'valid'
-                and not pg_temp.flag('customer.duplicate', original) as is_duplicate
+                and not pg_temp.flag('customer.duplicate', original) as is_duplicate,
+            pg_temp.pick_class('customer.country', country_u) as country_spelling
         from numbered
     ) as candidates
+    offset 0
+),
+
+-- Phone and postal formats are drawn among the customers of a country group, numbered within
+-- it, so that their shares within the group are exact.
+grouped as (
+    select
+        identities.*,
+        row_number() over (partition by iso in ('US', 'CA') order by i) as phone_no,
+        row_number() over (partition by iso = 'US' order by i) as postal_no
+    from identities
+    order by i  -- rows go in in CUST_ID order, as the legacy application wrote them
     offset 0
 ),
 
@@ -49,13 +63,16 @@ drawn as (
         email_class,
         is_duplicate,
         identity,
+        country_spelling,
+        iso,
+        phone_no,
+        postal_no,
         pg_temp.draw('customer.name_format', identity) = 'company' as is_company,
         pg_temp.draw('customer.name_format', i) as own_name_format,
         pg_temp.company_name(identity) as company_name,
         pg_temp.draw('customer.email_case', i) as email_case,
         pg_temp.flag('customer.email_blanks', i) as has_email_blanks,
         pg_temp.rnd(i, 'customer.email_blank_style') as email_blank_u,
-        pg_temp.pick_class('customer.country', country_u) as country_spelling,
         (pg_temp.local(pg_temp.history_start())::date
             + floor((i - 1) * pg_temp.param('count.history_days') / pg_temp.param('count.customers'))::int) as created_on,
         pg_temp.draw('customer.created_format', i) as created_format,
@@ -68,39 +85,27 @@ drawn as (
         -- created during office hours, far from the 01:00-03:00 of a DST changeover
         pg_temp.seconds(8 * 3600 + pg_temp.rnd(i, 'customer.created_second') * 12 * 3600) as created_time,
         pg_temp.flag('customer.last_upd_null', i) as loses_last_upd
-    from identities
+    from grouped
     offset 0
 ),
 
 located as (
     select
         drawn.*,
-        pg_temp.country_iso(country_spelling) as iso,
         pg_temp.email_address(identity, is_company) as email_base,
         case
             when is_company then 'company'
             when own_name_format = 'company' then 'first_last'  -- a duplicate of a person stays a person
             else own_name_format
         end as name_format,
-        pg_temp.instant(created_on + created_time) as created_at
+        created_on + created_time as created_local
     from drawn
-    offset 0
-),
-
--- Phone and postal formats are drawn among the customers of a country group, numbered within
--- it, so that their shares within the group are exact.
-grouped as (
-    select
-        located.*,
-        row_number() over (partition by iso in ('US', 'CA') order by i) as phone_no,
-        row_number() over (partition by iso = 'US' order by i) as postal_no
-    from located
     offset 0
 ),
 
 composed as (
     select
-        grouped.*,
+        located.*,
         iso = 'US' and pg_temp.flag('customer.postal_lost_zero', postal_no) as lost_zero,
         iso = 'US' and pg_temp.flag('customer.postal_zip4', postal_no) as zip4,
         case
@@ -113,10 +118,11 @@ composed as (
             else pg_temp.email_case(email_base, email_case)
         end as email,
         case
-            when is_edited then created_at + pg_temp.seconds(edited_u * (pg_temp.param('epoch.history_end') - extract(epoch from created_at)))
-            else created_at
-        end as written_at
-    from grouped
+            when is_edited then pg_temp.local(pg_temp.instant(created_local)
+                + pg_temp.seconds(edited_u * (pg_temp.param('epoch.history_end') - extract(epoch from pg_temp.instant(created_local)))))
+            else created_local
+        end as written_local
+    from located
     offset 0
 )
 
@@ -142,6 +148,6 @@ select
     country_spelling,
     pg_temp.created_text(created_on, created_format, created_impossible, impossible_day_u),
     case status_defect when 'null' then null when 'lower' then lower(status) else status end,
-    pg_temp.last_upd(written_at, loses_last_upd)
+    pg_temp.last_upd(written_local, loses_last_upd)
 from composed
 cross join lateral pg_temp.address(i, 'customer', iso, lost_zero, zip4) as address

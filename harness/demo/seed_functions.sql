@@ -4,8 +4,9 @@
 --
 -- Every helper is a single SQL expression, so the planner inlines it and folds its constant
 -- parts; a helper that could not be inlined would be called once per row, ten times slower.
--- Inlining gives up when an argument used twice is itself a big expression: callers pass
--- plain columns, computed in an earlier step fenced with "offset 0".
+-- (The few with a FROM clause take only constants: the planner evaluates them once.) Inlining
+-- gives up when an argument used twice is itself a big expression: callers pass plain
+-- columns, computed in an earlier step fenced with "offset 0".
 
 -- ---------------------------------------------------------------------------------------
 -- Drawing
@@ -77,13 +78,14 @@ language sql immutable parallel safe as $$
     select pg_temp.param('epoch.history_end') - pg_temp.param('epoch.history_start')
 $$;
 
-create function pg_temp.old_writes_before_at() returns timestamptz
+create function pg_temp.old_writes_before() returns timestamp
 language sql immutable parallel safe as $$
-    select to_timestamp(pg_temp.param('epoch.old_writes_before'))
+    select to_timestamp(pg_temp.param('epoch.old_writes_before')) at time zone 'America/New_York'
 $$;
 
 -- Instants are generated as timestamptz and only then turned into wall-clock time, so that a
 -- natural time never falls into the hour skipped in spring: only the planted defects do.
+-- A conversion costs about as much as all the rest of a column: each row converts once.
 create function pg_temp.local(t timestamptz) returns timestamp
 language sql immutable parallel safe as $$
     select t at time zone 'America/New_York'
@@ -102,9 +104,9 @@ language sql immutable parallel safe as $$
 $$;
 
 -- LAST_UPD: the wall-clock time of the last write, NULL for some rows last written before 2012.
-create function pg_temp.last_upd(written_at timestamptz, loses_it boolean) returns timestamp
+create function pg_temp.last_upd(written timestamp, loses_it boolean) returns timestamp
 language sql immutable parallel safe as $$
-    select case when loses_it and written_at < pg_temp.old_writes_before_at() then null else pg_temp.local(written_at) end
+    select case when loses_it and written < pg_temp.old_writes_before() then null else written end
 $$;
 
 -- Daylight saving time in New York since 2007: clocks go forward at 02:00 on the second Sunday
@@ -532,7 +534,7 @@ $$;
 -- SKU of product n. Unknown SKUs in order lines use the prefix ZZ, which no category has.
 create function pg_temp.product_sku(n bigint) returns text
 language sql immutable parallel safe as $$
-    select split_part(pg_temp.category_entry(n), '|', 1) || '-' || lpad(n::text, 5, '0')
+    select split_part(pg_temp.category_entry(n), '|', 1) || '-' || lpad(n::text, greatest(5, length(n::text)), '0')
 $$;
 
 create function pg_temp.product_descr(n bigint) returns text
@@ -575,26 +577,53 @@ language sql immutable parallel safe as $$
     select sign(qty) * ((abs(qty) * round(unit_price * 100)::bigint * (10000 - coalesce((disc_pct * 100)::int, 0)) + 5000) / 10000)
 $$;
 
--- ORDER_TOTAL as the legacy screens formatted it. Group and decimal separators are written out
--- (',' '.' in to_char patterns do not follow the locale); euros use a decimal comma.
+-- Whole currency units with a separator between thousands: 1,234,567.
+create function pg_temp.grouped_units(units bigint, separator text) returns text
+language sql immutable parallel safe as $$
+    select case
+        when units >= 1000000 then (units / 1000000)::text || separator || lpad((units / 1000 % 1000)::text, 3, '0') || separator || lpad((units % 1000)::text, 3, '0')
+        when units >= 1000 then (units / 1000)::text || separator || lpad((units % 1000)::text, 3, '0')
+        else units::text
+    end
+$$;
+
+create function pg_temp.two_digits(n bigint) returns text
+language sql immutable parallel safe as $$
+    select lpad(n::text, 2, '0')
+$$;
+
+-- ORDER_TOTAL as the legacy screens formatted it, from an amount in cents:
 --   USD or no currency:  $1,234.50   1234.5 (no trailing zeros)   1234.50 USD
 --   EUR:                 €1.234,50   1234,50                      1234,50 EUR
 --   GBP:                 £1,234.50   1234.50                      1234.50 GBP
 --   CAD:                 C$1,234.50  1234.50                      1234.50 CAD
--- A negative amount starts with '-': -$12.50, -1234.50 GBP.
-create function pg_temp.money_text(amount numeric, currency text, style text) returns text
-language sql stable parallel safe as $$
-    select case when amount < 0 then '-' else '' end || case
+-- A negative amount starts with '-': -$12.50, -1234.50 GBP. Written with integer arithmetic:
+-- to_char would be several times slower.
+create function pg_temp.money_text(cents bigint, currency text, style text) returns text
+language sql immutable parallel safe as $$
+    select case when cents < 0 then '-' else '' end || case
         when style = 'symbol' then
             case coalesce(currency, 'USD') when 'USD' then '$' when 'EUR' then '€' when 'GBP' then '£' else 'C$' end
-            || case when currency = 'EUR' then translate(to_char(abs(amount), 'FM999,999,990.00'), ',.', '.,')
-                    else to_char(abs(amount), 'FM999,999,990.00') end
+            || pg_temp.grouped_units(abs(cents) / 100, case when currency = 'EUR' then '.' else ',' end)
+            || case when currency = 'EUR' then ',' else '.' end || pg_temp.two_digits(abs(cents) % 100)
         when currency = 'EUR' then
-            translate(to_char(abs(amount), 'FM9999999990.00'), '.', ',') || case when style = 'code' then ' EUR' else '' end
-        when style = 'code' then to_char(abs(amount), 'FM9999999990.00') || ' ' || coalesce(currency, 'USD')
-        when currency is null or currency = 'USD' then rtrim(rtrim(to_char(abs(amount), 'FM9999999990.00'), '0'), '.')
-        else to_char(abs(amount), 'FM9999999990.00')
+            (abs(cents) / 100)::text || ',' || pg_temp.two_digits(abs(cents) % 100) || case when style = 'code' then ' EUR' else '' end
+        when style = 'code' then
+            (abs(cents) / 100)::text || '.' || pg_temp.two_digits(abs(cents) % 100) || ' ' || coalesce(currency, 'USD')
+        when style = 'plain' and coalesce(currency, 'USD') = 'USD' then
+            (abs(cents) / 100)::text || case
+                when abs(cents) % 100 = 0 then ''
+                when abs(cents) % 10 = 0 then '.' || (abs(cents) % 100 / 10)::text
+                else '.' || pg_temp.two_digits(abs(cents) % 100)
+            end
+        else (abs(cents) / 100)::text || '.' || pg_temp.two_digits(abs(cents) % 100)
     end
+$$;
+
+-- The first of two payments of an order: 30% to 70% of its total.
+create function pg_temp.first_payment(total numeric, o bigint) returns numeric
+language sql immutable parallel safe as $$
+    select round(total * pg_temp.rnd_int(o, 'payment.split', 30, 70) / 100, 2)
 $$;
 
 -- Luhn check digit of a payload of up to 15 digits: from the right, every other digit is
@@ -748,14 +777,14 @@ create function pg_temp.vary_addr1(addr1 text, variation text) returns text
 language sql immutable parallel safe as $$
     select case
         when variation <> 'street_suffix' then pg_temp.vary_text(addr1, variation)
-        when addr1 ~ ' St$' then left(addr1, -3) || ' Street'
-        when addr1 ~ ' Street$' then left(addr1, -7) || ' St.'
-        when addr1 ~ ' Ave$' then left(addr1, -4) || ' Avenue'
-        when addr1 ~ ' Avenue$' then left(addr1, -7) || ' Ave.'
-        when addr1 ~ ' Rd$' then left(addr1, -3) || ' Road'
-        when addr1 ~ ' Road$' then left(addr1, -5) || ' Rd.'
-        when addr1 ~ 'straße ' then replace(addr1, 'straße ', 'str. ')
-        when addr1 ~ 'str\. ' then replace(addr1, 'str. ', 'straße ')
+        when addr1 like '% St' then left(addr1, -3) || ' Street'
+        when addr1 like '% Street' then left(addr1, -7) || ' St.'
+        when addr1 like '% Ave' then left(addr1, -4) || ' Avenue'
+        when addr1 like '% Avenue' then left(addr1, -7) || ' Ave.'
+        when addr1 like '% Rd' then left(addr1, -3) || ' Road'
+        when addr1 like '% Road' then left(addr1, -5) || ' Rd.'
+        when addr1 like '%straße %' then replace(addr1, 'straße ', 'str. ')
+        when addr1 like '%str. %' then replace(addr1, 'str. ', 'straße ')
         else addr1
     end
 $$;

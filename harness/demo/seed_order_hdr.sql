@@ -1,6 +1,6 @@
 -- ORDER_HDR: every order number but the few whose header was deleted. 70% ship to the
 -- customer's own address, copied with the small differences clerks typed; the rest ship
--- elsewhere. Each step ends in "offset 0" so that what it computes is computed once.
+-- elsewhere. Each step ends in "offset 0", so that what it computes is computed once per row.
 insert into "oms"."ORDER_HDR" (
     "ORDER_NO", "CUST_ID", "ORDER_DT", "STATUS_CD",
     "SHIP_NM", "SHIP_ADDR1", "SHIP_ADDR2", "SHIP_CITY", "SHIP_STATE", "SHIP_POSTAL", "SHIP_CTRY",
@@ -48,15 +48,15 @@ shipping as (
         c."POSTAL_CD" as cust_postal,
         c."CTRY" as cust_ctry,
         pg_temp.country_iso(w.other_country) as other_iso,
-        case w.total_class
-            when 'line_sum' then w.lines_total
+        (w.lines_total * 100)::bigint + case
             -- the legacy total included shipping or a coupon that no line shows
-            when 'disagree' then w.lines_total + (array[4.95, 5.99, 9.99, 12.50, -5.00, -10.00])[1 + floor(w.value_u * 6)::int]
-        end as shown_total,
-        least(
+            when w.total_class = 'disagree' then (array[495, 599, 999, 1250, -500, -1000])[1 + floor(w.value_u * 6)::int]
+            else 0
+        end as shown_cents,
+        pg_temp.local(least(
             w.placed_at + pg_temp.seconds(power(w.value_u, 3) * 60 * 86400),  -- status changes up to two months later
             pg_temp.history_end() - interval '1 second'
-        ) as written_at
+        )) as written_local
     from orders as w
     left join "oms"."CUSTOMER" as c on c."CUST_ID" = w.cust_id
     offset 0
@@ -85,13 +85,13 @@ select
         when ship_variation = 'country' then pg_temp.country_spelling(pg_temp.country_iso(cust_ctry), value_u)
         else pg_temp.vary_text(cust_ctry, ship_variation)
     end,
-    case when total_class = 'empty' then '' else pg_temp.money_text(shown_total, currency, total_format) end,
+    case when total_class = 'empty' then '' else pg_temp.money_text(shown_cents, currency, total_format) end,
     currency,
     case
         when has_huge_notes then pg_temp.huge_note(o)
         when notes_class = 'text' then pg_temp.note_text(o)
         else notes_class
     end,
-    pg_temp.last_upd(written_at, loses_last_upd)
+    pg_temp.last_upd(written_local, loses_last_upd)
 from shipping
 cross join lateral pg_temp.address(o, 'order.ship', other_iso, false, false) as other

@@ -1,5 +1,5 @@
 -- ORDER_LINE: one to five lines for every order number, whether its header exists or not.
--- Each step ends in "offset 0" so that what it computes is computed once.
+-- A step that computes values ends in "offset 0", so that each is computed once per line.
 insert into "oms"."ORDER_LINE" ("ORDER_NO", "LINE_NO", "SKU", "QTY", "UNIT_PRICE", "DISC_PCT", "LAST_UPD")
 with
 
@@ -7,7 +7,7 @@ lines as (
     select
         f.order_no,
         f.currency,
-        f.placed_at,
+        f.placed_local,
         l::int as line_no,
         f.o * 8 + l as k  -- the line's own row number for drawing
     from pg_temp.order_facts as f
@@ -35,7 +35,7 @@ priced as (
     select
         drawn.*,
         p.sku,
-        p.price_cents
+        case currency when 'EUR' then p.eur_cents when 'GBP' then p.gbp_cents when 'CAD' then p.cad_cents else p.usd_cents end as price_cents
     from drawn
     inner join pg_temp.product_facts as p on p.product_no = drawn.product_no
 )
@@ -59,10 +59,10 @@ select
     pg_temp.float_money(
         case
             when sku_style = 'unknown' then 199 + floor(value_u * 20000)::bigint
-            else round(price_cents * pg_temp.fx_rate(currency))::bigint
+            else price_cents
         end,
         price_style),
     disc_pct::numeric(5, 2),
-    -- written with the order, a few seconds to minutes later
-    pg_temp.last_upd(placed_at + pg_temp.seconds(value_u * 600), loses_last_upd)
+    -- written with the order, in the same transaction
+    pg_temp.last_upd(placed_local, loses_last_upd)
 from priced

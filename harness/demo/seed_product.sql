@@ -50,10 +50,10 @@ drawn as (
 written as (
     select
         drawn.*,
-        case
+        pg_temp.local(case
             when is_twin then added_at + pg_temp.seconds(written_u * extract(epoch from pg_temp.history_end() - added_at))
             else added_at
-        end as written_at
+        end) as written_local
     from drawn
     offset 0
 )
@@ -70,5 +70,5 @@ select
     case when separator is not null then replace(split_part(category, '|', 2), ' > ', separator) end,
     pg_temp.float_money(pg_temp.product_price_cents(product_no), price_style),
     active,
-    pg_temp.last_upd(written_at, loses_last_upd)
+    pg_temp.last_upd(written_local, loses_last_upd)
 from written

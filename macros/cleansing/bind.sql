@@ -4,9 +4,9 @@
     to a time-zone conversion), so the cost multiplies. bind() evaluates `value` once per row and
     lets `body` refer to it as `name` as often as it likes:
         bind('btrim(x)', 's', "case when s = '' then null else s end")
-    is a scalar subquery over a one-row subquery; OFFSET 0 stops the planner from inlining the
+    is a scalar subquery over a one-row subquery; its LIMIT stops the planner from inlining the
     value back into the body. It costs about 0.2 microseconds a row.
 #}
 {% macro bind(value, name, body) -%}
-    (select {{ body }} from (select {{ value }} as {{ name }} offset 0) as {{ name }}_bound)
+    (select {{ body }} as bound_result from (select {{ value }} as {{ name }} limit 1) as {{ name }}_bound)
 {%- endmacro %}

@@ -42,7 +42,10 @@ first_orders as (
     from orders
     where
         orders.disposition = 'migrated'
-        and orders.customer_id in (select migrated.cust_id from migrated where migrated.created_at is null)
+        and orders.customer_id in (
+            select migrated.cust_id from migrated
+            where migrated.created_at is null
+        )
     group by orders.customer_id
 ),
 

@@ -13,34 +13,69 @@
 with
 
 landing_rows as (
-    select 'CUSTOMER' as source_table, count(*) filter (where not is_deleted) as source_rows
+    select
+        'CUSTOMER' as source_table,
+        count(*) filter (where not is_deleted) as source_rows
     from {{ ref('stg_oms__customers') }}
     union all
-    select 'PRODUCT', count(*) filter (where not is_deleted) from {{ ref('stg_oms__products') }}
+    select
+        'PRODUCT' as source_table,
+        count(*) filter (where not is_deleted) as source_rows
+    from {{ ref('stg_oms__products') }}
     union all
-    select 'ORDER_HDR', count(*) filter (where not is_deleted) from {{ ref('stg_oms__orders') }}
+    select
+        'ORDER_HDR' as source_table,
+        count(*) filter (where not is_deleted) as source_rows
+    from {{ ref('stg_oms__orders') }}
     union all
-    select 'ORDER_LINE', count(*) filter (where not is_deleted) from {{ ref('stg_oms__order_lines') }}
+    select
+        'ORDER_LINE' as source_table,
+        count(*) filter (where not is_deleted) as source_rows
+    from {{ ref('stg_oms__order_lines') }}
     union all
-    select 'PAYMENT', count(*) filter (where not is_deleted) from {{ ref('stg_oms__payments') }}
+    select
+        'PAYMENT' as source_table,
+        count(*) filter (where not is_deleted) as source_rows
+    from {{ ref('stg_oms__payments') }}
 ),
 
 migrated_rows as (
-    select 'CUSTOMER' as source_table, count(legacy_cust_id) as migrated from {{ ref('customer') }}
+    select
+        'CUSTOMER' as source_table,
+        count(legacy_cust_id) as migrated
+    from {{ ref('customer') }}
     union all
-    select 'PRODUCT', count(*) from {{ ref('product') }}
+    select
+        'PRODUCT' as source_table,
+        count(*) as migrated
+    from {{ ref('product') }}
     union all
-    select 'ORDER_HDR', count(legacy_order_no) from {{ ref('sales_order') }}
+    select
+        'ORDER_HDR' as source_table,
+        count(legacy_order_no) as migrated
+    from {{ ref('sales_order') }}
     union all
-    select 'ORDER_LINE', count(*) from {{ ref('order_line') }}
+    select
+        'ORDER_LINE' as source_table,
+        count(*) as migrated
+    from {{ ref('order_line') }}
     union all
-    select 'PAYMENT', count(legacy_pay_id) from {{ ref('payment') }}
+    select
+        'PAYMENT' as source_table,
+        count(legacy_pay_id) as migrated
+    from {{ ref('payment') }}
 ),
 
 merged_rows as (
-    select 'CUSTOMER' as source_table, count(*) as merged from {{ ref('customer_merge') }}
+    select
+        'CUSTOMER' as source_table,
+        count(*) as merged
+    from {{ ref('customer_merge') }}
     union all
-    select 'PRODUCT', count(*) from {{ ref('product_merge') }}
+    select
+        'PRODUCT' as source_table,
+        count(*) as merged
+    from {{ ref('product_merge') }}
 ),
 
 quarantined_rows as (

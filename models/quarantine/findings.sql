@@ -70,46 +70,47 @@ customer_findings as (
     where has_invalid_email
     union all
     select
-        'customer_email_shared',
+        'customer_email_shared' as rule,
         cust_id,
         'e-mail ''' || email || ''' belongs to customer ' || email_owner_cust_id
-        || ' too, whose name differs (not a duplicate): email left NULL, it must be unique'
+        || ' too, whose name differs (not a duplicate): email left NULL, it must be unique' as detail
     from customers
     where has_shared_email
     union all
     select
-        'customer_phone_unparseable',
+        'customer_phone_unparseable' as rule,
         cust_id,
-        'PHONE ''' || phone_raw || ''' is not a phone number of ' || country_code || ': phone_e164 left NULL'
+        'PHONE ''' || phone_raw || ''' is not a phone number of ' || country_code || ': phone_e164 left NULL' as detail
     from customers
     where phone_raw is not null and phone_e164 is null
     union all
     select
-        'customer_phone_extension_dropped',
+        'customer_phone_extension_dropped' as rule,
         cust_id,
-        'extension ' || phone_extension || ' of PHONE ''' || phone_raw || ''' dropped: E.164 has no extensions'
+        'extension ' || phone_extension || ' of PHONE ''' || phone_raw
+        || ''' dropped: E.164 has no extensions' as detail
     from customers
     where phone_extension is not null and phone_e164 is not null
     union all
     select
-        'customer_created_unknown',
+        'customer_created_unknown' as rule,
         cust_id,
         'CREATED ' || coalesce('''' || created_raw || '''', 'NULL')
-        || ' is not a date: created_at is the first order time, else the load time'
+        || ' is not a date: created_at is the first order time, else the load time' as detail
     from customers
     where created_at is null
     union all
     select
-        'customer_status_missing',
+        'customer_status_missing' as rule,
         cust_id,
-        'STATUS is NULL: status left NULL'
+        'STATUS is NULL: status left NULL' as detail
     from customers
     where status_code is null or status_code = ''
     union all
     select
-        'customer_name_not_split',
+        'customer_name_not_split' as rule,
         cust_id,
-        'CUST_NM ''' || display_name || ''' has no unambiguous given/family split: display_name only'
+        'CUST_NM ''' || display_name || ''' has no unambiguous given/family split: display_name only' as detail
     from customers
     where given_name is null and not is_company
 ),
@@ -123,16 +124,17 @@ product_findings as (
     where category_path is null
     union all
     select
-        'product_active_unknown',
+        'product_active_unknown' as rule,
         sku,
-        'ACTIVE ' || coalesce('''' || active_raw || '''', 'NULL') || ' is not a known flag: is_active left NULL'
+        'ACTIVE ' || coalesce('''' || active_raw || '''', 'NULL')
+        || ' is not a known flag: is_active left NULL' as detail
     from products
     where is_active is null
     union all
     select
-        'product_price_missing',
+        'product_price_missing' as rule,
         sku,
-        'PRICE is NULL: price_cents left NULL'
+        'PRICE is NULL: price_cents left NULL' as detail
     from products
     where price_cents is null
 ),
@@ -147,29 +149,30 @@ order_findings as (
     where is_in_dst_gap
     union all
     select
-        'order_total_mismatch',
+        'order_total_mismatch' as rule,
         orders.order_no,
         case
             when orders.legacy_total_cents is null
                 then 'ORDER_TOTAL ' || coalesce('''' || orders.legacy_total_text || '''', 'NULL') || ' is not an amount'
-            else 'ORDER_TOTAL ''' || orders.legacy_total_text || ''' (' || orders.legacy_total_cents
+            else
+                'ORDER_TOTAL ''' || orders.legacy_total_text || ''' (' || orders.legacy_total_cents
                 || ' cents) differs from the sum of the lines (' || order_totals.total_cents || ' cents)'
-        end || ': total_cents is the line sum, the legacy text is kept in legacy_total_text'
+        end || ': total_cents is the line sum, the legacy text is kept in legacy_total_text' as detail
     from orders
     inner join order_totals on orders.order_no = order_totals.order_no
     where order_totals.has_total_mismatch
     union all
     select
-        'order_notes_oversize',
+        'order_notes_oversize' as rule,
         order_no,
-        'NOTES is ' || octet_length(notes) || ' bytes (over 64 KiB): kept whole'
+        'NOTES is ' || octet_length(notes) || ' bytes (over 64 KiB): kept whole' as detail
     from orders
     where octet_length(notes) > 65536
     union all
     select
-        'order_notes_mojibake',
+        'order_notes_mojibake' as rule,
         order_no,
-        'NOTES look double-encoded (UTF-8 read as Latin-1, like ''CafÃ©''): kept as written'
+        'NOTES look double-encoded (UTF-8 read as Latin-1, like ''CafÃ©''): kept as written' as detail
     from orders
     where notes ~ '(Ã|Â)[\u0080-\u00BF]'
 ),
@@ -183,29 +186,49 @@ payment_findings as (
     where has_full_card_number
     union all
     select
-        'payment_card_on_non_card_method',
+        'payment_card_on_non_card_method' as rule,
         pay_id,
-        'CARD_NO present on method ' || method_code || ': not carried over'
+        'CARD_NO present on method ' || method_code || ': not carried over' as detail
     from payments
     where has_card_on_non_card_method
     union all
     select
-        'payment_time_in_dst_gap',
+        'payment_time_in_dst_gap' as rule,
         pay_id,
         'PAID_AT ' || paid_at_local || ' does not exist in {{ var("legacy_time_zone") }} (spring-forward gap): '
-        || 'shifted forward one hour'
+        || 'shifted forward one hour' as detail
     from payments
     where is_in_dst_gap
 ),
 
 final as (
-    select rule, 'CUSTOMER' as source_table, cust_id::text as source_key, detail from customer_findings
+    select
+        rule,
+        'CUSTOMER' as source_table,
+        cust_id::text as source_key,
+        detail
+    from customer_findings
     union all
-    select rule, 'PRODUCT', sku, detail from product_findings
+    select
+        rule,
+        'PRODUCT' as source_table,
+        sku as source_key,
+        detail
+    from product_findings
     union all
-    select rule, 'ORDER_HDR', order_no::text, detail from order_findings
+    select
+        rule,
+        'ORDER_HDR' as source_table,
+        order_no::text as source_key,
+        detail
+    from order_findings
     union all
-    select rule, 'PAYMENT', pay_id::text, detail from payment_findings
+    select
+        rule,
+        'PAYMENT' as source_table,
+        pay_id::text as source_key,
+        detail
+    from payment_findings
 )
 
 select * from final

@@ -76,12 +76,12 @@ rejected as (
     union all
 
     select
-        'PRODUCT',
-        products.sku,
-        products.quarantine_rule,
-        products.quarantine_reason,
+        'PRODUCT' as source_table,
+        products.sku as source_key,
+        products.quarantine_rule as rule,
+        products.quarantine_reason as reason,
         stg_products.source_row,
-        stg_products.synced_at
+        stg_products.synced_at as source_synced_at
     from products
     inner join stg_products on products.sku = stg_products.sku
     where
@@ -93,12 +93,12 @@ rejected as (
     union all
 
     select
-        'ORDER_HDR',
-        orders.order_no::text,
-        orders.quarantine_rule,
-        orders.quarantine_reason,
+        'ORDER_HDR' as source_table,
+        orders.order_no::text as source_key,
+        orders.quarantine_rule as rule,
+        orders.quarantine_reason as reason,
         stg_orders.source_row,
-        stg_orders.synced_at
+        stg_orders.synced_at as source_synced_at
     from orders
     inner join stg_orders on orders.order_no = stg_orders.order_no
     where
@@ -117,12 +117,12 @@ rejected as (
     union all
 
     select
-        'ORDER_LINE',
-        order_lines.order_no || '|' || order_lines.line_no,
-        order_lines.quarantine_rule,
-        order_lines.quarantine_reason,
+        'ORDER_LINE' as source_table,
+        order_lines.order_no || '|' || order_lines.line_no as source_key,
+        order_lines.quarantine_rule as rule,
+        order_lines.quarantine_reason as reason,
         stg_order_lines.source_row,
-        stg_order_lines.synced_at
+        stg_order_lines.synced_at as source_synced_at
     from order_lines
     inner join stg_order_lines
         on order_lines.order_no = stg_order_lines.order_no and order_lines.line_no = stg_order_lines.line_no
@@ -135,12 +135,12 @@ rejected as (
     union all
 
     select
-        'PAYMENT',
-        payments.pay_id::text,
-        payments.quarantine_rule,
-        payments.quarantine_reason,
+        'PAYMENT' as source_table,
+        payments.pay_id::text as source_key,
+        payments.quarantine_rule as rule,
+        payments.quarantine_reason as reason,
         stg_payments.source_row,
-        stg_payments.synced_at
+        stg_payments.synced_at as source_synced_at
     from payments
     inner join stg_payments on payments.pay_id = stg_payments.pay_id
     where

@@ -77,9 +77,9 @@ departing as (
     union all
 
     select
-        2,
-        'order_line',
-        app_order_lines.order_id || '|' || app_order_lines.line_no,
+        2 as delete_order,
+        'order_line' as app_table,
+        app_order_lines.order_id || '|' || app_order_lines.line_no as app_key,
         order_lines.disposition,
         order_lines.quarantine_rule
     from order_lines
@@ -89,9 +89,9 @@ departing as (
     union all
 
     select
-        3,
-        'customer_merge',
-        app_customer_merges.legacy_cust_id::text,
+        3 as delete_order,
+        'customer_merge' as app_table,
+        app_customer_merges.legacy_cust_id::text as app_key,
         customers.disposition,
         customers.quarantine_rule
     from customers
@@ -101,9 +101,9 @@ departing as (
     union all
 
     select
-        4,
-        'sales_order',
-        app_orders.order_id::text,
+        4 as delete_order,
+        'sales_order' as app_table,
+        app_orders.order_id::text as app_key,
         orders.disposition,
         orders.quarantine_rule
     from orders
@@ -112,9 +112,9 @@ departing as (
     union all
 
     select
-        5,
-        'customer',
-        app_customers.customer_id::text,
+        5 as delete_order,
+        'customer' as app_table,
+        app_customers.customer_id::text as app_key,
         customers.disposition,
         customers.quarantine_rule
     from customers
@@ -125,11 +125,11 @@ departing as (
 
     -- A product goes when none of its twins is migrated any more.
     select
-        6,
-        'product',
-        app_products.product_id::text,
-        min(products.disposition),
-        min(products.quarantine_rule)
+        6 as delete_order,
+        'product' as app_table,
+        app_products.product_id::text as app_key,
+        min(products.disposition) as disposition,
+        min(products.quarantine_rule) as quarantine_rule
     from products
     inner join app_products on products.sku_key = app_products.sku
     group by app_products.product_id

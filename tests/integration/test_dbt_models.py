@@ -16,6 +16,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
+import yaml
 from psycopg import sql
 
 from harness import connections
@@ -86,6 +87,44 @@ def fill_landing(conn: psycopg.Connection) -> None:
         conn.execute(sql.SQL("analyze {}").format(landing))
 
 
+# Changes of every kind sync writes, on a share of each landing table picked by a hash of the key:
+# nine in ten picked rows updated, one in ten deleted at the source (a tombstone), all with a new
+# _migrate_synced_at. Used by the tests below and by bench/bench_dbt_build.py.
+CHANGES = {
+    "CUSTOMER": (
+        'hashtext("CUST_ID"::text)',
+        """"PHONE" = '(617) 555-0' || lpad(("CUST_ID" % 1000)::text, 3, '0'),
+           "ADDR1" = coalesce("ADDR1", '') || ' Rear', "LAST_UPD" = localtimestamp""",
+    ),
+    "PRODUCT": ('hashtext("SKU")', '"PRICE" = "PRICE" + 1, "LAST_UPD" = localtimestamp'),
+    "ORDER_HDR": (
+        'hashtext("ORDER_NO"::text)',
+        """"STATUS_CD" = case "STATUS_CD" when 'NEW' then 'SHP' else 'RTN' end, "LAST_UPD" = localtimestamp""",
+    ),
+    "ORDER_LINE": ('hashtext("ORDER_NO"::text || \'|\' || "LINE_NO")', '"QTY" = "QTY" + 1, "LAST_UPD" = localtimestamp'),
+    "PAYMENT": ('hashtext("PAY_ID"::text)', '"AMOUNT" = "AMOUNT" + 0.01, "LAST_UPD" = localtimestamp'),
+}
+
+
+def change_landing(url: str, per_mille: int, salt: int = 0) -> dict[str, int]:
+    """Change `per_mille` rows in a thousand of every landing table as sync would; rows changed per table."""
+    changed = {}
+    with psycopg.connect(url) as conn:
+        for table, (bucket, assignments) in CHANGES.items():
+            picked = f"abs({bucket} + {salt}) % 1000"
+            updated = conn.execute(
+                f'update landing."{table}" set {assignments}, _migrate_synced_at = clock_timestamp() '
+                f"where {picked} between 1 and {per_mille - per_mille // 10}"
+            ).rowcount
+            deleted = conn.execute(
+                f'update landing."{table}" set _migrate_deleted = true, _migrate_synced_at = clock_timestamp() '
+                f"where {picked} between {per_mille - per_mille // 10 + 1} and {per_mille} and not _migrate_deleted"
+            ).rowcount
+            conn.execute(f'analyze landing."{table}"')
+            changed[table] = updated + deleted
+    return changed
+
+
 def dbt(env: dict[str, str], tmp: Path, *args: str) -> subprocess.CompletedProcess:
     """Run dbt as the harness does (--profiles-dir profiles --project-dir .); fail with its output."""
     command = [
@@ -116,7 +155,7 @@ def warehouse(admin_url, tmp_path_factory):
         connections.drop_database(admin_url, name)
 
 
-def query(url: str, statement: str, params: tuple = ()) -> list[tuple]:
+def query(url: str, statement: str, params: tuple | None = None) -> list[tuple]:
     with psycopg.connect(url) as conn:
         return conn.execute(statement, params).fetchall()
 
@@ -239,6 +278,29 @@ def test_no_full_card_number_leaves_landing(warehouse):
     assert_no_full_card_number(url)
 
 
+def test_expected_sql_of_the_mapping_metadata_holds(warehouse):
+    """Each app column's meta.expected_sql, evaluated on its landing row, is what the column holds."""
+    url, _, _ = warehouse
+    models = yaml.safe_load((PROJECT_DIR / "models/app/_app__models.yml").read_text())["models"]
+    checked = 0
+    for model in models:
+        source, join = model["meta"]["source_table"], model["meta"]["source_join"]
+        if "," in source:
+            continue  # shared rows (addresses) have no single landing row
+        for column in model["columns"]:
+            expected = (column.get("meta") or {}).get("expected_sql")
+            if not expected:
+                continue
+            (wrong,), = query(
+                url,
+                f'select count(*) from app.{model["name"]} join landing."{source}" as "{source}" on {join} '
+                f'where not "{source}"._migrate_deleted and app.{model["name"]}.{column["name"]} is distinct from ({expected})',
+            )
+            assert wrong == 0, f"app.{model['name']}.{column['name']}: {wrong} rows differ from expected_sql"
+            checked += 1
+    assert checked >= 20
+
+
 def test_identity_sequences_continue_above_the_largest_migrated_id(warehouse):
     url, _, _ = warehouse
     for table, key in (("customer", "customer_id"), ("sales_order", "order_id"), ("payment", "payment_id"),
@@ -274,6 +336,8 @@ def test_incremental_builds_equal_a_full_refresh(warehouse):
     assert query(url, "select card_last4 from app.payment where payment_id = 9000002") == [("0004",)]
     merged = query(url, "select count(*) from app.customer_merge")[0][0]
     apply(url, STEP_2)
+    dbt(env, tmp, "build")
+    change_landing(url, per_mille=50, salt=1)
     dbt(env, tmp, "build")
     incremental = table_digests(url)
     deleted = query(url, "select app_table, count(*) from migrate_sync.sync_app_deletes group by 1")

@@ -77,8 +77,9 @@ final as (
             0
         {% endif %}
         + row_number() over (
-            order by new_addresses.country_code, new_addresses.postal_code, new_addresses.line1,
-            new_addresses.line2, new_addresses.city, new_addresses.region, new_addresses.address_hash
+            order by
+                new_addresses.country_code, new_addresses.postal_code, new_addresses.line1,
+                new_addresses.line2, new_addresses.city, new_addresses.region, new_addresses.address_hash
         ) as address_id,
         new_addresses.address_hash,
         new_addresses.line1,

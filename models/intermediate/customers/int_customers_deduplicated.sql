@@ -1,7 +1,7 @@
 {{
     config(
         unique_key='cust_id',
-        incremental_strategy='delete+insert',
+        incremental_strategy='sync_replace',
         indexes=[
             {'columns': ['cust_id'], 'unique': true},
             {'columns': ['email']},
@@ -16,10 +16,6 @@ with
 
 customers as not materialized (
     select * from {{ ref('stg_oms__customers') }}
-),
-
-countries as not materialized (
-    select * from {{ ref('country_codes') }}
 ),
 
 statuses as not materialized (
@@ -38,7 +34,8 @@ statuses as not materialized (
     ),
 
     touched_emails as (
-        select changed.email from changed where changed.email is not null
+        select changed.email from changed
+        where changed.email is not null
         union
         select previous.email
         from {{ this }} as previous
@@ -65,18 +62,18 @@ resolved as (
         customers.email,
         customers.email_raw,
         customers.email is null and nullif(btrim(customers.email_raw), '') is not null as has_invalid_email,
-        {{ phone_to_e164('customers.phone_raw', 'countries.calling_code', 'countries.trunk_prefix') }} as phone_e164,
+        customers.phone_e164,
         customers.phone_raw,
         customers.phone_extension,
         customers.line1,
         customers.line2,
         customers.city,
         customers.region,
-        {{ normalize_postal_code('customers.postal_code_raw', 'countries.country_code') }} as postal_code,
-        countries.country_code,
+        customers.postal_code,
+        customers.country_code,
         customers.country_raw,
         customers.created_raw,
-        {{ local_to_timestamptz('customers.created_on::timestamp') }} as created_at,
+        customers.created_at,
         customers.status_code,
         statuses.status,
         customers.updated_at,
@@ -85,11 +82,10 @@ resolved as (
         customers.is_deleted,
         case
             when customers.is_deleted then null
-            when countries.country_code is null then 'customer_country_unmapped'
+            when customers.country_code is null then 'customer_country_unmapped'
             when customers.status_code <> '' and statuses.status is null then 'customer_status_unknown'
         end as quarantine_rule
     from customers
-    left join countries on customers.country_key = countries.spelling_key
     left join statuses on customers.status_code = statuses.legacy_code
     {% if is_incremental() %}
         where customers.cust_id in (select in_scope.cust_id from in_scope)
@@ -134,7 +130,11 @@ email_owners as (
     group by email
 ),
 
-final as (
+{%- set billing_address = [
+    'decided.line1', 'decided.line2', 'decided.city', 'decided.region', 'decided.postal_code', 'decided.country_code'
+] %}
+
+current_rows as (
     select
         decided.cust_id,
         decided.disposition,
@@ -164,7 +164,7 @@ final as (
         decided.phone_extension,
         case
             when coalesce(decided.line1, decided.line2, decided.city, decided.postal_code) is not null
-                then {{ address_hash('decided.line1', 'decided.line2', 'decided.city', 'decided.region', 'decided.postal_code', 'decided.country_code') }}
+                then {{ address_hash(*billing_address) }}
         end as billing_address_hash,
         decided.line1,
         decided.line2,
@@ -182,6 +182,16 @@ final as (
         {{ sync_high_watermark() }} as batch_watermark
     from decided
     left join email_owners on decided.email = email_owners.email
+),
+
+final as (
+    select
+        latest.*,
+        {{ has_changed_fate(['disposition', 'customer_id']) }} as has_changed_fate
+    from current_rows as latest
+    {% if is_incremental() %}
+        left join {{ this }} as previous on latest.cust_id = previous.cust_id
+    {% endif %}
 )
 
 select * from final

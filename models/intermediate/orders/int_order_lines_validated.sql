@@ -1,7 +1,7 @@
 {{
     config(
         unique_key=['order_no', 'line_no'],
-        incremental_strategy='delete+insert',
+        incremental_strategy='sync_replace',
         indexes=[
             {'columns': ['order_no', 'line_no'], 'unique': true},
             {'columns': ['sku_key']},
@@ -45,14 +45,14 @@ product_keys as not materialized (
             lines.line_no
         from lines
         inner join orders on lines.order_no = orders.order_no
-        where orders.batch_watermark > {{ sync_low_watermark() }}
+        where orders.batch_watermark > {{ sync_low_watermark() }} and orders.has_changed_fate
         union
         select
             previous.order_no,
             previous.line_no
         from {{ this }} as previous
         inner join products on previous.sku_key = products.sku_key
-        where products.batch_watermark > {{ sync_low_watermark() }}
+        where products.batch_watermark > {{ sync_low_watermark() }} and products.has_changed_fate
     ),
 {% endif %}
 

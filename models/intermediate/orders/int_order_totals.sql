@@ -1,7 +1,7 @@
 {{
     config(
         unique_key='order_no',
-        incremental_strategy='delete+insert',
+        incremental_strategy='sync_replace',
         indexes=[
             {'columns': ['order_no'], 'unique': true},
             {'columns': ['batch_watermark']},

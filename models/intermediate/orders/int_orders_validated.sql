@@ -1,7 +1,7 @@
 {{
     config(
         unique_key='order_no',
-        incremental_strategy='delete+insert',
+        incremental_strategy='sync_replace',
         indexes=[
             {'columns': ['order_no'], 'unique': true},
             {'columns': ['cust_id']},
@@ -23,10 +23,6 @@ customers as not materialized (
     select * from {{ ref('int_customers_deduplicated') }}
 ),
 
-countries as not materialized (
-    select * from {{ ref('country_codes') }}
-),
-
 statuses as not materialized (
     select * from {{ ref('order_statuses') }}
 ),
@@ -46,7 +42,7 @@ currencies as not materialized (
         select previous.order_no
         from {{ this }} as previous
         inner join customers on previous.cust_id = customers.cust_id
-        where customers.batch_watermark > {{ sync_low_watermark() }}
+        where customers.batch_watermark > {{ sync_low_watermark() }} and customers.has_changed_fate
     ),
 {% endif %}
 
@@ -65,21 +61,19 @@ resolved as (
         orders.ship_line2,
         orders.ship_city,
         orders.ship_region,
-        {{ normalize_postal_code('orders.ship_postal_code_raw', 'countries.country_code') }} as ship_postal_code,
-        countries.country_code as ship_country_code,
+        orders.ship_postal_code,
+        orders.ship_country_code,
         orders.ship_country_raw,
-        coalesce(orders.ship_line1, orders.ship_line2, orders.ship_city, orders.ship_postal_code_raw) is not null
-            as has_ship_address,
+        orders.has_ship_address,
         orders.currency_code,
         currencies.currency_code is not null as is_known_currency,
         orders.legacy_total_text,
-        {{ money_to_cents('orders.legacy_total_text', kind='text') }} as legacy_total_cents,
+        orders.legacy_total_cents,
         orders.notes,
         orders.synced_at,
         orders.is_deleted
     from orders
     left join customers on orders.cust_id = customers.cust_id
-    left join countries on orders.ship_country_key = countries.spelling_key
     left join statuses on orders.status_code = statuses.legacy_code
     left join currencies on orders.currency_code = currencies.currency_code
     {% if is_incremental() %}
@@ -102,7 +96,11 @@ decided as (
     from resolved
 ),
 
-final as (
+{%- set ship_address = [
+    'ship_line1', 'ship_line2', 'ship_city', 'ship_region', 'ship_postal_code', 'ship_country_code'
+] %}
+
+current_rows as (
     select
         order_no,
         case
@@ -112,12 +110,15 @@ final as (
         end as disposition,
         quarantine_rule,
         case quarantine_rule
-            when 'order_customer_missing' then
-                case
-                    when cust_id is null then 'CUST_ID is NULL'
-                    when customer_disposition = 'deleted' then 'customer ' || cust_id || ' was deleted at the source'
-                    else 'customer ' || cust_id || ' does not exist in CUSTOMER'
-                end
+            when 'order_customer_missing'
+                then
+                    case
+                        when cust_id is null then 'CUST_ID is NULL'
+                        when
+                            customer_disposition = 'deleted'
+                            then 'customer ' || cust_id || ' was deleted at the source'
+                        else 'customer ' || cust_id || ' does not exist in CUSTOMER'
+                    end
             when 'order_customer_quarantined' then 'customer ' || cust_id || ' is quarantined'
             when 'order_status_unknown'
                 then 'status code ' || coalesce('''' || status_code || '''', 'NULL') || ' is not in seed order_statuses'
@@ -134,7 +135,7 @@ final as (
         status,
         case
             when has_ship_address
-                then {{ address_hash('ship_line1', 'ship_line2', 'ship_city', 'ship_region', 'ship_postal_code', 'ship_country_code') }}
+                then {{ address_hash(*ship_address) }}
         end as ship_address_hash,
         ship_line1,
         ship_line2,
@@ -149,6 +150,16 @@ final as (
         synced_at,
         {{ sync_high_watermark() }} as batch_watermark
     from decided
+),
+
+final as (
+    select
+        latest.*,
+        {{ has_changed_fate(['disposition', 'currency_code']) }} as has_changed_fate
+    from current_rows as latest
+    {% if is_incremental() %}
+        left join {{ this }} as previous on latest.order_no = previous.order_no
+    {% endif %}
 )
 
 select * from final

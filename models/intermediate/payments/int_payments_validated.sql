@@ -1,7 +1,7 @@
 {{
     config(
         unique_key='pay_id',
-        incremental_strategy='delete+insert',
+        incremental_strategy='sync_replace',
         indexes=[
             {'columns': ['pay_id'], 'unique': true},
             {'columns': ['order_no']},
@@ -36,7 +36,7 @@ methods as not materialized (
         select previous.pay_id
         from {{ this }} as previous
         inner join orders on previous.order_no = orders.order_no
-        where orders.batch_watermark > {{ sync_low_watermark() }}
+        where orders.batch_watermark > {{ sync_low_watermark() }} and orders.has_changed_fate
     ),
 {% endif %}
 
@@ -90,11 +90,12 @@ final as (
         end as disposition,
         quarantine_rule,
         case quarantine_rule
-            when 'payment_order_missing' then
-                case
-                    when order_no is null then 'ORDER_NO is NULL'
-                    else 'order ' || order_no || ' does not exist in ORDER_HDR'
-                end
+            when 'payment_order_missing'
+                then
+                    case
+                        when order_no is null then 'ORDER_NO is NULL'
+                        else 'order ' || order_no || ' does not exist in ORDER_HDR'
+                    end
             when 'payment_order_quarantined' then 'order ' || order_no || ' is quarantined'
             when 'payment_method_unknown'
                 then 'method ' || coalesce('''' || method_code || '''', 'NULL') || ' is not in seed payment_methods'

@@ -44,7 +44,10 @@ new_paths as (
     select prefixes.*
     from prefixes
     {% if is_incremental() %}
-        where not exists (select 1 from {{ this }} as known where known.path = prefixes.path)
+        where not exists (
+            select 1 from {{ this }} as known
+            where known.path = prefixes.path
+        )
     {% endif %}
 ),
 
@@ -57,7 +60,8 @@ final as (
         {% endif %}
         + row_number() over (order by new_paths.depth, new_paths.path) as category_id,
         new_paths.path,
-        nullif(array_to_string((string_to_array(new_paths.path, ' > '))[1:new_paths.depth - 1], ' > '), '') as parent_path,
+        nullif(array_to_string((string_to_array(new_paths.path, ' > '))[1:new_paths.depth - 1], ' > '), '')
+            as parent_path,
         (string_to_array(new_paths.path, ' > '))[new_paths.depth] as name,
         new_paths.depth,
         {{ sync_high_watermark() }} as batch_watermark

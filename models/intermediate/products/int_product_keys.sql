@@ -28,7 +28,10 @@ new_skus as (
         products.disposition = 'migrated'
         and products.batch_watermark > {{ sync_low_watermark() }}
         {% if is_incremental() %}
-            and not exists (select 1 from {{ this }} as known where known.sku_key = products.sku_key)
+            and not exists (
+                select 1 from {{ this }} as known
+                where known.sku_key = products.sku_key
+            )
         {% endif %}
 ),
 

@@ -1,7 +1,7 @@
 {{
     config(
         unique_key='sku',
-        incremental_strategy='delete+insert',
+        incremental_strategy='sync_replace',
         indexes=[
             {'columns': ['sku'], 'unique': true},
             {'columns': ['sku_key']},
@@ -29,11 +29,11 @@ products as not materialized (
 
 resolved as (
     select
-        *,
+        products.*,
         case
-            when is_deleted then null
-            when sku_key is null then 'product_sku_blank'
-            when price_cents < 0 then 'product_price_negative'
+            when products.is_deleted then null
+            when products.sku_key is null then 'product_sku_blank'
+            when products.price_cents < 0 then 'product_price_negative'
         end as quarantine_rule
     from products
     {% if is_incremental() %}
@@ -52,12 +52,12 @@ ranked as (
                 (not is_deleted and quarantine_rule is null) desc,
                 (sku = sku_key) desc,
                 updated_at desc nulls last,
-                sku
+                sku asc
         ) as twin_rank
     from resolved
 ),
 
-final as (
+current_rows as (
     select
         sku,
         sku_key,
@@ -83,6 +83,16 @@ final as (
         synced_at,
         {{ sync_high_watermark() }} as batch_watermark
     from ranked
+),
+
+final as (
+    select
+        latest.*,
+        {{ has_changed_fate(['disposition']) }} as has_changed_fate
+    from current_rows as latest
+    {% if is_incremental() %}
+        left join {{ this }} as previous on latest.sku = previous.sku
+    {% endif %}
 )
 
 select * from final

@@ -8,7 +8,7 @@ with
 legacy as (
     select count(*) as customers
     from {{ source('oms', 'CUSTOMER') }}
-    where not "_migrate_deleted"
+    where not _migrate_deleted
 ),
 
 migrated as (

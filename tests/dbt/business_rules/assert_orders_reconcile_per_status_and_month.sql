@@ -2,11 +2,24 @@
 -- the target plus quarantine. The status group is the target status (seed order_statuses; codes
 -- it does not know form the group 'unknown'), month is the New York calendar month of ORDER_DT.
 -- Legacy orders count +1, target and quarantined orders -1: returns every (status group, month)
--- whose balance is not zero.
+-- whose balance is not zero. After an incremental run only the orders recomputed in it are
+-- compared (macro reconcile_only_this_batch): no other order can have moved.
 
 -- depends_on: {{ ref('sync_app_deletes') }}
+-- depends_on: {{ ref('sync_batches') }}
+-- depends_on: {{ ref('int_orders_validated') }}
+
+{%- set only_this_batch = reconcile_only_this_batch() %}
 
 with
+
+{% if only_this_batch %}
+    recomputed as (
+        select order_no
+        from {{ ref('int_orders_validated') }}
+        where batch_watermark > {{ sync_low_watermark() }}
+    ),
+{% endif %}
 
 statuses as (
     select * from {{ ref('order_statuses') }}
@@ -14,17 +27,29 @@ statuses as (
 
 legacy_orders as (
     select * from {{ source('oms', 'ORDER_HDR') }}
-    where not "_migrate_deleted"
+    where
+        not _migrate_deleted
+        {% if only_this_batch %}
+            and "ORDER_NO" in (select recomputed.order_no from recomputed)
+        {% endif %}
 ),
 
 migrated_orders as (
     select * from {{ ref('sales_order') }}
-    where legacy_order_no is not null
+    where
+        legacy_order_no is not null
+        {% if only_this_batch %}
+            and legacy_order_no in (select recomputed.order_no from recomputed)
+        {% endif %}
 ),
 
 quarantined_orders as (
     select * from {{ ref('quarantined_rows') }}
-    where source_table = 'ORDER_HDR'
+    where
+        source_table = 'ORDER_HDR'
+        {% if only_this_batch %}
+            and source_key in (select recomputed.order_no::text from recomputed)
+        {% endif %}
 ),
 
 legacy as (

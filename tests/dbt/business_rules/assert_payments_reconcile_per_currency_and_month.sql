@@ -1,30 +1,56 @@
 -- Business rule 1: the sum of payment amounts per currency per month is the same in legacy as in
 -- the target plus quarantine. Currency is the order's (NULL means USD; unknown order: none), month
 -- is the New York calendar month of PAID_AT. Legacy amounts count positive, target and quarantine
--- amounts negative: returns every (currency, month) whose balance is not zero.
+-- amounts negative: returns every (currency, month) whose balance is not zero. After an incremental
+-- run only the payments recomputed in it are compared (macro reconcile_only_this_batch): every
+-- payment whose row or order changed is recomputed, and no other payment can have moved.
 
 -- depends_on: {{ ref('sync_app_deletes') }}
+-- depends_on: {{ ref('sync_batches') }}
+-- depends_on: {{ ref('int_payments_validated') }}
+
+{%- set only_this_batch = reconcile_only_this_batch() %}
 
 with
 
+{% if only_this_batch %}
+    recomputed as (
+        select pay_id
+        from {{ ref('int_payments_validated') }}
+        where batch_watermark > {{ sync_low_watermark() }}
+    ),
+{% endif %}
+
 legacy_payments as (
     select * from {{ source('oms', 'PAYMENT') }}
-    where not "_migrate_deleted"
+    where
+        not _migrate_deleted
+        {% if only_this_batch %}
+            and "PAY_ID" in (select recomputed.pay_id from recomputed)
+        {% endif %}
 ),
 
 legacy_orders as (
     select * from {{ source('oms', 'ORDER_HDR') }}
-    where not "_migrate_deleted"
+    where not _migrate_deleted
 ),
 
 migrated_payments as (
     select * from {{ ref('payment') }}
-    where legacy_pay_id is not null
+    where
+        legacy_pay_id is not null
+        {% if only_this_batch %}
+            and legacy_pay_id in (select recomputed.pay_id from recomputed)
+        {% endif %}
 ),
 
 quarantined_payments as (
     select * from {{ ref('quarantined_rows') }}
-    where source_table = 'PAYMENT'
+    where
+        source_table = 'PAYMENT'
+        {% if only_this_batch %}
+            and source_key in (select recomputed.pay_id::text from recomputed)
+        {% endif %}
 ),
 
 legacy as (

@@ -11,7 +11,7 @@ with
 landing_rows as (
     select count(*) as source_rows
     from {{ model }}
-    where not "_migrate_deleted"
+    where not _migrate_deleted
 ),
 
 accounted as (

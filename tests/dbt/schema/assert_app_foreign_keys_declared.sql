@@ -38,9 +38,9 @@ declared as (
     inner join pg_namespace as schemas on source_table.relnamespace = schemas.oid
     inner join pg_class as referenced_table on constraints.confrelid = referenced_table.oid
     inner join pg_attribute as source_column
-        on source_column.attrelid = constraints.conrelid and source_column.attnum = constraints.conkey[1]
+        on constraints.conrelid = source_column.attrelid and source_column.attnum = constraints.conkey[1]
     inner join pg_attribute as referenced_column
-        on referenced_column.attrelid = constraints.confrelid and referenced_column.attnum = constraints.confkey[1]
+        on constraints.confrelid = referenced_column.attrelid and referenced_column.attnum = constraints.confkey[1]
     where
         constraints.contype = 'f'
         and schemas.nspname = '{{ ref("customer").schema }}'

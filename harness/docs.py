@@ -1,0 +1,563 @@
+"""`migrate docs`: the migration documents, generated from facts so that they never go stale.
+
+The facts come only from what the harness and dbt hold: the control schema (loads, syncs,
+backups, reconciliations, rehearsals, cutovers, rollbacks, approvals, the phase),
+reports/assessment.json, dbt's artifacts (manifest, run results, catalog), migration.yml and the
+catalogs of the two databases. `collect` gathers them into one JSON document model, written as
+<out>/migration-docs.json; every document is rendered from that JSON alone (harness.docs_render
+for the plan, runbook, rollback procedures, validation test cases and transformation index;
+harness.mapping_sheet for the mapping spreadsheet), so no document can say more than the facts.
+Nothing here is specific to one migration: tables, models, owners and checks are all read.
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import psycopg
+from psycopg import sql
+from psycopg.rows import dict_row
+
+from harness import connections, control, cutover, dbt, dbt_artifacts, docs_render, landing, mapping_sheet
+from harness.config import Config
+from harness.connections import Database
+from harness.engines import postgres
+from harness.errors import HarnessError
+from harness.reconcile import describe_expectation
+
+DOCS_JSON = "migration-docs.json"
+RECONCILE_RUNS_KEPT = 20  # reconciliations listed in the history; the latest of each level is always kept
+CONSTRAINT_KINDS = {"p": "primary key", "f": "foreign key", "u": "unique", "c": "check", "x": "exclusion"}
+
+
+@dataclass(frozen=True)
+class DocsResult:
+    out_dir: Path
+    files: list[tuple[str, Path]]  # (what, path), in reading order
+    facts: dict[str, Any]
+    parsed: bool  # `dbt parse` ran first because target/manifest.json was missing
+
+
+def generate(config: Config, source: Database, target: Database, out_dir: Path) -> DocsResult:
+    """Collect the facts, save them as JSON, render every document from that JSON."""
+    parsed = ensure_manifest(config, target)
+    facts = collect(config, source, target, out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    path = out_dir / DOCS_JSON
+    docs_render.write_text(path, json.dumps(facts, indent=2, ensure_ascii=False) + "\n")
+    facts = json.loads(path.read_text())
+    files = docs_render.write_all(facts, out_dir)
+    files.append(("mapping spreadsheet", mapping_sheet.write_xlsx(facts, out_dir / "mapping.xlsx")))
+    files.append(("mapping, one row per column pair", mapping_sheet.write_csv(facts["mapping"], out_dir / "mapping.csv")))
+    files.append(("the facts every document is rendered from", path))
+    return DocsResult(out_dir, files, facts, parsed)
+
+
+def ensure_manifest(config: Config, target: Database) -> bool:
+    """Run `dbt parse` when the project has no target/manifest.json yet; True when it ran."""
+    if not (config.project_dir / "dbt_project.yml").exists() or (config.project_dir / "target" / "manifest.json").exists():
+        return False
+    dbt.run(config, target, ["parse"], quiet=True)
+    return True
+
+
+# --- the document model -------------------------------------------------------------------------
+
+
+def plain(value: Any) -> Any:
+    """A value as JSON holds it: times as ISO 8601 in UTC, decimals as numbers."""
+    if isinstance(value, datetime):
+        return value.astimezone(timezone.utc).isoformat(timespec="seconds")
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, dict):
+        return {str(k): plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [plain(v) for v in value]
+    return value
+
+
+def collect(config: Config, source: Database, target: Database, out_dir: Path) -> dict[str, Any]:
+    artifacts = dbt_artifacts.load(config.project_dir)
+    notes = [n for n in artifacts.notes if "catalog.json" not in n]  # target types come from the database
+    models = dbt_artifacts.models(artifacts)
+    schema = config.control_schema
+    with connections.connection(target, command="docs", autocommit=True) as conn:
+        control.ensure(conn, schema)
+        facts = _control_facts(conn, schema)
+        landing_columns = {t.name: postgres.columns(conn, config.landing_schema, t.name) for t in config.tables}
+        relations = [m.relation for m in models if m.is_target]
+        target_types = {r: {c.name: c.type for c in postgres.columns(conn, *r.split(".", 1))} for r in relations}
+        constraints = _constraints(conn, relations)
+    legacy = _legacy_tables(config, source, landing_columns, notes)
+    facts["cutover"]["steps"] = list(cutover.STEPS)
+    facts["cutover"]["estimates"] = cutover.estimates(config, target)
+    facts["gates"] = _gates(config, source, target)
+    rehearsal = facts["rehearsal"]
+    if rehearsal:
+        rehearsal["current_models"] = rehearsal["models_fingerprint"] == cutover.models_fingerprint(config.project_dir)
+    dbt_facts = _dbt_facts(config, artifacts, out_dir, facts["reconcile"]["levels"].get("rules"))
+    for model in dbt_facts.get("models", []):
+        model["constraints"] = constraints.get(model["relation"], {}) if model["is_target"] else {}
+    return plain({
+        "document": "migration-docs",
+        "version": 1,
+        "generated_at": datetime.now(timezone.utc),
+        "migration": config.name,
+        "source": {"database": source.describe(), "schema": config.source_schema, "engine": config.source.engine},
+        "target": {"database": target.describe(), "landing_schema": config.landing_schema, "control_schema": schema},
+        "settings": settings(config),
+        **facts,
+        "assessment": _assessment(config.project_dir, notes),
+        "dbt": dbt_facts,
+        "mapping": mapping_sheet.mapping_facts(artifacts, legacy, target_types),
+        "notes": notes,
+    })
+
+
+def settings(config: Config) -> dict[str, Any]:
+    """What migration.yml decides that the documents show."""
+    c, r = config.cutover, config.reconcile
+    return {
+        "strategy": config.strategy,
+        "downtime_limit_minutes": config.downtime_limit_minutes,
+        "owners": dict(config.owners),
+        "roles": dict(config.roles),
+        "tables": [{"name": t.name, "key": list(t.key), "masks": dict(t.masks)} for t in config.tables],
+        "capture": {"method": config.capture.method, "column": config.capture.column, "overlap_seconds": config.capture.overlap_seconds},
+        "cutover": {
+            "required_approvals": list(c.required_approvals), "max_lag_seconds": c.max_lag_seconds,
+            "reconcile_max_age_minutes": c.reconcile_max_age_minutes, "backup_max_age_hours": c.backup_max_age_hours,
+            "require_rehearsal": c.require_rehearsal, "rollback_window_hours": c.rollback_window_hours,
+            "lock_timeout_seconds": c.lock_timeout_seconds,
+            "switch_command": " ".join(c.switch_command) if c.switch_command else None,
+            "switch_back_command": " ".join(c.switch_back_command) if c.switch_back_command else None,
+            "routing_file": c.routing_file, "waves": [list(w) for w in c.waves],
+        },
+        "reconcile": {
+            "sample_size": r.sample_size,
+            "rules": [{"name": x.name, "tolerance": x.tolerance} for x in r.rules],
+            "performance_queries": [{"name": x.name, "p95_ms": x.p95_ms, "runs": x.runs, "require_index": x.require_index}
+                                    for x in r.performance_queries],
+            "smoke": [{"name": x.name, "expect": describe_expectation(x.expect), "kind": "command" if x.command else "sql"} for x in r.smoke],
+        },
+    }
+
+
+# --- the control schema --------------------------------------------------------------------------
+
+
+def _rows(conn: psycopg.Connection, query: sql.Composable, params: tuple = ()) -> list[dict[str, Any]]:
+    with conn.cursor(row_factory=dict_row) as cur:
+        return cur.execute(query, params).fetchall()
+
+
+def _control_facts(conn: psycopg.Connection, schema: str) -> dict[str, Any]:
+    t = lambda name: control.table(schema, name)  # noqa: E731
+    state = _rows(conn, sql.SQL("select phase, changed_at, switched_at, rollback_window_ends from {}").format(t("migration_state")))
+    load = _rows(conn, sql.SQL(
+        "select load_id, started_at, finished_at, seconds, rows_copied, bytes_copied, status from {} order by load_id desc limit 1"
+    ).format(t("load_runs")))
+    if load:
+        load[0]["tables"] = _rows(conn, sql.SQL(
+            "select table_name as name, coalesce(sum(rows_copied), 0) as rows, count(*) as ranges, bool_and(done) as done "
+            "from {} where load_id = %s group by table_name order by table_name"
+        ).format(t("load_ranges")), (load[0]["load_id"],))
+    sync_state = _rows(conn, sql.SQL("select applied_at, changes_applied, built_at from {} where stream = %s").format(t("sync_state")), (control.STREAM,))
+    backups = _rows(conn, sql.SQL(
+        "select distinct on (side) backup_id, side, taken_at, size_bytes, verified_at, verified_into, "
+        "(select coalesce(sum(value::bigint), 0) from jsonb_each_text(row_counts)) as rows "
+        "from {} order by side, backup_id desc"
+    ).format(t("backups")))
+    approvals = _rows(conn, sql.SQL("select approval_id, stage, role, name, note, approved_at from {} order by approved_at, approval_id").format(t("approvals")))
+    return {
+        "phase": state[0] if state else None,
+        "load": load[0] if load else None,
+        "sync": sync_state[0] if sync_state else None,
+        "backups": backups,
+        "reconcile": _reconcile_facts(conn, schema),
+        "rehearsal": _rehearsal_facts(conn, schema),
+        "cutover": _cutover_facts(conn, schema),
+        "rollbacks": _rows(conn, sql.SQL(
+            "select run_id, started_at, status, detail from {} where command = 'rollback' order by run_id"
+        ).format(t("runs"))),
+        "approvals": approvals,
+    }
+
+
+def _reconcile_facts(conn: psycopg.Connection, schema: str) -> dict[str, Any]:
+    """The latest reconciliations, and for each level the checks of the latest run that ran it."""
+    runs = _rows(conn, sql.SQL(
+        "select reconcile_id, started_at, finished_at, levels, status, level_verdicts from {} order by reconcile_id desc"
+    ).format(control.table(schema, "reconcile_runs")))
+    latest: dict[str, dict] = {}
+    for run in runs:
+        if run["status"] == "running":
+            continue
+        for level in run["levels"]:
+            latest.setdefault(level, run)
+    levels: dict[str, Any] = {}
+    for level, run in latest.items():
+        checks = _rows(conn, sql.SQL(
+            "select check_name as name, verdict, source_value as source, target_value as target, detail "
+            "from {} where reconcile_id = %s and level = %s order by check_name"
+        ).format(control.table(schema, "reconcile_verdicts")), (run["reconcile_id"], level))
+        extra = _rows(conn, sql.SQL(
+            "select l -> 'seconds' as seconds, l -> 'notes' as notes from {}, jsonb_array_elements(coalesce(report -> 'levels', '[]')) as l "
+            "where reconcile_id = %s and l ->> 'level' = %s"
+        ).format(control.table(schema, "reconcile_runs")), (run["reconcile_id"], level))
+        levels[level] = {
+            "reconcile_id": run["reconcile_id"], "finished_at": run["finished_at"],
+            "verdict": (run["level_verdicts"] or {}).get(level, "not recorded"),
+            "seconds": extra[0]["seconds"] if extra else None, "notes": (extra[0]["notes"] or []) if extra else [],
+            "checks": checks,
+        }
+    kept = {r["reconcile_id"] for r in runs[:RECONCILE_RUNS_KEPT]} | {r["reconcile_id"] for r in latest.values()}
+    return {"runs": [r for r in runs if r["reconcile_id"] in kept], "levels": levels}
+
+
+def _steps(conn: psycopg.Connection, schema: str, run_id: int) -> list[dict[str, Any]]:
+    return _rows(conn, sql.SQL(
+        "select step, status, started_at, finished_at, extract(epoch from finished_at - started_at) as seconds, detail "
+        "from {} where run_id = %s order by started_at, step"
+    ).format(control.table(schema, "steps")), (run_id,))
+
+
+def _rehearsal_facts(conn: psycopg.Connection, schema: str) -> dict[str, Any] | None:
+    rows = _rows(conn, sql.SQL(
+        "select rehearsal_id, run_id, started_at, finished_at, status, models_fingerprint, "
+        "extract(epoch from finished_at - started_at) as seconds from {} order by rehearsal_id desc limit 1"
+    ).format(control.table(schema, "rehearsals")))
+    if not rows:
+        return None
+    rehearsal = rows[0]
+    rehearsal["steps"] = [{k: s[k] for k in ("step", "status", "seconds")} for s in _steps(conn, schema, rehearsal["run_id"])]
+    return rehearsal
+
+
+def _cutover_facts(conn: psycopg.Connection, schema: str) -> dict[str, Any]:
+    runs = _rows(conn, sql.SQL(
+        "select run_id, started_at, finished_at, status, detail from {} where command = 'cutover' order by run_id desc limit 1"
+    ).format(control.table(schema, "runs")))
+    last = runs[0] if runs else None
+    if last:
+        last["steps"] = _steps(conn, schema, last["run_id"])
+    return {"last_run": last}
+
+
+def _constraints(conn: psycopg.Connection, relations: list[str]) -> dict[str, dict[str, int]]:
+    """Per target relation, the constraints the database enforces: kind → how many."""
+    found: dict[str, dict[str, int]] = {}
+    for relation in relations:
+        schema, table = relation.split(".", 1)
+        rows = conn.execute(
+            "select con.contype, count(*) from pg_constraint con join pg_class c on c.oid = con.conrelid "
+            "join pg_namespace n on n.oid = c.relnamespace where n.nspname = %s and c.relname = %s group by con.contype",
+            (schema, table),
+        ).fetchall()
+        kinds = {CONSTRAINT_KINDS.get(kind, kind): n for kind, n in rows}
+        (not_null,) = conn.execute(
+            "select count(*) from pg_attribute a join pg_class c on c.oid = a.attrelid join pg_namespace n on n.oid = c.relnamespace "
+            "where n.nspname = %s and c.relname = %s and a.attnum > 0 and not a.attisdropped and a.attnotnull",
+            (schema, table),
+        ).fetchone()
+        if not_null:
+            kinds["not null"] = not_null
+        found[relation] = kinds
+    return found
+
+
+# --- the databases' catalogs, the gates ----------------------------------------------------------
+
+
+def _legacy_tables(config: Config, source: Database, landing_columns: dict[str, list[postgres.Column]],
+                   notes: list[str]) -> list[mapping_sheet.LegacyTable]:
+    """Each listed table's columns and types: from the source catalog, else from landing's copy."""
+    loader = {landing.SYNCED_AT, landing.DELETED}
+    source_columns: dict[str, list[postgres.Column]] = {}
+    try:
+        with connections.connection(source, command="docs") as src:
+            for table in config.tables:
+                source_columns[table.name] = postgres.columns(src, config.source_schema, table.name)
+            src.rollback()
+    except HarnessError as exc:
+        notes.append(f"the source could not be read ({exc}); legacy types are taken from landing")
+    result = []
+    for table in config.tables:
+        in_landing = landing_columns.get(table.name) or []
+        own = {c.name: c.type for c in in_landing if c.name in loader}
+        if source_columns.get(table.name):
+            columns, origin = source_columns[table.name], "source catalog"
+        elif in_landing:
+            columns, origin = [c for c in in_landing if c.name not in loader], "landing"
+        else:
+            columns, origin = [], "not found"
+            notes.append(f"{table.name} is in neither the source nor landing: its columns are not listed")
+        result.append(mapping_sheet.LegacyTable(table.name, tuple((c.name, c.type) for c in columns), origin, dict(table.masks), own))
+    return result
+
+
+def _gates(config: Config, source: Database, target: Database) -> dict[str, Any]:
+    """The cutover's gates as they stand now."""
+    checked_at = datetime.now(timezone.utc)
+    try:
+        found = cutover.gates(config, source, target)
+    except HarnessError as exc:
+        return {"checked_at": checked_at, "error": str(exc), "gates": []}
+    return {"checked_at": checked_at, "error": None, "gates": [{"name": g.name, "passed": g.passed, "reason": g.reason} for g in found]}
+
+
+# --- reports/assessment.json -------------------------------------------------------------------
+
+
+def _assessment(project_dir: Path, notes: list[str]) -> dict[str, Any] | None:
+    path = project_dir / "reports" / "assessment.json"
+    if not path.exists():
+        return None
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError):
+        notes.append("reports/assessment.json could not be read: run `migrate assess` again to rewrite it")
+        return None
+    findings = data.get("findings") or []
+    return {
+        "assessed_at": data.get("assessed_at"),
+        "verdict": data.get("verdict") or {},
+        "recommendation": data.get("recommendation") or {},
+        "configured_strategy": data.get("configured_strategy"),
+        "downtime_limit_minutes": data.get("downtime_limit_minutes"),
+        "strategies": [{k: s.get(k) for k in ("name", "downtime_seconds", "total_seconds", "within_limit", "possible", "missing", "how")}
+                       for s in data.get("strategies") or []],
+        "estimates": data.get("estimates") or {},
+        "tables": [{k: t.get(k) for k in ("name", "exists", "rows", "rows_exact")} for t in data.get("tables") or []],
+        "risks": [{k: f.get(k) for k in ("severity", "area", "message", "fix", "table", "column")}
+                  for f in findings if f.get("severity") in ("blocking", "warning")],
+        "findings": {s: sum(1 for f in findings if f.get("severity") == s) for s in ("blocking", "warning", "info")},
+        "measured": data.get("measured"),
+    }
+
+
+# --- dbt ------------------------------------------------------------------------------------------
+
+
+def _display(unique_id: str, manifest: dict) -> str:
+    """A node's name as a reader knows it: customer, oms.CUSTOMER, country_codes."""
+    for group in ("nodes", "sources", "unit_tests"):
+        node = (manifest.get(group) or {}).get(unique_id)
+        if node:
+            return f"{node['source_name']}.{node['name']}" if group == "sources" else str(node.get("name"))
+    macro = (manifest.get("macros") or {}).get(unique_id)
+    return str(macro.get("name")) if macro else unique_id.split(".")[-1]
+
+
+def leading_comment(code: str) -> str:
+    """The comment that opens a SQL file (-- lines or a {# #} block): what a singular test proves."""
+    text = code.lstrip()
+    block = re.match(r"\{#(.*?)#\}", text, re.S)
+    if block:
+        return " ".join(block.group(1).split())
+    lines = []
+    for line in text.splitlines():
+        stripped = line.strip()
+        if not stripped.startswith("--"):
+            break
+        lines.append(stripped.lstrip("-").strip())
+    return " ".join(" ".join(lines).split())
+
+
+def _reference(text: str) -> str:
+    """"ref('category')" → category; "source('oms', 'X')" → oms.X."""
+    names = re.findall(r"['\"]([^'\"]+)['\"]", text or "")
+    return ".".join(names) if names else str(text)
+
+
+def test_purpose(node: dict, manifest: dict) -> str:
+    """What a dbt data test proves, in words, from its kind and arguments or its own comment."""
+    meta = node.get("test_metadata") or {}
+    kind = meta.get("name")
+    kwargs = meta.get("kwargs") or {}
+    attached = node.get("attached_node")
+    on = _display(attached, manifest) if attached else ", ".join(_display(n, manifest) for n in (node.get("depends_on") or {}).get("nodes") or [])
+    column = node.get("column_name") or kwargs.get("column_name")
+    where = f"{on}.{column}" if column else on
+    if node.get("description"):
+        return str(node["description"]).strip()
+    if kind == "unique":
+        return f"no two rows of {on} share the same {column}"
+    if kind == "not_null":
+        return f"{where} is never NULL"
+    if kind == "accepted_values":
+        return f"{where} holds only the values {', '.join(map(str, kwargs.get('values') or []))}"
+    if kind == "relationships":
+        return f"every {where} exists in {_reference(kwargs.get('to'))}.{kwargs.get('field')}"
+    if kind:
+        namespace = meta.get("namespace") or node.get("package_name")
+        macro = (manifest.get("macros") or {}).get(f"macro.{namespace}.test_{kind}") or {}
+        described = str(macro.get("description") or "").strip()
+        return f"{described} ({on})" if described else f"the {kind} test finds no failing rows in {on}"
+    comment = leading_comment(str(node.get("raw_code") or ""))
+    return comment or f"the query in {node.get('original_file_path')} returns no rows"
+
+
+def test_threshold(config: dict) -> str:
+    severity = str(config.get("severity") or "error").lower()
+    fail_calc = config.get("fail_calc") or "count(*)"
+    text = (f"warns when {fail_calc} {config.get('warn_if') or '!= 0'}" if severity == "warn"
+            else f"fails when {fail_calc} {config.get('error_if') or '!= 0'}")
+    if config.get("where"):
+        text += f", over the rows where {config['where']}"
+    return text
+
+
+def _last_results(artifacts: dbt_artifacts.Artifacts, rules_level: dict | None) -> tuple[dict[str, dict], dict | None]:
+    """unique_id → the last result dbt recorded for it, and what the run results file holds."""
+    results: dict[str, dict] = {}
+    run = artifacts.run_results
+    summary = None
+    if run:
+        which = str((run.get("args") or {}).get("which") or "")
+        at = (run.get("metadata") or {}).get("generated_at")
+        statuses: dict[str, int] = {}
+        for node in run.get("results") or []:
+            status = str(node.get("status") or "").lower()
+            statuses[status] = statuses.get(status, 0) + 1
+            if which not in ("build", "test"):
+                continue  # compile, run or docs: no test ran
+            message = str(node.get("message") or "").strip().splitlines()
+            results[str(node.get("unique_id"))] = {
+                "status": status, "failures": node.get("failures"), "message": message[0] if message else "",
+                "at": at, "by": f"dbt {which}",
+            }
+        summary = {"which": which, "generated_at": at, "elapsed_seconds": run.get("elapsed_time"), "statuses": statuses}
+    if rules_level:
+        summary_check = next((c for c in rules_level["checks"] if c["name"] == "dbt tests"), None)
+        if summary_check:
+            failing = {c["name"] for c in rules_level["checks"] if c["verdict"] == "failed" and c["name"] != "dbt tests"}
+            by = f"reconciliation #{rules_level['reconcile_id']} (dbt tests: {summary_check['target'] or summary_check['verdict']})"
+            results["__reconcile__"] = {"failing": sorted(failing), "by": by, "at": rules_level["finished_at"],
+                                        "passed": summary_check["verdict"] == "passed"}
+    return results, summary
+
+
+def _result_for(unique_id: str, results: dict[str, dict]) -> dict | None:
+    if unique_id in results:
+        return results[unique_id]
+    reconciled = results.get("__reconcile__")
+    if reconciled is None:
+        return None
+    failed = unique_id.split(".", 2)[-1] in reconciled["failing"]
+    if not failed and not reconciled["passed"] and not reconciled["failing"]:
+        return None  # dbt test itself could not run: nothing is known of this test
+    return {"status": "fail" if failed else "pass", "failures": None, "message": "", "at": reconciled["at"], "by": reconciled["by"]}
+
+
+def _dbt_facts(config: Config, artifacts: dbt_artifacts.Artifacts, out_dir: Path, rules_level: dict | None) -> dict[str, Any]:
+    project = config.project_dir
+    if not (project / "dbt_project.yml").exists():
+        return {"available": False, "reason": "the project folder has no dbt_project.yml, so there are no models to document"}
+    manifest = artifacts.manifest
+    if manifest is None:
+        return {"available": False, "reason": "target/manifest.json is missing or unreadable: run `dbt parse`"}
+    nodes = manifest.get("nodes") or {}
+    children = manifest.get("child_map") or {}
+    depth = mapping_sheet.node_depths(manifest)
+    targets = {m.unique_id: m for m in dbt_artifacts.models(artifacts)}
+    site = project / "target" / "index.html"
+    site_link = os.path.relpath(site, out_dir) if site.exists() else None
+    results, run_summary = _last_results(artifacts, rules_level)
+
+    def names(ids: list[str], prefixes: tuple[str, ...]) -> list[str]:
+        return sorted({_display(i, manifest) for i in ids if i.startswith(prefixes)})
+
+    def link(unique_id: str) -> str | None:
+        kind = unique_id.split(".", 1)[0]
+        return f"{site_link}#!/{kind}/{unique_id}" if site_link else None
+
+    models = []
+    for unique_id, node in nodes.items():
+        if node.get("resource_type") != "model":
+            continue
+        fqn = node.get("fqn") or []
+        model = targets.get(unique_id)
+        models.append({
+            "name": node.get("name"), "unique_id": unique_id, "layer": str(fqn[1]) if len(fqn) > 2 else "models",
+            "relation": model.relation if model else f"{node.get('schema')}.{node.get('alias') or node.get('name')}",
+            "file": node.get("original_file_path"), "materialized": (node.get("config") or {}).get("materialized"),
+            "description": str(node.get("description") or "").strip(),
+            "depends_on": names((node.get("depends_on") or {}).get("nodes") or [], ("model.", "source.", "seed.", "snapshot.")),
+            "referenced_by": names(children.get(unique_id) or [], ("model.", "snapshot.")),
+            "tests": len([c for c in children.get(unique_id) or [] if c.startswith("test.")]),
+            "contract_enforced": bool(model and model.contract_enforced), "is_target": bool(model and model.is_target),
+            "depth": depth.get(unique_id, 0), "link": link(unique_id),
+        })
+    models.sort(key=lambda m: (m["depth"], m["name"]))
+    layer_depth: dict[str, int] = {}
+    for m in models:
+        layer_depth[m["layer"]] = min(layer_depth.get(m["layer"], m["depth"]), m["depth"])
+
+    package = artifacts.project_name
+    macro_users: dict[str, set[str]] = {}
+    for group in ("nodes", "macros"):
+        for unique_id, node in (manifest.get(group) or {}).items():
+            if group == "nodes" and node.get("resource_type") == "test":
+                continue
+            for used in (node.get("depends_on") or {}).get("macros") or []:
+                macro_users.setdefault(used, set()).add(_display(unique_id, manifest))
+    macros = [
+        {"name": m.get("name"), "file": m.get("original_file_path"), "description": str(m.get("description") or "").strip(),
+         "arguments": [{"name": a.get("name"), "type": a.get("type"), "description": a.get("description")} for a in m.get("arguments") or []],
+         "used_by": sorted(macro_users.get(unique_id, set())), "link": link(unique_id)}
+        for unique_id, m in sorted((manifest.get("macros") or {}).items()) if m.get("package_name") == package
+    ]
+    tests = []
+    for unique_id, node in sorted(nodes.items()):
+        if node.get("resource_type") != "test":
+            continue
+        attached = node.get("attached_node")
+        tests.append({
+            "name": node.get("name"), "unique_id": unique_id, "kind": (node.get("test_metadata") or {}).get("name") or "singular",
+            "on": _display(attached, manifest) if attached else ", ".join(
+                names((node.get("depends_on") or {}).get("nodes") or [], ("model.", "source.", "seed.", "snapshot."))),
+            "column": node.get("column_name"), "file": node.get("original_file_path"),
+            "purpose": test_purpose(node, manifest), "threshold": test_threshold(node.get("config") or {}),
+            "last": _result_for(unique_id, results),
+        })
+    unit_tests = [
+        {"name": u.get("name"), "model": u.get("model"), "file": u.get("original_file_path"),
+         "purpose": str(u.get("description") or "").strip() or f"the model {u.get('model')} turns the given rows into the expected rows",
+         "last": _result_for(unique_id, results)}
+        for unique_id, u in sorted((manifest.get("unit_tests") or {}).items())
+    ]
+    seeds = [
+        {"name": n.get("name"), "file": n.get("original_file_path"), "description": str(n.get("description") or "").strip(),
+         "referenced_by": names(children.get(unique_id) or [], ("model.",)), "link": link(unique_id)}
+        for unique_id, n in sorted(nodes.items()) if n.get("resource_type") == "seed"
+    ]
+    sources = [
+        {"name": f"{s.get('source_name')}.{s.get('name')}", "relation": f"{s.get('schema')}.{s.get('identifier') or s.get('name')}",
+         "description": str(s.get("description") or "").strip(),
+         "referenced_by": names(children.get(unique_id) or [], ("model.",)), "link": link(unique_id)}
+        for unique_id, s in sorted((manifest.get("sources") or {}).items())
+    ]
+    metadata = manifest.get("metadata") or {}
+    return {
+        "available": True,
+        "project": package,
+        "dbt_version": metadata.get("dbt_version"),
+        "manifest_generated_at": metadata.get("generated_at"),
+        "docs_site": {"link": site_link, "generated_at": datetime.fromtimestamp(site.stat().st_mtime, timezone.utc)} if site_link else None,
+        "run_results": run_summary,
+        "layers": sorted(layer_depth, key=lambda layer: (layer_depth[layer], layer)),
+        "models": models,
+        "sources": sources,
+        "seeds": seeds,
+        "macros": macros,
+        "tests": tests,
+        "unit_tests": unit_tests,
+    }

@@ -1,0 +1,1040 @@
+"""The migration documents, rendered from the documents' JSON model (harness.docs) alone.
+
+Each document is laid out once as blocks (headings, paragraphs, lists, tables, commands) by a
+function of the facts; Markdown and a self-contained HTML page are two renderings of the same
+blocks (the reconciliation report's Block and style, harness.reports' Markdown Document), so they
+cannot disagree. Where a fact does not exist yet the documents say so in words, and which command
+creates it; they never print a placeholder.
+
+What the harness itself does (the cutover's steps, the reconciliation levels, the strategies) is
+described here once, in words, keyed by the names the harness records; tests check that every
+step and level has its words.
+"""
+from __future__ import annotations
+
+import html
+import os
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Callable
+
+from harness import reports
+from harness.estimates import STRATEGY_LABELS, format_duration
+from harness.profiling import mask_card_numbers
+from harness.reconcile_report import STYLE, Block
+
+# --- what the harness does, in words ----------------------------------------------------------
+
+STRATEGY_WORDS = {
+    "big_bang": "freeze the source first, then load, build, verify and switch in one window",
+    "phased": "move the tables in waves, each loaded, verified and switched on its own",
+    "parallel_run": "load once, keep both systems running while captured changes are synced continuously, "
+                    "and freeze only briefly at the cutover",
+}
+
+STEP_WORDS = {
+    "preflight": "checks every gate (approvals, capture lag, a recent green reconciliation, a verified backup, "
+                 "a rehearsal of the current models); changes nothing",
+    "reverse_capture": "installs capture triggers on the target tables, so every write of the new application can be carried back",
+    "freeze_source": "a trigger on every listed source table refuses writes; waits for write transactions in flight, "
+                     "all tables in one transaction",
+    "final_sync": "syncs captured changes until a batch finds none",
+    "final_build": "the incremental `dbt build` (models and tests)",
+    "final_verification": "exact row counts source against landing, and every row written since the last green "
+                          "reconciliation compared with the source",
+    "align_sequences": "moves every identity and serial sequence of the target above its largest value",
+    "switch": "runs the switch command of migration.yml and writes the routing file the applications follow",
+    "source_read_only": "the source stays frozen for the rollback window",
+}
+
+# Which owner role (migration.yml `owners`) carries each step; the first role present is used.
+STEP_OWNERS = {
+    "preflight": ("migration_lead",),
+    "reverse_capture": ("dba",),
+    "freeze_source": ("dba",),
+    "final_sync": ("migration_lead",),
+    "final_build": ("migration_lead",),
+    "final_verification": ("migration_lead",),
+    "align_sequences": ("dba",),
+    "switch": ("dba",),
+    "source_read_only": ("dba",),
+}
+
+GO_NO_GO = {
+    "preflight": "go only when every gate passes; otherwise the cutover is refused and nothing is changed",
+    "final_verification": "go only when counts and changed rows equal the source; otherwise the cutover stops before "
+                          "the switch and the source is unfrozen with `migrate rollback`",
+    "switch": "last point to abort with `migrate rollback`: after the switch the new application writes",
+}
+
+LEVEL_WORDS = {
+    "counts": ("no row lost or added between source and landing, and every source row accounted for: "
+               "source rows = migrated + merged + quarantined",
+               "exact equality, per table"),
+    "checksums": ("every row of landing equals its source row, value for value (the mask applied)",
+                  "every key segment's hash equal; any differing row is located and fails the check"),
+    "sample": ("the migrated values are what the mapping metadata says they should be",
+               "every compared value equal on a random sample of up to {sample_size:,} rows per table"),
+    "rules": ("the dbt tests pass and the business figures of both sides agree",
+              "every dbt test passes; each business rule's figures equal per group (within its tolerance)"),
+    "performance": ("the target answers the application's queries fast enough",
+                    "each query's 95th percentile under its limit"),
+    "smoke": ("the target works for the application: queries and commands give the expected results",
+              "each check's expected value, row count or exit code"),
+}
+
+ROLLBACK_CRITERIA = (
+    ("verification fails", "the cutover's final verification finds a row count or a changed row that differs from the source; "
+     "the cutover stops before the switch"),
+    ("data loss found", "a reconciliation (`migrate reconcile`, exit 1) finds rows missing, extra or different, or rows "
+     "not accounted for"),
+    ("a step fails", "the freeze, the final sync, the final build or the switch command fails and cannot be resumed"),
+    ("manual decision", "the decision authority decides to go back (the new application misbehaves, the window is over-run)"),
+)
+
+MISSING = {
+    "assessment": "No assessment has run yet (`migrate assess` writes reports/assessment.json).",
+    "reconcile": "No reconciliation has run yet (`migrate reconcile`).",
+    "rehearsal": "No rehearsal has run yet (`migrate rehearse`).",
+    "cutover": "No cutover has run yet.",
+    "load": "Nothing has been loaded yet (`migrate load`).",
+    "approvals": "No approval has been recorded yet (`migrate approve --role ROLE --name NAME --stage STAGE`).",
+}
+
+
+# --- formatting -------------------------------------------------------------------------------
+
+
+def when(iso: str | None, missing: str = "not recorded") -> str:
+    if not iso:
+        return missing
+    try:
+        moment = datetime.fromisoformat(str(iso).replace("Z", "+00:00"))
+    except ValueError:
+        return str(iso)
+    return moment.strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def duration(seconds: float | None, missing: str = "not measured") -> str:
+    return missing if seconds is None else format_duration(seconds)
+
+
+def count(value: Any) -> str:
+    if isinstance(value, bool) or value is None:
+        return "" if value is None else ("yes" if value else "no")
+    if isinstance(value, int):
+        return f"{value:,}"
+    if isinstance(value, float):
+        return f"{value:,.0f}" if value == int(value) else f"{value:,.2f}"
+    text = str(value)
+    return f"{int(text):,}" if re.fullmatch(r"-?\d+", text) else text
+
+
+def dbt_command(which: str) -> str:
+    """run_results.json's `which` as the command a reader types: generate → docs generate."""
+    return {"generate": "docs generate", "serve": "docs serve"}.get(which, which)
+
+
+def plural(n: int, word: str) -> str:
+    return f"{n:,} {word}" + ("" if n == 1 else "s")
+
+
+def owner(settings: dict, roles: tuple[str, ...]) -> str:
+    """'dba (Platform DBA)': the first of the roles migration.yml names, else its migration lead."""
+    owners = settings["owners"]
+    for role in (*roles, "migration_lead"):
+        if role in owners:
+            return f"{role} ({owners[role]})"
+    if owners:
+        role = next(iter(owners))
+        return f"{role} ({owners[role]})"
+    return "no owner named in migration.yml (owners)"
+
+
+def all_owners(settings: dict) -> str:
+    return ", ".join(f"{role} ({team})" for role, team in settings["owners"].items()) or "the migration team (migration.yml names no owners)"
+
+
+# --- blocks -----------------------------------------------------------------------------------
+
+
+def heading(text: str, level: int = 2) -> Block:
+    return Block("heading", text, level=level)
+
+
+def paragraph(text: str) -> Block:
+    return Block("paragraph", text)
+
+
+def bullets(items: list[str]) -> Block:
+    return Block("bullets", list(items))
+
+
+def numbered(items: list[str]) -> Block:
+    return Block("numbered", list(items))
+
+
+def commands(lines: list[str]) -> Block:
+    return Block("code", list(lines))
+
+
+def table(headers: tuple[str, ...], rows: list[list[Any]], align: str | None = None) -> Block:
+    return Block("table", [[count(c) for c in row] for row in rows], headers=headers, align=align or "l" * len(headers))
+
+
+@dataclass(frozen=True)
+class Doc:
+    name: str  # file stem
+    title: str
+    summary: str  # one line for the index
+    blocks: list[Block]
+
+
+# --- shared sections --------------------------------------------------------------------------
+
+
+def provenance(f: dict) -> Block:
+    return paragraph(
+        f"Generated {when(f['generated_at'])} by `migrate docs` from the control schema `{f['target']['control_schema']}` of "
+        f"{f['target']['database']}, reports/assessment.json, the dbt artifacts and migration.yml. "
+        f"Source: {f['source']['database']}, schema `{f['source']['schema']}`; landing schema `{f['target']['landing_schema']}`. "
+        "Run `migrate docs` again to bring every document up to date."
+    )
+
+
+def standing(f: dict) -> str:
+    """Where the migration stands, in one sentence."""
+    phase, load, sync = f.get("phase"), f.get("load"), f.get("sync")
+    if phase and phase["phase"] == "switched":
+        return (f"Switched at {when(phase['switched_at'])}: the applications write to the new system; "
+                f"the source stays read-only until {when(phase['rollback_window_ends'])}.")
+    if phase and phase["phase"] == "frozen":
+        return f"The source is frozen for a cutover since {when(phase['changed_at'])}."
+    if phase and phase["phase"] == "syncing":
+        return f"A cutover was rolled back before the switch at {when(phase['changed_at'])}; captured changes are synced again."
+    if load is None:
+        return MISSING["load"]
+    if load["status"] != "succeeded":
+        return f"The initial load {load['load_id']} is {load['status']}: running `migrate load` again resumes it."
+    text = f"Loaded ({count(load['rows_copied'])} rows, load {load['load_id']} finished {when(load['finished_at'])})"
+    if sync:
+        text += f"; {count(sync['changes_applied'])} captured changes synced, the last at {when(sync['applied_at'])}"
+    return text + "."
+
+
+def approvals_section(f: dict) -> list[Block]:
+    blocks = [heading("Sign-off")]
+    approvals = f["approvals"]
+    required = f["settings"]["cutover"]["required_approvals"]
+    owners = f["settings"]["owners"]
+    if approvals:
+        blocks.append(paragraph("Who approved what, and when (control table `approvals`; a later sign-off by a role replaces its earlier one):"))
+        blocks.append(table(("stage", "role", "owner", "approved by", "approved at", "note"),
+                            [[a["stage"], a["role"], owners.get(a["role"], "not in migration.yml"), a["name"], when(a["approved_at"]),
+                              a["note"] or ""] for a in approvals]))
+    else:
+        blocks.append(paragraph(MISSING["approvals"]))
+    if required:
+        given = {a["role"] for a in approvals if a["stage"] == "cutover"}
+        missing = [r for r in required if r not in given]
+        blocks.append(paragraph(f"The cutover needs the approval of {', '.join(required)} (migration.yml cutover.required_approvals): "
+                                + ("all recorded." if not missing else f"missing {', '.join(missing)}.")))
+    else:
+        blocks.append(paragraph("migration.yml requires no approval before the cutover (cutover.required_approvals is empty)."))
+    return blocks
+
+
+def _latest_cutover_approvals(f: dict) -> dict[str, dict]:
+    latest: dict[str, dict] = {}
+    for a in f["approvals"]:
+        if a["stage"] == "cutover":
+            latest[a["role"]] = a
+    return latest
+
+
+def _rehearsal_step(f: dict, name: str) -> float | None:
+    rehearsal = f.get("rehearsal")
+    for s in (rehearsal or {}).get("steps") or []:
+        if s["step"] == name and s["status"] == "succeeded":
+            return s["seconds"]
+    return None
+
+
+def _cutover_step(f: dict, name: str) -> dict | None:
+    run = f["cutover"]["last_run"]
+    return next((s for s in (run or {}).get("steps") or [] if s["step"] == name), None)
+
+
+def _level_summary(level: str, facts: dict | None) -> str:
+    if facts is None:
+        return f"{level}: not run yet"
+    verdicts: dict[str, int] = {}
+    for check in facts["checks"]:
+        verdicts[check["verdict"]] = verdicts.get(check["verdict"], 0) + 1
+    tally = ", ".join(f"{n} {verdict}" for verdict, n in sorted(verdicts.items())) or "no checks"
+    return f"{level} {facts['verdict']} in reconciliation #{facts['reconcile_id']} at {when(facts['finished_at'])} ({tally})"
+
+
+# --- the plan ---------------------------------------------------------------------------------
+
+
+def plan(f: dict) -> Doc:
+    s, a = f["settings"], f["assessment"]
+    blocks = [heading(f"Migration plan: {f['migration']}", 1), provenance(f), paragraph(f"**Where it stands:** {standing(f)}")]
+    blocks += _scope(f)
+    blocks += _assessment_summary(a)
+    blocks += _strategy(s, a)
+    blocks += _timeline(f)
+    blocks += _risks(a)
+    blocks += _quality(f)
+    blocks += _history(f)
+    blocks += approvals_section(f)
+    return Doc("plan", "Migration plan", "scope, assessment, strategy, timeline, risks, quality criteria and their evidence", blocks)
+
+
+def _scope(f: dict) -> list[Block]:
+    a, load = f["assessment"], f["load"]
+    assessed = {t["name"]: t for t in (a or {}).get("tables") or []}
+    loaded = {t["name"]: t for t in (load or {}).get("tables") or []}
+    rows = []
+    for t in f["settings"]["tables"]:
+        at = assessed.get(t["name"])
+        rows.append([
+            t["name"], ", ".join(t["key"]) or "primary key of the source",
+            ", ".join(f"{c} ({m})" for c, m in t["masks"].items()) or "none",
+            ("does not exist" if not at["exists"] else count(at["rows"]) + ("" if at["rows_exact"] else " (estimate)")) if at else "not assessed",
+            count(loaded[t["name"]]["rows"]) if t["name"] in loaded else "not loaded",
+        ])
+    blocks = [heading("Scope"),
+              paragraph(f"{len(rows)} legacy tables of schema `{f['source']['schema']}`, listed in migration.yml:"),
+              table(("legacy table", "key", "masked columns", "rows at the assessment", "rows copied by the load"), rows, "lllrr")]
+    facts = []
+    if a:
+        facts.append(f"{count(sum(t['rows'] or 0 for t in a['tables'] if t['exists']))} rows at the assessment of {when(a['assessed_at'])}.")
+    else:
+        facts.append(MISSING["assessment"])
+    if load:
+        facts.append(f"Load {load['load_id']} ({load['status']}) copied {count(load['rows_copied'] or 0)} rows"
+                     + (f" in {duration(load['seconds'])}, finished {when(load['finished_at'])}." if load["finished_at"] else "."))
+    else:
+        facts.append(MISSING["load"])
+    dbt = f["dbt"]
+    if dbt["available"]:
+        targets = [m for m in dbt["models"] if m["is_target"]]
+        facts.append(f"The target: {len(targets)} tables built by dbt models: " + (", ".join(m["relation"] for m in targets) or "none yet") + ".")
+    else:
+        facts.append(f"No target models: {dbt['reason']}.")
+    blocks.append(bullets(facts))
+    return blocks
+
+
+def _assessment_summary(a: dict | None) -> list[Block]:
+    blocks = [heading("Assessment")]
+    if a is None:
+        return blocks + [paragraph(MISSING["assessment"])]
+    verdict = a["verdict"]
+    blocks.append(paragraph(f"Assessed {when(a['assessed_at'])}: **{verdict.get('headline', verdict.get('status', 'no verdict recorded'))}.** "
+                            f"Findings: {a['findings']['blocking']} blocking, {a['findings']['warning']} warnings, {a['findings']['info']} notes "
+                            "(reports/assessment.md has them all)."))
+    limit = a.get("downtime_limit_minutes")
+    rows = [[STRATEGY_LABELS.get(x["name"], x["name"]), duration(x["downtime_seconds"]), duration(x["total_seconds"]),
+             "no limit set" if x["within_limit"] is None else ("yes" if x["within_limit"] else "no"),
+             "yes" if x["possible"] else "no: " + "; ".join(x.get("missing") or [])] for x in a["strategies"]]
+    if rows:
+        blocks.append(table(("strategy", "downtime", "total duration", f"within the limit ({duration(limit * 60) if limit else 'none set'})",
+                             "possible"), rows, "lrrll"))
+    return blocks
+
+
+def _strategy(s: dict, a: dict | None) -> list[Block]:
+    chosen = s["strategy"]
+    blocks = [heading("Strategy"),
+              paragraph(f"migration.yml chooses **{STRATEGY_LABELS.get(chosen, chosen)}**: {STRATEGY_WORDS.get(chosen, chosen)}.")]
+    recommendation = (a or {}).get("recommendation") or {}
+    if a is None:
+        blocks.append(paragraph("No assessment has recommended a strategy yet (`migrate assess`)."))
+    elif recommendation.get("strategy"):
+        recommended = recommendation["strategy"]
+        agree = "agrees" if recommended == chosen else "differs"
+        blocks.append(paragraph(f"The assessment of {when(a['assessed_at'])} recommends **{STRATEGY_LABELS.get(recommended, recommended)}** "
+                                f"(the choice {agree}), because:"))
+        blocks.append(bullets(recommendation.get("reasons") or ["the assessment gave no reason"]))
+    else:
+        blocks.append(paragraph("The assessment could not recommend a strategy: " + "; ".join(recommendation.get("reasons") or ["no table could be measured"]) + "."))
+    if chosen == "phased" and s["cutover"]["waves"]:
+        blocks.append(paragraph("Waves (migration.yml cutover.waves):"))
+        blocks.append(numbered([", ".join(w) for w in s["cutover"]["waves"]]))
+    capture = s["capture"]
+    blocks.append(paragraph(f"Change capture: {'triggers on the source tables' if capture['method'] == 'trigger' else 'the timestamp column ' + str(capture['column'])}."))
+    return blocks
+
+
+def _timeline(f: dict) -> list[Block]:
+    a, load, run = f["assessment"], f["load"], f["cutover"]["last_run"]
+    estimates = (a or {}).get("estimates") or {}
+    rehearsal_ran = f.get("rehearsal") is not None
+
+    def estimate(key: str) -> str:
+        if a is None:
+            return "not assessed"
+        return duration((estimates.get(key) or {}).get("seconds"), "not estimated")
+
+    def rehearsed(*steps: str) -> str:
+        if not rehearsal_ran:
+            return "not rehearsed yet"
+        found = [_rehearsal_step(f, s) for s in steps]
+        return duration(sum(x for x in found if x is not None), "") if any(x is not None for x in found) else "not reached in the rehearsal"
+
+    def real_step(name: str) -> str:
+        step = _cutover_step(f, name)
+        return duration(step["seconds"], step["status"]) if step else "not run yet"
+
+    last_reconcile = next((r for r in f["reconcile"]["runs"] if r["finished_at"]), None)
+    reconcile_seconds = None
+    if last_reconcile:
+        reconcile_seconds = (datetime.fromisoformat(last_reconcile["finished_at"]) - datetime.fromisoformat(last_reconcile["started_at"])).total_seconds()
+    results = (f["dbt"].get("run_results") or {}) if f["dbt"]["available"] else {}
+    unavailable = ((run or {}).get("detail") or {}).get("write_unavailable_seconds")
+    rows = [
+        ["initial load", estimate("initial_load"), rehearsed("load"),
+         duration(load["seconds"], load["status"]) + f" (load {load['load_id']})" if load else "not run yet"],
+        ["dbt build", estimate("build"), rehearsed("build"),
+         f"{duration(results.get('elapsed_seconds'))} (dbt {results['which']} at {when(results['generated_at'])})" if results.get("which") in ("build", "run")
+         else (f"not recorded: target/run_results.json holds a later dbt {dbt_command(results['which'])}" if results.get("which") else "not run yet")],
+        ["validation (reconcile)", estimate("validation"), rehearsed("reconcile"),
+         f"{duration(reconcile_seconds)} (reconciliation #{last_reconcile['reconcile_id']})" if last_reconcile else "not run yet"],
+        ["final sync", estimate("final_sync"), rehearsed("final_sync"), real_step("final_sync")],
+        ["freeze to switch (writes unavailable)", estimate("freeze"), rehearsed("freeze_source", "final_sync", "final_build", "final_verification", "align_sequences"),
+         duration(unavailable) if unavailable is not None else ("not run yet" if run is None else "not measured")],
+        ["rollback", "not estimated by the assessment", rehearsed("rollback"),
+         plural(len(f["rollbacks"]), "rollback") + " run" if f["rollbacks"] else "none run"],
+    ]
+    blocks = [heading("Timeline"),
+              paragraph("Each phase as the assessment estimated it, as the last rehearsal measured it on disposable copies, and as it "
+                        "really took. The rehearsal stops before the switch, so its freeze figure covers the steps up to it."),
+              table(("phase", "estimated", "last rehearsal", "real"), rows, "lrrr")]
+    planned = sum(f["cutover"]["estimates"].get(step, 0.0) for step in f["cutover"]["steps"])
+    unmeasured = [step for step in f["cutover"]["steps"] if step not in f["cutover"]["estimates"]]
+    if not f["cutover"]["estimates"]:
+        blocks.append(paragraph("The cutover runbook's steps (runbook.md) are not measured yet: `migrate rehearse` measures them."))
+    else:
+        blocks.append(paragraph(f"The cutover runbook (runbook.md) plans {duration(planned)} for its measured steps"
+                                + (f"; not measured yet: {', '.join(unmeasured)}." if unmeasured else ".")))
+    return blocks
+
+
+def _risks(a: dict | None) -> list[Block]:
+    blocks = [heading("Risks and mitigations")]
+    if a is None:
+        return blocks + [paragraph("No assessment has run yet, so no risk has been measured (`migrate assess`).")]
+    if not a["risks"]:
+        return blocks + [paragraph(f"The assessment of {when(a['assessed_at'])} found no blocking problem and no warning.")]
+    blocks.append(paragraph(f"Every blocking problem and warning of the assessment of {when(a['assessed_at'])}, with its fix:"))
+    blocks.append(table(("severity", "area", "risk", "mitigation"),
+                        [[r["severity"], r["area"], r["message"], r["fix"] or "no fix recorded: decide it in the mapping"] for r in a["risks"]]))
+    return blocks
+
+
+def quality_criteria(f: dict) -> list[dict[str, str]]:
+    """Each quality criterion: how it is checked, its latest evidence, and whether it is met."""
+    levels = f["reconcile"]["levels"]
+    s = f["settings"]
+    criteria = []
+
+    def from_levels(names: tuple[str, ...]) -> tuple[str, str]:
+        found = [levels.get(n) for n in names]
+        evidence = "; ".join(_level_summary(n, x) for n, x in zip(names, found))
+        ran = [x for x in found if x]
+        if not ran:
+            return "No reconciliation has run yet.", "not checked yet"
+        if any(x["verdict"] == "failed" for x in ran):
+            return evidence, "not met"
+        return evidence, "met" if len(ran) == len(names) and all(x["verdict"] == "passed" for x in ran) else "partly checked"
+
+    evidence, state = from_levels(("counts", "checksums"))
+    verification = _cutover_step(f, "final_verification")
+    if verification:
+        detail = verification.get("detail") or {}
+        evidence += (f"; cutover run {f['cutover']['last_run']['run_id']}: final verification {verification['status']}"
+                     + (f", {count(detail.get('changed_rows_compared'))} changed rows compared" if isinstance(detail.get("changed_rows_compared"), int) else ""))
+        if verification["status"] == "failed":
+            state = "not met"
+    criteria.append({"criterion": "Zero data loss, every row accounted for",
+                     "how": "`migrate reconcile` levels counts (source = landing; source rows = migrated + merged + quarantined) and "
+                            "checksums (every row compared), as of one source snapshot; at cutover the final verification",
+                     "evidence": evidence, "state": state})
+
+    dbt = f["dbt"]
+    targets = [m for m in dbt.get("models", []) if m["is_target"]]
+    foreign = sum(m["constraints"].get("foreign key", 0) for m in targets)
+    relationship_tests = [t for t in dbt.get("tests", []) if t["kind"] == "relationships"]
+    failing = [t for t in dbt.get("tests", []) if t["last"] and t["last"]["status"] in ("fail", "error")]
+    parts = [f"{plural(foreign, 'foreign key')} declared in the target database on {plural(len(targets), 'target table')}"]
+    if relationship_tests:
+        passed = sum(1 for t in relationship_tests if t["last"] and t["last"]["status"] == "pass")
+        parts.append(f"{passed} of {plural(len(relationship_tests), 'relationships test')} passed at their last run")
+    if failing:
+        parts.append(f"{len(failing)} dbt tests failing: {', '.join(t['name'] for t in failing[:5])}")
+    if not targets:
+        ri_state = "not checked yet"
+    elif failing:
+        ri_state = "not met"
+    else:
+        ri_state = "met" if foreign or relationship_tests else "not checked: no foreign key is declared"
+    criteria.append({"criterion": "Referential integrity",
+                     "how": "foreign keys declared in the target (enforced dbt contracts), so the database refuses an orphan on every "
+                            "write; dbt relationships tests",
+                     "evidence": "; ".join(parts) + ".", "state": ri_state})
+
+    evidence, state = from_levels(("sample", "rules"))
+    criteria.append({"criterion": "The mapping does what it says",
+                     "how": "`migrate reconcile` levels sample (app rows against the mapping's expected values) and rules (dbt tests, "
+                            "business-rule figures of both sides)",
+                     "evidence": evidence, "state": state})
+
+    queries = s["reconcile"]["performance_queries"]
+    if not queries:
+        perf = ("migration.yml names no performance query (reconcile.performance_queries), so target performance is not checked.",
+                "not checked: no query defined")
+    else:
+        evidence, state = from_levels(("performance",))
+        perf = (evidence, state)
+    criteria.append({"criterion": "Performance",
+                     "how": "`migrate reconcile --level performance`: " + (", ".join(f"{q['name']} p95 ≤ {q['p95_ms']:g} ms over {q['runs']} runs" for q in queries)
+                                                                            or "each query of reconcile.performance_queries timed against its p95 limit"),
+                     "evidence": perf[0], "state": perf[1]})
+
+    rehearsal = f.get("rehearsal")
+    if rehearsal is None:
+        evidence, state = MISSING["rehearsal"], "not checked yet"
+    else:
+        evidence = (f"rehearsal {rehearsal['rehearsal_id']} {rehearsal['status']} at {when(rehearsal['finished_at'] or rehearsal['started_at'])}"
+                    + (f", in {duration(rehearsal['seconds'])}" if rehearsal["seconds"] is not None else "")
+                    + (f"; rollback took {duration(_rehearsal_step(f, 'rollback'))}" if _rehearsal_step(f, "rollback") is not None else "; the rollback was not reached")
+                    + ("; the reconciliation after it passed" if _rehearsal_step(f, "verify_after_rollback") is not None else "")
+                    + ("; it rehearsed the current models" if rehearsal.get("current_models") else "; the models changed since"))
+        state = "met" if rehearsal["status"] == "succeeded" and rehearsal.get("current_models") else "not met"
+    criteria.append({"criterion": "Rollback tested",
+                     "how": "`migrate rehearse`: backup, restore, load, build, sync, reconcile, cutover to the switch, rollback and a "
+                            "second reconciliation, on disposable copies",
+                     "evidence": evidence, "state": state})
+
+    required = s["cutover"]["required_approvals"]
+    latest = _latest_cutover_approvals(f)
+    if required:
+        evidence = "; ".join(f"{r}: {latest[r]['name']} at {when(latest[r]['approved_at'])}" if r in latest else f"{r}: not yet" for r in required)
+        state = "met" if all(r in latest for r in required) else "not met"
+    else:
+        evidence, state = "migration.yml requires no approval (cutover.required_approvals is empty).", "met"
+    criteria.append({"criterion": "Approvals", "how": "`migrate approve`; the cutover refuses to start without the approvals migration.yml requires",
+                     "evidence": evidence, "state": state})
+    return criteria
+
+
+def _quality(f: dict) -> list[Block]:
+    rows = [[c["criterion"], c["how"], c["evidence"], c["state"]] for c in quality_criteria(f)]
+    return [heading("Quality criteria"),
+            paragraph("How each criterion is checked, and its latest evidence from the control schema and the dbt artifacts:"),
+            table(("criterion", "how it is checked", "latest evidence", "state"), rows)]
+
+
+def _history(f: dict) -> list[Block]:
+    events: list[tuple[str, str]] = []
+    a = f["assessment"]
+    if a:
+        events.append((a["assessed_at"], f"assessment: {a['verdict'].get('headline', 'done')}"))
+    if f["load"]:
+        load = f["load"]
+        events.append((load["started_at"], f"load {load['load_id']} started"))
+        if load["finished_at"]:
+            events.append((load["finished_at"], f"load {load['load_id']} {load['status']}: {count(load['rows_copied'] or 0)} rows"))
+    for b in f["backups"]:
+        events.append((b["taken_at"], f"{b['side']} backup {b['backup_id']}: {count(b['rows'])} rows"
+                       + (f", verified by a restore into {b['verified_into']}" if b["verified_at"] else ", not verified yet")))
+    for r in f["reconcile"]["runs"]:
+        events.append((r["finished_at"] or r["started_at"], f"reconciliation #{r['reconcile_id']} {r['status']} ({', '.join(r['levels'])})"))
+    rehearsal = f.get("rehearsal")
+    if rehearsal:
+        events.append((rehearsal["finished_at"] or rehearsal["started_at"], f"rehearsal {rehearsal['rehearsal_id']} {rehearsal['status']}"))
+    for x in f["approvals"]:
+        events.append((x["approved_at"], f"{x['name']} ({x['role']}) approved {x['stage']}"))
+    run = f["cutover"]["last_run"]
+    if run:
+        events.append((run["started_at"], f"cutover run {run['run_id']} started"))
+        if run["finished_at"]:
+            events.append((run["finished_at"], f"cutover run {run['run_id']} {run['status']}"))
+    for r in f["rollbacks"]:
+        detail = r["detail"] or {}
+        events.append((r["started_at"], f"rollback decided by {detail.get('decided_by', 'someone not recorded')}: {detail.get('reason', 'no reason recorded')}"))
+    events.sort(key=lambda e: e[0] or "")
+    blocks = [heading("History")]
+    if not events:
+        return blocks + [paragraph("Nothing has been recorded yet: the history starts with `migrate assess` and `migrate load`.")]
+    return blocks + [table(("when", "what"), [[when(at), what] for at, what in events])]
+
+
+# --- the cutover runbook ----------------------------------------------------------------------
+
+
+def planned_starts(steps: list[str], estimates: dict[str, float]) -> list[tuple[str, float | None, float, list[str]]]:
+    """(step, measured duration, planned start = the measured durations before it, unmeasured steps before it)."""
+    start, unmeasured, result = 0.0, [], []
+    for step in steps:
+        seconds = estimates.get(step)
+        result.append((step, seconds, start, list(unmeasured)))
+        if seconds is None:
+            unmeasured.append(step)
+        else:
+            start += seconds
+    return result
+
+
+def runbook(f: dict) -> Doc:
+    s = f["settings"]
+    c = s["cutover"]
+    steps = f["cutover"]["steps"]
+    estimates = f["cutover"]["estimates"]
+    blocks = [heading(f"Cutover runbook: {f['migration']}", 1), provenance(f), paragraph(f"**Where it stands:** {standing(f)}"),
+              paragraph(f"Strategy {STRATEGY_LABELS.get(s['strategy'], s['strategy'])}. `migrate cutover` runs the steps below in order and "
+                        "records each one's start, end and outcome; run again after an interruption, it resumes at the first step that did "
+                        "not succeed. Durations are those of the last rehearsal (else of the last cutover); T is the moment preflight starts.")]
+    blocks += _gates_section(f)
+
+    approvers = ", ".join(owner(s, (r,)) for r in c["required_approvals"]) or "nobody: migration.yml requires no approval"
+    rows = [["0", "sign-off", approvers, "before T", "", "each required role approves the cutover stage", "go only with every approval"]]
+    for i, (step, seconds, start, before) in enumerate(planned_starts(steps, estimates), start=1):
+        planned = f"T+{duration(start)}" + (f" plus {', '.join(before)}" if before else "")
+        rows.append([str(i), step, owner(s, STEP_OWNERS.get(step, ())), planned, duration(seconds, "not measured yet"),
+                     STEP_WORDS.get(step, step), GO_NO_GO.get(step, "")])
+    blocks += [heading("Steps"), table(("#", "step", "owner", "planned start", "duration", "what it does", "go / no-go"), rows, "rllrrll")]
+    window = [estimates.get(x) for x in steps[steps.index("freeze_source"):steps.index("switch") + 1]] if "freeze_source" in steps and "switch" in steps else []
+    if window:
+        measured = sum(x for x in window if x is not None)
+        blocks.append(paragraph(f"Writes are unavailable from freeze_source to the switch: {duration(measured)} measured"
+                                + ("" if all(x is not None for x in window) else ", plus the steps not measured yet") + "."))
+
+    blocks += [heading("Commands"), numbered([
+        "`migrate status`: load finished, capture running, lag low, the next step named.",
+        "`migrate reconcile`: a green reconciliation no older than "
+        f"{c['reconcile_max_age_minutes']:g} minutes.",
+        f"`migrate backup --side source`, then `migrate restore --into SCRATCH_DB`: a verified source backup no older than {c['backup_max_age_hours']:g} hours.",
+        *([f"`migrate approve --role {r} --name NAME --stage cutover`, by {owner(s, (r,))}." for r in c["required_approvals"]]),
+        "`migrate cutover --dry-run`: the go / no-go; prints every gate and the planned durations and changes nothing.",
+        "`migrate cutover`: the steps above; after an interruption, the same command resumes.",
+        "`migrate status` and `migrate reconcile`: the state after the switch.",
+        "To abort before the switch: `migrate rollback --decided-by NAME --reason TEXT` (rollback.md).",
+    ])]
+    blocks += _communication(f)
+    blocks += _actual(f)
+    blocks += approvals_section(f)
+    return Doc("runbook", "Cutover runbook", "the cutover's steps with owners, planned start, measured durations, go / no-go points, "
+               "commands and communication; the last cutover's real timeline", blocks)
+
+
+def gate_thresholds(settings: dict) -> dict[str, str]:
+    c = settings["cutover"]
+    return {
+        "approvals": f"approvals of the cutover by {', '.join(c['required_approvals'])}" if c["required_approvals"] else "none required",
+        "reconcile": f"a green reconciliation no older than {c['reconcile_max_age_minutes']:g} minutes",
+        "backup": f"a verified source backup no older than {c['backup_max_age_hours']:g} hours",
+        "rehearsal": "a successful rehearsal of the current models" if c["require_rehearsal"] else "not required by migration.yml",
+        "capture_lag": f"capture lag at most {c['max_lag_seconds']:g} s",
+    }
+
+
+def _gates_section(f: dict) -> list[Block]:
+    gates = f["gates"]
+    thresholds = gate_thresholds(f["settings"])
+    blocks = [heading("Go / no-go gates")]
+    if gates["error"]:
+        return blocks + [paragraph(f"The gates could not be checked at {when(gates['checked_at'])}: {gates['error']}.")]
+    rows = [[g["name"], thresholds.get(g["name"], g["name"]), "pass" if g["passed"] else "FAIL", g["reason"]] for g in gates["gates"]]
+    failed = [g["name"] for g in gates["gates"] if not g["passed"]]
+    return blocks + [
+        paragraph(f"Checked at {when(gates['checked_at'])}, as `migrate cutover --dry-run` checks them: "
+                  + (f"the cutover would be refused ({', '.join(failed)})." if failed else "every gate passes.")),
+        table(("gate", "threshold (migration.yml)", "state", "why"), rows),
+    ]
+
+
+def _communication(f: dict) -> list[Block]:
+    s = f["settings"]
+    c = s["cutover"]
+    lead = owner(s, ("migration_lead",))
+    dba = owner(s, STEP_OWNERS["switch"])
+    legacy_users = f"users of the legacy application (database role {s['roles']['legacy_app_role']})" if s["roles"].get("legacy_app_role") else "users of the legacy application"
+    new_users = f"users of the new application (database role {s['roles']['app_role']})" if s["roles"].get("app_role") else "users of the new application"
+    window = [f["cutover"]["estimates"].get(x) for x in ("freeze_source", "final_sync", "final_build", "final_verification", "align_sequences", "switch")]
+    measured = sum(x for x in window if x is not None)
+    expected = (f"about {duration(measured)} as measured" if any(x is not None for x in window) else "not measured yet (`migrate rehearse` measures it)")
+    rows = [
+        ["when the window is agreed", lead, f"{all_owners(s)}; {legacy_users}",
+         f"the window, the write unavailability ({expected}), the rollback criteria (rollback.md)"],
+        ["go / no-go (preflight)", lead, ", ".join(owner(s, (r,)) for r in c["required_approvals"]) or all_owners(s),
+         "the state of every gate (`migrate cutover --dry-run`) and the decision"],
+        ["freeze_source", dba, legacy_users, "writes are refused from now until the switch"],
+        ["final_verification passed", lead, owner(s, ("business_owner",)), "row counts and changed rows verified; last point to abort"],
+        ["switch", dba, f"{all_owners(s)}; {new_users}",
+         f"the new system is live; the source stays read-only for {c['rollback_window_hours']:g} hours"],
+        ["a failure or a rollback", lead, all_owners(s), "what failed, who decided and why, when writes resume on the source"],
+        [f"end of the rollback window ({c['rollback_window_hours']:g} h after the switch)", lead, all_owners(s),
+         "the rollback window is closed; decommissioning is next"],
+    ]
+    return [heading("Communication plan"), table(("when", "who tells", "whom", "what"), rows)]
+
+
+def _actual(f: dict) -> list[Block]:
+    run = f["cutover"]["last_run"]
+    blocks = [heading("Last cutover: planned against real")]
+    if run is None:
+        return blocks + [paragraph(MISSING["cutover"] + " The real timeline appears here after `migrate cutover`.")]
+    estimates = f["cutover"]["estimates"]
+    done = {s["step"]: s for s in run["steps"]}
+    rows = []
+    for step, seconds, start, _ in planned_starts(f["cutover"]["steps"], estimates):
+        real = done.get(step)
+        if real is None:
+            rows.append([step, f"T+{duration(start)}", duration(seconds, "not measured"), "not reached", "", ""])
+            continue
+        difference = (f"{round(real['seconds'] - seconds, 1) + 0.0:+.1f} s" if seconds is not None and real["seconds"] is not None else "")
+        rows.append([step, f"T+{duration(start)}", duration(seconds, "not measured"), when(real["started_at"]),
+                     duration(real["seconds"], real["status"]) + ("" if real["status"] == "succeeded" else f" ({real['status']})"), difference])
+    detail = run["detail"] or {}
+    text = f"Cutover run {run['run_id']} {run['status']}, started {when(run['started_at'])}"
+    text += f", finished {when(run['finished_at'])}" if run["finished_at"] else ""
+    if detail.get("write_unavailable_seconds") is not None:
+        text += f"; writes were unavailable for {duration(detail['write_unavailable_seconds'])}"
+    if detail.get("rolled_back"):
+        text += f"; rolled back, decided by {detail.get('decided_by', 'someone not recorded')}: {detail.get('reason', 'no reason recorded')}"
+    return blocks + [paragraph(text + "."),
+                     table(("step", "planned start", "planned duration", "real start", "real duration", "difference"), rows, "lrrlrr")]
+
+
+# --- rollback ---------------------------------------------------------------------------------
+
+
+def rollback(f: dict) -> Doc:
+    s = f["settings"]
+    c = s["cutover"]
+    tables = ", ".join(t["name"] for t in s["tables"])
+    blocks = [heading(f"Rollback procedures: {f['migration']}", 1), provenance(f), paragraph(f"**Where it stands:** {standing(f)}")]
+    blocks += [heading("When to roll back"),
+               paragraph("migration.yml sets no rollback criteria of its own; these are the ones the harness acts on:"),
+               table(("criterion", "what it means"), [list(x) for x in ROLLBACK_CRITERIA]),
+               paragraph(f"The source stays read-only for {c['rollback_window_hours']:g} hours after the switch "
+                         "(migration.yml cutover.rollback_window_hours).")]
+    decides = [r for r in c["required_approvals"]] or list(s["owners"])[:1]
+    rows = [[role, team, "decides" if role in decides else ("carries out the rollback" if role == "dba" else "is informed")]
+            for role, team in s["owners"].items()]
+    blocks += [heading("Decision authority")]
+    if rows:
+        blocks += [paragraph("The roles that approve the cutover decide a rollback; the harness records who decided and why "
+                             "(`--decided-by`, `--reason`) in the control schema."),
+                   table(("role", "owner (migration.yml)", "part"), rows)]
+    else:
+        blocks.append(paragraph("migration.yml names no owners: name them under `owners` so that someone holds this decision."))
+    rollback_approvals = [a for a in f["approvals"] if a["stage"] == "rollback"]
+    if rollback_approvals:
+        blocks.append(paragraph("Recorded approvals of the rollback procedure: "
+                                + "; ".join(f"{a['name']} ({a['role']}) at {when(a['approved_at'])}" for a in rollback_approvals) + "."))
+
+    blocks += [heading("Before the switch"), numbered([
+        "The decision authority decides, against the criteria above.",
+        "`migrate rollback --decided-by NAME --reason TEXT`: unfreezes the source tables "
+        f"({tables}), removes the capture triggers from the target tables, sets the phase back to syncing, and records the "
+        "decision; change capture keeps running, so nothing written before, during or after is lost.",
+        "`migrate status`: the source is writable again and the lag is low.",
+        "`migrate reconcile`: source, landing and target agree again.",
+        "Tell everyone (runbook.md, communication plan); to try again, fix the cause, `migrate rehearse`, approve again and run `migrate cutover`.",
+    ])]
+    switch_back = c["switch_back_command"]
+    blocks += [heading("After the switch"), paragraph(
+        "Once the applications are switched, `migrate rollback` refuses: carrying the new application's writes back into the legacy "
+        "schema (the fallback) is not part of this version of the harness. Keep the source read-only and do not switch back by hand."
+        + (f" The switch-back command of migration.yml is `{switch_back}`." if switch_back else ""))]
+    fallback = [m for m in f["dbt"].get("models", []) if m["layer"] == "fallback"]
+    if fallback:
+        blocks.append(paragraph("The reverse mapping the fallback will use: " + ", ".join(f"{m['name']} ({m['file']})" for m in fallback) + "."))
+
+    blocks += [heading("Measured duration")]
+    rehearsal = f.get("rehearsal")
+    if rehearsal is None:
+        blocks.append(paragraph(MISSING["rehearsal"] + " Until one has, the rollback is not timed."))
+    else:
+        seconds, after = _rehearsal_step(f, "rollback"), _rehearsal_step(f, "verify_after_rollback")
+        blocks.append(paragraph(
+            f"Rehearsal {rehearsal['rehearsal_id']} ({rehearsal['status']}, {when(rehearsal['finished_at'] or rehearsal['started_at'])}): "
+            + (f"the rollback took {duration(seconds)}" if seconds is not None else "the rollback was not reached")
+            + (f", and the reconciliation after it {duration(after)}." if after is not None else ".")))
+    blocks += [heading("Rollbacks so far")]
+    if f["rollbacks"]:
+        blocks.append(table(("when", "decided by", "reason", "cutover run", "tables unfrozen"),
+                            [[when(r["started_at"]), (r["detail"] or {}).get("decided_by", "not recorded"), (r["detail"] or {}).get("reason", "not recorded"),
+                              count((r["detail"] or {}).get("cutover_run")) or "none running", count(len((r["detail"] or {}).get("unfrozen") or []))]
+                             for r in f["rollbacks"]]))
+    else:
+        blocks.append(paragraph("No rollback has been run on this migration."))
+    blocks += approvals_section(f)
+    return Doc("rollback", "Rollback procedures", "criteria, decision authority, the exact steps and commands, the measured duration", blocks)
+
+
+# --- validation -------------------------------------------------------------------------------
+
+
+def level_threshold(level: str, settings: dict) -> str:
+    words = LEVEL_WORDS.get(level, ("", ""))[1]
+    return words.format(sample_size=settings["reconcile"]["sample_size"]) if words else level
+
+
+def configured_checks(level: str, settings: dict) -> list[tuple[str, str]]:
+    """The checks migration.yml defines for a level: (name, threshold)."""
+    r = settings["reconcile"]
+    if level == "rules":
+        return [(x["name"], f"figures equal per group" + (f" within {x['tolerance']:g}" if x["tolerance"] else "")) for x in r["rules"]]
+    if level == "performance":
+        return [(x["name"], f"p95 ≤ {x['p95_ms']:g} ms over {x['runs']} runs" + (", reads an index" if x["require_index"] else ""))
+                for x in r["performance_queries"]]
+    if level == "smoke":
+        return [(x["name"], f"expects {x['expect']}") for x in r["smoke"]]
+    return []
+
+
+def validation(f: dict) -> Doc:
+    s = f["settings"]
+    levels = f["reconcile"]["levels"]
+    blocks = [heading(f"Validation test cases: {f['migration']}", 1), provenance(f),
+              paragraph("Every check that `migrate reconcile` and dbt run: what it proves, its threshold, and its last result.")]
+    rows = []
+    for level, (proves, _) in LEVEL_WORDS.items():
+        facts = levels.get(level)
+        rows.append([level, proves, level_threshold(level, s),
+                     f"#{facts['reconcile_id']} at {when(facts['finished_at'])}" if facts else "not run yet",
+                     facts["verdict"] if facts else "not run yet"])
+    blocks += [heading("Reconciliation levels"), table(("level", "what it proves", "threshold", "last run", "last result"), rows)]
+    if not levels:
+        blocks.append(paragraph(MISSING["reconcile"]))
+    for level in LEVEL_WORDS:
+        facts = levels.get(level)
+        blocks.append(heading(f"Level {level}", 3))
+        configured = configured_checks(level, s)
+        if facts is None:
+            blocks.append(paragraph(f"Not run yet (`migrate reconcile --level {level}`)."))
+        else:
+            blocks.append(paragraph(f"Reconciliation #{facts['reconcile_id']} at {when(facts['finished_at'])}: {facts['verdict']}"
+                                    + (f", in {duration(facts['seconds'])}" if facts["seconds"] is not None else "") + "."))
+            if facts["notes"]:
+                blocks.append(bullets(facts["notes"]))
+            if facts["checks"]:
+                blocks.append(table(("check", "result", "source", "target", "detail"),
+                                    [[x["name"], x["verdict"], x["source"] or "", x["target"] or "", x["detail"] or ""] for x in facts["checks"]]))
+        ran = {x["name"] for x in (facts or {}).get("checks", [])}
+        pending = [[name, threshold] for name, threshold in configured if name not in ran]
+        if pending:
+            blocks.append(paragraph("Defined in migration.yml, with no result yet:"))
+            blocks.append(table(("check", "threshold"), pending))
+        elif not configured and level in ("performance", "smoke"):
+            key = "performance_queries" if level == "performance" else "smoke"
+            blocks.append(paragraph(f"migration.yml defines no {level} checks (reconcile.{key})."))
+
+    dbt = f["dbt"]
+    blocks.append(heading("dbt data tests"))
+    if not dbt["available"]:
+        blocks.append(paragraph(f"No dbt tests: {dbt['reason']}."))
+    else:
+        results = dbt.get("run_results")
+        if results:
+            blocks.append(paragraph(f"Last dbt invocation recorded in target/run_results.json: dbt {dbt_command(results['which'])} at {when(results['generated_at'])} ("
+                                    + ", ".join(f"{n} {status}" for status, n in sorted(results["statuses"].items())) + ")."))
+        if dbt["tests"]:
+            blocks.append(table(("test", "on", "what it proves", "threshold", "last result", "file"),
+                                [[t["name"], t["on"] + (f".{t['column']}" if t["column"] else ""), t["purpose"], t["threshold"],
+                                  _result_text(t["last"]), t["file"]] for t in dbt["tests"]]))
+        else:
+            blocks.append(paragraph("The dbt project defines no data tests."))
+        blocks.append(heading("dbt unit tests", 3))
+        if dbt["unit_tests"]:
+            blocks.append(table(("unit test", "model", "what it proves", "last result", "file"),
+                                [[u["name"], u["model"], u["purpose"], _result_text(u["last"]), u["file"]] for u in dbt["unit_tests"]]))
+        else:
+            blocks.append(paragraph("The dbt project defines no unit tests."))
+        targets = [m for m in dbt["models"] if m["is_target"]]
+        if targets:
+            blocks.append(heading("Constraints the target database enforces", 3))
+            blocks.append(table(("target table", "contract", "constraints declared in the database"),
+                                [[m["relation"], "enforced" if m["contract_enforced"] else "not enforced",
+                                  ", ".join(f"{n} {kind}" for kind, n in sorted(m["constraints"].items())) or "none (the table is not built yet, or declares none)"]
+                                 for m in targets]))
+
+    blocks.append(heading("Cutover final verification"))
+    verification = _cutover_step(f, "final_verification")
+    blocks.append(paragraph("At the cutover, after the freeze and the final sync: exact row counts of every listed table, source against "
+                            "landing, and every landing row written since the last green reconciliation compared with its source row; "
+                            "threshold: all equal, else the cutover stops before the switch."))
+    if verification is None:
+        blocks.append(paragraph("Not run yet: it runs inside `migrate cutover`."))
+    else:
+        detail = verification.get("detail") or {}
+        counts = detail.get("counts") or {}
+        blocks.append(paragraph(f"Cutover run {f['cutover']['last_run']['run_id']}, {when(verification['finished_at'] or verification['started_at'])}: "
+                                f"{verification['status']}" + (f"; {count(detail['changed_rows_compared'])} changed rows compared" if isinstance(detail.get("changed_rows_compared"), int) else "") + "."))
+        if counts:
+            blocks.append(table(("table", "source rows", "landing rows"), [[name, c.get("source"), c.get("landing")] for name, c in counts.items()], "lrr"))
+    blocks += approvals_section(f)
+    return Doc("validation", "Validation test cases", "every reconciliation check and dbt test: what it proves, its threshold, its last result", blocks)
+
+
+def _result_text(last: dict | None) -> str:
+    if last is None:
+        return "no result recorded yet"
+    status = {"pass": "passed", "fail": "failed", "error": "error", "warn": "warned", "skipped": "skipped", "success": "passed"}.get(last["status"], last["status"])
+    text = status + (f" ({count(last['failures'])} failing rows)" if isinstance(last.get("failures"), int) and last["failures"] else "")
+    return f"{text}, {last['by']} at {when(last['at'])}"
+
+
+# --- transformations --------------------------------------------------------------------------
+
+
+def _named(name: str, link: str | None) -> str:
+    return f"[{name}]({link})" if link else name
+
+
+def transformations(f: dict) -> Doc:
+    dbt = f["dbt"]
+    blocks = [heading(f"Transformation scripts: {f['migration']}", 1), provenance(f)]
+    if not dbt["available"]:
+        blocks.append(paragraph(f"No transformations to list: {dbt['reason']}."))
+        return Doc("transformations", "Transformation scripts", "every model and macro with its purpose and its place in the lineage", blocks + approvals_section(f))
+    site = dbt["docs_site"]
+    if site:
+        blocks.append(paragraph(f"dbt docs, with the lineage graph: [{site['link']}]({site['link']}) (generated {when(site['generated_at'])}); "
+                                "each name below links to its page there."))
+    else:
+        blocks.append(paragraph("The dbt docs site with the lineage graph is not generated yet: run "
+                                "`eval \"$(migrate env shell)\" && dbt docs generate --profiles-dir profiles`, which writes target/index.html, "
+                                "then `migrate docs` again to link it."))
+    blocks.append(paragraph(f"dbt project `{dbt['project']}` (dbt {dbt['dbt_version']}, manifest of {when(dbt['manifest_generated_at'])}): "
+                            f"{len(dbt['models'])} models, {len(dbt['macros'])} macros, {len(dbt['seeds'])} seeds, {len(dbt['tests'])} data tests, "
+                            f"{len(dbt['unit_tests'])} unit tests. Layers, upstream first: {' → '.join(dbt['layers']) or 'none'}."))
+    if dbt["sources"]:
+        blocks += [heading("Sources"),
+                   table(("source", "relation", "what it is", "read by"),
+                         [[_named(x["name"], x["link"]), x["relation"], x["description"] or "no description in the YAML",
+                           ", ".join(x["referenced_by"]) or "no model"] for x in dbt["sources"]])]
+    for layer in dbt["layers"]:
+        models = [m for m in dbt["models"] if m["layer"] == layer]
+        blocks += [heading(f"Models: {layer}"),
+                   table(("model", "file", "materialized", "purpose", "depends on", "referenced by"),
+                         [[_named(m["name"], m["link"]) + (" (target table)" if m["is_target"] else ""), m["file"], m["materialized"] or "",
+                           m["description"] or "no description in the YAML", ", ".join(m["depends_on"]) or "nothing",
+                           ", ".join(m["referenced_by"]) or "no model"] for m in models])]
+    if dbt["seeds"]:
+        blocks += [heading("Seeds"),
+                   table(("seed", "file", "purpose", "referenced by"),
+                         [[_named(x["name"], x["link"]), x["file"], x["description"] or "no description in the YAML",
+                           ", ".join(x["referenced_by"]) or "no model"] for x in dbt["seeds"]])]
+    blocks.append(heading("Macros"))
+    if dbt["macros"]:
+        blocks.append(table(("macro", "file", "purpose", "arguments", "used by"),
+                            [[_named(m["name"], m["link"]), m["file"], m["description"] or "no description in macros YAML",
+                              "; ".join(f"{a['name']}: {(a['description'] or a['type'] or 'undocumented').rstrip('.')}" for a in m["arguments"]) or "none",
+                              ", ".join(m["used_by"]) or "no model or macro"] for m in dbt["macros"]]))
+    else:
+        blocks.append(paragraph("The project defines no macros of its own."))
+    blocks += approvals_section(f)
+    return Doc("transformations", "Transformation scripts", "every model and macro with its purpose and its place in the lineage", blocks)
+
+
+# --- rendering --------------------------------------------------------------------------------
+
+DOCUMENTS: tuple[Callable[[dict], Doc], ...] = (plan, runbook, rollback, validation, transformations)
+
+
+def documents(f: dict) -> list[Doc]:
+    return [build(f) for build in DOCUMENTS]
+
+
+def markdown(doc: Doc) -> str:
+    out = reports.Document()
+    for block in doc.blocks:
+        if block.kind == "heading":
+            out.heading(block.level, block.content)
+        elif block.kind == "paragraph":
+            out.paragraph(mask_card_numbers(block.content))
+        elif block.kind == "bullets":
+            out.bullets(reports.escape(item) for item in block.content)
+        elif block.kind == "numbered":
+            out.paragraph("\n".join(f"{i}. {reports.escape(item)}" for i, item in enumerate(block.content, start=1)))
+        elif block.kind == "code":
+            out.paragraph("```bash\n" + "\n".join(block.content) + "\n```")
+        else:
+            out.table(block.headers, block.content, block.align)
+    return out.render()
+
+
+def inline(text: str) -> str:
+    """Escaped text with `code`, **bold** and [links](href) kept; card numbers masked."""
+    out = html.escape(mask_card_numbers(str(text)), quote=False)
+    out = re.sub(r"`([^`]+)`", r"<code>\1</code>", out)
+    out = re.sub(r"\*\*(.+?)\*\*", r"<strong>\1</strong>", out)
+    return re.sub(r"\[([^\]]+)\]\(([^)\s]+)\)", lambda m: f'<a href="{html.escape(m.group(2))}">{m.group(1)}</a>', out)
+
+
+NAV_STYLE = "nav { margin-bottom: 1.5em; } nav a { margin-right: 1em; } ol li, ul li { margin: .2em 0; } pre { background: #f4f4f4; padding: .6em; }"
+
+
+def html_page(doc: Doc, nav: list[tuple[str, str]], migration: str) -> str:
+    body = ['<nav>' + "".join(f'<a href="{html.escape(href)}">{html.escape(title)}</a>' for title, href in nav) + "</nav>"]
+    for block in doc.blocks:
+        if block.kind == "heading":
+            body.append(f"<h{block.level}>{inline(block.content)}</h{block.level}>")
+        elif block.kind == "paragraph":
+            body.append(f"<p>{inline(block.content)}</p>")
+        elif block.kind in ("bullets", "numbered"):
+            tag = "ul" if block.kind == "bullets" else "ol"
+            body.append(f"<{tag}>" + "".join(f"<li>{inline(item)}</li>" for item in block.content) + f"</{tag}>")
+        elif block.kind == "code":
+            body.append("<pre><code>" + html.escape("\n".join(block.content)) + "</code></pre>")
+        else:
+            head = "".join(f"<th>{inline(h)}</th>" for h in block.headers)
+            rows = "".join("<tr>" + "".join(f"<td{' class=r' if a == 'r' else ''}>{inline(c)}</td>" for a, c in zip(block.align, row)) + "</tr>"
+                           for row in block.content)
+            body.append(f"<table><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>")
+    title = html.escape(f"{doc.title}: {migration}")
+    return (f"<!doctype html>\n<html lang=en><head><meta charset=utf-8><title>{title}</title><style>{STYLE}{NAV_STYLE}</style></head>\n"
+            "<body>\n" + "\n".join(body) + "\n</body></html>\n")
+
+
+def index(f: dict, docs: list[Doc]) -> Doc:
+    rows = [[f"[{d.title}]({d.name}.md)", f"[HTML]({d.name}.html)", d.summary] for d in docs]
+    rows.append(["[Schema mapping](mapping.xlsx)", "[CSV](mapping.csv)", "legacy table.column → target table.column with types, "
+                 "conversion, rule, disposition and the model that implements it; unmapped and dropped legacy columns"])
+    rows.append(["[Facts](migration-docs.json)", "", "the JSON every document is rendered from"])
+    return Doc("README", "Migration documents", "", [
+        heading(f"Migration documents: {f['migration']}", 1), provenance(f), paragraph(f"**Where it stands:** {standing(f)}"),
+        table(("document", "also as", "what it holds"), rows),
+    ])
+
+
+def write_text(path: Path, text: str) -> None:
+    """Write through a temporary file and rename: a killed command never leaves half a document."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.name}.tmp")
+    temporary.write_text(text)
+    os.replace(temporary, path)
+
+
+def write_all(f: dict, out_dir: Path) -> list[tuple[str, Path]]:
+    """Every document as Markdown and HTML, and the index; returns (title, path) in reading order."""
+    docs = documents(f)
+    nav = [("Index", "index.html")] + [(d.title, f"{d.name}.html") for d in docs]
+    cover = index(f, docs)
+    written = []
+    for doc in [cover, *docs]:
+        md_path, html_path = out_dir / f"{doc.name}.md", out_dir / ("index.html" if doc is cover else f"{doc.name}.html")
+        write_text(md_path, markdown(doc))
+        write_text(html_path, html_page(doc, nav, f["migration"]))
+        written += [(doc.title, md_path), (f"{doc.title} (HTML)", html_path)]
+    return written
+
