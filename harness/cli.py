@@ -410,10 +410,9 @@ def reconcile_cmd(
 def docs_cmd(
     out: Annotated[Path, typer.Option(help="The folder the documents are written to (relative to the project).")] = Path("docs/migration"),
 ) -> None:
-    """Write the migration documents from the recorded facts: plan, mapping spreadsheet, transformations,
-    validation test cases, rollback procedures, cutover runbook.
+    """Write the migration documents from the recorded facts: plan, mapping, validation, rollback, runbook.
 
-    Runs `dbt parse` first when target/manifest.json is missing.
+    Also the transformation index and the sign-offs. Runs `dbt parse` first when target/manifest.json is missing.
     """
     from harness import docs
 

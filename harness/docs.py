@@ -84,8 +84,12 @@ def plain(value: Any) -> Any:
 
 
 def collect(config: Config, source: Database, target: Database, out_dir: Path) -> dict[str, Any]:
+    """Every fact the documents show, as one JSON-ready dict: the document model."""
     artifacts = dbt_artifacts.load(config.project_dir)
-    notes = [n for n in artifacts.notes if "catalog.json" not in n]  # target types come from the database
+    # Target types come from the database, so a missing catalog.json is no loss; without a dbt
+    # project, a missing manifest is said once, by the documents that need it.
+    has_project = (config.project_dir / "dbt_project.yml").exists()
+    notes = [n for n in artifacts.notes if "catalog.json" not in n and (has_project or "manifest.json" not in n)]
     models = dbt_artifacts.models(artifacts)
     schema = config.control_schema
     with connections.connection(target, command="docs", autocommit=True) as conn:

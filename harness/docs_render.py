@@ -1,6 +1,6 @@
 """The migration documents, rendered from the documents' JSON model (harness.docs) alone.
 
-Each document is laid out once as blocks (headings, paragraphs, lists, tables, commands) by a
+Each document is laid out once as blocks (headings, paragraphs, lists, tables) by a
 function of the facts; Markdown and a self-contained HTML page are two renderings of the same
 blocks (the reconciliation report's Block and style, harness.reports' Markdown Document), so they
 cannot disagree. Where a fact does not exist yet the documents say so in words, and which command
@@ -176,10 +176,6 @@ def numbered(items: list[str]) -> Block:
     return Block("numbered", list(items))
 
 
-def commands(lines: list[str]) -> Block:
-    return Block("code", list(lines))
-
-
 def table(headers: tuple[str, ...], rows: list[list[Any]], align: str | None = None) -> Block:
     return Block("table", [[count(c) for c in row] for row in rows], headers=headers, align=align or "l" * len(headers))
 
@@ -219,8 +215,10 @@ def standing(f: dict) -> str:
     if load["status"] != "succeeded":
         return f"The initial load {load['load_id']} is {load['status']}: running `migrate load` again resumes it."
     text = f"Loaded ({count(load['rows_copied'])} rows, load {load['load_id']} finished {when(load['finished_at'])})"
-    if sync:
-        text += f"; {count(sync['changes_applied'])} captured changes synced, the last at {when(sync['applied_at'])}"
+    if sync and sync["changes_applied"]:
+        text += f"; {plural(sync['changes_applied'], 'captured change')} synced since, the last batch at {when(sync['applied_at'])}"
+    elif sync:
+        text += f"; no captured change since (last sync {when(sync['applied_at'])})"
     return text + "."
 
 
@@ -335,7 +333,7 @@ def _assessment_summary(a: dict | None) -> list[Block]:
     if a is None:
         return blocks + [paragraph(MISSING["assessment"])]
     verdict = a["verdict"]
-    blocks.append(paragraph(f"Assessed {when(a['assessed_at'])}: **{verdict.get('headline', verdict.get('status', 'no verdict recorded'))}.** "
+    blocks.append(paragraph(f"Assessed {when(a['assessed_at'])}: **{verdict.get('headline') or verdict.get('status') or 'no verdict recorded'}.** "
                             f"Findings: {a['findings']['blocking']} blocking, {a['findings']['warning']} warnings, {a['findings']['info']} notes "
                             "(reports/assessment.md has them all)."))
     limit = a.get("downtime_limit_minutes")
@@ -358,23 +356,24 @@ def _strategy(s: dict, a: dict | None) -> list[Block]:
     elif recommendation.get("strategy"):
         recommended = recommendation["strategy"]
         agree = "agrees" if recommended == chosen else "differs"
-        blocks.append(paragraph(f"The assessment of {when(a['assessed_at'])} recommends **{STRATEGY_LABELS.get(recommended, recommended)}** "
-                                f"(the choice {agree}), because:"))
+        label = STRATEGY_LABELS.get(recommended, recommended)
+        blocks.append(paragraph(f"The assessment of {when(a['assessed_at'])} recommends **{label}** (the choice {agree}), because:"))
         blocks.append(bullets(recommendation.get("reasons") or ["the assessment gave no reason"]))
     else:
-        blocks.append(paragraph("The assessment could not recommend a strategy: " + "; ".join(recommendation.get("reasons") or ["no table could be measured"]) + "."))
+        reasons = recommendation.get("reasons") or ["no table could be measured"]
+        blocks.append(paragraph("The assessment could not recommend a strategy: " + "; ".join(reasons) + "."))
     if chosen == "phased" and s["cutover"]["waves"]:
         blocks.append(paragraph("Waves (migration.yml cutover.waves):"))
         blocks.append(numbered([", ".join(w) for w in s["cutover"]["waves"]]))
     capture = s["capture"]
-    blocks.append(paragraph(f"Change capture: {'triggers on the source tables' if capture['method'] == 'trigger' else 'the timestamp column ' + str(capture['column'])}."))
+    how = "triggers on the source tables" if capture["method"] == "trigger" else f"the timestamp column {capture['column']}"
+    blocks.append(paragraph(f"Change capture: {how}."))
     return blocks
 
 
 def _timeline(f: dict) -> list[Block]:
-    a, load, run = f["assessment"], f["load"], f["cutover"]["last_run"]
+    a, run = f["assessment"], f["cutover"]["last_run"]
     estimates = (a or {}).get("estimates") or {}
-    rehearsal_ran = f.get("rehearsal") is not None
 
     def estimate(key: str) -> str:
         if a is None:
@@ -382,31 +381,23 @@ def _timeline(f: dict) -> list[Block]:
         return duration((estimates.get(key) or {}).get("seconds"), "not estimated")
 
     def rehearsed(*steps: str) -> str:
-        if not rehearsal_ran:
+        if f.get("rehearsal") is None:
             return "not rehearsed yet"
-        found = [_rehearsal_step(f, s) for s in steps]
-        return duration(sum(x for x in found if x is not None), "") if any(x is not None for x in found) else "not reached in the rehearsal"
+        found = [x for x in (_rehearsal_step(f, s) for s in steps) if x is not None]
+        return duration(sum(found)) if found else "not reached in the rehearsal"
 
     def real_step(name: str) -> str:
         step = _cutover_step(f, name)
         return duration(step["seconds"], step["status"]) if step else "not run yet"
 
-    last_reconcile = next((r for r in f["reconcile"]["runs"] if r["finished_at"]), None)
-    reconcile_seconds = None
-    if last_reconcile:
-        reconcile_seconds = (datetime.fromisoformat(last_reconcile["finished_at"]) - datetime.fromisoformat(last_reconcile["started_at"])).total_seconds()
-    results = (f["dbt"].get("run_results") or {}) if f["dbt"]["available"] else {}
     unavailable = ((run or {}).get("detail") or {}).get("write_unavailable_seconds")
     rows = [
-        ["initial load", estimate("initial_load"), rehearsed("load"),
-         duration(load["seconds"], load["status"]) + f" (load {load['load_id']})" if load else "not run yet"],
-        ["dbt build", estimate("build"), rehearsed("build"),
-         f"{duration(results.get('elapsed_seconds'))} (dbt {results['which']} at {when(results['generated_at'])})" if results.get("which") in ("build", "run")
-         else (f"not recorded: target/run_results.json holds a later dbt {dbt_command(results['which'])}" if results.get("which") else "not run yet")],
-        ["validation (reconcile)", estimate("validation"), rehearsed("reconcile"),
-         f"{duration(reconcile_seconds)} (reconciliation #{last_reconcile['reconcile_id']})" if last_reconcile else "not run yet"],
+        ["initial load", estimate("initial_load"), rehearsed("load"), _real_load(f["load"])],
+        ["dbt build", estimate("build"), rehearsed("build"), _real_build(f["dbt"])],
+        ["validation (reconcile)", estimate("validation"), rehearsed("reconcile"), _real_reconcile(f["reconcile"]["runs"])],
         ["final sync", estimate("final_sync"), rehearsed("final_sync"), real_step("final_sync")],
-        ["freeze to switch (writes unavailable)", estimate("freeze"), rehearsed("freeze_source", "final_sync", "final_build", "final_verification", "align_sequences"),
+        ["freeze to switch (writes unavailable)", estimate("freeze"),
+         rehearsed("freeze_source", "final_sync", "final_build", "final_verification", "align_sequences"),
          duration(unavailable) if unavailable is not None else ("not run yet" if run is None else "not measured")],
         ["rollback", "not estimated by the assessment", rehearsed("rollback"),
          plural(len(f["rollbacks"]), "rollback") + " run" if f["rollbacks"] else "none run"],
@@ -425,6 +416,28 @@ def _timeline(f: dict) -> list[Block]:
     return blocks
 
 
+def _real_load(load: dict | None) -> str:
+    return f"{duration(load['seconds'], load['status'])} (load {load['load_id']})" if load else "not run yet"
+
+
+def _real_build(dbt: dict) -> str:
+    results = (dbt.get("run_results") or {}) if dbt["available"] else {}
+    which = results.get("which")
+    if which in ("build", "run"):
+        return f"{duration(results.get('elapsed_seconds'))} (dbt {which} at {when(results['generated_at'])})"
+    if which:
+        return f"not recorded: target/run_results.json holds a later dbt {dbt_command(which)}"
+    return "not run yet"
+
+
+def _real_reconcile(runs: list[dict]) -> str:
+    last = next((r for r in runs if r["finished_at"]), None)
+    if last is None:
+        return "not run yet"
+    seconds = (datetime.fromisoformat(last["finished_at"]) - datetime.fromisoformat(last["started_at"])).total_seconds()
+    return f"{duration(seconds)} (reconciliation #{last['reconcile_id']})"
+
+
 def _risks(a: dict | None) -> list[Block]:
     blocks = [heading("Risks and mitigations")]
     if a is None:
@@ -437,35 +450,33 @@ def _risks(a: dict | None) -> list[Block]:
     return blocks
 
 
-def quality_criteria(f: dict) -> list[dict[str, str]]:
-    """Each quality criterion: how it is checked, its latest evidence, and whether it is met."""
-    levels = f["reconcile"]["levels"]
-    s = f["settings"]
-    criteria = []
+def _from_levels(f: dict, names: tuple[str, ...]) -> tuple[str, str]:
+    """Evidence and state from the latest run of each reconciliation level named."""
+    found = [f["reconcile"]["levels"].get(n) for n in names]
+    ran = [x for x in found if x]
+    if not ran:
+        return "No reconciliation has run yet.", "not checked yet"
+    evidence = "; ".join(_level_summary(n, x) for n, x in zip(names, found))
+    if any(x["verdict"] == "failed" for x in ran):
+        return evidence, "not met"
+    return evidence, "met" if len(ran) == len(names) and all(x["verdict"] == "passed" for x in ran) else "partly checked"
 
-    def from_levels(names: tuple[str, ...]) -> tuple[str, str]:
-        found = [levels.get(n) for n in names]
-        evidence = "; ".join(_level_summary(n, x) for n, x in zip(names, found))
-        ran = [x for x in found if x]
-        if not ran:
-            return "No reconciliation has run yet.", "not checked yet"
-        if any(x["verdict"] == "failed" for x in ran):
-            return evidence, "not met"
-        return evidence, "met" if len(ran) == len(names) and all(x["verdict"] == "passed" for x in ran) else "partly checked"
 
-    evidence, state = from_levels(("counts", "checksums"))
+def _data_loss(f: dict) -> dict[str, str]:
+    evidence, state = _from_levels(f, ("counts", "checksums"))
     verification = _cutover_step(f, "final_verification")
     if verification:
-        detail = verification.get("detail") or {}
-        evidence += (f"; cutover run {f['cutover']['last_run']['run_id']}: final verification {verification['status']}"
-                     + (f", {count(detail.get('changed_rows_compared'))} changed rows compared" if isinstance(detail.get("changed_rows_compared"), int) else ""))
-        if verification["status"] == "failed":
-            state = "not met"
-    criteria.append({"criterion": "Zero data loss, every row accounted for",
-                     "how": "`migrate reconcile` levels counts (source = landing; source rows = migrated + merged + quarantined) and "
-                            "checksums (every row compared), as of one source snapshot; at cutover the final verification",
-                     "evidence": evidence, "state": state})
+        compared = (verification.get("detail") or {}).get("changed_rows_compared")
+        evidence += f"; cutover run {f['cutover']['last_run']['run_id']}: final verification {verification['status']}"
+        evidence += f", {count(compared)} changed rows compared" if isinstance(compared, int) else ""
+        state = "not met" if verification["status"] == "failed" else state
+    return {"criterion": "Zero data loss, every row accounted for",
+            "how": "`migrate reconcile` levels counts (source = landing; source rows = migrated + merged + quarantined) and "
+                   "checksums (every row compared), as of one source snapshot; at cutover the final verification",
+            "evidence": evidence, "state": state}
 
+
+def _integrity(f: dict) -> dict[str, str]:
     dbt = f["dbt"]
     targets = [m for m in dbt.get("models", []) if m["is_target"]]
     foreign = sum(m["constraints"].get("foreign key", 0) for m in targets)
@@ -476,61 +487,75 @@ def quality_criteria(f: dict) -> list[dict[str, str]]:
         passed = sum(1 for t in relationship_tests if t["last"] and t["last"]["status"] == "pass")
         parts.append(f"{passed} of {plural(len(relationship_tests), 'relationships test')} passed at their last run")
     if failing:
-        parts.append(f"{len(failing)} dbt tests failing: {', '.join(t['name'] for t in failing[:5])}")
+        parts.append(f"{plural(len(failing), 'dbt test')} failing: {', '.join(t['name'] for t in failing[:5])}")
     if not targets:
-        ri_state = "not checked yet"
+        state = "not checked yet"
     elif failing:
-        ri_state = "not met"
+        state = "not met"
     else:
-        ri_state = "met" if foreign or relationship_tests else "not checked: no foreign key is declared"
-    criteria.append({"criterion": "Referential integrity",
-                     "how": "foreign keys declared in the target (enforced dbt contracts), so the database refuses an orphan on every "
-                            "write; dbt relationships tests",
-                     "evidence": "; ".join(parts) + ".", "state": ri_state})
+        state = "met" if foreign or relationship_tests else "not checked: no foreign key is declared"
+    return {"criterion": "Referential integrity",
+            "how": "foreign keys declared in the target (enforced dbt contracts), so the database refuses an orphan on every "
+                   "write; dbt relationships tests",
+            "evidence": "; ".join(parts) + ".", "state": state}
 
-    evidence, state = from_levels(("sample", "rules"))
-    criteria.append({"criterion": "The mapping does what it says",
-                     "how": "`migrate reconcile` levels sample (app rows against the mapping's expected values) and rules (dbt tests, "
-                            "business-rule figures of both sides)",
-                     "evidence": evidence, "state": state})
 
-    queries = s["reconcile"]["performance_queries"]
-    if not queries:
-        perf = ("migration.yml names no performance query (reconcile.performance_queries), so target performance is not checked.",
-                "not checked: no query defined")
+def _mapping_checked(f: dict) -> dict[str, str]:
+    evidence, state = _from_levels(f, ("sample", "rules"))
+    return {"criterion": "The mapping does what it says",
+            "how": "`migrate reconcile` levels sample (app rows against the mapping's expected values) and rules (dbt tests, "
+                   "business-rule figures of both sides)",
+            "evidence": evidence, "state": state}
+
+
+def _performance(f: dict) -> dict[str, str]:
+    queries = f["settings"]["reconcile"]["performance_queries"]
+    if queries:
+        evidence, state = _from_levels(f, ("performance",))
+        limits = ", ".join(f"{q['name']} p95 ≤ {q['p95_ms']:g} ms over {q['runs']} runs" for q in queries)
     else:
-        evidence, state = from_levels(("performance",))
-        perf = (evidence, state)
-    criteria.append({"criterion": "Performance",
-                     "how": "`migrate reconcile --level performance`: " + (", ".join(f"{q['name']} p95 ≤ {q['p95_ms']:g} ms over {q['runs']} runs" for q in queries)
-                                                                            or "each query of reconcile.performance_queries timed against its p95 limit"),
-                     "evidence": perf[0], "state": perf[1]})
+        evidence = "migration.yml names no performance query (reconcile.performance_queries), so target performance is not checked."
+        state, limits = "not checked: no query defined", "each query of reconcile.performance_queries timed against its p95 limit"
+    return {"criterion": "Performance", "how": f"`migrate reconcile --level performance`: {limits}", "evidence": evidence, "state": state}
 
+
+def _rollback_tested(f: dict) -> dict[str, str]:
     rehearsal = f.get("rehearsal")
     if rehearsal is None:
         evidence, state = MISSING["rehearsal"], "not checked yet"
     else:
-        evidence = (f"rehearsal {rehearsal['rehearsal_id']} {rehearsal['status']} at {when(rehearsal['finished_at'] or rehearsal['started_at'])}"
-                    + (f", in {duration(rehearsal['seconds'])}" if rehearsal["seconds"] is not None else "")
-                    + (f"; rollback took {duration(_rehearsal_step(f, 'rollback'))}" if _rehearsal_step(f, "rollback") is not None else "; the rollback was not reached")
-                    + ("; the reconciliation after it passed" if _rehearsal_step(f, "verify_after_rollback") is not None else "")
-                    + ("; it rehearsed the current models" if rehearsal.get("current_models") else "; the models changed since"))
+        rollback_seconds = _rehearsal_step(f, "rollback")
+        evidence = f"rehearsal {rehearsal['rehearsal_id']} {rehearsal['status']} at {when(rehearsal['finished_at'] or rehearsal['started_at'])}"
+        evidence += f", in {duration(rehearsal['seconds'])}" if rehearsal["seconds"] is not None else ""
+        evidence += f"; rollback took {duration(rollback_seconds)}" if rollback_seconds is not None else "; the rollback was not reached"
+        evidence += "; the reconciliation after it passed" if _rehearsal_step(f, "verify_after_rollback") is not None else ""
+        evidence += "; it rehearsed the current models" if rehearsal.get("current_models") else "; the models changed since"
         state = "met" if rehearsal["status"] == "succeeded" and rehearsal.get("current_models") else "not met"
-    criteria.append({"criterion": "Rollback tested",
-                     "how": "`migrate rehearse`: backup, restore, load, build, sync, reconcile, cutover to the switch, rollback and a "
-                            "second reconciliation, on disposable copies",
-                     "evidence": evidence, "state": state})
+    return {"criterion": "Rollback tested",
+            "how": "`migrate rehearse`: backup, restore, load, build, sync, reconcile, cutover to the switch, rollback and a "
+                   "second reconciliation, on disposable copies",
+            "evidence": evidence, "state": state}
 
-    required = s["cutover"]["required_approvals"]
+
+def _approved(f: dict) -> dict[str, str]:
+    required = f["settings"]["cutover"]["required_approvals"]
     latest = _latest_cutover_approvals(f)
     if required:
-        evidence = "; ".join(f"{r}: {latest[r]['name']} at {when(latest[r]['approved_at'])}" if r in latest else f"{r}: not yet" for r in required)
+        evidence = "; ".join(f"{r}: {latest[r]['name']} at {when(latest[r]['approved_at'])}" if r in latest else f"{r}: not yet"
+                             for r in required)
         state = "met" if all(r in latest for r in required) else "not met"
     else:
         evidence, state = "migration.yml requires no approval (cutover.required_approvals is empty).", "met"
-    criteria.append({"criterion": "Approvals", "how": "`migrate approve`; the cutover refuses to start without the approvals migration.yml requires",
-                     "evidence": evidence, "state": state})
-    return criteria
+    return {"criterion": "Approvals", "how": "`migrate approve`; the cutover refuses to start without the approvals migration.yml requires",
+            "evidence": evidence, "state": state}
+
+
+CRITERIA = (_data_loss, _integrity, _mapping_checked, _performance, _rollback_tested, _approved)
+
+
+def quality_criteria(f: dict) -> list[dict[str, str]]:
+    """Each quality criterion: how it is checked, its latest evidence, and whether it is met."""
+    return [criterion(f) for criterion in CRITERIA]
 
 
 def _quality(f: dict) -> list[Block]:
@@ -544,7 +569,7 @@ def _history(f: dict) -> list[Block]:
     events: list[tuple[str, str]] = []
     a = f["assessment"]
     if a:
-        events.append((a["assessed_at"], f"assessment: {a['verdict'].get('headline', 'done')}"))
+        events.append((a["assessed_at"], f"assessment: {a['verdict'].get('headline') or 'done'}"))
     if f["load"]:
         load = f["load"]
         events.append((load["started_at"], f"load {load['load_id']} started"))
@@ -567,7 +592,8 @@ def _history(f: dict) -> list[Block]:
             events.append((run["finished_at"], f"cutover run {run['run_id']} {run['status']}"))
     for r in f["rollbacks"]:
         detail = r["detail"] or {}
-        events.append((r["started_at"], f"rollback decided by {detail.get('decided_by', 'someone not recorded')}: {detail.get('reason', 'no reason recorded')}"))
+        who, why = detail.get("decided_by") or "someone not recorded", detail.get("reason") or "no reason recorded"
+        events.append((r["started_at"], f"rollback decided by {who}: {why}"))
     events.sort(key=lambda e: e[0] or "")
     blocks = [heading("History")]
     if not events:
@@ -609,17 +635,17 @@ def runbook(f: dict) -> Doc:
         rows.append([str(i), step, owner(s, STEP_OWNERS.get(step, ())), planned, duration(seconds, "not measured yet"),
                      STEP_WORDS.get(step, step), GO_NO_GO.get(step, "")])
     blocks += [heading("Steps"), table(("#", "step", "owner", "planned start", "duration", "what it does", "go / no-go"), rows, "rllrrll")]
-    window = [estimates.get(x) for x in steps[steps.index("freeze_source"):steps.index("switch") + 1]] if "freeze_source" in steps and "switch" in steps else []
-    if window:
-        measured = sum(x for x in window if x is not None)
+    measured, complete = write_window(f)
+    if measured is not None:
         blocks.append(paragraph(f"Writes are unavailable from freeze_source to the switch: {duration(measured)} measured"
-                                + ("" if all(x is not None for x in window) else ", plus the steps not measured yet") + "."))
+                                + ("" if complete else ", plus the steps not measured yet") + "."))
 
     blocks += [heading("Commands"), numbered([
         "`migrate status`: load finished, capture running, lag low, the next step named.",
         "`migrate reconcile`: a green reconciliation no older than "
         f"{c['reconcile_max_age_minutes']:g} minutes.",
-        f"`migrate backup --side source`, then `migrate restore --into SCRATCH_DB`: a verified source backup no older than {c['backup_max_age_hours']:g} hours.",
+        "`migrate backup --side source`, then `migrate restore --into SCRATCH_DB`: a verified source backup no older than "
+        f"{c['backup_max_age_hours']:g} hours.",
         *([f"`migrate approve --role {r} --name NAME --stage cutover`, by {owner(s, (r,))}." for r in c["required_approvals"]]),
         "`migrate cutover --dry-run`: the go / no-go; prints every gate and the planned durations and changes nothing.",
         "`migrate cutover`: the steps above; after an interruption, the same command resumes.",
@@ -631,6 +657,17 @@ def runbook(f: dict) -> Doc:
     blocks += approvals_section(f)
     return Doc("runbook", "Cutover runbook", "the cutover's steps with owners, planned start, measured durations, go / no-go points, "
                "commands and communication; the last cutover's real timeline", blocks)
+
+
+def write_window(f: dict) -> tuple[float | None, bool]:
+    """The measured time from the freeze to the switch (None when no step of it is measured), and
+    whether every step of it is measured."""
+    steps, estimates = f["cutover"]["steps"], f["cutover"]["estimates"]
+    if "freeze_source" not in steps or "switch" not in steps:
+        return None, False
+    window = [estimates.get(x) for x in steps[steps.index("freeze_source"):steps.index("switch") + 1]]
+    measured = [x for x in window if x is not None]
+    return (sum(measured) if measured else None), len(measured) == len(window)
 
 
 def gate_thresholds(settings: dict) -> dict[str, str]:
@@ -664,11 +701,9 @@ def _communication(f: dict) -> list[Block]:
     c = s["cutover"]
     lead = owner(s, ("migration_lead",))
     dba = owner(s, STEP_OWNERS["switch"])
-    legacy_users = f"users of the legacy application (database role {s['roles']['legacy_app_role']})" if s["roles"].get("legacy_app_role") else "users of the legacy application"
-    new_users = f"users of the new application (database role {s['roles']['app_role']})" if s["roles"].get("app_role") else "users of the new application"
-    window = [f["cutover"]["estimates"].get(x) for x in ("freeze_source", "final_sync", "final_build", "final_verification", "align_sequences", "switch")]
-    measured = sum(x for x in window if x is not None)
-    expected = (f"about {duration(measured)} as measured" if any(x is not None for x in window) else "not measured yet (`migrate rehearse` measures it)")
+    legacy_users, new_users = _users(s, "legacy_app_role", "legacy"), _users(s, "app_role", "new")
+    measured, _ = write_window(f)
+    expected = f"about {duration(measured)} as measured" if measured is not None else "not measured yet (`migrate rehearse` measures it)"
     rows = [
         ["when the window is agreed", lead, f"{all_owners(s)}; {legacy_users}",
          f"the window, the write unavailability ({expected}), the rollback criteria (rollback.md)"],
@@ -683,6 +718,11 @@ def _communication(f: dict) -> list[Block]:
          "the rollback window is closed; decommissioning is next"],
     ]
     return [heading("Communication plan"), table(("when", "who tells", "whom", "what"), rows)]
+
+
+def _users(settings: dict, role: str, which: str) -> str:
+    name = settings["roles"].get(role)
+    return f"users of the {which} application" + (f" (database role {name})" if name else "")
 
 
 def _actual(f: dict) -> list[Block]:
@@ -707,7 +747,7 @@ def _actual(f: dict) -> list[Block]:
     if detail.get("write_unavailable_seconds") is not None:
         text += f"; writes were unavailable for {duration(detail['write_unavailable_seconds'])}"
     if detail.get("rolled_back"):
-        text += f"; rolled back, decided by {detail.get('decided_by', 'someone not recorded')}: {detail.get('reason', 'no reason recorded')}"
+        text += f"; rolled back, decided by {detail.get('decided_by') or 'someone not recorded'}: {detail.get('reason') or 'no reason recorded'}"
     return blocks + [paragraph(text + "."),
                      table(("step", "planned start", "planned duration", "real start", "real duration", "difference"), rows, "lrrlrr")]
 
@@ -771,13 +811,17 @@ def rollback(f: dict) -> Doc:
     blocks += [heading("Rollbacks so far")]
     if f["rollbacks"]:
         blocks.append(table(("when", "decided by", "reason", "cutover run", "tables unfrozen"),
-                            [[when(r["started_at"]), (r["detail"] or {}).get("decided_by", "not recorded"), (r["detail"] or {}).get("reason", "not recorded"),
-                              count((r["detail"] or {}).get("cutover_run")) or "none running", count(len((r["detail"] or {}).get("unfrozen") or []))]
-                             for r in f["rollbacks"]]))
+                            [_rollback_row(r) for r in f["rollbacks"]]))
     else:
         blocks.append(paragraph("No rollback has been run on this migration."))
     blocks += approvals_section(f)
     return Doc("rollback", "Rollback procedures", "criteria, decision authority, the exact steps and commands, the measured duration", blocks)
+
+
+def _rollback_row(run: dict) -> list[str]:
+    detail = run["detail"] or {}
+    return [when(run["started_at"]), detail.get("decided_by") or "not recorded", detail.get("reason") or "not recorded",
+            count(detail.get("cutover_run")) or "none running", count(len(detail.get("unfrozen") or []))]
 
 
 # --- validation -------------------------------------------------------------------------------
@@ -845,8 +889,9 @@ def validation(f: dict) -> Doc:
     else:
         results = dbt.get("run_results")
         if results:
-            blocks.append(paragraph(f"Last dbt invocation recorded in target/run_results.json: dbt {dbt_command(results['which'])} at {when(results['generated_at'])} ("
-                                    + ", ".join(f"{n} {status}" for status, n in sorted(results["statuses"].items())) + ")."))
+            tally = ", ".join(f"{n} {status}" for status, n in sorted(results["statuses"].items()))
+            blocks.append(paragraph(f"Last dbt invocation recorded in target/run_results.json: dbt {dbt_command(results['which'])} "
+                                    f"at {when(results['generated_at'])} ({tally})."))
         if dbt["tests"]:
             blocks.append(table(("test", "on", "what it proves", "threshold", "last result", "file"),
                                 [[t["name"], t["on"] + (f".{t['column']}" if t["column"] else ""), t["purpose"], t["threshold"],
@@ -864,7 +909,8 @@ def validation(f: dict) -> Doc:
             blocks.append(heading("Constraints the target database enforces", 3))
             blocks.append(table(("target table", "contract", "constraints declared in the database"),
                                 [[m["relation"], "enforced" if m["contract_enforced"] else "not enforced",
-                                  ", ".join(f"{n} {kind}" for kind, n in sorted(m["constraints"].items())) or "none (the table is not built yet, or declares none)"]
+                                  ", ".join(f"{n} {kind}" for kind, n in sorted(m["constraints"].items()))
+                                  or "none (the table is not built yet, or declares none)"]
                                  for m in targets]))
 
     blocks.append(heading("Cutover final verification"))
@@ -877,18 +923,24 @@ def validation(f: dict) -> Doc:
     else:
         detail = verification.get("detail") or {}
         counts = detail.get("counts") or {}
+        compared = detail.get("changed_rows_compared")
         blocks.append(paragraph(f"Cutover run {f['cutover']['last_run']['run_id']}, {when(verification['finished_at'] or verification['started_at'])}: "
-                                f"{verification['status']}" + (f"; {count(detail['changed_rows_compared'])} changed rows compared" if isinstance(detail.get("changed_rows_compared"), int) else "") + "."))
+                                f"{verification['status']}" + (f"; {count(compared)} changed rows compared" if isinstance(compared, int) else "") + "."))
         if counts:
-            blocks.append(table(("table", "source rows", "landing rows"), [[name, c.get("source"), c.get("landing")] for name, c in counts.items()], "lrr"))
+            blocks.append(table(("table", "source rows", "landing rows"),
+                                [[name, c.get("source"), c.get("landing")] for name, c in counts.items()], "lrr"))
     blocks += approvals_section(f)
-    return Doc("validation", "Validation test cases", "every reconciliation check and dbt test: what it proves, its threshold, its last result", blocks)
+    return Doc("validation", "Validation test cases",
+               "every reconciliation check and dbt test: what it proves, its threshold, its last result", blocks)
+
+
+RESULT_WORDS = {"pass": "passed", "fail": "failed", "warn": "warned", "success": "passed"}
 
 
 def _result_text(last: dict | None) -> str:
     if last is None:
         return "no result recorded yet"
-    status = {"pass": "passed", "fail": "failed", "error": "error", "warn": "warned", "skipped": "skipped", "success": "passed"}.get(last["status"], last["status"])
+    status = RESULT_WORDS.get(last["status"], last["status"])
     text = status + (f" ({count(last['failures'])} failing rows)" if isinstance(last.get("failures"), int) and last["failures"] else "")
     return f"{text}, {last['by']} at {when(last['at'])}"
 
@@ -896,8 +948,15 @@ def _result_text(last: dict | None) -> str:
 # --- transformations --------------------------------------------------------------------------
 
 
+TRANSFORMATIONS_SUMMARY = "every model and macro with its purpose and its place in the lineage"
+
+
 def _named(name: str, link: str | None) -> str:
     return f"[{name}]({link})" if link else name
+
+
+def _arguments(arguments: list[dict]) -> str:
+    return "; ".join(f"{a['name']}: {(a['description'] or a['type'] or 'undocumented').rstrip('.')}" for a in arguments) or "none"
 
 
 def transformations(f: dict) -> Doc:
@@ -905,7 +964,7 @@ def transformations(f: dict) -> Doc:
     blocks = [heading(f"Transformation scripts: {f['migration']}", 1), provenance(f)]
     if not dbt["available"]:
         blocks.append(paragraph(f"No transformations to list: {dbt['reason']}."))
-        return Doc("transformations", "Transformation scripts", "every model and macro with its purpose and its place in the lineage", blocks + approvals_section(f))
+        return Doc("transformations", "Transformation scripts", TRANSFORMATIONS_SUMMARY, blocks + approvals_section(f))
     site = dbt["docs_site"]
     if site:
         blocks.append(paragraph(f"dbt docs, with the lineage graph: [{site['link']}]({site['link']}) (generated {when(site['generated_at'])}); "
@@ -938,12 +997,12 @@ def transformations(f: dict) -> Doc:
     if dbt["macros"]:
         blocks.append(table(("macro", "file", "purpose", "arguments", "used by"),
                             [[_named(m["name"], m["link"]), m["file"], m["description"] or "no description in macros YAML",
-                              "; ".join(f"{a['name']}: {(a['description'] or a['type'] or 'undocumented').rstrip('.')}" for a in m["arguments"]) or "none",
+                              _arguments(m["arguments"]),
                               ", ".join(m["used_by"]) or "no model or macro"] for m in dbt["macros"]]))
     else:
         blocks.append(paragraph("The project defines no macros of its own."))
     blocks += approvals_section(f)
-    return Doc("transformations", "Transformation scripts", "every model and macro with its purpose and its place in the lineage", blocks)
+    return Doc("transformations", "Transformation scripts", TRANSFORMATIONS_SUMMARY, blocks)
 
 
 # --- rendering --------------------------------------------------------------------------------
@@ -966,8 +1025,6 @@ def markdown(doc: Doc) -> str:
             out.bullets(reports.escape(item) for item in block.content)
         elif block.kind == "numbered":
             out.paragraph("\n".join(f"{i}. {reports.escape(item)}" for i, item in enumerate(block.content, start=1)))
-        elif block.kind == "code":
-            out.paragraph("```bash\n" + "\n".join(block.content) + "\n```")
         else:
             out.table(block.headers, block.content, block.align)
     return out.render()
@@ -981,7 +1038,7 @@ def inline(text: str) -> str:
     return re.sub(r"\[([^\]]+)\]\(([^)\s]+)\)", lambda m: f'<a href="{html.escape(m.group(2))}">{m.group(1)}</a>', out)
 
 
-NAV_STYLE = "nav { margin-bottom: 1.5em; } nav a { margin-right: 1em; } ol li, ul li { margin: .2em 0; } pre { background: #f4f4f4; padding: .6em; }"
+NAV_STYLE = "nav { margin-bottom: 1.5em; } nav a { margin-right: 1em; } ol li, ul li { margin: .2em 0; }"
 
 
 def html_page(doc: Doc, nav: list[tuple[str, str]], migration: str) -> str:
@@ -994,8 +1051,6 @@ def html_page(doc: Doc, nav: list[tuple[str, str]], migration: str) -> str:
         elif block.kind in ("bullets", "numbered"):
             tag = "ul" if block.kind == "bullets" else "ol"
             body.append(f"<{tag}>" + "".join(f"<li>{inline(item)}</li>" for item in block.content) + f"</{tag}>")
-        elif block.kind == "code":
-            body.append("<pre><code>" + html.escape("\n".join(block.content)) + "</code></pre>")
         else:
             head = "".join(f"<th>{inline(h)}</th>" for h in block.headers)
             rows = "".join("<tr>" + "".join(f"<td{' class=r' if a == 'r' else ''}>{inline(c)}</td>" for a, c in zip(block.align, row)) + "</tr>"
@@ -1011,10 +1066,11 @@ def index(f: dict, docs: list[Doc]) -> Doc:
     rows.append(["[Schema mapping](mapping.xlsx)", "[CSV](mapping.csv)", "legacy table.column → target table.column with types, "
                  "conversion, rule, disposition and the model that implements it; unmapped and dropped legacy columns"])
     rows.append(["[Facts](migration-docs.json)", "", "the JSON every document is rendered from"])
-    return Doc("README", "Migration documents", "", [
-        heading(f"Migration documents: {f['migration']}", 1), provenance(f), paragraph(f"**Where it stands:** {standing(f)}"),
-        table(("document", "also as", "what it holds"), rows),
-    ])
+    blocks = [heading(f"Migration documents: {f['migration']}", 1), provenance(f), paragraph(f"**Where it stands:** {standing(f)}"),
+              table(("document", "also as", "what it holds"), rows)]
+    if f["notes"]:
+        blocks += [heading("What the facts could not say"), bullets(f["notes"])]
+    return Doc("README", "Migration documents", "", blocks)
 
 
 def write_text(path: Path, text: str) -> None:
