@@ -111,10 +111,11 @@ CUSTOMERS_PER_PRODUCT = 50
 MIN_PRODUCTS = 200
 
 
-
 @dataclass(frozen=True)
 class Step:
-    script: str  # in harness/demo
+    """One SQL script of harness/demo, run in the order of STEPS."""
+
+    script: str
     table: str | None = None  # the legacy table it fills, if any
     analyze: str | None = None  # statistics the next steps' joins need
 
@@ -239,7 +240,7 @@ def _settings_functions(conn: psycopg.Connection, scale: int, seed: int) -> list
 
     param_cases = " ".join(f"when {literal(name)} then {value!r}::float8" for name, value in params.items())
     steps = " ".join(f"when {literal(name)} then {step}" for name, step in _stream_steps().items())
-    distributions = {name: _pick_case(shares, literal) for name, shares in RATES.items() if isinstance(shares, dict)}
+    distributions = {name: _class_arrays(shares, literal) for name, shares in RATES.items() if isinstance(shares, dict)}
     labels = " ".join(f"when {literal(name)} then {array}" for name, (array, _bounds) in distributions.items())
     bounds = " ".join(f"when {literal(name)} then {array}" for name, (_labels, array) in distributions.items())
     return [
@@ -287,7 +288,7 @@ def _primes(count: int) -> list[int]:
     return found
 
 
-def _pick_case(shares: dict[str | None, float], literal: Callable[[object], str]) -> tuple[str, str]:
+def _class_arrays(shares: dict[str | None, float], literal: Callable[[object], str]) -> tuple[str, str]:
     """The labels and the upper bounds of a distribution's classes, as SQL array literals."""
     total = sum(shares.values())
     if abs(total - 1) > 1e-9:

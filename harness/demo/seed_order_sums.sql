@@ -9,7 +9,7 @@ from pg_temp.order_facts as f
 inner join (
     select
         "ORDER_NO" as order_no,
-        sum(pg_temp.line_total_cents("QTY", "UNIT_PRICE", "DISC_PCT")) / 100.0 as lines_total
+        (sum(pg_temp.line_total_cents("QTY", "UNIT_PRICE", "DISC_PCT")) / 100.0)::numeric(14, 2) as lines_total
     from "oms"."ORDER_LINE"
     group by "ORDER_NO"
 ) as s on s.order_no = f.order_no;
