@@ -8,15 +8,21 @@ Seeds the worked example at --scale, loads it into landing (capture on), then ti
   10 changed  the same after 10 landing rows were changed, deleted or added, all of which must be
               located with the right key and column (undone after each round)
 Targets: clean ≤ 1.5 × baseline; 10 changed ≤ 2 × clean. The three alternate for --repeat rounds
-and the best of each counts, since other work on the machine only ever makes a run slower.
+and the best of each counts, since other work on the machine only ever makes a run slower. On a
+local server the CPU seconds of the run's own database sessions are shown too: a figure that
+other work on the machine does not inflate.
     python bench/bench_checksums.py --scale 1000000
 """
 from __future__ import annotations
 
 import dataclasses
+import os
 import random
 import tempfile
+import threading
 from pathlib import Path
+
+import psycopg
 
 from common import Timer, admin_url, arguments, migration_config, scratch_databases, seed
 
@@ -99,6 +105,43 @@ class LandingEdits:
             conn.commit()
 
 
+class SessionCpu:
+    """CPU seconds of the database sessions connected to the given databases, while the block runs.
+
+    Reads /proc/<pid>/stat of each session every 50 ms, so only on a server on this machine.
+    """
+
+    def __init__(self, admin: str, databases: list[str]):
+        self.admin, self.databases = admin, databases
+        self.seconds: float | None = None
+
+    def __enter__(self):
+        self._stop = threading.Event()
+        self._cpu: dict[int, float] = {}
+        self._thread = threading.Thread(target=self._watch, daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
+        self.seconds = sum(self._cpu.values()) if self._cpu else None
+
+    def _watch(self) -> None:
+        tick = os.sysconf("SC_CLK_TCK")
+        with psycopg.connect(self.admin, autocommit=True) as conn:
+            while not self._stop.is_set():
+                pids = [pid for (pid,) in conn.execute(
+                    "select pid from pg_stat_activity where datname = any(%s)", (self.databases,)).fetchall()]
+                for pid in pids:
+                    try:
+                        fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+                    except OSError:
+                        continue  # not on this machine, or gone
+                    self._cpu[pid] = (int(fields[11]) + int(fields[12])) / tick
+                self._stop.wait(0.05)
+
+
 def located(result: reconcile.ReconcileResult) -> set[tuple]:
     found = set()
     for check in result.levels[0].checks:
@@ -125,30 +168,39 @@ def main() -> None:
         # Rounds of baseline, clean and changed, close in time: other work on the machine slows
         # whole runs, so the best of each counts, and each round's own ratios are shown too.
         edits = LandingEdits(target, random.Random(args.seed))
-        baseline, clean, changed = [], [], []
+        databases = [source.name, target.name]
+        wall: dict[str, list[float]] = {"baseline": [], "clean": [], "changed": []}
+        cpu: dict[str, list[float | None]] = {"baseline": [], "clean": [], "changed": []}
+
+        def measure(name: str, work):
+            with SessionCpu(admin, databases) as sessions, Timer() as timer:
+                outcome = work()
+            wall[name].append(timer.seconds)
+            cpu[name].append(sessions.seconds)
+            return outcome
+
+        print(f"load average before: {os.getloadavg()[0]:.1f}")
         for _ in range(args.repeat):
-            with Timer() as timer:
-                sums = checksums.whole_table_hashes(config, source, target)
+            sums = measure("baseline", lambda: checksums.whole_table_hashes(config, source, target))
             assert all(a == b for a, b in sums.values()), "the copies must be equal before the bench changes them"
-            baseline.append(timer.seconds)
-            with Timer() as timer:
-                result = reconcile.reconcile(config, source, target, ["checksums"], build=False)
+            result = measure("clean", lambda: reconcile.reconcile(config, source, target, ["checksums"], build=False))
             assert result.passed, "identical copies must reconcile"
-            clean.append(timer.seconds)
             edits.apply()
-            with Timer() as timer:
-                result = reconcile.reconcile(config, source, target, ["checksums"], build=False)
-            changed.append(timer.seconds)
+            result = measure("changed", lambda: reconcile.reconcile(config, source, target, ["checksums"], build=False))
             edits.revert()
             found = located(result)
             assert found == edits.expected, f"located {sorted(found)}, expected {sorted(edits.expected)}"
-        print(f"baseline, one hashing pass over source and landing: {min(baseline):8.2f} s   (runs: {_runs(baseline)})")
-        print(f"clean reconcile --level checksums:                  {min(clean):8.2f} s   (runs: {_runs(clean)})"
-              f"  = {min(clean) / min(baseline):.2f} × baseline (target ≤ 1.5)")
-        print(f"10 changed rows, all located with key and column:   {min(changed):8.2f} s   (runs: {_runs(changed)})"
-              f"  = {min(changed) / min(clean):.2f} × clean (target ≤ 2)")
-        print("ratios per round (clean/baseline, changed/clean): "
-              + ", ".join(f"{c / b:.2f}/{x / c:.2f}" for b, c, x in zip(baseline, clean, changed)))
+        print(f"load average after:  {os.getloadavg()[0]:.1f}")
+        best = {name: min(times) for name, times in wall.items()}
+        print(f"baseline, one hashing pass over source and landing: {best['baseline']:8.2f} s   (runs: {_runs(wall['baseline'])})")
+        print(f"clean reconcile --level checksums:                  {best['clean']:8.2f} s   (runs: {_runs(wall['clean'])})"
+              f"  = {best['clean'] / best['baseline']:.2f} × baseline (target ≤ 1.5)")
+        print(f"10 changed rows, all located with key and column:   {best['changed']:8.2f} s   (runs: {_runs(wall['changed'])})"
+              f"  = {best['changed'] / best['clean']:.2f} × clean (target ≤ 2)")
+        if all(v is not None for values in cpu.values() for v in values):
+            least = {name: min(values) for name, values in cpu.items()}
+            print(f"database CPU seconds (best): baseline {least['baseline']:.1f}, clean {least['clean']:.1f} "
+                  f"({least['clean'] / least['baseline']:.2f} ×), 10 changed {least['changed']:.1f} ({least['changed'] / least['clean']:.2f} × clean)")
 
 
 def _runs(seconds: list[float]) -> str:

@@ -18,7 +18,9 @@ One moment for every comparison, while the legacy application writes and `sync -
 the sync lock is taken (a batch in flight finishes, later ones wait), a source snapshot S is
 exported, one sync batch brings landing to exactly S, and when a level reads `app` and app is
 behind landing, `dbt run` brings it up. Every source query then runs inside S and the lock is
-held until the last level ends, so landing and app stand still and both sides describe S.
+held until the verdicts are recorded, so landing and app stand still and both sides describe S;
+a row that a later batch brings to landing is stamped (`_migrate_synced_at`) after
+`reconcile_runs.finished_at`, and every row stamped before it was compared.
 
 Everything is recorded in the control schema (a run, a step per level, `reconcile_runs`,
 `reconcile_verdicts`) and written to reports/reconciliation.json, .md and .html.
@@ -218,6 +220,12 @@ def reconcile(
                         result.seconds = time.perf_counter() - level_started
                         detail.update(verdict=result.verdict, passed=result.count(PASSED), failed=result.count(FAILED))
                     results.append(result)
+                # Recorded while sync is still paused: every row a later batch brings is stamped after this.
+                outcome = ReconcileResult(reconcile_id, run_id, config.name, started_at, results, point)
+                outcome.seconds = time.perf_counter() - started
+                written = reconcile_report.write(config.project_dir, REPORT_NAME, outcome.to_dict())
+                outcome.files = {kind: str(path) for kind, path in written.items()}
+                _record(ctl, schema, outcome)
         except BaseException:
             ctl.execute(
                 sql.SQL("update {} set status = 'failed', finished_at = clock_timestamp() where reconcile_id = %s").format(
@@ -227,12 +235,8 @@ def reconcile(
             )
             control.finish_run(ctl, schema, run_id, "failed")
             raise
-        result = ReconcileResult(reconcile_id, run_id, config.name, started_at, results, point)
-        result.seconds = time.perf_counter() - started
-        result.files = {k: str(v) for k, v in reconcile_report.write(config.project_dir, REPORT_NAME, result.to_dict()).items()}
-        _record(ctl, schema, result)
-        control.finish_run(ctl, schema, run_id, "succeeded", {"verdict": "passed" if result.passed else "failed"})
-    return result
+        control.finish_run(ctl, schema, run_id, "succeeded", {"verdict": "passed" if outcome.passed else "failed"})
+    return outcome
 
 
 def _record(ctl: psycopg.Connection, schema: str, result: ReconcileResult) -> None:
@@ -491,7 +495,7 @@ def _sample(ctx: _Context) -> LevelResult:
             result.checks.append(Check(model.relation, FAILED, detail=model.problem))
             continue
         differing = ", ".join(f"{column} ({n})" for column, n in model.mismatched.items())
-        parts = [f"{len(model.compared_columns)} columns compared"]
+        parts = [f"{_plural(len(model.compared_columns), 'column')} compared"]
         if differing:
             parts.append(f"differ: {differing}")
         if model.only_in_app:
@@ -543,6 +547,8 @@ def dbt_test_checks(run_results: dict) -> list[Check]:
     counts: dict[str, int] = {}
     failing = []
     for node in run_results.get("results") or []:
+        if not str(node.get("unique_id") or "").startswith(("test.", "unit_test.")):
+            continue  # hooks and other operations
         status = str(node.get("status") or "").lower()
         counts[status] = counts.get(status, 0) + 1
         if status in ("fail", "error", "runtime error"):
@@ -578,7 +584,7 @@ def _rule(ctx: _Context, rule: RuleCheck) -> Check:
     differing = [g for g in groups if not g["equal"]]
     source_total = sum(_number(g["source"]) for g in groups)
     target_total = sum(_number(g["target"]) for g in groups)
-    detail = f"{len(groups):,} groups, {len(differing):,} differ" + (f" (tolerance {rule.tolerance:g})" if rule.tolerance else "")
+    detail = f"{_plural(len(groups), 'group')}, {len(differing):,} differ" + (f" (tolerance {rule.tolerance:g})" if rule.tolerance else "")
     shown = (differing + [g for g in groups if g["equal"]])[:LISTED_GROUPS]
     return Check(rule.name, PASSED if ok else FAILED, source_total, target_total, detail, {"groups": shown, "groups_total": len(groups)})
 
@@ -604,7 +610,7 @@ def compare_figures(source_rows: Sequence[Sequence], target_rows: Sequence[Seque
         for row in rows:
             if not row:
                 continue
-            group = tuple("" if v is None else str(v) for v in row[:-1])
+            group = tuple("NULL" if v is None else str(v) for v in row[:-1])
             figures[group] = figures.get(group, Decimal(0)) + _number(row[-1])
         return figures
 
@@ -653,13 +659,13 @@ def _time_query(conn: psycopg.Connection, query: PerformanceQuery, advance: Call
     p50, p95, worst = percentile(timings, 50), percentile(timings, 95), max(timings)
     problems = []
     if p95 > query.p95_ms:
-        problems.append(f"p95 {p95:,.1f} ms exceeds the limit of {query.p95_ms:,g} ms")
+        problems.append(f"p95 {p95:,.2f} ms exceeds the limit of {query.p95_ms:,g} ms")
     if query.require_index and not indexes:
         problems.append("the plan reads no index")
     uses = f"index: {', '.join(indexes)}" if indexes else "no index (sequential scan)"
     return Check(
         query.name, FAILED if problems else PASSED, f"p95 ≤ {query.p95_ms:,g} ms",
-        f"p50 {p50:,.1f} ms, p95 {p95:,.1f} ms, max {worst:,.1f} ms",
+        f"p50 {p50:,.2f} ms, p95 {p95:,.2f} ms, max {worst:,.2f} ms",
         "; ".join(problems + [f"{query.runs} runs", uses]),
         {"p50_ms": round(p50, 3), "p95_ms": round(p95, 3), "max_ms": round(worst, 3), "runs": query.runs,
          "limit_p95_ms": query.p95_ms, "indexes": indexes, "sql": query.sql},

@@ -37,7 +37,7 @@ def _value(value: Any) -> str:
     if isinstance(value, int):
         return f"{value:,}"
     if isinstance(value, float):
-        return f"{value:,.0f}" if value == int(value) else f"{value:,.4g}"
+        return f"{value:,.0f}" if value == int(value) else f"{value:,.15g}"
     return str(value)
 
 

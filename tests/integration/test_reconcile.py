@@ -3,7 +3,6 @@ difference is located with its key and column, masks and live writes raise no fa
 from __future__ import annotations
 
 import json
-import os
 import random
 import threading
 import time
@@ -36,8 +35,12 @@ def by_table(results: list[checksums.TableComparison]) -> dict[str, checksums.Ta
     return {r.table: r for r in results}
 
 
-def test_identical_tables_pass_with_masked_column_compared_through_its_mask(loaded):
-    config, source, target, _, _ = loaded
+@pytest.mark.parametrize("mask", ["last4", "hash", "null"])
+def test_identical_tables_pass_with_masked_column_compared_through_its_mask(shop, mask):
+    config, source, target, _, tmp_path = shop
+    (tmp_path / "migration.yml").write_text(CONFIG.replace("Card: last4", f"Card: '{mask}'"))  # quoted: YAML reads null as None
+    config = load_config(tmp_path)
+    load.load(config, source, target, range_rows=2000)
     results = by_table(checksums.compare(config, source, target))
     assert all(r.matches for r in results.values()), results
     assert results["Client"].source_rows == results["Client"].landing_rows == 5000
@@ -115,18 +118,21 @@ def test_sync_once_up_to_an_exported_snapshot_applies_exactly_what_it_sees(loade
     assert rows(migration.target_url, """select "Name" from landing."Client" where "Id" = 2""") == [("after the snapshot",)]
 
 
-def test_a_sync_batch_waits_while_sync_is_paused(loaded):
+def test_a_sync_batch_waits_while_sync_is_paused_and_stamps_its_rows_after(loaded):
     config, source, target, migration, _ = loaded
     execute(migration.source_url, """update "Shop"."Client" set "Name" = 'waiting' where "Id" = 1""")
     done = threading.Event()
-    with sync.paused(config, target):
+    with sync.paused(config, target) as pause:
         worker = threading.Thread(target=lambda: (sync.sync_once(config, source, target), done.set()))
         worker.start()
         time.sleep(0.5)
         assert not done.is_set(), "a batch must not apply while sync is paused"
+        (released_at,) = pause.conn.execute("select clock_timestamp()").fetchone()
     worker.join(timeout=30)
     assert done.is_set()
-    assert rows(migration.target_url, """select "Name" from landing."Client" where "Id" = 1""") == [("waiting",)]
+    (name, synced_at), = rows(migration.target_url, """select "Name", "_migrate_synced_at" from landing."Client" where "Id" = 1""")
+    assert name == "waiting"
+    assert synced_at > released_at, "rows a waiting batch brings are stamped after the pause, never inside a reconciled period"
 
 
 def test_reconcile_under_concurrent_writes_reports_no_false_mismatch(loaded):

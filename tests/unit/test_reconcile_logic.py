@@ -180,6 +180,7 @@ def test_dbt_test_results_become_a_summary_and_one_check_per_failure():
         {"unique_id": "test.shop.not_null_customer_email.abc", "status": "pass", "failures": 0},
         {"unique_id": "test.shop.payments_reconcile", "status": "fail", "failures": 3, "message": "Got 3 results, configured to fail if != 0"},
         {"unique_id": "test.shop.warned", "status": "warn", "failures": 1},
+        {"unique_id": "operation.shop.migrate_oms-on-run-start-0", "status": "success"},
     ]}
     checks = reconcile.dbt_test_checks(results)
     assert [(c.name, c.verdict, c.target) for c in checks] == [
