@@ -174,7 +174,8 @@ def _tables(raw: dict, where: str) -> tuple[TableConfig, ...]:
         key = spec.get("key") or []
         if isinstance(key, str):
             key = [key]
-        masks = spec.get("masks") or {}
+        # YAML reads an unquoted `null` as None: that is the 'null' mask, not a missing one.
+        masks = {column: "null" if mask is None else mask for column, mask in (spec.get("masks") or {}).items()}
         for column, mask in masks.items():
             if mask not in MASKS:
                 raise ConfigError(

@@ -190,7 +190,9 @@ def reconcile(
     build: bool = True,
     hooks: Hooks | None = None,
     sample_seed: int | None = None,
+    report_name: str = REPORT_NAME,
 ) -> ReconcileResult:
+    """Run the levels; the report goes to reports/<report_name>.* (a rehearsal writes its own)."""
     hooks = hooks or Hooks()
     levels = [level for level in LEVELS if level in set(levels)]
     started = time.perf_counter()
@@ -223,7 +225,7 @@ def reconcile(
                 # Recorded while sync is still paused: every row a later batch brings is stamped after this.
                 outcome = ReconcileResult(reconcile_id, run_id, config.name, started_at, results, point)
                 outcome.seconds = time.perf_counter() - started
-                written = reconcile_report.write(config.project_dir, REPORT_NAME, outcome.to_dict())
+                written = reconcile_report.write(config.project_dir, report_name, outcome.to_dict())
                 outcome.files = {kind: str(path) for kind, path in written.items()}
                 _record(ctl, schema, outcome)
         except BaseException:

@@ -70,10 +70,12 @@ def rehearse(config: Config, source: Database, target: Database, *, on_step: Cal
             timed("sync", lambda d: d.update(changes=sync.apply(rehearsal_config, copy_source, copy_target).changes))
 
             def verify(detail: dict) -> None:
-                outcome = reconcile.reconcile(rehearsal_config, copy_source, copy_target, ["counts", "checksums"], build=False)
+                outcome = reconcile.reconcile(
+                    rehearsal_config, copy_source, copy_target, ["counts", "checksums"], build=False, report_name="rehearsal-reconciliation"
+                )
                 detail["passed"] = outcome.passed
                 if not outcome.passed:
-                    raise CheckFailed("the rehearsal's reconciliation failed: see reports/reconciliation.md")
+                    raise CheckFailed("the rehearsal's reconciliation failed: see reports/rehearsal-reconciliation.md")
 
             timed("reconcile", verify)
             steps = cutover.run(rehearsal_config, copy_source, copy_target, skip_gates=True, stop_before="switch").steps
