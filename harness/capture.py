@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import psycopg
 from psycopg import sql
 
+from harness.engines import postgres
 from harness.landing import MASK_SQL, SourceTable
 
 CAPTURE_SCHEMA = "_migrate"
@@ -129,11 +130,7 @@ def remove(conn: psycopg.Connection, schema: str, table_names: list[str]) -> Non
     """Drop every capture object from the source (decommission)."""
     for name in table_names:
         target = sql.SQL("{}.{}").format(sql.Identifier(schema), sql.Identifier(name))
-        exists = conn.execute(
-            "select 1 from pg_class c join pg_namespace n on n.oid = c.relnamespace where n.nspname = %s and c.relname = %s",
-            (schema, name),
-        ).fetchone()
-        if exists:
+        if postgres.table_exists(conn, schema, name):
             conn.execute(sql.SQL("drop trigger if exists {} on {}").format(sql.Identifier(TRIGGER), target))
             conn.execute(sql.SQL("drop trigger if exists {} on {}").format(sql.Identifier(TRIGGER + "_truncate"), target))
     conn.execute(sql.SQL("drop schema if exists {} cascade").format(sql.Identifier(CAPTURE_SCHEMA)))

@@ -390,7 +390,7 @@ def _counts(ctx: _Context) -> LevelResult:
 
 def _dispositions(conn: psycopg.Connection, config: Config, landing_rows: dict[str, int]) -> list[Check]:
     relation = postgres.qualified(*DISPOSITIONS)
-    if not postgres.table_exists(conn, *DISPOSITIONS) and not _view_exists(conn, *DISPOSITIONS):
+    if not postgres.table_exists(conn, *DISPOSITIONS, kinds=("r", "p", "v", "m")):
         return [Check(
             "disposition accounting", NOT_AVAILABLE,
             detail="quarantine.dispositions does not exist (the dbt project has no dispositions model, or it is not built: `migrate build`)",
@@ -421,15 +421,6 @@ def _dispositions(conn: psycopg.Connection, config: Config, landing_rows: dict[s
                 "" if live == source_rows else "the dispositions count other rows than landing holds (app not rebuilt since the last sync?)",
             ))
     return checks
-
-
-def _view_exists(conn: psycopg.Connection, schema: str, name: str) -> bool:
-    row = conn.execute(
-        "select 1 from pg_class c join pg_namespace n on n.oid = c.relnamespace "
-        "where n.nspname = %s and c.relname = %s and c.relkind in ('v', 'm')",
-        (schema, name),
-    ).fetchone()
-    return row is not None
 
 
 # --- checksums ------------------------------------------------------------------------------------

@@ -14,11 +14,12 @@ class Column:
     not_null: bool
 
 
-def table_exists(conn: psycopg.Connection, schema: str, table: str) -> bool:
+def table_exists(conn: psycopg.Connection, schema: str, table: str, kinds: tuple[str, ...] = ("r", "p")) -> bool:
+    """Whether the relation exists; `kinds` are pg_class relkinds (tables by default, ('v', 'm') for views)."""
     row = conn.execute(
         "select 1 from pg_class c join pg_namespace n on n.oid = c.relnamespace "
-        "where n.nspname = %s and c.relname = %s and c.relkind in ('r', 'p')",
-        (schema, table),
+        "where n.nspname = %s and c.relname = %s and c.relkind = any(%s)",
+        (schema, table, list(kinds)),
     ).fetchone()
     return row is not None
 
