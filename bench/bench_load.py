@@ -21,8 +21,8 @@ def bare_pipe(source, target, schema: str, tables: list[str]) -> int:
         ddl = []
         for table in tables:
             cols = src.execute(
-                "select string_agg(format('%I %s', attname, format_type(atttypid, atttypmod)), ', ' order by attnum) "
-                "from pg_attribute where attrelid = format('%I.%I', %s::text, %s::text)::regclass and attnum > 0 and not attisdropped",
+                "select string_agg(format('%%I %%s', attname, format_type(atttypid, atttypmod)), ', ' order by attnum) "
+                "from pg_attribute where attrelid = format('%%I.%%I', %s::text, %s::text)::regclass and attnum > 0 and not attisdropped",
                 (schema, table),
             ).fetchone()[0]
             ddl.append(f'create table bare."{table}" ({cols})')

@@ -5,23 +5,20 @@
     upper case, no periods or commas, one blank between words, and the common USPS abbreviations
     for street suffixes and unit designators, word by word (German -STRASSE becomes -STR, as in
     Hauptstraße = Hauptstr.). Blank gives NULL.
-    Word lookups go through a constant jsonb map instead of one regular expression per word:
-    PostgreSQL caches only 32 compiled regular expressions per session, and a query that cycles
-    through more recompiles them on every row.
+    Words are replaced with plain replace() on the line with every word framed by two blanks, not
+    with regular expressions: it runs on every address of every order, and PostgreSQL caches only
+    32 compiled regular expressions per session.
 #}
 {% macro normalize_address_line(expression) -%}
-    {%- set abbreviations = {
-        'STREET': 'ST', 'AVENUE': 'AVE', 'ROAD': 'RD', 'BOULEVARD': 'BLVD', 'DRIVE': 'DR', 'LANE': 'LN',
-        'COURT': 'CT', 'PLACE': 'PL', 'TERRACE': 'TER', 'HIGHWAY': 'HWY', 'PARKWAY': 'PKWY', 'SQUARE': 'SQ',
-        'APARTMENT': 'APT', 'SUITE': 'STE', 'BUILDING': 'BLDG', 'FLOOR': 'FL',
-        'NORTH': 'N', 'SOUTH': 'S', 'EAST': 'E', 'WEST': 'W'
-    } -%}
-    {%- set cleaned = squish("replace(replace(translate(upper(" ~ expression ~ "), '.,', '  '), 'STRASSE', 'STR'), 'STRAßE', 'STR')") -%}
-    {%- set body -%}
-        (
-            select string_agg(coalesce('{{ tojson(abbreviations) }}'::jsonb ->> words.word, words.word), ' ' order by words.position)
-            from unnest(string_to_array(line, ' ')) with ordinality as words (word, position)
-        )
-    {%- endset -%}
-    {{ bind(cleaned, 'line', body) }}
+    {%- set abbreviations = [
+        ('STREET', 'ST'), ('AVENUE', 'AVE'), ('ROAD', 'RD'), ('BOULEVARD', 'BLVD'), ('DRIVE', 'DR'),
+        ('LANE', 'LN'), ('COURT', 'CT'), ('PLACE', 'PL'), ('TERRACE', 'TER'), ('HIGHWAY', 'HWY'),
+        ('PARKWAY', 'PKWY'), ('SQUARE', 'SQ'), ('APARTMENT', 'APT'), ('SUITE', 'STE'), ('BUILDING', 'BLDG'),
+        ('FLOOR', 'FL'), ('NORTH', 'N'), ('SOUTH', 'S'), ('EAST', 'E'), ('WEST', 'W')
+    ] -%}
+    {%- set ns = namespace(sql="replace(' ' || " ~ squish("translate(upper(" ~ expression ~ "), '.,', '  ')") ~ " || ' ', ' ', '  ')") -%}
+    {%- for long, short in abbreviations -%}
+        {%- set ns.sql = "replace(" ~ ns.sql ~ ", '  " ~ long ~ "  ', '  " ~ short ~ "  ')" -%}
+    {%- endfor -%}
+    {{ squish("replace(replace(" ~ ns.sql ~ ", 'STRASSE  ', 'STR  '), 'STRAßE  ', 'STR  ')") }}
 {%- endmacro %}

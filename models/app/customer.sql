@@ -27,11 +27,9 @@ migrated as (
     from customers
     where
         disposition = 'migrated'
-        {% if is_incremental() %}
-            -- Recomputed customers, and every customer whose created_at comes from its orders
-            -- (cheap: about 2% of customers), since any order change may move that date.
-            and (batch_watermark > {{ sync_low_watermark() }} or created_at is null)
-        {% endif %}
+        -- Recomputed customers, and every customer whose created_at comes from its orders
+        -- (cheap: about 2% of customers), since any order change may move that date.
+        and ({{ recomputed_in_this_batch() }} or created_at is null)
 ),
 
 first_orders as (

@@ -19,9 +19,7 @@ final as (
     from customers
     where
         disposition = 'merged'
-        {% if is_incremental() %}
-            and batch_watermark > {{ sync_low_watermark() }}
-        {% endif %}
+        and {{ recomputed_in_this_batch() }}
 )
 
 select * from final

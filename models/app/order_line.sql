@@ -24,9 +24,7 @@ final as (
     from lines
     where
         disposition = 'migrated'
-        {% if is_incremental() %}
-            and batch_watermark > {{ sync_low_watermark() }}
-        {% endif %}
+        and {{ recomputed_in_this_batch() }}
 )
 
 select * from final

@@ -26,9 +26,7 @@ final as (
     from payments
     where
         disposition = 'migrated'
-        {% if is_incremental() %}
-            and batch_watermark > {{ sync_low_watermark() }}
-        {% endif %}
+        and {{ recomputed_in_this_batch() }}
 )
 
 select * from final

@@ -34,9 +34,7 @@ final as (
     left join category_keys on products.category_path = category_keys.path
     where
         products.disposition = 'migrated'
-        {% if is_incremental() %}
-            and products.batch_watermark > {{ sync_low_watermark() }}
-        {% endif %}
+        and {{ recomputed_in_this_batch('products.batch_watermark') }}
 )
 
 select * from final

@@ -21,6 +21,17 @@ address_keys as not materialized (
     select * from {{ ref('int_address_keys') }}
 ),
 
+{% if is_incremental() %}
+    -- Orders recomputed in this batch, and orders whose total was (their lines changed).
+    in_scope as (
+        select orders.order_no from orders
+        where orders.batch_watermark > {{ sync_low_watermark() }}
+        union
+        select totals.order_no from totals
+        where totals.batch_watermark > {{ sync_low_watermark() }}
+    ),
+{% endif %}
+
 final as (
     select
         orders.order_no::bigint as order_id,
@@ -38,12 +49,7 @@ final as (
     left join address_keys on orders.ship_address_hash = address_keys.address_hash
     where
         orders.disposition = 'migrated'
-        {% if is_incremental() %}
-            and (
-                orders.batch_watermark > {{ sync_low_watermark() }}
-                or totals.batch_watermark > {{ sync_low_watermark() }}
-            )
-        {% endif %}
+        and {{ incremental_predicate('orders.order_no in (select in_scope.order_no from in_scope)') }}
 )
 
 select * from final

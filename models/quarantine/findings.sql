@@ -1,3 +1,5 @@
+{#- The rows to look at are materialized once (in an incremental run, the batch's few thousand),
+    then every rule filters them: otherwise each rule would scan its whole table. -#}
 {{
     config(
         incremental_strategy='append',
@@ -14,51 +16,42 @@
 
 with
 
-customers as not materialized (
+customers as materialized (
     select * from {{ ref('int_customers_deduplicated') }}
     where
         disposition = 'migrated'
-        {% if is_incremental() %}
-            and batch_watermark > {{ sync_low_watermark() }}
-        {% endif %}
+        and {{ recomputed_in_this_batch() }}
 ),
 
-products as not materialized (
+products as materialized (
     select * from {{ ref('int_products_deduplicated') }}
     where
         disposition = 'migrated'
-        {% if is_incremental() %}
-            and batch_watermark > {{ sync_low_watermark() }}
-        {% endif %}
+        and {{ recomputed_in_this_batch() }}
 ),
 
 order_totals as not materialized (
     select * from {{ ref('int_order_totals') }}
 ),
 
-orders as not materialized (
+orders as materialized (
     select * from {{ ref('int_orders_validated') }}
     where
         disposition = 'migrated'
-        {% if is_incremental() %}
-            and (
-                batch_watermark > {{ sync_low_watermark() }}
-                or order_no in (
-                    select order_totals.order_no
-                    from order_totals
-                    where order_totals.batch_watermark > {{ sync_low_watermark() }}
-                )
+        and (
+            {{ recomputed_in_this_batch() }}
+            or order_no in (
+                select order_totals.order_no from order_totals
+                where {{ recomputed_in_this_batch('order_totals.batch_watermark') }}
             )
-        {% endif %}
+        )
 ),
 
-payments as not materialized (
+payments as materialized (
     select * from {{ ref('int_payments_validated') }}
     where
         disposition = 'migrated'
-        {% if is_incremental() %}
-            and batch_watermark > {{ sync_low_watermark() }}
-        {% endif %}
+        and {{ recomputed_in_this_batch() }}
 ),
 
 customer_findings as (

@@ -69,9 +69,7 @@ rejected as (
     inner join stg_customers on customers.cust_id = stg_customers.cust_id
     where
         customers.disposition = 'quarantined'
-        {% if is_incremental() %}
-            and customers.batch_watermark > {{ sync_low_watermark() }}
-        {% endif %}
+        and {{ recomputed_in_this_batch('customers.batch_watermark') }}
 
     union all
 
@@ -86,9 +84,7 @@ rejected as (
     inner join stg_products on products.sku = stg_products.sku
     where
         products.disposition = 'quarantined'
-        {% if is_incremental() %}
-            and products.batch_watermark > {{ sync_low_watermark() }}
-        {% endif %}
+        and {{ recomputed_in_this_batch('products.batch_watermark') }}
 
     union all
 
@@ -103,16 +99,13 @@ rejected as (
     inner join stg_orders on orders.order_no = stg_orders.order_no
     where
         orders.disposition = 'quarantined'
-        {% if is_incremental() %}
-            and (
-                orders.batch_watermark > {{ sync_low_watermark() }}
-                or orders.order_no in (
-                    select order_totals.order_no
-                    from order_totals
-                    where order_totals.batch_watermark > {{ sync_low_watermark() }}
-                )
+        and (
+            {{ recomputed_in_this_batch('orders.batch_watermark') }}
+            or orders.order_no in (
+                select order_totals.order_no from order_totals
+                where {{ recomputed_in_this_batch('order_totals.batch_watermark') }}
             )
-        {% endif %}
+        )
 
     union all
 
@@ -128,9 +121,7 @@ rejected as (
         on order_lines.order_no = stg_order_lines.order_no and order_lines.line_no = stg_order_lines.line_no
     where
         order_lines.disposition = 'quarantined'
-        {% if is_incremental() %}
-            and order_lines.batch_watermark > {{ sync_low_watermark() }}
-        {% endif %}
+        and {{ recomputed_in_this_batch('order_lines.batch_watermark') }}
 
     union all
 
@@ -145,9 +136,7 @@ rejected as (
     inner join stg_payments on payments.pay_id = stg_payments.pay_id
     where
         payments.disposition = 'quarantined'
-        {% if is_incremental() %}
-            and payments.batch_watermark > {{ sync_low_watermark() }}
-        {% endif %}
+        and {{ recomputed_in_this_batch('payments.batch_watermark') }}
 ),
 
 final as (

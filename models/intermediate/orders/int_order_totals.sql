@@ -45,9 +45,7 @@ line_sums as (
     from lines
     where
         lines.disposition = 'migrated'
-        {% if is_incremental() %}
-            and lines.order_no in (select in_scope.order_no from in_scope)
-        {% endif %}
+        and {{ incremental_predicate('lines.order_no in (select in_scope.order_no from in_scope)') }}
     group by lines.order_no
 ),
 

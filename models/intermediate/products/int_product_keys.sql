@@ -21,27 +21,35 @@ products as not materialized (
     select * from {{ ref('int_products_deduplicated') }}
 ),
 
+known_skus as (
+    {% if is_incremental() %}
+        select
+            sku_key,
+            product_id
+        from {{ this }}
+    {% else %}
+        select
+            null::text as sku_key,
+            null::bigint as product_id
+        where false
+    {% endif %}
+),
+
 new_skus as (
     select distinct products.sku_key
     from products
     where
         products.disposition = 'migrated'
         and products.batch_watermark > {{ sync_low_watermark() }}
-        {% if is_incremental() %}
-            and not exists (
-                select 1 from {{ this }} as known
-                where known.sku_key = products.sku_key
-            )
-        {% endif %}
+        and not exists (
+            select 1 from known_skus
+            where known_skus.sku_key = products.sku_key
+        )
 ),
 
 final as (
     select
-        {% if is_incremental() %}
-            (select coalesce(max(known.product_id), 0) from {{ this }} as known)
-        {% else %}
-            0
-        {% endif %}
+        (select coalesce(max(known_skus.product_id), 0) from known_skus)
         + row_number() over (order by new_skus.sku_key) as product_id,
         new_skus.sku_key,
         {{ sync_high_watermark() }} as batch_watermark

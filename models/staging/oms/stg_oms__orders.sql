@@ -21,10 +21,10 @@ select
     source."SHIP_CTRY" as ship_country_raw,
     countries.country_code as ship_country_code,
     coalesce(
-        {{ squish('source."SHIP_ADDR1"') }},
-        {{ squish('source."SHIP_ADDR2"') }},
-        {{ squish('source."SHIP_CITY"') }},
-        {{ squish('source."SHIP_POSTAL"') }}
+        nullif(btrim(source."SHIP_ADDR1"), ''),
+        nullif(btrim(source."SHIP_ADDR2"), ''),
+        nullif(btrim(source."SHIP_CITY"), ''),
+        nullif(btrim(source."SHIP_POSTAL"), '')
     ) is not null as has_ship_address,
     source."ORDER_TOTAL" as legacy_total_text,
     {{ money_to_cents('source."ORDER_TOTAL"', kind='text') }} as legacy_total_cents,

@@ -11,6 +11,7 @@
 
 {%- set only_this_batch = reconcile_only_this_batch() %}
 
+
 with
 
 {% if only_this_batch %}
@@ -29,27 +30,21 @@ legacy_orders as (
     select * from {{ source('oms', 'ORDER_HDR') }}
     where
         not _migrate_deleted
-        {% if only_this_batch %}
-            and "ORDER_NO" in (select recomputed.order_no from recomputed)
-        {% endif %}
+        and {{ recomputed_only('"ORDER_NO"', 'recomputed.order_no') }}
 ),
 
 migrated_orders as (
     select * from {{ ref('sales_order') }}
     where
         legacy_order_no is not null
-        {% if only_this_batch %}
-            and legacy_order_no in (select recomputed.order_no from recomputed)
-        {% endif %}
+        and {{ recomputed_only('legacy_order_no', 'recomputed.order_no') }}
 ),
 
 quarantined_orders as (
     select * from {{ ref('quarantined_rows') }}
     where
         source_table = 'ORDER_HDR'
-        {% if only_this_batch %}
-            and source_key in (select recomputed.order_no::text from recomputed)
-        {% endif %}
+        and {{ recomputed_only('source_key', 'recomputed.order_no::text') }}
 ),
 
 legacy as (

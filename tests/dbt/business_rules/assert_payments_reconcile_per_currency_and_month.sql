@@ -11,6 +11,7 @@
 
 {%- set only_this_batch = reconcile_only_this_batch() %}
 
+
 with
 
 {% if only_this_batch %}
@@ -25,9 +26,7 @@ legacy_payments as (
     select * from {{ source('oms', 'PAYMENT') }}
     where
         not _migrate_deleted
-        {% if only_this_batch %}
-            and "PAY_ID" in (select recomputed.pay_id from recomputed)
-        {% endif %}
+        and {{ recomputed_only('"PAY_ID"', 'recomputed.pay_id') }}
 ),
 
 legacy_orders as (
@@ -39,18 +38,14 @@ migrated_payments as (
     select * from {{ ref('payment') }}
     where
         legacy_pay_id is not null
-        {% if only_this_batch %}
-            and legacy_pay_id in (select recomputed.pay_id from recomputed)
-        {% endif %}
+        and {{ recomputed_only('legacy_pay_id', 'recomputed.pay_id') }}
 ),
 
 quarantined_payments as (
     select * from {{ ref('quarantined_rows') }}
     where
         source_table = 'PAYMENT'
-        {% if only_this_batch %}
-            and source_key in (select recomputed.pay_id::text from recomputed)
-        {% endif %}
+        and {{ recomputed_only('source_key', 'recomputed.pay_id::text') }}
 ),
 
 legacy as (
