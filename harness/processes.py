@@ -2,12 +2,15 @@
 environment rather than on the command line, and a failure raised with the tail of its output."""
 from __future__ import annotations
 
+import contextlib
+import functools
 import os
 import re
 import shutil
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO, Iterator
 
 from psycopg.conninfo import conninfo_to_dict
 
@@ -37,6 +40,7 @@ def pg_tool(name: str, server_major: int) -> Path:
     raise ProgramFailed(f"no {name} of version {server_major} or newer found: install the PostgreSQL {server_major} client tools")
 
 
+@functools.lru_cache(maxsize=None)
 def _major(program: str) -> int:
     try:
         out = subprocess.run([program, "--version"], capture_output=True, text=True, timeout=30).stdout
@@ -75,3 +79,23 @@ def run_status(args: list[str | Path], *, env: dict[str, str] | None = None, cwd
     except subprocess.TimeoutExpired:
         return Finished(124, f"timed out after {timeout:g} s")
     return Finished(done.returncode, (done.stdout or "") + (done.stderr or ""))
+
+
+@contextlib.contextmanager
+def output_of(args: list[str | Path], *, env: dict[str, str], script: str, what: str) -> Iterator[IO[bytes]]:
+    """A program's standard output as a byte stream, its script on standard input; fails loudly."""
+    try:
+        proc = subprocess.Popen([str(a) for a in args], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+    except OSError as exc:
+        raise ProgramFailed(f"{what} could not start: {exc.strerror}: {args[0]}") from None
+    proc.stdin.write(script.encode())
+    proc.stdin.close()
+    try:
+        yield proc.stdout
+    finally:
+        proc.stdout.close()
+        stderr = proc.stderr.read().decode(errors="replace")
+        code = proc.wait()
+    if code != 0:
+        lines = stderr.strip().splitlines() or ["no output"]
+        raise ProgramFailed(f"{what} failed (exit {code}): {lines[-1].strip()}")
