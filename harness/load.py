@@ -95,9 +95,9 @@ def load(
         _copy_ranges(config, source, target, snapshot_id, snapshot, load_id, pending, jobs, progress)
         coordinator.rollback()
 
-        for table in tables:
-            landing.add_primary_key(ctl, config.landing_schema, table)
-            ctl.execute(sql.SQL("analyze {}").format(postgres.qualified(config.landing_schema, table.name)))
+        for table in tables:  # tables whose ranges were all copied by an earlier, interrupted run
+            if not postgres.primary_key(ctl, config.landing_schema, table.name):
+                _finish_table(ctl, config.landing_schema, table)
         result.tables = _table_totals(ctl, schema, load_id, pending)
         result.seconds = time.perf_counter() - started
         _finish_load(ctl, config, load_id, result)
@@ -165,6 +165,14 @@ def _plan_ranges(conn: psycopg.Connection, schema: str, table: landing.SourceTab
     return ranges
 
 
+def _finish_table(conn: psycopg.Connection, landing_schema: str, table: landing.SourceTable) -> None:
+    """Key and statistics for a fully copied landing table; no-op for the key if it exists."""
+    with conn.transaction():
+        landing.add_primary_key(conn, landing_schema, table)
+    conn.execute(sql.SQL("analyze {}").format(postgres.qualified(landing_schema, table.name)))
+    conn.commit()
+
+
 def _pending_ranges(ctl: psycopg.Connection, schema: str, load_id: int, tables: list[landing.SourceTable]) -> list[RangeJob]:
     by_name = {t.name: t for t in tables}
     rows = ctl.execute(
@@ -200,8 +208,13 @@ def _copy_ranges(
     jobs: int,
     progress: Callable[[str, int], None] | None,
 ) -> None:
-    work: queue.Queue[RangeJob] = queue.Queue()
+    # Largest tables first, so that a table's key is built (by the worker that copied its last
+    # range) while the other worker is still copying the smaller ones.
+    ranges_left = {job.table.name: 0 for job in pending}
     for job in pending:
+        ranges_left[job.table.name] += 1
+    work: queue.Queue[RangeJob] = queue.Queue()
+    for job in sorted(pending, key=lambda j: -ranges_left[j.table.name]):
         work.put(job)
     failures: list[BaseException] = []
     lock = threading.Lock()
@@ -215,9 +228,13 @@ def _copy_ranges(
                     except queue.Empty:
                         return
                     rows, size = _copy_range(config, source, dst, job, load_id, snapshot_id, snapshot)
-                    if progress:
-                        with lock:
+                    with lock:
+                        ranges_left[job.table.name] -= 1
+                        table_done = ranges_left[job.table.name] == 0
+                        if progress:
                             progress(job.table.name, rows)
+                    if table_done:
+                        _finish_table(dst, config.landing_schema, job.table)
         except BaseException as exc:  # surfaced below, in the calling thread
             failures.append(exc)
 
