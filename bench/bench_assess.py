@@ -4,6 +4,7 @@ Seeds the legacy OMS at the given scale (100,000 customers ≈ 1.6M rows) into a
 then runs the real command, as a user would, with a copy of migration.yml in a scratch project
 folder (so no dbt artifacts of this checkout change the work), and prints the wall-clock time.
     python bench/bench_assess.py --scale 100000
+    python bench/bench_assess.py --scale 1000000 --then-load   # the load estimate against a real load
 """
 from __future__ import annotations
 
@@ -21,7 +22,9 @@ TARGET_SECONDS = 60
 
 
 def main() -> None:
-    args = arguments(__doc__, 100_000).parse_args()
+    parser = arguments(__doc__, 100_000)
+    parser.add_argument("--then-load", action="store_true", help="run `migrate load` afterwards and compare it with the estimate")
+    args = parser.parse_args()
     admin = admin_url(args.url)
     with scratch_databases(admin, "source", "target") as (source, target), tempfile.TemporaryDirectory() as folder:
         with Timer() as seeding:
@@ -41,6 +44,13 @@ def main() -> None:
         print(f"verdict: {report['verdict']['headline']} (exit {done.returncode})")
         verdict = "within" if timer.seconds < TARGET_SECONDS else "OVER"
         print(f"migrate assess on {rows:,} rows: {timer.seconds:.1f} s ({verdict} the {TARGET_SECONDS} s target)")
+        if args.then_load:
+            estimated = report["estimates"]["initial_load"]["seconds"]
+            with Timer() as loading:
+                subprocess.run([sys.executable, "-m", "harness.cli", "load", "--no-build"], cwd=PROJECT_DIR, env=env,
+                               capture_output=True, text=True, timeout=3600, check=True)
+            error = (estimated - loading.seconds) / loading.seconds
+            print(f"initial load: estimated {estimated:.1f} s, measured {loading.seconds:.1f} s (`migrate load`), error {error:+.0%} (target within ±30%)")
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ and applies nothing twice.
 """
 from __future__ import annotations
 
+import threading
 import time
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
@@ -312,6 +313,11 @@ class FollowReport:
     retries: int = 0
 
 
+# While landing keeps syncing during a dbt run, a batch can commit after the run read its high
+# watermark with rows stamped before it: re-reading this far back keeps them (merges are idempotent).
+CONCURRENT_BUILD_VARS = '{"sync_overlap": "30 seconds"}'
+
+
 def follow(
     config: Config,
     source: Database,
@@ -324,32 +330,52 @@ def follow(
     on_retry: Callable[[str, float], None] | None = None,
     run_dbt: bool = True,
 ) -> FollowReport:
-    """Keep syncing until `until()` says stop; a source or target that drops away is retried with backoff."""
+    """Keep syncing until `until()` says stop; a source or target that drops away is retried with backoff.
+
+    Landing is synced in a thread of its own, so a dbt run (in this thread) never holds it back.
+    """
     report = FollowReport()
-    backoff = interval
-    last_build = time.monotonic()
-    pending_build = False
-    while not until():
+    stop = threading.Event()
+    failure: list[BaseException] = []
+
+    def landing_loop() -> None:
+        backoff = interval
         try:
-            batch = apply(config, source, target)
-            report.batches += 1
-            report.changes += batch.changes
-            pending_build = pending_build or batch.changes > 0
-            if run_dbt and pending_build and time.monotonic() - last_build >= build_every:
-                build(config, target)
+            while not stop.is_set() and not until():
+                try:
+                    batch = apply(config, source, target)
+                    report.batches += 1
+                    report.changes += batch.changes
+                    if on_batch:
+                        on_batch(batch, lag(config, source, target))
+                    backoff = interval
+                    stop.wait(interval)
+                except (ConnectionFailed, psycopg.OperationalError) as exc:
+                    report.retries += 1
+                    if on_retry:
+                        on_retry(str(exc).splitlines()[0], backoff)
+                    stop.wait(backoff)
+                    backoff = min(backoff * 2, 30.0)
+        except BaseException as exc:  # raised again in the calling thread
+            failure.append(exc)
+
+    syncer = threading.Thread(target=landing_loop, name="sync-landing", daemon=True)
+    syncer.start()
+    built_changes = 0
+    try:
+        while syncer.is_alive():
+            syncer.join(timeout=build_every)
+            if run_dbt and syncer.is_alive() and report.changes > built_changes:
+                seen = report.changes
+                build(config, target, ("run", "--vars", CONCURRENT_BUILD_VARS))
                 report.builds += 1
-                last_build, pending_build = time.monotonic(), False
-            if on_batch:
-                on_batch(batch, lag(config, source, target))
-            backoff = interval
-            time.sleep(interval)
-        except (ConnectionFailed, psycopg.OperationalError) as exc:
-            report.retries += 1
-            if on_retry:
-                on_retry(str(exc).splitlines()[0], backoff)
-            time.sleep(backoff)
-            backoff = min(backoff * 2, 30.0)
-    if run_dbt and pending_build:
-        build(config, target)
+                built_changes = seen
+    finally:
+        stop.set()
+        syncer.join()
+    if failure:
+        raise failure[0]
+    if run_dbt and report.changes > built_changes:
+        build(config, target, ("run", "--vars", CONCURRENT_BUILD_VARS))
         report.builds += 1
     return report
