@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import signal
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
@@ -341,6 +343,7 @@ def run(
                     continue
                 started = time.perf_counter()
                 with control.step(ctl, schema, run_id, name) as detail:
+                    _crash_here_if_asked(name)
                     actions[name](detail)
                 step = StepResult(name, time.perf_counter() - started, detail)
                 result.steps.append(step)
@@ -354,6 +357,13 @@ def run(
         result.write_unavailable_seconds = (switched_at - frozen_at) if frozen_at and switched_at else None
         control.finish_run(ctl, schema, run_id, "succeeded", {"write_unavailable_seconds": result.write_unavailable_seconds})
     return result
+
+
+def _crash_here_if_asked(step: str) -> None:
+    """A failpoint for the crash tests: MIGRATE_CRASH_AT=cutover:<step> kills this process with
+    SIGKILL right after the step is recorded as started, exactly as an operator's kill -9 would."""
+    if os.environ.get("MIGRATE_CRASH_AT") == f"cutover:{step}":
+        os.kill(os.getpid(), signal.SIGKILL)
 
 
 def _step_times(conn: psycopg.Connection, schema: str, run_id: int) -> tuple[float | None, float | None]:

@@ -7,7 +7,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import time
 
 import psycopg
 import pytest
@@ -88,17 +87,10 @@ def test_cutover_killed_at_a_step_finishes_when_run_again(project, admin_url, st
     config, source, target, migration, tmp_path = project
     try:
         make_ready(config, source, target, tmp_path)
-        env = {**os.environ, "MIGRATE_PROJECT_DIR": str(tmp_path)}
-        proc = subprocess.Popen([sys.executable, "-m", "harness.cli", "cutover"], cwd=PROJECT_DIR, env=env,
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline and proc.poll() is None:
-            started = rows(migration.target_url, f"select count(*) from migrate_control.steps where step = '{step}'")[0][0]
-            if started:
-                os.kill(proc.pid, signal.SIGKILL)
-                break
-            time.sleep(0.01)
-        proc.wait()
+        env = {**os.environ, "MIGRATE_PROJECT_DIR": str(tmp_path), "MIGRATE_CRASH_AT": f"cutover:{step}"}
+        killed = subprocess.run([sys.executable, "-m", "harness.cli", "cutover"], cwd=PROJECT_DIR, env=env, capture_output=True, timeout=300)
+        assert killed.returncode == -signal.SIGKILL, killed.stderr.decode()
+        assert rows(migration.target_url, f"select status from migrate_control.steps where step = '{step}'") == [("running",)]
         result = cutover.run(config, source, target)
         assert any(s.skipped for s in result.steps), "the re-run resumes, it does not start over"
         assert landing_state(migration.target_url) == source_state(migration.source_url)
