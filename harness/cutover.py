@@ -37,7 +37,6 @@ STEPS = (
     "switch",
     "source_read_only",
 )
-SWITCHED_STEPS = ("switch", "source_read_only")
 
 
 class GateFailed(CheckFailed):

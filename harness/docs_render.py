@@ -836,7 +836,7 @@ def configured_checks(level: str, settings: dict) -> list[tuple[str, str]]:
     """The checks migration.yml defines for a level: (name, threshold)."""
     r = settings["reconcile"]
     if level == "rules":
-        return [(x["name"], f"figures equal per group" + (f" within {x['tolerance']:g}" if x["tolerance"] else "")) for x in r["rules"]]
+        return [(x["name"], "figures equal per group" + (f" within {x['tolerance']:g}" if x["tolerance"] else "")) for x in r["rules"]]
     if level == "performance":
         return [(x["name"], f"p95 ≤ {x['p95_ms']:g} ms over {x['runs']} runs" + (", reads an index" if x["require_index"] else ""))
                 for x in r["performance_queries"]]

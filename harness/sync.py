@@ -22,7 +22,7 @@ from harness import capture, connections, control, dbt, landing
 from harness.config import Config
 from harness.connections import Database
 from harness.engines import postgres
-from harness.errors import CheckFailed, ConnectionFailed, HarnessError
+from harness.errors import ConnectionFailed, HarnessError
 from harness.control import STREAM
 
 CHANGE_COLUMNS = ["change_id", "table_schema", "table_name", "op", "old_key", "new_row", "captured_at"]

@@ -75,3 +75,11 @@ def run_migrate(*args: str, env: dict[str, str] | None = None, expect: int = 0, 
     result = CliResult(done.returncode, done.stdout, done.stderr)
     assert done.returncode == expect, f"migrate {' '.join(args)} exited {done.returncode}, expected {expect}\n{done.stdout}\n{done.stderr}"
     return result
+
+
+def assert_one_clear_line(result, *fragments):
+    lines = [line for line in result.stderr.strip().splitlines() if line.strip()]
+    assert len(lines) == 1, result.stderr
+    assert "Traceback" not in result.stderr + result.stdout
+    for fragment in fragments:
+        assert fragment in lines[0]

@@ -20,7 +20,7 @@ from psycopg.conninfo import make_conninfo
 
 from harness import connections, control
 from harness.profiling import mask_card_numbers
-from tests.conftest import PROJECT_DIR, run_migrate
+from tests.conftest import PROJECT_DIR, assert_one_clear_line, run_migrate
 
 pytestmark = pytest.mark.integration
 
@@ -122,13 +122,6 @@ def column(report: dict, table_name: str, name: str) -> dict:
 def findings(report: dict, area: str) -> list[str]:
     return [f["message"] for f in report["findings"] if f["area"] == area]
 
-
-def assert_one_clear_line(result, *fragments):
-    lines = [line for line in result.stderr.strip().splitlines() if line.strip()]
-    assert len(lines) == 1, result.stderr
-    assert "Traceback" not in result.stderr + result.stdout
-    for fragment in fragments:
-        assert fragment in lines[0]
 
 
 def test_assess_reports_the_truth_inserted_into_a_schema_it_has_never_seen(shop, migration):

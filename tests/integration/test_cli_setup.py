@@ -3,7 +3,7 @@ import socket
 
 import pytest
 
-from tests.conftest import run_migrate
+from tests.conftest import assert_one_clear_line, run_migrate
 
 pytestmark = pytest.mark.integration
 
@@ -13,13 +13,6 @@ def closed_port() -> int:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
 
-
-def assert_one_clear_line(result, *fragments):
-    lines = [line for line in result.stderr.strip().splitlines() if line.strip()]
-    assert len(lines) == 1, result.stderr
-    assert "Traceback" not in result.stderr + result.stdout
-    for fragment in fragments:
-        assert fragment in lines[0]
 
 
 def test_help_lists_the_lifecycle_in_order():
