@@ -32,6 +32,8 @@ create table if not exists {schema}.changes (
     new_row     jsonb,          -- the row after an insert or update, masked
     captured_at timestamptz not null default clock_timestamp()
 );
+-- The row before an update or delete: kept only where a fallback needs it (capture of `app`).
+alter table {schema}.changes add column if not exists old_row jsonb;
 """
 
 
@@ -45,7 +47,11 @@ def _function_name(schema: str, table: str) -> sql.Composed:
     return sql.SQL("{}.{}").format(sql.Identifier(CAPTURE_SCHEMA), sql.Identifier(f"capture__{schema}__{table}"))
 
 
-def _row_trigger_body(table: SourceTable) -> sql.Composed:
+def ensure_log(conn: psycopg.Connection) -> None:
+    conn.execute(sql.SQL(LOG_DDL).format(schema=sql.Identifier(CAPTURE_SCHEMA)))
+
+
+def _row_trigger_body(table: SourceTable, before_images: bool) -> sql.Composed:
     masks = [
         sql.SQL("new_row := new_row || jsonb_build_object({name}, {expr});").format(
             name=sql.Literal(column),
@@ -61,6 +67,7 @@ def _row_trigger_body(table: SourceTable) -> sql.Composed:
 declare
     new_row jsonb;
     old_key jsonb;
+    old_row jsonb;
 begin
     if TG_OP = 'TRUNCATE' then
         insert into {log} (table_schema, table_name, op) values (TG_TABLE_SCHEMA, TG_TABLE_NAME, 'T');
@@ -72,9 +79,10 @@ begin
     end if;
     if TG_OP in ('UPDATE', 'DELETE') then
         old_key := jsonb_build_object({old_key});
+        {old_row}
     end if;
-    insert into {log} (table_schema, table_name, op, old_key, new_row)
-    values (TG_TABLE_SCHEMA, TG_TABLE_NAME, left(TG_OP, 1), old_key, new_row);
+    insert into {log} (table_schema, table_name, op, old_key, new_row, old_row)
+    values (TG_TABLE_SCHEMA, TG_TABLE_NAME, left(TG_OP, 1), old_key, new_row, old_row);
     return null;
 end
 """
@@ -82,12 +90,17 @@ end
         log=sql.SQL("{}.changes").format(sql.Identifier(CAPTURE_SCHEMA)),
         masks=sql.SQL("\n        ").join(masks),
         old_key=old_key,
+        old_row=sql.SQL("old_row := to_jsonb(OLD);" if before_images else ""),
     )
 
 
-def install(conn: psycopg.Connection, schema: str, tables: list[SourceTable]) -> None:
-    """Create the change log and a capture trigger per table; safe to run again."""
-    conn.execute(sql.SQL(LOG_DDL).format(schema=sql.Identifier(CAPTURE_SCHEMA)))
+def install(conn: psycopg.Connection, schema: str, tables: list[SourceTable], *, before_images: bool = False) -> None:
+    """Create the change log and a capture trigger per table; safe to run again.
+
+    `before_images` also logs each updated or deleted row as it was (the fallback compares the
+    new application's rows with what cutover left, column by column).
+    """
+    ensure_log(conn)
     for table in tables:
         function = _function_name(schema, table.name)
         # security definer: the legacy application's role needs no grant on the change log.
@@ -95,7 +108,7 @@ def install(conn: psycopg.Connection, schema: str, tables: list[SourceTable]) ->
             sql.SQL(
                 "create or replace function {fn}() returns trigger language plpgsql security definer "
                 "set search_path = pg_catalog as {body}"
-            ).format(fn=function, body=sql.Literal(_row_trigger_body(table).as_string(conn)))
+            ).format(fn=function, body=sql.Literal(_row_trigger_body(table, before_images).as_string(conn)))
         )
         target = sql.SQL("{}.{}").format(sql.Identifier(schema), sql.Identifier(table.name))
         # Creating a trigger waits for in-flight writers of the table: every write that commits

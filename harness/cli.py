@@ -481,20 +481,58 @@ def cutover_cmd(
 
 @app.command("rollback", rich_help_panel="7 Rollback")
 def rollback_cmd(
-    decided_by: Annotated[str, typer.Option(help="Who decided to roll back.")],
-    reason: Annotated[str, typer.Option(help="Why.")],
+    check: Annotated[bool, typer.Option("--check", help="Only evaluate the rollback criteria of migration.yml; change nothing. Exit 1 when one is met.")] = False,
+    decided_by: Annotated[Optional[str], typer.Option(help="Who decided to roll back.")] = None,
+    role: Annotated[Optional[str], typer.Option(help="The decider's owner role, one of rollback.deciders in migration.yml.")] = None,
+    reason: Annotated[Optional[str], typer.Option(help="Why.")] = None,
 ) -> None:
-    """Abort a cutover before the switch: unfreeze the source; capture keeps running, nothing is lost."""
-    from harness import rollback
+    """Check the rollback criteria (--check), or roll back.
+
+    Before the switch: abort the cutover, unfreeze the source; capture keeps running, nothing is lost.
+    After the switch: fall back: freeze the new side, carry its changes into the legacy schema
+    through the reverse models, verify, switch the applications back, unfreeze the source.
+    """
+    from harness import rollback, rollback_criteria
+    from harness.errors import CheckFailed, ConfigError
 
     config = load_config()
+    if check:
+        if decided_by or role or reason:
+            raise ConfigError("--check only evaluates the criteria: leave out --decided-by, --role and --reason")
+        source, target = connections.resolve(config)
+        verdicts = rollback_criteria.evaluate(config, source, target)
+        table("Rollback criteria", ["criterion", "kind", "state", "figure", "limit", "note"],
+              [(v.name, v.kind, v.state.upper() if v.state == rollback_criteria.MET else v.state, v.figure, v.limit, v.detail) for v in verdicts])
+        met = rollback_criteria.met(verdicts)
+        if met:
+            raise CheckFailed(
+                "rollback recommended: " + "; ".join(f"{v.name} ({v.figure})" for v in met)
+                + f"; a decider ({', '.join(config.rollback.deciders)}) decides with migrate rollback --role ROLE --decided-by NAME --reason TEXT"
+            )
+        unknown = [v.name for v in verdicts if v.state == rollback_criteria.CANNOT_TELL]
+        summary("no rollback criterion is met" + (f"; cannot tell: {', '.join(unknown)}" if unknown else "") + "; nothing was changed")
+        return
+    missing = [flag for flag, value in (("--decided-by", decided_by), ("--role", role), ("--reason", reason)) if not (value and value.strip())]
+    if missing:
+        raise ConfigError(f"a rollback needs {', '.join(missing)}: who decided, in which owner role, and why (or --check to only evaluate the criteria)")
+    rollback_criteria.authorize(config, role)
     source, target = connections.resolve(config)
-    result = rollback.abort(config, source, target, decided_by=decided_by, reason=reason)
-    summary(
-        f"rolled back{f' cutover run {result.run_id}' if result.run_id else ''}: source writable again"
-        + (f" ({', '.join(result.unfrozen)} unfrozen)" if result.unfrozen else "")
-        + "; capture keeps running"
-    )
+    result = rollback.rollback(config, source, target, decided_by=f"{decided_by} ({role})", reason=reason,
+                               on_step=lambda s: step(f"{s.name}: done in {s.seconds:.2f} s"))
+    if isinstance(result, rollback.Aborted):
+        summary(
+            f"rolled back{f' cutover run {result.run_id}' if result.run_id else ''} before the switch: source writable again"
+            + (f" ({', '.join(result.unfrozen)} unfrozen)" if result.unfrozen else "")
+            + "; capture keeps running"
+        )
+        return
+    table(f"Fallback run {result.run_id}" + (" (resumed)" if result.resumed else ""), ["step", "seconds"],
+          [(s.name, "done earlier" if s.skipped else f"{s.seconds:.2f}") for s in result.steps])
+    table("Carried back into the legacy schema", ["table", "inserted", "updated", "deleted"],
+          [(name, f"{c['inserted']:,}", f"{c['updated']:,}", f"{c['deleted']:,}") for name, c in result.carried.items()])
+    unavailable = f"{result.write_unavailable_seconds:.1f} s" if result.write_unavailable_seconds is not None else "not measured"
+    summary(f"fell back: every change of the new application is in the legacy schema and verified; the applications write the legacy "
+            f"system again (writes were unavailable for {unavailable}); the new side stays frozen")
 
 
 @app.command("rehearse", rich_help_panel="7 Rollback")
@@ -506,6 +544,34 @@ def rehearse_cmd() -> None:
     source, target = connections.resolve(config)
     result = rehearse(config, source, target, on_step=lambda name, seconds: step(f"{name}: {seconds:.2f} s"))
     summary(f"rehearsal {result.rehearsal_id} succeeded in {result.seconds:.0f} s; the cutover runbook now uses its timings")
+
+
+@app.command("decommission", rich_help_panel="5 Post-migration")
+def decommission_cmd(
+    directory: Annotated[Path, typer.Option("--dir", help="Where the final archive of the source goes.")] = Path(".migrate/archive"),
+    force: Annotated[bool, typer.Option("--force", help="Cut the rollback window short; needs --decided-by and --reason.")] = False,
+    decided_by: Annotated[Optional[str], typer.Option(help="Who forces it (recorded).")] = None,
+    reason: Annotated[Optional[str], typer.Option(help="Why the rollback window is cut short (recorded).")] = None,
+) -> None:
+    """After the rollback window: a final verified archive of the source, capture removed, migration marked complete.
+
+    The legacy schema stays read-only. An interrupted decommission resumes where it stopped.
+    """
+    from harness import decommission
+
+    config = load_config()
+    source, target = connections.resolve(config)
+    result = decommission.decommission(
+        config, source, target, directory=config.project_dir / directory, force=force, decided_by=decided_by, reason=reason,
+        on_step=lambda name, seconds: step(f"{name}: done in {seconds:.2f} s"),
+    )
+    archive = f"archive backup #{result.backup_id} ({result.archive})" if result.backup_id else "no archive recorded"
+    if result.already_done:
+        summary(f"already decommissioned at {result.decommissioned_at:%Y-%m-%d %H:%M %Z}; {archive}; nothing to do")
+        return
+    table(f"Decommission run {result.run_id}", ["step", "seconds"], [(name, "done earlier" if s is None else f"{s:.2f}") for name, s in result.steps])
+    step(f"{config.source_schema} stays read-only ({len(result.read_only_tables)} tables); only `drop schema {decommission.READ_ONLY_SCHEMA} cascade` on the source lifts it")
+    summary(f"migration complete{' (rollback window cut short)' if result.forced else ''}: {archive} verified by a restore; capture removed from the source")
 
 
 # --- any time -----------------------------------------------------------------------------------
@@ -528,15 +594,26 @@ def status_cmd(as_json: Annotated[bool, typer.Option("--json", help="Print the f
     rows = [
         ("source / target", f"{result.source} → {result.target}"),
         ("load", f"{load['status']}, {load['rows'] or 0:,} rows in {load['seconds'] or 0:.0f} s" if load else "not started"),
-        ("capture", f"{facts['capture']['method']}" + (f", missing on {', '.join(facts['capture']['missing'])}" if facts["capture"].get("missing") else "")),
+        ("capture", f"{facts['capture']['method']}" + (", removed by decommission" if facts["capture"].get("removed") else "")
+         + (f", missing on {', '.join(facts['capture']['missing'])}" if facts["capture"].get("missing") else "")),
         ("sync", f"{sync_state['changes_applied']:,} changes applied, last at {sync_state['applied_at']:%H:%M:%S}" if sync_state else "not started"),
         ("lag", f"landing {lag['landing_seconds']:.1f} s ({lag['changes_behind'] if lag['changes_behind'] is not None else '?'} changes), app {lag['app_seconds']:.1f} s" if lag else "-"),
         ("backups", ", ".join(f"{side} #{b['id']}" + (" verified" if b["verified_at"] else " unverified") for side, b in facts["backups"].items()) or "none"),
         ("reconcile", f"#{rec['id']} {rec['status']} ({', '.join(rec['levels'])})" if rec else "never run"),
         ("approvals", ", ".join(f"{a['stage']}: {a['role']} ({a['name']})" for a in facts["approvals"]) or "none"),
+        ("phase", _phase_line(facts["phase"])),
     ]
     table("Migration status", ["what", "state"], rows)
     summary(f"next: {result.next_step}")
+
+
+def _phase_line(phase: dict | None) -> str:
+    if phase is None:
+        return "before cutover"
+    line = f"{phase['phase']} since {phase['changed_at']:%Y-%m-%d %H:%M %Z}"
+    if phase["rollback_window_ends"] and phase["phase"] == "switched":
+        line += f"; rollback window ends {phase['rollback_window_ends']:%Y-%m-%d %H:%M %Z}"
+    return line
 
 
 # --- entry point --------------------------------------------------------------------------------

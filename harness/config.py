@@ -18,6 +18,7 @@ from harness.errors import ConfigError
 STRATEGIES = ("big_bang", "phased", "parallel_run")
 MASKS = ("last4", "null", "hash")
 CAPTURE_METHODS = ("trigger", "timestamp")
+ROLLBACK_KINDS = ("verification", "data_loss", "metric", "latency", "manual")
 
 
 @dataclass(frozen=True)
@@ -93,6 +94,39 @@ class CutoverConfig:
 
 
 @dataclass(frozen=True)
+class RollbackCriterion:
+    """One reason to roll back after the switch; `migrate rollback --check` evaluates each."""
+
+    name: str
+    kind: str  # one of ROLLBACK_KINDS
+    sql: str | None = None  # metric: one number, read from the target
+    command: tuple[str, ...] | None = None  # metric: a program printing the number as its last line
+    max: float | None = None  # metric: met when the figure is above
+    min: float | None = None  # metric: met when the figure is below
+
+
+# Without a `criteria:` list these are evaluated; a manual decision is always among them.
+DEFAULT_CRITERIA = (
+    RollbackCriterion("verification failed", "verification"),
+    RollbackCriterion("data loss found", "data_loss"),
+)
+MANUAL_CRITERION = RollbackCriterion("manual decision", "manual")
+
+
+@dataclass(frozen=True)
+class RollbackConfig:
+    """The `rollback:` section: who may decide a rollback, and the criteria that recommend one."""
+
+    deciders: tuple[str, ...] = ()  # owner roles
+    criteria: tuple[RollbackCriterion, ...] = DEFAULT_CRITERIA + (MANUAL_CRITERION,)
+
+
+@dataclass(frozen=True)
+class DecommissionConfig:
+    required_approvals: tuple[str, ...] = ()  # owner roles that must sign off the decommission stage
+
+
+@dataclass(frozen=True)
 class TableConfig:
     name: str
     key: tuple[str, ...] = ()
@@ -126,6 +160,8 @@ class Config:
     capture: CaptureConfig = CaptureConfig()
     reconcile: ReconcileConfig = ReconcileConfig()
     cutover: CutoverConfig = CutoverConfig()
+    rollback: RollbackConfig = RollbackConfig()
+    decommission: DecommissionConfig = DecommissionConfig()
 
     def table(self, name: str) -> TableConfig:
         for table in self.tables:
@@ -199,7 +235,8 @@ def load_config(project_dir: Path | None = None) -> Config:
         raise ConfigError(f"{where} is not valid YAML{line}: fix the syntax") from None
     if not isinstance(raw, dict):
         raise ConfigError(f"{where} must be a mapping of settings")
-    known = {"name", "source", "target", "tables", "strategy", "owners", "roles", "capture", "downtime_limit_minutes", "reconcile", "cutover"}
+    known = {"name", "source", "target", "tables", "strategy", "owners", "roles", "capture", "downtime_limit_minutes", "reconcile", "cutover",
+             "rollback", "decommission"}
     unknown = set(raw) - known
     if unknown:
         raise ConfigError(
@@ -216,6 +253,8 @@ def load_config(project_dir: Path | None = None) -> Config:
     # bool is an int in Python: `downtime_limit_minutes: yes` must not pass as 1 minute.
     if limit is not None and (isinstance(limit, bool) or not isinstance(limit, (int, float)) or limit <= 0):
         raise ConfigError(f"{where}: downtime_limit_minutes must be a positive number of minutes, not {limit!r}")
+    reconcile = _reconcile(raw, where)
+    cutover = _cutover(raw, where)
     return Config(
         project_dir=project_dir,
         name=str(raw.get("name", project_dir.name)),
@@ -230,8 +269,10 @@ def load_config(project_dir: Path | None = None) -> Config:
         roles=dict(raw.get("roles") or {}),
         downtime_limit_minutes=float(limit) if limit is not None else None,
         capture=_capture(raw, where),
-        reconcile=_reconcile(raw, where),
-        cutover=_cutover(raw, where),
+        reconcile=reconcile,
+        cutover=cutover,
+        rollback=_rollback(raw, where, cutover, reconcile),
+        decommission=_decommission(raw, where),
     )
 
 
@@ -253,15 +294,15 @@ def _number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
-def _items(section: dict, name: str, allowed: set[str], required: set[str], where: str) -> list[tuple[str, dict]]:
-    """A list of named mappings under reconcile.<name>, each checked for unknown and missing keys."""
+def _items(section: dict, name: str, allowed: set[str], required: set[str], where: str, parent: str = "reconcile") -> list[tuple[str, dict]]:
+    """A list of named mappings under <parent>.<name>, each checked for unknown and missing keys."""
     items = section.get(name) or []
     if not isinstance(items, list):
-        raise ConfigError(f"{where}: reconcile.{name} must be a list")
+        raise ConfigError(f"{where}: {parent}.{name} must be a list")
     seen: set[str] = set()
     result = []
     for i, item in enumerate(items):
-        label = f"reconcile.{name}[{i}]"
+        label = f"{parent}.{name}[{i}]"
         if not isinstance(item, dict):
             raise ConfigError(f"{where}: {label} must be a mapping with {', '.join(sorted(required))}")
         unknown = set(item) - allowed
@@ -272,7 +313,7 @@ def _items(section: dict, name: str, allowed: set[str], required: set[str], wher
             raise ConfigError(f"{where}: {label} needs {', '.join(sorted(missing))}")
         item_name = str(item["name"])
         if item_name in seen:
-            raise ConfigError(f"{where}: {label}: the name {item_name!r} is used twice under reconcile.{name}")
+            raise ConfigError(f"{where}: {label}: the name {item_name!r} is used twice under {parent}.{name}")
         seen.add(item_name)
         for key in ("sql", "source_sql", "target_sql"):
             if key in item and (not isinstance(item[key], str) or not item[key].strip()):
@@ -309,6 +350,17 @@ def _expectation(item: dict, label: str, where: str) -> Expectation:
     return Expectation("value", expect)
 
 
+def _command_line(value: Any, label: str, where: str) -> tuple[str, ...]:
+    command: tuple[str, ...] = ()
+    if isinstance(value, str):
+        command = tuple(shlex.split(value))
+    elif isinstance(value, list) and all(isinstance(v, (str, int, float)) for v in value):
+        command = tuple(str(v) for v in value)
+    if not command:
+        raise ConfigError(f"{where}: {label}: command must be a command line or a list of arguments")
+    return command
+
+
 def _reconcile(raw: dict, where: str) -> ReconcileConfig:
     section = _section(raw, "reconcile", {"sample_size", "rules", "performance_queries", "smoke"}, where)
     sample_size = section.get("sample_size", 1000)
@@ -337,15 +389,7 @@ def _reconcile(raw: dict, where: str) -> ReconcileConfig:
     for label, item in _items(section, "smoke", {"name", "sql", "command", "expect"}, {"name"}, where):
         if ("sql" in item) == ("command" in item):
             raise ConfigError(f"{where}: {label} needs exactly one of sql or command")
-        command = None
-        if "command" in item:
-            value = item["command"]
-            if isinstance(value, str):
-                command = tuple(shlex.split(value))
-            elif isinstance(value, list) and all(isinstance(v, (str, int, float)) for v in value):
-                command = tuple(str(v) for v in value)
-            if not command:
-                raise ConfigError(f"{where}: {label}: command must be a command line or a list of arguments")
+        command = _command_line(item["command"], label, where) if "command" in item else None
         smoke.append(SmokeCheck(str(item["name"]), _expectation(item, label, where), item.get("sql"), command))
     return ReconcileConfig(sample_size, tuple(rules), tuple(queries), tuple(smoke))
 
@@ -384,3 +428,65 @@ def _cutover(raw: dict, where: str) -> CutoverConfig:
         waves=waves,
         **{name: float(section[name]) for name in numbers & set(section)},
     )
+
+
+def _roles(value: Any, name: str, raw: dict, where: str) -> tuple[str, ...]:
+    """A list of owner roles: each must be a key of `owners`."""
+    if value is None:
+        return ()
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ConfigError(f"{where}: {name} must be a list of owner roles")
+    owners = set(raw.get("owners") or {})
+    unknown = [r for r in value if r not in owners]
+    if unknown:
+        raise ConfigError(f"{where}: {name} names {', '.join(unknown)}, which are not under 'owners'")
+    return tuple(value)
+
+
+def _rollback(raw: dict, where: str, cutover: CutoverConfig, reconcile: ReconcileConfig) -> RollbackConfig:
+    section = _section(raw, "rollback", {"deciders", "criteria"}, where)
+    deciders = _roles(section.get("deciders"), "rollback.deciders", raw, where)
+    if "deciders" not in section:
+        # Those who sign off the cutover decide its rollback, as the rollback document says.
+        deciders = cutover.required_approvals or tuple(raw.get("owners") or {})
+    if "criteria" not in section:
+        return RollbackConfig(deciders)
+    criteria = []
+    metric_keys = {"name", "kind", "sql", "command", "max", "min"}
+    for label, item in _items(section, "criteria", metric_keys, {"name", "kind"}, where, parent="rollback"):
+        kind = item["kind"]
+        if kind not in ROLLBACK_KINDS:
+            raise ConfigError(f"{where}: {label}: kind {kind!r} is unknown; use one of {', '.join(ROLLBACK_KINDS)}")
+        name = str(item["name"])
+        if kind != "metric":
+            extra = set(item) - {"name", "kind"}
+            if extra:
+                raise ConfigError(f"{where}: {label}: {', '.join(sorted(extra))} is not used by kind {kind}, which takes only name and kind")
+            if kind == "latency" and not reconcile.performance_queries:
+                raise ConfigError(f"{where}: {label}: kind latency times reconcile.performance_queries, and migration.yml lists none")
+            criteria.append(RollbackCriterion(name, kind))
+            continue
+        if ("sql" in item) == ("command" in item):
+            raise ConfigError(f"{where}: {label}: a metric needs exactly one of sql (on the target) or command (printing a number)")
+        if "max" not in item and "min" not in item:
+            raise ConfigError(f"{where}: {label}: a metric needs a limit: max, min or both")
+        for bound in ("max", "min"):
+            if bound in item and not _number(item[bound]):
+                raise ConfigError(f"{where}: {label}: {bound} must be a number, not {item[bound]!r}")
+        if "max" in item and "min" in item and item["min"] > item["max"]:
+            raise ConfigError(f"{where}: {label}: min {item['min']:g} is above max {item['max']:g}")
+        command = _command_line(item["command"], label, where) if "command" in item else None
+        criteria.append(RollbackCriterion(
+            name, kind, item.get("sql"), command,
+            float(item["max"]) if "max" in item else None, float(item["min"]) if "min" in item else None,
+        ))
+    if not any(c.kind == "manual" for c in criteria):
+        # A decider can always decide, whatever the figures say.
+        taken = any(c.name == MANUAL_CRITERION.name for c in criteria)
+        criteria.append(RollbackCriterion("decided by a decider", "manual") if taken else MANUAL_CRITERION)
+    return RollbackConfig(deciders, tuple(criteria))
+
+
+def _decommission(raw: dict, where: str) -> DecommissionConfig:
+    section = _section(raw, "decommission", {"required_approvals"}, where)
+    return DecommissionConfig(_roles(section.get("required_approvals"), "decommission.required_approvals", raw, where))

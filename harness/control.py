@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import json
 from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Iterator
 
 import psycopg
@@ -136,6 +138,20 @@ create table if not exists {schema}.rehearsals (
     timings      jsonb not null default '{{}}'
 );
 
+-- Each evaluation of the rollback criteria (`migrate rollback --check`, a run of its own):
+-- every criterion's state with the figure found and the limit it was held against.
+create table if not exists {schema}.rollback_checks (
+    run_id      bigint not null references {schema}.runs,
+    criterion   text not null,
+    kind        text not null,
+    state       text not null check (state in ('met', 'not met', 'cannot tell')),
+    figure      text,
+    threshold   text,
+    detail      text,
+    checked_at  timestamptz not null default clock_timestamp(),
+    primary key (run_id, criterion)
+);
+
 -- Sign-offs: who approved which stage of the migration, when, and why.
 create table if not exists {schema}.approvals (
     approval_id bigint generated always as identity primary key,
@@ -216,3 +232,19 @@ def set_phase(conn: psycopg.Connection, schema: str, phase: str, **fields: Any) 
 def phase(conn: psycopg.Connection, schema: str) -> str | None:
     row = conn.execute(sql.SQL("select phase from {}").format(table(schema, "migration_state"))).fetchone()
     return row[0] if row else None
+
+
+@dataclass(frozen=True)
+class MigrationState:
+    phase: str
+    changed_at: datetime
+    switched_at: datetime | None
+    rollback_window_ends: datetime | None
+
+
+def state(conn: psycopg.Connection, schema: str) -> MigrationState | None:
+    """The migration_state row: the phase, and when the switch happened and its rollback window ends."""
+    row = conn.execute(
+        sql.SQL("select phase, changed_at, switched_at, rollback_window_ends from {}").format(table(schema, "migration_state"))
+    ).fetchone()
+    return MigrationState(*row) if row else None

@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import signal
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
@@ -19,20 +17,21 @@ from typing import Any, Callable
 import psycopg
 from psycopg import sql
 
-from harness import capture, connections, control, freeze, landing, processes, sync
+from harness import capture, connections, control, freeze, landing, processes, runbook, sync
 from harness.config import Config
 from harness.connections import Database
 from harness.engines import postgres
 from harness.errors import CheckFailed
 from harness.provision import APP_SCHEMA
+from harness.runbook import StepResult
 
 STEPS = (
     "preflight",
-    "reverse_capture",
     "freeze_source",
     "final_sync",
     "final_build",
     "final_verification",
+    "reverse_capture",
     "align_sequences",
     "switch",
     "source_read_only",
@@ -48,14 +47,6 @@ class Gate:
     name: str
     passed: bool
     reason: str
-
-
-@dataclass
-class StepResult:
-    name: str
-    seconds: float
-    detail: dict[str, Any]
-    skipped: bool = False  # done by an earlier, interrupted run
 
 
 @dataclass
@@ -130,12 +121,15 @@ def gates(config: Config, source: Database, target: Database) -> list[Gate]:
     return result
 
 
-def _app_tables(conn: psycopg.Connection) -> list[landing.SourceTable]:
-    names = [n for (n,) in conn.execute(
+def app_table_names(conn: psycopg.Connection) -> list[str]:
+    return [n for (n,) in conn.execute(
         "select c.relname from pg_class c join pg_namespace n on n.oid = c.relnamespace where n.nspname = %s and c.relkind = 'r' order by 1",
         (APP_SCHEMA,),
     ).fetchall()]
-    return [landing.SourceTable(n, postgres.columns(conn, APP_SCHEMA, n), postgres.primary_key(conn, APP_SCHEMA, n), {}) for n in names]
+
+
+def _app_tables(conn: psycopg.Connection) -> list[landing.SourceTable]:
+    return [landing.SourceTable(n, postgres.columns(conn, APP_SCHEMA, n), postgres.primary_key(conn, APP_SCHEMA, n), {}) for n in app_table_names(conn)]
 
 
 def align_sequences(conn: psycopg.Connection, schema: str) -> dict[str, int]:
@@ -258,14 +252,7 @@ def run(
     tables = [t.name for t in config.tables]
     with connections.connection(target, command="cutover", autocommit=True) as ctl:
         control.ensure(ctl, schema)
-        row = ctl.execute(sql.SQL("select run_id from {} where command = 'cutover' and status = 'running' order by run_id desc limit 1").format(control.table(schema, "runs"))).fetchone()
-        resumed = row is not None
-        run_id = row[0] if row else control.start_run(ctl, schema, "cutover")
-        done = {
-            name for (name,) in ctl.execute(
-                sql.SQL("select step from {} where run_id = %s and status = 'succeeded'").format(control.table(schema, "steps")), (run_id,)
-            ).fetchall()
-        }
+        run_id, resumed, done = runbook.open_run(ctl, schema, "cutover")
         result = CutoverResult(run_id, resumed)
         last_reconcile = ctl.execute(
             sql.SQL("select max(finished_at) from {} where status = 'passed'").format(control.table(schema, "reconcile_runs"))
@@ -279,9 +266,12 @@ def run(
                 raise GateFailed("cutover refused: " + "; ".join(f"{g.name}: {g.reason}" for g in failed))
 
         def reverse_capture(detail: dict) -> None:
+            # After the final build and before the switch: from here on only the new application
+            # writes `app`, and every row it changes is logged with its before image for a fallback.
             with connections.connection(target, command="cutover", autocommit=True) as conn:
                 app_tables = _app_tables(conn)
-                capture.install(conn, APP_SCHEMA, app_tables)
+                capture.install(conn, APP_SCHEMA, app_tables, before_images=True)
+                conn.execute(sql.SQL("delete from {}.changes where table_schema = %s").format(sql.Identifier(capture.CAPTURE_SCHEMA)), (APP_SCHEMA,))
             detail["tables"] = [t.name for t in app_tables]
 
         def freeze_source(detail: dict) -> None:
@@ -329,44 +319,21 @@ def run(
             detail["rollback_window_ends"] = ends.isoformat()
 
         actions = {
-            "preflight": preflight, "reverse_capture": reverse_capture, "freeze_source": freeze_source, "final_sync": final_sync,
-            "final_build": final_build, "final_verification": final_verification, "align_sequences": align, "switch": switch,
-            "source_read_only": source_read_only,
+            "preflight": preflight, "freeze_source": freeze_source, "final_sync": final_sync, "final_build": final_build,
+            "final_verification": final_verification, "reverse_capture": reverse_capture, "align_sequences": align,
+            "switch": switch, "source_read_only": source_read_only,
         }
+        assert tuple(actions) == STEPS
         try:
-            for name in STEPS:
-                if name == stop_before:
-                    return result
-                if name in done:
-                    result.steps.append(StepResult(name, 0.0, {}, skipped=True))
-                    continue
-                started = time.perf_counter()
-                with control.step(ctl, schema, run_id, name) as detail:
-                    _crash_here_if_asked(name)
-                    actions[name](detail)
-                step = StepResult(name, time.perf_counter() - started, detail)
-                result.steps.append(step)
-                if on_step:
-                    on_step(step)
+            result.steps = runbook.run_steps(ctl, schema, "cutover", run_id, actions, done, stop_before=stop_before, on_step=on_step)
         except BaseException:
             if "freeze_source" not in done and not any(s.name == "freeze_source" for s in result.steps):
                 control.finish_run(ctl, schema, run_id, "failed")  # nothing was changed: a later cutover starts afresh
             raise
-        frozen_at, switched_at = _step_times(ctl, schema, run_id)
+        if stop_before:
+            return result
+        details = runbook.step_details(ctl, schema, run_id)
+        frozen_at, switched_at = details["freeze_source"].get("frozen_at"), details["switch"].get("switched_at")
         result.write_unavailable_seconds = (switched_at - frozen_at) if frozen_at and switched_at else None
         control.finish_run(ctl, schema, run_id, "succeeded", {"write_unavailable_seconds": result.write_unavailable_seconds})
     return result
-
-
-def _crash_here_if_asked(step: str) -> None:
-    """A failpoint for the crash tests: MIGRATE_CRASH_AT=cutover:<step> kills this process with
-    SIGKILL right after the step is recorded as started, exactly as an operator's kill -9 would."""
-    if os.environ.get("MIGRATE_CRASH_AT") == f"cutover:{step}":
-        os.kill(os.getpid(), signal.SIGKILL)
-
-
-def _step_times(conn: psycopg.Connection, schema: str, run_id: int) -> tuple[float | None, float | None]:
-    rows = dict(conn.execute(
-        sql.SQL("select step, detail from {} where run_id = %s and step in ('freeze_source', 'switch')").format(control.table(schema, "steps")), (run_id,)
-    ).fetchall())
-    return (rows.get("freeze_source") or {}).get("frozen_at"), (rows.get("switch") or {}).get("switched_at")

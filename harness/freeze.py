@@ -1,7 +1,8 @@
 """The write freeze: legacy writes fail fast, and none commits unseen after the final sync.
 
-A BEFORE trigger on every listed table rejects writes with a clear error, for every role but a
-superuser replicating. Creating it takes a lock that waits for the writers already in flight,
+A BEFORE trigger on every listed table rejects writes with a clear error, except in a session
+that declared itself the migration's own writer (`set migrate.writer = 'fallback'`: the fallback
+carries the new application's changes into the frozen legacy schema). Creating it takes a lock that waits for the writers already in flight,
 and all tables are frozen in one transaction, so once `freeze` returns no write transaction is
 open on them: everything committed before is in the change log, nothing can commit after.
 """
@@ -18,6 +19,7 @@ from harness.engines import postgres
 from harness.errors import HarnessError
 
 TRIGGER = "_migrate_freeze"
+WRITER_SETTING = "migrate.writer"  # the one session the freeze lets through
 MESSAGE = "writes are frozen for the migration cutover"
 
 
@@ -35,6 +37,9 @@ FUNCTION_DDL = """
 create schema if not exists {schema};
 create or replace function {schema}.refuse_write() returns trigger language plpgsql as $$
 begin
+    if current_setting('migrate.writer', true) = 'fallback' then
+        return null;
+    end if;
     raise exception using errcode = 'read_only_sql_transaction', message = {message},
         hint = 'the application should retry on the new system or wait for the rollback';
 end
@@ -44,24 +49,34 @@ $$;
 
 def freeze(conn: psycopg.Connection, schema: str, tables: list[str], *, lock_timeout_seconds: float = 30.0) -> Frozen:
     """Freeze all tables at once, in one transaction of its own (`conn` must be idle)."""
+    if conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
+        raise ValueError("freeze needs an idle connection: inside an open transaction it would only be a savepoint")
     started = time.perf_counter()
-    try:
-        with conn.transaction():
-            conn.execute(sql.SQL("set local lock_timeout = {}").format(sql.Literal(f"{int(lock_timeout_seconds * 1000)}ms")))
-            conn.execute(sql.SQL(FUNCTION_DDL).format(schema=sql.Identifier(CAPTURE_SCHEMA), message=sql.Literal(MESSAGE)))
-            for table in tables:
-                target = postgres.qualified(schema, table)
-                conn.execute(sql.SQL("drop trigger if exists {} on {}").format(sql.Identifier(TRIGGER), target))
-                conn.execute(
-                    sql.SQL("create trigger {} before insert or update or delete or truncate on {} for each statement execute function {}.refuse_write()").format(
-                        sql.Identifier(TRIGGER), target, sql.Identifier(CAPTURE_SCHEMA)
+    while True:
+        remaining = lock_timeout_seconds - (time.perf_counter() - started)
+        try:
+            with conn.transaction():
+                conn.execute(sql.SQL("set local lock_timeout = {}").format(sql.Literal(f"{max(1, int(remaining * 1000))}ms")))
+                conn.execute(sql.SQL(FUNCTION_DDL).format(schema=sql.Identifier(CAPTURE_SCHEMA), message=sql.Literal(MESSAGE)))
+                # The lock CREATE TRIGGER takes, on all tables at once: it waits for the writers in flight.
+                conn.execute(sql.SQL("lock table {} in share row exclusive mode").format(
+                    sql.SQL(", ").join(postgres.qualified(schema, t) for t in tables)))
+                for table in tables:
+                    target = postgres.qualified(schema, table)
+                    conn.execute(sql.SQL("drop trigger if exists {} on {}").format(sql.Identifier(TRIGGER), target))
+                    conn.execute(
+                        sql.SQL("create trigger {} before insert or update or delete or truncate on {} for each statement execute function {}.refuse_write()").format(
+                            sql.Identifier(TRIGGER), target, sql.Identifier(CAPTURE_SCHEMA)
+                        )
                     )
-                )
-    except psycopg.errors.LockNotAvailable:
-        raise FreezeFailed(
-            f"could not freeze {schema} within {lock_timeout_seconds:g} s: a write transaction stayed open; "
-            "nothing was frozen; find it in pg_stat_activity or raise the lock timeout"
-        ) from None
+            break
+        except psycopg.errors.DeadlockDetected:
+            continue  # a writer held one table and wanted another we had locked: it went on, we try again
+        except psycopg.errors.LockNotAvailable:
+            raise FreezeFailed(
+                f"could not freeze {schema} within {lock_timeout_seconds:g} s: a write transaction stayed open; "
+                "nothing was frozen; find it in pg_stat_activity or raise the lock timeout"
+            ) from None
     return Frozen(list(tables), time.perf_counter() - started)
 
 

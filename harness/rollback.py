@@ -1,12 +1,13 @@
 """Rollback. Before the switch: abort the cutover cleanly, the source unfrozen and capture still
-running, so nothing written before or after is lost."""
+running, so nothing written before or after is lost. After the switch: fall back (harness/fallback.py),
+carrying the new application's changes into the legacy schema before switching back."""
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 from psycopg import sql
 
-from harness import capture, connections, control, freeze
+from harness import capture, connections, control, fallback, freeze
 from harness.config import Config
 from harness.connections import Database
 from harness.errors import HarnessError
@@ -15,6 +16,23 @@ from harness.provision import APP_SCHEMA
 
 class RollbackRefused(HarnessError):
     pass
+
+
+AFTER_SWITCH = ("switched", "falling_back")
+
+
+def rollback(config: Config, source: Database, target: Database, *, decided_by: str, reason: str, on_step=None) -> Aborted | fallback.FallbackResult:
+    """Abort before the switch; fall back after it (or finish a fallback that was interrupted)."""
+    with connections.connection(target, command="rollback", autocommit=True) as ctl:
+        control.ensure(ctl, config.control_schema)
+        phase = control.phase(ctl, config.control_schema)
+    if phase == "fallen_back":
+        raise RollbackRefused("the migration already fell back: the legacy application writes the legacy schema again; nothing to roll back")
+    if phase == "decommissioned":
+        raise RollbackRefused("the migration was decommissioned: capture is gone from the source, so no fallback is possible any more")
+    if phase in AFTER_SWITCH:
+        return fallback.run(config, source, target, decided_by=decided_by, reason=reason, on_step=on_step)
+    return abort(config, source, target, decided_by=decided_by, reason=reason)
 
 
 @dataclass
@@ -29,11 +47,8 @@ def abort(config: Config, source: Database, target: Database, *, decided_by: str
     tables = [t.name for t in config.tables]
     with connections.connection(target, command="rollback", autocommit=True) as ctl:
         control.ensure(ctl, schema)
-        if control.phase(ctl, schema) == "switched":
-            raise RollbackRefused(
-                "the applications were already switched to the new system: a fallback that carries their changes back is needed, "
-                "and this version cannot do it yet; keep the source frozen and do not switch back by hand"
-            )
+        if control.phase(ctl, schema) in AFTER_SWITCH:
+            raise RollbackRefused("the applications were already switched to the new system: only a fallback can roll back now (migrate rollback)")
         row = ctl.execute(
             sql.SQL("select run_id from {} where command = 'cutover' and status = 'running' order by run_id desc limit 1").format(control.table(schema, "runs"))
         ).fetchone()

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
 from typing import Any
 
 import psycopg
@@ -47,6 +48,21 @@ def status(config: Config, source: Database, target: Database) -> Status:
             sql.SQL("select distinct on (stage, role) stage, role, name, approved_at from {} order by stage, role, approved_at desc").format(t("approvals"))
         ).fetchall()
         facts["approvals"] = [dict(zip(["stage", "role", "name", "approved_at"], row)) for row in approvals]
+        state = control.state(conn, config.control_schema)
+        facts["phase"] = (
+            {"phase": state.phase, "changed_at": state.changed_at, "switched_at": state.switched_at, "rollback_window_ends": state.rollback_window_ends}
+            if state else None
+        )
+        check = _one(conn, sql.SQL(
+            "select r.run_id, r.finished_at, coalesce(array_agg(c.criterion order by c.criterion) filter (where c.state = 'met'), '{{}}') "
+            "from {} r join {} c using (run_id) where r.command = 'rollback check' group by r.run_id order by r.run_id desc limit 1"
+        ).format(t("runs"), t("rollback_checks")))
+        facts["rollback_check"] = dict(zip(["run_id", "checked_at", "met"], check)) if check else None
+    if facts["phase"] and facts["phase"]["phase"] == "decommissioned":
+        # The capture objects are gone from the source on purpose: nothing to check, no lag.
+        facts["capture"] = {"method": config.capture.method, "removed": True}
+        result.next_step = _next_step(facts)
+        return result
     if config.capture.method == "trigger":
         with connections.connection(source, command="status", autocommit=True) as conn:
             state = capture.state(conn, config.source_schema, [t.name for t in config.tables])
@@ -63,6 +79,18 @@ def status(config: Config, source: Database, target: Database) -> Status:
 
 
 def _next_step(facts: dict[str, Any]) -> str:
+    phase = facts.get("phase") or {}
+    if phase.get("phase") == "decommissioned":
+        return f"nothing: the migration is complete (decommissioned at {phase['changed_at']:%Y-%m-%d %H:%M %Z}); the legacy schema stays read-only"
+    if phase.get("phase") == "frozen":
+        return "a cutover is under way: `migrate cutover` resumes it, or `migrate rollback` aborts it before the switch"
+    if phase.get("phase") == "switched":
+        return _after_switch(phase, facts.get("rollback_check"))
+    if phase.get("phase") == "falling_back":
+        return "a fallback is under way: `migrate rollback` resumes it"
+    if phase.get("phase") == "fallen_back":
+        return ("the migration fell back: the legacy application writes the source again; before another cutover, "
+                "`migrate sync` and `migrate build --full-refresh` rebuild the target from the legacy data")
     load = facts["load"]
     if load is None:
         return "migrate load: copy the source into landing and start change capture"
@@ -77,3 +105,13 @@ def _next_step(facts: dict[str, Any]) -> str:
     if not facts["approvals"]:
         return "migrate approve: no sign-off recorded yet"
     return "keep `migrate sync --follow` running and re-run `migrate reconcile` before cutover"
+
+
+def _after_switch(phase: dict[str, Any], check: dict[str, Any] | None) -> str:
+    if check and check["met"]:
+        return (f"the last rollback check ({check['checked_at']:%Y-%m-%d %H:%M}) recommends a rollback ({', '.join(check['met'])}): "
+                "a decider decides; `migrate rollback --check` evaluates again")
+    ends = phase["rollback_window_ends"]
+    if ends is None or ends <= datetime.now(timezone.utc):
+        return "migrate decommission: the rollback window " + (f"ended at {ends:%Y-%m-%d %H:%M %Z}" if ends else "was not recorded")
+    return f"watch the rollback criteria (migrate rollback --check); migrate decommission after {ends:%Y-%m-%d %H:%M %Z}"

@@ -1,14 +1,20 @@
-"""The legacy application of the worked example, writing to "oms" at a steady rate.
+"""The applications of the worked example: the legacy one writing "oms", the new one writing "app".
 
 Every transaction the database acknowledged is appended to a ledger (one JSON line: table,
 key, operation, md5 of the row as committed), only after the commit returned. A ledger is the
 proof of zero data loss: each acknowledged write must be in the system the migration ends on,
 with its final value. Some transactions are held open for seconds so that commits arrive out of
 order, as they do in production.
+
+With a routing file (written by cutover and fallback), each writer follows it: a write refused by
+the freeze is retried until the routing names the other side, then the writer carries on there.
+The new application's ledger lines also say what each write must look like in the legacy schema
+after a fallback (`legacy`: table, key, expected column values), so one ledger proves both.
 """
 from __future__ import annotations
 
 import json
+import os
 import random
 import threading
 import time
@@ -18,7 +24,7 @@ from typing import Callable
 
 import psycopg
 
-from harness import connections
+from harness import connections, ledger
 from harness.connections import Database
 
 # md5 of the row exactly as committed, in the form landing holds it (jsonb text is canonical).
@@ -37,6 +43,15 @@ class TrafficReport:
     by_kind: dict[str, int] = field(default_factory=dict)
     seconds: float = 0.0
     errors: list[str] = field(default_factory=list)
+    refused: int = 0  # writes refused by a freeze, then retried
+    retried: int = 0  # transactions rolled back by a deadlock, then retried
+    by_side: dict[str, int] = field(default_factory=dict)  # acknowledged transactions per side
+    # Each time writes stopped being accepted: (first refused, first accepted again), epoch seconds.
+    outages: list[tuple[float, float]] = field(default_factory=list)
+
+    @property
+    def longest_outage(self) -> float | None:
+        return max((end - start for start, end in self.outages), default=None)
 
 
 class Ledger:
@@ -149,6 +164,171 @@ class LegacyApp:
     KINDS = {"new_order": 0.35, "new_customer": 0.15, "change_status": 0.25, "edit_customer": 0.15, "delete_line": 0.10}
 
 
+# The legacy codes each new status reads back as (the forward mapping's seed, upper and lower case).
+LEGACY_STATUS_CODES = {
+    "placed": ["NEW", "OPEN"], "shipped": ["SHP", "SHIPPED"], "cancelled": ["CXL", "CANCEL", "CANCELLED"], "returned": ["RTN", "RETURNED"],
+}
+
+
+def _codes(codes: list[str]) -> list[str]:
+    return codes + [c.lower() for c in codes]
+
+
+def _money_text(cents: int, currency: str) -> str:
+    text = f"{cents / 100:.2f}"
+    return text.replace(".", ",") if currency == "EUR" else text
+
+
+class NewApp:
+    """The new application: the same kinds of business transactions, written to `app`.
+
+    Each ledger line carries, beside the app row's md5, the legacy row it must become after a
+    fallback: a key that is either a legacy number or, for a record born here, {"born": entity,
+    "id": app id} (resolved through the fallback's legacy key map), and the values it must hold.
+    """
+
+    KINDS = LegacyApp.KINDS
+
+    def __init__(self, conn: psycopg.Connection, rng: random.Random):
+        self.conn, self.rng = conn, rng
+
+    def _one(self, query: str, params: tuple = ()) -> tuple:
+        return self.conn.execute(query, params).fetchone()
+
+    @staticmethod
+    def _key(legacy: int | None, entity: str, app_id: int) -> int | dict:
+        return legacy if legacy is not None else {"born": entity, "id": app_id}
+
+    @staticmethod
+    def _entry(table: str, key: dict, op: str, digest: str | None, legacy_table: str, legacy_key: dict, values: dict) -> dict:
+        return {"app": "new", "table": table, "key": key, "op": op, "md5": digest, "at": time.time(),
+                "legacy": {"table": legacy_table, "key": legacy_key, "values": values}}
+
+    def new_customer(self) -> list[dict]:
+        n = self.rng.randrange(10**9)
+        given, family = self.rng.choice(["Ada", "Ben", "Cleo", "Dev"]), f"Newman{n % 997}"
+        line1 = f"{n % 9999} Elm St"
+        (address_id,) = self._one(
+            """insert into app.address (line1, city, region, postal_code, country_code) values (%s, 'Springfield', 'IL', '62701', 'US')
+               on conflict (line1, line2, city, region, postal_code, country_code) do update set line1 = excluded.line1 returning address_id""",
+            (line1,),
+        )
+        email, phone = f"new{n}@example.com", f"+1555{n % 10**7:07d}"
+        customer_id, digest = self._one(
+            f"""insert into app.customer as t (given_name, family_name, display_name, email, phone_e164, status, billing_address_id, created_at, updated_at)
+                values (%s, %s, %s, %s, %s, 'active', %s, now(), now()) returning customer_id, {ROW_HASH}""",
+            (given, family, f"{given} {family}", email, phone, address_id),
+        )
+        values = {"CUST_NM": f"{given} {family}", "EMAIL_ADDR": email, "PHONE": phone, "ADDR1": line1, "CITY": "Springfield",
+                  "STATE_CD": "IL", "POSTAL_CD": "62701", "CTRY": "US", "STATUS": "A"}
+        return [self._entry("customer", {"customer_id": customer_id}, "I", digest, "CUSTOMER", {"CUST_ID": self._key(None, "customer", customer_id)}, values)]
+
+    def new_order(self) -> list[dict]:
+        customer_id, legacy_cust_id, address_id = self._one(
+            "select customer_id, legacy_cust_id, billing_address_id from app.customer order by customer_id desc limit 1 offset %s", (self.rng.randrange(50),)
+        )
+        lines = []
+        for line_no in range(1, self.rng.randint(1, 4) + 1):
+            product_id, sku = self._one("select product_id, sku from app.product offset %s limit 1", (self.rng.randrange(100),))
+            lines.append((line_no, product_id, sku, self.rng.randint(1, 5), self.rng.randrange(100, 20000)))
+        total = sum(qty * price for _, _, _, qty, price in lines)
+        order_id, digest = self._one(
+            f"""insert into app.sales_order as t (customer_id, ordered_at, status, shipping_address_id, currency, total_cents, notes)
+                values (%s, now(), 'placed', %s, 'USD', %s, 'new application') returning order_id, {ROW_HASH}""",
+            (customer_id, address_id, total),
+        )
+        order_key = self._key(None, "sales_order", order_id)
+        entries = [self._entry("sales_order", {"order_id": order_id}, "I", digest, "ORDER_HDR", {"ORDER_NO": order_key}, {
+            "CUST_ID": self._key(legacy_cust_id, "customer", customer_id), "STATUS_CD": _codes(LEGACY_STATUS_CODES["placed"]),
+            "ORDER_TOTAL": _money_text(total, "USD"), "CURR_CD": "USD", "NOTES": "new application"})]
+        for line_no, product_id, sku, qty, price in lines:
+            (digest,) = self._one(
+                f"""insert into app.order_line as t (order_id, line_no, product_id, quantity, unit_price_cents, discount_bps, line_total_cents)
+                    values (%s, %s, %s, %s, %s, 0, %s) returning {ROW_HASH}""",
+                (order_id, line_no, product_id, qty, price, qty * price),
+            )
+            entries.append(self._entry("order_line", {"order_id": order_id, "line_no": line_no}, "I", digest, "ORDER_LINE",
+                                       {"ORDER_NO": order_key, "LINE_NO": line_no}, {"SKU": sku, "QTY": qty, "UNIT_PRICE": price / 100, "DISC_PCT": 0}))
+        last4 = f"{self.rng.randrange(10000):04d}"
+        payment_id, digest = self._one(
+            f"""insert into app.payment as t (order_id, method, amount_cents, currency, paid_at, card_last4)
+                values (%s, 'card_visa', %s, 'USD', now(), %s) returning payment_id, {ROW_HASH}""",
+            (order_id, total, last4),
+        )
+        entries.append(self._entry("payment", {"payment_id": payment_id}, "I", digest, "PAYMENT", {"PAY_ID": self._key(None, "payment", payment_id)},
+                                   {"ORDER_NO": order_key, "METHOD": "VISA", "AMOUNT": total / 100, "CARD_NO": last4}))
+        return entries
+
+    def change_status(self) -> list[dict]:
+        status = self.rng.choice(list(LEGACY_STATUS_CODES))
+        row = self._one(
+            f"""update app.sales_order as t set status = %s
+                where order_id = (select order_id from app.sales_order order by order_id desc limit 1 offset %s)
+                returning order_id, legacy_order_no, {ROW_HASH}""",
+            (status, self.rng.randrange(200)),
+        )
+        if not row:
+            return []
+        order_id, legacy, digest = row
+        return [self._entry("sales_order", {"order_id": order_id}, "U", digest, "ORDER_HDR",
+                            {"ORDER_NO": self._key(legacy, "sales_order", order_id)}, {"STATUS_CD": _codes(LEGACY_STATUS_CODES[status])})]
+
+    def edit_customer(self) -> list[dict]:
+        n = self.rng.randrange(10**9)
+        email, phone = f"edited{n}@example.com", f"+1666{n % 10**7:07d}"
+        row = self._one(
+            f"""update app.customer as t set email = %s, phone_e164 = %s, updated_at = now()
+                where customer_id = (select customer_id from app.customer order by customer_id desc limit 1 offset %s)
+                returning customer_id, legacy_cust_id, {ROW_HASH}""",
+            (email, phone, self.rng.randrange(500)),
+        )
+        if not row:
+            return []
+        customer_id, legacy, digest = row
+        return [self._entry("customer", {"customer_id": customer_id}, "U", digest, "CUSTOMER",
+                            {"CUST_ID": self._key(legacy, "customer", customer_id)}, {"EMAIL_ADDR": email, "PHONE": phone})]
+
+    def delete_line(self) -> list[dict]:
+        row = self._one(
+            """delete from app.order_line t
+               where (order_id, line_no) = (select order_id, line_no from app.order_line where line_no > 1 order by order_id desc limit 1 offset %s)
+               returning order_id, line_no, line_total_cents""",
+            (self.rng.randrange(200),),
+        )
+        if not row:
+            return []
+        order_id, line_no, line_total = row
+        # The order's total stays the sum of its lines (business rule 4).
+        legacy, total, currency, digest = self._one(
+            f"""update app.sales_order as t set total_cents = total_cents - %s where order_id = %s
+                returning legacy_order_no, total_cents, currency, {ROW_HASH}""",
+            (line_total, order_id),
+        )
+        order_key = self._key(legacy, "sales_order", order_id)
+        return [
+            self._entry("order_line", {"order_id": order_id, "line_no": line_no}, "D", None, "ORDER_LINE", {"ORDER_NO": order_key, "LINE_NO": line_no}, {}),
+            self._entry("sales_order", {"order_id": order_id}, "U", digest, "ORDER_HDR", {"ORDER_NO": order_key}, {"ORDER_TOTAL": _money_text(total, currency)}),
+        ]
+
+
+class Routing:
+    """Which side the applications write to, read from the routing file cutover and fallback write."""
+
+    def __init__(self, path: Path | None):
+        self.path, self._mtime, self._side = path, None, "legacy"
+
+    def side(self) -> str:
+        if self.path is None:
+            return "legacy"
+        try:
+            mtime = os.stat(self.path).st_mtime_ns
+        except FileNotFoundError:
+            return "legacy"
+        if mtime != self._mtime:
+            self._mtime, self._side = mtime, json.loads(self.path.read_text()).get("writes", "legacy")
+        return self._side
+
+
 def run_traffic(
     db: Database,
     schema: str,
@@ -161,33 +341,61 @@ def run_traffic(
     slow_seconds: float = 2.0,
     seed: int = 7,
     stop: threading.Event | None = None,
+    new_db: Database | None = None,
+    routing_file: Path | None = None,
+    start_side: str | None = None,
 ) -> TrafficReport:
-    """Run business transactions at `rate` per second for `duration` seconds (or until `stop`)."""
+    """Run business transactions at `rate` per second for `duration` seconds (or until `stop`).
+
+    Writes go to the legacy application's `db`, or to the new application's `new_db` (schema
+    `app`) where the routing file (or `start_side`) says "new".
+    """
     report = TrafficReport()
     ledger = Ledger(ledger_path)
     lock = threading.Lock()
     stop = stop or threading.Event()
+    routing = Routing(routing_file)
     next_ids: dict[str, int] = {}
-    with connections.connection(db, command="demo traffic") as conn:
-        for table, key in (("CUSTOMER", "CUST_ID"), ("ORDER_HDR", "ORDER_NO"), ("PAYMENT", "PAY_ID")):
-            (top,) = conn.execute(f'select coalesce(max("{key}"), 0) from "{schema}"."{table}"').fetchone()
-            next_ids[table] = top + 1_000_000  # well above the generated ids, so gaps are plausible
+
+    def refresh_ids() -> None:
+        """Continue above the legacy keys in use (a fallback may have allocated some)."""
+        above = 0 if next_ids else 1_000_000  # at first well above the generated ids, so gaps are plausible
+        with connections.connection(db, command="demo traffic") as conn:
+            for table, key in (("CUSTOMER", "CUST_ID"), ("ORDER_HDR", "ORDER_NO"), ("PAYMENT", "PAY_ID")):
+                (top,) = conn.execute(f'select coalesce(max("{key}"), 0) from "{schema}"."{table}"').fetchone()
+                next_ids[table] = max(next_ids.get(table, 0), top + above)
 
     def allocate(table: str) -> int:
         with lock:
             next_ids[table] += 1
             return next_ids[table]
 
+    def side_now() -> str:
+        return start_side if start_side and routing_file is None else routing.side()
+
+    if side_now() == "legacy":
+        refresh_ids()
     started = time.monotonic()
     per_worker_interval = workers / rate
+    outage: list[float | None] = [None]  # when writes started being refused
 
     def worker(index: int) -> None:
         rng = random.Random(seed * 1000 + index)
         kinds, weights = zip(*LegacyApp.KINDS.items())
-        with connections.connection(db, command="demo traffic") as conn:
-            app = LegacyApp(conn, schema, rng, allocate)
+        conns: dict[str, psycopg.Connection] = {}
+        previous = side_now()
+        try:
             due = time.monotonic()
             while not stop.is_set() and time.monotonic() - started < duration:
+                side = side_now()
+                if side == "legacy" and previous != "legacy":
+                    with lock:
+                        refresh_ids()
+                previous = side
+                if side not in conns:
+                    conns[side] = connections.connect(db if side == "legacy" else new_db, command="demo traffic")
+                conn = conns[side]
+                app = LegacyApp(conn, schema, rng, allocate) if side == "legacy" else NewApp(conn, rng)
                 kind = rng.choices(kinds, weights)[0]
                 slow = rng.random() < slow_share
                 try:
@@ -195,6 +403,18 @@ def run_traffic(
                     if slow:
                         time.sleep(slow_seconds)  # held open: commits after transactions that started later
                     conn.commit()
+                except (psycopg.errors.DeadlockDetected, psycopg.errors.SerializationFailure):
+                    conn.rollback()  # transient, as in any application: retried, never acknowledged
+                    with lock:
+                        report.retried += 1
+                    continue
+                except psycopg.errors.ReadOnlySqlTransaction:
+                    conn.rollback()  # frozen for a cutover or a fallback: wait, retry, follow the routing
+                    with lock:
+                        report.refused += 1
+                        outage[0] = outage[0] or time.time()
+                    time.sleep(0.01)
+                    continue
                 except psycopg.Error as exc:
                     conn.rollback()
                     with lock:
@@ -206,12 +426,19 @@ def run_traffic(
                     continue
                 ledger.record(entries)  # only after the commit was acknowledged
                 with lock:
+                    if outage[0] is not None:
+                        report.outages.append((outage[0], time.time()))
+                        outage[0] = None
                     report.transactions += 1
                     report.writes += len(entries)
                     report.slow += slow
                     report.by_kind[kind] = report.by_kind.get(kind, 0) + 1
+                    report.by_side[side] = report.by_side.get(side, 0) + 1
                 due += per_worker_interval
                 time.sleep(max(0.0, due - time.monotonic()))
+        finally:
+            for conn in conns.values():
+                conn.close()
 
     threads = [threading.Thread(target=worker, args=(i,), daemon=True) for i in range(workers)]
     for thread in threads:
@@ -221,3 +448,32 @@ def run_traffic(
     ledger.close()
     report.seconds = time.monotonic() - started
     return report
+
+
+def verify_after_fallback(source_conn: psycopg.Connection, schema: str, target_conn: psycopg.Connection, ledger_path: Path) -> ledger.LedgerCheck:
+    """Both applications' acknowledged writes against the legacy schema after a fallback.
+
+    The new application's writes are checked in their legacy form: records born in the new system
+    under the legacy keys the fallback allocated (fallback.legacy_keys on the target), and the
+    values of successive writes to one row merged, the later winning.
+    """
+    allocated = {(entity, app_id): key for entity, app_id, key in target_conn.execute("select entity, app_id, legacy_key from fallback.legacy_keys")}
+
+    def resolve(value):
+        return allocated.get((value["born"], value["id"])) if isinstance(value, dict) else value
+
+    in_legacy_form: list[dict] = []
+    last: dict[tuple, dict] = {}
+    for entry in ledger.entries(ledger_path, app=None):
+        if entry.get("app") == "new":
+            legacy = entry["legacy"]
+            key = {k: resolve(v) for k, v in legacy["key"].items()}
+            values = {k: resolve(v) for k, v in legacy["values"].items()}
+            identity = (legacy["table"], json.dumps(key, sort_keys=True))
+            before = last.get(identity)
+            if entry["op"] == "U" and before and "values" in before and before["op"] != "D":
+                values = {**before["values"], **values}
+            entry = {"table": legacy["table"], "key": key, "op": entry["op"], "values": values}
+        last[(entry["table"], json.dumps(entry["key"], sort_keys=True))] = entry
+        in_legacy_form.append(entry)
+    return ledger.check(source_conn, schema, ledger.final_entries(in_legacy_form))

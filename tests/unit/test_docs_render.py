@@ -96,10 +96,10 @@ def test_runbook_shows_owners_planned_starts_and_the_real_timeline_beside_them(f
                    "finished_at": "2026-01-02T04:00:01+00:00", "seconds": 1.5, "detail": {}}],
     }
     text = docs_render.markdown(docs_render.runbook(facts))
-    assert "| 3 | freeze_source | dba (DBA team) | T+3.0 s | 3.0 s |" in text
+    assert "| 2 | freeze_source | dba (DBA team) | T+1.0 s | 3.0 s |" in text
     assert "| 0 | sign-off | business_owner (Shop owners), dba (DBA team) | before T |" in text
     assert "| preflight | T+0.0 s | 1.0 s | 2026-01-02 04:00:00 UTC | 1.5 s | +0.5 s |" in text
-    assert "| reverse_capture | T+1.0 s | 2.0 s | not reached |" in text
+    assert "| freeze_source | T+1.0 s | 3.0 s | not reached |" in text
     assert "rolled back, decided by Dana: switch failed" in text
     assert "users of the legacy application (database role shop_legacy)" in text
 

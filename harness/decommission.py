@@ -1,0 +1,247 @@
+"""Decommission: once the rollback window has closed, take the harness off the legacy database.
+
+The runbook, each step recorded and resumed like the cutover's:
+
+1. archive_backup   a final pg_dump archive of the source, with its manifest;
+2. verify_archive   the archive restored into a scratch database and checked against the
+                    manifest, then the scratch database dropped;
+3. remove_capture   the capture triggers, the change log and the `_migrate` schema leave the
+                    source; the reverse capture leaves the target's `app` tables (no fallback
+                    is possible any more);
+4. complete         the phase becomes 'decommissioned'.
+
+The legacy schema stays read-only. The cutover's freeze triggers call a function in `_migrate`,
+which goes; in the same transaction they are replaced by guards of their own
+(`_migrate_read_only` triggers calling `_migrate_read_only.refuse_write()`), so there is no
+moment at which the legacy application could write to a database nobody reads any more.
+Making it writable again is a deliberate act: `drop schema _migrate_read_only cascade`.
+"""
+from __future__ import annotations
+
+import os
+import signal
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Callable
+
+import psycopg
+from psycopg import sql
+
+from harness import backup, capture, connections, control, freeze
+from harness.config import Config
+from harness.connections import Database
+from harness.engines import postgres
+from harness.errors import CheckFailed, ConfigError
+from harness.provision import APP_SCHEMA
+
+STEPS = ("archive_backup", "verify_archive", "remove_capture", "complete")
+PHASE = "decommissioned"
+READ_ONLY_SCHEMA = "_migrate_read_only"
+READ_ONLY_TRIGGER = "_migrate_read_only"
+
+GUARD_DDL = """
+create schema if not exists {schema};
+create or replace function {schema}.refuse_write() returns trigger language plpgsql as $$
+begin
+    raise exception using errcode = 'read_only_sql_transaction', message = {message},
+        hint = 'the data lives in the new system now; the final archive of this schema is recorded in the migration''s control schema';
+end
+$$;
+"""
+
+
+class DecommissionRefused(CheckFailed):
+    pass
+
+
+@dataclass
+class Decommissioned:
+    run_id: int | None
+    already_done: bool = False
+    decommissioned_at: datetime | None = None
+    forced: bool = False
+    window_ends: datetime | None = None
+    backup_id: int | None = None
+    archive: str | None = None
+    read_only_tables: list[str] = field(default_factory=list)
+    steps: list[tuple[str, float | None]] = field(default_factory=list)  # (step, seconds; None = done earlier)
+
+
+def decommission(
+    config: Config,
+    source: Database,
+    target: Database,
+    *,
+    directory: Path,
+    force: bool = False,
+    decided_by: str | None = None,
+    reason: str | None = None,
+    on_step: Callable[[str, float], None] | None = None,
+) -> Decommissioned:
+    schema = config.control_schema
+    with connections.connection(target, command="decommission", autocommit=True) as ctl:
+        control.ensure(ctl, schema)
+        state = control.state(ctl, schema)
+        if state and state.phase == PHASE:
+            return _already_done(ctl, schema, state)
+        if state is None or state.phase != "switched":
+            raise DecommissionRefused(
+                f"decommission follows the switch, and the migration is {'not started' if state is None else 'in phase ' + repr(state.phase)}: "
+                "run migrate cutover first"
+            )
+        forced = _check_window(state, force=force, decided_by=decided_by, reason=reason)
+        _check_approvals(ctl, config)
+
+        row = ctl.execute(
+            sql.SQL("select run_id from {} where command = 'decommission' and status = 'running' order by run_id desc limit 1").format(
+                control.table(schema, "runs")
+            )
+        ).fetchone()
+        run_id = row[0] if row else control.start_run(ctl, schema, "decommission", {
+            "forced": forced, "decided_by": decided_by, "reason": reason,
+            "rollback_window_ends": state.rollback_window_ends.isoformat() if state.rollback_window_ends else None,
+        })
+        done = _done_steps(ctl, schema, run_id)
+        result = Decommissioned(run_id, forced=forced, window_ends=state.rollback_window_ends)
+        if "archive_backup" in done:
+            result.backup_id, result.archive = done["archive_backup"]["backup_id"], done["archive_backup"]["file"]
+
+        def archive_backup(detail: dict) -> None:
+            taken = backup.backup(config, source, target, "source", directory)
+            result.backup_id, result.archive = taken.backup_id, str(taken.file)
+            detail.update(backup_id=taken.backup_id, file=str(taken.file), sha256=taken.sha256, size_bytes=taken.size_bytes,
+                          rows=sum(taken.row_counts.values()))
+
+        def verify_archive(detail: dict) -> None:
+            scratch = f"{source.name[:40]}_archive_check_{uuid.uuid4().hex[:6]}"  # within PostgreSQL's 63 characters
+            try:
+                restored = backup.restore(config, source, target, scratch, backup_id=result.backup_id)
+            finally:
+                connections.drop_database(connections.with_database(source.url, "postgres"), scratch)
+            detail.update(backup_id=result.backup_id, restored_into=scratch, rows=sum(restored.row_counts.values()))
+
+        def remove_capture(detail: dict) -> None:
+            detail["read_only_tables"] = result.read_only_tables = _remove_from_source(config, source)
+            detail["reverse_capture_removed_from"] = capture.remove_triggers(ctl, APP_SCHEMA)
+            ctl.execute(sql.SQL("drop schema if exists {} cascade").format(sql.Identifier(capture.CAPTURE_SCHEMA)))
+
+        def complete(detail: dict) -> None:
+            control.set_phase(ctl, schema, PHASE)
+            detail["decommissioned_at"] = datetime.now(timezone.utc).isoformat()
+
+        actions = {"archive_backup": archive_backup, "verify_archive": verify_archive, "remove_capture": remove_capture, "complete": complete}
+        try:
+            for name in STEPS:
+                if name in done:
+                    result.steps.append((name, None))
+                    continue
+                started = time.perf_counter()
+                with control.step(ctl, schema, run_id, name) as detail:
+                    _crash_here_if_asked(name)
+                    actions[name](detail)
+                seconds = time.perf_counter() - started
+                result.steps.append((name, seconds))
+                if on_step:
+                    on_step(name, seconds)
+        except BaseException:
+            if not done and not result.steps:
+                control.finish_run(ctl, schema, run_id, "failed")  # nothing was changed: the next run starts afresh
+            raise
+        control.finish_run(ctl, schema, run_id, "succeeded", {"backup_id": result.backup_id, "archive": result.archive})
+        result.decommissioned_at = control.state(ctl, schema).changed_at
+        if not result.read_only_tables:
+            with connections.connection(source, command="decommission") as src:
+                result.read_only_tables = read_only_tables(src, config.source_schema)
+    return result
+
+
+def _crash_here_if_asked(step: str) -> None:
+    """A failpoint for the crash tests, as in the cutover: MIGRATE_CRASH_AT=decommission:<step>
+    kills this process with SIGKILL right after the step is recorded as started."""
+    if os.environ.get("MIGRATE_CRASH_AT") == f"decommission:{step}":
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+def _check_window(state: control.MigrationState, *, force: bool, decided_by: str | None, reason: str | None) -> bool:
+    """True when the decommission cuts the rollback window short (and may: forced, with who and why)."""
+    ends = state.rollback_window_ends
+    if ends is None or datetime.now(timezone.utc) >= ends:
+        return False
+    if not force:
+        hours = (ends - datetime.now(timezone.utc)).total_seconds() / 3600
+        raise DecommissionRefused(
+            f"the rollback window is open until {ends:%Y-%m-%d %H:%M %Z} ({hours:.1f} h from now): decommission after it, "
+            "or cut it short with --force --decided-by NAME --reason TEXT"
+        )
+    if not (decided_by and decided_by.strip() and reason and reason.strip()):
+        raise ConfigError("--force needs --decided-by and --reason: who cuts the rollback window short, and why")
+    return True
+
+
+def _check_approvals(ctl: psycopg.Connection, config: Config) -> None:
+    required = config.decommission.required_approvals
+    approved = {
+        role for (role,) in ctl.execute(
+            sql.SQL("select distinct role from {} where stage = 'decommission'").format(control.table(config.control_schema, "approvals"))
+        ).fetchall()
+    }
+    missing = [r for r in required if r not in approved]
+    if missing:
+        raise DecommissionRefused(
+            f"decommission needs a sign-off from {', '.join(missing)}: migrate approve --stage decommission --role ROLE --name NAME"
+        )
+
+
+def _done_steps(ctl: psycopg.Connection, schema: str, run_id: int) -> dict[str, dict[str, Any]]:
+    rows = ctl.execute(
+        sql.SQL("select step, detail from {} where run_id = %s and status = 'succeeded'").format(control.table(schema, "steps")), (run_id,)
+    ).fetchall()
+    return dict(rows)
+
+
+def _already_done(ctl: psycopg.Connection, schema: str, state: control.MigrationState) -> Decommissioned:
+    row = ctl.execute(
+        sql.SQL("select run_id, status, detail from {} where command = 'decommission' order by run_id desc limit 1").format(control.table(schema, "runs"))
+    ).fetchone()
+    if row is None:
+        return Decommissioned(None, already_done=True, decommissioned_at=state.changed_at, window_ends=state.rollback_window_ends)
+    run_id, status, detail = row
+    archive = _done_steps(ctl, schema, run_id).get("archive_backup", {})
+    if status == "running":  # killed after the phase was set: the work is done, the run just not closed
+        control.finish_run(ctl, schema, run_id, "succeeded", {"backup_id": archive.get("backup_id"), "archive": archive.get("file")})
+    return Decommissioned(run_id, already_done=True, decommissioned_at=state.changed_at, window_ends=state.rollback_window_ends,
+                          forced=bool(detail.get("forced")), backup_id=archive.get("backup_id"), archive=archive.get("file"))
+
+
+def _remove_from_source(config: Config, source: Database) -> list[str]:
+    """In one transaction: guard every listed table read-only, drop the freeze and the capture objects."""
+    schema = config.source_schema
+    with connections.connection(source, command="decommission") as src:
+        with src.transaction():
+            src.execute(sql.SQL("set local lock_timeout = {}").format(sql.Literal(f"{int(config.cutover.lock_timeout_seconds * 1000)}ms")))
+            message = f'the legacy schema "{schema}" was decommissioned after its migration: it is read-only'
+            src.execute(sql.SQL(GUARD_DDL).format(schema=sql.Identifier(READ_ONLY_SCHEMA), message=sql.Literal(message)))
+            tables = [t.name for t in config.tables if postgres.table_exists(src, schema, t.name)]
+            for name in tables:
+                target = postgres.qualified(schema, name)
+                src.execute(sql.SQL("drop trigger if exists {} on {}").format(sql.Identifier(READ_ONLY_TRIGGER), target))
+                src.execute(
+                    sql.SQL("create trigger {} before insert or update or delete or truncate on {} for each statement execute function {}.refuse_write()").format(
+                        sql.Identifier(READ_ONLY_TRIGGER), target, sql.Identifier(READ_ONLY_SCHEMA)
+                    )
+                )
+            freeze.unfreeze(src, schema, tables)
+            capture.remove(src, schema, [t.name for t in config.tables])
+        return read_only_tables(src, schema)
+
+
+def read_only_tables(conn: psycopg.Connection, schema: str) -> list[str]:
+    rows = conn.execute(
+        "select c.relname from pg_trigger t join pg_class c on c.oid = t.tgrelid join pg_namespace n on n.oid = c.relnamespace "
+        "where n.nspname = %s and t.tgname = %s order by 1",
+        (schema, READ_ONLY_TRIGGER),
+    ).fetchall()
+    return [name for (name,) in rows]

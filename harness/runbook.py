@@ -1,0 +1,79 @@
+"""Runbooks of named steps (cutover, fallback), each step recorded with its start, end, outcome.
+
+A runbook killed at any point and started again resumes at the first step that did not succeed:
+the steps that did are skipped. Each step must therefore be safe to run again.
+"""
+from __future__ import annotations
+
+import os
+import signal
+import time
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import psycopg
+from psycopg import sql
+
+from harness import control
+
+
+@dataclass
+class StepResult:
+    name: str
+    seconds: float
+    detail: dict[str, Any]
+    skipped: bool = False  # done by an earlier, interrupted run
+
+
+def open_run(ctl: psycopg.Connection, schema: str, command: str, detail: dict[str, Any] | None = None) -> tuple[int, bool, set[str]]:
+    """The unfinished run of this command if there is one (resumed), else a new one; and its done steps."""
+    row = ctl.execute(
+        sql.SQL("select run_id from {} where command = %s and status = 'running' order by run_id desc limit 1").format(control.table(schema, "runs")),
+        (command,),
+    ).fetchone()
+    run_id = row[0] if row else control.start_run(ctl, schema, command, detail)
+    done = {
+        name for (name,) in ctl.execute(
+            sql.SQL("select step from {} where run_id = %s and status = 'succeeded'").format(control.table(schema, "steps")), (run_id,)
+        ).fetchall()
+    }
+    return run_id, row is not None, done
+
+
+def run_steps(
+    ctl: psycopg.Connection,
+    schema: str,
+    command: str,
+    run_id: int,
+    steps: dict[str, Callable[[dict], None]],
+    done: set[str],
+    *,
+    stop_before: str | None = None,
+    on_step: Callable[[StepResult], None] | None = None,
+) -> list[StepResult]:
+    results = []
+    for name, action in steps.items():
+        if name == stop_before:
+            break
+        if name in done:
+            results.append(StepResult(name, 0.0, {}, skipped=True))
+            continue
+        started = time.perf_counter()
+        with control.step(ctl, schema, run_id, name) as detail:
+            crash_here_if_asked(f"{command}:{name}")
+            action(detail)
+        results.append(StepResult(name, time.perf_counter() - started, detail))
+        if on_step:
+            on_step(results[-1])
+    return results
+
+
+def step_details(ctl: psycopg.Connection, schema: str, run_id: int) -> dict[str, dict]:
+    return dict(ctl.execute(sql.SQL("select step, detail from {} where run_id = %s").format(control.table(schema, "steps")), (run_id,)).fetchall())
+
+
+def crash_here_if_asked(point: str) -> None:
+    """A failpoint for the crash tests: MIGRATE_CRASH_AT=<command>:<step> kills this process with
+    SIGKILL right after the step is recorded as started, exactly as an operator's kill -9 would."""
+    if os.environ.get("MIGRATE_CRASH_AT") == point:
+        os.kill(os.getpid(), signal.SIGKILL)

@@ -1,0 +1,31 @@
+{{ config(materialized='view', schema='fallback', tags=['fallback']) }}
+
+-- The changes the new application made to `app` after cutover, from the reverse capture log
+-- that cutover installs in the target's `_migrate` schema. Until cutover there is no log, and
+-- this view is empty.
+
+{%- set log = source('reverse_capture', 'changes') %}
+{%- set log_exists = execute and adapter.get_relation(
+    database=log.database, schema=log.schema, identifier=log.identifier
+) is not none %}
+
+{% if log_exists %}
+    select
+        changes.change_id,
+        changes.table_name,
+        changes.op,
+        changes.old_row,
+        changes.new_row,
+        changes.captured_at
+    from {{ log }} as changes
+    where changes.table_schema = 'app'
+{% else %}
+    select
+        null::bigint as change_id,
+        null::text as table_name,
+        null::char(1) as op,
+        null::jsonb as old_row,
+        null::jsonb as new_row,
+        null::timestamptz as captured_at
+    where false
+{% endif %}

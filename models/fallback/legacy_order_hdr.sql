@@ -1,0 +1,103 @@
+{{ config(materialized='view', schema='fallback', tags=['fallback']) }}
+
+-- The legacy "ORDER_HDR" rows a fallback writes: one per order the new application changed after
+-- cutover (see legacy_customer for _fallback_op and _fallback_columns).
+
+with
+
+changes as (
+    {{ app_changes('sales_order', ['order_id']) }}
+),
+
+orders as not materialized (
+    select * from {{ ref('sales_order') }}
+),
+
+customers as not materialized (
+    select
+        customer.customer_id,
+        customer.display_name,
+        coalesce(customer.legacy_cust_id, legacy_keys.legacy_key) as legacy_cust_id
+    from {{ ref('customer') }} as customer
+    left join {{ ref('legacy_keys') }} as legacy_keys
+        on legacy_keys.entity = 'customer' and customer.customer_id = legacy_keys.app_id
+),
+
+addresses as not materialized (
+    select * from {{ ref('address') }}
+),
+
+legacy_keys as (
+    select * from {{ ref('legacy_keys') }}
+    where entity = 'sales_order'
+),
+
+currencies as (
+    select * from {{ ref('currencies') }}
+),
+
+-- The code the legacy application itself writes for each status.
+statuses (status, legacy_code) as (
+    values
+    ('placed', 'NEW'),
+    ('shipped', 'SHIPPED'),
+    ('cancelled', 'CXL'),
+    ('returned', 'RTN')
+),
+
+final as (
+    select
+        coalesce(
+            current_row.legacy_order_no,
+            legacy_keys.legacy_key,
+            (changes.before_image ->> 'legacy_order_no')::integer
+        ) as "ORDER_NO",
+        customers.legacy_cust_id as "CUST_ID",
+        {{ legacy_local_time('current_row.ordered_at') }} as "ORDER_DT",
+        statuses.legacy_code as "STATUS_CD",
+        customers.display_name as "SHIP_NM",
+        addresses.line1 as "SHIP_ADDR1",
+        addresses.line2 as "SHIP_ADDR2",
+        addresses.city as "SHIP_CITY",
+        addresses.region as "SHIP_STATE",
+        addresses.postal_code as "SHIP_POSTAL",
+        addresses.country_code::text as "SHIP_CTRY",
+        -- In the currency's own notation, which the legacy application and the forward mapping read.
+        replace(
+            to_char(current_row.total_cents / 100.0, 'FM999999999990.00'), '.', coalesce(currencies.decimal_separator, '.')
+        ) as "ORDER_TOTAL",
+        current_row.currency::text as "CURR_CD",
+        current_row.notes as "NOTES",
+        {{ legacy_local_time('changes.last_changed_at') }} as "LAST_UPD",
+        case
+            when current_row.order_id is null then 'D'
+            when changes.is_born then 'I'
+            else 'U'
+        end as _fallback_op,
+        array_remove(array[
+            case when {{ changed_after_cutover('customer_id') }} then 'CUST_ID' end,
+            case when {{ changed_after_cutover('ordered_at') }} then 'ORDER_DT' end,
+            case when {{ changed_after_cutover('status') }} then 'STATUS_CD' end,
+            case when {{ changed_after_cutover('shipping_address_id') }} then 'SHIP_NM' end,
+            case when {{ changed_after_cutover('shipping_address_id') }} then 'SHIP_ADDR1' end,
+            case when {{ changed_after_cutover('shipping_address_id') }} then 'SHIP_ADDR2' end,
+            case when {{ changed_after_cutover('shipping_address_id') }} then 'SHIP_CITY' end,
+            case when {{ changed_after_cutover('shipping_address_id') }} then 'SHIP_STATE' end,
+            case when {{ changed_after_cutover('shipping_address_id') }} then 'SHIP_POSTAL' end,
+            case when {{ changed_after_cutover('shipping_address_id') }} then 'SHIP_CTRY' end,
+            case when {{ changed_after_cutover('total_cents') }} then 'ORDER_TOTAL' end,
+            case when {{ changed_after_cutover('currency') }} then 'CURR_CD' end,
+            case when {{ changed_after_cutover('notes') }} then 'NOTES' end,
+            'LAST_UPD'
+        ], null) as _fallback_columns
+    from changes
+    left join orders as current_row on changes.order_id = current_row.order_id
+    left join customers on current_row.customer_id = customers.customer_id
+    left join addresses on current_row.shipping_address_id = addresses.address_id
+    left join currencies on current_row.currency = currencies.currency_code
+    left join legacy_keys on changes.order_id = legacy_keys.app_id
+    left join statuses on current_row.status = statuses.status
+    where not (changes.is_born and current_row.order_id is null)
+)
+
+select * from final

@@ -1,0 +1,75 @@
+{{ config(materialized='view', schema='fallback', tags=['fallback']) }}
+
+-- The legacy "PAYMENT" rows a fallback writes: one per payment the new application changed after
+-- cutover (see legacy_customer for _fallback_op and _fallback_columns). Only the last four card
+-- digits exist on the new side; a card number the new application did not change is not written.
+
+with
+
+changes as (
+    {{ app_changes('payment', ['payment_id']) }}
+),
+
+payments as not materialized (
+    select * from {{ ref('payment') }}
+),
+
+orders as not materialized (
+    select
+        sales_order.order_id,
+        coalesce(sales_order.legacy_order_no, legacy_keys.legacy_key) as legacy_order_no
+    from {{ ref('sales_order') }} as sales_order
+    left join {{ ref('legacy_keys') }} as legacy_keys
+        on legacy_keys.entity = 'sales_order' and sales_order.order_id = legacy_keys.app_id
+),
+
+legacy_keys as (
+    select * from {{ ref('legacy_keys') }}
+    where entity = 'payment'
+),
+
+-- The code the legacy application itself writes for each method.
+methods (method, legacy_code) as (
+    values
+    ('card_visa', 'VISA'),
+    ('card_mastercard', 'MC'),
+    ('card_amex', 'AMEX'),
+    ('paypal', 'PAYPAL'),
+    ('check', 'CHECK')
+),
+
+final as (
+    select
+        coalesce(
+            current_row.legacy_pay_id,
+            legacy_keys.legacy_key,
+            (changes.before_image ->> 'legacy_pay_id')::integer
+        ) as "PAY_ID",
+        orders.legacy_order_no as "ORDER_NO",
+        methods.legacy_code as "METHOD",
+        (current_row.amount_cents / 100.0)::numeric(12, 2) as "AMOUNT",
+        {{ legacy_local_time('current_row.paid_at') }} as "PAID_AT",
+        current_row.card_last4::text as "CARD_NO",
+        {{ legacy_local_time('changes.last_changed_at') }} as "LAST_UPD",
+        case
+            when current_row.payment_id is null then 'D'
+            when changes.is_born then 'I'
+            else 'U'
+        end as _fallback_op,
+        array_remove(array[
+            case when {{ changed_after_cutover('order_id') }} then 'ORDER_NO' end,
+            case when {{ changed_after_cutover('method') }} then 'METHOD' end,
+            case when {{ changed_after_cutover('amount_cents') }} then 'AMOUNT' end,
+            case when {{ changed_after_cutover('paid_at') }} then 'PAID_AT' end,
+            case when {{ changed_after_cutover('card_last4') }} then 'CARD_NO' end,
+            'LAST_UPD'
+        ], null) as _fallback_columns
+    from changes
+    left join payments as current_row on changes.payment_id = current_row.payment_id
+    left join orders on current_row.order_id = orders.order_id
+    left join legacy_keys on changes.payment_id = legacy_keys.app_id
+    left join methods on current_row.method = methods.method
+    where not (changes.is_born and current_row.payment_id is null)
+)
+
+select * from final
