@@ -27,6 +27,7 @@ from harness.runbook import StepResult
 
 STEPS = (
     "preflight",
+    "catch_up",
     "freeze_source",
     "final_sync",
     "final_build",
@@ -161,6 +162,15 @@ def write_routing(config: Config, side: str) -> Path:
     return path
 
 
+def _sync_to_zero(config: Config, source: Database, target: Database) -> int:
+    applied = 0
+    while True:
+        batch = sync.apply(config, source, target, detect_deletes=config.capture.method == "timestamp")
+        applied += batch.changes
+        if batch.changes == 0:
+            return applied
+
+
 def _verify_counts(config: Config, source: Database, target: Database) -> dict[str, Any]:
     counts: dict[str, Any] = {}
     with connections.connection(source, command="cutover verify") as src, connections.connection(target, command="cutover verify") as dst:
@@ -274,6 +284,12 @@ def run(
                 conn.execute(sql.SQL("delete from {}.changes where table_schema = %s").format(sql.Identifier(capture.CAPTURE_SCHEMA)), (APP_SCHEMA,))
             detail["tables"] = [t.name for t in app_tables]
 
+        def catch_up(detail: dict) -> None:
+            # Sync and build everything written so far while the legacy application still writes:
+            # the freeze then only waits for what arrives during these seconds.
+            detail["changes"] = _sync_to_zero(config, source, target)
+            detail["nodes"] = sync.build(config, target).succeeded
+
         def freeze_source(detail: dict) -> None:
             with connections.connection(source, command="cutover freeze") as conn:
                 frozen = freeze.freeze(conn, config.source_schema, tables, lock_timeout_seconds=config.cutover.lock_timeout_seconds)
@@ -282,17 +298,10 @@ def run(
             detail.update(tables=frozen.tables, waited_seconds=frozen.waited_seconds, frozen_at=time.time())
 
         def final_sync(detail: dict) -> None:
-            applied = 0
-            while True:
-                batch = sync.apply(config, source, target, detect_deletes=config.capture.method == "timestamp")
-                applied += batch.changes
-                if batch.changes == 0:
-                    break
-            detail["changes"] = applied
+            detail["changes"] = _sync_to_zero(config, source, target)
 
         def final_build(detail: dict) -> None:
-            outcome = sync.build(config, target, ("build",))
-            detail["nodes"] = outcome.succeeded
+            detail["nodes"] = sync.build(config, target).succeeded  # the incremental sync build, over the last changes
 
         def final_verification(detail: dict) -> None:
             counts = _verify_counts(config, source, target)
@@ -319,7 +328,7 @@ def run(
             detail["rollback_window_ends"] = ends.isoformat()
 
         actions = {
-            "preflight": preflight, "freeze_source": freeze_source, "final_sync": final_sync, "final_build": final_build,
+            "preflight": preflight, "catch_up": catch_up, "freeze_source": freeze_source, "final_sync": final_sync, "final_build": final_build,
             "final_verification": final_verification, "reverse_capture": reverse_capture, "align_sequences": align,
             "switch": switch, "source_read_only": source_read_only,
         }
