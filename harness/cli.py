@@ -120,24 +120,23 @@ def demo_seed(scale: ScaleOption = 10_000, seed: SeedOption = 42) -> None:
 
 
 @demo_app.command("run")
-def demo_run(scale: ScaleOption = 10_000, seed: SeedOption = 42, jobs: Annotated[int, typer.Option(min=1)] = 2) -> None:
-    """The demo end to end: seed the legacy source, load it with capture on, build the dbt project."""
-    from harness import load, sync
-    from harness.demo import run as demo
+def demo_run(
+    scale: ScaleOption = 10_000,
+    seed: SeedOption = 42,
+    jobs: Annotated[int, typer.Option(min=1)] = 2,
+    rate: Annotated[float, typer.Option(min=1, help="The applications' business transactions per second.")] = 50.0,
+) -> None:
+    """The parallel-run story end to end: seed, load under traffic, sync, reconcile, cutover, the new
+    application writing, fallback, and the ledger of both applications checked; prints the timeline."""
+    from harness.demo.story import run_story
 
-    started = time.perf_counter()
     config = load_config()
     source, target = connections.resolve(config)
-    seeded = _seed_with_progress(source, scale, seed)
-    with progress("loading landing", total=seeded.total) as bar:
-        loaded = load.load(config, source, target, jobs=jobs, progress=lambda _table, rows: bar(rows))
-    summary(f"loaded {loaded.rows:,} rows into landing in {loaded.seconds:.1f} s; change capture is running")
-    step("dbt build (full refresh)")
-    outcome = sync.build(config, target, ("build", "--full-refresh"), quiet=False)
-    summary(f"dbt build: {outcome.succeeded} nodes passed")
-    rows = demo.read_dispositions(target)
-    table("Every legacy row accounted for", ["legacy table", "rows", "migrated", "merged", "quarantined"], rows)
-    summary(f"demo finished in {time.perf_counter() - started:.0f} s: {seeded.total:,} legacy rows migrated into {target.describe()} schema app")
+    story = run_story(config, source, target, scale=scale, seed=seed, rate=rate, jobs=jobs,
+                      on_event=lambda at, what, figures: step(f"T+{at:5.1f} s  {what}" + (f": {figures}" if figures else "")))
+    table("Timeline", ["at", "event", "figures"], [(f"T+{at:.1f} s", what, figures) for at, what, figures in story.timeline])
+    table("Every legacy row accounted for (at cutover)", ["legacy table", "rows", "migrated", "merged", "quarantined"], story.dispositions)
+    summary(f"demo finished in {story.timeline[-1][0]:.0f} s: migrated, cut over, fell back, and no acknowledged write lost ({story.ledger_check.describe()})")
 
 
 @demo_app.command("traffic")

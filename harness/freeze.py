@@ -52,11 +52,17 @@ def freeze(conn: psycopg.Connection, schema: str, tables: list[str], *, lock_tim
     if conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
         raise ValueError("freeze needs an idle connection: inside an open transaction it would only be a savepoint")
     started = time.perf_counter()
+    superuser = conn.execute("select rolsuper from pg_roles where rolname = current_user").fetchone()[0]
+    conn.commit()
     while True:
         remaining = lock_timeout_seconds - (time.perf_counter() - started)
         try:
             with conn.transaction():
                 conn.execute(sql.SQL("set local lock_timeout = {}").format(sql.Literal(f"{max(1, int(remaining * 1000))}ms")))
+                if superuser:
+                    # A writer that holds one table and waits for another we hold is a deadlock: let
+                    # the writer notice it first (its transaction is retried) rather than the freeze.
+                    conn.execute("set local deadlock_timeout = '10s'")
                 conn.execute(sql.SQL(FUNCTION_DDL).format(schema=sql.Identifier(CAPTURE_SCHEMA), message=sql.Literal(MESSAGE)))
                 # The lock CREATE TRIGGER takes, on all tables at once: it waits for the writers in flight.
                 conn.execute(sql.SQL("lock table {} in share row exclusive mode").format(
