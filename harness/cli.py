@@ -145,18 +145,28 @@ def demo_traffic(
     duration: Annotated[float, typer.Option(min=0.1, help="Seconds to run.")] = 30.0,
     workers: Annotated[int, typer.Option(min=1, help="Concurrent application sessions.")] = 4,
     ledger: Annotated[Path, typer.Option(help="Where acknowledged writes are recorded (JSON lines).")] = Path(".migrate/ledger/legacy.jsonl"),
+    routing: Annotated[Optional[Path], typer.Option(envvar="MIGRATE_ROUTING_FILE", help="Follow this routing file (written by cutover and fallback): the new application writes `app` on the target when it says so.")] = None,
 ) -> None:
-    """The legacy application writing to the source, every acknowledged commit in a ledger."""
+    """The legacy application writing to the source (and, following a routing file, the new one writing the target), every acknowledged commit in a ledger. Ctrl-C stops it cleanly."""
+    import signal
+    import threading
+
     from harness.demo.traffic import run_traffic
 
     config = load_config()
-    source, _ = connections.resolve(config)
-    step(f"legacy traffic: {rate:g} transactions/s for {duration:g} s, ledger {ledger}")
-    report = run_traffic(source, config.source_schema, config.project_dir / ledger, rate=rate, duration=duration, workers=workers)
+    source, target = connections.resolve(config)
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())  # finish the transactions in flight, then stop
+    step(f"traffic: {rate:g} transactions/s for {duration:g} s, ledger {ledger}" + (f", following {routing}" if routing else ""))
+    report = run_traffic(source, config.source_schema, config.project_dir / ledger, rate=rate, duration=duration, workers=workers,
+                         stop=stop, new_db=target if routing else None, routing_file=routing)
     kinds = ", ".join(f"{k} {n:,}" for k, n in sorted(report.by_kind.items()))
+    sides = ", ".join(f"{side} {n:,}" for side, n in sorted(report.by_side.items()))
     summary(
         f"{report.transactions:,} transactions ({report.writes:,} row writes, {report.slow} held open) acknowledged in "
-        f"{report.seconds:.1f} s = {report.transactions / max(report.seconds, 1e-9):,.0f}/s; {report.failed} failed; {kinds}"
+        f"{report.seconds:.1f} s = {report.transactions / max(report.seconds, 1e-9):,.0f}/s ({sides}); {report.failed} failed; "
+        f"{report.refused:,} refused by a freeze and retried; {kinds}"
     )
     for line in report.errors:
         errors.print(f"[yellow]failed:[/] {line}")
@@ -449,33 +459,45 @@ def approve_cmd(
 @app.command("cutover", rich_help_panel="5 Cutover")
 def cutover_cmd(
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Check the gates and print the plan; change nothing.")] = False,
+    wave: Annotated[Optional[int], typer.Option("--wave", help="Strategy phased: the wave of cutover.waves to cut over (1-based); default the next one.")] = None,
 ) -> None:
-    """Run the cutover runbook: gates, freeze, final sync, verification, sequences, switch.
+    """Run the cutover runbook of the strategy in migration.yml: gates, freeze, the last data, verification, sequences, switch.
 
-    A cutover that was interrupted resumes at the first step that did not succeed.
+    Parallel run: catch up, freeze, final sync and build. Big bang: freeze first, then load, full
+    build. Phased: one wave of tables at a time. An interrupted cutover resumes at the first step
+    that did not succeed.
     """
     from harness import cutover
+    from harness.estimates import STRATEGY_LABELS
 
     config = load_config()
     source, target = connections.resolve(config)
+    plan = cutover.plan(config, target, wave)
+    what = STRATEGY_LABELS[plan.strategy] + (f", wave {plan.wave} of {plan.waves}: {', '.join(plan.tables)}" if plan.wave else "")
+    step(f"strategy {what}" + (f" (resuming cutover run {plan.resumes_run})" if plan.resumes_run else ""))
     if dry_run:
         found = cutover.gates(config, source, target)
         table("Gates", ["gate", "state", "why"], [(g.name, "pass" if g.passed else "FAIL", g.reason) for g in found])
         estimates = cutover.estimates(config, target)
-        table("Runbook", ["step", "estimated"], [(name, f"{estimates[name]:.1f} s" if name in estimates else "not measured yet") for name in cutover.STEPS])
+        table("Runbook", ["step", "estimated"], [(name, f"{estimates[name]:.1f} s" if name in estimates else "not measured yet") for name in plan.steps])
         failed = [g.name for g in found if not g.passed]
-        summary("dry run: nothing was changed; " + (f"cutover would be refused ({', '.join(failed)})" if failed else "every gate passes"))
-        if failed:
-            raise typer.Exit(1)
+        if failed:  # exit 1: a gate is not met
+            raise cutover.GateFailed(f"dry run: nothing was changed; cutover would be refused ({', '.join(failed)})")
+        summary("dry run: nothing was changed; every gate passes")
         return
-    result = cutover.run(config, source, target, on_step=lambda s: step(f"{s.name}: done in {s.seconds:.2f} s"))
+    result = cutover.run(config, source, target, wave=plan.wave, on_step=lambda s: step(f"{s.name}: done in {s.seconds:.2f} s"))
     table(
-        f"Cutover run {result.run_id}" + (" (resumed)" if result.resumed else ""),
+        f"Cutover run {result.run_id}" + (f", wave {plan.wave}" if plan.wave else "") + (" (resumed)" if result.resumed else ""),
         ["step", "seconds"],
         [(s.name, "done earlier" if s.skipped else f"{s.seconds:.2f}") for s in result.steps],
     )
     unavailable = f"{result.write_unavailable_seconds:.1f} s" if result.write_unavailable_seconds is not None else "not measured"
-    summary(f"cutover complete: the applications write to the new system; writes were unavailable for {unavailable}; the source stays read-only for the rollback window")
+    if not plan.last:
+        summary(f"wave {plan.wave} of {plan.waves} cut over: {', '.join(plan.tables)} written on the new system (writes to them were unavailable "
+                f"for {unavailable}) and read-only on the source; the other tables stay on the legacy system; next: migrate cutover --wave {plan.wave + 1}")
+        return
+    summary(("every wave is cut over: " if plan.wave else "cutover complete: ")
+            + f"the applications write to the new system; writes were unavailable for {unavailable}; the source stays read-only for the rollback window")
 
 
 @app.command("rollback", rich_help_panel="7 Rollback")
@@ -535,14 +557,21 @@ def rollback_cmd(
 
 
 @app.command("rehearse", rich_help_panel="7 Rollback")
-def rehearse_cmd() -> None:
-    """Rehearse the whole cycle on disposable copies (backup, restore, load, sync, reconcile, cutover, rollback), timed."""
+def rehearse_cmd(
+    traffic_command: Annotated[Optional[str], typer.Option(help="A command that writes to the copies meanwhile (e.g. \"migrate demo traffic --duration 3600\"); it gets MIGRATE_SOURCE_URL, MIGRATE_TARGET_URL and MIGRATE_ROUTING_FILE.")] = None,
+) -> None:
+    """Rehearse the whole cycle on disposable copies (backup, restore, load, build, sync, reconcile, cutover through the switch, fallback, verification), timed."""
+    import shlex
+
     from harness.rehearse import rehearse
 
     config = load_config()
     source, target = connections.resolve(config)
-    result = rehearse(config, source, target, on_step=lambda name, seconds: step(f"{name}: {seconds:.2f} s"))
-    summary(f"rehearsal {result.rehearsal_id} succeeded in {result.seconds:.0f} s; the cutover runbook now uses its timings")
+    result = rehearse(config, source, target, on_step=lambda name, seconds: step(f"{name}: {seconds:.2f} s"),
+                      traffic_command=shlex.split(traffic_command) if traffic_command else None)
+    summary(f"rehearsal {result.rehearsal_id} succeeded in {result.seconds:.0f} s"
+            + ("" if result.fallback else " (rolled back before the switch: the project has no reverse models)")
+            + "; reports/rehearsal.md; the cutover runbook now uses its timings")
 
 
 @app.command("decommission", rich_help_panel="5 Post-migration")
@@ -580,7 +609,7 @@ def status_cmd(as_json: Annotated[bool, typer.Option("--json", help="Print the f
     """Where the migration stands: load, capture, lag, backups, last verdicts, approvals, next step."""
     import json
 
-    from harness.status import status
+    from harness.status import status, strategy_line
 
     config = load_config()
     source, target = connections.resolve(config)
@@ -601,6 +630,7 @@ def status_cmd(as_json: Annotated[bool, typer.Option("--json", help="Print the f
         ("reconcile", f"#{rec['id']} {rec['status']} ({', '.join(rec['levels'])})" if rec else "never run"),
         ("approvals", ", ".join(f"{a['stage']}: {a['role']} ({a['name']})" for a in facts["approvals"]) or "none"),
         ("phase", _phase_line(facts["phase"])),
+        ("strategy", strategy_line(facts["strategy"])),
     ]
     table("Migration status", ["what", "state"], rows)
     summary(f"next: {result.next_step}")

@@ -1,7 +1,8 @@
 """`migrate docs`: the migration documents, generated from facts so that they never go stale.
 
 The facts come only from what the harness and dbt hold: the control schema (loads, syncs,
-backups, reconciliations, rehearsals, cutovers, rollbacks, approvals, the phase),
+backups, reconciliations, rehearsals, cutovers, rollbacks and fallbacks, rollback checks,
+decommissions, approvals, the phase),
 reports/assessment.json, dbt's artifacts (manifest, run results, catalog), migration.yml and the
 catalogs of the two databases. `collect` gathers them into one JSON document model, written as
 <out>/migration-docs.json; every document is rendered from that JSON alone (harness.docs_render
@@ -24,7 +25,7 @@ import psycopg
 from psycopg import sql
 from psycopg.rows import dict_row
 
-from harness import connections, control, cutover, dbt, dbt_artifacts, docs_render, landing, mapping_sheet
+from harness import connections, control, cutover, dbt, dbt_artifacts, decommission, docs_render, fallback, landing, mapping_sheet
 from harness.config import Config
 from harness.connections import Database
 from harness.engines import postgres
@@ -100,7 +101,13 @@ def collect(config: Config, source: Database, target: Database, out_dir: Path) -
         target_types = {r: {c.name: c.type for c in postgres.columns(conn, *r.split(".", 1))} for r in relations}
         constraints = _constraints(conn, relations)
     legacy = _legacy_tables(config, source, landing_columns, notes)
-    facts["cutover"]["steps"] = list(cutover.STEPS)
+    # The steps as the harness runs them now (those of the configured strategy where the cutover
+    # has more than one runbook), with any other step a recorded run holds beside them.
+    planned = cutover.steps_for(config.strategy) if hasattr(cutover, "steps_for") else cutover.STEPS
+    facts["cutover"]["steps"] = merged_steps(tuple(planned), _recorded(facts["cutover"]["last_run"]))
+    facts["fallback"]["steps"] = merged_steps(fallback.STEPS, _recorded(facts["fallback"]["runs"][-1] if facts["fallback"]["runs"] else None))
+    facts["decommission"]["steps"] = merged_steps(decommission.STEPS, _recorded(facts["decommission"]["last_run"]))
+    facts["decommission"]["read_only_schema"] = decommission.READ_ONLY_SCHEMA
     facts["cutover"]["estimates"] = cutover.estimates(config, target)
     facts["gates"] = _gates(config, source, target)
     rehearsal = facts["rehearsal"]
@@ -109,6 +116,7 @@ def collect(config: Config, source: Database, target: Database, out_dir: Path) -
     dbt_facts = _dbt_facts(config, artifacts, out_dir, facts["reconcile"]["levels"].get("rules"))
     for model in dbt_facts.get("models", []):
         model["constraints"] = constraints.get(model["relation"], {}) if model["is_target"] else {}
+    facts["fallback"].update(_reverse_models(config, dbt_facts))
     return plain({
         "document": "migration-docs",
         "version": 1,
@@ -144,6 +152,12 @@ def settings(config: Config) -> dict[str, Any]:
             "switch_back_command": " ".join(c.switch_back_command) if c.switch_back_command else None,
             "routing_file": c.routing_file, "waves": [list(w) for w in c.waves],
         },
+        "rollback": {
+            "deciders": list(config.rollback.deciders),
+            "criteria": [{"name": x.name, "kind": x.kind, "sql": x.sql, "command": " ".join(x.command) if x.command else None,
+                          "max": x.max, "min": x.min} for x in config.rollback.criteria],
+        },
+        "decommission": {"required_approvals": list(config.decommission.required_approvals)},
         "reconcile": {
             "sample_size": r.sample_size,
             "rules": [{"name": x.name, "tolerance": x.tolerance} for x in r.rules],
@@ -191,8 +205,64 @@ def _control_facts(conn: psycopg.Connection, schema: str) -> dict[str, Any]:
         "rollbacks": _rows(conn, sql.SQL(
             "select run_id, started_at, status, detail from {} where command = 'rollback' order by run_id"
         ).format(t("runs"))),
+        "fallback": {"runs": _fallback_runs(conn, schema)},
+        "rollback_checks": _rollback_checks(conn, schema),
+        "decommission": {"last_run": _last_run(conn, schema, "decommission")},
         "approvals": approvals,
     }
+
+
+def _recorded(run: dict | None) -> list[str]:
+    return [s["step"] for s in (run or {}).get("steps") or []]
+
+
+def merged_steps(known: tuple[str, ...], recorded: list[str]) -> list[str]:
+    """The harness's steps in its order, with each recorded step it does not know (a step of
+    another strategy or version) placed after the recorded step before it."""
+    steps = list(known)
+    previous = None
+    for step in recorded:
+        if step not in steps:
+            steps.insert(steps.index(previous) + 1 if previous in steps else len(steps), step)
+        previous = step
+    return steps
+
+
+def _last_run(conn: psycopg.Connection, schema: str, command: str) -> dict[str, Any] | None:
+    rows = _rows(conn, sql.SQL(
+        "select run_id, started_at, finished_at, status, detail from {} where command = %s order by run_id desc limit 1"
+    ).format(control.table(schema, "runs")), (command,))
+    if not rows:
+        return None
+    rows[0]["steps"] = [{k: s[k] for k in ("step", "status", "started_at", "finished_at", "seconds")}
+                        for s in _steps(conn, schema, rows[0]["run_id"])]
+    return rows[0]
+
+
+def _fallback_runs(conn: psycopg.Connection, schema: str) -> list[dict[str, Any]]:
+    """Every fallback, oldest first, with its steps and what it carried back (an interrupted one:
+    what its carry_back step recorded)."""
+    runs = _rows(conn, sql.SQL(
+        "select run_id, started_at, finished_at, status, detail from {} where command = 'fallback' order by run_id"
+    ).format(control.table(schema, "runs")))
+    for run in runs:
+        steps = _steps(conn, schema, run["run_id"])
+        carried = next((s["detail"].get("carried") for s in steps if s["step"] == "carry_back" and s["status"] == "succeeded"), None)
+        run["carried"] = run["detail"].get("carried") or carried or {}
+        run["steps"] = [{k: s[k] for k in ("step", "status", "started_at", "finished_at", "seconds")} for s in steps]
+    return runs
+
+
+def _rollback_checks(conn: psycopg.Connection, schema: str) -> dict[str, Any]:
+    """The evaluations of the rollback criteria: the newest of each criterion, and the last run."""
+    runs = _rows(conn, sql.SQL(
+        "select run_id, started_at, status, detail from {} where command = 'rollback check' order by run_id desc"
+    ).format(control.table(schema, "runs")))
+    latest = _rows(conn, sql.SQL(
+        "select distinct on (criterion) run_id, criterion, kind, state, figure, threshold, detail, checked_at "
+        "from {} order by criterion, run_id desc"
+    ).format(control.table(schema, "rollback_checks")))
+    return {"evaluations": len(runs), "last_run": runs[0] if runs else None, "latest": latest}
 
 
 def _reconcile_facts(conn: psycopg.Connection, schema: str) -> dict[str, Any]:
@@ -497,6 +567,7 @@ def _dbt_facts(config: Config, artifacts: dbt_artifacts.Artifacts, out_dir: Path
             "depends_on": names((node.get("depends_on") or {}).get("nodes") or [], ("model.", "source.", "seed.", "snapshot.")),
             "referenced_by": names(children.get(unique_id) or [], ("model.", "snapshot.")),
             "tests": len([c for c in children.get(unique_id) or [] if c.startswith("test.")]),
+            "tags": list(node.get("tags") or []), "yaml_file": str(node.get("patch_path") or "").split("://", 1)[-1] or None,
             "contract_enforced": bool(model and model.contract_enforced), "is_target": bool(model and model.is_target),
             "depth": depth.get(unique_id, 0), "link": link(unique_id),
         })
@@ -565,3 +636,45 @@ def _dbt_facts(config: Config, artifacts: dbt_artifacts.Artifacts, out_dir: Path
         "tests": tests,
         "unit_tests": unit_tests,
     }
+
+
+# --- the reverse models of the fallback ----------------------------------------------------------
+
+
+def _reverse_models(config: Config, dbt_facts: dict[str, Any]) -> dict[str, Any]:
+    """The relation the fallback reads for each legacy table (fallback.reverse_relation's
+    convention) and the model that builds it, the models `migrate rollback` builds (tag
+    fallback), and what their YAML's header says is not carried back."""
+    models = dbt_facts.get("models", [])
+    by_relation = {m["relation"]: m for m in models}
+    tables = []
+    for table in config.tables:
+        relation = f"{fallback.REVERSE_SCHEMA}.legacy_{table.name.lower()}"
+        model = by_relation.get(relation)
+        tables.append({"table": table.name, "relation": relation, "model": model["name"] if model else None,
+                       "file": model["file"] if model else None})
+    built = [m for m in models if fallback.REVERSE_SCHEMA in m["tags"]]
+    files = sorted({m["yaml_file"] for m in built if m["yaml_file"]})
+    header = "\n\n".join(h for h in (yaml_header(config.project_dir / f) for f in files) if h)
+    return {"tables": tables, "models": [m["name"] for m in built], "yaml_files": files,
+            "header": header or None, "not_carried_back": not_carried_back(header)}
+
+
+def yaml_header(path: Path) -> str:
+    """The comment that opens a YAML file, its lines without the leading `#`."""
+    try:
+        text = path.read_text()
+    except OSError:
+        return ""
+    lines = []
+    for line in text.splitlines():
+        if not line.startswith("#"):
+            break
+        lines.append(line[1:].strip())
+    return "\n".join(lines).strip()
+
+
+def not_carried_back(header: str) -> str | None:
+    """The sentence of a header that starts "Not carried back", to the end of its paragraph."""
+    found = re.search(r"not carried back\b.*?(?=\n\s*\n|\n\s*- |\Z)", header or "", re.I | re.S)
+    return " ".join(found.group(0).split()) if found else None

@@ -6,9 +6,10 @@ blocks (the reconciliation report's Block and style, harness.reports' Markdown D
 cannot disagree. Where a fact does not exist yet the documents say so in words, and which command
 creates it; they never print a placeholder.
 
-What the harness itself does (the cutover's steps, the reconciliation levels, the strategies) is
-described here once, in words, keyed by the names the harness records; tests check that every
-step and level has its words.
+What the harness itself does (the steps of the cutover, the fallback and the decommission, the
+reconciliation levels, the rollback criteria's kinds, the strategies) is described here once, in
+words, keyed by the names the harness records; a step these words do not know (one a newer
+harness records) is still listed, under its own name.
 """
 from __future__ import annotations
 
@@ -37,36 +38,84 @@ STRATEGY_WORDS = {
 STEP_WORDS = {
     "preflight": "checks every gate (approvals, capture lag, a recent green reconciliation, a verified backup, "
                  "a rehearsal of the current models); changes nothing",
-    "reverse_capture": "installs capture triggers on the target tables, so every write of the new application can be carried back",
+    "catch_up": "syncs the captured changes and runs the incremental build while the legacy application still writes, "
+                "so that the freeze only waits for what arrives during these seconds",
     "freeze_source": "a trigger on every listed source table refuses writes; waits for write transactions in flight, "
                      "all tables in one transaction",
-    "final_sync": "syncs captured changes until a batch finds none",
-    "final_build": "the incremental `dbt build` (models and tests)",
-    "final_verification": "exact row counts source against landing, and every row written since the last green "
-                          "reconciliation compared with the source",
+    "load": "copies every table whole from the frozen source into landing (a killed copy resumes)",
+    "build": "the full `dbt build --full-refresh` over that copy (models and tests)",
+    "final_sync": "syncs the changes captured up to the freeze, until a batch finds none",
+    "final_build": "the incremental sync build (`dbt build` of the models the last changes touch, and their tests)",
+    "final_verification": "exact row counts source against landing, then the rows compared with the source: those written "
+                          "since the last green reconciliation (after a whole load, every row, by segment checksums)",
+    "reverse_capture": "after the final build, installs capture triggers with before images on the target's app tables: "
+                       "from here on only the new application writes them, and every row it changes can be carried back "
+                       "by a fallback",
     "align_sequences": "moves every identity and serial sequence of the target above its largest value",
     "switch": "runs the switch command of migration.yml and writes the routing file the applications follow",
-    "source_read_only": "the source stays frozen for the rollback window",
+    "source_read_only": "records the switch and the end of the rollback window; the source stays frozen until then",
 }
 
 # Which owner role (migration.yml `owners`) carries each step; the first role present is used.
 STEP_OWNERS = {
     "preflight": ("migration_lead",),
-    "reverse_capture": ("dba",),
+    "catch_up": ("migration_lead",),
     "freeze_source": ("dba",),
+    "load": ("migration_lead",),
+    "build": ("migration_lead",),
     "final_sync": ("migration_lead",),
     "final_build": ("migration_lead",),
     "final_verification": ("migration_lead",),
+    "reverse_capture": ("dba",),
     "align_sequences": ("dba",),
     "switch": ("dba",),
     "source_read_only": ("dba",),
 }
 
+ROLLBACK_COMMAND = "migrate rollback --role ROLE --decided-by NAME --reason TEXT"
+
 GO_NO_GO = {
     "preflight": "go only when every gate passes; otherwise the cutover is refused and nothing is changed",
     "final_verification": "go only when counts and changed rows equal the source; otherwise the cutover stops before "
-                          "the switch and the source is unfrozen with `migrate rollback`",
-    "switch": "last point to abort with `migrate rollback`: after the switch the new application writes",
+                          f"the switch and a decider unfreezes the source with `{ROLLBACK_COMMAND}`",
+    "switch": f"last point to abort with `{ROLLBACK_COMMAND}`: after the switch the new application writes, "
+              "and a rollback is a fallback (rollback.md)",
+}
+
+FALLBACK_STEP_WORDS = {
+    "freeze_target": "a trigger on every app table of the target refuses the new application's writes (waits for the "
+                     "write transactions in flight); the phase becomes falling_back",
+    "reverse_build": "`dbt build --select tag:fallback`: the reverse models turn every row the new application changed "
+                     "since the switch into legacy rows, and their tests run",
+    "carry_back": "writes those rows into the legacy tables, still frozen for everyone else, in one transaction, parents "
+                  "first: deletes, updates of the listed columns only, inserts of the rows born in the new system",
+    "verify": "compares every carried row with the legacy table (the columns it listed) and checks that every delete is gone",
+    "switch_back": "runs the switch-back command of migration.yml, if any, and writes the routing file back to the legacy system",
+    "unfreeze_source": "unfreezes the legacy tables: the legacy application writes again; the phase becomes fallen_back "
+                       "and the new side stays frozen",
+}
+
+FALLBACK_STEP_OWNERS = {
+    "freeze_target": ("dba",),
+    "reverse_build": ("migration_lead",),
+    "carry_back": ("dba",),
+    "verify": ("migration_lead",),
+    "switch_back": ("dba",),
+    "unfreeze_source": ("dba",),
+}
+
+FALLBACK_GO_NO_GO = {
+    "reverse_build": "a failing model or test stops here: nothing has been written to the legacy schema",
+    "verify": "go only when every carried row is in the legacy schema as written; otherwise the applications are not "
+              "switched back: fix the reverse model and run the same `migrate rollback` again, which resumes",
+}
+
+DECOMMISSION_STEP_WORDS = {
+    "archive_backup": "a final archive of the source (pg_dump) with its manifest: size, sha256, row counts",
+    "verify_archive": "the archive restored into a scratch database and checked against its manifest; the scratch database dropped",
+    "remove_capture": "the capture triggers, the change log and the harness's schema leave the source, and the reverse capture "
+                      "the target's app tables, so no fallback is possible any more; guards of their own keep the legacy tables read-only",
+    "complete": "the phase becomes decommissioned: the migration is complete",
 }
 
 LEVEL_WORDS = {
@@ -85,14 +134,16 @@ LEVEL_WORDS = {
               "each check's expected value, row count or exit code"),
 }
 
-ROLLBACK_CRITERIA = (
-    ("verification fails", "the cutover's final verification finds a row count or a changed row that differs from the source; "
-     "the cutover stops before the switch"),
-    ("data loss found", "a reconciliation (`migrate reconcile`, exit 1) finds rows missing, extra or different, or rows "
-     "not accounted for"),
-    ("a step fails", "the freeze, the final sync, the final build or the switch command fails and cannot be resumed"),
-    ("manual decision", "the decision authority decides to go back (the new application misbehaves, the window is over-run)"),
-)
+# What each kind of rollback criterion (migration.yml rollback.criteria) recommends a rollback on.
+CRITERION_WORDS = {
+    "verification": "the newest reconciliation since the switch failed (before any, the cutover's final verification counts)",
+    "data_loss": "the newest reconciliation since the switch that compared rows (counts, checksums, sample) found a row "
+                 "missing or different",
+    "metric": "a figure measured on the target is outside its limit",
+    "latency": "the application's queries (reconcile.performance_queries), timed now on the target, are slower than their limit",
+    "manual": "a decider signs off stage rollback after the switch: "
+              "`migrate approve --stage rollback --role ROLE --name NAME --note WHY`",
+}
 
 MISSING = {
     "assessment": "No assessment has run yet (`migrate assess` writes reports/assessment.json).",
@@ -101,7 +152,15 @@ MISSING = {
     "cutover": "No cutover has run yet.",
     "load": "Nothing has been loaded yet (`migrate load`).",
     "approvals": "No approval has been recorded yet (`migrate approve --role ROLE --name NAME --stage STAGE`).",
+    "rollback_check": "No evaluation of the rollback criteria has been recorded yet (`migrate rollback --check`).",
+    "fallback": "No fallback has run on this migration.",
+    "decommission": "Not decommissioned yet (`migrate decommission`, after the rollback window).",
 }
+
+
+def step_words(step: str, words: dict[str, str], command: str) -> str:
+    """A step in words; a step these words do not know, by its own name."""
+    return words.get(step) or f"the step {step.replace('_', ' ')} of `{command}`"
 
 
 # --- formatting -------------------------------------------------------------------------------
@@ -203,9 +262,23 @@ def provenance(f: dict) -> Block:
 def standing(f: dict) -> str:
     """Where the migration stands, in one sentence."""
     phase, load, sync = f.get("phase"), f.get("load"), f.get("sync")
+    if phase and phase["phase"] == "decommissioned":
+        return (f"Decommissioned at {when(phase['changed_at'])}: the migration is complete; the legacy schema stays read-only "
+                "and no fallback is possible any more.")
+    if phase and phase["phase"] == "fallen_back":
+        return (f"Fell back at {when(phase['changed_at'])}: the new application's changes were carried back and the applications "
+                "write to the legacy system again; the new side stays frozen.")
+    if phase and phase["phase"] == "falling_back":
+        return (f"A fallback has been under way since {when(phase['changed_at'])}: the new side is frozen; the same "
+                "`migrate rollback` resumes it.")
     if phase and phase["phase"] == "switched":
-        return (f"Switched at {when(phase['switched_at'])}: the applications write to the new system; "
-                f"the source stays read-only until {when(phase['rollback_window_ends'])}.")
+        ends = phase["rollback_window_ends"]
+        text = f"Switched at {when(phase['switched_at'])}: the applications write to the new system; "
+        if ends and ends <= f["generated_at"]:
+            return text + f"the rollback window ended at {when(ends)}: `migrate decommission` is next."
+        return text + f"the source stays read-only until {when(ends)} (the rollback window)."
+    if phase and phase["phase"] not in ("frozen", "syncing"):
+        return f"In phase {phase['phase'].replace('_', ' ')} since {when(phase['changed_at'])} (`migrate status` tells the next step)."
     if phase and phase["phase"] == "frozen":
         return f"The source is frozen for a cutover since {when(phase['changed_at'])}."
     if phase and phase["phase"] == "syncing":
@@ -391,16 +464,23 @@ def _timeline(f: dict) -> list[Block]:
         return duration(step["seconds"], step["status"]) if step else "not run yet"
 
     unavailable = ((run or {}).get("detail") or {}).get("write_unavailable_seconds")
+    steps = f["cutover"]["steps"]
+    frozen = steps[steps.index("freeze_source"):steps.index("switch")] if {"freeze_source", "switch"} <= set(steps) else []
+    fallbacks = f["fallback"]["runs"]
+    fell_back = fallbacks[-1]["detail"].get("write_unavailable_seconds") if fallbacks else None
     rows = [
         ["initial load", estimate("initial_load"), rehearsed("load"), _real_load(f["load"])],
         ["dbt build", estimate("build"), rehearsed("build"), _real_build(f["dbt"])],
         ["validation (reconcile)", estimate("validation"), rehearsed("reconcile"), _real_reconcile(f["reconcile"]["runs"])],
         ["final sync", estimate("final_sync"), rehearsed("final_sync"), real_step("final_sync")],
-        ["freeze to switch (writes unavailable)", estimate("freeze"),
-         rehearsed("freeze_source", "final_sync", "final_build", "final_verification", "align_sequences"),
+        ["freeze to switch (writes unavailable)", estimate("freeze"), rehearsed(*frozen),
          duration(unavailable) if unavailable is not None else ("not run yet" if run is None else "not measured")],
-        ["rollback", "not estimated by the assessment", rehearsed("rollback"),
-         plural(len(f["rollbacks"]), "rollback") + " run" if f["rollbacks"] else "none run"],
+        ["rollback before the switch (abort)", "not estimated by the assessment", rehearsed("rollback"),
+         plural(len(f["rollbacks"]), "abort") + " run" if f["rollbacks"] else "none run"],
+        ["fallback after the switch (writes unavailable)", "not estimated by the assessment",
+         "not rehearsed: the rehearsal stops before the switch",
+         (duration(fell_back) + f" (fallback run {fallbacks[-1]['run_id']})" if fell_back is not None else "not measured")
+         if fallbacks else "none run"],
     ]
     blocks = [heading("Timeline"),
               paragraph("Each phase as the assessment estimated it, as the last rehearsal measured it on disposable copies, and as it "
@@ -532,8 +612,8 @@ def _rollback_tested(f: dict) -> dict[str, str]:
         evidence += "; it rehearsed the current models" if rehearsal.get("current_models") else "; the models changed since"
         state = "met" if rehearsal["status"] == "succeeded" and rehearsal.get("current_models") else "not met"
     return {"criterion": "Rollback tested",
-            "how": "`migrate rehearse`: backup, restore, load, build, sync, reconcile, cutover to the switch, rollback and a "
-                   "second reconciliation, on disposable copies",
+            "how": "`migrate rehearse`: backup, restore, load, build, sync, reconcile, cutover to the switch, rollback (the abort "
+                   "before the switch) and a second reconciliation, on disposable copies; the fallback after the switch is not rehearsed",
             "evidence": evidence, "state": state}
 
 
@@ -594,6 +674,20 @@ def _history(f: dict) -> list[Block]:
         detail = r["detail"] or {}
         who, why = detail.get("decided_by") or "someone not recorded", detail.get("reason") or "no reason recorded"
         events.append((r["started_at"], f"rollback decided by {who}: {why}"))
+    for r in f["fallback"]["runs"]:
+        detail = r["detail"] or {}
+        who, why = detail.get("decided_by") or "someone not recorded", detail.get("reason") or "no reason recorded"
+        events.append((r["started_at"], f"fallback run {r['run_id']} decided by {who}: {why}"))
+        if r["finished_at"]:
+            events.append((r["finished_at"], f"fallback run {r['run_id']} {r['status']}: {_carried_total(r['carried'])}"))
+    check = f["rollback_checks"]["last_run"]
+    if check:
+        met = (check["detail"] or {}).get("met") or []
+        events.append((check["started_at"], f"rollback criteria checked (the last of {plural(f['rollback_checks']['evaluations'], 'evaluation')}): "
+                       + (f"met: {', '.join(met)}" if met else "none met")))
+    done = f["decommission"]["last_run"]
+    if done:
+        events.append((done["finished_at"] or done["started_at"], f"decommission run {done['run_id']} {done['status']}"))
     events.sort(key=lambda e: e[0] or "")
     blocks = [heading("History")]
     if not events:
@@ -633,7 +727,7 @@ def runbook(f: dict) -> Doc:
     for i, (step, seconds, start, before) in enumerate(planned_starts(steps, estimates), start=1):
         planned = f"T+{duration(start)}" + (f" plus {', '.join(before)}" if before else "")
         rows.append([str(i), step, owner(s, STEP_OWNERS.get(step, ())), planned, duration(seconds, "not measured yet"),
-                     STEP_WORDS.get(step, step), GO_NO_GO.get(step, "")])
+                     step_words(step, STEP_WORDS, "migrate cutover"), GO_NO_GO.get(step, "")])
     blocks += [heading("Steps"), table(("#", "step", "owner", "planned start", "duration", "what it does", "go / no-go"), rows, "rllrrll")]
     measured, complete = write_window(f)
     if measured is not None:
@@ -650,13 +744,44 @@ def runbook(f: dict) -> Doc:
         "`migrate cutover --dry-run`: the go / no-go; prints every gate and the planned durations and changes nothing.",
         "`migrate cutover`: the steps above; after an interruption, the same command resumes.",
         "`migrate status` and `migrate reconcile`: the state after the switch.",
-        "To abort before the switch: `migrate rollback --decided-by NAME --reason TEXT` (rollback.md).",
+        f"To abort before the switch, a decider ({_deciders(s)}): `{ROLLBACK_COMMAND}` (rollback.md).",
     ])]
+    blocks += _after_switch(f)
     blocks += _communication(f)
     blocks += _actual(f)
     blocks += approvals_section(f)
     return Doc("runbook", "Cutover runbook", "the cutover's steps with owners, planned start, measured durations, go / no-go points, "
-               "commands and communication; the last cutover's real timeline", blocks)
+               "commands, what follows the switch and communication; the last cutover's real timeline", blocks)
+
+
+def _deciders(settings: dict) -> str:
+    return ", ".join(settings["rollback"]["deciders"]) or "none named in migration.yml rollback.deciders"
+
+
+def _window(f: dict) -> str:
+    """When the rollback window ends: the recorded moment, else its length after the switch."""
+    phase = f.get("phase") or {}
+    hours = f"{f['settings']['cutover']['rollback_window_hours']:g} hours"
+    if phase.get("rollback_window_ends"):
+        return f"{when(phase['rollback_window_ends'])} ({hours} after the switch)"
+    return f"{hours} after the switch (migration.yml cutover.rollback_window_hours)"
+
+
+def _after_switch(f: dict) -> list[Block]:
+    s = f["settings"]
+    required = s["decommission"]["required_approvals"]
+    return [heading("After the switch"), numbered([
+        f"The rollback window: the source stays read-only until {_window(f)}; a fallback is possible until the decommission.",
+        "`migrate rollback --check`, during the window: evaluates the rollback criteria of migration.yml against the new system "
+        "and records the evaluation; exit 1 when one is met, which recommends a rollback (rollback.md lists the criteria with "
+        "their latest evaluation).",
+        f"If a decider ({_deciders(s)}) decides to go back: `{ROLLBACK_COMMAND}` falls back, carrying the new application's "
+        "changes into the legacy schema before switching the applications back (rollback.md, the fallback step by step).",
+        "When the window has ended: "
+        + (f"`migrate approve --stage decommission --role ROLE --name NAME` by {', '.join(owner(s, (r,)) for r in required)}, then " if required else "")
+        + "`migrate decommission`: a final verified archive of the source, capture removed, the legacy schema left read-only "
+        "(rollback.md, decommission).",
+    ])]
 
 
 def write_window(f: dict) -> tuple[float | None, bool]:
@@ -714,8 +839,10 @@ def _communication(f: dict) -> list[Block]:
         ["switch", dba, f"{all_owners(s)}; {new_users}",
          f"the new system is live; the source stays read-only for {c['rollback_window_hours']:g} hours"],
         ["a failure or a rollback", lead, all_owners(s), "what failed, who decided and why, when writes resume on the source"],
+        ["a fallback (after the switch)", lead, f"{all_owners(s)}; {new_users}; {legacy_users}",
+         "who decided and why; writes are refused from freeze_target until unfreeze_source, then the legacy application writes again"],
         [f"end of the rollback window ({c['rollback_window_hours']:g} h after the switch)", lead, all_owners(s),
-         "the rollback window is closed; decommissioning is next"],
+         "the rollback window is closed; `migrate decommission` is next"],
     ]
     return [heading("Communication plan"), table(("when", "who tells", "whom", "what"), rows)]
 
@@ -756,66 +883,289 @@ def _actual(f: dict) -> list[Block]:
 
 
 def rollback(f: dict) -> Doc:
-    s = f["settings"]
-    c = s["cutover"]
-    tables = ", ".join(t["name"] for t in s["tables"])
     blocks = [heading(f"Rollback procedures: {f['migration']}", 1), provenance(f), paragraph(f"**Where it stands:** {standing(f)}")]
-    blocks += [heading("When to roll back"),
-               paragraph("migration.yml sets no rollback criteria of its own; these are the ones the harness acts on:"),
-               table(("criterion", "what it means"), [list(x) for x in ROLLBACK_CRITERIA]),
-               paragraph(f"The source stays read-only for {c['rollback_window_hours']:g} hours after the switch "
-                         "(migration.yml cutover.rollback_window_hours).")]
-    decides = [r for r in c["required_approvals"]] or list(s["owners"])[:1]
-    rows = [[role, team, "decides" if role in decides else ("carries out the rollback" if role == "dba" else "is informed")]
-            for role, team in s["owners"].items()]
-    blocks += [heading("Decision authority")]
-    if rows:
-        blocks += [paragraph("The roles that approve the cutover decide a rollback; the harness records who decided and why "
-                             "(`--decided-by`, `--reason`) in the control schema."),
-                   table(("role", "owner (migration.yml)", "part"), rows)]
-    else:
-        blocks.append(paragraph("migration.yml names no owners: name them under `owners` so that someone holds this decision."))
-    rollback_approvals = [a for a in f["approvals"] if a["stage"] == "rollback"]
-    if rollback_approvals:
-        blocks.append(paragraph("Recorded approvals of the rollback procedure: "
-                                + "; ".join(f"{a['name']} ({a['role']}) at {when(a['approved_at'])}" for a in rollback_approvals) + "."))
+    blocks += _rollback_criteria(f)
+    blocks += _decision_authority(f)
+    blocks += _rollback_commands(f)
+    blocks += _abort_procedure(f)
+    blocks += _fallback_procedure(f)
+    blocks += _reverse_models(f)
+    blocks += _decommission(f)
+    blocks += _rollback_durations(f)
+    blocks += _rollbacks_so_far(f)
+    blocks += approvals_section(f)
+    return Doc("rollback", "Rollback procedures", "the criteria with their latest evaluation, the decision authority, the commands, "
+               "the abort and the fallback step by step with the reverse models, the decommission, the measured durations, "
+               "the rollbacks and fallbacks so far", blocks)
 
-    blocks += [heading("Before the switch"), numbered([
+
+def criterion_limit(criterion: dict, settings: dict) -> str:
+    """What a rollback criterion is held against, from migration.yml."""
+    kind = criterion["kind"]
+    if kind == "metric":
+        low, high = criterion["min"], criterion["max"]
+        bounds = (f"between {low:g} and {high:g}" if low is not None and high is not None
+                  else f"≤ {high:g}" if high is not None else f"≥ {low:g}")
+        measured = f"the last line of `{criterion['command']}`" if criterion["command"] else "its SQL on the target"
+        return f"{bounds}, measured by {measured}"
+    if kind == "latency":
+        queries = settings["reconcile"]["performance_queries"]
+        return "p95 ≤ " + ", ".join(f"{q['p95_ms']:g} ms ({q['name']})" for q in queries) if queries else "no query defined"
+    if kind == "manual":
+        return f"a rollback sign-off by {' or '.join(settings['rollback']['deciders']) or 'a decider'}"
+    if kind == "verification":
+        return "the newest verification passes"
+    if kind == "data_loss":
+        return "no row missing or different"
+    return kind
+
+
+def _evaluation(check: dict | None) -> str:
+    if check is None:
+        return "not evaluated yet"
+    state = f"**{check['state']}**" if check["state"] == "met" else check["state"]
+    text = f"{state}: {check['figure'] or 'no figure'}" + (f" ({check['detail']})" if check["detail"] else "")
+    return f"{text}; check run {check['run_id']} at {when(check['checked_at'])}"
+
+
+def _rollback_criteria(f: dict) -> list[Block]:
+    s = f["settings"]
+    criteria, checks = s["rollback"]["criteria"], f["rollback_checks"]
+    latest = {x["criterion"]: x for x in checks["latest"]}
+    rows = [[x["name"], x["kind"], CRITERION_WORDS.get(x["kind"], x["kind"]), criterion_limit(x, s), _evaluation(latest.get(x["name"]))]
+            for x in criteria]
+    blocks = [heading("When to roll back"),
+              paragraph("The rollback criteria of migration.yml (`rollback.criteria`, else the harness's defaults; a manual decision is "
+                        "always among them). They look back to the switch. `migrate rollback --check` evaluates each one now, records "
+                        "the evaluation in the control schema (`runs`, `rollback_checks`) and changes nothing else; it exits 1 when one "
+                        "is met, which recommends a rollback. Deciding stays with the decision authority below."),
+              table(("criterion", "kind", "met when", "limit (migration.yml)", "latest evaluation"), rows)]
+    last = checks["last_run"]
+    if last is None:
+        blocks.append(paragraph(MISSING["rollback_check"]))
+    else:
+        detail = last["detail"] or {}
+        met = detail.get("met") or []
+        blocks.append(paragraph(
+            f"Last evaluation: check run {last['run_id']} at {when(last['started_at'])}"
+            + (f", {detail['since']}" if detail.get("since") else "") + (f", in phase {detail['phase']}" if detail.get("phase") else "")
+            + ": " + (f"met: {', '.join(met)}" if met else "no criterion met")
+            + f" ({plural(checks['evaluations'], 'evaluation')} recorded in all)."))
+    gone = sorted(set(latest) - {x["name"] for x in criteria})
+    if gone:
+        blocks.append(paragraph(f"Evaluated before, no longer in migration.yml: {', '.join(gone)}."))
+    blocks.append(paragraph("Before the switch, `migrate cutover` stops by itself when a gate or its final verification fails, and the "
+                            "decision authority can abort at any step up to the switch (a step that fails and cannot be resumed, the "
+                            "window over-run)."))
+    blocks.append(paragraph(f"The rollback window: after the switch the source stays read-only until {_window(f)}."))
+    return blocks
+
+
+def _decision_authority(f: dict) -> list[Block]:
+    s = f["settings"]
+    deciders = s["rollback"]["deciders"]
+    blocks = [heading("Decision authority")]
+    if not s["owners"]:
+        return blocks + [paragraph("migration.yml names no owners: name them under `owners` and list the deciders under "
+                                   "`rollback.deciders`, so that someone holds this decision.")]
+    carries: dict[str, list[str]] = {}
+    for step in f["fallback"]["steps"]:
+        carries.setdefault(owner(s, FALLBACK_STEP_OWNERS.get(step, ())).split(" ", 1)[0], []).append(step)
+    rows = []
+    for role, team in s["owners"].items():
+        parts = (["decides (rollback.deciders)"] if role in deciders else []) + (
+            [f"carries out the fallback's {', '.join(carries[role])}"] if role in carries else [])
+        rows.append([role, team, "; ".join(parts) or "is informed"])
+    if deciders:
+        blocks.append(paragraph(f"Only a decider decides a rollback: `migrate rollback` is refused unless `--role` names one of "
+                                f"{', '.join(deciders)} (migration.yml rollback.deciders); who decided (`--decided-by`) and why "
+                                "(`--reason`) are recorded with the run in the control schema."))
+    else:
+        blocks.append(paragraph("migration.yml names no decider (rollback.deciders), so every rollback is refused: list the owner "
+                                "roles that decide under rollback.deciders."))
+    blocks.append(table(("role", "owner (migration.yml)", "part"), rows))
+    signed = [a for a in f["approvals"] if a["stage"] == "rollback"]
+    if signed:
+        blocks.append(paragraph("Recorded sign-offs of stage rollback (before the switch they approve this procedure; after it, a "
+                                "decider's sign-off meets the manual criterion): "
+                                + "; ".join(f"{a['name']} ({a['role']}) at {when(a['approved_at'])}" + (f": {a['note']}" if a["note"] else "")
+                                            for a in signed) + "."))
+    return blocks
+
+
+def _rollback_commands(f: dict) -> list[Block]:
+    s = f["settings"]
+    return [heading("Commands"), numbered([
+        "`migrate rollback --check`: evaluates every criterion above now and records it; exit 1 when one is met (a rollback is "
+        "recommended), 0 when none is; changes nothing else.",
+        "`migrate approve --stage rollback --role ROLE --name NAME --note WHY`: a decider's decision on record (the manual criterion).",
+        f"`{ROLLBACK_COMMAND}`, ROLE one of {_deciders(s)}: before the switch aborts the cutover, after it falls back; "
+        "interrupted, the same command resumes.",
+        "`migrate status`: the phase (syncing after an abort, fallen_back after a fallback).",
+    ])]
+
+
+def _abort_procedure(f: dict) -> list[Block]:
+    tables = ", ".join(t["name"] for t in f["settings"]["tables"])
+    return [heading("Before the switch: abort the cutover"), numbered([
         "The decision authority decides, against the criteria above.",
-        "`migrate rollback --decided-by NAME --reason TEXT`: unfreezes the source tables "
-        f"({tables}), removes the capture triggers from the target tables, sets the phase back to syncing, and records the "
-        "decision; change capture keeps running, so nothing written before, during or after is lost.",
+        f"`{ROLLBACK_COMMAND}`: unfreezes the source tables ({tables}), removes the reverse capture from the target tables, "
+        "sets the phase back to syncing, and records the decision; change capture keeps running, so nothing written before, "
+        "during or after is lost.",
         "`migrate status`: the source is writable again and the lag is low.",
         "`migrate reconcile`: source, landing and target agree again.",
         "Tell everyone (runbook.md, communication plan); to try again, fix the cause, `migrate rehearse`, approve again and run `migrate cutover`.",
     ])]
-    switch_back = c["switch_back_command"]
-    blocks += [heading("After the switch"), paragraph(
-        "Once the applications are switched, `migrate rollback` refuses: carrying the new application's writes back into the legacy "
-        "schema (the fallback) is not part of this version of the harness. Keep the source read-only and do not switch back by hand."
-        + (f" The switch-back command of migration.yml is `{switch_back}`." if switch_back else ""))]
-    fallback = [m for m in f["dbt"].get("models", []) if m["layer"] == "fallback"]
-    if fallback:
-        blocks.append(paragraph("The reverse mapping the fallback will use: " + ", ".join(f"{m['name']} ({m['file']})" for m in fallback) + "."))
 
-    blocks += [heading("Measured duration")]
+
+def _fallback_procedure(f: dict) -> list[Block]:
+    s = f["settings"]
+    c = s["cutover"]
+    last = f["fallback"]["runs"][-1] if f["fallback"]["runs"] else None
+    measured = {x["step"]: x for x in (last or {}).get("steps") or []}
+    rows = []
+    for i, step in enumerate(f["fallback"]["steps"], start=1):
+        done = measured.get(step)
+        rows.append([str(i), step, owner(s, FALLBACK_STEP_OWNERS.get(step, ())), step_words(step, FALLBACK_STEP_WORDS, "migrate rollback"),
+                     FALLBACK_GO_NO_GO.get(step, ""),
+                     duration(done["seconds"], done["status"]) + ("" if done["status"] == "succeeded" else f" ({done['status']})")
+                     if done else "not run yet"])
+    switch_back = c["switch_back_command"]
+    blocks = [heading("After the switch: the fallback"),
+              paragraph("Once the applications are switched, `migrate rollback` falls back: every row the new application changed "
+                        "since the switch (logged with its before image by the cutover's reverse_capture) is turned into legacy form "
+                        "by the reverse models and written into the legacy schema, which stays frozen for everyone else until the "
+                        "end. Like the cutover it is a runbook of recorded steps (control tables `runs`, command fallback, and "
+                        "`steps`): killed and run again it resumes at the first step that did not succeed, and carrying back twice "
+                        "writes the same rows. Writes are unavailable from freeze_target to unfreeze_source."),
+              table(("#", "step", "owner", "what it does", "go / no-go", "last fallback"), rows, "rlllll"),
+              paragraph((f"The switch-back command of migration.yml: `{switch_back}`." if switch_back else
+                         "migration.yml names no switch-back command (cutover.switch_back_command): the switch back writes only "
+                         f"the routing file {c['routing_file']}.")
+                        + " After the fallback the phase is fallen_back: the legacy application writes the legacy schema again, "
+                        "the new side stays frozen, and a second `migrate rollback` is refused.")]
+    return blocks
+
+
+def _reverse_models(f: dict) -> list[Block]:
+    reverse, dbt = f["fallback"], f["dbt"]
+    blocks = [heading("The reverse models", 3)]
+    if not dbt["available"]:
+        return blocks + [paragraph(f"The reverse models cannot be listed: {dbt['reason']}.")]
+    blocks.append(paragraph("For each legacy table the fallback reads one relation, built by `dbt build --select tag:fallback`: the "
+                            "legacy columns, `_fallback_op` (I for a row born in the new system, U, D) and `_fallback_columns` (the "
+                            "legacy columns to write); only those columns are written."))
+    models = {m["name"]: m for m in dbt["models"]}
+    rows = [[x["table"], x["relation"], x["file"] or "", "built by the model " + x["model"] if x["model"] else
+             f"missing: the fallback stops before writing anything; add a model {x['relation'].split('.', 1)[1]} (schema "
+             f"{x['relation'].split('.', 1)[0]}, tag fallback)"] for x in reverse["tables"]]
+    blocks.append(table(("legacy table", "reverse relation", "file", "state"), rows))
+    others = [models[name] for name in reverse["models"] if name in models and name not in {x["model"] for x in reverse["tables"]}]
+    if others:
+        blocks.append(paragraph("Built with them:"))
+        blocks.append(table(("model", "file", "purpose"),
+                            [[_named(m["name"], m["link"]), m["file"], m["description"] or "no description in the YAML"] for m in others]))
+    files = ", ".join(reverse["yaml_files"]) or "no YAML file"
+    if reverse["not_carried_back"]:
+        blocks.append(paragraph(f"**What is not carried back** (the header of {files}): {reverse['not_carried_back']}"))
+    elif reverse["models"]:
+        blocks.append(paragraph(f"The header of the reverse models' YAML ({files}) does not say what is not carried back: state it "
+                                "there in a line \"Not carried back: ...\", so that the decision authority knows it before deciding."))
+    return blocks
+
+
+def _decommission(f: dict) -> list[Block]:
+    s = f["settings"]
+    d = f["decommission"]
+    required = s["decommission"]["required_approvals"]
+    signed = {a["role"]: a for a in f["approvals"] if a["stage"] == "decommission"}
+    if required:
+        approvals = (f"It needs the sign-off of stage decommission by {', '.join(owner(s, (r,)) for r in required)} "
+                     "(migration.yml decommission.required_approvals): "
+                     + "; ".join(f"{r}: {signed[r]['name']} at {when(signed[r]['approved_at'])}" if r in signed else f"{r}: not yet"
+                                 for r in required) + ".")
+    else:
+        approvals = "migration.yml requires no sign-off for it (decommission.required_approvals is empty)."
+    blocks = [heading("Decommission"),
+              paragraph(f"When the rollback window ends, {_window(f)}, `migrate decommission` ends the migration and with it the "
+                        "possibility of a fallback. It runs only while the applications are switched (before the switch and after a "
+                        "fallback it refuses); inside the window it refuses unless `--force --decided-by NAME --reason TEXT`, which "
+                        "are recorded. " + approvals),
+              numbered([f"{step}: {step_words(step, DECOMMISSION_STEP_WORDS, 'migrate decommission')}" for step in d["steps"]]),
+              paragraph(f"The legacy schema is not made writable again: only `drop schema {d['read_only_schema']} cascade` on the "
+                        "source lifts its guards. An interrupted decommission resumes where it stopped.")]
+    run = d["last_run"]
+    if run is None:
+        blocks.append(paragraph(MISSING["decommission"]))
+    else:
+        detail = run["detail"] or {}
+        text = f"Decommission run {run['run_id']} {run['status']}, started {when(run['started_at'])}"
+        text += f", finished {when(run['finished_at'])}" if run["finished_at"] else ""
+        if detail.get("backup_id"):
+            text += f"; archive backup #{detail['backup_id']}" + (f" ({detail['archive']})" if detail.get("archive") else "")
+        if detail.get("forced"):
+            who, why = detail.get("decided_by") or "someone not recorded", detail.get("reason") or "no reason recorded"
+            text += f"; the window was cut short by {who}: {why}"
+        blocks.append(paragraph(text + "."))
+    return blocks
+
+
+def _rollback_durations(f: dict) -> list[Block]:
+    blocks = [heading("Measured duration")]
     rehearsal = f.get("rehearsal")
     if rehearsal is None:
-        blocks.append(paragraph(MISSING["rehearsal"] + " Until one has, the rollback is not timed."))
+        blocks.append(paragraph(MISSING["rehearsal"] + " Until one has, the abort is not timed."))
     else:
         seconds, after = _rehearsal_step(f, "rollback"), _rehearsal_step(f, "verify_after_rollback")
         blocks.append(paragraph(
-            f"Rehearsal {rehearsal['rehearsal_id']} ({rehearsal['status']}, {when(rehearsal['finished_at'] or rehearsal['started_at'])}): "
+            f"The abort, in rehearsal {rehearsal['rehearsal_id']} ({rehearsal['status']}, {when(rehearsal['finished_at'] or rehearsal['started_at'])}): "
             + (f"the rollback took {duration(seconds)}" if seconds is not None else "the rollback was not reached")
             + (f", and the reconciliation after it {duration(after)}." if after is not None else ".")))
-    blocks += [heading("Rollbacks so far")]
-    if f["rollbacks"]:
-        blocks.append(table(("when", "decided by", "reason", "cutover run", "tables unfrozen"),
-                            [_rollback_row(r) for r in f["rollbacks"]]))
+    runs = f["fallback"]["runs"]
+    if not runs:
+        blocks.append(paragraph("The fallback: not measured, as none has run; the rehearsal stops before the switch and rehearses the abort only."))
     else:
-        blocks.append(paragraph("No rollback has been run on this migration."))
-    blocks += approvals_section(f)
-    return Doc("rollback", "Rollback procedures", "criteria, decision authority, the exact steps and commands, the measured duration", blocks)
+        last = runs[-1]
+        unavailable = (last["detail"] or {}).get("write_unavailable_seconds")
+        total = sum(x["seconds"] or 0 for x in last["steps"])
+        blocks.append(paragraph(f"The fallback, in fallback run {last['run_id']} ({last['status']}): its steps took {duration(total)}"
+                                + (f"; writes were unavailable for {duration(unavailable)}." if unavailable is not None else ".")))
+    return blocks
+
+
+def _carried_total(carried: dict) -> str:
+    totals = {op: sum(x.get(op) or 0 for x in carried.values()) for op in ("inserted", "updated", "deleted")}
+    return ", ".join(f"{count(n)} {op}" for op, n in totals.items()) + f" over {plural(len(carried), 'table')}" if carried else "nothing carried back"
+
+
+def _rollbacks_so_far(f: dict) -> list[Block]:
+    aborts, fallbacks = f["rollbacks"], f["fallback"]["runs"]
+    blocks = [heading("Rollbacks so far")]
+    if not aborts and not fallbacks:
+        return blocks + [paragraph("No rollback has been run on this migration: no abort before the switch, no fallback after it.")]
+    if aborts:
+        blocks += [paragraph("Aborts before the switch:"),
+                   table(("when", "decided by", "reason", "cutover run", "tables unfrozen"), [_rollback_row(r) for r in aborts])]
+    else:
+        blocks.append(paragraph("No abort before the switch."))
+    if not fallbacks:
+        return blocks + [paragraph(MISSING["fallback"])]
+    rows = []
+    for r in fallbacks:
+        detail = r["detail"] or {}
+        unavailable = detail.get("write_unavailable_seconds")
+        rows.append([str(r["run_id"]), when(r["started_at"]), detail.get("decided_by") or "not recorded", detail.get("reason") or "not recorded",
+                     r["status"], _carried_total(r["carried"]), duration(unavailable) if unavailable is not None else "not measured"])
+    blocks += [paragraph("Fallbacks after the switch (control table `runs`, command fallback):"),
+               table(("run", "when", "decided by", "reason", "status", "carried back", "writes unavailable"), rows)]
+    order = [t["name"] for t in f["settings"]["tables"]]  # the order of migration.yml, parents first, as carried
+    carried = [[str(r["run_id"]), name, c.get("inserted"), c.get("updated"), c.get("deleted")]
+               for r in fallbacks
+               for name, c in sorted(r["carried"].items(), key=lambda x: order.index(x[0]) if x[0] in order else len(order))]
+    if carried:
+        blocks += [paragraph("Carried back into the legacy schema, per table:"),
+                   table(("run", "legacy table", "inserted", "updated", "deleted"), carried, "llrrr")]
+    return blocks
 
 
 def _rollback_row(run: dict) -> list[str]:

@@ -48,6 +48,11 @@ class FallbackResult:
     write_unavailable_seconds: float | None = None
 
 
+def reverse_models(config: Config, target: Database) -> list[str]:
+    """The dbt models of the reverse mapping (tag `fallback`); none means no fallback is possible."""
+    return list(dbt.run(config, target, ["ls", "--select", f"tag:{REVERSE_SCHEMA}", "--resource-type", "model", "--output", "name", "--log-level", "none"], quiet=True).results or [])
+
+
 def reverse_relation(table: TableConfig) -> sql.Composed:
     return postgres.qualified(REVERSE_SCHEMA, f"legacy_{table.name.lower()}")
 

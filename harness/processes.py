@@ -7,6 +7,7 @@ import functools
 import os
 import re
 import shutil
+import signal
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
@@ -99,3 +100,24 @@ def output_of(args: list[str | Path], *, env: dict[str, str], script: str, what:
     if code != 0:
         lines = stderr.strip().splitlines() or ["no output"]
         raise ProgramFailed(f"{what} failed (exit {code}): {lines[-1].strip()}")
+
+
+@contextlib.contextmanager
+def background(args: list[str], *, env: dict[str, str], cwd: Path, log: Path, what: str) -> Iterator[subprocess.Popen]:
+    """A program running beside the caller (the rehearsal's traffic), interrupted on leaving;
+    its output goes to `log`."""
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with log.open("w") as out:
+        try:
+            proc = subprocess.Popen(args, env=env, cwd=cwd, stdout=out, stderr=subprocess.STDOUT)
+        except OSError as exc:
+            raise ProgramFailed(f"{what} could not start ({exc.strerror}): {args[0]}") from None
+        try:
+            yield proc
+        finally:
+            proc.send_signal(signal.SIGINT)
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()

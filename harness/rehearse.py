@@ -1,14 +1,18 @@
 """A rehearsal: the whole cycle on disposable copies, timed, so the runbook knows its durations.
 
 The source is copied through a real backup and restore; the copy is loaded into a fresh target,
-synced, reconciled and cut over up to the switch, then rolled back and checked again. The real
-source and target are only read. Each step's time is recorded under a `rehearse` run in the
+synced, reconciled and cut over through the switch, then fallen back through the reverse models
+and checked again. A project without reverse models is rolled back before the switch instead.
+An optional traffic command (`migrate rehearse --traffic-command`) writes to the copies meanwhile,
+following the rehearsal's routing file. The real source and target are only read. Each step's time is recorded under a `rehearse` run in the
 real control schema, and the rehearsal with the fingerprint of the models it exercised.
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
+import os
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -16,7 +20,7 @@ from typing import Callable
 
 from psycopg import sql
 
-from harness import backup, connections, control, cutover, load, reconcile, rollback, sync
+from harness import backup, connections, control, cutover, fallback, load, processes, reconcile, reports, rollback, sync
 from harness.config import Config
 from harness.connections import Database
 from harness.errors import CheckFailed
@@ -27,13 +31,19 @@ class Rehearsal:
     rehearsal_id: int
     timings: dict[str, float] = field(default_factory=dict)
     seconds: float = 0.0
+    fallback: bool = False  # fell back after the switch (else rolled back before it: no reverse models)
 
 
 def _disposable(db: Database, name: str) -> Database:
     return Database(db.side, connections.with_database(db.url, name), db.setting, db.embedded)
 
 
-def rehearse(config: Config, source: Database, target: Database, *, on_step: Callable[[str, float], None] | None = None) -> Rehearsal:
+def rehearse(
+    config: Config, source: Database, target: Database, *, on_step: Callable[[str, float], None] | None = None,
+    traffic_command: list[str] | None = None,
+) -> Rehearsal:
+    """`traffic_command` runs from the load until the end of the fallback, with MIGRATE_SOURCE_URL and
+    MIGRATE_TARGET_URL set to the copies and MIGRATE_ROUTING_FILE to the rehearsal's routing file."""
     started = time.perf_counter()
     schema = config.control_schema
     suffix = uuid.uuid4().hex[:6]
@@ -61,31 +71,54 @@ def rehearse(config: Config, source: Database, target: Database, *, on_step: Cal
             if on_step:
                 on_step(name, result.timings[name])
 
+        def record(steps) -> None:
+            for step in steps:
+                if step.skipped:
+                    continue
+                _record_step(ctl, schema, run_id, step.name, step.seconds)
+                result.timings[step.name] = step.seconds
+                if on_step:
+                    on_step(step.name, step.seconds)
+
+        traffic = contextlib.ExitStack()
         try:
             timed("backup", lambda d: d.update(backup_id=backup.backup(config, source, target, "source", config.project_dir / ".migrate" / "backups").backup_id))
             timed("restore", lambda d: d.update(rows=sum(backup.restore(config, source, target, copy_source_name).row_counts.values())))
             connections.create_database(connections.with_database(target.url, "postgres"), copy_target_name)
+            if traffic_command:
+                routing = config.project_dir / rehearsal_config.cutover.routing_file
+                routing.unlink(missing_ok=True)
+                env = {**os.environ, "MIGRATE_SOURCE_URL": copy_source.url, "MIGRATE_TARGET_URL": copy_target.url, "MIGRATE_ROUTING_FILE": str(routing)}
+                traffic.enter_context(processes.background(traffic_command, env=env, cwd=config.project_dir,
+                                                           log=config.project_dir / "reports" / "rehearsal-traffic.log", what="the rehearsal's traffic command"))
             timed("load", lambda d: d.update(rows=load.load(rehearsal_config, copy_source, copy_target).rows))
             timed("build", lambda d: d.update(nodes=sync.build(rehearsal_config, copy_target, ("build", "--full-refresh")).succeeded))
             timed("sync", lambda d: d.update(changes=sync.apply(rehearsal_config, copy_source, copy_target).changes))
 
-            def verify(detail: dict) -> None:
+            def verify(detail: dict, *, build: bool = True) -> None:
+                # After a fallback `app` is frozen and no longer the system of record: source and landing are compared.
                 outcome = reconcile.reconcile(
-                    rehearsal_config, copy_source, copy_target, ["counts", "checksums"], build=False, report_name="rehearsal-reconciliation"
+                    rehearsal_config, copy_source, copy_target, ["counts", "checksums"], build=build, report_name="rehearsal-reconciliation"
                 )
                 detail["passed"] = outcome.passed
                 if not outcome.passed:
                     raise CheckFailed("the rehearsal's reconciliation failed: see reports/rehearsal-reconciliation.md")
 
             timed("reconcile", verify)
-            steps = cutover.run(rehearsal_config, copy_source, copy_target, skip_gates=True, stop_before="switch").steps
-            for step in steps:
-                _record_step(ctl, schema, run_id, step.name, step.seconds)
-                result.timings[step.name] = step.seconds
-                if on_step:
-                    on_step(step.name, step.seconds)
-            timed("rollback", lambda d: d.update(unfrozen=rollback.abort(rehearsal_config, copy_source, copy_target, decided_by="rehearsal", reason="rehearsal").unfrozen))
-            timed("verify_after_rollback", verify)
+            falls_back = bool(fallback.reverse_models(rehearsal_config, copy_target))
+            steps = cutover.run(rehearsal_config, copy_source, copy_target, skip_gates=True, stop_before=None if falls_back else "switch").steps
+            record(steps)
+            if falls_back:
+                begun = time.perf_counter()
+                record(fallback.run(rehearsal_config, copy_source, copy_target, decided_by="rehearsal", reason="rehearsal").steps)
+                result.timings["rollback"] = time.perf_counter() - begun
+                traffic.close()
+                timed("sync_after_rollback", lambda d: d.update(changes=_sync_until_caught_up(rehearsal_config, copy_source, copy_target)))
+            else:
+                traffic.close()
+                timed("rollback", lambda d: d.update(unfrozen=rollback.abort(rehearsal_config, copy_source, copy_target, decided_by="rehearsal", reason="rehearsal").unfrozen))
+            timed("verify_after_rollback", lambda d: verify(d, build=not falls_back))
+            result.fallback = falls_back
             result.seconds = time.perf_counter() - started
             ctl.execute(
                 sql.SQL("update {} set status = 'succeeded', finished_at = clock_timestamp(), timings = %s where rehearsal_id = %s").format(
@@ -94,14 +127,42 @@ def rehearse(config: Config, source: Database, target: Database, *, on_step: Cal
                 (json.dumps(result.timings), rehearsal_id),
             )
             control.finish_run(ctl, schema, run_id, "succeeded", {"seconds": result.seconds})
+            write_report(config, result, traffic_command)
         except BaseException:
             ctl.execute(sql.SQL("update {} set status = 'failed', finished_at = clock_timestamp() where rehearsal_id = %s").format(control.table(schema, "rehearsals")), (rehearsal_id,))
             control.finish_run(ctl, schema, run_id, "failed")
             raise
         finally:
+            traffic.close()
             connections.drop_database(connections.with_database(source.url, "postgres"), copy_source_name)
             connections.drop_database(connections.with_database(target.url, "postgres"), copy_target_name)
     return result
+
+
+def _sync_until_caught_up(config: Config, source: Database, target: Database) -> int:
+    applied = 0
+    while (changes := sync.apply(config, source, target).changes):
+        applied += changes
+    return applied
+
+
+def write_report(config: Config, result: Rehearsal, traffic_command: list[str] | None) -> reports.Written:
+    data = {"rehearsal_id": result.rehearsal_id, "seconds": result.seconds, "fallback": result.fallback,
+            "traffic_command": traffic_command, "timings": result.timings}
+
+    def render(d: dict) -> str:
+        lines = [f"# Rehearsal {d['rehearsal_id']}", "",
+                 f"The whole cycle on disposable copies took **{d['seconds']:.0f} s**; "
+                 + ("it cut over through the switch and fell back through the reverse models." if d["fallback"]
+                    else "the project has no reverse models, so it rolled back before the switch.")
+                 + (f" Traffic: `{' '.join(d['traffic_command'])}` (output in reports/rehearsal-traffic.log)." if d["traffic_command"]
+                    else " No traffic ran (`migrate rehearse --traffic-command ...`)."),
+                 "", "The cutover runbook (`migrate cutover --dry-run`) takes its step durations from here.", "",
+                 "| step | seconds |", "|---|---:|"]
+        lines += [f"| {name} | {seconds:.2f} |" for name, seconds in d["timings"].items()]
+        return "\n".join(lines) + "\n"
+
+    return reports.write(config.project_dir, "rehearsal", data, render)
 
 
 def _record_step(conn, schema: str, run_id: int, name: str, seconds: float) -> None:

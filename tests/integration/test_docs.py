@@ -1,7 +1,8 @@
 """`migrate docs` on real runs: before anything ran, after a whole generic migration (load, build,
-reconcile, backup, rehearsal, approvals, cutover), and on the worked example. The documents carry
-that run's figures and names, never a placeholder, and the spreadsheet has a row for every target
-and every legacy column."""
+reconcile, backup, rehearsal, approvals, cutover, a check of the rollback criteria), and on the
+worked example, before its cutover and after its fallback. The documents carry that run's figures
+and names, never a placeholder, and the spreadsheet has a row for every target and every legacy
+column."""
 from __future__ import annotations
 
 import json
@@ -12,7 +13,8 @@ import openpyxl
 import psycopg
 import pytest
 
-from harness import approvals, assess, backup, connections, cutover, dbt_artifacts, docs, load, reconcile, rehearse, reports, sync
+from harness import (approvals, assess, backup, connections, cutover, dbt_artifacts, docs, load, reconcile, rehearse, reports,
+                     rollback, rollback_criteria, sync)
 from harness.config import load_config
 from harness.demo.seed import seed_legacy
 from tests.conftest import PROJECT_DIR, run_migrate
@@ -204,6 +206,7 @@ def test_documents_of_a_generic_migration_carry_its_run(shop, admin_url):
         approvals.approve(config, target, "cutover", "dba", "Edgar Codd")
         assert reconcile.reconcile(config, source, target, ["counts", "checksums"], build=False).passed
         run = cutover.run(config, source, target)
+        rollback_criteria.evaluate(config, source, target)
     finally:
         connections.drop_database(admin_url, check_db)
 
@@ -224,14 +227,23 @@ def test_documents_of_a_generic_migration_carry_its_run(shop, admin_url):
             assert name in text
     assert "figures checked" in plan
 
+    assert "| 2 | catch_up | migration_lead (Data team) |" in runbook
     assert "| 3 | freeze_source | dba (DBA team) |" in runbook
+    assert "## After the switch" in runbook and "`migrate decommission`" in runbook
     assert f"Cutover run {run.run_id} succeeded" in runbook
     real = {s.name: s for s in run.steps}
     assert all(f"| {step} | T+" in runbook for step in real)
     assert "writes were unavailable for" in runbook
 
-    assert "Rehearsal" in rollback_doc and "the rollback took" in rollback_doc
-    assert "`migrate rollback --decided-by NAME --reason TEXT`" in rollback_doc
+    assert "rehearsal" in rollback_doc and "the rollback took" in rollback_doc
+    assert "`migrate rollback --check`" in rollback_doc
+    assert "`migrate rollback --role ROLE --decided-by NAME --reason TEXT`, ROLE one of business_owner, dba" in rollback_doc
+    assert "refused unless `--role` names one of business_owner, dba (migration.yml rollback.deciders)" in rollback_doc
+    verification = next(x for x in rollback_doc.splitlines() if x.startswith("| verification failed | verification |"))
+    assert f"not met: the final verification of cutover run {run.run_id} passed" in verification and "; check run " in verification
+    assert "| manual decision | manual |" in rollback_doc
+    assert "| Client | fallback.legacy_client |  | missing: the fallback stops before writing anything" in rollback_doc
+    assert "No rollback has been run on this migration" in rollback_doc
 
     assert "| Client: source = landing | passed | 5,000 | 5,000 |" in validation
     assert "| Basket: source = landing | passed | 6,000 | 6,000 | 1 segment, 0 differ |" in validation
@@ -303,4 +315,25 @@ def test_documents_of_the_worked_example(tmp_path, migration, monkeypatch, admin
     book = openpyxl.load_workbook(folder / "mapping.xlsx")
     cards = [r for r in sheet_rows(book, "payment") if r["legacy column"] == "CARD_NO"]
     assert cards and all(r["conversion"].startswith("masked at the source (last4)") for r in cards)
+    assert_no_placeholders(folder)
+
+    # After the switch: the new application renames a customer, the criteria are checked, a decider falls back.
+    cutover.run(config, source, target, skip_gates=True)
+    with psycopg.connect(migration.target_url) as conn:
+        conn.execute("update app.customer set display_name = display_name || ' renamed' where customer_id = (select min(customer_id) from app.customer)")
+    rollback_criteria.evaluate(config, source, target)
+    fell_back = rollback.rollback(config, source, target, decided_by="Grace Hopper (business_owner)", reason="orders lose their lines")
+    assert fell_back.carried["CUSTOMER"] == {"inserted": 0, "updated": 1, "deleted": 0}
+    docs.generate(config, source, target, folder)
+    rollback_doc = read(folder, "rollback.md")
+    assert "Fell back at " in rollback_doc
+    metric = next(x for x in rollback_doc.splitlines() if x.startswith("| new orders without lines | metric |"))
+    assert "≤ 0.02, measured by its SQL on the target" in metric and "; check run " in metric
+    assert "| CUSTOMER | fallback.legacy_customer | models/fallback/legacy_customer.sql | built by the model legacy_customer |" in rollback_doc
+    assert "| legacy_keys | models/fallback/legacy_keys.sql |" in rollback_doc
+    assert "**What is not carried back** (the header of models/fallback/_fallback__models.yml): Not carried back: categories edited in place" in rollback_doc
+    assert f"| {fell_back.run_id} | CUSTOMER | 0 | 1 | 0 |" in rollback_doc
+    assert "| Grace Hopper (business_owner) | orders lose their lines | succeeded | 0 inserted, 1 updated, 0 deleted over 5 tables |" in rollback_doc
+    assert f"The fallback, in fallback run {fell_back.run_id} (succeeded): its steps took" in rollback_doc
+    assert f"fallback run {fell_back.run_id} decided by Grace Hopper (business_owner): orders lose their lines" in read(folder, "plan.md")
     assert_no_placeholders(folder)

@@ -9,6 +9,10 @@ The one ledger of acknowledged writes of both applications must then hold in the
 from __future__ import annotations
 
 import dataclasses
+import os
+import signal
+import subprocess
+import sys
 import threading
 import time
 
@@ -87,3 +91,31 @@ def test_a_second_rollback_after_the_fallback_is_refused(worked_example):
     rollback.rollback(config, source, target, decided_by="Dana", reason="test")
     with pytest.raises(rollback.RollbackRefused, match="already fell back"):
         rollback.rollback(config, source, target, decided_by="Dana", reason="again")
+
+
+CRASHING_FALLBACK = """
+import dataclasses, sys
+from harness import connections, rollback
+from harness.config import load_config
+config = load_config()
+config = dataclasses.replace(config, cutover=dataclasses.replace(config.cutover, routing_file=sys.argv[1], switch_command=None))
+source, target = connections.resolve(config)
+rollback.rollback(config, source, target, decided_by="Dana", reason="crash test")
+"""
+
+
+def test_a_fallback_killed_at_a_step_resumes_and_loses_nothing(worked_example):
+    config, source, target, tmp_path = worked_example
+    ledger_path, routing = tmp_path / "ledger.jsonl", tmp_path / "routing.json"
+    cutover.run(config, source, target, skip_gates=True)
+    report = run_traffic(source, config.source_schema, ledger_path, rate=30, duration=4, workers=2, new_db=target, start_side="new")
+    assert report.by_side == {"new": report.transactions} and report.transactions > 20
+    for step in ("carry_back", "switch_back"):
+        killed = subprocess.run([sys.executable, "-c", CRASHING_FALLBACK, str(routing)], cwd=PROJECT_DIR,
+                                env={**os.environ, "MIGRATE_CRASH_AT": f"fallback:{step}"}, capture_output=True, text=True)
+        assert killed.returncode == -signal.SIGKILL, killed.stderr
+    result = rollback.rollback(config, source, target, decided_by="Dana", reason="after the crashes")
+    assert result.resumed and [s.name for s in result.steps if not s.skipped] == ["switch_back", "unfreeze_source"]
+    with connections.connection(target) as dst, connections.connection(source) as src:
+        check = verify_after_fallback(src, config.source_schema, dst, ledger_path)
+    assert check.ok and check.checked >= report.writes // 2, check.describe()

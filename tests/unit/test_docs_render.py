@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from harness import cutover, docs, docs_render, mapping_sheet, reconcile
+from harness import cutover, decommission, docs, docs_render, fallback, mapping_sheet, reconcile
 from harness.config import load_config
 from harness.dbt_artifacts import Artifacts
 
@@ -21,6 +21,12 @@ tables:
 owners: {migration_lead: Data team, business_owner: Shop owners, dba: DBA team}
 roles: {legacy_app_role: shop_legacy}
 cutover: {required_approvals: [business_owner, dba]}
+rollback:
+  deciders: [migration_lead, business_owner]
+  criteria:
+    - {name: verification failed, kind: verification}
+    - {name: baskets without lines, kind: metric, sql: select 0.5, max: 0.02}
+decommission: {required_approvals: [dba]}
 """
 
 
@@ -37,6 +43,10 @@ def facts(tmp_path) -> dict:
         "phase": None, "load": None, "sync": None, "backups": [], "rollbacks": [], "approvals": [],
         "reconcile": {"runs": [], "levels": {}}, "rehearsal": None,
         "cutover": {"last_run": None, "steps": list(cutover.STEPS), "estimates": {}},
+        "fallback": {"runs": [], "steps": list(fallback.STEPS), "models": [], "yaml_files": [], "header": None, "not_carried_back": None,
+                     "tables": [{"table": t, "relation": f"fallback.legacy_{t.lower()}", "model": None, "file": None} for t in ("Client", "Basket")]},
+        "rollback_checks": {"evaluations": 0, "last_run": None, "latest": []},
+        "decommission": {"last_run": None, "steps": list(decommission.STEPS), "read_only_schema": decommission.READ_ONLY_SCHEMA},
         "gates": {"checked_at": "2026-01-02T03:04:05+00:00", "error": None,
                   "gates": [{"name": "approvals", "passed": False, "reason": "no cutover approval from business_owner, dba"}]},
         "assessment": None,
@@ -56,10 +66,27 @@ def rendered(facts: dict) -> dict[str, str]:
     return out
 
 
-def test_every_cutover_step_and_reconcile_level_is_described_and_owned():
-    assert set(cutover.STEPS) <= set(docs_render.STEP_WORDS)
-    assert set(cutover.STEPS) <= set(docs_render.STEP_OWNERS)
+# The cutover's steps as this version of the documents knows them; a strategy may add others.
+KNOWN_CUTOVER_STEPS = ("preflight", "catch_up", "freeze_source", "final_sync", "final_build", "final_verification",
+                       "reverse_capture", "align_sequences", "switch", "source_read_only")
+
+
+def test_every_known_step_kind_and_level_is_described_and_owned():
+    assert set(KNOWN_CUTOVER_STEPS) <= set(docs_render.STEP_WORDS) and set(KNOWN_CUTOVER_STEPS) <= set(docs_render.STEP_OWNERS)
+    assert set(fallback.STEPS) <= set(docs_render.FALLBACK_STEP_WORDS) and set(fallback.STEPS) <= set(docs_render.FALLBACK_STEP_OWNERS)
+    assert set(decommission.STEPS) <= set(docs_render.DECOMMISSION_STEP_WORDS)
     assert set(reconcile.LEVELS) <= set(docs_render.LEVEL_WORDS)
+    assert set(docs_render.CRITERION_WORDS) == {"verification", "data_loss", "metric", "latency", "manual"}
+
+
+def test_a_step_the_documents_do_not_know_is_listed_by_its_own_name(facts):
+    steps = docs.merged_steps(("preflight", "freeze_source", "switch"), ["preflight", "freeze_source", "switch_wave_1", "switch"])
+    assert steps == ["preflight", "freeze_source", "switch_wave_1", "switch"]
+    assert docs.merged_steps(("a", "b"), ["b", "c", "a"]) == ["a", "b", "c"]
+    facts["cutover"]["steps"] = [*facts["cutover"]["steps"], "switch_wave_1"]
+    text = docs_render.markdown(docs_render.runbook(facts))
+    row = next(line for line in text.splitlines() if "| switch_wave_1 |" in line)
+    assert "migration_lead (Data team)" in row and "the step switch wave 1 of `migrate cutover`" in row
 
 
 def test_documents_of_a_migration_where_nothing_happened_say_so_plainly(facts):
@@ -88,7 +115,7 @@ def test_steps_go_to_the_roles_migration_yml_names_and_else_to_the_migration_lea
 
 
 def test_runbook_shows_owners_planned_starts_and_the_real_timeline_beside_them(facts):
-    facts["cutover"]["estimates"] = {"preflight": 1.0, "reverse_capture": 2.0, "freeze_source": 3.0}
+    facts["cutover"]["estimates"] = {"preflight": 1.0, "catch_up": 2.0, "freeze_source": 3.0}
     facts["cutover"]["last_run"] = {
         "run_id": 7, "started_at": "2026-01-02T04:00:00+00:00", "finished_at": None, "status": "failed",
         "detail": {"rolled_back": True, "decided_by": "Dana", "reason": "switch failed"},
@@ -96,12 +123,100 @@ def test_runbook_shows_owners_planned_starts_and_the_real_timeline_beside_them(f
                    "finished_at": "2026-01-02T04:00:01+00:00", "seconds": 1.5, "detail": {}}],
     }
     text = docs_render.markdown(docs_render.runbook(facts))
-    assert "| 2 | freeze_source | dba (DBA team) | T+1.0 s | 3.0 s |" in text
+    assert "| 2 | catch_up | migration_lead (Data team) | T+1.0 s | 2.0 s | syncs the captured changes" in text
+    assert "| 3 | freeze_source | dba (DBA team) | T+3.0 s | 3.0 s |" in text
     assert "| 0 | sign-off | business_owner (Shop owners), dba (DBA team) | before T |" in text
     assert "| preflight | T+0.0 s | 1.0 s | 2026-01-02 04:00:00 UTC | 1.5 s | +0.5 s |" in text
-    assert "| freeze_source | T+1.0 s | 3.0 s | not reached |" in text
+    assert "| freeze_source | T+3.0 s | 3.0 s | not reached |" in text
     assert "rolled back, decided by Dana: switch failed" in text
     assert "users of the legacy application (database role shop_legacy)" in text
+    after = text[text.index("## After the switch"):]
+    assert "`migrate rollback --check`" in after and "`migrate decommission`" in after
+    assert "`migrate approve --stage decommission --role ROLE --name NAME` by dba (DBA team)" in after
+    assert "`migrate rollback --role ROLE --decided-by NAME --reason TEXT` (rollback.md)" in text
+
+
+def test_rollback_procedures_before_anything_ran_name_what_is_missing(facts):
+    text = docs_render.markdown(docs_render.rollback(facts))
+    assert "not built" not in text and "not part of this version" not in text
+    assert "| verification failed | verification |" in text
+    assert ("| baskets without lines | metric | a figure measured on the target is outside its limit | "
+            "≤ 0.02, measured by its SQL on the target | not evaluated yet |") in text
+    assert "| manual decision | manual |" in text, "the manual criterion is always there"
+    assert "No evaluation of the rollback criteria has been recorded yet (`migrate rollback --check`)." in text
+    assert "refused unless `--role` names one of migration_lead, business_owner" in text
+    assert "| business_owner | Shop owners | decides (rollback.deciders) |" in text
+    assert "| dba | DBA team | carries out the fallback's freeze_target, carry_back, switch_back, unfreeze_source |" in text
+    assert "`migrate rollback --role ROLE --decided-by NAME --reason TEXT`, ROLE one of migration_lead, business_owner" in text
+    assert "| 3 | carry_back | dba (DBA team) |" in text
+    assert "No rollback has been run on this migration" in text
+    assert "The fallback: not measured, as none has run" in text
+    assert "the switch back writes only the routing file .migrate/routing.json" in text
+    assert "It needs the sign-off of stage decommission by dba (DBA team) (migration.yml decommission.required_approvals): dba: not yet." in text
+    assert "Not decommissioned yet (`migrate decommission`, after the rollback window)." in text
+    assert "The reverse models cannot be listed: the project folder has no dbt_project.yml" in text
+
+
+def test_rollback_procedures_show_checks_fallbacks_and_what_is_not_carried_back(facts):
+    facts["phase"] = {"phase": "fallen_back", "changed_at": "2026-01-03T10:00:00+00:00", "switched_at": "2026-01-02T08:00:00+00:00",
+                      "rollback_window_ends": "2026-01-05T08:00:00+00:00"}
+    facts["rollback_checks"] = {
+        "evaluations": 3,
+        "last_run": {"run_id": 12, "started_at": "2026-01-03T09:00:00+00:00", "status": "succeeded",
+                     "detail": {"phase": "switched", "since": "since the switch", "met": ["baskets without lines"]}},
+        "latest": [{"run_id": 12, "criterion": "baskets without lines", "kind": "metric", "state": "met", "figure": "0.5",
+                    "threshold": "≤ 0.02", "detail": None, "checked_at": "2026-01-03T09:00:01+00:00"},
+                   {"run_id": 9, "criterion": "old name", "kind": "manual", "state": "not met", "figure": "no decision",
+                    "threshold": "", "detail": None, "checked_at": "2026-01-02T09:00:00+00:00"}],
+    }
+    step = {"status": "succeeded", "started_at": "2026-01-03T09:30:00+00:00", "finished_at": "2026-01-03T09:30:02+00:00", "seconds": 2.0}
+    facts["fallback"]["runs"] = [{
+        "run_id": 13, "started_at": "2026-01-03T09:30:00+00:00", "finished_at": "2026-01-03T09:31:00+00:00", "status": "succeeded",
+        "detail": {"decided_by": "Ada (business_owner)", "reason": "baskets lose their lines", "write_unavailable_seconds": 14.5},
+        "carried": {"Basket": {"inserted": 7, "updated": 0, "deleted": 2}, "Client": {"inserted": 3, "updated": 1200, "deleted": 0}},
+        "steps": [{"step": name, **step} for name in fallback.STEPS],
+    }]
+    facts["fallback"]["models"] = ["legacy_client", "legacy_keys"]
+    facts["fallback"]["yaml_files"] = ["models/fallback/_fallback__models.yml"]
+    facts["fallback"]["not_carried_back"] = "Not carried back: tags edited in place."
+    facts["fallback"]["tables"][0].update(model="legacy_client", file="models/fallback/legacy_client.sql")
+    no_project = facts["dbt"]
+    facts["dbt"] = {"available": True, "models": [
+        {"name": "legacy_client", "link": None, "file": "models/fallback/legacy_client.sql", "description": ""},
+        {"name": "legacy_keys", "link": None, "file": "models/fallback/legacy_keys.sql", "description": "Legacy keys for new rows."}]}
+    text = docs_render.markdown(docs_render.rollback(facts))
+    assert "Fell back at 2026-01-03 10:00:00 UTC" in text
+    assert "| **met**: 0.5; check run 12 at 2026-01-03 09:00:01 UTC |" in text
+    assert "check run 12 at 2026-01-03 09:00:00 UTC, since the switch, in phase switched: met: baskets without lines (3 evaluations recorded in all)" in text
+    assert "Evaluated before, no longer in migration.yml: old name." in text
+    assert ("| 13 | 2026-01-03 09:30:00 UTC | Ada (business_owner) | baskets lose their lines | succeeded | "
+            "10 inserted, 1,200 updated, 2 deleted over 2 tables | 14 s |") in text
+    assert "| 13 | Client | 3 | 1,200 | 0 |\n| 13 | Basket | 7 | 0 | 2 |" in text, "carried in the order of migration.yml"
+    assert "| 6 | unfreeze_source | dba (DBA team) |" in text and "| 2.0 s |" in text
+    assert "its steps took 12 s; writes were unavailable for 14 s." in text
+    assert "| Client | fallback.legacy_client | models/fallback/legacy_client.sql | built by the model legacy_client |" in text
+    assert "| Basket | fallback.legacy_basket |  | missing: the fallback stops before writing anything" in text
+    assert "| legacy_keys | models/fallback/legacy_keys.sql | Legacy keys for new rows. |" in text
+    assert "**What is not carried back** (the header of models/fallback/_fallback__models.yml): Not carried back: tags edited in place." in text
+    assert "No abort before the switch." in text
+    facts["dbt"] = no_project
+    history = docs_render.markdown(docs_render.plan(facts))
+    assert "fallback run 13 decided by Ada (business_owner): baskets lose their lines" in history
+    assert "| fallback after the switch (writes unavailable) | not estimated by the assessment | not rehearsed" in history
+
+
+def test_where_it_stands_follows_the_phase_to_the_decommission(facts):
+    facts["phase"] = {"phase": "switched", "changed_at": "2026-01-01T00:00:00+00:00", "switched_at": "2026-01-01T00:00:00+00:00",
+                      "rollback_window_ends": "2026-01-01T12:00:00+00:00"}
+    assert "the rollback window ended at 2026-01-01 12:00:00 UTC: `migrate decommission` is next" in docs_render.standing(facts)
+    facts["phase"]["rollback_window_ends"] = "2026-01-09T00:00:00+00:00"
+    assert "read-only until 2026-01-09 00:00:00 UTC" in docs_render.standing(facts)
+    facts["phase"]["phase"] = "decommissioned"
+    assert docs_render.standing(facts).startswith("Decommissioned at 2026-01-01 00:00:00 UTC: the migration is complete")
+    facts["decommission"]["last_run"] = {"run_id": 20, "started_at": "2026-01-09T01:00:00+00:00", "finished_at": "2026-01-09T01:05:00+00:00",
+                                         "status": "succeeded", "detail": {"backup_id": 4, "archive": "/a/source.dump"}, "steps": []}
+    assert "Decommission run 20 succeeded, started 2026-01-09 01:00:00 UTC, finished 2026-01-09 01:05:00 UTC; archive backup #4 (/a/source.dump)." \
+        in docs_render.markdown(docs_render.rollback(facts))
 
 
 def test_quality_criteria_follow_the_latest_evidence(facts):
