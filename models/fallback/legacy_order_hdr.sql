@@ -64,7 +64,9 @@ final as (
         addresses.country_code::text as "SHIP_CTRY",
         -- In the currency's own notation, which the legacy application and the forward mapping read.
         replace(
-            to_char(current_row.total_cents / 100.0, 'FM999999999990.00'), '.', coalesce(currencies.decimal_separator, '.')
+            to_char(current_row.total_cents / 100.0, 'FM999999999990.00'),
+            '.',
+            coalesce(currencies.decimal_separator, '.')
         ) as "ORDER_TOTAL",
         current_row.currency::text as "CURR_CD",
         current_row.notes as "NOTES",
