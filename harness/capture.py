@@ -19,6 +19,13 @@ from harness.landing import MASK_SQL, SourceTable
 
 CAPTURE_SCHEMA = "_migrate"
 TRIGGER = "_migrate_capture"
+FROZEN_MESSAGE = "writes are frozen for the migration cutover"
+FROZEN_HINT = "the application should retry on the new system or wait for the rollback"
+
+
+def freeze_lock_key(schema: sql.Composable) -> sql.Composed:
+    """The advisory lock every captured write holds shared; the freeze takes it exclusively."""
+    return sql.SQL("hashtextextended('_migrate freeze ' || {}, 0)").format(schema)
 
 LOG_DDL = """
 create schema if not exists {schema};
@@ -69,6 +76,10 @@ declare
     old_key jsonb;
     old_row jsonb;
 begin
+    -- A freeze is waiting for the writes in flight or holds the lock: refuse at once.
+    if not pg_try_advisory_xact_lock_shared({freeze_key}) then
+        raise exception using errcode = 'read_only_sql_transaction', message = {message}, hint = {hint};
+    end if;
     if TG_OP = 'TRUNCATE' then
         insert into {log} (table_schema, table_name, op) values (TG_TABLE_SCHEMA, TG_TABLE_NAME, 'T');
         return null;
@@ -91,6 +102,9 @@ end
         masks=sql.SQL("\n        ").join(masks),
         old_key=old_key,
         old_row=sql.SQL("old_row := to_jsonb(OLD);" if before_images else ""),
+        freeze_key=freeze_lock_key(sql.SQL("TG_TABLE_SCHEMA")),
+        message=sql.Literal(FROZEN_MESSAGE),
+        hint=sql.Literal(FROZEN_HINT),
     )
 
 

@@ -2,9 +2,15 @@
 
 A BEFORE trigger on every listed table rejects writes with a clear error, except in a session
 that declared itself the migration's own writer (`set migrate.writer = 'fallback'`: the fallback
-carries the new application's changes into the frozen legacy schema). Creating it takes a lock that waits for the writers already in flight,
-and all tables are frozen in one transaction, so once `freeze` returns no write transaction is
-open on them: everything committed before is in the change log, nothing can commit after.
+carries the new application's changes into the frozen legacy schema). All tables are frozen in
+one transaction, and only once no write transaction is in flight on them: once `freeze` returns,
+everything committed before is in the change log, and nothing can commit after.
+
+Where the capture triggers are installed, the freeze first drains the writers through the
+advisory lock every captured write holds shared: taking it exclusively waits for the write
+transactions in flight only, while every new write is refused at once (fail fast), with no queue
+on the tables and no deadlock. Creating the triggers then waits for nobody. Without capture
+triggers (timestamp capture), creating the triggers waits for the writers in flight itself.
 """
 from __future__ import annotations
 
@@ -14,13 +20,14 @@ from dataclasses import dataclass
 import psycopg
 from psycopg import sql
 
+from harness import capture
 from harness.capture import CAPTURE_SCHEMA
 from harness.engines import postgres
 from harness.errors import HarnessError
 
 TRIGGER = "_migrate_freeze"
 WRITER_SETTING = "migrate.writer"  # the one session the freeze lets through
-MESSAGE = "writes are frozen for the migration cutover"
+MESSAGE = capture.FROZEN_MESSAGE
 
 
 class FreezeFailed(HarnessError):
@@ -41,7 +48,7 @@ begin
         return null;
     end if;
     raise exception using errcode = 'read_only_sql_transaction', message = {message},
-        hint = 'the application should retry on the new system or wait for the rollback';
+        hint = {hint};
 end
 $$;
 """
@@ -52,18 +59,44 @@ def freeze(conn: psycopg.Connection, schema: str, tables: list[str], *, lock_tim
     if conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
         raise ValueError("freeze needs an idle connection: inside an open transaction it would only be a savepoint")
     started = time.perf_counter()
+    drain = not capture.state(conn, schema, tables).missing
+    key = capture.freeze_lock_key(sql.Literal(schema))
+    conn.commit()
+    try:
+        if drain:
+            conn.execute(sql.SQL("set lock_timeout = {}").format(sql.Literal(f"{int(lock_timeout_seconds * 1000)}ms")))
+            conn.execute(sql.SQL("select pg_advisory_lock({})").format(key))  # session-level: outlives the commit
+            conn.commit()
+        try:
+            _create_triggers(conn, schema, tables, lock_timeout_seconds - (time.perf_counter() - started))
+        finally:
+            if drain:
+                conn.execute(sql.SQL("select pg_advisory_unlock({})").format(key))
+                conn.execute("reset lock_timeout")
+                conn.commit()
+    except psycopg.errors.LockNotAvailable:
+        conn.rollback()
+        raise FreezeFailed(
+            f"could not freeze {schema} within {lock_timeout_seconds:g} s: a write transaction stayed open; "
+            "nothing was frozen; find it in pg_stat_activity or raise the lock timeout"
+        ) from None
+    return Frozen(list(tables), time.perf_counter() - started)
+
+
+def _create_triggers(conn: psycopg.Connection, schema: str, tables: list[str], seconds: float) -> None:
     superuser = conn.execute("select rolsuper from pg_roles where rolname = current_user").fetchone()[0]
     conn.commit()
+    deadline = time.perf_counter() + seconds
     while True:
-        remaining = lock_timeout_seconds - (time.perf_counter() - started)
         try:
             with conn.transaction():
-                conn.execute(sql.SQL("set local lock_timeout = {}").format(sql.Literal(f"{max(1, int(remaining * 1000))}ms")))
+                conn.execute(sql.SQL("set local lock_timeout = {}").format(sql.Literal(f"{max(1, int((deadline - time.perf_counter()) * 1000))}ms")))
                 if superuser:
                     # A writer that holds one table and waits for another we hold is a deadlock: let
                     # the writer notice it first (its transaction is retried) rather than the freeze.
                     conn.execute("set local deadlock_timeout = '10s'")
-                conn.execute(sql.SQL(FUNCTION_DDL).format(schema=sql.Identifier(CAPTURE_SCHEMA), message=sql.Literal(MESSAGE)))
+                conn.execute(sql.SQL(FUNCTION_DDL).format(
+                    schema=sql.Identifier(CAPTURE_SCHEMA), message=sql.Literal(MESSAGE), hint=sql.Literal(capture.FROZEN_HINT)))
                 # The lock CREATE TRIGGER takes, on all tables at once: it waits for the writers in flight.
                 conn.execute(sql.SQL("lock table {} in share row exclusive mode").format(
                     sql.SQL(", ").join(postgres.qualified(schema, t) for t in tables)))
@@ -75,15 +108,9 @@ def freeze(conn: psycopg.Connection, schema: str, tables: list[str], *, lock_tim
                             sql.Identifier(TRIGGER), target, sql.Identifier(CAPTURE_SCHEMA)
                         )
                     )
-            break
+            return
         except psycopg.errors.DeadlockDetected:
             continue  # a writer held one table and wanted another we had locked: it went on, we try again
-        except psycopg.errors.LockNotAvailable:
-            raise FreezeFailed(
-                f"could not freeze {schema} within {lock_timeout_seconds:g} s: a write transaction stayed open; "
-                "nothing was frozen; find it in pg_stat_activity or raise the lock timeout"
-            ) from None
-    return Frozen(list(tables), time.perf_counter() - started)
 
 
 def unfreeze(conn: psycopg.Connection, schema: str, tables: list[str]) -> None:

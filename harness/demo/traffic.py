@@ -398,6 +398,7 @@ def run_traffic(
                 app = LegacyApp(conn, schema, rng, allocate) if side == "legacy" else NewApp(conn, rng)
                 kind = rng.choices(kinds, weights)[0]
                 slow = rng.random() < slow_share
+                began = time.time()
                 try:
                     entries = getattr(app, kind)()
                     if slow:
@@ -426,7 +427,9 @@ def run_traffic(
                     continue
                 ledger.record(entries)  # only after the commit was acknowledged
                 with lock:
-                    if outage[0] is not None:
+                    # Writes are available again when a transaction begun after the first refusal
+                    # commits (a commit of one in flight during the freeze does not count).
+                    if outage[0] is not None and began > outage[0]:
                         report.outages.append((outage[0], time.time()))
                         outage[0] = None
                     report.transactions += 1
