@@ -406,11 +406,7 @@ def _cutover(raw: dict, where: str) -> CutoverConfig:
     unknown = [r for r in approvals if r not in owners]
     if unknown:
         raise ConfigError(f"{where}: cutover.required_approvals names {', '.join(unknown)}, which are not under 'owners'")
-    tables = set((raw.get("tables") or {}))
-    waves = tuple(tuple(wave) for wave in section.get("waves") or ())
-    strays = [t for wave in waves for t in wave if t not in tables]
-    if strays:
-        raise ConfigError(f"{where}: cutover.waves names {', '.join(strays)}, which are not under 'tables'")
+    waves = _waves(raw, section, where)
 
     def command(name: str) -> tuple[str, ...] | None:
         value = section.get(name)
@@ -428,6 +424,32 @@ def _cutover(raw: dict, where: str) -> CutoverConfig:
         waves=waves,
         **{name: float(section[name]) for name in numbers & set(section)},
     )
+
+
+def _waves(raw: dict, section: dict, where: str) -> tuple[tuple[str, ...], ...]:
+    """cutover.waves: lists of table names that together name every table exactly once."""
+    value = section.get("waves") or []
+    if not isinstance(value, list) or not all(isinstance(w, list) and w and all(isinstance(t, str) for t in w) for w in value):
+        raise ConfigError(f"{where}: cutover.waves must be a list of waves, each a non-empty list of table names, e.g. [[PRODUCT], [CUSTOMER, ORDER_HDR]]")
+    waves = tuple(tuple(wave) for wave in value)
+    if not waves:
+        if raw.get("strategy") == "phased":
+            raise ConfigError(f"{where}: strategy phased needs cutover.waves: the tables of each wave, every table under 'tables' in exactly one")
+        return waves
+    if not isinstance(raw.get("tables"), dict):
+        return waves  # 'tables' itself is refused, with its own message
+    tables = [str(t) for t in raw["tables"]]
+    named = [t for wave in waves for t in wave]
+    strays = [t for t in named if t not in tables]
+    if strays:
+        raise ConfigError(f"{where}: cutover.waves names {', '.join(strays)}, which are not under 'tables'")
+    twice = sorted({t for t in named if named.count(t) > 1})
+    if twice:
+        raise ConfigError(f"{where}: cutover.waves names {', '.join(twice)} more than once: every table belongs to exactly one wave")
+    missing = [t for t in tables if t not in named]
+    if missing:
+        raise ConfigError(f"{where}: cutover.waves leaves out {', '.join(missing)}: every table under 'tables' belongs to exactly one wave")
+    return waves
 
 
 def _roles(value: Any, name: str, raw: dict, where: str) -> tuple[str, ...]:

@@ -1,4 +1,12 @@
-"""The cutover runbook: gates, freeze, final sync, verification, sequences, switch.
+"""The cutover runbook of each strategy: gates, freeze, the last data, verification, switch.
+
+- parallel run (the default): the load and sync ran while both systems ran; the cutover catches
+  up, freezes every table, syncs the last changes, verifies and switches in a short window.
+- big bang: nothing is loaded beforehand; the cutover freezes first, then loads the whole
+  snapshot, runs the full build, verifies and switches, all inside the window.
+- phased: the tables move in the waves of `cutover.waves`, each wave a cutover of its own that
+  freezes, verifies and switches only its tables (the routing file gains one entry per table);
+  the migration is switched once the last wave is.
 
 Each step is recorded with its start, end and outcome in the control schema, and every step
 can run again: a cutover killed at any point and started again resumes at the first step that
@@ -8,23 +16,25 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Collection, Mapping
 
 import psycopg
 from psycopg import sql
 
-from harness import capture, connections, control, freeze, landing, processes, runbook, sync
+from harness import capture, connections, control, dbt_artifacts, freeze, landing, load, processes, reconcile, runbook, sync
 from harness.config import Config
 from harness.connections import Database
 from harness.engines import postgres
-from harness.errors import CheckFailed
+from harness.errors import CheckFailed, HarnessError
 from harness.provision import APP_SCHEMA
 from harness.runbook import StepResult
 
+# Parallel run, and each wave of a phased cutover.
 STEPS = (
     "preflight",
     "catch_up",
@@ -37,10 +47,34 @@ STEPS = (
     "switch",
     "source_read_only",
 )
+# Big bang: freeze first; everything after it is inside the window.
+BIG_BANG_STEPS = (
+    "preflight",
+    "freeze_source",
+    "load",
+    "build",
+    "final_verification",
+    "reverse_capture",
+    "align_sequences",
+    "switch",
+    "source_read_only",
+)
+# The phase between two waves of a phased cutover: some tables are written on the new side.
+PARTLY_SWITCHED = "partly_switched"
+# Phases in which there is nothing left to cut over.
+DONE_PHASES = ("switched", "falling_back", "decommissioned")
+
+
+def steps_for(strategy: str) -> tuple[str, ...]:
+    return BIG_BANG_STEPS if strategy == "big_bang" else STEPS
 
 
 class GateFailed(CheckFailed):
     pass
+
+
+class CutoverRefused(HarnessError):
+    """The cutover asked for cannot run in the state the migration is in (a usage error)."""
 
 
 @dataclass
@@ -56,6 +90,7 @@ class CutoverResult:
     resumed: bool
     steps: list[StepResult] = field(default_factory=list)
     write_unavailable_seconds: float | None = None
+    plan: Plan | None = None
 
 
 def models_fingerprint(project_dir: Path) -> str:
@@ -70,56 +105,93 @@ def models_fingerprint(project_dir: Path) -> str:
 
 
 def gates(config: Config, source: Database, target: Database) -> list[Gate]:
-    settings = config.cutover
-    t = lambda name: control.table(config.control_schema, name)  # noqa: E731
-    now = datetime.now(timezone.utc)
-    result: list[Gate] = []
+    """The go / no-go of the configured strategy, each gate with its reason.
+
+    Parallel run and phased need the load synced (capture lag) and a recent green reconciliation.
+    A big bang loads inside the window, so instead every listed table must be readable with its
+    key: a problem found after the freeze would cost downtime for nothing.
+    """
     with connections.connection(target, command="cutover gates", autocommit=True) as conn:
         control.ensure(conn, config.control_schema)
-        approved = {
-            role for (role,) in conn.execute(sql.SQL("select distinct role from {} where stage = 'cutover'").format(t("approvals"))).fetchall()
-        }
-        missing = [r for r in settings.required_approvals if r not in approved]
-        result.append(Gate("approvals", not missing, f"no cutover approval from {', '.join(missing)}: run migrate approve --role ROLE --name NAME" if missing else "all required approvals recorded"))
+        result = [_approvals_gate(conn, config)]
+        if config.strategy != "big_bang":
+            result.append(_reconcile_gate(conn, config))
+        result.append(_backup_gate(conn, config))
+        if config.cutover.require_rehearsal:
+            result.append(_rehearsal_gate(conn, config))
+    result.append(_source_tables_gate(config, source) if config.strategy == "big_bang" else _lag_gate(config, source, target))
+    return result
 
-        row = conn.execute(sql.SQL("select status, finished_at from {} order by reconcile_id desc limit 1").format(t("reconcile_runs"))).fetchone()
-        limit = timedelta(minutes=settings.reconcile_max_age_minutes)
-        if row is None:
-            result.append(Gate("reconcile", False, "no reconciliation has run: run migrate reconcile"))
-        elif row[0] != "passed":
-            result.append(Gate("reconcile", False, "the last reconciliation failed: fix it and run migrate reconcile again"))
-        elif now - row[1] > limit:
-            result.append(Gate("reconcile", False, f"the last green reconciliation is older than {settings.reconcile_max_age_minutes:g} minutes: run migrate reconcile"))
-        else:
-            result.append(Gate("reconcile", True, f"green reconciliation at {row[1]:%H:%M:%S}"))
 
-        row = conn.execute(
-            sql.SQL("select taken_at, verified_at from {} where side = 'source' and verified_at is not null order by backup_id desc limit 1").format(t("backups"))
-        ).fetchone()
-        if row is None:
-            result.append(Gate("backup", False, "no verified backup of the source: run migrate backup, then migrate restore --into <scratch db>"))
-        elif now - row[0] > timedelta(hours=settings.backup_max_age_hours):
-            result.append(Gate("backup", False, f"the last verified source backup is older than {settings.backup_max_age_hours:g} hours: take a new one"))
-        else:
-            result.append(Gate("backup", True, f"source backup taken {row[0]:%Y-%m-%d %H:%M}, verified"))
+def _approvals_gate(conn: psycopg.Connection, config: Config) -> Gate:
+    approved = {
+        role for (role,) in conn.execute(
+            sql.SQL("select distinct role from {} where stage = 'cutover'").format(control.table(config.control_schema, "approvals"))
+        ).fetchall()
+    }
+    missing = [r for r in config.cutover.required_approvals if r not in approved]
+    if missing:
+        return Gate("approvals", False, f"no cutover approval from {', '.join(missing)}: run migrate approve --role ROLE --name NAME")
+    return Gate("approvals", True, "all required approvals recorded")
 
-        if settings.require_rehearsal:
-            row = conn.execute(
-                sql.SQL("select models_fingerprint from {} where status = 'succeeded' order by rehearsal_id desc limit 1").format(t("rehearsals"))
-            ).fetchone()
-            if row is None:
-                result.append(Gate("rehearsal", False, "no successful rehearsal: run migrate rehearse"))
-            elif row[0] != models_fingerprint(config.project_dir):
-                result.append(Gate("rehearsal", False, "the models changed since the last successful rehearsal: run migrate rehearse again"))
-            else:
-                result.append(Gate("rehearsal", True, "the current models were rehearsed"))
+
+def _reconcile_gate(conn: psycopg.Connection, config: Config) -> Gate:
+    settings = config.cutover
+    row = conn.execute(
+        sql.SQL("select status, finished_at from {} order by reconcile_id desc limit 1").format(control.table(config.control_schema, "reconcile_runs"))
+    ).fetchone()
+    if row is None:
+        return Gate("reconcile", False, "no reconciliation has run: run migrate reconcile")
+    if row[0] != "passed":
+        return Gate("reconcile", False, "the last reconciliation failed: fix it and run migrate reconcile again")
+    if datetime.now(timezone.utc) - row[1] > timedelta(minutes=settings.reconcile_max_age_minutes):
+        return Gate("reconcile", False, f"the last green reconciliation is older than {settings.reconcile_max_age_minutes:g} minutes: run migrate reconcile")
+    return Gate("reconcile", True, f"green reconciliation at {row[1]:%H:%M:%S}")
+
+
+def _backup_gate(conn: psycopg.Connection, config: Config) -> Gate:
+    row = conn.execute(
+        sql.SQL("select taken_at, verified_at from {} where side = 'source' and verified_at is not null order by backup_id desc limit 1").format(
+            control.table(config.control_schema, "backups")
+        )
+    ).fetchone()
+    if row is None:
+        return Gate("backup", False, "no verified backup of the source: run migrate backup, then migrate restore --into <scratch db>")
+    if datetime.now(timezone.utc) - row[0] > timedelta(hours=config.cutover.backup_max_age_hours):
+        return Gate("backup", False, f"the last verified source backup is older than {config.cutover.backup_max_age_hours:g} hours: take a new one")
+    return Gate("backup", True, f"source backup taken {row[0]:%Y-%m-%d %H:%M}, verified")
+
+
+def _rehearsal_gate(conn: psycopg.Connection, config: Config) -> Gate:
+    row = conn.execute(
+        sql.SQL("select models_fingerprint from {} where status = 'succeeded' order by rehearsal_id desc limit 1").format(
+            control.table(config.control_schema, "rehearsals")
+        )
+    ).fetchone()
+    if row is None:
+        return Gate("rehearsal", False, "no successful rehearsal: run migrate rehearse")
+    if row[0] != models_fingerprint(config.project_dir):
+        return Gate("rehearsal", False, "the models changed since the last successful rehearsal: run migrate rehearse again")
+    return Gate("rehearsal", True, "the current models were rehearsed")
+
+
+def _lag_gate(config: Config, source: Database, target: Database) -> Gate:
     try:
         lag = sync.lag(config, source, target)
-        ok = lag.seconds_behind <= settings.max_lag_seconds
-        result.append(Gate("capture_lag", ok, f"capture lag {lag.seconds_behind:.1f} s" + ("" if ok else f" is over {settings.max_lag_seconds:g} s: keep migrate sync --follow running")))
     except sync.NotLoaded as exc:
-        result.append(Gate("capture_lag", False, str(exc)))
-    return result
+        return Gate("capture_lag", False, str(exc))
+    ok = lag.seconds_behind <= config.cutover.max_lag_seconds
+    return Gate("capture_lag", ok, f"capture lag {lag.seconds_behind:.1f} s" + ("" if ok else f" is over {config.cutover.max_lag_seconds:g} s: keep migrate sync --follow running"))
+
+
+def _source_tables_gate(config: Config, source: Database) -> Gate:
+    try:
+        with connections.connection(source, command="cutover gates") as conn:
+            for table in config.tables:
+                landing.describe(conn, config, table)
+    except HarnessError as exc:
+        return Gate("source_tables", False, str(exc))
+    return Gate("source_tables", True, f"all {len(config.tables)} listed tables found in {config.source_schema}, each with its key")
 
 
 def app_table_names(conn: psycopg.Connection) -> list[str]:
@@ -153,11 +225,17 @@ def align_sequences(conn: psycopg.Connection, schema: str) -> dict[str, int]:
     return aligned
 
 
-def write_routing(config: Config, side: str) -> Path:
+def write_routing(config: Config, sides: str | Mapping[str, str]) -> Path:
+    """Write the routing file the applications follow: `sides` is one side for every table, or
+    a side per table (tables left out stay "legacy"). "writes" names the side that holds every
+    table: "new" only once all are switched, so an application that reads only it stays right."""
+    names = [t.name for t in config.tables]
+    per_table = {name: sides if isinstance(sides, str) else sides.get(name, "legacy") for name in names}
+    writes = "new" if all(side == "new" for side in per_table.values()) else "legacy"
     path = config.project_dir / config.cutover.routing_file
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps({"writes": side, "tables": [t.name for t in config.tables], "at": time.time()}))
+    tmp.write_text(json.dumps({"writes": writes, "tables": per_table, "at": time.time()}))
     tmp.replace(path)  # atomic: an application never reads half a file
     return path
 
@@ -171,10 +249,10 @@ def _sync_to_zero(config: Config, source: Database, target: Database) -> int:
             return applied
 
 
-def _verify_counts(config: Config, source: Database, target: Database) -> dict[str, Any]:
+def _verify_counts(config: Config, source: Database, target: Database, tables: Collection[str]) -> dict[str, Any]:
     counts: dict[str, Any] = {}
     with connections.connection(source, command="cutover verify") as src, connections.connection(target, command="cutover verify") as dst:
-        for table in config.tables:
+        for table in (t for t in config.tables if t.name in tables):
             (s,) = src.execute(sql.SQL("select count(*) from {}").format(postgres.qualified(config.source_schema, table.name))).fetchone()
             (d,) = dst.execute(
                 sql.SQL("select count(*) from {} where not {}").format(postgres.qualified(config.landing_schema, table.name), sql.Identifier(landing.DELETED))
@@ -183,11 +261,11 @@ def _verify_counts(config: Config, source: Database, target: Database) -> dict[s
     return counts
 
 
-def _verify_changed_rows(config: Config, source: Database, target: Database, since: datetime | None) -> dict[str, int]:
+def _verify_changed_rows(config: Config, source: Database, target: Database, since: datetime | None, tables: Collection[str]) -> dict[str, int]:
     """Compare, row by row, every landing row written since the last green reconcile with the source."""
     compared = {}
     with connections.connection(source, command="cutover verify") as src, connections.connection(target, command="cutover verify") as dst:
-        for table in config.tables:
+        for table in (t for t in config.tables if t.name in tables):
             desc = landing.describe(src, config, table)
             compared[table.name] = _compare_rows_since(src, dst, config, desc, since)
     return compared
@@ -248,22 +326,185 @@ def estimates(config: Config, target: Database) -> dict[str, float]:
     return {step: float(seconds) for step, seconds in rows}
 
 
+# --- which cutover: the strategy, and for phased the wave ----------------------------------------
+
+
+@dataclass
+class Plan:
+    """What `migrate cutover` would run now: the strategy's steps over these tables."""
+
+    strategy: str
+    steps: tuple[str, ...]
+    tables: list[str]  # frozen, verified and switched by this cutover
+    wave: int | None = None  # phased: 1-based index into cutover.waves
+    waves: int = 0  # phased: how many waves there are
+    waves_done: list[int] = field(default_factory=list)  # phased: cut over before this one
+    switched_before: list[str] = field(default_factory=list)  # phased: the tables of those waves
+    resumes_run: int | None = None  # an interrupted cutover run this one finishes
+
+    @property
+    def switched_after(self) -> list[str]:
+        """The tables on the new side once this cutover switches."""
+        return [*self.switched_before, *self.tables]
+
+    @property
+    def last(self) -> bool:
+        """Whether every table is on the new side once this cutover switches."""
+        return self.wave is None or len(set(self.waves_done) | {self.wave}) == self.waves
+
+    def detail(self) -> dict[str, Any]:
+        return {"strategy": self.strategy, "tables": self.tables, **({"wave": self.wave, "waves": self.waves} if self.wave else {})}
+
+
+def _wave_label(config: Config, wave: int) -> str:
+    tables = config.cutover.waves[wave - 1] if wave <= len(config.cutover.waves) else ()
+    return f"wave {wave} ({', '.join(tables)})" if tables else f"wave {wave}"
+
+
+def waves_cut_over(conn: psycopg.Connection, schema: str) -> dict[int, int]:
+    """Phased: each wave cut over since the last fallback, with its cutover run."""
+    runs = control.table(schema, "runs")
+    rows = conn.execute(
+        sql.SQL(
+            "select (detail ->> 'wave')::int, run_id from {runs} where command = 'cutover' and status = 'succeeded' "
+            "and detail ->> 'strategy' = 'phased' and detail ? 'wave' "
+            "and run_id > coalesce((select max(run_id) from {runs} where command = 'fallback' and status = 'succeeded'), 0) order by run_id"
+        ).format(runs=runs)
+    ).fetchall()
+    return dict(rows)
+
+
+def _running(conn: psycopg.Connection, schema: str) -> tuple[int, dict] | None:
+    row = conn.execute(
+        sql.SQL("select run_id, detail from {} where command = 'cutover' and status = 'running' order by run_id desc limit 1").format(
+            control.table(schema, "runs")
+        )
+    ).fetchone()
+    return (row[0], row[1]) if row else None
+
+
+def plan(config: Config, target: Database, wave: int | None = None) -> Plan:
+    """The cutover to run: an interrupted one first, else the strategy's, for phased the wave
+    asked for (or the next one). Refused, with the reason, when it cannot run."""
+    strategy, waves = config.strategy, config.cutover.waves
+    if wave is not None and strategy != "phased":
+        raise CutoverRefused(f"--wave is for strategy phased; migration.yml has strategy {strategy}, whose cutover moves every table at once")
+    if wave is not None and not 1 <= wave <= len(waves):
+        raise CutoverRefused(f"--wave {wave} is out of range: cutover.waves in migration.yml has {len(waves)} wave(s), numbered 1 to {len(waves)}")
+    schema = config.control_schema
+    with connections.connection(target, command="cutover plan", autocommit=True) as conn:
+        control.ensure(conn, schema)
+        running = _running(conn, schema)
+        done = waves_cut_over(conn, schema) if strategy == "phased" else {}
+        state = control.state(conn, schema)
+    steps = steps_for(strategy)
+    all_tables = [t.name for t in config.tables]
+    if running:
+        run_id, detail = running
+        was = detail.get("strategy", "parallel_run")  # runs from before strategies were recorded
+        if was != strategy:
+            raise CutoverRefused(
+                f"cutover run {run_id} ({was}) is under way: finish it with strategy: {was} in migration.yml, or abort it with migrate rollback"
+            )
+        if strategy != "phased":
+            return Plan(strategy, steps, all_tables, resumes_run=run_id)
+        if wave not in (None, detail["wave"]):
+            raise CutoverRefused(
+                f"{_wave_label(config, detail['wave'])} is under way (cutover run {run_id}): finish it with migrate cutover --wave {detail['wave']}, "
+                "or abort it with migrate rollback"
+            )
+        # The tables it started with: a wave under way is finished as it began.
+        return Plan(strategy, steps, list(detail["tables"]), detail["wave"], detail["waves"], sorted(done), _tables_of(config, done), run_id)
+    if strategy == "phased" and wave in done:
+        raise CutoverRefused(f"{_wave_label(config, wave)} is already cut over (cutover run {done[wave]}): nothing to do")
+    phase = state.phase if state else None
+    if phase in DONE_PHASES:
+        raise CutoverRefused(f"the migration is already {phase.replace('_', ' ')} (since {state.changed_at:%Y-%m-%d %H:%M %Z}): nothing to cut over")
+    if phase == PARTLY_SWITCHED and strategy != "phased":
+        raise CutoverRefused("a phased cutover is half done (some waves are switched): set strategy: phased again and finish it with migrate cutover")
+    if strategy != "phased":
+        return Plan(strategy, steps, all_tables)
+    pending = [n for n in range(1, len(waves) + 1) if n not in done]
+    if wave is None:
+        wave = pending[0]  # not empty: with every wave done the phase is 'switched', refused above
+    elif wave != pending[0]:
+        raise CutoverRefused(f"wave {wave} comes after {_wave_label(config, pending[0])}, which is not cut over yet: run migrate cutover --wave {pending[0]} first")
+    return Plan(strategy, steps, list(waves[wave - 1]), wave, len(waves), sorted(done), _tables_of(config, done))
+
+
+def _tables_of(config: Config, waves: Collection[int]) -> list[str]:
+    return [t for n in sorted(waves) for t in config.cutover.waves[n - 1]]
+
+
+def app_sources(project_dir: Path, legacy_tables: Collection[str]) -> dict[str, set[str]]:
+    """Each table of `app` with the legacy tables it is made from, as the models declare them
+    (model meta `source_table`, e.g. "CUSTOMER, ORDER_HDR"), read from dbt's manifest."""
+    result = {}
+    for model in dbt_artifacts.models(dbt_artifacts.load(project_dir)):
+        if model.is_target and model.schema == APP_SCHEMA and model.source_table:
+            named = {name.strip().strip('"') for name in re.split(r"[,;]", model.source_table) if name.strip()}
+            if named <= set(legacy_tables):
+                result[model.relation.split(".", 1)[1]] = named
+    return result
+
+
+def _install_reverse_capture(config: Config, target: Database, chosen: Plan) -> list[str]:
+    """Capture (with before images) on the `app` tables the new application may write from now on.
+
+    All of them in one go, except in a phased cutover: there a table is captured once every
+    legacy table it is made from is switched (tables of unknown origin with the last wave), so a
+    fallback carries back only the new application's writes, never the syncs of the tables still
+    on the legacy side. The log of a table starts empty when its capture starts.
+    """
+    with connections.connection(target, command="cutover", autocommit=True) as conn:
+        app_tables = _app_tables(conn)
+        if chosen.wave is None:
+            due = app_tables
+        else:
+            switched = set(chosen.switched_after)
+            origin = app_sources(config.project_dir, [t.name for t in config.tables])
+            captured = set(capture.state(conn, APP_SCHEMA, [t.name for t in app_tables]).installed)
+            due = [t for t in app_tables if t.name not in captured and (chosen.last or (t.name in origin and origin[t.name] <= switched))]
+        capture.install(conn, APP_SCHEMA, due, before_images=True)
+        conn.execute(
+            sql.SQL("delete from {}.changes where table_schema = %s and table_name = any(%s)").format(sql.Identifier(capture.CAPTURE_SCHEMA)),
+            (APP_SCHEMA, [t.name for t in due]),
+        )
+    return [t.name for t in due]
+
+
+def _abandon_unfinished_loads(conn: psycopg.Connection, schema: str) -> list[int]:
+    """A load left running from before the freeze copied a moving source: the big bang loads afresh."""
+    rows = conn.execute(
+        sql.SQL("update {} set status = 'failed', finished_at = clock_timestamp() where status = 'running' returning load_id").format(
+            control.table(schema, "load_runs")
+        )
+    ).fetchall()
+    return [load_id for (load_id,) in rows]
+
+
+# --- the runbook ------------------------------------------------------------------------------
+
+
 def run(
     config: Config,
     source: Database,
     target: Database,
     *,
+    wave: int | None = None,
     on_step: Callable[[StepResult], None] | None = None,
     skip_gates: bool = False,
     stop_before: str | None = None,
 ) -> CutoverResult:
-    """Run the runbook; `stop_before` a step leaves the run open there (a rehearsal stops before the switch)."""
+    """Run the runbook of the configured strategy (for phased, of one wave); `stop_before` a step
+    leaves the run open there (a rehearsal stops before the switch)."""
+    chosen = plan(config, target, wave)
     schema = config.control_schema
-    tables = [t.name for t in config.tables]
+    tables = chosen.tables
     with connections.connection(target, command="cutover", autocommit=True) as ctl:
         control.ensure(ctl, schema)
-        run_id, resumed, done = runbook.open_run(ctl, schema, "cutover")
-        result = CutoverResult(run_id, resumed)
+        run_id, resumed, done = runbook.open_run(ctl, schema, "cutover", chosen.detail())
+        result = CutoverResult(run_id, resumed, plan=chosen)
         last_reconcile = ctl.execute(
             sql.SQL("select max(finished_at) from {} where status = 'passed'").format(control.table(schema, "reconcile_runs"))
         ).fetchone()[0]
@@ -277,12 +518,8 @@ def run(
 
         def reverse_capture(detail: dict) -> None:
             # After the final build and before the switch: from here on only the new application
-            # writes `app`, and every row it changes is logged with its before image for a fallback.
-            with connections.connection(target, command="cutover", autocommit=True) as conn:
-                app_tables = _app_tables(conn)
-                capture.install(conn, APP_SCHEMA, app_tables, before_images=True)
-                conn.execute(sql.SQL("delete from {}.changes where table_schema = %s").format(sql.Identifier(capture.CAPTURE_SCHEMA)), (APP_SCHEMA,))
-            detail["tables"] = [t.name for t in app_tables]
+            # writes these `app` tables, and every row it changes is logged with its before image for a fallback.
+            detail["tables"] = _install_reverse_capture(config, target, chosen)
 
         def catch_up(detail: dict) -> None:
             # Sync and build everything written so far while the legacy application still writes:
@@ -295,7 +532,17 @@ def run(
                 frozen = freeze.freeze(conn, config.source_schema, tables, lock_timeout_seconds=config.cutover.lock_timeout_seconds)
             with connections.connection(target, command="cutover", autocommit=True) as conn:
                 control.set_phase(conn, schema, "frozen")
+                if chosen.strategy == "big_bang":
+                    detail["abandoned_loads"] = _abandon_unfinished_loads(conn, schema)
             detail.update(tables=frozen.tables, waited_seconds=frozen.waited_seconds, frozen_at=time.time())
+
+        def load_snapshot(detail: dict) -> None:
+            # Nothing moves any more: one snapshot of every table, copied whole (a killed copy resumes).
+            loaded = load.load(config, source, target)
+            detail.update(load_id=loaded.load_id, rows=loaded.rows, bytes=loaded.bytes, seconds=loaded.seconds)
+
+        def full_build(detail: dict) -> None:
+            detail["nodes"] = sync.build(config, target, ("build", "--full-refresh")).succeeded
 
         def final_sync(detail: dict) -> None:
             detail["changes"] = _sync_to_zero(config, source, target)
@@ -304,12 +551,15 @@ def run(
             detail["nodes"] = sync.build(config, target).succeeded  # the incremental sync build, over the last changes
 
         def final_verification(detail: dict) -> None:
-            counts = _verify_counts(config, source, target)
+            counts = _verify_counts(config, source, target, tables)
             detail["counts"] = counts
             wrong = {t: c for t, c in counts.items() if c["source"] != c["landing"]}
             if wrong:
                 raise CheckFailed(f"final verification failed: row counts differ for {', '.join(wrong)}; nothing was switched")
-            detail["changed_rows_compared"] = _verify_changed_rows(config, source, target, last_reconcile)
+            if chosen.strategy == "big_bang":
+                detail["reconcile_id"] = _verify_whole_copy(config, source, target)
+            else:
+                detail["changed_rows_compared"] = _verify_changed_rows(config, source, target, last_reconcile, tables)
 
         def align(detail: dict) -> None:
             with connections.connection(target, command="cutover sequences", autocommit=True) as conn:
@@ -318,21 +568,29 @@ def run(
         def switch(detail: dict) -> None:
             if config.cutover.switch_command:
                 processes.run(list(config.cutover.switch_command), env=processes.libpq_env(target.url), what="the switch command")
-            detail["routing_file"] = str(write_routing(config, "new"))
+            detail["routing_file"] = str(write_routing(config, {name: "new" for name in chosen.switched_after}))
             detail["switched_at"] = time.time()
 
         def source_read_only(detail: dict) -> None:
-            ends = datetime.now(timezone.utc) + timedelta(hours=config.cutover.rollback_window_hours)
+            now = datetime.now(timezone.utc)
             with connections.connection(target, command="cutover", autocommit=True) as conn:
-                control.set_phase(conn, schema, "switched", switched_at=datetime.now(timezone.utc), rollback_window_ends=ends)
-            detail["rollback_window_ends"] = ends.isoformat()
+                if chosen.last:
+                    ends = now + timedelta(hours=config.cutover.rollback_window_hours)
+                    # A phased migration switched with its first wave: the criteria look back to then.
+                    first = control.state(conn, schema).switched_at if chosen.waves_done else None
+                    control.set_phase(conn, schema, "switched", switched_at=first or now, rollback_window_ends=ends)
+                    detail["rollback_window_ends"] = ends.isoformat()
+                else:
+                    fields = {} if chosen.waves_done else {"switched_at": now}
+                    control.set_phase(conn, schema, PARTLY_SWITCHED, **fields)
+            detail["read_only"] = tables
 
-        actions = {
-            "preflight": preflight, "catch_up": catch_up, "freeze_source": freeze_source, "final_sync": final_sync, "final_build": final_build,
-            "final_verification": final_verification, "reverse_capture": reverse_capture, "align_sequences": align,
-            "switch": switch, "source_read_only": source_read_only,
+        common = {
+            "preflight": preflight, "catch_up": catch_up, "freeze_source": freeze_source, "load": load_snapshot, "build": full_build,
+            "final_sync": final_sync, "final_build": final_build, "final_verification": final_verification, "reverse_capture": reverse_capture,
+            "align_sequences": align, "switch": switch, "source_read_only": source_read_only,
         }
-        assert tuple(actions) == STEPS
+        actions = {name: common[name] for name in chosen.steps}
         try:
             result.steps = runbook.run_steps(ctl, schema, "cutover", run_id, actions, done, stop_before=stop_before, on_step=on_step)
         except BaseException:
@@ -346,3 +604,13 @@ def run(
         result.write_unavailable_seconds = (switched_at - frozen_at) if frozen_at and switched_at else None
         control.finish_run(ctl, schema, run_id, "succeeded", {"write_unavailable_seconds": result.write_unavailable_seconds})
     return result
+
+
+def _verify_whole_copy(config: Config, source: Database, target: Database) -> int:
+    """Big bang: the whole copy against the frozen source, by counts and segment checksums
+    (hashed inside each database: only a sum per segment travels), recorded as a reconciliation."""
+    outcome = reconcile.reconcile(config, source, target, ["counts", "checksums"], build=False, report_name="cutover-verification")
+    if not outcome.passed:
+        bad = ", ".join(level.level for level in outcome.levels if level.verdict == "failed")
+        raise CheckFailed(f"final verification failed: reconciliation {outcome.reconcile_id} failed at {bad}; nothing was switched; see reports/cutover-verification.md")
+    return outcome.reconcile_id

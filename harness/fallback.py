@@ -13,6 +13,7 @@ The harness only knows the convention: for each legacy table T of migration.yml,
 """
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import dataclass, field
 from typing import Callable
@@ -112,6 +113,12 @@ def run(
         frozen_at, unfrozen_at = details["freeze_target"].get("frozen_at"), details["unfreeze_source"].get("unfrozen_at")
         result.write_unavailable_seconds = unfrozen_at - frozen_at if frozen_at and unfrozen_at else None
         control.finish_run(ctl, schema, run_id, "succeeded", {"carried": result.carried, "write_unavailable_seconds": result.write_unavailable_seconds})
+        # A wave of a phased cutover still under way when the fallback was decided ends with it.
+        ctl.execute(
+            sql.SQL("update {} set status = 'failed', finished_at = clock_timestamp(), detail = detail || %s where command = 'cutover' and status = 'running'").format(
+                control.table(schema, "runs")),
+            (json.dumps({"rolled_back": True, "fallback_run": run_id}),),
+        )
     return result
 
 

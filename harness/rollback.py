@@ -18,7 +18,7 @@ class RollbackRefused(HarnessError):
     pass
 
 
-AFTER_SWITCH = ("switched", "falling_back")
+AFTER_SWITCH = ("switched", "partly_switched", "falling_back")  # partly: some waves of a phased cutover
 
 
 def rollback(config: Config, source: Database, target: Database, *, decided_by: str, reason: str, on_step=None) -> Aborted | fallback.FallbackResult:

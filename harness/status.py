@@ -58,6 +58,7 @@ def status(config: Config, source: Database, target: Database) -> Status:
             "from {} r join {} c using (run_id) where r.command = 'rollback check' group by r.run_id order by r.run_id desc limit 1"
         ).format(t("runs"), t("rollback_checks")))
         facts["rollback_check"] = dict(zip(["run_id", "checked_at", "met"], check)) if check else None
+        facts["strategy"] = _strategy(conn, config)
     if facts["phase"] and facts["phase"]["phase"] == "decommissioned":
         # The capture objects are gone from the source on purpose: nothing to check, no lag.
         facts["capture"] = {"method": config.capture.method, "removed": True}
@@ -78,19 +79,65 @@ def status(config: Config, source: Database, target: Database) -> Status:
     return result
 
 
+def _strategy(conn: psycopg.Connection, config: Config) -> dict[str, Any]:
+    """The strategy of migration.yml; for phased, each wave and whether it is cut over."""
+    from harness import cutover
+
+    if config.strategy != "phased":
+        return {"name": config.strategy}
+    done = cutover.waves_cut_over(conn, config.control_schema)
+    running = conn.execute(
+        sql.SQL("select detail ->> 'wave' from {} where command = 'cutover' and status = 'running' and detail ->> 'strategy' = 'phased' "
+                "order by run_id desc limit 1").format(control.table(config.control_schema, "runs"))
+    ).fetchone()
+    under_way = int(running[0]) if running and running[0] else None
+    waves = [
+        {"wave": n, "tables": list(tables), "state": "cut over" if n in done else "under way" if n == under_way else "pending"}
+        for n, tables in enumerate(config.cutover.waves, start=1)
+    ]
+    return {"name": "phased", "waves": waves}
+
+
+def strategy_line(strategy: dict[str, Any]) -> str:
+    """The strategy in a few words, for the status table."""
+    from harness.estimates import STRATEGY_LABELS
+
+    line = STRATEGY_LABELS[strategy["name"]]
+    waves = strategy.get("waves")
+    if waves:
+        done = [w for w in waves if w["state"] == "cut over"]
+        line += f": {len(done)} of {len(waves)} waves cut over" + (f" ({', '.join(str(w['wave']) for w in done)})" if done else "")
+    return line
+
+
+def _next_wave(facts: dict[str, Any]) -> dict[str, Any] | None:
+    return next((w for w in facts["strategy"].get("waves") or [] if w["state"] != "cut over"), None)
+
+
 def _next_step(facts: dict[str, Any]) -> str:
     phase = facts.get("phase") or {}
+    strategy = facts.get("strategy") or {"name": "parallel_run"}
+    wave = _next_wave(facts) if strategy.get("waves") else None
+    if wave and phase.get("phase") in ("frozen", "partly_switched"):
+        if wave["state"] == "under way":
+            return (f"wave {wave['wave']} ({', '.join(wave['tables'])}) is under way: `migrate cutover --wave {wave['wave']}` resumes it, "
+                    "or `migrate rollback` aborts it before its switch")
+        return f"migrate cutover --wave {wave['wave']}: the next wave ({', '.join(wave['tables'])}); the earlier waves write to the new system"
     if phase.get("phase") == "decommissioned":
         return f"nothing: the migration is complete (decommissioned at {phase['changed_at']:%Y-%m-%d %H:%M %Z}); the legacy schema stays read-only"
     if phase.get("phase") == "frozen":
         return "a cutover is under way: `migrate cutover` resumes it, or `migrate rollback` aborts it before the switch"
     if phase.get("phase") == "switched":
         return _after_switch(phase, facts.get("rollback_check"))
+    if phase.get("phase") == "partly_switched":
+        return "a phased cutover is half done: set strategy: phased in migration.yml again and run migrate cutover for the next wave"
     if phase.get("phase") == "falling_back":
         return "a fallback is under way: `migrate rollback` resumes it"
     if phase.get("phase") == "fallen_back":
         return ("the migration fell back: the legacy application writes the source again; before another cutover, "
                 "`migrate sync` and `migrate build --full-refresh` rebuild the target from the legacy data")
+    if strategy["name"] == "big_bang":
+        return _before_big_bang(facts)
     load = facts["load"]
     if load is None:
         return "migrate load: copy the source into landing and start change capture"
@@ -104,7 +151,19 @@ def _next_step(facts: dict[str, Any]) -> str:
         return "migrate reconcile: no green reconciliation yet"
     if not facts["approvals"]:
         return "migrate approve: no sign-off recorded yet"
+    if wave:
+        return f"keep `migrate sync --follow` running and re-run `migrate reconcile` before `migrate cutover --wave {wave['wave']}` ({', '.join(wave['tables'])})"
     return "keep `migrate sync --follow` running and re-run `migrate reconcile` before cutover"
+
+
+def _before_big_bang(facts: dict[str, Any]) -> str:
+    # Nothing is loaded beforehand: the cutover freezes, loads, builds, verifies and switches.
+    if not (facts["backups"].get("source") or {}).get("verified_at"):
+        return "migrate backup, then migrate restore --into <scratch db>: no verified backup of the source yet"
+    if not any(a["stage"] == "cutover" for a in facts["approvals"]):
+        return "migrate approve: no cutover sign-off recorded yet"
+    return ("migrate cutover --dry-run, then migrate cutover: the big bang freezes the source, then loads, builds, verifies "
+            "and switches in one window")
 
 
 def _after_switch(phase: dict[str, Any], check: dict[str, Any] | None) -> str:
