@@ -14,7 +14,7 @@ import typer
 
 from harness import connections, dbt, embedded
 from harness.config import load_config
-from harness.errors import EXIT_INTERRUPTED, EXIT_USAGE, HarnessError
+from harness.errors import EXIT_INTERRUPTED, EXIT_USAGE, ConfigError, HarnessError
 from harness.ui import errors, progress, step, summary, table
 
 # The order `migrate --help` lists commands in: the order a migration uses them.
@@ -146,6 +146,7 @@ def demo_traffic(
     workers: Annotated[int, typer.Option(min=1, help="Concurrent application sessions.")] = 4,
     ledger: Annotated[Path, typer.Option(help="Where acknowledged writes are recorded (JSON lines).")] = Path(".migrate/ledger/legacy.jsonl"),
     routing: Annotated[Optional[Path], typer.Option(envvar="MIGRATE_ROUTING_FILE", help="Follow this routing file (written by cutover and fallback): the new application writes `app` on the target when it says so.")] = None,
+    side: Annotated[str, typer.Option(help="Without a routing file: legacy (the legacy application writes the source) or new (the new application writes `app` on the target).")] = "legacy",
 ) -> None:
     """The legacy application writing to the source (and, following a routing file, the new one writing the target), every acknowledged commit in a ledger. Ctrl-C stops it cleanly."""
     import signal
@@ -153,14 +154,16 @@ def demo_traffic(
 
     from harness.demo.traffic import run_traffic
 
+    if side not in ("legacy", "new"):
+        raise ConfigError(f"--side {side}: use legacy or new")
     config = load_config()
     source, target = connections.resolve(config)
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())  # finish the transactions in flight, then stop
-    step(f"traffic: {rate:g} transactions/s for {duration:g} s, ledger {ledger}" + (f", following {routing}" if routing else ""))
+    step(f"traffic: {rate:g} transactions/s for {duration:g} s, ledger {ledger}" + (f", following {routing}" if routing else f", the {side} application"))
     report = run_traffic(source, config.source_schema, config.project_dir / ledger, rate=rate, duration=duration, workers=workers,
-                         stop=stop, new_db=target if routing else None, routing_file=routing)
+                         stop=stop, new_db=target, routing_file=routing, start_side=side)
     kinds = ", ".join(f"{k} {n:,}" for k, n in sorted(report.by_kind.items()))
     sides = ", ".join(f"{side} {n:,}" for side, n in sorted(report.by_side.items()))
     summary(
