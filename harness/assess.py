@@ -3,15 +3,19 @@
 For whatever tables migration.yml lists, in whatever schema, this reads the source catalog
 (columns, keys, indexes, triggers, sizes, privileges, settings), profiles every column inside the
 database over the table or a random sample of it, proposes the relationships nobody declared,
-measures copy, transformation and hashing throughput, and turns all of it into findings,
-estimates per strategy and a recommendation. It returns an `Assessment`; reports.py writes it.
-Nothing here prints, and nothing is written to the source.
+times one range of each table copied by load's own code, measures transformation and hashing
+throughput, and turns all of it into findings, estimates per strategy and a recommendation. It
+returns an `Assessment`; reports.py writes it. Nothing here prints, and nothing is written to the
+source; in the target, the timed copies go to scratch schemas that are dropped at the end.
 """
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import json
+import queue
 import re
+import threading
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -22,13 +26,14 @@ import psycopg
 from psycopg import sql
 from psycopg.rows import dict_row
 
-from harness import connections, dbt_artifacts, estimates, landing, profiling
+from harness import connections, control, dbt_artifacts, estimates, landing, load, profiling
 from harness.capture import CAPTURE_SCHEMA
 from harness.capture import TRIGGER as CAPTURE_TRIGGER
 from harness.config import Config, TableConfig
 from harness.connections import Database
+from harness.engines import postgres
 from harness.engines import postgres_assess as pg
-from harness.errors import EXIT_CHECK_FAILED, EXIT_OK, EXIT_USAGE
+from harness.errors import EXIT_CHECK_FAILED, EXIT_OK, EXIT_USAGE, HarnessError
 
 DEFAULT_SAMPLE_ROWS = 100_000  # per table; a proportion's 95% margin is then at most ±0.31 points
 TIMING_SAMPLE_ROWS = 50_000  # rows copied, cast and hashed per table to measure throughput
@@ -38,6 +43,12 @@ TOP_VALUES = 5
 TOP_VALUES_MAX_DISTINCT = 5_000  # a column with more distinct values has no useful "top values"
 LIKELY_REFERENCE = 0.5  # share of a column's values found in a key for the link to count as real
 HISTORY_LIMIT = 50
+# `migrate load`'s own defaults (workers, rows per key range): the estimate is for the load as it runs without options.
+LOAD_DEFAULTS = {name: parameter.default for name, parameter in inspect.signature(load.load).parameters.items()
+                 if name in ("jobs", "range_rows")}
+# Scratch schemas in the target for the timed load ranges; dropped when the timing ends.
+PROBE_LANDING = "_migrate_assess_landing"
+PROBE_CONTROL = "_migrate_assess_control"
 READS_OTHER_RELATIONS = re.compile(r"\b(from|join)\b", re.IGNORECASE)
 REPORT_JSON = Path("reports") / "assessment.json"
 
@@ -194,8 +205,11 @@ def progress_units(config: Config) -> int:
 
 
 def run(config: Config, source: Database, target: Database, *, sample_rows: int = DEFAULT_SAMPLE_ROWS,
-        progress: Callable[[int], None] | None = None) -> Assessment:
+        jobs: int | None = None, range_rows: int | None = None, progress: Callable[[int], None] | None = None) -> Assessment:
+    """`jobs` and `range_rows` are those the load will run with (load's defaults when None)."""
     started = time.perf_counter()
+    jobs = jobs or LOAD_DEFAULTS["jobs"]
+    range_rows = range_rows or LOAD_DEFAULTS["range_rows"]
     assessed_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
     tick = progress or (lambda _n=1: None)
     findings: list[Finding] = []
@@ -236,12 +250,16 @@ def run(config: Config, source: Database, target: Database, *, sample_rows: int 
         relationships = _relationships(src, config, tables, columns_by_table, plans, findings)
         tick(1)
 
+        probes = _plan_probes(src, config, tables, columns_by_table, range_rows)
+        _run_probes(config, source, target, src, probes, jobs)
+        probe_of = {p.table.name: p for p in probes}
         for table, table_config in zip(tables, config.tables):
             if table.exists and table.can_select:
-                _time(src, dst, config, server, table, table_config, columns_by_table[table.name])
+                _time(src, config, table, table_config, columns_by_table[table.name], probe_of.get(table.name))
             tick(1)
         src.rollback()
 
+        analyze_rows = pg.analyze_sample_rows(dst)
         landing_rows = _landing_rows(dst, config)
         load_run = latest_load_run(dst, config.control_schema)
 
@@ -253,12 +271,20 @@ def run(config: Config, source: Database, target: Database, *, sample_rows: int 
             t.name, t.rows, t.timing.get("copy_rows", 0), t.timing.get("copy_seconds", 0.0),
             t.timing.get("transform_rows", 0), t.timing.get("transform_seconds", 0.0),
             t.timing.get("hash_rows", 0), t.timing.get("hash_seconds", 0.0), t.changes_per_second,
+            t.timing.get("ranges", 1), t.timing.get("key_seconds", 0.0), t.timing.get("analyze_seconds", 0.0),
         )
         for t in tables if t.exists and t.can_select
     ]
     dbt_build = dbt_artifacts.build_timing(artifacts)
     use_dbt = dbt_build is not None and dbt_build["failed"] == 0 and landing_rows > 0
-    phases = estimates.estimate_phases(work, dbt_build["seconds"] if use_dbt else None, landing_rows if use_dbt else None)
+    phases = estimates.estimate_phases(work, dbt_build["seconds"] if use_dbt else None, landing_rows if use_dbt else None,
+                                       jobs=jobs, analyze_rows=analyze_rows)
+    read_only = [t.name for t in tables if t.timing and not t.timing["as_load"]]
+    if read_only:
+        load_estimate = phases.initial_load
+        phases = dataclasses.replace(phases, initial_load=estimates.Estimate(
+            load_estimate.seconds, f"{load_estimate.how}; for {', '.join(read_only)} only reading the source was timed "
+            "(see its timing notes), so its share is too low"))
     links = [(r.child_table, r.parent_table) for r in relationships if r.likely or r.declared]
     wave_list = estimates.waves([t.name for t in tables if t.exists], links)
     limit_seconds = config.downtime_limit_minutes * 60 if config.downtime_limit_minutes is not None else None
@@ -307,7 +333,7 @@ def run(config: Config, source: Database, target: Database, *, sample_rows: int 
         verdict=verdict,
         history=history,
         measured=measured,
-        assumptions=dict(estimates.ASSUMPTIONS),
+        assumptions={**estimates.ASSUMPTIONS, "load_jobs": jobs, "load_range_rows": range_rows},
         notes=notes,
     )
 
@@ -876,24 +902,184 @@ def _relationships(conn: psycopg.Connection, config: Config, tables: list[TableA
 # --- timing -----------------------------------------------------------------------------------
 
 
-def _time(src: psycopg.Connection, dst: psycopg.Connection, config: Config, server: pg.ServerInfo, table: TableAssessment,
-          table_config: TableConfig, cols: list[pg.ColumnInfo]) -> None:
+def _time(src: psycopg.Connection, config: Config, table: TableAssessment, table_config: TableConfig,
+          cols: list[pg.ColumnInfo], probe: LoadProbe | None) -> None:
     plan = profiling.sample_plan(table.rows, table.bytes.get("heap", 0), TIMING_SAMPLE_ROWS)
-    copy = pg.time_copy(src, dst, config.source_schema, table.name, cols, table.key, dict(table_config.masks), plan, SEED + 1,
-                        config.landing_schema)
+    if probe is not None and probe.done:
+        copy = pg.Timing(probe.rows, probe.bytes, probe.copy_seconds,
+                         "one key range, as load plans them, copied by load's own code (psql COPY in binary from the source, "
+                         "streamed into a landing-shaped table in a scratch schema of the target), then its key and ANALYZE; "
+                         "the tables' ranges timed as many at once as load's workers")
+    else:
+        copy = pg.time_read(src, config.source_schema, table.name, cols, dict(table_config.masks), plan, SEED + 1)
+        if probe is not None and probe.note:
+            copy.notes.append(probe.note)
+        if not table.key:
+            copy.notes.append("target write not measured: the table has no key, so load would refuse it")
     transform_rows, transform_seconds = pg.time_transform(src, config.source_schema, table.name, cols, plan, SEED + 1)
     hash_rows, hash_seconds = pg.time_hash(src, config.source_schema, table.name, plan, SEED + 1)
+    as_load = probe is not None and probe.done
     table.timing = {
         "sample": {"method": plan.method, "percent": round(plan.percent, 4)},
+        "as_load": as_load,
+        "ranges": probe.ranges if probe is not None else 1,
+        "copy_range": [_plain(probe.lower), _plain(probe.upper)] if as_load else None,
         "copy_rows": copy.rows, "copy_bytes": copy.bytes, "copy_seconds": round(copy.seconds, 4), "copy_how": copy.how,
         "copy_rows_per_second": round(profiling.share(copy.rows, copy.seconds)),
         "copy_bytes_per_second": round(profiling.share(copy.bytes, copy.seconds)),
+        "key_seconds": round(probe.key_seconds, 4) if as_load else 0.0,
+        "analyze_seconds": round(probe.analyze_seconds, 4) if as_load else 0.0,
         "transform_rows": transform_rows, "transform_seconds": round(transform_seconds, 4),
         "transform_rows_per_second": round(profiling.share(transform_rows, transform_seconds)),
         "hash_rows": hash_rows, "hash_seconds": round(hash_seconds, 4),
         "hash_rows_per_second": round(profiling.share(hash_rows, hash_seconds)),
         "notes": copy.notes,
     }
+
+
+def _plain(value: object) -> object:
+    """A key bound as JSON holds it."""
+    return value if value is None or isinstance(value, int) else str(value)
+
+
+# --- the load probe: one range of each table, copied the way `migrate load` copies it ----------
+
+
+@dataclass
+class LoadProbe:
+    table: landing.SourceTable
+    ranges: int  # key ranges load plans for the table
+    lower: object = None  # the range timed, as load bounds its ranges (None: open)
+    upper: object = None
+    rows: int = 0
+    bytes: int = 0
+    copy_seconds: float = 0.0
+    key_seconds: float = 0.0
+    analyze_seconds: float = 0.0
+    done: bool = False
+    note: str | None = None  # why the target side could not be timed
+
+
+def _plan_probes(src: psycopg.Connection, config: Config, tables: list[TableAssessment],
+                 columns: dict[str, list[pg.ColumnInfo]], range_rows: int) -> list[LoadProbe]:
+    """Which range of each keyed table to time: the middle one of the ranges load plans for it; for
+    a big table that load copies in one piece (its key is not an integer), its first range_rows rows."""
+    probes = []
+    for table in tables:
+        if not (table.exists and table.can_select and table.key):
+            continue
+        cols = columns[table.name]
+        source_table = landing.SourceTable(table.name, [postgres.Column(c.name, c.type, c.not_null) for c in cols],
+                                           list(table.key), dict(config.table(table.name).masks))
+        ranges = load._plan_ranges(src, config.source_schema, source_table, range_rows)
+        lower, upper = ranges[len(ranges) // 2]
+        leading = next(c for c in cols if c.name == table.key[0])
+        if len(ranges) == 1 and table.rows > 1.5 * range_rows and leading.sortable:
+            upper = pg.key_after(src, config.source_schema, table.name, leading.name, range_rows)
+        probes.append(LoadProbe(source_table, len(ranges), lower, upper))
+    return probes
+
+
+def _run_probes(config: Config, source: Database, target: Database, src: psycopg.Connection, probes: list[LoadProbe],
+                jobs: int) -> None:
+    """Copy each probe's range with load's own code into a landing-shaped table in a scratch schema of
+    the target, `jobs` at a time as load's workers run, then build its key and ANALYZE it the way load
+    finishes a table. The source is read in the assessment's snapshot; the scratch schemas are dropped."""
+    if not probes:
+        return
+    (snapshot_id,) = src.execute("select pg_export_snapshot()").fetchone()
+    probe_config = dataclasses.replace(config, landing_schema=PROBE_LANDING, control_schema=PROBE_CONTROL)
+    with connections.connection(target, command="assess", autocommit=True) as conn:
+        try:
+            ready = _create_probe_tables(conn, probes)
+            _copy_probes(probe_config, source, target, snapshot_id, ready, jobs)
+        finally:
+            _drop_probe_schemas(conn)
+
+
+def _not_measured(exc: Exception) -> str:
+    lines = str(exc).strip().splitlines()
+    return f"target write not measured: {lines[0] if lines else type(exc).__name__}"
+
+
+def _drop_probe_schemas(conn: psycopg.Connection) -> None:
+    for schema in (PROBE_LANDING, PROBE_CONTROL):
+        conn.execute(sql.SQL("drop schema if exists {} cascade").format(sql.Identifier(schema)))
+
+
+def _create_probe_tables(conn: psycopg.Connection, probes: list[LoadProbe]) -> list[LoadProbe]:
+    """The scratch landing and control schemas, and a landing table per probe as load creates them;
+    the probes whose table the target refuses (a privilege, a type it lacks) get a note instead."""
+    try:
+        _drop_probe_schemas(conn)  # left behind by an assessment that was killed
+        control.ensure(conn, PROBE_CONTROL)  # load marks its ranges done there
+    except psycopg.Error as exc:
+        for probe in probes:
+            probe.note = _not_measured(exc)
+        return []
+    ready = []
+    for probe in probes:
+        try:
+            # As load creates its landing tables: the key and our columns come when the table is finished.
+            landing.create_landing_table(conn, PROBE_LANDING, probe.table, with_key=False, with_sync_columns=False)
+            ready.append(probe)
+        except psycopg.Error as exc:
+            probe.note = _not_measured(exc)
+    return ready
+
+
+def _copy_probes(probe_config: Config, source: Database, target: Database, snapshot_id: str, probes: list[LoadProbe],
+                 jobs: int) -> None:
+    """The probes over `jobs` workers, most ranges first, as load's worker pool takes its ranges."""
+    work: queue.Queue[LoadProbe] = queue.Queue()
+    for probe in sorted(probes, key=lambda p: -p.ranges):
+        work.put(probe)
+    failures: list[BaseException] = []
+
+    def worker() -> None:
+        try:
+            with connections.connection(target, command="assess load probe") as dst:
+                while not failures:
+                    try:
+                        probe = work.get_nowait()
+                    except queue.Empty:
+                        return
+                    try:
+                        _copy_probe(probe_config, source, dst, snapshot_id, probe)
+                    except (psycopg.Error, HarnessError) as exc:
+                        dst.rollback()
+                        probe.note = _not_measured(exc)
+        except BaseException as exc:  # surfaced below, in the calling thread
+            failures.append(exc)
+
+    threads = [threading.Thread(target=worker, name=f"assess-probe-{i}", daemon=True) for i in range(max(1, min(jobs, len(probes))))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    if failures:
+        raise failures[0]
+
+
+def _copy_probe(probe_config: Config, source: Database, dst: psycopg.Connection, snapshot_id: str, probe: LoadProbe) -> None:
+    landing_table = postgres.qualified(probe_config.landing_schema, probe.table.name)
+    job = load.RangeJob(probe.table, 0, probe.lower, probe.upper)
+    started = time.perf_counter()
+    # load_id 0 names no load: the range is copied as load copies one, and marks nothing done.
+    probe.rows, probe.bytes = load._copy_range(probe_config, source, dst, job, 0, snapshot_id, "")
+    copied = time.perf_counter()
+    # Finished as load finishes a table while its other workers are still copying.
+    load._finish_table(dst, probe_config.landing_schema, probe.table, alone=False)
+    finished = time.perf_counter()
+    # ANALYZE once more on its own, to tell it apart: the key grows with the rows, ANALYZE's sample does not.
+    dst.execute(sql.SQL("analyze {}").format(landing_table))
+    dst.commit()
+    probe.copy_seconds = copied - started
+    probe.analyze_seconds = time.perf_counter() - finished
+    probe.key_seconds = max(0.0, finished - copied - probe.analyze_seconds)
+    probe.done = True
+    dst.execute(sql.SQL("drop table {}").format(landing_table))  # its space back while the others copy
+    dst.commit()
 
 
 def _landing_rows(conn: psycopg.Connection, config: Config) -> int:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from pathlib import Path
 
 from harness.config import Config
 from harness.connections import Database, dbt_environment
@@ -18,11 +19,15 @@ class DbtOutcome:
 
 
 def run(config: Config, target: Database, args: list[str], *, quiet: bool = False) -> DbtOutcome:
+    return invoke(config.project_dir, target, args, quiet=quiet)
+
+
+def invoke(project_dir: Path, target: Database, args: list[str], *, quiet: bool = False) -> DbtOutcome:
+    """dbt `args` on the project in `project_dir` (bench/bench_dbt_build.py times the harness's builds through this)."""
     from dbt.cli.main import dbtRunner
 
     os.environ.update(dbt_environment(target))
-    project = str(config.project_dir)
-    argv = [*args, "--project-dir", project, "--profiles-dir", str(config.project_dir / "profiles")]
+    argv = [*args, "--project-dir", str(project_dir), "--profiles-dir", str(project_dir / "profiles")]
     if quiet:
         argv = ["--quiet", *argv]
     result = dbtRunner().invoke(argv)
@@ -40,5 +45,6 @@ def run(config: Config, target: Database, args: list[str], *, quiet: bool = Fals
             succeeded += 1
     if not result.success:
         shown = ", ".join(failed[:5]) + (f" and {len(failed) - 5} more" if len(failed) > 5 else "")
-        raise DbtFailed(f"dbt {command} failed on {len(failed)} node(s): {shown or 'see output'}; see target/run_results.json")
+        details = "logs/dbt.log" if "--no-write-json" in args else "target/run_results.json"
+        raise DbtFailed(f"dbt {command} failed on {len(failed)} node(s): {shown or 'see output'}; see {details}")
     return DbtOutcome(command, succeeded, failed, result.result)

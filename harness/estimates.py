@@ -3,12 +3,26 @@
 Pure arithmetic over figures the assessment measured; every estimate carries a sentence saying
 how it was obtained, and every number that is an assumption rather than a measurement is in
 ASSUMPTIONS, so the report can print them and a reader can challenge them.
+
+The initial load is replayed the way `migrate load` runs: every table's key ranges queued, the
+tables with the most ranges first, over its worker pool; the worker that copies a table's last
+range then finishes the table (key, ANALYZE). What that replay assumes: a table's ranges hold
+about equal rows (its keys are spread evenly); each range copies at the speed of the one range
+timed for that table, which was timed while as many others ran as load has workers; the key costs
+the same per row at any size; ANALYZE stops growing at a fixed sample of rows; and start-up takes
+ASSUMPTIONS["load_start_seconds"].
 """
 from __future__ import annotations
 
+import heapq
+from collections import deque
 from dataclasses import dataclass, field
 
 ASSUMPTIONS = {
+    # `migrate load` before its first range and after its last: the CLI starting, provision, capture
+    # installed on the source, the ranges planned. About 1 s on the development machine; more while
+    # autovacuum holds a source table that capture must lock (as right after a bulk insert).
+    "load_start_seconds": 1,
     "freeze_seconds": 120,  # stop the application's writes, drain open transactions, switch over
     # Staging, intermediate and app models and their tests read each row several times; 8 passes of
     # the cleanse-and-cast SELECT matched the worked example's real build at 1.6M rows (58 s measured).
@@ -25,9 +39,19 @@ STRATEGY_ORDER = ("big_bang", "phased", "parallel_run")  # simplest first
 STRATEGY_LABELS = {"big_bang": "big bang", "phased": "phased", "parallel_run": "parallel run"}
 
 
+# ANALYZE reads a fixed-size sample of a table, however big (PostgreSQL: 300 × default_statistics_target
+# rows, 30,000 by default): beyond that its cost does not grow with the table.
+DEFAULT_ANALYZE_ROWS = 30_000
+
+
 @dataclass(frozen=True)
 class TableWork:
-    """What was measured on one table's sample, and the table's full size."""
+    """What was measured on one table's sample, and the table's full size.
+
+    copy_* is one key range copied the way load copies its ranges; analyze_seconds is the ANALYZE of
+    those copy_rows and key_seconds the rest of finishing them as load finishes a table (the primary
+    key, mostly); ranges is how many key ranges load plans for the whole table.
+    """
 
     name: str
     rows: int
@@ -38,6 +62,9 @@ class TableWork:
     hash_rows: int = 0
     hash_seconds: float = 0.0
     changes_per_second: float = 0.0
+    ranges: int = 1
+    key_seconds: float = 0.0
+    analyze_seconds: float = 0.0
 
 
 def extrapolate(sample_rows: int, sample_seconds: float, rows: int) -> float:
@@ -45,6 +72,68 @@ def extrapolate(sample_rows: int, sample_seconds: float, rows: int) -> float:
     if sample_rows <= 0:
         return 0.0
     return sample_seconds * rows / sample_rows
+
+
+def range_seconds(t: TableWork) -> float:
+    """One of the table's load ranges: the timed range scaled to its share of the table's rows."""
+    return extrapolate(t.copy_rows, t.copy_seconds, t.rows / max(1, t.ranges))
+
+
+def finish_seconds(t: TableWork, analyze_rows: int = DEFAULT_ANALYZE_ROWS) -> float:
+    """Finishing the whole table: the key grows with the rows; ANALYZE reads at most analyze_rows of
+    them (a big table's ANALYZE also reads more pages for them, which this leaves out)."""
+    key = extrapolate(t.copy_rows, t.key_seconds, t.rows)
+    analyze = extrapolate(min(t.copy_rows, analyze_rows), t.analyze_seconds, min(t.rows, analyze_rows))
+    return key + analyze
+
+
+@dataclass(frozen=True)
+class TableSchedule:
+    name: str
+    copy: float  # seconds of its ranges, summed over the workers
+    finish: float  # key and ANALYZE
+    done_at: float  # when its key and statistics are there, from the first range
+
+
+@dataclass(frozen=True)
+class LoadSchedule:
+    seconds: float  # from the first range to the last table's statistics
+    work_seconds: float  # every range, key and ANALYZE, one after the other
+    workers: int
+    ranges: int
+    tables: tuple[TableSchedule, ...]
+
+
+def schedule_load(work: list[TableWork], jobs: int, analyze_rows: int = DEFAULT_ANALYZE_ROWS) -> LoadSchedule:
+    """The wall-clock of load's worker pool, replayed: every range queued, the tables with the most
+    ranges first (as load sorts them), each range taken by the next free worker, and the worker that
+    finishes a table's last range builds its key and runs ANALYZE before it takes another range."""
+    jobs_queue = deque(
+        t for t in sorted(work, key=lambda t: (-max(1, t.ranges), t.name)) for _ in range(max(1, t.ranges))
+    )
+    total_ranges = len(jobs_queue)
+    workers = max(1, min(jobs, total_ranges))
+    ranges_left = {t.name: max(1, t.ranges) for t in work}
+    done_at: dict[str, float] = {}
+    free: list[tuple[float, int, TableWork | None]] = [(0.0, worker, None) for worker in range(workers)]
+    end = 0.0
+    while free:
+        now, worker, finished = heapq.heappop(free)
+        if finished is not None:
+            ranges_left[finished.name] -= 1
+            if ranges_left[finished.name] == 0:
+                now += finish_seconds(finished, analyze_rows)
+                done_at[finished.name] = now
+        if jobs_queue:
+            table = jobs_queue.popleft()
+            heapq.heappush(free, (now + range_seconds(table), worker, table))
+        else:
+            end = max(end, now)
+    tables = tuple(
+        TableSchedule(t.name, range_seconds(t) * max(1, t.ranges), finish_seconds(t, analyze_rows), done_at.get(t.name, 0.0))
+        for t in work
+    )
+    return LoadSchedule(end, sum(t.copy + t.finish for t in tables), workers, total_ranges, tables)
 
 
 @dataclass(frozen=True)
@@ -69,22 +158,40 @@ class Phases:
     final_sync: Estimate
     freeze: Estimate
     tables: tuple[TableEstimate, ...]
+    # What the initial load was scheduled from, so that a wave of a phased migration is scheduled alike.
+    work: tuple[TableWork, ...] = ()
+    jobs: int = 1
+    analyze_rows: int = DEFAULT_ANALYZE_ROWS
 
     def as_dict(self) -> dict[str, Estimate]:
         return {"initial_load": self.initial_load, "build": self.build, "validation": self.validation,
                 "final_sync": self.final_sync, "freeze": self.freeze}
 
 
+def load_seconds(work: list[TableWork], jobs: int, analyze_rows: int = DEFAULT_ANALYZE_ROWS,
+                 assumptions: dict = ASSUMPTIONS) -> float:
+    """A whole `migrate load` of these tables: its start-up, then its workers' schedule."""
+    if not work:
+        return 0.0
+    return assumptions["load_start_seconds"] + schedule_load(work, jobs, analyze_rows).seconds
+
+
 def estimate_phases(work: list[TableWork], dbt_build_seconds: float | None = None, dbt_build_rows: int | None = None,
-                    assumptions: dict = ASSUMPTIONS) -> Phases:
+                    assumptions: dict = ASSUMPTIONS, *, jobs: int = 1, analyze_rows: int = DEFAULT_ANALYZE_ROWS) -> Phases:
     """Initial load, build, validation, final sync and freeze for all tables, and per table."""
     total_rows = sum(t.rows for t in work)
-    loads = {t.name: extrapolate(t.copy_rows, t.copy_seconds, t.rows) for t in work}
     transforms = {t.name: extrapolate(t.transform_rows, t.transform_seconds, t.rows) for t in work}
     hashes = {t.name: extrapolate(t.hash_rows, t.hash_seconds, t.rows) for t in work}
 
-    load = Estimate(sum(loads.values()), "COPY of each table's sample from the source into a keyed table in the target, "
-                    "timed and scaled linearly to the table's rows; tables one after the other")
+    schedule = schedule_load(work, jobs, analyze_rows)
+    loads = {t.name: t.copy + t.finish for t in schedule.tables}
+    load = Estimate(
+        load_seconds(work, jobs, analyze_rows, assumptions),
+        f"one load range of each table copied, keyed and analysed the way load does it, timed; each range's copy scaled "
+        f"to the rows of the table's ranges, the key to the table's rows, ANALYZE to at most {analyze_rows:,} rows; "
+        f"the {schedule.ranges} ranges scheduled as load runs them, most ranges first, over {schedule.workers} worker(s) "
+        f"({schedule.work_seconds:,.0f} s of work in all); plus {assumptions['load_start_seconds']} s of start-up (assumed)",
+    )
 
     if dbt_build_seconds is not None and dbt_build_rows:
         scale = total_rows / dbt_build_rows
@@ -119,7 +226,7 @@ def estimate_phases(work: list[TableWork], dbt_build_seconds: float | None = Non
         TableEstimate(t.name, loads[t.name], volume_build * share[t.name], assumptions["validation_passes"] * hashes[t.name])
         for t in work
     )
-    return Phases(load, build, validation, final_sync, freeze, tables)
+    return Phases(load, build, validation, final_sync, freeze, tables, tuple(work), jobs, analyze_rows)
 
 
 def _rate(rows: int, seconds: float) -> float:
@@ -173,9 +280,15 @@ def strategies(phases: Phases, wave_list: list[list[str]], capture_missing: list
         "freeze, then initial load, build and validation, then switch: all of it is downtime",
     )
 
+    def wave_load(group: list[str]) -> float:
+        chosen = [w for w in phases.work if w.name in group]
+        if chosen:  # each wave is a load of its own, scheduled like the whole one
+            return load_seconds(chosen, phases.jobs, phases.analyze_rows, assumptions)
+        return sum(by_table[t].load for t in group if t in by_table)
+
     wave_rows = []
     for number, group in enumerate(wave_list, start=1):
-        seconds = freeze + overhead + sum(by_table[t].load + by_table[t].build + by_table[t].validation for t in group if t in by_table)
+        seconds = freeze + overhead + wave_load(group) + sum(by_table[t].build + by_table[t].validation for t in group if t in by_table)
         wave_rows.append({"wave": number, "tables": group, "downtime_seconds": seconds})
     longest = max((w["downtime_seconds"] for w in wave_rows), default=0.0)
     phased = StrategyEstimate(

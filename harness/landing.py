@@ -72,19 +72,37 @@ def select_masked(schema: str, table: SourceTable) -> sql.Composed:
     return sql.SQL("select {} from {}").format(sql.SQL(", ").join(parts), postgres.qualified(schema, table.name))
 
 
-def create_landing_table(conn: psycopg.Connection, landing_schema: str, table: SourceTable, *, with_key: bool = True) -> None:
-    """Create the landing table; without its key when a bulk load adds the key afterwards."""
+SYNC_COLUMNS = {SYNCED_AT: "timestamptz not null default now()", DELETED: "boolean not null default false"}
+
+
+def create_landing_table(
+    conn: psycopg.Connection, landing_schema: str, table: SourceTable, *, with_key: bool = True, with_sync_columns: bool = True
+) -> None:
+    """Create the landing table; without its key (and our columns) when a bulk load adds them afterwards."""
     columns = [
         sql.SQL("{} {}{}").format(sql.Identifier(c.name), sql.SQL(c.type), sql.SQL(" not null" if c.not_null else ""))
         for c in table.columns
     ]
-    columns.append(sql.SQL("{} timestamptz not null default now()").format(sql.Identifier(SYNCED_AT)))
-    columns.append(sql.SQL("{} boolean not null default false").format(sql.Identifier(DELETED)))
+    if with_sync_columns:
+        columns += [sql.SQL("{} {}").format(sql.Identifier(name), sql.SQL(ddl)) for name, ddl in SYNC_COLUMNS.items()]
     conn.execute(sql.SQL("create schema if not exists {}").format(sql.Identifier(landing_schema)))
     if with_key:
         columns.append(sql.SQL("primary key ({})").format(postgres.column_list(table.key)))
     conn.execute(
         sql.SQL("create table if not exists {} ({})").format(postgres.qualified(landing_schema, table.name), sql.SQL(", ").join(columns))
+    )
+
+
+def add_sync_columns(conn: psycopg.Connection, landing_schema: str, table: SourceTable) -> None:
+    """Add our two columns after a bulk load: their defaults are constant for the statement, so
+    PostgreSQL stores them once in the catalog instead of writing them into every row."""
+    conn.execute(
+        sql.SQL("alter table {} {}").format(
+            postgres.qualified(landing_schema, table.name),
+            sql.SQL(", ").join(
+                sql.SQL("add column if not exists {} {}").format(sql.Identifier(name), sql.SQL(ddl)) for name, ddl in SYNC_COLUMNS.items()
+            ),
+        )
     )
 
 

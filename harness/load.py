@@ -4,12 +4,14 @@ Capture is installed first, then one snapshot is exported and shared by all work
 copy and the change log hand over with no gap: a transaction visible in the snapshot is in the
 copy, any other is in the log and sync applies it. Tables are split into key ranges; each range
 is copied and marked done in one target transaction, so a killed load run again copies only the
-unfinished ranges, nothing twice.
+unfinished ranges, nothing twice. The worker that copies a table's last range gives it our
+columns, its key and statistics while the other workers go on copying.
 """
 from __future__ import annotations
 
 import json
 import math
+import os
 import queue
 import threading
 import time
@@ -26,6 +28,8 @@ from harness.engines import postgres
 from harness.provision import provision
 
 INTEGER_TYPES = {"smallint", "integer", "bigint"}
+INDEX_MEMORY_KB = 1024 * 1024  # maintenance_work_mem for a key build, at least
+PIPE_BYTES = 1 << 20  # what the pipe from psql holds, and the most Python passes on at once
 STREAM = control.STREAM
 
 
@@ -97,7 +101,7 @@ def load(
 
         for table in tables:  # tables whose ranges were all copied by an earlier, interrupted run
             if not postgres.primary_key(ctl, config.landing_schema, table.name):
-                _finish_table(ctl, config.landing_schema, table)
+                _finish_table(ctl, config.landing_schema, table, alone=True)
         result.tables = _table_totals(ctl, schema, load_id, pending)
         result.seconds = time.perf_counter() - started
         _finish_load(ctl, config, load_id, result)
@@ -129,7 +133,7 @@ def _start_load(
         ctl.execute(sql.SQL("delete from {} where stream = %s").format(control.table(schema, "sync_state")), (STREAM,))
         for table in tables:
             ctl.execute(sql.SQL("drop table if exists {}").format(postgres.qualified(config.landing_schema, table.name)))
-            landing.create_landing_table(ctl, config.landing_schema, table, with_key=False)
+            landing.create_landing_table(ctl, config.landing_schema, table, with_key=False, with_sync_columns=False)
             for range_no, (lower, upper) in enumerate(_plan_ranges(coordinator, config.source_schema, table, range_rows)):
                 ctl.execute(
                     sql.SQL("insert into {} (load_id, table_name, range_no, lower_key, upper_key) values (%s, %s, %s, %s, %s)").format(
@@ -165,12 +169,26 @@ def _plan_ranges(conn: psycopg.Connection, schema: str, table: landing.SourceTab
     return ranges
 
 
-def _finish_table(conn: psycopg.Connection, landing_schema: str, table: landing.SourceTable) -> None:
-    """Key and statistics for a fully copied landing table; no-op for the key if it exists."""
+def _finish_table(conn: psycopg.Connection, landing_schema: str, table: landing.SourceTable, *, alone: bool) -> None:
+    """Our columns, the key and statistics for a fully copied landing table, in one transaction.
+
+    The key is built with enough memory to sort in one pass. While other ranges are still being
+    copied (`alone` false) it is built by this backend only: parallel build workers would take the
+    cores the copies need and add a merge of their own.
+    """
     with conn.transaction():
+        conn.execute(sql.SQL("set local maintenance_work_mem = {}").format(sql.Literal(f"{_index_memory(conn)}kB")))
+        if not alone:
+            conn.execute("set local max_parallel_maintenance_workers = 0")
+        landing.add_sync_columns(conn, landing_schema, table)
         landing.add_primary_key(conn, landing_schema, table)
-    conn.execute(sql.SQL("analyze {}").format(postgres.qualified(landing_schema, table.name)))
-    conn.commit()
+        conn.execute(sql.SQL("analyze {}").format(postgres.qualified(landing_schema, table.name)))
+
+
+def _index_memory(conn: psycopg.Connection) -> int:
+    """maintenance_work_mem for a key build: at least 1 GB, never less than the server's own setting."""
+    (current,) = conn.execute("select setting::bigint from pg_settings where name = 'maintenance_work_mem'").fetchone()
+    return max(int(current), INDEX_MEMORY_KB)
 
 
 def _pending_ranges(ctl: psycopg.Connection, schema: str, load_id: int, tables: list[landing.SourceTable]) -> list[RangeJob]:
@@ -234,7 +252,7 @@ def _copy_ranges(
                         if progress:
                             progress(job.table.name, rows)
                     if table_done:
-                        _finish_table(dst, config.landing_schema, job.table)
+                        _finish_table(dst, config.landing_schema, job.table, alone=work.empty())
         except BaseException as exc:  # surfaced below, in the calling thread
             failures.append(exc)
 
@@ -251,7 +269,9 @@ def _copy_range(config: Config, source: Database, dst: psycopg.Connection, job: 
     """Copy one key range and mark it done, in one target transaction.
 
     psql reads the source (in the shared snapshot) and streams COPY's output through a pipe, so
-    Python moves megabyte blocks instead of handling every row.
+    Python moves blocks of up to a megabyte instead of handling every row. Python passes on
+    whatever the pipe holds rather than waiting for full blocks, and the pipe is widened, so
+    the source keeps sending while the target is written: both sides work at once.
     """
     names = [c.name for c in job.table.columns]
     script = (
@@ -260,15 +280,23 @@ def _copy_range(config: Config, source: Database, dst: psycopg.Connection, job: 
         f"copy ({_range_select(config, job).as_string(dst)}) to stdout (format binary);\n"
         "commit;\n"
     )
-    copy_in = sql.SQL("copy {} ({}) from stdin (format binary)").format(
-        postgres.qualified(config.landing_schema, job.table.name), postgres.column_list(names)
+    target = postgres.qualified(config.landing_schema, job.table.name)
+    # A table copied in one range is emptied in the copying transaction, which lets COPY write its
+    # rows frozen: no hint bits to set and no vacuum to freeze them later.
+    whole_table = job.lower is None and job.upper is None
+    copy_in = sql.SQL("copy {} ({}) from stdin (format binary{})").format(
+        target, postgres.column_list(names), sql.SQL(", freeze" if whole_table else "")
     )
     psql = [processes.pg_tool("psql", 0), "-X", "-q", "-v", "ON_ERROR_STOP=1", "-f", "-"]
     size = 0
     with dst.transaction():
+        if whole_table:
+            dst.execute(sql.SQL("truncate {}").format(target))
         with processes.output_of(psql, env=processes.libpq_env(source.url), script=script, what=f"reading {job.table.name}") as stream, dst.cursor() as cur:
+            pipe = stream.fileno()
+            _widen(pipe)
             with cur.copy(copy_in) as writer:
-                while block := stream.read(1 << 20):
+                while block := os.read(pipe, PIPE_BYTES):
                     writer.write(block)
                     size += len(block)
             rows = cur.rowcount
@@ -280,6 +308,16 @@ def _copy_range(config: Config, source: Database, dst: psycopg.Connection, job: 
             (rows, size, snapshot, load_id, job.table.name, job.range_no),
         )
     return rows, size
+
+
+def _widen(pipe: int) -> None:
+    """Let the pipe hold a megabyte instead of 64 kB, where the system allows it (Linux)."""
+    try:
+        import fcntl
+
+        fcntl.fcntl(pipe, fcntl.F_SETPIPE_SZ, PIPE_BYTES)
+    except (ImportError, AttributeError, OSError):
+        pass  # another system, or a limit below a megabyte: the default pipe works, a little slower
 
 
 def _table_totals(ctl: psycopg.Connection, schema: str, load_id: int, copied_now: list[RangeJob]) -> dict[str, TableLoad]:

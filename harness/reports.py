@@ -390,8 +390,8 @@ def _method(doc: Document, data: dict) -> None:
         f"(TABLESAMPLE BERNOULLI, SYSTEM above 2 GB, REPEATABLE seed {sampling['seed']}).",
         f"Margins: {sampling['margin']}, at {sampling['confidence']:.0%} confidence.",
         "Duplicates on keys are counted over the whole table; orphans over the sample of the referencing table against the whole parent.",
-        "Throughput: each table's timing sample is copied with COPY (binary) from the source into a keyed table in the target "
-        "inside a transaction that is rolled back, cast and cleansed with a representative SELECT, and hashed with md5.",
+        "Throughput: one key range of each table is copied, keyed and analysed by load's own code into a scratch schema of the "
+        "target (dropped afterwards); each table's timing sample is cast and cleansed with a representative SELECT, and hashed with md5.",
         *[f"Assumption: {name.replace('_', ' ')} = {value}" for name, value in data["assumptions"].items()],
         *data.get("notes", []),
     ])

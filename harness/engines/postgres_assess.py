@@ -1,13 +1,12 @@
 """What `migrate assess` asks of a PostgreSQL source: catalog detail, sizes, privileges, settings,
 and the profiling and timing queries, each run inside the database over a table or its sample.
 
-Identifiers are always quoted through psycopg.sql; the source is only read, and the one write
-(the copy probe into the target) happens inside a transaction that is rolled back.
+Identifiers are always quoted through psycopg.sql, and the source is only read. (The timed copy
+of load ranges into the target is load's own code, driven by assess.py.)
 """
 from __future__ import annotations
 
 import time
-import zlib
 from dataclasses import dataclass, field
 from typing import Iterable
 
@@ -715,57 +714,35 @@ def _select_list(columns: Iterable[ColumnInfo], masks: dict[str, str]) -> sql.Co
     return sql.SQL(", ").join(parts)
 
 
-def _create_probe(target: psycopg.Connection, landing_schema: str, table: str, columns: list[ColumnInfo],
-                  key: list[str], timing: Timing) -> sql.Composable | None:
-    """A table shaped like the landing copy, in the caller's open transaction; None when the target refuses."""
-    probe = sql.Identifier(landing_schema, f"_migrate_assess_probe_{zlib.crc32(table.encode())}")
-    definition = [sql.SQL("{} {}").format(sql.Identifier(c.name), sql.SQL(c.type)) for c in columns]
-    if key:
-        definition.append(sql.SQL("primary key ({})").format(sql.SQL(", ").join(map(sql.Identifier, key))))
-    try:
-        target.execute(sql.SQL("create schema if not exists {}").format(sql.Identifier(landing_schema)))
-        target.execute(sql.SQL("create table {} ({})").format(probe, sql.SQL(", ").join(definition)))
-    except psycopg.Error as exc:
-        target.rollback()
-        timing.notes.append(f"target write not measured: {str(exc).strip().splitlines()[0]}")
-        return None
-    return probe
-
-
-def time_copy(source: psycopg.Connection, target: psycopg.Connection | None, schema: str, table: str,
-              columns: list[ColumnInfo], key: list[str], masks: dict[str, str], plan: SamplePlan, seed: int,
-              landing_schema: str) -> Timing:
-    """COPY the sample out of the source (masks applied, as load does) and, when the target allows,
-    into a table with the key in the target's landing schema, in a transaction that is rolled back:
-    the write, its WAL and its index are measured and nothing is left behind."""
+def time_read(source: psycopg.Connection, schema: str, table: str, columns: list[ColumnInfo], masks: dict[str, str],
+              plan: SamplePlan, seed: int) -> Timing:
+    """COPY the sample out of the source (masks applied, as load does) and discard it: the read side
+    of a load, for a table whose landing copy the target could not take or that has no key yet."""
     select = sql.SQL("select {} from {}").format(_select_list(columns, masks), sampled_from(schema, table, plan, seed))
     copy_out = sql.SQL("copy ({}) to stdout (format binary)").format(select)
-    timing = Timing()
-    probe = _create_probe(target, landing_schema, table, columns, key, timing) if target is not None else None
+    timing = Timing(how="source COPY TO STDOUT, discarded (target write not measured)")
     started = time.perf_counter()
-    try:
-        with source.cursor().copy(copy_out) as reader:
-            if probe is not None:
-                timing.how = "source COPY TO STDOUT piped into a keyed table in the target (rolled back)"
-                with target.cursor().copy(sql.SQL("copy {} from stdin (format binary)").format(probe)) as writer:
-                    for chunk in reader:
-                        writer.write(chunk)
-                        timing.bytes += len(chunk)
-            else:
-                timing.how = "source COPY TO STDOUT, discarded (target write not measured)"
-                for chunk in reader:
-                    timing.bytes += len(chunk)
-        timing.seconds = time.perf_counter() - started
-        if probe is not None:
-            timing.rows = target.execute(sql.SQL("select count(*) from {}").format(probe)).fetchone()[0]
-        else:
-            timing.rows = source.execute(
-                sql.SQL("select count(*) from {}").format(sampled_from(schema, table, plan, seed))
-            ).fetchone()[0]
-    finally:
-        if target is not None:
-            target.rollback()
+    with source.cursor().copy(copy_out) as reader:
+        for chunk in reader:
+            timing.bytes += len(chunk)
+    timing.seconds = time.perf_counter() - started
+    timing.rows = source.execute(sql.SQL("select count(*) from {}").format(sampled_from(schema, table, plan, seed))).fetchone()[0]
     return timing
+
+
+def key_after(conn: psycopg.Connection, schema: str, table: str, column: str, rows: int) -> object | None:
+    """The value of `column` `rows` rows into the table in key order (one walk of its index, when it
+    has one); None when the table is not that long."""
+    query = sql.SQL("select {c} from {t} where {c} is not null order by {c} offset {n} limit 1").format(
+        c=sql.Identifier(column), t=qualified(schema, table), n=sql.Literal(rows))
+    row = conn.execute(query).fetchone()
+    return row[0] if row else None
+
+
+def analyze_sample_rows(conn: psycopg.Connection) -> int:
+    """How many rows ANALYZE reads of a big table on this server, however big the table: 300 ×
+    default_statistics_target (PostgreSQL's std_typanalyze)."""
+    return 300 * int(conn.execute("show default_statistics_target").fetchone()[0])
 
 
 def transform_expression(col: ColumnInfo) -> sql.Composable:

@@ -2,8 +2,12 @@
     Why: the foreign keys of a model's contract, added after the table is filled (see
     postgres__get_table_columns_and_constraints), each once: a constraint that already exists (the
     table was built before) is left alone. Named <table>_<column>_fkey. Post-hook of the app models.
+    A sync build rebuilds no table, so on a table that exists it has nothing to check.
 #}
 {% macro add_foreign_keys() -%}
+    {%- if is_sync_build() and is_incremental() -%}
+        {{ return('') }}
+    {%- endif -%}
     {%- set statements = [] -%}
     {%- set foreign_keys = [] -%}
     {%- for column in model['columns'].values() -%}

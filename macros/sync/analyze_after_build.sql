@@ -6,7 +6,7 @@
     full (re)build the whole table is analyzed; after an incremental run only `incremental_column`,
     if given, whose statistics target is lowered to 10 at the full build so that this takes a small
     fixed sample (3,000 rows; enough to see a batch of 1%). Post-hook of the intermediate models
-    (with 'batch_watermark') and the app models (full builds only).
+    (with 'batch_watermark'), the app models and the quarantine tables (full builds only).
 #}
 {% macro analyze_after_build(incremental_column=none) -%}
     {%- if not is_incremental() -%}

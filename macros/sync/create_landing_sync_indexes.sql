@@ -3,7 +3,9 @@
     (`_migrate_synced_at > watermark`) and for the newest write (the batch's high watermark). With
     an index both are index scans instead of full scans of the largest tables. Landing belongs to
     the loader, so this only adds an index, idempotently, to each landing table that exists; it
-    runs from on-run-start and is a no-op once they are there.
+    runs from on-run-start and is a no-op once they are there. It looks the index up first, since
+    CREATE INDEX IF NOT EXISTS locks the table even when the index exists: while `sync --follow`
+    applies batches during a run, those share locks taken table after table deadlock with them.
 #}
 {% macro create_landing_sync_indexes() %}
     {%- if execute -%}
@@ -11,8 +13,9 @@
         {%- for node in graph.sources.values() if node.source_name == 'oms' -%}
             {%- set relation = source(node.source_name, node.name) -%}
             {%- set index_name = node.identifier | lower ~ '__migrate_synced_at' -%}
+            {%- set index = adapter.quote(relation.schema) ~ '.' ~ adapter.quote(index_name) -%}
             {%- do statements.append(
-                "do $$ begin if to_regclass('" ~ relation ~ "') is not null then "
+                "do $$ begin if to_regclass('" ~ relation ~ "') is not null and to_regclass('" ~ index ~ "') is null then "
                 ~ "create index if not exists \"" ~ index_name ~ "\" on " ~ relation ~ " (\"_migrate_synced_at\"); "
                 ~ "end if; end $$"
             ) -%}

@@ -4,7 +4,7 @@
     inserted when its key is new. dbt's own merge rewrites every matched row, which would churn the
     tables (and any capture on them) with no-op updates. Deletes are not done here: a parent row can
     only go once its children are gone, so model sync_app_deletes applies them child-first at the
-    end of the run. The batch is analyzed first so that small batches are merged by index lookups.
+    end of the run. The batch's keys are analyzed first so that small batches are merged by index lookups.
     Used as `incremental_strategy='sync_merge'` with a `unique_key`.
 #}
 {% macro get_incremental_sync_merge_sql(arg_dict) %}
@@ -18,7 +18,7 @@
     {%- set columns = arg_dict['dest_columns'] | map(attribute='name') | list -%}
     {%- set values = columns | reject('in', keys) | list -%}
     {#- dbt's temp table has no statistics; without them a batch of a few rows is planned like a whole table. -#}
-    analyze {{ source }};
+    analyze {{ source }} ({% for key in keys %}{{ adapter.quote(key) }}{% if not loop.last %}, {% endif %}{% endfor %});
     merge into {{ target }} as target
     using {{ source }} as source
         on {% for key in keys %}target.{{ adapter.quote(key) }} = source.{{ adapter.quote(key) }}{% if not loop.last %} and {% endif %}{% endfor %}

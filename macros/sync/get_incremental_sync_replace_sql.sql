@@ -2,8 +2,8 @@
     Why: the intermediate models recompute whole legacy rows (a row's new state replaces its old
     one, whatever changed), like dbt's delete+insert. dbt's version leaves the batch without planner
     statistics, so a batch of a few thousand rows is joined to a million-row table by a full scan;
-    this one analyzes the batch first, so small batches go by index. Used as
-    `incremental_strategy='sync_replace'` with a `unique_key`.
+    this one analyzes the batch's keys first (all the join needs), so small batches go by index.
+    Used as `incremental_strategy='sync_replace'` with a `unique_key`.
 #}
 {% macro get_incremental_sync_replace_sql(arg_dict) %}
     {%- set target = arg_dict['target_relation'] -%}
@@ -14,7 +14,7 @@
     {%- endif -%}
     {%- set keys = [unique_key] if unique_key is string else unique_key -%}
     {%- set columns = arg_dict['dest_columns'] | map(attribute='name') | map('string') | list -%}
-    analyze {{ source }};
+    analyze {{ source }} ({% for key in keys %}{{ adapter.quote(key) }}{% if not loop.last %}, {% endif %}{% endfor %});
     delete from {{ target }} as target
     using {{ source }} as source
     where {% for key in keys %}target.{{ adapter.quote(key) }} = source.{{ adapter.quote(key) }}{% if not loop.last %} and {% endif %}{% endfor %};

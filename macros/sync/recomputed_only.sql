@@ -1,6 +1,6 @@
 {#
-    Why: the business-rule tests compare only the rows this batch recomputed after an incremental
-    run (see reconcile_only_this_batch) and every row otherwise. This is that filter as one
+    Why: in a sync build the business-rule tests compare only the rows its batch recomputed (see
+    reconcile_only_this_batch), in every other build every row. This is that filter as one
     predicate, `column in (select recomputed_key from recomputed)` or `true`, so that both cases
     render the same query shape (the test defines the CTE `recomputed` when it narrows down).
 #}

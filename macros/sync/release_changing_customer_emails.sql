@@ -9,6 +9,7 @@
 #}
 {% macro release_changing_customer_emails() -%}
     {%- if is_incremental() -%}
+        {{ planner_settings() }};
         update {{ this }} as customer
         set email = null
         from {{ ref('int_customers_deduplicated') }} as customers

@@ -21,17 +21,6 @@ address_keys as not materialized (
     select * from {{ ref('int_address_keys') }}
 ),
 
-{% if is_incremental() %}
-    -- Orders recomputed in this batch, and orders whose total was (their lines changed).
-    in_scope as (
-        select orders.order_no from orders
-        where orders.batch_watermark > {{ sync_low_watermark() }}
-        union
-        select totals.order_no from totals
-        where totals.batch_watermark > {{ sync_low_watermark() }}
-    ),
-{% endif %}
-
 final as (
     select
         orders.order_no::bigint as order_id,
@@ -44,12 +33,14 @@ final as (
         totals.total_cents,
         case when totals.has_total_mismatch then orders.legacy_total_text::text end as legacy_total_text,
         orders.notes
-    from orders
-    inner join totals on orders.order_no = totals.order_no
+    from totals
+    inner join orders on totals.order_no = orders.order_no
     left join address_keys on orders.ship_address_hash = address_keys.address_hash
     where
         orders.disposition = 'migrated'
-        and {{ incremental_predicate('orders.order_no in (select in_scope.order_no from in_scope)') }}
+        -- int_order_totals recomputes every order recomputed in this batch, and the orders whose
+        -- lines were: driving from it reaches both through its batch_watermark index.
+        and {{ recomputed_in_this_batch('totals.batch_watermark') }}
 )
 
 select * from final

@@ -4,6 +4,7 @@
     config(
         incremental_strategy='append',
         pre_hook=["{{ delete_recomputed_source_rows() }}"],
+        post_hook=["{{ analyze_after_build() }}"],
         indexes=[
             {'columns': ['source_table', 'source_key']},
             {'columns': ['rule']},
@@ -38,13 +39,11 @@ orders as materialized (
     select * from {{ ref('int_orders_validated') }}
     where
         disposition = 'migrated'
-        and (
-            {{ recomputed_in_this_batch() }}
-            or order_no in (
-                select order_totals.order_no from order_totals
-                where {{ recomputed_in_this_batch('order_totals.batch_watermark') }}
-            )
-        )
+        -- int_order_totals recomputes every order recomputed in this batch and those whose lines were.
+        and {{ incremental_predicate(
+            "order_no in (select order_totals.order_no from order_totals where "
+            ~ recomputed_in_this_batch('order_totals.batch_watermark') ~ ")"
+        ) }}
 ),
 
 payments as materialized (

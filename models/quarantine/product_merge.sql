@@ -1,12 +1,13 @@
 {{
     config(
-        materialized='table',
+        materialized='view',
     )
 }}
 
 -- The merge record of SKU twins: every legacy SKU that is one product with another (differing only
 -- in case or blanks) and the product it was merged into. The customers' equivalent is app.customer_merge;
--- this one lives here because app has no such table.
+-- this one lives here because app has no such table. A view: it holds nothing the intermediate
+-- models do not, so no build has to copy it.
 
 with
 

@@ -1,7 +1,8 @@
 {{
     config(
         incremental_strategy='append',
-        pre_hook=["{{ delete_recomputed_source_rows() }}"],
+        pre_hook=["{{ delete_recomputed_source_rows(with_order_totals=false) }}"],
+        post_hook=["{{ analyze_after_build() }}"],
         indexes=[
             {'columns': ['source_table', 'source_key'], 'unique': true},
             {'columns': ['rule']},
@@ -23,10 +24,6 @@ products as not materialized (
 
 orders as not materialized (
     select * from {{ ref('int_orders_validated') }}
-),
-
-order_totals as not materialized (
-    select * from {{ ref('int_order_totals') }}
 ),
 
 order_lines as not materialized (
@@ -99,13 +96,7 @@ rejected as (
     inner join stg_orders on orders.order_no = stg_orders.order_no
     where
         orders.disposition = 'quarantined'
-        and (
-            {{ recomputed_in_this_batch('orders.batch_watermark') }}
-            or orders.order_no in (
-                select order_totals.order_no from order_totals
-                where {{ recomputed_in_this_batch('order_totals.batch_watermark') }}
-            )
-        )
+        and {{ recomputed_in_this_batch('orders.batch_watermark') }}
 
     union all
 

@@ -178,9 +178,13 @@ def test_assess_leaves_nothing_behind_in_source_or_target(shop, migration):
                 "select n.nspname || '.' || c.relname from pg_class c join pg_namespace n on n.oid = c.relnamespace "
                 "where n.nspname not in ('pg_catalog', 'information_schema', 'pg_toast')").fetchall())
 
-    before = (relations(migration.source_url), relations(migration.target_url))
+    def schemas(url: str) -> set:
+        with psycopg.connect(url) as conn:
+            return {name for (name,) in conn.execute("select nspname from pg_namespace")}
+
+    before = (relations(migration.source_url), relations(migration.target_url), schemas(migration.target_url))
     assess(shop, migration)
-    assert (relations(migration.source_url), relations(migration.target_url)) == before
+    assert (relations(migration.source_url), relations(migration.target_url), schemas(migration.target_url)) == before
 
 
 def test_a_table_without_a_key_is_named_and_exits_1(shop, migration):
@@ -255,6 +259,29 @@ def test_downtime_over_the_limit_blocks_and_names_the_fix(shop, migration):
     chosen = next(s for s in report["strategies"] if s["name"] == report["recommendation"]["strategy"])
     assert round(chosen["downtime_seconds"]) == round(least)
     assert any("no possible strategy fits" in r for r in report["recommendation"]["reasons"])
+
+
+def test_the_load_estimate_times_one_of_loads_own_ranges_per_table(shop, migration, monkeypatch):
+    from harness import assess as assessment
+    from harness.config import load_config
+
+    monkeypatch.setenv("MIGRATE_SOURCE_URL", migration.source_url)
+    monkeypatch.setenv("MIGRATE_TARGET_URL", migration.target_url)
+    config = load_config(shop)
+    source, target = connections.resolve(config)
+    result = assessment.run(config, source, target, jobs=2, range_rows=150)
+
+    # Keys 1..400 in ranges of about 150 rows: load plans three, and the middle one is timed.
+    orders = next(t for t in result.tables if t.name == "Orders").timing
+    assert orders["as_load"] and orders["ranges"] == 3
+    assert orders["copy_range"] == [135, 269] and orders["copy_rows"] == 134
+    assert orders["key_seconds"] >= 0 and orders["analyze_seconds"] > 0
+    audit = next(t for t in result.tables if t.name == "AuditLog").timing
+    assert audit["as_load"] and audit["ranges"] == 1 and audit["copy_rows"] == 50  # one range: the whole table
+    load = result.estimates["initial_load"]
+    assert load["seconds"] > result.assumptions["load_start_seconds"]
+    assert "over 2 worker(s)" in load["how"] and "for Customers only reading the source was timed" in load["how"]
+    assert result.assumptions["load_jobs"] == 2 and result.assumptions["load_range_rows"] == 150
 
 
 def test_the_estimate_made_before_a_load_is_shown_beside_its_measured_time(shop, migration):

@@ -27,6 +27,32 @@ def test_load_copies_every_table_exactly_with_masks(shop):
     assert cards == [(4,)], "only the last four digits of a card may leave the source"
 
 
+# Per landing table: its primary key, our two columns (not null, with defaults), statistics, and
+# whether every page is marked all-visible (rows written frozen).
+LANDING_SHAPE = """
+select c.relname,
+       exists (select from pg_index i where i.indrelid = c.oid and i.indisprimary) as has_key,
+       (select count(*) from pg_attribute a where a.attrelid = c.oid and a.attnotnull and a.atthasdef
+          and a.attname in ('_migrate_synced_at', '_migrate_deleted')) as our_columns,
+       exists (select from pg_statistic s where s.starelid = c.oid) as has_statistics,
+       c.relpages > 0 and c.relallvisible = c.relpages as all_visible
+from pg_class c join pg_namespace n on n.oid = c.relnamespace
+where n.nspname = 'landing' and c.relkind = 'r' order by 1
+"""
+
+
+def test_load_returns_keys_columns_and_statistics_in_place(shop):
+    config, source, target, migration, _ = shop
+    load.load(config, source, target, jobs=2, range_rows=1000)
+    shape = {name: rest for name, *rest in rows(migration.target_url, LANDING_SHAPE)}
+    assert set(shape) == {"Basket", "Client", "Tag"}
+    for name, (has_key, our_columns, has_statistics, _) in shape.items():
+        assert has_key and our_columns == 2 and has_statistics, name
+    assert shape["Tag"][3], "a table copied in one range is written frozen"
+    (synced,) = rows(migration.target_url, 'select count(distinct _migrate_synced_at) from landing."Client" where not _migrate_deleted')[0]
+    assert synced == 1, "loaded rows share the time their table was finished"
+
+
 def test_sync_applies_inserts_updates_key_changes_deletes_and_truncates(shop):
     config, source, target, migration, _ = shop
     load.load(config, source, target, range_rows=1000)
@@ -124,6 +150,8 @@ def test_killed_load_resumes_copying_only_unfinished_ranges(shop):
     total = sum(t.ranges for t in result.tables.values())
     assert copied_now < total
     assert landing_state(migration.target_url) == source_state(migration.source_url)
+    for name, has_key, our_columns, has_statistics, _ in rows(migration.target_url, LANDING_SHAPE):
+        assert has_key and our_columns == 2 and has_statistics, name
 
 
 def test_follow_retries_a_source_that_drops_away_and_skips_nothing(shop, admin_url):

@@ -30,31 +30,46 @@ product_keys as not materialized (
     select * from {{ ref('int_product_keys') }}
 ),
 
-{% if is_incremental() %}
-    -- Lines written since the last batch, the lines of every order recomputed in this batch (the
-    -- order may have become quarantined or valid), and the lines of every SKU recomputed.
-    in_scope as (
-        select
-            lines.order_no,
-            lines.line_no
+{%- set line_columns = [
+    'order_no', 'line_no', 'sku', 'sku_key', 'quantity', 'unit_price_raw', 'unit_price_cents',
+    'discount_pct_raw', 'discount_bps', 'synced_at', 'is_deleted',
+] %}
+
+lines_in_scope as (
+    {% if is_incremental() %}
+        -- Lines written since the last batch, the lines of every order recomputed in this batch (the
+        -- order may have become quarantined or valid), and the lines of every SKU recomputed: each
+        -- set read through its own index (a join of all their keys back to landing can be planned
+        -- as a scan of the whole table).
+        select lines.{{ line_columns | join(', lines.') }}
         from lines
         where {{ in_sync_batch('lines.synced_at') }}
         union
-        select
-            lines.order_no,
-            lines.line_no
+        select lines.{{ line_columns | join(', lines.') }}
         from lines
-        inner join orders on lines.order_no = orders.order_no
-        where orders.batch_watermark > {{ sync_low_watermark() }} and orders.has_changed_fate
+        where
+            lines.order_no in (
+                select orders.order_no
+                from orders
+                where orders.batch_watermark > {{ sync_low_watermark() }} and orders.has_changed_fate
+            )
         union
-        select
-            previous.order_no,
-            previous.line_no
-        from {{ this }} as previous
-        inner join products on previous.sku_key = products.sku_key
-        where products.batch_watermark > {{ sync_low_watermark() }} and products.has_changed_fate
-    ),
-{% endif %}
+        select lines.{{ line_columns | join(', lines.') }}
+        from lines
+        where
+            (lines.order_no, lines.line_no) in (
+                select
+                    previous.order_no,
+                    previous.line_no
+                from {{ this }} as previous
+                inner join products on previous.sku_key = products.sku_key
+                where products.batch_watermark > {{ sync_low_watermark() }} and products.has_changed_fate
+            )
+    {% else %}
+        select lines.{{ line_columns | join(', lines.') }}
+        from lines
+    {% endif %}
+),
 
 -- One product row per normalised SKU: the twin that supplies the product (or, when none is
 -- migrated, any twin, to say why the line cannot have it).
@@ -83,13 +98,10 @@ resolved as (
         lines.discount_bps,
         lines.synced_at,
         lines.is_deleted
-    from lines
+    from lines_in_scope as lines
     left join orders on lines.order_no = orders.order_no
     left join product_by_sku on lines.sku_key = product_by_sku.sku_key
     left join product_keys on lines.sku_key = product_keys.sku_key
-    {% if is_incremental() %}
-        inner join in_scope on lines.order_no = in_scope.order_no and lines.line_no = in_scope.line_no
-    {% endif %}
 ),
 
 decided as (

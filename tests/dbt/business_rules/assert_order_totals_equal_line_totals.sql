@@ -1,7 +1,7 @@
 -- Business rule 4: the sum over migrated orders of total_cents equals the sum of their line
 -- totals. Checked order by order (which implies the sum): returns every migrated order whose
--- total_cents differs from the sum of its lines' line_total_cents. After an incremental run only
--- the orders whose total was recomputed in it (macro reconcile_only_this_batch).
+-- total_cents differs from the sum of its lines' line_total_cents. A sync build checks only the
+-- orders whose total its batch recomputed (macro reconcile_only_this_batch).
 
 -- depends_on: {{ ref('sync_app_deletes') }}
 -- depends_on: {{ ref('sync_batches') }}
@@ -27,9 +27,6 @@ line_sums as (
         order_id,
         sum(line_total_cents) as line_total_cents
     from {{ ref('order_line') }}
-    {% if only_this_batch %}
-        where order_id in (select orders.order_id from orders)
-    {% endif %}
     group by order_id
 )
 
@@ -38,7 +35,16 @@ select
     orders.total_cents,
     line_sums.line_total_cents
 from orders
-left join line_sums on orders.order_id = line_sums.order_id
+{% if only_this_batch %}
+    -- A batch's few thousand orders each sum their own lines, by index; all orders are summed at once.
+    left join lateral (
+        select sum(order_lines.line_total_cents) as line_total_cents
+        from {{ ref('order_line') }} as order_lines
+        where order_lines.order_id = orders.order_id
+    ) as line_sums on true
+{% else %}
+    left join line_sums on orders.order_id = line_sums.order_id
+{% endif %}
 where
     orders.legacy_order_no is not null
     and orders.total_cents <> coalesce(line_sums.line_total_cents, 0)

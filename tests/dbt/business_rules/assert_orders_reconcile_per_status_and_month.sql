@@ -2,8 +2,8 @@
 -- the target plus quarantine. The status group is the target status (seed order_statuses; codes
 -- it does not know form the group 'unknown'), month is the New York calendar month of ORDER_DT.
 -- Legacy orders count +1, target and quarantined orders -1: returns every (status group, month)
--- whose balance is not zero. After an incremental run only the orders recomputed in it are
--- compared (macro reconcile_only_this_batch): no other order can have moved.
+-- whose balance is not zero. A sync build compares only the orders its batch recomputed (macro
+-- reconcile_only_this_batch): no other order can have moved.
 
 -- depends_on: {{ ref('sync_app_deletes') }}
 -- depends_on: {{ ref('sync_batches') }}

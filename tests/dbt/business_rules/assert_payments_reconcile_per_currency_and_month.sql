@@ -1,9 +1,9 @@
 -- Business rule 1: the sum of payment amounts per currency per month is the same in legacy as in
 -- the target plus quarantine. Currency is the order's (NULL means USD; unknown order: none), month
 -- is the New York calendar month of PAID_AT. Legacy amounts count positive, target and quarantine
--- amounts negative: returns every (currency, month) whose balance is not zero. After an incremental
--- run only the payments recomputed in it are compared (macro reconcile_only_this_batch): every
--- payment whose row or order changed is recomputed, and no other payment can have moved.
+-- amounts negative: returns every (currency, month) whose balance is not zero. A sync build
+-- compares only the payments its batch recomputed (macro reconcile_only_this_batch): every payment
+-- whose row or order changed is recomputed, and no other payment can have moved.
 
 -- depends_on: {{ ref('sync_app_deletes') }}
 -- depends_on: {{ ref('sync_batches') }}
@@ -16,7 +16,9 @@ with
 
 {% if only_this_batch %}
     recomputed as (
-        select pay_id
+        select
+            pay_id,
+            order_no
         from {{ ref('int_payments_validated') }}
         where batch_watermark > {{ sync_low_watermark() }}
     ),
@@ -31,7 +33,9 @@ legacy_payments as (
 
 legacy_orders as (
     select * from {{ source('oms', 'ORDER_HDR') }}
-    where not _migrate_deleted
+    where
+        not _migrate_deleted
+        and {{ recomputed_only('"ORDER_NO"', 'recomputed.order_no') }}
 ),
 
 migrated_payments as (
