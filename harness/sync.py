@@ -13,9 +13,11 @@ import threading
 import time
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Callable, Iterator
 
 import psycopg
+import yaml
 from psycopg import sql
 
 from harness import capture, connections, control, dbt, landing
@@ -296,10 +298,20 @@ def lag(config: Config, source: Database, target: Database) -> Lag:
 SYNC_BUILD = ("build", "--selector", "sync", "--no-write-json")
 
 
+def _defines_sync_selector(project_dir: Path) -> bool:
+    path = project_dir / "selectors.yml"
+    if not path.exists():
+        return False
+    return any(s.get("name") == "sync" for s in (yaml.safe_load(path.read_text()) or {}).get("selectors") or [])
+
+
 def build(config: Config, target: Database, args: tuple[str, ...] = SYNC_BUILD, *, quiet: bool = True) -> dbt.DbtOutcome:
     """Run dbt over what sync applied to landing, and record the watermark it covered."""
     with connections.connection(target, command="sync build", autocommit=True) as dst:
         covered = _watermark(dst, config.control_schema)
+    if "--selector" in args and not _defines_sync_selector(config.project_dir):
+        # A project without the `sync` selector builds everything, as a plain `dbt build` would.
+        args = tuple(a for a in args if a not in ("--selector", "sync"))
     outcome = dbt.run(config, target, list(args), quiet=quiet)
     with connections.connection(target, command="sync build", autocommit=True) as dst:
         # Changes applied while dbt ran stay pending: unbuilt_since is cleared only if none came.

