@@ -311,7 +311,7 @@ def build(config: Config, target: Database, args: tuple[str, ...] = SYNC_BUILD, 
         covered = _watermark(dst, config.control_schema)
     if "--selector" in args and not _defines_sync_selector(config.project_dir):
         # A project without the `sync` selector builds everything, as a plain `dbt build` would.
-        args = tuple(a for a in args if a not in ("--selector", "sync"))
+        args = tuple(a for a in args if a not in ("--selector", "sync", "--no-write-json"))
     outcome = dbt.run(config, target, list(args), quiet=quiet)
     with connections.connection(target, command="sync build", autocommit=True) as dst:
         # Changes applied while dbt ran stay pending: unbuilt_since is cleared only if none came.
