@@ -240,15 +240,6 @@ def write_routing(config: Config, sides: str | Mapping[str, str]) -> Path:
     return path
 
 
-def _sync_to_zero(config: Config, source: Database, target: Database) -> int:
-    applied = 0
-    while True:
-        batch = sync.apply(config, source, target, detect_deletes=config.capture.method == "timestamp")
-        applied += batch.changes
-        if batch.changes == 0:
-            return applied
-
-
 def _verify_counts(config: Config, source: Database, target: Database, tables: Collection[str]) -> dict[str, Any]:
     counts: dict[str, Any] = {}
     with connections.connection(source, command="cutover verify") as src, connections.connection(target, command="cutover verify") as dst:
@@ -524,7 +515,7 @@ def run(
         def catch_up(detail: dict) -> None:
             # Sync and build everything written so far while the legacy application still writes:
             # the freeze then only waits for what arrives during these seconds.
-            detail["changes"] = _sync_to_zero(config, source, target)
+            detail["changes"] = sync.apply_until_caught_up(config, source, target)
             detail["nodes"] = sync.build(config, target).succeeded
 
         def freeze_source(detail: dict) -> None:
@@ -545,7 +536,7 @@ def run(
             detail["nodes"] = sync.build(config, target, ("build", "--full-refresh")).succeeded
 
         def final_sync(detail: dict) -> None:
-            detail["changes"] = _sync_to_zero(config, source, target)
+            detail["changes"] = sync.apply_until_caught_up(config, source, target)
 
         def final_build(detail: dict) -> None:
             detail["nodes"] = sync.build(config, target).succeeded  # the incremental sync build, over the last changes

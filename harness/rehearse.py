@@ -113,7 +113,7 @@ def rehearse(
                 record(fallback.run(rehearsal_config, copy_source, copy_target, decided_by="rehearsal", reason="rehearsal").steps)
                 result.timings["rollback"] = time.perf_counter() - begun
                 traffic.close()
-                timed("sync_after_rollback", lambda d: d.update(changes=_sync_until_caught_up(rehearsal_config, copy_source, copy_target)))
+                timed("sync_after_rollback", lambda d: d.update(changes=sync.apply_until_caught_up(rehearsal_config, copy_source, copy_target)))
             else:
                 traffic.close()
                 timed("rollback", lambda d: d.update(unfrozen=rollback.abort(rehearsal_config, copy_source, copy_target, decided_by="rehearsal", reason="rehearsal").unfrozen))
@@ -137,13 +137,6 @@ def rehearse(
             connections.drop_database(connections.with_database(source.url, "postgres"), copy_source_name)
             connections.drop_database(connections.with_database(target.url, "postgres"), copy_target_name)
     return result
-
-
-def _sync_until_caught_up(config: Config, source: Database, target: Database) -> int:
-    applied = 0
-    while (changes := sync.apply(config, source, target).changes):
-        applied += changes
-    return applied
 
 
 def write_report(config: Config, result: Rehearsal, traffic_command: list[str] | None) -> reports.Written:

@@ -180,6 +180,14 @@ def _landing_tables(src: psycopg.Connection, config: Config) -> list[landing.Sou
     return [landing.describe(src, config, t) for t in config.tables]
 
 
+def apply_until_caught_up(config: Config, source: Database, target: Database) -> int:
+    """Apply batches until one finds no change (the source frozen, or quiet); the changes applied."""
+    applied = 0
+    while (changes := apply(config, source, target, detect_deletes=config.capture.method == "timestamp").changes):
+        applied += changes
+    return applied
+
+
 def apply_changes(conn: psycopg.Connection, landing_schema: str, table: landing.SourceTable) -> None:
     """Fold this table's changes in `_changes` into landing: the last image per key wins.
 
