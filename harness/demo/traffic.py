@@ -358,11 +358,14 @@ def run_traffic(
     next_ids: dict[str, int] = {}
 
     def refresh_ids() -> None:
-        """Continue above the legacy keys in use (a fallback may have allocated some)."""
+        """Continue above the legacy keys in use (a fallback may have allocated some). The reads run
+        outside `lock`: a writer mid-transaction may need it while they wait for a lock of the freeze."""
         above = 0 if next_ids else 1_000_000  # at first well above the generated ids, so gaps are plausible
-        with connections.connection(db, command="demo traffic") as conn:
-            for table, key in (("CUSTOMER", "CUST_ID"), ("ORDER_HDR", "ORDER_NO"), ("PAYMENT", "PAY_ID")):
-                (top,) = conn.execute(f'select coalesce(max("{key}"), 0) from "{schema}"."{table}"').fetchone()
+        with connections.connection(db, command="demo traffic", autocommit=True) as conn:
+            tops = {table: conn.execute(f'select coalesce(max("{key}"), 0) from "{schema}"."{table}"').fetchone()[0]
+                    for table, key in (("CUSTOMER", "CUST_ID"), ("ORDER_HDR", "ORDER_NO"), ("PAYMENT", "PAY_ID"))}
+        with lock:
+            for table, top in tops.items():
                 next_ids[table] = max(next_ids.get(table, 0), top + above)
 
     def allocate(table: str) -> int:
@@ -389,8 +392,7 @@ def run_traffic(
             while not stop.is_set() and time.monotonic() - started < duration:
                 side = side_now()
                 if side == "legacy" and previous != "legacy":
-                    with lock:
-                        refresh_ids()
+                    refresh_ids()
                 previous = side
                 if side not in conns:
                     conns[side] = connections.connect(db if side == "legacy" else new_db, command="demo traffic")
