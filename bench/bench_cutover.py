@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import tempfile
-import threading
+import multiprocessing
 import time
 from pathlib import Path
 
@@ -26,10 +26,18 @@ from harness.demo.traffic import run_traffic
 WRITES_PER_TRANSACTION = 2.4  # the legacy application's mix: orders with lines and a payment, edits, deletes
 
 
+def application(reports, stop, source, schema, ledger, rate, args, target, routing) -> None:
+    reports.put(run_traffic(source, schema, ledger, rate=rate, duration=24 * 3600, workers=args.workers, stop=stop,
+                            slow_share=args.slow_share, slow_seconds=args.slow_seconds, new_db=target, routing_file=routing))
+
+
 def main() -> None:
     parser = arguments(__doc__, 1_000_000)
     parser.add_argument("--writes", type=float, default=500.0, help="row writes per second of the legacy application")
-    parser.add_argument("--workers", type=int, default=8)
+    parser.add_argument("--workers", type=int, default=16, help="the application's connections")
+    parser.add_argument("--slow-share", type=float, default=0.02, help="share of transactions held open (default 0.02)")
+    parser.add_argument("--slow-seconds", type=float, default=2.0,
+                        help="how long those stay open before they commit (default 2): the freeze waits for them")
     args = parser.parse_args()
     with scratch_databases(admin_url(args.url), "source", "target") as (source, target), tempfile.TemporaryDirectory() as tmp:
         config = migration_config(source, target)
@@ -43,11 +51,13 @@ def main() -> None:
             sync.build(config, target, ("build", "--full-refresh"))
         print(f"loaded and built in {t.seconds:.0f} s")
 
-        stop, outcome = threading.Event(), {}
+        # The application runs in a process of its own, as a real one does: in this one its threads
+        # would compete with the cutover's in-process dbt for the interpreter.
+        processes = multiprocessing.get_context("spawn")
+        stop, reports = processes.Event(), processes.Queue()
         rate = args.writes / WRITES_PER_TRANSACTION
-        traffic = threading.Thread(target=lambda: outcome.update(report=run_traffic(
-            source, config.source_schema, ledger, rate=rate, duration=24 * 3600, workers=args.workers, stop=stop,
-            new_db=target, routing_file=routing)))
+        traffic = processes.Process(target=application, args=(
+            reports, stop, source, config.source_schema, ledger, rate, args, target, routing))
         traffic.start()
         try:
             time.sleep(10)
@@ -58,12 +68,13 @@ def main() -> None:
             time.sleep(5)
         finally:
             stop.set()
-            traffic.join()
-        report = outcome["report"]
-        writes_per_second = report.writes / report.seconds
+        report = reports.get()
+        traffic.join()
+        available = report.seconds - sum(end - start for start, end in report.outages)
+        writes_per_second = report.writes / available
         for step in result.steps:
             print(f"  {step.name:<20} {step.seconds:6.2f} s")
-        print(f"traffic: {report.writes:,} row writes in {report.seconds:.0f} s = {writes_per_second:,.0f} writes/s; "
+        print(f"traffic: {report.writes:,} row writes ({report.writes / max(1, report.transactions):.1f} per transaction) in {report.seconds:.0f} s = {writes_per_second:,.0f} writes/s while writes were accepted; "
               f"{report.by_side.get('new', 0):,} transactions on the new side; {report.refused:,} refused and retried; {report.failed} failed")
         print(f"runbook freeze to switch: {result.write_unavailable_seconds:.2f} s")
         outage = report.longest_outage

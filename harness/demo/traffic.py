@@ -34,6 +34,11 @@ STATUSES = ["NEW", "OPEN", "SHP", "SHIPPED", "CXL", "RTN"]
 METHODS = ["VISA", "MC", "AMEX", "PAYPAL", "CHECK"]
 
 
+# How long a refused writer waits before it tries again: soon enough to see writes come back
+# within a few hundredths of a second, not so soon that the retries load the server under the cutover.
+REFUSED_RETRY_SECONDS = 0.05
+
+
 @dataclass
 class TrafficReport:
     transactions: int = 0
@@ -416,7 +421,7 @@ def run_traffic(
                     with lock:
                         report.refused += 1
                         outage[0] = outage[0] or time.time()
-                    time.sleep(0.01)
+                    time.sleep(REFUSED_RETRY_SECONDS)
                     continue
                 except psycopg.Error as exc:
                     conn.rollback()
