@@ -18,6 +18,7 @@ import hashlib
 import json
 import re
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -496,6 +497,7 @@ def run(
         control.ensure(ctl, schema)
         run_id, resumed, done = runbook.open_run(ctl, schema, "cutover", chosen.detail())
         result = CutoverResult(run_id, resumed, plan=chosen)
+        early: dict[str, Future] = {}  # work begun ahead of its step
         last_reconcile = ctl.execute(
             sql.SQL("select max(finished_at) from {} where status = 'passed'").format(control.table(schema, "reconcile_runs"))
         ).fetchone()[0]
@@ -537,20 +539,29 @@ def run(
 
         def final_sync(detail: dict) -> None:
             detail["changes"] = sync.apply_until_caught_up(config, source, target)
+            # Landing is final now (the source is frozen): it is verified against the source while
+            # dbt builds, since neither changes what the other reads. A resumed run verifies afresh.
+            early["verification"] = background.submit(verify_landing)
 
         def final_build(detail: dict) -> None:
             detail["nodes"] = sync.build(config, target).succeeded  # the incremental sync build, over the last changes
 
-        def final_verification(detail: dict) -> None:
+        def verify_landing() -> dict[str, Any]:
+            started = time.perf_counter()
             counts = _verify_counts(config, source, target, tables)
-            detail["counts"] = counts
             wrong = {t: c for t, c in counts.items() if c["source"] != c["landing"]}
             if wrong:
                 raise CheckFailed(f"final verification failed: row counts differ for {', '.join(wrong)}; nothing was switched")
+            found: dict[str, Any] = {"counts": counts}
             if chosen.strategy == "big_bang":
-                detail["reconcile_id"] = _verify_whole_copy(config, source, target)
+                found["reconcile_id"] = _verify_whole_copy(config, source, target)
             else:
-                detail["changed_rows_compared"] = _verify_changed_rows(config, source, target, last_reconcile, tables)
+                found["changed_rows_compared"] = _verify_changed_rows(config, source, target, last_reconcile, tables)
+            return {**found, "seconds": round(time.perf_counter() - started, 3)}
+
+        def final_verification(detail: dict) -> None:
+            running = early.pop("verification", None)
+            detail.update(running.result() if running else verify_landing())
 
         def align(detail: dict) -> None:
             with connections.connection(target, command="cutover sequences", autocommit=True) as conn:
@@ -583,7 +594,8 @@ def run(
         }
         actions = {name: common[name] for name in chosen.steps}
         try:
-            result.steps = runbook.run_steps(ctl, schema, "cutover", run_id, actions, done, stop_before=stop_before, on_step=on_step)
+            with ThreadPoolExecutor(max_workers=1) as background:
+                result.steps = runbook.run_steps(ctl, schema, "cutover", run_id, actions, done, stop_before=stop_before, on_step=on_step)
         except BaseException:
             if "freeze_source" not in done and not any(s.name == "freeze_source" for s in result.steps):
                 control.finish_run(ctl, schema, run_id, "failed")  # nothing was changed: a later cutover starts afresh
