@@ -440,29 +440,43 @@ def app_sources(project_dir: Path, legacy_tables: Collection[str]) -> dict[str, 
     return result
 
 
-def _install_reverse_capture(config: Config, target: Database, chosen: Plan) -> list[str]:
-    """Capture (with before images) on the `app` tables the new application may write from now on.
+def _reverse_capture_due(config: Config, conn: psycopg.Connection, chosen: Plan) -> list[landing.SourceTable]:
+    """The `app` tables the new application may write once this cutover switches.
 
-    All of them in one go, except in a phased cutover: there a table is captured once every
-    legacy table it is made from is switched (tables of unknown origin with the last wave), so a
-    fallback carries back only the new application's writes, never the syncs of the tables still
-    on the legacy side. The log of a table starts empty when its capture starts.
+    All of them, except in a phased cutover: there a table is captured once every legacy table it
+    is made from is switched (tables of unknown origin with the last wave), so a fallback carries
+    back only the new application's writes, never the syncs of the tables still on the legacy side.
     """
+    app_tables = _app_tables(conn)
+    if chosen.wave is None:
+        return app_tables
+    before, after = set(chosen.switched_before), set(chosen.switched_after)
+    origin = app_sources(config.project_dir, [t.name for t in config.tables])
+
+    def switched(table: str, tables: set[str]) -> bool:
+        return table in origin and origin[table] <= tables
+
+    # Those that an earlier wave's cutover did not capture (a question of the waves, not of which
+    # triggers exist: a resumed run must find the same tables).
+    return [t for t in app_tables if not switched(t.name, before) and (chosen.last or switched(t.name, after))]
+
+
+def _install_reverse_capture(target: Database, tables: list[landing.SourceTable]) -> None:
+    """Capture (with before images) on the `app` tables the new application will write. Creating
+    triggers locks each table; before the freeze that costs the window nothing."""
     with connections.connection(target, command="cutover", autocommit=True) as conn:
-        app_tables = _app_tables(conn)
-        if chosen.wave is None:
-            due = app_tables
-        else:
-            switched = set(chosen.switched_after)
-            origin = app_sources(config.project_dir, [t.name for t in config.tables])
-            captured = set(capture.state(conn, APP_SCHEMA, [t.name for t in app_tables]).installed)
-            due = [t for t in app_tables if t.name not in captured and (chosen.last or (t.name in origin and origin[t.name] <= switched))]
-        capture.install(conn, APP_SCHEMA, due, before_images=True)
+        installed = set(capture.state(conn, APP_SCHEMA, [t.name for t in tables]).installed)
+        capture.install(conn, APP_SCHEMA, [t for t in tables if t.name not in installed], before_images=True)
+
+
+def _clear_reverse_log(target: Database, names: list[str]) -> None:
+    """Forget what the migration itself wrote to these tables (its builds): until the switch nobody
+    else writes them, so the log holds the new application's writes only from the switch on."""
+    with connections.connection(target, command="cutover", autocommit=True) as conn:
         conn.execute(
             sql.SQL("delete from {}.changes where table_schema = %s and table_name = any(%s)").format(sql.Identifier(capture.CAPTURE_SCHEMA)),
-            (APP_SCHEMA, [t.name for t in due]),
+            (APP_SCHEMA, names),
         )
-    return [t.name for t in due]
 
 
 def _abandon_unfinished_loads(conn: psycopg.Connection, schema: str) -> list[int]:
@@ -511,14 +525,25 @@ def run(
 
         def reverse_capture(detail: dict) -> None:
             # After the final build and before the switch: from here on only the new application
-            # writes these `app` tables, and every row it changes is logged with its before image for a fallback.
-            detail["tables"] = _install_reverse_capture(config, target, chosen)
+            # writes these `app` tables, and every row it changes is logged with its before image
+            # for a fallback. Installed at catch_up where there is one, outside the window.
+            names = runbook.step_details(ctl, schema, run_id).get("catch_up", {}).get("reverse_capture")
+            with connections.connection(target, command="cutover", autocommit=True) as conn:
+                tables = [t for t in _app_tables(conn) if t.name in names] if names is not None else _reverse_capture_due(config, conn, chosen)
+            _install_reverse_capture(target, tables)  # a no-op where catch_up did it
+            _clear_reverse_log(target, [t.name for t in tables])
+            detail["tables"] = [t.name for t in tables]
 
         def catch_up(detail: dict) -> None:
             # Sync and build everything written so far while the legacy application still writes:
             # the freeze then only waits for what arrives during these seconds.
             detail["changes"] = sync.apply_until_caught_up(config, source, target)
             detail["nodes"] = sync.build(config, target).succeeded
+            # After the build (its manifest says which app tables each wave makes), before the window.
+            with connections.connection(target, command="cutover", autocommit=True) as conn:
+                due = _reverse_capture_due(config, conn, chosen)
+            _install_reverse_capture(target, due)
+            detail["reverse_capture"] = [t.name for t in due]
 
         def freeze_source(detail: dict) -> None:
             with connections.connection(source, command="cutover freeze") as conn:
