@@ -13,6 +13,7 @@ import pytest
 
 from harness import approvals, backup, cutover, load, reconcile, rollback
 from harness.config import load_config
+from harness.errors import CheckFailed
 from tests.conftest import PROJECT_DIR
 from tests.integration.conftest import CONFIG, landing_state, rows, source_state
 
@@ -76,6 +77,27 @@ def test_cutover_freezes_syncs_verifies_and_switches(project, admin_url):
         assert rows(migration.target_url, "select phase from migrate_control.migration_state") == [("switched",)]
         with pytest.raises(rollback.RollbackRefused, match="already switched"):
             rollback.abort(config, source, target, decided_by="Dana", reason="test")
+    finally:
+        from harness import connections
+
+        connections.drop_database(admin_url, f"{source.name}_check")
+
+
+def test_a_landing_that_drifted_from_the_source_stops_the_cutover_before_the_switch(project, admin_url):
+    """The final verification runs beside the final build; its failure still stops the runbook at
+    final_verification, with nothing switched, and an abort then leaves the source writable."""
+    config, source, target, migration, tmp_path = project
+    try:
+        make_ready(config, source, target, tmp_path)
+        with psycopg.connect(migration.target_url, autocommit=True) as conn:
+            conn.execute('delete from landing."Basket" where "ClientId" = 5')  # no change was captured for it
+        with pytest.raises(CheckFailed, match="final verification failed: row counts differ for Basket; nothing was switched"):
+            cutover.run(config, source, target)
+        assert not (tmp_path / ".migrate" / "routing.json").exists()
+        assert rows(migration.target_url, "select phase from migrate_control.migration_state") == [("frozen",)]
+        rollback.abort(config, source, target, decided_by="Dana", reason="landing drifted")
+        with psycopg.connect(migration.source_url, autocommit=True) as conn:
+            conn.execute("""insert into "Shop"."Tag" values ('after', 'the abort')""")
     finally:
         from harness import connections
 
