@@ -3,7 +3,9 @@
     python bench/bench_cutover.py --scale 1000000 --writes 500
 
 Seeds the worked example, loads and builds it, then runs the legacy application (harness/demo/
-traffic.py) at about --writes row writes per second, following the routing file. While it writes:
+traffic.py, in a process of its own) at about --writes row writes per second, following the
+routing file; 2% of its transactions stay open 2 s (--slow-share, --slow-seconds), which the
+freeze waits for. While it writes:
 a sync, a reconciliation of counts (the cutover verifies the rows changed since), and the
 cutover (gates skipped: approvals are people's). The applications follow the routing file to the
 new system. Measured by the applications themselves: from the first write the freeze refused to

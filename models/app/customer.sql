@@ -22,14 +22,36 @@ address_keys as not materialized (
     select * from {{ ref('int_address_keys') }}
 ),
 
+{% if is_incremental() %}
+    -- The customers whose orders this batch recomputed, before and after: an order written,
+    -- moved or deleted may move the first-order date of either.
+    customers_of_recomputed_orders as (
+        select orders.customer_id
+        from orders
+        where {{ recomputed_in_this_batch('orders.batch_watermark') }}
+        union
+        select orders.previous_customer_id
+        from orders
+        where {{ recomputed_in_this_batch('orders.batch_watermark') }}
+    ),
+{% endif %}
+
 migrated as (
     select *
     from customers
     where
         disposition = 'migrated'
-        -- Recomputed customers, and every customer whose created_at comes from its orders
-        -- (cheap: about 2% of customers), since any order change may move that date.
-        and ({{ recomputed_in_this_batch() }} or created_at is null)
+        -- Recomputed customers, and the customers whose created_at comes from their orders
+        -- (about 2% of them) when one of those orders was recomputed.
+        and (
+            {{ recomputed_in_this_batch() }}
+            or (
+                created_at is null
+                {% if is_incremental() %}
+                    and cust_id in (select c.customer_id from customers_of_recomputed_orders as c)
+                {% endif %}
+            )
+        )
 ),
 
 first_orders as (

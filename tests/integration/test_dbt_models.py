@@ -328,6 +328,23 @@ def assert_no_full_card_number(url: str) -> None:
     assert cards == [(0,)]
 
 
+# The first order of customers whose created_at comes from it leaves them: three move to another
+# customer, three are deleted at the source. Both customers' first-order dates move.
+ORDERS_LEAVE_THEIR_FIRST_CUSTOMER = """
+create temp table first_orders as
+select distinct on (v.customer_id) v.order_no
+from intermediate.int_orders_validated as v
+join intermediate.int_customers_deduplicated as c on c.cust_id = v.customer_id
+where c.created_at is null and v.disposition = 'migrated'
+order by v.customer_id, v.ordered_at
+limit 6;
+update landing."ORDER_HDR" set "CUST_ID" = (select min(customer_id) from app.customer), _migrate_synced_at = clock_timestamp()
+where "ORDER_NO" in (select order_no from first_orders order by order_no limit 3);
+update landing."ORDER_HDR" set _migrate_deleted = true, _migrate_synced_at = clock_timestamp()
+where "ORDER_NO" in (select order_no from first_orders order by order_no offset 3);
+"""
+
+
 def test_incremental_builds_equal_a_full_refresh(warehouse):
     url, env, tmp = warehouse
     apply(url, STEP_1)
@@ -340,6 +357,7 @@ def test_incremental_builds_equal_a_full_refresh(warehouse):
     merged = query(url, "select count(*) from app.customer_merge")[0][0]
     apply(url, STEP_2)
     dbt(env, tmp, "build")
+    apply(url, ORDERS_LEAVE_THEIR_FIRST_CUSTOMER)
     change_landing(url, per_mille=50, salt=1)
     dbt(env, tmp, *SYNC_BUILD)
     incremental = table_digests(url)

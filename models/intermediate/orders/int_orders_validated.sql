@@ -155,7 +155,17 @@ current_rows as (
 final as (
     select
         latest.*,
-        {{ has_changed_fate(['disposition', 'currency_code']) }} as has_changed_fate
+        {{ has_changed_fate(['disposition', 'currency_code']) }} as has_changed_fate,
+        -- The customer the order counted for before this batch (model customer recomputes both
+        -- when an order moves or goes); kept through a rerun of a batch that did not complete.
+        {% if is_incremental() %}
+            case
+                when previous.batch_watermark > {{ sync_low_watermark() }} then previous.previous_customer_id
+                else previous.customer_id
+            end
+        {% else %}
+            null::bigint
+        {% endif %} as previous_customer_id
     from current_rows as latest
     {% if is_incremental() %}
         left join {{ this }} as previous on latest.order_no = previous.order_no
