@@ -36,22 +36,22 @@ address_keys as not materialized (
     ),
 {% endif %}
 
+-- Recomputed customers, and the customers whose created_at comes from their orders (about 2% of
+-- them) when one of those orders was recomputed: two sets, each read through its own index.
 migrated as (
     select *
     from customers
-    where
-        disposition = 'migrated'
-        -- Recomputed customers, and the customers whose created_at comes from their orders
-        -- (about 2% of them) when one of those orders was recomputed.
-        and (
-            {{ recomputed_in_this_batch() }}
-            or (
-                created_at is null
-                {% if is_incremental() %}
-                    and cust_id in (select c.customer_id from customers_of_recomputed_orders as c)
-                {% endif %}
-            )
-        )
+    where disposition = 'migrated' and {{ recomputed_in_this_batch() }}
+    {% if is_incremental() %}
+        union all
+        select *
+        from customers
+        where
+            disposition = 'migrated'
+            and not {{ recomputed_in_this_batch() }}
+            and created_at is null
+            and cust_id in (select c.customer_id from customers_of_recomputed_orders as c)
+    {% endif %}
 ),
 
 first_orders as (
