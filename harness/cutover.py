@@ -572,21 +572,26 @@ def run(
             detail["nodes"] = sync.build(config, target).succeeded  # the incremental sync build, over the last changes
 
         def verify_landing() -> dict[str, Any]:
+            """What the final verification found; a failure is in "failed", with the figures so far."""
             started = time.perf_counter()
-            counts = _verify_counts(config, source, target, tables)
-            wrong = {t: c for t, c in counts.items() if c["source"] != c["landing"]}
-            if wrong:
-                raise CheckFailed(f"final verification failed: row counts differ for {', '.join(wrong)}; nothing was switched")
-            found: dict[str, Any] = {"counts": counts}
-            if chosen.strategy == "big_bang":
-                found["reconcile_id"] = _verify_whole_copy(config, source, target)
-            else:
-                found["changed_rows_compared"] = _verify_changed_rows(config, source, target, last_reconcile, tables)
+            found: dict[str, Any] = {"counts": _verify_counts(config, source, target, tables)}
+            wrong = [t for t, c in found["counts"].items() if c["source"] != c["landing"]]
+            try:
+                if wrong:
+                    raise CheckFailed(f"final verification failed: row counts differ for {', '.join(wrong)}; nothing was switched")
+                if chosen.strategy == "big_bang":
+                    found["reconcile_id"] = _verify_whole_copy(config, source, target)
+                else:
+                    found["changed_rows_compared"] = _verify_changed_rows(config, source, target, last_reconcile, tables)
+            except CheckFailed as failed:
+                found["failed"] = str(failed)
             return {**found, "seconds": round(time.perf_counter() - started, 3)}
 
         def final_verification(detail: dict) -> None:
             running = early.pop("verification", None)
             detail.update(running.result() if running else verify_landing())
+            if "failed" in detail:
+                raise CheckFailed(detail["failed"])
 
         def align(detail: dict) -> None:
             with connections.connection(target, command="cutover sequences", autocommit=True) as conn:

@@ -94,6 +94,9 @@ def test_a_landing_that_drifted_from_the_source_stops_the_cutover_before_the_swi
         with pytest.raises(CheckFailed, match="final verification failed: row counts differ for Basket; nothing was switched"):
             cutover.run(config, source, target)
         assert not (tmp_path / ".migrate" / "routing.json").exists()
+        (counts,) = rows(migration.target_url, "select detail -> 'counts' -> 'Basket' from migrate_control.steps "
+                                               "where step = 'final_verification' and status = 'failed'")[0]
+        assert counts["source"] == counts["landing"] + 3, "the failed step keeps its figures"
         assert rows(migration.target_url, "select phase from migrate_control.migration_state") == [("frozen",)]
         rollback.abort(config, source, target, decided_by="Dana", reason="landing drifted")
         with psycopg.connect(migration.source_url, autocommit=True) as conn:
