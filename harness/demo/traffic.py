@@ -358,6 +358,9 @@ def run_traffic(
     report = TrafficReport()
     ledger = Ledger(ledger_path)
     lock = threading.Lock()
+    # Held from each commit to its ledger line: when one write waited for another's row lock, it
+    # commits second and is recorded second, so a row's last ledger entry is its final content.
+    commit_order = threading.Lock()
     stop = stop or threading.Event()
     routing = Routing(routing_file)
     next_ids: dict[str, int] = {}
@@ -410,7 +413,9 @@ def run_traffic(
                     entries = getattr(app, kind)()
                     if slow:
                         time.sleep(slow_seconds)  # held open: commits after transactions that started later
-                    conn.commit()
+                    with commit_order:
+                        conn.commit()
+                        ledger.record(entries)  # only once acknowledged, in commit order
                 except (psycopg.errors.DeadlockDetected, psycopg.errors.SerializationFailure):
                     conn.rollback()  # transient, as in any application: retried, never acknowledged
                     with lock:
@@ -432,7 +437,6 @@ def run_traffic(
                     if isinstance(exc, psycopg.OperationalError) and conn.closed:
                         return
                     continue
-                ledger.record(entries)  # only after the commit was acknowledged
                 with lock:
                     # Writes are available again when a transaction begun after the first refusal
                     # commits (a commit of one in flight during the freeze does not count).
