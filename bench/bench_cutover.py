@@ -40,11 +40,13 @@ def main() -> None:
     parser.add_argument("--slow-share", type=float, default=0.02, help="share of transactions held open (default 0.02)")
     parser.add_argument("--slow-seconds", type=float, default=2.0,
                         help="how long those stay open before they commit (default 2): the freeze waits for them")
+    parser.add_argument("--drain-timeout", type=float, help="cutover.drain_timeout_seconds (default: none, wait for every transaction)")
     args = parser.parse_args()
     with scratch_databases(admin_url(args.url), "source", "target") as (source, target), tempfile.TemporaryDirectory() as tmp:
         config = migration_config(source, target)
         routing, ledger = Path(tmp) / "routing.json", Path(tmp) / "ledger.jsonl"
-        config = dataclasses.replace(config, cutover=dataclasses.replace(config.cutover, routing_file=str(routing), switch_command=None))
+        config = dataclasses.replace(config, cutover=dataclasses.replace(
+            config.cutover, routing_file=str(routing), switch_command=None, drain_timeout_seconds=args.drain_timeout))
         with Timer() as t:
             rows = seed(source, args.scale, args.seed)
         print(f"seeded {rows:,} legacy rows at scale {args.scale:,} in {t.seconds:.0f} s")
@@ -75,7 +77,8 @@ def main() -> None:
         available = report.seconds - sum(end - start for start, end in report.outages)
         writes_per_second = report.writes / available
         for step in result.steps:
-            print(f"  {step.name:<20} {step.seconds:6.2f} s")
+            ended = step.detail.get("ended_transactions") if step.name == "freeze_source" else None
+            print(f"  {step.name:<20} {step.seconds:6.2f} s" + (f"  ({ended} transactions still open ended)" if ended else ""))
         print(f"traffic: {report.writes:,} row writes ({report.writes / max(1, report.transactions):.1f} per transaction) in {report.seconds:.0f} s = {writes_per_second:,.0f} writes/s while writes were accepted; "
               f"{report.by_side.get('new', 0):,} transactions on the new side; {report.refused:,} refused and retried; {report.failed} failed")
         print(f"runbook freeze to switch: {result.write_unavailable_seconds:.2f} s")

@@ -87,6 +87,9 @@ class CutoverConfig:
     require_rehearsal: bool = True
     rollback_window_hours: float = 72.0
     lock_timeout_seconds: float = 30.0  # the freeze gives up (and freezes nothing) after this
+    # The freeze waits this long for the write transactions in flight, then ends those still open
+    # (never acknowledged: the application retries them); None waits up to lock_timeout_seconds.
+    drain_timeout_seconds: float | None = None
     switch_command: tuple[str, ...] | None = None  # points the applications at the new system
     switch_back_command: tuple[str, ...] | None = None
     routing_file: str = ".migrate/routing.json"  # the demo's applications follow it
@@ -395,7 +398,8 @@ def _reconcile(raw: dict, where: str) -> ReconcileConfig:
 
 
 def _cutover(raw: dict, where: str) -> CutoverConfig:
-    numbers = {"max_lag_seconds", "reconcile_max_age_minutes", "backup_max_age_hours", "rollback_window_hours", "lock_timeout_seconds"}
+    numbers = {"max_lag_seconds", "reconcile_max_age_minutes", "backup_max_age_hours", "rollback_window_hours", "lock_timeout_seconds",
+               "drain_timeout_seconds"}
     allowed = numbers | {"required_approvals", "require_rehearsal", "switch_command", "switch_back_command", "routing_file", "waves"}
     section = _section(raw, "cutover", allowed, where)
     for name in numbers & set(section):

@@ -547,12 +547,13 @@ def run(
 
         def freeze_source(detail: dict) -> None:
             with connections.connection(source, command="cutover freeze") as conn:
-                frozen = freeze.freeze(conn, config.source_schema, tables, lock_timeout_seconds=config.cutover.lock_timeout_seconds)
+                frozen = freeze.freeze(conn, config.source_schema, tables, lock_timeout_seconds=config.cutover.lock_timeout_seconds,
+                                       drain_timeout_seconds=config.cutover.drain_timeout_seconds)
             with connections.connection(target, command="cutover", autocommit=True) as conn:
                 control.set_phase(conn, schema, "frozen")
                 if chosen.strategy == "big_bang":
                     detail["abandoned_loads"] = _abandon_unfinished_loads(conn, schema)
-            detail.update(tables=frozen.tables, waited_seconds=frozen.waited_seconds, frozen_at=time.time())
+            detail.update(tables=frozen.tables, waited_seconds=frozen.waited_seconds, ended_transactions=frozen.ended_transactions, frozen_at=time.time())
 
         def load_snapshot(detail: dict) -> None:
             # Nothing moves any more: one snapshot of every table, copied whole (a killed copy resumes).

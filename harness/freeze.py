@@ -14,6 +14,7 @@ triggers (timestamp capture), creating the triggers waits for the writers in fli
 """
 from __future__ import annotations
 
+import threading
 import time
 from dataclasses import dataclass
 
@@ -38,6 +39,7 @@ class FreezeFailed(HarnessError):
 class Frozen:
     tables: list[str]
     waited_seconds: float
+    ended_transactions: int = 0  # still open after the drain timeout, so ended (never acknowledged)
 
 
 FUNCTION_DDL = """
@@ -54,18 +56,28 @@ $$;
 """
 
 
-def freeze(conn: psycopg.Connection, schema: str, tables: list[str], *, lock_timeout_seconds: float = 30.0) -> Frozen:
-    """Freeze all tables at once, in one transaction of its own (`conn` must be idle)."""
+def freeze(
+    conn: psycopg.Connection, schema: str, tables: list[str], *, lock_timeout_seconds: float = 30.0, drain_timeout_seconds: float | None = None
+) -> Frozen:
+    """Freeze all tables at once, in one transaction of its own (`conn` must be idle).
+
+    `drain_timeout_seconds`: how long to wait for the write transactions in flight before ending
+    those still open (where the capture triggers drain them; they were never acknowledged)."""
     if conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
         raise ValueError("freeze needs an idle connection: inside an open transaction it would only be a savepoint")
     started = time.perf_counter()
     drain = not capture.state(conn, schema, tables).missing
     key = capture.freeze_lock_key(sql.Literal(schema))
     conn.commit()
+    stragglers = _StragglerEnder(conn, key, drain_timeout_seconds) if drain and drain_timeout_seconds is not None else None
     try:
         if drain:
             conn.execute(sql.SQL("set lock_timeout = {}").format(sql.Literal(f"{int(lock_timeout_seconds * 1000)}ms")))
-            conn.execute(sql.SQL("select pg_advisory_lock({})").format(key))  # session-level: outlives the commit
+            try:
+                conn.execute(sql.SQL("select pg_advisory_lock({})").format(key))  # session-level: outlives the commit
+            finally:
+                if stragglers:
+                    stragglers.stop()
             conn.commit()
         try:
             _create_triggers(conn, schema, tables, lock_timeout_seconds - (time.perf_counter() - started))
@@ -76,11 +88,48 @@ def freeze(conn: psycopg.Connection, schema: str, tables: list[str], *, lock_tim
                 conn.commit()
     except psycopg.errors.LockNotAvailable:
         conn.rollback()
+        if stragglers and stragglers.error:
+            raise FreezeFailed(
+                f"could not freeze {schema}: the write transactions still open after the drain timeout could not be ended "
+                f"({stragglers.error}); nothing was frozen; grant the migration's role pg_signal_backend, or drop "
+                "cutover.drain_timeout_seconds to wait for them"
+            ) from None
         raise FreezeFailed(
             f"could not freeze {schema} within {lock_timeout_seconds:g} s: a write transaction stayed open; "
             "nothing was frozen; find it in pg_stat_activity or raise the lock timeout"
         ) from None
-    return Frozen(list(tables), time.perf_counter() - started)
+    return Frozen(list(tables), time.perf_counter() - started, stragglers.ended if stragglers else 0)
+
+
+class _StragglerEnder:
+    """After `seconds`, from a connection of its own, ends the sessions whose write transactions
+    still hold the freeze lock shared, while the freeze's request stays queued (so new writes go on
+    being refused). Their writes were never committed, so never acknowledged: nothing is lost."""
+
+    def __init__(self, conn: psycopg.Connection, key: sql.Composable, seconds: float):
+        self.ended = 0
+        self.error: str | None = None
+        self._dsn, self._password, self._key = conn.info.dsn, conn.info.password, key
+        self._timer = threading.Timer(seconds, self._end)
+        self._timer.start()
+
+    def _end(self) -> None:
+        try:
+            with psycopg.connect(self._dsn, password=self._password, autocommit=True) as conn:
+                self.ended = len(conn.execute(sql.SQL(
+                    """
+                    select pg_terminate_backend(l.pid, 1000)
+                    from pg_locks as l, (select {key} as k) as lock
+                    where l.locktype = 'advisory' and l.granted and l.mode = 'ShareLock' and l.objsubid = 1
+                      and l.classid = ((lock.k >> 32) & 4294967295)::oid and l.objid = (lock.k & 4294967295)::oid
+                      and l.database = (select oid from pg_database where datname = current_database())
+                    """).format(key=self._key)).fetchall())
+        except psycopg.Error as exc:
+            self.error = str(exc).splitlines()[0]
+
+    def stop(self) -> None:
+        self._timer.cancel()
+        self._timer.join()
 
 
 def _create_triggers(conn: psycopg.Connection, schema: str, tables: list[str], seconds: float) -> None:

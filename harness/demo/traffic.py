@@ -403,7 +403,10 @@ def run_traffic(
                     refresh_ids()
                 previous = side
                 if side not in conns:
-                    conns[side] = connections.connect(db if side == "legacy" else new_db, command="demo traffic")
+                    try:
+                        conns[side] = connections.connect(db if side == "legacy" else new_db, command="demo traffic")
+                    except psycopg.OperationalError:
+                        return  # the database went away: this worker is done
                 conn = conns[side]
                 app = LegacyApp(conn, schema, rng, allocate) if side == "legacy" else NewApp(conn, rng)
                 kind = rng.choices(kinds, weights)[0]
@@ -429,13 +432,19 @@ def run_traffic(
                     time.sleep(REFUSED_RETRY_SECONDS)
                     continue
                 except psycopg.Error as exc:
+                    if conn.closed:
+                        # The session was ended (a freeze's drain timeout ends those left open):
+                        # never acknowledged, so retried on a new connection, like a refused write.
+                        del conns[side]
+                        with lock:
+                            report.refused += 1
+                            outage[0] = outage[0] or time.time()
+                        continue
                     conn.rollback()
                     with lock:
                         report.failed += 1
                         if len(report.errors) < 5:
                             report.errors.append(str(exc).splitlines()[0])
-                    if isinstance(exc, psycopg.OperationalError) and conn.closed:
-                        return
                     continue
                 with lock:
                     # Writes are available again when a transaction begun after the first refusal

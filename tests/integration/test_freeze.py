@@ -7,7 +7,7 @@ import time
 import psycopg
 import pytest
 
-from harness import freeze
+from harness import freeze, load
 from tests.integration.conftest import rows
 
 pytestmark = pytest.mark.integration
@@ -58,4 +58,24 @@ def test_freeze_gives_up_cleanly_when_a_writer_never_ends(shop):
             assert freeze.frozen_tables(conn, "Shop") == []
     finally:
         stuck.rollback()
+        stuck.close()
+
+
+def test_drain_timeout_ends_the_write_transactions_still_open_and_nothing_they_wrote_commits(shop):
+    config, source, target, migration, _ = shop
+    load.load(config, source, target)  # the capture triggers: the freeze drains through their lock
+    stuck = psycopg.connect(migration.source_url)
+    stuck.execute("""update "Shop"."Client" set "Name" = 'never acknowledged' where "Id" = 2""")
+    try:
+        with psycopg.connect(migration.source_url) as conn:
+            frozen = freeze.freeze(conn, "Shop", TABLES, lock_timeout_seconds=20, drain_timeout_seconds=0.3)
+        assert frozen.ended_transactions == 1 and frozen.waited_seconds < 5, frozen
+        with pytest.raises(psycopg.OperationalError):
+            stuck.commit()  # its session was ended: the application sees a failed commit, never an acknowledgement
+        assert rows(migration.source_url, """select "Name" from "Shop"."Client" where "Id" = 2""") == [("client 2",)]
+        with psycopg.connect(migration.source_url, autocommit=True) as conn:
+            with pytest.raises(psycopg.errors.ReadOnlySqlTransaction):
+                conn.execute("""update "Shop"."Client" set "Name" = 'refused' where "Id" = 2""")
+            freeze.unfreeze(conn, "Shop", TABLES)
+    finally:
         stuck.close()
