@@ -147,7 +147,7 @@ def settings(config: Config) -> dict[str, Any]:
             "required_approvals": list(c.required_approvals), "max_lag_seconds": c.max_lag_seconds,
             "reconcile_max_age_minutes": c.reconcile_max_age_minutes, "backup_max_age_hours": c.backup_max_age_hours,
             "require_rehearsal": c.require_rehearsal, "rollback_window_hours": c.rollback_window_hours,
-            "lock_timeout_seconds": c.lock_timeout_seconds,
+            "lock_timeout_seconds": c.lock_timeout_seconds, "drain_timeout_seconds": c.drain_timeout_seconds,
             "switch_command": " ".join(c.switch_command) if c.switch_command else None,
             "switch_back_command": " ".join(c.switch_back_command) if c.switch_back_command else None,
             "routing_file": c.routing_file, "waves": [list(w) for w in c.waves],

@@ -77,9 +77,10 @@ def run(
         def freeze_target(detail: dict) -> None:
             names = app_table_names(ctl)
             with connections.connection(target, command="rollback freeze") as conn:  # idle, as freeze needs
-                frozen = freeze.freeze(conn, APP_SCHEMA, names, lock_timeout_seconds=config.cutover.lock_timeout_seconds)
+                frozen = freeze.freeze(conn, APP_SCHEMA, names, lock_timeout_seconds=config.cutover.lock_timeout_seconds,
+                                       drain_timeout_seconds=config.cutover.drain_timeout_seconds)
             control.set_phase(ctl, schema, "falling_back")
-            detail.update(tables=frozen.tables, waited_seconds=frozen.waited_seconds, frozen_at=time.time())
+            detail.update(tables=frozen.tables, waited_seconds=frozen.waited_seconds, ended_transactions=frozen.ended_transactions, frozen_at=time.time())
 
         def reverse_build(detail: dict) -> None:
             detail["nodes"] = dbt.run(config, target, ["build", "--select", f"tag:{REVERSE_SCHEMA}"], quiet=True).succeeded
