@@ -535,10 +535,13 @@ def run(
             detail["tables"] = [t.name for t in tables]
 
         def catch_up(detail: dict) -> None:
-            # Sync and build everything written so far while the legacy application still writes:
-            # the freeze then only waits for what arrives during these seconds.
-            detail["changes"] = sync.apply_until_caught_up(config, source, target)
-            detail["nodes"] = sync.build(config, target).succeeded
+            # Sync and build everything written so far while the legacy application still writes,
+            # twice: the second round has only what arrived during the first build, and the
+            # window's build only what arrives during the second.
+            detail["changes"] = 0
+            for _ in range(2):
+                detail["changes"] += sync.apply_until_caught_up(config, source, target)
+                detail["nodes"] = sync.build(config, target).succeeded
             # After the build (its manifest says which app tables each wave makes), before the window.
             with connections.connection(target, command="cutover", autocommit=True) as conn:
                 due = _reverse_capture_due(config, conn, chosen)

@@ -118,7 +118,7 @@ class _StragglerEnder:
             with psycopg.connect(self._dsn, password=self._password, autocommit=True) as conn:
                 self.ended = len(conn.execute(sql.SQL(
                     """
-                    select pg_terminate_backend(l.pid, 1000)
+                    select pg_terminate_backend(l.pid)
                     from pg_locks as l, (select {key} as k) as lock
                     where l.locktype = 'advisory' and l.granted and l.mode = 'ShareLock' and l.objsubid = 1
                       and l.classid = ((lock.k >> 32) & 4294967295)::oid and l.objid = (lock.k & 4294967295)::oid
