@@ -11,6 +11,7 @@ advisory lock every captured write holds shared: taking it exclusively waits for
 transactions in flight only, while every new write is refused at once (fail fast), with no queue
 on the tables and no deadlock. Creating the triggers then waits for nobody. Without capture
 triggers (timestamp capture), creating the triggers waits for the writers in flight itself.
+With a drain timeout, the write transactions still open after it are ended rather than waited for.
 """
 from __future__ import annotations
 
@@ -116,14 +117,14 @@ class _StragglerEnder:
     def _end(self) -> None:
         try:
             with psycopg.connect(self._dsn, password=self._password, autocommit=True) as conn:
-                self.ended = len(conn.execute(sql.SQL(
+                (self.ended,) = conn.execute(sql.SQL(
                     """
-                    select pg_terminate_backend(l.pid)
+                    select count(*) filter (where pg_terminate_backend(l.pid))
                     from pg_locks as l, (select {key} as k) as lock
                     where l.locktype = 'advisory' and l.granted and l.mode = 'ShareLock' and l.objsubid = 1
                       and l.classid = ((lock.k >> 32) & 4294967295)::oid and l.objid = (lock.k & 4294967295)::oid
                       and l.database = (select oid from pg_database where datname = current_database())
-                    """).format(key=self._key)).fetchall())
+                    """).format(key=self._key)).fetchone()
         except psycopg.Error as exc:
             self.error = str(exc).splitlines()[0]
 
