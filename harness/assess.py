@@ -15,7 +15,6 @@ import inspect
 import json
 import queue
 import re
-import threading
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -1034,31 +1033,21 @@ def _copy_probes(probe_config: Config, source: Database, target: Database, snaps
     work: queue.Queue[LoadProbe] = queue.Queue()
     for probe in sorted(probes, key=lambda p: -p.ranges):
         work.put(probe)
-    failures: list[BaseException] = []
 
-    def worker() -> None:
-        try:
-            with connections.connection(target, command="assess load probe") as dst:
-                while not failures:
-                    try:
-                        probe = work.get_nowait()
-                    except queue.Empty:
-                        return
-                    try:
-                        _copy_probe(probe_config, source, dst, snapshot_id, probe)
-                    except (psycopg.Error, HarnessError) as exc:
-                        dst.rollback()
-                        probe.note = _not_measured(exc)
-        except BaseException as exc:  # surfaced below, in the calling thread
-            failures.append(exc)
+    def worker(failures: list[BaseException]) -> None:
+        with connections.connection(target, command="assess load probe") as dst:
+            while not failures:
+                try:
+                    probe = work.get_nowait()
+                except queue.Empty:
+                    return
+                try:
+                    _copy_probe(probe_config, source, dst, snapshot_id, probe)
+                except (psycopg.Error, HarnessError) as exc:
+                    dst.rollback()
+                    probe.note = _not_measured(exc)
 
-    threads = [threading.Thread(target=worker, name=f"assess-probe-{i}", daemon=True) for i in range(max(1, min(jobs, len(probes))))]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    if failures:
-        raise failures[0]
+    load.run_workers(worker, min(jobs, len(probes)), "assess-probe")
 
 
 def _copy_probe(probe_config: Config, source: Database, dst: psycopg.Connection, snapshot_id: str, probe: LoadProbe) -> None:

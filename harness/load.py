@@ -234,29 +234,39 @@ def _copy_ranges(
     work: queue.Queue[RangeJob] = queue.Queue()
     for job in sorted(pending, key=lambda j: -ranges_left[j.table.name]):
         work.put(job)
-    failures: list[BaseException] = []
     lock = threading.Lock()
 
-    def worker() -> None:
+    def worker(failures: list[BaseException]) -> None:
+        with connections.connection(target, command="load copy") as dst:
+            while not failures:
+                try:
+                    job = work.get_nowait()
+                except queue.Empty:
+                    return
+                rows, size = _copy_range(config, source, dst, job, load_id, snapshot_id, snapshot)
+                with lock:
+                    ranges_left[job.table.name] -= 1
+                    table_done = ranges_left[job.table.name] == 0
+                    if progress:
+                        progress(job.table.name, rows)
+                if table_done:
+                    _finish_table(dst, config.landing_schema, job.table, alone=work.empty())
+
+    run_workers(worker, min(jobs, len(pending)), "load")
+
+
+def run_workers(worker: Callable[[list[BaseException]], None], count: int, name: str) -> None:
+    """`worker(failures)` in `count` threads (at least one); each stops once `failures` is not
+    empty, and the first failure of any is raised here, in the calling thread."""
+    failures: list[BaseException] = []
+
+    def guarded() -> None:
         try:
-            with connections.connection(target, command="load copy") as dst:
-                while not failures:
-                    try:
-                        job = work.get_nowait()
-                    except queue.Empty:
-                        return
-                    rows, size = _copy_range(config, source, dst, job, load_id, snapshot_id, snapshot)
-                    with lock:
-                        ranges_left[job.table.name] -= 1
-                        table_done = ranges_left[job.table.name] == 0
-                        if progress:
-                            progress(job.table.name, rows)
-                    if table_done:
-                        _finish_table(dst, config.landing_schema, job.table, alone=work.empty())
-        except BaseException as exc:  # surfaced below, in the calling thread
+            worker(failures)
+        except BaseException as exc:
             failures.append(exc)
 
-    threads = [threading.Thread(target=worker, name=f"load-{i}", daemon=True) for i in range(max(1, min(jobs, len(pending))))]
+    threads = [threading.Thread(target=guarded, name=f"{name}-{i}", daemon=True) for i in range(max(1, count))]
     for thread in threads:
         thread.start()
     for thread in threads:
