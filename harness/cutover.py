@@ -253,6 +253,13 @@ def _verify_counts(config: Config, source: Database, target: Database, tables: C
     return counts
 
 
+def _finished_at(conn: psycopg.Connection, schema: str, reconcile_id: int) -> datetime:
+    """When a reconcile recorded its verdict: every row a later sync batch brings is stamped after it."""
+    return conn.execute(
+        sql.SQL("select finished_at from {} where reconcile_id = %s").format(control.table(schema, "reconcile_runs")), (reconcile_id,)
+    ).fetchone()[0]
+
+
 def _verify_changed_rows(config: Config, source: Database, target: Database, since: datetime | None, tables: Collection[str]) -> dict[str, int]:
     """Compare, row by row, every landing row written since the last green reconcile with the source."""
     compared = {}
@@ -535,13 +542,22 @@ def run(
             detail["tables"] = [t.name for t in tables]
 
         def catch_up(detail: dict) -> None:
-            # Sync and build everything written so far while the legacy application still writes,
-            # twice: the second round has only what arrived during the first build, and the
-            # window's build only what arrives during the second.
-            detail["changes"] = 0
-            for _ in range(2):
-                detail["changes"] += sync.apply_until_caught_up(config, source, target)
-                detail["nodes"] = sync.build(config, target).succeeded
+            # Sync and build everything written so far while the legacy application still writes;
+            # count both sides exactly at one snapshot (the whole tables, outside the window: the
+            # window then compares only the rows changed since); sync and build once more, so that
+            # the window's build has only what arrives during this last round.
+            detail["changes"] = sync.apply_until_caught_up(config, source, target)
+            sync.build(config, target)
+            counted = reconcile.reconcile(config, source, target, ["counts"], report_name="cutover-catch-up")
+            detail["reconcile_id"] = counted.reconcile_id
+            if not counted.passed:
+                wrong = [c.name for level in counted.levels for c in level.checks if c.verdict == reconcile.FAILED]
+                raise CheckFailed(
+                    f"catch-up counts failed ({'; '.join(wrong)}): landing differs from the source; nothing was frozen; "
+                    "see reports/cutover-catch-up.md"
+                )
+            detail["changes"] += counted.point.changes_applied + sync.apply_until_caught_up(config, source, target)
+            detail["nodes"] = sync.build(config, target).succeeded
             # After the build (its manifest says which app tables each wave makes), before the window.
             with connections.connection(target, command="cutover", autocommit=True) as conn:
                 due = _reverse_capture_due(config, conn, chosen)
@@ -576,11 +592,21 @@ def run(
             detail["nodes"] = sync.build(config, target).succeeded  # the incremental sync build, over the last changes
 
         def verify_landing() -> dict[str, Any]:
-            """What the final verification found; a failure is in "failed", with the figures so far."""
+            """What the final verification found; a failure is in "failed", with the figures so far.
+
+            Where catch_up counted both sides at a snapshot, the window compares only the rows
+            changed since, key by key: those carry the counts forward (nothing else writes landing).
+            The whole tables are counted again after the switch (source_read_only)."""
             started = time.perf_counter()
-            found: dict[str, Any] = {"counts": _verify_counts(config, source, target, tables)}
-            wrong = [t for t, c in found["counts"].items() if c["source"] != c["landing"]]
+            counted = runbook.step_details(ctl, schema, run_id).get("catch_up", {}).get("reconcile_id")
+            found: dict[str, Any] = {}
             try:
+                if counted is not None:
+                    found["counts_at_catch_up"] = counted
+                    found["changed_rows_compared"] = _verify_changed_rows(config, source, target, _finished_at(ctl, schema, counted), tables)
+                    return found
+                found["counts"] = _verify_counts(config, source, target, tables)
+                wrong = [t for t, c in found["counts"].items() if c["source"] != c["landing"]]
                 if wrong:
                     raise CheckFailed(f"final verification failed: row counts differ for {', '.join(wrong)}; nothing was switched")
                 if chosen.strategy == "big_bang":
@@ -589,7 +615,9 @@ def run(
                     found["changed_rows_compared"] = _verify_changed_rows(config, source, target, last_reconcile, tables)
             except CheckFailed as failed:
                 found["failed"] = str(failed)
-            return {**found, "seconds": round(time.perf_counter() - started, 3)}
+            finally:
+                found["seconds"] = round(time.perf_counter() - started, 3)
+            return found
 
         def final_verification(detail: dict) -> None:
             running = early.pop("verification", None)
@@ -620,6 +648,15 @@ def run(
                     fields = {} if chosen.waves_done else {"switched_at": now}
                     control.set_phase(conn, schema, PARTLY_SWITCHED, **fields)
             detail["read_only"] = tables
+            # The whole tables counted again, now that neither side moves (the window compared only
+            # the rows changed since catch_up's counts).
+            detail["recount"] = _verify_counts(config, source, target, tables)
+            wrong = [t for t, c in detail["recount"].items() if c["source"] != c["landing"]]
+            if wrong:
+                raise CheckFailed(
+                    f"after the switch, row counts differ for {', '.join(wrong)}: landing misses writes the final verification "
+                    "could not see; run `migrate rollback --check`"
+                )
 
         common = {
             "preflight": preflight, "catch_up": catch_up, "freeze_source": freeze_source, "load": load_snapshot, "build": full_build,

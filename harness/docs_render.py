@@ -39,21 +39,23 @@ STEP_WORDS = {
     "preflight": "checks every gate (approvals, capture lag, a recent green reconciliation, a verified backup, "
                  "a rehearsal of the current models); changes nothing",
     "catch_up": "syncs the captured changes and runs the incremental build while the legacy application still writes, "
-                "so that the freeze only waits for what arrives during these seconds",
+                "counts every table on both sides at one snapshot (stops here, nothing frozen, if they differ), "
+                "then syncs and builds once more, so that the freeze only waits for what arrives during these seconds",
     "freeze_source": "a trigger on every listed source table refuses writes; waits for write transactions in flight, "
                      "all tables in one transaction",
     "load": "copies every table whole from the frozen source into landing (a killed copy resumes)",
     "build": "the full `dbt build --full-refresh` over that copy (models and tests)",
     "final_sync": "syncs the changes captured up to the freeze, until a batch finds none",
     "final_build": "the incremental sync build (`dbt build` of the models the last changes touch, and their tests)",
-    "final_verification": "exact row counts source against landing, then the rows compared with the source: those written "
-                          "since the last green reconciliation (after a whole load, every row, by segment checksums)",
+    "final_verification": "every row changed since catch_up's counts compared with the source, which carries those counts "
+                          "forward (after a whole load: exact counts, and every row by segment checksums)",
     "reverse_capture": "after the final build, installs capture triggers with before images on the target's app tables: "
                        "from here on only the new application writes them, and every row it changes can be carried back "
                        "by a fallback",
     "align_sequences": "moves every identity and serial sequence of the target above its largest value",
     "switch": "runs the switch command of migration.yml and writes the routing file the applications follow",
-    "source_read_only": "records the switch and the end of the rollback window; the source stays frozen until then",
+    "source_read_only": "records the switch and the end of the rollback window (the source stays frozen until then), "
+                        "then counts every table on both sides again",
 }
 
 # Which owner role (migration.yml `owners`) carries each step; the first role present is used.

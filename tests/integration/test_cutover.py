@@ -83,24 +83,67 @@ def test_cutover_freezes_syncs_verifies_and_switches(project, admin_url):
         connections.drop_database(admin_url, f"{source.name}_check")
 
 
-def test_a_landing_that_drifted_from_the_source_stops_the_cutover_before_the_switch(project, admin_url):
-    """The final verification runs beside the final build; its failure still stops the runbook at
-    final_verification, with nothing switched, and an abort then leaves the source writable."""
+def test_a_landing_that_drifted_before_the_cutover_stops_it_at_catch_up_with_nothing_frozen(project, admin_url):
+    """catch_up counts both sides at one snapshot before anything is frozen."""
     config, source, target, migration, tmp_path = project
     try:
         make_ready(config, source, target, tmp_path)
         with psycopg.connect(migration.target_url, autocommit=True) as conn:
             conn.execute('delete from landing."Basket" where "ClientId" = 5')  # no change was captured for it
-        with pytest.raises(CheckFailed, match="final verification failed: row counts differ for Basket; nothing was switched"):
+        with pytest.raises(CheckFailed, match=r"catch-up counts failed \(Basket: source = landing\).*nothing was frozen"):
             cutover.run(config, source, target)
         assert not (tmp_path / ".migrate" / "routing.json").exists()
-        (counts,) = rows(migration.target_url, "select detail -> 'counts' -> 'Basket' from migrate_control.steps "
-                                               "where step = 'final_verification' and status = 'failed'")[0]
-        assert counts["source"] == counts["landing"] + 3, "the failed step keeps its figures"
+        assert rows(migration.target_url, "select phase from migrate_control.migration_state") != [("frozen",)]
+        with psycopg.connect(migration.source_url, autocommit=True) as conn:
+            conn.execute("""insert into "Shop"."Tag" values ('still', 'writable')""")
+    finally:
+        from harness import connections
+
+        connections.drop_database(admin_url, f"{source.name}_check")
+
+
+def test_a_changed_row_that_drifted_in_the_window_stops_the_cutover_before_the_switch(project, admin_url):
+    """The window compares every row changed since catch_up's counts; a failure stops the runbook at
+    final_verification, with nothing switched, and an abort then leaves the source writable."""
+    config, source, target, migration, tmp_path = project
+    try:
+        make_ready(config, source, target, tmp_path)
+        cutover.run(config, source, target, stop_before="freeze_source")
+        with psycopg.connect(migration.source_url, autocommit=True) as conn:
+            conn.execute("""update "Shop"."Client" set "Name" = 'written after catch_up' where "Id" = 3""")
+        cutover.run(config, source, target, stop_before="final_verification")
+        with psycopg.connect(migration.target_url, autocommit=True) as conn:
+            conn.execute("""update landing."Client" set "Name" = 'not what the source holds' where "Id" = 3""")
+        with pytest.raises(CheckFailed, match="final verification failed: 1 changed rows of Client differ from the source.*nothing was switched"):
+            cutover.run(config, source, target)
+        assert not (tmp_path / ".migrate" / "routing.json").exists()
+        (compared,) = rows(migration.target_url, "select detail -> 'counts_at_catch_up' from migrate_control.steps "
+                                                 "where step = 'final_verification' and status = 'failed'")[0]
+        assert compared is not None, "the failed step says which counts it carried forward"
         assert rows(migration.target_url, "select phase from migrate_control.migration_state") == [("frozen",)]
         rollback.abort(config, source, target, decided_by="Dana", reason="landing drifted")
         with psycopg.connect(migration.source_url, autocommit=True) as conn:
             conn.execute("""insert into "Shop"."Tag" values ('after', 'the abort')""")
+    finally:
+        from harness import connections
+
+        connections.drop_database(admin_url, f"{source.name}_check")
+
+
+def test_a_drift_the_window_cannot_see_is_found_by_the_recount_after_the_switch(project, admin_url):
+    """A landing row lost after catch_up's counts, never changed since: the window's comparison of
+    changed rows cannot see it, the whole-table recount after the switch does, and says what to do."""
+    config, source, target, migration, tmp_path = project
+    try:
+        make_ready(config, source, target, tmp_path)
+        cutover.run(config, source, target, stop_before="freeze_source")
+        with psycopg.connect(migration.target_url, autocommit=True) as conn:
+            conn.execute('delete from landing."Basket" where "ClientId" = 5')
+        with pytest.raises(CheckFailed, match="after the switch, row counts differ for Basket.*migrate rollback --check"):
+            cutover.run(config, source, target)
+        (recount,) = rows(migration.target_url, "select detail -> 'recount' -> 'Basket' from migrate_control.steps "
+                                                "where step = 'source_read_only' and status = 'failed'")[0]
+        assert recount["source"] == recount["landing"] + 3
     finally:
         from harness import connections
 
