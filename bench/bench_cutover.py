@@ -6,8 +6,9 @@ Seeds the worked example, loads and builds it, then runs the legacy application 
 traffic.py, in a process of its own) at about --writes row writes per second, following the
 routing file; 2% of its transactions stay open 2 s (--slow-share, --slow-seconds), which the
 freeze waits for. While it writes:
-a sync, a reconciliation of counts (the cutover verifies the rows changed since), and the
-cutover (gates skipped: approvals are people's). The applications follow the routing file to the
+a sync, a reconciliation of counts (the preflight gate), and the cutover (gates skipped:
+approvals are people's; its catch_up counts both sides again, and its window compares only the
+rows changed since). The applications follow the routing file to the
 new system. Measured by the applications themselves: from the first write the freeze refused to
 the first write accepted again (on the new side). Target: under 5 s at scale 1,000,000 under
 500 writes/s. Also prints each cutover step's time and the freeze-to-switch time of the runbook.
