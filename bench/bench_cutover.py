@@ -2,7 +2,9 @@
 
     python bench/bench_cutover.py --scale 1000000 --writes 500
 
-Seeds the worked example, loads and builds it, then runs the legacy application (harness/demo/
+Seeds the worked example, loads and builds it, waits for autovacuum to finish with the new
+tables (a cutover comes days after the load; minutes of vacuuming 50M new rows would compete with
+it), then runs the legacy application (harness/demo/
 traffic.py, in a process of its own) at about --writes row writes per second, following the
 routing file; 2% of its transactions stay open 2 s (--slow-share, --slow-seconds), which the
 freeze waits for. While it writes:
@@ -21,9 +23,12 @@ import multiprocessing
 import time
 from pathlib import Path
 
+import psycopg
+
 from common import Timer, admin_url, arguments, migration_config, scratch_databases, seed
 
 from harness import cutover, load, reconcile, sync
+from harness.connections import Database
 from harness.demo.traffic import run_traffic
 
 WRITES_PER_TRANSACTION = 2.4  # the legacy application's mix: orders with lines and a payment, edits, deletes
@@ -32,6 +37,21 @@ WRITES_PER_TRANSACTION = 2.4  # the legacy application's mix: orders with lines 
 def application(reports, stop, source, schema, ledger, rate, args, target, routing) -> None:
     reports.put(run_traffic(source, schema, ledger, rate=rate, duration=24 * 3600, workers=args.workers, stop=stop,
                             slow_share=args.slow_share, slow_seconds=args.slow_seconds, new_db=target, routing_file=routing))
+
+
+def settle(*databases: Database, limit_seconds: float = 1800) -> None:
+    """Wait until autovacuum has finished with the freshly loaded and built tables: a cutover comes
+    days after the load, not while autovacuum still works through tens of millions of new rows."""
+    deadline = time.monotonic() + limit_seconds
+    with psycopg.connect(databases[0].url, autocommit=True) as conn:
+        while time.monotonic() < deadline:
+            (busy,) = conn.execute(
+                "select count(*) from pg_stat_activity where backend_type = 'autovacuum worker' and datname = any(%s)",
+                ([d.name for d in databases],),
+            ).fetchone()
+            if not busy:
+                return
+            time.sleep(2)
 
 
 def main() -> None:
@@ -55,6 +75,9 @@ def main() -> None:
             load.load(config, source, target)
             sync.build(config, target, ("build", "--full-refresh"))
         print(f"loaded and built in {t.seconds:.0f} s")
+        with Timer() as t:
+            settle(source, target)
+        print(f"autovacuum settled after the load in {t.seconds:.0f} s")
 
         # The application runs in a process of its own, as a real one does: in this one its threads
         # would compete with the cutover's in-process dbt for the interpreter.
