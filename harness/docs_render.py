@@ -1267,17 +1267,22 @@ def validation(f: dict) -> Doc:
 
     blocks.append(heading("Cutover final verification"))
     verification = _cutover_step(f, "final_verification")
-    blocks.append(paragraph("At the cutover, after the freeze and the final sync: exact row counts of every listed table, source against "
-                            "landing, and every landing row written since the last green reconciliation compared with its source row; "
-                            "threshold: all equal, else the cutover stops before the switch."))
+    blocks.append(paragraph("At the cutover: at catch_up, before the freeze, exact row counts of every listed table, source against "
+                            "landing, at one source snapshot (a counts reconciliation); after the freeze and the final sync, every landing "
+                            "row written since then compared with its source row; after the switch, every table counted again. "
+                            "Threshold: all equal, else the cutover stops before the switch (after it: `migrate rollback --check`)."))
     if verification is None:
         blocks.append(paragraph("Not run yet: it runs inside `migrate cutover`."))
     else:
         detail = verification.get("detail") or {}
-        counts = detail.get("counts") or {}
+        recount = ((_cutover_step(f, "source_read_only") or {}).get("detail") or {}).get("recount")
+        counts = recount or detail.get("counts") or {}
         compared = detail.get("changed_rows_compared")
+        counted = detail.get("counts_at_catch_up")
         blocks.append(paragraph(f"Cutover run {f['cutover']['last_run']['run_id']}, {when(verification['finished_at'] or verification['started_at'])}: "
-                                f"{verification['status']}" + (f"; {count(compared)} changed rows compared" if isinstance(compared, int) else "") + "."))
+                                f"{verification['status']}" + (f"; counts at catch_up: reconciliation #{counted}" if counted else "")
+                                + (f"; {count(compared)} changed rows compared" if isinstance(compared, int) else "")
+                                + ("; the counts below are the recount after the switch" if recount else "") + "."))
         if counts:
             blocks.append(table(("table", "source rows", "landing rows"),
                                 [[name, c.get("source"), c.get("landing")] for name, c in counts.items()], "lrr"))
