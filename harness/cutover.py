@@ -253,6 +253,10 @@ def _verify_counts(config: Config, source: Database, target: Database, tables: C
     return counts
 
 
+def _differing(counts: dict[str, Any]) -> list[str]:
+    return [table for table, c in counts.items() if c["source"] != c["landing"]]
+
+
 def _finished_at(conn: psycopg.Connection, schema: str, reconcile_id: int) -> datetime:
     """When a reconcile recorded its verdict: every row a later sync batch brings is stamped after it."""
     return conn.execute(
@@ -586,28 +590,31 @@ def run(
             detail["changes"] = sync.apply_until_caught_up(config, source, target)
             # Landing is final now (the source is frozen): it is verified against the source while
             # dbt builds, since neither changes what the other reads. A resumed run verifies afresh.
-            early["verification"] = background.submit(verify_landing)
+            early["verification"] = background.submit(verify_landing, catch_up_counts())
 
         def final_build(detail: dict) -> None:
             detail["nodes"] = sync.build(config, target).succeeded  # the incremental sync build, over the last changes
 
-        def verify_landing() -> dict[str, Any]:
+        def catch_up_counts() -> tuple[int, datetime] | None:
+            """The reconciliation in which catch_up counted both sides, and when it recorded them."""
+            counted = runbook.step_details(ctl, schema, run_id).get("catch_up", {}).get("reconcile_id")
+            return None if counted is None else (counted, _finished_at(ctl, schema, counted))
+
+        def verify_landing(counted: tuple[int, datetime] | None) -> dict[str, Any]:
             """What the final verification found; a failure is in "failed", with the figures so far.
 
             Where catch_up counted both sides at a snapshot, the window compares only the rows
             changed since, key by key: those carry the counts forward (nothing else writes landing).
             The whole tables are counted again after the switch (source_read_only)."""
             started = time.perf_counter()
-            counted = runbook.step_details(ctl, schema, run_id).get("catch_up", {}).get("reconcile_id")
             found: dict[str, Any] = {}
             try:
                 if counted is not None:
-                    found["counts_at_catch_up"] = counted
-                    found["changed_rows_compared"] = _verify_changed_rows(config, source, target, _finished_at(ctl, schema, counted), tables)
+                    found["counts_at_catch_up"], since = counted
+                    found["changed_rows_compared"] = _verify_changed_rows(config, source, target, since, tables)
                     return found
                 found["counts"] = _verify_counts(config, source, target, tables)
-                wrong = [t for t, c in found["counts"].items() if c["source"] != c["landing"]]
-                if wrong:
+                if wrong := _differing(found["counts"]):
                     raise CheckFailed(f"final verification failed: row counts differ for {', '.join(wrong)}; nothing was switched")
                 if chosen.strategy == "big_bang":
                     found["reconcile_id"] = _verify_whole_copy(config, source, target)
@@ -621,7 +628,7 @@ def run(
 
         def final_verification(detail: dict) -> None:
             running = early.pop("verification", None)
-            detail.update(running.result() if running else verify_landing())
+            detail.update(running.result() if running else verify_landing(catch_up_counts()))
             if "failed" in detail:
                 raise CheckFailed(detail["failed"])
 
@@ -651,8 +658,7 @@ def run(
             # The whole tables counted again, now that neither side moves (the window compared only
             # the rows changed since catch_up's counts).
             detail["recount"] = _verify_counts(config, source, target, tables)
-            wrong = [t for t, c in detail["recount"].items() if c["source"] != c["landing"]]
-            if wrong:
+            if wrong := _differing(detail["recount"]):
                 raise CheckFailed(
                     f"after the switch, row counts differ for {', '.join(wrong)}: landing misses writes the final verification "
                     "could not see; run `migrate rollback --check`"
