@@ -4,16 +4,14 @@
 
 Seeds the worked example, loads and builds it, vacuums and analyzes both databases (a cutover
 comes days after the load; autovacuum working through 50M new rows would compete with it), then
-runs the legacy application (harness/demo/
-traffic.py, in a process of its own) at about --writes row writes per second, following the
-routing file; 2% of its transactions stay open 2 s (--slow-share, --slow-seconds), which the
-freeze waits for. While it writes:
-a sync, a reconciliation of counts (the preflight gate), and the cutover (gates skipped:
-approvals are people's; its catch_up counts both sides again, and its window compares only the
-rows changed since). The applications follow the routing file to the
-new system. Measured by the applications themselves: from the first write the freeze refused to
-the first write accepted again (on the new side). Target: under 5 s at scale 1,000,000 under
-500 writes/s. Also prints each cutover step's time and the freeze-to-switch time of the runbook.
+runs the legacy application (harness/demo/traffic.py, in a process of its own) at about --writes
+row writes per second, following the routing file; 2% of its transactions stay open 2 s
+(--slow-share, --slow-seconds), which the freeze waits for. While it writes: a sync, a
+reconciliation of counts (the preflight gate), and the cutover (gates skipped: approvals are
+people's; its catch_up counts both sides again, and its window compares only the rows changed
+since). The applications follow the routing file to the new system. Measured by the applications
+themselves: from the first write the freeze refused to the first write accepted again (on the new
+side). Target: under 5 s at scale 1,000,000 under 500 writes/s. Also prints each cutover step's time and the freeze-to-switch time of the runbook.
 """
 from __future__ import annotations
 
