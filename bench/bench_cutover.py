@@ -11,7 +11,8 @@ reconciliation of counts (the preflight gate), and the cutover (gates skipped: a
 people's; its catch_up counts both sides again, and its window compares only the rows changed
 since). The applications follow the routing file to the new system. Measured by the applications
 themselves: from the first write the freeze refused to the first write accepted again (on the new
-side). Target: under 5 s at scale 1,000,000 under 500 writes/s. Also prints each cutover step's time and the freeze-to-switch time of the runbook.
+side). Target: under 5 s at scale 1,000,000 under 500 writes/s. Also prints each cutover step's
+time and the freeze-to-switch time of the runbook.
 """
 from __future__ import annotations
 
