@@ -38,7 +38,7 @@ def application(reports, stop, source, schema, ledger, rate, args, target, routi
                             slow_share=args.slow_share, slow_seconds=args.slow_seconds, new_db=target, routing_file=routing))
 
 
-def settle(*databases: Database) -> None:
+def vacuum_analyze(*databases: Database) -> None:
     """Vacuum and analyze the freshly loaded and built tables, as a load tool does after a bulk load
     (pgcopydb): a cutover comes days after the load, not while autovacuum still works through tens
     of millions of new rows beside it (one run's catch_up took 279 s and its final build 6.5 s)."""
@@ -69,7 +69,7 @@ def main() -> None:
             sync.build(config, target, ("build", "--full-refresh"))
         print(f"loaded and built in {t.seconds:.0f} s")
         with Timer() as t:
-            settle(source, target)
+            vacuum_analyze(source, target)
         print(f"vacuumed and analyzed in {t.seconds:.0f} s")
 
         # The application runs in a process of its own, as a real one does: in this one its threads

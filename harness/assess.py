@@ -13,7 +13,6 @@ from __future__ import annotations
 import dataclasses
 import inspect
 import json
-import queue
 import re
 import time
 from dataclasses import dataclass, field
@@ -1030,24 +1029,15 @@ def _create_probe_tables(conn: psycopg.Connection, probes: list[LoadProbe]) -> l
 def _copy_probes(probe_config: Config, source: Database, target: Database, snapshot_id: str, probes: list[LoadProbe],
                  jobs: int) -> None:
     """The probes over `jobs` workers, most ranges first, as load's worker pool takes its ranges."""
-    work: queue.Queue[LoadProbe] = queue.Queue()
-    for probe in sorted(probes, key=lambda p: -p.ranges):
-        work.put(probe)
 
-    def worker(failures: list[BaseException]) -> None:
-        with connections.connection(target, command="assess load probe") as dst:
-            while not failures:
-                try:
-                    probe = work.get_nowait()
-                except queue.Empty:
-                    return
-                try:
-                    _copy_probe(probe_config, source, dst, snapshot_id, probe)
-                except (psycopg.Error, HarnessError) as exc:
-                    dst.rollback()
-                    probe.note = _not_measured(exc)
+    def measure(dst: psycopg.Connection, probe: LoadProbe, _nothing_left: Callable[[], bool]) -> None:
+        try:
+            _copy_probe(probe_config, source, dst, snapshot_id, probe)
+        except (psycopg.Error, HarnessError) as exc:
+            dst.rollback()
+            probe.note = _not_measured(exc)
 
-    load.run_workers(worker, min(jobs, len(probes)), "assess-probe")
+    load.run_workers(sorted(probes, key=lambda p: -p.ranges), measure, target, "assess load probe", jobs)
 
 
 def _copy_probe(probe_config: Config, source: Database, dst: psycopg.Connection, snapshot_id: str, probe: LoadProbe) -> None:

@@ -16,7 +16,7 @@ import queue
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Callable, TypeVar
 
 import psycopg
 from psycopg import sql
@@ -26,6 +26,8 @@ from harness.config import Config
 from harness.connections import Database
 from harness.engines import postgres
 from harness.provision import provision
+
+Item = TypeVar("Item")
 
 INTEGER_TYPES = {"smallint", "integer", "bigint"}
 INDEX_MEMORY_KB = 1024 * 1024  # maintenance_work_mem for a key build, at least
@@ -231,42 +233,44 @@ def _copy_ranges(
     ranges_left = {job.table.name: 0 for job in pending}
     for job in pending:
         ranges_left[job.table.name] += 1
-    work: queue.Queue[RangeJob] = queue.Queue()
-    for job in sorted(pending, key=lambda j: -ranges_left[j.table.name]):
-        work.put(job)
     lock = threading.Lock()
 
-    def worker(failures: list[BaseException]) -> None:
-        with connections.connection(target, command="load copy") as dst:
-            while not failures:
-                try:
-                    job = work.get_nowait()
-                except queue.Empty:
-                    return
-                rows, size = _copy_range(config, source, dst, job, load_id, snapshot_id, snapshot)
-                with lock:
-                    ranges_left[job.table.name] -= 1
-                    table_done = ranges_left[job.table.name] == 0
-                    if progress:
-                        progress(job.table.name, rows)
-                if table_done:
-                    _finish_table(dst, config.landing_schema, job.table, alone=work.empty())
+    def copy(dst: psycopg.Connection, job: RangeJob, nothing_left: Callable[[], bool]) -> None:
+        rows, size = _copy_range(config, source, dst, job, load_id, snapshot_id, snapshot)
+        with lock:
+            ranges_left[job.table.name] -= 1
+            table_done = ranges_left[job.table.name] == 0
+            if progress:
+                progress(job.table.name, rows)
+        if table_done:
+            _finish_table(dst, config.landing_schema, job.table, alone=nothing_left())
 
-    run_workers(worker, min(jobs, len(pending)), "load")
+    run_workers(sorted(pending, key=lambda j: -ranges_left[j.table.name]), copy, target, "load copy", jobs)
 
 
-def run_workers(worker: Callable[[list[BaseException]], None], count: int, name: str) -> None:
-    """`worker(failures)` in `count` threads (at least one); each stops once `failures` is not
-    empty, and the first failure of any is raised here, in the calling thread."""
+def run_workers(items: list[Item], handle: Callable[[psycopg.Connection, Item, Callable[[], bool]], None], target: Database,
+                command: str, count: int) -> None:
+    """`handle(dst, item, nothing_left)` for every item, in order, over up to `count` threads (at
+    least one), each with a target connection of its own; `nothing_left()` says whether every item
+    has been taken. The first failure stops every thread and is raised here, in the calling thread."""
+    work: queue.Queue[Item] = queue.Queue()
+    for item in items:
+        work.put(item)
     failures: list[BaseException] = []
 
-    def guarded() -> None:
+    def worker() -> None:
         try:
-            worker(failures)
+            with connections.connection(target, command=command) as dst:
+                while not failures:
+                    try:
+                        item = work.get_nowait()
+                    except queue.Empty:
+                        return
+                    handle(dst, item, work.empty)
         except BaseException as exc:
             failures.append(exc)
 
-    threads = [threading.Thread(target=guarded, name=f"{name}-{i}", daemon=True) for i in range(max(1, count))]
+    threads = [threading.Thread(target=worker, name=f"{command}-{i}", daemon=True) for i in range(max(1, min(count, len(items))))]
     for thread in threads:
         thread.start()
     for thread in threads:
