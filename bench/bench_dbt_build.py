@@ -1,9 +1,9 @@
 """Time a full dbt build and the sync build after 1% of the legacy rows changed.
 
-    .venv/bin/python bench/bench_dbt_build.py [--scale 100000] [--seed 42] [--admin-url URL] [--cli] [--keep]
+    .venv/bin/python bench/bench_dbt_build.py [--scale 100000] [--seed 42] [--url URL] [--cli] [--keep]
 
-Creates a scratch database on the server of --admin-url (default: MIGRATE_TEST_ADMIN_URL, else
-the local PostgreSQL as postgres), generates the legacy OMS in it (harness/demo/seed.py, not
+Creates a scratch database on the server of --url (default: MIGRATE_TEST_ADMIN_URL, else the
+embedded server, as the other benches), generates the legacy OMS in it (harness/demo/seed.py, not
 timed), fills landing as the loader would (not timed), runs `dbt parse` (not timed), then times:
 
 1. `dbt build` on the empty target: every model, seed and test, unit tests included (the full build);
@@ -22,7 +22,6 @@ under 90 s at scale 100,000, the sync build under 10% of it.
 """
 from __future__ import annotations
 
-import argparse
 import os
 import re
 import subprocess
@@ -37,6 +36,7 @@ import psycopg
 PROJECT_DIR = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(PROJECT_DIR))
 
+from common import admin_url, arguments  # noqa: E402
 from harness import connections, dbt  # noqa: E402
 from harness.connections import Database  # noqa: E402
 from harness.demo.seed import seed_legacy  # noqa: E402
@@ -66,22 +66,16 @@ def timed_dbt(target: Database, target_path: Path, args: tuple[str, ...], cli: b
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--scale", type=int, default=100_000, help="legacy customers (default 100000)")
-    parser.add_argument("--seed", type=int, default=42)
-    parser.add_argument(
-        "--admin-url",
-        default=os.environ.get("MIGRATE_TEST_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres"),
-        help="a server where a scratch database may be created",
-    )
+    parser = arguments(__doc__.splitlines()[0], 100_000)
     parser.add_argument("--rounds", type=int, default=3, help="sync builds, each after another 1%% changed (default 3)")
     parser.add_argument("--cli", action="store_true", help="time `dbt` commands in a new process each")
     parser.add_argument("--keep", action="store_true", help="keep the scratch database")
     options = parser.parse_args()
 
+    admin = admin_url(options.url)
     name = f"bench_dbt_{uuid.uuid4().hex[:8]}"
-    connections.create_database(options.admin_url, name)
-    url = connections.with_database(options.admin_url, name)
+    connections.create_database(admin, name)
+    url = connections.with_database(admin, name)
     target = Database("target", url, "--admin-url", False)
     how = "a new process each" if options.cli else "in-process, as the harness runs them"
     try:
@@ -112,7 +106,7 @@ def main() -> None:
         if options.keep:
             print(f"kept database {name}")
         else:
-            connections.drop_database(options.admin_url, name)
+            connections.drop_database(admin, name)
 
 
 if __name__ == "__main__":

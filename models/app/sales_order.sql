@@ -13,12 +13,32 @@ orders as not materialized (
     select * from {{ ref('int_orders_validated') }}
 ),
 
-totals as not materialized (
-    select * from {{ ref('int_order_totals') }}
+lines as not materialized (
+    select * from {{ ref('int_order_lines_validated') }}
 ),
 
 address_keys as not materialized (
     select * from {{ ref('int_address_keys') }}
+),
+
+{% if is_incremental() %}
+    recomputed_orders as (
+        {{ orders_recomputed_in_this_batch() }}
+    ),
+{% endif %}
+
+-- An order's total is the sum of its migrated lines (business rule 4). The legacy ORDER_TOTAL is
+-- only compared: when it is blank, unparseable, or off by more than one cent, the order keeps the
+-- line sum and stores the legacy text (and findings records it).
+line_sums as (
+    select
+        lines.order_no,
+        sum(lines.line_total_cents) as total_cents
+    from lines
+    where
+        lines.disposition = 'migrated'
+        and {{ incremental_predicate('lines.order_no in (select recomputed_orders.order_no from recomputed_orders)') }}
+    group by lines.order_no
 ),
 
 final as (
@@ -30,17 +50,18 @@ final as (
         orders.status,
         address_keys.address_id as shipping_address_id,
         orders.currency_code::char(3) as currency,
-        totals.total_cents,
-        case when totals.has_total_mismatch then orders.legacy_total_text::text end as legacy_total_text,
+        coalesce(line_sums.total_cents, 0)::bigint as total_cents,
+        case
+            when {{ order_total_disagrees('orders.legacy_total_cents', 'coalesce(line_sums.total_cents, 0)') }}
+                then orders.legacy_total_text::text
+        end as legacy_total_text,
         orders.notes
-    from totals
-    inner join orders on totals.order_no = orders.order_no
+    from orders
+    left join line_sums on orders.order_no = line_sums.order_no
     left join address_keys on orders.ship_address_hash = address_keys.address_hash
     where
         orders.disposition = 'migrated'
-        -- int_order_totals recomputes every order recomputed in this batch, and the orders whose
-        -- lines were: driving from it reaches both through its batch_watermark index.
-        and {{ recomputed_in_this_batch('totals.batch_watermark') }}
+        and {{ incremental_predicate('orders.order_no in (select recomputed_orders.order_no from recomputed_orders)') }}
 )
 
 select * from final

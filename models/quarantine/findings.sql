@@ -31,19 +31,19 @@ products as materialized (
         and {{ recomputed_in_this_batch() }}
 ),
 
-order_totals as not materialized (
-    select * from {{ ref('int_order_totals') }}
-),
-
 orders as materialized (
     select * from {{ ref('int_orders_validated') }}
     where
         disposition = 'migrated'
-        -- int_order_totals recomputes every order recomputed in this batch and those whose lines were.
-        and {{ incremental_predicate(
-            "order_no in (select order_totals.order_no from order_totals where "
-            ~ recomputed_in_this_batch('order_totals.batch_watermark') ~ ")"
-        ) }}
+        -- with the orders whose lines were recomputed: their total was
+        and {{ incremental_predicate('order_no in (' ~ orders_recomputed_in_this_batch() ~ ')') }}
+),
+
+order_totals as not materialized (
+    select
+        order_id as order_no,
+        total_cents
+    from {{ ref('sales_order') }}
 ),
 
 payments as materialized (
@@ -152,7 +152,7 @@ order_findings as (
         end || ': total_cents is the line sum, the legacy text is kept in legacy_total_text' as detail
     from orders
     inner join order_totals on orders.order_no = order_totals.order_no
-    where order_totals.has_total_mismatch
+    where {{ order_total_disagrees('orders.legacy_total_cents', 'order_totals.total_cents') }}
     union all
     select
         'order_notes_oversize' as rule,

@@ -5,7 +5,8 @@
 
 -- depends_on: {{ ref('sync_app_deletes') }}
 -- depends_on: {{ ref('sync_batches') }}
--- depends_on: {{ ref('int_order_totals') }}
+-- depends_on: {{ ref('int_orders_validated') }}
+-- depends_on: {{ ref('int_order_lines_validated') }}
 
 {%- set only_this_batch = reconcile_only_this_batch() %}
 
@@ -14,11 +15,7 @@ with
 orders as (
     select * from {{ ref('sales_order') }}
     {% if only_this_batch %}
-        where order_id in (
-            select totals.order_no
-            from {{ ref('int_order_totals') }} as totals
-            where totals.batch_watermark > {{ sync_low_watermark() }}
-        )
+        where order_id in ({{ orders_recomputed_in_this_batch() }})
     {% endif %}
 ),
 
