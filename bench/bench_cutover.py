@@ -6,7 +6,8 @@ Seeds the worked example, loads and builds it, vacuums and analyzes both databas
 comes days after the load; autovacuum working through 50M new rows would compete with it), then
 runs the legacy application (harness/demo/traffic.py, in a process of its own) at about --writes
 row writes per second, following the routing file; 2% of its transactions stay open 2 s
-(--slow-share, --slow-seconds), which the freeze waits for. While it writes: a sync, a
+(--slow-share, --slow-seconds), which the freeze waits for up to migration.yml's drain timeout
+(--drain-timeout, or --wait-for-transactions for none), then ends. While it writes: a sync, a
 reconciliation of counts (the preflight gate), and the cutover (gates skipped: approvals are
 people's; its catch_up counts both sides again, and its window compares only the rows changed
 since). The applications follow the routing file to the new system. Measured by the applications
@@ -54,13 +55,16 @@ def main() -> None:
     parser.add_argument("--slow-share", type=float, default=0.02, help="share of transactions held open (default 0.02)")
     parser.add_argument("--slow-seconds", type=float, default=2.0,
                         help="how long those stay open before they commit (default 2): the freeze waits for them")
-    parser.add_argument("--drain-timeout", type=float, help="cutover.drain_timeout_seconds (default: none, wait for every transaction)")
+    parser.add_argument("--drain-timeout", type=float, help="cutover.drain_timeout_seconds (default: migration.yml's)")
+    parser.add_argument("--wait-for-transactions", action="store_true", help="no drain timeout: wait for every open transaction")
     args = parser.parse_args()
     with scratch_databases(admin_url(args.url), "source", "target") as (source, target), tempfile.TemporaryDirectory() as tmp:
         config = migration_config(source, target)
         routing, ledger = Path(tmp) / "routing.json", Path(tmp) / "ledger.jsonl"
+        drain = config.cutover.drain_timeout_seconds if args.drain_timeout is None else args.drain_timeout
+        drain = None if args.wait_for_transactions else drain
         config = dataclasses.replace(config, cutover=dataclasses.replace(
-            config.cutover, routing_file=str(routing), switch_command=None, drain_timeout_seconds=args.drain_timeout))
+            config.cutover, routing_file=str(routing), switch_command=None, drain_timeout_seconds=drain))
         with Timer() as t:
             rows = seed(source, args.scale, args.seed)
         print(f"seeded {rows:,} legacy rows at scale {args.scale:,} in {t.seconds:.0f} s")

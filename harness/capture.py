@@ -10,6 +10,7 @@ the tables.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Collection
 
 import psycopg
 from psycopg import sql
@@ -141,12 +142,13 @@ def install(conn: psycopg.Connection, schema: str, tables: list[SourceTable], *,
         )
 
 
-def remove_triggers(conn: psycopg.Connection, schema: str) -> list[str]:
-    """Drop the capture triggers from every table of a schema, keeping the change log."""
+def remove_triggers(conn: psycopg.Connection, schema: str, keep: Collection[str] = ()) -> list[str]:
+    """Drop the capture triggers from every table of a schema but those in `keep`, keeping the change log."""
     rows = conn.execute(
         "select c.relname, t.tgname from pg_trigger t join pg_class c on c.oid = t.tgrelid "
-        "join pg_namespace n on n.oid = c.relnamespace where n.nspname = %s and t.tgname in (%s, %s)",
-        (schema, TRIGGER, TRIGGER + "_truncate"),
+        "join pg_namespace n on n.oid = c.relnamespace where n.nspname = %s and t.tgname in (%s, %s) "
+        "and c.relname <> all(%s)",
+        (schema, TRIGGER, TRIGGER + "_truncate", list(keep)),
     ).fetchall()
     for table, trigger in rows:
         conn.execute(sql.SQL("drop trigger if exists {} on {}").format(sql.Identifier(trigger), sql.SQL("{}.{}").format(sql.Identifier(schema), sql.Identifier(table))))

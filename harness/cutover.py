@@ -377,7 +377,8 @@ def waves_cut_over(conn: psycopg.Connection, schema: str) -> dict[int, int]:
     return dict(rows)
 
 
-def _running(conn: psycopg.Connection, schema: str) -> tuple[int, dict] | None:
+def running(conn: psycopg.Connection, schema: str) -> tuple[int, dict] | None:
+    """The cutover run under way (started, not finished), with its detail."""
     row = conn.execute(
         sql.SQL("select run_id, detail from {} where command = 'cutover' and status = 'running' order by run_id desc limit 1").format(
             control.table(schema, "runs")
@@ -397,13 +398,13 @@ def plan(config: Config, target: Database, wave: int | None = None) -> Plan:
     schema = config.control_schema
     with connections.connection(target, command="cutover plan", autocommit=True) as conn:
         control.ensure(conn, schema)
-        running = _running(conn, schema)
+        under_way = running(conn, schema)
         done = waves_cut_over(conn, schema) if strategy == "phased" else {}
         state = control.state(conn, schema)
     steps = steps_for(strategy)
     all_tables = [t.name for t in config.tables]
-    if running:
-        run_id, detail = running
+    if under_way:
+        run_id, detail = under_way
         was = detail.get("strategy", "parallel_run")  # runs from before strategies were recorded
         if was != strategy:
             raise CutoverRefused(
@@ -627,8 +628,8 @@ def run(
             return found
 
         def final_verification(detail: dict) -> None:
-            running = early.pop("verification", None)
-            detail.update(running.result() if running else verify_landing(catch_up_counts()))
+            started = early.pop("verification", None)
+            detail.update(started.result() if started else verify_landing(catch_up_counts()))
             if "failed" in detail:
                 raise CheckFailed(detail["failed"])
 

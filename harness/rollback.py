@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from psycopg import sql
 
-from harness import capture, connections, control, fallback, freeze
+from harness import capture, connections, control, cutover, fallback, freeze, runbook
 from harness.config import Config
 from harness.connections import Database
 from harness.errors import HarnessError
@@ -42,23 +42,32 @@ class Aborted:
 
 
 def abort(config: Config, source: Database, target: Database, *, decided_by: str, reason: str) -> Aborted:
-    """Undo a cutover that has not switched the applications: unfreeze, drop reverse capture."""
+    """Undo a cutover that has not switched the applications: unfreeze, drop reverse capture. A
+    wave of a phased cutover undoes only itself: the waves cut over before it stay switched, their
+    source tables frozen and their app tables captured (a fallback needs what the new side wrote)."""
     schema = config.control_schema
     tables = [t.name for t in config.tables]
     with connections.connection(target, command="rollback", autocommit=True) as ctl:
         control.ensure(ctl, schema)
         if control.phase(ctl, schema) in AFTER_SWITCH:
             raise RollbackRefused("the applications were already switched to the new system: only a fallback can roll back now (migrate rollback)")
-        row = ctl.execute(
-            sql.SQL("select run_id from {} where command = 'cutover' and status = 'running' order by run_id desc limit 1").format(control.table(schema, "runs"))
-        ).fetchone()
+        run_id, detail = cutover.running(ctl, schema) or (None, {})
+        earlier_waves = cutover.waves_cut_over(ctl, schema) if detail.get("strategy") == "phased" else {}
+        if earlier_waves:
+            tables = detail["tables"]
+            still_captured = [name for run in earlier_waves.values()
+                              for name in runbook.step_details(ctl, schema, run).get("catch_up", {}).get("reverse_capture", [])]
         with connections.connection(source, command="rollback", autocommit=True) as src:
-            frozen = freeze.frozen_tables(src, config.source_schema)
+            frozen = [name for name in freeze.frozen_tables(src, config.source_schema) if name in tables]
             freeze.unfreeze(src, config.source_schema, tables)
-        capture.remove_triggers(ctl, APP_SCHEMA)
-        control.set_phase(ctl, schema, "syncing")
-        if row:
-            control.finish_run(ctl, schema, row[0], "failed", {"rolled_back": True, "decided_by": decided_by, "reason": reason})
-        run_id = control.start_run(ctl, schema, "rollback", {"decided_by": decided_by, "reason": reason, "cutover_run": row[0] if row else None})
-        control.finish_run(ctl, schema, run_id, "succeeded", {"unfrozen": frozen})
-    return Aborted(row[0] if row else None, frozen)
+        if earlier_waves:
+            capture.remove_triggers(ctl, APP_SCHEMA, keep=still_captured)
+            control.set_phase(ctl, schema, cutover.PARTLY_SWITCHED)
+        else:
+            capture.remove_triggers(ctl, APP_SCHEMA)
+            control.set_phase(ctl, schema, "syncing")
+        if run_id:
+            control.finish_run(ctl, schema, run_id, "failed", {**detail, "rolled_back": True, "decided_by": decided_by, "reason": reason})
+        rollback_run = control.start_run(ctl, schema, "rollback", {"decided_by": decided_by, "reason": reason, "cutover_run": run_id})
+        control.finish_run(ctl, schema, rollback_run, "succeeded", {"unfrozen": frozen})
+    return Aborted(run_id, frozen)

@@ -13,7 +13,7 @@ import sys
 import psycopg
 import pytest
 
-from harness import approvals, backup, connections, cutover, load, reconcile, status
+from harness import approvals, backup, connections, cutover, load, reconcile, rollback, status
 from harness.config import load_config
 from harness.errors import ConfigError
 from tests.conftest import PROJECT_DIR, run_migrate
@@ -211,6 +211,32 @@ def test_phased_wave_killed_at_a_step_finishes_when_run_again(project):
     assert cli(tmp_path, "cutover").stdout.count("done earlier") >= 4
     assert landing_state(migration.target_url) == source_state(migration.source_url)
     assert phase(migration.target_url) == "switched" and routing(tmp_path)["writes"] == "new"
+
+
+def test_phased_wave_aborted_before_its_switch_leaves_the_earlier_waves_switched(project):
+    """Aborting wave 2 (frozen, not switched) undoes wave 2 only: wave 1's source table stays
+    frozen and its app table captured, for a fallback must carry back what the new side wrote."""
+    config, source, target, migration, tmp_path = project
+    make_ready(config, source, target, tmp_path)
+    cutover.run(config, source, target)  # wave 1
+    env = {**os.environ, "MIGRATE_PROJECT_DIR": str(tmp_path), "MIGRATE_CRASH_AT": "cutover:final_verification"}
+    killed = subprocess.run([sys.executable, "-m", "harness.cli", "cutover"], cwd=PROJECT_DIR, env=env, capture_output=True, timeout=300)
+    assert killed.returncode == -signal.SIGKILL, killed.stderr.decode()
+    assert captured_app_tables(migration.target_url) == ["client", "tag"], "wave 2's catch_up captured its app table"
+
+    aborted = rollback.abort(config, source, target, decided_by="Dana", reason="wave 2 postponed")
+    assert sorted(aborted.unfrozen) == ["Basket", "Client"]
+    write(migration.source_url, """update "Shop"."Client" set "Name" = 'after the abort' where "Id" = 7""")
+    with pytest.raises(psycopg.errors.ReadOnlySqlTransaction):
+        write(migration.source_url, """insert into "Shop"."Tag" values ('late', 'refused')""")
+    assert captured_app_tables(migration.target_url) == ["tag"]
+    assert phase(migration.target_url) == cutover.PARTLY_SWITCHED
+    assert routing(tmp_path)["tables"] == {"Client": "legacy", "Basket": "legacy", "Tag": "new"}
+
+    again = cutover.run(config, source, target)
+    assert again.plan.wave == 2 and not again.resumed
+    assert phase(migration.target_url) == "switched" and captured_app_tables(migration.target_url) == ["client", "tag"]
+    assert rows(migration.target_url, """select "Name" from landing."Client" where "Id" = 7""") == [("after the abort",)]
 
 
 # --- waves in migration.yml, and the routing file a fallback writes ----------------------------
