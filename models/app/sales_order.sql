@@ -13,10 +13,6 @@ orders as not materialized (
     select * from {{ ref('int_orders_validated') }}
 ),
 
-lines as not materialized (
-    select * from {{ ref('int_order_lines_validated') }}
-),
-
 address_keys as not materialized (
     select * from {{ ref('int_address_keys') }}
 ),
@@ -31,14 +27,7 @@ address_keys as not materialized (
 -- only compared: when it is blank, unparseable, or off by more than one cent, the order keeps the
 -- line sum and stores the legacy text (and findings records it).
 line_sums as (
-    select
-        lines.order_no,
-        sum(lines.line_total_cents) as total_cents
-    from lines
-    where
-        lines.disposition = 'migrated'
-        and {{ incremental_predicate('lines.order_no in (select recomputed_orders.order_no from recomputed_orders)') }}
-    group by lines.order_no
+    {{ order_line_sums(incremental_predicate('lines.order_no in (select order_no from recomputed_orders)')) }}
 ),
 
 final as (

@@ -39,11 +39,8 @@ orders as materialized (
         and {{ incremental_predicate('order_no in (' ~ orders_recomputed_in_this_batch() ~ ')') }}
 ),
 
-order_totals as not materialized (
-    select
-        order_id as order_no,
-        total_cents
-    from {{ ref('sales_order') }}
+order_totals as (
+    {{ order_line_sums('lines.order_no in (select orders.order_no from orders)') }}
 ),
 
 payments as materialized (
