@@ -5,8 +5,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from psycopg import sql
-
 from harness import capture, connections, control, cutover, fallback, freeze, runbook
 from harness.config import Config
 from harness.connections import Database

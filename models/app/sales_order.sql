@@ -50,7 +50,7 @@ final as (
     left join address_keys on orders.ship_address_hash = address_keys.address_hash
     where
         orders.disposition = 'migrated'
-        and {{ incremental_predicate('orders.order_no in (select recomputed_orders.order_no from recomputed_orders)') }}
+        and {{ incremental_predicate('orders.order_no in (select order_no from recomputed_orders)') }}
 )
 
 select * from final

@@ -145,11 +145,11 @@ order_findings as (
                 then 'ORDER_TOTAL ' || coalesce('''' || orders.legacy_total_text || '''', 'NULL') || ' is not an amount'
             else
                 'ORDER_TOTAL ''' || orders.legacy_total_text || ''' (' || orders.legacy_total_cents
-                || ' cents) differs from the sum of the lines (' || order_totals.total_cents || ' cents)'
+                || ' cents) differs from the sum of the lines (' || coalesce(order_totals.total_cents, 0) || ' cents)'
         end || ': total_cents is the line sum, the legacy text is kept in legacy_total_text' as detail
     from orders
-    inner join order_totals on orders.order_no = order_totals.order_no
-    where {{ order_total_disagrees('orders.legacy_total_cents', 'order_totals.total_cents') }}
+    left join order_totals on orders.order_no = order_totals.order_no
+    where {{ order_total_disagrees('orders.legacy_total_cents', 'coalesce(order_totals.total_cents, 0)') }}
     union all
     select
         'order_notes_oversize' as rule,

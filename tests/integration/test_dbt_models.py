@@ -276,6 +276,22 @@ def test_every_spec_defect_is_decided(warehouse):
     assert 0.01 * SCALE <= merged <= 0.03 * SCALE, "about 2% of customers are duplicates"
 
 
+def test_an_order_total_finding_exactly_where_sales_order_keeps_the_legacy_total(warehouse):
+    """Business rule 4's finding and sales_order agree, orders without a migrated line (total 0) included."""
+    url, _, _ = warehouse
+    (disagreeing,), = query(url, """
+        select count(*)
+        from app.sales_order as o
+        full join (select source_key::bigint as order_id from quarantine.findings where rule = 'order_total_mismatch') as f
+            on f.order_id = o.order_id
+        left join landing."ORDER_HDR" as h on h."ORDER_NO" = o.legacy_order_no
+        where (f.order_id is not null) is distinct from (o.legacy_total_text is not null or h."ORDER_TOTAL" is null)
+    """)
+    assert disagreeing == 0
+    (without_lines,), = query(url, "select count(*) from app.sales_order where total_cents = 0 and legacy_total_text is not null")
+    assert without_lines > 0, "the generated source has orders whose every line is quarantined"
+
+
 def test_no_full_card_number_leaves_landing(warehouse):
     url, _, _ = warehouse
     assert_no_full_card_number(url)
