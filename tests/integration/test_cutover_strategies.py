@@ -239,6 +239,29 @@ def test_phased_wave_aborted_before_its_switch_leaves_the_earlier_waves_switched
     assert rows(migration.target_url, """select "Name" from landing."Client" where "Id" = 7""") == [("after the abort",)]
 
 
+def test_a_later_wave_does_not_count_what_the_new_application_did_to_an_earlier_one(project):
+    """Wave 2's catch_up counts only the tables still written by the legacy application: a row the
+    new application deleted from wave 1's app table is no drift (a dispositions view of the shop,
+    app rows + nothing merged or quarantined, would show it as a row unaccounted for)."""
+    config, source, target, migration, tmp_path = project
+    make_ready(config, source, target, tmp_path)
+    cutover.run(config, source, target)  # wave 1: Tag
+    live = """select count(*) from landing."{}" where not _migrate_deleted"""
+    write(migration.target_url, f"""
+        create schema if not exists quarantine;
+        create view quarantine.dispositions as
+        select 'Tag' as source_table, ({live.format('Tag')}) as source_rows, (select count(*) from app.tag) as migrated,
+               0 as merged, 0 as quarantined
+        union all select 'Client', ({live.format('Client')}), ({live.format('Client')}), 0, 0
+        union all select 'Basket', ({live.format('Basket')}), ({live.format('Basket')}), 0, 0""")
+    write(migration.target_url, "delete from app.tag where ctid = (select min(ctid) from app.tag)")  # the new application
+
+    second = cutover.run(config, source, target)
+    assert second.plan.wave == 2 and phase(migration.target_url) == "switched"
+    report = (tmp_path / "reports" / "cutover-catch-up.md").read_text()
+    assert "Client: rows = migrated + merged + quarantined" in report and "Tag:" not in report, "wave 1's table is counted out"
+
+
 # --- waves in migration.yml, and the routing file a fallback writes ----------------------------
 
 @pytest.mark.parametrize(("waves", "message"), [
