@@ -135,7 +135,7 @@ def demo_run(
     story = run_story(config, source, target, scale=scale, seed=seed, rate=rate, jobs=jobs,
                       on_event=lambda at, what, figures: step(f"T+{at:5.1f} s  {what}" + (f": {figures}" if figures else "")))
     table("Timeline", ["at", "event", "figures"], [(f"T+{at:.1f} s", what, figures) for at, what, figures in story.timeline])
-    table("Every legacy row accounted for (at cutover)", ["legacy table", "rows", "migrated", "merged", "quarantined"], story.dispositions)
+    table("Every legacy row accounted for (reconciled before the cutover)", ["legacy table", "rows", "migrated", "merged", "quarantined"], story.dispositions)
     summary(f"demo finished in {story.timeline[-1][0]:.0f} s: migrated, cut over, fell back, and no acknowledged write lost ({story.ledger_check.describe()})")
 
 

@@ -73,6 +73,8 @@ def run_story(
         event("sync", f"{changes:,} changes made during the load and build applied, app rebuilt incrementally")
         checked = reconcile.reconcile(config, source, target, ["counts"])
         event("reconcile (counts)", "passed" if checked.passed else "FAILED under traffic: see reports/reconciliation.md")
+        # As reconciled: from the cutover on, the new application's rows (and a fallback's) change them.
+        story.dispositions = demo.read_dispositions(target)
         result = cutover.run(config, source, target, skip_gates=True)
         event("cutover: applications switched to the new system",
               f"writes unavailable {result.write_unavailable_seconds:.1f} s (freeze to switch)")
@@ -93,7 +95,6 @@ def run_story(
     with connections.connection(source, command="demo") as src, connections.connection(target, command="demo") as dst:
         story.ledger_check = verify_after_fallback(src, config.source_schema, dst, ledger_path)
     event("ledger of both applications checked against the legacy database", story.ledger_check.describe())
-    story.dispositions = demo.read_dispositions(target)
     if not story.ledger_check.ok:
         raise CheckFailed(f"the demo lost writes: {story.ledger_check.describe()}")
     return story
