@@ -76,7 +76,7 @@ def main() -> None:
     name = f"bench_dbt_{uuid.uuid4().hex[:8]}"
     connections.create_database(admin, name)
     url = connections.with_database(admin, name)
-    target = Database("target", url, "--admin-url", False)
+    target = Database("target", url, "--url", False)
     how = "a new process each" if options.cli else "in-process, as the harness runs them"
     try:
         started = time.perf_counter()
