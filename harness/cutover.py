@@ -18,7 +18,7 @@ import hashlib
 import json
 import re
 import time
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -27,7 +27,7 @@ from typing import Any, Callable, Collection, Mapping
 import psycopg
 from psycopg import sql
 
-from harness import capture, connections, control, dbt_artifacts, freeze, landing, load, processes, reconcile, runbook, sync
+from harness import capture, connections, control, dbt, dbt_artifacts, freeze, landing, load, processes, reconcile, runbook, sync
 from harness.config import Config
 from harness.connections import Database
 from harness.engines import postgres
@@ -523,7 +523,7 @@ def run(
         control.ensure(ctl, schema)
         run_id, resumed, done = runbook.open_run(ctl, schema, "cutover", chosen.detail())
         result = CutoverResult(run_id, resumed, plan=chosen)
-        early: dict[str, Future] = {}  # work begun ahead of its step
+        early: dict[str, Any] = {}  # work begun ahead of its step: the verification, the parsed project
         last_reconcile = ctl.execute(
             sql.SQL("select max(finished_at) from {} where status = 'passed'").format(control.table(schema, "reconcile_runs"))
         ).fetchone()[0]
@@ -571,6 +571,8 @@ def run(
                 due = _reverse_capture_due(config, conn, chosen)
             _install_reverse_capture(target, due)
             detail["reverse_capture"] = [t.name for t in due]
+            # The window's build starts from the project parsed here rather than reading it itself.
+            early["manifest"] = dbt.parse(config, target)
 
         def freeze_source(detail: dict) -> None:
             with connections.connection(source, command="cutover freeze") as conn:
@@ -597,7 +599,8 @@ def run(
             early["verification"] = background.submit(verify_landing, catch_up_counts())
 
         def final_build(detail: dict) -> None:
-            detail["nodes"] = sync.build(config, target).succeeded  # the incremental sync build, over the last changes
+            # The incremental sync build, over the last changes; a resumed run parses the project itself.
+            detail["nodes"] = sync.build(config, target, manifest=early.pop("manifest", None)).succeeded
 
         def catch_up_counts() -> tuple[int, datetime] | None:
             """The reconciliation in which catch_up counted both sides, and when it recorded them."""

@@ -14,7 +14,7 @@ import time
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Any, Callable, Iterator
 
 import psycopg
 import yaml
@@ -315,14 +315,15 @@ def _defines_sync_selector(project_dir: Path) -> bool:
     return any(s.get("name") == "sync" for s in (yaml.safe_load(path.read_text()) or {}).get("selectors") or [])
 
 
-def build(config: Config, target: Database, args: tuple[str, ...] = SYNC_BUILD, *, quiet: bool = True) -> dbt.DbtOutcome:
-    """Run dbt over what sync applied to landing, and record the watermark it covered."""
+def build(config: Config, target: Database, args: tuple[str, ...] = SYNC_BUILD, *, quiet: bool = True, manifest: Any = None) -> dbt.DbtOutcome:
+    """Run dbt over what sync applied to landing, and record the watermark it covered (`manifest`:
+    the project parsed beforehand, see dbt.parse)."""
     with connections.connection(target, command="sync build", autocommit=True) as dst:
         covered = _watermark(dst, config.control_schema)
     if "--selector" in args and not _defines_sync_selector(config.project_dir):
         # A project without the `sync` selector builds everything, as a plain `dbt build` would.
         args = tuple(a for a in args if a not in ("--selector", "sync", "--no-write-json"))
-    outcome = dbt.run(config, target, list(args), quiet=quiet)
+    outcome = dbt.run(config, target, list(args), quiet=quiet, manifest=manifest)
     with connections.connection(target, command="sync build", autocommit=True) as dst:
         # Changes applied while dbt ran stay pending: unbuilt_since is cleared only if none came.
         dst.execute(
