@@ -600,7 +600,9 @@ def run(
 
         def final_build(detail: dict) -> None:
             # The incremental sync build, over the last changes; a resumed run parses the project itself.
-            detail["nodes"] = sync.build(config, target, manifest=early.pop("manifest", None)).succeeded
+            manifest = early.pop("manifest", None)
+            detail["parsed_at_catch_up"] = manifest is not None
+            detail["nodes"] = sync.build(config, target, manifest=manifest).succeeded
 
         def catch_up_counts() -> tuple[int, datetime] | None:
             """The reconciliation in which catch_up counted both sides, and when it recorded them."""

@@ -2,6 +2,7 @@
 verification, switch; killed at every step and run again; aborted before the switch."""
 from __future__ import annotations
 
+import gc
 import os
 import shutil
 import signal
@@ -67,6 +68,8 @@ def test_cutover_freezes_syncs_verifies_and_switches(project, admin_url):
             conn.execute("""update "Shop"."Client" set "Name" = 'last write before the freeze' where "Id" = 3""")
         result = cutover.run(config, source, target)
         assert [s.name for s in result.steps] == list(cutover.STEPS)
+        assert {s.name: s.detail for s in result.steps}["final_build"]["parsed_at_catch_up"]
+        assert gc.get_freeze_count() == 0, "dbt's runs leave the garbage collector as they found it"
         assert result.write_unavailable_seconds is not None and result.write_unavailable_seconds < 30
         assert landing_state(migration.target_url) == source_state(migration.source_url)
         with psycopg.connect(migration.source_url, autocommit=True) as conn:
@@ -161,6 +164,8 @@ def test_cutover_killed_at_a_step_finishes_when_run_again(project, admin_url, st
         assert rows(migration.target_url, f"select status from migrate_control.steps where step = '{step}'") == [("running",)]
         result = cutover.run(config, source, target)
         assert any(s.skipped for s in result.steps), "the re-run resumes, it does not start over"
+        if step in ("freeze_source", "final_sync"):  # after catch_up, in the process that was killed: the re-run parses again
+            assert {s.name: s.detail for s in result.steps}["final_build"]["parsed_at_catch_up"] is False
         assert landing_state(migration.target_url) == source_state(migration.source_url)
         assert rows(migration.target_url, "select phase from migrate_control.migration_state") == [("switched",)]
     finally:
