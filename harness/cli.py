@@ -1,6 +1,7 @@
 """The `migrate` command line: parse options, call one core function, render, map to an exit code."""
 from __future__ import annotations
 
+import importlib
 import shlex
 import sys
 import time
@@ -8,14 +9,18 @@ from enum import Enum
 from pathlib import Path
 from typing import Annotated, Optional
 
-import click
 import psycopg
 import typer
+import typer.core
 
 from harness import connections, dbt, embedded
 from harness.config import load_config
 from harness.errors import EXIT_INTERRUPTED, EXIT_USAGE, ConfigError, HarnessError
 from harness.ui import errors, progress, step, summary, table
+
+# The click that typer runs on: typer 0.2x vendors its own copy, whose exceptions are not the
+# installed click's, so catching `click.ClickException` from the click package would miss them.
+click = getattr(typer.core, "_click", None) or importlib.import_module("click")
 
 # The order `migrate --help` lists commands in: the order a migration uses them.
 LIFECYCLE = ["env", "demo", "assess", "backup", "restore", "provision", "load", "build", "sync", "reconcile",
@@ -34,9 +39,54 @@ app = typer.Typer(
     help="Move an operational database to a new schema without losing a row. Lifecycle, in order:",
     no_args_is_help=True,
     pretty_exceptions_show_locals=False,
-    add_completion=False,
+    add_completion=True,
     rich_markup_mode="rich",
 )
+
+def _versions() -> list[tuple[str, str]]:
+    """The kit and the libraries it runs with; then the servers it reaches, without starting one."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    found = []
+    for package in ("migrate-kit", "dbt-core", "dbt-postgres", "datacompy", "psycopg"):
+        try:
+            found.append((package, version(package)))
+        except PackageNotFoundError:
+            found.append((package, "not installed"))
+    try:
+        config = load_config()
+    except HarnessError as exc:
+        return [*found, ("servers", f"not read ({exc})")]
+    urls = {"source": config.source.url, "target": config.target.url}
+    if not all(urls.values()):
+        state = embedded.status(config.project_dir)
+        if not state.running:
+            return [*found, ("servers", "embedded PostgreSQL not running (`migrate env up` starts it)")]
+        urls = {side: connections.with_database(state.url, getattr(config, side).database) for side in urls}
+    for side, url in urls.items():
+        try:
+            with psycopg.connect(url, connect_timeout=3) as conn:
+                found.append((side, "PostgreSQL " + conn.execute("show server_version").fetchone()[0]))
+        except psycopg.Error as exc:
+            found.append((side, "not reachable: " + (str(exc).strip().splitlines() or ["?"])[0]))
+    return found
+
+
+def _show_versions(asked: bool) -> None:
+    if asked:
+        for name, value in _versions():
+            typer.echo(f"{name:<14}{value}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[bool, typer.Option("--version", is_eager=True, expose_value=False, callback=_show_versions,
+                                          help="Show the versions of the kit, its libraries and servers, and exit.")] = False,
+) -> None:
+    pass
+
+
 env_app = typer.Typer(help="The database servers: the embedded PostgreSQL, or yours by URL.", no_args_is_help=True)
 demo_app = typer.Typer(help="The worked example: a generated legacy OMS and the whole story on it.", no_args_is_help=True)
 app.add_typer(env_app, name="env", rich_help_panel="Set-up")
@@ -653,11 +703,11 @@ def _phase_line(phase: dict | None) -> str:
 def main() -> None:
     """Run the CLI; expected errors become one line on stderr and an exit code."""
     try:
-        app(standalone_mode=False)
+        app(standalone_mode=False, prog_name="migrate")
     except HarnessError as exc:
         errors.print(f"[bold red]error:[/] {exc}")
         sys.exit(exc.exit_code)
-    except click.exceptions.Abort:
+    except typer.Abort:
         errors.print("interrupted")
         sys.exit(EXIT_INTERRUPTED)
     except KeyboardInterrupt:
@@ -670,7 +720,7 @@ def main() -> None:
         first = str(exc).strip().splitlines()
         errors.print(f"[bold red]database error:[/] {first[0] if first else type(exc).__name__}")
         sys.exit(1)
-    except click.exceptions.Exit as exc:
+    except typer.Exit as exc:
         sys.exit(exc.exit_code)
 
 
