@@ -1,17 +1,30 @@
-"""Sign-offs per stage, recorded in the control schema: who approved what, and when."""
+"""Sign-offs per stage, recorded in the control schema: who approved what, when, and from where.
+
+One sign-off stands per stage and role: a second one while the first stands is refused (it would
+be a silent duplicate), and `revoke` withdraws a sign-off so that the gates stop counting it. A
+decision to roll back (stage rollback) after the switch is new, whatever was approved before it.
+"""
 from __future__ import annotations
 
+import getpass
+import socket
 from dataclasses import dataclass
 from datetime import datetime
 
+import psycopg
 from psycopg import sql
 
 from harness import connections, control
 from harness.config import Config
 from harness.connections import Database
-from harness.errors import ConfigError
+from harness.errors import ConfigError, HarnessError
 
 STAGES = ("plan", "cutover", "rollback", "decommission")
+COLUMNS = ("approval_id", "stage", "role", "name", "note", "approved_at", "os_user", "host")
+
+
+class ApprovalRefused(HarnessError):
+    pass
 
 
 @dataclass(frozen=True)
@@ -22,9 +35,11 @@ class Approval:
     name: str
     note: str | None
     approved_at: datetime
+    os_user: str | None = None
+    host: str | None = None
 
 
-def approve(config: Config, target: Database, stage: str, role: str, name: str, note: str | None = None) -> Approval:
+def _check(config: Config, stage: str, role: str, name: str) -> None:
     if stage not in STAGES:
         raise ConfigError(f"stage {stage!r} is unknown; use one of {', '.join(STAGES)}")
     if role not in config.owners:
@@ -32,25 +47,74 @@ def approve(config: Config, target: Database, stage: str, role: str, name: str, 
         raise ConfigError(f"role {role!r} is not one of the owners in migration.yml ({known}): add it under 'owners' or pick one")
     if not name.strip():
         raise ConfigError("--name must say who approves")
+
+
+def _standing(conn: psycopg.Connection, schema: str, stage: str, role: str) -> Approval | None:
+    """The sign-off of this stage and role that counts now, if any."""
+    state = control.state(conn, schema)
+    since = state.switched_at if stage == "rollback" and state and state.switched_at else None
+    row = conn.execute(
+        sql.SQL("select {} from {} where stage = %s and role = %s and revoked_at is null and approved_at >= coalesce(%s::timestamptz, '-infinity') "
+                "order by approval_id desc limit 1").format(sql.SQL(", ").join(map(sql.Identifier, COLUMNS)), control.table(schema, "approvals")),
+        (stage, role, since),
+    ).fetchone()
+    return Approval(*row) if row else None
+
+
+def _who() -> tuple[str, str]:
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):  # no name for this uid (a container)
+        user = "unknown"
+    return user, socket.gethostname()
+
+
+def approve(config: Config, target: Database, stage: str, role: str, name: str, note: str | None = None) -> Approval:
+    _check(config, stage, role, name)
     with connections.connection(target, command="approve", autocommit=True) as conn:
         control.ensure(conn, config.control_schema)
+        if standing := _standing(conn, config.control_schema, stage, role):
+            raise ApprovalRefused(
+                f"{role} already approved {stage} ({standing.name}, {standing.approved_at:%Y-%m-%d %H:%M:%S %Z}, approval "
+                f"{standing.approval_id}); nothing recorded: `migrate approve --revoke --stage {stage} --role {role} --name NAME` "
+                "withdraws it first"
+            )
         row = conn.execute(
-            sql.SQL("insert into {} (stage, role, name, note) values (%s, %s, %s, %s) returning *").format(
-                control.table(config.control_schema, "approvals")
+            sql.SQL("insert into {} (stage, role, name, note, os_user, host) values (%s, %s, %s, %s, %s, %s) returning {}").format(
+                control.table(config.control_schema, "approvals"), sql.SQL(", ").join(map(sql.Identifier, COLUMNS))
             ),
-            (stage, role, name.strip(), note),
+            (stage, role, name.strip(), note, *_who()),
         ).fetchone()
     return Approval(*row)
 
 
+def revoke(config: Config, target: Database, stage: str, role: str, name: str) -> Approval:
+    """Withdraw the standing sign-off of a stage and role; `name` says who withdraws it."""
+    _check(config, stage, role, name)
+    with connections.connection(target, command="approve --revoke", autocommit=True) as conn:
+        control.ensure(conn, config.control_schema)
+        standing = _standing(conn, config.control_schema, stage, role)
+        if standing is None:
+            raise ApprovalRefused(f"{role} has no standing approval of {stage} to revoke; `migrate status` lists the approvals")
+        user, host = _who()
+        conn.execute(
+            sql.SQL("update {} set revoked_at = clock_timestamp(), revoked_by = %s where approval_id = %s").format(
+                control.table(config.control_schema, "approvals")
+            ),
+            (f"{name.strip()} ({user}@{host})", standing.approval_id),
+        )
+    return standing
+
+
 def approvals(config: Config, target: Database, stage: str | None = None) -> list[Approval]:
-    """The latest approval per stage and role (a later sign-off replaces an earlier one)."""
+    """The standing approval per stage and role."""
     with connections.connection(target, command="approvals", autocommit=True) as conn:
         control.ensure(conn, config.control_schema)
         rows = conn.execute(
             sql.SQL(
-                "select distinct on (stage, role) * from {} where %s::text is null or stage = %s order by stage, role, approved_at desc"
-            ).format(control.table(config.control_schema, "approvals")),
+                "select distinct on (stage, role) {} from {} where revoked_at is null and (%s::text is null or stage = %s) "
+                "order by stage, role, approved_at desc"
+            ).format(sql.SQL(", ").join(map(sql.Identifier, COLUMNS)), control.table(config.control_schema, "approvals")),
             (stage, stage),
         ).fetchall()
     return [Approval(*row) for row in rows]

@@ -497,14 +497,20 @@ def approve_cmd(
     name: Annotated[str, typer.Option(help="Who approves.")],
     stage: Annotated[str, typer.Option(help="plan, cutover, rollback or decommission.")] = "cutover",
     note: Annotated[Optional[str], typer.Option(help="Why, or on what conditions.")] = None,
+    revoke: Annotated[bool, typer.Option("--revoke", help="Withdraw the role's standing sign-off of the stage instead (--name: who withdraws it).")] = False,
 ) -> None:
-    """Record a sign-off for a stage of the migration in the control schema."""
+    """Record a sign-off for a stage of the migration in the control schema (one stands per stage and role)."""
     from harness import approvals
 
     config = load_config()
     _, target = connections.resolve(config)
+    if revoke:
+        withdrawn = approvals.revoke(config, target, stage, role, name)
+        summary(f"approval {withdrawn.approval_id} revoked: {withdrawn.name} ({withdrawn.role}) no longer approves {withdrawn.stage}")
+        return
     approval = approvals.approve(config, target, stage, role, name, note)
-    summary(f"approval {approval.approval_id}: {approval.name} ({approval.role}) approved {approval.stage} at {approval.approved_at:%Y-%m-%d %H:%M:%S %Z}")
+    summary(f"approval {approval.approval_id}: {approval.name} ({approval.role}) approved {approval.stage} at "
+            f"{approval.approved_at:%Y-%m-%d %H:%M:%S %Z}, run by {approval.os_user}@{approval.host}")
 
 
 # --- 5 cutover and 7 rollback -------------------------------------------------------------------

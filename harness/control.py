@@ -159,8 +159,20 @@ create table if not exists {schema}.approvals (
     role        text not null,
     name        text not null,
     note        text,
-    approved_at timestamptz not null default clock_timestamp()
+    approved_at timestamptz not null default clock_timestamp(),
+    os_user     text,           -- who ran `migrate approve`, beside the name given
+    host        text,
+    revoked_at  timestamptz,    -- `migrate approve --revoke`: the sign-off no longer counts
+    revoked_by  text
 );
+-- Control schemas made before approvals recorded the OS user and revocations. Altered only where
+-- the columns are missing: ALTER TABLE locks the table exclusively even when it changes nothing.
+do $$ begin
+    if not exists (select from pg_attribute where attrelid = '{schema}.approvals'::regclass and attname = 'revoked_at') then
+        alter table {schema}.approvals add column os_user text, add column host text,
+            add column revoked_at timestamptz, add column revoked_by text;
+    end if;
+end $$;
 """
 
 

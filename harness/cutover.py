@@ -127,7 +127,7 @@ def gates(config: Config, source: Database, target: Database) -> list[Gate]:
 def _approvals_gate(conn: psycopg.Connection, config: Config) -> Gate:
     approved = {
         role for (role,) in conn.execute(
-            sql.SQL("select distinct role from {} where stage = 'cutover'").format(control.table(config.control_schema, "approvals"))
+            sql.SQL("select distinct role from {} where stage = 'cutover' and revoked_at is null").format(control.table(config.control_schema, "approvals"))
         ).fetchall()
     }
     missing = [r for r in config.cutover.required_approvals if r not in approved]

@@ -185,7 +185,7 @@ def _check_approvals(ctl: psycopg.Connection, config: Config) -> None:
     required = config.decommission.required_approvals
     approved = {
         role for (role,) in ctl.execute(
-            sql.SQL("select distinct role from {} where stage = 'decommission'").format(control.table(config.control_schema, "approvals"))
+            sql.SQL("select distinct role from {} where stage = 'decommission' and revoked_at is null").format(control.table(config.control_schema, "approvals"))
         ).fetchall()
     }
     missing = [r for r in required if r not in approved]

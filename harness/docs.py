@@ -193,7 +193,7 @@ def _control_facts(conn: psycopg.Connection, schema: str) -> dict[str, Any]:
         "(select coalesce(sum(value::bigint), 0) from jsonb_each_text(row_counts)) as rows "
         "from {} order by side, backup_id desc"
     ).format(t("backups")))
-    approvals = _rows(conn, sql.SQL("select approval_id, stage, role, name, note, approved_at from {} order by approved_at, approval_id").format(t("approvals")))
+    approvals = _rows(conn, sql.SQL("select approval_id, stage, role, name, note, approved_at, os_user, host, revoked_at, revoked_by from {} order by approved_at, approval_id").format(t("approvals")))
     return {
         "phase": state[0] if state else None,
         "load": load[0] if load else None,

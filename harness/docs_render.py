@@ -303,14 +303,17 @@ def approvals_section(f: dict) -> list[Block]:
     required = f["settings"]["cutover"]["required_approvals"]
     owners = f["settings"]["owners"]
     if approvals:
-        blocks.append(paragraph("Who approved what, and when (control table `approvals`; a later sign-off by a role replaces its earlier one):"))
-        blocks.append(table(("stage", "role", "owner", "approved by", "approved at", "note"),
+        blocks.append(paragraph("Who approved what, when and from which account (control table `approvals`; one sign-off stands "
+                                "per stage and role, until `migrate approve --revoke` withdraws it):"))
+        blocks.append(table(("stage", "role", "owner", "approved by", "approved at", "run by", "note"),
                             [[a["stage"], a["role"], owners.get(a["role"], "not in migration.yml"), a["name"], when(a["approved_at"]),
-                              a["note"] or ""] for a in approvals]))
+                              f"{a.get('os_user') or '?'}@{a.get('host') or '?'}",
+                              (a["note"] or "") + (f" (revoked {when(a['revoked_at'])} by {a['revoked_by']})" if a.get("revoked_at") else "")]
+                             for a in approvals]))
     else:
         blocks.append(paragraph(MISSING["approvals"]))
     if required:
-        given = {a["role"] for a in approvals if a["stage"] == "cutover"}
+        given = {a["role"] for a in approvals if a["stage"] == "cutover" and not a.get("revoked_at")}
         missing = [r for r in required if r not in given]
         blocks.append(paragraph(f"The cutover needs the approval of {', '.join(required)} (migration.yml cutover.required_approvals): "
                                 + ("all recorded." if not missing else f"missing {', '.join(missing)}.")))
@@ -322,7 +325,7 @@ def approvals_section(f: dict) -> list[Block]:
 def _latest_cutover_approvals(f: dict) -> dict[str, dict]:
     latest: dict[str, dict] = {}
     for a in f["approvals"]:
-        if a["stage"] == "cutover":
+        if a["stage"] == "cutover" and not a.get("revoked_at"):
             latest[a["role"]] = a
     return latest
 

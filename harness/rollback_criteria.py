@@ -265,7 +265,7 @@ def _manual(conn: psycopg.Connection, config: Config, since: Since) -> tuple[str
     if since.at is None:
         return NOT_MET, "no cutover yet", limit, how
     rows = conn.execute(
-        sql.SQL("select role, name, note, approved_at from {} where stage = 'rollback' and approved_at >= %s order by approved_at desc").format(
+        sql.SQL("select role, name, note, approved_at from {} where stage = 'rollback' and revoked_at is null and approved_at >= %s order by approved_at desc").format(
             control.table(config.control_schema, "approvals")
         ),
         (since.at,),

@@ -45,7 +45,7 @@ def status(config: Config, source: Database, target: Database) -> Status:
         reconcile = _one(conn, sql.SQL("select reconcile_id, status, finished_at, levels from {} order by reconcile_id desc limit 1").format(t("reconcile_runs")))
         facts["reconcile"] = dict(zip(["id", "status", "finished_at", "levels"], reconcile)) if reconcile else None
         approvals = conn.execute(
-            sql.SQL("select distinct on (stage, role) stage, role, name, approved_at from {} order by stage, role, approved_at desc").format(t("approvals"))
+            sql.SQL("select distinct on (stage, role) stage, role, name, approved_at from {} where revoked_at is null order by stage, role, approved_at desc").format(t("approvals"))
         ).fetchall()
         facts["approvals"] = [dict(zip(["stage", "role", "name", "approved_at"], row)) for row in approvals]
         state = control.state(conn, config.control_schema)

@@ -45,3 +45,18 @@ def test_status_follows_the_migration_and_names_the_next_step(shop):
     assert after["facts"]["lag"]["changes_behind"] == 0
     assert after["next_step"].startswith("migrate backup")
     assert "next: migrate backup" in migrate("status", env=env).stdout
+
+
+def test_a_second_approval_by_the_same_role_is_refused_until_revoked_and_the_runner_is_recorded(migration):
+    import getpass
+    import socket
+
+    run_migrate("approve", "--role", "dba", "--name", "Dana DBA", env=migration.env)
+    again = run_migrate("approve", "--role", "dba", "--name", "Dana DBA", env=migration.env, expect=2)
+    assert "dba already approved cutover" in again.stderr and "--revoke" in again.stderr and "Traceback" not in again.stderr
+    run_migrate("approve", "--revoke", "--role", "dba", "--name", "Dana DBA", env=migration.env)
+    gone = run_migrate("approve", "--revoke", "--role", "dba", "--name", "Dana DBA", env=migration.env, expect=2)
+    assert "no standing approval" in gone.stderr
+    run_migrate("approve", "--role", "dba", "--name", "Dan DBA", env=migration.env)
+    recorded = rows(migration.target_url, "select name, os_user, host, revoked_at is not null from migrate_control.approvals order by approval_id")
+    assert recorded == [("Dana DBA", getpass.getuser(), socket.gethostname(), True), ("Dan DBA", getpass.getuser(), socket.gethostname(), False)]
