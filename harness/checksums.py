@@ -5,25 +5,27 @@ rows. The source is read inside one snapshot (exported by the caller, shared by 
 here), landing while no sync runs, so both sides describe the same moment.
 
 Normalisation. Every value becomes a canonical text before it is hashed, on both sides, so that
-equal values hash equal whatever their type, precision or the session that reads them:
+equal values hash equal whatever the session that reads them. A normalisation may only merge values
+that the type itself stores identically: `-0` and `0`, `1.10` and `1.1`, `1 mon` and `30 days` are
+stored differently, so they hash differently, although SQL's `=` calls each pair equal.
 
 | type | canonical text |
 |---|---|
 | smallint, integer, bigint, oid | decimal digits (`42` whatever the width) |
-| numeric | `trim_scale`: `1.50` and `1.5` are the same number |
-| real, double precision | shortest text that reads back to the same float (`extra_float_digits = 1`), `-0` as `0` |
-| money | its numeric value, `trim_scale`d (the text would depend on `lc_monetary`) |
+| numeric | its text, scale kept (`1.10` stays `1.10`; `NaN`) |
+| real, double precision | the shortest text that reads back to the same float (`extra_float_digits = 1`), `-0`, `NaN` and `Infinity` kept |
+| money | its numeric value, `trim_scale`d (the text would depend on `lc_monetary`; the stored cents are what is compared) |
 | timestamp | ISO `YYYY-MM-DD HH:MI:SS[.ffffff]`, no trailing zeros: precision (3) and (6) agree on equal values |
-| timestamptz, timetz | converted to UTC first, so the session time zone and the stored offset do not matter |
+| timestamptz | converted to UTC first (it is stored as a UTC instant; the session time zone does not matter) |
+| timetz | its text with its own offset (it stores the offset: `12:00+01` is not `11:00+00`) |
 | date, time | ISO |
-| interval | its length in seconds (`1 day` = `24 hours`, as PostgreSQL compares them) |
-| text, varchar, char, name, enums | the characters; char(n) without its padding, as PostgreSQL compares it |
-| boolean, uuid, inet, bit, jsonb, xml | PostgreSQL's text form |
-| json | as jsonb (key order and blanks do not matter) |
+| interval | its text under `IntervalStyle = postgres` (months, days and time are stored apart: `1 mon` is not `30 days`, `24:00:00` is not `1 day`) |
+| text, varchar, char, name, enums | the characters; char(n) without its padding, as PostgreSQL stores it |
+| boolean, uuid, inet, bit, jsonb, json, xml | PostgreSQL's text form (json keeps its text: key order, blanks and duplicate keys) |
 | bytea | lower-case hex |
 | arrays, ranges | their text form under the fixed session settings below |
 
-NULL is not blank: `''` and NULL are different values and a change from one to the other is a
+NORMALISATIONS lists the merges that remain, for the report. NULL is not blank: `''` and NULL are different values and a change from one to the other is a
 difference (landing is an exact copy; an analyst who wants blanks treated as NULL says so in the
 models, not here). A type not in the table is compared through its text form, and the report
 says so for that column: equal values written differently would show as changed.
@@ -32,8 +34,9 @@ Text is hashed as the database stores it. When both databases use the same serve
 bytes of equal strings are equal and PostgreSQL's 64-bit `hashtextextended` is used; when the
 encodings differ, every row text is converted to UTF-8 and hashed with md5 (slower, portable).
 A row's text joins its columns' texts with the unit separator (U+001F) and writes NULL as the
-record separator (U+001E); a value that itself contains one of them could in theory make two
-different rows look alike, a risk accepted for speed (business data does not hold them).
+record separator (U+001E). A type whose text can hold any character (text, json, arrays, enums,
+...) is written as its length, a colon and the text, so no value can pass for a NULL or move a
+separator: the encoding of a row is unambiguous.
 Masked columns are compared through their mask, applied to the source value as load applies it.
 
 Segments. A table whose leading key column is an integer is cut into even key ranges of about
@@ -72,6 +75,7 @@ FETCH_ROWS = 5_000  # rows per side fetched, at most, to name the differing keys
 MAX_DEPTH = 4
 MAX_BUCKETS = 2_048  # differing buckets refined per pass; more only when most of a table differs
 MAX_LISTED = 1_000  # differences listed per table
+SHOWN_CHARACTERS = 200  # of each differing value, in the report
 
 FIELD_SEPARATOR = "\x1f"
 NULL_MARK = "\x1e"
@@ -93,9 +97,23 @@ SESSION_SETTINGS = {
 }
 
 INTEGER_TYPES = {"int2", "int4", "int8"}
+# What the canonical texts merge, for the report: values each type stores identically, nothing else.
+NORMALISATIONS = (
+    "timestamptz is compared as its UTC instant (the session time zone is not part of the value)",
+    "money is compared as its amount (its text depends on lc_monetary)",
+    "char(n) is compared without its padding (stored the same either way)",
+    "timestamp precisions agree on equal values (no trailing zeros)",
+    "a masked source column is compared through its mask, as load copies it",
+)
+# Types whose canonical text holds only digits, letters and punctuation: never a separator character.
+PLAIN_TEXT = {
+    "int2", "int4", "int8", "oid", "numeric", "float4", "float8", "money", "bool", "uuid", "date", "time", "timetz",
+    "timestamp", "timestamptz", "interval", "inet", "cidr", "macaddr", "macaddr8", "bit", "varbit", "bytea",
+}
 AS_TEXT = {
     "int2", "int4", "int8", "oid", "bool", "text", "varchar", "bpchar", "name", "char", "citext", "uuid",
     "date", "time", "timestamp", "inet", "cidr", "macaddr", "macaddr8", "bit", "varbit", "jsonb", "xml",
+    "numeric", "float4", "float8", "interval", "timetz", "json",
 }
 
 
@@ -110,22 +128,12 @@ class Normalised:
 def normalise(column: postgres.TypedColumn, value: sql.Composable) -> Normalised:
     """The canonical text of `value`, a value of `column`'s type (see the module's table)."""
     base = column.base
-    if base == "numeric":
-        return Normalised(sql.SQL("trim_scale({})::text").format(value), True)
-    if base in ("float4", "float8"):
-        # Adding a zero of the same type turns -0 into 0 and changes nothing else.
-        zero = sql.SQL("0::real") if base == "float4" else sql.SQL("0::double precision")
-        return Normalised(sql.SQL("({} + {})::text").format(value, zero), True)
     if base == "money":
         return Normalised(sql.SQL("trim_scale({}::numeric)::text").format(value), True)
-    if base in ("timestamptz", "timetz"):
+    if base == "timestamptz":
         return Normalised(sql.SQL("({} at time zone 'UTC')::text").format(value), True)
-    if base == "interval":
-        return Normalised(sql.SQL("trim_scale(extract(epoch from {}))::text").format(value), True)
     if base == "bytea":
         return Normalised(sql.SQL("encode({}, 'hex')").format(value), True)
-    if base == "json":
-        return Normalised(sql.SQL("{}::jsonb::text").format(value), True)
     known = base in AS_TEXT or column.kind in ("e", "r", "m") or column.category == "A"
     return Normalised(sql.SQL("{}::text").format(value), known)
 
@@ -162,6 +170,7 @@ class SideQuery:
     keys: tuple[sql.Composable, ...]  # canonical key texts
     columns: tuple[tuple[str, sql.Composable], ...]  # (name, canonical text with NULL written as NULL_MARK)
     hash: HashFunction
+    shown: tuple[sql.Composable, ...] = ()  # each column's canonical text as a reader sees it (NULL as NULL), cut short
 
     def key_text(self) -> sql.Composable:
         return _joined(self.keys)
@@ -187,6 +196,14 @@ def _joined(texts: Sequence[sql.Composable]) -> sql.Composable:
     return sql.SQL("({})").format(sql.SQL(" || ").join(parts))
 
 
+def _length_prefixed(text: sql.Composable, hash_function: HashFunction) -> sql.Composable:
+    """`<length>:<text>`, self-delimiting whatever characters the text holds (NULL stays NULL). The
+    length in bytes where both sides hash the same bytes (read from the value's header), in
+    characters where the encodings differ."""
+    length = sql.SQL("char_length" if hash_function.portable else "octet_length")
+    return sql.SQL("({length}({text})::text || ':' || {text})").format(length=length, text=text)
+
+
 def side_query(
     columns: Sequence[postgres.TypedColumn],
     compared: Sequence[str],
@@ -198,18 +215,21 @@ def side_query(
     hash_function: HashFunction,
 ) -> SideQuery:
     by_name = {c.name: c for c in columns}
-    texts = []
+    texts, shown = [], []
     for name in compared:
         column = by_name[name]
         mask = masks.get(name)
         text = normalise(column, _value(column, mask)).text
+        shown.append(sql.SQL("left({}, {})").format(text, sql.Literal(SHOWN_CHARACTERS)))
+        if column.base not in PLAIN_TEXT or mask is not None:
+            text = _length_prefixed(text, hash_function)
         if not column.not_null or mask is not None:
             text = sql.SQL("coalesce({}, {})").format(text, sql.Literal(NULL_MARK))
         texts.append((name, text))
     keys = tuple(
         sql.SQL("coalesce({}, {})").format(normalise(by_name[k], _value(by_name[k], None)).text, sql.Literal(NULL_MARK)) for k in key
     )
-    return SideQuery(relation, live, sql.SQL("t.{}").format(sql.Identifier(key[0])), keys, tuple(texts), hash_function)
+    return SideQuery(relation, live, sql.SQL("t.{}").format(sql.Identifier(key[0])), keys, tuple(texts), hash_function, tuple(shown))
 
 
 # --- segments -----------------------------------------------------------------------------------
@@ -286,6 +306,8 @@ class RowDifference:
     kind: str  # "missing" (in the source, not in landing), "extra" (in landing only) or "changed"
     key: tuple[str, ...]  # canonical key values
     columns: tuple[str, ...] = ()  # for "changed": the columns whose values differ
+    # For "changed": per differing column, its canonical text in the source and in landing (None: NULL).
+    values: tuple[tuple[str | None, str | None], ...] = field(default=(), compare=False)
 
 
 @dataclass
@@ -316,16 +338,17 @@ def key_order(key: tuple[str, ...]) -> tuple:
 
 
 def differences(source: dict[tuple, tuple], target: dict[tuple, tuple], names: Sequence[str]) -> list[RowDifference]:
-    """Rows keyed by canonical key, valued by per-column hashes → what differs, in key order."""
+    """Rows keyed by canonical key, valued by (per-column hashes, per-column texts) → what differs, in key order."""
     found = []
     for key in sorted(set(source) | set(target), key=key_order):
         if key not in target:
             found.append(RowDifference("missing", key))
         elif key not in source:
             found.append(RowDifference("extra", key))
-        elif source[key] != target[key]:
-            changed = tuple(name for name, a, b in zip(names, source[key], target[key]) if a != b)
-            found.append(RowDifference("changed", key, changed))
+        elif source[key][0] != target[key][0]:
+            (ours, our_texts), (theirs, their_texts) = source[key], target[key]
+            at = [i for i, (a, b) in enumerate(zip(ours, theirs)) if a != b]
+            found.append(RowDifference("changed", key, tuple(names[i] for i in at), tuple((our_texts[i], their_texts[i]) for i in at)))
     return found
 
 
@@ -531,11 +554,11 @@ def _sub_bucket_sums(conn: psycopg.Connection, side: SideQuery, plan: Plan, dept
 
 
 def _fetch_rows(conn: psycopg.Connection, side: SideQuery, plan: Plan, depth: int, buckets: list[tuple]) -> dict[tuple, tuple]:
-    select = sql.SQL("array[{}]::text[], array[{}]::bigint[]").format(
-        sql.SQL(", ").join(side.keys), sql.SQL(", ").join(side.hash(text, 0) for _, text in side.columns)
+    select = sql.SQL("array[{}]::text[], array[{}]::bigint[], array[{}]::text[]").format(
+        sql.SQL(", ").join(side.keys), sql.SQL(", ").join(side.hash(text, 0) for _, text in side.columns), sql.SQL(", ").join(side.shown)
     )
     rows = conn.execute(_restricted(side, plan, depth, buckets, select)).fetchall()
-    return {tuple(key): tuple(hashes) for key, hashes in rows}
+    return {tuple(key): (tuple(hashes), tuple(texts)) for key, hashes, texts in rows}
 
 
 def _locate(pair: Pair, prepared: _Prepared, segments: dict[tuple, int]) -> None:

@@ -428,6 +428,7 @@ def _dispositions(conn: psycopg.Connection, config: Config, landing_rows: dict[s
 def _checksums(ctx: _Context) -> LevelResult:
     result = LevelResult("checksums")
     result.notes += ctx.point.notes
+    result.notes.append("values are hashed as each type stores them; the only merges: " + "; ".join(checksums.NORMALISATIONS))
     with ctx.hooks.bar("hashing source and landing", None) as advance:
         tables = checksums.compare(
             ctx.config, ctx.source, ctx.target, snapshot_id=ctx.point.snapshot_id, progress=lambda _table, rows: advance(rows)
@@ -451,7 +452,9 @@ def _checksums(ctx: _Context) -> LevelResult:
                 "seconds": round(table.seconds, 3),
                 "truncated": table.truncated,
                 "differences": [
-                    {"kind": d.kind, "key": dict(zip(table.key, d.key)), "columns": list(d.columns)} for d in table.differences
+                    {"kind": d.kind, "key": dict(zip(table.key, d.key)), "columns": list(d.columns),
+                     "values": {column: {"source": ours, "landing": theirs} for column, (ours, theirs) in zip(d.columns, d.values)}}
+                    for d in table.differences
                 ],
             },
         ))

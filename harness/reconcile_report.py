@@ -29,6 +29,12 @@ class Block:
     align: str | None = None
 
 
+def _values(values: dict[str, dict[str, str | None]]) -> str:
+    """Each differing column's value on both sides, as the checksums compared them (NULL as NULL)."""
+    shown = lambda v: "NULL" if v is None else repr(v)  # noqa: E731  repr: blanks and control characters visible
+    return "; ".join(f"{column}: {shown(v['source'])} → {shown(v['landing'])}" for column, v in values.items())
+
+
 def _value(value: Any) -> str:
     if value is None:
         return "–"
@@ -85,14 +91,14 @@ def _level(level: dict) -> Iterator[Block]:
     for check in level["checks"]:
         data = check.get("data") or {}
         if data.get("differences"):
-            rows = [[d["kind"], ", ".join(f"{k}={v}" for k, v in d["key"].items()), ", ".join(d["columns"])]
+            rows = [[d["kind"], ", ".join(f"{k}={v}" for k, v in d["key"].items()), ", ".join(d["columns"]), _values(d.get("values") or {})]
                     for d in data["differences"][:SHOWN_DIFFERENCES]]
             yield Block("heading", f"{check['name']}: differing rows", level=3)
             more = len(data["differences"]) - len(rows)
             if more > 0 or data.get("truncated"):
                 yield Block("paragraph", f"The first {len(rows):,} are listed; reconciliation.json has {len(data['differences']):,}"
                             + (", and more rows differ than were located" if data.get("truncated") else "") + ".")
-            yield Block("table", rows, headers=("kind", "key", "differing columns"), align="lll")
+            yield Block("table", rows, headers=("kind", "key", "differing columns", "source → landing"), align="llll")
         if data.get("groups") and check["verdict"] == "failed":
             yield Block("heading", f"{check['name']}: figures", level=3)
             yield Block("table", [[" / ".join(g["group"]) or "(all)", _value(g["source"]), _value(g["target"]), _value(g["difference"])]
