@@ -13,7 +13,7 @@ import psycopg
 import typer
 import typer.core
 
-from harness import connections, dbt, embedded
+from harness import connections, dbt, embedded, interrupts
 from harness.config import load_config
 from harness.errors import EXIT_INTERRUPTED, EXIT_USAGE, ConfigError, HarnessError
 from harness.ui import errors, progress, step, summary, table
@@ -422,6 +422,8 @@ def sync_cmd(
         until=lambda: deadline is not None and time.monotonic() >= deadline, on_batch=show, on_retry=retry,
     )
     summary(f"sync stopped: {report.changes:,} changes in {report.batches:,} batches, {report.builds} dbt builds, {report.retries} retries")
+    if report.interrupted:
+        raise KeyboardInterrupt
 
 
 # --- 6 validate: reconcile (issue 6) -------------------------------------------------------------
@@ -706,19 +708,32 @@ def _phase_line(phase: dict | None) -> str:
 
 # --- entry point --------------------------------------------------------------------------------
 
+def _interrupted() -> None:
+    """One line: what stopped, what is kept, how to resume; then 130 (Ctrl-C) or 143 (SIGTERM)."""
+    command = shlex.join(["migrate", *sys.argv[1:]])
+    errors.print(
+        f"[bold yellow]interrupted[/] by {interrupts.signal_name()}: `{command}` stopped at a safe point; what it finished "
+        "is recorded (`migrate status`) and nothing half-done is kept; run it again to resume"
+    )
+    sys.exit(interrupts.exit_code())
+
+
 def main() -> None:
     """Run the CLI; expected errors become one line on stderr and an exit code."""
+    interrupts.install()
     try:
-        app(standalone_mode=False, prog_name="migrate")
+        # Not standalone: typer then returns the exit code of an Exit instead of exiting, and turns
+        # a KeyboardInterrupt into Exit(130).
+        code = app(standalone_mode=False, prog_name="migrate")
+        if code == EXIT_INTERRUPTED:
+            _interrupted()
+        if isinstance(code, int) and code:
+            sys.exit(code)
     except HarnessError as exc:
         errors.print(f"[bold red]error:[/] {exc}")
         sys.exit(exc.exit_code)
-    except typer.Abort:
-        errors.print("interrupted")
-        sys.exit(EXIT_INTERRUPTED)
-    except KeyboardInterrupt:
-        errors.print("interrupted")
-        sys.exit(EXIT_INTERRUPTED)
+    except (typer.Abort, KeyboardInterrupt):
+        _interrupted()
     except click.ClickException as exc:
         exc.show()
         sys.exit(EXIT_USAGE)

@@ -1,4 +1,9 @@
-"""Runs dbt in-process through dbtRunner, one invocation at a time, against the target database."""
+"""Runs dbt in-process through dbtRunner, one invocation at a time, against the target database.
+
+dbt's own console log is off: its full log goes to logs/dbt.log, and the harness shows a progress
+bar over the nodes (when not quiet) and names the failed nodes. So dbt's lines never interleave
+with the harness's, and a Ctrl-C is the harness's one line, not dbt's stack trace.
+"""
 from __future__ import annotations
 
 import contextlib
@@ -36,12 +41,15 @@ def invoke(project_dir: Path, target: Database, args: list[str], *, quiet: bool 
     from dbt.cli.main import dbtRunner
 
     os.environ.update(dbt_environment(target))
-    argv = [*args, "--project-dir", str(project_dir), "--profiles-dir", str(project_dir / "profiles")]
-    if quiet:
-        argv = ["--quiet", *argv]
-    with _long_lived_objects_frozen():
-        result = dbtRunner(manifest=manifest).invoke(argv)
+    # No console log; the file log keeps dbt's own level (debug) unless the caller chose one: dbt
+    # would otherwise apply --log-level none to the file too.
+    logs = ["--log-level", "none", *([] if "--log-level-file" in args else ["--log-level-file", "debug"])]
+    argv = [*args, *logs, "--project-dir", str(project_dir), "--profiles-dir", str(project_dir / "profiles")]
     command = args[0]
+    with _long_lived_objects_frozen(), _node_progress(f"dbt {command}", quiet) as callbacks:
+        result = dbtRunner(manifest=manifest, callbacks=callbacks).invoke(argv)
+    if isinstance(result.exception, KeyboardInterrupt):
+        raise KeyboardInterrupt  # dbt cancelled its queries; the CLI says how to resume
     if result.exception is not None:
         first = str(result.exception).strip().splitlines()
         raise DbtFailed(f"dbt {command} could not run: {first[0] if first else result.exception}; see logs/dbt.log")
@@ -58,6 +66,25 @@ def invoke(project_dir: Path, target: Database, args: list[str], *, quiet: bool 
         details = "logs/dbt.log" if "--no-write-json" in args else "target/run_results.json"
         raise DbtFailed(f"dbt {command} failed on {len(failed)} node(s): {shown or 'see output'}; see {details}")
     return DbtOutcome(command, succeeded, failed, result.result)
+
+
+@contextlib.contextmanager
+def _node_progress(description: str, quiet: bool) -> Iterator[list]:
+    """dbt's event callbacks: a progress bar over the nodes, its total from dbt's own count."""
+    if quiet:
+        yield []
+        return
+    from harness.ui import progress
+
+    with progress(description) as bar:
+        def on_event(event: Any) -> None:
+            name = event.info.name
+            if name == "ConcurrencyLine":
+                bar.total(event.data.node_count)
+            elif name == "NodeFinished":
+                bar.advance(1)
+
+        yield [on_event]
 
 
 @contextlib.contextmanager

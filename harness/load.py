@@ -21,7 +21,7 @@ from typing import Callable, TypeVar
 import psycopg
 from psycopg import sql
 
-from harness import capture, connections, control, landing, processes, timestamp_capture
+from harness import capture, connections, control, interrupts, landing, processes, timestamp_capture
 from harness.config import Config
 from harness.connections import Database
 from harness.engines import postgres
@@ -252,16 +252,18 @@ def run_workers(items: list[Item], handle: Callable[[psycopg.Connection, Item, C
                 command: str, count: int) -> None:
     """`handle(dst, item, nothing_left)` for every item, in order, over up to `count` threads (at
     least one), each with a target connection of its own; `nothing_left()` says whether every item
-    has been taken. The first failure stops every thread and is raised here, in the calling thread."""
+    has been taken. The first failure stops every thread and is raised here, in the calling thread.
+    Interrupted (Ctrl-C, SIGTERM), each worker finishes the item in hand, then stops: a safe point."""
     work: queue.Queue[Item] = queue.Queue()
     for item in items:
         work.put(item)
     failures: list[BaseException] = []
+    stopping = threading.Event()
 
     def worker() -> None:
         try:
             with connections.connection(target, command=command) as dst:
-                while not failures:
+                while not failures and not stopping.is_set():
                     try:
                         item = work.get_nowait()
                     except queue.Empty:
@@ -273,8 +275,14 @@ def run_workers(items: list[Item], handle: Callable[[psycopg.Connection, Item, C
     threads = [threading.Thread(target=worker, name=f"{command}-{i}", daemon=True) for i in range(max(1, min(count, len(items))))]
     for thread in threads:
         thread.start()
-    for thread in threads:
-        thread.join()
+    try:
+        for thread in threads:
+            thread.join()
+    except KeyboardInterrupt:
+        stopping.set()
+        for thread in threads:
+            thread.join()  # a second interrupt stops waiting: an unfinished item's transaction rolls back
+        raise
     if failures:
         raise failures[0]
 
@@ -321,6 +329,7 @@ def _copy_range(config: Config, source: Database, dst: psycopg.Connection, job: 
             ).format(control.table(config.control_schema, "load_ranges")),
             (rows, size, snapshot, load_id, job.table.name, job.range_no),
         )
+    interrupts.interrupt_here_if_asked("load:range")
     return rows, size
 
 

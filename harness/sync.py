@@ -342,6 +342,7 @@ class FollowReport:
     changes: int = 0
     builds: int = 0
     retries: int = 0
+    interrupted: bool = False  # Ctrl-C or SIGTERM: the batch in flight committed, no build after it
 
 
 # While landing keeps syncing during a dbt run, a batch can commit after the run read its high
@@ -413,12 +414,16 @@ def follow(
                         build(config, target, CONCURRENT_SYNC_BUILD)
                 report.builds += 1
                 built_changes = seen
+    except KeyboardInterrupt:
+        # A safe point: the batch in flight commits (or rolls back whole) before the thread ends;
+        # what is applied but not built stays pending for the next sync's build.
+        report.interrupted = True
     finally:
         stop.set()
         syncer.join()
     if failure:
         raise failure[0]
-    if run_dbt and report.changes > built_changes:
+    if run_dbt and report.changes > built_changes and not report.interrupted:
         build(config, target, CONCURRENT_SYNC_BUILD)
         report.builds += 1
     return report

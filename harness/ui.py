@@ -5,16 +5,31 @@ from contextlib import contextmanager
 from typing import Callable, Iterator, Sequence
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 console = Console(highlight=False)
 errors = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
+class Bar:
+    """What `progress` yields: call it (or `advance`) with the units done; `total` once it is known."""
+
+    def __init__(self, progress: Progress, task: TaskID):
+        self._progress, self._task = progress, task
+
+    def __call__(self, done: int = 1) -> None:
+        self._progress.update(self._task, advance=done)
+
+    advance = __call__
+
+    def total(self, total: int) -> None:
+        self._progress.update(self._task, total=total)
+
+
 @contextmanager
-def progress(description: str, total: int | None) -> Iterator[Callable[[int], None]]:
-    """A progress bar; call what it yields with the units done. Quiet when output is not a terminal."""
+def progress(description: str, total: int | None = None) -> Iterator[Bar]:
+    """A progress bar. Quiet when output is not a terminal."""
     bar = Progress(
         TextColumn("[bold]{task.description}"),
         BarColumn(),
@@ -25,8 +40,7 @@ def progress(description: str, total: int | None) -> Iterator[Callable[[int], No
         disable=not console.is_terminal,
     )
     with bar:
-        task = bar.add_task(description, total=total)
-        yield lambda done=1: bar.update(task, advance=done)
+        yield Bar(bar, bar.add_task(description, total=total))
 
 
 def table(title: str, headers: Sequence[str], rows: Sequence[Sequence[object]]) -> None:
