@@ -104,7 +104,7 @@ def test_reload_of_a_table_with_dependents_under_writes_and_sync_loses_nothing(s
         for thread in threads:
             thread.join()
     assert not failures, failures
-    assert [r.name for r in reloaded] == ["Client"] and reloaded[0].dropped_dependents == []
+    assert [(r.name, r.how, r.dropped_views) for r in reloaded] == [("Client", "emptied", [])]
     sync.sync_once(config, source, target)
     assert landing_state(migration.target_url) == source_state(migration.source_url)
     assert rows(migration.target_url, "select count(*) from public.stg_client") == rows(
