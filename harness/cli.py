@@ -254,13 +254,14 @@ def restore_cmd(
     into: Annotated[str, typer.Option(help="A new database to restore into, on the same server.")],
     backup_id: Annotated[Optional[int], typer.Option("--backup", help="The backup id; default the latest of --side.")] = None,
     side: SideOption = Side.source,
+    allow_source_copy: Annotated[bool, typer.Option("--allow-source-copy", help="Allow a source archive (unmasked data) onto the target's server.")] = False,
 ) -> None:
     """Restore a backup into a new database and verify it against its manifest."""
     from harness import backup
 
     config = load_config()
     source, target = connections.resolve(config)
-    result = backup.restore(config, source, target, into, backup_id=backup_id, side=side.value)
+    result = backup.restore(config, source, target, into, backup_id=backup_id, side=side.value, allow_source_copy=allow_source_copy)
     summary(
         f"backup {result.backup.backup_id} restored into {into} in {result.seconds:.1f} s: "
         f"{len(result.row_counts)} tables, {sum(result.row_counts.values()):,} rows, all matching the manifest"
