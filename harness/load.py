@@ -137,8 +137,9 @@ def _start_load(
         ).fetchone()
         ctl.execute(sql.SQL("delete from {} where stream = %s").format(control.table(schema, "sync_state")), (STREAM,))
         for table in tables:
-            ctl.execute(sql.SQL("drop table if exists {}").format(postgres.qualified(config.landing_schema, table.name)))
-            landing.create_landing_table(ctl, config.landing_schema, table, with_key=False, with_sync_columns=False)
+            # Views over a landing table (dbt's staging models) are kept or dropped with it; the
+            # dbt build after the load makes the dropped ones again.
+            landing.replace_for_reload(ctl, config.landing_schema, table)
             for range_no, (lower, upper) in enumerate(_plan_ranges(coordinator, config.source_schema, table, range_rows)):
                 ctl.execute(
                     sql.SQL("insert into {} (load_id, table_name, range_no, lower_key, upper_key) values (%s, %s, %s, %s, %s)").format(

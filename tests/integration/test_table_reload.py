@@ -166,3 +166,13 @@ def test_dropped_or_retyped_source_column_stops_sync_with_one_line(shop):
     basket = 'select "ClientId", "Line", "Price" from {} order by 1, 2'
     assert rows(migration.target_url, basket.format('landing."Basket" where not "_migrate_deleted"')) == rows(
         migration.source_url, basket.format('"Shop"."Basket"'))
+
+
+def test_second_full_load_keeps_the_views_over_landing(shop):
+    config, source, target, migration, _ = shop
+    load.load(config, source, target)
+    write(migration.target_url, STAGING_VIEW)
+    write(migration.source_url, """update "Shop"."Client" set "Name" = 'before the second load' where "Id" = 2""")
+    load.load(config, source, target, range_rows=1000)
+    assert landing_state(migration.target_url) == source_state(migration.source_url)
+    assert rows(migration.target_url, 'select "Name" from public.stg_client where "Id" = 2') == [("before the second load",)]
