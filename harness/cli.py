@@ -309,6 +309,8 @@ def load_cmd(
     source, target = connections.resolve(config)
     alone = tables or load.added_tables(config, target)
     if alone:
+        if not tables:
+            step(f"the listed tables are loaded but {', '.join(alone)}, added to migration.yml since: loading {'them' if len(alone) > 1 else 'it'} alone")
         _load_tables(config, source, target, alone, build)
         return
     with progress("loading", total=None) as bar:

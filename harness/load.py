@@ -410,8 +410,8 @@ class TableReload:
 
 def added_tables(config: Config, target: Database) -> list[str]:
     """Tables listed in migration.yml after the load finished: listed, but without a landing table."""
+    provision(config, target)  # a first load may find no target database yet
     with connections.connection(target, command="load", autocommit=True) as ctl:
-        control.ensure(ctl, config.control_schema)
         if _unfinished_load(ctl, config.control_schema) is not None or not _sync_started(ctl, config.control_schema):
             return []
         return [t.name for t in config.tables if not postgres.table_exists(ctl, config.landing_schema, t.name)]
@@ -432,7 +432,7 @@ def load_tables(
     """
     if config.capture.method != "trigger":
         raise ConfigError("`migrate load --table` needs trigger capture (capture.method: trigger); with timestamp capture run `migrate load`")
-    listed = [config.table(name) for name in names]
+    listed = [config.table(name) for name in dict.fromkeys(names)]
     provision(config, target)
     with connections.connection(target, command="load --table", autocommit=True) as ctl:
         unfinished = _unfinished_load(ctl, config.control_schema)

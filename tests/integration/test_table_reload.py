@@ -176,3 +176,16 @@ def test_second_full_load_keeps_the_views_over_landing(shop):
     load.load(config, source, target, range_rows=1000)
     assert landing_state(migration.target_url) == source_state(migration.source_url)
     assert rows(migration.target_url, 'select "Name" from public.stg_client where "Id" = 2') == [("before the second load",)]
+
+
+def test_plain_load_after_a_table_was_added_loads_only_that_table(shop):
+    config, source, target, migration, tmp_path = shop
+    load.load(config, source, target)
+    write(migration.target_url, STAGING_VIEW)
+    write(migration.source_url, 'create table "Shop"."Promo" ("Code" text primary key)', """insert into "Shop"."Promo" values ('A'), ('B')""")
+    (tmp_path / "migration.yml").write_text(CONFIG.replace("  Tag: {}\n", "  Tag: {}\n  Promo: {}\n"))
+    done = cli(tmp_path, "load", "--no-build")
+    assert "Promo, added to migration.yml since" in done.stdout + done.stderr
+    assert rows(migration.target_url, 'select count(*) from landing."Promo"') == [(2,)]
+    assert rows(migration.target_url, "select count(*) from migrate_control.load_runs") == [(1,)], "the other tables are not loaded again"
+    assert rows(migration.target_url, "select count(*) from public.stg_client") == [(5000,)]
