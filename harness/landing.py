@@ -141,9 +141,10 @@ def check_key(conn: psycopg.Connection, schema: str, table: SourceTable) -> None
 
 
 def _same_shape(conn: psycopg.Connection, landing_schema: str, table: SourceTable) -> bool:
-    """Whether the landing table has the source's columns (names and types, in order) and key."""
-    landed = [(c.name, c.type) for c in postgres.columns(conn, landing_schema, table.name) if c.name not in SYNC_COLUMNS]
-    return landed == [(c.name, c.type) for c in table.columns] and postgres.primary_key(conn, landing_schema, table.name) == table.key
+    """Whether the landing table has the source's columns (names, types and not-nulls, in order) and key."""
+    landed = [(c.name, c.type, c.not_null) for c in postgres.columns(conn, landing_schema, table.name) if c.name not in SYNC_COLUMNS]
+    wanted = [(c.name, c.type, c.not_null or c.name in table.key) for c in table.columns]  # the key makes its columns not null
+    return landed == wanted and postgres.primary_key(conn, landing_schema, table.name) == table.key
 
 
 def replace_for_reload(conn: psycopg.Connection, landing_schema: str, table: SourceTable) -> tuple[str, list[str]]:
@@ -180,3 +181,9 @@ def add_column(conn: psycopg.Connection, landing_schema: str, table_name: str, c
         sql.SQL("alter table {} add column {} {} default ({}::{}[])[1]").format(target, name, type_, sql.Literal(missing), type_)
     )
     conn.execute(sql.SQL("alter table {} alter column {} drop default").format(target, name))
+
+
+def allow_null(conn: psycopg.Connection, landing_schema: str, table_name: str, column: str) -> None:
+    conn.execute(
+        sql.SQL("alter table {} alter column {} drop not null").format(postgres.qualified(landing_schema, table_name), sql.Identifier(column))
+    )

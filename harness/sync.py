@@ -193,8 +193,8 @@ def _check_schema(
 ) -> dict[str, list[tuple[postgres.Column, str]]]:
     """Compare each listed table at the source with its landing copy, at the start of a batch.
 
-    A column added at the source whose older rows are known to hold null or the constant it was
-    added with is added to landing (the capture trigger's `to_jsonb(NEW)` carries it from then
+    A NOT NULL dropped at the source is dropped in landing. A column added at the source whose
+    older rows are known to hold null or the constant it was added with is added to landing (the capture trigger's `to_jsonb(NEW)` carries it from then
     on); the added columns with that constant are returned for _fill_added_columns. Anything else
     (a table not loaded, a column dropped, renamed or retyped, a volatile default) stops the
     sync before anything is applied or purged, with the fix.
@@ -215,6 +215,8 @@ def _check_schema(
             if before is not None:
                 if before.type != column.type:
                     raise SchemaChanged(f"table {name}: column {column.name} changed type at the source from {before.type} to {column.type}: {reload}")
+                if before.not_null and not column.not_null and column.name not in table.key:
+                    landing.allow_null(dst, config.landing_schema, name, column.name)  # its nulls may come now
                 continue
             fills = fills or postgres.column_fills(src, config.source_schema, name)
             if not fills[column.name].known:

@@ -124,6 +124,7 @@ def test_non_unique_declared_key_is_refused_before_anything_is_installed(shop):
 
 
 def test_added_nullable_source_column_is_carried_into_landing_by_sync(shop):
+    """Also a constant default (older rows, and changes written before the add, hold it) and a dropped NOT NULL."""
     config, source, target, migration, _ = shop
     load.load(config, source, target)
     write(migration.source_url,
@@ -131,9 +132,11 @@ def test_added_nullable_source_column_is_carried_into_landing_by_sync(shop):
           'alter table "Shop"."Client" add column "Flag" boolean not null default true',
           'alter table "Shop"."Client" add column "Note" text',
           """update "Shop"."Client" set "Note" = 'a note', "Flag" = false where "Id" = 6""",
-          """insert into "Shop"."Client" values (9001, 'new', null, now(), false, 'with a note')""")
+          """insert into "Shop"."Client" values (9001, 'new', null, now(), false, 'with a note')""",
+          'alter table "Shop"."Client" alter column "Name" drop not null',
+          """insert into "Shop"."Client" values (9002, null, null, now(), true, null)""")
     batch = sync.sync_once(config, source, target)
-    assert batch.per_table == {"Client": 3}
+    assert batch.per_table == {"Client": 4}
     query = 'select "Id", "Name", "Flag", "Note" from {} order by 1'
     assert rows(migration.target_url, query.format('landing."Client" where not "_migrate_deleted"')) == rows(
         migration.source_url, query.format('"Shop"."Client"'))
@@ -149,15 +152,17 @@ def test_dropped_or_retyped_source_column_stops_sync_with_one_line(shop):
     refused = cli(tmp_path, "sync", "--no-build", expect=2)
     assert_one_clear_line(refused, "Client", "Updated", "dropped", "migrate load --table Client")
 
-    write(migration.source_url, 'alter table "Shop"."Basket" alter column "Price" type numeric(12, 2)')
+    # A change logged before the retype holds a value the new type does not take: the reload's copy has it already.
+    write(migration.source_url, """update "Shop"."Basket" set "Price" = 12.5 where "ClientId" = 5""",
+          'alter table "Shop"."Basket" alter column "Price" type integer using round("Price")')
     cli(tmp_path, "load", "--table", "Client", "--no-build")
     assert rows(migration.target_url, "select count(*) from pg_views where viewname = 'stg_client'") == [(0,)], \
         "a reshaped table's dependents are dropped (dbt build makes them again)"
     refused = cli(tmp_path, "sync", "--no-build", expect=2)
-    assert_one_clear_line(refused, "Basket", "Price", "numeric(12,2)", "migrate load --table Basket")
+    assert_one_clear_line(refused, "Basket", "Price", "double precision to integer", "migrate load --table Basket")
 
     cli(tmp_path, "load", "--table", "Basket", "--no-build")
-    write(migration.source_url, """update "Shop"."Basket" set "Price" = 1.25 where "ClientId" = 2""",
+    write(migration.source_url, """update "Shop"."Basket" set "Price" = 3 where "ClientId" = 2""",
           """update "Shop"."Client" set "Name" = 'after the reload' where "Id" = 4""")
     cli(tmp_path, "sync", "--no-build")
     client = 'select "Id", "Name" from {} order by 1'
