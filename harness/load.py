@@ -6,6 +6,9 @@ copy, any other is in the log and sync applies it. Tables are split into key ran
 is copied and marked done in one target transaction, so a killed load run again copies only the
 unfinished ranges, nothing twice. The worker that copies a table's last range gives it our
 columns, its key and statistics while the other workers go on copying.
+
+After the load, `load_tables` (re)loads single tables into the running migration, each in a
+snapshot of its own that sync then hands over from (see _load_table).
 """
 from __future__ import annotations
 

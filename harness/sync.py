@@ -5,7 +5,8 @@ transactions that are visible in the new snapshot and were not visible in the pr
 Visibility only grows, so every committed transaction lands in exactly one batch, however late
 it commits relative to others. The landing changes and the new watermark commit in one target
 transaction; the source log is purged only afterwards. A sync killed at any point loses nothing
-and applies nothing twice.
+and applies nothing twice. Each batch first compares the source's columns with landing's: what
+landing can follow (an added column, a dropped NOT NULL) it follows, anything else stops the sync.
 """
 from __future__ import annotations
 
