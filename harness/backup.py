@@ -2,11 +2,15 @@
 
 The row counts of the manifest are taken in the very snapshot pg_dump uses (an exported
 snapshot), so a restore can be checked against them exactly even while the source is written.
+A source archive holds what the source holds, full card numbers included: archives are readable
+by their owner only, in a folder only the owner can enter, and a source archive is restored onto
+the target's server only when asked to.
 """
 from __future__ import annotations
 
 import hashlib
 import json
+import os
 import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -14,6 +18,7 @@ from pathlib import Path
 
 import psycopg
 from psycopg import sql
+from psycopg.conninfo import conninfo_to_dict
 
 from harness import connections, control, processes
 from harness.capture import CAPTURE_SCHEMA
@@ -91,9 +96,12 @@ def backup(config: Config, source: Database, target: Database, side: str, direct
     started = time.perf_counter()
     db = source if side == "source" else target
     provision(config, target)  # the manifest lives in the target's control schema
-    directory.mkdir(parents=True, exist_ok=True)
+    _private_folder(directory)
     stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
     file = directory / f"{side}-{db.name}-{stamp}.dump"
+    # Created here, owner-only, before pg_dump writes into it: no moment readable by others.
+    os.close(os.open(file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    os.chmod(file, 0o600)  # whatever the umask took away
     with connections.connection(db, command="backup") as conn:
         conn.execute("set transaction isolation level repeatable read, read only")
         (snapshot_id,) = conn.execute("select pg_export_snapshot()").fetchone()
@@ -118,6 +126,27 @@ def backup(config: Config, source: Database, target: Database, side: str, direct
     return result
 
 
+def _private_folder(directory: Path) -> None:
+    """The archives' folder, created if missing and made enterable by its owner only."""
+    directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+    try:
+        os.chmod(directory, 0o700)
+    except PermissionError:
+        raise ConfigError(f"cannot make {directory} private (owner-only) for the archives: choose a folder of your own with --dir") from None
+
+
+LOCAL_HOSTS = {"", "localhost", "127.0.0.1", "::1"}
+
+
+def _server(url: str) -> tuple[str, str]:
+    """Where a URL's server listens, with this machine's names and sockets as one host."""
+    info = conninfo_to_dict(url)
+    host = (info.get("host") or info.get("hostaddr") or "").lower()
+    if host in LOCAL_HOSTS or host.startswith("/"):
+        host = "this machine"
+    return host, str(info.get("port") or 5432)
+
+
 def find_backup(config: Config, target: Database, backup_id: int | None, side: str) -> Backup:
     with connections.connection(target, command="restore") as ctl:
         control.ensure(ctl, config.control_schema)
@@ -136,8 +165,15 @@ def find_backup(config: Config, target: Database, backup_id: int | None, side: s
     return Backup(backup_id, side, Path(file), version, size, sha, counts)
 
 
-def restore(config: Config, source: Database, target: Database, into: str, *, backup_id: int | None = None, side: str = "source") -> Restore:
-    """Restore a backup into a new database on the same server, and prove it against the manifest."""
+def restore(
+    config: Config, source: Database, target: Database, into: str, *, backup_id: int | None = None, side: str = "source",
+    allow_source_copy: bool = False,
+) -> Restore:
+    """Restore a backup into a new database on the same server, and prove it against the manifest.
+
+    A source archive is refused when its server is also the target's (`allow_source_copy` allows
+    it): the copy would put the source's unmasked data beside the target's.
+    """
     started = time.perf_counter()
     chosen = find_backup(config, target, backup_id, side)
     if not chosen.file.exists():
@@ -148,6 +184,11 @@ def restore(config: Config, source: Database, target: Database, into: str, *, ba
     admin = connections.with_database(server.url, "postgres")
     if into in (source.name, target.name):
         raise ConfigError(f"refusing to restore over the live {into!r} database: name a new database with --into")
+    if chosen.side == "source" and not allow_source_copy and _server(server.url) == _server(target.url):
+        raise ConfigError(
+            f"refusing to restore source backup {chosen.backup_id} onto the target's server ({target.describe().rsplit('/', 1)[0]}): "
+            "it holds the source's unmasked data, card numbers included; pass --allow-source-copy if that copy is intended"
+        )
     if not connections.create_database(admin, into):
         raise ConfigError(f"database {into!r} already exists: choose another name with --into or drop it first")
     restored = Database(server.side, connections.with_database(server.url, into), server.setting, server.embedded)

@@ -304,13 +304,14 @@ def restore_cmd(
     into: Annotated[str, typer.Option(help="A new database to restore into, on the same server.")],
     backup_id: Annotated[Optional[int], typer.Option("--backup", help="The backup id; default the latest of --side.")] = None,
     side: SideOption = Side.source,
+    allow_source_copy: Annotated[bool, typer.Option("--allow-source-copy", help="Allow a source archive (unmasked data) onto the target's server.")] = False,
 ) -> None:
     """Restore a backup into a new database and verify it against its manifest."""
     from harness import backup
 
     config = load_config()
     source, target = connections.resolve(config)
-    result = backup.restore(config, source, target, into, backup_id=backup_id, side=side.value)
+    result = backup.restore(config, source, target, into, backup_id=backup_id, side=side.value, allow_source_copy=allow_source_copy)
     summary(
         f"backup {result.backup.backup_id} restored into {into} in {result.seconds:.1f} s: "
         f"{len(result.row_counts)} tables, {sum(result.row_counts.values()):,} rows, all matching the manifest"
@@ -345,15 +346,23 @@ def load_cmd(
     jobs: Annotated[int, typer.Option(min=1, help="Tables or key ranges copied in parallel.")] = 2,
     range_rows: Annotated[int, typer.Option(min=1000, help="Rows per key range of a large table.")] = 250_000,
     build: Annotated[bool, typer.Option("--build/--no-build", help="Run the dbt build after the copy.")] = True,
+    tables: Annotated[Optional[list[str]], typer.Option("--table", help="(Re)load only this table into the running migration; repeatable.")] = None,
 ) -> None:
     """Copy a consistent snapshot of every listed table into landing, start capture, then dbt build.
 
-    A load that was killed resumes where it stopped when run again.
+    A load that was killed resumes where it stopped when run again. After the load, `--table T`
+    reloads one table while sync runs, and tables added to migration.yml since are loaded alone.
     """
     from harness import load, sync
 
     config = load_config()
     source, target = connections.resolve(config)
+    alone = tables or load.added_tables(config, target)
+    if alone:
+        if not tables:
+            step(f"the listed tables are loaded but {', '.join(alone)}, added to migration.yml since: loading {'them' if len(alone) > 1 else 'it'} alone")
+        _load_tables(config, source, target, alone, build)
+        return
     with progress("loading", total=None) as bar:
         result = load.load(config, source, target, jobs=jobs, range_rows=range_rows, progress=lambda _t, rows: bar(rows))
     table(
@@ -367,6 +376,26 @@ def load_cmd(
         step("dbt build")
         outcome = sync.build(config, target, ("build",), quiet=False)
         summary(f"dbt build: {outcome.succeeded} nodes passed")
+
+
+def _load_tables(config, source, target, names: list[str], build: bool) -> None:
+    from harness import load, sync
+
+    with progress("loading", total=None) as bar:
+        loaded = load.load_tables(config, source, target, names, progress=lambda _t, rows: bar(rows))
+    table(
+        "Tables loaded into the running migration",
+        ["table", "rows", "MB", "landing table", "views dropped"],
+        [(t.name, t.rows, f"{t.bytes / 1e6:,.1f}", t.how, ", ".join(t.dropped_views)) for t in loaded],
+    )
+    summary(f"loaded {', '.join(t.name for t in loaded)}; capture is running on {'them' if len(loaded) > 1 else 'it'} and sync carries on from the copy")
+    dropped = [view for t in loaded for view in t.dropped_views]
+    if build:
+        step("dbt build")
+        outcome = sync.build(config, target, ("build",), quiet=False)
+        summary(f"dbt build: {outcome.succeeded} nodes passed")
+    elif dropped:
+        errors.print(f"[yellow]views dropped with their reshaped landing tables:[/] {', '.join(dropped)}; run `migrate build` to make them again")
 
 
 @app.command("sync", rich_help_panel="5 Load")

@@ -66,6 +66,21 @@ create table if not exists {schema}.load_ranges (
     primary key (load_id, table_name, range_no)
 );
 
+-- One row per table (re)loaded alone (`migrate load --table`) into a running sync: the table was
+-- copied in `snapshot`, so the next batch skips its changes visible there and then sets `covered`.
+create table if not exists {schema}.table_loads (
+    table_load_id bigint generated always as identity primary key,
+    table_name    text not null,
+    snapshot      text not null,
+    loaded_at     timestamptz not null default clock_timestamp(),
+    seconds       double precision,
+    rows_copied   bigint,
+    bytes_copied  bigint,
+    how           text not null,   -- created, emptied (its views kept) or recreated (its views dropped)
+    dropped_dependents text[] not null default '{{}}',
+    covered       boolean not null default false
+);
+
 -- The change-capture watermark: the source snapshot up to which changes are in landing.
 create table if not exists {schema}.sync_state (
     stream        text primary key,

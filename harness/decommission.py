@@ -118,7 +118,8 @@ def decommission(
         def verify_archive(detail: dict) -> None:
             scratch = f"{source.name[:40]}_archive_check_{uuid.uuid4().hex[:6]}"  # within PostgreSQL's 63 characters
             try:
-                restored = backup.restore(config, source, target, scratch, backup_id=result.backup_id)
+                # A scratch copy that only proves the archive, dropped below.
+                restored = backup.restore(config, source, target, scratch, backup_id=result.backup_id, allow_source_copy=True)
             finally:
                 connections.drop_database(connections.with_database(source.url, "postgres"), scratch)
             detail.update(backup_id=result.backup_id, restored_into=scratch, rows=sum(restored.row_counts.values()))

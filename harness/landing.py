@@ -115,3 +115,75 @@ def add_primary_key(conn: psycopg.Connection, landing_schema: str, table: Source
             postgres.qualified(landing_schema, table.name), postgres.column_list(table.key)
         )
     )
+
+
+def check_key(conn: psycopg.Connection, schema: str, table: SourceTable) -> None:
+    """Refuse a key declared in migration.yml that does not identify every source row: found here,
+    before capture is installed, rather than by landing's primary key after the copy."""
+    if table.key == postgres.primary_key(conn, schema, table.name):
+        return  # the source enforces it
+    source = postgres.qualified(schema, table.name)
+    key = postgres.column_list(table.key)
+    declared = f'table "{schema}"."{table.name}": the key ({", ".join(table.key)}) named under tables.{table.name}.key in migration.yml'
+    fix = "name columns that identify every row there"
+    duplicate = conn.execute(
+        sql.SQL("select row({k})::text, count(*) from {t} group by {k} having count(*) > 1 limit 1").format(k=key, t=source)
+    ).fetchone()
+    if duplicate:
+        raise ConfigError(f"{declared} is not unique in the source: {duplicate[0]} occurs {duplicate[1]} times; {fix}")
+    null = conn.execute(
+        sql.SQL("select row({k})::text from {t} where {cond} limit 1").format(
+            k=key, t=source, cond=sql.SQL(" or ").join(sql.SQL("{} is null").format(sql.Identifier(k)) for k in table.key)
+        )
+    ).fetchone()
+    if null:
+        raise ConfigError(f"{declared} is null in some source rows, e.g. {null[0]}; {fix}")
+
+
+def _same_shape(conn: psycopg.Connection, landing_schema: str, table: SourceTable) -> bool:
+    """Whether the landing table has the source's columns (names, types and not-nulls, in order) and key."""
+    landed = [(c.name, c.type, c.not_null) for c in postgres.columns(conn, landing_schema, table.name) if c.name not in SYNC_COLUMNS]
+    wanted = [(c.name, c.type, c.not_null or c.name in table.key) for c in table.columns]  # the key makes its columns not null
+    return landed == wanted and postgres.primary_key(conn, landing_schema, table.name) == table.key
+
+
+def replace_for_reload(conn: psycopg.Connection, landing_schema: str, table: SourceTable) -> tuple[str, list[str]]:
+    """Make the landing table ready for a fresh copy, in the caller's transaction; how, and the views dropped.
+
+    A new table is created bare (the copy's finish adds key and our columns). Views over the table
+    (dbt's staging models) would block `drop table`: when the shape is unchanged the table is
+    emptied and keeps them, else it is dropped with them and `dbt build` makes them again.
+    """
+    target = postgres.qualified(landing_schema, table.name)
+    if not postgres.table_exists(conn, landing_schema, table.name):
+        create_landing_table(conn, landing_schema, table, with_key=False, with_sync_columns=False)
+        return "created", []
+    views = postgres.dependent_views(conn, landing_schema, table.name)
+    if views and _same_shape(conn, landing_schema, table):
+        conn.execute(sql.SQL("truncate {}").format(target))
+        return "emptied", []
+    conn.execute(sql.SQL("drop table {}{}").format(target, sql.SQL(" cascade" if views else "")))
+    create_landing_table(conn, landing_schema, table, with_key=False, with_sync_columns=False)
+    return "recreated", views
+
+
+def add_column(conn: psycopg.Connection, landing_schema: str, table_name: str, column: postgres.Column, missing: str | None) -> None:
+    """Carry a column added at the source: the landing rows get what the source's older rows hold,
+    null or the value the column was added with (`missing`, as array text), without a rewrite."""
+    target = postgres.qualified(landing_schema, table_name)
+    name, type_ = sql.Identifier(column.name), sql.SQL(column.type)
+    if missing is None:
+        conn.execute(sql.SQL("alter table {} add column {} {}").format(target, name, type_))
+        return
+    # A constant default is stored once in the catalog for the existing rows; dropped at once,
+    # so that landing, like the rest of it, has no defaults of its own.
+    conn.execute(
+        sql.SQL("alter table {} add column {} {} default ({}::{}[])[1]").format(target, name, type_, sql.Literal(missing), type_)
+    )
+    conn.execute(sql.SQL("alter table {} alter column {} drop default").format(target, name))
+
+
+def allow_null(conn: psycopg.Connection, landing_schema: str, table_name: str, column: str) -> None:
+    conn.execute(
+        sql.SQL("alter table {} alter column {} drop not null").format(postgres.qualified(landing_schema, table_name), sql.Identifier(column))
+    )

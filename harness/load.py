@@ -6,6 +6,9 @@ copy, any other is in the log and sync applies it. Tables are split into key ran
 is copied and marked done in one target transaction, so a killed load run again copies only the
 unfinished ranges, nothing twice. The worker that copies a table's last range gives it our
 columns, its key and statistics while the other workers go on copying.
+
+After the load, `load_tables` (re)loads single tables into the running migration, each in a
+snapshot of its own that sync then hands over from (see _load_table).
 """
 from __future__ import annotations
 
@@ -21,9 +24,10 @@ from typing import Callable, TypeVar
 import psycopg
 from psycopg import sql
 
-from harness import capture, connections, control, interrupts, landing, processes, timestamp_capture
+from harness import capture, connections, control, interrupts, landing, processes, sync, timestamp_capture
 from harness.config import Config
 from harness.connections import Database
+from harness.errors import ConfigError
 from harness.engines import postgres
 from harness.provision import provision
 
@@ -81,6 +85,8 @@ def load(
     provision(config, target)
     with connections.connection(source, command="load", autocommit=True) as src:
         tables = [landing.describe(src, config, t) for t in config.tables]
+        for table in tables:
+            landing.check_key(src, config.source_schema, table)
         if config.capture.method == "trigger":
             capture.install(src, config.source_schema, tables)
         else:
@@ -134,8 +140,9 @@ def _start_load(
         ).fetchone()
         ctl.execute(sql.SQL("delete from {} where stream = %s").format(control.table(schema, "sync_state")), (STREAM,))
         for table in tables:
-            ctl.execute(sql.SQL("drop table if exists {}").format(postgres.qualified(config.landing_schema, table.name)))
-            landing.create_landing_table(ctl, config.landing_schema, table, with_key=False, with_sync_columns=False)
+            # Views over a landing table (dbt's staging models) are kept or dropped with it; the
+            # dbt build after the load makes the dropped ones again.
+            landing.replace_for_reload(ctl, config.landing_schema, table)
             for range_no, (lower, upper) in enumerate(_plan_ranges(coordinator, config.source_schema, table, range_rows)):
                 ctl.execute(
                     sql.SQL("insert into {} (load_id, table_name, range_no, lower_key, upper_key) values (%s, %s, %s, %s, %s)").format(
@@ -288,40 +295,14 @@ def run_workers(items: list[Item], handle: Callable[[psycopg.Connection, Item, C
 
 
 def _copy_range(config: Config, source: Database, dst: psycopg.Connection, job: RangeJob, load_id: int, snapshot_id: str, snapshot: str) -> tuple[int, int]:
-    """Copy one key range and mark it done, in one target transaction.
-
-    psql reads the source (in the shared snapshot) and streams COPY's output through a pipe, so
-    Python moves blocks of up to a megabyte instead of handling every row. Python passes on
-    whatever the pipe holds rather than waiting for full blocks, and the pipe is widened, so
-    the source keeps sending while the target is written: both sides work at once.
-    """
-    names = [c.name for c in job.table.columns]
-    script = (
-        "begin isolation level repeatable read, read only;\n"
-        f"set transaction snapshot '{snapshot_id}';\n"
-        f"copy ({_range_select(config, job).as_string(dst)}) to stdout (format binary);\n"
-        "commit;\n"
-    )
-    target = postgres.qualified(config.landing_schema, job.table.name)
+    """Copy one key range and mark it done, in one target transaction."""
     # A table copied in one range is emptied in the copying transaction, which lets COPY write its
     # rows frozen: no hint bits to set and no vacuum to freeze them later.
     whole_table = job.lower is None and job.upper is None
-    copy_in = sql.SQL("copy {} ({}) from stdin (format binary{})").format(
-        target, postgres.column_list(names), sql.SQL(", freeze" if whole_table else "")
-    )
-    psql = [processes.pg_tool("psql", 0), "-X", "-q", "-v", "ON_ERROR_STOP=1", "-f", "-"]
-    size = 0
     with dst.transaction():
         if whole_table:
-            dst.execute(sql.SQL("truncate {}").format(target))
-        with processes.output_of(psql, env=processes.libpq_env(source.url), script=script, what=f"reading {job.table.name}") as stream, dst.cursor() as cur:
-            pipe = stream.fileno()
-            _widen(pipe)
-            with cur.copy(copy_in) as writer:
-                while block := os.read(pipe, PIPE_BYTES):
-                    writer.write(block)
-                    size += len(block)
-            rows = cur.rowcount
+            dst.execute(sql.SQL("truncate {}").format(postgres.qualified(config.landing_schema, job.table.name)))
+        rows, size = _copy_rows(config, source, dst, job, snapshot_id, freeze=whole_table)
         dst.execute(
             sql.SQL(
                 "update {} set done = true, rows_copied = %s, bytes_copied = %s, snapshot = %s, copied_at = clock_timestamp() "
@@ -330,6 +311,38 @@ def _copy_range(config: Config, source: Database, dst: psycopg.Connection, job: 
             (rows, size, snapshot, load_id, job.table.name, job.range_no),
         )
     interrupts.interrupt_here_if_asked("load:range")
+    return rows, size
+
+
+def _copy_rows(config: Config, source: Database, dst: psycopg.Connection, job: RangeJob, snapshot_id: str, *, freeze: bool) -> tuple[int, int]:
+    """Copy one key range in the exported snapshot, inside the caller's target transaction.
+
+    psql reads the source (in the shared snapshot) and streams COPY's output through a pipe, so
+    Python moves blocks of up to a megabyte instead of handling every row. Python passes on
+    whatever the pipe holds rather than waiting for full blocks, and the pipe is widened, so
+    the source keeps sending while the target is written: both sides work at once. `freeze`
+    only for a table created or emptied in this transaction.
+    """
+    names = [c.name for c in job.table.columns]
+    script = (
+        "begin isolation level repeatable read, read only;\n"
+        f"set transaction snapshot '{snapshot_id}';\n"
+        f"copy ({_range_select(config, job).as_string(dst)}) to stdout (format binary);\n"
+        "commit;\n"
+    )
+    copy_in = sql.SQL("copy {} ({}) from stdin (format binary{})").format(
+        postgres.qualified(config.landing_schema, job.table.name), postgres.column_list(names), sql.SQL(", freeze" if freeze else "")
+    )
+    psql = [processes.pg_tool("psql", 0), "-X", "-q", "-v", "ON_ERROR_STOP=1", "-f", "-"]
+    size = 0
+    with processes.output_of(psql, env=processes.libpq_env(source.url), script=script, what=f"reading {job.table.name}") as stream, dst.cursor() as cur:
+        pipe = stream.fileno()
+        _widen(pipe)
+        with cur.copy(copy_in) as writer:
+            while block := os.read(pipe, PIPE_BYTES):
+                writer.write(block)
+                size += len(block)
+        rows = cur.rowcount
     return rows, size
 
 
@@ -392,3 +405,100 @@ def _finish_load(ctl: psycopg.Connection, config: Config, load_id: int, result: 
                 sql.SQL("update {} set timestamp_watermark = %s where stream = %s").format(control.table(schema, "sync_state")),
                 (json.dumps(newest), STREAM),
             )
+
+
+# --- one table (re)loaded into a running migration ------------------------------------------------
+
+
+@dataclass
+class TableReload:
+    name: str
+    rows: int
+    bytes: int
+    how: str  # created, emptied (its views kept) or recreated (its views dropped: dbt build makes them again)
+    dropped_views: list[str]
+    seconds: float
+
+
+def added_tables(config: Config, target: Database) -> list[str]:
+    """Tables listed in migration.yml after the load finished: listed, but without a landing table."""
+    provision(config, target)  # a first load may find no target database yet
+    with connections.connection(target, command="load", autocommit=True) as ctl:
+        if _unfinished_load(ctl, config.control_schema) is not None or not _sync_started(ctl, config.control_schema):
+            return []
+        return [t.name for t in config.tables if not postgres.table_exists(ctl, config.landing_schema, t.name)]
+
+
+def _sync_started(ctl: psycopg.Connection, schema: str) -> bool:
+    row = ctl.execute(sql.SQL("select 1 from {} where stream = %s").format(control.table(schema, "sync_state")), (STREAM,)).fetchone()
+    return row is not None
+
+
+def load_tables(
+    config: Config, source: Database, target: Database, names: list[str], *, progress: Callable[[str, int], None] | None = None
+) -> list[TableReload]:
+    """(Re)load the named tables alone into a running migration, each consistent with the sync.
+
+    Each table's key is checked and its capture (re)installed first, then it is copied whole in a
+    snapshot of its own and recorded with it (control table `table_loads`), see _load_table.
+    """
+    if config.capture.method != "trigger":
+        raise ConfigError("`migrate load --table` needs trigger capture (capture.method: trigger); with timestamp capture run `migrate load`")
+    listed = [config.table(name) for name in dict.fromkeys(names)]
+    provision(config, target)
+    with connections.connection(target, command="load --table", autocommit=True) as ctl:
+        unfinished = _unfinished_load(ctl, config.control_schema)
+        if unfinished is not None:
+            raise ConfigError(f"load {unfinished} is unfinished: run `migrate load` to finish it, then `migrate load --table`")
+        if not _sync_started(ctl, config.control_schema):
+            raise ConfigError("nothing is loaded yet: run `migrate load`, which loads every listed table")
+    with connections.connection(source, command="load --table", autocommit=True) as src:
+        tables = [landing.describe(src, config, t) for t in listed]
+        for table in tables:
+            landing.check_key(src, config.source_schema, table)
+        capture.install(src, config.source_schema, tables)
+    return [_load_table(config, source, target, table, progress) for table in tables]
+
+
+def _load_table(
+    config: Config, source: Database, target: Database, table: landing.SourceTable, progress: Callable[[str, int], None] | None
+) -> TableReload:
+    """Replace one landing table by a copy in a fresh snapshot S, without losing or doubling a change.
+
+    Sync's watermark W covers every table; a batch applies the changes not visible in W. The copy,
+    the landing table's replacement and the `table_loads` row (T, S) commit in one target
+    transaction, taken while holding the sync lock, and S is exported only once the lock is held:
+
+    - no batch runs meanwhile, so W was taken before S and every change it already applied is
+      visible in S, hence in the copy. (Without the lock a batch could move W past S, applying
+      and purging changes made after S into the table the copy then replaces: lost.)
+    - a change of T committed after S is in the log and not visible in W: the next batch applies it.
+    - a change of T visible in S but not in W is in the copy, and still in the log: the next batch
+      skips it by the (T, S) row. Replaying it would be harmless for rows of the same shape (full
+      row images, the last one per key wins), but not for a reshaped table, whose older images may
+      not fit its new columns. That batch's snapshot contains S, so it marks the row covered.
+
+    The sync waits while the table is copied; the other tables' changes wait in the log.
+    """
+    started = time.perf_counter()
+    with sync.paused(config, target, command="load --table") as pause, \
+            connections.connection(source, command="load --table snapshot") as coordinator:
+        coordinator.execute("set transaction isolation level repeatable read, read only")
+        snapshot_id, snapshot = coordinator.execute("select pg_export_snapshot(), pg_current_snapshot()::text").fetchone()
+        dst = pause.conn
+        with dst.transaction():
+            how, dropped = landing.replace_for_reload(dst, config.landing_schema, table)
+            rows, size = _copy_rows(config, source, dst, RangeJob(table, 0, None, None), snapshot_id, freeze=True)
+            _finish_table(dst, config.landing_schema, table, alone=True)
+            seconds = time.perf_counter() - started
+            dst.execute(
+                sql.SQL(
+                    "insert into {} (table_name, snapshot, seconds, rows_copied, bytes_copied, how, dropped_dependents) "
+                    "values (%s, %s, %s, %s, %s, %s, %s)"
+                ).format(control.table(config.control_schema, "table_loads")),
+                (table.name, snapshot, seconds, rows, size, how, dropped),
+            )
+        coordinator.rollback()
+    if progress:
+        progress(table.name, rows)
+    return TableReload(table.name, rows, size, how, dropped, seconds)

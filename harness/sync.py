@@ -5,7 +5,8 @@ transactions that are visible in the new snapshot and were not visible in the pr
 Visibility only grows, so every committed transaction lands in exactly one batch, however late
 it commits relative to others. The landing changes and the new watermark commit in one target
 transaction; the source log is purged only afterwards. A sync killed at any point loses nothing
-and applies nothing twice.
+and applies nothing twice. Each batch first compares the source's columns with landing's: what
+landing can follow (an added column, a dropped NOT NULL) it follows, anything else stops the sync.
 """
 from __future__ import annotations
 
@@ -116,8 +117,6 @@ def sync_once(config: Config, source: Database, target: Database, *, snapshot_id
     with ExitStack() as stack:
         dst = pause.conn if pause is not None else stack.enter_context(connections.connection(target, command="sync", autocommit=True))
         src = stack.enter_context(connections.connection(source, command="sync"))
-        tables = {t.name: t for t in _landing_tables(src, config)}
-        src.rollback()  # the snapshot below must be the first thing this transaction sees
         dst.execute("select pg_advisory_lock(hashtextextended(%s, 0))", (_lock_name(config),))
         stack.callback(_release_sync_lock, dst, config)
         with dst.transaction():
@@ -132,18 +131,23 @@ def sync_once(config: Config, source: Database, target: Database, *, snapshot_id
                 src.execute(sql.SQL("set transaction snapshot {}").format(sql.Literal(snapshot_id)))
             (current,) = src.execute("select pg_current_snapshot()::text").fetchone()
             batch.snapshot = current
+            # Described in the batch's own snapshot: every change it reads was written with these columns or earlier ones.
+            tables = {t.name: t for t in _landing_tables(src, config)}
+            added = _check_schema(src, dst, config, list(tables.values()))
+            reloaded = _table_loads_covered(dst, config)
             dst.execute(
                 "create temp table _changes (change_id bigint, table_schema text, table_name text, op char(1), "
                 "old_key jsonb, new_row jsonb, captured_at timestamptz) on commit drop"
             )
             changes = sql.SQL(
                 "copy (select {cols} from {log} where table_schema = {schema} "
-                "and not pg_visible_in_snapshot(txid, {previous}::pg_snapshot) order by change_id) to stdout"
+                "and not pg_visible_in_snapshot(txid, {previous}::pg_snapshot){reloaded} order by change_id) to stdout"
             ).format(
                 cols=postgres.column_list(CHANGE_COLUMNS),
                 log=sql.SQL("{}.changes").format(sql.Identifier(capture.CAPTURE_SCHEMA)),
                 schema=sql.Literal(config.source_schema),
                 previous=sql.Literal(previous[0]),
+                reloaded=reloaded,
             )
             with src.cursor().copy(changes) as reader, dst.cursor().copy(
                 sql.SQL("copy _changes ({}) from stdin").format(postgres.column_list(CHANGE_COLUMNS))
@@ -151,6 +155,7 @@ def sync_once(config: Config, source: Database, target: Database, *, snapshot_id
                 for chunk in reader:
                     writer.write(chunk)
             src.rollback()
+            _fill_added_columns(dst, added)
             counts = dict(dst.execute("select table_name, count(*) from _changes group by table_name").fetchall())
             for name, count in counts.items():
                 if name in tables:
@@ -178,6 +183,80 @@ def sync_once(config: Config, source: Database, target: Database, *, snapshot_id
 
 def _landing_tables(src: psycopg.Connection, config: Config) -> list[landing.SourceTable]:
     return [landing.describe(src, config, t) for t in config.tables]
+
+
+class SchemaChanged(HarnessError):
+    """A source table's columns changed in a way landing cannot follow by itself."""
+
+
+def _check_schema(
+    src: psycopg.Connection, dst: psycopg.Connection, config: Config, tables: list[landing.SourceTable]
+) -> dict[str, list[tuple[postgres.Column, str]]]:
+    """Compare each listed table at the source with its landing copy, at the start of a batch.
+
+    A NOT NULL dropped at the source is dropped in landing. A column added at the source whose
+    older rows are known to hold null or the constant it was added with is added to landing (the capture trigger's `to_jsonb(NEW)` carries it from then
+    on); the added columns with that constant are returned for _fill_added_columns. Anything else
+    (a table not loaded, a column dropped, renamed or retyped, a volatile default) stops the
+    sync before anything is applied or purged, with the fix.
+    """
+    added: dict[str, list[tuple[postgres.Column, str]]] = {}
+    for table in tables:
+        name = table.name
+        reload = f"update the models, then run `migrate load --table {name}`"
+        if not postgres.table_exists(dst, config.landing_schema, name):
+            raise NotLoaded(f"table {name} is listed in migration.yml but not loaded, and sync would drop its changes: run `migrate load --table {name}`")
+        landed = {c.name: c for c in postgres.columns(dst, config.landing_schema, name) if c.name not in landing.SYNC_COLUMNS}
+        current = {c.name for c in table.columns}
+        for gone in (c for c in landed if c not in current):
+            raise SchemaChanged(f"table {name}: column {gone} was dropped (or renamed) at the source: {reload}")
+        fills = None
+        for column in table.columns:
+            before = landed.get(column.name)
+            if before is not None:
+                if before.type != column.type:
+                    raise SchemaChanged(f"table {name}: column {column.name} changed type at the source from {before.type} to {column.type}: {reload}")
+                if before.not_null and not column.not_null and column.name not in table.key:
+                    landing.allow_null(dst, config.landing_schema, name, column.name)  # its nulls may come now
+                continue
+            fills = fills or postgres.column_fills(src, config.source_schema, name)
+            if not fills[column.name].known:
+                raise SchemaChanged(f"table {name}: column {column.name} was added at the source with a default that older rows may not hold: {reload}")
+            if column.name in table.masks:
+                raise SchemaChanged(f"table {name}: column {column.name} was added at the source and is masked in migration.yml: run `migrate load --table {name}` so that capture masks it")
+            missing = fills[column.name].missing
+            landing.add_column(dst, config.landing_schema, name, column, missing)
+            if missing is not None:
+                added.setdefault(name, []).append((column, missing))
+    return added
+
+
+def _fill_added_columns(dst: psycopg.Connection, added: dict[str, list[tuple[postgres.Column, str]]]) -> None:
+    """Changes written before a column was added do not hold it, but at the source those rows hold
+    the constant it was added with, as landing's older rows now do: give it to them. All such
+    changes are in this batch, the first whose snapshot sees the column (the ALTER waited for
+    their writers to commit)."""
+    for table_name, columns in added.items():
+        for column, missing in columns:
+            dst.execute(
+                sql.SQL(
+                    "update _changes set new_row = jsonb_build_object({name}, to_jsonb(({missing}::{type}[])[1])) || new_row "
+                    "where table_name = {table} and op in ('I', 'U') and not new_row ? {name}"
+                ).format(name=sql.Literal(column.name), missing=sql.Literal(missing), type=sql.SQL(column.type), table=sql.Literal(table_name))
+            )
+
+
+def _table_loads_covered(dst: psycopg.Connection, config: Config) -> sql.Composable:
+    """The condition that skips the changes already in a table's copy by `migrate load --table`
+    (see load._load_table); this batch's snapshot contains each such copy's, so they are covered."""
+    loads = control.table(config.control_schema, "table_loads")
+    if dst.execute("select to_regclass(%s)", (loads.as_string(dst),)).fetchone()[0] is None:
+        return sql.SQL("")  # a control schema from before `migrate load --table`: nothing to skip
+    rows = dst.execute(sql.SQL("update {} set covered = true where not covered returning table_name, snapshot").format(loads)).fetchall()
+    return sql.SQL("").join(
+        sql.SQL(" and not (table_name = {} and pg_visible_in_snapshot(txid, {}::pg_snapshot))").format(sql.Literal(name), sql.Literal(snapshot))
+        for name, snapshot in rows
+    )
 
 
 def apply_until_caught_up(config: Config, source: Database, target: Database) -> int:

@@ -91,3 +91,55 @@ def typed_columns(conn: psycopg.Connection, schema: str, table: str) -> list[Typ
         (schema, table),
     ).fetchall()
     return [TypedColumn(*row) for row in rows]
+
+
+@dataclass(frozen=True)
+class ColumnFill:
+    """What rows written before a column was added hold in it: nothing (no default), the value
+    PostgreSQL stored when the column was added with a non-volatile default (`missing`, as array
+    text, e.g. '{t}'), or unknown: a volatile default, or a default set after the add."""
+
+    has_default: bool
+    missing: str | None
+
+    @property
+    def known(self) -> bool:
+        return not self.has_default or self.missing is not None
+
+
+def column_fills(conn: psycopg.Connection, schema: str, table: str) -> dict[str, ColumnFill]:
+    rows = conn.execute(
+        """
+        select a.attname, a.atthasdef, case when a.atthasmissing then a.attmissingval::text end
+        from pg_attribute a
+        join pg_class c on c.oid = a.attrelid
+        join pg_namespace n on n.oid = c.relnamespace
+        where n.nspname = %s and c.relname = %s and a.attnum > 0 and not a.attisdropped
+        """,
+        (schema, table),
+    ).fetchall()
+    return {name: ColumnFill(has_default, missing) for name, has_default, missing in rows}
+
+
+def dependent_views(conn: psycopg.Connection, schema: str, table: str) -> list[str]:
+    """The views (and materialized views) built on a table, directly or through other views."""
+    rows = conn.execute(
+        """
+        with recursive deps(oid) as (
+            select r.ev_class from pg_depend d join pg_rewrite r on r.oid = d.objid
+            where d.classid = 'pg_rewrite'::regclass and d.refclassid = 'pg_class'::regclass
+              and d.refobjid = (select c.oid from pg_class c join pg_namespace n on n.oid = c.relnamespace
+                                where n.nspname = %s and c.relname = %s)
+              and r.ev_class <> d.refobjid
+            union
+            select r.ev_class from deps join pg_depend d on d.refobjid = deps.oid
+            join pg_rewrite r on r.oid = d.objid
+            where d.classid = 'pg_rewrite'::regclass and d.refclassid = 'pg_class'::regclass and r.ev_class <> deps.oid
+        )
+        select format('%%I.%%I', n.nspname, c.relname) from deps
+        join pg_class c on c.oid = deps.oid join pg_namespace n on n.oid = c.relnamespace
+        order by 1
+        """,
+        (schema, table),
+    ).fetchall()
+    return [name for (name,) in rows]

@@ -1,10 +1,14 @@
 """Backups carry a manifest taken in pg_dump's own snapshot, and a restore is proven against it."""
 from __future__ import annotations
 
+import os
+import stat
+
 import pytest
 
 from harness import backup, connections, load
 from harness.errors import CheckFailed, ConfigError
+from tests.conftest import assert_one_clear_line, run_migrate
 from tests.integration.conftest import rows
 
 pytestmark = pytest.mark.integration
@@ -26,7 +30,7 @@ def test_source_backup_restores_and_matches_its_manifest(shop, tmp_path, restore
 
     into = f"{source.name}_restored"
     restored_names.append(into)
-    result = backup.restore(config, source, target, into)
+    result = backup.restore(config, source, target, into, allow_source_copy=True)  # both on the test server
     assert result.row_counts == taken.row_counts
     verified = rows(migration.target_url, "select verified_into from migrate_control.backups where backup_id = %d" % taken.backup_id)
     assert verified == [(into,)]
@@ -58,3 +62,27 @@ def test_restore_refuses_an_existing_database(shop, tmp_path):
     backup.backup(config, source, target, "source", tmp_path / "backups")
     with pytest.raises(ConfigError, match="refusing to restore over the live"):
         backup.restore(config, source, target, target.name)
+
+
+def test_backup_archive_is_readable_by_its_owner_only(shop, tmp_path):
+    config, source, target, _, _ = shop
+    previous = os.umask(0o022)  # the usual umask, which would leave an archive readable by all
+    try:
+        taken = backup.backup(config, source, target, "source", tmp_path / "backups")
+    finally:
+        os.umask(previous)
+    assert stat.S_IMODE(taken.file.stat().st_mode) == 0o600
+    assert stat.S_IMODE(taken.file.parent.stat().st_mode) == 0o700
+
+
+def test_restore_of_a_source_archive_into_the_target_server_needs_allow_source_copy(shop, tmp_path, restored_names):
+    config, source, target, migration, project = shop
+    backup.backup(config, source, target, "source", tmp_path / "backups")
+    into = f"{source.name}_copy"
+    restored_names.append(into)
+    env = {"MIGRATE_PROJECT_DIR": str(project)}
+    refused = run_migrate("restore", "--into", into, env=env, expect=2)
+    assert_one_clear_line(refused, "target's server", "--allow-source-copy")
+    assert rows(migration.target_url, f"select count(*) from pg_database where datname = '{into}'") == [(0,)]
+    run_migrate("restore", "--into", into, "--allow-source-copy", env=env)
+    assert rows(connections.with_database(migration.target_url, into), 'select count(*) from "Shop"."Client"') == [(5000,)]

@@ -42,7 +42,7 @@ def project(shop):
 def make_ready(config, source, target, tmp_path) -> None:
     load.load(config, source, target)
     backup.backup(config, source, target, "source", tmp_path / "backups")
-    backup.restore(config, source, target, f"{source.name}_check")
+    backup.restore(config, source, target, f"{source.name}_check", allow_source_copy=True)
     assert reconcile.reconcile(config, source, target, ["counts", "checksums"], build=False).passed
     approvals.approve(config, target, "cutover", "dba", "Dana")
 
