@@ -1,7 +1,10 @@
 """Verified backups: pg_dump archives of the source or target, a manifest, and a proven restore.
 
-The row counts of the manifest are taken in the very snapshot pg_dump uses (an exported
-snapshot), so a restore can be checked against them exactly even while the source is written.
+The manifest's row count and content checksum of every table are taken in the very snapshot
+pg_dump uses (an exported snapshot), so a restore is proven against them exactly, by content and
+not by counts alone, even while the source is written. A table's checksum is the sum of a 64-bit
+hash of each row's text, read under fixed session settings (the text of every type is then exact
+and the same on both sides), so it does not depend on row order and any changed value shows.
 A source archive holds what the source holds, full card numbers included: archives are readable
 by their owner only, in a folder only the owner can enter, and a source archive is restored onto
 the target's server only when asked to.
@@ -41,6 +44,7 @@ class Backup:
     sha256: str
     row_counts: dict[str, int]
     seconds: float = 0.0
+    checksums: dict[str, str] | None = None  # None: a backup from before checksums were recorded
 
 
 @dataclass
@@ -49,14 +53,23 @@ class Restore:
     database: str
     row_counts: dict[str, int]
     seconds: float
+    checksums: dict[str, str] | None = None
 
     @property
-    def differences(self) -> dict[str, tuple[int | None, int | None]]:
+    def by_content(self) -> bool:
+        """Proven by content (checksums), not only by row counts (a backup from before checksums)."""
+        return self.backup.checksums is not None
+
+    @property
+    def differences(self) -> dict[str, tuple]:
+        """Per differing table: (rows, checksum) in the manifest and in the restored database."""
+        ours, theirs = self.backup.checksums or {}, self.checksums or {}
         names = set(self.backup.row_counts) | set(self.row_counts)
         return {
-            n: (self.backup.row_counts.get(n), self.row_counts.get(n))
+            n: ((self.backup.row_counts.get(n), ours.get(n)), (self.row_counts.get(n), theirs.get(n))) if self.by_content
+            else (self.backup.row_counts.get(n), self.row_counts.get(n))
             for n in sorted(names)
-            if self.backup.row_counts.get(n) != self.row_counts.get(n)
+            if self.backup.row_counts.get(n) != self.row_counts.get(n) or (self.by_content and ours.get(n) != theirs.get(n))
         }
 
 
@@ -71,17 +84,28 @@ def _schemas(conn: psycopg.Connection, config: Config, side: str) -> list[str]:
     return [name for (name,) in rows]
 
 
-def _count_rows(conn: psycopg.Connection, schemas: list[str]) -> dict[str, int]:
+# The text of every value under these settings is exact and does not depend on the session.
+TEXT_SETTINGS = {"extra_float_digits": "1", "DateStyle": "ISO, YMD", "IntervalStyle": "postgres", "bytea_output": "hex",
+                 "TimeZone": "UTC", "standard_conforming_strings": "on"}
+
+
+def _count_and_hash(conn: psycopg.Connection, schemas: list[str]) -> tuple[dict[str, int], dict[str, str]]:
+    """Each table's row count and content checksum, in the connection's current transaction."""
+    for name, value in TEXT_SETTINGS.items():
+        conn.execute("select set_config(%s, %s, true)", (name, value))
     tables = conn.execute(
         "select n.nspname, c.relname from pg_class c join pg_namespace n on n.oid = c.relnamespace "
         "where c.relkind in ('r', 'p') and n.nspname = any(%s) order by 1, 2",
         (schemas,),
     ).fetchall()
-    counts = {}
+    counts, sums = {}, {}
     for schema, table in tables:
-        (count,) = conn.execute(sql.SQL("select count(*) from {}").format(postgres.qualified(schema, table))).fetchone()
-        counts[f"{schema}.{table}"] = count
-    return counts
+        # A row's text (its record form) quotes what needs quoting: two different rows never read alike.
+        count, total = conn.execute(
+            sql.SQL("select count(*), coalesce(sum(hashtextextended(t::text, 0)), 0)::text from {} as t").format(postgres.qualified(schema, table))
+        ).fetchone()
+        counts[f"{schema}.{table}"], sums[f"{schema}.{table}"] = count, total
+    return counts, sums
 
 
 def _sha256(path: Path) -> str:
@@ -108,19 +132,20 @@ def backup(config: Config, source: Database, target: Database, side: str, direct
         version = conn.execute("show server_version").fetchone()[0]
         major = conn.info.server_version // 10000
         schemas = _schemas(conn, config, side)
-        counts = _count_rows(conn, schemas)
+        counts, sums = _count_and_hash(conn, schemas)
         args: list = [processes.pg_tool("pg_dump", major), "--format=custom", f"--snapshot={snapshot_id}", f"--file={file}"]
         # Double quotes make pg_dump take the name literally: case kept, no pattern characters.
         args += ['--schema="{}"'.format(s.replace('"', '""')) for s in schemas]
         processes.run(args, env=processes.libpq_env(db.url), what=f"pg_dump of the {side}")
         conn.rollback()
-    result = Backup(0, side, file, version, file.stat().st_size, _sha256(file), counts)
+    result = Backup(0, side, file, version, file.stat().st_size, _sha256(file), counts, checksums=sums)
     with connections.connection(target, command="backup", autocommit=True) as ctl:
         (result.backup_id,) = ctl.execute(
             sql.SQL(
-                "insert into {} (side, file, server_version, size_bytes, sha256, row_counts) values (%s, %s, %s, %s, %s, %s) returning backup_id"
+                "insert into {} (side, file, server_version, size_bytes, sha256, row_counts, checksums) "
+                "values (%s, %s, %s, %s, %s, %s, %s) returning backup_id"
             ).format(control.table(config.control_schema, "backups")),
-            (side, str(file.resolve()), version, result.size_bytes, result.sha256, json.dumps(counts)),
+            (side, str(file.resolve()), version, result.size_bytes, result.sha256, json.dumps(counts), json.dumps(sums)),
         ).fetchone()
     result.seconds = time.perf_counter() - started
     return result
@@ -147,12 +172,21 @@ def _server(url: str) -> tuple[str, str]:
     return host, str(info.get("port") or 5432)
 
 
+def prove(restored: Database, chosen: Backup) -> Restore:
+    """A restored database's counts and checksums, held against the backup's manifest (`differences`)."""
+    with connections.connection(restored, command="restore verify") as conn:
+        schemas = sorted({name.split(".", 1)[0] for name in chosen.row_counts})
+        counts, sums = _count_and_hash(conn, schemas)
+    return Restore(chosen, restored.name, counts, 0.0, sums)
+
+
 def find_backup(config: Config, target: Database, backup_id: int | None, side: str) -> Backup:
     with connections.connection(target, command="restore") as ctl:
         control.ensure(ctl, config.control_schema)
         where = sql.SQL("backup_id = %s") if backup_id is not None else sql.SQL("side = %s")
         row = ctl.execute(
-            sql.SQL("select backup_id, side, file, server_version, size_bytes, sha256, row_counts from {} where {} order by backup_id desc limit 1").format(
+            sql.SQL("select backup_id, side, file, server_version, size_bytes, sha256, row_counts, checksums from {} where {} "
+                    "order by backup_id desc limit 1").format(
                 control.table(config.control_schema, "backups"), where
             ),
             (backup_id if backup_id is not None else side,),
@@ -161,8 +195,8 @@ def find_backup(config: Config, target: Database, backup_id: int | None, side: s
     if row is None:
         wanted = f"backup {backup_id}" if backup_id is not None else f"a backup of the {side}"
         raise ConfigError(f"no record of {wanted} in the control schema: run `migrate backup --side {side}` first")
-    backup_id, side, file, version, size, sha, counts = row
-    return Backup(backup_id, side, Path(file), version, size, sha, counts)
+    backup_id, side, file, version, size, sha, counts, sums = row
+    return Backup(backup_id, side, Path(file), version, size, sha, counts, checksums=sums)
 
 
 def restore(
@@ -209,12 +243,11 @@ def restore(
         )
     finally:
         listing.unlink(missing_ok=True)
-    with connections.connection(restored, command="restore verify") as conn:
-        schemas = sorted({name.split(".", 1)[0] for name in chosen.row_counts})
-        counts = _count_rows(conn, schemas)
-    result = Restore(chosen, into, counts, time.perf_counter() - started)
+    result = prove(restored, chosen)
+    result.seconds = time.perf_counter() - started
     if result.differences:
-        raise CheckFailed(f"restored database {into!r} differs from the backup's manifest: {result.differences}")
+        raise CheckFailed(f"restored database {into!r} differs from the backup's manifest "
+                          f"({'(rows, checksum)' if result.by_content else 'rows'} in the manifest, then restored): {result.differences}")
     with connections.connection(target, command="restore", autocommit=True) as ctl:
         ctl.execute(
             sql.SQL("update {} set verified_at = clock_timestamp(), verified_into = %s where backup_id = %s").format(

@@ -315,6 +315,7 @@ def restore_cmd(
     summary(
         f"backup {result.backup.backup_id} restored into {into} in {result.seconds:.1f} s: "
         f"{len(result.row_counts)} tables, {sum(result.row_counts.values()):,} rows, all matching the manifest"
+        + (" by content (checksums)" if result.by_content else " by row counts (a backup taken before checksums were recorded)")
     )
 
 

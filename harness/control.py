@@ -102,6 +102,7 @@ create table if not exists {schema}.backups (
     size_bytes  bigint not null,
     sha256      text not null,
     row_counts  jsonb not null,
+    checksums   jsonb,          -- per table: a hash sum of its rows, in the dump's own snapshot
     verified_at timestamptz,
     verified_into text
 );
@@ -180,12 +181,16 @@ create table if not exists {schema}.approvals (
     revoked_at  timestamptz,    -- `migrate approve --revoke`: the sign-off no longer counts
     revoked_by  text
 );
--- Control schemas made before approvals recorded the OS user and revocations. Altered only where
--- the columns are missing: ALTER TABLE locks the table exclusively even when it changes nothing.
+-- Control schemas made before approvals recorded the OS user and revocations, and before backups
+-- recorded checksums. Altered only where the columns are missing: ALTER TABLE locks the table
+-- exclusively even when it changes nothing.
 do $$ begin
     if not exists (select from pg_attribute where attrelid = '{schema}.approvals'::regclass and attname = 'revoked_at') then
         alter table {schema}.approvals add column os_user text, add column host text,
             add column revoked_at timestamptz, add column revoked_by text;
+    end if;
+    if not exists (select from pg_attribute where attrelid = '{schema}.backups'::regclass and attname = 'checksums') then
+        alter table {schema}.backups add column checksums jsonb;
     end if;
 end $$;
 """

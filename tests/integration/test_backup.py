@@ -4,9 +4,11 @@ from __future__ import annotations
 import os
 import stat
 
+import psycopg
 import pytest
 
 from harness import backup, connections, load
+from harness.connections import Database
 from harness.errors import CheckFailed, ConfigError
 from tests.conftest import assert_one_clear_line, run_migrate
 from tests.integration.conftest import rows
@@ -86,3 +88,23 @@ def test_restore_of_a_source_archive_into_the_target_server_needs_allow_source_c
     assert rows(migration.target_url, f"select count(*) from pg_database where datname = '{into}'") == [(0,)]
     run_migrate("restore", "--into", into, "--allow-source-copy", env=env)
     assert rows(connections.with_database(migration.target_url, into), 'select count(*) from "Shop"."Client"') == [(5000,)]
+
+
+def test_a_restore_is_proven_by_content_not_by_counts_alone(shop, tmp_path, restored_names):
+    config, source, target, migration, _ = shop
+    first = backup.backup(config, source, target, "source", tmp_path / "backups")
+    with psycopg.connect(migration.source_url, autocommit=True) as conn:
+        conn.execute("""update "Shop"."Client" set "Name" = 'changed, same count' where "Id" = 42""")
+    second = backup.backup(config, source, target, "source", tmp_path / "backups")
+    assert second.row_counts == first.row_counts
+    assert {t for t in first.checksums if first.checksums[t] != second.checksums[t]} == {"Shop.Client"}
+
+    into = f"{source.name}_proven"
+    restored_names.append(into)
+    result = backup.restore(config, source, target, into, backup_id=first.backup_id, allow_source_copy=True)
+    assert result.by_content and not result.differences
+    restored = Database("source", connections.with_database(migration.source_url, into), "test", False)
+    held_against_the_later_backup = backup.prove(restored, backup.find_backup(config, target, second.backup_id, "source"))
+    assert held_against_the_later_backup.differences == {
+        "Shop.Client": ((5000, second.checksums["Shop.Client"]), (5000, first.checksums["Shop.Client"]))
+    }
