@@ -24,12 +24,17 @@ import psycopg
 from psycopg import sql
 
 from harness.engines import postgres
+from harness.errors import HarnessError
 from harness.landing import MASK_SQL, SourceTable
 
 CAPTURE_SCHEMA = "_migrate"
 TRIGGER = "_migrate_capture"
 FROZEN_MESSAGE = "writes are frozen for the migration cutover"
 FROZEN_HINT = "the application should retry on the new system or wait for the rollback"
+
+
+class NotInstalled(HarnessError):
+    pass
 
 
 def freeze_lock_key(schema: sql.Composable) -> sql.Composed:
@@ -224,12 +229,27 @@ def _consumers_table() -> sql.Composed:
     return sql.SQL("{}.consumers").format(sql.Identifier(CAPTURE_SCHEMA))
 
 
+def _ensure_consumers(conn: psycopg.Connection) -> None:
+    """The consumers table beside a log made before it existed; the log itself only `install` makes."""
+    log, consumers = conn.execute(
+        "select to_regclass(%s), to_regclass(%s)",
+        (sql.SQL("{}.changes").format(sql.Identifier(CAPTURE_SCHEMA)).as_string(conn), _consumers_table().as_string(conn)),
+    ).fetchone()
+    if log is None:
+        raise NotInstalled(
+            f"the source has no change log ({CAPTURE_SCHEMA}.changes): install capture with `migrate load` or "
+            "`migrate sync --install` (after decommission there is nothing left to sync)"
+        )
+    if consumers is None:
+        conn.execute(sql.SQL(LOG_DDL["consumers"]).format(schema=sql.Identifier(CAPTURE_SCHEMA)))
+
+
 def register(conn: psycopg.Connection, consumer_id: str, source_schema: str, target: str, snapshot: str | None = None,
              *, replace: bool = True) -> None:
     """Register a target as a consumer of the log from `snapshot`, or from the current snapshot,
     which is older than any the caller takes next. `replace` starts it afresh (a target loading
     again); without, only a consumer not registered yet is (a target loaded before consumers existed)."""
-    ensure_log(conn)
+    _ensure_consumers(conn)
     action = (
         "update set source_schema = excluded.source_schema, snapshot = excluded.snapshot, target = excluded.target, "
         "registered_at = clock_timestamp(), last_applied_at = null"

@@ -78,6 +78,11 @@ def generated_name(readable: str, *made_for: str) -> str:
     return f"{head}_{digest}"
 
 
+def fitting_name(readable: str, *made_for: str) -> str:
+    """`readable` where PostgreSQL holds it whole, else a generated_name: objects named before keep their names."""
+    return readable if len(readable.encode()) <= MAX_IDENTIFIER_BYTES else generated_name(readable, *made_for)
+
+
 def identifier_problem(name: str) -> str | None:
     """Why PostgreSQL cannot hold `name` as written (too long, or characters no schema uses), or None."""
     size = len(name.encode())

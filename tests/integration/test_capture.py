@@ -2,6 +2,7 @@
 and generated names that stay unique for identifiers up to PostgreSQL's 63 bytes."""
 from __future__ import annotations
 
+import json
 import threading
 import time
 
@@ -10,7 +11,7 @@ import pytest
 
 from harness import capture, connections, landing, load, sync
 from harness.connections import Database
-from tests.conftest import _fresh_database
+from tests.conftest import _fresh_database, assert_one_clear_line, run_migrate
 from tests.integration.conftest import landing_state, rows, source_state
 
 pytestmark = pytest.mark.integration
@@ -135,18 +136,22 @@ def test_a_target_loaded_before_consumers_registers_from_its_watermark(shop, sec
     assert landing_state(second_target.url) == source_state(migration.source_url)
 
 
-def test_a_forgotten_consumer_no_longer_holds_the_log(shop, second_target):
-    config, source, target, migration, _ = shop
+def test_a_target_that_is_gone_is_reported_and_forgotten(shop, second_target):
+    config, source, target, migration, tmp_path = shop
     load.load(config, source, target, range_rows=1000)
     load.load(config, source, second_target, range_rows=1000)
     _write(migration.source_url, 9801)
     sync.sync_once(config, source, target)
-    consumers = sync.consumers(config, source, target)
-    held = [c for c in consumers if not c.this_target]
-    assert len(held) == 1 and held[0].changes_held > 0, consumers
-    sync.forget_consumer(config, source, target, held[0].consumer_id)
+    env = {**migration.env, "MIGRATE_PROJECT_DIR": str(tmp_path)}
+    facts = json.loads(run_migrate("status", "--json", env=env).stdout)["facts"]
+    others = [c for c in facts["capture"]["consumers"] if not c["this_target"]]
+    assert len(others) == 1 and others[0]["changes_held"] > 0, facts["capture"]
+    gone = others[0]["consumer_id"]
+    assert f"--forget {gone}" in run_migrate("status", env=env).stdout
+    assert_one_clear_line(run_migrate("sync", "--forget", "no-such-consumer", env=env, expect=2), "no consumer 'no-such-consumer'")
+    run_migrate("sync", "--forget", gone, env=env)
     sync.sync_once(config, source, target)
-    assert rows(migration.source_url, 'select count(*) from "_migrate".changes') == [(0,)]
+    assert rows(migration.source_url, 'select count(*) from "_migrate".changes') == [(0,)], "a forgotten target still holds the log"
 
 
 LONG = "customer_payment_card_authorisation_history_for_reporting_"  # 59 characters
