@@ -179,14 +179,6 @@ def sync_once(config: Config, source: Database, target: Database, *, snapshot_id
     return batch
 
 
-def consumers(config: Config, source: Database, target: Database) -> list[capture.Consumer]:
-    """The targets consuming the source's change log (this one marked), with the changes each holds there."""
-    with connections.connection(target, command="sync consumers", autocommit=True) as dst:
-        this = control.consumer_id(dst, config.control_schema)
-    with connections.connection(source, command="sync consumers", autocommit=True) as src:
-        return capture.consumers(src, config.source_schema, this)
-
-
 def forget_consumer(config: Config, source: Database, target: Database, consumer_id: str) -> None:
     """Stop keeping changes in the source's log for a consumer whose target is gone."""
     with connections.connection(target, command="sync forget", autocommit=True) as dst:
