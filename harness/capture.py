@@ -96,6 +96,14 @@ def _function_name(schema: str, table: str) -> sql.Composed:
     return sql.SQL("{}.{}").format(sql.Identifier(CAPTURE_SCHEMA), sql.Identifier(name))
 
 
+def _log_table() -> sql.Composed:
+    return sql.SQL("{}.changes").format(sql.Identifier(CAPTURE_SCHEMA))
+
+
+def _consumers_table() -> sql.Composed:
+    return sql.SQL("{}.consumers").format(sql.Identifier(CAPTURE_SCHEMA))
+
+
 def ensure_log(conn: psycopg.Connection) -> None:
     """Create whatever of the change log is missing, looking in the catalog first (no lock on a log in use)."""
     (present,) = conn.execute(
@@ -109,8 +117,8 @@ def ensure_log(conn: psycopg.Connection) -> None:
         """,
         {
             "schema": sql.Identifier(CAPTURE_SCHEMA).as_string(conn),
-            "changes": sql.SQL("{}.changes").format(sql.Identifier(CAPTURE_SCHEMA)).as_string(conn),
-            "consumers": sql.SQL("{}.consumers").format(sql.Identifier(CAPTURE_SCHEMA)).as_string(conn),
+            "changes": _log_table().as_string(conn),
+            "consumers": _consumers_table().as_string(conn),
         },
     ).fetchone()
     missing = [name for name in LOG_DDL if name not in present and not (name == "old_row" and "changes" not in present)]
@@ -158,7 +166,7 @@ begin
 end
 """
     ).format(
-        log=sql.SQL("{}.changes").format(sql.Identifier(CAPTURE_SCHEMA)),
+        log=_log_table(),
         masks=sql.SQL("\n        ").join(masks),
         old_key=old_key,
         old_row=sql.SQL("old_row := to_jsonb(OLD);" if before_images else ""),
@@ -225,15 +233,11 @@ def _drop_unused_functions(conn: psycopg.Connection, oids: list[int]) -> None:
         conn.execute(sql.SQL("drop function {}.{}()").format(sql.Identifier(namespace), sql.Identifier(name)))
 
 
-def _consumers_table() -> sql.Composed:
-    return sql.SQL("{}.consumers").format(sql.Identifier(CAPTURE_SCHEMA))
-
-
 def _ensure_consumers(conn: psycopg.Connection) -> None:
     """The consumers table beside a log made before it existed; the log itself only `install` makes."""
     log, consumers = conn.execute(
         "select to_regclass(%s), to_regclass(%s)",
-        (sql.SQL("{}.changes").format(sql.Identifier(CAPTURE_SCHEMA)).as_string(conn), _consumers_table().as_string(conn)),
+        (_log_table().as_string(conn), _consumers_table().as_string(conn)),
     ).fetchone()
     if log is None:
         raise NotInstalled(
@@ -278,7 +282,7 @@ def applied(conn: psycopg.Connection, consumer_id: str, source_schema: str, targ
         sql.SQL(
             "delete from {log} c where c.table_schema = %(schema)s and pg_visible_in_snapshot(c.txid, %(snapshot)s::pg_snapshot) "
             "and not exists (select from {consumers} k where k.source_schema = %(schema)s and not pg_visible_in_snapshot(c.txid, k.snapshot))"
-        ).format(log=sql.SQL("{}.changes").format(sql.Identifier(CAPTURE_SCHEMA)), consumers=_consumers_table()),
+        ).format(log=_log_table(), consumers=_consumers_table()),
         {"schema": source_schema, "snapshot": snapshot},
     )
 
@@ -292,7 +296,7 @@ def consumers(conn: psycopg.Connection, source_schema: str, this_consumer: str |
             "select k.consumer_id, k.target, k.registered_at, k.last_applied_at, "
             "(select count(*) from {log} c where c.table_schema = k.source_schema and not pg_visible_in_snapshot(c.txid, k.snapshot)) "
             "from {consumers} k where k.source_schema = %s order by k.registered_at, k.consumer_id"
-        ).format(log=sql.SQL("{}.changes").format(sql.Identifier(CAPTURE_SCHEMA)), consumers=_consumers_table()),
+        ).format(log=_log_table(), consumers=_consumers_table()),
         (source_schema,),
     ).fetchall()
     return [Consumer(*row, this_target=row[0] == this_consumer) for row in rows]
