@@ -194,3 +194,13 @@ def test_long_table_names_with_a_common_prefix_keep_masks_keys_and_updates(migra
     masked = f"""select "Id", right(regexp_replace("Card", '[^0-9]', '', 'g'), 4) from "Long"."{LONG}aa" order by 1"""
     assert rows(migration.target_url, f"""select "Id", "Card" from landing."{LONG}aa" where not _migrate_deleted order by 1""") == rows(migration.source_url, masked)
     assert rows(migration.target_url, f"""select "Code", "Label" from landing."{LONG}bb" where not _migrate_deleted order by 1""") == [("x", "changed"), ("y", "Y")]
+
+
+def test_sync_from_a_source_without_a_change_log_says_so_and_makes_none(shop):
+    config, source, target, migration, tmp_path = shop
+    load.load(config, source, target, range_rows=1000)
+    with psycopg.connect(migration.source_url, autocommit=True) as conn:
+        capture.remove(conn, config.source_schema, [t.name for t in config.tables])  # as decommission does
+    env = {**migration.env, "MIGRATE_PROJECT_DIR": str(tmp_path)}
+    assert_one_clear_line(run_migrate("sync", "--no-build", env=env, expect=2), "the source has no change log")
+    assert rows(migration.source_url, "select count(*) from pg_namespace where nspname = '_migrate'") == [(0,)]
