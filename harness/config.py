@@ -189,7 +189,7 @@ def _section(raw: dict, name: str, allowed: set[str], where: str) -> dict:
     return value
 
 
-def _name(value: Any, key: str, where: str) -> str:
+def _identifier(value: Any, key: str, where: str) -> str:
     """A database name from migration.yml, refused (with its key) when PostgreSQL cannot hold it as written."""
     name = str(value)
     problem = identifier_problem(name)
@@ -209,7 +209,7 @@ def _endpoint(raw: dict, side: str, where: str, default_db: str) -> tuple[Endpoi
     setting = env_name if os.environ.get(env_name) else f"{side}.url in migration.yml (or {env_name})"
     for key in ("database", "schema", "landing_schema", "control_schema"):
         if key in section:
-            _name(section[key], f"{side}.{key}", where)
+            _identifier(section[key], f"{side}.{key}", where)
     return Endpoint(engine, section.get("database", default_db), url, setting), section
 
 
@@ -219,7 +219,7 @@ def _tables(raw: dict, where: str) -> tuple[TableConfig, ...]:
         raise ConfigError(f"{where}: 'tables' must list at least one source table with its key")
     result = []
     for name, spec in tables.items():
-        _name(name, f"tables.{name}", where)
+        _identifier(name, f"tables.{name}", where)
         spec = spec or {}
         unknown = set(spec) - {"key", "masks"}
         if unknown:
@@ -230,9 +230,9 @@ def _tables(raw: dict, where: str) -> tuple[TableConfig, ...]:
         # YAML reads an unquoted `null` as None: that is the 'null' mask, not a missing one.
         masks = {column: "null" if mask is None else mask for column, mask in (spec.get("masks") or {}).items()}
         for column in key:
-            _name(column, f"tables.{name}.key", where)
+            _identifier(column, f"tables.{name}.key", where)
         for column in masks:
-            _name(column, f"tables.{name}.masks", where)
+            _identifier(column, f"tables.{name}.masks", where)
         for column, mask in masks.items():
             if mask not in MASKS:
                 raise ConfigError(
@@ -306,7 +306,7 @@ def _capture(raw: dict, where: str) -> CaptureConfig:
     if method == "timestamp" and not column:
         raise ConfigError(f"{where}: capture.method 'timestamp' needs capture.column, the last-updated column (e.g. LAST_UPD)")
     if column is not None:
-        _name(column, "capture.column", where)
+        _identifier(column, "capture.column", where)
     overlap = section.get("overlap_seconds", 60)
     if not isinstance(overlap, (int, float)) or overlap < 0:
         raise ConfigError(f"{where}: capture.overlap_seconds must be a number of seconds ≥ 0")

@@ -3,9 +3,9 @@
 Capture is installed first and the target registered as a consumer of the change log, then one
 snapshot is exported and shared by all workers, so the copy and the change log hand over with no
 gap: a transaction visible in the snapshot is in the copy, any other is in the log (kept there
-for this target until its sync applied it) and sync applies it. Tables are split into key ranges; each range
-is copied and marked done in one target transaction, so a killed load run again copies only the
-unfinished ranges, nothing twice. The worker that copies a table's last range gives it our
+for this target until its sync applied it) and sync applies it. Tables are split into key
+ranges; each range is copied and marked done in one target transaction, so a killed load run
+again copies only the unfinished ranges, nothing twice. The worker that copies a table's last range gives it our
 columns, its key and statistics while the other workers go on copying.
 """
 from __future__ import annotations
