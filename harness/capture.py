@@ -6,16 +6,25 @@ never enters the log) together with the writing transaction's id. Sync reads the
 snapshot visibility, not by change id, so a transaction that commits after later ones is never
 skipped. Needs neither a restart nor a superuser: only CREATE on the database and TRIGGER on
 the tables.
+
+Several targets can consume one source (a rehearsal, a second environment): each is a consumer
+in `_migrate.consumers` with the snapshot up to which it has applied the log, and a change is
+purged only once every consumer of its schema has applied it. Installing again replaces each
+table's function and triggers in one transaction, so no write commits uncaptured meanwhile, and
+the log is altered only where the catalog shows something missing. The functions' names carry a
+hash of schema and table, so they stay unique within PostgreSQL's 63 bytes.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Collection
 
 import psycopg
 from psycopg import sql
 
 from harness.engines import postgres
+from harness.errors import HarnessError
 from harness.landing import MASK_SQL, SourceTable
 
 CAPTURE_SCHEMA = "_migrate"
@@ -24,25 +33,44 @@ FROZEN_MESSAGE = "writes are frozen for the migration cutover"
 FROZEN_HINT = "the application should retry on the new system or wait for the rollback"
 
 
+class NotInstalled(HarnessError):
+    pass
+
+
 def freeze_lock_key(schema: sql.Composable) -> sql.Composed:
     """The advisory lock every captured write holds shared; the freeze takes it exclusively."""
     return sql.SQL("hashtextextended('_migrate freeze ' || {}, 0)").format(schema)
 
-LOG_DDL = """
-create schema if not exists {schema};
-create table if not exists {schema}.changes (
-    change_id   bigint generated always as identity primary key,
-    txid        xid8 not null default pg_current_xact_id(),
-    table_schema text not null,
-    table_name  text not null,
-    op          char(1) not null check (op in ('I', 'U', 'D', 'T')),
-    old_key     jsonb,          -- the key before an update or delete
-    new_row     jsonb,          -- the row after an insert or update, masked
-    captured_at timestamptz not null default clock_timestamp()
-);
--- The row before an update or delete: kept only where a fallback needs it (capture of `app`).
-alter table {schema}.changes add column if not exists old_row jsonb;
-"""
+# Each statement runs only when its object is missing (see ensure_log): even `add column if not
+# exists` takes an exclusive lock on the log, which would stall every captured write behind any
+# open transaction that wrote one.
+LOG_DDL = {
+    "schema": "create schema {schema}",
+    "changes": """
+        create table {schema}.changes (
+            change_id   bigint generated always as identity primary key,
+            txid        xid8 not null default pg_current_xact_id(),
+            table_schema text not null,
+            table_name  text not null,
+            op          char(1) not null check (op in ('I', 'U', 'D', 'T')),
+            old_key     jsonb,          -- the key before an update or delete
+            new_row     jsonb,          -- the row after an insert or update, masked
+            captured_at timestamptz not null default clock_timestamp(),
+            old_row     jsonb           -- the row before an update or delete: only where a fallback needs it (capture of `app`)
+        )""",
+    "old_row": "alter table {schema}.changes add column old_row jsonb",  # a log created before it existed
+    # Every target that applies the log, each at its own pace: a change is purged only once every
+    # consumer of its schema has applied it.
+    "consumers": """
+        create table {schema}.consumers (
+            consumer_id   text primary key,       -- kept in the target's control schema
+            source_schema text not null,          -- the schema whose changes it applies
+            snapshot      pg_snapshot not null,   -- it has applied every change visible in this snapshot
+            target        text,                   -- where it applies them, for people
+            registered_at timestamptz not null default clock_timestamp(),
+            last_applied_at timestamptz
+        )""",
+}
 
 
 @dataclass(frozen=True)
@@ -51,12 +79,51 @@ class CaptureState:
     missing: list[str]
 
 
+@dataclass(frozen=True)
+class Consumer:
+    consumer_id: str
+    target: str | None
+    registered_at: datetime
+    last_applied_at: datetime | None
+    changes_held: int  # changes in the log it has not applied yet
+    this_target: bool = False
+
+
 def _function_name(schema: str, table: str) -> sql.Composed:
-    return sql.SQL("{}.{}").format(sql.Identifier(CAPTURE_SCHEMA), sql.Identifier(f"capture__{schema}__{table}"))
+    # Unique for any names up to 63 bytes: a truncated name shared by two tables would run one
+    # table's trigger body (its masks, its key) for the other.
+    name = postgres.generated_name(f"capture__{schema}__{table}", schema, table)
+    return sql.SQL("{}.{}").format(sql.Identifier(CAPTURE_SCHEMA), sql.Identifier(name))
+
+
+def _log_table() -> sql.Composed:
+    return sql.SQL("{}.changes").format(sql.Identifier(CAPTURE_SCHEMA))
+
+
+def _consumers_table() -> sql.Composed:
+    return sql.SQL("{}.consumers").format(sql.Identifier(CAPTURE_SCHEMA))
 
 
 def ensure_log(conn: psycopg.Connection) -> None:
-    conn.execute(sql.SQL(LOG_DDL).format(schema=sql.Identifier(CAPTURE_SCHEMA)))
+    """Create whatever of the change log is missing, looking in the catalog first (no lock on a log in use)."""
+    (present,) = conn.execute(
+        """
+        select array_remove(array[
+            case when to_regnamespace(%(schema)s) is not null then 'schema' end,
+            case when to_regclass(%(changes)s) is not null then 'changes' end,
+            case when exists (select from pg_attribute where attrelid = to_regclass(%(changes)s) and attname = 'old_row'
+                              and not attisdropped) then 'old_row' end,
+            case when to_regclass(%(consumers)s) is not null then 'consumers' end], null)
+        """,
+        {
+            "schema": sql.Identifier(CAPTURE_SCHEMA).as_string(conn),
+            "changes": _log_table().as_string(conn),
+            "consumers": _consumers_table().as_string(conn),
+        },
+    ).fetchone()
+    missing = [name for name in LOG_DDL if name not in present and not (name == "old_row" and "changes" not in present)]
+    for name in missing:
+        conn.execute(sql.SQL(LOG_DDL[name]).format(schema=sql.Identifier(CAPTURE_SCHEMA)))
 
 
 def _row_trigger_body(table: SourceTable, before_images: bool) -> sql.Composed:
@@ -99,7 +166,7 @@ begin
 end
 """
     ).format(
-        log=sql.SQL("{}.changes").format(sql.Identifier(CAPTURE_SCHEMA)),
+        log=_log_table(),
         masks=sql.SQL("\n        ").join(masks),
         old_key=old_key,
         old_row=sql.SQL("old_row := to_jsonb(OLD);" if before_images else ""),
@@ -117,29 +184,129 @@ def install(conn: psycopg.Connection, schema: str, tables: list[SourceTable], *,
     """
     ensure_log(conn)
     for table in tables:
-        function = _function_name(schema, table.name)
-        # security definer: the legacy application's role needs no grant on the change log.
-        conn.execute(
-            sql.SQL(
-                "create or replace function {fn}() returns trigger language plpgsql security definer "
-                "set search_path = pg_catalog as {body}"
-            ).format(fn=function, body=sql.Literal(_row_trigger_body(table, before_images).as_string(conn)))
-        )
         target = sql.SQL("{}.{}").format(sql.Identifier(schema), sql.Identifier(table.name))
-        # Creating a trigger waits for in-flight writers of the table: every write that commits
-        # after this point is captured, every earlier one is in the load's snapshot.
-        conn.execute(sql.SQL("drop trigger if exists {} on {}").format(sql.Identifier(TRIGGER), target))
-        conn.execute(sql.SQL("drop trigger if exists {} on {}").format(sql.Identifier(TRIGGER + "_truncate"), target))
-        conn.execute(
-            sql.SQL("create trigger {} after insert or update or delete on {} for each row execute function {}()").format(
-                sql.Identifier(TRIGGER), target, function
+        function = _function_name(schema, table.name)
+        # One transaction per table, triggers replaced in place: there is no moment without a
+        # trigger for a write to commit in. Replacing one waits for the table's writers in flight
+        # (and later writers queue behind it): every write that commits afterwards is captured,
+        # every earlier one is in the load's snapshot or was captured by the trigger it replaces.
+        with conn.transaction():
+            previous = _trigger_functions(conn, schema, table.name)
+            # security definer: the legacy application's role needs no grant on the change log.
+            conn.execute(
+                sql.SQL(
+                    "create or replace function {fn}() returns trigger language plpgsql security definer "
+                    "set search_path = pg_catalog as {body}"
+                ).format(fn=function, body=sql.Literal(_row_trigger_body(table, before_images).as_string(conn)))
             )
-        )
-        conn.execute(
-            sql.SQL("create trigger {} after truncate on {} for each statement execute function {}()").format(
-                sql.Identifier(TRIGGER + "_truncate"), target, function
+            conn.execute(
+                sql.SQL("create or replace trigger {} after insert or update or delete on {} for each row execute function {}()").format(
+                    sql.Identifier(TRIGGER), target, function
+                )
             )
+            conn.execute(
+                sql.SQL("create or replace trigger {} after truncate on {} for each statement execute function {}()").format(
+                    sql.Identifier(TRIGGER + "_truncate"), target, function
+                )
+            )
+            _drop_unused_functions(conn, previous)
+
+
+def _trigger_functions(conn: psycopg.Connection, schema: str, table: str) -> list[int]:
+    """The functions the capture triggers of a table call now (the oids)."""
+    rows = conn.execute(
+        "select distinct t.tgfoid from pg_trigger t join pg_class c on c.oid = t.tgrelid join pg_namespace n on n.oid = c.relnamespace "
+        "where n.nspname = %s and c.relname = %s and t.tgname in (%s, %s)",
+        (schema, table, TRIGGER, TRIGGER + "_truncate"),
+    ).fetchall()
+    return [oid for (oid,) in rows]
+
+
+def _drop_unused_functions(conn: psycopg.Connection, oids: list[int]) -> None:
+    """Drop capture functions no trigger calls any more (those of an earlier naming)."""
+    rows = conn.execute(
+        "select n.nspname, p.proname from pg_proc p join pg_namespace n on n.oid = p.pronamespace "
+        "where p.oid = any(%s) and n.nspname = %s and not exists (select from pg_trigger t where t.tgfoid = p.oid)",
+        (oids, CAPTURE_SCHEMA),
+    ).fetchall()
+    for namespace, name in rows:
+        conn.execute(sql.SQL("drop function {}.{}()").format(sql.Identifier(namespace), sql.Identifier(name)))
+
+
+def _ensure_consumers(conn: psycopg.Connection) -> None:
+    """The consumers table beside a log made before it existed; the log itself only `install` makes."""
+    log, consumers = conn.execute(
+        "select to_regclass(%s), to_regclass(%s)",
+        (_log_table().as_string(conn), _consumers_table().as_string(conn)),
+    ).fetchone()
+    if log is None:
+        raise NotInstalled(
+            f"the source has no change log ({CAPTURE_SCHEMA}.changes): install capture with `migrate load` or "
+            "`migrate sync --install` (after decommission there is nothing left to sync)"
         )
+    if consumers is None:
+        conn.execute(sql.SQL(LOG_DDL["consumers"]).format(schema=sql.Identifier(CAPTURE_SCHEMA)))
+
+
+def register(conn: psycopg.Connection, consumer_id: str, source_schema: str, target: str, snapshot: str | None = None,
+             *, replace: bool = True) -> None:
+    """Register a target as a consumer of the log from `snapshot`, or from the current snapshot,
+    which is older than any the caller takes next. `replace` starts it afresh (a target loading
+    again); without, only a consumer not registered yet is (a target loaded before consumers existed)."""
+    _ensure_consumers(conn)
+    action = (
+        "update set source_schema = excluded.source_schema, snapshot = excluded.snapshot, target = excluded.target, "
+        "registered_at = clock_timestamp(), last_applied_at = null"
+        if replace else "nothing"
+    )
+    conn.execute(
+        sql.SQL(
+            "insert into {} (consumer_id, source_schema, snapshot, target) "
+            "values (%s, %s, coalesce(%s::pg_snapshot, pg_current_snapshot()), %s) on conflict (consumer_id) do {}"
+        ).format(_consumers_table(), sql.SQL(action)),
+        (consumer_id, source_schema, snapshot, target),
+    )
+
+
+def applied(conn: psycopg.Connection, consumer_id: str, source_schema: str, target: str, snapshot: str) -> None:
+    """A consumer has applied every change visible in `snapshot`: move it there, then purge the
+    changes that every consumer of the schema has applied (call in one transaction)."""
+    conn.execute(
+        sql.SQL(
+            "insert into {} (consumer_id, source_schema, snapshot, target, last_applied_at) values (%s, %s, %s, %s, clock_timestamp()) "
+            "on conflict (consumer_id) do update set snapshot = excluded.snapshot, last_applied_at = excluded.last_applied_at"
+        ).format(_consumers_table()),
+        (consumer_id, source_schema, snapshot, target),
+    )
+    conn.execute(
+        sql.SQL(
+            "delete from {log} c where c.table_schema = %(schema)s and pg_visible_in_snapshot(c.txid, %(snapshot)s::pg_snapshot) "
+            "and not exists (select from {consumers} k where k.source_schema = %(schema)s and not pg_visible_in_snapshot(c.txid, k.snapshot))"
+        ).format(log=_log_table(), consumers=_consumers_table()),
+        {"schema": source_schema, "snapshot": snapshot},
+    )
+
+
+def consumers(conn: psycopg.Connection, source_schema: str, this_consumer: str | None = None) -> list[Consumer]:
+    """The targets consuming the schema's changes, each with the changes it holds in the log."""
+    if conn.execute("select to_regclass(%s)", (_consumers_table().as_string(conn),)).fetchone()[0] is None:
+        return []
+    rows = conn.execute(
+        sql.SQL(
+            "select k.consumer_id, k.target, k.registered_at, k.last_applied_at, "
+            "(select count(*) from {log} c where c.table_schema = k.source_schema and not pg_visible_in_snapshot(c.txid, k.snapshot)) "
+            "from {consumers} k where k.source_schema = %s order by k.registered_at, k.consumer_id"
+        ).format(log=_log_table(), consumers=_consumers_table()),
+        (source_schema,),
+    ).fetchall()
+    return [Consumer(*row, this_target=row[0] == this_consumer) for row in rows]
+
+
+def forget(conn: psycopg.Connection, consumer_id: str) -> bool:
+    """Stop keeping changes for a consumer that is gone; whether there was one."""
+    if conn.execute("select to_regclass(%s)", (_consumers_table().as_string(conn),)).fetchone()[0] is None:
+        return False
+    return conn.execute(sql.SQL("delete from {} where consumer_id = %s").format(_consumers_table()), (consumer_id,)).rowcount > 0
 
 
 def remove_triggers(conn: psycopg.Connection, schema: str, keep: Collection[str] = ()) -> list[str]:

@@ -408,12 +408,18 @@ def sync_cmd(
     duration: Annotated[Optional[float], typer.Option(min=0, help="With --follow, stop after this many seconds.")] = None,
     detect_deletes: Annotated[bool, typer.Option("--detect-deletes", help="Timestamp capture: compare key sets to find hard deletes.")] = False,
     install: Annotated[bool, typer.Option("--install", help="Only install the capture triggers on the source, then stop.")] = False,
+    forget: Annotated[Optional[str], typer.Option("--forget", metavar="CONSUMER",
+                                                  help="Only stop keeping source changes for a target that is gone (its consumer id, see `migrate status`), then stop.")] = None,
 ) -> None:
     """Apply captured source changes to landing in commit order, then through the incremental models."""
     from harness import sync
 
     config = load_config()
     source, target = connections.resolve(config)
+    if forget is not None:
+        sync.forget_consumer(config, source, target, forget)
+        summary(f"consumer {forget} forgotten: the source keeps no more changes for it")
+        return
     if install:
         from harness import capture, landing
 
@@ -715,6 +721,7 @@ def status_cmd(as_json: Annotated[bool, typer.Option("--json", help="Print the f
         ("load", f"{load['status']}, {load['rows'] or 0:,} rows in {load['seconds'] or 0:.0f} s" if load else "not started"),
         ("capture", f"{facts['capture']['method']}" + (", removed by decommission" if facts["capture"].get("removed") else "")
          + (f", missing on {', '.join(facts['capture']['missing'])}" if facts["capture"].get("missing") else "")),
+        *[("other target", _consumer_line(c)) for c in facts["capture"].get("consumers", []) if not c["this_target"]],
         ("sync", f"{sync_state['changes_applied']:,} changes applied, last at {sync_state['applied_at']:%H:%M:%S}" if sync_state else "not started"),
         ("lag", f"landing {lag['landing_seconds']:.1f} s ({lag['changes_behind'] if lag['changes_behind'] is not None else '?'} changes), app {lag['app_seconds']:.1f} s" if lag else "-"),
         ("backups", ", ".join(f"{side} #{b['id']}" + (" verified" if b["verified_at"] else " unverified") for side, b in facts["backups"].items()) or "none"),
@@ -725,6 +732,13 @@ def status_cmd(as_json: Annotated[bool, typer.Option("--json", help="Print the f
     ]
     table("Migration status", ["what", "state"], rows)
     summary(f"next: {result.next_step}")
+
+
+def _consumer_line(consumer: dict) -> str:
+    """Another target syncing from the source, and what to do if it is gone."""
+    last = f"last applied {consumer['last_applied_at']:%Y-%m-%d %H:%M}" if consumer["last_applied_at"] else "never applied"
+    line = f"{consumer['consumer_id']} ({consumer['target']}), {last}, holds {consumer['changes_held']:,} changes in the log"
+    return line + (f"; gone? `migrate sync --forget {consumer['consumer_id']}`" if consumer["changes_held"] else "")
 
 
 def _phase_line(phase: dict | None) -> str:

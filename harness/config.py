@@ -13,6 +13,7 @@ from typing import Any
 
 import yaml
 
+from harness.engines.postgres import identifier_problem
 from harness.errors import ConfigError
 
 STRATEGIES = ("big_bang", "phased", "parallel_run")
@@ -188,6 +189,15 @@ def _section(raw: dict, name: str, allowed: set[str], where: str) -> dict:
     return value
 
 
+def _identifier(value: Any, key: str, where: str) -> str:
+    """A database name from migration.yml, refused (with its key) when PostgreSQL cannot hold it as written."""
+    name = str(value)
+    problem = identifier_problem(name)
+    if problem:
+        raise ConfigError(f"{where}: {key}: the name {name!r} {problem}: write the name as the database spells it")
+    return name
+
+
 def _endpoint(raw: dict, side: str, where: str, default_db: str) -> tuple[Endpoint, dict]:
     allowed = {"engine", "database", "url", "schema", "landing_schema", "control_schema"}
     section = _section(raw, side, allowed, where)
@@ -197,6 +207,9 @@ def _endpoint(raw: dict, side: str, where: str, default_db: str) -> tuple[Endpoi
     env_name = f"MIGRATE_{side.upper()}_URL"
     url = os.environ.get(env_name) or section.get("url")
     setting = env_name if os.environ.get(env_name) else f"{side}.url in migration.yml (or {env_name})"
+    for key in ("database", "schema", "landing_schema", "control_schema"):
+        if key in section:
+            _identifier(section[key], f"{side}.{key}", where)
     return Endpoint(engine, section.get("database", default_db), url, setting), section
 
 
@@ -206,6 +219,7 @@ def _tables(raw: dict, where: str) -> tuple[TableConfig, ...]:
         raise ConfigError(f"{where}: 'tables' must list at least one source table with its key")
     result = []
     for name, spec in tables.items():
+        _identifier(name, f"tables.{name}", where)
         spec = spec or {}
         unknown = set(spec) - {"key", "masks"}
         if unknown:
@@ -215,6 +229,10 @@ def _tables(raw: dict, where: str) -> tuple[TableConfig, ...]:
             key = [key]
         # YAML reads an unquoted `null` as None: that is the 'null' mask, not a missing one.
         masks = {column: "null" if mask is None else mask for column, mask in (spec.get("masks") or {}).items()}
+        for column in key:
+            _identifier(column, f"tables.{name}.key", where)
+        for column in masks:
+            _identifier(column, f"tables.{name}.masks", where)
         for column, mask in masks.items():
             if mask not in MASKS:
                 raise ConfigError(
@@ -287,6 +305,8 @@ def _capture(raw: dict, where: str) -> CaptureConfig:
     column = section.get("column")
     if method == "timestamp" and not column:
         raise ConfigError(f"{where}: capture.method 'timestamp' needs capture.column, the last-updated column (e.g. LAST_UPD)")
+    if column is not None:
+        _identifier(column, "capture.column", where)
     overlap = section.get("overlap_seconds", 60)
     if not isinstance(overlap, (int, float)) or overlap < 0:
         raise ConfigError(f"{where}: capture.overlap_seconds must be a number of seconds ≥ 0")

@@ -195,9 +195,39 @@ do $$ begin
 end $$;
 """
 
+# This target's name on the source: the consumer of the change log whose progress the source
+# keeps (capture.register), the same across loads.
+CONSUMER_DDL = """
+create table if not exists {schema}.consumer (
+    singleton   boolean primary key default true check (singleton),
+    consumer_id text not null default gen_random_uuid()::text,
+    created_at  timestamptz not null default clock_timestamp()
+)
+"""
+
 
 def ensure(conn: psycopg.Connection, schema: str) -> None:
     conn.execute(sql.SQL(DDL).format(schema=sql.Identifier(schema)))
+    conn.execute(sql.SQL(CONSUMER_DDL).format(schema=sql.Identifier(schema)))
+
+
+def consumer_id(conn: psycopg.Connection, schema: str) -> str:
+    """This target's consumer id on the source, made the first time it is asked for (also in a
+    control schema made before consumers existed). `conn` must autocommit: the id is kept before
+    the source learns it."""
+    consumer = table(schema, "consumer")
+    if conn.execute("select to_regclass(%s)", (consumer.as_string(conn),)).fetchone()[0] is None:
+        conn.execute(sql.SQL(CONSUMER_DDL).format(schema=sql.Identifier(schema)))
+    row = conn.execute(sql.SQL("select consumer_id from {}").format(consumer)).fetchone()
+    if row is None:
+        conn.execute(sql.SQL("insert into {} default values on conflict do nothing").format(consumer))
+        row = conn.execute(sql.SQL("select consumer_id from {}").format(consumer)).fetchone()
+    return row[0]
+
+
+def consumer_label(target: str, schema: str) -> str:
+    """How the source names a consumer for people: where the target is and its control schema."""
+    return f"{target}, control schema {schema}"
 
 
 def table(schema: str, name: str) -> sql.Composed:

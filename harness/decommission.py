@@ -6,8 +6,9 @@ The runbook, each step recorded and resumed like the cutover's:
 2. verify_archive   the archive restored into a scratch database and checked against the
                     manifest, then the scratch database dropped;
 3. remove_capture   the capture triggers, the change log and the `_migrate` schema leave the
-                    source; the reverse capture leaves the target's `app` tables (no fallback
-                    is possible any more);
+                    source, every target's consumer with them (the legacy schema is read-only
+                    from then on: nothing is left to sync); the reverse capture leaves the
+                    target's `app` tables (no fallback is possible any more);
 4. complete         the phase becomes 'decommissioned'.
 
 The legacy schema stays read-only. The cutover's freeze triggers call a function in `_migrate`,
@@ -116,7 +117,8 @@ def decommission(
                           rows=sum(taken.row_counts.values()))
 
         def verify_archive(detail: dict) -> None:
-            scratch = f"{source.name[:40]}_archive_check_{uuid.uuid4().hex[:6]}"  # within PostgreSQL's 63 characters
+            suffix = uuid.uuid4().hex[:6]
+            scratch = postgres.fitting_name(f"{source.name}_archive_check_{suffix}", source.name, suffix)
             try:
                 # A scratch copy that only proves the archive, dropped below.
                 restored = backup.restore(config, source, target, scratch, backup_id=result.backup_id, allow_source_copy=True)

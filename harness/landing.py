@@ -87,7 +87,7 @@ def create_landing_table(
         columns += [sql.SQL("{} {}").format(sql.Identifier(name), sql.SQL(ddl)) for name, ddl in SYNC_COLUMNS.items()]
     conn.execute(sql.SQL("create schema if not exists {}").format(sql.Identifier(landing_schema)))
     if with_key:
-        columns.append(sql.SQL("primary key ({})").format(postgres.column_list(table.key)))
+        columns.append(sql.SQL("constraint {} primary key ({})").format(_key_name(landing_schema, table), postgres.column_list(table.key)))
     conn.execute(
         sql.SQL("create table if not exists {} ({})").format(postgres.qualified(landing_schema, table.name), sql.SQL(", ").join(columns))
     )
@@ -111,8 +111,8 @@ def add_primary_key(conn: psycopg.Connection, landing_schema: str, table: Source
     if postgres.primary_key(conn, landing_schema, table.name):
         return
     conn.execute(
-        sql.SQL("alter table {} add primary key ({})").format(
-            postgres.qualified(landing_schema, table.name), postgres.column_list(table.key)
+        sql.SQL("alter table {} add constraint {} primary key ({})").format(
+            postgres.qualified(landing_schema, table.name), _key_name(landing_schema, table), postgres.column_list(table.key)
         )
     )
 
@@ -187,3 +187,9 @@ def allow_null(conn: psycopg.Connection, landing_schema: str, table_name: str, c
     conn.execute(
         sql.SQL("alter table {} alter column {} drop not null").format(postgres.qualified(landing_schema, table_name), sql.Identifier(column))
     )
+
+
+def _key_name(landing_schema: str, table: SourceTable) -> sql.Identifier:
+    """PostgreSQL's own name for the key where it fits; named by PostgreSQL, two long names alike
+    would get one, and two workers adding both keys at once would collide."""
+    return sql.Identifier(postgres.fitting_name(f"{table.name}_pkey", landing_schema, table.name))

@@ -1,10 +1,11 @@
 """The initial load: a consistent snapshot of every listed table copied into landing.
 
-Capture is installed first, then one snapshot is exported and shared by all workers, so the
-copy and the change log hand over with no gap: a transaction visible in the snapshot is in the
-copy, any other is in the log and sync applies it. Tables are split into key ranges; each range
-is copied and marked done in one target transaction, so a killed load run again copies only the
-unfinished ranges, nothing twice. The worker that copies a table's last range gives it our
+Capture is installed first and the target registered as a consumer of the change log, then one
+snapshot is exported and shared by all workers, so the copy and the change log hand over with no
+gap: a transaction visible in the snapshot is in the copy, any other is in the log (kept there
+for this target until its sync applied it) and sync applies it. Tables are split into key
+ranges; each range is copied and marked done in one target transaction, so a killed load run
+again copies only the unfinished ranges, nothing twice. The worker that copies a table's last range gives it our
 columns, its key and statistics while the other workers go on copying.
 
 After the load, `load_tables` (re)loads single tables into the running migration, each in a
@@ -95,11 +96,13 @@ def load(
     schema = config.control_schema
     with connections.connection(target, command="load", autocommit=True) as ctl, \
             connections.connection(source, command="load snapshot") as coordinator:
+        load_id = _unfinished_load(ctl, schema)
+        resumed = load_id is not None
+        if config.capture.method == "trigger":
+            _register_consumer(ctl, coordinator, config, target, load_id)
         coordinator.execute("set transaction isolation level repeatable read, read only")
         snapshot_id, snapshot = coordinator.execute("select pg_export_snapshot(), pg_current_snapshot()::text").fetchone()
 
-        load_id = _unfinished_load(ctl, schema)
-        resumed = load_id is not None
         if load_id is None:
             load_id = _start_load(ctl, config, tables, coordinator, snapshot, range_rows)
         result = LoadResult(load_id, resumed)
@@ -114,6 +117,26 @@ def load(
         result.seconds = time.perf_counter() - started
         _finish_load(ctl, config, load_id, result)
     return result
+
+
+def _register_consumer(ctl: psycopg.Connection, src: psycopg.Connection, config: Config, target: Database, load_id: int | None) -> None:
+    """This target as a consumer of the change log, before the load's snapshot is taken.
+
+    A new load starts its consumer afresh from the current snapshot, older than the load's, so no
+    other target's sync purges a change the copy will not hold; the first sync moves it on. A
+    resumed load keeps it (sync starts from the first attempt's snapshot), registering it from
+    that snapshot only if it is missing.
+    """
+    schema = config.control_schema
+    first_snapshot = None
+    if load_id is not None:
+        (first_snapshot,) = ctl.execute(
+            sql.SQL("select first_snapshot from {} where load_id = %s").format(control.table(schema, "load_runs")), (load_id,)
+        ).fetchone()
+    consumer_id = control.consumer_id(ctl, schema)
+    capture.register(src, consumer_id, config.source_schema, control.consumer_label(target.describe(), schema), first_snapshot,
+                     replace=load_id is None)
+    src.commit()
 
 
 def _unfinished_load(conn: psycopg.Connection, schema: str) -> int | None:

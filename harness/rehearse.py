@@ -23,6 +23,7 @@ from psycopg import sql
 from harness import backup, connections, control, cutover, fallback, load, processes, reconcile, reports, rollback, sync
 from harness.config import Config
 from harness.connections import Database
+from harness.engines import postgres
 from harness.errors import CheckFailed
 
 
@@ -47,7 +48,7 @@ def rehearse(
     started = time.perf_counter()
     schema = config.control_schema
     suffix = uuid.uuid4().hex[:6]
-    copy_source_name, copy_target_name = f"{source.name}_rehearsal_{suffix}", f"{target.name}_rehearsal_{suffix}"
+    copy_source_name, copy_target_name = (postgres.fitting_name(f"{db.name}_rehearsal_{suffix}", db.name, suffix) for db in (source, target))
     # Routing of the rehearsal goes to a file of its own: the real applications must not move.
     rehearsal_config = dataclasses.replace(
         config, cutover=dataclasses.replace(config.cutover, switch_command=None, routing_file=".migrate/rehearsal-routing.json")

@@ -139,7 +139,7 @@ def _compare_one(conn: psycopg.Connection, config: Config, item: Comparable, res
         result.notes.append(f"sample_size {sample_size:,} ≥ the {result.table_rows:,} rows of {result.relation}: the whole table is compared")
     (result.sampled,) = conn.execute(sql.SQL("select count(*) from {}").format(sql.Identifier(SAMPLE_TABLE))).fetchone()
 
-    keys = [f"{KEY_PREFIX}{name}" for name in key]
+    keys = [_key_alias(name) for name in key]
     try:
         with conn.transaction():
             expected = _frame(conn, _expected_query(config, item, key, expressions, types), pd)
@@ -209,8 +209,13 @@ def _joins(config: Config, item: Comparable, key: list[str]) -> sql.Composed:
     )
 
 
+def _key_alias(name: str) -> str:
+    """The key column's name in the compared frames, apart from the value columns; unique within 63 bytes."""
+    return postgres.fitting_name(f"{KEY_PREFIX}{name}", name)
+
+
 def _key_columns(key: list[str]) -> sql.Composed:
-    return sql.SQL(", ").join(sql.SQL("s.{} as {}").format(sql.Identifier(k), sql.Identifier(f"{KEY_PREFIX}{k}")) for k in key)
+    return sql.SQL(", ").join(sql.SQL("s.{} as {}").format(sql.Identifier(k), sql.Identifier(_key_alias(k))) for k in key)
 
 
 def _expected_query(config: Config, item: Comparable, key: list[str], expressions: dict[str, str], types: dict[str, str]) -> sql.Composed:

@@ -59,6 +59,7 @@ def status(config: Config, source: Database, target: Database) -> Status:
         ).format(t("runs"), t("rollback_checks")))
         facts["rollback_check"] = dict(zip(["run_id", "checked_at", "met"], check)) if check else None
         facts["strategy"] = _strategy(conn, config)
+        this_consumer = control.consumer_id(conn, config.control_schema)
     if facts["phase"] and facts["phase"]["phase"] == "decommissioned":
         # The capture objects are gone from the source on purpose: nothing to check, no lag.
         facts["capture"] = {"method": config.capture.method, "removed": True}
@@ -67,7 +68,10 @@ def status(config: Config, source: Database, target: Database) -> Status:
     if config.capture.method == "trigger":
         with connections.connection(source, command="status", autocommit=True) as conn:
             state = capture.state(conn, config.source_schema, [t.name for t in config.tables])
-        facts["capture"] = {"method": "trigger", "installed": state.installed, "missing": state.missing}
+            consumers = capture.consumers(conn, config.source_schema, this_consumer)
+        # Every target syncing from this source; one that is gone holds its changes in the log.
+        facts["capture"] = {"method": "trigger", "installed": state.installed, "missing": state.missing,
+                            "consumers": [asdict(c) for c in consumers]}
     else:
         facts["capture"] = {"method": "timestamp", "column": config.capture.column}
     if facts["sync"]:

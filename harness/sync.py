@@ -4,9 +4,11 @@ The watermark is a source snapshot, not a change id: a batch applies exactly the
 transactions that are visible in the new snapshot and were not visible in the previous one.
 Visibility only grows, so every committed transaction lands in exactly one batch, however late
 it commits relative to others. The landing changes and the new watermark commit in one target
-transaction; the source log is purged only afterwards. A sync killed at any point loses nothing
-and applies nothing twice. Each batch first compares the source's columns with landing's: what
-landing can follow (an added column, a dropped NOT NULL) it follows, anything else stops the sync.
+transaction; only afterwards does the source move this target's consumer (capture.applied) to the
+new snapshot and purge what every consumer has applied, so several targets sync from one source
+independently. A sync killed at any point loses nothing and applies nothing twice. Each batch
+first compares the source's columns with landing's: what landing can follow (an added column, a
+dropped NOT NULL) it follows, anything else stops the sync.
 """
 from __future__ import annotations
 
@@ -25,7 +27,7 @@ from harness import capture, connections, control, dbt, landing
 from harness.config import Config
 from harness.connections import Database
 from harness.engines import postgres
-from harness.errors import ConnectionFailed, DbtFailed, HarnessError
+from harness.errors import ConfigError, ConnectionFailed, DbtFailed, HarnessError
 from harness.control import STREAM
 
 CHANGE_COLUMNS = ["change_id", "table_schema", "table_name", "op", "old_key", "new_row", "captured_at"]
@@ -119,6 +121,8 @@ def sync_once(config: Config, source: Database, target: Database, *, snapshot_id
         src = stack.enter_context(connections.connection(source, command="sync"))
         dst.execute("select pg_advisory_lock(hashtextextended(%s, 0))", (_lock_name(config),))
         stack.callback(_release_sync_lock, dst, config)
+        consumer_id = control.consumer_id(dst, config.control_schema)
+        label = control.consumer_label(target.describe(), config.control_schema)
         with dst.transaction():
             previous = dst.execute(
                 sql.SQL("select snapshot from {} where stream = %s for update").format(control.table(config.control_schema, "sync_state")),
@@ -126,6 +130,10 @@ def sync_once(config: Config, source: Database, target: Database, *, snapshot_id
             ).fetchone()
             if previous is None:
                 raise NotLoaded("nothing to sync into: no finished load in the target; run `migrate load` first")
+            # A target loaded before consumers existed (or forgotten by mistake) registers from its
+            # watermark; from then on no other target's sync purges a change it has not applied.
+            capture.register(src, consumer_id, config.source_schema, label, previous[0], replace=False)
+            src.commit()
             src.execute("set transaction isolation level repeatable read, read only")
             if snapshot_id is not None:
                 src.execute(sql.SQL("set transaction snapshot {}").format(sql.Literal(snapshot_id)))
@@ -169,16 +177,22 @@ def sync_once(config: Config, source: Database, target: Database, *, snapshot_id
                 ).format(control.table(config.control_schema, "sync_state")),
                 (current, batch.changes, STREAM),
             )
-        # Only now that the target committed may the source forget these changes.
+        # Only now that the target committed may the source move this consumer on and forget the
+        # changes that every consumer has applied.
         with src.transaction():
-            src.execute(
-                sql.SQL("delete from {}.changes where table_schema = %s and pg_visible_in_snapshot(txid, %s::pg_snapshot)").format(
-                    sql.Identifier(capture.CAPTURE_SCHEMA)
-                ),
-                (config.source_schema, current),
-            )
+            capture.applied(src, consumer_id, config.source_schema, label, current)
     batch.seconds = time.perf_counter() - started
     return batch
+
+
+def forget_consumer(config: Config, source: Database, target: Database, consumer_id: str) -> None:
+    """Stop keeping changes in the source's log for a consumer whose target is gone."""
+    with connections.connection(target, command="sync forget", autocommit=True) as dst:
+        if consumer_id == control.consumer_id(dst, config.control_schema):
+            raise ConfigError(f"consumer {consumer_id} is this target's own: forget only a target that is gone (`migrate status` lists them)")
+    with connections.connection(source, command="sync forget", autocommit=True) as src:
+        if not capture.forget(src, consumer_id):
+            raise ConfigError(f"no consumer {consumer_id!r} of the change log on the source: `migrate status` lists them")
 
 
 def _landing_tables(src: psycopg.Connection, config: Config) -> list[landing.SourceTable]:

@@ -1,6 +1,9 @@
-"""What the harness asks of a PostgreSQL catalog, with identifiers always quoted."""
+"""What the harness asks of a PostgreSQL catalog, with identifiers always quoted, and the names it
+generates for objects of its own (always within PostgreSQL's 63 bytes, always unique)."""
 from __future__ import annotations
 
+import hashlib
+import unicodedata
 from dataclasses import dataclass
 
 import psycopg
@@ -58,6 +61,36 @@ def primary_key(conn: psycopg.Connection, schema: str, table: str) -> list[str]:
 
 def qualified(schema: str, table: str) -> sql.Composed:
     return sql.SQL("{}.{}").format(sql.Identifier(schema), sql.Identifier(table))
+
+
+# NAMEDATALEN - 1: PostgreSQL cuts longer names silently, so two long names can become one.
+MAX_IDENTIFIER_BYTES = 63
+# Characters no real schema uses in a name; refused in migration.yml rather than quoted.
+REFUSED_CHARACTERS = "\"';\\`"
+
+
+def generated_name(readable: str, *made_for: str) -> str:
+    """A name for an object the harness creates: `readable` cut to fit, then `_` and a short hash of
+    the full names it is made for (e.g. schema and table), so that it is unique and within 63 bytes
+    however long and alike those names are."""
+    digest = hashlib.sha256("\0".join(made_for).encode()).hexdigest()[:12]
+    head = readable.encode()[: MAX_IDENTIFIER_BYTES - len(digest) - 1].decode(errors="ignore")
+    return f"{head}_{digest}"
+
+
+def fitting_name(readable: str, *made_for: str) -> str:
+    """`readable` where PostgreSQL holds it whole, else a generated_name: objects named before keep their names."""
+    return readable if len(readable.encode()) <= MAX_IDENTIFIER_BYTES else generated_name(readable, *made_for)
+
+
+def identifier_problem(name: str) -> str | None:
+    """Why PostgreSQL cannot hold `name` as written (too long, or characters no schema uses), or None."""
+    size = len(name.encode())
+    if size > MAX_IDENTIFIER_BYTES:
+        return f"is {size} bytes, more than the {MAX_IDENTIFIER_BYTES} bytes a PostgreSQL name holds"
+    if not name or any(c in REFUSED_CHARACTERS or unicodedata.category(c) == "Cc" for c in name):
+        return "is empty or has characters no schema name uses (quotes, semicolons, backslashes, control characters)"
+    return None
 
 
 def column_list(names: list[str]) -> sql.Composed:

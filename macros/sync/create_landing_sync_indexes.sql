@@ -12,7 +12,7 @@
         {%- set statements = [] -%}
         {%- for node in graph.sources.values() if node.source_name == 'oms' -%}
             {%- set relation = source(node.source_name, node.name) -%}
-            {%- set index_name = node.identifier | lower ~ '__migrate_synced_at' -%}
+            {%- set index_name = fitting_name(node.identifier | lower ~ '__migrate_synced_at') -%}
             {%- set index = adapter.quote(relation.schema) ~ '.' ~ adapter.quote(index_name) -%}
             {%- do statements.append(
                 "do $$ begin if to_regclass('" ~ relation ~ "') is not null and to_regclass('" ~ index ~ "') is null then "

@@ -65,6 +65,35 @@ def test_mistakes_are_named(tmp_path, text, message):
     assert message in str(raised.value)
 
 
+LONG = "C" * 64  # one byte more than PostgreSQL holds
+
+
+@pytest.mark.parametrize(
+    "old, new, message",
+    [
+        ("schema: oms", "schema: " + LONG, "source.schema: the name 'CCCC"),
+        ("schema: oms", "schema: 'oms\"; drop table x; --'", "source.schema: the name 'oms\"; drop"),
+        ("target: {database: commerce}", "target: {database: commerce, landing_schema: " + LONG + "}", "target.landing_schema"),
+        ("target: {database: commerce}", "target: {database: commerce, control_schema: \"ctl\\tschema\"}", "target.control_schema"),
+        ("CUSTOMER: {key", LONG + ": {key", "tables." + LONG + ": the name"),
+        ("CUST_ID", "CUST;ID", "tables.CUSTOMER.key: the name 'CUST;ID'"),
+        ("CARD_NO", "\"CARD\\nNO\"", "tables.PAYMENT.masks: the name 'CARD\\nNO'"),
+        ("database: legacy", "database: " + LONG, "source.database"),
+    ],
+)
+def test_identifiers_postgresql_cannot_hold_are_refused_with_their_key(tmp_path, old, new, message):
+    with pytest.raises(ConfigError) as raised:
+        load_config(write(tmp_path, VALID.replace(old, new)))
+    assert message in str(raised.value)
+    assert "63 bytes" in str(raised.value) or "characters" in str(raised.value)
+
+
+def test_names_up_to_63_bytes_with_any_letters_are_accepted(tmp_path):
+    name = "é" * 31 + "x"  # 63 bytes in UTF-8
+    config = load_config(write(tmp_path, VALID.replace("CUSTOMER", name).replace("schema: oms", "schema: Ünïcode Schema")))
+    assert config.table(name).key == ("CUST_ID",)
+
+
 def test_missing_file_says_where_to_run(tmp_path):
     with pytest.raises(ConfigError, match="run migrate from the project folder"):
         load_config(tmp_path)
