@@ -43,10 +43,16 @@ def progress(description: str, total: int | None = None) -> Iterator[Bar]:
         yield Bar(bar, bar.add_task(description, total=total))
 
 
+def _numeric(value: object) -> bool:
+    return isinstance(value, (int, float)) or (isinstance(value, str) and value.replace(",", "").replace(".", "", 1).strip().isdigit())
+
+
 def table(title: str, headers: Sequence[str], rows: Sequence[Sequence[object]]) -> None:
+    """Figures right-aligned, words left-aligned (prose wraps readably at any width)."""
     out = Table(title=title, title_justify="left")
     for i, header in enumerate(headers):
-        out.add_column(header, justify="left" if i == 0 else "right")
+        figures = i > 0 and all(_numeric(row[i]) for row in rows if row[i] not in (None, ""))
+        out.add_column(header, justify="right" if figures else "left")
     for row in rows:
         out.add_row(*(f"{v:,}" if isinstance(v, int) else str(v) for v in row))
     console.print(out)
