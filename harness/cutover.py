@@ -521,6 +521,8 @@ def run(
     tables = chosen.tables
     with connections.connection(target, command="cutover", autocommit=True) as ctl:
         control.ensure(ctl, schema)
+        # A running `sync --follow` yields until this session ends (and stops once the source is frozen).
+        sync.exclude_followers(ctl, config, config.cutover.lock_timeout_seconds)
         run_id, resumed, done = runbook.open_run(ctl, schema, "cutover", chosen.detail())
         result = CutoverResult(run_id, resumed, plan=chosen)
         early: dict[str, Any] = {}  # work begun ahead of its step: the verification, the parsed project
