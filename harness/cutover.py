@@ -298,7 +298,7 @@ def _verify_changed_rows(config: Config, source: Database, target: Database, sin
     try:
         hash_function = checksums.pair_hash_function(pair)
         for table in (t for t in config.tables if t.name in tables):
-            prepared = checksums.prepare_table(config, pair, table, hash_function)
+            prepared = checksums.prepare_table(config, pair, table, hash_function, segments=False)
             if prepared.result.problem:
                 raise CheckFailed(f"final verification failed: {prepared.result.problem}; nothing was switched")
             compared[table.name] = _compare_rows_since(pair, config, prepared, since)
@@ -308,6 +308,8 @@ def _verify_changed_rows(config: Config, source: Database, target: Database, sin
 
 
 def _compare_rows_since(pair: checksums.Pair, config: Config, prepared: Any, since: datetime | None) -> int:
+    """The landing rows stamped since `since` (a tombstone: the key must be gone from the source)
+    against the source rows of the same keys, by row hash; how many were compared."""
     table, ours_side, theirs_side = prepared.result, prepared.source, prepared.target
     key = list(table.key)
     changed = sql.SQL("t.{} >= %s").format(sql.Identifier(landing.SYNCED_AT)) if since else sql.SQL("true")

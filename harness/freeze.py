@@ -5,8 +5,9 @@ own writer session (the fallback carries the new application's changes into the 
 schema). That session proves itself with a secret: each freeze stores a new random one in
 `_migrate.freeze_secret`, which no other role may read, and the trigger function (SECURITY
 DEFINER, fixed search_path) lets a write pass only where `migrate.writer` equals it. The harness
-sets it with bound parameters (declare_writer), so it never appears in pg_stat_activity. Only a
-superuser, or the role that owns `_migrate`, can read the secret.
+sets it from that table inside the database (declare_writer), so it never travels and never
+appears in pg_stat_activity. Only a superuser, or the role that owns `_migrate`, can read it (and
+the tables' owner can drop the trigger): the application must use none of those roles.
 
 With `legacy_role` (migration.yml `roles.legacy_app_role`), the freeze also revokes that role's
 INSERT, UPDATE, DELETE and TRUNCATE privileges granted on each frozen table, records them in
