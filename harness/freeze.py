@@ -218,7 +218,8 @@ def _create_triggers(conn: psycopg.Connection, schema: str, tables: list[str], s
 
 def _revoke_writes(conn: psycopg.Connection, schema: str, tables: list[str], role: str) -> tuple[list[str], list[str]]:
     """Revoke the role's write privileges granted on the tables, each recorded first (a freeze
-    run again finds them revoked and keeps the record); returns what was revoked, and notes."""
+    run again finds them revoked and keeps the record); returns what is revoked until unfreeze
+    (by this freeze or one before it), and notes."""
     if conn.execute("select 1 from pg_roles where rolname = %s", (role,)).fetchone() is None:
         return [], [f"role {role} (roles.legacy_app_role) does not exist on the source: no privilege was revoked"]
     granted = conn.execute(
@@ -230,14 +231,19 @@ def _revoke_writes(conn: psycopg.Connection, schema: str, tables: list[str], rol
         """,
         (schema, tables, sql.Identifier(role).as_string(conn), list(WRITE_PRIVILEGES)),
     ).fetchall()
-    revoked: dict[str, list[str]] = {}
     for table, privilege, grantable in granted:
         conn.execute(
             sql.SQL("insert into {}.frozen_grants values (%s, %s, %s, %s, %s) on conflict do nothing").format(sql.Identifier(CAPTURE_SCHEMA)),
             (schema, table, role, privilege, grantable),
         )
         conn.execute(sql.SQL("revoke {} on {} from {}").format(sql.SQL(privilege), postgres.qualified(schema, table), sql.Identifier(role)))
-        revoked.setdefault(table, []).append(privilege)
+    revoked = conn.execute(
+        sql.SQL(
+            "select table_name || ': ' || string_agg(privilege, ', ' order by privilege) from {}.frozen_grants "
+            "where table_schema = %s and table_name = any(%s) and grantee = %s group by table_name order by table_name"
+        ).format(sql.Identifier(CAPTURE_SCHEMA)),
+        (schema, tables, role),
+    ).fetchall()
     still = [
         table for (table,) in conn.execute(
             "select t from unnest(%s::text[]) t where has_table_privilege(%s::name, format('%%I.%%I', %s::text, t), 'INSERT, UPDATE, DELETE, TRUNCATE')",
@@ -245,7 +251,7 @@ def _revoke_writes(conn: psycopg.Connection, schema: str, tables: list[str], rol
         ).fetchall()
     ]
     notes = [f"role {role} may still write {', '.join(still)} (through PUBLIC, another role or ownership): the freeze trigger refuses it"] if still else []
-    return [f"{table}: {', '.join(privileges)}" for table, privileges in revoked.items()], notes
+    return [line for (line,) in revoked], notes
 
 
 def _restore_writes(conn: psycopg.Connection, schema: str, tables: list[str]) -> None:

@@ -24,7 +24,7 @@ from harness import capture, connections, control, dbt, freeze, landing
 from harness.config import Config
 from harness.connections import Database
 from harness.engines import postgres
-from harness.errors import ConnectionFailed, DbtFailed, HarnessError
+from harness.errors import EXIT_CHECK_FAILED, ConnectionFailed, DbtFailed, HarnessError
 from harness.control import STREAM
 
 CHANGE_COLUMNS = ["change_id", "table_schema", "table_name", "op", "old_key", "new_row", "captured_at"]
@@ -47,6 +47,12 @@ class Lag:
 
 class NotLoaded(HarnessError):
     pass
+
+
+class FollowerBusy(HarnessError):
+    """A `sync --follow` batch or build did not yield to the cutover in time."""
+
+    exit_code = EXIT_CHECK_FAILED
 
 
 def _watermark(ctl: psycopg.Connection, schema: str) -> str:
@@ -360,7 +366,7 @@ def exclude_followers(conn: psycopg.Connection, config: Config, timeout_seconds:
     try:
         conn.execute("select pg_advisory_lock(hashtextextended(%s, 0))", (_follow_lock_key(config),))
     except psycopg.errors.LockNotAvailable:
-        raise HarnessError(
+        raise FollowerBusy(
             f"a `migrate sync --follow` batch or build did not finish within {timeout_seconds:g} s (cutover.lock_timeout_seconds); "
             "nothing was changed: run migrate cutover again, or stop the follower"
         ) from None

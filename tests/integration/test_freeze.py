@@ -115,7 +115,8 @@ def test_the_freeze_revokes_the_legacy_roles_writes_and_unfreeze_grants_back_exa
     assert sorted(frozen.revoked) == ["Basket: DELETE, INSERT, UPDATE", "Client: DELETE, INSERT, UPDATE", "Tag: DELETE, INSERT, TRUNCATE, UPDATE"]
     assert _privileges(migration.source_url, legacy_role) == [(t, "SELECT", False) for t in sorted(TABLES)], "reads go on"
     with psycopg.connect(migration.source_url) as conn:
-        freeze.freeze(conn, "Shop", TABLES, legacy_role=legacy_role)  # frozen again (a resumed cutover): the record is kept
+        again = freeze.freeze(conn, "Shop", TABLES, legacy_role=legacy_role)  # a resumed cutover: the record is kept
+        assert again.revoked == frozen.revoked
         freeze.unfreeze(conn, "Shop", TABLES)
     assert _privileges(migration.source_url, legacy_role) == before
     with psycopg.connect(migration.source_url, user=legacy_role, autocommit=True) as app:
