@@ -220,7 +220,7 @@ def _revoke_writes(conn: psycopg.Connection, schema: str, tables: list[str], rol
     """Revoke the role's write privileges granted on the tables, each recorded first (a freeze
     run again finds them revoked and keeps the record); returns what is revoked until unfreeze
     (by this freeze or one before it), and notes."""
-    if conn.execute("select 1 from pg_roles where rolname = %s", (role,)).fetchone() is None:
+    if not _role_exists(conn, role):
         return [], [f"role {role} (roles.legacy_app_role) does not exist on the source: no privilege was revoked"]
     granted = conn.execute(
         """
@@ -264,9 +264,13 @@ def _restore_writes(conn: psycopg.Connection, schema: str, tables: list[str]) ->
         (schema, tables),
     ).fetchall()
     for table, grantee, privilege, grantable in rows:
-        if postgres.table_exists(conn, schema, table) and conn.execute("select 1 from pg_roles where rolname = %s", (grantee,)).fetchone():
+        if postgres.table_exists(conn, schema, table) and _role_exists(conn, grantee):
             conn.execute(sql.SQL("grant {} on {} to {}{}").format(
                 sql.SQL(privilege), postgres.qualified(schema, table), sql.Identifier(grantee), sql.SQL(" with grant option" if grantable else "")))
+
+
+def _role_exists(conn: psycopg.Connection, role: str) -> bool:
+    return conn.execute("select 1 from pg_roles where rolname = %s", (role,)).fetchone() is not None
 
 
 def unfreeze(conn: psycopg.Connection, schema: str, tables: list[str]) -> None:
