@@ -444,7 +444,9 @@ class _Prepared:
         return self.result.problem is None
 
 
-def _prepare(config: Config, pair: Pair, table_config, hash_function: HashFunction) -> _Prepared:
+def prepare_table(config: Config, pair: Pair, table_config, hash_function: HashFunction, *, segments: bool = True) -> _Prepared:
+    """How each side of one table is read and hashed, and (`segments`) how it is cut into
+    segments; why it cannot be compared in `result.problem`."""
     prepared = _Prepared(TableComparison(table_config.name))
     result = prepared.result
     src, dst = pair.source, pair.target
@@ -490,6 +492,8 @@ def _prepare(config: Config, pair: Pair, table_config, hash_function: HashFuncti
         [by_target[n] for n in names], names, table.key, postgres.qualified(config.landing_schema, table.name),
         masks={}, live=sql.SQL("not t.{}").format(sql.Identifier(landing.DELETED)), hash_function=hash_function,
     )
+    if not segments:  # a comparison of given keys: no row estimate, no key range to read
+        return prepared
     prepared.estimate = _estimate_rows(src, config.source_schema, table.name)
     leading = next(c for c in source_columns if c.name == table.key[0])
     if leading.base in INTEGER_TYPES:
@@ -600,9 +604,9 @@ def compare(
     """Compare every listed table (or `tables`) of the source, inside `snapshot_id`, with landing."""
     pair = open_pair(config, source, target, snapshot_id, "reconcile checksums")
     try:
-        hash_function = _hash_function(pair)
+        hash_function = pair_hash_function(pair)
         chosen = [t for t in config.tables if tables is None or t.name in tables]
-        prepared = [_prepare(config, pair, t, hash_function) for t in chosen]
+        prepared = [prepare_table(config, pair, t, hash_function) for t in chosen]
         comparable = [p for p in prepared if p.problem_free]
         lock = threading.Lock()
 
@@ -641,8 +645,8 @@ def whole_table_hashes(config: Config, source: Database, target: Database, *, sn
     """
     pair = open_pair(config, source, target, snapshot_id, "checksums baseline")
     try:
-        hash_function = _hash_function(pair)
-        prepared = [p for p in (_prepare(config, pair, t, hash_function) for t in config.tables) if p.problem_free]
+        hash_function = pair_hash_function(pair)
+        prepared = [p for p in (prepare_table(config, pair, t, hash_function) for t in config.tables) if p.problem_free]
 
         def whole(side_of: Callable[[_Prepared], SideQuery]) -> Callable[[psycopg.Connection], list]:
             def work(conn: psycopg.Connection) -> list:
@@ -662,6 +666,6 @@ def whole_table_hashes(config: Config, source: Database, target: Database, *, sn
         close_pair(pair)
 
 
-def _hash_function(pair: Pair) -> HashFunction:
+def pair_hash_function(pair: Pair) -> HashFunction:
     encodings = [conn.execute("show server_encoding").fetchone()[0] for conn in (pair.source, pair.target)]
     return HashFunction(portable=encodings[0] != encodings[1])

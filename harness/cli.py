@@ -457,7 +457,8 @@ def sync_cmd(
         config, source, target, interval=interval, build_every=build_every, run_dbt=build,
         until=lambda: deadline is not None and time.monotonic() >= deadline, on_batch=show, on_retry=retry,
     )
-    summary(f"sync stopped: {report.changes:,} changes in {report.batches:,} batches, {report.builds} dbt builds, {report.retries} retries")
+    why = "the source is frozen for the cutover, nothing left to follow: " if report.source_frozen else ""
+    summary(f"sync stopped: {why}{report.changes:,} changes in {report.batches:,} batches, {report.builds} dbt builds, {report.retries} retries")
     if report.interrupted:
         raise KeyboardInterrupt
 

@@ -83,7 +83,7 @@ class CutoverConfig:
 
     required_approvals: tuple[str, ...] = ()  # owner roles that must sign off the cutover stage
     max_lag_seconds: float = 5.0
-    reconcile_max_age_minutes: float = 60.0
+    reconcile_max_age_minutes: float = 60.0  # the newest green reconciliation with the checksums level must be younger
     backup_max_age_hours: float = 24.0
     require_rehearsal: bool = True
     rollback_window_hours: float = 72.0

@@ -27,7 +27,7 @@ from typing import Any, Callable, Collection, Mapping
 import psycopg
 from psycopg import sql
 
-from harness import capture, connections, control, dbt, dbt_artifacts, freeze, landing, load, processes, reconcile, runbook, sync
+from harness import capture, checksums, connections, control, dbt, dbt_artifacts, freeze, landing, load, processes, reconcile, runbook, sync
 from harness.config import Config
 from harness.connections import Database
 from harness.engines import postgres
@@ -136,18 +136,43 @@ def _approvals_gate(conn: psycopg.Connection, config: Config) -> Gate:
     return Gate("approvals", True, "all required approvals recorded")
 
 
+# The reconciliation levels that compare content, not only counts: one of them must have passed recently.
+CONTENT_LEVELS = ("checksums",)
+CATCH_UP_LEVELS = ["counts", "checksums"]
+
+
+def _gate_reconciliations(config: Config) -> sql.Composed:
+    """The reconciliations a person ran: catch_up's own are the cutover's checks, never a gate's evidence."""
+    return sql.SQL(
+        "select * from {runs} r where not exists (select 1 from {steps} s where s.step = 'catch_up' and s.detail ->> 'reconcile_id' = r.reconcile_id::text)"
+    ).format(runs=control.table(config.control_schema, "reconcile_runs"), steps=control.table(config.control_schema, "steps"))
+
+
+def content_reconciliation(conn: psycopg.Connection, config: Config) -> tuple[int, datetime] | None:
+    """The newest passed reconciliation that compared content (checksums), and when it finished."""
+    return conn.execute(
+        sql.SQL("select reconcile_id, finished_at from ({}) r where status = 'passed' and levels && %s order by reconcile_id desc limit 1").format(
+            _gate_reconciliations(config)),
+        (list(CONTENT_LEVELS),),
+    ).fetchone()
+
+
 def _reconcile_gate(conn: psycopg.Connection, config: Config) -> Gate:
     settings = config.cutover
-    row = conn.execute(
-        sql.SQL("select status, finished_at from {} order by reconcile_id desc limit 1").format(control.table(config.control_schema, "reconcile_runs"))
-    ).fetchone()
-    if row is None:
+    last = conn.execute(sql.SQL("select status from ({}) r order by reconcile_id desc limit 1").format(_gate_reconciliations(config))).fetchone()
+    if last is None:
         return Gate("reconcile", False, "no reconciliation has run: run migrate reconcile")
-    if row[0] != "passed":
+    if last[0] != "passed":
         return Gate("reconcile", False, "the last reconciliation failed: fix it and run migrate reconcile again")
-    if datetime.now(timezone.utc) - row[1] > timedelta(minutes=settings.reconcile_max_age_minutes):
-        return Gate("reconcile", False, f"the last green reconciliation is older than {settings.reconcile_max_age_minutes:g} minutes: run migrate reconcile")
-    return Gate("reconcile", True, f"green reconciliation at {row[1]:%H:%M:%S}")
+    content = content_reconciliation(conn, config)
+    if content is None:
+        return Gate("reconcile", False, "no green reconciliation compared content (row counts alone do not open the gate): "
+                                        "run migrate reconcile (all levels) or migrate reconcile --level counts,checksums")
+    finished_at = content[1]
+    if datetime.now(timezone.utc) - finished_at > timedelta(minutes=settings.reconcile_max_age_minutes):
+        return Gate("reconcile", False, f"the last green checksum reconciliation is older than {settings.reconcile_max_age_minutes:g} minutes: "
+                                        "run migrate reconcile")
+    return Gate("reconcile", True, f"green checksum reconciliation at {finished_at:%H:%M:%S}")
 
 
 def _backup_gate(conn: psycopg.Connection, config: Config) -> Gate:
@@ -265,52 +290,56 @@ def _finished_at(conn: psycopg.Connection, schema: str, reconcile_id: int) -> da
 
 
 def _verify_changed_rows(config: Config, source: Database, target: Database, since: datetime | None, tables: Collection[str]) -> dict[str, int]:
-    """Compare, row by row, every landing row written since the last green reconcile with the source."""
+    """Compare every landing row written since `since` (a checksum-level reconciliation) with the
+    source, key by key, by the row hash of the checksums level (each database hashes its own rows,
+    values normalised, only keys and hashes travel)."""
     compared = {}
-    with connections.connection(source, command="cutover verify") as src, connections.connection(target, command="cutover verify") as dst:
+    pair = checksums.open_pair(config, source, target, None, "cutover verify")
+    try:
+        hash_function = checksums.pair_hash_function(pair)
         for table in (t for t in config.tables if t.name in tables):
-            desc = landing.describe(src, config, table)
-            compared[table.name] = _compare_rows_since(src, dst, config, desc, since)
+            prepared = checksums.prepare_table(config, pair, table, hash_function, segments=False)
+            if prepared.result.problem:
+                raise CheckFailed(f"final verification failed: {prepared.result.problem}; nothing was switched")
+            compared[table.name] = _compare_rows_since(pair, config, prepared, since)
+    finally:
+        checksums.close_pair(pair)
     return compared
 
 
-def _compare_rows_since(src: psycopg.Connection, dst: psycopg.Connection, config: Config, table: landing.SourceTable, since: datetime | None) -> int:
-    keys = postgres.column_list(table.key)
-    key_types = {c.name: c.type for c in table.columns}
-    landing_table = postgres.qualified(config.landing_schema, table.name)
-    row_md5 = sql.SQL("md5((to_jsonb(r) - {}::text[])::text)").format(sql.Literal([landing.SYNCED_AT, landing.DELETED]))
-    changed = sql.SQL("{} >= %s").format(sql.Identifier(landing.SYNCED_AT)) if since else sql.SQL("true")
-    theirs = {
-        tuple(row[:-1]): row[-1]
-        for row in dst.execute(
-            sql.SQL("select {keys}, case when {deleted} then null else {md5} end from {t} r where {changed}").format(
-                keys=keys, deleted=sql.Identifier(landing.DELETED), md5=row_md5, t=landing_table, changed=changed
-            ),
-            (since,) if since else (),
-        ).fetchall()
-    }
-    if not theirs:
+def _compare_rows_since(pair: checksums.Pair, config: Config, prepared: Any, since: datetime | None) -> int:
+    """The landing rows stamped since `since` (a tombstone: the key must be gone from the source)
+    against the source rows of the same keys, by row hash; how many were compared."""
+    table, ours_side, theirs_side = prepared.result, prepared.source, prepared.target
+    key = list(table.key)
+    changed = sql.SQL("t.{} >= %s").format(sql.Identifier(landing.SYNCED_AT)) if since else sql.SQL("true")
+    landed = pair.target.execute(
+        sql.SQL("select {raw}, array[{keys}]::text[], case when t.{deleted} then null else {hash} end from {t} t where {changed}").format(
+            raw=sql.SQL(", ").join(sql.SQL("t.{}").format(sql.Identifier(k)) for k in key),
+            keys=sql.SQL(", ").join(theirs_side.keys), deleted=sql.Identifier(landing.DELETED), hash=theirs_side.row_hash(),
+            t=theirs_side.relation, changed=changed,
+        ),
+        (since,) if since else (),
+    ).fetchall()
+    if not landed:
         return 0
-    src.execute(
-        sql.SQL("create temp table _changed ({}) on commit drop").format(
-            sql.SQL(", ").join(sql.SQL("{} {}").format(sql.Identifier(k), sql.SQL(key_types[k])) for k in table.key)
-        )
-    )
-    with src.cursor().copy(sql.SQL("copy _changed ({}) from stdin").format(keys)) as copy:
-        for key in theirs:
-            copy.write_row(key)
-    ours = {
-        tuple(row[:-1]): row[-1]
-        for row in src.execute(
-            sql.SQL("select {keys}, {md5} from ({select}) r join _changed using ({keys})").format(
-                keys=keys, md5=row_md5, select=landing.select_masked(config.source_schema, table)
-            )
+    theirs = {tuple(row[len(key)]): row[-1] for row in landed}
+    types = {c.name: c.type for c in postgres.typed_columns(pair.source, config.source_schema, table.table)}
+    # The changed keys, as typed arrays: the source finds them through its key index.
+    ours = dict(
+        (tuple(keys), digest)
+        for keys, digest in pair.source.execute(
+            sql.SQL("select array[{keys}]::text[], {hash} from {t} t where ({cols}) in (select * from unnest({arrays}))").format(
+                keys=sql.SQL(", ").join(ours_side.keys), hash=ours_side.row_hash(), t=ours_side.relation,
+                cols=sql.SQL(", ").join(sql.SQL("t.{}").format(sql.Identifier(k)) for k in key),
+                arrays=sql.SQL(", ").join(sql.SQL("%s::{}[]").format(sql.SQL(types[k])) for k in key),
+            ),
+            [[row[i] for row in landed] for i in range(len(key))],
         ).fetchall()
-    }
-    src.rollback()
+    )
     differing = [k for k, digest in theirs.items() if ours.get(k) != digest]
     if differing:
-        raise CheckFailed(f"final verification failed: {len(differing)} changed rows of {table.name} differ from the source, e.g. {differing[:3]}; nothing was switched")
+        raise CheckFailed(f"final verification failed: {len(differing)} changed rows of {table.table} differ from the source, e.g. {differing[:3]}; nothing was switched")
     return len(theirs)
 
 
@@ -521,12 +550,13 @@ def run(
     tables = chosen.tables
     with connections.connection(target, command="cutover", autocommit=True) as ctl:
         control.ensure(ctl, schema)
+        # A running `sync --follow` yields until this session ends (and stops once the source is frozen).
+        sync.exclude_followers(ctl, config, config.cutover.lock_timeout_seconds)
         run_id, resumed, done = runbook.open_run(ctl, schema, "cutover", chosen.detail())
         result = CutoverResult(run_id, resumed, plan=chosen)
         early: dict[str, Any] = {}  # work begun ahead of its step: the verification, the parsed project
-        last_reconcile = ctl.execute(
-            sql.SQL("select max(finished_at) from {} where status = 'passed'").format(control.table(schema, "reconcile_runs"))
-        ).fetchone()[0]
+        content = content_reconciliation(ctl, config)  # the gate's evidence: where a run without catch_up's compares from
+        last_reconcile = content[1] if content else None
 
         def preflight(detail: dict) -> None:
             found = gates(config, source, target)
@@ -548,20 +578,21 @@ def run(
 
         def catch_up(detail: dict) -> None:
             # Sync and build everything written so far while the legacy application still writes;
-            # count both sides exactly at one snapshot (the whole tables, outside the window: the
-            # window then compares only the rows changed since); sync and build once more, so that
-            # the window's build has only what arrives during this last round.
+            # compare both sides at one snapshot by counts and segment checksums (the whole tables,
+            # outside the window: the window then compares only the rows changed since, by the same
+            # row hash); sync and build once more, so that the window's build has only what arrives
+            # during this last round.
             detail["changes"] = sync.apply_until_caught_up(config, source, target)
             sync.build(config, target)
             # Earlier waves' tables are counted out: frozen at the source since their own cutover, they
             # are written on the new side now, and the new application's changes are no drift.
             still_legacy = replace(config, tables=tuple(t for t in config.tables if t.name not in chosen.switched_before))
-            counted = reconcile.reconcile(still_legacy, source, target, ["counts"], report_name="cutover-catch-up")
+            counted = reconcile.reconcile(still_legacy, source, target, CATCH_UP_LEVELS, report_name="cutover-catch-up")
             detail["reconcile_id"] = counted.reconcile_id
             if not counted.passed:
-                wrong = [c.name for level in counted.levels for c in level.checks if c.verdict == reconcile.FAILED]
+                wrong = [f"{level.level} {c.name}" for level in counted.levels for c in level.checks if c.verdict == reconcile.FAILED]
                 raise CheckFailed(
-                    f"catch-up counts failed ({'; '.join(wrong)}): landing differs from the source; nothing was frozen; "
+                    f"catch-up reconciliation failed ({'; '.join(wrong)}): landing differs from the source; nothing was frozen; "
                     "see reports/cutover-catch-up.md"
                 )
             detail["changes"] += counted.point.changes_applied + sync.apply_until_caught_up(config, source, target)
@@ -577,12 +608,14 @@ def run(
         def freeze_source(detail: dict) -> None:
             with connections.connection(source, command="cutover freeze") as conn:
                 frozen = freeze.freeze(conn, config.source_schema, tables, lock_timeout_seconds=config.cutover.lock_timeout_seconds,
-                                       drain_timeout_seconds=config.cutover.drain_timeout_seconds)
+                                       drain_timeout_seconds=config.cutover.drain_timeout_seconds,
+                                       legacy_role=config.roles.get("legacy_app_role"))
             with connections.connection(target, command="cutover", autocommit=True) as conn:
                 control.set_phase(conn, schema, "frozen")
                 if chosen.strategy == "big_bang":
                     detail["abandoned_loads"] = _abandon_unfinished_loads(conn, schema)
-            detail.update(tables=frozen.tables, waited_seconds=frozen.waited_seconds, ended_transactions=frozen.ended_transactions, frozen_at=time.time())
+            detail.update(tables=frozen.tables, waited_seconds=frozen.waited_seconds, ended_transactions=frozen.ended_transactions,
+                          revoked=frozen.revoked, notes=frozen.notes, frozen_at=time.time())
 
         def load_snapshot(detail: dict) -> None:
             # Nothing moves any more: one snapshot of every table, copied whole (a killed copy resumes).
@@ -605,16 +638,17 @@ def run(
             detail["nodes"] = sync.build(config, target, manifest=manifest).succeeded
 
         def catch_up_counts() -> tuple[int, datetime] | None:
-            """The reconciliation in which catch_up counted both sides, and when it recorded them."""
+            """The reconciliation in which catch_up compared both sides (counts and checksums), and when it recorded it."""
             counted = runbook.step_details(ctl, schema, run_id).get("catch_up", {}).get("reconcile_id")
             return None if counted is None else (counted, _finished_at(ctl, schema, counted))
 
         def verify_landing(counted: tuple[int, datetime] | None) -> dict[str, Any]:
             """What the final verification found; a failure is in "failed", with the figures so far.
 
-            Where catch_up counted both sides at a snapshot, the window compares only the rows
-            changed since, key by key: those carry the counts forward (nothing else writes landing).
-            The whole tables are counted again after the switch (source_read_only)."""
+            Where catch_up compared both sides at a snapshot, the window compares only the rows
+            changed since, key by key by row hash: those carry the counts and checksums forward
+            (nothing else writes landing). The whole tables are counted again after the switch
+            (source_read_only)."""
             started = time.perf_counter()
             found: dict[str, Any] = {}
             try:

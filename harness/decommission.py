@@ -14,7 +14,9 @@ The runbook, each step recorded and resumed like the cutover's:
 The legacy schema stays read-only. The cutover's freeze triggers call a function in `_migrate`,
 which goes; in the same transaction they are replaced by guards of their own
 (`_migrate_read_only` triggers calling `_migrate_read_only.refuse_write()`), so there is no
-moment at which the legacy application could write to a database nobody reads any more.
+moment at which the legacy application could write to a database nobody reads any more. The
+legacy role's write grants, revoked by the freeze, are granted back as they were (the unfreeze
+does it): the guards, which let no session through, refuse its writes all the same.
 Making it writable again is a deliberate act: `drop schema _migrate_read_only cascade`.
 """
 from __future__ import annotations

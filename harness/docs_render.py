@@ -36,19 +36,23 @@ STRATEGY_WORDS = {
 }
 
 STEP_WORDS = {
-    "preflight": "checks every gate (approvals, capture lag, a recent green reconciliation, a verified backup, "
+    "preflight": "checks every gate (approvals, capture lag, a recent green reconciliation that compared content by checksums, a verified backup, "
                  "a rehearsal of the current models); changes nothing",
     "catch_up": "syncs the captured changes and runs the incremental build while the legacy application still writes, "
-                "counts every table on both sides at one snapshot (stops here, nothing frozen, if they differ), "
+                "compares every table on both sides at one snapshot by counts and segment checksums (stops here, nothing frozen, "
+                "if they differ), "
                 "then syncs and builds once more, so that the freeze only waits for what arrives during these seconds",
-    "freeze_source": "a trigger on every listed source table refuses writes; waits for write transactions in flight, "
-                     "all tables in one transaction",
+    "freeze_source": "a trigger on every listed source table refuses the writes of every session but the harness's own "
+                     "(it proves itself with a secret no application role can read); the legacy application's role "
+                     "(roles.legacy_app_role) loses its INSERT, UPDATE, DELETE and TRUNCATE grants on those tables until the "
+                     "source is unfrozen; waits for write transactions in flight, all tables in one transaction",
     "load": "copies every table whole from the frozen source into landing (a killed copy resumes)",
     "build": "the full `dbt build --full-refresh` over that copy (models and tests)",
     "final_sync": "syncs the changes captured up to the freeze, until a batch finds none",
     "final_build": "the incremental sync build (`dbt build` of the models the last changes touch, and their tests)",
-    "final_verification": "every row changed since catch_up's counts compared with the source, which carries those counts "
-                          "forward (after a whole load: exact counts, and every row by segment checksums)",
+    "final_verification": "every row changed since catch_up's reconciliation compared with the source by the checksums "
+                          "level's row hash, which carries its counts and checksums forward (after a whole load: exact "
+                          "counts, and every row by segment checksums)",
     "reverse_capture": "after the final build, installs capture triggers with before images on the target's app tables: "
                        "from here on only the new application writes them, and every row it changes can be carried back "
                        "by a fallback",
@@ -89,7 +93,8 @@ FALLBACK_STEP_WORDS = {
                      "write transactions in flight); the phase becomes falling_back",
     "reverse_build": "`dbt build --select tag:fallback`: the reverse models turn every row the new application changed "
                      "since the switch into legacy rows, and their tests run",
-    "carry_back": "writes those rows into the legacy tables, still frozen for everyone else, in one transaction, parents "
+    "carry_back": "writes those rows into the legacy tables, still frozen for everyone else (the harness's session passes "
+                  "the freeze with its secret), in one transaction, parents "
                   "first: deletes, updates of the listed columns only, inserts of the rows born in the new system",
     "verify": "compares every carried row with the legacy table (the columns it listed) and checks that every delete is gone",
     "switch_back": "runs the switch-back command of migration.yml, if any, and writes the routing file back to the legacy system",
@@ -741,7 +746,7 @@ def runbook(f: dict) -> Doc:
 
     blocks += [heading("Commands"), numbered([
         "`migrate status`: load finished, capture running, lag low, the next step named.",
-        "`migrate reconcile`: a green reconciliation no older than "
+        "`migrate reconcile`: a green reconciliation with the checksums level (counts alone do not open the gate) no older than "
         f"{c['reconcile_max_age_minutes']:g} minutes.",
         "`migrate backup --side source`, then `migrate restore --into SCRATCH_DB`: a verified source backup no older than "
         f"{c['backup_max_age_hours']:g} hours.",
@@ -804,7 +809,7 @@ def gate_thresholds(settings: dict) -> dict[str, str]:
     c = settings["cutover"]
     return {
         "approvals": f"approvals of the cutover by {', '.join(c['required_approvals'])}" if c["required_approvals"] else "none required",
-        "reconcile": f"a green reconciliation no older than {c['reconcile_max_age_minutes']:g} minutes",
+        "reconcile": f"a green reconciliation with the checksums level no older than {c['reconcile_max_age_minutes']:g} minutes",
         "backup": f"a verified source backup no older than {c['backup_max_age_hours']:g} hours",
         "rehearsal": "a successful rehearsal of the current models" if c["require_rehearsal"] else "not required by migration.yml",
         "capture_lag": f"capture lag at most {c['max_lag_seconds']:g} s",

@@ -1,10 +1,23 @@
 """The write freeze: legacy writes fail fast, and none commits unseen after the final sync.
 
-A BEFORE trigger on every listed table rejects writes with a clear error, except in a session
-that declared itself the migration's own writer (`set migrate.writer = 'fallback'`: the fallback
-carries the new application's changes into the frozen legacy schema). All tables are frozen in
-one transaction, and only once no write transaction is in flight on them: once `freeze` returns,
-everything committed before is in the change log, and nothing can commit after.
+A BEFORE trigger on every listed table rejects writes with a clear error, except in the harness's
+own writer session (the fallback carries the new application's changes into the frozen legacy
+schema). That session proves itself with a secret: each freeze stores a new random one in
+`_migrate.freeze_secret`, which no other role may read, and the trigger function (SECURITY
+DEFINER, fixed search_path) lets a write pass only where `migrate.writer` equals it. The harness
+sets it from that table inside the database (declare_writer), so it never travels and never
+appears in pg_stat_activity. Only a superuser, or the role that owns `_migrate`, can read it (and
+the tables' owner can drop the trigger): the application must use none of those roles.
+
+With `legacy_role` (migration.yml `roles.legacy_app_role`), the freeze also revokes that role's
+INSERT, UPDATE, DELETE and TRUNCATE privileges granted on each frozen table, records them in
+`_migrate.frozen_grants`, and unfreeze grants exactly those back (with their grant option). What
+the role may do through PUBLIC, another role it belongs to, or owning a table is not revoked:
+the trigger refuses those writes all the same.
+
+All tables are frozen in one transaction, and only once no write transaction is in flight on
+them: once `freeze` returns, everything committed before is in the change log, and nothing can
+commit after.
 
 Where the capture triggers are installed, the freeze first drains the writers through the
 advisory lock every captured write holds shared: taking it exclusively waits for the write
@@ -15,9 +28,10 @@ With a drain timeout, the write transactions still open after it are ended rathe
 """
 from __future__ import annotations
 
+import secrets
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import psycopg
 from psycopg import sql
@@ -28,8 +42,9 @@ from harness.engines import postgres
 from harness.errors import HarnessError
 
 TRIGGER = "_migrate_freeze"
-WRITER_SETTING = "migrate.writer"  # the one session the freeze lets through
+WRITER_SETTING = "migrate.writer"  # the one session the freeze lets through sets it to the secret
 MESSAGE = capture.FROZEN_MESSAGE
+WRITE_PRIVILEGES = ("INSERT", "UPDATE", "DELETE", "TRUNCATE")  # revoked from the legacy role
 
 
 class FreezeFailed(HarnessError):
@@ -41,29 +56,56 @@ class Frozen:
     tables: list[str]
     waited_seconds: float
     ended_transactions: int = 0  # still open after the drain timeout, so ended (never acknowledged)
+    revoked: list[str] = field(default_factory=list)  # "table: PRIVILEGE, ..." revoked from the legacy role
+    notes: list[str] = field(default_factory=list)
 
 
 FUNCTION_DDL = """
 create schema if not exists {schema};
-create or replace function {schema}.refuse_write() returns trigger language plpgsql as $$
+create table if not exists {schema}.freeze_secret (
+    singleton boolean primary key default true check (singleton),
+    secret    text not null
+);
+-- The legacy role's privileges the freeze revoked, granted back by unfreeze.
+create table if not exists {schema}.frozen_grants (
+    table_schema text not null,
+    table_name   text not null,
+    grantee      text not null,
+    privilege    text not null,
+    grantable    boolean not null,
+    primary key (table_schema, table_name, grantee, privilege)
+);
+revoke all on {schema}.freeze_secret, {schema}.frozen_grants from public;
+create or replace function {schema}.refuse_write() returns trigger language plpgsql
+security definer set search_path = pg_catalog, pg_temp as $$
 begin
-    if current_setting('migrate.writer', true) = 'fallback' then
+    if current_setting('migrate.writer', true) = (select secret from {schema}.freeze_secret) then
         return null;
     end if;
     raise exception using errcode = 'read_only_sql_transaction', message = {message},
         hint = {hint};
 end
 $$;
+revoke all on function {schema}.refuse_write() from public;
 """
 
 
+def declare_writer(conn: psycopg.Connection) -> None:
+    """Let this session's current transaction write past the freeze (the harness's sessions only)."""
+    conn.execute(
+        sql.SQL("select set_config(%s, secret, true) from {}.freeze_secret").format(sql.Identifier(CAPTURE_SCHEMA)), (WRITER_SETTING,)
+    )
+
+
 def freeze(
-    conn: psycopg.Connection, schema: str, tables: list[str], *, lock_timeout_seconds: float = 30.0, drain_timeout_seconds: float | None = None
+    conn: psycopg.Connection, schema: str, tables: list[str], *, lock_timeout_seconds: float = 30.0,
+    drain_timeout_seconds: float | None = None, legacy_role: str | None = None,
 ) -> Frozen:
     """Freeze all tables at once, in one transaction of its own (`conn` must be idle).
 
     `drain_timeout_seconds`: how long to wait for the write transactions in flight before ending
-    those still open (where the capture triggers drain them; they were never acknowledged)."""
+    those still open (where the capture triggers drain them; they were never acknowledged).
+    `legacy_role`: the role whose write privileges on the tables are revoked until unfreeze."""
     if conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
         raise ValueError("freeze needs an idle connection: inside an open transaction it would only be a savepoint")
     started = time.perf_counter()
@@ -71,6 +113,7 @@ def freeze(
     key = capture.freeze_lock_key(sql.Literal(schema))
     conn.commit()
     stragglers = _StragglerEnder(conn, key, drain_timeout_seconds) if drain and drain_timeout_seconds is not None else None
+    frozen = Frozen(list(tables), 0.0)
     try:
         if drain:
             conn.execute(sql.SQL("set lock_timeout = {}").format(sql.Literal(f"{int(lock_timeout_seconds * 1000)}ms")))
@@ -81,7 +124,7 @@ def freeze(
                     stragglers.stop()
             conn.commit()
         try:
-            _create_triggers(conn, schema, tables, lock_timeout_seconds - (time.perf_counter() - started))
+            _create_triggers(conn, schema, tables, lock_timeout_seconds - (time.perf_counter() - started), legacy_role, frozen)
         finally:
             if drain:
                 conn.execute(sql.SQL("select pg_advisory_unlock({})").format(key))
@@ -99,7 +142,9 @@ def freeze(
             f"could not freeze {schema} within {lock_timeout_seconds:g} s: a write transaction stayed open; "
             "nothing was frozen; find it in pg_stat_activity or raise the lock timeout"
         ) from None
-    return Frozen(list(tables), time.perf_counter() - started, stragglers.ended if stragglers else 0)
+    frozen.waited_seconds = time.perf_counter() - started
+    frozen.ended_transactions = stragglers.ended if stragglers else 0
+    return frozen
 
 
 class _StragglerEnder:
@@ -133,7 +178,7 @@ class _StragglerEnder:
         self._timer.join()
 
 
-def _create_triggers(conn: psycopg.Connection, schema: str, tables: list[str], seconds: float) -> None:
+def _create_triggers(conn: psycopg.Connection, schema: str, tables: list[str], seconds: float, legacy_role: str | None, frozen: Frozen) -> None:
     superuser = conn.execute("select rolsuper from pg_roles where rolname = current_user").fetchone()[0]
     conn.commit()
     deadline = time.perf_counter() + seconds
@@ -147,6 +192,12 @@ def _create_triggers(conn: psycopg.Connection, schema: str, tables: list[str], s
                     conn.execute("set local deadlock_timeout = '10s'")
                 conn.execute(sql.SQL(FUNCTION_DDL).format(
                     schema=sql.Identifier(CAPTURE_SCHEMA), message=sql.Literal(MESSAGE), hint=sql.Literal(capture.FROZEN_HINT)))
+                # A new secret each freeze: one read before it no longer passes.
+                conn.execute(
+                    sql.SQL("insert into {}.freeze_secret (secret) values (%s) on conflict (singleton) do update set secret = excluded.secret").format(
+                        sql.Identifier(CAPTURE_SCHEMA)),
+                    (secrets.token_hex(32),),
+                )
                 # The lock CREATE TRIGGER takes, on all tables at once: it waits for the writers in flight.
                 conn.execute(sql.SQL("lock table {} in share row exclusive mode").format(
                     sql.SQL(", ").join(postgres.qualified(schema, t) for t in tables)))
@@ -158,9 +209,68 @@ def _create_triggers(conn: psycopg.Connection, schema: str, tables: list[str], s
                             sql.Identifier(TRIGGER), target, sql.Identifier(CAPTURE_SCHEMA)
                         )
                     )
+                if legacy_role:
+                    frozen.revoked, frozen.notes = _revoke_writes(conn, schema, tables, legacy_role)
             return
         except psycopg.errors.DeadlockDetected:
             continue  # a writer held one table and wanted another we had locked: it went on, we try again
+
+
+def _revoke_writes(conn: psycopg.Connection, schema: str, tables: list[str], role: str) -> tuple[list[str], list[str]]:
+    """Revoke the role's write privileges granted on the tables, each recorded first (a freeze
+    run again finds them revoked and keeps the record); returns what is revoked until unfreeze
+    (by this freeze or one before it), and notes."""
+    if not _role_exists(conn, role):
+        return [], [f"role {role} (roles.legacy_app_role) does not exist on the source: no privilege was revoked"]
+    granted = conn.execute(
+        """
+        select distinct c.relname, a.privilege_type, a.is_grantable
+        from pg_class c join pg_namespace n on n.oid = c.relnamespace, aclexplode(c.relacl) a
+        where n.nspname = %s and c.relname = any(%s) and a.grantee = %s::regrole and a.privilege_type = any(%s)
+        order by 1, 2
+        """,
+        (schema, tables, sql.Identifier(role).as_string(conn), list(WRITE_PRIVILEGES)),
+    ).fetchall()
+    for table, privilege, grantable in granted:
+        conn.execute(
+            sql.SQL("insert into {}.frozen_grants values (%s, %s, %s, %s, %s) on conflict do nothing").format(sql.Identifier(CAPTURE_SCHEMA)),
+            (schema, table, role, privilege, grantable),
+        )
+        conn.execute(sql.SQL("revoke {} on {} from {}").format(sql.SQL(privilege), postgres.qualified(schema, table), sql.Identifier(role)))
+    revoked = conn.execute(
+        sql.SQL(
+            "select table_name || ': ' || string_agg(privilege, ', ' order by privilege) from {}.frozen_grants "
+            "where table_schema = %s and table_name = any(%s) and grantee = %s group by table_name order by table_name"
+        ).format(sql.Identifier(CAPTURE_SCHEMA)),
+        (schema, tables, role),
+    ).fetchall()
+    still = [
+        table for (table,) in conn.execute(
+            "select t from unnest(%s::text[]) t where has_table_privilege(%s::name, format('%%I.%%I', %s::text, t), 'INSERT, UPDATE, DELETE, TRUNCATE')",
+            (tables, role, schema),
+        ).fetchall()
+    ]
+    notes = [f"role {role} may still write {', '.join(still)} (through PUBLIC, another role or ownership): the freeze trigger refuses it"] if still else []
+    return [line for (line,) in revoked], notes
+
+
+def _restore_writes(conn: psycopg.Connection, schema: str, tables: list[str]) -> None:
+    """Grant back exactly what the freeze revoked from the legacy role on these tables."""
+    if conn.execute("select to_regclass(%s)", (f"{CAPTURE_SCHEMA}.frozen_grants",)).fetchone()[0] is None:
+        return
+    rows = conn.execute(
+        sql.SQL("delete from {}.frozen_grants where table_schema = %s and table_name = any(%s) returning table_name, grantee, privilege, grantable").format(
+            sql.Identifier(CAPTURE_SCHEMA)),
+        (schema, tables),
+    ).fetchall()
+    for table, grantee, privilege, grantable in rows:
+        if postgres.table_exists(conn, schema, table) and _role_exists(conn, grantee):
+            conn.execute(sql.SQL("grant {} on {} to {}{}").format(
+                sql.SQL(privilege), postgres.qualified(schema, table), sql.Identifier(grantee), sql.SQL(" with grant option" if grantable else "")))
+
+
+def _role_exists(conn: psycopg.Connection, role: str) -> bool:
+    return conn.execute("select 1 from pg_roles where rolname = %s", (role,)).fetchone() is not None
 
 
 def unfreeze(conn: psycopg.Connection, schema: str, tables: list[str]) -> None:
@@ -168,6 +278,7 @@ def unfreeze(conn: psycopg.Connection, schema: str, tables: list[str]) -> None:
         for table in tables:
             if postgres.table_exists(conn, schema, table):
                 conn.execute(sql.SQL("drop trigger if exists {} on {}").format(sql.Identifier(TRIGGER), postgres.qualified(schema, table)))
+        _restore_writes(conn, schema, tables)
 
 
 def frozen_tables(conn: psycopg.Connection, schema: str) -> list[str]:

@@ -23,11 +23,11 @@ import psycopg
 import yaml
 from psycopg import sql
 
-from harness import capture, connections, control, dbt, landing
+from harness import capture, connections, control, dbt, freeze, landing
 from harness.config import Config
 from harness.connections import Database
 from harness.engines import postgres
-from harness.errors import ConfigError, ConnectionFailed, DbtFailed, HarnessError
+from harness.errors import EXIT_CHECK_FAILED, ConfigError, ConnectionFailed, DbtFailed, HarnessError
 from harness.control import STREAM
 
 CHANGE_COLUMNS = ["change_id", "table_schema", "table_name", "op", "old_key", "new_row", "captured_at"]
@@ -50,6 +50,12 @@ class Lag:
 
 class NotLoaded(HarnessError):
     pass
+
+
+class FollowerBusy(HarnessError):
+    """A `sync --follow` batch or build did not yield to the cutover in time."""
+
+    exit_code = EXIT_CHECK_FAILED
 
 
 def _watermark(ctl: psycopg.Connection, schema: str) -> str:
@@ -436,6 +442,44 @@ class FollowReport:
     builds: int = 0
     retries: int = 0
     interrupted: bool = False  # Ctrl-C or SIGTERM: the batch in flight committed, no build after it
+    yielded: int = 0  # turns skipped because a cutover holds the follow lock
+    source_frozen: bool = False  # stopped because every listed table is frozen: nothing left to follow
+
+
+# The follow lock: each unit of `sync --follow`'s work (a batch, a dbt build) holds it shared; a
+# cutover holds it exclusively for its whole run. A cutover waits for the unit in flight, and while
+# it runs the follower neither moves landing under the cutover's build and checks nor runs a dbt
+# build beside it. Session-level, so a killed cutover or follower releases it.
+def _follow_lock_key(config: Config) -> str:
+    return f"migrate follow {config.control_schema}"
+
+
+def exclude_followers(conn: psycopg.Connection, config: Config, timeout_seconds: float) -> None:
+    """Hold the follow lock on `conn` (until its session ends): waits for a follower's unit in flight."""
+    conn.execute(sql.SQL("set lock_timeout = {}").format(sql.Literal(f"{int(timeout_seconds * 1000)}ms")))
+    try:
+        conn.execute("select pg_advisory_lock(hashtextextended(%s, 0))", (_follow_lock_key(config),))
+    except psycopg.errors.LockNotAvailable:
+        raise FollowerBusy(
+            f"a `migrate sync --follow` batch or build did not finish within {timeout_seconds:g} s (cutover.lock_timeout_seconds); "
+            "nothing was changed: run migrate cutover again, or stop the follower"
+        ) from None
+    finally:
+        conn.execute("reset lock_timeout")
+
+
+@contextmanager
+def _follow_turn(config: Config, target: Database) -> Iterator[bool]:
+    """One unit of the follower's work: True when it may run (no cutover holds the follow lock)."""
+    with connections.connection(target, command="sync --follow", autocommit=True) as conn:
+        (free,) = conn.execute("select pg_try_advisory_lock_shared(hashtextextended(%s, 0))", (_follow_lock_key(config),)).fetchone()
+        yield free  # the session's end releases the lock
+
+
+def _source_frozen(config: Config, source: Database) -> bool:
+    """Every listed table frozen at the source: a cutover froze it, nothing more will be captured."""
+    with connections.connection(source, command="sync --follow", autocommit=True) as conn:
+        return set(freeze.frozen_tables(conn, config.source_schema)) >= {t.name for t in config.tables}
 
 
 # While landing keeps syncing during a dbt run, a batch can commit after the run read its high
@@ -461,7 +505,9 @@ def follow(
     """Keep syncing until `until()` says stop; a source or target that drops away is retried with backoff.
 
     Landing is synced in a thread of its own, so a dbt run (in this thread) never holds it back;
-    only a run that failed while landing moved is run again with landing held still.
+    only a run that failed while landing moved is run again with landing held still. A cutover
+    pauses both (the follow lock, see exclude_followers); once it has frozen every listed table
+    at the source the follower stops: nothing more can be captured.
     """
     report = FollowReport()
     stop = threading.Event()
@@ -472,7 +518,16 @@ def follow(
         try:
             while not stop.is_set() and not until():
                 try:
-                    batch = apply(config, source, target)
+                    with _follow_turn(config, target) as free:
+                        batch = apply(config, source, target) if free else None
+                    if batch is None or not batch.changes:
+                        if _source_frozen(config, source):
+                            report.source_frozen = True
+                            return
+                    if batch is None:
+                        report.yielded += 1
+                        stop.wait(interval)
+                        continue
                     report.batches += 1
                     report.changes += batch.changes
                     if on_batch:
@@ -496,17 +551,11 @@ def follow(
             syncer.join(timeout=build_every)
             if run_dbt and syncer.is_alive() and report.changes > built_changes:
                 seen = report.changes
-                try:
-                    build(config, target, CONCURRENT_SYNC_BUILD)
-                except DbtFailed:
-                    # The batch's tests compare landing with app on the rows it recomputed, and a
-                    # batch applied meanwhile may have rewritten one of them: build again with
-                    # landing held still; only a failure there is real.
-                    report.builds += 1
-                    with paused(config, target, command="sync --follow"):
-                        build(config, target, CONCURRENT_SYNC_BUILD)
-                report.builds += 1
-                built_changes = seen
+                with _follow_turn(config, target) as free:
+                    # Never after a cutover's freeze: from its switch on the new application writes app.
+                    if free and not _source_frozen(config, source):
+                        _follow_build(config, target, report)
+                        built_changes = seen
     except KeyboardInterrupt:
         # A safe point: the batch in flight commits (or rolls back whole) before the thread ends;
         # what is applied but not built stays pending for the next sync's build.
@@ -517,6 +566,20 @@ def follow(
     if failure:
         raise failure[0]
     if run_dbt and report.changes > built_changes and not report.interrupted:
-        build(config, target, CONCURRENT_SYNC_BUILD)
-        report.builds += 1
+        with _follow_turn(config, target) as free:
+            if free and not _source_frozen(config, source):
+                _follow_build(config, target, report)
     return report
+
+
+def _follow_build(config: Config, target: Database, report: FollowReport) -> None:
+    try:
+        build(config, target, CONCURRENT_SYNC_BUILD)
+    except DbtFailed:
+        # The batch's tests compare landing with app on the rows it recomputed, and a batch
+        # applied meanwhile may have rewritten one of them: build again with landing held
+        # still; only a failure there is real.
+        report.builds += 1
+        with paused(config, target, command="sync --follow"):
+            build(config, target, CONCURRENT_SYNC_BUILD)
+    report.builds += 1

@@ -2,6 +2,8 @@
 a text key, a masked card column. Shared by the load, sync and backup tests."""
 from __future__ import annotations
 
+import uuid
+
 import psycopg
 import pytest
 
@@ -42,6 +44,22 @@ def shop(tmp_path, migration, monkeypatch):
     source = Database("source", migration.source_url, "MIGRATE_SOURCE_URL", False)
     target = Database("target", migration.target_url, "MIGRATE_TARGET_URL", False)
     return config, source, target, migration, tmp_path
+
+
+@pytest.fixture
+def legacy_role(shop):
+    """A login role of the legacy application's kind: it may write the shop tables, nothing more."""
+    _, _, _, migration, _ = shop
+    role = f"shop_legacy_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(migration.source_url, autocommit=True) as conn:
+        conn.execute(f'create role {role} login')
+        conn.execute(f'grant usage on schema "Shop" to {role}')
+        conn.execute(f'grant select, insert, update, delete on all tables in schema "Shop" to {role}')
+        conn.execute(f'grant truncate on "Shop"."Tag" to {role} with grant option')
+    yield role
+    with psycopg.connect(migration.source_url, autocommit=True) as conn:
+        conn.execute(f"drop owned by {role}")
+        conn.execute(f"drop role {role}")
 
 
 def rows(url: str, query: str) -> list[tuple]:

@@ -60,6 +60,30 @@ def test_cutover_is_refused_by_each_failed_gate_with_its_reason(project):
         conn.execute("""insert into "Shop"."Tag" values ('ok', 'not frozen')""")  # a refused cutover changes nothing
 
 
+def _reconcile_gate(config, source, target) -> cutover.Gate:
+    return next(g for g in cutover.gates(config, source, target) if g.name == "reconcile")
+
+
+def test_the_reconcile_gate_needs_a_recent_checksum_reconciliation_not_counts_alone(project):
+    config, source, target, migration, tmp_path = project
+    load.load(config, source, target)
+    assert reconcile.reconcile(config, source, target, ["counts"], build=False).passed
+    gate = _reconcile_gate(config, source, target)
+    assert not gate.passed and "compared content" in gate.reason and "--level counts,checksums" in gate.reason, gate
+    checked = reconcile.reconcile(config, source, target, ["counts", "checksums"], build=False)
+    assert checked.passed
+    assert _reconcile_gate(config, source, target).passed
+    # A counts-only run since does not hide it, and catch_up's own reconciliation is never the gate's evidence.
+    assert reconcile.reconcile(config, source, target, ["counts"], build=False).passed
+    assert _reconcile_gate(config, source, target).passed
+    with psycopg.connect(migration.target_url, autocommit=True) as conn:
+        conn.execute("update migrate_control.reconcile_runs set finished_at = finished_at - interval '2 hours' where reconcile_id = %s",
+                     (checked.reconcile_id,))
+    cutover.run(config, source, target, skip_gates=True, stop_before="freeze_source")
+    gate = _reconcile_gate(config, source, target)
+    assert not gate.passed and "older than 60 minutes" in gate.reason, gate
+
+
 def test_cutover_freezes_syncs_verifies_and_switches(project, admin_url):
     config, source, target, migration, tmp_path = project
     try:
@@ -93,7 +117,7 @@ def test_a_landing_that_drifted_before_the_cutover_stops_it_at_catch_up_with_not
         make_ready(config, source, target, tmp_path)
         with psycopg.connect(migration.target_url, autocommit=True) as conn:
             conn.execute('delete from landing."Basket" where "ClientId" = 5')  # no change was captured for it
-        with pytest.raises(CheckFailed, match=r"catch-up counts failed \(Basket: source = landing\).*nothing was frozen"):
+        with pytest.raises(CheckFailed, match=r"catch-up reconciliation failed \(counts Basket: source = landing; checksums .*Basket.*\).*nothing was frozen"):
             cutover.run(config, source, target)
         assert not (tmp_path / ".migrate" / "routing.json").exists()
         assert rows(migration.target_url, "select phase from migrate_control.migration_state") != [("frozen",)]
@@ -133,6 +157,29 @@ def test_a_changed_row_that_drifted_in_the_window_stops_the_cutover_before_the_s
         connections.drop_database(admin_url, f"{source.name}_check")
 
 
+def test_the_window_compares_changed_rows_by_content_exactly_whatever_the_sessions_float_digits(project, admin_url):
+    """A float that differs in its last bits: both databases print floats with extra_float_digits = 0
+    (the old default), so their text looks equal; the canonical row hash of the checksums level sees it."""
+    config, source, target, migration, tmp_path = project
+    try:
+        make_ready(config, source, target, tmp_path)
+        cutover.run(config, source, target, stop_before="freeze_source")
+        with psycopg.connect(migration.source_url, autocommit=True) as conn:
+            conn.execute("""update "Shop"."Basket" set "Price" = 0.1::float8 + 0.2::float8 where ("ClientId", "Line") = (7, 1)""")
+        cutover.run(config, source, target, stop_before="final_verification")
+        with psycopg.connect(migration.target_url, autocommit=True) as conn:
+            conn.execute("""update landing."Basket" set "Price" = 0.3 where ("ClientId", "Line") = (7, 1)""")
+        for url in (migration.source_url, migration.target_url):
+            with psycopg.connect(url, autocommit=True) as conn:
+                conn.execute(f"alter database {conn.info.dbname} set extra_float_digits = 0")
+        with pytest.raises(CheckFailed, match="final verification failed: 1 changed rows of Basket differ from the source"):
+            cutover.run(config, source, target)
+    finally:
+        from harness import connections
+
+        connections.drop_database(admin_url, f"{source.name}_check")
+
+
 def test_a_drift_the_window_cannot_see_is_found_by_the_recount_after_the_switch(project, admin_url):
     """A landing row lost after catch_up's counts, never changed since: the window's comparison of
     changed rows cannot see it, the whole-table recount after the switch does, and says what to do."""
@@ -147,6 +194,28 @@ def test_a_drift_the_window_cannot_see_is_found_by_the_recount_after_the_switch(
         (recount,) = rows(migration.target_url, "select detail -> 'recount' -> 'Basket' from migrate_control.steps "
                                                 "where step = 'source_read_only' and status = 'failed'")[0]
         assert recount["source"] == recount["landing"] + 3
+    finally:
+        from harness import connections
+
+        connections.drop_database(admin_url, f"{source.name}_check")
+
+
+def test_the_cutover_revokes_the_legacy_roles_writes_at_the_freeze_and_an_abort_grants_them_back(project, admin_url, legacy_role):
+    config, source, target, migration, tmp_path = project
+    (tmp_path / "migration.yml").write_text(CONFIG.replace("roles: {app_role: shop_app_test}", f"roles: {{legacy_app_role: {legacy_role}}}") + CUTOVER)
+    config = load_config(tmp_path)
+    can_write = f"""select t, has_table_privilege('{legacy_role}', format('"Shop".%I', t), 'INSERT')
+                    from unnest(array['Basket', 'Client', 'Tag']) t order by 1"""
+    try:
+        make_ready(config, source, target, tmp_path)
+        cutover.run(config, source, target, stop_before="final_sync")
+        assert rows(migration.source_url, can_write) == [("Basket", False), ("Client", False), ("Tag", False)]
+        (revoked,) = rows(migration.target_url, "select detail -> 'revoked' from migrate_control.steps where step = 'freeze_source'")[0]
+        assert revoked == ["Basket: DELETE, INSERT, UPDATE", "Client: DELETE, INSERT, UPDATE", "Tag: DELETE, INSERT, TRUNCATE, UPDATE"]
+        rollback.abort(config, source, target, decided_by="Dana", reason="test")
+        assert rows(migration.source_url, can_write) == [("Basket", True), ("Client", True), ("Tag", True)]
+        with psycopg.connect(migration.source_url, user=legacy_role, autocommit=True) as app:
+            app.execute("""insert into "Shop"."Tag" values ('back', 'the legacy application writes again')""")
     finally:
         from harness import connections
 

@@ -79,3 +79,45 @@ def test_drain_timeout_ends_the_write_transactions_still_open_and_nothing_they_w
             freeze.unfreeze(conn, "Shop", TABLES)
     finally:
         stuck.close()
+
+
+def _privileges(url: str, role: str) -> list[tuple]:
+    return rows(url, f"""select c.relname, a.privilege_type, a.is_grantable from pg_class c
+                         join pg_namespace n on n.oid = c.relnamespace, aclexplode(c.relacl) a
+                         where n.nspname = 'Shop' and a.grantee = '{role}'::regrole order by 1, 2""")
+
+
+def test_an_application_session_that_declares_itself_the_migrations_writer_is_still_refused(shop, legacy_role):
+    _, _, _, migration, _ = shop
+    with psycopg.connect(migration.source_url) as conn:
+        freeze.freeze(conn, "Shop", TABLES)
+    with psycopg.connect(migration.source_url, user=legacy_role, autocommit=True) as app:
+        app.execute("set migrate.writer = 'fallback'")
+        with pytest.raises(psycopg.errors.ReadOnlySqlTransaction, match="frozen for the migration"):
+            app.execute("""insert into "Shop"."Tag" values ('z', 'past the freeze')""")
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            app.execute("select * from _migrate.freeze_secret")  # the harness's secret is not the application's to read
+    with psycopg.connect(migration.source_url) as harness, psycopg.connect(migration.source_url, autocommit=True) as watcher:
+        freeze.declare_writer(harness)  # the harness's own session passes
+        (secret,) = watcher.execute("select secret from _migrate.freeze_secret").fetchone()
+        (text,) = watcher.execute("select query from pg_stat_activity where pid = %s", (harness.info.backend_pid,)).fetchone()
+        assert secret not in text, "the secret travels as a bound parameter, never in the query text"
+        harness.execute("""insert into "Shop"."Tag" values ('y', 'carried back')""")
+        harness.commit()
+    assert rows(migration.source_url, """select "Label" from "Shop"."Tag" where "Code" = 'y'""") == [("carried back",)]
+
+
+def test_the_freeze_revokes_the_legacy_roles_writes_and_unfreeze_grants_back_exactly_those(shop, legacy_role):
+    _, _, _, migration, _ = shop
+    before = _privileges(migration.source_url, legacy_role)
+    with psycopg.connect(migration.source_url) as conn:
+        frozen = freeze.freeze(conn, "Shop", TABLES, legacy_role=legacy_role)
+    assert sorted(frozen.revoked) == ["Basket: DELETE, INSERT, UPDATE", "Client: DELETE, INSERT, UPDATE", "Tag: DELETE, INSERT, TRUNCATE, UPDATE"]
+    assert _privileges(migration.source_url, legacy_role) == [(t, "SELECT", False) for t in sorted(TABLES)], "reads go on"
+    with psycopg.connect(migration.source_url) as conn:
+        again = freeze.freeze(conn, "Shop", TABLES, legacy_role=legacy_role)  # a resumed cutover: the record is kept
+        assert again.revoked == frozen.revoked
+        freeze.unfreeze(conn, "Shop", TABLES)
+    assert _privileges(migration.source_url, legacy_role) == before
+    with psycopg.connect(migration.source_url, user=legacy_role, autocommit=True) as app:
+        app.execute("""insert into "Shop"."Tag" values ('z', 'accepted again')""")
