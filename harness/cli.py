@@ -298,25 +298,32 @@ def load_cmd(
 ) -> None:
     """Copy a consistent snapshot of every listed table into landing, start capture, then dbt build.
 
-    A load that was killed resumes where it stopped when run again.
+    A load that was killed resumes where it stopped when run again (killed in its dbt build: the build alone).
     """
-    from harness import load, sync
+    from harness import load
 
     config = load_config()
     source, target = connections.resolve(config)
+
+    def copied(result: load.LoadResult | None) -> None:
+        if result is None:
+            summary("the copy was done by the interrupted run this one resumes")
+        else:
+            table(
+                f"Load {result.load_id}" + (" (resumed)" if result.resumed else ""),
+                ["table", "rows", "MB", "ranges", "copied now"],
+                [(t.name, t.rows, f"{t.bytes / 1e6:,.1f}", t.ranges, t.copied_now) for t in result.tables.values()],
+            )
+            rate = result.rows / max(result.seconds, 1e-9)
+            summary(f"loaded {result.rows:,} rows in {result.seconds:.1f} s ({rate:,.0f} rows/s); change capture is running on the source")
+        if build:
+            step("dbt build")
+
     with progress("loading", total=None) as bar:
-        result = load.load(config, source, target, jobs=jobs, range_rows=range_rows, progress=lambda _t, rows: bar(rows))
-    table(
-        f"Load {result.load_id}" + (" (resumed)" if result.resumed else ""),
-        ["table", "rows", "MB", "ranges", "copied now"],
-        [(t.name, t.rows, f"{t.bytes / 1e6:,.1f}", t.ranges, t.copied_now) for t in result.tables.values()],
-    )
-    rate = result.rows / max(result.seconds, 1e-9)
-    summary(f"loaded {result.rows:,} rows in {result.seconds:.1f} s ({rate:,.0f} rows/s); change capture is running on the source")
+        done = load.run(config, source, target, build=build, jobs=jobs, range_rows=range_rows, progress=lambda _t, rows: bar(rows),
+                        on_copied=copied, quiet=False)
     if build:
-        step("dbt build")
-        outcome = sync.build(config, target, ("build",), quiet=False)
-        summary(f"dbt build: {outcome.succeeded} nodes passed")
+        summary(f"dbt build: {done.nodes_built} nodes passed")
 
 
 @app.command("sync", rich_help_panel="5 Load")

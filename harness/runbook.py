@@ -32,6 +32,8 @@ def open_run(ctl: psycopg.Connection, schema: str, command: str, detail: dict[st
         (command,),
     ).fetchone()
     run_id = row[0] if row else control.start_run(ctl, schema, command, detail)
+    if row:
+        control.claim_run(ctl, schema, run_id)
     done = {
         name for (name,) in ctl.execute(
             sql.SQL("select step from {} where run_id = %s and status = 'succeeded'").format(control.table(schema, "steps")), (run_id,)
