@@ -102,7 +102,8 @@ def _interrupted(conn: psycopg.Connection, config: Config) -> dict[str, Any] | N
         if alive:
             continue
         interrupted = {"run_id": run_id, "command": command, "started_at": started_at, "step": step, "step_status": step_status,
-                       "host": detail.get("host"), "pid": detail.get("pid"), "process_known_gone": alive is False}
+                       "host": detail.get("host"), "pid": detail.get("pid"), "process_known_gone": alive is False,
+                       "wave": detail.get("wave"), "tables": detail.get("tables")}
         if command == "cutover":
             from harness import rollback
 
@@ -120,12 +121,16 @@ def _resume(interrupted: dict[str, Any], steps: tuple[str, ...]) -> str:
                     else " (its process was not recorded: check that it is not still running)")
     command = interrupted["command"]
     if command == "cutover":
+        wave = interrupted["wave"]
+        if wave:
+            stopped = f"wave {wave} ({', '.join(interrupted['tables'])}) is under way: {stopped}"
+        cutover = "`migrate cutover" + (f" --wave {wave}`" if wave else "`")
         if interrupted["falls_back"]:
-            return (f"{stopped}, with the switch recorded: the applications may write the new system; `migrate cutover` finishes it, "
+            return (f"{stopped}, with the switch recorded: the applications may write the new system; {cutover} finishes it, "
                     "or `migrate rollback` falls back (carries the new system's writes back to the legacy schema)")
         nothing_frozen = step in steps and steps.index(step) < steps.index("freeze_source")
         return (f"{stopped}" + (", nothing is frozen" if nothing_frozen else ", before the switch")
-                + ": `migrate cutover` resumes it, or `migrate rollback` aborts it (the source unfrozen, capture still running)")
+                + f": {cutover} resumes it, or `migrate rollback` aborts it (the source unfrozen, capture still running)")
     if command == "fallback":
         return f"{stopped}: `migrate rollback` resumes the fallback"
     if command == "load" and step == "build":

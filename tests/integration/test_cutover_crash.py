@@ -5,8 +5,9 @@ the routing file was written, while both applications write and follow the routi
 kill is resumed by the next run, and `migrate status` must name the interrupted run, its step and
 the right next command each time. After the last kill, past the switch, `migrate rollback` must
 fall back: every acknowledged write of both applications ends in the legacy schema, where the
-routing file sends the applications. A load killed inside its dbt build is reported as such and
-resumed by `migrate load` with the build alone.
+routing file sends the applications; decommission is refused while the cutover is unfinished. A
+load killed inside its dbt build is reported as such and resumed by `migrate load` with the build
+alone.
 """
 from __future__ import annotations
 
@@ -22,7 +23,7 @@ import time
 
 import pytest
 
-from harness import connections, cutover, rollback, status
+from harness import connections, cutover, decommission, rollback, status
 from harness.config import load_config
 from harness.demo.traffic import run_traffic, verify_after_fallback
 from tests.conftest import PROJECT_DIR, run_migrate
@@ -83,6 +84,8 @@ def test_a_cutover_killed_at_every_step_is_named_by_status_and_rolled_back_witho
             assert (found.facts["interrupted"]["command"], found.facts["interrupted"]["step"]) == ("cutover", step)
             assert "`migrate cutover` finishes it" in found.next_step and "`migrate rollback` falls back" in found.next_step, found.next_step
         assert switched_log.read_text() == "switched\n", "the switch command ran once, though its step ran twice"
+        with pytest.raises(decommission.DecommissionRefused, match="did not finish after the switch"):
+            decommission.decommission(config, source, target, directory=tmp_path / "archive")
         time.sleep(4)  # the new application writes app
 
         result = rollback.rollback(config, source, target, decided_by="Dana", reason="killed past the switch")
