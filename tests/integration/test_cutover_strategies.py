@@ -239,6 +239,25 @@ def test_phased_wave_aborted_before_its_switch_leaves_the_earlier_waves_switched
     assert rows(migration.target_url, """select "Name" from landing."Client" where "Id" = 7""") == [("after the abort",)]
 
 
+def test_phased_wave_killed_past_its_switch_cannot_be_aborted(project):
+    """Wave 2 killed between its switch and source_read_only: its tables are routed to the new
+    side, so aborting it (unfreezing their source tables) would split the writes in two."""
+    config, source, target, migration, tmp_path = project
+    make_ready(config, source, target, tmp_path)
+    cutover.run(config, source, target)  # wave 1
+    env = {**os.environ, "MIGRATE_PROJECT_DIR": str(tmp_path), "MIGRATE_CRASH_AT": "cutover:source_read_only"}
+    killed = subprocess.run([sys.executable, "-m", "harness.cli", "cutover"], cwd=PROJECT_DIR, env=env, capture_output=True, timeout=300)
+    assert killed.returncode == -signal.SIGKILL, killed.stderr.decode()
+    assert routing(tmp_path)["writes"] == "new" and phase(migration.target_url) == "switched"
+    with pytest.raises(rollback.RollbackRefused, match="only a fallback"):
+        rollback.abort(config, source, target, decided_by="Dana", reason="wave 2 postponed")
+    next_step = status.status(config, source, target).next_step
+    assert "wave 2 (Client, Basket) is under way" in next_step and "`migrate cutover --wave 2` finishes it" in next_step, next_step
+
+    assert cli(tmp_path, "cutover", "--wave", "2").stdout.count("done earlier") == 9
+    assert phase(migration.target_url) == "switched" and status.status(config, source, target).facts["interrupted"] is None
+
+
 def test_a_later_wave_does_not_count_what_the_new_application_did_to_an_earlier_one(project):
     """Wave 2's catch_up counts only the tables still written by the legacy application: a row the
     new application deleted from wave 1's app table is no drift (a dispositions view of the shop,
