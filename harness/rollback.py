@@ -32,11 +32,11 @@ def rollback(config: Config, source: Database, target: Database, *, decided_by: 
     with connections.connection(target, command="rollback", autocommit=True) as ctl:
         control.ensure(ctl, config.control_schema)
         phase = control.phase(ctl, config.control_schema)
+        if phase == "fallen_back":
+            raise RollbackRefused("the migration already fell back: the legacy application writes the legacy schema again; nothing to roll back")
+        if phase == "decommissioned":
+            raise RollbackRefused("the migration was decommissioned: capture is gone from the source, so no fallback is possible any more")
         after_switch = falls_back(config, ctl)
-    if phase == "fallen_back":
-        raise RollbackRefused("the migration already fell back: the legacy application writes the legacy schema again; nothing to roll back")
-    if phase == "decommissioned":
-        raise RollbackRefused("the migration was decommissioned: capture is gone from the source, so no fallback is possible any more")
     if after_switch:
         return fallback.run(config, source, target, decided_by=decided_by, reason=reason, on_step=on_step)
     return abort(config, source, target, decided_by=decided_by, reason=reason)

@@ -93,6 +93,8 @@ def _interrupted(conn: psycopg.Connection, config: Config) -> dict[str, Any] | N
             "left join lateral (select step, status from {steps} where run_id = r.run_id order by started_at desc limit 1) s on true "
             # Only the newest run of its command: a later one of the same command supersedes it.
             "where r.status = 'running' and r.run_id = (select max(run_id) from {runs} where command = r.command) "
+            # A cutover after a load built the target itself (a big bang loads afresh).
+            "and not (r.command = 'load' and exists (select from {runs} c where c.command = 'cutover' and c.run_id > r.run_id)) "
             # A cutover's own reconciliation or load is part of it: the cutover is named.
             "order by r.command in ('cutover', 'fallback') desc, r.run_id desc"
         ).format(runs=runs, steps=steps)
@@ -115,7 +117,7 @@ def _interrupted(conn: psycopg.Connection, config: Config) -> dict[str, Any] | N
 def _resume(interrupted: dict[str, Any], steps: tuple[str, ...]) -> str:
     """The next command after an interrupted run: what resumes it, and for a cutover what rolls it back."""
     run, step = f"{interrupted['command']} run {interrupted['run_id']}", interrupted["step"]
-    stopped = f"{run} was interrupted" + (f" at step {step}" + (" (failed)" if interrupted["step_status"] == "failed" else "") if step else "")
+    stopped = f"{run} " + ("stopped, failed" if interrupted["step_status"] == "failed" else "was interrupted") + (f" at step {step}" if step else "")
     if not interrupted["process_known_gone"]:
         stopped += (f" (or still runs on host {interrupted['host']}, pid {interrupted['pid']}: check there first)" if interrupted["host"]
                     else " (its process was not recorded: check that it is not still running)")
