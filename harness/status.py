@@ -130,9 +130,10 @@ def _resume(interrupted: dict[str, Any], steps: tuple[str, ...]) -> str:
         if interrupted["falls_back"]:
             return (f"{stopped}, with the switch recorded: the applications may write the new system; {cutover} finishes it, "
                     "or `migrate rollback` falls back (carries the new system's writes back to the legacy schema)")
-        nothing_frozen = step in steps and steps.index(step) < steps.index("freeze_source")
-        return (f"{stopped}" + (", nothing is frozen" if nothing_frozen else ", before the switch")
-                + f": {cutover} resumes it, or `migrate rollback` aborts it (the source unfrozen, capture still running)")
+        if step in steps and steps.index(step) < steps.index("freeze_source"):
+            return f"{stopped}, nothing is frozen: {cutover} resumes it, or `migrate rollback` aborts it"
+        return (f"{stopped}, the source frozen, nothing switched: {cutover} resumes it, "
+                "or `migrate rollback` aborts it (unfreezes the source; capture keeps running)")
     if command == "fallback":
         return f"{stopped}: `migrate rollback` resumes the fallback"
     if command == "load" and step == "build":
