@@ -1,7 +1,9 @@
 """The control schema in the target database: everything the harness knows, as facts.
 
 Runs and their steps, load ranges, sync watermarks and backup manifests live here, so any
-command can resume after a crash and `status` and the documents are built from facts.
+command can resume after a crash and `status` and the documents are built from facts. Each run
+records the process that runs it (host and pid), so a run left 'running' by a kill is told from
+one still under way; the migration's phase carries the cutover's switch intent.
 """
 from __future__ import annotations
 

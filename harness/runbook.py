@@ -1,7 +1,8 @@
-"""Runbooks of named steps (cutover, fallback), each step recorded with its start, end, outcome.
+"""Runbooks of named steps (cutover, fallback, load), each step recorded with its start, end, outcome.
 
 A runbook killed at any point and started again resumes at the first step that did not succeed:
-the steps that did are skipped. Each step must therefore be safe to run again.
+the steps that did are skipped, and the run is claimed by the process that resumes it. Each step
+must therefore be safe to run again.
 """
 from __future__ import annotations
 
