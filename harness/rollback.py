@@ -42,15 +42,20 @@ def rollback(config: Config, source: Database, target: Database, *, decided_by: 
     return abort(config, source, target, decided_by=decided_by, reason=reason)
 
 
-def falls_back(config: Config, ctl: psycopg.Connection) -> bool:
-    """Whether the applications may write the new side, so that only a fallback rolls back: the
-    switch was recorded as intended or done, or the routing file sends a table there that no
-    earlier wave of a phased cutover switched (a switch made outside the harness counts too)."""
+def falls_back(config: Config, ctl: psycopg.Connection) -> str | None:
+    """Why only a fallback can roll back now (None: an abort can): the applications may write the
+    new side, for the switch was recorded as intended or done, or the routing file sends a table
+    there that no earlier wave of a phased cutover switched (a switch made outside the harness)."""
     schema = config.control_schema
-    if control.phase(ctl, schema) in AFTER_SWITCH:
-        return True
+    phase = control.phase(ctl, schema)
+    if phase in AFTER_SWITCH:
+        return f"the migration is {phase.replace('_', ' ')}: the applications may already write the new system"
     earlier = set(cutover.tables_of(config, cutover.waves_cut_over(ctl, schema)))
-    return any(side == "new" and table not in earlier for table, side in cutover.read_routing(config).items())
+    routed = [table for table, side in cutover.read_routing(config).items() if side == "new" and table not in earlier]
+    if routed:
+        return (f"the routing file {config.project_dir / config.cutover.routing_file} sends {', '.join(routed)} to the new system "
+                "(if that is stale, route them back to legacy first)")
+    return None
 
 
 @dataclass
@@ -67,8 +72,8 @@ def abort(config: Config, source: Database, target: Database, *, decided_by: str
     tables = [t.name for t in config.tables]
     with connections.connection(target, command="rollback", autocommit=True) as ctl:
         control.ensure(ctl, schema)
-        if falls_back(config, ctl):
-            raise RollbackRefused("the applications were already switched to the new system: only a fallback can roll back now (migrate rollback)")
+        if why := falls_back(config, ctl):
+            raise RollbackRefused(f"{why}: only a fallback can roll back now (migrate rollback)")
         run_id, detail = cutover.running(ctl, schema) or (None, {})
         earlier_waves = cutover.waves_cut_over(ctl, schema) if detail.get("strategy") == "phased" else {}
         if earlier_waves:

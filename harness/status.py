@@ -109,7 +109,7 @@ def _interrupted(conn: psycopg.Connection, config: Config) -> dict[str, Any] | N
         if command == "cutover":
             from harness import rollback
 
-            interrupted["falls_back"] = rollback.falls_back(config, conn)
+            interrupted["falls_back"] = rollback.falls_back(config, conn) is not None
         return interrupted
     return None
 
