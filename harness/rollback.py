@@ -48,8 +48,10 @@ def falls_back(config: Config, ctl: psycopg.Connection) -> str | None:
     there that no earlier wave of a phased cutover switched (a switch made outside the harness)."""
     schema = config.control_schema
     phase = control.phase(ctl, schema)
+    if phase == cutover.SWITCHING:
+        return "the cutover recorded its switch (phase switching): the applications may already write the new system"
     if phase in AFTER_SWITCH:
-        return f"the migration is {phase.replace('_', ' ')}: the applications may already write the new system"
+        return f"the applications were already switched to the new system (phase {phase})"
     earlier = set(cutover.tables_of(config, cutover.waves_cut_over(ctl, schema)))
     routed = [table for table, side in cutover.read_routing(config).items() if side == "new" and table not in earlier]
     if routed:

@@ -149,7 +149,7 @@ def test_big_bang_killed_inside_its_switch_cannot_be_aborted_and_finishes_when_r
     killed = subprocess.run([sys.executable, "-m", "harness.cli", "cutover"], cwd=PROJECT_DIR, env=env, capture_output=True, timeout=300)
     assert killed.returncode == -signal.SIGKILL, killed.stderr.decode()
     assert routing(tmp_path)["writes"] == "new" and phase(migration.target_url) == cutover.SWITCHING
-    with pytest.raises(rollback.RollbackRefused, match="the migration is switching"):
+    with pytest.raises(rollback.RollbackRefused, match="recorded its switch"):
         rollback.abort(config, source, target, decided_by="Dana", reason="killed in the switch")
     assert "`migrate rollback` falls back" in status.status(config, source, target).next_step
 
