@@ -628,10 +628,11 @@ def status_cmd(as_json: Annotated[bool, typer.Option("--json", help="Print the f
         print(json.dumps(result.as_dict(), default=str, indent=2))
         return
     facts = result.facts
-    load, sync_state, lag, rec = facts["load"], facts["sync"], facts.get("lag"), facts["reconcile"]
+    load, sync_state, lag, rec, interrupted = facts["load"], facts["sync"], facts.get("lag"), facts["reconcile"], facts["interrupted"]
     rows = [
         ("source / target", f"{result.source} → {result.target}"),
-        ("load", f"{load['status']}, {load['rows'] or 0:,} rows in {load['seconds'] or 0:.0f} s" if load else "not started"),
+        ("load", (f"{load['status']}, {load['rows'] or 0:,} rows in {load['seconds'] or 0:.0f} s" if load else "not started")
+         + (f"; load run {interrupted['run_id']} interrupted at {interrupted['step']}" if interrupted and interrupted["command"] == "load" else "")),
         ("capture", f"{facts['capture']['method']}" + (", removed by decommission" if facts["capture"].get("removed") else "")
          + (f", missing on {', '.join(facts['capture']['missing'])}" if facts["capture"].get("missing") else "")),
         ("sync", f"{sync_state['changes_applied']:,} changes applied, last at {sync_state['applied_at']:%H:%M:%S}" if sync_state else "not started"),

@@ -119,7 +119,8 @@ def test_a_load_killed_in_its_dbt_build_is_named_by_status_and_resumed_by_load(s
     assert (interrupted["command"], interrupted["step"]) == ("load", "build"), interrupted
     assert f"load run {interrupted['run_id']}" in found.next_step and "dbt build" in found.next_step, found.next_step
     assert "`migrate load` resumes it" in found.next_step and "backup" not in found.next_step, found.next_step
-    assert "`migrate load` resumes it" in run_migrate("status", env=env).stdout
+    shown = run_migrate("status", env=env).stdout
+    assert "`migrate load` resumes it" in shown and f"load run {interrupted['run_id']} interrupted at build" in shown, shown
     assert json.loads(run_migrate("status", "--json", env=env).stdout)["facts"]["interrupted"]["step"] == "build"
 
     resumed = run_migrate("load", env=env)
