@@ -3,8 +3,9 @@
 The cutover is killed (kill -9) at every step boundary in turn, and once inside the switch after
 the routing file was written, while both applications write and follow the routing file; each
 kill is resumed by the next run, and `migrate status` must name the interrupted run, its step and
-the right next command each time. After the last kill, past the switch, `migrate rollback` must
-fall back: every acknowledged write of both applications ends in the legacy schema, where the
+the right next command each time. Killed before the switch intent, `migrate rollback` aborts and
+nothing the legacy application wrote is lost; after the last kill, past the switch, it must fall
+back: every acknowledged write of both applications ends in the legacy schema, where the
 routing file sends the applications; decommission is refused while the cutover is unfinished. A
 load killed inside its dbt build is reported as such and resumed by `migrate load` with the build
 alone.
@@ -23,7 +24,7 @@ import time
 
 import pytest
 
-from harness import connections, cutover, decommission, rollback, status
+from harness import connections, cutover, decommission, ledger, rollback, status, sync
 from harness.config import load_config
 from harness.demo.traffic import run_traffic, verify_after_fallback
 from tests.conftest import PROJECT_DIR, run_migrate
@@ -104,6 +105,38 @@ def test_a_cutover_killed_at_every_step_is_named_by_status_and_rolled_back_witho
         check = verify_after_fallback(src, config.source_schema, dst, ledger_path)
     assert check.ok, check.describe() + f" e.g. {(check.missing + check.wrong + check.resurrected)[:5]}"
     assert check.checked > 100
+    assert status.status(config, source, target).facts["interrupted"] is None
+
+
+def test_a_cutover_killed_at_the_switch_before_its_intent_is_aborted_without_losing_a_write(worked_example):  # noqa: F811
+    """The last boundary before the switch: everything prepared, the source frozen, nothing routed.
+    The abort unfreezes the source; the applications never left it, and capture kept running."""
+    config, source, target, tmp_path = worked_example
+    ledger_path, routing = tmp_path / "ledger.jsonl", tmp_path / "routing.json"
+    stop = threading.Event()
+    outcome: dict = {}
+    traffic = threading.Thread(target=lambda: outcome.update(report=run_traffic(
+        source, config.source_schema, ledger_path, rate=30, duration=900, workers=3, stop=stop, new_db=target, routing_file=routing,
+    )))
+    traffic.start()
+    try:
+        time.sleep(2)
+        kill_cutover_at("cutover:switch", routing, [])
+        assert "`migrate rollback` aborts it" in status.status(config, source, target).next_step
+        aborted = rollback.rollback(config, source, target, decided_by="Dana", reason="killed at the switch")
+        assert isinstance(aborted, rollback.Aborted) and len(aborted.unfrozen) == len(config.tables)
+        time.sleep(3)  # the legacy application writes again
+    finally:
+        stop.set()
+        traffic.join()
+    report = outcome["report"]
+    assert report.failed == 0 and report.refused > 0, report
+    assert report.by_side == {"legacy": report.transactions} and not routing.exists()
+    sync.apply_until_caught_up(config, source, target)
+    with connections.connection(source) as src, connections.connection(target) as dst:
+        for conn, schema in ((src, config.source_schema), (dst, config.landing_schema)):
+            check = ledger.verify(conn, schema, ledger_path)
+            assert check.ok and check.checked > 50, f"{schema}: {check.describe()}"
     assert status.status(config, source, target).facts["interrupted"] is None
 
 
