@@ -351,10 +351,11 @@ def load_cmd(
 ) -> None:
     """Copy a consistent snapshot of every listed table into landing, start capture, then dbt build.
 
-    A load that was killed resumes where it stopped when run again. After the load, `--table T`
-    reloads one table while sync runs, and tables added to migration.yml since are loaded alone.
+    A load that was killed resumes where it stopped when run again (killed in its dbt build: the
+    build alone). After the load, `--table T` reloads one table while sync runs, and tables added to
+    migration.yml since are loaded alone.
     """
-    from harness import load, sync
+    from harness import load
 
     config = load_config()
     source, target = connections.resolve(config)
@@ -364,19 +365,26 @@ def load_cmd(
             step(f"the listed tables are loaded but {', '.join(alone)}, added to migration.yml since: loading {'them' if len(alone) > 1 else 'it'} alone")
         _load_tables(config, source, target, alone, build)
         return
+
+    def copied(result: load.LoadResult | None) -> None:
+        if result is None:
+            summary("the copy was done by the interrupted run this one resumes")
+        else:
+            table(
+                f"Load {result.load_id}" + (" (resumed)" if result.resumed else ""),
+                ["table", "rows", "MB", "ranges", "copied now"],
+                [(t.name, t.rows, f"{t.bytes / 1e6:,.1f}", t.ranges, t.copied_now) for t in result.tables.values()],
+            )
+            rate = result.rows / max(result.seconds, 1e-9)
+            summary(f"loaded {result.rows:,} rows in {result.seconds:.1f} s ({rate:,.0f} rows/s); change capture is running on the source")
+        if build:
+            step("dbt build")
+
     with progress("loading", total=None) as bar:
-        result = load.load(config, source, target, jobs=jobs, range_rows=range_rows, progress=lambda _t, rows: bar(rows))
-    table(
-        f"Load {result.load_id}" + (" (resumed)" if result.resumed else ""),
-        ["table", "rows", "MB", "ranges", "copied now"],
-        [(t.name, t.rows, f"{t.bytes / 1e6:,.1f}", t.ranges, t.copied_now) for t in result.tables.values()],
-    )
-    rate = result.rows / max(result.seconds, 1e-9)
-    summary(f"loaded {result.rows:,} rows in {result.seconds:.1f} s ({rate:,.0f} rows/s); change capture is running on the source")
+        done = load.run(config, source, target, build=build, jobs=jobs, range_rows=range_rows, progress=lambda _t, rows: bar(rows),
+                        on_copied=copied, quiet=False)
     if build:
-        step("dbt build")
-        outcome = sync.build(config, target, ("build",), quiet=False)
-        summary(f"dbt build: {outcome.succeeded} nodes passed")
+        summary(f"dbt build: {done.nodes_built} nodes passed")
 
 
 def _load_tables(config, source, target, names: list[str], build: bool) -> None:
@@ -716,10 +724,11 @@ def status_cmd(as_json: Annotated[bool, typer.Option("--json", help="Print the f
         print(json.dumps(result.as_dict(), default=str, indent=2))
         return
     facts = result.facts
-    load, sync_state, lag, rec = facts["load"], facts["sync"], facts.get("lag"), facts["reconcile"]
+    load, sync_state, lag, rec, interrupted = facts["load"], facts["sync"], facts.get("lag"), facts["reconcile"], facts["interrupted"]
     rows = [
         ("source / target", f"{result.source} → {result.target}"),
-        ("load", f"{load['status']}, {load['rows'] or 0:,} rows in {load['seconds'] or 0:.0f} s" if load else "not started"),
+        ("load", (f"{load['status']}, {load['rows'] or 0:,} rows in {load['seconds'] or 0:.0f} s" if load else "not started")
+         + (f"; load run {interrupted['run_id']} interrupted at {interrupted['step']}" if interrupted and interrupted["command"] == "load" else "")),
         ("capture", f"{facts['capture']['method']}" + (", removed by decommission" if facts["capture"].get("removed") else "")
          + (f", missing on {', '.join(facts['capture']['missing'])}" if facts["capture"].get("missing") else "")),
         *[("other target", _consumer_line(c)) for c in facts["capture"].get("consumers", []) if not c["this_target"]],

@@ -1,11 +1,15 @@
 """The control schema in the target database: everything the harness knows, as facts.
 
 Runs and their steps, load ranges, sync watermarks and backup manifests live here, so any
-command can resume after a crash and `status` and the documents are built from facts.
+command can resume after a crash and `status` and the documents are built from facts. Each run
+records the process that runs it (host and pid), so a run left 'running' by a kill is told from
+one still under way; the migration's phase carries the cutover's switch intent.
 """
 from __future__ import annotations
 
 import json
+import os
+import socket
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -234,12 +238,36 @@ def table(schema: str, name: str) -> sql.Composed:
     return sql.SQL("{}.{}").format(sql.Identifier(schema), sql.Identifier(name))
 
 
+def this_process() -> dict[str, Any]:
+    """Which process runs a run: a run left 'running' whose process is gone was interrupted (kill -9)."""
+    return {"pid": os.getpid(), "host": socket.gethostname()}
+
+
 def start_run(conn: psycopg.Connection, schema: str, command: str, detail: dict[str, Any] | None = None) -> int:
     (run_id,) = conn.execute(
         sql.SQL("insert into {} (command, detail) values (%s, %s) returning run_id").format(table(schema, "runs")),
-        (command, json.dumps(detail or {})),
+        (command, json.dumps({**(detail or {}), **this_process()})),
     ).fetchone()
     return run_id
+
+
+def claim_run(conn: psycopg.Connection, schema: str, run_id: int) -> None:
+    """A run resumed by this process: it runs it now."""
+    conn.execute(sql.SQL("update {} set detail = detail || %s where run_id = %s").format(table(schema, "runs")), (json.dumps(this_process()), run_id))
+
+
+def process_alive(detail: dict[str, Any]) -> bool | None:
+    """Whether the process recorded in a run's detail still runs; None when it cannot be told from
+    here (another host, or a run recorded before processes were)."""
+    if "pid" not in detail or detail.get("host") != socket.gethostname():
+        return None
+    try:
+        os.kill(detail["pid"], 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # someone else's process
+    return True
 
 
 def finish_run(conn: psycopg.Connection, schema: str, run_id: int, status: str, detail: dict[str, Any] | None = None) -> None:
@@ -289,6 +317,13 @@ def set_phase(conn: psycopg.Connection, schema: str, phase: str, **fields: Any) 
         ),
         values,
     )
+
+
+def switch_intent(conn: psycopg.Connection, schema: str) -> dict[str, Any] | None:
+    """The switch recorded as about to happen (cutover's switch step): its run, tables, and whether
+    the switch command ran."""
+    row = conn.execute(sql.SQL("select detail -> 'switch' from {}").format(table(schema, "migration_state"))).fetchone()
+    return row[0] if row else None
 
 
 def phase(conn: psycopg.Connection, schema: str) -> str | None:

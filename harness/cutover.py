@@ -10,7 +10,9 @@
 
 Each step is recorded with its start, end and outcome in the control schema, and every step
 can run again: a cutover killed at any point and started again resumes at the first step that
-did not succeed. Before the switch, `rollback.abort` undoes it cleanly.
+did not succeed. The switch step records its intent (phase `switching`) before it moves the
+applications and the phase `switched` with them; before the intent, `rollback.abort` undoes the
+cutover cleanly, from it on only a fallback (or finishing the cutover) is safe.
 """
 from __future__ import annotations
 
@@ -26,6 +28,7 @@ from typing import Any, Callable, Collection, Mapping
 
 import psycopg
 from psycopg import sql
+from psycopg.types.json import Jsonb
 
 from harness import capture, checksums, connections, control, dbt, dbt_artifacts, freeze, landing, load, processes, reconcile, runbook, sync
 from harness.config import Config
@@ -62,6 +65,9 @@ BIG_BANG_STEPS = (
 )
 # The phase between two waves of a phased cutover: some tables are written on the new side.
 PARTLY_SWITCHED = "partly_switched"
+# The switch recorded as about to happen, before the switch command and the routing file: the
+# applications may write the new side from here on.
+SWITCHING = "switching"
 # Phases in which there is nothing left to cut over.
 DONE_PHASES = ("switched", "falling_back", "decommissioned")
 
@@ -266,6 +272,18 @@ def write_routing(config: Config, sides: str | Mapping[str, str]) -> Path:
     return path
 
 
+def read_routing(config: Config) -> dict[str, str]:
+    """Each table's side as the routing file says: where the applications write (legacy without a file)."""
+    path = config.project_dir / config.cutover.routing_file
+    try:
+        tables = json.loads(path.read_text())["tables"]
+    except FileNotFoundError:
+        return {t.name: "legacy" for t in config.tables}
+    except (ValueError, KeyError, TypeError) as exc:
+        raise HarnessError(f"the routing file {path} cannot be read ({exc}): it should be as the cutover writes it; fix or remove it") from exc
+    return {t.name: tables.get(t.name, "legacy") for t in config.tables}
+
+
 def _verify_counts(config: Config, source: Database, target: Database, tables: Collection[str]) -> dict[str, Any]:
     counts: dict[str, Any] = {}
     with connections.connection(source, command="cutover verify") as src, connections.connection(target, command="cutover verify") as dst:
@@ -447,7 +465,7 @@ def plan(config: Config, target: Database, wave: int | None = None) -> Plan:
                 "or abort it with migrate rollback"
             )
         # The tables it started with: a wave under way is finished as it began.
-        return Plan(strategy, steps, list(detail["tables"]), detail["wave"], detail["waves"], sorted(done), _tables_of(config, done), run_id)
+        return Plan(strategy, steps, list(detail["tables"]), detail["wave"], detail["waves"], sorted(done), tables_of(config, done), run_id)
     if strategy == "phased" and wave in done:
         raise CutoverRefused(f"{_wave_label(config, wave)} is already cut over (cutover run {done[wave]}): nothing to do")
     phase = state.phase if state else None
@@ -462,10 +480,10 @@ def plan(config: Config, target: Database, wave: int | None = None) -> Plan:
         wave = pending[0]  # not empty: with every wave done the phase is 'switched', refused above
     elif wave != pending[0]:
         raise CutoverRefused(f"wave {wave} comes after {_wave_label(config, pending[0])}, which is not cut over yet: run migrate cutover --wave {pending[0]} first")
-    return Plan(strategy, steps, list(waves[wave - 1]), wave, len(waves), sorted(done), _tables_of(config, done))
+    return Plan(strategy, steps, list(waves[wave - 1]), wave, len(waves), sorted(done), tables_of(config, done))
 
 
-def _tables_of(config: Config, waves: Collection[int]) -> list[str]:
+def tables_of(config: Config, waves: Collection[int]) -> list[str]:
     return [t for n in sorted(waves) for t in config.cutover.waves[n - 1]]
 
 
@@ -680,26 +698,42 @@ def run(
                 detail["sequences"] = align_sequences(conn, APP_SCHEMA)
 
         def switch(detail: dict) -> None:
-            if config.cutover.switch_command:
-                processes.run(list(config.cutover.switch_command), env=processes.libpq_env(target.url), what="the switch command")
+            # The intent first, in the control schema: from here on the applications may write the
+            # new side, so a rollback can only fall back (rollback.falls_back), never abort. Every
+            # part can run again: the command only if it did not run, the routing is the same file.
+            intent = control.switch_intent(ctl, schema)
+            if not intent or intent["run_id"] != run_id:
+                intent = {"run_id": run_id, "tables": chosen.switched_after, "command_ran": False}
+                control.set_phase(ctl, schema, SWITCHING, detail=Jsonb({"switch": intent}))
+            if config.cutover.switch_command and not intent["command_ran"]:
+                try:
+                    processes.run(list(config.cutover.switch_command), env=processes.libpq_env(target.url), what="the switch command")
+                except processes.ProgramFailed:
+                    # It exited non-zero: by its contract it switched nothing, and the routing file
+                    # was not written, so the intent is withdrawn and an abort stays possible.
+                    control.set_phase(ctl, schema, "frozen", detail=Jsonb({}))
+                    raise
+                intent["command_ran"] = True  # a kill before this line runs the command again: it must be safe to repeat
+                control.set_phase(ctl, schema, SWITCHING, detail=Jsonb({"switch": intent}))
             detail["routing_file"] = str(write_routing(config, {name: "new" for name in chosen.switched_after}))
+            runbook.crash_here_if_asked("cutover:switch:routed")
+            state = control.state(ctl, schema)
+            now = datetime.now(timezone.utc)
+            # A phased migration switched with its first wave: the criteria look back to then.
+            switched_at = (state.switched_at if chosen.waves_done or state.phase != SWITCHING else None) or now
+            if chosen.last:
+                ends = now + timedelta(hours=config.cutover.rollback_window_hours)
+                control.set_phase(ctl, schema, "switched", switched_at=switched_at, rollback_window_ends=ends)
+                detail["rollback_window_ends"] = ends.isoformat()
+            else:
+                control.set_phase(ctl, schema, PARTLY_SWITCHED, switched_at=switched_at)
             detail["switched_at"] = time.time()
 
         def source_read_only(detail: dict) -> None:
-            now = datetime.now(timezone.utc)
-            with connections.connection(target, command="cutover", autocommit=True) as conn:
-                if chosen.last:
-                    ends = now + timedelta(hours=config.cutover.rollback_window_hours)
-                    # A phased migration switched with its first wave: the criteria look back to then.
-                    first = control.state(conn, schema).switched_at if chosen.waves_done else None
-                    control.set_phase(conn, schema, "switched", switched_at=first or now, rollback_window_ends=ends)
-                    detail["rollback_window_ends"] = ends.isoformat()
-                else:
-                    fields = {} if chosen.waves_done else {"switched_at": now}
-                    control.set_phase(conn, schema, PARTLY_SWITCHED, **fields)
+            # The source stays frozen (the freeze is its read-only state); the whole tables are
+            # counted again, now that neither side moves (the window compared only the rows
+            # changed since catch_up's counts).
             detail["read_only"] = tables
-            # The whole tables counted again, now that neither side moves (the window compared only
-            # the rows changed since catch_up's counts).
             detail["recount"] = _verify_counts(config, source, target, tables)
             if wrong := _differing(detail["recount"]):
                 raise CheckFailed(

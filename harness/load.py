@@ -8,8 +8,10 @@ ranges; each range is copied and marked done in one target transaction, so a kil
 again copies only the unfinished ranges, nothing twice. The worker that copies a table's last range gives it our
 columns, its key and statistics while the other workers go on copying.
 
-After the load, `load_tables` (re)loads single tables into the running migration, each in a
-snapshot of its own that sync then hands over from (see _load_table).
+`migrate load` (`run`) is a runbook of two recorded steps, the copy then the dbt build, so that a
+load killed inside its build is seen as unfinished and resumed by the build alone. After the load,
+`load_tables` (re)loads single tables into the running migration, each in a snapshot of its own
+that sync then hands over from (see _load_table).
 """
 from __future__ import annotations
 
@@ -25,7 +27,7 @@ from typing import Callable, TypeVar
 import psycopg
 from psycopg import sql
 
-from harness import capture, connections, control, interrupts, landing, processes, sync, timestamp_capture
+from harness import capture, connections, control, interrupts, landing, processes, runbook, sync, timestamp_capture
 from harness.config import Config
 from harness.connections import Database
 from harness.errors import ConfigError
@@ -71,6 +73,53 @@ class LoadResult:
     @property
     def bytes(self) -> int:
         return sum(t.bytes for t in self.tables.values())
+
+
+@dataclass
+class LoadRun:
+    run_id: int
+    resumed: bool
+    copied: LoadResult | None = None  # None: the interrupted run this one resumed had copied
+    nodes_built: int | None = None  # None: no build asked for
+
+
+def run(
+    config: Config,
+    source: Database,
+    target: Database,
+    *,
+    build: bool = True,
+    jobs: int = 2,
+    range_rows: int = 250_000,
+    progress: Callable[[str, int], None] | None = None,
+    on_copied: Callable[[LoadResult | None], None] | None = None,
+    quiet: bool = True,
+) -> LoadRun:
+    """The copy, then (with `build`) the dbt build, each a recorded step of a `load` run; an
+    interrupted run is resumed at the step that did not finish. `on_copied` is called between the
+    two, with the copy (None when the interrupted run had copied)."""
+    provision(config, target)  # the target database may not exist yet
+    schema = config.control_schema
+    with connections.connection(target, command="load", autocommit=True) as ctl:
+        control.ensure(ctl, schema)
+        run_id, resumed, done = runbook.open_run(ctl, schema, "load", {"build": build})
+        result = LoadRun(run_id, resumed)
+
+        def copy(detail: dict) -> None:
+            result.copied = load(config, source, target, jobs=jobs, range_rows=range_rows, progress=progress)
+            detail.update(load_id=result.copied.load_id, rows=result.copied.rows, seconds=result.copied.seconds)
+            if on_copied:
+                on_copied(result.copied)
+
+        def dbt_build(detail: dict) -> None:
+            result.nodes_built = detail["nodes"] = sync.build(config, target, ("build",), quiet=quiet).succeeded
+
+        actions = {"copy": copy, **({"build": dbt_build} if build else {})}
+        if on_copied and "copy" in done:
+            on_copied(None)  # the interrupted run copied: only the build is left
+        runbook.run_steps(ctl, schema, "load", run_id, actions, done)
+        control.finish_run(ctl, schema, run_id, "succeeded", {"load_id": runbook.step_details(ctl, schema, run_id)["copy"].get("load_id")})
+    return result
 
 
 def load(

@@ -1,9 +1,16 @@
 """Rollback. Before the switch: abort the cutover cleanly, the source unfrozen and capture still
 running, so nothing written before or after is lost. After the switch: fall back (harness/fallback.py),
-carrying the new application's changes into the legacy schema before switching back."""
+carrying the new application's changes into the legacy schema before switching back.
+
+"After the switch" is decided from what may have been switched, not from the last step that
+finished: the switch intent recorded by the cutover (phase `switching` on), or a routing file that
+sends a table to the new side which no earlier wave switched. Aborting then would leave the
+applications writing the new side while the source is written again: a split brain."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+import psycopg
 
 from harness import capture, connections, control, cutover, fallback, freeze, runbook
 from harness.config import Config
@@ -16,7 +23,8 @@ class RollbackRefused(HarnessError):
     pass
 
 
-AFTER_SWITCH = ("switched", "partly_switched", "falling_back")  # partly: some waves of a phased cutover
+# Phases in which the applications may write the new side (partly: some waves of a phased cutover).
+AFTER_SWITCH = (cutover.SWITCHING, "switched", cutover.PARTLY_SWITCHED, "falling_back")
 
 
 def rollback(config: Config, source: Database, target: Database, *, decided_by: str, reason: str, on_step=None) -> Aborted | fallback.FallbackResult:
@@ -24,13 +32,32 @@ def rollback(config: Config, source: Database, target: Database, *, decided_by: 
     with connections.connection(target, command="rollback", autocommit=True) as ctl:
         control.ensure(ctl, config.control_schema)
         phase = control.phase(ctl, config.control_schema)
-    if phase == "fallen_back":
-        raise RollbackRefused("the migration already fell back: the legacy application writes the legacy schema again; nothing to roll back")
-    if phase == "decommissioned":
-        raise RollbackRefused("the migration was decommissioned: capture is gone from the source, so no fallback is possible any more")
-    if phase in AFTER_SWITCH:
+        if phase == "fallen_back":
+            raise RollbackRefused("the migration already fell back: the legacy application writes the legacy schema again; nothing to roll back")
+        if phase == "decommissioned":
+            raise RollbackRefused("the migration was decommissioned: capture is gone from the source, so no fallback is possible any more")
+        after_switch = falls_back(config, ctl)
+    if after_switch:
         return fallback.run(config, source, target, decided_by=decided_by, reason=reason, on_step=on_step)
     return abort(config, source, target, decided_by=decided_by, reason=reason)
+
+
+def falls_back(config: Config, ctl: psycopg.Connection) -> str | None:
+    """Why only a fallback can roll back now (None: an abort can): the applications may write the
+    new side, for the switch was recorded as intended or done, or the routing file sends a table
+    there that no earlier wave of a phased cutover switched (a switch made outside the harness)."""
+    schema = config.control_schema
+    phase = control.phase(ctl, schema)
+    if phase == cutover.SWITCHING:
+        return "the cutover recorded its switch (phase switching): the applications may already write the new system"
+    if phase in AFTER_SWITCH:
+        return f"the applications were already switched to the new system (phase {phase})"
+    earlier = set(cutover.tables_of(config, cutover.waves_cut_over(ctl, schema)))
+    routed = [table for table, side in cutover.read_routing(config).items() if side == "new" and table not in earlier]
+    if routed:
+        return (f"the routing file {config.project_dir / config.cutover.routing_file} sends {', '.join(routed)} to the new system "
+                "(if that is stale, route them back to legacy first)")
+    return None
 
 
 @dataclass
@@ -47,8 +74,8 @@ def abort(config: Config, source: Database, target: Database, *, decided_by: str
     tables = [t.name for t in config.tables]
     with connections.connection(target, command="rollback", autocommit=True) as ctl:
         control.ensure(ctl, schema)
-        if control.phase(ctl, schema) in AFTER_SWITCH:
-            raise RollbackRefused("the applications were already switched to the new system: only a fallback can roll back now (migrate rollback)")
+        if why := falls_back(config, ctl):
+            raise RollbackRefused(f"{why}: only a fallback can roll back now (migrate rollback)")
         run_id, detail = cutover.running(ctl, schema) or (None, {})
         earlier_waves = cutover.waves_cut_over(ctl, schema) if detail.get("strategy") == "phased" else {}
         if earlier_waves:

@@ -1,7 +1,8 @@
-"""Runbooks of named steps (cutover, fallback), each step recorded with its start, end, outcome.
+"""Runbooks of named steps (cutover, fallback, load), each step recorded with its start, end, outcome.
 
 A runbook killed at any point and started again resumes at the first step that did not succeed:
-the steps that did are skipped. Each step must therefore be safe to run again.
+the steps that did are skipped, and the run is claimed by the process that resumes it. Each step
+must therefore be safe to run again.
 """
 from __future__ import annotations
 
@@ -32,6 +33,8 @@ def open_run(ctl: psycopg.Connection, schema: str, command: str, detail: dict[st
         (command,),
     ).fetchone()
     run_id = row[0] if row else control.start_run(ctl, schema, command, detail)
+    if row:
+        control.claim_run(ctl, schema, run_id)
     done = {
         name for (name,) in ctl.execute(
             sql.SQL("select step from {} where run_id = %s and status = 'succeeded'").format(control.table(schema, "steps")), (run_id,)

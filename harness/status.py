@@ -1,4 +1,7 @@
-"""Where the migration stands, from the facts in the control schema, and the next step."""
+"""Where the migration stands, from the facts in the control schema, and the next step.
+
+A run left 'running' whose process is gone was interrupted (a kill -9 leaves it so): the status
+names it, the step it stopped at, and the command that resumes it, before anything else."""
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
@@ -60,6 +63,7 @@ def status(config: Config, source: Database, target: Database) -> Status:
         facts["rollback_check"] = dict(zip(["run_id", "checked_at", "met"], check)) if check else None
         facts["strategy"] = _strategy(conn, config)
         this_consumer = control.consumer_id(conn, config.control_schema)
+        facts["interrupted"] = _interrupted(conn, config)
     if facts["phase"] and facts["phase"]["phase"] == "decommissioned":
         # The capture objects are gone from the source on purpose: nothing to check, no lag.
         facts["capture"] = {"method": config.capture.method, "removed": True}
@@ -81,6 +85,66 @@ def status(config: Config, source: Database, target: Database) -> Status:
         facts["lag"] = {"landing_seconds": lag.seconds_behind, "changes_behind": lag.changes_behind, "app_seconds": lag.app_seconds_behind}
     result.next_step = _next_step(facts)
     return result
+
+
+def _interrupted(conn: psycopg.Connection, config: Config) -> dict[str, Any] | None:
+    """The newest run left 'running' by a process that is gone (or cannot be told from here),
+    with the step it stopped at; for a cutover, whether a rollback must fall back."""
+    runs, steps = control.table(config.control_schema, "runs"), control.table(config.control_schema, "steps")
+    found = conn.execute(
+        sql.SQL(
+            "select r.run_id, r.command, r.started_at, r.detail, s.step, s.status from {runs} r "
+            "left join lateral (select step, status from {steps} where run_id = r.run_id order by started_at desc limit 1) s on true "
+            # Only the newest run of its command: a later one of the same command supersedes it.
+            "where r.status = 'running' and r.run_id = (select max(run_id) from {runs} where command = r.command) "
+            # A cutover after a load built the target itself (a big bang loads afresh).
+            "and not (r.command = 'load' and exists (select from {runs} c where c.command = 'cutover' and c.run_id > r.run_id)) "
+            # A cutover's own reconciliation or load is part of it: the cutover is named.
+            "order by r.command in ('cutover', 'fallback') desc, r.run_id desc"
+        ).format(runs=runs, steps=steps)
+    ).fetchall()
+    for run_id, command, started_at, detail, step, step_status in found:
+        alive = control.process_alive(detail)
+        if alive:
+            continue
+        interrupted = {"run_id": run_id, "command": command, "started_at": started_at, "step": step, "step_status": step_status,
+                       "host": detail.get("host"), "pid": detail.get("pid"), "process_known_gone": alive is False,
+                       "wave": detail.get("wave"), "tables": detail.get("tables")}
+        if command == "cutover":
+            from harness import rollback
+
+            interrupted["falls_back"] = rollback.falls_back(config, conn) is not None
+        return interrupted
+    return None
+
+
+def _resume(interrupted: dict[str, Any], steps: tuple[str, ...]) -> str:
+    """The next command after an interrupted run: what resumes it, and for a cutover what rolls it back."""
+    run, step = f"{interrupted['command']} run {interrupted['run_id']}", interrupted["step"]
+    stopped = f"{run} " + ("stopped, failed" if interrupted["step_status"] == "failed" else "was interrupted") + (f" at step {step}" if step else "")
+    if not interrupted["process_known_gone"]:
+        stopped += (f" (or still runs on host {interrupted['host']}, pid {interrupted['pid']}: check there first)" if interrupted["host"]
+                    else " (its process was not recorded: check that it is not still running)")
+    command = interrupted["command"]
+    if command == "cutover":
+        wave = interrupted["wave"]
+        if wave:
+            stopped = f"wave {wave} ({', '.join(interrupted['tables'])}) is under way: {stopped}"
+        cutover = "`migrate cutover" + (f" --wave {wave}`" if wave else "`")
+        if interrupted["falls_back"]:
+            return (f"{stopped}, with the switch recorded: the applications may write the new system; {cutover} finishes it, "
+                    "or `migrate rollback` falls back (carries the new system's writes back to the legacy schema)")
+        if step in steps and steps.index(step) < steps.index("freeze_source"):
+            return f"{stopped}, nothing is frozen: {cutover} resumes it, or `migrate rollback` aborts it"
+        return (f"{stopped}, the source frozen, nothing switched: {cutover} resumes it, "
+                "or `migrate rollback` aborts it (unfreezes the source; capture keeps running)")
+    if command == "fallback":
+        return f"{stopped}: `migrate rollback` resumes the fallback"
+    if command == "load" and step == "build":
+        return f"{stopped}, in its dbt build (the copy is done): `migrate load` resumes it with the build alone"
+    if command == "load":
+        return f"{stopped}, in its copy: `migrate load` resumes it where it stopped"
+    return f"{stopped}: `migrate {'rollback --check' if command == 'rollback check' else command}` runs it again"
 
 
 def _strategy(conn: psycopg.Connection, config: Config) -> dict[str, Any]:
@@ -121,6 +185,10 @@ def _next_wave(facts: dict[str, Any]) -> dict[str, Any] | None:
 def _next_step(facts: dict[str, Any]) -> str:
     phase = facts.get("phase") or {}
     strategy = facts.get("strategy") or {"name": "parallel_run"}
+    if facts.get("interrupted"):
+        from harness import cutover
+
+        return _resume(facts["interrupted"], cutover.steps_for(strategy["name"]))
     wave = _next_wave(facts) if strategy.get("waves") else None
     if wave and phase.get("phase") in ("frozen", "partly_switched"):
         if wave["state"] == "under way":
@@ -129,6 +197,8 @@ def _next_step(facts: dict[str, Any]) -> str:
         return f"migrate cutover --wave {wave['wave']}: the next wave ({', '.join(wave['tables'])}); the earlier waves write to the new system"
     if phase.get("phase") == "decommissioned":
         return f"nothing: the migration is complete (decommissioned at {phase['changed_at']:%Y-%m-%d %H:%M %Z}); the legacy schema stays read-only"
+    if phase.get("phase") == "switching":
+        return "a cutover is switching the applications to the new system: wait for it; `migrate rollback` can only fall back now"
     if phase.get("phase") == "frozen":
         return "a cutover is under way: `migrate cutover` resumes it, or `migrate rollback` aborts it before the switch"
     if phase.get("phase") == "switched":

@@ -1,8 +1,10 @@
 """Cutover on a schema never seen: refused by each failed gate, then freeze, final sync,
-verification, switch; killed at every step and run again; aborted before the switch."""
+verification, switch; killed at every step and run again, and inside its switch command (then only
+finished or fallen back); aborted before the switch, and never once the routing file says "new"."""
 from __future__ import annotations
 
 import gc
+import json
 import os
 import shutil
 import signal
@@ -12,9 +14,9 @@ import sys
 import psycopg
 import pytest
 
-from harness import approvals, backup, cutover, load, reconcile, rollback
+from harness import approvals, backup, cutover, load, reconcile, rollback, status
 from harness.config import load_config
-from harness.errors import CheckFailed
+from harness.errors import CheckFailed, HarnessError
 from tests.conftest import PROJECT_DIR
 from tests.integration.conftest import CONFIG, landing_state, rows, source_state
 
@@ -241,6 +243,45 @@ def test_cutover_killed_at_a_step_finishes_when_run_again(project, admin_url, st
         from harness import connections
 
         connections.drop_database(admin_url, f"{source.name}_check")
+
+
+def test_a_cutover_killed_inside_its_switch_command_is_finished_or_fallen_back_never_aborted(project, admin_url):
+    config, source, target, migration, tmp_path = project
+    try:
+        make_ready(config, source, target, tmp_path)
+        # The switch command kills the cutover that runs it: the applications may be half switched.
+        (tmp_path / "migration.yml").write_text(CONFIG + CUTOVER + "  switch_command: ['sh', '-c', 'kill -9 $PPID']\n")
+        killed = subprocess.run([sys.executable, "-m", "harness.cli", "cutover"], cwd=PROJECT_DIR,
+                                env={**os.environ, "MIGRATE_PROJECT_DIR": str(tmp_path)}, capture_output=True, timeout=300)
+        assert killed.returncode == -signal.SIGKILL, killed.stderr.decode()
+        assert rows(migration.target_url, "select phase from migrate_control.migration_state") == [("switching",)]
+        assert not (tmp_path / ".migrate" / "routing.json").exists()
+        with pytest.raises(rollback.RollbackRefused, match="only a fallback"):
+            rollback.abort(config, source, target, decided_by="Dana", reason="killed in the switch")
+        found = status.status(config, source, target)
+        assert "the switch recorded" in found.next_step and "`migrate rollback` falls back" in found.next_step, found.next_step
+
+        (tmp_path / "migration.yml").write_text(CONFIG + CUTOVER + "  switch_command: 'true'\n")
+        finished = cutover.run(load_config(tmp_path), source, target)
+        assert [s.name for s in finished.steps if not s.skipped] == ["switch", "source_read_only"]
+        assert rows(migration.target_url, "select phase from migrate_control.migration_state") == [("switched",)]
+        assert json.loads((tmp_path / ".migrate" / "routing.json").read_text())["writes"] == "new"
+    finally:
+        from harness import connections
+
+        connections.drop_database(admin_url, f"{source.name}_check")
+
+
+def test_a_routing_file_that_sends_a_table_to_the_new_side_forbids_an_abort(project):
+    config, source, target, migration, tmp_path = project
+    cutover.write_routing(config, {"Tag": "new"})  # switched by hand, outside the harness
+    with pytest.raises(rollback.RollbackRefused, match="only a fallback"):
+        rollback.abort(config, source, target, decided_by="Dana", reason="switched by hand")
+    cutover.write_routing(config, "legacy")
+    assert rollback.abort(config, source, target, decided_by="Dana", reason="switched back by hand").unfrozen == []
+    (tmp_path / ".migrate" / "routing.json").write_text("{not json")
+    with pytest.raises(HarnessError, match="routing file .* cannot be read"):
+        rollback.abort(config, source, target, decided_by="Dana", reason="a broken routing file")
 
 
 def test_rollback_before_the_switch_unfreezes_and_loses_nothing(project, admin_url):

@@ -140,6 +140,24 @@ def test_big_bang_freezes_first_then_loads_builds_verifies_and_switches(project)
     one_line(again, "the migration is already switched", "nothing to cut over")
 
 
+def test_big_bang_killed_inside_its_switch_cannot_be_aborted_and_finishes_when_run_again(project):
+    config, source, target, migration, tmp_path = project
+    write_project(tmp_path, "big_bang")
+    config = load_config(tmp_path)
+    backed_up_and_approved(config, source, target, tmp_path)
+    env = {**os.environ, "MIGRATE_PROJECT_DIR": str(tmp_path), "MIGRATE_CRASH_AT": "cutover:switch:routed"}
+    killed = subprocess.run([sys.executable, "-m", "harness.cli", "cutover"], cwd=PROJECT_DIR, env=env, capture_output=True, timeout=300)
+    assert killed.returncode == -signal.SIGKILL, killed.stderr.decode()
+    assert routing(tmp_path)["writes"] == "new" and phase(migration.target_url) == cutover.SWITCHING
+    with pytest.raises(rollback.RollbackRefused, match="recorded its switch"):
+        rollback.abort(config, source, target, decided_by="Dana", reason="killed in the switch")
+    assert "`migrate rollback` falls back" in status.status(config, source, target).next_step
+
+    assert cli(tmp_path, "cutover").stdout.count("done earlier") == len(cutover.BIG_BANG_STEPS) - 2
+    assert phase(migration.target_url) == "switched" and routing(tmp_path)["writes"] == "new"
+    assert rows(migration.target_url, "select status from migrate_control.runs where command = 'cutover'") == [("succeeded",)]
+
+
 def test_big_bang_dry_run_prints_its_plan_and_wave_options_are_refused(project):
     config, source, target, migration, tmp_path = project
     write_project(tmp_path, "big_bang")
@@ -237,6 +255,25 @@ def test_phased_wave_aborted_before_its_switch_leaves_the_earlier_waves_switched
     assert again.plan.wave == 2 and not again.resumed
     assert phase(migration.target_url) == "switched" and captured_app_tables(migration.target_url) == ["client", "tag"]
     assert rows(migration.target_url, """select "Name" from landing."Client" where "Id" = 7""") == [("after the abort",)]
+
+
+def test_phased_wave_killed_past_its_switch_cannot_be_aborted(project):
+    """Wave 2 killed between its switch and source_read_only: its tables are routed to the new
+    side, so aborting it (unfreezing their source tables) would split the writes in two."""
+    config, source, target, migration, tmp_path = project
+    make_ready(config, source, target, tmp_path)
+    cutover.run(config, source, target)  # wave 1
+    env = {**os.environ, "MIGRATE_PROJECT_DIR": str(tmp_path), "MIGRATE_CRASH_AT": "cutover:source_read_only"}
+    killed = subprocess.run([sys.executable, "-m", "harness.cli", "cutover"], cwd=PROJECT_DIR, env=env, capture_output=True, timeout=300)
+    assert killed.returncode == -signal.SIGKILL, killed.stderr.decode()
+    assert routing(tmp_path)["writes"] == "new" and phase(migration.target_url) == "switched"
+    with pytest.raises(rollback.RollbackRefused, match="only a fallback"):
+        rollback.abort(config, source, target, decided_by="Dana", reason="wave 2 postponed")
+    next_step = status.status(config, source, target).next_step
+    assert "wave 2 (Client, Basket) is under way" in next_step and "`migrate cutover --wave 2` finishes it" in next_step, next_step
+
+    assert cli(tmp_path, "cutover", "--wave", "2").stdout.count("done earlier") == 9
+    assert phase(migration.target_url) == "switched" and status.status(config, source, target).facts["interrupted"] is None
 
 
 def test_a_later_wave_does_not_count_what_the_new_application_did_to_an_earlier_one(project):
