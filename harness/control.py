@@ -200,13 +200,25 @@ end $$;
 """
 
 # This target's name on the source: the consumer of the change log whose progress the source
-# keeps (capture.register), the same across loads.
+# keeps (capture.register), the same across loads. `database` is the database it was made in: a
+# copy of the target (restored from a backup, cloned) finds another one and takes a name of its own.
 CONSUMER_DDL = """
 create table if not exists {schema}.consumer (
     singleton   boolean primary key default true check (singleton),
     consumer_id text not null default gen_random_uuid()::text,
-    created_at  timestamptz not null default clock_timestamp()
-)
+    created_at  timestamptz not null default clock_timestamp(),
+    database    text
+);
+do $$ begin  -- a consumer table made before it kept the database (altered only then: see DDL)
+    if not exists (select from pg_attribute where attrelid = '{schema}.consumer'::regclass and attname = 'database') then
+        alter table {schema}.consumer add column database text;
+    end if;
+end $$;
+"""
+# The database's identity: its server's system identifier where this role may read it, and its oid.
+DATABASE_IDENTITY = """
+select coalesce((select system_identifier::text from pg_control_system()), '?') || '/' ||
+       (select oid::text from pg_database where datname = current_database())
 """
 
 
@@ -222,11 +234,24 @@ def consumer_id(conn: psycopg.Connection, schema: str) -> str:
     consumer = table(schema, "consumer")
     if conn.execute("select to_regclass(%s)", (consumer.as_string(conn),)).fetchone()[0] is None:
         conn.execute(sql.SQL(CONSUMER_DDL).format(schema=sql.Identifier(schema)))
-    row = conn.execute(sql.SQL("select consumer_id from {}").format(consumer)).fetchone()
+    here = _database_identity(conn)
+    row = conn.execute(sql.SQL("select consumer_id, database from {}").format(consumer)).fetchone()
     if row is None:
-        conn.execute(sql.SQL("insert into {} default values on conflict do nothing").format(consumer))
-        row = conn.execute(sql.SQL("select consumer_id from {}").format(consumer)).fetchone()
-    return row[0]
+        conn.execute(sql.SQL("insert into {} (database) values (%s) on conflict do nothing").format(consumer), (here,))
+    elif row[1] != here:
+        # Made elsewhere (or before identities were kept): a copy must not advance the original's
+        # progress on the source, which would purge changes the original has not applied.
+        fresh = "gen_random_uuid()::text" if row[1] is not None else "consumer_id"
+        conn.execute(sql.SQL("update {} set consumer_id = {}, database = %s").format(consumer, sql.SQL(fresh)), (here,))
+    return conn.execute(sql.SQL("select consumer_id from {}").format(consumer)).fetchone()[0]
+
+
+def _database_identity(conn: psycopg.Connection) -> str:
+    try:
+        with conn.transaction():
+            return conn.execute(DATABASE_IDENTITY).fetchone()[0]
+    except psycopg.errors.InsufficientPrivilege:  # pg_control_system() is for superusers and pg_monitor
+        return "?/" + str(conn.execute("select oid from pg_database where datname = current_database()").fetchone()[0])
 
 
 def consumer_label(target: str, schema: str) -> str:

@@ -9,7 +9,7 @@ import time
 import psycopg
 import pytest
 
-from harness import capture, connections, landing, load, sync
+from harness import capture, connections, control, landing, load, sync
 from harness.connections import Database
 from tests.conftest import _fresh_database, assert_one_clear_line, run_migrate
 from tests.integration.conftest import landing_state, rows, source_state
@@ -134,6 +134,27 @@ def test_a_target_loaded_before_consumers_registers_from_its_watermark(shop, sec
     sync.sync_once(config, source, target)
     assert landing_state(target.url) == source_state(migration.source_url)
     assert landing_state(second_target.url) == source_state(migration.source_url)
+
+
+def test_a_copy_of_a_target_consumes_on_its_own_and_never_purges_for_the_original(shop, admin_url):
+    config, source, target, migration, _ = shop
+    load.load(config, source, target, range_rows=1000)
+    _write(migration.source_url, 9901)
+    copy_name = f"{target.name}_copy"
+    with psycopg.connect(admin_url, autocommit=True) as conn:  # a restored or cloned target: the same control schema
+        conn.execute(f'create database "{copy_name}" template "{target.name}"')
+    copy = Database("target", connections.with_database(admin_url, copy_name), "test", False)
+    try:
+        with psycopg.connect(target.url, autocommit=True) as a, psycopg.connect(copy.url, autocommit=True) as b:
+            assert control.consumer_id(a, config.control_schema) != control.consumer_id(b, config.control_schema)
+        sync.sync_once(config, source, copy)  # applies, then purges only what both have applied
+        _write(migration.source_url, 9902)
+        sync.sync_once(config, source, copy)
+        sync.sync_once(config, source, target)
+        assert landing_state(target.url) == source_state(migration.source_url), "the copy's sync purged the original's changes"
+        assert landing_state(copy.url) == source_state(migration.source_url)
+    finally:
+        connections.drop_database(admin_url, copy_name)
 
 
 def test_a_target_that_is_gone_is_reported_and_forgotten(shop, second_target):
