@@ -16,6 +16,7 @@ import typer.core
 from harness import connections, dbt, embedded, interrupts
 from harness.config import load_config
 from harness.errors import EXIT_INTERRUPTED, EXIT_USAGE, ConfigError, HarnessError
+from harness import ui
 from harness.ui import errors, progress, step, summary, table
 
 # The click that typer runs on: typer 0.2x vendors its own copy, whose exceptions are not the
@@ -42,6 +43,11 @@ app = typer.Typer(
     add_completion=True,
     rich_markup_mode="rich",
 )
+
+# Every command takes --json; main reads it from the arguments before the command runs.
+JSON_HELP = "Print one JSON document on stdout (the summary, tables and result, the exit code and its meaning); the rest goes to stderr."
+JsonFlag = Annotated[bool, typer.Option("--json", help=JSON_HELP)]
+
 
 def _versions() -> list[tuple[str, str]]:
     """The kit and the libraries it runs with; then the servers it reaches, without starting one."""
@@ -74,8 +80,10 @@ def _versions() -> list[tuple[str, str]]:
 
 def _show_versions(asked: bool) -> None:
     if asked:
-        for name, value in _versions():
+        versions = _versions()
+        for name, value in versions:
             typer.echo(f"{name:<14}{value}")
+        ui.result(versions=dict(versions))
         raise typer.Exit()
 
 
@@ -83,6 +91,7 @@ def _show_versions(asked: bool) -> None:
 def _root(
     version: Annotated[bool, typer.Option("--version", is_eager=True, expose_value=False, callback=_show_versions,
                                           help="Show the versions of the kit, its libraries and servers, and exit.")] = False,
+    as_json: JsonFlag = False,
 ) -> None:
     pass
 
@@ -96,7 +105,7 @@ app.add_typer(demo_app, name="demo", rich_help_panel="Set-up")
 # --- set-up -------------------------------------------------------------------------------------
 
 @env_app.command("up")
-def env_up() -> None:
+def env_up(as_json: JsonFlag = False) -> None:
     """Start the embedded PostgreSQL (unless servers are configured) and check both databases answer."""
     config = load_config()
     source, target = connections.resolve(config)
@@ -108,7 +117,7 @@ def env_up() -> None:
 
 
 @env_app.command("down")
-def env_down() -> None:
+def env_down(as_json: JsonFlag = False) -> None:
     """Stop the embedded PostgreSQL. Its data stays in .migrate/ for the next `env up`."""
     config = load_config()
     stopped = embedded.stop(config.project_dir)
@@ -116,7 +125,7 @@ def env_down() -> None:
 
 
 @env_app.command("status")
-def env_status() -> None:
+def env_status(as_json: JsonFlag = False) -> None:
     """Show where the source and target are and whether they answer."""
     config = load_config()
     state = embedded.status(config.project_dir)
@@ -136,7 +145,7 @@ def env_status() -> None:
 
 
 @env_app.command("shell")
-def env_shell() -> None:
+def env_shell(as_json: JsonFlag = False) -> None:
     """Print the exports that let you run dbt by hand: eval "$(migrate env shell)"."""
     config = load_config()
     _, target = connections.resolve(config)
@@ -162,7 +171,7 @@ def _seed_with_progress(source, scale: int, seed: int):
 
 
 @demo_app.command("seed")
-def demo_seed(scale: ScaleOption = 10_000, seed: SeedOption = 42) -> None:
+def demo_seed(scale: ScaleOption = 10_000, seed: SeedOption = 42, as_json: JsonFlag = False) -> None:
     """Generate the legacy OMS database (schema "oms", every defect of the spec at its rate)."""
     config = load_config()
     source, _ = connections.resolve(config)
@@ -175,6 +184,7 @@ def demo_run(
     seed: SeedOption = 42,
     jobs: Annotated[int, typer.Option(min=1)] = 2,
     rate: Annotated[float, typer.Option(min=1, help="The applications' business transactions per second.")] = 50.0,
+    as_json: JsonFlag = False,
 ) -> None:
     """The parallel-run story end to end: seed, load under traffic, sync, reconcile, cutover, the new
     application writing, fallback, and the ledger of both applications checked; prints the timeline."""
@@ -197,6 +207,7 @@ def demo_traffic(
     ledger: Annotated[Path, typer.Option(help="Where acknowledged writes are recorded (JSON lines).")] = Path(".migrate/ledger/legacy.jsonl"),
     routing: Annotated[Optional[Path], typer.Option(envvar="MIGRATE_ROUTING_FILE", help="Follow this routing file (written by cutover and fallback): the new application writes `app` on the target when it says so.")] = None,
     side: Annotated[str, typer.Option(help="Without a routing file: legacy (the legacy application writes the source) or new (the new application writes `app` on the target).")] = "legacy",
+    as_json: JsonFlag = False,
 ) -> None:
     """The legacy application writing to the source (and, following a routing file, the new one writing the target), every acknowledged commit in a ledger. Ctrl-C stops it cleanly."""
     import signal
@@ -230,6 +241,7 @@ def demo_traffic(
 @app.command("assess", rich_help_panel="1 Assess")
 def assess(
     sample_rows: Annotated[int, typer.Option(min=0, help="Rows profiled per table; bigger tables are sampled. 0 reads every row.")] = 100_000,
+    as_json: JsonFlag = False,
 ) -> None:
     """Profile the source, measure throughput, estimate time and downtime per strategy, recommend one."""
     from rich.markup import escape
@@ -244,6 +256,7 @@ def assess(
     with progress("assessing the source", total=assessment.progress_units(config)) as bar:
         result = assessment.run(config, source, target, sample_rows=sample_rows, progress=bar)
     written = reports.write(config.project_dir, "assessment", result.to_dict(), reports.assessment_markdown)
+    ui.result(recommendation=result.recommendation, strategies=result.strategies, estimates=result.estimates, report=str(written.json))
 
     step(result.verdict["headline"])
     for reason in result.recommendation["reasons"]:
@@ -285,6 +298,7 @@ SideOption = Annotated[Side, typer.Option(help="Which database.")]
 def backup_cmd(
     side: SideOption = Side.source,
     directory: Annotated[Path, typer.Option("--dir", help="Where the archives go.")] = Path(".migrate/backups"),
+    as_json: JsonFlag = False,
 ) -> None:
     """Take a pg_dump archive of the source or target, with a manifest (size, sha256, row counts)."""
     from harness import backup
@@ -305,6 +319,7 @@ def restore_cmd(
     backup_id: Annotated[Optional[int], typer.Option("--backup", help="The backup id; default the latest of --side.")] = None,
     side: SideOption = Side.source,
     allow_source_copy: Annotated[bool, typer.Option("--allow-source-copy", help="Allow a source archive (unmasked data) onto the target's server.")] = False,
+    as_json: JsonFlag = False,
 ) -> None:
     """Restore a backup into a new database and verify it against its manifest."""
     from harness import backup
@@ -322,7 +337,7 @@ def restore_cmd(
 # --- 5 load -------------------------------------------------------------------------------------
 
 @app.command("build", rich_help_panel="5 Load", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
-def build(ctx: typer.Context, full_refresh: Annotated[bool, typer.Option("--full-refresh", help="Rebuild the incremental models from scratch.")] = False) -> None:
+def build(ctx: typer.Context, full_refresh: Annotated[bool, typer.Option("--full-refresh", help="Rebuild the incremental models from scratch.")] = False, as_json: JsonFlag = False) -> None:
     """Run `dbt build` against the target, exactly as by hand; extra arguments go to dbt."""
     config = load_config()
     _, target = connections.resolve(config)
@@ -332,7 +347,7 @@ def build(ctx: typer.Context, full_refresh: Annotated[bool, typer.Option("--full
 
 
 @app.command("provision", rich_help_panel="5 Load")
-def provision_cmd() -> None:
+def provision_cmd(as_json: JsonFlag = False) -> None:
     """Create the target database, its schemas and the new application's role; safe to repeat."""
     from harness.provision import provision
 
@@ -348,6 +363,7 @@ def load_cmd(
     range_rows: Annotated[int, typer.Option(min=1000, help="Rows per key range of a large table.")] = 250_000,
     build: Annotated[bool, typer.Option("--build/--no-build", help="Run the dbt build after the copy.")] = True,
     tables: Annotated[Optional[list[str]], typer.Option("--table", help="(Re)load only this table into the running migration; repeatable.")] = None,
+    as_json: JsonFlag = False,
 ) -> None:
     """Copy a consistent snapshot of every listed table into landing, start capture, then dbt build.
 
@@ -418,6 +434,7 @@ def sync_cmd(
     install: Annotated[bool, typer.Option("--install", help="Only install the capture triggers on the source, then stop.")] = False,
     forget: Annotated[Optional[str], typer.Option("--forget", metavar="CONSUMER",
                                                   help="Only stop keeping source changes for a target that is gone (its consumer id, see `migrate status`), then stop.")] = None,
+    as_json: JsonFlag = False,
 ) -> None:
     """Apply captured source changes to landing in commit order, then through the incremental models."""
     from harness import sync
@@ -480,6 +497,7 @@ def reconcile_cmd(
     )] = "all",
     build: Annotated[bool, typer.Option("--build/--no-build", help="First bring app up to landing with `dbt run` when it is behind.")] = True,
     seed: Annotated[Optional[int], typer.Option(help="Seed of the sample level's random sample; the report names the one used.")] = None,
+    as_json: JsonFlag = False,
 ) -> None:
     """Compare source, landing and app as of one source snapshot, level by level; exit 1 if a level fails.
 
@@ -505,6 +523,8 @@ def reconcile_cmd(
     if len(failed) > 10:
         errors.print(f"  … and {len(failed) - 10} more failed checks")
     report = Path(result.files["markdown"]).relative_to(config.project_dir)
+    ui.result(reconcile_id=result.reconcile_id, passed=result.passed, levels={r.level: r.verdict for r in result.levels},
+              failed_checks=[f"{level_name}: {check.name}" for level_name, check in failed], report=str(report))
     if not result.passed:
         bad = ", ".join(r.level for r in result.levels if r.verdict == "failed")
         raise CheckFailed(f"reconciliation failed at level(s) {bad}: {len(failed)} check(s) failed; see {report}")
@@ -518,6 +538,7 @@ def reconcile_cmd(
 @app.command("docs", rich_help_panel="Sign-off")
 def docs_cmd(
     out: Annotated[Path, typer.Option(help="The folder the documents are written to (relative to the project).")] = Path("docs/migration"),
+    as_json: JsonFlag = False,
 ) -> None:
     """Write the migration documents from the recorded facts: plan, mapping, validation, rollback, runbook.
 
@@ -545,6 +566,7 @@ def approve_cmd(
     stage: Annotated[str, typer.Option(help="plan, cutover, rollback or decommission.")] = "cutover",
     note: Annotated[Optional[str], typer.Option(help="Why, or on what conditions.")] = None,
     revoke: Annotated[bool, typer.Option("--revoke", help="Withdraw the role's standing sign-off of the stage instead (--name: who withdraws it).")] = False,
+    as_json: JsonFlag = False,
 ) -> None:
     """Record a sign-off for a stage of the migration in the control schema (one stands per stage and role)."""
     from harness import approvals
@@ -566,6 +588,7 @@ def approve_cmd(
 def cutover_cmd(
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Check the gates and print the plan; change nothing.")] = False,
     wave: Annotated[Optional[int], typer.Option("--wave", help="Strategy phased: the wave of cutover.waves to cut over (1-based); default the next one.")] = None,
+    as_json: JsonFlag = False,
 ) -> None:
     """Run the cutover runbook of the strategy in migration.yml: gates, freeze, the last data, verification, sequences, switch.
 
@@ -598,6 +621,8 @@ def cutover_cmd(
         [(s.name, "done earlier" if s.skipped else f"{s.seconds:.2f}") for s in result.steps],
     )
     unavailable = f"{result.write_unavailable_seconds:.1f} s" if result.write_unavailable_seconds is not None else "not measured"
+    ui.result(run_id=result.run_id, resumed=result.resumed, wave=plan.wave, write_unavailable_seconds=result.write_unavailable_seconds,
+              steps={s.name: None if s.skipped else round(s.seconds, 3) for s in result.steps})
     if not plan.last:
         summary(f"wave {plan.wave} of {plan.waves} cut over: {', '.join(plan.tables)} written on the new system (writes to them were unavailable "
                 f"for {unavailable}) and read-only on the source; the other tables stay on the legacy system; next: migrate cutover --wave {plan.wave + 1}")
@@ -612,6 +637,7 @@ def rollback_cmd(
     decided_by: Annotated[Optional[str], typer.Option(help="Who decided to roll back.")] = None,
     role: Annotated[Optional[str], typer.Option(help="The decider's owner role, one of rollback.deciders in migration.yml.")] = None,
     reason: Annotated[Optional[str], typer.Option(help="Why.")] = None,
+    as_json: JsonFlag = False,
 ) -> None:
     """Check the rollback criteria (--check), or roll back.
 
@@ -665,6 +691,7 @@ def rollback_cmd(
 @app.command("rehearse", rich_help_panel="7 Rollback")
 def rehearse_cmd(
     traffic_command: Annotated[Optional[str], typer.Option(help="A command that writes to the copies meanwhile (e.g. \"migrate demo traffic --duration 3600\"); it gets MIGRATE_SOURCE_URL, MIGRATE_TARGET_URL and MIGRATE_ROUTING_FILE.")] = None,
+    as_json: JsonFlag = False,
 ) -> None:
     """Rehearse the whole cycle on disposable copies (backup, restore, load, build, sync, reconcile, cutover through the switch, fallback, verification), timed."""
     import shlex
@@ -686,6 +713,7 @@ def decommission_cmd(
     force: Annotated[bool, typer.Option("--force", help="Cut the rollback window short; needs --decided-by and --reason.")] = False,
     decided_by: Annotated[Optional[str], typer.Option(help="Who forces it (recorded).")] = None,
     reason: Annotated[Optional[str], typer.Option(help="Why the rollback window is cut short (recorded).")] = None,
+    as_json: JsonFlag = False,
 ) -> None:
     """After the rollback window: a final verified archive of the source, capture removed, migration marked complete.
 
@@ -711,18 +739,16 @@ def decommission_cmd(
 # --- any time -----------------------------------------------------------------------------------
 
 @app.command("status", rich_help_panel="Any time")
-def status_cmd(as_json: Annotated[bool, typer.Option("--json", help="Print the facts as JSON.")] = False) -> None:
+def status_cmd(as_json: JsonFlag = False) -> None:
     """Where the migration stands: load, capture, lag, backups, last verdicts, approvals, next step."""
-    import json
-
     from harness.status import status, strategy_line
 
     config = load_config()
     source, target = connections.resolve(config)
     result = status(config, source, target)
+    ui.result(**result.as_dict())
     if as_json:
-        print(json.dumps(result.as_dict(), default=str, indent=2))
-        return
+        return  # main prints the document
     facts = result.facts
     load, sync_state, lag, rec, interrupted = facts["load"], facts["sync"], facts.get("lag"), facts["reconcile"], facts["interrupted"]
     rows = [
@@ -762,41 +788,76 @@ def _phase_line(phase: dict | None) -> str:
 
 # --- entry point --------------------------------------------------------------------------------
 
-def _interrupted() -> None:
-    """One line: what stopped, what is kept, how to resume; then 130 (Ctrl-C) or 143 (SIGTERM)."""
+def _interrupted() -> int:
+    """One line: what stopped, what is kept, how to resume; the exit code, 130 (Ctrl-C) or 143 (SIGTERM)."""
     command = shlex.join(["migrate", *sys.argv[1:]])
     errors.print(
         f"[bold yellow]interrupted[/] by {interrupts.signal_name()}: `{command}` stopped at a safe point; what it finished "
         "is recorded (`migrate status`) and nothing half-done is kept; run it again to resume"
     )
-    sys.exit(interrupts.exit_code())
+    return interrupts.exit_code()
 
 
-def main() -> None:
-    """Run the CLI; expected errors become one line on stderr and an exit code."""
-    interrupts.install()
+EXIT_MEANINGS = {
+    0: "done",
+    1: "a check failed (a dbt test, a mismatch, a gate not met)",
+    2: "usage or configuration error",
+    130: "interrupted by Ctrl-C (SIGINT)",
+    143: "interrupted by SIGTERM",
+}
+
+
+def _run() -> tuple[int, str | None]:
+    """Run the command; its exit code and, for a failure, the one line that says why (printed too)."""
     try:
         # Not standalone: typer then returns the exit code of an Exit instead of exiting, and turns
         # a KeyboardInterrupt into Exit(130).
         code = app(standalone_mode=False, prog_name="migrate")
         if code == EXIT_INTERRUPTED:
-            _interrupted()
-        if isinstance(code, int) and code:
-            sys.exit(code)
+            return _interrupted(), "interrupted"
+        return (code if isinstance(code, int) else 0), None
     except HarnessError as exc:
         errors.print(f"[bold red]error:[/] {exc}")
-        sys.exit(exc.exit_code)
+        return exc.exit_code, str(exc)
     except (typer.Abort, KeyboardInterrupt):
-        _interrupted()
+        return _interrupted(), "interrupted"
     except click.ClickException as exc:
         exc.show()
-        sys.exit(EXIT_USAGE)
+        return EXIT_USAGE, exc.format_message()
     except psycopg.Error as exc:
-        first = str(exc).strip().splitlines()
-        errors.print(f"[bold red]database error:[/] {first[0] if first else type(exc).__name__}")
-        sys.exit(1)
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        errors.print(f"[bold red]database error:[/] {first}")
+        return 1, f"database error: {first}"
     except typer.Exit as exc:
-        sys.exit(exc.exit_code)
+        return exc.exit_code, None
+
+
+def main() -> None:
+    """Run the CLI; expected errors become one line on stderr and an exit code. With --json, every
+    human line goes to stderr and stdout holds one JSON document."""
+    import json
+
+    interrupts.install()
+    arguments = sys.argv[1:sys.argv.index("--")] if "--" in sys.argv else sys.argv[1:]
+    as_json = "--json" in arguments
+    stdout = sys.stdout
+    if as_json:
+        sys.stdout = sys.stderr
+    code, error = _run()
+    if as_json:
+        words = [a for a in arguments if not a.startswith("-")]
+        document = {
+            "command": " ".join(words[:2] if words[:1] in (["env"], ["demo"]) else words[:1]) or "migrate",
+            "exit_code": code,
+            "meaning": EXIT_MEANINGS.get(code, "failed"),
+            **({"error": error} if error else {}),
+            "summary": ui.record.summary,
+            "steps": ui.record.steps,
+            "tables": ui.record.tables,
+            **ui.record.result,
+        }
+        print(json.dumps(document, default=str, indent=2), file=stdout)
+    sys.exit(code)
 
 
 if __name__ == "__main__":

@@ -1,8 +1,13 @@
-"""Terminal output: one console, progress bars, summaries. Nothing here decides anything."""
+"""Terminal output: one console, progress bars, summaries. Nothing here decides anything.
+
+Everything a command says through these functions is also kept in `record`, from which `--json`
+makes the one JSON document a command prints (harness/cli.py).
+"""
 from __future__ import annotations
 
 from contextlib import contextmanager
-from typing import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Iterator, Sequence
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
@@ -10,6 +15,24 @@ from rich.table import Table
 
 console = Console(highlight=False)
 errors = Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+@dataclass
+class Record:
+    """What the command said: its summary lines, steps and tables, and the result it handed over."""
+
+    summary: list[str] = field(default_factory=list)
+    steps: list[str] = field(default_factory=list)
+    tables: list[dict[str, Any]] = field(default_factory=list)
+    result: dict[str, Any] = field(default_factory=dict)
+
+
+record = Record()
+
+
+def result(**data: Any) -> None:
+    """Hand a command's result (facts a machine reads) to the JSON document."""
+    record.result.update(data)
 
 
 class Bar:
@@ -56,11 +79,14 @@ def table(title: str, headers: Sequence[str], rows: Sequence[Sequence[object]]) 
     for row in rows:
         out.add_row(*(f"{v:,}" if isinstance(v, int) else str(v) for v in row))
     console.print(out)
+    record.tables.append({"title": title, "headers": list(headers), "rows": [list(row) for row in rows]})
 
 
 def summary(line: str) -> None:
     console.print(f"[bold green]✔[/] {line}")
+    record.summary.append(line)
 
 
 def step(line: str) -> None:
     console.print(f"[bold]→[/] {line}")
+    record.steps.append(line)

@@ -52,3 +52,14 @@ def test_broken_migration_yml_is_one_line(tmp_path, migration):
 def test_env_shell_prints_dbt_exports(migration):
     out = run_migrate("env", "shell", env=migration.env).stdout
     assert "export MIGRATE_TARGET_DBNAME=t_dst_" in out
+
+
+def test_load_with_json_prints_one_document_and_its_tables_on_stdout(shop):
+    import json
+
+    _, _, _, migration, tmp_path = shop
+    result = run_migrate("load", "--no-build", "--json", env={**migration.env, "MIGRATE_PROJECT_DIR": str(tmp_path)})
+    document = json.loads(result.stdout)  # nothing else on stdout
+    assert document["command"] == "load" and document["exit_code"] == 0 and document["meaning"] == "done"
+    assert document["tables"][0]["title"].startswith("Load") and "change capture is running" in document["summary"][0]
+    assert "loaded" in result.stderr, "the people's output goes to stderr"
