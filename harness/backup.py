@@ -32,6 +32,9 @@ from harness.errors import CheckFailed, ConfigError
 from harness.provision import provision
 
 SYSTEM_SCHEMAS = ("pg_catalog", "information_schema", "pg_toast")
+# What to run for a verified source backup, as the gates and status say it.
+VERIFY_HINT = ("migrate backup, then migrate restore --into <scratch db> (with --allow-source-copy where the scratch database "
+               "is on the target's server, as with the embedded one)")
 
 
 @dataclass

@@ -30,7 +30,7 @@ import psycopg
 from psycopg import sql
 from psycopg.types.json import Jsonb
 
-from harness import capture, checksums, connections, control, dbt, dbt_artifacts, freeze, landing, load, processes, reconcile, runbook, sync
+from harness import backup, capture, checksums, connections, control, dbt, dbt_artifacts, freeze, landing, load, processes, reconcile, runbook, sync
 from harness.config import Config
 from harness.connections import Database
 from harness.engines import postgres
@@ -188,7 +188,7 @@ def _backup_gate(conn: psycopg.Connection, config: Config) -> Gate:
         )
     ).fetchone()
     if row is None:
-        return Gate("backup", False, "no verified backup of the source: run migrate backup, then migrate restore --into <scratch db>")
+        return Gate("backup", False, f"no verified backup of the source: run {backup.VERIFY_HINT}")
     if datetime.now(timezone.utc) - row[0] > timedelta(hours=config.cutover.backup_max_age_hours):
         return Gate("backup", False, f"the last verified source backup is older than {config.cutover.backup_max_age_hours:g} hours: take a new one")
     return Gate("backup", True, f"source backup taken {row[0]:%Y-%m-%d %H:%M}, verified")

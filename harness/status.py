@@ -11,7 +11,7 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-from harness import capture, connections, control
+from harness import backup, capture, connections, control
 from harness.config import Config
 from harness.connections import Database
 
@@ -220,9 +220,11 @@ def _next_step(facts: dict[str, Any]) -> str:
     if facts["capture"].get("missing"):
         return "migrate sync --install: capture triggers are missing on " + ", ".join(facts["capture"]["missing"])
     if not any(b.get("verified_at") for b in facts["backups"].values()):
-        return "migrate backup, then migrate restore --into <scratch db>: no verified backup yet"
+        return f"{backup.VERIFY_HINT}: no verified backup yet"
     if facts["reconcile"] is None or facts["reconcile"]["status"] != "passed":
         return "migrate reconcile: no green reconciliation yet"
+    if "checksums" not in facts["reconcile"]["levels"]:
+        return "migrate reconcile (all levels, or --level counts,checksums): the cutover's gate needs a green reconciliation that compared content"
     if not facts["approvals"]:
         return "migrate approve: no sign-off recorded yet"
     if wave:
@@ -233,7 +235,7 @@ def _next_step(facts: dict[str, Any]) -> str:
 def _before_big_bang(facts: dict[str, Any]) -> str:
     # Nothing is loaded beforehand: the cutover freezes, loads, builds, verifies and switches.
     if not (facts["backups"].get("source") or {}).get("verified_at"):
-        return "migrate backup, then migrate restore --into <scratch db>: no verified backup of the source yet"
+        return f"{backup.VERIFY_HINT}: no verified backup of the source yet"
     if not any(a["stage"] == "cutover" for a in facts["approvals"]):
         return "migrate approve: no cutover sign-off recorded yet"
     return ("migrate cutover --dry-run, then migrate cutover: the big bang freezes the source, then loads, builds, verifies "
