@@ -49,10 +49,10 @@ def rehearse(
     schema = config.control_schema
     suffix = uuid.uuid4().hex[:6]
     copy_source_name, copy_target_name = (postgres.fitting_name(f"{db.name}_rehearsal_{suffix}", db.name, suffix) for db in (source, target))
-    # Routing of the rehearsal goes to a file of its own: the real applications must not move.
-    rehearsal_config = dataclasses.replace(
-        config, cutover=dataclasses.replace(config.cutover, switch_command=None, routing_file=".migrate/rehearsal-routing.json")
-    )
+    # Routing of the rehearsal goes to a file of its own, and neither switch command runs: the real
+    # applications must not move.
+    rehearsal_config = dataclasses.replace(config, cutover=dataclasses.replace(
+        config.cutover, switch_command=None, switch_back_command=None, routing_file=".migrate/rehearsal-routing.json"))
     with connections.connection(target, command="rehearse", autocommit=True) as ctl:
         control.ensure(ctl, schema)
         run_id = control.start_run(ctl, schema, "rehearse")

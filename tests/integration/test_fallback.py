@@ -121,3 +121,15 @@ def test_a_fallback_killed_at_a_step_resumes_and_loses_nothing(worked_example):
     with connections.connection(target) as dst, connections.connection(source) as src:
         check = verify_after_fallback(src, config.source_schema, dst, ledger_path)
     assert check.ok and check.checked >= report.writes // 2, check.describe()
+
+
+def test_a_rehearsal_never_runs_the_real_switch_commands(worked_example):
+    from harness import rehearse
+
+    config, source, target, tmp_path = worked_example
+    moved = tmp_path / "applications-moved"
+    command = ("sh", "-c", f"echo moved >> {moved}")
+    config = dataclasses.replace(config, cutover=dataclasses.replace(config.cutover, switch_command=command, switch_back_command=command))
+    result = rehearse.rehearse(config, source, target)
+    assert result.fallback, "the worked example has reverse models: the rehearsal falls back"
+    assert not moved.exists(), "a rehearsal ran a real switch command"
