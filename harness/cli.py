@@ -653,6 +653,9 @@ def rollback_cmd(
         if decided_by or role or reason:
             raise ConfigError("--check only evaluates the criteria: leave out --decided-by, --role and --reason")
         source, target = connections.resolve(config)
+        if moot := rollback_criteria.nothing_to_roll_back(config, target):
+            summary(f"no rollback to recommend: {moot}; nothing was changed")
+            return
         verdicts = rollback_criteria.evaluate(config, source, target)
         table("Rollback criteria", ["criterion", "kind", "state", "figure", "limit", "note"],
               [(v.name, v.kind, v.state.upper() if v.state == rollback_criteria.MET else v.state, v.figure, v.limit, v.detail) for v in verdicts])

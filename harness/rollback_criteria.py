@@ -69,6 +69,24 @@ def met(verdicts: list[Verdict]) -> list[Verdict]:
     return [v for v in verdicts if v.state == MET]
 
 
+def nothing_to_roll_back(config: Config, target: Database) -> str | None:
+    """Why no rollback can be recommended in the migration's state, if none can: before any cutover,
+    after a fallback, after decommission. The criteria apply from the cutover on."""
+    schema = config.control_schema
+    with connections.connection(target, command="rollback check", autocommit=True) as conn:
+        control.ensure(conn, schema)
+        state = control.state(conn, schema)
+        if state and state.phase == "fallen_back":
+            return (f"the migration already fell back at {_at(state.changed_at)}: the legacy system is the system of record "
+                    "again, so there is nothing to roll back")
+        if state and state.phase == "decommissioned":
+            return f"the migration was decommissioned at {_at(state.changed_at)}: no rollback is possible any more"
+        began = conn.execute(sql.SQL("select 1 from {} where command = 'cutover' limit 1").format(control.table(schema, "runs"))).fetchone()
+        if began is None:
+            return "no cutover has begun: the applications write the legacy system, so there is nothing to roll back yet"
+    return None
+
+
 def evaluate(config: Config, source: Database, target: Database) -> list[Verdict]:
     """Evaluate every criterion now and record the evaluation. Only the target is read: after the
     switch every criterion is about the new system (`source` is kept for the lifecycle's signature)."""

@@ -23,7 +23,7 @@ from harness import connections, cutover, dbt, ledger, load, rollback, sync
 from harness.config import load_config
 from harness.demo.seed import seed_legacy
 from harness.demo.traffic import run_traffic, verify_after_fallback
-from tests.conftest import PROJECT_DIR
+from tests.conftest import PROJECT_DIR, run_migrate
 
 pytestmark = pytest.mark.integration
 
@@ -87,12 +87,16 @@ def test_fallback_carries_every_acknowledged_write_of_both_applications_back(wor
     assert check.checked > 100
 
 
-def test_a_second_rollback_after_the_fallback_is_refused(worked_example):
+def test_a_second_rollback_after_the_fallback_is_refused_and_no_check_recommends_one(worked_example):
     config, source, target, _ = worked_example
+    before = run_migrate("rollback", "--check")  # no cutover yet: nothing to recommend (it exited 1, "rollback recommended")
+    assert "no rollback to recommend: no cutover has begun" in before.stdout
     cutover.run(config, source, target, skip_gates=True)
     rollback.rollback(config, source, target, decided_by="Dana", reason="test")
     with pytest.raises(rollback.RollbackRefused, match="already fell back"):
         rollback.rollback(config, source, target, decided_by="Dana", reason="again")
+    after = run_migrate("rollback", "--check")
+    assert "no rollback to recommend: the migration already fell back" in after.stdout
 
 
 CRASHING_FALLBACK = """
