@@ -97,6 +97,7 @@ class Point:
     synced: bool = False  # landing was brought to exactly S
     changes_applied: int = 0
     built: bool = False  # app was brought up to landing by dbt run
+    app_not_comparable: str | None = None  # why app cannot be held against the source (after a fallback)
     notes: list[str] = field(default_factory=list)
 
 
@@ -206,7 +207,7 @@ def reconcile(
             (run_id, levels),
         ).fetchone()
         try:
-            with _consistent_point(config, source, target, levels, build, hooks) as point:
+            with _consistent_point(config, source, target, levels, build, hooks, _app_not_comparable(ctl, config)) as point:
                 if point.snapshot:
                     ctl.execute(
                         sql.SQL("update {} set source_snapshot = %s where reconcile_id = %s").format(control.table(schema, "reconcile_runs")),
@@ -218,7 +219,10 @@ def reconcile(
                     hooks.step(f"{level}")
                     with control.step(ctl, schema, run_id, f"reconcile {level}") as detail:
                         level_started = time.perf_counter()
-                        result = RUNNERS[level](context)
+                        if point.app_not_comparable and level in READ_APP_ONLY:
+                            result = LevelResult(level, checks=[Check("app", NOT_AVAILABLE, detail=point.app_not_comparable)])
+                        else:
+                            result = RUNNERS[level](context)
                         result.seconds = time.perf_counter() - level_started
                         detail.update(verdict=result.verdict, passed=result.count(PASSED), failed=result.count(FAILED))
                     results.append(result)
@@ -278,8 +282,10 @@ def _text(value: Any) -> str | None:
 
 @contextmanager
 def _consistent_point(config: Config, source: Database, target: Database, levels: Sequence[str], build: bool,
-                      hooks: Hooks) -> Iterator[Point]:
-    point = Point()
+                      hooks: Hooks, app_not_comparable: str | None) -> Iterator[Point]:
+    point = Point(app_not_comparable=app_not_comparable)
+    if app_not_comparable:
+        point.notes.append(app_not_comparable)
     if not set(levels) & AT_A_POINT:
         yield point
         return
@@ -304,7 +310,7 @@ def _consistent_point(config: Config, source: Database, target: Database, levels
                 "timestamp capture has no exact point in time: rows written during the comparison can show as differences; "
                 "compare while the source is quiet"
             )
-        if build and set(levels) & READS_APP and point.synced and _has_dbt_project(config) and _app_behind(pause.conn, config):
+        if build and not app_not_comparable and set(levels) & READS_APP and point.synced and _has_dbt_project(config) and _app_behind(pause.conn, config):
             hooks.step("dbt run: bringing app up to landing")
             try:
                 sync.build(config, target)
@@ -312,6 +318,22 @@ def _consistent_point(config: Config, source: Database, target: Database, levels
             except DbtFailed as exc:
                 point.notes.append(f"app could not be brought up to landing ({exc}); app-side checks compare an older app")
         yield point
+
+
+# The levels whose every check reads `app`; counts reads it for the disposition accounting only.
+READ_APP_ONLY = {"sample", "rules", "performance", "smoke"}
+
+
+def _app_not_comparable(conn: psycopg.Connection, config: Config) -> str | None:
+    """After a fallback `app` is frozen as the fallback left it and the legacy system is the system of
+    record: app no longer follows the source, so holding it against the source would report
+    differences that are none. Source and landing still are compared."""
+    state = control.state(conn, config.control_schema)
+    if state is None or state.phase not in ("falling_back", "fallen_back"):
+        return None
+    return (f"the migration fell back at {state.changed_at:%Y-%m-%d %H:%M %Z}: app is frozen as the fallback left it and no longer "
+            "follows the source, so the checks that read app are not comparable (source and landing still are); "
+            "`migrate status` says how to rebuild the target before another cutover")
 
 
 def _has_dbt_project(config: Config) -> bool:
@@ -384,7 +406,10 @@ def _counts(ctx: _Context) -> LevelResult:
             verdict = PASSED if source_rows == live else FAILED
             detail = "" if verdict == PASSED else f"{abs(source_rows - live):,} rows {'missing from' if live < source_rows else 'too many in'} landing"
             result.checks.append(Check(name, verdict, source_rows, live, detail))
-        result.checks += _dispositions(dst, config, landing_rows)
+        if ctx.point.app_not_comparable:
+            result.checks.append(Check("disposition accounting", NOT_AVAILABLE, detail=ctx.point.app_not_comparable))
+        else:
+            result.checks += _dispositions(dst, config, landing_rows)
     return result
 
 

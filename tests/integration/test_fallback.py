@@ -19,7 +19,7 @@ import time
 import psycopg
 import pytest
 
-from harness import connections, cutover, dbt, ledger, load, rollback, sync
+from harness import connections, cutover, dbt, ledger, load, reconcile, rollback, sync
 from harness.config import load_config
 from harness.demo.seed import seed_legacy
 from harness.demo.traffic import run_traffic, verify_after_fallback
@@ -87,8 +87,8 @@ def test_fallback_carries_every_acknowledged_write_of_both_applications_back(wor
     assert check.checked > 100
 
 
-def test_a_second_rollback_after_the_fallback_is_refused_and_no_check_recommends_one(worked_example):
-    config, source, target, _ = worked_example
+def test_after_the_fallback_no_rollback_is_recommended_and_reconcile_compares_what_is_comparable(worked_example):
+    config, source, target, tmp_path = worked_example
     before = run_migrate("rollback", "--check")  # no cutover yet: nothing to recommend (it exited 1, "rollback recommended")
     assert "no rollback to recommend: no cutover has begun" in before.stdout
     cutover.run(config, source, target, skip_gates=True)
@@ -97,6 +97,13 @@ def test_a_second_rollback_after_the_fallback_is_refused_and_no_check_recommends
         rollback.rollback(config, source, target, decided_by="Dana", reason="again")
     after = run_migrate("rollback", "--check")
     assert "no rollback to recommend: the migration already fell back" in after.stdout
+    # The legacy application writes again; every level compares what is comparable and says why the rest is not.
+    run_traffic(source, config.source_schema, tmp_path / "ledger.jsonl", rate=30, duration=2, workers=2)
+    outcome = reconcile.reconcile(config, source, target, list(reconcile.LEVELS))
+    assert outcome.passed, [(level.level, c.name, c.detail) for level in outcome.levels for c in level.checks if c.verdict == "failed"]
+    by_level = {level.level: level for level in outcome.levels}
+    assert by_level["counts"].count("passed") == len(config.tables) and by_level["checksums"].verdict == "passed"
+    assert all(c.verdict == "not available" and "fell back" in c.detail for c in by_level["sample"].checks + by_level["rules"].checks)
 
 
 CRASHING_FALLBACK = """
