@@ -600,14 +600,18 @@ def compare(
     snapshot_id: str | None = None,
     tables: Sequence[str] | None = None,
     progress: Callable[[str, int], None] | None = None,
+    on_total: Callable[[int], None] | None = None,
 ) -> list[TableComparison]:
-    """Compare every listed table (or `tables`) of the source, inside `snapshot_id`, with landing."""
+    """Compare every listed table (or `tables`) of the source, inside `snapshot_id`, with landing.
+    `progress(table, rows)` as each side finishes a table; `on_total` the rows both sides will hash (estimated)."""
     pair = open_pair(config, source, target, snapshot_id, "reconcile checksums")
     try:
         hash_function = pair_hash_function(pair)
         chosen = [t for t in config.tables if tables is None or t.name in tables]
         prepared = [prepare_table(config, pair, t, hash_function) for t in chosen]
         comparable = [p for p in prepared if p.problem_free]
+        if on_total:
+            on_total(2 * sum(p.estimate for p in comparable))
         lock = threading.Lock()
 
         def all_segments(side_of: Callable[[_Prepared], SideQuery]) -> Callable[[psycopg.Connection], list]:

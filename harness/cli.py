@@ -192,8 +192,9 @@ def demo_run(
 
     config = load_config()
     source, target = connections.resolve(config)
-    story = run_story(config, source, target, scale=scale, seed=seed, rate=rate, jobs=jobs,
-                      on_event=lambda at, what, figures: step(f"T+{at:5.1f} s  {what}" + (f": {figures}" if figures else "")))
+    with ui.live_line("the demo is starting") as show:  # the timeline is printed once, as a table, at the end
+        story = run_story(config, source, target, scale=scale, seed=seed, rate=rate, jobs=jobs,
+                          on_event=lambda at, what, figures: show(f"T+{at:5.1f} s  {what}" + (f": {figures}" if figures else "")))
     table("Timeline", ["at", "event", "figures"], [(f"T+{at:.1f} s", what, figures) for at, what, figures in story.timeline])
     table("Every legacy row accounted for (reconciled before the cutover)", ["legacy table", "rows", "migrated", "merged", "quarantined"], story.dispositions)
     summary(f"demo finished in {story.timeline[-1][0]:.0f} s: migrated, cut over, fell back, and no acknowledged write lost ({story.ledger_check.describe()})")
@@ -528,7 +529,11 @@ def reconcile_cmd(
     if not result.passed:
         bad = ", ".join(r.level for r in result.levels if r.verdict == "failed")
         raise CheckFailed(f"reconciliation failed at level(s) {bad}: {len(failed)} check(s) failed; see {report}")
-    summary(f"reconciliation passed in {result.seconds:,.1f} s ({', '.join(r.level for r in result.levels)}); report {report} (.json, .html)")
+    compared = [r.level for r in result.levels if r.verdict != "skipped"]
+    skipped = [r for r in result.levels if r.verdict == "skipped"]
+    summary(f"reconciliation passed in {result.seconds:,.1f} s ({', '.join(compared)}); report {report} (.json, .html)"
+            + (f"; not compared: {', '.join(r.level for r in skipped)} ({skipped[0].checks[0].detail if skipped[0].checks else 'nothing to compare'})"
+               if skipped else ""))
 
 # --- 6 validate: reconcile (end) ------------------------------------------------------------------
 

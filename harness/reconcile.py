@@ -456,7 +456,8 @@ def _checksums(ctx: _Context) -> LevelResult:
     result.notes.append("values are hashed as each type stores them; the only merges: " + "; ".join(checksums.NORMALISATIONS))
     with ctx.hooks.bar("hashing source and landing", None) as advance:
         tables = checksums.compare(
-            ctx.config, ctx.source, ctx.target, snapshot_id=ctx.point.snapshot_id, progress=lambda _table, rows: advance(rows)
+            ctx.config, ctx.source, ctx.target, snapshot_id=ctx.point.snapshot_id, progress=lambda _table, rows: advance(rows),
+            on_total=getattr(advance, "total", None),
         )
     for table in tables:
         result.notes += [f"{table.table}: {note}" for note in table.notes]

@@ -7,10 +7,10 @@ from __future__ import annotations
 
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, Iterator, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
 console = Console(highlight=False)
@@ -58,12 +58,25 @@ def progress(description: str, total: int | None = None) -> Iterator[Bar]:
         BarColumn(),
         MofNCompleteColumn(),
         TimeElapsedColumn(),
+        TextColumn("eta"),
+        TimeRemainingColumn(),
         console=console,
         transient=False,
         disable=not console.is_terminal,
     )
     with bar:
         yield Bar(bar, bar.add_task(description, total=total))
+
+
+@contextmanager
+def live_line(text: str) -> Iterator[Callable[[str], None]]:
+    """One line that a long run keeps rewriting (its latest event), gone when it ends: what it
+    reported is printed once afterwards. Nothing when output is not a terminal."""
+    if not console.is_terminal:
+        yield lambda _text: None
+        return
+    with console.status(text) as shown:
+        yield shown.update
 
 
 def _numeric(value: object) -> bool:
