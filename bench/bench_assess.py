@@ -41,7 +41,7 @@ def main() -> None:
                                   capture_output=True, text=True, timeout=1800)
         if done.returncode not in (0, 1):
             sys.exit(f"migrate assess failed (exit {done.returncode}):\n{done.stdout}\n{done.stderr}")
-        report = json.loads((project / "reports" / "assessment.json").read_text())
+        report = json.loads((project / "reports" / "assessment" / "latest" / "assessment.json").read_text())
         sampled = {t["name"]: t["sample"]["rows"] for t in report["tables"] if t["exists"]}
         print(f"profiled rows per table: {', '.join(f'{name} {n:,}' for name, n in sampled.items())}")
         print(f"verdict: {report['verdict']['headline']} (exit {done.returncode})")
@@ -67,7 +67,7 @@ def then_load(report: dict, env: dict) -> None:
     again = subprocess.run([sys.executable, "-m", "harness.cli", "assess"], cwd=PROJECT_DIR, env=env, capture_output=True, text=True, timeout=1800)
     if again.returncode not in (0, 1):
         sys.exit(f"migrate assess after the load failed (exit {again.returncode}):\n{again.stdout}\n{again.stderr}")
-    measured = json.loads((Path(env["MIGRATE_PROJECT_DIR"]) / "reports" / "assessment.json").read_text())["measured"]
+    measured = json.loads((Path(env["MIGRATE_PROJECT_DIR"]) / "reports" / "assessment" / "latest" / "assessment.json").read_text())["measured"]
     print(f"report after the load: estimated {measured['estimate']['seconds']:.1f} s beside load_runs' {measured['load_run']['seconds']:.1f} s "
           f"(error {measured['error']:+.0%}; load_runs starts timing after the CLI's start-up, provision and capture install)")
 

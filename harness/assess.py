@@ -24,7 +24,7 @@ import psycopg
 from psycopg import sql
 from psycopg.rows import dict_row
 
-from harness import connections, control, dbt_artifacts, estimates, landing, load, profiling
+from harness import connections, control, dbt_artifacts, estimates, landing, load, profiling, reports
 from harness.capture import CAPTURE_SCHEMA
 from harness.capture import TRIGGER as CAPTURE_TRIGGER
 from harness.config import Config, TableConfig
@@ -48,7 +48,7 @@ LOAD_DEFAULTS = {name: parameter.default for name, parameter in inspect.signatur
 PROBE_LANDING = "_migrate_assess_landing"
 PROBE_CONTROL = "_migrate_assess_control"
 READS_OTHER_RELATIONS = re.compile(r"\b(from|join)\b", re.IGNORECASE)
-REPORT_JSON = Path("reports") / "assessment.json"
+REPORT_NAME = "assessment"
 
 BLOCKING, WARNING, INFO = "blocking", "warning", "info"
 # The order findings are listed in, within a severity: what stops the migration comes first.
@@ -293,7 +293,7 @@ def run(config: Config, source: Database, target: Database, *, sample_rows: int 
     else:
         recommendation = estimates.Recommendation(None, ["no table could be measured: fix the blocking problems first"])
 
-    history = _history(config.project_dir)
+    history = _history(config.reports_root)
     current = {
         "assessed_at": assessed_at,
         "configured_strategy": config.strategy,
@@ -1181,8 +1181,8 @@ def _verdict(findings: list[Finding], recommendation: estimates.Recommendation) 
 # --- history: estimates against measured loads ------------------------------------------------
 
 
-def _history(project_dir: Path) -> list[dict]:
-    path = project_dir / REPORT_JSON
+def _history(reports_root: Path) -> list[dict]:
+    path = reports.latest(reports_root, REPORT_NAME)
     try:
         data = json.loads(path.read_text())
     except (OSError, ValueError):

@@ -256,7 +256,7 @@ def assess(
     source, target = connections.resolve(config)
     with progress("assessing the source", total=assessment.progress_units(config)) as bar:
         result = assessment.run(config, source, target, sample_rows=sample_rows, progress=bar)
-    written = reports.write(config.project_dir, "assessment", result.to_dict(), reports.assessment_markdown)
+    written = reports.write(config.reports_root, "assessment", result.to_dict(), reports.assessment_markdown)
     ui.result(recommendation=result.recommendation, strategies=result.strategies, estimates=result.estimates, report=str(written.json))
 
     step(result.verdict["headline"])
@@ -502,7 +502,8 @@ def reconcile_cmd(
 ) -> None:
     """Compare source, landing and app as of one source snapshot, level by level; exit 1 if a level fails.
 
-    Writes reports/reconciliation.md, .json and .html, and records every verdict in the control schema.
+    Writes reports/reconciliation/<time>-<id>/reconciliation.md, .json and .html (reports/reconciliation/latest
+    points to the newest), and records every verdict in the control schema.
     """
     from harness import reconcile
     from harness.errors import CheckFailed
@@ -712,7 +713,7 @@ def rehearse_cmd(
                       traffic_command=shlex.split(traffic_command) if traffic_command else None)
     summary(f"rehearsal {result.rehearsal_id} succeeded in {result.seconds:.0f} s"
             + ("" if result.fallback else " (rolled back before the switch: the project has no reverse models)")
-            + "; reports/rehearsal.md; the cutover runbook now uses its timings")
+            + f"; report {result.report.relative_to(config.project_dir)}; the cutover runbook now uses its timings")
 
 
 @app.command("decommission", rich_help_panel="5 Post-migration")

@@ -166,6 +166,11 @@ class Config:
     cutover: CutoverConfig = CutoverConfig()
     rollback: RollbackConfig = RollbackConfig()
     decommission: DecommissionConfig = DecommissionConfig()
+    reports_dir: Path | None = None  # where reports go; None: reports/ in the project (a rehearsal sets its own)
+
+    @property
+    def reports_root(self) -> Path:
+        return self.reports_dir or self.project_dir / "reports"
 
     def table(self, name: str) -> TableConfig:
         for table in self.tables:

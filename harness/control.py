@@ -112,7 +112,7 @@ create table if not exists {schema}.backups (
 );
 
 -- One row per `migrate reconcile`: the levels it ran, the source snapshot it compared as of,
--- each level's verdict, and the whole report (reports/reconciliation.json) as it was written.
+-- each level's verdict, and the whole report (reconciliation.json of its run's folder) as it was written.
 create table if not exists {schema}.reconcile_runs (
     reconcile_id  bigint generated always as identity primary key,
     run_id        bigint references {schema}.runs,

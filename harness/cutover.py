@@ -611,7 +611,7 @@ def run(
                 wrong = [f"{level.level} {c.name}" for level in counted.levels for c in level.checks if c.verdict == reconcile.FAILED]
                 raise CheckFailed(
                     f"catch-up reconciliation failed ({'; '.join(wrong)}): landing differs from the source; nothing was frozen; "
-                    "see reports/cutover-catch-up.md"
+                    f"see {counted.files.get('markdown')}"
                 )
             detail["changes"] += counted.point.changes_applied + sync.apply_until_caught_up(config, source, target)
             detail["nodes"] = sync.build(config, target).succeeded
@@ -769,5 +769,5 @@ def _verify_whole_copy(config: Config, source: Database, target: Database) -> in
     outcome = reconcile.reconcile(config, source, target, ["counts", "checksums"], build=False, report_name="cutover-verification")
     if not outcome.passed:
         bad = ", ".join(level.level for level in outcome.levels if level.verdict == "failed")
-        raise CheckFailed(f"final verification failed: reconciliation {outcome.reconcile_id} failed at {bad}; nothing was switched; see reports/cutover-verification.md")
+        raise CheckFailed(f"final verification failed: reconciliation {outcome.reconcile_id} failed at {bad}; nothing was switched; see {outcome.files.get('markdown')}")
     return outcome.reconcile_id

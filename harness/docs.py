@@ -3,7 +3,7 @@
 The facts come only from what the harness and dbt hold: the control schema (loads, syncs,
 backups, reconciliations, rehearsals, cutovers, rollbacks and fallbacks, rollback checks,
 decommissions, approvals, the phase),
-reports/assessment.json, dbt's artifacts (manifest, run results, catalog), migration.yml and the
+reports/assessment/latest/assessment.json, dbt's artifacts (manifest, run results, catalog), migration.yml and the
 catalogs of the two databases. `collect` gathers them into one JSON document model, written as
 <out>/migration-docs.json; every document is rendered from that JSON alone (harness.docs_render
 for the plan, runbook, rollback procedures, validation test cases and transformation index;
@@ -25,7 +25,7 @@ import psycopg
 from psycopg import sql
 from psycopg.rows import dict_row
 
-from harness import connections, control, cutover, dbt, dbt_artifacts, decommission, docs_render, fallback, landing, mapping_sheet
+from harness import connections, control, cutover, dbt, dbt_artifacts, decommission, docs_render, fallback, landing, mapping_sheet, reports
 from harness.config import Config
 from harness.connections import Database
 from harness.engines import postgres
@@ -126,7 +126,7 @@ def collect(config: Config, source: Database, target: Database, out_dir: Path) -
         "target": {"database": target.describe(), "landing_schema": config.landing_schema, "control_schema": schema},
         "settings": settings(config),
         **facts,
-        "assessment": _assessment(config.project_dir, notes),
+        "assessment": _assessment(config.reports_root, notes),
         "dbt": dbt_facts,
         "mapping": mapping_sheet.mapping_facts(artifacts, legacy, target_types),
         "notes": notes,
@@ -387,17 +387,17 @@ def _gates(config: Config, source: Database, target: Database) -> dict[str, Any]
     return {"checked_at": checked_at, "error": None, "gates": [{"name": g.name, "passed": g.passed, "reason": g.reason} for g in found]}
 
 
-# --- reports/assessment.json -------------------------------------------------------------------
+# --- the latest assessment.json -------------------------------------------------------------------
 
 
-def _assessment(project_dir: Path, notes: list[str]) -> dict[str, Any] | None:
-    path = project_dir / "reports" / "assessment.json"
+def _assessment(reports_root: Path, notes: list[str]) -> dict[str, Any] | None:
+    path = reports.latest(reports_root, "assessment")
     if not path.exists():
         return None
     try:
         data = json.loads(path.read_text())
     except (OSError, ValueError):
-        notes.append("reports/assessment.json could not be read: run `migrate assess` again to rewrite it")
+        notes.append(f"{path} could not be read: run `migrate assess` again")
         return None
     findings = data.get("findings") or []
     return {

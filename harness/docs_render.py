@@ -153,7 +153,7 @@ CRITERION_WORDS = {
 }
 
 MISSING = {
-    "assessment": "No assessment has run yet (`migrate assess` writes reports/assessment.json).",
+    "assessment": "No assessment has run yet (`migrate assess` writes reports/assessment/<time>/assessment.json).",
     "reconcile": "No reconciliation has run yet (`migrate reconcile`).",
     "rehearsal": "No rehearsal has run yet (`migrate rehearse`).",
     "cutover": "No cutover has run yet.",
@@ -260,7 +260,7 @@ class Doc:
 def provenance(f: dict) -> Block:
     return paragraph(
         f"Generated {when(f['generated_at'])} by `migrate docs` from the control schema `{f['target']['control_schema']}` of "
-        f"{f['target']['database']}, reports/assessment.json, the dbt artifacts and migration.yml. "
+        f"{f['target']['database']}, the latest assessment (reports/assessment/latest), the dbt artifacts and migration.yml. "
         f"Source: {f['source']['database']}, schema `{f['source']['schema']}`; landing schema `{f['target']['landing_schema']}`. "
         "Run `migrate docs` again to bring every document up to date."
     )
@@ -418,7 +418,7 @@ def _assessment_summary(a: dict | None) -> list[Block]:
     verdict = a["verdict"]
     blocks.append(paragraph(f"Assessed {when(a['assessed_at'])}: **{verdict.get('headline') or verdict.get('status') or 'no verdict recorded'}.** "
                             f"Findings: {a['findings']['blocking']} blocking, {a['findings']['warning']} warnings, {a['findings']['info']} notes "
-                            "(reports/assessment.md has them all)."))
+                            "(reports/assessment/latest/assessment.md has them all)."))
     limit = a.get("downtime_limit_minutes")
     rows = [[STRATEGY_LABELS.get(x["name"], x["name"]), duration(x["downtime_seconds"]), duration(x["total_seconds"]),
              "no limit set" if x["within_limit"] is None else ("yes" if x["within_limit"] else "no"),

@@ -23,7 +23,8 @@ a row that a later batch brings to landing is stamped (`_migrate_synced_at`) aft
 `reconcile_runs.finished_at`, and every row stamped before it was compared.
 
 Everything is recorded in the control schema (a run, a step per level, `reconcile_runs`,
-`reconcile_verdicts`) and written to reports/reconciliation.json, .md and .html.
+`reconcile_verdicts`) and written to reconciliation.json, .md and .html in a folder of the run's
+own, reports/reconciliation/<time>-<id>/ (reports/reconciliation/latest points to the newest).
 """
 from __future__ import annotations
 
@@ -41,7 +42,7 @@ from typing import Any, Callable, ContextManager, Iterator, Sequence
 import psycopg
 from psycopg import sql
 
-from harness import checksums, connections, control, dbt, dbt_artifacts, landing, processes, reconcile_report, samples, sync
+from harness import checksums, connections, control, dbt, dbt_artifacts, landing, processes, reconcile_report, reports, samples, sync
 from harness.config import Config, Expectation, PerformanceQuery, RuleCheck, SmokeCheck
 from harness.connections import Database
 from harness.engines import postgres
@@ -193,7 +194,8 @@ def reconcile(
     sample_seed: int | None = None,
     report_name: str = REPORT_NAME,
 ) -> ReconcileResult:
-    """Run the levels; the report goes to reports/<report_name>.* (a rehearsal writes its own)."""
+    """Run the levels; the report goes to a folder of this run's own, reports/<report_name>/<time>-<id>/
+    (under a rehearsal's own root in a rehearsal), with reports/<report_name>/latest pointing to it."""
     hooks = hooks or Hooks()
     levels = [level for level in LEVELS if level in set(levels)]
     started = time.perf_counter()
@@ -213,7 +215,8 @@ def reconcile(
                         sql.SQL("update {} set source_snapshot = %s where reconcile_id = %s").format(control.table(schema, "reconcile_runs")),
                         (point.snapshot, reconcile_id),
                     )
-                context = _Context(config, source, target, point, hooks, sample_seed)
+                folder = reports.run_folder(config.reports_root, report_name, reconcile_id)
+                context = _Context(config, source, target, point, hooks, sample_seed, folder)
                 results = []
                 for level in levels:
                     hooks.step(f"{level}")
@@ -229,7 +232,7 @@ def reconcile(
                 # Recorded while sync is still paused: every row a later batch brings is stamped after this.
                 outcome = ReconcileResult(reconcile_id, run_id, config.name, started_at, results, point)
                 outcome.seconds = time.perf_counter() - started
-                written = reconcile_report.write(config.project_dir, report_name, outcome.to_dict())
+                written = reconcile_report.write(folder, report_name, outcome.to_dict())
                 outcome.files = {kind: str(path) for kind, path in written.items()}
                 _record(ctl, schema, outcome)
         except BaseException:
@@ -241,7 +244,8 @@ def reconcile(
             )
             control.finish_run(ctl, schema, run_id, "failed")
             raise
-        control.finish_run(ctl, schema, run_id, "succeeded", {"verdict": "passed" if outcome.passed else "failed"})
+        control.finish_run(ctl, schema, run_id, "succeeded", {"verdict": "passed" if outcome.passed else "failed",
+                                                              "report": outcome.files.get("markdown")})
     return outcome
 
 
@@ -358,6 +362,7 @@ class _Context:
     point: Point
     hooks: Hooks
     sample_seed: int | None
+    folder: Path = Path(".")  # this run's report folder
     dbt_ran: bool = False
 
     @contextmanager
@@ -503,7 +508,7 @@ def _sample(ctx: _Context) -> LevelResult:
         result.checks.append(Check("mapping metadata", NOT_AVAILABLE,
                                    detail="no target/manifest.json with the models' expected values (run `dbt parse` in a dbt project)"))
         return result
-    report_dir = config.project_dir / "reports" / REPORT_NAME
+    report_dir = ctx.folder  # datacompy's report per model, beside the run's own
     seed = ctx.sample_seed if ctx.sample_seed is not None else random.randrange(1, 2**31)
     models, skipped = samples.compare(config, ctx.target, artifacts, sample_size=config.reconcile.sample_size, report_dir=report_dir, seed=seed)
     result.notes.append(f"sample of up to {config.reconcile.sample_size:,} rows per table (migration.yml reconcile.sample_size), seed {seed}")

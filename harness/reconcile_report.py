@@ -1,4 +1,4 @@
-"""reports/reconciliation.{json,md,html}: the reconciliation report, rendered from its JSON alone.
+"""reconciliation.{json,md,html} in the run's report folder: the reconciliation report, rendered from its JSON alone.
 
 The content is laid out once, as blocks (headings, paragraphs, bullets, tables), from the JSON
 dict; Markdown and a self-contained HTML page are two renderings of the same blocks, so they
@@ -171,9 +171,9 @@ def html_page(data: dict) -> str:
 
 # --- writing --------------------------------------------------------------------------------------
 
-def write(project_dir: Path, name: str, data: dict) -> dict[str, Path]:
-    """reports/<name>.json and .md (through harness.reports) and the self-contained .html beside them."""
-    written = reports.write(project_dir, name, data, markdown)
+def write(folder: Path, name: str, data: dict) -> dict[str, Path]:
+    """<name>.json and .md in the run's folder (through harness.reports) and the self-contained .html beside them."""
+    written = reports.write(folder.parent.parent, name, data, markdown, folder=folder)
     page = written.json.with_suffix(".html")
     temporary = page.with_name(f".{page.name}.tmp")
     temporary.write_text(html_page(json.loads(written.json.read_text())))

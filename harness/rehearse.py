@@ -16,6 +16,7 @@ import os
 import time
 import uuid
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Callable
 
 from psycopg import sql
@@ -33,6 +34,7 @@ class Rehearsal:
     timings: dict[str, float] = field(default_factory=dict)
     seconds: float = 0.0
     fallback: bool = False  # fell back after the switch (else rolled back before it: no reverse models)
+    report: Path | None = None  # the rehearsal's own report, in the folder that holds its copies' reports
 
 
 def _disposable(db: Database, name: str) -> Database:
@@ -61,6 +63,11 @@ def rehearse(
             (run_id, cutover.models_fingerprint(config.project_dir)),
         ).fetchone()
         result = Rehearsal(rehearsal_id)
+        # Its reports go to a folder of its own, and say where they come from: they never stand
+        # for the real cutover's.
+        folder = reports.run_folder(config.reports_root, "rehearsal", rehearsal_id)
+        rehearsal_config = dataclasses.replace(rehearsal_config, reports_dir=folder,
+                                               name=f"{config.name} (rehearsal {rehearsal_id}, on disposable copies)")
         copy_source = _disposable(source, copy_source_name)
         copy_target = _disposable(target, copy_target_name)
 
@@ -92,7 +99,7 @@ def rehearse(
                 routing.unlink(missing_ok=True)
                 env = {**os.environ, "MIGRATE_SOURCE_URL": copy_source.url, "MIGRATE_TARGET_URL": copy_target.url, "MIGRATE_ROUTING_FILE": str(routing)}
                 traffic.enter_context(processes.background(traffic_command, env=env, cwd=config.project_dir,
-                                                           log=config.project_dir / "reports" / "rehearsal-traffic.log", what="the rehearsal's traffic command"))
+                                                           log=folder / "traffic.log", what="the rehearsal's traffic command"))
             timed("load", lambda d: d.update(rows=load.load(rehearsal_config, copy_source, copy_target).rows))
             timed("build", lambda d: d.update(nodes=sync.build(rehearsal_config, copy_target, ("build", "--full-refresh")).succeeded))
             timed("sync", lambda d: d.update(changes=sync.apply(rehearsal_config, copy_source, copy_target).changes))
@@ -104,7 +111,7 @@ def rehearse(
                 )
                 detail["passed"] = outcome.passed
                 if not outcome.passed:
-                    raise CheckFailed("the rehearsal's reconciliation failed: see reports/rehearsal-reconciliation.md")
+                    raise CheckFailed(f"the rehearsal's reconciliation failed: see {outcome.files.get('markdown')}")
 
             timed("reconcile", verify)
             falls_back = bool(fallback.reverse_models(rehearsal_config, copy_target))
@@ -129,7 +136,7 @@ def rehearse(
                 (json.dumps(result.timings), rehearsal_id),
             )
             control.finish_run(ctl, schema, run_id, "succeeded", {"seconds": result.seconds})
-            write_report(config, result, traffic_command)
+            result.report = write_report(config, folder, result, traffic_command).markdown
         except BaseException:
             ctl.execute(sql.SQL("update {} set status = 'failed', finished_at = clock_timestamp() where rehearsal_id = %s").format(control.table(schema, "rehearsals")), (rehearsal_id,))
             control.finish_run(ctl, schema, run_id, "failed")
@@ -141,7 +148,7 @@ def rehearse(
     return result
 
 
-def write_report(config: Config, result: Rehearsal, traffic_command: list[str] | None) -> reports.Written:
+def write_report(config: Config, folder: Path, result: Rehearsal, traffic_command: list[str] | None) -> reports.Written:
     data = {"rehearsal_id": result.rehearsal_id, "seconds": result.seconds, "fallback": result.fallback,
             "traffic_command": traffic_command, "timings": result.timings}
 
@@ -150,14 +157,14 @@ def write_report(config: Config, result: Rehearsal, traffic_command: list[str] |
                  f"The whole cycle on disposable copies took **{d['seconds']:.0f} s**; "
                  + ("it cut over through the switch and fell back through the reverse models." if d["fallback"]
                     else "the project has no reverse models, so it rolled back before the switch.")
-                 + (f" Traffic: `{' '.join(d['traffic_command'])}` (output in reports/rehearsal-traffic.log)." if d["traffic_command"]
+                 + (f" Traffic: `{' '.join(d['traffic_command'])}` (output in traffic.log beside this report)." if d["traffic_command"]
                     else " No traffic ran (`migrate rehearse --traffic-command ...`)."),
                  "", "The cutover runbook (`migrate cutover --dry-run`) takes its step durations from here.", "",
                  "| step | seconds |", "|---|---:|"]
         lines += [f"| {name} | {seconds:.2f} |" for name, seconds in d["timings"].items()]
         return "\n".join(lines) + "\n"
 
-    return reports.write(config.project_dir, "rehearsal", data, render)
+    return reports.write(config.reports_root, "rehearsal", data, render, folder=folder)
 
 
 def _record_step(conn, schema: str, run_id: int, name: str, seconds: float) -> None:

@@ -1,15 +1,18 @@
-"""Reports: JSON first, then Markdown rendered from that same JSON.
+"""Reports: JSON first, then Markdown rendered from that same JSON, one folder per run.
 
-Every report is a dict that `write` saves as reports/<name>.json and renders to
-reports/<name>.md through a function that reads only the dict, so the Markdown can never say
-something the JSON does not, and a report can be re-rendered from its JSON alone. `Document`
-and the format_* helpers are shared by every report (assessment now; reconcile and docs later).
+Every report is a dict that `write` saves as <name>.json and renders to <name>.md through a
+function that reads only the dict, so the Markdown can never say something the JSON does not, and
+a report can be re-rendered from its JSON alone. Reports are evidence and never overwritten: each
+run writes into reports/<name>/<UTC time>-<run>/, and reports/<name>/latest points to the newest
+(`latest(...)` reads through it). A rehearsal writes under its own root (Config.reports_root).
+`Document` and the format_* helpers are shared by every report.
 """
 from __future__ import annotations
 
 import json
 import os
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable, Iterable, Sequence
 
@@ -27,6 +30,10 @@ class Written:
     json: Path
     markdown: Path
 
+    @property
+    def folder(self) -> Path:
+        return self.json.parent
+
 
 def _atomic_write(path: Path, text: str) -> None:
     """Write through a temporary file and rename, so a killed command never leaves half a report."""
@@ -36,13 +43,38 @@ def _atomic_write(path: Path, text: str) -> None:
     os.replace(temporary, path)
 
 
-def write(project_dir: Path, name: str, data: dict, render: Callable[[dict], str]) -> Written:
-    """Save `data` as reports/<name>.json and its Markdown rendering as reports/<name>.md."""
-    folder = project_dir / REPORTS_DIR
+def run_folder(root: Path, name: str, run: object | None = None) -> Path:
+    """A new folder root/<name>/<UTC time>-<run> for one run's report (and its attachments)."""
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
+    folder = root / name / (f"{stamp}-{run}" if run is not None else stamp)
+    folder.mkdir(parents=True, exist_ok=False)
+    return folder
+
+
+def _point_latest(folder: Path) -> None:
+    """root/<name>/latest → this run's folder, replaced atomically (a reader never finds none)."""
+    link = folder.parent / "latest"
+    temporary = folder.parent / f".latest.{os.getpid()}.tmp"
+    temporary.unlink(missing_ok=True)
+    temporary.symlink_to(folder.name)
+    os.replace(temporary, link)
+
+
+def write(root: Path, name: str, data: dict, render: Callable[[dict], str], *, folder: Path | None = None,
+          run: object | None = None) -> Written:
+    """Save `data` as <name>.json and its Markdown as <name>.md in a new run folder under
+    root/<name>/ (or `folder`, one made by run_folder), then point root/<name>/latest at it."""
+    folder = folder or run_folder(root, name, run)
     json_path, md_path = folder / f"{name}.json", folder / f"{name}.md"
     _atomic_write(json_path, json.dumps(data, indent=2, default=str, ensure_ascii=False) + "\n")
     _atomic_write(md_path, render(json.loads(json_path.read_text())))
+    _point_latest(folder)
     return Written(json_path, md_path)
+
+
+def latest(root: Path, name: str, suffix: str = ".json") -> Path:
+    """The newest run's report of this name (it may not exist)."""
+    return root / name / "latest" / f"{name}{suffix}"
 
 
 # --- formatting -------------------------------------------------------------------------------

@@ -160,7 +160,7 @@ def _verification(conn: psycopg.Connection, schema: str, since: Since) -> tuple[
         if not has_verdict:
             return CANNOT_TELL, f"reconcile #{reconcile_id} stopped with an error", limit, "run `migrate reconcile` again"
         failed = ", ".join(level for level, verdict in levels.items() if verdict == "failed")
-        return MET, f"reconcile #{reconcile_id} failed at {_at(finished_at)} ({failed})", limit, "see reports/reconciliation.md"
+        return MET, f"reconcile #{reconcile_id} failed at {_at(finished_at)} ({failed})", limit, "see reports/reconciliation/latest/reconciliation.md"
     # No reconcile since the switch: the cutover's own final verification is the newest one.
     row = conn.execute(
         sql.SQL(
@@ -198,7 +198,7 @@ def _data_loss(conn: psycopg.Connection, schema: str, since: Since) -> tuple[str
         return NOT_MET, f"reconcile #{reconcile_id} at {_at(finished_at)}: every row check passed ({compared})", limit, ""
     level, name, detail = failed[0]
     first = f"{level}: {name}" + (f" ({detail})" if detail else "")
-    return MET, f"{len(failed)} failed row check(s) in reconcile #{reconcile_id}, e.g. {first}", limit, "see reports/reconciliation.md"
+    return MET, f"{len(failed)} failed row check(s) in reconcile #{reconcile_id}, e.g. {first}", limit, "see reports/reconciliation/latest/reconciliation.md"
 
 
 def _metric(config: Config, conn: psycopg.Connection, target: Database, criterion: RollbackCriterion) -> tuple[str, str, str, str]:

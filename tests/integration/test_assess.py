@@ -106,8 +106,8 @@ def shop(tmp_path, migration):
 
 def assess(project: Path, migration, *, expect: int = 0, env: dict | None = None):
     result = run_migrate("assess", env={**migration.env, "MIGRATE_PROJECT_DIR": str(project), **(env or {})}, expect=expect)
-    report = json.loads((project / "reports" / "assessment.json").read_text())
-    markdown = (project / "reports" / "assessment.md").read_text()
+    report = json.loads((project / "reports" / "assessment" / "latest" / "assessment.json").read_text())
+    markdown = (project / "reports" / "assessment" / "latest" / "assessment.md").read_text()
     return result, report, markdown
 
 
@@ -168,7 +168,7 @@ def test_assess_reports_the_truth_inserted_into_a_schema_it_has_never_seen(shop,
     assert table(report, "AuditLog")["key_from"] == "migration.yml"
     assert report["recommendation"]["strategy"] == "big_bang"
     assert report["verdict"]["status"] == "ready_with_risks" and report["exit_code"] == 0
-    assert "recommended strategy: big bang" in result.stdout and "reports/assessment.md" in result.stdout
+    assert "recommended strategy: big bang" in result.stdout and re.search(r"reports/assessment/\d{8}T\d+Z/assessment.md", result.stdout)
 
 
 def test_assess_leaves_nothing_behind_in_source_or_target(shop, migration):
@@ -190,7 +190,7 @@ def test_assess_leaves_nothing_behind_in_source_or_target(shop, migration):
 def test_a_table_without_a_key_is_named_and_exits_1(shop, migration):
     write_config(shop, audit="{}")
     result, report, markdown = assess(shop, migration, expect=1)
-    assert_one_clear_line(result, "AuditLog has no primary key", "tables.AuditLog.key", "reports/assessment.md")
+    assert_one_clear_line(result, "AuditLog has no primary key", "tables.AuditLog.key", "reports/assessment/", "/assessment.md")
     assert report["verdict"]["status"] == "blocked" and report["exit_code"] == 1
     assert "| blocking | keys | AuditLog has no primary key" in markdown
 

@@ -10,6 +10,7 @@ import shutil
 import signal
 import subprocess
 import sys
+from pathlib import Path
 
 import psycopg
 import pytest
@@ -315,7 +316,19 @@ def test_rehearsal_runs_the_cycle_on_copies_and_opens_the_rehearsal_gate(project
     config = load_config(tmp_path)
     gate = lambda: {g.name: g for g in cutover.gates(config, source, target)}["rehearsal"]  # noqa: E731
     assert not gate().passed and "no successful rehearsal" in gate().reason
+    real = reconcile.reconcile(config, source, target, ["counts"])
+    reports = tmp_path / "reports"
+    before = {path: path.read_bytes() for path in reports.rglob("*") if path.is_file()}
     result = rehearse.rehearse(config, source, target)
+    # Reports are evidence: the rehearsal's are its own, in its folder, and say so; the real ones are untouched.
+    assert {path: path.read_bytes() for path in before} == before
+    assert (reports / "reconciliation" / "latest").resolve() == Path(real.files["markdown"]).parent
+    assert result.report.parent.parent == reports / "rehearsal" and (reports / "rehearsal" / "latest" / "rehearsal.md").exists()
+    catch_up = next(result.report.parent.glob("cutover-catch-up/*/cutover-catch-up.md")).read_text()
+    assert f"rehearsal {result.rehearsal_id}, on disposable copies" in catch_up
+    assert not (reports / "cutover-catch-up").exists()
+    again = reconcile.reconcile(config, source, target, ["counts"])
+    assert Path(again.files["markdown"]).parent != Path(real.files["markdown"]).parent and Path(real.files["markdown"]).exists()
     for name in ("backup", "restore", "load", "sync", "reconcile", "freeze_source", "final_verification", "rollback", "verify_after_rollback"):
         assert name in result.timings
     assert gate().passed

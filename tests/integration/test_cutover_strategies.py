@@ -295,7 +295,7 @@ def test_a_later_wave_does_not_count_what_the_new_application_did_to_an_earlier_
 
     second = cutover.run(config, source, target)
     assert second.plan.wave == 2 and phase(migration.target_url) == "switched"
-    report = (tmp_path / "reports" / "cutover-catch-up.md").read_text()
+    report = (tmp_path / "reports" / "cutover-catch-up" / "latest" / "cutover-catch-up.md").read_text()
     assert "Client: rows = migrated + merged + quarantined" in report and "Tag:" not in report, "wave 1's table is counted out"
 
 

@@ -203,9 +203,9 @@ reconcile:
     env = {**migration.env, "MIGRATE_PROJECT_DIR": str(tmp_path)}
     passed = run_migrate("reconcile", "--level", "counts,checksums,rules,performance,smoke", env=env)
     assert "reconciliation passed" in passed.stdout
-    report = json.loads((tmp_path / "reports" / "reconciliation.json").read_text())
+    report = json.loads((tmp_path / "reports" / "reconciliation" / "latest" / "reconciliation.json").read_text())
     assert [level["verdict"] for level in report["levels"]] == ["passed"] * 5
-    html = (tmp_path / "reports" / "reconciliation.html").read_text()
+    html = (tmp_path / "reports" / "reconciliation" / "latest" / "reconciliation.html").read_text()
     assert html.index("<table>") < html.index("<h2>"), "the status table comes before the details"
 
     (tmp_path / "migration.yml").write_text(
@@ -230,7 +230,7 @@ def test_table_without_key_gets_a_clear_line_and_the_others_are_still_compared(l
     result = run_migrate("reconcile", "--level", "checksums", env=env, expect=1)
     assert 'checksums: Log: source = landing — table "Shop"."Log" has no primary key: name one under tables.Log.key' in result.stderr
     assert "Traceback" not in result.stderr
-    report = json.loads((tmp_path / "reports" / "reconciliation.json").read_text())
+    report = json.loads((tmp_path / "reports" / "reconciliation" / "latest" / "reconciliation.json").read_text())
     verdicts = {c["name"]: c["verdict"] for c in report["levels"][0]["checks"]}
     assert verdicts == {"Client: source = landing": "passed", "Basket: source = landing": "passed", "Tag: source = landing": "passed",
                         "Log: source = landing": "failed"}
