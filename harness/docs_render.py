@@ -278,6 +278,9 @@ def standing(f: dict) -> str:
     if phase and phase["phase"] == "falling_back":
         return (f"A fallback has been under way since {when(phase['changed_at'])}: the new side is frozen; the same "
                 "`migrate rollback` resumes it.")
+    if phase and phase["phase"] == "switching":
+        return (f"A cutover has been switching the applications to the new system since {when(phase['changed_at'])}: they may "
+                "already write there, so `migrate cutover` finishes it and `migrate rollback` can only fall back.")
     if phase and phase["phase"] == "switched":
         ends = phase["rollback_window_ends"]
         text = f"Switched at {when(phase['switched_at'])}: the applications write to the new system; "
