@@ -81,6 +81,8 @@ def nothing_to_roll_back(config: Config, target: Database) -> str | None:
                     "again, so there is nothing to roll back")
         if state and state.phase == "decommissioned":
             return f"the migration was decommissioned at {_at(state.changed_at)}: no rollback is possible any more"
+        if state and state.switched_at:
+            return None  # switched (or some waves): the criteria are what they are for
         began = conn.execute(sql.SQL("select 1 from {} where command = 'cutover' limit 1").format(control.table(schema, "runs"))).fetchone()
         if began is None:
             return "no cutover has begun: the applications write the legacy system, so there is nothing to roll back yet"
