@@ -260,6 +260,7 @@ def run(config: Config, source: Database, target: Database, *, sample_rows: int 
         analyze_rows = pg.analyze_sample_rows(dst)
         landing_rows = _landing_rows(dst, config)
         load_run = latest_load_run(dst, config.control_schema)
+        window = measured_window(dst, config.control_schema)
 
     _constraint_findings(config, server, privileges, tables, findings)
     capture = capture_paths(config, server, privileges, tables, columns_by_table)
@@ -276,7 +277,7 @@ def run(config: Config, source: Database, target: Database, *, sample_rows: int 
     dbt_build = dbt_artifacts.build_timing(artifacts)
     use_dbt = dbt_build is not None and dbt_build["failed"] == 0 and landing_rows > 0
     phases = estimates.estimate_phases(work, dbt_build["seconds"] if use_dbt else None, landing_rows if use_dbt else None,
-                                       jobs=jobs, analyze_rows=analyze_rows)
+                                       jobs=jobs, analyze_rows=analyze_rows, window=window)
     read_only = [t.name for t in tables if t.timing and not t.timing["as_load"]]
     if read_only:
         load_estimate = phases.initial_load
@@ -1196,6 +1197,29 @@ STARTED_COLUMNS = ("started_at", "start_time", "started", "begun_at")
 SECONDS_COLUMNS = ("seconds", "duration_seconds", "elapsed_seconds", "total_seconds", "load_seconds", "duration")
 STATUS_COLUMNS = ("status", "state", "outcome", "result")
 OK_STATUSES = ("finished", "succeeded", "success", "ok", "done", "completed", "passed")
+
+
+def measured_window(conn: psycopg.Connection, control_schema: str) -> dict | None:
+    """The write window of the last parallel-run cutover that succeeded, else of the last successful
+    rehearsal: each step's seconds and where they come from (None when neither ran)."""
+    if not pg.table_exists_in(conn, control_schema, "runs"):
+        return None
+    cutover = conn.execute(sql.SQL(
+        "select r.run_id, r.finished_at, jsonb_object_agg(s.step, extract(epoch from s.finished_at - s.started_at)) "
+        "from {runs} r join {steps} s using (run_id) "
+        "where r.command = 'cutover' and r.status = 'succeeded' and coalesce(r.detail ->> 'strategy', 'parallel_run') = 'parallel_run' "
+        "and s.status = 'succeeded' group by r.run_id order by r.run_id desc limit 1"
+    ).format(runs=sql.Identifier(control_schema, "runs"), steps=sql.Identifier(control_schema, "steps"))).fetchone()
+    if cutover:
+        return {"steps": cutover[2], "source": f"cutover run {cutover[0]} ({cutover[1]:%Y-%m-%d %H:%M})"}
+    if not pg.table_exists_in(conn, control_schema, "rehearsals"):
+        return None
+    rehearsal = conn.execute(sql.SQL(
+        "select rehearsal_id, finished_at, timings from {} where status = 'succeeded' order by rehearsal_id desc limit 1"
+    ).format(sql.Identifier(control_schema, "rehearsals"))).fetchone()
+    if rehearsal:
+        return {"steps": rehearsal[2], "source": f"rehearsal {rehearsal[0]} ({rehearsal[1]:%Y-%m-%d %H:%M}, on disposable copies)"}
+    return None
 
 
 def latest_load_run(conn: psycopg.Connection, control_schema: str) -> dict | None:

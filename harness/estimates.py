@@ -35,6 +35,11 @@ ASSUMPTIONS = {
     "maintenance_window_minutes": 30,  # the window a big bang is expected to fit when migration.yml sets no limit
 }
 
+# A parallel-run cutover's write window, step by step: the steps of the freeze itself, and those
+# that bring the last data over (a measured cutover or rehearsal replaces the assumptions above).
+FREEZE_STEPS = ("freeze_source", "reverse_capture", "align_sequences", "switch")
+FINAL_SYNC_STEPS = ("final_sync", "final_build", "final_verification")
+
 STRATEGY_ORDER = ("big_bang", "phased", "parallel_run")  # simplest first
 STRATEGY_LABELS = {"big_bang": "big bang", "phased": "phased", "parallel_run": "parallel run"}
 
@@ -177,8 +182,12 @@ def load_seconds(work: list[TableWork], jobs: int, analyze_rows: int = DEFAULT_A
 
 
 def estimate_phases(work: list[TableWork], dbt_build_seconds: float | None = None, dbt_build_rows: int | None = None,
-                    assumptions: dict = ASSUMPTIONS, *, jobs: int = 1, analyze_rows: int = DEFAULT_ANALYZE_ROWS) -> Phases:
-    """Initial load, build, validation, final sync and freeze for all tables, and per table."""
+                    assumptions: dict = ASSUMPTIONS, *, jobs: int = 1, analyze_rows: int = DEFAULT_ANALYZE_ROWS,
+                    window: dict | None = None) -> Phases:
+    """Initial load, build, validation, final sync and freeze for all tables, and per table.
+
+    `window`: a measured cutover window ({"steps": {step: seconds}, "source": "cutover run 7 ..."}),
+    whose steps give the freeze and the final sync instead of the assumptions."""
     total_rows = sum(t.rows for t in work)
     transforms = {t.name: extrapolate(t.transform_rows, t.transform_seconds, t.rows) for t in work}
     hashes = {t.name: extrapolate(t.hash_rows, t.hash_seconds, t.rows) for t in work}
@@ -218,7 +227,15 @@ def estimate_phases(work: list[TableWork], dbt_build_seconds: float | None = Non
         f"{assumptions['sync_window_seconds']} s of sync lag, applied at {assumptions['apply_efficiency']:.0%} of the measured COPY rate, "
         f"plus {assumptions['final_sync_minimum_seconds']} s for one capture round and the incremental models",
     )
-    freeze = Estimate(assumptions["freeze_seconds"], "assumed: stop the application's writes, drain open transactions, switch over")
+    freeze = Estimate(assumptions["freeze_seconds"], "assumed (no cutover or rehearsal measured yet): stop the application's "
+                      "writes, drain open transactions, switch over")
+    if window:
+        freeze, final_sync = (
+            Estimate(sum(float(window["steps"].get(step) or 0.0) for step in steps),
+                     f"measured in {window['source']}: " + " + ".join(f"{step} {float(window['steps'][step]):.2f} s" for step in steps
+                                                                   if step in window["steps"]))
+            for steps in (FREEZE_STEPS, FINAL_SYNC_STEPS)
+        )
 
     share = {t.name: (t.rows / total_rows if total_rows else 0.0) for t in work}
     volume_build = max(0.0, build.seconds - assumptions["dbt_overhead_seconds"])

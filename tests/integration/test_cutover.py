@@ -15,7 +15,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from harness import approvals, backup, cutover, load, reconcile, rollback, status
+from harness import approvals, assess, backup, cutover, load, reconcile, rollback, status
 from harness.config import load_config
 from harness.errors import CheckFailed, HarnessError
 from tests.conftest import PROJECT_DIR
@@ -107,6 +107,12 @@ def test_cutover_freezes_syncs_verifies_and_switches(project, admin_url):
         assert rows(migration.target_url, "select phase from migrate_control.migration_state") == [("switched",)]
         with pytest.raises(rollback.RollbackRefused, match="already switched"):
             rollback.abort(config, source, target, decided_by="Dana", reason="test")
+        # assess estimates the next window from this one, as measured.
+        with psycopg.connect(migration.target_url) as conn:
+            window = assess.measured_window(conn, config.control_schema)
+        assert window["source"].startswith(f"cutover run {result.run_id} ")
+        timed = {s.name: s.seconds for s in result.steps}
+        assert window["steps"]["final_build"] == pytest.approx(timed["final_build"], abs=0.05)
     finally:
         from harness import connections
 

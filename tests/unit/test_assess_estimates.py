@@ -113,3 +113,16 @@ def test_the_estimate_made_before_the_load_is_compared_with_it():
 def test_a_load_without_an_earlier_estimate_says_so():
     compared = compare_with_load([], {"seconds": 10.0, "reference": "2026-01-03T09:00:00+00:00"})
     assert compared["estimate"] is None and "no assessment" in compared["note"]
+
+
+def test_a_measured_cutover_window_replaces_the_assumed_freeze_and_final_sync():
+    window = {"steps": {"catch_up": 40.0, "freeze_source": 0.56, "final_sync": 0.13, "final_build": 2.22, "final_verification": 0.0,
+                        "reverse_capture": 0.03, "align_sequences": 0.03, "switch": 0.01, "source_read_only": 2.4},
+              "source": "cutover run 7 (2026-12-06 23:58)"}
+    phases = estimate_phases(WORK, window=window)
+    assert phases.freeze.seconds == pytest.approx(0.63) and phases.final_sync.seconds == pytest.approx(2.35)
+    assert phases.freeze.how.startswith("measured in cutover run 7") and "final_build 2.22 s" in phases.final_sync.how
+    parallel = {s.name: s for s in strategies(phases, [["ORDERS", "CUSTOMERS"]], [], None)}["parallel_run"]
+    assert parallel.downtime_seconds == pytest.approx(2.98)
+    assumed = estimate_phases(WORK)
+    assert assumed.freeze.seconds == ASSUMPTIONS["freeze_seconds"] and assumed.freeze.how.startswith("assumed (no cutover")
