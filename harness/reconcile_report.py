@@ -173,7 +173,7 @@ def html_page(data: dict) -> str:
 
 def write(folder: Path, name: str, data: dict) -> dict[str, Path]:
     """<name>.json and .md in the run's folder (through harness.reports) and the self-contained .html beside them."""
-    written = reports.write(folder.parent.parent, name, data, markdown, folder=folder)
+    written = reports.write_in(folder, name, data, markdown)
     page = written.json.with_suffix(".html")
     temporary = page.with_name(f".{page.name}.tmp")
     temporary.write_text(html_page(json.loads(written.json.read_text())))

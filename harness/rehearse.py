@@ -164,7 +164,7 @@ def write_report(config: Config, folder: Path, result: Rehearsal, traffic_comman
         lines += [f"| {name} | {seconds:.2f} |" for name, seconds in d["timings"].items()]
         return "\n".join(lines) + "\n"
 
-    return reports.write(config.reports_root, "rehearsal", data, render, folder=folder)
+    return reports.write_in(folder, "rehearsal", data, render)
 
 
 def _record_step(conn, schema: str, run_id: int, name: str, seconds: float) -> None:

@@ -60,11 +60,14 @@ def _point_latest(folder: Path) -> None:
     os.replace(temporary, link)
 
 
-def write(root: Path, name: str, data: dict, render: Callable[[dict], str], *, folder: Path | None = None,
-          run: object | None = None) -> Written:
-    """Save `data` as <name>.json and its Markdown as <name>.md in a new run folder under
-    root/<name>/ (or `folder`, one made by run_folder), then point root/<name>/latest at it."""
-    folder = folder or run_folder(root, name, run)
+def write(root: Path, name: str, data: dict, render: Callable[[dict], str], *, run: object | None = None) -> Written:
+    """Save `data` as <name>.json and its Markdown as <name>.md in a new run folder under root/<name>/."""
+    return write_in(run_folder(root, name, run), name, data, render)
+
+
+def write_in(folder: Path, name: str, data: dict, render: Callable[[dict], str]) -> Written:
+    """The same in a folder made by run_folder (a run that puts more beside its report); then
+    <root>/<name>/latest points at it."""
     json_path, md_path = folder / f"{name}.json", folder / f"{name}.md"
     _atomic_write(json_path, json.dumps(data, indent=2, default=str, ensure_ascii=False) + "\n")
     _atomic_write(md_path, render(json.loads(json_path.read_text())))

@@ -2,6 +2,9 @@
 a text key, a masked card column. Shared by the load, sync and backup tests."""
 from __future__ import annotations
 
+import contextlib
+import threading
+
 import uuid
 
 import psycopg
@@ -82,3 +85,19 @@ def landing_state(url: str) -> dict[str, list[tuple]]:
         "Basket": rows(url, f'select "ClientId", "Line", "Sku", "Price" from landing."Basket" {live} order by 1, 2'),
         "Tag": rows(url, f'select "Code", "Label" from landing."Tag" {live} order by 1'),
     }
+
+
+@contextlib.contextmanager
+def traffic_in_background(source, schema: str, ledger_path, **options):
+    """The demo's traffic (both applications, following the routing file) in a thread until the
+    block ends; yields the dict that then holds its report under "report"."""
+    from harness.demo.traffic import run_traffic
+
+    stop, outcome = threading.Event(), {}
+    thread = threading.Thread(target=lambda: outcome.update(report=run_traffic(source, schema, ledger_path, stop=stop, **options)))
+    thread.start()
+    try:
+        yield outcome
+    finally:
+        stop.set()
+        thread.join()

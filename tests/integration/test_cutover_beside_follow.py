@@ -6,15 +6,14 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import threading
 import time
 
 import psycopg
 import pytest
 
 from harness import connections, cutover, ledger
-from harness.demo.traffic import run_traffic
 from tests.conftest import PROJECT_DIR
+from tests.integration.conftest import traffic_in_background
 from tests.integration.test_fallback import worked_example  # noqa: F401  (the fixture)
 
 pytestmark = pytest.mark.integration
@@ -27,24 +26,18 @@ def test_cutover_beside_a_running_sync_follow_succeeds_and_loses_nothing(worked_
         [sys.executable, "-m", "harness.cli", "sync", "--follow", "--interval", "0.2", "--build-every", "0.5"],
         cwd=PROJECT_DIR, env={**os.environ, "COLUMNS": "200"}, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )
-    stop = threading.Event()
-    outcome: dict = {}
-    traffic = threading.Thread(target=lambda: outcome.update(report=run_traffic(
-        source, config.source_schema, ledger_path, rate=30, duration=600, workers=2, stop=stop, new_db=target, routing_file=routing,
-    )))
-    traffic.start()
     try:
-        time.sleep(8)  # the follower syncs and builds beside the legacy writes
-        assert follower.poll() is None, follower.communicate()[0]
-        result = cutover.run(config, source, target, skip_gates=True)
-        assert result.steps[-1].name == "source_read_only"
-        # Once the source is frozen and the cutover switched, the follower has nothing left to follow.
-        output, _ = follower.communicate(timeout=30)
-        assert follower.returncode == 0, output
-        assert "the source is frozen for the cutover" in output, output
+        with traffic_in_background(source, config.source_schema, ledger_path, rate=30, duration=600, workers=2, new_db=target,
+                                   routing_file=routing) as outcome:
+            time.sleep(8)  # the follower syncs and builds beside the legacy writes
+            assert follower.poll() is None, follower.communicate()[0]
+            result = cutover.run(config, source, target, skip_gates=True)
+            assert result.steps[-1].name == "source_read_only"
+            # Once the source is frozen and the cutover switched, the follower has nothing left to follow.
+            output, _ = follower.communicate(timeout=30)
+            assert follower.returncode == 0, output
+            assert "the source is frozen for the cutover" in output, output
     finally:
-        stop.set()
-        traffic.join()
         if follower.poll() is None:
             follower.kill()
             follower.communicate()

@@ -19,16 +19,15 @@ import shutil
 import signal
 import subprocess
 import sys
-import threading
 import time
 
 import pytest
 
 from harness import connections, cutover, decommission, ledger, rollback, status, sync
 from harness.config import load_config
-from harness.demo.traffic import run_traffic, verify_after_fallback
+from harness.demo.traffic import verify_after_fallback
 from tests.conftest import PROJECT_DIR, run_migrate
-from tests.integration.conftest import rows
+from tests.integration.conftest import rows, traffic_in_background
 from tests.integration.test_fallback import worked_example  # noqa: F401  (the fixture)
 
 pytestmark = pytest.mark.integration
@@ -55,13 +54,8 @@ def test_a_cutover_killed_at_every_step_is_named_by_status_and_rolled_back_witho
     ledger_path, routing, switched_log = tmp_path / "ledger.jsonl", tmp_path / "routing.json", tmp_path / "switched.log"
     switch_command = ["sh", "-c", f"echo switched >> {switched_log}"]
     config = dataclasses.replace(config, cutover=dataclasses.replace(config.cutover, switch_command=tuple(switch_command)))
-    stop = threading.Event()
-    outcome: dict = {}
-    traffic = threading.Thread(target=lambda: outcome.update(report=run_traffic(
-        source, config.source_schema, ledger_path, rate=30, duration=900, workers=3, stop=stop, new_db=target, routing_file=routing,
-    )))
-    traffic.start()
-    try:
+    with traffic_in_background(source, config.source_schema, ledger_path, rate=30, duration=900, workers=3, new_db=target,
+                               routing_file=routing) as outcome:
         time.sleep(2)
         # Before the switch each kill leaves the run to resume or abort; the next run resumes it and
         # is killed at the next step.
@@ -92,9 +86,6 @@ def test_a_cutover_killed_at_every_step_is_named_by_status_and_rolled_back_witho
         result = rollback.rollback(config, source, target, decided_by="Dana", reason="killed past the switch")
         assert result.carried["CUSTOMER"]["inserted"] > 0, "the new application's writes were carried back"
         time.sleep(3)  # the legacy application writes the legacy schema again
-    finally:
-        stop.set()
-        traffic.join()
     report = outcome["report"]
     assert report.failed == 0, report.errors
     assert report.by_side.get("new", 0) > 10 and report.by_side.get("legacy", 0) > 10, report
@@ -113,22 +104,14 @@ def test_a_cutover_killed_at_the_switch_before_its_intent_is_aborted_without_los
     The abort unfreezes the source; the applications never left it, and capture kept running."""
     config, source, target, tmp_path = worked_example
     ledger_path, routing = tmp_path / "ledger.jsonl", tmp_path / "routing.json"
-    stop = threading.Event()
-    outcome: dict = {}
-    traffic = threading.Thread(target=lambda: outcome.update(report=run_traffic(
-        source, config.source_schema, ledger_path, rate=30, duration=900, workers=3, stop=stop, new_db=target, routing_file=routing,
-    )))
-    traffic.start()
-    try:
+    with traffic_in_background(source, config.source_schema, ledger_path, rate=30, duration=900, workers=3, new_db=target,
+                               routing_file=routing) as outcome:
         time.sleep(2)
         kill_cutover_at("cutover:switch", routing, [])
         assert "`migrate rollback` aborts it" in status.status(config, source, target).next_step
         aborted = rollback.rollback(config, source, target, decided_by="Dana", reason="killed at the switch")
         assert isinstance(aborted, rollback.Aborted) and len(aborted.unfrozen) == len(config.tables)
         time.sleep(3)  # the legacy application writes again
-    finally:
-        stop.set()
-        traffic.join()
     report = outcome["report"]
     assert report.failed == 0 and report.refused > 0, report
     assert report.by_side == {"legacy": report.transactions} and not routing.exists()
