@@ -108,7 +108,8 @@ create table if not exists {schema}.backups (
     row_counts  jsonb not null,
     checksums   jsonb,          -- per table: a hash sum of its rows, in the dump's own snapshot
     verified_at timestamptz,
-    verified_into text
+    verified_into text,
+    database_options jsonb      -- the database's encoding and locale: a restore creates its database with them
 );
 
 -- One row per `migrate reconcile`: the levels it ran, the source snapshot it compared as of,
@@ -186,7 +187,7 @@ create table if not exists {schema}.approvals (
     revoked_by  text
 );
 -- Control schemas made before approvals recorded the OS user and revocations, and before backups
--- recorded checksums. Altered only where the columns are missing: ALTER TABLE locks the table
+-- recorded checksums and database options. Altered only where the columns are missing: ALTER TABLE locks the table
 -- exclusively even when it changes nothing.
 do $$ begin
     if not exists (select from pg_attribute where attrelid = '{schema}.approvals'::regclass and attname = 'revoked_at') then
@@ -195,6 +196,9 @@ do $$ begin
     end if;
     if not exists (select from pg_attribute where attrelid = '{schema}.backups'::regclass and attname = 'checksums') then
         alter table {schema}.backups add column checksums jsonb;
+    end if;
+    if not exists (select from pg_attribute where attrelid = '{schema}.backups'::regclass and attname = 'database_options') then
+        alter table {schema}.backups add column database_options jsonb;
     end if;
 end $$;
 """

@@ -98,7 +98,7 @@ def run(
     """The copy, then (with `build`) the dbt build, each a recorded step of a `load` run; an
     interrupted run is resumed at the step that did not finish. `on_copied` is called between the
     two, with the copy (None when the interrupted run had copied)."""
-    provision(config, target)  # the target database may not exist yet
+    provision(config, source, target)  # the target database may not exist yet
     schema = config.control_schema
     with connections.connection(target, command="load", autocommit=True) as ctl:
         control.ensure(ctl, schema)
@@ -132,7 +132,7 @@ def load(
     progress: Callable[[str, int], None] | None = None,
 ) -> LoadResult:
     started = time.perf_counter()
-    provision(config, target)
+    provision(config, source, target)
     with connections.connection(source, command="load", autocommit=True) as src:
         tables = [landing.describe(src, config, t) for t in config.tables]
         for table in tables:
@@ -492,9 +492,9 @@ class TableReload:
     seconds: float
 
 
-def added_tables(config: Config, target: Database) -> list[str]:
+def added_tables(config: Config, source: Database, target: Database) -> list[str]:
     """Tables listed in migration.yml after the load finished: listed, but without a landing table."""
-    provision(config, target)  # a first load may find no target database yet
+    provision(config, source, target)  # a first load may find no target database yet
     with connections.connection(target, command="load", autocommit=True) as ctl:
         if _unfinished_load(ctl, config.control_schema) is not None or not _sync_started(ctl, config.control_schema):
             return []
@@ -517,7 +517,7 @@ def load_tables(
     if config.capture.method != "trigger":
         raise ConfigError("`migrate load --table` needs trigger capture (capture.method: trigger); with timestamp capture run `migrate load`")
     listed = [config.table(name) for name in dict.fromkeys(names)]
-    provision(config, target)
+    provision(config, source, target)
     with connections.connection(target, command="load --table", autocommit=True) as ctl:
         unfinished = _unfinished_load(ctl, config.control_schema)
         if unfinished is not None:
