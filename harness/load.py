@@ -135,8 +135,7 @@ def load(
     provision(config, source, target)
     with connections.connection(source, command="load", autocommit=True) as src:
         tables = [landing.describe(src, config, t) for t in config.tables]
-        for table in tables:
-            landing.check_key(src, config.source_schema, table)
+        _check_tables(config, src, target, tables)
         if config.capture.method == "trigger":
             capture.install(src, config.source_schema, tables)
         else:
@@ -166,6 +165,14 @@ def load(
         result.seconds = time.perf_counter() - started
         _finish_load(ctl, config, load_id, result)
     return result
+
+
+def _check_tables(config: Config, src: psycopg.Connection, target: Database, tables: list[landing.SourceTable]) -> None:
+    """Each table's key, and the collations of its columns on the target, before capture is installed."""
+    with connections.connection(target, command="load", autocommit=True) as dst:
+        for table in tables:
+            landing.check_key(src, config.source_schema, table)
+            landing.create_collations(src, dst, config.source_schema, config.landing_schema, table.name, table.columns)
 
 
 def _register_consumer(ctl: psycopg.Connection, src: psycopg.Connection, config: Config, target: Database, load_id: int | None) -> None:
@@ -526,8 +533,7 @@ def load_tables(
             raise ConfigError("nothing is loaded yet: run `migrate load`, which loads every listed table")
     with connections.connection(source, command="load --table", autocommit=True) as src:
         tables = [landing.describe(src, config, t) for t in listed]
-        for table in tables:
-            landing.check_key(src, config.source_schema, table)
+        _check_tables(config, src, target, tables)
         capture.install(src, config.source_schema, tables)
     return [_load_table(config, source, target, table, progress) for table in tables]
 

@@ -26,7 +26,7 @@ source: {{schema: Shop, database: unused}}
 target: {{database: {target}{options}}}
 tables:
   Word: {{}}
-"""
+{more}"""
 
 
 @pytest.fixture
@@ -52,8 +52,7 @@ def databases(admin_url):
         connections.drop_database(admin_url, name)
 
 
-@pytest.fixture
-def icu(admin_url):
+def skip_without_icu(admin_url: str) -> None:
     with psycopg.connect(admin_url) as conn:
         try:
             conn.execute("create collation pg_temp.icu_probe (provider = icu, locale = 'und')")
@@ -63,13 +62,18 @@ def icu(admin_url):
             conn.rollback()
 
 
+@pytest.fixture
+def icu(admin_url):
+    skip_without_icu(admin_url)
+
+
 def locale_of(url: str) -> tuple:
     return rows(url, "select pg_encoding_to_char(encoding), datcollate, datctype, datlocprovider from pg_database "
                      "where datname = current_database()")[0]
 
 
-def migration_of(tmp_path, monkeypatch, source_url: str, target_url: str, target_name: str, options: str = ""):
-    (tmp_path / "migration.yml").write_text(CONFIG.format(target=target_name, options=options))
+def migration_of(tmp_path, monkeypatch, source_url: str, target_url: str, target_name: str, options: str = "", more: str = ""):
+    (tmp_path / "migration.yml").write_text(CONFIG.format(target=target_name, options=options, more=more))
     monkeypatch.setenv("MIGRATE_SOURCE_URL", source_url)
     monkeypatch.setenv("MIGRATE_TARGET_URL", target_url)
     monkeypatch.setenv("MIGRATE_PROJECT_DIR", str(tmp_path))
@@ -83,7 +87,8 @@ def words_table(url: str, key_collation: str, other_collation: str = '"C"') -> N
         conn.execute('create schema "Shop"')
         conn.execute(
             f'create table "Shop"."Word" (word text collate {key_collation} primary key, '
-            f"spelled text collate {key_collation}, note text collate {other_collation}, n integer)"
+            f"spelled text collate {key_collation}, note text collate {other_collation}, n integer, "
+            "changed_at timestamp not null default '2020-01-01')"
         )
         conn.execute('insert into "Shop"."Word" select w, w, w, i from unnest(%s::text[]) with ordinality as t(w, i)', (WORDS,))
         conn.execute(
@@ -166,7 +171,7 @@ def test_text_keys_load_and_compare_in_segments_with_their_collations_kept(datab
     words_table(source_url, '"C"', '"POSIX"')
     load.load(config, source, target, jobs=4)
     assert column_collations(target_url, "landing") == column_collations(source_url, "Shop") == {
-        "word": "C", "spelled": "C", "note": "POSIX", "n": None
+        "word": "C", "spelled": "C", "note": "POSIX", "n": None, "changed_at": None
     }
     assert compare_in_segments(config, source, target, monkeypatch).matches
 
@@ -193,7 +198,7 @@ def test_a_case_insensitive_text_key_loads_and_compares_equal(databases, tmp_pat
         conn.execute("create collation public.nocase (provider = icu, locale = 'und-u-ks-level2', deterministic = false)")
     words_table(source_url, "public.nocase", '"de-x-icu"')
     load.load(config, source, target, jobs=4)
-    assert column_collations(target_url, "landing") == {"word": "nocase", "spelled": "nocase", "note": "de-x-icu", "n": None}
+    assert column_collations(target_url, "landing") == {"word": "nocase", "spelled": "nocase", "note": "de-x-icu", "n": None, "changed_at": None}
     result = compare_in_segments(config, source, target, monkeypatch)
     assert result.matches, result.differences[:3]
     with psycopg.connect(source_url) as src, psycopg.connect(target_url) as dst:
@@ -232,6 +237,27 @@ def test_a_case_only_key_change_syncs_under_a_case_insensitive_key(databases, tm
     assert rows(target_url, """select word, n from landing."Word" where lower(word) in ('zebra', 'emile') and not _migrate_deleted order by n""") == [
         ("EMILE", -2), ("ZEBRA", -1)
     ]
+    assert compare_in_segments(config, source, target, monkeypatch).matches
+
+
+@pytest.mark.parametrize("collation", ['"C"', "public.nocase"])
+def test_timestamp_sync_follows_changes_of_case_and_deletes_of_a_collated_key(databases, tmp_path, monkeypatch, admin_url, collation):
+    if collation == "public.nocase":
+        skip_without_icu(admin_url)
+    _, source_url = databases.create("t_src", "")
+    target_name, target_url = databases.name("t_dst")
+    config, source, target = migration_of(tmp_path, monkeypatch, source_url, target_url, target_name,
+                                          more="capture: {method: timestamp, column: changed_at}")
+    with psycopg.connect(source_url, autocommit=True) as conn:
+        conn.execute("create collation public.nocase (provider = icu, locale = 'und-u-ks-level2', deterministic = false)"
+                     if collation == "public.nocase" else "select 1")
+    words_table(source_url, collation)
+    load.load(config, source, target)
+    with psycopg.connect(source_url, autocommit=True) as conn:
+        conn.execute("""update "Shop"."Word" set word = 'ZEBRA', changed_at = '2021-01-01' where word = 'Zebra'""")
+        conn.execute("""update "Shop"."Word" set spelled = 'A B', changed_at = '2021-01-01' where word = 'A b'""")
+        conn.execute("""delete from "Shop"."Word" where word = 'emile'""")
+    sync.apply(config, source, target, detect_deletes=True)
     assert compare_in_segments(config, source, target, monkeypatch).matches
 
 
