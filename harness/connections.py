@@ -23,6 +23,10 @@ from harness.errors import ConfigError, ConnectionFailed
 
 APPLICATION = "migrate"
 CONNECT_TIMEOUT = 10
+# Every connection talks UTF-8, whatever its database's encoding: Python's strings always fit, and a
+# copy streamed from one database into another (load's psql, sync's change log) is read in the
+# encoding it was written in; the server converts from and to its own.
+CLIENT_ENCODING = "UTF8"
 
 
 @dataclass(frozen=True)
@@ -109,6 +113,7 @@ def connect(db: Database, *, command: str = "", autocommit: bool = False) -> psy
             autocommit=autocommit,
             application_name=name[:63],
             connect_timeout=CONNECT_TIMEOUT,
+            client_encoding=CLIENT_ENCODING,
         )
     except psycopg.OperationalError as exc:
         raise explain_failure(db, exc) from None

@@ -414,7 +414,8 @@ def _copy_rows(config: Config, source: Database, dst: psycopg.Connection, job: R
     )
     psql = [processes.pg_tool("psql", 0), "-X", "-q", "-v", "ON_ERROR_STOP=1", "-f", "-"]
     size = 0
-    with processes.output_of(psql, env=processes.libpq_env(source.url), script=script, what=f"reading {job.table.name}") as stream, dst.cursor() as cur:
+    env = {**processes.libpq_env(source.url), "PGCLIENTENCODING": connections.CLIENT_ENCODING}  # what dst reads
+    with processes.output_of(psql, env=env, script=script, what=f"reading {job.table.name}") as stream, dst.cursor() as cur:
         pipe = stream.fileno()
         _widen(pipe)
         with cur.copy(copy_in) as writer:

@@ -5,6 +5,7 @@ The ICU cases need a server built with ICU (the machine's PostgreSQL 15); the em
 PostgreSQL 16 has none, and runs the others."""
 from __future__ import annotations
 
+import json
 import uuid
 
 import psycopg
@@ -161,6 +162,21 @@ def test_a_restore_recreates_the_encoding_of_the_backed_up_database(databases, t
     assert locale_of(restored_url) == ("LATIN1", "C", "C", "c")
 
 
+def test_a_source_loads_syncs_and_compares_into_a_target_of_another_encoding(databases, tmp_path, monkeypatch):
+    """psql wrote the copy in the source's encoding and the target read it in its own: é became two wrong characters."""
+    _, source_url = databases.create("t_src", "encoding 'LATIN1' locale 'C'")
+    target_name, target_url = databases.name("t_dst")
+    config, source, target = migration_of(tmp_path, monkeypatch, source_url, target_url, target_name,
+                                          ", database_options: {encoding: UTF8, lc_collate: C.UTF-8, lc_ctype: C.UTF-8}")
+    words_table(source_url, '"C"')
+    load.load(config, source, target, jobs=2)
+    with psycopg.connect(source_url, autocommit=True) as conn:
+        conn.execute("""update "Shop"."Word" set spelled = 'Ä é' where word = 'a'""")
+    sync.apply_until_caught_up(config, source, target)
+    assert rows(target_url, """select word, spelled from landing."Word" where word in ('é', 'a') order by n""") == [("a", "Ä é"), ("é", "é")]
+    assert compare_in_segments(config, source, target, monkeypatch).matches
+
+
 # --- landing columns and text keys ---------------------------------------------------------------
 
 
@@ -284,3 +300,21 @@ def test_a_collation_made_in_the_source_is_made_in_landing(databases, tmp_path, 
                                where c.collname = 'Bytes'""") == [("landing", "c", "C")]
     assert column_collations(target_url, "landing")["word"] == "Bytes"
     assert checksums.compare(config, source, target)[0].matches
+
+
+# --- assess ----------------------------------------------------------------------------------------
+
+
+def test_assess_reports_another_encoding_and_locale_in_the_target(databases, tmp_path, monkeypatch):
+    _, source_url = databases.create("t_src", "encoding 'LATIN1' locale 'C'")
+    target_name, target_url = databases.create("t_dst", "encoding 'UTF8' locale 'C.UTF-8'")
+    migration_of(tmp_path, monkeypatch, source_url, target_url, target_name)
+    words_table(source_url, '"C"')
+    result = run_migrate("assess")
+    report = json.loads((tmp_path / "reports" / "assessment" / "latest" / "assessment.json").read_text())
+    markdown = (tmp_path / "reports" / "assessment" / "latest" / "assessment.md").read_text()
+    settings = [f["message"] for f in report["findings"] if f["area"] == "settings"]
+    assert any("encoded LATIN1, the target UTF8" in m for m in settings), settings
+    assert any("lc_collate C on the source, C.UTF-8 on the target" in m for m in settings), settings
+    assert "encoded LATIN1, the target UTF8" in result.stdout and "encoded LATIN1, the target UTF8" in markdown
+    assert report["target"]["locale"]["encoding"] == "UTF8" and report["source"]["locale"]["lc_collate"] == "C"
