@@ -216,11 +216,6 @@ class DatabaseOptions:
     def describe(self) -> str:
         return ", ".join(f"{f.name} {getattr(self, f.name)}" for f in dataclasses.fields(self) if getattr(self, f.name) is not None)
 
-    @property
-    def locale(self) -> str | None:
-        """The provider's locale: the ICU or builtin one, else the libc collation."""
-        return self.icu_locale or self.builtin_locale or self.lc_collate
-
 
 def database_options(conn: psycopg.Connection) -> DatabaseOptions:
     """The connected database's encoding and locale. Read as JSON: the columns differ between versions
