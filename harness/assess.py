@@ -222,6 +222,7 @@ def run(config: Config, source: Database, target: Database, *, sample_rows: int 
         src.execute("set datestyle = 'ISO, MDY'")
         server = pg.server_info(src)
         source_locale, target_locale = pg.database_locale(src), pg.database_locale(dst)
+        dst.rollback()  # not idle in a transaction while the source is profiled
         findings.extend(database_findings(source_locale, target_locale))
         if not server.has_input_validation:
             notes.append(f"PostgreSQL {server.version} has no pg_input_is_valid (16+): trial casts to the target types were not counted")
