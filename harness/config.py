@@ -170,7 +170,7 @@ class Config:
     decommission: DecommissionConfig = DecommissionConfig()
     reports_dir: Path | None = None  # where reports go; None: reports/ in the project (a rehearsal sets its own)
     # target.database_options: what the target database is created with instead of the source's encoding and locale
-    target_database_options: DatabaseOptions = DatabaseOptions()
+    target_database_options: DatabaseOptions = field(default_factory=DatabaseOptions)
 
     @property
     def reports_root(self) -> Path:

@@ -204,7 +204,7 @@ class DatabaseOptions:
     icu_rules: str | None = None  # PostgreSQL 16+
     builtin_locale: str | None = None  # PostgreSQL 17+
 
-    def overridden_by(self, chosen: "DatabaseOptions") -> "DatabaseOptions":
+    def overridden_by(self, chosen: DatabaseOptions) -> DatabaseOptions:
         """These options with those set in `chosen` instead; another provider drops this one's locale."""
         merged = {f.name: getattr(self, f.name) if getattr(chosen, f.name) is None else getattr(chosen, f.name)
                   for f in dataclasses.fields(self)}
