@@ -715,7 +715,7 @@ def rehearse_cmd(
     config = load_config()
     source, target = connections.resolve(config)
     result = rehearse(config, source, target, on_step=lambda name, seconds: step(f"{name}: {seconds:.2f} s"),
-                      traffic_command=shlex.split(traffic_command) if traffic_command else None)
+                      traffic_command=shlex.split(traffic_command) if traffic_command else None, quiet=False)
     summary(f"rehearsal {result.rehearsal_id} succeeded in {result.seconds:.0f} s"
             + ("" if result.fallback else " (rolled back before the switch: the project has no reverse models)")
             + f"; report {result.report.relative_to(config.project_dir)}; the cutover runbook now uses its timings")
