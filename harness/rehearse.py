@@ -43,10 +43,11 @@ def _disposable(db: Database, name: str) -> Database:
 
 def rehearse(
     config: Config, source: Database, target: Database, *, on_step: Callable[[str, float], None] | None = None,
-    traffic_command: list[str] | None = None,
+    traffic_command: list[str] | None = None, quiet: bool = True,
 ) -> Rehearsal:
     """`traffic_command` runs from the load until the end of the fallback, with MIGRATE_SOURCE_URL and
-    MIGRATE_TARGET_URL set to the copies and MIGRATE_ROUTING_FILE to the rehearsal's routing file."""
+    MIGRATE_TARGET_URL set to the copies and MIGRATE_ROUTING_FILE to the rehearsal's routing file.
+    Not `quiet`: the full build, its longest step, shows dbt's progress over the nodes."""
     started = time.perf_counter()
     schema = config.control_schema
     suffix = uuid.uuid4().hex[:6]
@@ -101,7 +102,7 @@ def rehearse(
                 traffic.enter_context(processes.background(traffic_command, env=env, cwd=config.project_dir,
                                                            log=folder / "traffic.log", what="the rehearsal's traffic command"))
             timed("load", lambda d: d.update(rows=load.load(rehearsal_config, copy_source, copy_target).rows))
-            timed("build", lambda d: d.update(nodes=sync.build(rehearsal_config, copy_target, ("build", "--full-refresh")).succeeded))
+            timed("build", lambda d: d.update(nodes=sync.build(rehearsal_config, copy_target, ("build", "--full-refresh"), quiet=quiet).succeeded))
             timed("sync", lambda d: d.update(changes=sync.apply(rehearsal_config, copy_source, copy_target).changes))
 
             def verify(detail: dict, *, build: bool = True) -> None:
