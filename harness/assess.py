@@ -264,6 +264,7 @@ def run(config: Config, source: Database, target: Database, *, sample_rows: int 
         landing_rows = _landing_rows(dst, config)
         load_run = latest_load_run(dst, config.control_schema)
         window = measured_window(dst, config.control_schema)
+        sync_build = last_sync_build(dst, config.control_schema)
 
     _constraint_findings(config, server, privileges, tables, findings)
     capture = capture_paths(config, server, privileges, tables, columns_by_table)
@@ -280,17 +281,20 @@ def run(config: Config, source: Database, target: Database, *, sample_rows: int 
     dbt_build = dbt_artifacts.build_timing(artifacts)
     use_dbt = dbt_build is not None and dbt_build["failed"] == 0 and landing_rows > 0
     phases = estimates.estimate_phases(work, dbt_build["seconds"] if use_dbt else None, landing_rows if use_dbt else None,
-                                       jobs=jobs, analyze_rows=analyze_rows, window=window)
+                                       jobs=jobs, analyze_rows=analyze_rows, window=window, sync_build=sync_build)
     read_only = [t.name for t in tables if t.timing and not t.timing["as_load"]]
     if read_only:
         load_estimate = phases.initial_load
-        phases = dataclasses.replace(phases, initial_load=estimates.Estimate(
-            load_estimate.seconds, f"{load_estimate.how}; for {', '.join(read_only)} only reading the source was timed "
+        phases = dataclasses.replace(phases, initial_load=dataclasses.replace(
+            load_estimate, how=f"{load_estimate.how}; for {', '.join(read_only)} only reading the source was timed "
             "(see its timing notes), so its share is too low"))
-    links = [(r.child_table, r.parent_table) for r in relationships if r.likely or r.declared]
-    wave_list = estimates.waves([t.name for t in tables if t.exists], links)
+    if config.cutover.waves:  # the waves a phased cutover will run
+        wave_list, waves_from = [list(w) for w in config.cutover.waves], "migration.yml cutover.waves"
+    else:
+        links = [(r.child_table, r.parent_table) for r in relationships if r.likely or r.declared]
+        wave_list, waves_from = estimates.waves([t.name for t in tables if t.exists], links), "related tables grouped"
     limit_seconds = config.downtime_limit_minutes * 60 if config.downtime_limit_minutes is not None else None
-    options = estimates.strategies(phases, wave_list, capture["missing"], limit_seconds)
+    options = estimates.strategies(phases, wave_list, capture["missing"], limit_seconds, waves_from=waves_from)
     if work:
         recommendation = estimates.recommend(options, limit_seconds, config.strategy)
         _strategy_findings(config, options, limit_seconds, capture, findings)
@@ -1268,6 +1272,23 @@ def measured_window(conn: psycopg.Connection, control_schema: str) -> dict | Non
     if rehearsal:
         return {"steps": rehearsal[2], "source": f"rehearsal {rehearsal[0]} ({rehearsal[1]:%Y-%m-%d %H:%M}, on disposable copies)"}
     return None
+
+
+def last_sync_build(conn: psycopg.Connection, control_schema: str) -> dict | None:
+    """How long the last incremental sync build took (sync_state, written by every sync batch's
+    build): what the final sync's build will take, measured. None before one ran."""
+    if not pg.table_exists_in(conn, control_schema, "sync_state"):
+        return None
+    state = sql.Identifier(control_schema, "sync_state")
+    has_timing = conn.execute("select exists (select from pg_attribute where attrelid = to_regclass(%s) and attname = 'sync_build_seconds')",
+                              (state.as_string(conn),)).fetchone()[0]
+    if not has_timing:  # a control schema from before builds were timed
+        return None
+    row = conn.execute(sql.SQL("select sync_build_seconds, sync_built_at from {} where sync_build_seconds is not null "
+                               "order by sync_built_at desc limit 1").format(state)).fetchone()
+    if row is None:
+        return None
+    return {"seconds": float(row[0]), "source": f"the last sync build ({control_schema}.sync_state, {row[1]:%Y-%m-%d %H:%M})"}
 
 
 def latest_load_run(conn: psycopg.Connection, control_schema: str) -> dict | None:

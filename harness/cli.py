@@ -270,9 +270,14 @@ def assess(
           "–" if s["within_limit"] is None else ("yes" if s["within_limit"] else "no"), "yes" if s["possible"] else "no"]
          for s in result.strategies],
     )
+    phased = next((s for s in result.strategies if s["name"] == "phased" and len(s["waves"]) > 1), None)
+    if phased:
+        table("Phased: each wave's window", ["wave", "tables", "rows", "freeze", "copy", "build", "validation", "window"],
+              reports.wave_rows(phased["waves"]))
     phases = result.estimates
-    step("estimated: " + ", ".join(f"{label} {format_duration(phases[key]['seconds'])}" for key, label in
-                                   (("initial_load", "initial load"), ("build", "build"), ("validation", "validation"), ("final_sync", "final sync"))))
+    step("phases: " + ", ".join(f"{label} {format_duration(phases[key]['seconds'])} ({phases[key].get('basis', 'estimated')})"
+                                for key, label in (("initial_load", "initial load"), ("build", "build"), ("validation", "validation"),
+                                                   ("final_sync", "final sync"), ("freeze", "freeze"))))
     for finding in [f for f in result.findings if f.severity != "info"][:5]:
         step(f"[{'red' if finding.severity == 'blocking' else 'yellow'}]{finding.severity}[/]: {escape(finding.message)}")
     summary(f"assessed {sum(t.rows for t in result.tables):,} rows in {len(result.tables)} tables in {result.seconds:.0f} s; "
@@ -710,7 +715,7 @@ def rehearse_cmd(
     config = load_config()
     source, target = connections.resolve(config)
     result = rehearse(config, source, target, on_step=lambda name, seconds: step(f"{name}: {seconds:.2f} s"),
-                      traffic_command=shlex.split(traffic_command) if traffic_command else None)
+                      traffic_command=shlex.split(traffic_command) if traffic_command else None, quiet=False)
     summary(f"rehearsal {result.rehearsal_id} succeeded in {result.seconds:.0f} s"
             + ("" if result.fallback else " (rolled back before the switch: the project has no reverse models)")
             + f"; report {result.report.relative_to(config.project_dir)}; the cutover runbook now uses its timings")

@@ -141,10 +141,18 @@ def schedule_load(work: list[TableWork], jobs: int, analyze_rows: int = DEFAULT_
     return LoadSchedule(end, sum(t.copy + t.finish for t in tables), workers, total_ranges, tables)
 
 
+# Where a figure comes from, said beside it wherever it is shown.
+MEASURED = "measured"  # taken as it is from a recorded run: a cutover's or rehearsal's steps
+ESTIMATED = "estimated"  # computed from timings: samples timed now, or recorded runs, scaled
+ASSUMED = "assumed"  # rests on a figure of ASSUMPTIONS, nothing timed
+
+
 @dataclass(frozen=True)
 class Estimate:
     seconds: float
     how: str
+    basis: str = ESTIMATED
+    measured_in: str | None = None  # the run it was measured in (basis MEASURED)
 
 
 @dataclass(frozen=True)
@@ -183,11 +191,13 @@ def load_seconds(work: list[TableWork], jobs: int, analyze_rows: int = DEFAULT_A
 
 def estimate_phases(work: list[TableWork], dbt_build_seconds: float | None = None, dbt_build_rows: int | None = None,
                     assumptions: dict = ASSUMPTIONS, *, jobs: int = 1, analyze_rows: int = DEFAULT_ANALYZE_ROWS,
-                    window: dict | None = None) -> Phases:
+                    window: dict | None = None, sync_build: dict | None = None) -> Phases:
     """Initial load, build, validation, final sync and freeze for all tables, and per table.
 
     `window`: a measured cutover window ({"steps": {step: seconds}, "source": "cutover run 7 ..."}),
-    whose steps give the freeze and the final sync instead of the assumptions."""
+    whose steps give the freeze and the final sync instead of the assumptions. Without one,
+    `sync_build` ({"seconds": 2.1, "source": "the last sync build (...)"}), the incremental dbt
+    build a sync batch runs, gives the final sync's build instead of the assumed minimum."""
     total_rows = sum(t.rows for t in work)
     transforms = {t.name: extrapolate(t.transform_rows, t.transform_seconds, t.rows) for t in work}
     hashes = {t.name: extrapolate(t.hash_rows, t.hash_seconds, t.rows) for t in work}
@@ -211,7 +221,7 @@ def estimate_phases(work: list[TableWork], dbt_build_seconds: float | None = Non
         build_seconds = assumptions["dbt_overhead_seconds"] + assumptions["build_passes"] * sum(transforms.values())
         build = Estimate(build_seconds, f"a cleanse-and-cast SELECT over each sample, timed, scaled to the table, times "
                          f"{assumptions['build_passes']} passes (staging, intermediate, app, tests), plus "
-                         f"{assumptions['dbt_overhead_seconds']} s of dbt overhead; no dbt build timing yet")
+                         f"{assumptions['dbt_overhead_seconds']} s of dbt overhead; no dbt build timing yet", ASSUMED)
 
     validation_seconds = assumptions["validation_passes"] * sum(hashes.values())
     validation = Estimate(validation_seconds, f"an md5 of every sampled row, timed and scaled, times "
@@ -221,19 +231,23 @@ def estimate_phases(work: list[TableWork], dbt_build_seconds: float | None = Non
     copy_rate = _rate(sum(t.copy_rows for t in work), sum(t.copy_seconds for t in work))
     pending = changes_per_second * assumptions["sync_window_seconds"]
     apply_seconds = pending / (copy_rate * assumptions["apply_efficiency"]) if copy_rate else 0.0
-    final_sync = Estimate(
-        assumptions["final_sync_minimum_seconds"] + apply_seconds,
-        f"{changes_per_second:,.2f} row changes/s on the source (its statistics since the last reset) × "
-        f"{assumptions['sync_window_seconds']} s of sync lag, applied at {assumptions['apply_efficiency']:.0%} of the measured COPY rate, "
-        f"plus {assumptions['final_sync_minimum_seconds']} s for one capture round and the incremental models",
-    )
+    pending_changes = (f"{changes_per_second:,.2f} row changes/s on the source (its statistics since the last reset) × "
+                       f"{assumptions['sync_window_seconds']} s of sync lag, applied at {assumptions['apply_efficiency']:.0%} of the measured COPY rate")
+    if sync_build:
+        final_sync = Estimate(sync_build["seconds"] + apply_seconds,
+                              f"{pending_changes}, then the incremental models as {sync_build['source']} took them: {sync_build['seconds']:.2f} s")
+    else:
+        final_sync = Estimate(assumptions["final_sync_minimum_seconds"] + apply_seconds,
+                              f"{pending_changes}, plus {assumptions['final_sync_minimum_seconds']} s for one capture round and the "
+                              "incremental models (assumed: no sync build recorded yet)", ASSUMED)
     freeze = Estimate(assumptions["freeze_seconds"], "assumed (no cutover or rehearsal measured yet): stop the application's "
-                      "writes, drain open transactions, switch over")
+                      "writes, drain open transactions, switch over", ASSUMED)
     if window:
         freeze, final_sync = (
             Estimate(sum(float(window["steps"].get(step) or 0.0) for step in steps),
                      f"measured in {window['source']}: " + " + ".join(f"{step} {float(window['steps'][step]):.2f} s" for step in steps
-                                                                   if step in window["steps"]))
+                                                                   if step in window["steps"]),
+                     MEASURED, window["source"])
             for steps in (FREEZE_STEPS, FINAL_SYNC_STEPS)
         )
 
@@ -278,15 +292,23 @@ class StrategyEstimate:
     missing: list[str] = field(default_factory=list)  # prerequisites not met
     within_limit: bool | None = None  # None when migration.yml sets no limit
     waves: list[dict] = field(default_factory=list)
+    measured_in: str | None = None  # the run whose steps its whole downtime was measured in, if any
 
     @property
     def possible(self) -> bool:
         return not self.missing
 
 
+def _measured_in(*parts: Estimate) -> str | None:
+    """The run a downtime was measured in, when every part of it was measured in that one run."""
+    runs = {p.measured_in if p.basis == MEASURED else None for p in parts}
+    return runs.pop() if len(runs) == 1 else None
+
+
 def strategies(phases: Phases, wave_list: list[list[str]], capture_missing: list[str], limit_seconds: float | None,
-               assumptions: dict = ASSUMPTIONS) -> list[StrategyEstimate]:
-    """Each strategy's downtime and total duration from the phase estimates."""
+               assumptions: dict = ASSUMPTIONS, *, waves_from: str = "related tables") -> list[StrategyEstimate]:
+    """Each strategy's downtime and total duration from the phase estimates; `waves_from` says
+    where the phased strategy's waves come from."""
     freeze = phases.freeze.seconds
     load, build, validation = phases.initial_load.seconds, phases.build.seconds, phases.validation.seconds
     by_table = {t.name: t for t in phases.tables}
@@ -303,15 +325,22 @@ def strategies(phases: Phases, wave_list: list[list[str]], capture_missing: list
             return load_seconds(chosen, phases.jobs, phases.analyze_rows, assumptions)
         return sum(by_table[t].load for t in group if t in by_table)
 
+    rows = {w.name: w.rows for w in phases.work}
     wave_rows = []
     for number, group in enumerate(wave_list, start=1):
-        seconds = freeze + overhead + wave_load(group) + sum(by_table[t].build + by_table[t].validation for t in group if t in by_table)
-        wave_rows.append({"wave": number, "tables": group, "downtime_seconds": seconds})
+        figures = {
+            "freeze_seconds": freeze,
+            "copy_seconds": wave_load(group),
+            "build_seconds": overhead + sum(by_table[t].build for t in group if t in by_table),
+            "validation_seconds": sum(by_table[t].validation for t in group if t in by_table),
+        }
+        wave_rows.append({"wave": number, "tables": group, "rows": sum(rows.get(t, 0) for t in group), **figures,
+                          "downtime_seconds": sum(figures.values())})
     longest = max((w["downtime_seconds"] for w in wave_rows), default=0.0)
     phased = StrategyEstimate(
         "phased", longest, sum(w["downtime_seconds"] for w in wave_rows),
-        f"{len(wave_rows)} wave(s) of related tables, each frozen, loaded, built, validated and switched on its own; "
-        "the downtime is the longest wave" + (" (every table is related: one wave, no gain over big bang)" if len(wave_rows) == 1 else ""),
+        f"{len(wave_rows)} wave(s) ({waves_from}), each frozen, loaded, built, validated and switched on its own; "
+        "the downtime is the longest wave" + (" (one wave: no gain over big bang)" if len(wave_rows) == 1 else ""),
         waves=wave_rows,
     )
 
@@ -319,7 +348,7 @@ def strategies(phases: Phases, wave_list: list[list[str]], capture_missing: list
     parallel = StrategyEstimate(
         "parallel_run", freeze + sync, load + build + validation + freeze + sync,
         "load, build and validate while the legacy system runs, sync continuously, then freeze for the final sync only",
-        missing=list(capture_missing),
+        missing=list(capture_missing), measured_in=_measured_in(phases.freeze, phases.final_sync),
     )
     result = [big_bang, phased, parallel]
     for s in result:
@@ -335,8 +364,13 @@ class Recommendation:
 
 def recommend(options: list[StrategyEstimate], limit_seconds: float | None, configured: str,
               assumptions: dict = ASSUMPTIONS) -> Recommendation:
-    """The simplest possible strategy whose downtime fits the limit (or a usual maintenance window
-    when there is none); when none fits, the one with the least downtime."""
+    """The strategy whose downtime fits the limit (or a usual maintenance window when there is
+    none): one whose downtime a cutover or rehearsal measured, else the simplest; when none fits,
+    the one with the least downtime.
+
+    A measured downtime is preferred to simpler strategies' estimates: an estimate that was never
+    run can overrun the window (the load and the build vary with the machine's load), and moving
+    away from the rehearsed plan would need a rehearsal of its own."""
     possible = [s for s in options if s.possible]
     if not possible:
         return Recommendation(None, ["no strategy is possible until the blocking problems are fixed"])
@@ -345,17 +379,25 @@ def recommend(options: list[StrategyEstimate], limit_seconds: float | None, conf
     window_text = (f"the {format_duration(limit_seconds)} downtime limit in migration.yml" if limit_seconds is not None
                    else f"a usual {assumptions['maintenance_window_minutes']}-minute maintenance window (migration.yml sets no downtime_limit_minutes)")
     fitting = [s for s in sorted(possible, key=lambda s: STRATEGY_ORDER.index(s.name)) if s.downtime_seconds <= window]
+    measured = [s for s in fitting if s.measured_in]
     reasons = []
     if fitting:
-        chosen = fitting[0]
-        reasons.append(f"{STRATEGY_LABELS[chosen.name]} needs about {format_duration(chosen.downtime_seconds)} of downtime, within {window_text}")
+        chosen = (measured or fitting)[0]
+        if chosen.measured_in:
+            reasons.append(f"{STRATEGY_LABELS[chosen.name]}'s downtime was measured: {format_duration(chosen.downtime_seconds)} in "
+                           f"{chosen.measured_in}, within {window_text}")
+        else:
+            reasons.append(f"{STRATEGY_LABELS[chosen.name]} needs about {format_duration(chosen.downtime_seconds)} of downtime, within {window_text}")
         simpler = [n for n in STRATEGY_ORDER[:STRATEGY_ORDER.index(chosen.name)] if n in by_name]
         for name in simpler:
             other = by_name[name]
             if not other.possible:
                 reasons.append(f"{STRATEGY_LABELS[name]} is not possible: {'; '.join(other.missing)}")
             elif name == "phased" and len(other.waves) == 1:
-                reasons.append("phased gains nothing: every table is related to the others, so there is one wave")
+                reasons.append("phased gains nothing: there is one wave")
+            elif other.downtime_seconds <= window:
+                reasons.append(f"{STRATEGY_LABELS[name]} would need about {format_duration(other.downtime_seconds)}, an estimate never "
+                               "measured in a cutover or rehearsal: the measured downtime carries less risk of overrunning the window")
             else:
                 reasons.append(f"{STRATEGY_LABELS[name]} would need {format_duration(other.downtime_seconds)}, over {window_text}")
         if chosen.name != "parallel_run":

@@ -43,10 +43,11 @@ def _disposable(db: Database, name: str) -> Database:
 
 def rehearse(
     config: Config, source: Database, target: Database, *, on_step: Callable[[str, float], None] | None = None,
-    traffic_command: list[str] | None = None,
+    traffic_command: list[str] | None = None, quiet: bool = True,
 ) -> Rehearsal:
     """`traffic_command` runs from the load until the end of the fallback, with MIGRATE_SOURCE_URL and
-    MIGRATE_TARGET_URL set to the copies and MIGRATE_ROUTING_FILE to the rehearsal's routing file."""
+    MIGRATE_TARGET_URL set to the copies and MIGRATE_ROUTING_FILE to the rehearsal's routing file.
+    Not `quiet`: the full build, its longest step, shows dbt's progress over the nodes."""
     started = time.perf_counter()
     schema = config.control_schema
     suffix = uuid.uuid4().hex[:6]
@@ -93,7 +94,8 @@ def rehearse(
             timed("backup", lambda d: d.update(backup_id=backup.backup(config, source, target, "source", config.project_dir / ".migrate" / "backups").backup_id))
             # The source copy may share the target's server: it is disposable, dropped when the rehearsal ends.
             timed("restore", lambda d: d.update(rows=sum(backup.restore(config, source, target, copy_source_name, allow_source_copy=True).row_counts.values())))
-            connections.create_database(connections.with_database(target.url, "postgres"), copy_target_name)
+            # Made as provision makes the target: the source's encoding and locale, target.database_options over them.
+            connections.create_target_database(config, copy_source, connections.with_database(target.url, "postgres"), copy_target_name)
             if traffic_command:
                 routing = config.project_dir / rehearsal_config.cutover.routing_file
                 routing.unlink(missing_ok=True)
@@ -101,7 +103,7 @@ def rehearse(
                 traffic.enter_context(processes.background(traffic_command, env=env, cwd=config.project_dir,
                                                            log=folder / "traffic.log", what="the rehearsal's traffic command"))
             timed("load", lambda d: d.update(rows=load.load(rehearsal_config, copy_source, copy_target).rows))
-            timed("build", lambda d: d.update(nodes=sync.build(rehearsal_config, copy_target, ("build", "--full-refresh")).succeeded))
+            timed("build", lambda d: d.update(nodes=sync.build(rehearsal_config, copy_target, ("build", "--full-refresh"), quiet=quiet).succeeded))
             timed("sync", lambda d: d.update(changes=sync.apply(rehearsal_config, copy_source, copy_target).changes))
 
             def verify(detail: dict, *, build: bool = True) -> None:

@@ -218,7 +218,7 @@ def _summary(doc: Document, data: dict) -> None:
     limit_text = f"limit {format_duration(limit * 60)}" if limit else "no limit set"
     doc.table(["strategy", "downtime", "total duration", f"fits ({limit_text})", "possible"], rows, "lrrll")
     est = data["estimates"]
-    doc.table(["phase", "estimate"], [[label, format_duration(est[key]["seconds"])] for key, label in PHASES], "lr")
+    doc.table(["phase", "estimate", "from"], [[label, format_duration(est[key]["seconds"]), _basis(est[key])] for key, label in PHASES], "lrl")
     measured = data.get("measured")
     if measured and measured.get("load_run"):
         run = measured["load_run"]
@@ -365,7 +365,8 @@ def _target_schema(doc: Document, data: dict) -> None:
 def _time(doc: Document, data: dict) -> None:
     doc.heading(3, "Time and downtime")
     est = data["estimates"]
-    doc.table(["phase", "estimate", "how it was obtained"], [[label, format_duration(est[key]["seconds"]), est[key]["how"]] for key, label in PHASES], "lrl")
+    doc.table(["phase", "estimate", "from", "how it was obtained"],
+              [[label, format_duration(est[key]["seconds"]), _basis(est[key]), est[key]["how"]] for key, label in PHASES], "lrll")
     rows = []
     for t in data["tables"]:
         timing = t.get("timing") or {}
@@ -381,7 +382,7 @@ def _time(doc: Document, data: dict) -> None:
     for s in data["strategies"]:
         doc.paragraph(f"**{STRATEGY_LABELS[s['name']]}**: {format_duration(s['downtime_seconds'])} of downtime; {s['how']}.")
         if s.get("waves") and len(s["waves"]) > 1:
-            doc.table(["wave", "tables", "downtime"], [[w["wave"], ", ".join(w["tables"]), format_duration(w["downtime_seconds"])] for w in s["waves"]], "rlr")
+            doc.table(["wave", "tables", "rows", "freeze", "copy", "build", "validation", "window"], wave_rows(s["waves"]), "rlrrrrrr")
     history = data.get("history") or []
     if len(history) > 1:
         doc.paragraph("**Earlier estimates** (reports/assessment.json keeps them)")
@@ -389,6 +390,19 @@ def _time(doc: Document, data: dict) -> None:
                   [[h["assessed_at"], format_count(h.get("source_rows")), format_duration((h.get("estimates") or {}).get("initial_load")),
                     format_duration((h.get("estimates") or {}).get("build")), format_duration((h.get("estimates") or {}).get("validation"))]
                    for h in history[-10:]], "lrrrr")
+
+
+def _basis(estimate: dict) -> str:
+    """measured (in which run), estimated or assumed: where a figure comes from."""
+    basis = estimate.get("basis") or "estimated"
+    return f"{basis} in {estimate['measured_in']}" if estimate.get("measured_in") else basis
+
+
+def wave_rows(waves: list[dict]) -> list[list]:
+    """A phased migration's waves, one row each: its tables, rows and the parts of its window."""
+    return [[w["wave"], ", ".join(w["tables"]), format_count(w.get("rows")),
+             *(format_duration(w.get(part)) for part in ("freeze_seconds", "copy_seconds", "build_seconds", "validation_seconds")),
+             format_duration(w["downtime_seconds"])] for w in waves]
 
 
 def _constraints(doc: Document, data: dict) -> None:

@@ -424,21 +424,28 @@ def _defines_sync_selector(project_dir: Path) -> bool:
 
 def build(config: Config, target: Database, args: tuple[str, ...] = SYNC_BUILD, *, quiet: bool = True, manifest: Any = None) -> dbt.DbtOutcome:
     """Run dbt over what sync applied to landing, and record the watermark it covered (`manifest`:
-    the project parsed beforehand, see dbt.parse)."""
+    the project parsed beforehand, see dbt.parse), and how long dbt took."""
     with connections.connection(target, command="sync build", autocommit=True) as dst:
+        control.ensure(dst, config.control_schema)  # a control schema made before builds were timed gets the columns
         covered = _watermark(dst, config.control_schema)
     if "--selector" in args and not _defines_sync_selector(config.project_dir):
         # A project without the `sync` selector builds everything, as a plain `dbt build` would.
         args = tuple(a for a in args if a not in ("--selector", "sync", "--no-write-json"))
+    started = time.perf_counter()
     outcome = dbt.run(config, target, list(args), quiet=quiet, manifest=manifest)
+    seconds = time.perf_counter() - started
+    # Only the incremental build is what a final sync runs; a full build keeps the last one's time.
+    incremental = "--selector" in args and "--full-refresh" not in args
     with connections.connection(target, command="sync build", autocommit=True) as dst:
         # Changes applied while dbt ran stay pending: unbuilt_since is cleared only if none came.
         dst.execute(
             sql.SQL(
                 "update {} set built_at = clock_timestamp(), built_snapshot = %s, "
+                "sync_build_seconds = case when %s then %s else sync_build_seconds end, "
+                "sync_built_at = case when %s then clock_timestamp() else sync_built_at end, "
                 "unbuilt_since = case when snapshot = %s then null else unbuilt_since end where stream = %s"
             ).format(control.table(config.control_schema, "sync_state")),
-            (covered, covered, STREAM),
+            (covered, incremental, seconds, incremental, covered, STREAM),
         )
     return outcome
 
