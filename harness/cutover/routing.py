@@ -8,6 +8,7 @@ from typing import Mapping
 
 from harness.config import Config
 from harness.errors import HarnessError
+from harness.render import write_atomic
 
 
 def write_routing(config: Config, sides: str | Mapping[str, str]) -> Path:
@@ -17,12 +18,8 @@ def write_routing(config: Config, sides: str | Mapping[str, str]) -> Path:
     names = [t.name for t in config.tables]
     per_table = {name: sides if isinstance(sides, str) else sides.get(name, "legacy") for name in names}
     writes = "new" if all(side == "new" for side in per_table.values()) else "legacy"
-    path = config.project_dir / config.cutover.routing_file
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps({"writes": writes, "tables": per_table, "at": time.time()}))
-    tmp.replace(path)  # atomic: an application never reads half a file
-    return path
+    # Atomic: an application never reads half a file.
+    return write_atomic(config.project_dir / config.cutover.routing_file, json.dumps({"writes": writes, "tables": per_table, "at": time.time()}))
 
 
 def read_routing(config: Config) -> dict[str, str]:
