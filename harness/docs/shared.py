@@ -94,33 +94,33 @@ def provenance(f: dict) -> Block:
     )
 
 
+# Where a migration in each of these phases stands; {at} is when it entered the phase.
+PHASE_STANDING = {
+    "decommissioned": "Decommissioned at {at}: the migration is complete; the legacy schema stays read-only and no fallback is "
+                      "possible any more.",
+    "fallen_back": "Fell back at {at}: the new application's changes were carried back and the applications write to the legacy "
+                   "system again; the new side stays frozen.",
+    "falling_back": "A fallback has been under way since {at}: the new side is frozen; the same `migrate rollback` resumes it.",
+    "switching": "A cutover has been switching the applications to the new system since {at}: they may already write there, so "
+                 "`migrate cutover` finishes it and `migrate rollback` can only fall back.",
+    "frozen": "The source is frozen for a cutover since {at}.",
+    "syncing": "A cutover was rolled back before the switch at {at}; captured changes are synced again.",
+}
+
+
 def standing(f: dict) -> str:
     """Where the migration stands, in one sentence."""
     phase, load, sync = f.get("phase"), f.get("load"), f.get("sync")
-    if phase and phase["phase"] == "decommissioned":
-        return (f"Decommissioned at {when(phase['changed_at'])}: the migration is complete; the legacy schema stays read-only "
-                "and no fallback is possible any more.")
-    if phase and phase["phase"] == "fallen_back":
-        return (f"Fell back at {when(phase['changed_at'])}: the new application's changes were carried back and the applications "
-                "write to the legacy system again; the new side stays frozen.")
-    if phase and phase["phase"] == "falling_back":
-        return (f"A fallback has been under way since {when(phase['changed_at'])}: the new side is frozen; the same "
-                "`migrate rollback` resumes it.")
-    if phase and phase["phase"] == "switching":
-        return (f"A cutover has been switching the applications to the new system since {when(phase['changed_at'])}: they may "
-                "already write there, so `migrate cutover` finishes it and `migrate rollback` can only fall back.")
     if phase and phase["phase"] == "switched":
         ends = phase["rollback_window_ends"]
         text = f"Switched at {when(phase['switched_at'])}: the applications write to the new system; "
         if ends and ends <= f["generated_at"]:
             return text + f"the rollback window ended at {when(ends)}: `migrate decommission` is next."
         return text + f"the source stays read-only until {when(ends)} (the rollback window)."
-    if phase and phase["phase"] not in ("frozen", "syncing"):
+    if phase and phase["phase"] in PHASE_STANDING:
+        return PHASE_STANDING[phase["phase"]].format(at=when(phase["changed_at"]))
+    if phase:
         return f"In phase {phase['phase'].replace('_', ' ')} since {when(phase['changed_at'])} (`migrate status` tells the next step)."
-    if phase and phase["phase"] == "frozen":
-        return f"The source is frozen for a cutover since {when(phase['changed_at'])}."
-    if phase and phase["phase"] == "syncing":
-        return f"A cutover was rolled back before the switch at {when(phase['changed_at'])}; captured changes are synced again."
     if load is None:
         return MISSING["load"]
     if load["status"] != "succeeded":
