@@ -106,7 +106,7 @@ def run(
     return result
 
 
-# --- the steps, in the order of a parallel run ---------------------------------------------------
+# --- the steps, in the order they run (load and build: a big bang's, after its freeze) ----------------
 
 
 def preflight(run: CutoverRun, detail: dict) -> None:

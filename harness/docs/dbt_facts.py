@@ -12,6 +12,7 @@ from harness import dbt_artifacts, fallback
 from harness.config import Config
 from harness.docs import mapping
 
+
 def _display(unique_id: str, manifest: dict) -> str:
     """A node's name as a reader knows it: customer, oms.CUSTOMER, country_codes."""
     for group in ("nodes", "sources", "unit_tests"):
