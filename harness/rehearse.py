@@ -26,6 +26,7 @@ from harness.config import Config
 from harness.connections import Database
 from harness.engines import postgres
 from harness.errors import CheckFailed
+from harness.render import heading, markdown, paragraph, table
 
 
 @dataclass
@@ -155,16 +156,16 @@ def write_report(config: Config, folder: Path, result: Rehearsal, traffic_comman
             "traffic_command": traffic_command, "timings": result.timings}
 
     def render(d: dict) -> str:
-        lines = [f"# Rehearsal {d['rehearsal_id']}", "",
-                 f"The whole cycle on disposable copies took **{d['seconds']:.0f} s**; "
-                 + ("it cut over through the switch and fell back through the reverse models." if d["fallback"]
-                    else "the project has no reverse models, so it rolled back before the switch.")
-                 + (f" Traffic: `{' '.join(d['traffic_command'])}` (output in traffic.log beside this report)." if d["traffic_command"]
-                    else " No traffic ran (`migrate rehearse --traffic-command ...`)."),
-                 "", "The cutover runbook (`migrate cutover --dry-run`) takes its step durations from here.", "",
-                 "| step | seconds |", "|---|---:|"]
-        lines += [f"| {name} | {seconds:.2f} |" for name, seconds in d["timings"].items()]
-        return "\n".join(lines) + "\n"
+        return markdown([
+            heading(f"Rehearsal {d['rehearsal_id']}", 1),
+            paragraph(f"The whole cycle on disposable copies took **{d['seconds']:.0f} s**; "
+                      + ("it cut over through the switch and fell back through the reverse models." if d["fallback"]
+                         else "the project has no reverse models, so it rolled back before the switch.")
+                      + (f" Traffic: `{' '.join(d['traffic_command'])}` (output in traffic.log beside this report)." if d["traffic_command"]
+                         else " No traffic ran (`migrate rehearse --traffic-command ...`).")),
+            paragraph("The cutover runbook (`migrate cutover --dry-run`) takes its step durations from here."),
+            table(("step", "seconds"), [(name, f"{seconds:.2f}") for name, seconds in d["timings"].items()]),
+        ])
 
     return reports.write_in(folder, "rehearsal", data, render)
 

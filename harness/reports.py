@@ -5,19 +5,21 @@ function that reads only the dict, so the Markdown can never say something the J
 a report can be re-rendered from its JSON alone. Reports are evidence and never overwritten: each
 run writes into reports/<name>/<UTC time>-<run>/, and reports/<name>/latest points to the newest
 (`latest(...)` reads through it). A rehearsal writes under its own root (Config.reports_root).
-`Document` and the format_* helpers are shared by every report.
+The format_* helpers are shared by every report; the content is laid out as blocks and rendered
+by harness.render, which also writes every file.
 """
 from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Callable, Iterable, Sequence
+from typing import Callable
 
 from harness.estimates import STRATEGY_LABELS, format_duration
-from harness.profiling import CLASS_LABELS, mask_card_numbers
+from harness.profiling import CLASS_LABELS
+from harness.render import Document, write_atomic
 
 REPORTS_DIR = "reports"
 
@@ -33,14 +35,6 @@ class Written:
     @property
     def folder(self) -> Path:
         return self.json.parent
-
-
-def _atomic_write(path: Path, text: str) -> None:
-    """Write through a temporary file and rename, so a killed command never leaves half a report."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.tmp")
-    temporary.write_text(text)
-    os.replace(temporary, path)
 
 
 def run_folder(root: Path, name: str, run: object | None = None) -> Path:
@@ -69,8 +63,8 @@ def write_in(folder: Path, name: str, data: dict, render: Callable[[dict], str])
     """The same in a folder made by run_folder (a run that puts more beside its report); then
     <root>/<name>/latest points at it."""
     json_path, md_path = folder / f"{name}.json", folder / f"{name}.md"
-    _atomic_write(json_path, json.dumps(data, indent=2, default=str, ensure_ascii=False) + "\n")
-    _atomic_write(md_path, render(json.loads(json_path.read_text())))
+    write_atomic(json_path, json.dumps(data, indent=2, default=str, ensure_ascii=False) + "\n")
+    write_atomic(md_path, render(json.loads(json_path.read_text())))
     _point_latest(folder)
     return Written(json_path, md_path)
 
@@ -110,68 +104,6 @@ def format_share(share: float | None, margin: float | None = None) -> str:
 
 def format_rate(value: float | None, unit: str) -> str:
     return "–" if not value else f"{value:,.0f} {unit}/s"
-
-
-def escape(text: object) -> str:
-    """A value safe inside a Markdown table cell; card numbers masked whatever the caller did."""
-    value = mask_card_numbers(str(text))
-    return value.replace("|", "\\|").replace("\n", " ").replace("\r", " ")
-
-
-# --- Markdown document ------------------------------------------------------------------------
-
-
-@dataclass
-class Document:
-    """A Markdown document built top to bottom."""
-
-    lines: list[str] = field(default_factory=list)
-
-    def heading(self, level: int, text: str) -> "Document":
-        self._gap()
-        self.lines += ["#" * level + " " + text, ""]
-        return self
-
-    def paragraph(self, text: str) -> "Document":
-        self._gap()
-        self.lines += [text, ""]
-        return self
-
-    def bullets(self, items: Iterable[str]) -> "Document":
-        self._gap()
-        items = list(items)
-        self.lines += [f"- {item}" for item in items] + ([""] if items else [])
-        return self
-
-    def table(self, headers: Sequence[str], rows: Iterable[Sequence[object]], align: str | None = None) -> "Document":
-        """A table; `align` is one letter per column (l or r), numbers right-aligned by default."""
-        rows = [list(r) for r in rows]
-        self._gap()
-        if not rows:
-            self.lines += ["(none)", ""]
-            return self
-        align = align or "l" + "r" * (len(headers) - 1)
-        self.lines.append("| " + " | ".join(escape(h) for h in headers) + " |")
-        self.lines.append("|" + "|".join("---:" if a == "r" else ":---" for a in align) + "|")
-        for row in rows:
-            self.lines.append("| " + " | ".join(escape(c) for c in row) + " |")
-        self.lines.append("")
-        return self
-
-    def details(self, summary: str, build: Callable[["Document"], None]) -> "Document":
-        """A collapsed section (GitHub and most viewers fold <details>)."""
-        self._gap()
-        self.lines += ["<details>", f"<summary>{escape(summary)}</summary>", ""]
-        build(self)
-        self.lines += ["</details>", ""]
-        return self
-
-    def _gap(self) -> None:
-        if self.lines and self.lines[-1] != "":
-            self.lines.append("")
-
-    def render(self) -> str:
-        return "\n".join(self.lines).rstrip() + "\n"
 
 
 # --- the assessment ---------------------------------------------------------------------------
@@ -232,7 +164,7 @@ def _summary(doc: Document, data: dict) -> None:
     top = [f for f in data["findings"] if f["severity"] in ("blocking", "warning")][:7]
     if top:
         doc.paragraph("**Top risks**")
-        doc.bullets(f"**{SEVERITY[f['severity']]}** ({f['area']}): {escape(f['message'])}" + (f" → {escape(f['fix'])}" if f.get("fix") else "") for f in top)
+        doc.bullets(f"**{SEVERITY[f['severity']]}** ({f['area']}): {f['message']}" + (f" → {f['fix']}" if f.get("fix") else "") for f in top)
     totals = _totals(data)
     doc.paragraph(f"Volume: {totals['tables']} tables, {format_count(totals['rows'])} rows, {format_bytes(totals['bytes'])} "
                   f"(heap + TOAST + indexes). Findings: {verdict['blocking']} blocking, {verdict['warnings']} warnings, {verdict['info']} notes.")
@@ -408,7 +340,7 @@ def wave_rows(waves: list[dict]) -> list[list]:
 def _constraints(doc: Document, data: dict) -> None:
     doc.heading(3, "Constraints: privileges, settings, triggers")
     p, src = data["privileges"], data["source"]
-    doc.table(["check", "result"], [
+    doc.key_value([
         ["user", f"{src['user']}" + (" (superuser)" if src["superuser"] else "") + (" (replication)" if src["replication"] else "")],
         ["USAGE / CREATE on the schema", f"{_yes(p['schema_usage'])} / {_yes(p['schema_create'])}"],
         ["CREATE on the database", _yes(p["database_create"])],
@@ -416,11 +348,11 @@ def _constraints(doc: Document, data: dict) -> None:
         ["timestamp capture possible", _yes(p["capture_timestamp"]) + ("" if p["capture_timestamp"] else ": needs " + "; ".join(p["capture_timestamp_missing"]))],
         ["capture method in migration.yml", p["capture_method"]],
         ["logical decoding available", _yes(p["logical_decoding"])],
-        *[[name, value] for name, value in sorted(src["settings"].items())],
+        *sorted(src["settings"].items()),
         ["server version: source / target", f"{src['server_version']} / {data['target'].get('server_version')}"],
         ["database encoding and locale: source", _locale(src.get("locale"))],
         ["database encoding and locale: target", _locale(data["target"].get("locale"))],
-    ], "ll")
+    ], headers=("check", "result"))
     triggers = [[t["name"], tr["name"], tr["enabled"], tr["definition"]] for t in data["tables"] if t["exists"] for tr in t["triggers"]]
     rules = [[t["name"], r["name"], "", r["definition"]] for t in data["tables"] if t["exists"] for r in t["rules"]]
     doc.table(["table", "trigger / rule", "state", "definition"], triggers + rules, "llll")
