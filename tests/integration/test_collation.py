@@ -11,9 +11,10 @@ import uuid
 import psycopg
 import pytest
 
-from harness import backup, checksums, connections, ledger, load, provision, sync
+from harness import backup, checksums, connections, load, provision, sync
 from harness.config import load_config
 from harness.connections import Database
+from harness.demo import ledger
 from harness.errors import ConfigError
 from tests.conftest import assert_one_clear_line, run_migrate
 from tests.integration.conftest import rows
