@@ -221,6 +221,9 @@ def run(config: Config, source: Database, target: Database, *, sample_rows: int 
         src.execute("set transaction isolation level repeatable read, read only")
         src.execute("set datestyle = 'ISO, MDY'")
         server = pg.server_info(src)
+        source_locale, target_locale = pg.database_locale(src), pg.database_locale(dst)
+        dst.rollback()  # not idle in a transaction while the source is profiled
+        findings.extend(database_findings(source_locale, target_locale))
         if not server.has_input_validation:
             notes.append(f"PostgreSQL {server.version} has no pg_input_is_valid (16+): trial casts to the target types were not counted")
         privileges = pg.schema_privileges(src, config.source_schema, CAPTURE_SCHEMA)
@@ -318,8 +321,9 @@ def run(config: Config, source: Database, target: Database, *, sample_rows: int 
         downtime_limit_minutes=config.downtime_limit_minutes,
         source={"database": source.describe(), "schema": config.source_schema, "server_version": server.version,
                 "user": server.user, "superuser": server.superuser, "replication": server.replication,
-                "settings": server.settings},
-        target={"database": target.describe(), "landing_schema": config.landing_schema,
+                "settings": server.settings, "locale": dataclasses.asdict(source_locale.options)},
+        target={"database": target.describe(), "server_version": target_locale.version,
+                "locale": dataclasses.asdict(target_locale.options), "landing_schema": config.landing_schema,
                 "control_schema": config.control_schema, "landing_rows": landing_rows},
         privileges={**privileges, **capture},
         sampling={"target_rows": sample_rows, "seed": SEED, "confidence": 0.95,
@@ -835,6 +839,50 @@ def _local_time_finding(server: pg.ServerInfo, tables: list[TableAssessment], fi
         findings.append(Finding(WARNING, "conversion",
                                 f"{len(local)} timestamp column(s) without time zone: {', '.join(local)}; the zone they were written in is not stored",
                                 f"name the zone in the mapping (the source server's TimeZone is {zone}) and decide the DST gap and repeated hour"))
+
+
+def database_findings(source: pg.DatabaseLocale, target: pg.DatabaseLocale) -> list[Finding]:
+    """Where the target database differs from the source in server version, encoding or default
+    locale, and what follows from it. (Provision creates the target with the source's encoding and
+    locale; a target made otherwise, or target.database_options, differs.)"""
+    findings = []
+    remedy = ("let `migrate provision` create the target database (it takes the source's encoding and locale), "
+              "or set target.database_options in migration.yml; keep the difference only if the new application needs it")
+    s, t = source.options, target.options
+    if s.encoding != t.encoding:
+        findings.append(Finding(WARNING, "settings",
+                                f"the source database is encoded {s.encoding}, the target {t.encoding}: text is converted on its way "
+                                f"into landing, a character {t.encoding} cannot hold stops the load, lengths in bytes change, and the "
+                                "checksums hash every row as UTF-8 with md5 (portable, slower)", remedy))
+    differing = [name for name in ("lc_collate", "lc_ctype", "locale_provider", "icu_locale", "icu_rules", "builtin_locale")
+                 if getattr(s, name) != getattr(t, name)]
+    if differing:
+        options = "; ".join(f"{name} {getattr(s, name) or 'unset'} on the source, {getattr(t, name) or 'unset'} on the target"
+                            for name in differing)
+        if source.sort_order != target.sort_order:
+            consequence = (f"text sorts differently: {', '.join(pg.SORT_SAMPLE)} sort as {' < '.join(source.sort_order)} on the source "
+                           f"and as {' < '.join(target.sort_order)} on the target, so `order by`, <, >, min, max, between and "
+                           "unique indexes over text without a collation of its own give other results on the target")
+        else:
+            consequence = ("text may sort differently beyond plain ASCII (accents, other scripts): `order by`, <, >, min and max "
+                           "over text without a collation of its own may give other results on the target")
+        if s.lc_ctype != t.lc_ctype:
+            consequence += "; upper, lower, ILIKE and regular-expression classes may treat non-ASCII letters differently"
+        # The harness's own key ranges, checksum segments and hashes do not depend on the default collation.
+        findings.append(Finding(WARNING if source.sort_order != target.sort_order else INFO, "settings",
+                                f"the target database's default locale differs from the source's ({options}): {consequence}", remedy))
+    if source.major != target.major:
+        newer = target.major > source.major
+        findings.append(Finding(
+            INFO if newer else WARNING, "settings",
+            f"the source runs PostgreSQL {source.version}, the target {target.version}: "
+            + ("the models run on the newer server, whose planner, defaults and functions differ in places; its ICU or C library "
+               "may sort some text differently; a rehearsal on the target's version shows both"
+               if newer else
+               "the target is older: a source backup cannot be restored onto its server, and features the source uses may be missing there"),
+            "rehearse on the target's server version" if newer else "use a target server at least as new as the source's",
+        ))
+    return findings
 
 
 # --- relationships ----------------------------------------------------------------------------

@@ -358,8 +358,8 @@ def provision_cmd(as_json: JsonFlag = False) -> None:
     from harness.provision import provision
 
     config = load_config()
-    _, target = connections.resolve(config)
-    result = provision(config, target)
+    source, target = connections.resolve(config)
+    result = provision(config, source, target)
     summary(f"target provisioned: {', '.join(result.created) if result.created else 'nothing to change'}")
 
 
@@ -381,7 +381,7 @@ def load_cmd(
 
     config = load_config()
     source, target = connections.resolve(config)
-    alone = tables or load.added_tables(config, target)
+    alone = tables or load.added_tables(config, source, target)
     if alone:
         if not tables:
             step(f"the listed tables are loaded but {', '.join(alone)}, added to migration.yml since: loading {'them' if len(alone) > 1 else 'it'} alone")

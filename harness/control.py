@@ -110,7 +110,8 @@ create table if not exists {schema}.backups (
     row_counts  jsonb not null,
     checksums   jsonb,          -- per table: a hash sum of its rows, in the dump's own snapshot
     verified_at timestamptz,
-    verified_into text
+    verified_into text,
+    database_options jsonb      -- the database's encoding and locale: a restore creates its database with them
 );
 
 -- One row per `migrate reconcile`: the levels it ran, the source snapshot it compared as of,
@@ -188,7 +189,7 @@ create table if not exists {schema}.approvals (
     revoked_by  text
 );
 -- Control schemas made before approvals recorded the OS user and revocations, before backups
--- recorded checksums, and before sync_state timed the builds. Altered only where the columns are missing: ALTER TABLE locks the table
+-- recorded checksums and database options, and before sync_state timed the builds. Altered only where the columns are missing: ALTER TABLE locks the table
 -- exclusively even when it changes nothing.
 do $$ begin
     if not exists (select from pg_attribute where attrelid = '{schema}.approvals'::regclass and attname = 'revoked_at') then
@@ -197,6 +198,9 @@ do $$ begin
     end if;
     if not exists (select from pg_attribute where attrelid = '{schema}.backups'::regclass and attname = 'checksums') then
         alter table {schema}.backups add column checksums jsonb;
+    end if;
+    if not exists (select from pg_attribute where attrelid = '{schema}.backups'::regclass and attname = 'database_options') then
+        alter table {schema}.backups add column database_options jsonb;
     end if;
     if not exists (select from pg_attribute where attrelid = '{schema}.sync_state'::regclass and attname = 'sync_build_seconds') then
         alter table {schema}.sync_state add column sync_build_seconds double precision, add column sync_built_at timestamptz;

@@ -98,7 +98,7 @@ def run(
     """The copy, then (with `build`) the dbt build, each a recorded step of a `load` run; an
     interrupted run is resumed at the step that did not finish. `on_copied` is called between the
     two, with the copy (None when the interrupted run had copied)."""
-    provision(config, target)  # the target database may not exist yet
+    provision(config, source, target)  # the target database may not exist yet
     schema = config.control_schema
     with connections.connection(target, command="load", autocommit=True) as ctl:
         control.ensure(ctl, schema)
@@ -132,11 +132,10 @@ def load(
     progress: Callable[[str, int], None] | None = None,
 ) -> LoadResult:
     started = time.perf_counter()
-    provision(config, target)
+    provision(config, source, target)
     with connections.connection(source, command="load", autocommit=True) as src:
         tables = [landing.describe(src, config, t) for t in config.tables]
-        for table in tables:
-            landing.check_key(src, config.source_schema, table)
+        _check_tables(config, src, target, tables)
         if config.capture.method == "trigger":
             capture.install(src, config.source_schema, tables)
         else:
@@ -166,6 +165,14 @@ def load(
         result.seconds = time.perf_counter() - started
         _finish_load(ctl, config, load_id, result)
     return result
+
+
+def _check_tables(config: Config, src: psycopg.Connection, target: Database, tables: list[landing.SourceTable]) -> None:
+    """Each table's key, and the collations of its columns on the target, before capture is installed."""
+    with connections.connection(target, command="load", autocommit=True) as dst:
+        for table in tables:
+            landing.check_key(src, config.source_schema, table)
+            landing.create_collations(src, dst, config.source_schema, config.landing_schema, table.name, table.columns)
 
 
 def _register_consumer(ctl: psycopg.Connection, src: psycopg.Connection, config: Config, target: Database, load_id: int | None) -> None:
@@ -407,7 +414,8 @@ def _copy_rows(config: Config, source: Database, dst: psycopg.Connection, job: R
     )
     psql = [processes.pg_tool("psql", 0), "-X", "-q", "-v", "ON_ERROR_STOP=1", "-f", "-"]
     size = 0
-    with processes.output_of(psql, env=processes.libpq_env(source.url), script=script, what=f"reading {job.table.name}") as stream, dst.cursor() as cur:
+    env = {**processes.libpq_env(source.url), "PGCLIENTENCODING": connections.CLIENT_ENCODING}  # what dst reads
+    with processes.output_of(psql, env=env, script=script, what=f"reading {job.table.name}") as stream, dst.cursor() as cur:
         pipe = stream.fileno()
         _widen(pipe)
         with cur.copy(copy_in) as writer:
@@ -492,9 +500,9 @@ class TableReload:
     seconds: float
 
 
-def added_tables(config: Config, target: Database) -> list[str]:
+def added_tables(config: Config, source: Database, target: Database) -> list[str]:
     """Tables listed in migration.yml after the load finished: listed, but without a landing table."""
-    provision(config, target)  # a first load may find no target database yet
+    provision(config, source, target)  # a first load may find no target database yet
     with connections.connection(target, command="load", autocommit=True) as ctl:
         if _unfinished_load(ctl, config.control_schema) is not None or not _sync_started(ctl, config.control_schema):
             return []
@@ -517,7 +525,7 @@ def load_tables(
     if config.capture.method != "trigger":
         raise ConfigError("`migrate load --table` needs trigger capture (capture.method: trigger); with timestamp capture run `migrate load`")
     listed = [config.table(name) for name in dict.fromkeys(names)]
-    provision(config, target)
+    provision(config, source, target)
     with connections.connection(target, command="load --table", autocommit=True) as ctl:
         unfinished = _unfinished_load(ctl, config.control_schema)
         if unfinished is not None:
@@ -526,8 +534,7 @@ def load_tables(
             raise ConfigError("nothing is loaded yet: run `migrate load`, which loads every listed table")
     with connections.connection(source, command="load --table", autocommit=True) as src:
         tables = [landing.describe(src, config, t) for t in listed]
-        for table in tables:
-            landing.check_key(src, config.source_schema, table)
+        _check_tables(config, src, target, tables)
         capture.install(src, config.source_schema, tables)
     return [_load_table(config, source, target, table, progress) for table in tables]
 

@@ -24,6 +24,9 @@ class PatternClass:
 
 
 MONTHS = "JAN|FEB|MAR|APR|MAY|JUN|JUL|AUG|SEP|OCT|NOV|DEC"
+# $, € and £ as regex escapes (which Python and PostgreSQL read alike): the pattern's own text stays
+# ASCII, which a database of any encoding accepts (€ is not in LATIN1, for one).
+CURRENCY_SIGNS = r"$\u20ac\u00a3"
 
 # Checked in this order on the trimmed value; the first match wins, so each value has one class.
 PATTERN_CLASSES: tuple[PatternClass, ...] = (
@@ -36,7 +39,8 @@ PATTERN_CLASSES: tuple[PatternClass, ...] = (
     PatternClass("card_number", "card number (13-19 digits, Luhn-valid)", r"^[0-9]{13,19}$", kind="sensitive"),
     PatternClass("email", "e-mail", r"^[^@\s]+@[^@\s]+\.[A-Za-z]{2,}$", kind="email"),
     PatternClass("number", "number", r"^[+-]?[0-9]+(\.[0-9]+)?$", kind="number"),
-    PatternClass("formatted_number", "formatted number ($1,234.50, 99,00 EUR)", r"^[$€£]?\s?[+-]?[0-9][0-9,. ]*\s?([A-Za-z]{3}|[$€£])?$", kind="number"),
+    PatternClass("formatted_number", "formatted number ($1,234.50, 99,00 EUR)",
+                 rf"^[{CURRENCY_SIGNS}]?\s?[+-]?[0-9][0-9,. ]*\s?([A-Za-z]{{3}}|[{CURRENCY_SIGNS}])?$", kind="number"),
 )
 OTHER = "other"
 BLANK = "blank"

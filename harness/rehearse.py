@@ -95,7 +95,8 @@ def rehearse(
             timed("backup", lambda d: d.update(backup_id=backup.backup(config, source, target, "source", config.project_dir / ".migrate" / "backups").backup_id))
             # The source copy may share the target's server: it is disposable, dropped when the rehearsal ends.
             timed("restore", lambda d: d.update(rows=sum(backup.restore(config, source, target, copy_source_name, allow_source_copy=True).row_counts.values())))
-            connections.create_database(connections.with_database(target.url, "postgres"), copy_target_name)
+            # Made as provision makes the target: the source's encoding and locale, target.database_options over them.
+            connections.create_target_database(config, copy_source, connections.with_database(target.url, "postgres"), copy_target_name)
             if traffic_command:
                 routing = config.project_dir / rehearsal_config.cutover.routing_file
                 routing.unlink(missing_ok=True)

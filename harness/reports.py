@@ -349,12 +349,19 @@ def _constraints(doc: Document, data: dict) -> None:
         ["capture method in migration.yml", p["capture_method"]],
         ["logical decoding available", _yes(p["logical_decoding"])],
         *sorted(src["settings"].items()),
+        ["server version: source / target", f"{src['server_version']} / {data['target'].get('server_version')}"],
+        ["database encoding and locale: source", _locale(src.get("locale"))],
+        ["database encoding and locale: target", _locale(data["target"].get("locale"))],
     ], headers=("check", "result"))
     triggers = [[t["name"], tr["name"], tr["enabled"], tr["definition"]] for t in data["tables"] if t["exists"] for tr in t["triggers"]]
     rules = [[t["name"], r["name"], "", r["definition"]] for t in data["tables"] if t["exists"] for r in t["rules"]]
     doc.table(["table", "trigger / rule", "state", "definition"], triggers + rules, "llll")
     indexes = [[t["name"], i["name"], format_bytes(i["bytes"]), i["definition"]] for t in data["tables"] if t["exists"] for i in t["indexes"]]
     doc.table(["table", "index", "size", "definition"], indexes, "llrl")
+
+
+def _locale(options: dict | None) -> str:
+    return ", ".join(f"{name} {value}" for name, value in (options or {}).items() if value is not None) or "?"
 
 
 def _yes(value: bool) -> str:

@@ -245,6 +245,7 @@ def _check_schema(
             if column.name in table.masks:
                 raise SchemaChanged(f"table {name}: column {column.name} was added at the source and is masked in migration.yml: run `migrate load --table {name}` so that capture masks it")
             missing = fills[column.name].missing
+            landing.create_collations(src, dst, config.source_schema, config.landing_schema, name, [column])
             landing.add_column(dst, config.landing_schema, name, column, missing)
             if missing is not None:
                 added.setdefault(name, []).append((column, missing))
@@ -293,8 +294,13 @@ def apply_changes(conn: psycopg.Connection, landing_schema: str, table: landing.
     A truncate tombstones every row; only the changes after the last truncate count. An update
     that changed the key tombstones the old key. Deletes become tombstones so that the
     incremental models can apply them.
+
+    A key column with a collation of its own is matched exactly (its bytes) as well: under a
+    case-insensitive collation the new key 'ZEBRA' finds the row of the old key 'Zebra' (taking
+    its key from the image), and the old key's tombstone must not then hit that row.
     """
     target = postgres.qualified(landing_schema, table.name)
+    collated_key = landing.collated_key(table)
     name = sql.Literal(table.name)
     key_of_new = sql.SQL("jsonb_build_object({})").format(
         sql.SQL(", ").join(sql.SQL("{}, new_row -> {}").format(sql.Literal(k), sql.Literal(k)) for k in table.key)
@@ -343,7 +349,9 @@ def apply_changes(conn: psycopg.Connection, landing_schema: str, table: landing.
             rcols=sql.SQL(", ").join(sql.SQL("r.{}").format(sql.Identifier(c)) for c in columns),
             typed=typed,
             key=postgres.column_list(table.key),
-            assign=sql.SQL(", ").join(sql.SQL("{0} = excluded.{0}").format(sql.Identifier(c)) for c in columns if c not in table.key),
+            assign=sql.SQL(", ").join(
+                sql.SQL("{0} = excluded.{0}").format(sql.Identifier(c)) for c in columns if c not in table.key or c in collated_key
+            ),
             synced=sql.Identifier(landing.SYNCED_AT),
             deleted=sql.Identifier(landing.DELETED),
         )
@@ -359,7 +367,7 @@ def apply_changes(conn: psycopg.Connection, landing_schema: str, table: landing.
             target=target,
             deleted=sql.Identifier(landing.DELETED),
             synced=sql.Identifier(landing.SYNCED_AT),
-            match=sql.SQL(" and ").join(sql.SQL("t.{0} = k.{0}").format(sql.Identifier(c)) for c in table.key),
+            match=landing.key_match(table, "t", "k"),
         )
     )
 

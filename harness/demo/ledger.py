@@ -112,7 +112,9 @@ def _holds(row: dict, values: dict) -> bool:
 def content_digest(conn: psycopg.Connection, schema: str, table: str, key: list[str], exclude: tuple[str, ...] = ()) -> tuple[int, str]:
     """Row count and md5 over every live row's content in key order: equal digests, equal tables.
 
-    `exclude` leaves columns out (a masked column differs between source and landing by design).
+    The order is that of the key's text under "C" (its bytes), the same on both sides whatever
+    collations the two databases and columns have. `exclude` leaves columns out (a masked column
+    differs between source and landing by design).
     """
     target = postgres.qualified(schema, table)
     columns = {c.name for c in postgres.columns(conn, schema, table)}
@@ -122,7 +124,7 @@ def content_digest(conn: psycopg.Connection, schema: str, table: str, key: list[
             "select count(*), md5(coalesce(string_agg(md5((to_jsonb(t) - {drop})::text), '' order by {k}), '')) from {t} t {live}"
         ).format(
             drop=sql.SQL("{}::text[]").format(sql.Literal([SYNCED_AT, DELETED, *exclude])),
-            k=sql.SQL(", ").join(sql.SQL("t.{}").format(sql.Identifier(c)) for c in key),
+            k=sql.SQL(", ").join(sql.SQL('t.{}::text collate "C"').format(sql.Identifier(c)) for c in key),
             t=target,
             live=live,
         )

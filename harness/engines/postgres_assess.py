@@ -14,8 +14,8 @@ import psycopg
 from psycopg import sql
 from psycopg.rows import dict_row
 
-from harness.engines.postgres import qualified
-from harness.profiling import CARD_SEPARATORS, PATTERN_CLASSES, BLANK, OTHER, SamplePlan
+from harness.engines.postgres import DatabaseOptions, database_options, qualified
+from harness.profiling import CARD_SEPARATORS, CURRENCY_SIGNS, PATTERN_CLASSES, BLANK, OTHER, SamplePlan
 
 # --- catalog ----------------------------------------------------------------------------------
 
@@ -50,6 +50,27 @@ def server_info(conn: psycopg.Connection) -> ServerInfo:
     ).fetchone()
     rows = conn.execute("select name, setting from pg_settings where name = any(%s)", (list(SETTINGS),)).fetchall()
     return ServerInfo(version, version_num, database, user, superuser, replication, dict(rows))
+
+
+# ASCII only, so that every encoding holds them: case, punctuation, blanks and digits, which
+# collations order differently ("C" by bytes: 10 9 B Z _x a; ICU's English: _x 10 9 a B Z).
+SORT_SAMPLE = ("a", "B", "b", "Z", "_x", "10", "9", "a b", "ab", "-1")
+
+
+@dataclass(frozen=True)
+class DatabaseLocale:
+    """A database's server version, encoding and default locale, and how it sorts a few words."""
+
+    version: str
+    major: int
+    options: DatabaseOptions
+    sort_order: tuple[str, ...]  # SORT_SAMPLE under the database's default collation
+
+
+def database_locale(conn: psycopg.Connection) -> DatabaseLocale:
+    version, version_num = conn.execute("select current_setting('server_version'), current_setting('server_version_num')::int").fetchone()
+    (order,) = conn.execute("select array_agg(w order by w) from unnest(%s::text[]) w", (list(SORT_SAMPLE),)).fetchone()
+    return DatabaseLocale(version, version_num // 10000, database_options(conn), tuple(order))
 
 
 def schema_privileges(conn: psycopg.Connection, schema: str, capture_schema: str) -> dict[str, bool]:
@@ -362,7 +383,7 @@ def class_sql(value: sql.Composable) -> sql.Composable:
         sql.SQL("when {} !~ '[0-9@]' then {}").format(value, sql.Literal(OTHER)),
         sql.SQL("when strpos({v}, '@') > 0 then case when {t} ~ {re} then 'email' else {other} end").format(
             v=value, t=trimmed, re=sql.Literal(email.regex), other=sql.Literal(OTHER)),
-        sql.SQL("when {} !~ {} then {}").format(trimmed, sql.Literal(r"^[$€£]?\s?[+-]?[0-9]"), sql.Literal(OTHER)),
+        sql.SQL("when {} !~ {} then {}").format(trimmed, sql.Literal(rf"^[{CURRENCY_SIGNS}]?\s?[+-]?[0-9]"), sql.Literal(OTHER)),
     ]
     for pattern in PATTERN_CLASSES:
         if pattern.key == "email":
