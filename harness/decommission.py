@@ -33,7 +33,7 @@ from typing import Any, Callable
 import psycopg
 from psycopg import sql
 
-from harness import backup, capture, connections, control, cutover, freeze
+from harness import backup, capture, connections, control, cutover, engines
 from harness.config import Config
 from harness.connections import Database
 from harness.engines import postgres
@@ -241,7 +241,7 @@ def _remove_from_source(config: Config, source: Database) -> list[str]:
                         sql.Identifier(READ_ONLY_TRIGGER), target, sql.Identifier(READ_ONLY_SCHEMA)
                     )
                 )
-            freeze.unfreeze(src, schema, tables)
+            engines.source_engine(config).unfreeze(src, schema, tables)
             capture.remove(src, schema, [t.name for t in config.tables])
         return read_only_tables(src, schema)
 

@@ -27,18 +27,17 @@ from typing import Callable, TypeVar
 import psycopg
 from psycopg import sql
 
-from harness import capture, connections, control, interrupts, landing, processes, runbook, sync, timestamp_capture
+from harness import capture, connections, control, engines, interrupts, landing, runbook, sync, timestamp_capture
 from harness.config import Config
 from harness.connections import Database
+from harness.engines.base import Connection, SourceEngine
 from harness.errors import ConfigError
 from harness.engines import postgres
 from harness.provision import provision
 
 Item = TypeVar("Item")
 
-INTEGER_TYPES = {"smallint", "integer", "bigint"}
 INDEX_MEMORY_KB = 1024 * 1024  # maintenance_work_mem for a key build, at least
-PIPE_BYTES = 1 << 20  # what the pipe from psql holds, and the most Python passes on at once
 STREAM = control.STREAM
 
 
@@ -148,8 +147,7 @@ def load(
         resumed = load_id is not None
         if config.capture.method == "trigger":
             _register_consumer(ctl, coordinator, config, target, load_id)
-        coordinator.execute("set transaction isolation level repeatable read, read only")
-        snapshot_id, snapshot = coordinator.execute("select pg_export_snapshot(), pg_current_snapshot()::text").fetchone()
+        snapshot_id, snapshot = engines.source_engine(config).open_snapshot(coordinator)
 
         if load_id is None:
             load_id = _start_load(ctl, config, tables, coordinator, snapshot, range_rows)
@@ -222,7 +220,7 @@ def _start_load(
             # Views over a landing table (dbt's staging models) are kept or dropped with it; the
             # dbt build after the load makes the dropped ones again.
             landing.replace_for_reload(ctl, config.landing_schema, table)
-            for range_no, (lower, upper) in enumerate(_plan_ranges(coordinator, config.source_schema, table, range_rows)):
+            for range_no, (lower, upper) in enumerate(_plan_ranges(coordinator, config.source_schema, table, range_rows, engine=engines.source_engine(config))):
                 ctl.execute(
                     sql.SQL("insert into {} (load_id, table_name, range_no, lower_key, upper_key) values (%s, %s, %s, %s, %s)").format(
                         control.table(schema, "load_ranges")
@@ -232,17 +230,14 @@ def _start_load(
     return load_id
 
 
-def _plan_ranges(conn: psycopg.Connection, schema: str, table: landing.SourceTable, range_rows: int) -> list[tuple[int | None, int | None]]:
-    """Even key ranges over an integer leading key; one unbounded range otherwise."""
-    first = next(c for c in table.columns if c.name == table.key[0])
-    if first.type not in INTEGER_TYPES:
+def _plan_ranges(conn: Connection, schema: str, table: landing.SourceTable, range_rows: int, *,
+                 engine: SourceEngine | None = None) -> list[tuple[int | None, int | None]]:
+    """Even key ranges over an integer leading key; one unbounded range otherwise. (assess, not
+    yet given the engine, plans on PostgreSQL, the one source engine it reads.)"""
+    span = (engine or engines.engine_named("postgres")).key_span(conn, schema, table)
+    if span is None:
         return [(None, None)]
-    low, high, estimate = conn.execute(
-        sql.SQL("select min({k}), max({k}), (select reltuples::bigint from pg_class where oid = %s::regclass) from {t}").format(
-            k=sql.Identifier(first.name), t=postgres.qualified(schema, table.name)
-        ),
-        (postgres.qualified(schema, table.name).as_string(conn),),
-    ).fetchone()
+    low, high, estimate = span
     if low is None:
         return [(None, None)]
     if estimate <= 0:  # never analysed: the key span is an upper bound of the row count
@@ -288,19 +283,6 @@ def _pending_ranges(ctl: psycopg.Connection, schema: str, load_id: int, tables: 
         (load_id,),
     ).fetchall()
     return [RangeJob(by_name[name], no, lower, upper) for name, no, lower, upper in rows if name in by_name]
-
-
-def _range_select(config: Config, job: RangeJob) -> sql.Composed:
-    query = landing.select_masked(config.source_schema, job.table)
-    key = sql.Identifier(job.table.key[0])
-    conditions = []
-    if job.lower is not None:
-        conditions.append(sql.SQL("{} >= {}").format(key, sql.Literal(job.lower)))
-    if job.upper is not None:
-        conditions.append(sql.SQL("{} < {}").format(key, sql.Literal(job.upper)))
-    if conditions:
-        query = sql.SQL("{} where {}").format(query, sql.SQL(" and ").join(conditions))
-    return query
 
 
 def _copy_ranges(
@@ -396,44 +378,23 @@ def _copy_range(config: Config, source: Database, dst: psycopg.Connection, job: 
 def _copy_rows(config: Config, source: Database, dst: psycopg.Connection, job: RangeJob, snapshot_id: str, *, freeze: bool) -> tuple[int, int]:
     """Copy one key range in the exported snapshot, inside the caller's target transaction.
 
-    psql reads the source (in the shared snapshot) and streams COPY's output through a pipe, so
-    Python moves blocks of up to a megabyte instead of handling every row. Python passes on
-    whatever the pipe holds rather than waiting for full blocks, and the pipe is widened, so
-    the source keeps sending while the target is written: both sides work at once. `freeze`
-    only for a table created or emptied in this transaction.
+    The engine streams the range out of the source as binary COPY; Python passes on whatever the
+    pipe holds rather than waiting for full blocks, so the source keeps sending while the target
+    is written. `freeze` only for a table created or emptied in this transaction.
     """
     names = [c.name for c in job.table.columns]
-    script = (
-        "begin isolation level repeatable read, read only;\n"
-        f"set transaction snapshot '{snapshot_id}';\n"
-        f"copy ({_range_select(config, job).as_string(dst)}) to stdout (format binary);\n"
-        "commit;\n"
-    )
     copy_in = sql.SQL("copy {} ({}) from stdin (format binary{})").format(
         postgres.qualified(config.landing_schema, job.table.name), postgres.column_list(names), sql.SQL(", freeze" if freeze else "")
     )
-    psql = [processes.pg_tool("psql", 0), "-X", "-q", "-v", "ON_ERROR_STOP=1", "-f", "-"]
     size = 0
-    env = {**processes.libpq_env(source.url), "PGCLIENTENCODING": connections.CLIENT_ENCODING}  # what dst reads
-    with processes.output_of(psql, env=env, script=script, what=f"reading {job.table.name}") as stream, dst.cursor() as cur:
-        pipe = stream.fileno()
-        _widen(pipe)
+    engine = engines.source_engine(config)
+    with engine.copy_out(source, config.source_schema, job.table, job.lower, job.upper, snapshot_id) as pipe, dst.cursor() as cur:
         with cur.copy(copy_in) as writer:
-            while block := os.read(pipe, PIPE_BYTES):
+            while block := os.read(pipe, engine.COPY_BLOCK_BYTES):
                 writer.write(block)
                 size += len(block)
         rows = cur.rowcount
     return rows, size
-
-
-def _widen(pipe: int) -> None:
-    """Let the pipe hold a megabyte instead of 64 kB, where the system allows it (Linux)."""
-    try:
-        import fcntl
-
-        fcntl.fcntl(pipe, fcntl.F_SETPIPE_SZ, PIPE_BYTES)
-    except (ImportError, AttributeError, OSError):
-        pass  # another system, or a limit below a megabyte: the default pipe works, a little slower
 
 
 def _table_totals(ctl: psycopg.Connection, schema: str, load_id: int, copied_now: list[RangeJob]) -> dict[str, TableLoad]:
@@ -562,8 +523,7 @@ def _load_table(
     started = time.perf_counter()
     with sync.paused(config, target, command="load --table") as pause, \
             connections.connection(source, command="load --table snapshot") as coordinator:
-        coordinator.execute("set transaction isolation level repeatable read, read only")
-        snapshot_id, snapshot = coordinator.execute("select pg_export_snapshot(), pg_current_snapshot()::text").fetchone()
+        snapshot_id, snapshot = engines.source_engine(config).open_snapshot(coordinator)
         dst = pause.conn
         with dst.transaction():
             how, dropped = landing.replace_for_reload(dst, config.landing_schema, table)

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import psycopg
 
-from harness import capture, connections, control, cutover, fallback, freeze, runbook
+from harness import capture, connections, control, cutover, engines, fallback, runbook
 from harness.config import Config
 from harness.connections import Database
 from harness.errors import HarnessError
@@ -83,8 +83,9 @@ def abort(config: Config, source: Database, target: Database, *, decided_by: str
             still_captured = [name for run in earlier_waves.values()
                               for name in runbook.step_details(ctl, schema, run).get("catch_up", {}).get("reverse_capture", [])]
         with connections.connection(source, command="rollback", autocommit=True) as src:
-            frozen = [name for name in freeze.frozen_tables(src, config.source_schema) if name in tables]
-            freeze.unfreeze(src, config.source_schema, tables)
+            engine = engines.source_engine(config)
+            frozen = [name for name in engine.frozen_tables(src, config.source_schema) if name in tables]
+            engine.unfreeze(src, config.source_schema, tables)
         if earlier_waves:
             capture.remove_triggers(ctl, APP_SCHEMA, keep=still_captured)
             control.set_phase(ctl, schema, cutover.PARTLY_SWITCHED)

@@ -23,7 +23,7 @@ import psycopg
 import yaml
 from psycopg import sql
 
-from harness import capture, connections, control, dbt, freeze, landing
+from harness import capture, connections, control, dbt, engines, landing
 from harness.config import Config
 from harness.connections import Database
 from harness.engines import postgres
@@ -494,7 +494,7 @@ def _follow_turn(config: Config, target: Database) -> Iterator[bool]:
 def _source_frozen(config: Config, source: Database) -> bool:
     """Every listed table frozen at the source: a cutover froze it, nothing more will be captured."""
     with connections.connection(source, command="sync --follow", autocommit=True) as conn:
-        return set(freeze.frozen_tables(conn, config.source_schema)) >= {t.name for t in config.tables}
+        return set(engines.source_engine(config).frozen_tables(conn, config.source_schema)) >= {t.name for t in config.tables}
 
 
 # While landing keeps syncing during a dbt run, a batch can commit after the run read its high

@@ -14,7 +14,7 @@ import psycopg
 from psycopg import sql
 from psycopg.types.json import Jsonb
 
-from harness import connections, control, dbt, freeze, load, processes, reconcile, runbook, sync
+from harness import connections, control, dbt, engines, load, processes, reconcile, runbook, sync
 from harness.config import Config
 from harness.connections import Database
 from harness.cutover import go_no_go, new_side, verification
@@ -150,9 +150,9 @@ def catch_up(run: CutoverRun, detail: dict) -> None:
 def freeze_source(run: CutoverRun, detail: dict) -> None:
     config = run.config
     with connections.connection(run.source, command="cutover freeze") as conn:
-        frozen = freeze.freeze(conn, config.source_schema, run.tables, lock_timeout_seconds=config.cutover.lock_timeout_seconds,
-                               drain_timeout_seconds=config.cutover.drain_timeout_seconds,
-                               legacy_role=config.roles.get("legacy_app_role"))
+        frozen = engines.source_engine(config).freeze(
+            conn, config.source_schema, run.tables, lock_timeout_seconds=config.cutover.lock_timeout_seconds,
+            drain_timeout_seconds=config.cutover.drain_timeout_seconds, legacy_role=config.roles.get("legacy_app_role"))
     with connections.connection(run.target, command="cutover", autocommit=True) as conn:
         control.set_phase(conn, run.schema, "frozen")
         if run.plan.strategy == "big_bang":

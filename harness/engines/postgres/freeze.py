@@ -38,7 +38,7 @@ from psycopg import sql
 
 from harness import capture
 from harness.capture import CAPTURE_SCHEMA
-from harness.engines import postgres
+from harness.engines.postgres import catalog
 from harness.errors import HarnessError
 
 TRIGGER = "_migrate_freeze"
@@ -200,9 +200,9 @@ def _create_triggers(conn: psycopg.Connection, schema: str, tables: list[str], s
                 )
                 # The lock CREATE TRIGGER takes, on all tables at once: it waits for the writers in flight.
                 conn.execute(sql.SQL("lock table {} in share row exclusive mode").format(
-                    sql.SQL(", ").join(postgres.qualified(schema, t) for t in tables)))
+                    sql.SQL(", ").join(catalog.qualified(schema, t) for t in tables)))
                 for table in tables:
-                    target = postgres.qualified(schema, table)
+                    target = catalog.qualified(schema, table)
                     conn.execute(sql.SQL("drop trigger if exists {} on {}").format(sql.Identifier(TRIGGER), target))
                     conn.execute(
                         sql.SQL("create trigger {} before insert or update or delete or truncate on {} for each statement execute function {}.refuse_write()").format(
@@ -236,7 +236,7 @@ def _revoke_writes(conn: psycopg.Connection, schema: str, tables: list[str], rol
             sql.SQL("insert into {}.frozen_grants values (%s, %s, %s, %s, %s) on conflict do nothing").format(sql.Identifier(CAPTURE_SCHEMA)),
             (schema, table, role, privilege, grantable),
         )
-        conn.execute(sql.SQL("revoke {} on {} from {}").format(sql.SQL(privilege), postgres.qualified(schema, table), sql.Identifier(role)))
+        conn.execute(sql.SQL("revoke {} on {} from {}").format(sql.SQL(privilege), catalog.qualified(schema, table), sql.Identifier(role)))
     revoked = conn.execute(
         sql.SQL(
             "select table_name || ': ' || string_agg(privilege, ', ' order by privilege) from {}.frozen_grants "
@@ -264,9 +264,9 @@ def _restore_writes(conn: psycopg.Connection, schema: str, tables: list[str]) ->
         (schema, tables),
     ).fetchall()
     for table, grantee, privilege, grantable in rows:
-        if postgres.table_exists(conn, schema, table) and _role_exists(conn, grantee):
+        if catalog.table_exists(conn, schema, table) and _role_exists(conn, grantee):
             conn.execute(sql.SQL("grant {} on {} to {}{}").format(
-                sql.SQL(privilege), postgres.qualified(schema, table), sql.Identifier(grantee), sql.SQL(" with grant option" if grantable else "")))
+                sql.SQL(privilege), catalog.qualified(schema, table), sql.Identifier(grantee), sql.SQL(" with grant option" if grantable else "")))
 
 
 def _role_exists(conn: psycopg.Connection, role: str) -> bool:
@@ -276,8 +276,8 @@ def _role_exists(conn: psycopg.Connection, role: str) -> bool:
 def unfreeze(conn: psycopg.Connection, schema: str, tables: list[str]) -> None:
     with conn.transaction():
         for table in tables:
-            if postgres.table_exists(conn, schema, table):
-                conn.execute(sql.SQL("drop trigger if exists {} on {}").format(sql.Identifier(TRIGGER), postgres.qualified(schema, table)))
+            if catalog.table_exists(conn, schema, table):
+                conn.execute(sql.SQL("drop trigger if exists {} on {}").format(sql.Identifier(TRIGGER), catalog.qualified(schema, table)))
         _restore_writes(conn, schema, tables)
 
 
