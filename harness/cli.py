@@ -403,7 +403,7 @@ def load_cmd(
             step("dbt build")
 
     with progress("loading", total=None) as bar:
-        done = load.run(config, source, target, build=build, jobs=jobs, range_rows=range_rows, progress=lambda _t, rows: bar(rows),
+        done = load.run(config, source, target, build=build, jobs=jobs, range_rows=range_rows, progress=bar,
                         on_copied=copied, quiet=False)
     if build:
         summary(f"dbt build: {done.nodes_built} nodes passed")
@@ -413,7 +413,7 @@ def _load_tables(config, source, target, names: list[str], build: bool) -> None:
     from harness import load, sync
 
     with progress("loading", total=None) as bar:
-        loaded = load.load_tables(config, source, target, names, progress=lambda _t, rows: bar(rows))
+        loaded = load.load_tables(config, source, target, names, progress=bar)
     table(
         "Tables loaded into the running migration",
         ["table", "rows", "MB", "landing table", "views dropped"],
@@ -715,7 +715,7 @@ def rehearse_cmd(
     config = load_config()
     source, target = connections.resolve(config)
     result = rehearse(config, source, target, on_step=lambda name, seconds: step(f"{name}: {seconds:.2f} s"),
-                      traffic_command=shlex.split(traffic_command) if traffic_command else None, quiet=False)
+                      traffic_command=shlex.split(traffic_command) if traffic_command else None, quiet=False, progress=progress)
     summary(f"rehearsal {result.rehearsal_id} succeeded in {result.seconds:.0f} s"
             + ("" if result.fallback else " (rolled back before the switch: the project has no reverse models)")
             + f"; report {result.report.relative_to(config.project_dir)}; the cutover runbook now uses its timings")

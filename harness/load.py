@@ -21,24 +21,44 @@ import os
 import queue
 import threading
 import time
+from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable, TypeVar
+from typing import Protocol, TypeVar
 
 import psycopg
 from psycopg import sql
 
-from harness import capture, connections, control, engines, interrupts, landing, runbook, sync, timestamp_capture
+from harness import (
+    capture,
+    connections,
+    control,
+    engines,
+    interrupts,
+    landing,
+    runbook,
+    sync,
+    timestamp_capture,
+)
 from harness.config import Config
 from harness.connections import Database
+from harness.engines import postgres
 from harness.engines.base import Connection, SourceEngine
 from harness.errors import ConfigError
-from harness.engines import postgres
 from harness.provision import provision
 
 Item = TypeVar("Item")
 
 INDEX_MEMORY_KB = 1024 * 1024  # maintenance_work_mem for a key build, at least
 STREAM = control.STREAM
+
+
+class Progress(Protocol):
+    """What the copy reports to (ui.Bar is one): its expected rows once known, then rows as copied."""
+
+    def __call__(self, done: int) -> None: ...
+
+    def total(self, total: int) -> None: ...
 
 
 @dataclass
@@ -90,7 +110,7 @@ def run(
     build: bool = True,
     jobs: int = 2,
     range_rows: int = 250_000,
-    progress: Callable[[str, int], None] | None = None,
+    progress: Progress | None = None,
     on_copied: Callable[[LoadResult | None], None] | None = None,
     quiet: bool = True,
 ) -> LoadRun:
@@ -128,7 +148,7 @@ def load(
     *,
     jobs: int = 2,
     range_rows: int = 250_000,
-    progress: Callable[[str, int], None] | None = None,
+    progress: Progress | None = None,
 ) -> LoadResult:
     started = time.perf_counter()
     provision(config, source, target)
@@ -153,6 +173,8 @@ def load(
             load_id = _start_load(ctl, config, tables, coordinator, snapshot, range_rows)
         result = LoadResult(load_id, resumed)
         pending = _pending_ranges(ctl, schema, load_id, tables)
+        if progress:
+            progress.total(_expected_rows(ctl, coordinator, config, load_id, pending))
         _copy_ranges(config, source, target, snapshot_id, snapshot, load_id, pending, jobs, progress)
         coordinator.rollback()
 
@@ -230,6 +252,19 @@ def _start_load(
     return load_id
 
 
+def _expected_rows(ctl: psycopg.Connection, src: Connection, config: Config, load_id: int, pending: list[RangeJob]) -> int:
+    """The rows the pending ranges hold, by the source's statistics: each table's estimate times
+    its share of ranges still to copy (a progress bar's total, not a promise)."""
+    planned = dict(ctl.execute(
+        sql.SQL("select table_name, count(*) from {} where load_id = %s group by table_name").format(control.table(config.control_schema, "load_ranges")),
+        (load_id,),
+    ).fetchall())
+    left = Counter(job.table.name for job in pending)
+    return sum(
+        round(max(engines.source_engine(config).estimated_rows(src, config.source_schema, name), 0) * count / planned[name]) for name, count in left.items()
+    )
+
+
 def _plan_ranges(conn: Connection, schema: str, table: landing.SourceTable, range_rows: int, *,
                  engine: SourceEngine | None = None) -> list[tuple[int | None, int | None]]:
     """Even key ranges over an integer leading key; one unbounded range otherwise. (assess, not
@@ -294,7 +329,7 @@ def _copy_ranges(
     load_id: int,
     pending: list[RangeJob],
     jobs: int,
-    progress: Callable[[str, int], None] | None,
+    progress: Progress | None,
 ) -> None:
     # Largest tables first, so that a table's key is built (by the worker that copied its last
     # range) while the other worker is still copying the smaller ones.
@@ -309,7 +344,7 @@ def _copy_ranges(
             ranges_left[job.table.name] -= 1
             table_done = ranges_left[job.table.name] == 0
             if progress:
-                progress(job.table.name, rows)
+                progress(rows)
         if table_done:
             _finish_table(dst, config.landing_schema, job.table, alone=nothing_left())
 
@@ -476,7 +511,7 @@ def _sync_started(ctl: psycopg.Connection, schema: str) -> bool:
 
 
 def load_tables(
-    config: Config, source: Database, target: Database, names: list[str], *, progress: Callable[[str, int], None] | None = None
+    config: Config, source: Database, target: Database, names: list[str], *, progress: Progress | None = None
 ) -> list[TableReload]:
     """(Re)load the named tables alone into a running migration, each consistent with the sync.
 
@@ -497,11 +532,13 @@ def load_tables(
         tables = [landing.describe(src, config, t) for t in listed]
         _check_tables(config, src, target, tables)
         capture.install(src, config.source_schema, tables)
+        if progress:
+            progress.total(sum(max(engines.source_engine(config).estimated_rows(src, config.source_schema, t.name), 0) for t in tables))
     return [_load_table(config, source, target, table, progress) for table in tables]
 
 
 def _load_table(
-    config: Config, source: Database, target: Database, table: landing.SourceTable, progress: Callable[[str, int], None] | None
+    config: Config, source: Database, target: Database, table: landing.SourceTable, progress: Progress | None
 ) -> TableReload:
     """Replace one landing table by a copy in a fresh snapshot S, without losing or doubling a change.
 
@@ -539,5 +576,5 @@ def _load_table(
             )
         coordinator.rollback()
     if progress:
-        progress(table.name, rows)
+        progress(rows)
     return TableReload(table.name, rows, size, how, dropped, seconds)

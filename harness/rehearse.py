@@ -17,7 +17,7 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Callable, ContextManager
 
 from psycopg import sql
 
@@ -45,10 +45,12 @@ def _disposable(db: Database, name: str) -> Database:
 def rehearse(
     config: Config, source: Database, target: Database, *, on_step: Callable[[str, float], None] | None = None,
     traffic_command: list[str] | None = None, quiet: bool = True,
+    progress: Callable[[str], ContextManager[load.Progress]] | None = None,
 ) -> Rehearsal:
     """`traffic_command` runs from the load until the end of the fallback, with MIGRATE_SOURCE_URL and
     MIGRATE_TARGET_URL set to the copies and MIGRATE_ROUTING_FILE to the rehearsal's routing file.
-    Not `quiet`: the full build, its longest step, shows dbt's progress over the nodes."""
+    Not `quiet`: the full build, its longest step, shows dbt's progress over the nodes; `progress`
+    opens a bar (given its description) for the copy's rows."""
     started = time.perf_counter()
     schema = config.control_schema
     suffix = uuid.uuid4().hex[:6]
@@ -103,7 +105,11 @@ def rehearse(
                 env = {**os.environ, "MIGRATE_SOURCE_URL": copy_source.url, "MIGRATE_TARGET_URL": copy_target.url, "MIGRATE_ROUTING_FILE": str(routing)}
                 traffic.enter_context(processes.background(traffic_command, env=env, cwd=config.project_dir,
                                                            log=folder / "traffic.log", what="the rehearsal's traffic command"))
-            timed("load", lambda d: d.update(rows=load.load(rehearsal_config, copy_source, copy_target).rows))
+            def copy(detail: dict) -> None:
+                with progress("loading the copies") if progress else contextlib.nullcontext() as bar:
+                    detail.update(rows=load.load(rehearsal_config, copy_source, copy_target, progress=bar).rows)
+
+            timed("load", copy)
             timed("build", lambda d: d.update(nodes=sync.build(rehearsal_config, copy_target, ("build", "--full-refresh"), quiet=quiet).succeeded))
             timed("sync", lambda d: d.update(changes=sync.apply(rehearsal_config, copy_source, copy_target).changes))
 

@@ -13,9 +13,10 @@ lifecycle opens them with harness.connections and never looks inside.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Collection
 from contextlib import AbstractContextManager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Collection
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from harness.config import Config
@@ -73,6 +74,10 @@ class SourceEngine(ABC):
 
     @abstractmethod
     def primary_key(self, conn: Connection, schema: str, table: str) -> list[str]: ...
+
+    @abstractmethod
+    def estimated_rows(self, conn: Connection, schema: str, table: str) -> int:
+        """The server's row estimate (-1 where it has none)."""
 
     @abstractmethod
     def column_fills(self, conn: Connection, schema: str, table: str) -> dict: ...

@@ -84,9 +84,10 @@ def test_every_command_fits_80_columns_and_prints_no_colour_into_a_pipe(project)
     assert re.search(r"│verification\s*│verification\s*│", shown[commands.index(("rollback", "--check"))])
 
 
-def test_a_rehearsal_shows_dbt_progress_during_its_build(project):
+def test_a_rehearsal_shows_progress_during_its_load_and_build(project):
     migration, tmp_path, _ = project
     narrow(migration, tmp_path, "load", "--no-build")
     shown = narrow(migration, tmp_path, "rehearse", TTY_COMPATIBLE="1").stdout  # as a terminal shows it
     plain = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", shown)
     assert re.search(r"dbt build .* 2/2 ", plain), plain
+    assert re.search(r"loading the copies .* [\d,]+/[\d,]+ ", plain), "the copy's bar has a total"

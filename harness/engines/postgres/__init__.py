@@ -19,6 +19,7 @@ from harness.engines.postgres.catalog import (  # noqa: F401
     create_database_sql,
     database_options,
     dependent_views,
+    estimated_rows,
     fitting_name,
     generated_name,
     identifier_problem,

@@ -6,8 +6,8 @@ settings (the text of every type is then exact and the same on both sides), so i
 on row order and any changed value shows."""
 from __future__ import annotations
 
+from collections.abc import Collection
 from pathlib import Path
-from typing import Collection
 
 import psycopg
 from psycopg import sql

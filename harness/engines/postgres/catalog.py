@@ -19,6 +19,12 @@ class Column:
     collation: tuple[str, str] | None = None  # (schema, name) where not its type's default, e.g. ("pg_catalog", "C")
 
 
+def estimated_rows(conn: psycopg.Connection, schema: str, table: str) -> int:
+    """The planner's row estimate (-1 for a table never analysed or vacuumed)."""
+    (rows,) = conn.execute("select reltuples::bigint from pg_class where oid = %s::regclass", (qualified(schema, table).as_string(conn),)).fetchone()
+    return rows
+
+
 def table_exists(conn: psycopg.Connection, schema: str, table: str, kinds: tuple[str, ...] = ("r", "p")) -> bool:
     """Whether the relation exists; `kinds` are pg_class relkinds (tables by default, ('v', 'm') for views)."""
     row = conn.execute(

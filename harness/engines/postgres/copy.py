@@ -2,9 +2,9 @@
 spans for planning ranges, and a key range read out in that snapshot, masked, as binary COPY."""
 from __future__ import annotations
 
-import os
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any, Iterator
+from typing import Any
 
 import psycopg
 from psycopg import sql
@@ -29,13 +29,10 @@ def key_span(conn: psycopg.Connection, schema: str, table: landing.SourceTable) 
     first = next(c for c in table.columns if c.name == table.key[0])
     if first.type not in INTEGER_TYPES:
         return None
-    relation = catalog.qualified(schema, table.name)
-    return conn.execute(
-        sql.SQL("select min({k}), max({k}), (select reltuples::bigint from pg_class where oid = %s::regclass) from {t}").format(
-            k=sql.Identifier(first.name), t=relation
-        ),
-        (relation.as_string(conn),),
+    low, high = conn.execute(
+        sql.SQL("select min({k}), max({k}) from {t}").format(k=sql.Identifier(first.name), t=catalog.qualified(schema, table.name))
     ).fetchone()
+    return low, high, catalog.estimated_rows(conn, schema, table.name)
 
 
 def range_select(schema: str, table: landing.SourceTable, lower: int | None, upper: int | None) -> sql.Composed:

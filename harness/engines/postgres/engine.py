@@ -1,9 +1,9 @@
 """PostgreSQL as a source engine: harness.engines.base.SourceEngine over this package's modules."""
 from __future__ import annotations
 
+from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Collection, Iterator
 
 from harness.engines.base import Capture, Connection, SourceEngine
 from harness.engines.postgres import backup, catalog, copy, freeze
@@ -88,6 +88,9 @@ class PostgresEngine(SourceEngine):
 
     def primary_key(self, conn, schema, table):
         return catalog.primary_key(conn, schema, table)
+
+    def estimated_rows(self, conn, schema, table):
+        return catalog.estimated_rows(conn, schema, table)
 
     def column_fills(self, conn, schema, table):
         return catalog.column_fills(conn, schema, table)
