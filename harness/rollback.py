@@ -10,11 +10,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import psycopg
 
 from harness import capture, connections, control, cutover, engines, fallback, runbook
 from harness.config import Config
 from harness.connections import Database
+from harness.engines.base import Connection
 from harness.errors import HarnessError
 from harness.provision import APP_SCHEMA
 
@@ -42,7 +42,7 @@ def rollback(config: Config, source: Database, target: Database, *, decided_by: 
     return abort(config, source, target, decided_by=decided_by, reason=reason)
 
 
-def falls_back(config: Config, ctl: psycopg.Connection) -> str | None:
+def falls_back(config: Config, ctl: Connection) -> str | None:
     """Why only a fallback can roll back now (None: an abort can): the applications may write the
     new side, for the switch was recorded as intended or done, or the routing file sends a table
     there that no earlier wave of a phased cutover switched (a switch made outside the harness)."""

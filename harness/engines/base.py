@@ -130,6 +130,8 @@ class SourceEngine(ABC):
         """The error a freeze that could not happen raises."""
 
     # --- backup and restore -------------------------------------------------------------------
+    dump_tool: str  # the program that writes the archives, as the operator knows it (pg_dump)
+
     @abstractmethod
     def dump(self, conn: Connection, database: Database, schemas: list[str], file: Path, snapshot_id: str) -> tuple[str, dict, dict]:
         """Write an archive of the schemas to `file` in the snapshot `conn` opened (open_snapshot);

@@ -78,6 +78,7 @@ class TimestampCapture(Capture):
 
 class PostgresEngine(SourceEngine):
     name = "postgres"
+    dump_tool = "pg_dump"
     COPY_BLOCK_BYTES = copy.PIPE_BYTES
 
     def table_exists(self, conn, schema, table):
