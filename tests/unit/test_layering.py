@@ -60,13 +60,9 @@ NAMES_POSTGRES = {
     "harness.assess": ASSESS,
     "harness.capture": IMPORTS_PSYCOPG["harness.capture"],
     "harness.sync": "the target's advisory locks, and the change log's snapshot visibility (moves with capture)",
-    "harness.checksums": IMPORTS_PSYCOPG["harness.checksums"],
-    "harness.samples": "the planner's row estimate, read on both sides",
     "harness.load": "the target's maintenance_work_mem for a key build",
     "harness.cutover.new_side": "the new application's sequences on the target",
     "harness.decommission": "the read-only guard on the legacy schema, to move into the engine's freeze",
-    "harness.reconcile": "the snapshot reconcile shares with the sync",
-    "harness.docs.facts": "the constraint counts of the documents, read on the target",
     "harness.docs.words": "the decommission step's description names pg_dump (words, not SQL)",
     "harness.reports": ASSESS + " (the assessment report's words name pg_class estimates)",
 }

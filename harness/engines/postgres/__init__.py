@@ -15,6 +15,7 @@ from harness.engines.postgres.catalog import (  # noqa: F401
     column_fills,
     column_list,
     columns,
+    constraint_counts,
     create_collation,
     create_database_sql,
     database_options,
