@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 
 from harness import dbt_artifacts, profiling
+from harness.assess import names
 from harness.assess.model import (
     BLOCKING,
     WARNING,
@@ -193,7 +194,7 @@ def _duplicate_checks(table: TableAssessment, cols: list[pg.ColumnInfo]) -> list
         distinct_ratio = profiling.share(p.distinct or 0, table.sample.get("rows", 0) - p.nulls.count)
         if email_like:
             checks.append(([col.name], True, "likely natural key: valid e-mails ignoring case and blanks", email_pattern))
-        elif profiling.is_natural_key_name(col.name) and distinct_ratio >= 0.9:
+        elif names.is_natural_key_name(col.name) and distinct_ratio >= 0.9:
             checks.append(([col.name], True, "likely natural key, ignoring case and blanks", None))
     return checks
 
@@ -231,7 +232,7 @@ def _growth(conn: pg.Connection, schema: str, table: TableAssessment, plan: prof
         texty = col.is_text and _date_share(profiles[col.name]) >= 0.5
         if not (typed or texty):
             continue
-        rank = profiling.creation_date_rank(col.name, typed)
+        rank = names.creation_date_rank(col.name, typed)
         if rank is not None:
             candidates.append((rank, col.position, col))
     if not candidates:

@@ -3,6 +3,7 @@ column names suggest, confirmed by looking the (sampled) values up in the parent
 from __future__ import annotations
 
 from harness import profiling
+from harness.assess import names
 from harness.assess.model import WARNING, Finding, Relationship, TableAssessment
 from harness.assess.profile import SEED
 from harness.config import Config
@@ -27,7 +28,7 @@ def reference_candidates(tables: list[TableAssessment], columns: dict[str, list[
                 key_col = next((c for c in columns[parent] if c.name == key), None)
                 if key_col is None or key_col.category != col.category or (parent, (col.name,)) in declared:
                     continue
-                if profiling.names_suggest_reference(col.name, parent, key):
+                if names.names_suggest_reference(col.name, parent, key):
                     result.append((child.name, col.name, parent, key))
     return result
 

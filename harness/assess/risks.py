@@ -4,6 +4,7 @@ may not have, and timestamps without a time zone."""
 from __future__ import annotations
 
 from harness import profiling
+from harness.assess import names
 from harness.assess.mapping import plain_rule
 from harness.assess.model import (
     BLOCKING,
@@ -93,7 +94,7 @@ def _text_numbers(table: TableAssessment, p: ColumnProfile, n: int, non_blank: i
 
 def _float_money(table: TableAssessment, p: ColumnProfile, n: int, findings: list[Finding]) -> None:
     values = n - p.nulls.count - (p.non_finite or 0)
-    money = profiling.is_money_name(p.name) or (values >= 10 and p.near_cents >= 0.9 * values)
+    money = names.is_money_name(p.name) or (values >= 10 and p.near_cents >= 0.9 * values)
     if not (money and values):
         return
     p.risks.append("float money")
