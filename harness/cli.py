@@ -249,14 +249,14 @@ def assess(
 
     from harness import assess as assessment
     from harness import reports
+    from harness.assess.estimates import STRATEGY_LABELS, format_duration
     from harness.errors import CheckFailed, ConfigError
-    from harness.estimates import STRATEGY_LABELS, format_duration
 
     config = load_config()
     source, target = connections.resolve(config)
     with progress("assessing the source", total=assessment.progress_units(config)) as bar:
         result = assessment.run(config, source, target, sample_rows=sample_rows, progress=bar)
-    written = reports.write(config.reports_root, "assessment", result.to_dict(), reports.assessment_markdown)
+    written = reports.write(config.reports_root, assessment.REPORT_NAME, result.to_dict(), assessment.assessment_markdown)
     ui.result(recommendation=result.recommendation, strategies=result.strategies, estimates=result.estimates, report=str(written.json))
 
     step(result.verdict["headline"])
@@ -273,7 +273,7 @@ def assess(
     phased = next((s for s in result.strategies if s["name"] == "phased" and len(s["waves"]) > 1), None)
     if phased:
         table("Phased: each wave's window", ["wave", "tables", "rows", "freeze", "copy", "build", "validation", "window"],
-              reports.wave_rows(phased["waves"]))
+              assessment.wave_rows(phased["waves"]))
     phases = result.estimates
     step("phases: " + ", ".join(f"{label} {format_duration(phases[key]['seconds'])} ({phases[key].get('basis', 'estimated')})"
                                 for key, label in (("initial_load", "initial load"), ("build", "build"), ("validation", "validation"),
@@ -609,7 +609,7 @@ def cutover_cmd(
     that did not succeed.
     """
     from harness import cutover
-    from harness.estimates import STRATEGY_LABELS
+    from harness.assess.estimates import STRATEGY_LABELS
 
     config = load_config()
     source, target = connections.resolve(config)

@@ -7,7 +7,7 @@ from harness.docs.rollback import carried_total
 from harness.docs.shared import (Doc, approvals_section, count, cutover_step, dbt_command, duration, latest_cutover_approvals,
                                  level_summary, plural, provenance, rehearsal_step, standing, table, when)
 from harness.docs.words import MISSING, STRATEGY_WORDS
-from harness.estimates import STRATEGY_LABELS
+from harness.assess.estimates import STRATEGY_LABELS
 from harness.render import Block, bullets, heading, numbered, paragraph
 
 def document(f: dict) -> Doc:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from harness.docs.shared import Doc, all_owners, approvals_section, duration, owner, provenance, standing, table, when
 from harness.docs.words import GO_NO_GO, MISSING, ROLLBACK_COMMAND, STEP_OWNERS, STEP_WORDS, step_words
-from harness.estimates import STRATEGY_LABELS
+from harness.assess.estimates import STRATEGY_LABELS
 from harness.render import Block, heading, numbered, paragraph
 
 def planned_starts(steps: list[str], estimates: dict[str, float]) -> list[tuple[str, float | None, float, list[str]]]:

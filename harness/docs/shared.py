@@ -9,7 +9,7 @@ from typing import Any
 
 from harness import render
 from harness.docs.words import MISSING
-from harness.estimates import format_duration
+from harness.assess.estimates import format_duration
 from harness.render import Block, heading, paragraph
 
 # --- formatting -------------------------------------------------------------------------------

@@ -285,7 +285,7 @@ def test_documents_of_the_worked_example(tmp_path, migration, monkeypatch, admin
         seeded = seed_legacy(conn, WORKED_SCALE, 7)
         conn.commit()
     assessed = assess.run(config, source, target)
-    reports.write(config.reports_root, "assessment", assessed.to_dict(), reports.assessment_markdown)
+    reports.write(config.reports_root, "assessment", assessed.to_dict(), assess.assessment_markdown)
     load.load(config, source, target)
     sync.build(config, target, ("build", "--full-refresh"))
     result = reconcile.reconcile(config, source, target, ["counts", "checksums", "sample", "rules"], build=False)

@@ -2,7 +2,7 @@
 import pytest
 
 from harness.assess import compare_with_load
-from harness.estimates import (
+from harness.assess.estimates import (
     ASSUMPTIONS, Estimate, Phases, TableEstimate, TableWork, estimate_error, estimate_phases, extrapolate,
     format_duration, recommend, strategies, waves,
 )

@@ -212,6 +212,26 @@ def estimate_phases(work: list[TableWork], dbt_build_seconds: float | None = Non
         f"({schedule.work_seconds:,.0f} s of work in all); plus {assumptions['load_start_seconds']} s of start-up (assumed)",
     )
 
+    build = _build_estimate(transforms, total_rows, dbt_build_seconds, dbt_build_rows, assumptions)
+    validation_seconds = assumptions["validation_passes"] * sum(hashes.values())
+    validation = Estimate(validation_seconds, f"an md5 of every sampled row, timed and scaled, times "
+                          f"{assumptions['validation_passes']} (source and target checksums)")
+
+    final_sync, freeze = _final_sync_and_freeze(work, assumptions, window, sync_build)
+
+    share = {t.name: (t.rows / total_rows if total_rows else 0.0) for t in work}
+    volume_build = max(0.0, build.seconds - assumptions["dbt_overhead_seconds"])
+    tables = tuple(
+        TableEstimate(t.name, loads[t.name], volume_build * share[t.name], assumptions["validation_passes"] * hashes[t.name])
+        for t in work
+    )
+    return Phases(load, build, validation, final_sync, freeze, tables, tuple(work), jobs, analyze_rows)
+
+
+def _build_estimate(transforms: dict[str, float], total_rows: int, dbt_build_seconds: float | None, dbt_build_rows: int | None,
+                    assumptions: dict) -> Estimate:
+    """The last dbt build scaled to the source's rows; without one, the timed cleanse-and-cast
+    SELECTs times the assumed passes."""
     if dbt_build_seconds is not None and dbt_build_rows:
         scale = total_rows / dbt_build_rows
         build_seconds = assumptions["dbt_overhead_seconds"] + max(0.0, dbt_build_seconds - assumptions["dbt_overhead_seconds"]) * scale
@@ -222,11 +242,13 @@ def estimate_phases(work: list[TableWork], dbt_build_seconds: float | None = Non
         build = Estimate(build_seconds, f"a cleanse-and-cast SELECT over each sample, timed, scaled to the table, times "
                          f"{assumptions['build_passes']} passes (staging, intermediate, app, tests), plus "
                          f"{assumptions['dbt_overhead_seconds']} s of dbt overhead; no dbt build timing yet", ASSUMED)
+    return build
 
-    validation_seconds = assumptions["validation_passes"] * sum(hashes.values())
-    validation = Estimate(validation_seconds, f"an md5 of every sampled row, timed and scaled, times "
-                          f"{assumptions['validation_passes']} (source and target checksums)")
 
+def _final_sync_and_freeze(work: list[TableWork], assumptions: dict, window: dict | None,
+                           sync_build: dict | None) -> tuple[Estimate, Estimate]:
+    """The final sync (the changes pending at the freeze, applied, then the incremental build) and
+    the freeze; both as measured when a cutover window or rehearsal was recorded."""
     changes_per_second = sum(t.changes_per_second for t in work)
     copy_rate = _rate(sum(t.copy_rows for t in work), sum(t.copy_seconds for t in work))
     pending = changes_per_second * assumptions["sync_window_seconds"]
@@ -250,14 +272,7 @@ def estimate_phases(work: list[TableWork], dbt_build_seconds: float | None = Non
                      MEASURED, window["source"])
             for steps in (FREEZE_STEPS, FINAL_SYNC_STEPS)
         )
-
-    share = {t.name: (t.rows / total_rows if total_rows else 0.0) for t in work}
-    volume_build = max(0.0, build.seconds - assumptions["dbt_overhead_seconds"])
-    tables = tuple(
-        TableEstimate(t.name, loads[t.name], volume_build * share[t.name], assumptions["validation_passes"] * hashes[t.name])
-        for t in work
-    )
-    return Phases(load, build, validation, final_sync, freeze, tables, tuple(work), jobs, analyze_rows)
+    return final_sync, freeze
 
 
 def _rate(rows: int, seconds: float) -> float:
