@@ -25,12 +25,10 @@ CORE = ("harness.connections", "harness.embedded", "harness.processes")  # openi
 DEMO = ("harness.demo",)  # the worked example's generator and traffic, a PostgreSQL legacy by design
 NOT_LIFECYCLE = ENGINES + TARGET + CORE + DEMO
 
-ASSESS = "assess is being split into a package by its own change; its SQL moves to engines/postgres_assess there"
 TARGET_SQL = "its SQL on the target (control schema, landing) still composed here with psycopg.sql: to move to the target modules"
 
 # Modules that still import psycopg, and why.
 IMPORTS_PSYCOPG = {
-    "harness.assess": ASSESS,
     "harness.capture": "trigger capture, to move into engines/postgres once the exact-images change to it has landed",
     "harness.timestamp_capture": "timestamp capture, to move into engines/postgres once the exact-images change to it has landed",
     "harness.sync": TARGET_SQL + "; its source-side reads of the change log move with capture",
@@ -57,14 +55,13 @@ IMPORTS_PSYCOPG = {
 
 # Modules whose code still names PostgreSQL catalog objects or tools, and why.
 NAMES_POSTGRES = {
-    "harness.assess": ASSESS,
     "harness.capture": IMPORTS_PSYCOPG["harness.capture"],
     "harness.sync": "the target's advisory locks, and the change log's snapshot visibility (moves with capture)",
     "harness.load": "the target's maintenance_work_mem for a key build",
     "harness.cutover.new_side": "the new application's sequences on the target",
     "harness.decommission": "the read-only guard on the legacy schema, to move into the engine's freeze",
     "harness.docs.words": "the decommission step's description names pg_dump (words, not SQL)",
-    "harness.reports": ASSESS + " (the assessment report's words name pg_class estimates)",
+    "harness.assess.report": "the assessment report's words name pg_class estimates (words, not SQL)",
 }
 
 POSTGRES_NAMES = re.compile(r"\bpg_[a-z_]+|\bplpgsql\b|\bregclass\b|\bregrole\b|\bregprocedure\b", re.IGNORECASE)
