@@ -129,6 +129,15 @@ class SourceEngine(ABC):
     def freeze_failed(self) -> type[Exception]:
         """The error a freeze that could not happen raises."""
 
+    @abstractmethod
+    def retire(self, conn: Connection, schema: str, table_names: list[str], *, message: str, lock_timeout_seconds: float) -> list[str]:
+        """Decommission: in one transaction, make the tables read-only for good (refusing with
+        `message`), lift the freeze and remove capture; returns the read-only tables."""
+
+    @abstractmethod
+    def read_only_tables(self, conn: Connection, schema: str) -> list[str]:
+        """The tables `retire` made read-only."""
+
     # --- backup and restore -------------------------------------------------------------------
     dump_tool: str  # the program that writes the archives, as the operator knows it (pg_dump)
 

@@ -59,7 +59,6 @@ NAMES_POSTGRES = {
     "harness.sync": "the target's advisory locks, and the change log's snapshot visibility (moves with capture)",
     "harness.load": "the target's maintenance_work_mem for a key build",
     "harness.cutover.new_side": "the new application's sequences on the target",
-    "harness.decommission": "the read-only guard on the legacy schema, to move into the engine's freeze",
     "harness.docs.words": "the decommission step's description names pg_dump (words, not SQL)",
     "harness.assess.report": "the assessment report's words name pg_class estimates (words, not SQL)",
 }

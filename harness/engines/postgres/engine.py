@@ -126,6 +126,12 @@ class PostgresEngine(SourceEngine):
     def declare_writer(self, conn):
         freeze.declare_writer(conn)
 
+    def retire(self, conn, schema, table_names, *, message, lock_timeout_seconds):
+        return freeze.retire(conn, schema, table_names, message=message, lock_timeout_seconds=lock_timeout_seconds)
+
+    def read_only_tables(self, conn, schema):
+        return freeze.read_only_tables(conn, schema)
+
     @property
     def freeze_failed(self) -> type[Exception]:
         return freeze.FreezeFailed

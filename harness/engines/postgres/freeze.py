@@ -288,3 +288,48 @@ def frozen_tables(conn: psycopg.Connection, schema: str) -> list[str]:
         (schema, TRIGGER),
     ).fetchall()
     return [name for (name,) in rows]
+
+
+# --- decommission: the legacy schema read-only for good ------------------------------------------
+
+READ_ONLY_SCHEMA = "_migrate_read_only"
+READ_ONLY_TRIGGER = "_migrate_read_only"
+
+GUARD_DDL = """
+create schema if not exists {schema};
+create or replace function {schema}.refuse_write() returns trigger language plpgsql as $$
+begin
+    raise exception using errcode = 'read_only_sql_transaction', message = {message},
+        hint = 'the data lives in the new system now; the final archive of this schema is recorded in the migration''s control schema';
+end
+$$;
+"""
+
+
+def retire(conn: psycopg.Connection, schema: str, table_names: list[str], *, message: str, lock_timeout_seconds: float) -> list[str]:
+    """In one transaction: guard every table read-only (a refusal of its own, kept after the
+    migration), drop the freeze and the capture objects; returns the tables guarded."""
+    with conn.transaction():
+        conn.execute(sql.SQL("set local lock_timeout = {}").format(sql.Literal(f"{int(lock_timeout_seconds * 1000)}ms")))
+        conn.execute(sql.SQL(GUARD_DDL).format(schema=sql.Identifier(READ_ONLY_SCHEMA), message=sql.Literal(message)))
+        tables = [name for name in table_names if catalog.table_exists(conn, schema, name)]
+        for name in tables:
+            target = catalog.qualified(schema, name)
+            conn.execute(sql.SQL("drop trigger if exists {} on {}").format(sql.Identifier(READ_ONLY_TRIGGER), target))
+            conn.execute(
+                sql.SQL("create trigger {} before insert or update or delete or truncate on {} for each statement execute function {}.refuse_write()").format(
+                    sql.Identifier(READ_ONLY_TRIGGER), target, sql.Identifier(READ_ONLY_SCHEMA)
+                )
+            )
+        unfreeze(conn, schema, tables)
+        capture.remove(conn, schema, table_names)
+    return read_only_tables(conn, schema)
+
+
+def read_only_tables(conn: psycopg.Connection, schema: str) -> list[str]:
+    rows = conn.execute(
+        "select c.relname from pg_trigger t join pg_class c on c.oid = t.tgrelid join pg_namespace n on n.oid = c.relnamespace "
+        "where n.nspname = %s and t.tgname = %s order by 1",
+        (schema, READ_ONLY_TRIGGER),
+    ).fetchall()
+    return [name for (name,) in rows]
