@@ -49,7 +49,6 @@ from harness.provision import provision
 
 Item = TypeVar("Item")
 
-INDEX_MEMORY_KB = 1024 * 1024  # maintenance_work_mem for a key build, at least
 STREAM = control.STREAM
 
 
@@ -180,7 +179,7 @@ def load(
 
         for table in tables:  # tables whose ranges were all copied by an earlier, interrupted run
             if not postgres.primary_key(ctl, config.landing_schema, table.name):
-                _finish_table(ctl, config.landing_schema, table, alone=True)
+                landing.finish_bulk_load(ctl, config.landing_schema, table, alone=True)
         result.tables = _table_totals(ctl, schema, load_id, pending)
         result.seconds = time.perf_counter() - started
         _finish_load(ctl, config, load_id, result)
@@ -287,28 +286,6 @@ def _plan_ranges(conn: Connection, schema: str, table: landing.SourceTable, rang
     return ranges
 
 
-def _finish_table(conn: psycopg.Connection, landing_schema: str, table: landing.SourceTable, *, alone: bool) -> None:
-    """Our columns, the key and statistics for a fully copied landing table, in one transaction.
-
-    The key is built with enough memory to sort in one pass. While other ranges are still being
-    copied (`alone` false) it is built by this backend only: parallel build workers would take the
-    cores the copies need and add a merge of their own.
-    """
-    with conn.transaction():
-        conn.execute(sql.SQL("set local maintenance_work_mem = {}").format(sql.Literal(f"{_index_memory(conn)}kB")))
-        if not alone:
-            conn.execute("set local max_parallel_maintenance_workers = 0")
-        landing.add_sync_columns(conn, landing_schema, table)
-        landing.add_primary_key(conn, landing_schema, table)
-        conn.execute(sql.SQL("analyze {}").format(postgres.qualified(landing_schema, table.name)))
-
-
-def _index_memory(conn: psycopg.Connection) -> int:
-    """maintenance_work_mem for a key build: at least 1 GB, never less than the server's own setting."""
-    (current,) = conn.execute("select setting::bigint from pg_settings where name = 'maintenance_work_mem'").fetchone()
-    return max(int(current), INDEX_MEMORY_KB)
-
-
 def _pending_ranges(ctl: psycopg.Connection, schema: str, load_id: int, tables: list[landing.SourceTable]) -> list[RangeJob]:
     by_name = {t.name: t for t in tables}
     rows = ctl.execute(
@@ -346,7 +323,7 @@ def _copy_ranges(
             if progress:
                 progress(rows)
         if table_done:
-            _finish_table(dst, config.landing_schema, job.table, alone=nothing_left())
+            landing.finish_bulk_load(dst, config.landing_schema, job.table, alone=nothing_left())
 
     run_workers(sorted(pending, key=lambda j: -ranges_left[j.table.name]), copy, target, "load copy", jobs)
 
@@ -565,7 +542,7 @@ def _load_table(
         with dst.transaction():
             how, dropped = landing.replace_for_reload(dst, config.landing_schema, table)
             rows, size = _copy_rows(config, source, dst, RangeJob(table, 0, None, None), snapshot_id, freeze=True)
-            _finish_table(dst, config.landing_schema, table, alone=True)
+            landing.finish_bulk_load(dst, config.landing_schema, table, alone=True)
             seconds = time.perf_counter() - started
             dst.execute(
                 sql.SQL(

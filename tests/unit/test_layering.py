@@ -20,7 +20,7 @@ ROOT = Path(harness.__file__).parent
 
 # Not lifecycle modules: the layers below and beside them.
 ENGINES = ("harness.engines",)  # the source engines and their interface
-TARGET = ("harness.control", "harness.landing", "harness.provision")  # the target (PostgreSQL, dbt-postgres): control schema, landing, provisioning
+TARGET = ("harness.control", "harness.landing", "harness.provision", "harness.target")  # the target (PostgreSQL, dbt-postgres): control schema, landing, provisioning, the rest
 CORE = ("harness.connections", "harness.embedded", "harness.processes")  # opening connections, the embedded server, the client tools
 DEMO = ("harness.demo",)  # the worked example's generator and traffic, a PostgreSQL legacy by design
 NOT_LIFECYCLE = ENGINES + TARGET + CORE + DEMO
@@ -46,7 +46,6 @@ IMPORTS_PSYCOPG = {
     "harness.runbook": TARGET_SQL,
     "harness.cli": "catches psycopg's connection errors to print one line",
     "harness.cutover.go_no_go": TARGET_SQL,
-    "harness.cutover.new_side": TARGET_SQL,
     "harness.cutover.steps": TARGET_SQL,
     "harness.cutover.strategy": TARGET_SQL,
     "harness.cutover.verification": TARGET_SQL,
@@ -57,8 +56,6 @@ IMPORTS_PSYCOPG = {
 NAMES_POSTGRES = {
     "harness.capture": IMPORTS_PSYCOPG["harness.capture"],
     "harness.sync": "the target's advisory locks, and the change log's snapshot visibility (moves with capture)",
-    "harness.load": "the target's maintenance_work_mem for a key build",
-    "harness.cutover.new_side": "the new application's sequences on the target",
     "harness.docs.words": "the decommission step's description names pg_dump (words, not SQL)",
     "harness.assess.report": "the assessment report's words name pg_class estimates (words, not SQL)",
 }
