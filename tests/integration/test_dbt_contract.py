@@ -58,4 +58,4 @@ def test_the_worked_example_provides_every_name_the_harness_relies_on(parsed):
         assert reverse.schema == dbt_contract.FALLBACK_SCHEMA
         assert dbt_contract.FALLBACK_TAG in reverse.tags
         sql = Path(project / reverse.original_file_path).read_text()
-        assert dbt_contract.FALLBACK_OP in sql or "fallback_op(" in sql, reverse.name
+        assert dbt_contract.FALLBACK_OP in sql and dbt_contract.FALLBACK_COLUMNS in sql, reverse.name

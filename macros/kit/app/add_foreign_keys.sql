@@ -5,6 +5,10 @@
     A sync build rebuilds no table, so on a table that exists it has nothing to check.
 #}
 {% macro add_foreign_keys() -%}
+    {{ return(adapter.dispatch('add_foreign_keys')()) }}
+{%- endmacro %}
+
+{% macro postgres__add_foreign_keys() -%}
     {%- if is_sync_build() and is_incremental() -%}
         {{ return('') }}
     {%- endif -%}

@@ -6,6 +6,10 @@
     so on a table that exists it has nothing to add.
 #}
 {% macro add_self_foreign_key(column, referenced_column, constraint_name) -%}
+    {{ return(adapter.dispatch('add_self_foreign_key')(column, referenced_column, constraint_name)) }}
+{%- endmacro %}
+
+{% macro postgres__add_self_foreign_key(column, referenced_column, constraint_name) -%}
     {%- if is_sync_build() and is_incremental() -%}
         {{ return('') }}
     {%- endif -%}

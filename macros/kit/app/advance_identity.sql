@@ -5,6 +5,10 @@
     app models whose key is an identity column.
 #}
 {% macro advance_identity(column) -%}
+    {{ return(adapter.dispatch('advance_identity')(column)) }}
+{%- endmacro %}
+
+{% macro postgres__advance_identity(column) -%}
     select setval(
         pg_get_serial_sequence('{{ this }}', '{{ column }}'),
         greatest(

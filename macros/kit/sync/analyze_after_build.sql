@@ -9,6 +9,10 @@
     (with 'batch_watermark'), the app models and the quarantine tables (full builds only).
 #}
 {% macro analyze_after_build(incremental_column=none) -%}
+    {{ return(adapter.dispatch('analyze_after_build')(incremental_column)) }}
+{%- endmacro %}
+
+{% macro postgres__analyze_after_build(incremental_column) -%}
     {%- if not is_incremental() -%}
         {%- if incremental_column -%}
             alter table {{ this }} alter column {{ incremental_column }} set statistics 10;

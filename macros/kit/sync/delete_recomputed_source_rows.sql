@@ -2,13 +2,20 @@
     Why: pre-hook of the incremental quarantine and findings models: before this batch's rows are
     appended, remove every row of a legacy row recomputed in this batch (it may have been fixed,
     deleted at the source, or be rejected for another reason now). Same transaction as the append.
-    with_order_totals: see recomputed_source_keys.
+    `also_recomputed`: a query of more (source_table, source_key) the model recomputes, beyond the rows of
+    recomputed_source_keys (e.g. the orders whose total was recomputed with their lines).
 #}
-{% macro delete_recomputed_source_rows(with_order_totals=true) -%}
+{% macro delete_recomputed_source_rows(also_recomputed=none) -%}
     {%- if is_incremental() -%}
         {{ planner_settings() }};
         delete from {{ this }} as existing
-        using ({{ recomputed_source_keys(with_order_totals) }}) as recomputed
+        using (
+            {{ recomputed_source_keys() }}
+            {%- if also_recomputed %}
+            union all
+            {{ also_recomputed }}
+            {%- endif %}
+        ) as recomputed
         where
             existing.source_table = recomputed.source_table
             and existing.source_key = recomputed.source_key

@@ -7,7 +7,11 @@
     end of the run. The batch's keys are analyzed first so that small batches are merged by index lookups.
     Used as `incremental_strategy='sync_merge'` with a `unique_key`.
 #}
-{% macro get_incremental_sync_merge_sql(arg_dict) %}
+{% macro get_incremental_sync_merge_sql(arg_dict) -%}
+    {{ return(adapter.dispatch('get_incremental_sync_merge_sql')(arg_dict)) }}
+{%- endmacro %}
+
+{% macro postgres__get_incremental_sync_merge_sql(arg_dict) %}
     {%- set target = arg_dict['target_relation'] -%}
     {%- set source = arg_dict['temp_relation'] -%}
     {%- set unique_key = arg_dict['unique_key'] -%}

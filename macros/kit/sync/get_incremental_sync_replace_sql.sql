@@ -5,7 +5,11 @@
     this one analyzes the batch's keys first (all the join needs), so small batches go by index.
     Used as `incremental_strategy='sync_replace'` with a `unique_key`.
 #}
-{% macro get_incremental_sync_replace_sql(arg_dict) %}
+{% macro get_incremental_sync_replace_sql(arg_dict) -%}
+    {{ return(adapter.dispatch('get_incremental_sync_replace_sql')(arg_dict)) }}
+{%- endmacro %}
+
+{% macro postgres__get_incremental_sync_replace_sql(arg_dict) %}
     {%- set target = arg_dict['target_relation'] -%}
     {%- set source = arg_dict['temp_relation'] -%}
     {%- set unique_key = arg_dict['unique_key'] -%}

@@ -4,5 +4,9 @@
     the pre-hooks that query before it. `set local`: the transaction only.
 #}
 {% macro planner_settings() -%}
+    {{ return(adapter.dispatch('planner_settings')()) }}
+{%- endmacro %}
+
+{% macro postgres__planner_settings() -%}
     set local jit = off; set local random_page_cost = 1.1
 {%- endmacro %}
