@@ -1,5 +1,5 @@
 {#
-    Why: a self-referencing foreign key (category.parent_id -> category) cannot be a dbt contract
+    Why: a self-referencing foreign key (a tree's parent_id -> its own table) cannot be a dbt contract
     constraint: on a full refresh dbt builds the new table beside the old one, so the constraint
     would point at the old table and be dropped with it. Added (once) by a post-hook instead, after
     the new table has taken its name. A test checks that it exists. A sync build rebuilds no table,

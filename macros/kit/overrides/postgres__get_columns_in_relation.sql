@@ -1,10 +1,12 @@
 {#
+    Replaces: postgres__get_columns_in_relation
+    Original: dbt-postgres 1.11.0, dbt/include/postgres/macros/adapters.sql
+    Original sha256: b2cad3c8cc40d21f4293bdee0e69e342ddd059504fad3385f69ca1805826a883
     Why: every incremental model asks for the columns of its table and of its batch four times a run
     (schema change check, column list), and PostgreSQL's information_schema.columns takes ~10 ms to
     plan each time (the sync build's floor). This reads pg_catalog directly and returns the same
     rows: data_type and the lengths as information_schema computes them, with its own functions. A
-    relation without a schema (dbt's temporary tables) is the one this session sees. Overrides
-    dbt's macro of the same name for PostgreSQL.
+    relation without a schema (dbt's temporary tables) is the one this session sees.
 #}
 {% macro postgres__get_columns_in_relation(relation) -%}
     {% call statement('get_columns_in_relation', fetch_result=True) %}

@@ -3,7 +3,7 @@
     appended, remove every row of a legacy row recomputed in this batch (it may have been fixed,
     deleted at the source, or be rejected for another reason now). Same transaction as the append.
     `also_recomputed`: a query of more (source_table, source_key) the model recomputes, beyond the rows of
-    recomputed_source_keys (e.g. the orders whose total was recomputed with their lines).
+    recomputed_source_keys (e.g. parents whose totals are recomputed with their children).
 #}
 {% macro delete_recomputed_source_rows(also_recomputed=none) -%}
     {%- if is_incremental() -%}

@@ -1,9 +1,9 @@
 {#
     Why: a recomputed legacy row forces its dependants to be recomputed only when what they read
-    of it changed, its "fate" (an order's lines care whether the order is migrated, not about its
+    of it changed, its "fate" (child rows care whether their parent is migrated, not about its
     status code). Comparing the new fate with the previous row (alias `previous`, the model's own
-    table, left-joined on the key) keeps an order status change from recomputing every line of the
-    order. A fate change stays flagged while its batch is not completed, so that a rerun after a
+    table, left-joined on the key) keeps a parent's status change from recomputing every child
+    of it. A fate change stays flagged while its batch is not completed, so that a rerun after a
     failure still recomputes the dependants. True for every row in a full build.
     Expects the new row as `latest` and the old one as `previous`.
 #}

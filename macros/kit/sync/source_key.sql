@@ -1,6 +1,6 @@
 {#
     Why: quarantine and findings key a legacy row by (source_table, source_key), source_key being
-    its key columns as text joined with '|' in key order (ORDER_LINE: `ORDER_NO|LINE_NO`). One
+    its key columns as text joined with '|' in key order (key (A, B): `A|B`). One
     spelling of that key for every model and hook that writes or matches it.
 #}
 {% macro source_key(key_columns, relation_alias) -%}
