@@ -14,13 +14,7 @@ orders as not materialized (
 ),
 
 customers as not materialized (
-    select
-        customer.customer_id,
-        customer.display_name,
-        coalesce(customer.legacy_cust_id, legacy_keys.legacy_key) as legacy_cust_id
-    from {{ ref('customer') }} as customer
-    left join {{ ref('legacy_keys') }} as legacy_keys
-        on legacy_keys.entity = 'customer' and customer.customer_id = legacy_keys.app_id
+    {{ with_legacy_key('customer', 'customer_id', 'legacy_cust_id', columns=['display_name']) }}
 ),
 
 addresses as not materialized (

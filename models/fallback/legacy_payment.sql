@@ -15,12 +15,7 @@ payments as not materialized (
 ),
 
 orders as not materialized (
-    select
-        sales_order.order_id,
-        coalesce(sales_order.legacy_order_no, legacy_keys.legacy_key) as legacy_order_no
-    from {{ ref('sales_order') }} as sales_order
-    left join {{ ref('legacy_keys') }} as legacy_keys
-        on legacy_keys.entity = 'sales_order' and sales_order.order_id = legacy_keys.app_id
+    {{ with_legacy_key('sales_order', 'order_id', 'legacy_order_no') }}
 ),
 
 legacy_keys as (
