@@ -6,6 +6,7 @@ migration.yml moves landing to another schema; parsing needs no database.
 """
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -32,7 +33,11 @@ def parsed(tmp_path_factory, admin_url):
     migration["target"]["landing_schema"] = LANDING
     (project / "migration.yml").write_text(yaml.safe_dump(migration))
     config = load_config(project)
-    manifest = dbt.parse(config, Database("target", admin_url, "MIGRATE_TEST_ADMIN_URL", False))
+    target = Database("target", admin_url, "MIGRATE_TEST_ADMIN_URL", False)
+    with pytest.MonkeyPatch.context() as patch:
+        for name in dbt.environment(target, LANDING):
+            patch.setenv(name, os.environ.get(name, ""))  # dbt runs set them; restored for the tests after this one
+        manifest = dbt.parse(config, target)
     return config, manifest, project
 
 
