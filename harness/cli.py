@@ -149,7 +149,7 @@ def env_shell(as_json: JsonFlag = False) -> None:
     """Print the exports that let you run dbt by hand: eval "$(migrate env shell)"."""
     config = load_config()
     _, target = connections.resolve(config)
-    for name, value in connections.dbt_environment(target).items():
+    for name, value in dbt.environment(target, config.landing_schema).items():
         print(f"export {name}={shlex.quote(value)}")
 
 

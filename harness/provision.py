@@ -9,12 +9,12 @@ from dataclasses import dataclass, field
 import psycopg
 from psycopg import sql
 
-from harness import connections, control
+from harness import connections, control, dbt_contract
 from harness.config import Config
 from harness.connections import Database
 
-APP_SCHEMA = "app"
-QUARANTINE_SCHEMA = "quarantine"
+APP_SCHEMA = dbt_contract.APP_SCHEMA
+QUARANTINE_SCHEMA = dbt_contract.QUARANTINE_SCHEMA
 
 
 @dataclass

@@ -23,7 +23,7 @@ import psycopg
 import yaml
 from psycopg import sql
 
-from harness import capture, connections, control, dbt, engines, landing
+from harness import capture, connections, control, dbt, dbt_contract, engines, landing
 from harness.config import Config
 from harness.connections import Database
 from harness.engines import postgres
@@ -412,14 +412,14 @@ def lag(config: Config, source: Database, target: Database) -> Lag:
 # included, but not each statement's SQL: writing those is a sixth of a small build's time, and a
 # sync runs one after every batch. bench/bench_dbt_build.py times exactly this command. A plain
 # `dbt build` (load, cutover, `migrate build`) runs every node, with dbt's full debug log.
-SYNC_BUILD = ("build", "--selector", "sync", "--no-write-json", "--log-level-file", "info")
+SYNC_BUILD = ("build", "--selector", dbt_contract.SYNC_SELECTOR, "--no-write-json", "--log-level-file", "info")
 
 
 def _defines_sync_selector(project_dir: Path) -> bool:
     path = project_dir / "selectors.yml"
     if not path.exists():
         return False
-    return any(s.get("name") == "sync" for s in (yaml.safe_load(path.read_text()) or {}).get("selectors") or [])
+    return any(s.get("name") == dbt_contract.SYNC_SELECTOR for s in (yaml.safe_load(path.read_text()) or {}).get("selectors") or [])
 
 
 def build(config: Config, target: Database, args: tuple[str, ...] = SYNC_BUILD, *, quiet: bool = True, manifest: Any = None) -> dbt.DbtOutcome:
@@ -430,7 +430,7 @@ def build(config: Config, target: Database, args: tuple[str, ...] = SYNC_BUILD, 
         covered = _watermark(dst, config.control_schema)
     if "--selector" in args and not _defines_sync_selector(config.project_dir):
         # A project without the `sync` selector builds everything, as a plain `dbt build` would.
-        args = tuple(a for a in args if a not in ("--selector", "sync", "--no-write-json"))
+        args = tuple(a for a in args if a not in ("--selector", dbt_contract.SYNC_SELECTOR, "--no-write-json"))
     started = time.perf_counter()
     outcome = dbt.run(config, target, list(args), quiet=quiet, manifest=manifest)
     seconds = time.perf_counter() - started

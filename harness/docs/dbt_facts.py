@@ -8,7 +8,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from harness import dbt_artifacts, fallback
+from harness import dbt_artifacts, dbt_contract
 from harness.config import Config
 from harness.docs import mapping
 
@@ -242,11 +242,11 @@ def reverse_models(config: Config, dbt_facts: dict[str, Any]) -> dict[str, Any]:
     by_relation = {m["relation"]: m for m in models}
     tables = []
     for table in config.tables:
-        relation = f"{fallback.REVERSE_SCHEMA}.legacy_{table.name.lower()}"
+        relation = f"{dbt_contract.FALLBACK_SCHEMA}.{dbt_contract.fallback_relation_name(table.name)}"
         model = by_relation.get(relation)
         tables.append({"table": table.name, "relation": relation, "model": model["name"] if model else None,
                        "file": model["file"] if model else None})
-    built = [m for m in models if fallback.REVERSE_SCHEMA in m["tags"]]
+    built = [m for m in models if dbt_contract.FALLBACK_TAG in m["tags"]]
     files = sorted({m["yaml_file"] for m in built if m["yaml_file"]})
     header = "\n\n".join(h for h in (yaml_header(config.project_dir / f) for f in files) if h)
     return {"tables": tables, "models": [m["name"] for m in built], "yaml_files": files,
