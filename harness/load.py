@@ -15,7 +15,6 @@ that sync then hands over from (see _load_table).
 """
 from __future__ import annotations
 
-import json
 import math
 import os
 import queue
@@ -29,17 +28,7 @@ from typing import Protocol, TypeVar
 import psycopg
 from psycopg import sql
 
-from harness import (
-    capture,
-    connections,
-    control,
-    engines,
-    interrupts,
-    landing,
-    runbook,
-    sync,
-    timestamp_capture,
-)
+from harness import connections, control, engines, interrupts, landing, runbook, sync
 from harness.config import Config
 from harness.connections import Database
 from harness.engines import postgres
@@ -151,20 +140,18 @@ def load(
 ) -> LoadResult:
     started = time.perf_counter()
     provision(config, source, target)
+    capture = engines.source_capture(config)
     with connections.connection(source, command="load", autocommit=True) as src:
         tables = [landing.describe(src, config, t) for t in config.tables]
         _check_tables(config, src, target, tables)
-        if config.capture.method == "trigger":
-            capture.install(src, config.source_schema, tables)
-        else:
-            timestamp_capture.require_column(tables, config.capture.column)
+        capture.prepare(src, config.source_schema, tables)
 
     schema = config.control_schema
     with connections.connection(target, command="load", autocommit=True) as ctl, \
             connections.connection(source, command="load snapshot") as coordinator:
         load_id = _unfinished_load(ctl, schema)
         resumed = load_id is not None
-        if config.capture.method == "trigger":
+        if capture.keeps_a_log:
             _register_consumer(ctl, coordinator, config, target, load_id)
         snapshot_id, snapshot = engines.source_engine(config).open_snapshot(coordinator)
 
@@ -209,8 +196,8 @@ def _register_consumer(ctl: psycopg.Connection, src: psycopg.Connection, config:
             sql.SQL("select first_snapshot from {} where load_id = %s").format(control.table(schema, "load_runs")), (load_id,)
         ).fetchone()
     consumer_id = control.consumer_id(ctl, schema)
-    capture.register(src, consumer_id, config.source_schema, control.consumer_label(target.describe(), schema), first_snapshot,
-                     replace=load_id is None)
+    engines.source_capture(config).register(
+        src, consumer_id, config.source_schema, control.consumer_label(target.describe(), schema), first_snapshot, replace=load_id is None)
     src.commit()
 
 
@@ -444,20 +431,7 @@ def _finish_load(ctl: psycopg.Connection, config: Config, load_id: int, result: 
             ).format(control.table(schema, "sync_state")),
             (STREAM, first_snapshot),
         )
-        if config.capture.method == "timestamp":
-            # Timestamp capture starts from the newest change time in the copy (minus the overlap).
-            newest = {
-                t.name: ctl.execute(
-                    sql.SQL("select max({})::text from {}").format(
-                        sql.Identifier(config.capture.column), postgres.qualified(config.landing_schema, t.name)
-                    )
-                ).fetchone()[0]
-                for t in config.tables
-            }
-            ctl.execute(
-                sql.SQL("update {} set timestamp_watermark = %s where stream = %s").format(control.table(schema, "sync_state")),
-                (json.dumps(newest), STREAM),
-            )
+        engines.source_capture(config).after_load(ctl, config)
 
 
 # --- one table (re)loaded into a running migration ------------------------------------------------
@@ -495,7 +469,8 @@ def load_tables(
     Each table's key is checked and its capture (re)installed first, then it is copied whole in a
     snapshot of its own and recorded with it (control table `table_loads`), see _load_table.
     """
-    if config.capture.method != "trigger":
+    capture = engines.source_capture(config)
+    if not capture.keeps_a_log:
         raise ConfigError("`migrate load --table` needs trigger capture (capture.method: trigger); with timestamp capture run `migrate load`")
     listed = [config.table(name) for name in dict.fromkeys(names)]
     provision(config, source, target)
@@ -508,7 +483,7 @@ def load_tables(
     with connections.connection(source, command="load --table", autocommit=True) as src:
         tables = [landing.describe(src, config, t) for t in listed]
         _check_tables(config, src, target, tables)
-        capture.install(src, config.source_schema, tables)
+        capture.prepare(src, config.source_schema, tables)
         if progress:
             progress.total(sum(max(engines.source_engine(config).estimated_rows(src, config.source_schema, t.name), 0) for t in tables))
     return [_load_table(config, source, target, table, progress) for table in tables]

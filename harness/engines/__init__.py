@@ -8,7 +8,7 @@ from harness.errors import ConfigError
 
 if TYPE_CHECKING:
     from harness.config import Config
-    from harness.engines.base import SourceEngine
+    from harness.engines.base import Capture, SourceEngine
 
 SUPPORTED = ("postgres",)
 
@@ -16,6 +16,11 @@ SUPPORTED = ("postgres",)
 def source_engine(config: Config) -> SourceEngine:
     """The engine of migration.yml's `source.engine`."""
     return engine_named(config.source.engine)
+
+
+def source_capture(config: Config) -> Capture:
+    """The source engine's capture of migration.yml's `capture.method`."""
+    return source_engine(config).capture(config.capture.method, config.capture.column)
 
 
 def engine_named(name: str) -> SourceEngine:

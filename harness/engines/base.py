@@ -36,6 +36,22 @@ class Capture(ABC):
         """Before the initial load: install what captures the tables' changes (idempotent), or check
         that the tables carry what this method reads (`tables`: landing.SourceTable)."""
 
+    @property
+    @abstractmethod
+    def keeps_a_log(self) -> bool:
+        """Whether changes wait in a log on the source, read from a position each target registers
+        (so the load hands over at its snapshot, and single tables can be reloaded in a running sync)."""
+
+    @abstractmethod
+    def register(self, conn: Connection, consumer_id: str, schema: str, label: str, position: str | None, *, replace: bool) -> None:
+        """Register a target as a reader of the log from `position` (None: from now); `replace`
+        starts it afresh where it exists."""
+
+    @abstractmethod
+    def after_load(self, ctl: Connection, config: Config) -> None:
+        """Once the initial load is recorded: the position sync starts from, where the method keeps
+        it on the target (`ctl`, the control schema)."""
+
     @abstractmethod
     def state(self, conn: Connection, schema: str, table_names: list[str]):
         """Which tables are captured and which are not (a CaptureState)."""

@@ -19,6 +19,16 @@ class TriggerCapture(Capture):
 
         capture.install(conn, schema, tables)
 
+    keeps_a_log = True
+
+    def register(self, conn, consumer_id, schema, label, position, *, replace):
+        from harness import capture
+
+        capture.register(conn, consumer_id, schema, label, position, replace=replace)
+
+    def after_load(self, ctl, config):
+        pass  # sync starts from the load's snapshot, recorded with it
+
     def state(self, conn, schema, table_names):
         from harness import capture
 
@@ -52,6 +62,16 @@ class TimestampCapture(Capture):
         from harness import timestamp_capture
 
         timestamp_capture.require_column(tables, self._column)
+
+    keeps_a_log = False
+
+    def register(self, conn, consumer_id, schema, label, position, *, replace):
+        pass  # nothing on the source: each batch re-reads the tables
+
+    def after_load(self, ctl, config):
+        from harness import timestamp_capture
+
+        timestamp_capture.start_after_load(ctl, config)
 
     def state(self, conn, schema, table_names):
         from harness import capture
