@@ -140,10 +140,7 @@ class SourceEngine(ABC):
     def declare_writer(self, conn: Connection) -> None:
         """Let this session's current transaction write past the freeze (the fallback's writer)."""
 
-    @property
-    @abstractmethod
-    def freeze_failed(self) -> type[Exception]:
-        """The error a freeze that could not happen raises."""
+    freeze_failed: type[Exception]  # the error a freeze that could not happen raises
 
     @abstractmethod
     def retire(self, conn: Connection, schema: str, table_names: list[str], *, message: str, lock_timeout_seconds: float) -> list[str]:

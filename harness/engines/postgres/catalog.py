@@ -40,6 +40,16 @@ def constraint_counts(conn: psycopg.Connection, schema: str, table: str) -> tupl
     return dict(rows), not_null
 
 
+def tables_with_trigger(conn: psycopg.Connection, schema: str, trigger: str) -> list[str]:
+    """The schema's tables that carry a trigger of this name, by name."""
+    rows = conn.execute(
+        "select c.relname from pg_trigger t join pg_class c on c.oid = t.tgrelid join pg_namespace n on n.oid = c.relnamespace "
+        "where n.nspname = %s and t.tgname = %s order by 1",
+        (schema, trigger),
+    ).fetchall()
+    return [name for (name,) in rows]
+
+
 def table_exists(conn: psycopg.Connection, schema: str, table: str, kinds: tuple[str, ...] = ("r", "p")) -> bool:
     """Whether the relation exists; `kinds` are pg_class relkinds (tables by default, ('v', 'm') for views)."""
     row = conn.execute(

@@ -1,12 +1,12 @@
 """PostgreSQL as a source engine: harness.engines.base.SourceEngine over this package's modules."""
 from __future__ import annotations
 
-from collections.abc import Collection, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 
-from harness.engines.base import Capture, Connection, SourceEngine
-from harness.engines.postgres import backup, catalog, copy, freeze
+from harness.engines.base import Capture, SourceEngine
+from harness.engines.postgres import backup, catalog, copy
+from harness.engines.postgres import freeze as write_freeze
 
 
 class TriggerCapture(Capture):
@@ -101,29 +101,30 @@ class PostgresEngine(SourceEngine):
     dump_tool = "pg_dump"
     COPY_BLOCK_BYTES = copy.PIPE_BYTES
 
-    def table_exists(self, conn, schema, table):
-        return catalog.table_exists(conn, schema, table)
+    # The modules' functions are the methods: no state of the engine's own.
+    table_exists = staticmethod(catalog.table_exists)
+    columns = staticmethod(catalog.columns)
+    primary_key = staticmethod(catalog.primary_key)
+    estimated_rows = staticmethod(catalog.estimated_rows)
+    column_fills = staticmethod(catalog.column_fills)
+    dependent_views = staticmethod(catalog.dependent_views)
+    database_options = staticmethod(catalog.database_options)
 
-    def columns(self, conn, schema, table):
-        return catalog.columns(conn, schema, table)
+    open_snapshot = staticmethod(copy.open_snapshot)
+    key_span = staticmethod(copy.key_span)
 
-    def primary_key(self, conn, schema, table):
-        return catalog.primary_key(conn, schema, table)
+    freeze = staticmethod(write_freeze.freeze)
+    unfreeze = staticmethod(write_freeze.unfreeze)
+    frozen_tables = staticmethod(write_freeze.frozen_tables)
+    declare_writer = staticmethod(write_freeze.declare_writer)
+    freeze_failed = write_freeze.FreezeFailed
+    retire = staticmethod(write_freeze.retire)
+    read_only_tables = staticmethod(write_freeze.read_only_tables)
 
-    def estimated_rows(self, conn, schema, table):
-        return catalog.estimated_rows(conn, schema, table)
-
-    def column_fills(self, conn, schema, table):
-        return catalog.column_fills(conn, schema, table)
-
-    def dependent_views(self, conn, schema, table):
-        return catalog.dependent_views(conn, schema, table)
-
-    def open_snapshot(self, conn):
-        return copy.open_snapshot(conn)
-
-    def key_span(self, conn, schema, table):
-        return copy.key_span(conn, schema, table)
+    dump = staticmethod(backup.dump)
+    restore_archive = staticmethod(backup.restore_archive)
+    counts_and_checksums = staticmethod(backup.counts_and_checksums)
+    user_schemas = staticmethod(backup.user_schemas)
 
     @contextmanager
     def copy_out(self, source, schema, table, lower, upper, snapshot_id) -> Iterator[int]:
@@ -133,40 +134,3 @@ class PostgresEngine(SourceEngine):
 
     def capture(self, method: str, column: str | None = None) -> Capture:
         return TriggerCapture() if method == "trigger" else TimestampCapture(column)
-
-    def freeze(self, conn, schema, tables, **options):
-        return freeze.freeze(conn, schema, tables, **options)
-
-    def unfreeze(self, conn, schema, tables):
-        freeze.unfreeze(conn, schema, tables)
-
-    def frozen_tables(self, conn, schema):
-        return freeze.frozen_tables(conn, schema)
-
-    def declare_writer(self, conn):
-        freeze.declare_writer(conn)
-
-    def retire(self, conn, schema, table_names, *, message, lock_timeout_seconds):
-        return freeze.retire(conn, schema, table_names, message=message, lock_timeout_seconds=lock_timeout_seconds)
-
-    def read_only_tables(self, conn, schema):
-        return freeze.read_only_tables(conn, schema)
-
-    @property
-    def freeze_failed(self) -> type[Exception]:
-        return freeze.FreezeFailed
-
-    def dump(self, conn: Connection, database, schemas: list[str], file: Path, snapshot_id: str):
-        return backup.dump(conn, database, schemas, file, snapshot_id)
-
-    def restore_archive(self, conn: Connection, restored, file: Path) -> None:
-        backup.restore_archive(conn, restored, file)
-
-    def counts_and_checksums(self, conn, schemas):
-        return backup.counts_and_checksums(conn, schemas)
-
-    def user_schemas(self, conn, excluded: Collection[str]):
-        return backup.user_schemas(conn, excluded)
-
-    def database_options(self, conn):
-        return catalog.database_options(conn)

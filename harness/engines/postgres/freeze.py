@@ -202,18 +202,23 @@ def _create_triggers(conn: psycopg.Connection, schema: str, tables: list[str], s
                 conn.execute(sql.SQL("lock table {} in share row exclusive mode").format(
                     sql.SQL(", ").join(catalog.qualified(schema, t) for t in tables)))
                 for table in tables:
-                    target = catalog.qualified(schema, table)
-                    conn.execute(sql.SQL("drop trigger if exists {} on {}").format(sql.Identifier(TRIGGER), target))
-                    conn.execute(
-                        sql.SQL("create trigger {} before insert or update or delete or truncate on {} for each statement execute function {}.refuse_write()").format(
-                            sql.Identifier(TRIGGER), target, sql.Identifier(CAPTURE_SCHEMA)
-                        )
-                    )
+                    _refuse_writes(conn, schema, table, TRIGGER, CAPTURE_SCHEMA)
                 if legacy_role:
                     frozen.revoked, frozen.notes = _revoke_writes(conn, schema, tables, legacy_role)
             return
         except psycopg.errors.DeadlockDetected:
             continue  # a writer held one table and wanted another we had locked: it went on, we try again
+
+
+def _refuse_writes(conn: psycopg.Connection, schema: str, table: str, trigger: str, function_schema: str) -> None:
+    """(Re)create the statement trigger `trigger` that refuses every write to the table by `function_schema`.refuse_write()."""
+    target = catalog.qualified(schema, table)
+    conn.execute(sql.SQL("drop trigger if exists {} on {}").format(sql.Identifier(trigger), target))
+    conn.execute(
+        sql.SQL("create trigger {} before insert or update or delete or truncate on {} for each statement execute function {}.refuse_write()").format(
+            sql.Identifier(trigger), target, sql.Identifier(function_schema)
+        )
+    )
 
 
 def _revoke_writes(conn: psycopg.Connection, schema: str, tables: list[str], role: str) -> tuple[list[str], list[str]]:
@@ -282,12 +287,7 @@ def unfreeze(conn: psycopg.Connection, schema: str, tables: list[str]) -> None:
 
 
 def frozen_tables(conn: psycopg.Connection, schema: str) -> list[str]:
-    rows = conn.execute(
-        "select c.relname from pg_trigger t join pg_class c on c.oid = t.tgrelid join pg_namespace n on n.oid = c.relnamespace "
-        "where n.nspname = %s and t.tgname = %s order by 1",
-        (schema, TRIGGER),
-    ).fetchall()
-    return [name for (name,) in rows]
+    return catalog.tables_with_trigger(conn, schema, TRIGGER)
 
 
 # --- decommission: the legacy schema read-only for good ------------------------------------------
@@ -314,22 +314,11 @@ def retire(conn: psycopg.Connection, schema: str, table_names: list[str], *, mes
         conn.execute(sql.SQL(GUARD_DDL).format(schema=sql.Identifier(READ_ONLY_SCHEMA), message=sql.Literal(message)))
         tables = [name for name in table_names if catalog.table_exists(conn, schema, name)]
         for name in tables:
-            target = catalog.qualified(schema, name)
-            conn.execute(sql.SQL("drop trigger if exists {} on {}").format(sql.Identifier(READ_ONLY_TRIGGER), target))
-            conn.execute(
-                sql.SQL("create trigger {} before insert or update or delete or truncate on {} for each statement execute function {}.refuse_write()").format(
-                    sql.Identifier(READ_ONLY_TRIGGER), target, sql.Identifier(READ_ONLY_SCHEMA)
-                )
-            )
+            _refuse_writes(conn, schema, name, READ_ONLY_TRIGGER, READ_ONLY_SCHEMA)
         unfreeze(conn, schema, tables)
         capture.remove(conn, schema, table_names)
     return read_only_tables(conn, schema)
 
 
 def read_only_tables(conn: psycopg.Connection, schema: str) -> list[str]:
-    rows = conn.execute(
-        "select c.relname from pg_trigger t join pg_class c on c.oid = t.tgrelid join pg_namespace n on n.oid = c.relnamespace "
-        "where n.nspname = %s and t.tgname = %s order by 1",
-        (schema, READ_ONLY_TRIGGER),
-    ).fetchall()
-    return [name for (name,) in rows]
+    return catalog.tables_with_trigger(conn, schema, READ_ONLY_TRIGGER)
