@@ -453,11 +453,11 @@ def sync_cmd(
         summary(f"consumer {forget} forgotten: the source keeps no more changes for it")
         return
     if install:
-        from harness import capture, landing
+        from harness import engines, landing
 
         with connections.connection(source, command="sync install", autocommit=True) as conn:
             tables = [landing.describe(conn, config, t) for t in config.tables]
-            capture.install(conn, config.source_schema, tables)
+            engines.source_engine(config).capture("trigger").prepare(conn, config.source_schema, tables)
         summary(f"capture triggers installed on {len(tables)} tables of {config.source_schema}; changes are logged in _migrate.changes")
         return
     if not follow:

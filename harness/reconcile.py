@@ -297,7 +297,7 @@ def _consistent_point(config: Config, source: Database, target: Database, levels
         pause = stack.enter_context(sync.paused(config, target, command="reconcile"))
         holder = stack.enter_context(connections.connection(source, command="reconcile snapshot"))
         point.snapshot_id, point.snapshot = engines.source_engine(config).open_snapshot(holder)
-        if config.capture.method == "trigger":
+        if engines.source_capture(config).keeps_a_log:  # a log read to an exact point: landing is brought to it
             try:
                 batch = sync.sync_once(config, source, target, snapshot_id=point.snapshot_id, pause=pause)
                 point.synced, point.changes_applied = True, batch.changes
