@@ -17,6 +17,7 @@ from typing import Any, Iterator
 
 import psycopg
 from psycopg import sql
+from psycopg.types.json import Jsonb
 
 # The sync_state row of the source's change stream.
 STREAM = "source"
@@ -340,7 +341,7 @@ def step(conn: psycopg.Connection, schema: str, run_id: int, name: str) -> Itera
 def set_phase(conn: psycopg.Connection, schema: str, phase: str, **fields: Any) -> None:
     """Move the migration to a phase; extra fields (switched_at, rollback_window_ends) are set too."""
     columns = ["phase", *fields]
-    values = [phase, *fields.values()]
+    values = [phase, *(Jsonb(v) if isinstance(v, dict) else v for v in fields.values())]
     conn.execute(
         sql.SQL("insert into {t} (singleton, {cols}, changed_at) values (true, {vals}, clock_timestamp()) "
                 "on conflict (singleton) do update set {assign}, changed_at = clock_timestamp()").format(
@@ -379,3 +380,13 @@ def state(conn: psycopg.Connection, schema: str) -> MigrationState | None:
         sql.SQL("select phase, changed_at, switched_at, rollback_window_ends from {}").format(table(schema, "migration_state"))
     ).fetchone()
     return MigrationState(*row) if row else None
+
+
+def abandon_unfinished_loads(conn: psycopg.Connection, schema: str) -> list[int]:
+    """A load left running from before the freeze copied a moving source: the big bang loads afresh."""
+    rows = conn.execute(
+        sql.SQL("update {} set status = 'failed', finished_at = clock_timestamp() where status = 'running' returning load_id").format(
+            table(schema, "load_runs")
+        )
+    ).fetchall()
+    return [load_id for (load_id,) in rows]
