@@ -390,3 +390,39 @@ def abandon_unfinished_loads(conn: psycopg.Connection, schema: str) -> list[int]
         )
     ).fetchall()
     return [load_id for (load_id,) in rows]
+
+
+def step_seconds(conn: psycopg.Connection, schema: str) -> dict[str, float]:
+    """Each step's duration in the last successful rehearsal, else in the last cutover that ran it."""
+    rows = conn.execute(
+        sql.SQL(
+            "select distinct on (s.step) s.step, extract(epoch from s.finished_at - s.started_at) "
+            "from {steps} s join {runs} r using (run_id) "
+            "where r.command in ('rehearse', 'cutover') and s.status = 'succeeded' "
+            "order by s.step, (r.command = 'rehearse') desc, s.finished_at desc"
+        ).format(steps=table(schema, "steps"), runs=table(schema, "runs"))
+    ).fetchall()
+    return {step: float(seconds) for step, seconds in rows}
+
+
+def waves_cut_over(conn: psycopg.Connection, schema: str) -> dict[int, int]:
+    """Phased: each wave cut over since the last fallback, with its cutover run."""
+    runs = table(schema, "runs")
+    rows = conn.execute(
+        sql.SQL(
+            "select (detail ->> 'wave')::int, run_id from {runs} where command = 'cutover' and status = 'succeeded' "
+            "and detail ->> 'strategy' = 'phased' and detail ? 'wave' "
+            "and run_id > coalesce((select max(run_id) from {runs} where command = 'fallback' and status = 'succeeded'), 0) order by run_id"
+        ).format(runs=runs)
+    ).fetchall()
+    return dict(rows)
+
+
+def running_cutover(conn: psycopg.Connection, schema: str) -> tuple[int, dict] | None:
+    """The cutover run under way (started, not finished), with its detail."""
+    row = conn.execute(
+        sql.SQL("select run_id, detail from {} where command = 'cutover' and status = 'running' order by run_id desc limit 1").format(
+            table(schema, "runs")
+        )
+    ).fetchone()
+    return (row[0], row[1]) if row else None

@@ -33,7 +33,7 @@ from typing import Any, Callable
 import psycopg
 from psycopg import sql
 
-from harness import backup, capture, connections, control, cutover, engines
+from harness import backup, capture, connections, control, engines
 from harness.config import Config
 from harness.connections import Database
 from harness.engines import postgres
@@ -83,7 +83,7 @@ def decommission(
                 f"decommission follows the switch, and the migration is {'not started' if state is None else 'in phase ' + repr(state.phase)}: "
                 "run migrate cutover first"
             )
-        if unfinished := cutover.running(ctl, schema):
+        if unfinished := control.running_cutover(ctl, schema):
             # Switched, but the cutover did not reach its end (its recount after the switch).
             raise DecommissionRefused(f"cutover run {unfinished[0]} did not finish after the switch: run migrate cutover to finish it first")
         forced = _check_window(state, force=force, decided_by=decided_by, reason=reason)

@@ -52,7 +52,7 @@ def falls_back(config: Config, ctl: Connection) -> str | None:
         return "the cutover recorded its switch (phase switching): the applications may already write the new system"
     if phase in AFTER_SWITCH:
         return f"the applications were already switched to the new system (phase {phase})"
-    earlier = set(cutover.tables_of(config, cutover.waves_cut_over(ctl, schema)))
+    earlier = set(cutover.tables_of(config, control.waves_cut_over(ctl, schema)))
     routed = [table for table, side in cutover.read_routing(config).items() if side == "new" and table not in earlier]
     if routed:
         return (f"the routing file {config.project_dir / config.cutover.routing_file} sends {', '.join(routed)} to the new system "
@@ -76,8 +76,8 @@ def abort(config: Config, source: Database, target: Database, *, decided_by: str
         control.ensure(ctl, schema)
         if why := falls_back(config, ctl):
             raise RollbackRefused(f"{why}: only a fallback can roll back now (migrate rollback)")
-        run_id, detail = cutover.running(ctl, schema) or (None, {})
-        earlier_waves = cutover.waves_cut_over(ctl, schema) if detail.get("strategy") == "phased" else {}
+        run_id, detail = control.running_cutover(ctl, schema) or (None, {})
+        earlier_waves = control.waves_cut_over(ctl, schema) if detail.get("strategy") == "phased" else {}
         if earlier_waves:
             tables = detail["tables"]
             still_captured = [name for run in earlier_waves.values()

@@ -150,11 +150,10 @@ def _resume(interrupted: dict[str, Any], steps: tuple[str, ...]) -> str:
 
 def _strategy(conn: psycopg.Connection, config: Config) -> dict[str, Any]:
     """The strategy of migration.yml; for phased, each wave and whether it is cut over."""
-    from harness import cutover
 
     if config.strategy != "phased":
         return {"name": config.strategy}
-    done = cutover.waves_cut_over(conn, config.control_schema)
+    done = control.waves_cut_over(conn, config.control_schema)
     running = conn.execute(
         sql.SQL("select detail ->> 'wave' from {} where command = 'cutover' and status = 'running' and detail ->> 'strategy' = 'phased' "
                 "order by run_id desc limit 1").format(control.table(config.control_schema, "runs"))

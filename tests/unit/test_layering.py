@@ -46,7 +46,6 @@ IMPORTS_PSYCOPG = {
     "harness.runbook": TARGET_SQL,
     "harness.cli": "catches psycopg's connection errors to print one line",
     "harness.cutover.go_no_go": TARGET_SQL,
-    "harness.cutover.strategy": TARGET_SQL,
     "harness.cutover.verification": TARGET_SQL,
     "harness.docs.facts": TARGET_SQL,
 }
