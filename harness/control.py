@@ -426,3 +426,24 @@ def running_cutover(conn: psycopg.Connection, schema: str) -> tuple[int, dict] |
         )
     ).fetchone()
     return (row[0], row[1]) if row else None
+
+
+def unfinished_run(conn: psycopg.Connection, schema: str, command: str) -> int | None:
+    """The newest run of this command still running (killed, or under way), if any."""
+    row = conn.execute(
+        sql.SQL("select run_id from {} where command = %s and status = 'running' order by run_id desc limit 1").format(table(schema, "runs")),
+        (command,),
+    ).fetchone()
+    return row[0] if row else None
+
+
+def succeeded_steps(conn: psycopg.Connection, schema: str, run_id: int) -> set[str]:
+    return {
+        name for (name,) in conn.execute(
+            sql.SQL("select step from {} where run_id = %s and status = 'succeeded'").format(table(schema, "steps")), (run_id,)
+        ).fetchall()
+    }
+
+
+def step_details(conn: psycopg.Connection, schema: str, run_id: int) -> dict[str, dict]:
+    return dict(conn.execute(sql.SQL("select step, detail from {} where run_id = %s").format(table(schema, "steps")), (run_id,)).fetchall())
