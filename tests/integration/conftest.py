@@ -101,3 +101,23 @@ def traffic_in_background(source, schema: str, ledger_path, **options):
     finally:
         stop.set()
         thread.join()
+
+
+def binary_rows(url: str, query: str) -> list[tuple[bytes | None, ...]]:
+    """The rows of `query` with each value in its type's binary send form (COPY BINARY): two values
+    are the same value exactly when these bytes are equal, stricter than `=` (which calls -0 and 0,
+    or 1.10 and 1.1, equal) and defined for types that have no `=` (xml, point)."""
+    with psycopg.connect(url) as conn, conn.cursor().copy(f"copy ({query}) to stdout (format binary)") as copy:
+        data = b"".join(bytes(block) for block in copy)
+    position = 19 + int.from_bytes(data[15:19], "big")  # signature (11), flags (4), header extension
+    result = []
+    while (count := int.from_bytes(data[position:position + 2], "big", signed=True)) != -1:
+        position += 2
+        values = []
+        for _ in range(count):
+            length = int.from_bytes(data[position:position + 4], "big", signed=True)
+            position += 4
+            values.append(None if length == -1 else data[position:position + length])
+            position += max(length, 0)
+        result.append(tuple(values))
+    return result

@@ -1,0 +1,130 @@
+"""Sync lands every value exactly as the source holds it, whatever the writing session had set.
+
+Each case writes at the source from a session with odd settings, syncs, and compares source and
+landing value by value in the types' binary send form (not through a text cast, which would
+normalise). The first three are the defects issue 16 found in the JSON row images."""
+from __future__ import annotations
+
+import psycopg
+import pytest
+
+from harness import load, sync
+from harness.config import load_config
+from harness.connections import Database
+from tests.integration.conftest import binary_rows
+
+pytestmark = pytest.mark.integration
+
+SCHEMA = """
+create schema "Exact";
+create table "Exact"."Val" (
+    id integer primary key, f8 double precision, f4 real, jb jsonb, js json, n numeric, iv interval,
+    tz timestamptz, ts timestamp, by bytea, arr integer[], words text[], "odd ""name"" col" text
+);
+insert into "Exact"."Val" (id, f8, jb) values (1, 1, '{}'), (2, 2, '[]');
+"""
+
+CONFIG = """
+source: {schema: Exact, database: unused}
+target: {database: unused}
+tables:
+  Val: {}
+"""
+
+COLUMNS = 'id, f8, f4, jb, js, n, iv, tz, ts, by, arr, words, "odd ""name"" col"'
+
+
+@pytest.fixture
+def exact(tmp_path, migration, monkeypatch):
+    (tmp_path / "migration.yml").write_text(CONFIG)
+    monkeypatch.setenv("MIGRATE_SOURCE_URL", migration.source_url)
+    monkeypatch.setenv("MIGRATE_TARGET_URL", migration.target_url)
+    with psycopg.connect(migration.source_url, autocommit=True) as conn:
+        conn.execute(SCHEMA)
+    config = load_config(tmp_path)
+    source = Database("source", migration.source_url, "MIGRATE_SOURCE_URL", False)
+    target = Database("target", migration.target_url, "MIGRATE_TARGET_URL", False)
+    load.load(config, source, target)
+    return config, source, target, migration
+
+
+def write_as(url: str, settings: dict[str, str], *statements: str) -> None:
+    """Run statements in a session of the legacy application's, with its own settings."""
+    with psycopg.connect(url, autocommit=True) as conn:
+        for name, value in settings.items():
+            conn.execute("select set_config(%s, %s, false)", (name, value))
+        for statement in statements:
+            conn.execute(statement)
+
+
+def synced_exactly(exact) -> None:
+    config, source, target, migration = exact
+    sync.sync_once(config, source, target)
+    landed = binary_rows(migration.target_url, f'select {COLUMNS} from landing."Val" where not _migrate_deleted order by id')
+    assert landed == binary_rows(migration.source_url, f'select {COLUMNS} from "Exact"."Val" order by id')
+
+
+def test_sync_keeps_every_digit_of_a_float_written_with_extra_float_digits_0(exact):
+    write_as(exact[3].source_url, {"extra_float_digits": "0"},
+             'update "Exact"."Val" set f8 = 0.1::float8 + 0.2::float8, f4 = 1::real / 3 where id = 1',
+             """insert into "Exact"."Val" (id, f8, f4) values (3, 4.9406564584124654e-324, 1.4e-45), (4, pi(), '3.4028235e38')""")
+    synced_exactly(exact)
+
+
+def test_sync_keeps_float_minus_zero(exact):
+    write_as(exact[3].source_url, {}, """update "Exact"."Val" set f8 = '-0', f4 = '-0' where id = 1""")
+    synced_exactly(exact)
+
+
+def test_sync_keeps_jsonb_null_apart_from_sql_null(exact):
+    write_as(exact[3].source_url, {},
+             """update "Exact"."Val" set jb = 'null', js = 'null' where id = 1""",
+             """insert into "Exact"."Val" (id, jb, js) values (3, null, null), (4, '"null"', '"a string"'), (5, '{"a": null}', '[null]')""")
+    synced_exactly(exact)
+    config, source, target, migration = exact
+    with psycopg.connect(migration.target_url) as conn:
+        assert conn.execute('select jb is null, jb = \'null\'::jsonb from landing."Val" where id in (1, 3) order by id').fetchall() == [
+            (False, True), (True, None)]
+
+
+# Settings of the writing session that change the text a value is written as.
+ODD_SETTINGS = {
+    "extra_float_digits": "0",
+    "DateStyle": "SQL, DMY",
+    "IntervalStyle": "sql_standard",
+    "bytea_output": "escape",
+    "TimeZone": "Pacific/Chatham",
+    "standard_conforming_strings": "off",
+}
+
+
+@pytest.mark.parametrize(
+    "assignment",
+    [
+        pytest.param("n = 'NaN'", id="numeric NaN"),
+        pytest.param("n = 1.10", id="numeric keeps its scale"),
+        pytest.param("n = 12345678901234567890123456789012345678901234.567890000", id="numeric of 53 digits"),
+        pytest.param("""js = '{"b": 1, "a": 2, "a": 3}'""", id="json keeps key order and duplicate keys"),
+        pytest.param("""js = '  { "spaced" :  [1, 2] } '""", id="json keeps its blanks"),
+        pytest.param("""jb = '"a JSON string"'""", id="jsonb string"),
+        pytest.param("""jb = '{"n": null, "a": [null, {"b": null}]}'""", id="jsonb nested nulls"),
+        pytest.param("iv = '1 mon 2 days -03:04:05.000006'", id="interval months days and time apart"),
+        pytest.param("iv = '-1 year -2 mons +3 days'", id="interval mixed signs"),
+        pytest.param("tz = '2000-06-01 12:34:56.789012+05:45'", id="timestamptz microseconds"),
+        pytest.param("tz = 'infinity', ts = '-infinity'", id="infinity"),
+        pytest.param("tz = '0044-03-15 12:00:00+00 BC', ts = '4713-01-01 00:00:00 BC'", id="BC"),
+        pytest.param("by = decode('00ff5c27226e', 'hex')", id="bytea"),
+        pytest.param("arr = '[0:2]={1,NULL,3}'", id="array lower bound and NULL element"),
+        pytest.param("arr = '{{1,2},{3,4}}'", id="array two dimensions"),
+        pytest.param("""words = array['NULL', null, '', 'a,b', 'back\\slash', '"quoted"']""", id="array of texts"),
+        pytest.param("f8 = 'NaN', f4 = '-Infinity'", id="float NaN and infinity"),
+        pytest.param("f8 = 1.7976931348623157e308", id="float max"),
+        pytest.param('"odd ""name"" col" = E\'tab\\there, new\\nline, \\u00e9, \\U0001F600\'', id="odd column name and text"),
+    ],
+)
+def test_sync_is_exact_whatever_the_writing_session_set(exact, assignment):
+    write_as(exact[3].source_url, ODD_SETTINGS,
+             f'update "Exact"."Val" set {assignment} where id = 1',
+             f'insert into "Exact"."Val" (id) values (3)',
+             f'update "Exact"."Val" set {assignment} where id = 3')
+    synced_exactly(exact)
