@@ -103,12 +103,16 @@ def traffic_in_background(source, schema: str, ledger_path, **options):
         thread.join()
 
 
-def binary_rows(url: str, query: str) -> list[tuple[bytes | None, ...]]:
+def binary_rows(url: str, query: str, settings: dict[str, str] | None = None) -> list[tuple[bytes | None, ...]]:
     """The rows of `query` with each value in its type's binary send form (COPY BINARY): two values
     are the same value exactly when these bytes are equal, stricter than `=` (which calls -0 and 0,
-    or 1.10 and 1.1, equal) and defined for types that have no `=` (xml, point)."""
-    with psycopg.connect(url) as conn, conn.cursor().copy(f"copy ({query}) to stdout (format binary)") as copy:
-        data = b"".join(bytes(block) for block in copy)
+    or 1.10 and 1.1, equal) and defined for types that have no `=` (xml, point). `settings` for a
+    query that casts a value to text."""
+    with psycopg.connect(url) as conn:
+        for name, value in (settings or {}).items():
+            conn.execute("select set_config(%s, %s, false)", (name, value))
+        with conn.cursor().copy(f"copy ({query}) to stdout (format binary)") as copy:
+            data = b"".join(bytes(block) for block in copy)
     position = 19 + int.from_bytes(data[15:19], "big")  # signature (11), flags (4), header extension
     result = []
     while (count := int.from_bytes(data[position:position + 2], "big", signed=True)) != -1:
