@@ -20,9 +20,10 @@ column's text output (a SQL NULL is a JSON null; a jsonb column holding `null` i
 PostgreSQL restores when it returns, so the application's session is untouched. Sync casts each
 text back to the column's type under the same settings. Text is portable across servers where
 binary forms are not (enums, composites and arrays of them hold OIDs there), and json keeps its
-text (key order, duplicate keys). A trigger knows the columns its table had when it was made; a
-column added later is found in the catalog at each write (one cheap lookup) and its text taken
-by name, slower, until capture is installed again.
+text (key order, duplicate keys). A trigger knows the columns its table had when it was made.
+After a column is added (found in the catalog at each write: one cheap lookup), dropped or
+renamed, it takes the images as the catalog has the columns, slower, until capture is installed
+again: a schema change never makes the application's write fail.
 """
 from __future__ import annotations
 
@@ -176,17 +177,19 @@ def text_image(row: sql.Composable, columns: Sequence[str], masks: Mapping[str, 
     return sql.SQL(" || ").join(calls)
 
 
-def _row_trigger_body(table: SourceTable, columns: list[str], last_attnum: int, before_images: bool) -> sql.Composed:
-    """The capture function of a table whose columns are `columns` now, the last numbered `last_attnum`."""
+def _row_trigger_body(table: SourceTable, columns: dict[str, int], last_attnum: int, before_images: bool) -> sql.Composed:
+    """The capture function of a table whose columns are `columns` now (name: number), the last
+    number it has used `last_attnum`."""
+    masked = [(columns[name], MASK_SQL[mask]) for name, mask in table.masks.items() if name in columns]
     return sql.SQL(
         """
 declare
     new_row jsonb;
     old_key jsonb;
     old_row jsonb;
-    added name;
-    new_text text;
-    old_text text;
+    new_image text;
+    key_image text;
+    old_image text;
 begin
     -- A freeze is waiting for the writes in flight or holds the lock: refuse at once.
     if not pg_try_advisory_xact_lock_shared({freeze_key}) then
@@ -196,21 +199,39 @@ begin
         insert into {log} (table_schema, table_name, op, image_format) values (TG_TABLE_SCHEMA, TG_TABLE_NAME, 'T', {format});
         return null;
     end if;
-    if TG_OP in ('INSERT', 'UPDATE') then
-        new_row := {new_image};
-    end if;
-    if TG_OP in ('UPDATE', 'DELETE') then
-        old_key := {old_key};
-        {old_row}
-    end if;
-    -- A column added since this function was made has a number above {last}: its text by name.
-    if has_column_privilege(TG_RELID, {next}::int2, 'SELECT') is not null then
-        for added in select attname from pg_attribute where attrelid = TG_RELID and attnum > {last} and not attisdropped order by attnum loop
-            execute format('select ($1).%I::text, ($2).%I::text', added, added) into new_text, old_text using NEW, OLD;
-            new_row := new_row || jsonb_build_object(added, new_text);
-            old_row := old_row || jsonb_build_object(added, old_text);
-        end loop;
-    end if;
+    begin
+        -- A column numbered above {last} was added since this function was made: see below.
+        if has_column_privilege(TG_RELID, {next}::int2, 'SELECT') is not null then
+            raise exception using errcode = 'undefined_column';
+        end if;
+        if TG_OP in ('INSERT', 'UPDATE') then
+            new_row := {new_image};
+        end if;
+        if TG_OP in ('UPDATE', 'DELETE') then
+            old_key := {old_key};
+            {old_row}
+        end if;
+    exception when undefined_column then
+        -- The table's columns changed since this function was made (added, dropped, renamed): the
+        -- images as the catalog has the columns now, masks kept on their column numbers; slower,
+        -- until capture is installed again. Never the application's write refused for it.
+        select string_agg(format('jsonb_build_object(%L, (%s)::text)', a.attname,
+                                 replace(coalesce(m.expression, '{{col}}'), '{{col}}', '($1).' || quote_ident(a.attname))), ' || ' order by a.attnum),
+               string_agg(format('jsonb_build_object(%L, ($2).%I::text)', a.attname, a.attname), ' || ' order by a.attnum)
+                   filter (where a.attnum = any({key_numbers})),
+               string_agg(format('jsonb_build_object(%L, ($2).%I::text)', a.attname, a.attname), ' || ' order by a.attnum)
+        into new_image, key_image, old_image
+        from pg_attribute a left join unnest({mask_numbers}, {mask_expressions}) as m(attnum, expression) on m.attnum = a.attnum
+        where a.attrelid = TG_RELID and a.attnum > 0 and not a.attisdropped;
+        execute format('select %s, %s, %s', new_image, coalesce(key_image, 'null'), old_image) into new_row, old_key, old_row using NEW, OLD;
+        if TG_OP = 'INSERT' then
+            old_key := null;
+            old_row := null;
+        elsif TG_OP = 'DELETE' then
+            new_row := null;
+        end if;
+        {no_old_row}
+    end;
     insert into {log} (table_schema, table_name, op, old_key, new_row, old_row, image_format)
     values (TG_TABLE_SCHEMA, TG_TABLE_NAME, left(TG_OP, 1), old_key, new_row, old_row, {format});
     return null;
@@ -218,9 +239,13 @@ end
 """
     ).format(
         log=_log_table(),
-        new_image=text_image(sql.SQL("NEW"), columns, table.masks),
+        new_image=text_image(sql.SQL("NEW"), list(columns), table.masks),
         old_key=text_image(sql.SQL("OLD"), table.key),
-        old_row=sql.SQL("old_row := {};").format(text_image(sql.SQL("OLD"), columns)) if before_images else sql.SQL(""),
+        old_row=sql.SQL("old_row := {};").format(text_image(sql.SQL("OLD"), list(columns))) if before_images else sql.SQL(""),
+        no_old_row=sql.SQL("") if before_images else sql.SQL("old_row := null;"),
+        key_numbers=sql.SQL("{}::int2[]").format(sql.Literal([columns[k] for k in table.key if k in columns])),
+        mask_numbers=sql.SQL("{}::int2[]").format(sql.Literal([number for number, _ in masked])),
+        mask_expressions=sql.SQL("{}::text[]").format(sql.Literal([expression for _, expression in masked])),
         last=sql.Literal(last_attnum),
         next=sql.Literal(last_attnum + 1),
         format=sql.Literal(TEXT_IMAGES),
@@ -230,13 +255,22 @@ end
     )
 
 
-def _columns_now(conn: psycopg.Connection, relation: sql.Composable) -> tuple[list[str], int]:
-    """The table's columns, and the highest column number it has used (dropped columns count)."""
+def _columns_now(conn: psycopg.Connection, relation: sql.Composable) -> tuple[dict[str, int], int]:
+    """The table's columns with their numbers, and the highest number it has used (dropped columns count)."""
     rows = conn.execute(
         "select attname, attisdropped, attnum from pg_attribute where attrelid = %s::regclass and attnum > 0 order by attnum",
         (relation.as_string(conn),),
     ).fetchall()
-    return [name for name, dropped, _ in rows if not dropped], max((attnum for *_, attnum in rows), default=0)
+    return {name: attnum for name, dropped, attnum in rows if not dropped}, max((attnum for *_, attnum in rows), default=0)
+
+
+def use_image_settings(conn: psycopg.Connection, *, local: bool = True) -> None:
+    """IMAGE_SETTINGS on the connection: for its transaction (local), or its session."""
+    settings = sql.SQL(", ").join(
+        sql.SQL("set_config({}, {}, {})").format(sql.Literal(name), sql.Literal(value), sql.Literal(local))
+        for name, value in IMAGE_SETTINGS.items()
+    )
+    conn.execute(sql.SQL("select {}").format(settings))
 
 
 def _image_settings() -> sql.Composed:

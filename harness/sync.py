@@ -146,7 +146,7 @@ def sync_once(config: Config, source: Database, target: Database, *, snapshot_id
             # Both sides read and write every value's text under the same settings: the images, and
             # what travels in the copy of the log (its times, a column's missing value).
             for side in (src, dst):
-                _set_image_settings(side)
+                capture.use_image_settings(side)
             (current,) = src.execute("select pg_current_snapshot()::text").fetchone()
             batch.snapshot = current
             # Described in the batch's own snapshot: every change it reads was written with these columns or earlier ones.
@@ -198,14 +198,6 @@ def sync_once(config: Config, source: Database, target: Database, *, snapshot_id
             capture.applied(src, consumer_id, config.source_schema, label, current)
     batch.seconds = time.perf_counter() - started
     return batch
-
-
-def _set_image_settings(conn: psycopg.Connection) -> None:
-    """capture.IMAGE_SETTINGS for the rest of the connection's transaction."""
-    settings = sql.SQL(", ").join(
-        sql.SQL("set_config({}, {}, true)").format(sql.Literal(name), sql.Literal(value)) for name, value in capture.IMAGE_SETTINGS.items()
-    )
-    conn.execute(sql.SQL("select {}").format(settings))
 
 
 def _log_columns(src: psycopg.Connection) -> sql.Composable:
