@@ -8,10 +8,10 @@ from __future__ import annotations
 import psycopg
 import pytest
 
-from harness import load, sync
+from harness import capture, landing, load, sync
 from harness.config import load_config
 from harness.connections import Database
-from tests.integration.conftest import binary_rows
+from tests.integration.conftest import binary_rows, rows
 
 pytestmark = pytest.mark.integration
 
@@ -127,4 +127,50 @@ def test_sync_is_exact_whatever_the_writing_session_set(exact, assignment):
              f'update "Exact"."Val" set {assignment} where id = 1',
              f'insert into "Exact"."Val" (id) values (3)',
              f'update "Exact"."Val" set {assignment} where id = 3')
+    synced_exactly(exact)
+
+
+def test_columns_added_at_the_source_are_carried_exactly(exact):
+    """Added after capture was installed: the images take them from the catalog, as exactly."""
+    config, source, target, migration = exact
+    write_as(migration.source_url, ODD_SETTINGS,
+             'alter table "Exact"."Val" add column extra double precision, add column extra_json json',
+             """update "Exact"."Val" set extra = '-0', extra_json = '{"b": 1, "a": 2, "a": 3}', f8 = 0.1::float8 + 0.2::float8 where id = 1""",
+             """insert into "Exact"."Val" (id, extra, extra_json) values (3, 4.9406564584124654e-324, 'null')""")
+    sync.sync_once(config, source, target)
+    query = f'select {COLUMNS}, extra, extra_json from {{}} order by id'
+    assert binary_rows(migration.target_url, query.format('landing."Val" where not _migrate_deleted')) == binary_rows(
+        migration.source_url, query.format('"Exact"."Val"'))
+
+
+def test_json_images_of_an_earlier_trigger_version_are_still_applied(exact):
+    """A change log written by the previous trigger (JSON images, no image_format column) may be
+    unapplied when the kit is upgraded: sync applies it as that version did, then the text images
+    of the new trigger for the same keys in the same batch, the last one winning."""
+    config, source, target, migration = exact
+    earlier_images = """insert into "_migrate".changes (table_schema, table_name, op, old_key, new_row)
+                        select 'Exact', 'Val', %s, case when %s <> 'I' then jsonb_build_object('id', v.id) end, to_jsonb(v)
+                        from "Exact"."Val" v where id = %s"""
+    with psycopg.connect(migration.source_url, autocommit=True) as conn:
+        conn.execute('alter table "_migrate".changes drop column image_format')
+        conn.execute('alter table "Exact"."Val" disable trigger "_migrate_capture"')
+        conn.execute("""update "Exact"."Val" set n = 2.50, words = '{a,"b c",NULL}', tz = '2001-02-03 04:05:06+07' where id = 1""")
+        conn.execute(earlier_images, ("U", "U", 1))
+        conn.execute("""insert into "Exact"."Val" (id, iv, arr) values (3, '1 mon 2 days', '{1,2}')""")
+        conn.execute(earlier_images, ("I", "I", 3))
+        conn.execute("""insert into "_migrate".changes (table_schema, table_name, op, old_key) values ('Exact', 'Val', 'D', '{"id": 2}')""")
+        conn.execute("""delete from "Exact"."Val" where id = 2""")
+    synced_exactly(exact)
+
+    with psycopg.connect(migration.source_url, autocommit=True) as conn:
+        conn.execute("""update "Exact"."Val" set n = 3.10 where id = 1""")
+        conn.execute(earlier_images, ("U", "U", 1))
+        conn.execute("""update "Exact"."Val" set id = 4 where id = 3""")
+        conn.execute("""insert into "_migrate".changes (table_schema, table_name, op, old_key, new_row)
+                        select 'Exact', 'Val', 'U', '{"id": 3}', to_jsonb(v) from "Exact"."Val" v where id = 4""")
+        capture.install(conn, "Exact", [landing.describe(conn, config, t) for t in config.tables])  # the kit upgraded
+        conn.execute('alter table "Exact"."Val" enable trigger "_migrate_capture"')
+        conn.execute("""update "Exact"."Val" set f8 = '-0', n = 3.100 where id = 1""")
+        conn.execute("""update "Exact"."Val" set id = 5 where id = 4""")
+    assert rows(migration.source_url, 'select count(*) filter (where image_format is null), count(image_format) from "_migrate".changes') == [(2, 2)]
     synced_exactly(exact)
