@@ -15,7 +15,14 @@ import os
 import statistics
 
 from bench_checksums import SessionCpu
-from common import Timer, admin_url, arguments, migration_config, scratch_databases, seed
+from common import (
+    Timer,
+    admin_url,
+    arguments,
+    migration_config,
+    scratch_databases,
+    seed,
+)
 
 from harness import connections, load, sync
 

@@ -27,9 +27,9 @@ again: a schema change never makes the application's write fail.
 """
 from __future__ import annotations
 
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Collection, Mapping, Sequence
 
 import psycopg
 from psycopg import sql

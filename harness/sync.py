@@ -39,6 +39,9 @@ class Batch:
     per_table: dict[str, int] = field(default_factory=dict)
     snapshot: str = ""
     seconds: float = 0.0
+    # Columns added at the source that landing now follows: capture takes their values by name, at
+    # a cost to each write, until installed again (`migrate sync --install`).
+    columns_added: dict[str, list[str]] = field(default_factory=dict)
 
 
 @dataclass
@@ -180,6 +183,7 @@ def sync_once(config: Config, source: Database, target: Database, *, snapshot_id
                 if json_images and name in tables:
                     _text_images_from_json(dst, config.landing_schema, tables[name])
             _fill_added_columns(dst, added)
+            batch.columns_added = {name: [column.name for column, _ in columns] for name, columns in added.items()}
             for name, count, _ in counts:
                 if name in tables:
                     apply_changes(dst, config.landing_schema, tables[name])
@@ -232,13 +236,13 @@ class SchemaChanged(HarnessError):
 
 def _check_schema(
     src: psycopg.Connection, dst: psycopg.Connection, config: Config, tables: list[landing.SourceTable]
-) -> dict[str, list[tuple[postgres.Column, str]]]:
+) -> dict[str, list[tuple[postgres.Column, str | None]]]:
     """Compare each listed table at the source with its landing copy, at the start of a batch.
 
     A NOT NULL dropped at the source is dropped in landing. A column added at the source whose
     older rows are known to hold null or the constant it was added with is added to landing (the capture
-    trigger's images carry it from then on, see capture.image_carries); the added columns with that
-    constant are returned for _fill_added_columns. Anything else
+    trigger's images carry it from then on, see capture.image_carries); the added columns are
+    returned with that constant (None: null) for _fill_added_columns. Anything else
     (a table not loaded, a column dropped, renamed or retyped, a volatile default) stops the
     sync before anything is applied or purged, with the fix.
     """
@@ -271,18 +275,19 @@ def _check_schema(
                                     f"and the change log does not hold its values: run `migrate load --table {name}`")
             missing = fills[column.name].missing
             landing.add_column(dst, config.landing_schema, name, column, missing)
-            if missing is not None:
-                added.setdefault(name, []).append((column, missing))
+            added.setdefault(name, []).append((column, missing))
     return added
 
 
-def _fill_added_columns(dst: psycopg.Connection, added: dict[str, list[tuple[postgres.Column, str]]]) -> None:
+def _fill_added_columns(dst: psycopg.Connection, added: dict[str, list[tuple[postgres.Column, str | None]]]) -> None:
     """Changes written before a column was added do not hold it, but at the source those rows hold
     the constant it was added with, as landing's older rows now do: give it to them. All such
     changes are in this batch, the first whose snapshot sees the column (the ALTER waited for
     their writers to commit). In the images' text form: run after _text_images_from_json."""
     for table_name, columns in added.items():
         for column, missing in columns:
+            if missing is None:
+                continue  # older rows hold NULL: so does an image without the column
             dst.execute(
                 sql.SQL(
                     "update _changes set new_row = jsonb_build_object({name}, (({missing}::{type}[])[1])::text) || new_row "

@@ -150,7 +150,7 @@ def test_fallback_writes_back_only_what_the_new_application_changed_whatever_its
     """The before images and the rows now are compared exactly, not in the text of the writer's session."""
     from harness import capture
 
-    config, source, target, tmp_path = worked_example
+    config, source, target, _ = worked_example
     cutover.run(config, source, target, skip_gates=True)
     with psycopg.connect(target.url, autocommit=True) as conn:  # the new application, in a session of its own
         for name, value in {"TimeZone": "Pacific/Chatham", "DateStyle": "SQL, DMY", "extra_float_digits": "0"}.items():

@@ -81,8 +81,7 @@ def test_sync_keeps_jsonb_null_apart_from_sql_null(exact):
              """update "Exact"."Val" set jb = 'null', js = 'null' where id = 1""",
              """insert into "Exact"."Val" (id, jb, js) values (3, null, null), (4, '"null"', '"a string"'), (5, '{"a": null}', '[null]')""")
     synced_exactly(exact)
-    config, source, target, migration = exact
-    with psycopg.connect(migration.target_url) as conn:
+    with psycopg.connect(exact[3].target_url) as conn:
         assert conn.execute('select jb is null, jb = \'null\'::jsonb from landing."Val" where id in (1, 3) order by id').fetchall() == [
             (False, True), (True, None)]
 
@@ -125,7 +124,7 @@ ODD_SETTINGS = {
 def test_sync_is_exact_whatever_the_writing_session_set(exact, assignment):
     write_as(exact[3].source_url, ODD_SETTINGS,
              f'update "Exact"."Val" set {assignment} where id = 1',
-             f'insert into "Exact"."Val" (id) values (3)',
+             'insert into "Exact"."Val" (id) values (3)',
              f'update "Exact"."Val" set {assignment} where id = 3')
     synced_exactly(exact)
 
@@ -147,7 +146,7 @@ def test_json_images_of_an_earlier_trigger_version_are_still_applied(exact):
     """A change log written by the previous trigger (JSON images, no image_format column) may be
     unapplied when the kit is upgraded: sync applies it as that version did, then the text images
     of the new trigger for the same keys in the same batch, the last one winning."""
-    config, source, target, migration = exact
+    config, _, _, migration = exact
     earlier_images = """insert into "_migrate".changes (table_schema, table_name, op, old_key, new_row)
                         select 'Exact', 'Val', %s, case when %s <> 'I' then jsonb_build_object('id', v.id) end, to_jsonb(v)
                         from "Exact"."Val" v where id = %s"""
