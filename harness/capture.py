@@ -180,7 +180,7 @@ def text_image(row: sql.Composable, columns: Sequence[str], masks: Mapping[str, 
 def _row_trigger_body(table: SourceTable, columns: dict[str, int], last_attnum: int, before_images: bool) -> sql.Composed:
     """The capture function of a table whose columns are `columns` now (name: number), the last
     number it has used `last_attnum`."""
-    masked = [(columns[name], MASK_SQL[mask]) for name, mask in table.masks.items() if name in columns]
+    masks = list(table.masks.items())
     return sql.SQL(
         """
 declare
@@ -213,17 +213,21 @@ begin
         end if;
     exception when undefined_column then
         -- The table's columns changed since this function was made (added, dropped, renamed): the
-        -- images as the catalog has the columns now, masks kept on their column numbers; slower,
-        -- until capture is installed again. Never the application's write refused for it.
+        -- images as the catalog has the columns now, a mask on its column's name and on its number
+        -- (a renamed column stays masked); slower, until capture is installed again. Never the
+        -- application's write refused for it.
         select string_agg(format('jsonb_build_object(%L, (%s)::text)', a.attname,
                                  replace(coalesce(m.expression, '{{col}}'), '{{col}}', '($1).' || quote_ident(a.attname))), ' || ' order by a.attnum),
                string_agg(format('jsonb_build_object(%L, ($2).%I::text)', a.attname, a.attname), ' || ' order by a.attnum)
                    filter (where a.attnum = any({key_numbers})),
                string_agg(format('jsonb_build_object(%L, ($2).%I::text)', a.attname, a.attname), ' || ' order by a.attnum)
         into new_image, key_image, old_image
-        from pg_attribute a left join unnest({mask_numbers}, {mask_expressions}) as m(attnum, expression) on m.attnum = a.attnum
+        from pg_attribute a
+        left join unnest({mask_names}, {mask_numbers}, {mask_expressions}) as m(attname, attnum, expression)
+            on m.attname = a.attname or m.attnum = a.attnum
         where a.attrelid = TG_RELID and a.attnum > 0 and not a.attisdropped;
-        execute format('select %s, %s, %s', new_image, coalesce(key_image, 'null'), old_image) into new_row, old_key, old_row using NEW, OLD;
+        execute format('select %s, %s, %s', coalesce(new_image, 'null'), coalesce(key_image, 'null'), coalesce(old_image, 'null'))
+        into new_row, old_key, old_row using NEW, OLD;
         if TG_OP = 'INSERT' then
             old_key := null;
             old_row := null;
@@ -244,8 +248,9 @@ end
         old_row=sql.SQL("old_row := {};").format(text_image(sql.SQL("OLD"), list(columns))) if before_images else sql.SQL(""),
         no_old_row=sql.SQL("") if before_images else sql.SQL("old_row := null;"),
         key_numbers=sql.SQL("{}::int2[]").format(sql.Literal([columns[k] for k in table.key if k in columns])),
-        mask_numbers=sql.SQL("{}::int2[]").format(sql.Literal([number for number, _ in masked])),
-        mask_expressions=sql.SQL("{}::text[]").format(sql.Literal([expression for _, expression in masked])),
+        mask_names=sql.SQL("{}::name[]").format(sql.Literal([name for name, _ in masks])),
+        mask_numbers=sql.SQL("{}::int2[]").format(sql.Literal([columns.get(name, 0) for name, _ in masks])),
+        mask_expressions=sql.SQL("{}::text[]").format(sql.Literal([MASK_SQL[mask] for _, mask in masks])),
         last=sql.Literal(last_attnum),
         next=sql.Literal(last_attnum + 1),
         format=sql.Literal(TEXT_IMAGES),
