@@ -125,3 +125,19 @@ def binary_rows(url: str, query: str, settings: dict[str, str] | None = None) ->
             position += max(length, 0)
         result.append(tuple(values))
     return result
+
+
+# A money amount is read and written in the session's lc_monetary; only the server's libc locales qualify.
+MONETARY_LOCALES = ("de_DE.UTF-8", "de_DE.utf8", "fr_FR.UTF-8", "ja_JP.UTF-8", "en_IN.UTF-8", "en_US.UTF-8")
+
+
+def odd_monetary_locale(url: str) -> str | None:
+    """A locale other than C that the server takes for lc_monetary, if it has one."""
+    with psycopg.connect(url, autocommit=True) as conn:
+        for locale in MONETARY_LOCALES:
+            try:
+                conn.execute("select set_config('lc_monetary', %s, false)", (locale,))
+                return locale
+            except psycopg.errors.InvalidParameterValue:
+                continue
+    return None

@@ -8,17 +8,21 @@ value, stricter than `=` (which calls -0 and 0, 1.10 and 1.1, '1 mon' and '30 da
 defined for types without `=` (xml, point, line, lseg, path, polygon, circle; box's `=` compares
 areas). Two columns hold the OID of a type of the migration's own in that form (an array of a
 composite type, an array of an enum), and OIDs differ between the databases: those two are
-compared by their text output under fixed settings instead (COMPARED_AS_TEXT).
+compared by their text output under fixed settings instead (COMPARED_AS_TEXT). A server built
+without libxml (the embedded PostgreSQL 16) can hold no xml value: there the matrix has no xml column.
 """
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import psycopg
 import pytest
 
 from harness import checksums, load, sync
-from harness.config import load_config
+from harness.config import Config, load_config
 from harness.connections import Database
-from tests.integration.conftest import binary_rows
+from tests.conftest import Migration
+from tests.integration.conftest import binary_rows, odd_monetary_locale
 
 pytestmark = pytest.mark.integration
 
@@ -98,7 +102,6 @@ MATRIX = [
     ("b", "boolean", "true", "false", "false"),
     ("lsn", "pg_lsn", "'16/B374D848'", "'0/0'", "'16/B374D849'"),
 ]
-COLUMNS = [column for column, *_ in MATRIX]
 # Their binary form holds the OID of the migration's own composite or enum type: see the module doc.
 COMPARED_AS_TEXT = {"comp_arr", "en_arr"}
 TEXT_SETTINGS = {"extra_float_digits": "3", "DateStyle": "ISO, YMD", "IntervalStyle": "postgres", "TimeZone": "UTC"}
@@ -118,22 +121,6 @@ ODD_SETTINGS = {
     "standard_conforming_strings": "off",
     "xmloption": "document",
 }
-# A money amount is read and written in the session's lc_monetary; only libc locales qualify.
-MONETARY_LOCALES = ("de_DE.UTF-8", "de_DE.utf8", "fr_FR.UTF-8", "ja_JP.UTF-8", "en_IN.UTF-8", "en_US.UTF-8")
-
-
-def odd_monetary_locale(url: str) -> str | None:
-    """A locale other than C that the server takes for lc_monetary, if it has one."""
-    with psycopg.connect(url, autocommit=True) as conn:
-        for locale in MONETARY_LOCALES:
-            try:
-                conn.execute("select set_config('lc_monetary', %s, false)", (locale,))
-                return locale
-            except psycopg.errors.InvalidParameterValue:
-                continue
-    return None
-
-
 CONFIG = """
 source: {schema: Fid, database: unused}
 target: {database: unused}
@@ -143,6 +130,8 @@ tables:
 
 
 def odd_session(url: str) -> psycopg.Connection:
+    """A session of the legacy application's with ODD_SETTINGS, and an lc_monetary other than C
+    where the server has one (test_sync_exact's money test says when it has none)."""
     conn = psycopg.connect(url, autocommit=True)
     settings = dict(ODD_SETTINGS)
     if (locale := odd_monetary_locale(url)) is not None:
@@ -161,15 +150,44 @@ def update(conn: psycopg.Connection, key: int, values: dict[str, str]) -> None:
     conn.execute(f'update "Fid"."Matrix" set {", ".join(f"{c} = {v}" for c, v in values.items())} where id = {key}')
 
 
-VALUES_A = {column: a for column, _, a, _, _ in MATRIX}
-VALUES_B = {column: b for column, _, _, b, _ in MATRIX}
-NULLS = {column: "null" for column in COLUMNS}
+def xml_supported(url: str) -> bool:
+    """Whether the server was built with libxml (the embedded PostgreSQL 16 is not): without, no xml value can be written."""
+    with psycopg.connect(url, autocommit=True) as conn:
+        try:
+            conn.execute("select xmlparse(content 'x')")
+            return True
+        except psycopg.errors.FeatureNotSupported:
+            return False
+
+
+@dataclass
+class Matrix:
+    config: Config
+    source: Database
+    target: Database
+    migration: Migration
+    entries: list[tuple[str, str, str, str, str]]  # those of MATRIX the server can hold
+
+    @property
+    def columns(self) -> list[str]:
+        return [column for column, *_ in self.entries]
+
+    def values(self, which: str) -> dict[str, str]:
+        """Each column's value A, value B, corruption of A, NULL, or look-alike of NULL."""
+        if which == "null":
+            return {column: "null" for column in self.columns}
+        if which == "look-alike":
+            return {column: value for column, value in LOOK_ALIKES.items() if column in self.columns}
+        index = {"A": 2, "B": 3, "corrupted": 4}[which]
+        return {entry[0]: entry[index] for entry in self.entries}
 
 
 @pytest.fixture
-def matrix(tmp_path, migration, monkeypatch):
+def matrix(tmp_path, migration, monkeypatch) -> Matrix:
     """The matrix loaded: row 1 of values A, 2 of values B, 3 of NULLs, 4 of look-alikes of NULL,
-    5 of every Unicode code point in one text, all written by a session with odd settings."""
+    5 of every Unicode code point in one text, all written by a session with odd settings. Without
+    xml on a server built without libxml."""
+    entries = [e for e in MATRIX if e[1] != "xml" or xml_supported(migration.source_url)]
     (tmp_path / "migration.yml").write_text(CONFIG)
     monkeypatch.setenv("MIGRATE_SOURCE_URL", migration.source_url)
     monkeypatch.setenv("MIGRATE_TARGET_URL", migration.target_url)
@@ -177,71 +195,72 @@ def matrix(tmp_path, migration, monkeypatch):
         with psycopg.connect(url, autocommit=True) as conn:
             conn.execute(TYPES)
     with psycopg.connect(migration.source_url, autocommit=True) as conn:
-        conn.execute(f'create table "Fid"."Matrix" (id integer primary key, {", ".join(f"{c} {t}" for c, t, *_ in MATRIX)})')
-    with odd_session(migration.source_url) as conn:
-        insert(conn, 1, VALUES_A)
-        insert(conn, 2, VALUES_B)
-        insert(conn, 3, {})
-        insert(conn, 4, LOOK_ALIKES)
-        insert(conn, 5, {"txt": EVERY_CODE_POINT})
+        conn.execute(f'create table "Fid"."Matrix" (id integer primary key, {", ".join(f"{c} {t}" for c, t, *_ in entries)})')
     config = load_config(tmp_path)
     source = Database("source", migration.source_url, "MIGRATE_SOURCE_URL", False)
     target = Database("target", migration.target_url, "MIGRATE_TARGET_URL", False)
+    loaded = Matrix(config, source, target, migration, entries)
+    with odd_session(migration.source_url) as conn:
+        insert(conn, 1, loaded.values("A"))
+        insert(conn, 2, loaded.values("B"))
+        insert(conn, 3, {})
+        insert(conn, 4, loaded.values("look-alike"))
+        insert(conn, 5, {"txt": EVERY_CODE_POINT})
     load.load(config, source, target)
-    return config, source, target, migration
+    return loaded
 
 
-def exact_rows(url: str, relation: str) -> list[tuple]:
-    values = ", ".join(f"{c}::text" if c in COMPARED_AS_TEXT else c for c in COLUMNS)
+def exact_rows(matrix: Matrix, url: str, relation: str) -> list[tuple]:
+    values = ", ".join(f"{c}::text" if c in COMPARED_AS_TEXT else c for c in matrix.columns)
     return binary_rows(url, f"select id, {values} from {relation} order by id", TEXT_SETTINGS)
 
 
-def assert_landing_exact(migration) -> None:
-    source = exact_rows(migration.source_url, '"Fid"."Matrix"')
-    landed = exact_rows(migration.target_url, 'landing."Matrix" where not _migrate_deleted')
+def assert_landing_exact(matrix: Matrix) -> None:
+    source = exact_rows(matrix, matrix.migration.source_url, '"Fid"."Matrix"')
+    landed = exact_rows(matrix, matrix.migration.target_url, 'landing."Matrix" where not _migrate_deleted')
     assert [row[0] for row in landed] == [row[0] for row in source], "the same keys"
     differing = [
         (int.from_bytes(s[0], "big"), column)
-        for s, t in zip(source, landed) for column, a, b in zip(["id", *COLUMNS], s, t) if a != b
+        for s, t in zip(source, landed) for column, a, b in zip(["id", *matrix.columns], s, t) if a != b
     ]
     assert differing == [], "values that landed other than the source holds them (key, column)"
 
 
 def test_load_and_sync_land_every_matrix_value_exactly(matrix):
-    config, source, target, migration = matrix
-    assert_landing_exact(migration)
-    with odd_session(migration.source_url) as conn:
-        update(conn, 1, VALUES_B)
-        update(conn, 2, VALUES_A)
-        update(conn, 3, LOOK_ALIKES)
-        update(conn, 4, NULLS)
-        insert(conn, 6, VALUES_A)
-        insert(conn, 7, VALUES_B)
+    config, source, target = matrix.config, matrix.source, matrix.target
+    assert_landing_exact(matrix)
+    with odd_session(matrix.migration.source_url) as conn:
+        update(conn, 1, matrix.values("B"))
+        update(conn, 2, matrix.values("A"))
+        update(conn, 3, matrix.values("look-alike"))
+        update(conn, 4, matrix.values("null"))
+        insert(conn, 6, matrix.values("A"))
+        insert(conn, 7, matrix.values("B"))
         insert(conn, 8, {"txt": EVERY_CODE_POINT, "arr_t": f"array[{EVERY_CODE_POINT}, 'NULL', null]"})
         conn.execute('update "Fid"."Matrix" set id = 50 where id = 5')
         conn.execute('delete from "Fid"."Matrix" where id = 7')
         update(conn, 6, {"f8": "'-0'"})  # a row changed twice in one batch: the last image wins
     batch = sync.sync_once(config, source, target)
     assert batch.changes == 10
-    assert_landing_exact(migration)
+    assert_landing_exact(matrix)
     (result,) = checksums.compare(config, source, target)
     assert result.matches, result.differences
 
 
 def test_checksums_find_every_corrupted_matrix_value_with_its_key_and_column(matrix):
-    config, source, target, migration = matrix
+    config, source, target = matrix.config, matrix.source, matrix.target
     (result,) = checksums.compare(config, source, target)
     assert result.matches, result.differences
-    with psycopg.connect(migration.target_url, autocommit=True) as conn:
+    with psycopg.connect(matrix.migration.target_url, autocommit=True) as conn:
         conn.execute('create table landing_original as select * from landing."Matrix"')
     missed = []
-    for column, _, _, _, corruption in MATRIX:
-        with psycopg.connect(migration.target_url, autocommit=True) as conn:
+    for column, corruption in matrix.values("corrupted").items():
+        with psycopg.connect(matrix.migration.target_url, autocommit=True) as conn:
             conn.execute(f'update landing."Matrix" set {column} = {corruption} where id = 1')
         (result,) = checksums.compare(config, source, target)
         found = [(d.kind, d.key, d.columns) for d in result.differences]
         if found != [("changed", ("1",), (column,))]:
             missed.append((column, found))
-        with psycopg.connect(migration.target_url, autocommit=True) as conn:
+        with psycopg.connect(matrix.migration.target_url, autocommit=True) as conn:
             conn.execute(f'update landing."Matrix" m set {column} = o.{column} from landing_original o where m.id = 1 and o.id = 1')
     assert missed == [], "corruptions the checksum level did not find with their key and column alone"

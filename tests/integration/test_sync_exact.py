@@ -11,7 +11,7 @@ import pytest
 from harness import capture, landing, load, sync
 from harness.config import load_config
 from harness.connections import Database
-from tests.integration.conftest import binary_rows, rows
+from tests.integration.conftest import binary_rows, odd_monetary_locale, rows
 
 pytestmark = pytest.mark.integration
 
@@ -19,7 +19,7 @@ SCHEMA = """
 create schema "Exact";
 create table "Exact"."Val" (
     id integer primary key, f8 double precision, f4 real, jb jsonb, js json, n numeric, iv interval,
-    tz timestamptz, ts timestamp, by bytea, arr integer[], words text[], "odd ""name"" col" text
+    tz timestamptz, ts timestamp, by bytea, arr integer[], words text[], "odd ""name"" col" text, mon money
 );
 insert into "Exact"."Val" (id, f8, jb) values (1, 1, '{}'), (2, 2, '[]');
 """
@@ -31,7 +31,7 @@ tables:
   Val: {}
 """
 
-COLUMNS = 'id, f8, f4, jb, js, n, iv, tz, ts, by, arr, words, "odd ""name"" col"'
+COLUMNS = 'id, f8, f4, jb, js, n, iv, tz, ts, by, arr, words, "odd ""name"" col", mon'
 
 
 @pytest.fixture
@@ -118,6 +118,7 @@ ODD_SETTINGS = {
         pytest.param("""words = array['NULL', null, '', 'a,b', 'back\\slash', '"quoted"']""", id="array of texts"),
         pytest.param("f8 = 'NaN', f4 = '-Infinity'", id="float NaN and infinity"),
         pytest.param("f8 = 1.7976931348623157e308", id="float max"),
+        pytest.param("mon = '-92233720368547758.08'", id="money"),
         pytest.param('"odd ""name"" col" = E\'tab\\there, new\\nline, \\u00e9, \\U0001F600\'', id="odd column name and text"),
     ],
 )
@@ -126,6 +127,16 @@ def test_sync_is_exact_whatever_the_writing_session_set(exact, assignment):
              f'update "Exact"."Val" set {assignment} where id = 1',
              'insert into "Exact"."Val" (id) values (3)',
              f'update "Exact"."Val" set {assignment} where id = 3')
+    synced_exactly(exact)
+
+
+def test_money_written_under_another_lc_monetary_lands_as_the_same_amount(exact):
+    locale = odd_monetary_locale(exact[3].source_url)
+    if locale is None:
+        pytest.skip("the server takes no lc_monetary but C: no other locale to write money under")
+    write_as(exact[3].source_url, {**ODD_SETTINGS, "lc_monetary": locale},
+             "update \"Exact\".\"Val\" set mon = 1234567.89::numeric::money where id = 1",
+             "insert into \"Exact\".\"Val\" (id, mon) values (3, '-92233720368547758.08'::numeric::money)")
     synced_exactly(exact)
 
 
