@@ -11,6 +11,7 @@ the target's server only when asked to.
 """
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import os
@@ -48,6 +49,7 @@ class Backup:
     row_counts: dict[str, int]
     seconds: float = 0.0
     checksums: dict[str, str] | None = None  # None: a backup from before checksums were recorded
+    database_options: postgres.DatabaseOptions | None = None  # None: a backup from before they were recorded
 
 
 @dataclass
@@ -122,7 +124,7 @@ def _sha256(path: Path) -> str:
 def backup(config: Config, source: Database, target: Database, side: str, directory: Path) -> Backup:
     started = time.perf_counter()
     db = source if side == "source" else target
-    provision(config, target)  # the manifest lives in the target's control schema
+    provision(config, source, target)  # the manifest lives in the target's control schema
     _private_folder(directory)
     stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
     file = directory / f"{side}-{db.name}-{stamp}.dump"
@@ -134,6 +136,7 @@ def backup(config: Config, source: Database, target: Database, side: str, direct
         (snapshot_id,) = conn.execute("select pg_export_snapshot()").fetchone()
         version = conn.execute("show server_version").fetchone()[0]
         major = conn.info.server_version // 10000
+        options = postgres.database_options(conn)
         schemas = _schemas(conn, config, side)
         counts, sums = _count_and_hash(conn, schemas)
         args: list = [processes.pg_tool("pg_dump", major), "--format=custom", f"--snapshot={snapshot_id}", f"--file={file}"]
@@ -141,14 +144,15 @@ def backup(config: Config, source: Database, target: Database, side: str, direct
         args += ['--schema="{}"'.format(s.replace('"', '""')) for s in schemas]
         processes.run(args, env=processes.libpq_env(db.url), what=f"pg_dump of the {side}")
         conn.rollback()
-    result = Backup(0, side, file, version, file.stat().st_size, _sha256(file), counts, checksums=sums)
+    result = Backup(0, side, file, version, file.stat().st_size, _sha256(file), counts, checksums=sums, database_options=options)
     with connections.connection(target, command="backup", autocommit=True) as ctl:
         (result.backup_id,) = ctl.execute(
             sql.SQL(
-                "insert into {} (side, file, server_version, size_bytes, sha256, row_counts, checksums) "
-                "values (%s, %s, %s, %s, %s, %s, %s) returning backup_id"
+                "insert into {} (side, file, server_version, size_bytes, sha256, row_counts, checksums, database_options) "
+                "values (%s, %s, %s, %s, %s, %s, %s, %s) returning backup_id"
             ).format(control.table(config.control_schema, "backups")),
-            (side, str(file.resolve()), version, result.size_bytes, result.sha256, json.dumps(counts), json.dumps(sums)),
+            (side, str(file.resolve()), version, result.size_bytes, result.sha256, json.dumps(counts), json.dumps(sums),
+             json.dumps(dataclasses.asdict(options))),
         ).fetchone()
     result.seconds = time.perf_counter() - started
     return result
@@ -183,12 +187,22 @@ def prove(restored: Database, chosen: Backup) -> Restore:
     return Restore(chosen, restored.name, counts, 0.0, sums)
 
 
+def _options_of(chosen: Backup, server: Database) -> postgres.DatabaseOptions:
+    """The encoding and locale a restore of this backup is created with: those of the database it
+    was taken from (its text is then the same bytes, sorted the same way, and proven by the same
+    checksums); for a backup from before they were recorded, that database's as it is now."""
+    if chosen.database_options is not None:
+        return chosen.database_options
+    with connections.connection(server, command="restore") as conn:
+        return postgres.database_options(conn)
+
+
 def find_backup(config: Config, target: Database, backup_id: int | None, side: str) -> Backup:
     with connections.connection(target, command="restore") as ctl:
         control.ensure(ctl, config.control_schema)
         where = sql.SQL("backup_id = %s") if backup_id is not None else sql.SQL("side = %s")
         row = ctl.execute(
-            sql.SQL("select backup_id, side, file, server_version, size_bytes, sha256, row_counts, checksums from {} where {} "
+            sql.SQL("select backup_id, side, file, server_version, size_bytes, sha256, row_counts, checksums, database_options from {} where {} "
                     "order by backup_id desc limit 1").format(
                 control.table(config.control_schema, "backups"), where
             ),
@@ -198,8 +212,9 @@ def find_backup(config: Config, target: Database, backup_id: int | None, side: s
     if row is None:
         wanted = f"backup {backup_id}" if backup_id is not None else f"a backup of the {side}"
         raise ConfigError(f"no record of {wanted} in the control schema: run `migrate backup --side {side}` first")
-    backup_id, side, file, version, size, sha, counts, sums = row
-    return Backup(backup_id, side, Path(file), version, size, sha, counts, checksums=sums)
+    backup_id, side, file, version, size, sha, counts, sums, options = row
+    return Backup(backup_id, side, Path(file), version, size, sha, counts, checksums=sums,
+                  database_options=postgres.DatabaseOptions(**options) if options else None)
 
 
 def restore(
@@ -226,7 +241,8 @@ def restore(
             f"refusing to restore source backup {chosen.backup_id} onto the target's server ({target.describe().rsplit('/', 1)[0]}): "
             "it holds the source's unmasked data, card numbers included; pass --allow-source-copy if that copy is intended"
         )
-    if not connections.create_database(admin, into):
+    fix = "those of the backed-up database: install that locale on this server, or restore onto one that has it"
+    if not connections.create_database(admin, into, _options_of(chosen, server), fix=fix):
         raise ConfigError(f"database {into!r} already exists: choose another name with --into or drop it first")
     restored = Database(server.side, connections.with_database(server.url, into), server.setting, server.embedded)
     with connections.connection(restored, command="restore") as conn:

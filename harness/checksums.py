@@ -30,8 +30,9 @@ difference (landing is an exact copy; an analyst who wants blanks treated as NUL
 models, not here). A type not in the table is compared through its text form, and the report
 says so for that column: equal values written differently would show as changed.
 
-Text is hashed as the database stores it. When both databases use the same server encoding the
-bytes of equal strings are equal and PostgreSQL's 64-bit `hashtextextended` is used; when the
+Text is hashed as the database stores it, as bytes: under the "C" collation, whatever collation
+its column has (a case-insensitive one would hash 'a' and 'A' alike). When both databases use the
+same server encoding the bytes of equal strings are equal and PostgreSQL's 64-bit `hashtextextended` is used; when the
 encodings differ, every row text is converted to UTF-8 and hashed with md5 (slower, portable).
 A row's text joins its columns' texts with the unit separator (U+001F) and writes NULL as the
 record separator (U+001E). A type whose text can hold any character (text, json, arrays, enums,
@@ -149,13 +150,17 @@ def _value(column: postgres.TypedColumn, mask: str | None) -> sql.Composable:
 
 @dataclass(frozen=True)
 class HashFunction:
-    """64-bit hashes of texts, the same on both sides. Portable (md5 of UTF-8) when encodings differ."""
+    """64-bit hashes of texts, the same on both sides. Portable (md5 of UTF-8) when encodings differ.
+
+    Text is hashed under the "C" collation, i.e. its bytes: under the columns' own collations a
+    case-insensitive (nondeterministic) one would hash 'Zebra' and 'ZEBRA' alike, and a row text
+    joining columns of two collations could not be hashed at all."""
 
     portable: bool = False
 
     def __call__(self, text: sql.Composable, seed: int = 0) -> sql.Composable:
         if not self.portable:
-            return sql.SQL("hashtextextended({}, {})").format(text, sql.Literal(seed))
+            return sql.SQL('hashtextextended(({}) collate "C", {})').format(text, sql.Literal(seed))
         salted = text if seed == 0 else sql.SQL("{} || {}").format(text, sql.Literal(f"{FIELD_SEPARATOR}{seed}"))
         return sql.SQL("('x' || left(md5(convert_to({}, 'UTF8')), 16))::bit(64)::bigint").format(salted)
 

@@ -149,7 +149,7 @@ def env_shell(as_json: JsonFlag = False) -> None:
     """Print the exports that let you run dbt by hand: eval "$(migrate env shell)"."""
     config = load_config()
     _, target = connections.resolve(config)
-    for name, value in connections.dbt_environment(target).items():
+    for name, value in dbt.environment(target, config.landing_schema).items():
         print(f"export {name}={shlex.quote(value)}")
 
 
@@ -249,14 +249,14 @@ def assess(
 
     from harness import assess as assessment
     from harness import reports
+    from harness.assess.estimates import STRATEGY_LABELS, format_duration
     from harness.errors import CheckFailed, ConfigError
-    from harness.estimates import STRATEGY_LABELS, format_duration
 
     config = load_config()
     source, target = connections.resolve(config)
     with progress("assessing the source", total=assessment.progress_units(config)) as bar:
         result = assessment.run(config, source, target, sample_rows=sample_rows, progress=bar)
-    written = reports.write(config.reports_root, "assessment", result.to_dict(), reports.assessment_markdown)
+    written = reports.write(config.reports_root, assessment.REPORT_NAME, result.to_dict(), assessment.assessment_markdown)
     ui.result(recommendation=result.recommendation, strategies=result.strategies, estimates=result.estimates, report=str(written.json))
 
     step(result.verdict["headline"])
@@ -270,9 +270,14 @@ def assess(
           "–" if s["within_limit"] is None else ("yes" if s["within_limit"] else "no"), "yes" if s["possible"] else "no"]
          for s in result.strategies],
     )
+    phased = next((s for s in result.strategies if s["name"] == "phased" and len(s["waves"]) > 1), None)
+    if phased:
+        table("Phased: each wave's window", ["wave", "tables", "rows", "freeze", "copy", "build", "validation", "window"],
+              assessment.wave_rows(phased["waves"]))
     phases = result.estimates
-    step("estimated: " + ", ".join(f"{label} {format_duration(phases[key]['seconds'])}" for key, label in
-                                   (("initial_load", "initial load"), ("build", "build"), ("validation", "validation"), ("final_sync", "final sync"))))
+    step("phases: " + ", ".join(f"{label} {format_duration(phases[key]['seconds'])} ({phases[key].get('basis', 'estimated')})"
+                                for key, label in (("initial_load", "initial load"), ("build", "build"), ("validation", "validation"),
+                                                   ("final_sync", "final sync"), ("freeze", "freeze"))))
     for finding in [f for f in result.findings if f.severity != "info"][:5]:
         step(f"[{'red' if finding.severity == 'blocking' else 'yellow'}]{finding.severity}[/]: {escape(finding.message)}")
     summary(f"assessed {sum(t.rows for t in result.tables):,} rows in {len(result.tables)} tables in {result.seconds:.0f} s; "
@@ -353,8 +358,8 @@ def provision_cmd(as_json: JsonFlag = False) -> None:
     from harness.provision import provision
 
     config = load_config()
-    _, target = connections.resolve(config)
-    result = provision(config, target)
+    source, target = connections.resolve(config)
+    result = provision(config, source, target)
     summary(f"target provisioned: {', '.join(result.created) if result.created else 'nothing to change'}")
 
 
@@ -376,7 +381,7 @@ def load_cmd(
 
     config = load_config()
     source, target = connections.resolve(config)
-    alone = tables or load.added_tables(config, target)
+    alone = tables or load.added_tables(config, source, target)
     if alone:
         if not tables:
             step(f"the listed tables are loaded but {', '.join(alone)}, added to migration.yml since: loading {'them' if len(alone) > 1 else 'it'} alone")
@@ -398,7 +403,7 @@ def load_cmd(
             step("dbt build")
 
     with progress("loading", total=None) as bar:
-        done = load.run(config, source, target, build=build, jobs=jobs, range_rows=range_rows, progress=lambda _t, rows: bar(rows),
+        done = load.run(config, source, target, build=build, jobs=jobs, range_rows=range_rows, progress=bar,
                         on_copied=copied, quiet=False)
     if build:
         summary(f"dbt build: {done.nodes_built} nodes passed")
@@ -408,7 +413,7 @@ def _load_tables(config, source, target, names: list[str], build: bool) -> None:
     from harness import load, sync
 
     with progress("loading", total=None) as bar:
-        loaded = load.load_tables(config, source, target, names, progress=lambda _t, rows: bar(rows))
+        loaded = load.load_tables(config, source, target, names, progress=bar)
     table(
         "Tables loaded into the running migration",
         ["table", "rows", "MB", "landing table", "views dropped"],
@@ -611,7 +616,7 @@ def cutover_cmd(
     that did not succeed.
     """
     from harness import cutover
-    from harness.estimates import STRATEGY_LABELS
+    from harness.assess.estimates import STRATEGY_LABELS
 
     config = load_config()
     source, target = connections.resolve(config)
@@ -718,7 +723,7 @@ def rehearse_cmd(
     config = load_config()
     source, target = connections.resolve(config)
     result = rehearse(config, source, target, on_step=lambda name, seconds: step(f"{name}: {seconds:.2f} s"),
-                      traffic_command=shlex.split(traffic_command) if traffic_command else None)
+                      traffic_command=shlex.split(traffic_command) if traffic_command else None, quiet=False, progress=progress)
     summary(f"rehearsal {result.rehearsal_id} succeeded in {result.seconds:.0f} s"
             + ("" if result.fallback else " (rolled back before the switch: the project has no reverse models)")
             + f"; report {result.report.relative_to(config.project_dir)}; the cutover runbook now uses its timings")

@@ -5,6 +5,7 @@ is the worst kind of migration bug.
 """
 from __future__ import annotations
 
+import dataclasses
 import os
 import shlex
 from dataclasses import dataclass, field
@@ -13,12 +14,13 @@ from typing import Any
 
 import yaml
 
-from harness.engines.postgres import identifier_problem
+from harness.engines.postgres import DatabaseOptions, identifier_problem
 from harness.errors import ConfigError
 
 STRATEGIES = ("big_bang", "phased", "parallel_run")
 MASKS = ("last4", "null", "hash")
 CAPTURE_METHODS = ("trigger", "timestamp")
+LOCALE_PROVIDERS = ("libc", "icu", "builtin")
 ROLLBACK_KINDS = ("verification", "data_loss", "metric", "latency", "manual")
 
 
@@ -167,6 +169,8 @@ class Config:
     rollback: RollbackConfig = RollbackConfig()
     decommission: DecommissionConfig = DecommissionConfig()
     reports_dir: Path | None = None  # where reports go; None: reports/ in the project (a rehearsal sets its own)
+    # target.database_options: what the target database is created with instead of the source's encoding and locale
+    target_database_options: DatabaseOptions = field(default_factory=DatabaseOptions)
 
     @property
     def reports_root(self) -> Path:
@@ -204,7 +208,7 @@ def _identifier(value: Any, key: str, where: str) -> str:
 
 
 def _endpoint(raw: dict, side: str, where: str, default_db: str) -> tuple[Endpoint, dict]:
-    allowed = {"engine", "database", "url", "schema", "landing_schema", "control_schema"}
+    allowed = {"engine", "database", "url", "schema", "landing_schema", "control_schema"} | ({"database_options"} if side == "target" else set())
     section = _section(raw, side, allowed, where)
     engine = section.get("engine", "postgres")
     if engine != "postgres":
@@ -299,7 +303,26 @@ def load_config(project_dir: Path | None = None) -> Config:
         cutover=cutover,
         rollback=_rollback(raw, where, cutover, reconcile),
         decommission=_decommission(raw, where),
+        target_database_options=_database_options(target_section, where),
     )
+
+
+def _database_options(target_section: dict, where: str) -> DatabaseOptions:
+    """target.database_options: CREATE DATABASE's encoding and locale options, each taking the place of the source's."""
+    allowed = {f.name for f in dataclasses.fields(DatabaseOptions)}
+    section = target_section.get("database_options") or {}
+    if not isinstance(section, dict):
+        raise ConfigError(f"{where}: target.database_options must be a mapping, e.g. {{encoding: UTF8, lc_collate: C.UTF-8}}")
+    unknown = set(section) - allowed
+    if unknown:
+        raise ConfigError(f"{where}: unknown key(s) {', '.join(sorted(unknown))} under target.database_options; allowed: {', '.join(sorted(allowed))}")
+    for key, value in section.items():
+        if not isinstance(value, str) or not value:
+            raise ConfigError(f"{where}: target.database_options.{key} must be a name such as UTF8, C.UTF-8 or en-US, not {value!r}")
+    provider = section.get("locale_provider")
+    if provider is not None and provider not in LOCALE_PROVIDERS:
+        raise ConfigError(f"{where}: target.database_options.locale_provider {provider!r} is unknown; use one of {', '.join(LOCALE_PROVIDERS)}")
+    return DatabaseOptions(**section)
 
 
 def _capture(raw: dict, where: str) -> CaptureConfig:

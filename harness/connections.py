@@ -17,10 +17,16 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from harness import embedded
 from harness.config import Config, Endpoint
+from harness.engines import postgres
+from harness.engines.postgres import DatabaseOptions
 from harness.errors import ConfigError, ConnectionFailed
 
 APPLICATION = "migrate"
 CONNECT_TIMEOUT = 10
+# Every connection talks UTF-8, whatever its database's encoding: Python's strings always fit, and a
+# copy streamed from one database into another (load's psql, sync's change log) is read in the
+# encoding it was written in; the server converts from and to its own.
+CLIENT_ENCODING = "UTF8"
 
 
 @dataclass(frozen=True)
@@ -60,14 +66,15 @@ def resolve(config: Config, *, create_missing: bool = True) -> tuple[Database, D
             "or unset both to use the embedded server"
         )
     admin = embedded.start(config.project_dir)
-    if create_missing:
-        create_database(admin, source.database)
-        create_database(admin, target.database)
     setting = "the embedded server (.migrate/); `migrate env status` shows it"
-    return (
+    databases = (
         Database("source", with_database(admin, source.database), setting, True),
         Database("target", with_database(admin, target.database), setting, True),
     )
+    if create_missing:
+        create_database(admin, source.database)
+        create_target_database(config, databases[0], admin, target.database)
+    return databases
 
 
 def _configured(side: str, endpoint: Endpoint) -> Database:
@@ -106,6 +113,7 @@ def connect(db: Database, *, command: str = "", autocommit: bool = False) -> psy
             autocommit=autocommit,
             application_name=name[:63],
             connect_timeout=CONNECT_TIMEOUT,
+            client_encoding=CLIENT_ENCODING,
         )
     except psycopg.OperationalError as exc:
         raise explain_failure(db, exc) from None
@@ -120,14 +128,37 @@ def connection(db: Database, *, command: str = "", autocommit: bool = False) -> 
         conn.close()
 
 
-def create_database(admin_url: str, name: str) -> bool:
-    """Create a database if it is missing; True when it was created."""
+def create_database(admin_url: str, name: str, options: DatabaseOptions | None = None, *, fix: str = "") -> bool:
+    """Create a database if it is missing, with these encoding and locale options (else the server's
+    defaults); True when it was created. Options the server refuses are one line ending with `fix`."""
+    options = options or DatabaseOptions()
     with psycopg.connect(admin_url, autocommit=True, connect_timeout=CONNECT_TIMEOUT) as conn:
-        exists = conn.execute("select 1 from pg_database where datname = %s", (name,)).fetchone()
-        if exists:
+        if _database_exists(conn, name):
             return False
-        conn.execute(sql.SQL("create database {}").format(sql.Identifier(name)))
+        try:
+            conn.execute(postgres.create_database_sql(name, options, conn.info.server_version))
+        except (psycopg.errors.DataError, psycopg.errors.ProgrammingError, psycopg.errors.NotSupportedError) as exc:
+            if isinstance(exc, psycopg.errors.InsufficientPrivilege):
+                raise
+            reason = str(exc).strip().splitlines()[0]
+            raise ConfigError(f"cannot create database {name!r} with {options.describe()}: {reason}{'; ' + fix if fix else ''}") from None
         return True
+
+
+def _database_exists(conn: psycopg.Connection, name: str) -> bool:
+    return conn.execute("select 1 from pg_database where datname = %s", (name,)).fetchone() is not None
+
+
+def create_target_database(config: Config, source: Database, admin_url: str, name: str) -> bool:
+    """Create the target database if it is missing, with the source's encoding and locale where
+    migration.yml's target.database_options does not name others; True when it was created."""
+    with psycopg.connect(admin_url, autocommit=True, connect_timeout=CONNECT_TIMEOUT) as conn:
+        if _database_exists(conn, name):
+            return False
+    with connection(source, command="provision") as src:
+        options = postgres.database_options(src).overridden_by(config.target_database_options)
+    return create_database(admin_url, name, options, fix="the source's options, with target.database_options over them: "
+                           "set target.database_options in migration.yml to options this server has")
 
 
 def drop_database(admin_url: str, name: str) -> None:

@@ -94,7 +94,9 @@ create table if not exists {schema}.sync_state (
     built_at      timestamptz,     -- last dbt build over landing
     built_snapshot text,           -- the watermark that build covered
     unbuilt_since timestamptz,     -- capture time of the oldest change in landing but not yet in app
-    timestamp_watermark jsonb      -- timestamp capture only: per table, the newest change time seen
+    timestamp_watermark jsonb,     -- timestamp capture only: per table, the newest change time seen
+    sync_build_seconds double precision, -- how long the last incremental sync build took (assess times the final sync by it)
+    sync_built_at  timestamptz      -- when it finished
 );
 
 create table if not exists {schema}.backups (
@@ -108,7 +110,8 @@ create table if not exists {schema}.backups (
     row_counts  jsonb not null,
     checksums   jsonb,          -- per table: a hash sum of its rows, in the dump's own snapshot
     verified_at timestamptz,
-    verified_into text
+    verified_into text,
+    database_options jsonb      -- the database's encoding and locale: a restore creates its database with them
 );
 
 -- One row per `migrate reconcile`: the levels it ran, the source snapshot it compared as of,
@@ -185,8 +188,8 @@ create table if not exists {schema}.approvals (
     revoked_at  timestamptz,    -- `migrate approve --revoke`: the sign-off no longer counts
     revoked_by  text
 );
--- Control schemas made before approvals recorded the OS user and revocations, and before backups
--- recorded checksums. Altered only where the columns are missing: ALTER TABLE locks the table
+-- Control schemas made before approvals recorded the OS user and revocations, before backups
+-- recorded checksums and database options, and before sync_state timed the builds. Altered only where the columns are missing: ALTER TABLE locks the table
 -- exclusively even when it changes nothing.
 do $$ begin
     if not exists (select from pg_attribute where attrelid = '{schema}.approvals'::regclass and attname = 'revoked_at') then
@@ -195,6 +198,12 @@ do $$ begin
     end if;
     if not exists (select from pg_attribute where attrelid = '{schema}.backups'::regclass and attname = 'checksums') then
         alter table {schema}.backups add column checksums jsonb;
+    end if;
+    if not exists (select from pg_attribute where attrelid = '{schema}.backups'::regclass and attname = 'database_options') then
+        alter table {schema}.backups add column database_options jsonb;
+    end if;
+    if not exists (select from pg_attribute where attrelid = '{schema}.sync_state'::regclass and attname = 'sync_build_seconds') then
+        alter table {schema}.sync_state add column sync_build_seconds double precision, add column sync_built_at timestamptz;
     end if;
 end $$;
 """

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
 
+from harness import dbt_contract
 from harness.config import Config
 from harness.connections import Database, dbt_environment
 from harness.errors import DbtFailed
@@ -27,7 +28,13 @@ class DbtOutcome:
 
 
 def run(config: Config, target: Database, args: list[str], *, quiet: bool = False, manifest: Any = None) -> DbtOutcome:
-    return invoke(config.project_dir, target, args, quiet=quiet, manifest=manifest)
+    return invoke(config.project_dir, target, args, quiet=quiet, manifest=manifest, landing_schema=config.landing_schema)
+
+
+def environment(target: Database, landing_schema: str) -> dict[str, str]:
+    """What the project reads from the environment: the target's connection (profiles/profiles.yml)
+    and the landing schema (the sources, see harness/dbt_contract.py)."""
+    return {**dbt_environment(target), dbt_contract.LANDING_SCHEMA_ENV: landing_schema}
 
 
 def parse(config: Config, target: Database) -> Any:
@@ -36,11 +43,14 @@ def parse(config: Config, target: Database) -> Any:
     return run(config, target, ["parse"], quiet=True).results
 
 
-def invoke(project_dir: Path, target: Database, args: list[str], *, quiet: bool = False, manifest: Any = None) -> DbtOutcome:
+def invoke(
+    project_dir: Path, target: Database, args: list[str], *, quiet: bool = False, manifest: Any = None,
+    landing_schema: str = dbt_contract.DEFAULT_LANDING_SCHEMA,
+) -> DbtOutcome:
     """dbt `args` on the project in `project_dir` (bench/bench_dbt_build.py times the harness's builds through this)."""
     from dbt.cli.main import dbtRunner
 
-    os.environ.update(dbt_environment(target))
+    os.environ.update(environment(target, landing_schema))
     # No console log; the file log keeps dbt's own level (debug) unless the caller chose one: dbt
     # would otherwise apply --log-level none to the file too.
     logs = ["--log-level", "none", *([] if "--log-level-file" in args else ["--log-level-file", "debug"])]

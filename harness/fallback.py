@@ -21,7 +21,7 @@ from typing import Callable
 import psycopg
 from psycopg import sql
 
-from harness import capture, connections, control, dbt, freeze, processes, runbook
+from harness import capture, connections, control, dbt, dbt_contract, freeze, processes, runbook
 from harness.config import Config, TableConfig
 from harness.connections import Database
 from harness.cutover import app_table_names, write_routing
@@ -30,8 +30,8 @@ from harness.errors import CheckFailed, HarnessError
 from harness.provision import APP_SCHEMA
 from harness.runbook import StepResult
 
-REVERSE_SCHEMA = "fallback"
-OP, COLUMNS = "_fallback_op", "_fallback_columns"
+REVERSE_SCHEMA = dbt_contract.FALLBACK_SCHEMA
+OP, COLUMNS = dbt_contract.FALLBACK_OP, dbt_contract.FALLBACK_COLUMNS
 
 STEPS = ("freeze_target", "reverse_build", "carry_back", "verify", "switch_back", "unfreeze_source")
 
@@ -51,11 +51,11 @@ class FallbackResult:
 
 def reverse_models(config: Config, target: Database) -> list[str]:
     """The dbt models of the reverse mapping (tag `fallback`); none means no fallback is possible."""
-    return list(dbt.run(config, target, ["ls", "--select", f"tag:{REVERSE_SCHEMA}", "--resource-type", "model", "--output", "name", "--log-level", "none"], quiet=True).results or [])
+    return list(dbt.run(config, target, ["ls", "--select", f"tag:{dbt_contract.FALLBACK_TAG}", "--resource-type", "model", "--output", "name", "--log-level", "none"], quiet=True).results or [])
 
 
 def reverse_relation(table: TableConfig) -> sql.Composed:
-    return postgres.qualified(REVERSE_SCHEMA, f"legacy_{table.name.lower()}")
+    return postgres.qualified(REVERSE_SCHEMA, dbt_contract.fallback_relation_name(table.name))
 
 
 def run(
@@ -83,7 +83,7 @@ def run(
             detail.update(tables=frozen.tables, waited_seconds=frozen.waited_seconds, ended_transactions=frozen.ended_transactions, frozen_at=time.time())
 
         def reverse_build(detail: dict) -> None:
-            detail["nodes"] = dbt.run(config, target, ["build", "--select", f"tag:{REVERSE_SCHEMA}"], quiet=True).succeeded
+            detail["nodes"] = dbt.run(config, target, ["build", "--select", f"tag:{dbt_contract.FALLBACK_TAG}"], quiet=True).succeeded
 
         def carry_back(detail: dict) -> None:
             result.carried = _carry_back(config, source, target)
@@ -129,9 +129,9 @@ def _fetch(dst: psycopg.Connection, src: psycopg.Connection, config: Config, tab
     _image_sessions): the models compare before images with current rows in that text, and the
     copy's text reads back as the value it was written from."""
     columns = [c.name for c in postgres.columns(src, config.source_schema, table.name)]
-    if not postgres.table_exists(dst, REVERSE_SCHEMA, f"legacy_{table.name.lower()}", kinds=("r", "v", "m")):
+    if not postgres.table_exists(dst, REVERSE_SCHEMA, dbt_contract.fallback_relation_name(table.name), kinds=("r", "v", "m")):
         raise NoReverseModel(
-            f"no reverse model for {table.name}: add models/fallback/legacy_{table.name.lower()}.sql "
+            f"no reverse model for {table.name}: add models/fallback/{dbt_contract.fallback_relation_name(table.name)}.sql "
             f"(its legacy columns, {OP} and {COLUMNS}); nothing was written to the source"
         )
     src.execute("drop table if exists _fallback")

@@ -80,7 +80,9 @@ def create_landing_table(
 ) -> None:
     """Create the landing table; without its key (and our columns) when a bulk load adds them afterwards."""
     columns = [
-        sql.SQL("{} {}{}").format(sql.Identifier(c.name), sql.SQL(c.type), sql.SQL(" not null" if c.not_null else ""))
+        sql.SQL("{} {}{}{}").format(
+            sql.Identifier(c.name), sql.SQL(c.type), _collate(landing_schema, c), sql.SQL(" not null" if c.not_null else "")
+        )
         for c in table.columns
     ]
     if with_sync_columns:
@@ -91,6 +93,66 @@ def create_landing_table(
     conn.execute(
         sql.SQL("create table if not exists {} ({})").format(postgres.qualified(landing_schema, table.name), sql.SQL(", ").join(columns))
     )
+
+
+def _collate(landing_schema: str, column: postgres.Column) -> sql.Composable:
+    """The column's own collation, where it has one: the server's (pg_catalog), or the copy of a
+    collation made in the source that create_collations makes in landing."""
+    if column.collation is None:
+        return sql.SQL("")
+    schema, name = column.collation
+    return sql.SQL(" collate {}.{}").format(sql.Identifier(schema if schema == postgres.CATALOG_SCHEMA else landing_schema), sql.Identifier(name))
+
+
+def collated_key(table: SourceTable) -> list[str]:
+    """The key columns with a collation of their own, which sync matches by their bytes too (see key_match)."""
+    return [c.name for c in table.columns if c.name in table.key and c.collation is not None]
+
+
+def exactly(alias: str, column: postgres.Column) -> sql.Composable:
+    """`alias.column` as compared by its bytes: under "C" where the column has a collation of its
+    own (a case-insensitive one calls 'Zebra' and 'ZEBRA' equal)."""
+    collate = sql.SQL(' collate "C"' if column.collation is not None else "")
+    return sql.SQL("{}.{}{}").format(sql.Identifier(alias), sql.Identifier(column.name), collate)
+
+
+def key_match(table: SourceTable, left: str, right: str) -> sql.Composable:
+    """`left`'s key equals `right`'s (two table aliases), exactly: plain equality, which the key's
+    index serves, then the collated key columns by their bytes."""
+    by_name = {c.name: c for c in table.columns}
+    plain = [sql.SQL("{0}.{2} = {1}.{2}").format(sql.Identifier(left), sql.Identifier(right), sql.Identifier(k)) for k in table.key]
+    exact = [sql.SQL("{} = {}").format(exactly(left, by_name[k]), exactly(right, by_name[k])) for k in collated_key(table)]
+    return sql.SQL(" and ").join(plain + exact)
+
+
+def create_collations(src: psycopg.Connection, dst: psycopg.Connection, source_schema: str, landing_schema: str,
+                      table_name: str, columns: list[postgres.Column]) -> None:
+    """Make sure the target has the collations of these source columns, so that landing sorts and
+    compares their text as the source does.
+
+    The server's own collations ("C", "en-x-icu", "de_DE.utf8", ...) come with its build and
+    operating system: one the target server lacks is refused here, before anything is copied. A
+    collation made in the source (CREATE COLLATION) is made in the landing schema from the same
+    definition; one of the same name there with another definition is refused.
+    """
+    for column in columns:
+        if column.collation is None:
+            continue
+        schema, name = column.collation
+        shown = f'column {column.name} of "{source_schema}"."{table_name}" has collation {schema}."{name}"'
+        if schema == postgres.CATALOG_SCHEMA:
+            if postgres.collation_definition(dst, schema, name) is None:
+                raise ConfigError(
+                    f"{shown}, which the target server does not have: install its locale (or ICU) on the target's server, "
+                    "or give the column another collation at the source"
+                )
+            continue
+        wanted = postgres.collation_definition(src, schema, name)
+        there = postgres.collation_definition(dst, landing_schema, name)
+        if there is None:
+            postgres.create_collation(dst, landing_schema, name, wanted)
+        elif there != wanted:
+            raise ConfigError(f'{shown}; landing\'s collation "{name}" is defined otherwise ({there}): drop it, or rename one of them')
 
 
 def add_sync_columns(conn: psycopg.Connection, landing_schema: str, table: SourceTable) -> None:
@@ -142,8 +204,10 @@ def check_key(conn: psycopg.Connection, schema: str, table: SourceTable) -> None
 
 def _same_shape(conn: psycopg.Connection, landing_schema: str, table: SourceTable) -> bool:
     """Whether the landing table has the source's columns (names, types and not-nulls, in order) and key."""
-    landed = [(c.name, c.type, c.not_null) for c in postgres.columns(conn, landing_schema, table.name) if c.name not in SYNC_COLUMNS]
-    wanted = [(c.name, c.type, c.not_null or c.name in table.key) for c in table.columns]  # the key makes its columns not null
+    landed = [(c.name, c.type, c.not_null, c.collation and c.collation[1]) for c in postgres.columns(conn, landing_schema, table.name)
+              if c.name not in SYNC_COLUMNS]
+    # the key makes its columns not null
+    wanted = [(c.name, c.type, c.not_null or c.name in table.key, c.collation and c.collation[1]) for c in table.columns]
     return landed == wanted and postgres.primary_key(conn, landing_schema, table.name) == table.key
 
 
@@ -171,14 +235,14 @@ def add_column(conn: psycopg.Connection, landing_schema: str, table_name: str, c
     """Carry a column added at the source: the landing rows get what the source's older rows hold,
     null or the value the column was added with (`missing`, as array text), without a rewrite."""
     target = postgres.qualified(landing_schema, table_name)
-    name, type_ = sql.Identifier(column.name), sql.SQL(column.type)
+    name, type_, collate = sql.Identifier(column.name), sql.SQL(column.type), _collate(landing_schema, column)
     if missing is None:
-        conn.execute(sql.SQL("alter table {} add column {} {}").format(target, name, type_))
+        conn.execute(sql.SQL("alter table {} add column {} {}{}").format(target, name, type_, collate))
         return
     # A constant default is stored once in the catalog for the existing rows; dropped at once,
     # so that landing, like the rest of it, has no defaults of its own.
     conn.execute(
-        sql.SQL("alter table {} add column {} {} default ({}::{}[])[1]").format(target, name, type_, sql.Literal(missing), type_)
+        sql.SQL("alter table {} add column {} {}{} default ({}::{}[])[1]").format(target, name, type_, collate, sql.Literal(missing), type_)
     )
     conn.execute(sql.SQL("alter table {} alter column {} drop default").format(target, name))
 

@@ -21,8 +21,9 @@ import os
 import queue
 import threading
 import time
+from collections import Counter
 from dataclasses import dataclass, field
-from typing import Callable, TypeVar
+from typing import Callable, Protocol, TypeVar
 
 import psycopg
 from psycopg import sql
@@ -40,6 +41,14 @@ INTEGER_TYPES = {"smallint", "integer", "bigint"}
 INDEX_MEMORY_KB = 1024 * 1024  # maintenance_work_mem for a key build, at least
 PIPE_BYTES = 1 << 20  # what the pipe from psql holds, and the most Python passes on at once
 STREAM = control.STREAM
+
+
+class Progress(Protocol):
+    """What the copy reports to (ui.Bar is one): its expected rows once known, then rows as copied."""
+
+    def __call__(self, done: int) -> None: ...
+
+    def total(self, total: int) -> None: ...
 
 
 @dataclass
@@ -91,14 +100,14 @@ def run(
     build: bool = True,
     jobs: int = 2,
     range_rows: int = 250_000,
-    progress: Callable[[str, int], None] | None = None,
+    progress: Progress | None = None,
     on_copied: Callable[[LoadResult | None], None] | None = None,
     quiet: bool = True,
 ) -> LoadRun:
     """The copy, then (with `build`) the dbt build, each a recorded step of a `load` run; an
     interrupted run is resumed at the step that did not finish. `on_copied` is called between the
     two, with the copy (None when the interrupted run had copied)."""
-    provision(config, target)  # the target database may not exist yet
+    provision(config, source, target)  # the target database may not exist yet
     schema = config.control_schema
     with connections.connection(target, command="load", autocommit=True) as ctl:
         control.ensure(ctl, schema)
@@ -129,14 +138,13 @@ def load(
     *,
     jobs: int = 2,
     range_rows: int = 250_000,
-    progress: Callable[[str, int], None] | None = None,
+    progress: Progress | None = None,
 ) -> LoadResult:
     started = time.perf_counter()
-    provision(config, target)
+    provision(config, source, target)
     with connections.connection(source, command="load", autocommit=True) as src:
         tables = [landing.describe(src, config, t) for t in config.tables]
-        for table in tables:
-            landing.check_key(src, config.source_schema, table)
+        _check_tables(config, src, target, tables)
         if config.capture.method == "trigger":
             capture.install(src, config.source_schema, tables)
         else:
@@ -156,6 +164,8 @@ def load(
             load_id = _start_load(ctl, config, tables, coordinator, snapshot, range_rows)
         result = LoadResult(load_id, resumed)
         pending = _pending_ranges(ctl, schema, load_id, tables)
+        if progress:
+            progress.total(_expected_rows(ctl, coordinator, config, load_id, pending))
         _copy_ranges(config, source, target, snapshot_id, snapshot, load_id, pending, jobs, progress)
         coordinator.rollback()
 
@@ -166,6 +176,14 @@ def load(
         result.seconds = time.perf_counter() - started
         _finish_load(ctl, config, load_id, result)
     return result
+
+
+def _check_tables(config: Config, src: psycopg.Connection, target: Database, tables: list[landing.SourceTable]) -> None:
+    """Each table's key, and the collations of its columns on the target, before capture is installed."""
+    with connections.connection(target, command="load", autocommit=True) as dst:
+        for table in tables:
+            landing.check_key(src, config.source_schema, table)
+            landing.create_collations(src, dst, config.source_schema, config.landing_schema, table.name, table.columns)
 
 
 def _register_consumer(ctl: psycopg.Connection, src: psycopg.Connection, config: Config, target: Database, load_id: int | None) -> None:
@@ -225,17 +243,28 @@ def _start_load(
     return load_id
 
 
+def _expected_rows(ctl: psycopg.Connection, src: psycopg.Connection, config: Config, load_id: int, pending: list[RangeJob]) -> int:
+    """The rows the pending ranges hold, by the source's statistics: each table's estimate times
+    its share of ranges still to copy (a progress bar's total, not a promise)."""
+    planned = dict(ctl.execute(
+        sql.SQL("select table_name, count(*) from {} where load_id = %s group by table_name").format(control.table(config.control_schema, "load_ranges")),
+        (load_id,),
+    ).fetchall())
+    left = Counter(job.table.name for job in pending)
+    return sum(
+        round(max(postgres.estimated_rows(src, config.source_schema, name), 0) * count / planned[name]) for name, count in left.items()
+    )
+
+
 def _plan_ranges(conn: psycopg.Connection, schema: str, table: landing.SourceTable, range_rows: int) -> list[tuple[int | None, int | None]]:
     """Even key ranges over an integer leading key; one unbounded range otherwise."""
     first = next(c for c in table.columns if c.name == table.key[0])
     if first.type not in INTEGER_TYPES:
         return [(None, None)]
-    low, high, estimate = conn.execute(
-        sql.SQL("select min({k}), max({k}), (select reltuples::bigint from pg_class where oid = %s::regclass) from {t}").format(
-            k=sql.Identifier(first.name), t=postgres.qualified(schema, table.name)
-        ),
-        (postgres.qualified(schema, table.name).as_string(conn),),
+    low, high = conn.execute(
+        sql.SQL("select min({k}), max({k}) from {t}").format(k=sql.Identifier(first.name), t=postgres.qualified(schema, table.name))
     ).fetchone()
+    estimate = postgres.estimated_rows(conn, schema, table.name)
     if low is None:
         return [(None, None)]
     if estimate <= 0:  # never analysed: the key span is an upper bound of the row count
@@ -305,7 +334,7 @@ def _copy_ranges(
     load_id: int,
     pending: list[RangeJob],
     jobs: int,
-    progress: Callable[[str, int], None] | None,
+    progress: Progress | None,
 ) -> None:
     # Largest tables first, so that a table's key is built (by the worker that copied its last
     # range) while the other worker is still copying the smaller ones.
@@ -320,7 +349,7 @@ def _copy_ranges(
             ranges_left[job.table.name] -= 1
             table_done = ranges_left[job.table.name] == 0
             if progress:
-                progress(job.table.name, rows)
+                progress(rows)
         if table_done:
             _finish_table(dst, config.landing_schema, job.table, alone=nothing_left())
 
@@ -407,7 +436,8 @@ def _copy_rows(config: Config, source: Database, dst: psycopg.Connection, job: R
     )
     psql = [processes.pg_tool("psql", 0), "-X", "-q", "-v", "ON_ERROR_STOP=1", "-f", "-"]
     size = 0
-    with processes.output_of(psql, env=processes.libpq_env(source.url), script=script, what=f"reading {job.table.name}") as stream, dst.cursor() as cur:
+    env = {**processes.libpq_env(source.url), "PGCLIENTENCODING": connections.CLIENT_ENCODING}  # what dst reads
+    with processes.output_of(psql, env=env, script=script, what=f"reading {job.table.name}") as stream, dst.cursor() as cur:
         pipe = stream.fileno()
         _widen(pipe)
         with cur.copy(copy_in) as writer:
@@ -492,9 +522,9 @@ class TableReload:
     seconds: float
 
 
-def added_tables(config: Config, target: Database) -> list[str]:
+def added_tables(config: Config, source: Database, target: Database) -> list[str]:
     """Tables listed in migration.yml after the load finished: listed, but without a landing table."""
-    provision(config, target)  # a first load may find no target database yet
+    provision(config, source, target)  # a first load may find no target database yet
     with connections.connection(target, command="load", autocommit=True) as ctl:
         if _unfinished_load(ctl, config.control_schema) is not None or not _sync_started(ctl, config.control_schema):
             return []
@@ -507,7 +537,7 @@ def _sync_started(ctl: psycopg.Connection, schema: str) -> bool:
 
 
 def load_tables(
-    config: Config, source: Database, target: Database, names: list[str], *, progress: Callable[[str, int], None] | None = None
+    config: Config, source: Database, target: Database, names: list[str], *, progress: Progress | None = None
 ) -> list[TableReload]:
     """(Re)load the named tables alone into a running migration, each consistent with the sync.
 
@@ -517,7 +547,7 @@ def load_tables(
     if config.capture.method != "trigger":
         raise ConfigError("`migrate load --table` needs trigger capture (capture.method: trigger); with timestamp capture run `migrate load`")
     listed = [config.table(name) for name in dict.fromkeys(names)]
-    provision(config, target)
+    provision(config, source, target)
     with connections.connection(target, command="load --table", autocommit=True) as ctl:
         unfinished = _unfinished_load(ctl, config.control_schema)
         if unfinished is not None:
@@ -526,14 +556,15 @@ def load_tables(
             raise ConfigError("nothing is loaded yet: run `migrate load`, which loads every listed table")
     with connections.connection(source, command="load --table", autocommit=True) as src:
         tables = [landing.describe(src, config, t) for t in listed]
-        for table in tables:
-            landing.check_key(src, config.source_schema, table)
+        _check_tables(config, src, target, tables)
         capture.install(src, config.source_schema, tables)
+        if progress:
+            progress.total(sum(max(postgres.estimated_rows(src, config.source_schema, t.name), 0) for t in tables))
     return [_load_table(config, source, target, table, progress) for table in tables]
 
 
 def _load_table(
-    config: Config, source: Database, target: Database, table: landing.SourceTable, progress: Callable[[str, int], None] | None
+    config: Config, source: Database, target: Database, table: landing.SourceTable, progress: Progress | None
 ) -> TableReload:
     """Replace one landing table by a copy in a fresh snapshot S, without losing or doubling a change.
 
@@ -572,5 +603,5 @@ def _load_table(
             )
         coordinator.rollback()
     if progress:
-        progress(table.name, rows)
+        progress(rows)
     return TableReload(table.name, rows, size, how, dropped, seconds)

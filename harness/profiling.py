@@ -3,7 +3,9 @@
 Nothing here talks to a database. The pattern regexes are written in the subset that Python's
 `re` and PostgreSQL's regular expressions read the same way, so the SQL that classifies values
 inside the database (engines/postgres_assess.py) and `classify` below agree, and the unit tests
-of `classify` vouch for the SQL too.
+of `classify` vouch for the SQL too. It stays outside harness/assess/ because the engine's SQL
+(pattern classes, sample plans) and harness/render (card numbers masked in every report) use it
+too; the column-name heuristics, which only the assessment weighs, are in assess/names.py.
 """
 from __future__ import annotations
 
@@ -24,6 +26,9 @@ class PatternClass:
 
 
 MONTHS = "JAN|FEB|MAR|APR|MAY|JUN|JUL|AUG|SEP|OCT|NOV|DEC"
+# $, € and £ as regex escapes (which Python and PostgreSQL read alike): the pattern's own text stays
+# ASCII, which a database of any encoding accepts (€ is not in LATIN1, for one).
+CURRENCY_SIGNS = r"$\u20ac\u00a3"
 
 # Checked in this order on the trimmed value; the first match wins, so each value has one class.
 PATTERN_CLASSES: tuple[PatternClass, ...] = (
@@ -36,7 +41,8 @@ PATTERN_CLASSES: tuple[PatternClass, ...] = (
     PatternClass("card_number", "card number (13-19 digits, Luhn-valid)", r"^[0-9]{13,19}$", kind="sensitive"),
     PatternClass("email", "e-mail", r"^[^@\s]+@[^@\s]+\.[A-Za-z]{2,}$", kind="email"),
     PatternClass("number", "number", r"^[+-]?[0-9]+(\.[0-9]+)?$", kind="number"),
-    PatternClass("formatted_number", "formatted number ($1,234.50, 99,00 EUR)", r"^[$€£]?\s?[+-]?[0-9][0-9,. ]*\s?([A-Za-z]{3}|[$€£])?$", kind="number"),
+    PatternClass("formatted_number", "formatted number ($1,234.50, 99,00 EUR)",
+                 rf"^[{CURRENCY_SIGNS}]?\s?[+-]?[0-9][0-9,. ]*\s?([A-Za-z]{{3}}|[{CURRENCY_SIGNS}])?$", kind="number"),
 )
 OTHER = "other"
 BLANK = "blank"
@@ -100,81 +106,6 @@ def mask_card_numbers(text: str) -> str:
         return "*" * (len(digits) - 4) + digits[-4:]
 
     return _DIGIT_RUN.sub(mask, text)
-
-
-# --- names ------------------------------------------------------------------------------------
-
-
-def name_tokens(name: str) -> list[str]:
-    """CUST_ID, custId, "Cust Id" → ["cust", "id"]."""
-    spaced = re.sub(r"([a-z0-9])([A-Z])", r"\1 \2", name)
-    return [t for t in re.split(r"[^A-Za-z0-9]+", spaced.lower()) if t]
-
-
-def normalised_name(name: str) -> str:
-    return "".join(name_tokens(name))
-
-
-MONEY_WORDS = {"price", "amount", "amt", "total", "cost", "fee", "charge", "balance", "salary", "wage",
-               "tax", "money", "subtotal", "revenue", "payment", "refund", "cents", "usd", "eur"}
-NATURAL_KEY_WORDS = {"sku", "code", "ean", "upc", "isbn", "email", "mail", "login", "username", "ssn",
-                     "vin", "serial", "iban", "barcode"}
-GENERIC_KEY_NAMES = {"id", "key", "no", "nr", "num", "code", "pk", "oid", "uuid"}
-CREATED_WORDS = {"created", "create", "creation", "inserted", "registered", "signup", "placed", "ordered", "opened", "booked"}
-EVENT_WORDS = {"date", "dt", "at", "on", "ts", "time", "timestamp", "paid", "order", "since"}
-NOT_EVENT_WORDS = {"birth", "dob", "expiry", "expires", "exp", "due", "valid", "until", "end", "start"}
-UPDATED_WORDS = {"upd", "updated", "update", "modified", "modif", "mod", "changed", "last", "deleted", "sync"}
-
-
-def is_money_name(name: str) -> bool:
-    return bool(MONEY_WORDS & set(name_tokens(name)))
-
-
-def is_natural_key_name(name: str) -> bool:
-    return bool(NATURAL_KEY_WORDS & set(name_tokens(name)))
-
-
-def is_update_stamp_name(name: str) -> bool:
-    return bool(UPDATED_WORDS & set(name_tokens(name)))
-
-
-def singular(word: str) -> str:
-    if word.endswith("ies"):
-        return word[:-3] + "y"
-    if word.endswith("s") and not word.endswith("ss"):
-        return word[:-1]
-    return word
-
-
-def names_suggest_reference(column: str, parent_table: str, parent_key: str) -> bool:
-    """Whether a column's name says it points at a parent's single-column key.
-
-    ORDER_HDR.CUST_ID → CUSTOMER.CUST_ID (same name), orders.customerId → customers.id
-    (parent's name + a generic key), line.product_sku → product.sku (ends with the key's name).
-    A bare generic name ("id" → "id") proves nothing and is not proposed.
-    """
-    col, key, table = normalised_name(column), normalised_name(parent_key), normalised_name(parent_table)
-    if not col or not key:
-        return False
-    if key not in GENERIC_KEY_NAMES:
-        return col == key or (len(key) >= 3 and col.endswith(key))
-    prefixes = {table, singular(table)} | {t for t in name_tokens(parent_table) if len(t) >= 3}
-    prefixes |= {singular(t) for t in set(prefixes)}
-    return any(col == prefix + key or col == prefix + "id" for prefix in prefixes if prefix)
-
-
-def creation_date_rank(name: str, typed: bool) -> int | None:
-    """How well a date-like column tells when a row arrived: lower is better, None for not at all."""
-    tokens = set(name_tokens(name))
-    if tokens & (UPDATED_WORDS | NOT_EVENT_WORDS):
-        return None
-    if tokens & CREATED_WORDS:
-        rank = 0
-    elif tokens & EVENT_WORDS:
-        rank = 1
-    else:
-        rank = 2
-    return rank + (0 if typed else 3)
 
 
 # --- error bounds -----------------------------------------------------------------------------

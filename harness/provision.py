@@ -9,12 +9,12 @@ from dataclasses import dataclass, field
 import psycopg
 from psycopg import sql
 
-from harness import connections, control
+from harness import connections, control, dbt_contract
 from harness.config import Config
 from harness.connections import Database
 
-APP_SCHEMA = "app"
-QUARANTINE_SCHEMA = "quarantine"
+APP_SCHEMA = dbt_contract.APP_SCHEMA
+QUARANTINE_SCHEMA = dbt_contract.QUARANTINE_SCHEMA
 
 
 @dataclass
@@ -22,13 +22,15 @@ class Provisioned:
     created: list[str] = field(default_factory=list)
 
 
-def provision(config: Config, target: Database) -> Provisioned:
+def provision(config: Config, source: Database, target: Database) -> Provisioned:
+    """The target database (with the source's encoding and locale, see connections.create_target_database),
+    its schemas and the application's role."""
     result = Provisioned()
     if not target.embedded:
         admin = connections.Database(target.side, connections.with_database(target.url, "postgres"), target.setting, False)
         with connections.connection(admin, command="provision", autocommit=True):
             pass  # reachable: the server is right, so a missing database is ours to create
-        if connections.create_database(admin.url, target.name):
+        if connections.create_target_database(config, source, admin.url, target.name):
             result.created.append(f"database {target.name}")
     with connections.connection(target, command="provision", autocommit=True) as conn:
         for schema in (config.landing_schema, APP_SCHEMA, QUARANTINE_SCHEMA, config.control_schema):

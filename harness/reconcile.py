@@ -42,7 +42,7 @@ from typing import Any, Callable, ContextManager, Iterator, Sequence
 import psycopg
 from psycopg import sql
 
-from harness import checksums, connections, control, dbt, dbt_artifacts, landing, processes, reconcile_report, reports, samples, sync
+from harness import checksums, connections, control, dbt, dbt_artifacts, dbt_contract, landing, processes, reconcile_report, reports, samples, sync
 from harness.config import Config, Expectation, PerformanceQuery, RuleCheck, SmokeCheck
 from harness.connections import Database
 from harness.engines import postgres
@@ -51,7 +51,7 @@ from harness.errors import ConfigError, DbtFailed, HarnessError
 LEVELS = ("counts", "checksums", "sample", "rules", "performance", "smoke")
 AT_A_POINT = {"counts", "checksums", "sample", "rules"}  # compare the source with landing or app
 READS_APP = {"counts", "sample", "rules"}
-DISPOSITIONS = ("quarantine", "dispositions")
+DISPOSITIONS = dbt_contract.DISPOSITIONS
 REPORT_NAME = "reconciliation"
 LISTED_GROUPS = 50  # figures per business rule shown in the report
 

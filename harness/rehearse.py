@@ -17,7 +17,7 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Callable, ContextManager
 
 from psycopg import sql
 
@@ -26,6 +26,7 @@ from harness.config import Config
 from harness.connections import Database
 from harness.engines import postgres
 from harness.errors import CheckFailed
+from harness.render import heading, markdown, paragraph, table
 
 
 @dataclass
@@ -43,10 +44,13 @@ def _disposable(db: Database, name: str) -> Database:
 
 def rehearse(
     config: Config, source: Database, target: Database, *, on_step: Callable[[str, float], None] | None = None,
-    traffic_command: list[str] | None = None,
+    traffic_command: list[str] | None = None, quiet: bool = True,
+    progress: Callable[[str], ContextManager[load.Progress]] | None = None,
 ) -> Rehearsal:
     """`traffic_command` runs from the load until the end of the fallback, with MIGRATE_SOURCE_URL and
-    MIGRATE_TARGET_URL set to the copies and MIGRATE_ROUTING_FILE to the rehearsal's routing file."""
+    MIGRATE_TARGET_URL set to the copies and MIGRATE_ROUTING_FILE to the rehearsal's routing file.
+    Not `quiet`: the full build, its longest step, shows dbt's progress over the nodes; `progress`
+    opens a bar (given its description) for the copy's rows."""
     started = time.perf_counter()
     schema = config.control_schema
     suffix = uuid.uuid4().hex[:6]
@@ -93,15 +97,20 @@ def rehearse(
             timed("backup", lambda d: d.update(backup_id=backup.backup(config, source, target, "source", config.project_dir / ".migrate" / "backups").backup_id))
             # The source copy may share the target's server: it is disposable, dropped when the rehearsal ends.
             timed("restore", lambda d: d.update(rows=sum(backup.restore(config, source, target, copy_source_name, allow_source_copy=True).row_counts.values())))
-            connections.create_database(connections.with_database(target.url, "postgres"), copy_target_name)
+            # Made as provision makes the target: the source's encoding and locale, target.database_options over them.
+            connections.create_target_database(config, copy_source, connections.with_database(target.url, "postgres"), copy_target_name)
             if traffic_command:
                 routing = config.project_dir / rehearsal_config.cutover.routing_file
                 routing.unlink(missing_ok=True)
                 env = {**os.environ, "MIGRATE_SOURCE_URL": copy_source.url, "MIGRATE_TARGET_URL": copy_target.url, "MIGRATE_ROUTING_FILE": str(routing)}
                 traffic.enter_context(processes.background(traffic_command, env=env, cwd=config.project_dir,
                                                            log=folder / "traffic.log", what="the rehearsal's traffic command"))
-            timed("load", lambda d: d.update(rows=load.load(rehearsal_config, copy_source, copy_target).rows))
-            timed("build", lambda d: d.update(nodes=sync.build(rehearsal_config, copy_target, ("build", "--full-refresh")).succeeded))
+            def copy(detail: dict) -> None:
+                with progress("loading the copies") if progress else contextlib.nullcontext() as bar:
+                    detail.update(rows=load.load(rehearsal_config, copy_source, copy_target, progress=bar).rows)
+
+            timed("load", copy)
+            timed("build", lambda d: d.update(nodes=sync.build(rehearsal_config, copy_target, ("build", "--full-refresh"), quiet=quiet).succeeded))
             timed("sync", lambda d: d.update(changes=sync.apply(rehearsal_config, copy_source, copy_target).changes))
 
             def verify(detail: dict, *, build: bool = True) -> None:
@@ -153,16 +162,16 @@ def write_report(config: Config, folder: Path, result: Rehearsal, traffic_comman
             "traffic_command": traffic_command, "timings": result.timings}
 
     def render(d: dict) -> str:
-        lines = [f"# Rehearsal {d['rehearsal_id']}", "",
-                 f"The whole cycle on disposable copies took **{d['seconds']:.0f} s**; "
-                 + ("it cut over through the switch and fell back through the reverse models." if d["fallback"]
-                    else "the project has no reverse models, so it rolled back before the switch.")
-                 + (f" Traffic: `{' '.join(d['traffic_command'])}` (output in traffic.log beside this report)." if d["traffic_command"]
-                    else " No traffic ran (`migrate rehearse --traffic-command ...`)."),
-                 "", "The cutover runbook (`migrate cutover --dry-run`) takes its step durations from here.", "",
-                 "| step | seconds |", "|---|---:|"]
-        lines += [f"| {name} | {seconds:.2f} |" for name, seconds in d["timings"].items()]
-        return "\n".join(lines) + "\n"
+        return markdown([
+            heading(f"Rehearsal {d['rehearsal_id']}", 1),
+            paragraph(f"The whole cycle on disposable copies took **{d['seconds']:.0f} s**; "
+                      + ("it cut over through the switch and fell back through the reverse models." if d["fallback"]
+                         else "the project has no reverse models, so it rolled back before the switch.")
+                      + (f" Traffic: `{' '.join(d['traffic_command'])}` (output in traffic.log beside this report)." if d["traffic_command"]
+                         else " No traffic ran (`migrate rehearse --traffic-command ...`).")),
+            paragraph("The cutover runbook (`migrate cutover --dry-run`) takes its step durations from here."),
+            table(("step", "seconds"), [(name, f"{seconds:.2f}") for name, seconds in d["timings"].items()]),
+        ])
 
     return reports.write_in(folder, "rehearsal", data, render)
 

@@ -168,7 +168,7 @@ def _strategy(conn: psycopg.Connection, config: Config) -> dict[str, Any]:
 
 def strategy_line(strategy: dict[str, Any]) -> str:
     """The strategy in a few words, for the status table."""
-    from harness.estimates import STRATEGY_LABELS
+    from harness.assess.estimates import STRATEGY_LABELS
 
     line = STRATEGY_LABELS[strategy["name"]]
     waves = strategy.get("waves")

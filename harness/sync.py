@@ -23,7 +23,7 @@ import psycopg
 import yaml
 from psycopg import sql
 
-from harness import capture, connections, control, dbt, freeze, landing
+from harness import capture, connections, control, dbt, dbt_contract, freeze, landing
 from harness.config import Config
 from harness.connections import Database
 from harness.engines import postgres
@@ -274,6 +274,7 @@ def _check_schema(
                 raise SchemaChanged(f"table {name}: column {column.name} was added at the source after another added column was dropped, "
                                     f"and the change log does not hold its values: run `migrate load --table {name}`")
             missing = fills[column.name].missing
+            landing.create_collations(src, dst, config.source_schema, config.landing_schema, name, [column])
             landing.add_column(dst, config.landing_schema, name, column, missing)
             added.setdefault(name, []).append((column, missing))
     return added
@@ -353,11 +354,16 @@ def apply_changes(conn: psycopg.Connection, landing_schema: str, table: landing.
     A truncate tombstones every row; only the changes after the last truncate count. An update
     that changed the key tombstones the old key. Deletes become tombstones so that the
     incremental models can apply them. Images hold each column's text: each is cast to the
-    column's type under capture.IMAGE_SETTINGS (set by the caller). Keys are compared as the
-    landing key compares them, by their type's equality: two changes of one key whose texts
-    differ (numeric 1.0 and 1.00) are one key, and the later one's text lands, key columns too.
+    column's type under capture.IMAGE_SETTINGS (set by the caller). Changes are grouped by their
+    key's value, by the type's equality: two changes of one key whose texts differ (numeric 1.0
+    and 1.00) are one key, and the later one's text lands, key columns too.
+
+    A key column with a collation of its own is matched exactly (its bytes) as well: under a
+    case-insensitive collation the new key 'ZEBRA' finds the row of the old key 'Zebra' (taking
+    its key from the image), and the old key's tombstone must not then hit that row.
     """
     target = postgres.qualified(landing_schema, table.name)
+    collated_key = landing.collated_key(table)
     name = sql.Literal(table.name)
     types = {c.name: sql.SQL(c.type) for c in table.columns}
 
@@ -427,7 +433,10 @@ def apply_changes(conn: psycopg.Connection, landing_schema: str, table: landing.
             target=target,
             deleted=sql.Identifier(landing.DELETED),
             synced=sql.Identifier(landing.SYNCED_AT),
-            match=sql.SQL(" and ").join(sql.SQL("t.{} = {}").format(sql.Identifier(c), typed("l.k", c)) for c in table.key),
+            match=sql.SQL(" and ").join(
+                [sql.SQL("t.{} = {}").format(sql.Identifier(c), typed("l.k", c)) for c in table.key]
+                + [sql.SQL('t.{} collate "C" = {} collate "C"').format(sql.Identifier(c), typed("l.k", c)) for c in collated_key]
+            ),
         )
     )
 
@@ -472,33 +481,40 @@ def lag(config: Config, source: Database, target: Database) -> Lag:
 # included, but not each statement's SQL: writing those is a sixth of a small build's time, and a
 # sync runs one after every batch. bench/bench_dbt_build.py times exactly this command. A plain
 # `dbt build` (load, cutover, `migrate build`) runs every node, with dbt's full debug log.
-SYNC_BUILD = ("build", "--selector", "sync", "--no-write-json", "--log-level-file", "info")
+SYNC_BUILD = ("build", "--selector", dbt_contract.SYNC_SELECTOR, "--no-write-json", "--log-level-file", "info")
 
 
 def _defines_sync_selector(project_dir: Path) -> bool:
     path = project_dir / "selectors.yml"
     if not path.exists():
         return False
-    return any(s.get("name") == "sync" for s in (yaml.safe_load(path.read_text()) or {}).get("selectors") or [])
+    return any(s.get("name") == dbt_contract.SYNC_SELECTOR for s in (yaml.safe_load(path.read_text()) or {}).get("selectors") or [])
 
 
 def build(config: Config, target: Database, args: tuple[str, ...] = SYNC_BUILD, *, quiet: bool = True, manifest: Any = None) -> dbt.DbtOutcome:
     """Run dbt over what sync applied to landing, and record the watermark it covered (`manifest`:
-    the project parsed beforehand, see dbt.parse)."""
+    the project parsed beforehand, see dbt.parse), and how long dbt took."""
     with connections.connection(target, command="sync build", autocommit=True) as dst:
+        control.ensure(dst, config.control_schema)  # a control schema made before builds were timed gets the columns
         covered = _watermark(dst, config.control_schema)
     if "--selector" in args and not _defines_sync_selector(config.project_dir):
         # A project without the `sync` selector builds everything, as a plain `dbt build` would.
-        args = tuple(a for a in args if a not in ("--selector", "sync", "--no-write-json"))
+        args = tuple(a for a in args if a not in ("--selector", dbt_contract.SYNC_SELECTOR, "--no-write-json"))
+    started = time.perf_counter()
     outcome = dbt.run(config, target, list(args), quiet=quiet, manifest=manifest)
+    seconds = time.perf_counter() - started
+    # Only the incremental build is what a final sync runs; a full build keeps the last one's time.
+    incremental = "--selector" in args and "--full-refresh" not in args
     with connections.connection(target, command="sync build", autocommit=True) as dst:
         # Changes applied while dbt ran stay pending: unbuilt_since is cleared only if none came.
         dst.execute(
             sql.SQL(
                 "update {} set built_at = clock_timestamp(), built_snapshot = %s, "
+                "sync_build_seconds = case when %s then %s else sync_build_seconds end, "
+                "sync_built_at = case when %s then clock_timestamp() else sync_built_at end, "
                 "unbuilt_since = case when snapshot = %s then null else unbuilt_since end where stream = %s"
             ).format(control.table(config.control_schema, "sync_state")),
-            (covered, covered, STREAM),
+            (covered, incremental, seconds, incremental, covered, STREAM),
         )
     return outcome
 

@@ -115,7 +115,9 @@ def _upsert_changed(conn: psycopg.Connection, landing_schema: str, table: landin
     Rows are compared by their values' binary images (`*<>`), not by `=`, which calls -0 and 0, or
     1.10 and 1.1, equal and would keep landing's old value."""
     columns = [c.name for c in table.columns]
-    others = [c for c in columns if c not in table.key]
+    # A key column with a collation of its own takes the row's key too: under a case-insensitive
+    # collation 'ZEBRA' finds the row of 'Zebra' (see sync.apply_changes).
+    others = [c for c in table.columns if c.name not in table.key or c.name in landing.collated_key(table)]
     target = postgres.qualified(landing_schema, table.name)
     result = conn.execute(
         sql.SQL(
@@ -129,11 +131,12 @@ def _upsert_changed(conn: psycopg.Connection, landing_schema: str, table: landin
             target=target,
             cols=postgres.column_list(columns),
             key=postgres.column_list(table.key),
-            assign=sql.SQL(", ").join(sql.SQL("{0} = excluded.{0}").format(sql.Identifier(c)) for c in others),
+            assign=sql.SQL(", ").join(sql.SQL("{0} = excluded.{0}").format(sql.Identifier(c.name)) for c in others),
             synced=sql.Identifier(landing.SYNCED_AT),
             deleted=sql.Identifier(landing.DELETED),
-            lcols=sql.SQL(", ").join(sql.SQL("l.{}").format(sql.Identifier(c)) for c in others),
-            ecols=sql.SQL(", ").join(sql.SQL("excluded.{}").format(sql.Identifier(c)) for c in others),
+            # by their bytes: a change of case is a change under a case-insensitive collation too
+            lcols=sql.SQL(", ").join(landing.exactly("l", c) for c in others),
+            ecols=sql.SQL(", ").join(landing.exactly("excluded", c) for c in others),
         )
     )
     return result.rowcount
@@ -141,10 +144,9 @@ def _upsert_changed(conn: psycopg.Connection, landing_schema: str, table: landin
 
 def _tombstone_missing(src: psycopg.Connection, dst: psycopg.Connection, config: Config, table: landing.SourceTable) -> int:
     """Hard deletes are invisible to timestamps: compare key sets and tombstone what the source lost."""
-    key_types = {c.name: c.type for c in table.columns}
-    dst.execute(
-        sql.SQL("create temp table _source_keys ({}) on commit drop").format(
-            sql.SQL(", ").join(sql.SQL("{} {}").format(sql.Identifier(k), sql.SQL(key_types[k])) for k in table.key)
+    dst.execute(  # typed and collated as landing's key
+        sql.SQL("create temp table _source_keys on commit drop as select {} from {} limit 0").format(
+            postgres.column_list(table.key), postgres.qualified(config.landing_schema, table.name)
         )
     )
     with src.cursor().copy(
@@ -161,7 +163,7 @@ def _tombstone_missing(src: psycopg.Connection, dst: psycopg.Connection, config:
             t=postgres.qualified(config.landing_schema, table.name),
             d=sql.Identifier(landing.DELETED),
             s=sql.Identifier(landing.SYNCED_AT),
-            match=sql.SQL(" and ").join(sql.SQL("k.{0} = l.{0}").format(sql.Identifier(k)) for k in table.key),
+            match=landing.key_match(table, "k", "l"),
         )
     )
     dst.execute("drop table _source_keys")

@@ -10,8 +10,11 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator, Sequence
 
 from rich.console import Console
+from rich.errors import MarkupError
+from rich.measure import Measurement
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
+from rich.text import Text
 
 console = Console(highlight=False)
 errors = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -84,15 +87,62 @@ def _numeric(value: object) -> bool:
 
 
 def table(title: str, headers: Sequence[str], rows: Sequence[Sequence[object]]) -> None:
-    """Figures right-aligned, words left-aligned (prose wraps readably at any width)."""
-    out = Table(title=title, title_justify="left")
+    """Figures right-aligned, words left-aligned; the table fits the terminal's width, its prose
+    wrapped between words (a word wider than its column is folded, never cut with an ellipsis)."""
+    cells = [[f"{v:,}" if isinstance(v, int) else str(v) for v in row] for row in rows]
+    layout = _fit([[header, *(row[i] for row in cells)] for i, header in enumerate(headers)])
+    out = Table(title=title, title_justify="left", padding=(0, layout.padding))
     for i, header in enumerate(headers):
         figures = i > 0 and all(_numeric(row[i]) for row in rows if row[i] not in (None, ""))
-        out.add_column(header, justify="right" if figures else "left")
-    for row in rows:
-        out.add_row(*(f"{v:,}" if isinstance(v, int) else str(v) for v in row))
+        out.add_column(header, justify="right" if figures else "left", overflow="fold", width=layout.widths[i] if layout.widths else None)
+    for row in cells:
+        out.add_row(*row)
     console.print(out)
     record.tables.append({"title": title, "headers": list(headers), "rows": [list(row) for row in rows]})
+
+
+@dataclass(frozen=True)
+class _Layout:
+    padding: int = 1  # blanks each side of a cell
+    widths: list[int] | None = None  # None: rich's own, the columns' natural widths fit
+
+
+def _fit(columns: list[list[str]]) -> _Layout:
+    """How a table's columns fit the console. rich's own fitting narrows the widest columns to
+    equal widths and cuts what no longer fits ("verificati…"); here each column gets at least its
+    longest word where the width allows, and what is left is shared in proportion to what each
+    still lacks. When the words themselves do not fit, the cells lose their padding and the
+    longest words (commands, paths) are folded, the shorter ones kept whole."""
+    measured = [[Measurement.get(console, console.options, _text(cell)) for cell in column] for column in columns]
+    longest = [max(m.maximum for m in column) for column in measured]
+    words = [max(m.minimum for m in column) for column in measured]
+    for padding in (1, 0):
+        available = console.width - (2 * padding + 1) * len(columns) - 1  # each cell's padding and rule, and the last rule
+        if padding == 1 and sum(longest) <= available:
+            return _Layout()
+        if sum(words) <= available or padding == 0:
+            break
+    least = _capped(words, available)
+    spare = max(0, available - sum(least))
+    lacking = [most - fewest for most, fewest in zip(longest, least)]
+    total = sum(lacking) or 1
+    return _Layout(padding, [fewest + spare * lack // total for fewest, lack in zip(least, lacking)])
+
+
+def _capped(words: list[int], available: int) -> list[int]:
+    """Each column's longest word, the longest ones cut down to one cap so that all fit when they can."""
+    cap = max(words, default=1)
+    while cap > 1 and sum(min(w, cap) for w in words) > available:
+        cap -= 1
+    return [min(w, cap) for w in words]
+
+
+def _text(cell: str) -> Text:
+    """The cell as rich will show it: its markup applied, or as written when it is not markup."""
+    try:
+        return Text.from_markup(cell)
+    except MarkupError:
+        return Text(cell)
 
 
 def summary(line: str) -> None:

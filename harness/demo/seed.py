@@ -35,7 +35,7 @@ from psycopg import sql
 
 from harness.errors import HarnessError
 
-# Every share the generator uses: defects at the rates of specs/worked-migration.md, plus the
+# Every share the generator uses: defects at the rates of docs/worked-migration.md, plus the
 # shape of normal data. A float is the share of the table's rows unless its comment says of
 # which rows; a dict splits the rows into classes (its shares add up to 1; None means NULL).
 RATES: dict[str, float | dict[str | None, float]] = {

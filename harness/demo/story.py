@@ -18,9 +18,9 @@ from harness import connections, cutover, load, reconcile, rollback, sync
 from harness.config import Config
 from harness.connections import Database
 from harness.demo import run as demo
+from harness.demo.ledger import LedgerCheck
 from harness.demo.traffic import TrafficReport, run_traffic, verify_after_fallback
 from harness.errors import CheckFailed, ConfigError
-from harness.ledger import LedgerCheck
 
 
 @dataclass

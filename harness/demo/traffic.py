@@ -24,8 +24,9 @@ from typing import Callable
 
 import psycopg
 
-from harness import connections, ledger
+from harness import connections
 from harness.connections import Database
+from harness.demo import ledger
 
 # md5 of the row exactly as committed, in the form landing holds it (jsonb text is canonical).
 ROW_HASH = "md5(to_jsonb(t)::text)"

@@ -2,6 +2,7 @@
 generates for objects of its own (always within PostgreSQL's 63 bytes, always unique)."""
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import unicodedata
 from dataclasses import dataclass
@@ -15,6 +16,13 @@ class Column:
     name: str
     type: str  # as format_type prints it, e.g. "character varying(25)"
     not_null: bool
+    collation: tuple[str, str] | None = None  # (schema, name) where not its type's default, e.g. ("pg_catalog", "C")
+
+
+def estimated_rows(conn: psycopg.Connection, schema: str, table: str) -> int:
+    """The planner's row estimate (-1 for a table never analysed or vacuumed)."""
+    (rows,) = conn.execute("select reltuples::bigint from pg_class where oid = %s::regclass", (qualified(schema, table).as_string(conn),)).fetchone()
+    return rows
 
 
 def table_exists(conn: psycopg.Connection, schema: str, table: str, kinds: tuple[str, ...] = ("r", "p")) -> bool:
@@ -30,16 +38,22 @@ def table_exists(conn: psycopg.Connection, schema: str, table: str, kinds: tuple
 def columns(conn: psycopg.Connection, schema: str, table: str) -> list[Column]:
     rows = conn.execute(
         """
-        select a.attname, format_type(a.atttypid, a.atttypmod), a.attnotnull
+        select a.attname, format_type(a.atttypid, a.atttypmod), a.attnotnull, cn.nspname, co.collname
         from pg_attribute a
         join pg_class c on c.oid = a.attrelid
         join pg_namespace n on n.oid = c.relnamespace
+        join pg_type t on t.oid = a.atttypid
+        left join pg_collation co on co.oid = a.attcollation and a.attcollation <> t.typcollation
+        left join pg_namespace cn on cn.oid = co.collnamespace
         where n.nspname = %s and c.relname = %s and a.attnum > 0 and not a.attisdropped
         order by a.attnum
         """,
         (schema, table),
     ).fetchall()
-    return [Column(name, type_, not_null) for name, type_, not_null in rows]
+    return [
+        Column(name, type_, not_null, (collation_schema, collation) if collation else None)
+        for name, type_, not_null, collation_schema, collation in rows
+    ]
 
 
 def primary_key(conn: psycopg.Connection, schema: str, table: str) -> list[str]:
@@ -176,3 +190,103 @@ def dependent_views(conn: psycopg.Connection, schema: str, table: str) -> list[s
         (schema, table),
     ).fetchall()
     return [name for (name,) in rows]
+
+
+# --- encodings, locales and collations ----------------------------------------------------------
+
+CATALOG_SCHEMA = "pg_catalog"  # where the server's own collations are: "C", "POSIX", "und-x-icu", "en_US.utf8"
+LOCALE_PROVIDERS = {"c": "libc", "i": "icu", "b": "builtin"}
+
+
+@dataclass(frozen=True)
+class DatabaseOptions:
+    """A database's encoding and locale, named as CREATE DATABASE names them; None: not set (the template's)."""
+
+    encoding: str | None = None
+    lc_collate: str | None = None
+    lc_ctype: str | None = None
+    locale_provider: str | None = None  # libc, icu (PostgreSQL 15+), builtin (17+)
+    icu_locale: str | None = None
+    icu_rules: str | None = None  # PostgreSQL 16+
+    builtin_locale: str | None = None  # PostgreSQL 17+
+
+    def overridden_by(self, chosen: DatabaseOptions) -> DatabaseOptions:
+        """These options with those set in `chosen` instead; another provider drops this one's locale."""
+        merged = {f.name: getattr(self, f.name) if getattr(chosen, f.name) is None else getattr(chosen, f.name)
+                  for f in dataclasses.fields(self)}
+        if chosen.locale_provider not in (None, self.locale_provider):
+            for name in ("icu_locale", "icu_rules", "builtin_locale"):
+                merged[name] = getattr(chosen, name)
+        return DatabaseOptions(**merged)
+
+    def describe(self) -> str:
+        return ", ".join(f"{f.name} {getattr(self, f.name)}" for f in dataclasses.fields(self) if getattr(self, f.name) is not None)
+
+
+def database_options(conn: psycopg.Connection) -> DatabaseOptions:
+    """The connected database's encoding and locale. Read as JSON: the columns differ between versions
+    (no provider before 15, daticulocale in 15 and 16, datlocale from 17)."""
+    encoding, row = conn.execute(
+        "select pg_encoding_to_char(d.encoding), to_jsonb(d) from pg_database d where d.datname = current_database()"
+    ).fetchone()
+    provider = LOCALE_PROVIDERS.get(row.get("datlocprovider", "c"), row.get("datlocprovider"))
+    locale = row.get("datlocale", row.get("daticulocale"))
+    return DatabaseOptions(
+        encoding, row["datcollate"], row["datctype"], provider,
+        icu_locale=locale if provider == "icu" else None,
+        icu_rules=row.get("daticurules"),
+        builtin_locale=locale if provider == "builtin" else None,
+    )
+
+
+def create_database_sql(name: str, options: DatabaseOptions, server_version: int) -> sql.Composed:
+    """CREATE DATABASE with these options, from template0 (the only template whose encoding and locale
+    may be changed). A server before 15 has libc alone and no LOCALE_PROVIDER option."""
+    chosen = [(f.name, getattr(options, f.name)) for f in dataclasses.fields(options) if getattr(options, f.name) is not None]
+    if server_version < 150000:
+        chosen = [(option, value) for option, value in chosen if (option, value) != ("locale_provider", "libc")]
+    if not chosen:
+        return sql.SQL("create database {}").format(sql.Identifier(name))
+    return sql.SQL("create database {} template template0 {}").format(
+        sql.Identifier(name), sql.SQL(" ").join(sql.SQL("{} {}").format(sql.SQL(option), sql.Literal(value)) for option, value in chosen)
+    )
+
+
+@dataclass(frozen=True)
+class CollationDefinition:
+    """What CREATE COLLATION needs to make a collation again elsewhere."""
+
+    provider: str  # libc, icu or builtin
+    lc_collate: str | None
+    lc_ctype: str | None
+    locale: str | None  # icu and builtin
+    deterministic: bool
+    rules: str | None  # icu, PostgreSQL 16+
+
+
+def collation_definition(conn: psycopg.Connection, schema: str, name: str) -> CollationDefinition | None:
+    """A collation's definition, None when the database has none of that name. Read as JSON: the
+    columns differ between versions (colliculocale in 15 and 16, collocale from 17)."""
+    found = conn.execute(
+        "select to_jsonb(c) from pg_collation c join pg_namespace n on n.oid = c.collnamespace "
+        "where n.nspname = %s and c.collname = %s and c.collencoding in (-1, pg_char_to_encoding(current_setting('server_encoding')))",
+        (schema, name),
+    ).fetchone()
+    if found is None:
+        return None
+    row = found[0]
+    provider = LOCALE_PROVIDERS.get(row["collprovider"], row["collprovider"])
+    locale = row.get("collocale", row.get("colliculocale"))
+    if provider == "icu" and locale is None:  # before 15 an ICU collation kept its locale in collcollate
+        locale = row["collcollate"]
+    libc = provider == "libc"
+    return CollationDefinition(provider, row["collcollate"] if libc else None, row["collctype"] if libc else None,
+                               None if libc else locale, row["collisdeterministic"], row.get("collicurules"))
+
+
+def create_collation(conn: psycopg.Connection, schema: str, name: str, definition: CollationDefinition) -> None:
+    options = [("provider", definition.provider), ("lc_collate", definition.lc_collate), ("lc_ctype", definition.lc_ctype),
+               ("locale", definition.locale), ("rules", definition.rules)]
+    parts = [sql.SQL("{} = {}").format(sql.SQL(option), sql.Literal(value)) for option, value in options if value is not None]
+    parts.append(sql.SQL("deterministic = {}").format(sql.Literal(definition.deterministic)))
+    conn.execute(sql.SQL("create collation {}.{} ({})").format(sql.Identifier(schema), sql.Identifier(name), sql.SQL(", ").join(parts)))

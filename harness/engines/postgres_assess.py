@@ -14,8 +14,12 @@ import psycopg
 from psycopg import sql
 from psycopg.rows import dict_row
 
-from harness.engines.postgres import qualified
-from harness.profiling import CARD_SEPARATORS, PATTERN_CLASSES, BLANK, OTHER, SamplePlan
+from harness.engines.postgres import DatabaseOptions, database_options, qualified
+from harness.profiling import CARD_SEPARATORS, CURRENCY_SIGNS, PATTERN_CLASSES, BLANK, OTHER, SamplePlan
+
+# Neutral names for the assessment's type hints and error handling, so it need not import psycopg.
+Connection = psycopg.Connection
+DatabaseError = psycopg.Error
 
 # --- catalog ----------------------------------------------------------------------------------
 
@@ -35,6 +39,12 @@ class ServerInfo:
         """pg_input_is_valid (PostgreSQL 16) lets a trial cast count failures without failing."""
         return self.version_num >= 160000
 
+    def limitations(self) -> list[str]:
+        """What this server's version keeps the assessment from measuring, as notes for the report."""
+        if self.has_input_validation:
+            return []
+        return [f"PostgreSQL {self.version} has no pg_input_is_valid (16+): trial casts to the target types were not counted"]
+
 
 SETTINGS = ("wal_level", "max_replication_slots", "max_wal_senders", "TimeZone", "DateStyle",
             "server_encoding", "track_commit_timestamp", "default_transaction_read_only")
@@ -50,6 +60,27 @@ def server_info(conn: psycopg.Connection) -> ServerInfo:
     ).fetchone()
     rows = conn.execute("select name, setting from pg_settings where name = any(%s)", (list(SETTINGS),)).fetchall()
     return ServerInfo(version, version_num, database, user, superuser, replication, dict(rows))
+
+
+# ASCII only, so that every encoding holds them: case, punctuation, blanks and digits, which
+# collations order differently ("C" by bytes: 10 9 B Z _x a; ICU's English: _x 10 9 a B Z).
+SORT_SAMPLE = ("a", "B", "b", "Z", "_x", "10", "9", "a b", "ab", "-1")
+
+
+@dataclass(frozen=True)
+class DatabaseLocale:
+    """A database's server version, encoding and default locale, and how it sorts a few words."""
+
+    version: str
+    major: int
+    options: DatabaseOptions
+    sort_order: tuple[str, ...]  # SORT_SAMPLE under the database's default collation
+
+
+def database_locale(conn: psycopg.Connection) -> DatabaseLocale:
+    version, version_num = conn.execute("select current_setting('server_version'), current_setting('server_version_num')::int").fetchone()
+    (order,) = conn.execute("select array_agg(w order by w) from unnest(%s::text[]) w", (list(SORT_SAMPLE),)).fetchone()
+    return DatabaseLocale(version, version_num // 10000, database_options(conn), tuple(order))
 
 
 def schema_privileges(conn: psycopg.Connection, schema: str, capture_schema: str) -> dict[str, bool]:
@@ -157,6 +188,20 @@ class ColumnInfo:
     @property
     def is_date_like(self) -> bool:
         return self.base_type in ("date", "timestamp", "timestamptz")
+
+    @property
+    def is_money(self) -> bool:
+        return self.base_type == "money"
+
+    @property
+    def is_user_defined_type(self) -> bool:
+        """A type not built into the server: it must exist in the target before load."""
+        return self.type_schema != "pg_catalog"
+
+    @property
+    def is_system_type(self) -> bool:
+        """A built-in type with no portable meaning (money is the server's locale's)."""
+        return self.base_type in ("money", "oid", "xid", "tid", "cid", "char")
 
 
 def column_info(conn: psycopg.Connection, schema: str, table: str) -> list[ColumnInfo]:
@@ -362,7 +407,7 @@ def class_sql(value: sql.Composable) -> sql.Composable:
         sql.SQL("when {} !~ '[0-9@]' then {}").format(value, sql.Literal(OTHER)),
         sql.SQL("when strpos({v}, '@') > 0 then case when {t} ~ {re} then 'email' else {other} end").format(
             v=value, t=trimmed, re=sql.Literal(email.regex), other=sql.Literal(OTHER)),
-        sql.SQL("when {} !~ {} then {}").format(trimmed, sql.Literal(r"^[$€£]?\s?[+-]?[0-9]"), sql.Literal(OTHER)),
+        sql.SQL("when {} !~ {} then {}").format(trimmed, sql.Literal(rf"^[{CURRENCY_SIGNS}]?\s?[+-]?[0-9]"), sql.Literal(OTHER)),
     ]
     for pattern in PATTERN_CLASSES:
         if pattern.key == "email":
@@ -781,3 +826,97 @@ def time_hash(conn: psycopg.Connection, schema: str, table: str, plan: SamplePla
 
 def table_exists_in(conn: psycopg.Connection, schema: str, table: str) -> bool:
     return conn.execute("select to_regclass(%s) is not null", (f'"{schema}"."{table}"',)).fetchone()[0]
+
+
+# --- the run: its snapshot, the load probes' scratch tables, landing --------------------------
+
+
+def begin_read_only_snapshot(conn: psycopg.Connection) -> None:
+    """One snapshot for every figure, read only: the assessment must not change the source. Dates
+    as text in ISO order, whatever the server's DateStyle."""
+    conn.execute("set transaction isolation level repeatable read, read only")
+    conn.execute("set datestyle = 'ISO, MDY'")
+
+
+def export_snapshot(conn: psycopg.Connection) -> str:
+    """The id by which other sessions read in this transaction's snapshot."""
+    (snapshot_id,) = conn.execute("select pg_export_snapshot()").fetchone()
+    return snapshot_id
+
+
+def connected_user(conn: psycopg.Connection) -> str:
+    return conn.info.user
+
+
+def drop_schemas(conn: psycopg.Connection, schemas: Iterable[str]) -> None:
+    for schema in schemas:
+        conn.execute(sql.SQL("drop schema if exists {} cascade").format(sql.Identifier(schema)))
+
+
+def analyze_table(conn: psycopg.Connection, schema: str, table: str) -> None:
+    conn.execute(sql.SQL("analyze {}").format(qualified(schema, table)))
+
+
+def drop_table(conn: psycopg.Connection, schema: str, table: str) -> None:
+    conn.execute(sql.SQL("drop table {}").format(qualified(schema, table)))
+
+
+def estimated_rows(conn: psycopg.Connection, schema: str, tables: list[str]) -> int:
+    """Rows in these tables by the planner's estimates (pg_class), without reading them."""
+    rows = conn.execute(
+        "select coalesce(sum(greatest(c.reltuples, 0)), 0)::bigint from pg_class c join pg_namespace n on n.oid = c.relnamespace "
+        "where n.nspname = %s and c.relname = any(%s) and c.relkind = 'r'",
+        (schema, tables),
+    ).fetchone()[0]
+    return int(rows)
+
+
+# --- the control schema's record of earlier runs ----------------------------------------------
+
+
+def last_cutover_steps(conn: psycopg.Connection, control_schema: str) -> tuple | None:
+    """(run id, finished at, seconds per step) of the last parallel-run cutover that succeeded."""
+    return conn.execute(sql.SQL(
+        "select r.run_id, r.finished_at, jsonb_object_agg(s.step, extract(epoch from s.finished_at - s.started_at)) "
+        "from {runs} r join {steps} s using (run_id) "
+        "where r.command = 'cutover' and r.status = 'succeeded' and coalesce(r.detail ->> 'strategy', 'parallel_run') = 'parallel_run' "
+        "and s.status = 'succeeded' group by r.run_id order by r.run_id desc limit 1"
+    ).format(runs=sql.Identifier(control_schema, "runs"), steps=sql.Identifier(control_schema, "steps"))).fetchone()
+
+
+def last_rehearsal_timings(conn: psycopg.Connection, control_schema: str) -> tuple | None:
+    """(rehearsal id, finished at, seconds per step) of the last rehearsal that succeeded."""
+    return conn.execute(sql.SQL(
+        "select rehearsal_id, finished_at, timings from {} where status = 'succeeded' order by rehearsal_id desc limit 1"
+    ).format(sql.Identifier(control_schema, "rehearsals"))).fetchone()
+
+
+def last_sync_build_timing(conn: psycopg.Connection, control_schema: str) -> tuple | None:
+    """(seconds, built at) of the last timed sync build; None when there is none, or the control
+    schema is from before builds were timed."""
+    state = sql.Identifier(control_schema, "sync_state")
+    has_timing = conn.execute("select exists (select from pg_attribute where attrelid = to_regclass(%s) and attname = 'sync_build_seconds')",
+                              (state.as_string(conn),)).fetchone()[0]
+    if not has_timing:
+        return None
+    return conn.execute(sql.SQL("select sync_build_seconds, sync_built_at from {} where sync_build_seconds is not null "
+                                "order by sync_built_at desc limit 1").format(state)).fetchone()
+
+
+def column_names(conn: psycopg.Connection, schema: str, table: str) -> list[str]:
+    return [r[0] for r in conn.execute(
+        "select a.attname from pg_attribute a where a.attrelid = to_regclass(%s) and a.attnum > 0 and not a.attisdropped",
+        (f'"{schema}"."{table}"',)).fetchall()]
+
+
+def latest_row(conn: psycopg.Connection, schema: str, table: str, *, present: str, order_by: str,
+               status: str | None = None, statuses: Iterable[str] = ()) -> dict | None:
+    """The newest row by `order_by` whose `present` column is not null (and, when `status` is
+    given, whose status is one of `statuses`, ignoring case)."""
+    conditions = [sql.SQL("{} is not null").format(sql.Identifier(present))]
+    if status:
+        conditions.append(sql.SQL("lower({}::text) = any({})").format(sql.Identifier(status), sql.Literal(list(statuses))))
+    query = sql.SQL("select * from {} where {} order by {} desc nulls last limit 1").format(
+        sql.Identifier(schema, table), sql.SQL(" and ").join(conditions), sql.Identifier(order_by))
+    with conn.cursor(row_factory=dict_row) as cur:
+        return cur.execute(query).fetchone()

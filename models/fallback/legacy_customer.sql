@@ -47,32 +47,27 @@ final as (
         to_char({{ legacy_local_time('current_row.created_at') }}, 'YYYY-MM-DD') as "CREATED",
         statuses.legacy_code as "STATUS",
         {{ legacy_local_time('current_row.updated_at') }} as "LAST_UPD",
-        case
-            when current_row.customer_id is null then 'D'
-            when changes.is_born then 'I'
-            else 'U'
-        end as _fallback_op,
-        array_remove(array[
-            case when {{ changed_after_cutover('display_name') }} then 'CUST_NM' end,
-            case when {{ changed_after_cutover('email') }} then 'EMAIL_ADDR' end,
-            case when {{ changed_after_cutover('phone_e164') }} then 'PHONE' end,
-            case when {{ changed_after_cutover('billing_address_id') }} then 'ADDR1' end,
-            case when {{ changed_after_cutover('billing_address_id') }} then 'ADDR2' end,
-            case when {{ changed_after_cutover('billing_address_id') }} then 'CITY' end,
-            case when {{ changed_after_cutover('billing_address_id') }} then 'STATE_CD' end,
-            case when {{ changed_after_cutover('billing_address_id') }} then 'POSTAL_CD' end,
-            case when {{ changed_after_cutover('billing_address_id') }} then 'CTRY' end,
-            case when {{ changed_after_cutover('created_at') }} then 'CREATED' end,
-            case when {{ changed_after_cutover('status') }} then 'STATUS' end,
-            'LAST_UPD'
-        ], null) as _fallback_columns
+        {{ fallback_op('current_row.customer_id') }} as _fallback_op,
+        {{ fallback_columns({
+            'CUST_NM': 'display_name',
+            'EMAIL_ADDR': 'email',
+            'PHONE': 'phone_e164',
+            'ADDR1': 'billing_address_id',
+            'ADDR2': 'billing_address_id',
+            'CITY': 'billing_address_id',
+            'STATE_CD': 'billing_address_id',
+            'POSTAL_CD': 'billing_address_id',
+            'CTRY': 'billing_address_id',
+            'CREATED': 'created_at',
+            'STATUS': 'status',
+        }, always=['LAST_UPD']) }} as _fallback_columns
     from changes
     left join customers as current_row on changes.customer_id = current_row.customer_id
     left join addresses on current_row.billing_address_id = addresses.address_id
     left join legacy_keys on changes.customer_id = legacy_keys.app_id
     left join statuses on current_row.status = statuses.status
     -- Born in the new system and deleted there again: nothing to carry back.
-    where not (changes.is_born and current_row.customer_id is null)
+    where {{ is_carried_back('current_row.customer_id') }}
 )
 
 select * from final

@@ -14,13 +14,7 @@ orders as not materialized (
 ),
 
 customers as not materialized (
-    select
-        customer.customer_id,
-        customer.display_name,
-        coalesce(customer.legacy_cust_id, legacy_keys.legacy_key) as legacy_cust_id
-    from {{ ref('customer') }} as customer
-    left join {{ ref('legacy_keys') }} as legacy_keys
-        on legacy_keys.entity = 'customer' and customer.customer_id = legacy_keys.app_id
+    {{ with_legacy_key('customer', 'customer_id', 'legacy_cust_id', columns=['display_name']) }}
 ),
 
 addresses as not materialized (
@@ -71,27 +65,22 @@ final as (
         current_row.currency::text as "CURR_CD",
         current_row.notes as "NOTES",
         {{ legacy_local_time('changes.last_changed_at') }} as "LAST_UPD",
-        case
-            when current_row.order_id is null then 'D'
-            when changes.is_born then 'I'
-            else 'U'
-        end as _fallback_op,
-        array_remove(array[
-            case when {{ changed_after_cutover('customer_id') }} then 'CUST_ID' end,
-            case when {{ changed_after_cutover('ordered_at') }} then 'ORDER_DT' end,
-            case when {{ changed_after_cutover('status') }} then 'STATUS_CD' end,
-            case when {{ changed_after_cutover('shipping_address_id') }} then 'SHIP_NM' end,
-            case when {{ changed_after_cutover('shipping_address_id') }} then 'SHIP_ADDR1' end,
-            case when {{ changed_after_cutover('shipping_address_id') }} then 'SHIP_ADDR2' end,
-            case when {{ changed_after_cutover('shipping_address_id') }} then 'SHIP_CITY' end,
-            case when {{ changed_after_cutover('shipping_address_id') }} then 'SHIP_STATE' end,
-            case when {{ changed_after_cutover('shipping_address_id') }} then 'SHIP_POSTAL' end,
-            case when {{ changed_after_cutover('shipping_address_id') }} then 'SHIP_CTRY' end,
-            case when {{ changed_after_cutover('total_cents') }} then 'ORDER_TOTAL' end,
-            case when {{ changed_after_cutover('currency') }} then 'CURR_CD' end,
-            case when {{ changed_after_cutover('notes') }} then 'NOTES' end,
-            'LAST_UPD'
-        ], null) as _fallback_columns
+        {{ fallback_op('current_row.order_id') }} as _fallback_op,
+        {{ fallback_columns({
+            'CUST_ID': 'customer_id',
+            'ORDER_DT': 'ordered_at',
+            'STATUS_CD': 'status',
+            'SHIP_NM': 'shipping_address_id',
+            'SHIP_ADDR1': 'shipping_address_id',
+            'SHIP_ADDR2': 'shipping_address_id',
+            'SHIP_CITY': 'shipping_address_id',
+            'SHIP_STATE': 'shipping_address_id',
+            'SHIP_POSTAL': 'shipping_address_id',
+            'SHIP_CTRY': 'shipping_address_id',
+            'ORDER_TOTAL': 'total_cents',
+            'CURR_CD': 'currency',
+            'NOTES': 'notes',
+        }, always=['LAST_UPD']) }} as _fallback_columns
     from changes
     left join orders as current_row on changes.order_id = current_row.order_id
     left join customers on current_row.customer_id = customers.customer_id
@@ -99,7 +88,7 @@ final as (
     left join currencies on current_row.currency = currencies.currency_code
     left join legacy_keys on changes.order_id = legacy_keys.app_id
     left join statuses on current_row.status = statuses.status
-    where not (changes.is_born and current_row.order_id is null)
+    where {{ is_carried_back('current_row.order_id') }}
 )
 
 select * from final

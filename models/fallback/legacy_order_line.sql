@@ -14,12 +14,7 @@ order_lines as not materialized (
 ),
 
 orders as not materialized (
-    select
-        sales_order.order_id,
-        coalesce(sales_order.legacy_order_no, legacy_keys.legacy_key) as legacy_order_no
-    from {{ ref('sales_order') }} as sales_order
-    left join {{ ref('legacy_keys') }} as legacy_keys
-        on legacy_keys.entity = 'sales_order' and sales_order.order_id = legacy_keys.app_id
+    {{ with_legacy_key('sales_order', 'order_id', 'legacy_order_no') }}
 ),
 
 products as not materialized (
@@ -35,24 +30,19 @@ final as (
         (current_row.unit_price_cents / 100.0)::double precision as "UNIT_PRICE",
         (current_row.discount_bps / 100.0)::numeric(5, 2) as "DISC_PCT",
         {{ legacy_local_time('changes.last_changed_at') }} as "LAST_UPD",
-        case
-            when current_row.order_id is null then 'D'
-            when changes.is_born then 'I'
-            else 'U'
-        end as _fallback_op,
-        array_remove(array[
-            case when {{ changed_after_cutover('product_id') }} then 'SKU' end,
-            case when {{ changed_after_cutover('quantity') }} then 'QTY' end,
-            case when {{ changed_after_cutover('unit_price_cents') }} then 'UNIT_PRICE' end,
-            case when {{ changed_after_cutover('discount_bps') }} then 'DISC_PCT' end,
-            'LAST_UPD'
-        ], null) as _fallback_columns
+        {{ fallback_op('current_row.order_id') }} as _fallback_op,
+        {{ fallback_columns({
+            'SKU': 'product_id',
+            'QTY': 'quantity',
+            'UNIT_PRICE': 'unit_price_cents',
+            'DISC_PCT': 'discount_bps',
+        }, always=['LAST_UPD']) }} as _fallback_columns
     from changes
     left join order_lines as current_row
         on changes.order_id = current_row.order_id and changes.line_no = current_row.line_no
     left join orders on changes.order_id = orders.order_id
     left join products on current_row.product_id = products.product_id
-    where not (changes.is_born and current_row.order_id is null)
+    where {{ is_carried_back('current_row.order_id') }}
 )
 
 select * from final

@@ -15,12 +15,7 @@ payments as not materialized (
 ),
 
 orders as not materialized (
-    select
-        sales_order.order_id,
-        coalesce(sales_order.legacy_order_no, legacy_keys.legacy_key) as legacy_order_no
-    from {{ ref('sales_order') }} as sales_order
-    left join {{ ref('legacy_keys') }} as legacy_keys
-        on legacy_keys.entity = 'sales_order' and sales_order.order_id = legacy_keys.app_id
+    {{ with_legacy_key('sales_order', 'order_id', 'legacy_order_no') }}
 ),
 
 legacy_keys as (
@@ -51,25 +46,20 @@ final as (
         {{ legacy_local_time('current_row.paid_at') }} as "PAID_AT",
         current_row.card_last4::text as "CARD_NO",
         {{ legacy_local_time('changes.last_changed_at') }} as "LAST_UPD",
-        case
-            when current_row.payment_id is null then 'D'
-            when changes.is_born then 'I'
-            else 'U'
-        end as _fallback_op,
-        array_remove(array[
-            case when {{ changed_after_cutover('order_id') }} then 'ORDER_NO' end,
-            case when {{ changed_after_cutover('method') }} then 'METHOD' end,
-            case when {{ changed_after_cutover('amount_cents') }} then 'AMOUNT' end,
-            case when {{ changed_after_cutover('paid_at') }} then 'PAID_AT' end,
-            case when {{ changed_after_cutover('card_last4') }} then 'CARD_NO' end,
-            'LAST_UPD'
-        ], null) as _fallback_columns
+        {{ fallback_op('current_row.payment_id') }} as _fallback_op,
+        {{ fallback_columns({
+            'ORDER_NO': 'order_id',
+            'METHOD': 'method',
+            'AMOUNT': 'amount_cents',
+            'PAID_AT': 'paid_at',
+            'CARD_NO': 'card_last4',
+        }, always=['LAST_UPD']) }} as _fallback_columns
     from changes
     left join payments as current_row on changes.payment_id = current_row.payment_id
     left join orders on current_row.order_id = orders.order_id
     left join legacy_keys on changes.payment_id = legacy_keys.app_id
     left join methods on current_row.method = methods.method
-    where not (changes.is_born and current_row.payment_id is null)
+    where {{ is_carried_back('current_row.payment_id') }}
 )
 
 select * from final

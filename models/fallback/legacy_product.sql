@@ -36,23 +36,18 @@ final as (
         (current_row.price_cents / 100.0)::double precision as "PRICE",
         case when current_row.is_active then 'Y' else 'N' end as "ACTIVE",
         {{ legacy_local_time('changes.last_changed_at') }} as "LAST_UPD",
-        case
-            when current_row.product_id is null then 'D'
-            when changes.is_born then 'I'
-            else 'U'
-        end as _fallback_op,
-        array_remove(array[
-            case when {{ changed_after_cutover('name') }} then 'DESCR' end,
-            case when {{ changed_after_cutover('category_id') }} then 'CAT_PATH' end,
-            case when {{ changed_after_cutover('price_cents') }} then 'PRICE' end,
-            case when {{ changed_after_cutover('is_active') }} then 'ACTIVE' end,
-            'LAST_UPD'
-        ], null) as _fallback_columns
+        {{ fallback_op('current_row.product_id') }} as _fallback_op,
+        {{ fallback_columns({
+            'DESCR': 'name',
+            'CAT_PATH': 'category_id',
+            'PRICE': 'price_cents',
+            'ACTIVE': 'is_active',
+        }, always=['LAST_UPD']) }} as _fallback_columns
     from changes
     left join products as current_row on changes.product_id = current_row.product_id
     left join legacy_skus on changes.product_id = legacy_skus.product_id
     left join categories on current_row.category_id = categories.category_id
-    where not (changes.is_born and current_row.product_id is null)
+    where {{ is_carried_back('current_row.product_id') }}
 )
 
 select * from final

@@ -3,7 +3,7 @@
 {{
     config(
         incremental_strategy='append',
-        pre_hook=["{{ delete_recomputed_source_rows() }}"],
+        pre_hook=["{{ delete_recomputed_source_rows(also_recomputed=recomputed_order_total_keys()) }}"],
         post_hook=["{{ analyze_after_build() }}"],
         indexes=[
             {'columns': ['source_table', 'source_key']},

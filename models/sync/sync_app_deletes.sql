@@ -1,7 +1,9 @@
 {{
     config(
         incremental_strategy='append',
-        post_hook=["{{ apply_sync_deletes() }}"],
+        post_hook=[
+            "{{ apply_sync_deletes(['payment', 'order_line', 'customer_merge', 'sales_order', 'customer', 'product']) }}",
+        ],
         indexes=[{'columns': ['batch_id']}],
     )
 }}

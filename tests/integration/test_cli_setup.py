@@ -52,6 +52,7 @@ def test_broken_migration_yml_is_one_line(tmp_path, migration):
 def test_env_shell_prints_dbt_exports(migration):
     out = run_migrate("env", "shell", env=migration.env).stdout
     assert "export MIGRATE_TARGET_DBNAME=t_dst_" in out
+    assert "export MIGRATE_LANDING_SCHEMA=landing" in out  # the sources' schema (migration.yml target.landing_schema)
 
 
 def test_load_with_json_prints_one_document_and_its_tables_on_stdout(shop):

@@ -10,12 +10,13 @@ import shutil
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import psycopg
 import pytest
 
-from harness import approvals, assess, backup, cutover, load, reconcile, rollback, status
+from harness import approvals, assess, backup, cutover, load, reconcile, rollback, status, sync
 from harness.config import load_config
 from harness.errors import CheckFailed, HarnessError
 from tests.conftest import PROJECT_DIR
@@ -345,3 +346,27 @@ def test_rehearsal_runs_the_cycle_on_copies_and_opens_the_rehearsal_gate(project
     (tmp_path / "models").mkdir()
     (tmp_path / "models" / "changed.sql").write_text("select 1 as x\n")
     assert not gate().passed and "models changed since the last successful rehearsal" in gate().reason
+
+
+SYNC_SELECTOR = """
+selectors:
+  - name: sync
+    definition: {method: fqn, value: "*"}
+"""
+
+
+def test_each_sync_build_is_timed_for_assess_to_estimate_the_final_sync_by(project):
+    """Before any cutover or rehearsal, the final sync's build is the last incremental sync build, measured."""
+    config, source, target, migration, tmp_path = project
+    (tmp_path / "selectors.yml").write_text(SYNC_SELECTOR)
+    load.load(config, source, target)
+    with psycopg.connect(migration.target_url) as conn:
+        assert assess.last_sync_build(conn, config.control_schema) is None
+    started = time.perf_counter()
+    sync.build(config, target)
+    took = time.perf_counter() - started
+    sync.build(config, target, ("build",))  # a full build, as load runs: not what a final sync runs
+    with psycopg.connect(migration.target_url) as conn:
+        measured = assess.last_sync_build(conn, config.control_schema)
+    assert 0 < measured["seconds"] <= took
+    assert measured["source"].startswith("the last sync build (migrate_control.sync_state, ")

@@ -11,7 +11,8 @@ import time
 import psycopg
 import pytest
 
-from harness import connections, cutover, ledger
+from harness import connections, cutover
+from harness.demo import ledger
 from tests.conftest import PROJECT_DIR
 from tests.integration.conftest import traffic_in_background
 from tests.integration.test_fallback import worked_example  # noqa: F401  (the fixture)

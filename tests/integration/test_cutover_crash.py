@@ -23,8 +23,9 @@ import time
 
 import pytest
 
-from harness import connections, cutover, decommission, ledger, rollback, status, sync
+from harness import connections, cutover, decommission, rollback, status, sync
 from harness.config import load_config
+from harness.demo import ledger
 from harness.demo.traffic import verify_after_fallback
 from tests.conftest import PROJECT_DIR, run_migrate
 from tests.integration.conftest import rows, traffic_in_background

@@ -10,6 +10,7 @@ identical tables.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import subprocess
 import sys
@@ -21,7 +22,8 @@ import pytest
 import yaml
 from psycopg import sql
 
-from harness import connections
+from harness import connections, dbt_artifacts, samples
+from harness.config import load_config
 from harness.connections import Database
 from harness.demo.seed import seed_legacy
 from harness.sync import SYNC_BUILD
@@ -140,6 +142,15 @@ def dbt(env: dict[str, str], tmp: Path, *args: str) -> subprocess.CompletedProce
     return done
 
 
+# Two different people (their names differ) typed with one family mailbox: not duplicates, so both
+# migrate, and app.customer.email being unique, only the earlier keeps the address.
+SHARED_MAILBOX = """
+insert into oms."CUSTOMER" ("CUST_ID", "CUST_NM", "EMAIL_ADDR", "CTRY", "CREATED", "STATUS", "LAST_UPD")
+values (8500001, 'Mailbox, Jane', ' Family.Mailbox@Example.com', 'US', '2015-03-01', 'A', '2015-03-01 10:00'),
+       (8500002, 'Mailbox, John', 'family.mailbox@example.com ', 'US', '2016-04-02', 'A', '2016-04-02 10:00');
+"""
+
+
 @pytest.fixture(scope="module")
 def warehouse(admin_url, tmp_path_factory):
     """A database with oms generated, landing filled and a first dbt build done."""
@@ -151,6 +162,7 @@ def warehouse(admin_url, tmp_path_factory):
     try:
         with psycopg.connect(url) as conn:
             seed_legacy(conn, SCALE, SEED)
+            conn.execute(SHARED_MAILBOX)
             fill_landing(conn)
         dbt(env, tmp, "build")
         yield url, env, tmp
@@ -318,6 +330,23 @@ def test_expected_sql_of_the_mapping_metadata_holds(warehouse):
             assert wrong == 0, f"app.{model['name']}.{column['name']}: {wrong} rows differ from expected_sql"
             checked += 1
     assert checked >= 20
+
+
+def test_sample_level_finds_no_difference_for_customers_sharing_an_e_mail(warehouse):
+    """The later of two differently named customers with one e-mail has none in app; the expected
+    values say so too, so the sample level (here over the whole table) reports no difference."""
+    url, env, tmp = warehouse
+    assert query(url, "select legacy_cust_id, email from app.customer where legacy_cust_id > 8500000 order by 1") == [
+        (8500001, "family.mailbox@example.com"), (8500002, None)
+    ]
+    manifest = json.loads((tmp / "target" / "manifest.json").read_text())
+    artifacts = dbt_artifacts.Artifacts(manifest, None, None)
+    config = load_config(PROJECT_DIR)
+    target = Database("target", url, "test", False)
+    results, _ = samples.compare(config, target, artifacts, sample_size=100_000, report_dir=tmp / "samples", seed=1)
+    customer = next(r for r in results if r.relation == "app.customer")
+    assert customer.problem is None and "email" in customer.compared_columns
+    assert customer.mismatched == {}, (tmp / "samples" / "customer.txt").read_text()
 
 
 def test_identity_sequences_continue_above_the_largest_migrated_id(warehouse):

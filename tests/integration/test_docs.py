@@ -115,7 +115,7 @@ macros:
 def write_project(folder: Path, files: dict[str, str]) -> None:
     shutil.copytree(PROJECT_DIR / "profiles", folder / "profiles", dirs_exist_ok=True)
     (folder / "macros").mkdir(exist_ok=True)
-    shutil.copy(PROJECT_DIR / "macros" / "naming" / "generate_schema_name.sql", folder / "macros" / "generate_schema_name.sql")
+    shutil.copy(PROJECT_DIR / "macros" / "kit" / "overrides" / "generate_schema_name.sql", folder / "macros" / "generate_schema_name.sql")
     for name, text in files.items():
         (folder / name).parent.mkdir(parents=True, exist_ok=True)
         (folder / name).write_text(text)
@@ -285,7 +285,7 @@ def test_documents_of_the_worked_example(tmp_path, migration, monkeypatch, admin
         seeded = seed_legacy(conn, WORKED_SCALE, 7)
         conn.commit()
     assessed = assess.run(config, source, target)
-    reports.write(config.reports_root, "assessment", assessed.to_dict(), reports.assessment_markdown)
+    reports.write(config.reports_root, "assessment", assessed.to_dict(), assess.assessment_markdown)
     load.load(config, source, target)
     sync.build(config, target, ("build", "--full-refresh"))
     result = reconcile.reconcile(config, source, target, ["counts", "checksums", "sample", "rules"], build=False)

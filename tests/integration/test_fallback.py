@@ -19,8 +19,9 @@ import time
 import psycopg
 import pytest
 
-from harness import connections, cutover, dbt, ledger, load, reconcile, rollback, sync
+from harness import connections, cutover, dbt, load, reconcile, rollback, sync
 from harness.config import load_config
+from harness.demo import ledger
 from harness.demo.seed import seed_legacy
 from harness.demo.traffic import run_traffic, verify_after_fallback
 from tests.conftest import PROJECT_DIR, run_migrate

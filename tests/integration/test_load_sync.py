@@ -27,6 +27,27 @@ def test_load_copies_every_table_exactly_with_masks(shop):
     assert cards == [(4,)], "only the last four digits of a card may leave the source"
 
 
+class RecordedBar:
+    def __init__(self):
+        self.totals, self.done = [], 0
+
+    def __call__(self, done: int) -> None:
+        self.done += done
+
+    def total(self, total: int) -> None:
+        self.totals.append(total)
+
+
+def test_load_progress_has_a_total_before_the_first_row(shop):
+    config, source, target, migration, _ = shop
+    with psycopg.connect(migration.source_url, autocommit=True) as conn:
+        conn.execute("analyze")
+    bar = RecordedBar()
+    result = load.load(config, source, target, jobs=2, range_rows=1000, progress=bar)
+    assert len(bar.totals) == 1 and bar.done == result.rows
+    assert abs(bar.totals[0] - result.rows) <= 0.05 * result.rows, "the total comes from the source's statistics"
+
+
 # Per landing table: its primary key, our two columns (not null, with defaults), statistics, and
 # whether every page is marked all-visible (rows written frozen).
 LANDING_SHAPE = """

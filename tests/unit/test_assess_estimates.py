@@ -2,7 +2,7 @@
 import pytest
 
 from harness.assess import compare_with_load
-from harness.estimates import (
+from harness.assess.estimates import (
     ASSUMPTIONS, Estimate, Phases, TableEstimate, TableWork, estimate_error, estimate_phases, extrapolate,
     format_duration, recommend, strategies, waves,
 )
@@ -126,3 +126,57 @@ def test_a_measured_cutover_window_replaces_the_assumed_freeze_and_final_sync():
     assert parallel.downtime_seconds == pytest.approx(2.98)
     assumed = estimate_phases(WORK)
     assert assumed.freeze.seconds == ASSUMPTIONS["freeze_seconds"] and assumed.freeze.how.startswith("assumed (no cutover")
+
+
+# The demo's shape: 160,000 rows whose big bang fits a 30-minute window, and a parallel-run cutover
+# measured at about 3 s of downtime.
+DEMO_WINDOW = {"steps": {"freeze_source": 0.56, "final_sync": 0.13, "final_build": 2.22, "final_verification": 0.05,
+                         "reverse_capture": 0.03, "align_sequences": 0.03, "switch": 0.01},
+               "source": "cutover run 7 (2026-12-06 23:58)"}
+
+
+def test_a_measured_parallel_run_is_not_traded_for_an_estimated_big_bang():
+    phases = estimate_phases(WORK, window=DEMO_WINDOW)
+    options = strategies(phases, [["ORDERS", "CUSTOMERS"]], [], None)
+    by_name = {s.name: s for s in options}
+    assert by_name["big_bang"].downtime_seconds < ASSUMPTIONS["maintenance_window_minutes"] * 60  # it would fit
+    assert by_name["parallel_run"].measured_in == "cutover run 7 (2026-12-06 23:58)" and by_name["big_bang"].measured_in is None
+    chosen = recommend(options, None, "parallel_run")
+    assert chosen.strategy == "parallel_run"
+    assert "measured" in chosen.reasons[0] and "cutover run 7" in chosen.reasons[0]
+    assert any(r.startswith("big bang would need about") and "never measured" in r for r in chosen.reasons)
+    assert not any("change `strategy:" in r for r in chosen.reasons)
+
+
+def test_a_measured_strategy_over_the_limit_is_not_preferred():
+    phases = estimate_phases(WORK, window={**DEMO_WINDOW, "steps": {**DEMO_WINDOW["steps"], "final_build": 900.0}})
+    options = strategies(phases, [["ORDERS", "CUSTOMERS"]], [], 600)
+    assert recommend(options, 600, "parallel_run").strategy == "big_bang"
+
+
+def test_each_figure_says_whether_it_was_measured_estimated_or_assumed():
+    assumed = estimate_phases(WORK)
+    assert (assumed.freeze.basis, assumed.final_sync.basis, assumed.initial_load.basis) == ("assumed", "assumed", "estimated")
+    measured = estimate_phases(WORK, window=DEMO_WINDOW)
+    assert (measured.freeze.basis, measured.final_sync.basis) == ("measured", "measured")
+
+
+def test_without_a_window_the_final_sync_comes_from_the_last_sync_build():
+    build = {"seconds": 4.5, "source": "the last sync build (migrate_control.sync_state, 2026-12-06 23:50)"}
+    phases = estimate_phases([TableWork("T", 1000, 1000, 1.0, changes_per_second=100.0)], sync_build=build)
+    # 100 changes/s × 60 s of lag at 10% of 1,000 rows/s = 60 s to apply, then the build as measured
+    assert phases.final_sync.seconds == pytest.approx(4.5 + 60.0)
+    assert phases.final_sync.basis == "estimated" and "the last sync build" in phases.final_sync.how
+    assert phases.freeze.basis == "assumed"
+
+
+def test_phased_shows_each_waves_tables_rows_copy_time_and_window():
+    phases = estimate_phases(WORK, jobs=2)
+    phased = {s.name: s for s in strategies(phases, [["ORDERS"], ["CUSTOMERS"]], [], None)}["phased"]
+    first, second = phased.waves
+    assert (first["tables"], first["rows"], second["tables"], second["rows"]) == (["ORDERS"], 1_000_000, ["CUSTOMERS"], 100_000)
+    for wave in phased.waves:
+        assert wave["copy_seconds"] > 0
+        assert wave["downtime_seconds"] == pytest.approx(wave["freeze_seconds"] + wave["copy_seconds"] + wave["build_seconds"]
+                                                         + wave["validation_seconds"])
+    assert phased.downtime_seconds == max(w["downtime_seconds"] for w in phased.waves)

@@ -1,9 +1,12 @@
 """Pattern classes, card numbers and name heuristics of the profile (the SQL mirrors these)."""
 import pytest
 
-from harness.profiling import (
-    classify, creation_date_rank, is_card_number, is_money_name, luhn_valid, mask_card_numbers, names_suggest_reference,
+from harness.assess.names import (
+    creation_date_rank,
+    is_money_name,
+    names_suggest_reference,
 )
+from harness.profiling import classify, is_card_number, luhn_valid, mask_card_numbers
 
 
 @pytest.mark.parametrize(

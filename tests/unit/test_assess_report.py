@@ -1,5 +1,6 @@
 """The shared report building blocks: Markdown tables, formats, masking."""
-from harness.reports import Document, escape, format_bytes, format_share
+from harness.render import Document, escape
+from harness.reports import format_bytes, format_share
 
 
 def test_tables_escape_pipes_and_newlines_and_align_numbers():

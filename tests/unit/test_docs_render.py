@@ -6,7 +6,9 @@ import json
 
 import pytest
 
-from harness import cutover, decommission, docs, docs_render, fallback, mapping_sheet, reconcile
+from harness import cutover, decommission, docs, fallback, reconcile, render
+from harness.docs import mapping as mapping_sheet
+from harness.docs import plan, rollback, runbook, shared, validation, words, writing
 from harness.config import load_config
 from harness.dbt_artifacts import Artifacts
 
@@ -57,12 +59,12 @@ def facts(tmp_path) -> dict:
 
 
 def rendered(facts: dict) -> dict[str, str]:
-    docs_list = docs_render.documents(facts)
+    docs_list = writing.documents(facts)
     nav = [(d.title, f"{d.name}.html") for d in docs_list]
     out = {}
-    for doc in [docs_render.index(facts, docs_list), *docs_list]:
-        out[f"{doc.name}.md"] = docs_render.markdown(doc)
-        out[f"{doc.name}.html"] = docs_render.html_page(doc, nav, facts["migration"])
+    for doc in [writing.index(facts, docs_list), *docs_list]:
+        out[f"{doc.name}.md"] = writing.markdown(doc)
+        out[f"{doc.name}.html"] = writing.html_page(doc, nav, facts["migration"])
     return out
 
 
@@ -72,11 +74,11 @@ KNOWN_CUTOVER_STEPS = ("preflight", "catch_up", "freeze_source", "final_sync", "
 
 
 def test_every_known_step_kind_and_level_is_described_and_owned():
-    assert set(KNOWN_CUTOVER_STEPS) <= set(docs_render.STEP_WORDS) and set(KNOWN_CUTOVER_STEPS) <= set(docs_render.STEP_OWNERS)
-    assert set(fallback.STEPS) <= set(docs_render.FALLBACK_STEP_WORDS) and set(fallback.STEPS) <= set(docs_render.FALLBACK_STEP_OWNERS)
-    assert set(decommission.STEPS) <= set(docs_render.DECOMMISSION_STEP_WORDS)
-    assert set(reconcile.LEVELS) <= set(docs_render.LEVEL_WORDS)
-    assert set(docs_render.CRITERION_WORDS) == {"verification", "data_loss", "metric", "latency", "manual"}
+    assert set(KNOWN_CUTOVER_STEPS) <= set(words.STEP_WORDS) and set(KNOWN_CUTOVER_STEPS) <= set(words.STEP_OWNERS)
+    assert set(fallback.STEPS) <= set(words.FALLBACK_STEP_WORDS) and set(fallback.STEPS) <= set(words.FALLBACK_STEP_OWNERS)
+    assert set(decommission.STEPS) <= set(words.DECOMMISSION_STEP_WORDS)
+    assert set(reconcile.LEVELS) <= set(words.LEVEL_WORDS)
+    assert set(words.CRITERION_WORDS) == {"verification", "data_loss", "metric", "latency", "manual"}
 
 
 def test_a_step_the_documents_do_not_know_is_listed_by_its_own_name(facts):
@@ -84,7 +86,7 @@ def test_a_step_the_documents_do_not_know_is_listed_by_its_own_name(facts):
     assert steps == ["preflight", "freeze_source", "switch_wave_1", "switch"]
     assert docs.merged_steps(("a", "b"), ["b", "c", "a"]) == ["a", "b", "c"]
     facts["cutover"]["steps"] = [*facts["cutover"]["steps"], "switch_wave_1"]
-    text = docs_render.markdown(docs_render.runbook(facts))
+    text = writing.markdown(runbook.document(facts))
     row = next(line for line in text.splitlines() if "| switch_wave_1 |" in line)
     assert "migration_lead (Data team)" in row and "the step switch wave 1 of `migrate cutover`" in row
 
@@ -102,16 +104,16 @@ def test_documents_of_a_migration_where_nothing_happened_say_so_plainly(facts):
 
 
 def test_planned_start_is_the_sum_of_the_measured_durations_before_it():
-    plan = docs_render.planned_starts(["a", "b", "c", "d"], {"a": 2.0, "c": 3.5, "d": 1.0})
+    plan = runbook.planned_starts(["a", "b", "c", "d"], {"a": 2.0, "c": 3.5, "d": 1.0})
     assert plan == [("a", 2.0, 0.0, []), ("b", None, 2.0, []), ("c", 3.5, 2.0, ["b"]), ("d", 1.0, 5.5, ["b"])]
 
 
 def test_steps_go_to_the_roles_migration_yml_names_and_else_to_the_migration_lead(facts):
     settings = facts["settings"]
-    assert docs_render.owner(settings, docs_render.STEP_OWNERS["freeze_source"]) == "dba (DBA team)"
-    assert docs_render.owner(settings, ("release_manager",)) == "migration_lead (Data team)"
+    assert shared.owner(settings, words.STEP_OWNERS["freeze_source"]) == "dba (DBA team)"
+    assert shared.owner(settings, ("release_manager",)) == "migration_lead (Data team)"
     settings["owners"] = {}
-    assert docs_render.owner(settings, ("dba",)) == "no owner named in migration.yml (owners)"
+    assert shared.owner(settings, ("dba",)) == "no owner named in migration.yml (owners)"
 
 
 def test_runbook_shows_owners_planned_starts_and_the_real_timeline_beside_them(facts):
@@ -122,7 +124,7 @@ def test_runbook_shows_owners_planned_starts_and_the_real_timeline_beside_them(f
         "steps": [{"step": "preflight", "status": "succeeded", "started_at": "2026-01-02T04:00:00+00:00",
                    "finished_at": "2026-01-02T04:00:01+00:00", "seconds": 1.5, "detail": {}}],
     }
-    text = docs_render.markdown(docs_render.runbook(facts))
+    text = writing.markdown(runbook.document(facts))
     assert "| 2 | catch_up | migration_lead (Data team) | T+1.0 s | 2.0 s | syncs the captured changes" in text
     assert "| 3 | freeze_source | dba (DBA team) | T+3.0 s | 3.0 s |" in text
     assert "| 0 | sign-off | business_owner (Shop owners), dba (DBA team) | before T |" in text
@@ -137,7 +139,7 @@ def test_runbook_shows_owners_planned_starts_and_the_real_timeline_beside_them(f
 
 
 def test_rollback_procedures_before_anything_ran_name_what_is_missing(facts):
-    text = docs_render.markdown(docs_render.rollback(facts))
+    text = writing.markdown(rollback.document(facts))
     assert "not built" not in text and "not part of this version" not in text
     assert "| verification failed | verification |" in text
     assert ("| baskets without lines | metric | a figure measured on the target is outside its limit | "
@@ -184,7 +186,7 @@ def test_rollback_procedures_show_checks_fallbacks_and_what_is_not_carried_back(
     facts["dbt"] = {"available": True, "models": [
         {"name": "legacy_client", "link": None, "file": "models/fallback/legacy_client.sql", "description": ""},
         {"name": "legacy_keys", "link": None, "file": "models/fallback/legacy_keys.sql", "description": "Legacy keys for new rows."}]}
-    text = docs_render.markdown(docs_render.rollback(facts))
+    text = writing.markdown(rollback.document(facts))
     assert "Fell back at 2026-01-03 10:00:00 UTC" in text
     assert "| **met**: 0.5; check run 12 at 2026-01-03 09:00:01 UTC |" in text
     assert "check run 12 at 2026-01-03 09:00:00 UTC, since the switch, in phase switched: met: baskets without lines (3 evaluations recorded in all)" in text
@@ -200,7 +202,7 @@ def test_rollback_procedures_show_checks_fallbacks_and_what_is_not_carried_back(
     assert "**What is not carried back** (the header of models/fallback/_fallback__models.yml): Not carried back: tags edited in place." in text
     assert "No abort before the switch." in text
     facts["dbt"] = no_project
-    history = docs_render.markdown(docs_render.plan(facts))
+    history = writing.markdown(plan.document(facts))
     assert "fallback run 13 decided by Ada (business_owner): baskets lose their lines" in history
     assert "| fallback after the switch (writes unavailable) | not estimated by the assessment | not rehearsed" in history
 
@@ -208,15 +210,15 @@ def test_rollback_procedures_show_checks_fallbacks_and_what_is_not_carried_back(
 def test_where_it_stands_follows_the_phase_to_the_decommission(facts):
     facts["phase"] = {"phase": "switched", "changed_at": "2026-01-01T00:00:00+00:00", "switched_at": "2026-01-01T00:00:00+00:00",
                       "rollback_window_ends": "2026-01-01T12:00:00+00:00"}
-    assert "the rollback window ended at 2026-01-01 12:00:00 UTC: `migrate decommission` is next" in docs_render.standing(facts)
+    assert "the rollback window ended at 2026-01-01 12:00:00 UTC: `migrate decommission` is next" in shared.standing(facts)
     facts["phase"]["rollback_window_ends"] = "2026-01-09T00:00:00+00:00"
-    assert "read-only until 2026-01-09 00:00:00 UTC" in docs_render.standing(facts)
+    assert "read-only until 2026-01-09 00:00:00 UTC" in shared.standing(facts)
     facts["phase"]["phase"] = "decommissioned"
-    assert docs_render.standing(facts).startswith("Decommissioned at 2026-01-01 00:00:00 UTC: the migration is complete")
+    assert shared.standing(facts).startswith("Decommissioned at 2026-01-01 00:00:00 UTC: the migration is complete")
     facts["decommission"]["last_run"] = {"run_id": 20, "started_at": "2026-01-09T01:00:00+00:00", "finished_at": "2026-01-09T01:05:00+00:00",
                                          "status": "succeeded", "detail": {"backup_id": 4, "archive": "/a/source.dump"}, "steps": []}
     assert "Decommission run 20 succeeded, started 2026-01-09 01:00:00 UTC, finished 2026-01-09 01:05:00 UTC; archive backup #4 (/a/source.dump)." \
-        in docs_render.markdown(docs_render.rollback(facts))
+        in writing.markdown(rollback.document(facts))
 
 
 def test_quality_criteria_follow_the_latest_evidence(facts):
@@ -225,7 +227,7 @@ def test_quality_criteria_follow_the_latest_evidence(facts):
     facts["reconcile"]["levels"] = {"counts": level, "checksums": {**level, "verdict": "failed"}}
     facts["approvals"] = [{"approval_id": 1, "stage": "cutover", "role": "dba", "name": "Edgar Codd", "note": None,
                            "approved_at": "2026-01-02T06:00:00+00:00"}]
-    criteria = {c["criterion"]: c for c in docs_render.quality_criteria(facts)}
+    criteria = {c["criterion"]: c for c in plan.quality_criteria(facts)}
     loss = criteria["Zero data loss, every row accounted for"]
     assert loss["state"] == "not met" and "counts passed in reconciliation #4" in loss["evidence"]
     assert criteria["Approvals"]["state"] == "not met"
@@ -233,12 +235,12 @@ def test_quality_criteria_follow_the_latest_evidence(facts):
     assert "business_owner: not yet" in criteria["Approvals"]["evidence"]
     assert criteria["Rollback tested"]["state"] == "not checked yet"
     facts["reconcile"]["levels"]["checksums"]["verdict"] = "passed"
-    assert docs_render.quality_criteria(facts)[0]["state"] == "met"
+    assert plan.quality_criteria(facts)[0]["state"] == "met"
 
 
 def test_validation_lists_configured_checks_that_have_not_run(facts):
     facts["settings"]["reconcile"]["performance_queries"] = [{"name": "orders of a customer", "p95_ms": 50.0, "runs": 20, "require_index": True}]
-    text = docs_render.markdown(docs_render.validation(facts))
+    text = writing.markdown(validation.document(facts))
     assert "| orders of a customer | p95 ≤ 50 ms over 20 runs, reads an index |" in text
     assert "migration.yml defines no smoke checks (reconcile.smoke)." in text
 
@@ -247,11 +249,11 @@ def test_html_is_self_contained_escaped_and_masks_card_numbers(facts):
     facts["migration"] = "shop <b>& co</b>"
     facts["approvals"] = [{"approval_id": 1, "stage": "cutover", "role": "dba", "name": "Eve", "approved_at": "2026-01-02T06:00:00+00:00",
                            "note": "card 4111 1111 1111 1111 seen"}]
-    page = docs_render.html_page(docs_render.plan(facts), [("Plan", "plan.html")], facts["migration"])
+    page = writing.html_page(plan.document(facts), [("Plan", "plan.html")], facts["migration"])
     assert "<script" not in page and "http://" not in page and "https://" not in page and "<link" not in page
     assert "shop &lt;b&gt;&amp; co&lt;/b&gt;" in page
     assert "4111 1111 1111 1111" not in page and "1111" in page
-    assert docs_render.inline("see [dbt docs](../target/index.html#!/model/m) and `x`") == \
+    assert render.inline("see [dbt docs](../target/index.html#!/model/m) and `x`") == \
         'see <a href="../target/index.html#!/model/m">dbt docs</a> and <code>x</code>'
 
 

@@ -1,7 +1,7 @@
 """The initial load estimate: load's worker pool replayed over the timed ranges."""
 import pytest
 
-from harness.estimates import (
+from harness.assess.estimates import (
     ASSUMPTIONS, TableWork, estimate_phases, finish_seconds, load_seconds, range_seconds, schedule_load, strategies, waves,
 )
 

@@ -1,0 +1,132 @@
+"""Checking a ledger of acknowledged writes against a database: the proof of zero data loss.
+
+A ledger line says: this write was acknowledged, and this is the md5 of the row as committed
+(`md5(to_jsonb(row)::text)`). Against the database the migration ends on, the last entry per
+key must hold: the row is there with exactly that content, or, for a delete, it is gone.
+Landing's own columns (`_migrate_*`) are ignored and its tombstones count as gone. An entry may
+instead name the column values the row must hold (`values`; a list means any of them): a write
+carried into another schema by a fallback is checked that way.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import psycopg
+from psycopg import sql
+
+from harness.engines import postgres
+from harness.landing import DELETED, SYNCED_AT
+
+
+@dataclass
+class LedgerCheck:
+    checked: int = 0
+    missing: list[str] = field(default_factory=list)  # acknowledged, not there
+    wrong: list[str] = field(default_factory=list)  # there, with other content
+    resurrected: list[str] = field(default_factory=list)  # deleted, but still there
+
+    @property
+    def ok(self) -> bool:
+        return not (self.missing or self.wrong or self.resurrected)
+
+    def describe(self) -> str:
+        return (
+            f"{self.checked:,} acknowledged writes checked: {len(self.missing)} missing, "
+            f"{len(self.wrong)} with other content, {len(self.resurrected)} deleted but present"
+        )
+
+
+def entries(path: Path, app: str | None = "legacy") -> list[dict]:
+    """The acknowledged entries in the order they were acknowledged, of one application (None: all)."""
+    with path.open(encoding="utf-8") as f:
+        found = [json.loads(line) for line in f]
+    return [e for e in found if app is None or e.get("app", "legacy") == app]
+
+
+def final_entries(found: list[dict]) -> dict[str, dict[str, dict]]:
+    """The last entry per key, by table."""
+    final: dict[str, dict[str, dict]] = {}
+    for entry in found:
+        final.setdefault(entry["table"], {})[json.dumps(entry["key"], sort_keys=True)] = entry
+    return final
+
+
+def verify(conn: psycopg.Connection, schema: str, ledger: Path, app: str = "legacy") -> LedgerCheck:
+    """The application's acknowledged writes against `schema` of this database."""
+    return check(conn, schema, final_entries(entries(ledger, app)))
+
+
+def check(conn: psycopg.Connection, schema: str, final: dict[str, dict[str, dict]]) -> LedgerCheck:
+    result = LedgerCheck()
+    for table, entries in final.items():
+        target = postgres.qualified(schema, table)
+        columns = {c.name for c in postgres.columns(conn, schema, table)}
+        live = sql.SQL("not t.{}").format(sql.Identifier(DELETED)) if DELETED in columns else sql.SQL("true")
+        keys = list(next(iter(entries.values()))["key"])
+        conn.execute("create temp table if not exists _ledger (key jsonb, op char(1), md5 text, expected jsonb)")
+        conn.execute("truncate _ledger")
+        with conn.cursor().copy("copy _ledger (key, op, md5, expected) from stdin") as copy:
+            for entry in entries.values():
+                copy.write_row((json.dumps(entry["key"]), entry["op"], entry.get("md5"), json.dumps(entry.get("values"))))
+        rows = conn.execute(
+            sql.SQL(
+                """
+                select e.key::text, e.op, e.md5, e.expected,
+                       md5((to_jsonb(t) - {synced} - {deleted})::text) as actual,
+                       to_jsonb(t) as actual_row,
+                       t.ctid is not null and {live} as present
+                from _ledger e
+                cross join lateral jsonb_populate_record(null::{target}, e.key) as k
+                left join {target} t on {match}
+                """
+            ).format(
+                synced=sql.Literal(SYNCED_AT),
+                deleted=sql.Literal(DELETED),
+                live=live,
+                target=target,
+                match=sql.SQL(" and ").join(sql.SQL("t.{0} = k.{0}").format(sql.Identifier(c)) for c in keys),
+            )
+        ).fetchall()
+        for key, op, expected, values, actual, actual_row, present in rows:
+            result.checked += 1
+            label = f"{table} {key}"
+            if op == "D":
+                if present:
+                    result.resurrected.append(label)
+            elif not present:
+                result.missing.append(label)
+            elif values is not None and not _holds(actual_row, values):
+                result.wrong.append(label)
+            elif values is None and actual != expected:
+                result.wrong.append(label)
+    conn.rollback()
+    return result
+
+
+def _holds(row: dict, values: dict) -> bool:
+    return all(row.get(column) in (want if isinstance(want, list) else [want]) for column, want in values.items())
+
+
+def content_digest(conn: psycopg.Connection, schema: str, table: str, key: list[str], exclude: tuple[str, ...] = ()) -> tuple[int, str]:
+    """Row count and md5 over every live row's content in key order: equal digests, equal tables.
+
+    The order is that of the key's text under "C" (its bytes), the same on both sides whatever
+    collations the two databases and columns have. `exclude` leaves columns out (a masked column
+    differs between source and landing by design).
+    """
+    target = postgres.qualified(schema, table)
+    columns = {c.name for c in postgres.columns(conn, schema, table)}
+    live = sql.SQL("where not t.{}").format(sql.Identifier(DELETED)) if DELETED in columns else sql.SQL("")
+    count, digest = conn.execute(
+        sql.SQL(
+            "select count(*), md5(coalesce(string_agg(md5((to_jsonb(t) - {drop})::text), '' order by {k}), '')) from {t} t {live}"
+        ).format(
+            drop=sql.SQL("{}::text[]").format(sql.Literal([SYNCED_AT, DELETED, *exclude])),
+            k=sql.SQL(", ").join(sql.SQL('t.{}::text collate "C"').format(sql.Identifier(c)) for c in key),
+            t=target,
+            live=live,
+        )
+    ).fetchone()
+    return count, digest

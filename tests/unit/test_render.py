@@ -1,0 +1,49 @@
+"""The one rendering layer: blocks rendered to Markdown, HTML and JSON, and the atomic write."""
+from __future__ import annotations
+
+from harness import render
+
+
+BLOCKS = [
+    render.heading("Report", 1),
+    render.paragraph("It **passed**; see `x`."),
+    render.bullets(["one | two", "card 4111 1111 1111 1111"]),
+    render.numbered(["first", "second"]),
+    render.table(("name", "rows"), [["a", 1200]]),
+    render.key_value([("user", "migrate"), ("superuser", "no")], headers=("check", "result")),
+]
+
+
+def test_markdown_escapes_list_items_and_cells_and_masks_card_numbers():
+    text = render.markdown(BLOCKS)
+    assert text.startswith("# Report\n\nIt **passed**; see `x`.\n\n- one \\| two\n- card ************1111\n\n1. first\n2. second\n")
+    assert "| name | rows |\n|:---|---:|\n| a | 1200 |" in text
+    assert "| check | result |\n|:---|:---|\n| user | migrate |" in text
+    assert "4111 1111" not in text
+
+
+def test_html_and_markdown_render_the_same_blocks():
+    page = render.html_page(BLOCKS, "Report <1>")
+    assert page.startswith("<!doctype html>") and "<title>Report &lt;1&gt;</title>" in page and "<nav>" not in page
+    assert "<p>It <strong>passed</strong>; see <code>x</code>.</p>" in page
+    assert "<ol><li>first</li><li>second</li></ol>" in page
+    assert "<td class=r>1200</td>" in page and "4111 1111" not in page
+    assert "<tbody><tr><td>(none)</td></tr></tbody>" in render.html_page([render.table(("x",), [])], "empty")
+
+
+def test_a_masked_card_number_keeps_its_stars_in_html():
+    assert render.inline("key=************1111") == "key=************1111"
+    assert render.inline("**bold** and **more**") == "<strong>bold</strong> and <strong>more</strong>"
+
+
+def test_blocks_as_json_are_plain_data():
+    data = render.as_json(BLOCKS)
+    assert data[0] == {"kind": "heading", "level": 1, "text": "Report"}
+    assert data[4] == {"kind": "table", "headers": ["name", "rows"], "rows": [["a", 1200]]}
+    assert data[5] == {"kind": "key_value", "values": {"user": "migrate", "superuser": "no"}}
+
+
+def test_an_atomic_write_leaves_the_whole_file_and_no_temporary(tmp_path):
+    path = render.write_atomic(tmp_path / "deep" / "file.json", "new")
+    render.write_atomic(path, b"bytes")
+    assert path.read_bytes() == b"bytes" and [p.name for p in path.parent.iterdir()] == ["file.json"]
