@@ -9,7 +9,8 @@
     database=log.database, schema=log.schema, identifier=log.identifier
 ) is not none %}
 {#- A log made by an earlier capture version has no image_format: its images are JSON. #}
-{%- set has_image_format = log_exists and 'image_format' in (adapter.get_columns_in_relation(log) | map(attribute='name') | list) %}
+{%- set log_columns = adapter.get_columns_in_relation(log) | map(attribute='name') | list if log_exists else [] %}
+{%- set has_image_format = 'image_format' in log_columns %}
 
 {% if log_exists %}
     select
