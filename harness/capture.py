@@ -13,12 +13,23 @@ purged only once every consumer of its schema has applied it. Installing again r
 table's function and triggers in one transaction, so no write commits uncaptured meanwhile, and
 the log is altered only where the catalog shows something missing. The functions' names carry a
 hash of schema and table, so they stay unique within PostgreSQL's 63 bytes.
+
+Row images are exact whatever the writing session set. An image is a jsonb object of each
+column's text output (a SQL NULL is a JSON null; a jsonb column holding `null` is the string
+"null"), written under IMAGE_SETTINGS: each trigger function carries them as SET clauses, which
+PostgreSQL restores when it returns, so the application's session is untouched. Sync casts each
+text back to the column's type under the same settings. Text is portable across servers where
+binary forms are not (enums, composites and arrays of them hold OIDs there), and json keeps its
+text (key order, duplicate keys). A trigger knows the columns its table had when it was made.
+After a column is added (found in the catalog at each write: one cheap lookup), dropped or
+renamed, it takes the images as the catalog has the columns, slower, until capture is installed
+again: a schema change never makes the application's write fail.
 """
 from __future__ import annotations
 
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Collection
 
 import psycopg
 from psycopg import sql
@@ -31,6 +42,24 @@ CAPTURE_SCHEMA = "_migrate"
 TRIGGER = "_migrate_capture"
 FROZEN_MESSAGE = "writes are frozen for the migration cutover"
 FROZEN_HINT = "the application should retry on the new system or wait for the rollback"
+
+# Under these settings a value's text output is exact and does not depend on the session that
+# wrote it: floats keep every digit (3 is exact on every server version) and -0, intervals keep
+# months, days and time apart, timestamptz reads as its UTC instant, money reads back as the same
+# amount (its text follows lc_monetary), and both XML documents and fragments read back.
+IMAGE_SETTINGS = {
+    "extra_float_digits": "3",
+    "DateStyle": "ISO, YMD",
+    "IntervalStyle": "postgres",
+    "TimeZone": "UTC",
+    "bytea_output": "hex",
+    "lc_monetary": "C",
+    "xmloption": "content",
+    "standard_conforming_strings": "on",
+}
+# The log's image_format of an image in text form; NULL marks a JSON image (to_jsonb of the row)
+# written by a trigger of an earlier version, which sync still applies as it always did.
+TEXT_IMAGES = "text"
 
 
 class NotInstalled(HarnessError):
@@ -56,9 +85,12 @@ LOG_DDL = {
             old_key     jsonb,          -- the key before an update or delete
             new_row     jsonb,          -- the row after an insert or update, masked
             captured_at timestamptz not null default clock_timestamp(),
-            old_row     jsonb           -- the row before an update or delete: only where a fallback needs it (capture of `app`)
+            old_row     jsonb,          -- the row before an update or delete: only where a fallback needs it (capture of `app`)
+            image_format text           -- 'text'; NULL: JSON images of an earlier trigger version
         )""",
-    "old_row": "alter table {schema}.changes add column old_row jsonb",  # a log created before it existed
+    # Columns of a log created before they existed.
+    "old_row": "alter table {schema}.changes add column old_row jsonb",
+    "image_format": "alter table {schema}.changes add column image_format text",
     # Every target that applies the log, each at its own pace: a change is purged only once every
     # consumer of its schema has applied it.
     "consumers": """
@@ -113,6 +145,8 @@ def ensure_log(conn: psycopg.Connection) -> None:
             case when to_regclass(%(changes)s) is not null then 'changes' end,
             case when exists (select from pg_attribute where attrelid = to_regclass(%(changes)s) and attname = 'old_row'
                               and not attisdropped) then 'old_row' end,
+            case when exists (select from pg_attribute where attrelid = to_regclass(%(changes)s) and attname = 'image_format'
+                              and not attisdropped) then 'image_format' end,
             case when to_regclass(%(consumers)s) is not null then 'consumers' end], null)
         """,
         {
@@ -121,58 +155,132 @@ def ensure_log(conn: psycopg.Connection) -> None:
             "consumers": _consumers_table().as_string(conn),
         },
     ).fetchone()
-    missing = [name for name in LOG_DDL if name not in present and not (name == "old_row" and "changes" not in present)]
+    added_columns = ("old_row", "image_format")  # part of a log created now
+    missing = [name for name in LOG_DDL if name not in present and not (name in added_columns and "changes" not in present)]
     for name in missing:
         conn.execute(sql.SQL(LOG_DDL[name]).format(schema=sql.Identifier(CAPTURE_SCHEMA)))
 
 
-def _row_trigger_body(table: SourceTable, before_images: bool) -> sql.Composed:
-    masks = [
-        sql.SQL("new_row := new_row || jsonb_build_object({name}, {expr});").format(
-            name=sql.Literal(column),
-            expr=sql.SQL(MASK_SQL[mask].format(col="{col}")).format(col=sql.SQL("NEW.{}").format(sql.Identifier(column))),
-        )
-        for column, mask in table.masks.items()
-    ]
-    old_key = sql.SQL(", ").join(
-        sql.SQL("{}, OLD.{}").format(sql.Literal(k), sql.Identifier(k)) for k in table.key
-    )
+def text_image(row: sql.Composable, columns: Sequence[str], masks: Mapping[str, str] | None = None) -> sql.Composable:
+    """The row image of `row` (NEW, OLD, a table alias): a jsonb object of each column's text, a
+    masked column's through its mask. Evaluate it under IMAGE_SETTINGS."""
+    pairs = []
+    for column in columns:
+        value = sql.SQL("{}.{}").format(row, sql.Identifier(column))
+        if masks and column in masks:
+            value = sql.SQL("({})").format(sql.SQL(MASK_SQL[masks[column]].format(col="{col}")).format(col=value))
+        pairs.append(sql.SQL("{}, {}::text").format(sql.Literal(column), value))
+    if not pairs:
+        return sql.SQL("'{}'::jsonb")
+    # jsonb_build_object takes at most 100 arguments: 50 columns a call.
+    calls = [sql.SQL("jsonb_build_object({})").format(sql.SQL(", ").join(pairs[i:i + 50])) for i in range(0, len(pairs), 50)]
+    return sql.SQL(" || ").join(calls)
+
+
+def _row_trigger_body(table: SourceTable, columns: dict[str, int], last_attnum: int, before_images: bool) -> sql.Composed:
+    """The capture function of a table whose columns are `columns` now (name: number), the last
+    number it has used `last_attnum`."""
+    masks = list(table.masks.items())
     return sql.SQL(
         """
 declare
     new_row jsonb;
     old_key jsonb;
     old_row jsonb;
+    new_image text;
+    key_image text;
+    old_image text;
 begin
     -- A freeze is waiting for the writes in flight or holds the lock: refuse at once.
     if not pg_try_advisory_xact_lock_shared({freeze_key}) then
         raise exception using errcode = 'read_only_sql_transaction', message = {message}, hint = {hint};
     end if;
     if TG_OP = 'TRUNCATE' then
-        insert into {log} (table_schema, table_name, op) values (TG_TABLE_SCHEMA, TG_TABLE_NAME, 'T');
+        insert into {log} (table_schema, table_name, op, image_format) values (TG_TABLE_SCHEMA, TG_TABLE_NAME, 'T', {format});
         return null;
     end if;
-    if TG_OP in ('INSERT', 'UPDATE') then
-        new_row := to_jsonb(NEW);
-        {masks}
-    end if;
-    if TG_OP in ('UPDATE', 'DELETE') then
-        old_key := jsonb_build_object({old_key});
-        {old_row}
-    end if;
-    insert into {log} (table_schema, table_name, op, old_key, new_row, old_row)
-    values (TG_TABLE_SCHEMA, TG_TABLE_NAME, left(TG_OP, 1), old_key, new_row, old_row);
+    begin
+        -- A column numbered above {last} was added since this function was made: see below.
+        if has_column_privilege(TG_RELID, {next}::int2, 'SELECT') is not null then
+            raise exception using errcode = 'undefined_column';
+        end if;
+        if TG_OP in ('INSERT', 'UPDATE') then
+            new_row := {new_image};
+        end if;
+        if TG_OP in ('UPDATE', 'DELETE') then
+            old_key := {old_key};
+            {old_row}
+        end if;
+    exception when undefined_column then
+        -- The table's columns changed since this function was made (added, dropped, renamed): the
+        -- images as the catalog has the columns now, a mask on its column's name and on its number
+        -- (a renamed column stays masked); slower, until capture is installed again. Never the
+        -- application's write refused for it.
+        select string_agg(format('jsonb_build_object(%L, (%s)::text)', a.attname,
+                                 replace(coalesce(m.expression, '{{col}}'), '{{col}}', '($1).' || quote_ident(a.attname))), ' || ' order by a.attnum),
+               string_agg(format('jsonb_build_object(%L, ($2).%I::text)', a.attname, a.attname), ' || ' order by a.attnum)
+                   filter (where a.attnum = any({key_numbers})),
+               string_agg(format('jsonb_build_object(%L, ($2).%I::text)', a.attname, a.attname), ' || ' order by a.attnum)
+        into new_image, key_image, old_image
+        from pg_attribute a
+        left join unnest({mask_names}, {mask_numbers}, {mask_expressions}) as m(attname, attnum, expression)
+            on m.attname = a.attname or m.attnum = a.attnum
+        where a.attrelid = TG_RELID and a.attnum > 0 and not a.attisdropped;
+        execute format('select %s, %s, %s', coalesce(new_image, 'null'), coalesce(key_image, 'null'), coalesce(old_image, 'null'))
+        into new_row, old_key, old_row using NEW, OLD;
+        if TG_OP = 'INSERT' then
+            old_key := null;
+            old_row := null;
+        elsif TG_OP = 'DELETE' then
+            new_row := null;
+        end if;
+        {no_old_row}
+    end;
+    insert into {log} (table_schema, table_name, op, old_key, new_row, old_row, image_format)
+    values (TG_TABLE_SCHEMA, TG_TABLE_NAME, left(TG_OP, 1), old_key, new_row, old_row, {format});
     return null;
 end
 """
     ).format(
         log=_log_table(),
-        masks=sql.SQL("\n        ").join(masks),
-        old_key=old_key,
-        old_row=sql.SQL("old_row := to_jsonb(OLD);" if before_images else ""),
+        new_image=text_image(sql.SQL("NEW"), list(columns), table.masks),
+        old_key=text_image(sql.SQL("OLD"), table.key),
+        old_row=sql.SQL("old_row := {};").format(text_image(sql.SQL("OLD"), list(columns))) if before_images else sql.SQL(""),
+        no_old_row=sql.SQL("") if before_images else sql.SQL("old_row := null;"),
+        key_numbers=sql.SQL("{}::int2[]").format(sql.Literal([columns[k] for k in table.key if k in columns])),
+        mask_names=sql.SQL("{}::name[]").format(sql.Literal([name for name, _ in masks])),
+        mask_numbers=sql.SQL("{}::int2[]").format(sql.Literal([columns.get(name, 0) for name, _ in masks])),
+        mask_expressions=sql.SQL("{}::text[]").format(sql.Literal([MASK_SQL[mask] for _, mask in masks])),
+        last=sql.Literal(last_attnum),
+        next=sql.Literal(last_attnum + 1),
+        format=sql.Literal(TEXT_IMAGES),
         freeze_key=freeze_lock_key(sql.SQL("TG_TABLE_SCHEMA")),
         message=sql.Literal(FROZEN_MESSAGE),
         hint=sql.Literal(FROZEN_HINT),
+    )
+
+
+def _columns_now(conn: psycopg.Connection, relation: sql.Composable) -> tuple[dict[str, int], int]:
+    """The table's columns with their numbers, and the highest number it has used (dropped columns count)."""
+    rows = conn.execute(
+        "select attname, attisdropped, attnum from pg_attribute where attrelid = %s::regclass and attnum > 0 order by attnum",
+        (relation.as_string(conn),),
+    ).fetchall()
+    return {name: attnum for name, dropped, attnum in rows if not dropped}, max((attnum for *_, attnum in rows), default=0)
+
+
+def use_image_settings(conn: psycopg.Connection, *, local: bool = True) -> None:
+    """IMAGE_SETTINGS on the connection: for its transaction (local), or its session."""
+    settings = sql.SQL(", ").join(
+        sql.SQL("set_config({}, {}, {})").format(sql.Literal(name), sql.Literal(value), sql.Literal(local))
+        for name, value in IMAGE_SETTINGS.items()
+    )
+    conn.execute(sql.SQL("select {}").format(settings))
+
+
+def _image_settings() -> sql.Composed:
+    return sql.SQL(" ").join(
+        sql.SQL("set {} = {}").format(sql.Identifier(name.lower()), sql.Literal(value)) for name, value in IMAGE_SETTINGS.items()
     )
 
 
@@ -191,17 +299,25 @@ def install(conn: psycopg.Connection, schema: str, tables: list[SourceTable], *,
         # (and later writers queue behind it): every write that commits afterwards is captured,
         # every earlier one is in the load's snapshot or was captured by the trigger it replaces.
         with conn.transaction():
+            # The lock CREATE TRIGGER takes, taken first: no column changes until the trigger is in place.
+            conn.execute(sql.SQL("lock table {} in share row exclusive mode").format(target))
+            columns, last_attnum = _columns_now(conn, target)
             previous = _trigger_functions(conn, schema, table.name)
             # security definer: the legacy application's role needs no grant on the change log.
             conn.execute(
                 sql.SQL(
                     "create or replace function {fn}() returns trigger language plpgsql security definer "
-                    "set search_path = pg_catalog as {body}"
-                ).format(fn=function, body=sql.Literal(_row_trigger_body(table, before_images).as_string(conn)))
+                    "set search_path = pg_catalog {settings} as {body}"
+                ).format(
+                    fn=function,
+                    settings=_image_settings(),
+                    body=sql.Literal(_row_trigger_body(table, columns, last_attnum, before_images).as_string(conn)),
+                )
             )
+            # Its argument, the last column number the function knows, is for image_carries.
             conn.execute(
-                sql.SQL("create or replace trigger {} after insert or update or delete on {} for each row execute function {}()").format(
-                    sql.Identifier(TRIGGER), target, function
+                sql.SQL("create or replace trigger {} after insert or update or delete on {} for each row execute function {}({})").format(
+                    sql.Identifier(TRIGGER), target, function, sql.Literal(str(last_attnum))
                 )
             )
             conn.execute(
@@ -210,6 +326,31 @@ def install(conn: psycopg.Connection, schema: str, tables: list[SourceTable], *,
                 )
             )
             _drop_unused_functions(conn, previous)
+
+
+def image_carries(conn: psycopg.Connection, schema: str, table: str, column: str) -> bool:
+    """Whether the table's capture images carry the column. A trigger of an earlier version (a
+    JSON image of the whole row) always does; one of this version knows the columns it was made
+    with and takes those numbered above its last one by name, but it looks only at the number right
+    after its last: if the column added first since was dropped again, a column added after it is
+    missing from the log."""
+    row = conn.execute(
+        "select t.tgrelid, t.tgnargs, t.tgargs, a.attnum from pg_trigger t join pg_class c on c.oid = t.tgrelid "
+        "join pg_namespace s on s.oid = c.relnamespace join pg_attribute a on a.attrelid = c.oid and a.attname = %s "
+        "where s.nspname = %s and c.relname = %s and t.tgname = %s",
+        (column, schema, table, TRIGGER),
+    ).fetchone()
+    if row is None:
+        return True  # no capture, so no image lacks it
+    relation, arguments, packed, attnum = row
+    if arguments == 0:
+        return True
+    known = int(bytes(packed).split(b"\x00")[0])  # the arguments, each ended by a zero byte
+    if attnum <= known:
+        return True
+    return conn.execute(
+        "select exists (select from pg_attribute where attrelid = %s and attnum = %s and not attisdropped)", (relation, known + 1)
+    ).fetchone()[0]
 
 
 def _trigger_functions(conn: psycopg.Connection, schema: str, table: str) -> list[int]:

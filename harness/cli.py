@@ -430,6 +430,12 @@ def _load_tables(config, source, target, names: list[str], build: bool) -> None:
         errors.print(f"[yellow]views dropped with their reshaped landing tables:[/] {', '.join(dropped)}; run `migrate build` to make them again")
 
 
+def _note_columns_added(batch) -> None:
+    for name, columns in getattr(batch, "columns_added", {}).items():
+        errors.print(f"[yellow]note:[/] {name}: {', '.join(columns)} added at the source, now followed; capture takes "
+                     "them more slowly until `migrate sync --install` installs it again")
+
+
 @app.command("sync", rich_help_panel="5 Load")
 def sync_cmd(
     follow: Annotated[bool, typer.Option("--follow", help="Keep going and show the lag until interrupted.")] = False,
@@ -470,6 +476,7 @@ def sync_cmd(
             + (f" ({', '.join(f'{t}: {n:,}' for t, n in sorted(batch.per_table.items()))})" if batch.per_table else "")
             + (f"; {lag.changes_behind:,} behind" if lag.changes_behind is not None else "")
         )
+        _note_columns_added(batch)
         for name, count in getattr(batch, "null_stamped", {}).items():
             if count:
                 errors.print(f"[yellow]blind spot:[/] {name}: {count:,} rows have no {config.capture.column}; their changes are invisible to timestamp capture")
@@ -477,6 +484,7 @@ def sync_cmd(
     deadline = time.monotonic() + duration if duration is not None else None
 
     def show(batch, lag) -> None:
+        _note_columns_added(batch)
         step(
             f"{batch.changes:>6,} applied | landing lag {lag.seconds_behind:5.1f} s, "
             f"{'?' if lag.changes_behind is None else format(lag.changes_behind, ',')} changes | app lag {lag.app_seconds_behind:5.1f} s"

@@ -21,7 +21,7 @@ from typing import Callable
 import psycopg
 from psycopg import sql
 
-from harness import connections, control, dbt, dbt_contract, engines, processes, runbook
+from harness import capture, connections, control, dbt, dbt_contract, engines, processes, runbook
 from harness.config import Config, TableConfig
 from harness.connections import Database
 from harness.cutover import app_table_names, write_routing
@@ -125,7 +125,9 @@ def run(
 
 def _fetch(dst: psycopg.Connection, src: psycopg.Connection, config: Config, table: TableConfig) -> list[str]:
     """Copy the reverse model's rows into a temp table `_fallback` on the source, typed like the
-    legacy table; returns the legacy columns."""
+    legacy table; returns the legacy columns. Both sessions under capture.IMAGE_SETTINGS (see
+    _image_sessions): the models compare before images with current rows in that text, and the
+    copy's text reads back as the value it was written from."""
     columns = [c.name for c in postgres.columns(src, config.source_schema, table.name)]
     if not postgres.table_exists(dst, REVERSE_SCHEMA, dbt_contract.fallback_relation_name(table.name), kinds=("r", "v", "m")):
         raise NoReverseModel(
@@ -146,10 +148,18 @@ def _fetch(dst: psycopg.Connection, src: psycopg.Connection, config: Config, tab
     return columns
 
 
+def _image_sessions(*sessions: psycopg.Connection) -> None:
+    """capture.IMAGE_SETTINGS for the whole of these sessions (of this command's own)."""
+    for conn in sessions:
+        capture.use_image_settings(conn, local=False)
+        conn.commit()
+
+
 def _carry_back(config: Config, source: Database, target: Database) -> dict[str, dict[str, int]]:
     """Write every reverse row into the legacy schema in one transaction, past the freeze."""
     carried: dict[str, dict[str, int]] = {}
     with connections.connection(target, command="rollback") as dst, connections.connection(source, command="rollback") as src:
+        _image_sessions(dst, src)
         engines.source_engine(config).declare_writer(src)  # this transaction writes past the freeze, with the secret only the harness reads
         for table in config.tables:  # parents first: the order of migration.yml
             columns = _fetch(dst, src, config, table)
@@ -186,8 +196,9 @@ def _verify(config: Config, source: Database, target: Database) -> dict[str, int
     """Every reverse row is in the source as written (its listed columns), every delete is gone."""
     verified: dict[str, int] = {}
     with connections.connection(target, command="rollback verify") as dst, connections.connection(source, command="rollback verify") as src:
+        _image_sessions(dst, src)
         for table in config.tables:
-            _fetch(dst, src, config, table)
+            columns = _fetch(dst, src, config, table)
             legacy = postgres.qualified(config.source_schema, table.name)
             match = sql.SQL(" and ").join(sql.SQL("t.{0} = f.{0}").format(sql.Identifier(k)) for k in table.key)
             total, wrong, sample = src.execute(
@@ -198,13 +209,14 @@ def _verify(config: Config, source: Database, target: Database) -> dict[str, int
                         select jsonb_build_object({key}) as key,
                                case when f.{op} = 'D' then t.ctid is not null
                                     else t.ctid is null or exists (
-                                        select 1 from unnest(f.{cols}) c where to_jsonb(t) -> c is distinct from to_jsonb(f) -> c)
+                                        select 1 from unnest(f.{cols}) c where {written} ->> c is distinct from {read} ->> c)
                                end as bad
                         from _fallback f left join {t} t on {match}
                     ) checked
                     """
                 ).format(
-                    key=sql.SQL(", ").join(sql.SQL("{}, f.{}").format(sql.Literal(k), sql.Identifier(k)) for k in table.key), op=sql.Identifier(OP), cols=sql.Identifier(COLUMNS), t=legacy, match=match)
+                    key=sql.SQL(", ").join(sql.SQL("{}, f.{}").format(sql.Literal(k), sql.Identifier(k)) for k in table.key), op=sql.Identifier(OP), cols=sql.Identifier(COLUMNS), t=legacy, match=match,
+                    written=capture.text_image(sql.SQL("f"), columns), read=capture.text_image(sql.SQL("t"), columns))
             ).fetchone()
             src.rollback()
             if wrong:

@@ -30,7 +30,7 @@ from harness.engines import postgres
 from harness.errors import EXIT_CHECK_FAILED, ConfigError, ConnectionFailed, DbtFailed, HarnessError
 from harness.control import STREAM
 
-CHANGE_COLUMNS = ["change_id", "table_schema", "table_name", "op", "old_key", "new_row", "captured_at"]
+CHANGE_COLUMNS = ["change_id", "table_schema", "table_name", "op", "old_key", "new_row", "captured_at", "image_format"]
 
 
 @dataclass
@@ -39,6 +39,9 @@ class Batch:
     per_table: dict[str, int] = field(default_factory=dict)
     snapshot: str = ""
     seconds: float = 0.0
+    # Columns added at the source that landing now follows: capture takes their values by name, at
+    # a cost to each write, until installed again (`migrate sync --install`).
+    columns_added: dict[str, list[str]] = field(default_factory=dict)
 
 
 @dataclass
@@ -143,6 +146,10 @@ def sync_once(config: Config, source: Database, target: Database, *, snapshot_id
             src.execute("set transaction isolation level repeatable read, read only")
             if snapshot_id is not None:
                 src.execute(sql.SQL("set transaction snapshot {}").format(sql.Literal(snapshot_id)))
+            # Both sides read and write every value's text under the same settings: the images, and
+            # what travels in the copy of the log (its times, a column's missing value).
+            for side in (src, dst):
+                capture.use_image_settings(side)
             (current,) = src.execute("select pg_current_snapshot()::text").fetchone()
             batch.snapshot = current
             # Described in the batch's own snapshot: every change it reads was written with these columns or earlier ones.
@@ -151,13 +158,13 @@ def sync_once(config: Config, source: Database, target: Database, *, snapshot_id
             reloaded = _table_loads_covered(dst, config)
             dst.execute(
                 "create temp table _changes (change_id bigint, table_schema text, table_name text, op char(1), "
-                "old_key jsonb, new_row jsonb, captured_at timestamptz) on commit drop"
+                "old_key jsonb, new_row jsonb, captured_at timestamptz, image_format text) on commit drop"
             )
             changes = sql.SQL(
                 "copy (select {cols} from {log} where table_schema = {schema} "
                 "and not pg_visible_in_snapshot(txid, {previous}::pg_snapshot){reloaded} order by change_id) to stdout"
             ).format(
-                cols=postgres.column_list(CHANGE_COLUMNS),
+                cols=_log_columns(src),
                 log=sql.SQL("{}.changes").format(sql.Identifier(capture.CAPTURE_SCHEMA)),
                 schema=sql.Literal(config.source_schema),
                 previous=sql.Literal(previous[0]),
@@ -169,13 +176,19 @@ def sync_once(config: Config, source: Database, target: Database, *, snapshot_id
                 for chunk in reader:
                     writer.write(chunk)
             src.rollback()
+            counts = dst.execute(
+                "select table_name, count(*), count(*) filter (where image_format is null and op <> 'T') from _changes group by table_name"
+            ).fetchall()
+            for name, _, json_images in counts:
+                if json_images and name in tables:
+                    _text_images_from_json(dst, config.landing_schema, tables[name])
             _fill_added_columns(dst, added)
-            counts = dict(dst.execute("select table_name, count(*) from _changes group by table_name").fetchall())
-            for name, count in counts.items():
+            batch.columns_added = {name: [column.name for column, _ in columns] for name, columns in added.items()}
+            for name, count, _ in counts:
                 if name in tables:
                     apply_changes(dst, config.landing_schema, tables[name])
                     batch.per_table[name] = count
-            batch.changes = sum(counts.values())
+            batch.changes = sum(count for _, count, _ in counts)
             dst.execute(
                 sql.SQL(
                     "update {} set snapshot = %s, applied_at = clock_timestamp(), changes_applied = changes_applied + %s, "
@@ -189,6 +202,18 @@ def sync_once(config: Config, source: Database, target: Database, *, snapshot_id
             capture.applied(src, consumer_id, config.source_schema, label, current)
     batch.seconds = time.perf_counter() - started
     return batch
+
+
+def _log_columns(src: psycopg.Connection) -> sql.Composable:
+    """What is copied of the source's log: CHANGE_COLUMNS, with image_format NULL in a log made
+    before it existed (written by triggers of that version: JSON images, every one)."""
+    (has_format,) = src.execute(
+        "select exists (select from pg_attribute where attrelid = %s::regclass and attname = 'image_format' and not attisdropped)",
+        (sql.SQL("{}.changes").format(sql.Identifier(capture.CAPTURE_SCHEMA)).as_string(src),),
+    ).fetchone()
+    return sql.SQL(", ").join(
+        sql.Identifier(c) if c != "image_format" or has_format else sql.SQL("null") for c in CHANGE_COLUMNS
+    )
 
 
 def forget_consumer(config: Config, source: Database, target: Database, consumer_id: str) -> None:
@@ -211,12 +236,13 @@ class SchemaChanged(HarnessError):
 
 def _check_schema(
     src: psycopg.Connection, dst: psycopg.Connection, config: Config, tables: list[landing.SourceTable]
-) -> dict[str, list[tuple[postgres.Column, str]]]:
+) -> dict[str, list[tuple[postgres.Column, str | None]]]:
     """Compare each listed table at the source with its landing copy, at the start of a batch.
 
     A NOT NULL dropped at the source is dropped in landing. A column added at the source whose
-    older rows are known to hold null or the constant it was added with is added to landing (the capture trigger's `to_jsonb(NEW)` carries it from then
-    on); the added columns with that constant are returned for _fill_added_columns. Anything else
+    older rows are known to hold null or the constant it was added with is added to landing (the capture
+    trigger's images carry it from then on, see capture.image_carries); the added columns are
+    returned with that constant (None: null) for _fill_added_columns. Anything else
     (a table not loaded, a column dropped, renamed or retyped, a volatile default) stops the
     sync before anything is applied or purged, with the fix.
     """
@@ -244,24 +270,28 @@ def _check_schema(
                 raise SchemaChanged(f"table {name}: column {column.name} was added at the source with a default that older rows may not hold: {reload}")
             if column.name in table.masks:
                 raise SchemaChanged(f"table {name}: column {column.name} was added at the source and is masked in migration.yml: run `migrate load --table {name}` so that capture masks it")
+            if not capture.image_carries(src, config.source_schema, name, column.name):
+                raise SchemaChanged(f"table {name}: column {column.name} was added at the source after another added column was dropped, "
+                                    f"and the change log does not hold its values: run `migrate load --table {name}`")
             missing = fills[column.name].missing
             landing.create_collations(src, dst, config.source_schema, config.landing_schema, name, [column])
             landing.add_column(dst, config.landing_schema, name, column, missing)
-            if missing is not None:
-                added.setdefault(name, []).append((column, missing))
+            added.setdefault(name, []).append((column, missing))
     return added
 
 
-def _fill_added_columns(dst: psycopg.Connection, added: dict[str, list[tuple[postgres.Column, str]]]) -> None:
+def _fill_added_columns(dst: psycopg.Connection, added: dict[str, list[tuple[postgres.Column, str | None]]]) -> None:
     """Changes written before a column was added do not hold it, but at the source those rows hold
     the constant it was added with, as landing's older rows now do: give it to them. All such
     changes are in this batch, the first whose snapshot sees the column (the ALTER waited for
-    their writers to commit)."""
+    their writers to commit). In the images' text form: run after _text_images_from_json."""
     for table_name, columns in added.items():
         for column, missing in columns:
+            if missing is None:
+                continue  # older rows hold NULL: so does an image without the column
             dst.execute(
                 sql.SQL(
-                    "update _changes set new_row = jsonb_build_object({name}, to_jsonb(({missing}::{type}[])[1])) || new_row "
+                    "update _changes set new_row = jsonb_build_object({name}, (({missing}::{type}[])[1])::text) || new_row "
                     "where table_name = {table} and op in ('I', 'U') and not new_row ? {name}"
                 ).format(name=sql.Literal(column.name), missing=sql.Literal(missing), type=sql.SQL(column.type), table=sql.Literal(table_name))
             )
@@ -288,12 +318,45 @@ def apply_until_caught_up(config: Config, source: Database, target: Database) ->
     return applied
 
 
+def _text_images_from_json(conn: psycopg.Connection, landing_schema: str, table: landing.SourceTable) -> None:
+    """Turn the table's JSON images in `_changes` (to_jsonb of the row, written by a trigger of an
+    earlier version, left in the log when the kit was upgraded) into text images. Each is read as
+    sync always read them (jsonb_populate_record), so those changes land as they always did; only
+    images in text form are exact (a float's digits, -0, jsonb null)."""
+    target = postgres.qualified(landing_schema, table.name)
+    columns = [c.name for c in table.columns]
+    conn.execute(
+        sql.SQL(
+            """
+            update _changes c set
+                new_row = case when c.new_row is not null then (
+                    select jsonb_object_agg(i.key, i.value)
+                    from jsonb_populate_record(null::{target}, c.new_row) as r cross join lateral jsonb_each({row_image}) as i
+                    where c.new_row ? i.key) end,
+                old_key = case when c.old_key is not null then (
+                    select {key_image} from jsonb_populate_record(null::{target}, c.old_key) as k) end,
+                image_format = {text}
+            where c.table_name = {name} and c.image_format is null and c.op <> 'T'
+            """
+        ).format(
+            target=target,
+            row_image=capture.text_image(sql.SQL("r"), columns),
+            key_image=capture.text_image(sql.SQL("k"), table.key),
+            text=sql.Literal(capture.TEXT_IMAGES),
+            name=sql.Literal(table.name),
+        )
+    )
+
+
 def apply_changes(conn: psycopg.Connection, landing_schema: str, table: landing.SourceTable) -> None:
     """Fold this table's changes in `_changes` into landing: the last image per key wins.
 
     A truncate tombstones every row; only the changes after the last truncate count. An update
     that changed the key tombstones the old key. Deletes become tombstones so that the
-    incremental models can apply them.
+    incremental models can apply them. Images hold each column's text: each is cast to the
+    column's type under capture.IMAGE_SETTINGS (set by the caller). Changes are grouped by their
+    key's value, by the type's equality: two changes of one key whose texts differ (numeric 1.0
+    and 1.00) are one key, and the later one's text lands, key columns too.
 
     A key column with a collation of its own is matched exactly (its bytes) as well: under a
     case-insensitive collation the new key 'ZEBRA' finds the row of the old key 'Zebra' (taking
@@ -302,9 +365,15 @@ def apply_changes(conn: psycopg.Connection, landing_schema: str, table: landing.
     target = postgres.qualified(landing_schema, table.name)
     collated_key = landing.collated_key(table)
     name = sql.Literal(table.name)
+    types = {c.name: sql.SQL(c.type) for c in table.columns}
+
+    def typed(image: str, column: str) -> sql.Composed:
+        return sql.SQL("({} ->> {})::{}").format(sql.SQL(image), sql.Literal(column), types[column])
+
     key_of_new = sql.SQL("jsonb_build_object({})").format(
         sql.SQL(", ").join(sql.SQL("{}, new_row -> {}").format(sql.Literal(k), sql.Literal(k)) for k in table.key)
     )
+    typed_key = sql.SQL(", ").join(typed("k", k) for k in table.key)
     (last_truncate,) = conn.execute(
         sql.SQL("select coalesce(max(change_id), 0) from _changes where table_name = {} and op = 'T'").format(name)
     ).fetchone()
@@ -315,6 +384,7 @@ def apply_changes(conn: psycopg.Connection, landing_schema: str, table: landing.
             )
         )
     conn.execute("drop table if exists _latest")
+    # Of an update that changed the key's text, its image wins over its own tombstone of the old key.
     conn.execute(
         sql.SQL(
             """
@@ -329,29 +399,25 @@ def apply_changes(conn: psycopg.Connection, landing_schema: str, table: landing.
                 select change_id, {key_of_new}, new_row
                 from _changes where table_name = {name} and change_id > {after} and op in ('I', 'U')
             )
-            select distinct on (k) k, new_row from events order by k, change_id desc
+            select distinct on ({typed_key}) k, new_row from events order by {typed_key}, change_id desc, new_row is null
             """
-        ).format(name=name, after=sql.Literal(last_truncate), key_of_new=key_of_new)
+        ).format(name=name, after=sql.Literal(last_truncate), key_of_new=key_of_new, typed_key=typed_key)
     )
     columns = [c.name for c in table.columns]
-    typed = sql.SQL("jsonb_populate_record(null::{}, l.new_row)").format(target)
     conn.execute(
         sql.SQL(
             """
             insert into {target} ({cols}, {synced}, {deleted})
-            select {rcols}, now(), false from _latest l cross join lateral {typed} as r
+            select {values}, now(), false from _latest l
             where l.new_row is not null
             on conflict ({key}) do update set {assign}, {synced} = excluded.{synced}, {deleted} = false
             """
         ).format(
             target=target,
             cols=postgres.column_list(columns),
-            rcols=sql.SQL(", ").join(sql.SQL("r.{}").format(sql.Identifier(c)) for c in columns),
-            typed=typed,
+            values=sql.SQL(", ").join(typed("l.new_row", c) for c in columns),
             key=postgres.column_list(table.key),
-            assign=sql.SQL(", ").join(
-                sql.SQL("{0} = excluded.{0}").format(sql.Identifier(c)) for c in columns if c not in table.key or c in collated_key
-            ),
+            assign=sql.SQL(", ").join(sql.SQL("{0} = excluded.{0}").format(sql.Identifier(c)) for c in columns),
             synced=sql.Identifier(landing.SYNCED_AT),
             deleted=sql.Identifier(landing.DELETED),
         )
@@ -360,14 +426,17 @@ def apply_changes(conn: psycopg.Connection, landing_schema: str, table: landing.
         sql.SQL(
             """
             update {target} t set {deleted} = true, {synced} = now()
-            from _latest l cross join lateral jsonb_populate_record(null::{target}, l.k) as k
+            from _latest l
             where l.new_row is null and not t.{deleted} and {match}
             """
         ).format(
             target=target,
             deleted=sql.Identifier(landing.DELETED),
             synced=sql.Identifier(landing.SYNCED_AT),
-            match=landing.key_match(table, "t", "k"),
+            match=sql.SQL(" and ").join(
+                [sql.SQL("t.{} = {}").format(sql.Identifier(c), typed("l.k", c)) for c in table.key]
+                + [sql.SQL('t.{} collate "C" = {} collate "C"').format(sql.Identifier(c), typed("l.k", c)) for c in collated_key]
+            ),
         )
     )
 

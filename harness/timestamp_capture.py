@@ -111,7 +111,9 @@ def sync_once(config: Config, source: Database, target: Database, *, detect_dele
 
 
 def _upsert_changed(conn: psycopg.Connection, landing_schema: str, table: landing.SourceTable) -> int:
-    """Upsert the re-read rows whose content differs from landing; the overlap re-reads many unchanged ones."""
+    """Upsert the re-read rows whose content differs from landing; the overlap re-reads many unchanged ones.
+    Rows are compared by their values' binary images (`*<>`), not by `=`, which calls -0 and 0, or
+    1.10 and 1.1, equal and would keep landing's old value."""
     columns = [c.name for c in table.columns]
     # A key column with a collation of its own takes the row's key too: under a case-insensitive
     # collation 'ZEBRA' finds the row of 'Zebra' (see sync.apply_changes).
@@ -123,7 +125,7 @@ def _upsert_changed(conn: psycopg.Connection, landing_schema: str, table: landin
             insert into {target} as l ({cols}, {synced}, {deleted})
             select {cols}, now(), false from _stamped
             on conflict ({key}) do update set {assign}, {synced} = now(), {deleted} = false
-            where l.{deleted} or ({lcols}) is distinct from ({ecols})
+            where l.{deleted} or row({lcols})::record *<> row({ecols})::record
             """
         ).format(
             target=target,

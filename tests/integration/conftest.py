@@ -101,3 +101,43 @@ def traffic_in_background(source, schema: str, ledger_path, **options):
     finally:
         stop.set()
         thread.join()
+
+
+def binary_rows(url: str, query: str, settings: dict[str, str] | None = None) -> list[tuple[bytes | None, ...]]:
+    """The rows of `query` with each value in its type's binary send form (COPY BINARY): two values
+    are the same value exactly when these bytes are equal, stricter than `=` (which calls -0 and 0,
+    or 1.10 and 1.1, equal) and defined for types that have no `=` (xml, point). `settings` for a
+    query that casts a value to text."""
+    with psycopg.connect(url) as conn:
+        for name, value in (settings or {}).items():
+            conn.execute("select set_config(%s, %s, false)", (name, value))
+        with conn.cursor().copy(f"copy ({query}) to stdout (format binary)") as copy:
+            data = b"".join(bytes(block) for block in copy)
+    position = 19 + int.from_bytes(data[15:19], "big")  # signature (11), flags (4), header extension
+    result = []
+    while (count := int.from_bytes(data[position:position + 2], "big", signed=True)) != -1:
+        position += 2
+        values = []
+        for _ in range(count):
+            length = int.from_bytes(data[position:position + 4], "big", signed=True)
+            position += 4
+            values.append(None if length == -1 else data[position:position + length])
+            position += max(length, 0)
+        result.append(tuple(values))
+    return result
+
+
+# A money amount is read and written in the session's lc_monetary; only the server's libc locales qualify.
+MONETARY_LOCALES = ("de_DE.UTF-8", "de_DE.utf8", "fr_FR.UTF-8", "ja_JP.UTF-8", "en_IN.UTF-8", "en_US.UTF-8")
+
+
+def odd_monetary_locale(url: str) -> str | None:
+    """A locale other than C that the server takes for lc_monetary, if it has one."""
+    with psycopg.connect(url, autocommit=True) as conn:
+        for locale in MONETARY_LOCALES:
+            try:
+                conn.execute("select set_config('lc_monetary', %s, false)", (locale,))
+                return locale
+            except psycopg.errors.InvalidParameterValue:
+                continue
+    return None

@@ -226,3 +226,24 @@ def test_sync_from_a_source_without_a_change_log_says_so_and_makes_none(shop):
     env = {**migration.env, "MIGRATE_PROJECT_DIR": str(tmp_path)}
     assert_one_clear_line(run_migrate("sync", "--no-build", env=env, expect=2), "the source has no change log")
     assert rows(migration.source_url, "select count(*) from pg_namespace where nspname = '_migrate'") == [(0,)]
+
+
+def test_a_column_renamed_or_dropped_at_the_source_never_fails_a_write_and_its_mask_stays(shop):
+    """The capture function knows the columns it was made with; after a rename or a drop the
+    application still writes, and a masked column renamed stays masked in the log, as does a new
+    column of the masked one's name."""
+    config, source, target, migration, _ = shop
+    load.load(config, source, target)
+    with psycopg.connect(migration.source_url, autocommit=True) as conn:
+        conn.execute('alter table "Shop"."Client" rename column "Card" to "CardNumber"')
+        conn.execute('alter table "Shop"."Client" drop column "Updated"')
+        conn.execute("""insert into "Shop"."Client" values (9001, 'after the changes', '4111-1111-1111-4321')""")
+        conn.execute("""delete from "Shop"."Client" where "Id" = 3""")
+        conn.execute('alter table "Shop"."Client" add column "Card" text')
+        conn.execute("""update "Shop"."Client" set "Card" = '5500 0000 0000 0004' where "Id" = 9001""")
+    images = rows(migration.source_url, 'select op, old_key, new_row from "_migrate".changes order by change_id')
+    assert images == [
+        ("I", None, {"Id": "9001", "Name": "after the changes", "CardNumber": "4321"}),
+        ("D", {"Id": "3"}, None),
+        ("U", {"Id": "9001"}, {"Id": "9001", "Name": "after the changes", "CardNumber": "4321", "Card": "0004"}),
+    ]

@@ -145,3 +145,21 @@ def test_a_rehearsal_never_runs_the_real_switch_commands(worked_example):
     result = rehearse.rehearse(config, source, target)
     assert result.fallback, "the worked example has reverse models: the rehearsal falls back"
     assert not moved.exists(), "a rehearsal ran a real switch command"
+
+
+def test_fallback_writes_back_only_what_the_new_application_changed_whatever_its_session_set(worked_example):
+    """The before images and the rows now are compared exactly, not in the text of the writer's session."""
+    from harness import capture
+
+    config, source, target, _ = worked_example
+    cutover.run(config, source, target, skip_gates=True)
+    with psycopg.connect(target.url, autocommit=True) as conn:  # the new application, in a session of its own
+        for name, value in {"TimeZone": "Pacific/Chatham", "DateStyle": "SQL, DMY", "extra_float_digits": "0"}.items():
+            conn.execute("select set_config(%s, %s, false)", (name, value))
+        (order_id,) = conn.execute("select min(order_id) from app.sales_order where ordered_at is not null").fetchone()
+        conn.execute("update app.sales_order set notes = 'changed after the cutover' where order_id = %s", (order_id,))
+    dbt.run(config, target, ["build", "--select", "tag:fallback"], quiet=True)
+    with psycopg.connect(target.url) as conn:  # as the fallback reads the reverse models
+        capture.use_image_settings(conn)
+        written = conn.execute("select _fallback_op, _fallback_columns from fallback.legacy_order_hdr").fetchall()
+    assert written == [("U", ["NOTES", "LAST_UPD"])], "ORDER_DT, unchanged, must keep its legacy value"

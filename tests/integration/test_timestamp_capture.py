@@ -7,7 +7,7 @@ import pytest
 from harness import load, timestamp_capture
 from harness.config import load_config
 from harness.errors import ConfigError
-from tests.integration.conftest import rows
+from tests.integration.conftest import binary_rows, rows
 
 pytestmark = pytest.mark.integration
 
@@ -43,6 +43,23 @@ def test_timestamp_capture_applies_stamped_changes_and_reports_blind_spots(shop)
     assert again.per_table == {"Client": 0}, "the overlap re-reads rows but changes nothing that is equal"
     assert again.deletes_detected == {"Client": 1}
     assert rows(migration.target_url, """select "_migrate_deleted" from landing."Client" where "Id" = 200""") == [(True,)]
+
+
+def test_timestamp_capture_applies_a_change_that_equality_does_not_see(shop):
+    """Two writes stamped alike (a stamp to the second): the second turned 0 into -0 and 1.1 into
+    1.10, which SQL's `=` calls equal; the re-read row differs from landing's all the same."""
+    _, source, target, migration, tmp_path = shop
+    (tmp_path / "migration.yml").write_text(CONFIG)
+    config = load_config(tmp_path)
+    with psycopg.connect(migration.source_url, autocommit=True) as conn:
+        conn.execute("""alter table "Shop"."Client" add column "Score" double precision, add column "Ratio" numeric""")
+    load.load(config, source, target)
+    for score, ratio in (("0", "1.1"), ("-0", "1.10")):
+        with psycopg.connect(migration.source_url, autocommit=True) as conn:
+            conn.execute(f"""update "Shop"."Client" set "Score" = '{score}', "Ratio" = {ratio}, "Updated" = timestamp '2030-01-01' where "Id" = 7""")
+        assert timestamp_capture.sync_once(config, source, target).per_table == {"Client": 1}
+    query = 'select "Score", "Ratio" from {} where "Id" = 7'
+    assert binary_rows(migration.target_url, query.format('landing."Client"')) == binary_rows(migration.source_url, query.format('"Shop"."Client"'))
 
 
 def test_timestamp_capture_needs_the_column_on_every_table(shop):

@@ -11,6 +11,7 @@
         {%- endfor %}
         (array_agg(changes.op order by changes.change_id))[1] = 'I' as is_born,
         (array_agg(changes.old_row order by changes.change_id))[1] as before_image,
+        (array_agg(changes.image_format order by changes.change_id))[1] as before_image_format,
         (array_agg(changes.op order by changes.change_id desc))[1] as last_op,
         max(changes.captured_at) as last_changed_at
     from {{ ref('app_changes_log') }} as changes
