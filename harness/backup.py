@@ -24,7 +24,7 @@ from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict
 
 from harness import connections, control, engines
-from harness.capture import CAPTURE_SCHEMA
+from harness.engines.postgres.capture import CAPTURE_SCHEMA
 from harness.config import Config
 from harness.connections import Database
 from harness.engines.base import Connection, SourceEngine

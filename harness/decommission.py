@@ -33,7 +33,8 @@ from typing import Any, Callable
 import psycopg
 from psycopg import sql
 
-from harness import backup, capture, connections, control, engines
+from harness import backup, connections, control, engines
+from harness.engines.postgres import capture
 from harness.config import Config
 from harness.connections import Database
 from harness.engines import postgres

@@ -21,7 +21,8 @@ from typing import Callable
 import psycopg
 from psycopg import sql
 
-from harness import capture, connections, control, dbt, dbt_contract, engines, processes, runbook
+from harness import connections, control, dbt, dbt_contract, engines, processes, runbook
+from harness.engines.postgres import capture
 from harness.config import Config, TableConfig
 from harness.connections import Database
 from harness.cutover import app_table_names, write_routing

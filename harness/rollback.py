@@ -11,7 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 
-from harness import capture, connections, control, cutover, engines, fallback, runbook
+from harness import connections, control, cutover, engines, fallback, runbook
+from harness.engines.postgres import capture
 from harness.config import Config
 from harness.connections import Database
 from harness.engines.base import Connection

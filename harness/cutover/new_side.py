@@ -6,7 +6,8 @@ import re
 from pathlib import Path
 from typing import Collection
 
-from harness import capture, connections, dbt_artifacts, landing
+from harness import connections, dbt_artifacts, landing
+from harness.engines.postgres import capture
 from harness.config import Config
 from harness.connections import Database
 from harness.cutover.strategy import Plan

@@ -5,7 +5,8 @@ from __future__ import annotations
 import psycopg
 from psycopg import sql
 
-from harness import capture, landing
+from harness import landing
+from harness.engines.postgres import capture
 from harness.engines import postgres
 from harness.provision import APP_SCHEMA
 

@@ -29,9 +29,7 @@ TARGET_SQL = "its SQL on the target (control schema, landing) still composed her
 
 # Modules that still import psycopg, and why.
 IMPORTS_PSYCOPG = {
-    "harness.capture": "trigger capture, to move into engines/postgres once the exact-images change to it has landed",
-    "harness.timestamp_capture": "timestamp capture, to move into engines/postgres once the exact-images change to it has landed",
-    "harness.sync": TARGET_SQL + "; its source-side reads of the change log move with capture",
+    "harness.sync": TARGET_SQL + "; and the trigger capture's batch (reading the change log on the source) is still here",
     "harness.checksums": "the row hash and segment SQL are composed here for both sides (both PostgreSQL today)",
     "harness.samples": TARGET_SQL + "; the sampled rows are read with the same SQL on both sides",
     "harness.load": TARGET_SQL,
@@ -51,8 +49,7 @@ IMPORTS_PSYCOPG = {
 
 # Modules whose code still names PostgreSQL catalog objects or tools, and why.
 NAMES_POSTGRES = {
-    "harness.capture": IMPORTS_PSYCOPG["harness.capture"],
-    "harness.sync": "the target's advisory locks, and the change log's snapshot visibility (moves with capture)",
+    "harness.sync": "the target's advisory locks, and the trigger capture's batch: the change log's snapshot visibility on the source",
     "harness.docs.words": "the decommission step's description names pg_dump (words, not SQL)",
     "harness.assess.report": "the assessment report's words name pg_class estimates (words, not SQL)",
 }

@@ -5,43 +5,33 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from harness.engines.base import Capture, SourceEngine
-from harness.engines.postgres import backup, catalog, copy
+from harness.engines.postgres import backup, capture, catalog, copy, timestamp_capture
 from harness.engines.postgres import freeze as write_freeze
 
 
 class TriggerCapture(Capture):
-    """Row triggers write every change into a change log on the source (harness.capture)."""
+    """Row triggers write every change into a change log on the source (capture.py)."""
 
     method = "trigger"
 
     def prepare(self, conn, schema, tables):
-        from harness import capture
-
         capture.install(conn, schema, tables)
 
     keeps_a_log = True
 
     def register(self, conn, consumer_id, schema, label, position, *, replace):
-        from harness import capture
-
         capture.register(conn, consumer_id, schema, label, position, replace=replace)
 
     def after_load(self, ctl, config):
         pass  # sync starts from the load's snapshot, recorded with it
 
     def state(self, conn, schema, table_names):
-        from harness import capture
-
         return capture.state(conn, schema, table_names)
 
     def consumers(self, conn, schema, this_consumer=None):
-        from harness import capture
-
         return capture.consumers(conn, schema, this_consumer)
 
     def remove(self, conn, schema, table_names):
-        from harness import capture
-
         capture.remove(conn, schema, table_names)
 
     def apply_batch(self, config, source, target, *, detect_deletes=False):
@@ -51,7 +41,7 @@ class TriggerCapture(Capture):
 
 
 class TimestampCapture(Capture):
-    """A last-updated column re-read per batch (harness.timestamp_capture): nothing installed."""
+    """A last-updated column re-read per batch (timestamp_capture.py): nothing installed."""
 
     method = "timestamp"
 
@@ -59,8 +49,6 @@ class TimestampCapture(Capture):
         self._column = column
 
     def prepare(self, conn, schema, tables):
-        from harness import timestamp_capture
-
         timestamp_capture.require_column(tables, self._column)
 
     keeps_a_log = False
@@ -69,26 +57,18 @@ class TimestampCapture(Capture):
         pass  # nothing on the source: each batch re-reads the tables
 
     def after_load(self, ctl, config):
-        from harness import timestamp_capture
-
         timestamp_capture.start_after_load(ctl, config)
 
     def state(self, conn, schema, table_names):
-        from harness import capture
-
         return capture.CaptureState(installed=[], missing=list(table_names))
 
     def consumers(self, conn, schema, this_consumer=None):
         return []
 
     def remove(self, conn, schema, table_names):
-        from harness import capture
-
         capture.remove(conn, schema, table_names)  # triggers left by an earlier trigger capture, if any
 
     def apply_batch(self, config, source, target, *, detect_deletes=False):
-        from harness import timestamp_capture
-
         return timestamp_capture.sync_once(config, source, target, detect_deletes=detect_deletes)
 
     @property

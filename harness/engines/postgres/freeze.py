@@ -36,8 +36,8 @@ from dataclasses import dataclass, field
 import psycopg
 from psycopg import sql
 
-from harness import capture
-from harness.capture import CAPTURE_SCHEMA
+from harness.engines.postgres import capture
+from harness.engines.postgres.capture import CAPTURE_SCHEMA
 from harness.engines.postgres import catalog
 from harness.errors import HarnessError
 
