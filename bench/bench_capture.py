@@ -14,7 +14,8 @@ import time
 
 from common import Timer, admin_url, arguments, migration_config, scratch_databases, seed
 
-from harness import capture, connections, landing, load, sync
+from harness import connections, landing, load, sync
+from harness.engines.postgres import capture
 from harness.demo.traffic import run_traffic
 
 WRITES = 3_000

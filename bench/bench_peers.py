@@ -33,7 +33,8 @@ from psycopg.conninfo import conninfo_to_dict
 
 from common import PROJECT_DIR, Timer, admin_url, arguments, migration_config, scratch_databases, seed
 
-from harness import capture, checksums, connections, embedded, landing
+from harness import checksums, connections, embedded, landing
+from harness.engines.postgres import capture
 from harness.engines import postgres
 
 RELADIFF_VENV = PROJECT_DIR / ".migrate" / "bench-reladiff"

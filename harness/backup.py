@@ -20,19 +20,18 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-import psycopg
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict
 
-from harness import connections, control, processes
-from harness.capture import CAPTURE_SCHEMA
+from harness import connections, control, engines
+from harness.engines.postgres.capture import CAPTURE_SCHEMA
 from harness.config import Config
 from harness.connections import Database
-from harness.engines import postgres
+from harness.engines.base import Connection, SourceEngine
+from harness.engines.postgres import DatabaseOptions
 from harness.errors import CheckFailed, ConfigError
 from harness.provision import provision
 
-SYSTEM_SCHEMAS = ("pg_catalog", "information_schema", "pg_toast")
 # What to run for a verified source backup, as the gates and status say it.
 VERIFY_HINT = ("migrate backup, then migrate restore --into <scratch db> (with --allow-source-copy where the scratch database "
                "is on the target's server, as with the embedded one)")
@@ -49,7 +48,7 @@ class Backup:
     row_counts: dict[str, int]
     seconds: float = 0.0
     checksums: dict[str, str] | None = None  # None: a backup from before checksums were recorded
-    database_options: postgres.DatabaseOptions | None = None  # None: a backup from before they were recorded
+    database_options: DatabaseOptions | None = None  # None: a backup from before they were recorded
 
 
 @dataclass
@@ -78,39 +77,14 @@ class Restore:
         }
 
 
-def _schemas(conn: psycopg.Connection, config: Config, side: str) -> list[str]:
+def _schemas(engine: SourceEngine, conn: Connection, config: Config, side: str) -> list[str]:
     if side == "source":
         return [config.source_schema]
-    rows = conn.execute(
-        "select nspname from pg_namespace where nspname <> all(%s) and nspname not like 'pg_temp%%' "
-        "and nspname not like 'pg_toast%%' and nspname <> %s order by 1",
-        (list(SYSTEM_SCHEMAS), CAPTURE_SCHEMA),
-    ).fetchall()
-    return [name for (name,) in rows]
+    return engine.user_schemas(conn, [CAPTURE_SCHEMA])
 
 
-# The text of every value under these settings is exact and does not depend on the session.
-TEXT_SETTINGS = {"extra_float_digits": "1", "DateStyle": "ISO, YMD", "IntervalStyle": "postgres", "bytea_output": "hex",
-                 "TimeZone": "UTC", "standard_conforming_strings": "on"}
-
-
-def _count_and_hash(conn: psycopg.Connection, schemas: list[str]) -> tuple[dict[str, int], dict[str, str]]:
-    """Each table's row count and content checksum, in the connection's current transaction."""
-    for name, value in TEXT_SETTINGS.items():
-        conn.execute("select set_config(%s, %s, true)", (name, value))
-    tables = conn.execute(
-        "select n.nspname, c.relname from pg_class c join pg_namespace n on n.oid = c.relnamespace "
-        "where c.relkind in ('r', 'p') and n.nspname = any(%s) order by 1, 2",
-        (schemas,),
-    ).fetchall()
-    counts, sums = {}, {}
-    for schema, table in tables:
-        # A row's text (its record form) quotes what needs quoting: two different rows never read alike.
-        count, total = conn.execute(
-            sql.SQL("select count(*), coalesce(sum(hashtextextended(t::text, 0)), 0)::text from {} as t").format(postgres.qualified(schema, table))
-        ).fetchone()
-        counts[f"{schema}.{table}"], sums[f"{schema}.{table}"] = count, total
-    return counts, sums
+def _engine(config: Config, side: str) -> SourceEngine:
+    return engines.source_engine(config) if side == "source" else engines.target_engine()
 
 
 def _sha256(path: Path) -> str:
@@ -131,19 +105,12 @@ def backup(config: Config, source: Database, target: Database, side: str, direct
     # Created here, owner-only, before pg_dump writes into it: no moment readable by others.
     os.close(os.open(file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
     os.chmod(file, 0o600)  # whatever the umask took away
+    engine = _engine(config, side)
     with connections.connection(db, command="backup") as conn:
-        conn.execute("set transaction isolation level repeatable read, read only")
-        (snapshot_id,) = conn.execute("select pg_export_snapshot()").fetchone()
-        version = conn.execute("show server_version").fetchone()[0]
-        major = conn.info.server_version // 10000
-        options = postgres.database_options(conn)
-        schemas = _schemas(conn, config, side)
-        counts, sums = _count_and_hash(conn, schemas)
-        args: list = [processes.pg_tool("pg_dump", major), "--format=custom", f"--snapshot={snapshot_id}", f"--file={file}"]
-        # Double quotes make pg_dump take the name literally: case kept, no pattern characters.
-        args += ['--schema="{}"'.format(s.replace('"', '""')) for s in schemas]
-        processes.run(args, env=processes.libpq_env(db.url), what=f"pg_dump of the {side}")
-        conn.rollback()
+        snapshot_id, _ = engine.open_snapshot(conn)
+        options = engine.database_options(conn)
+        schemas = _schemas(engine, conn, config, side)
+        version, counts, sums = engine.dump(conn, db, schemas, file, snapshot_id)
     result = Backup(0, side, file, version, file.stat().st_size, _sha256(file), counts, checksums=sums, database_options=options)
     with connections.connection(target, command="backup", autocommit=True) as ctl:
         (result.backup_id,) = ctl.execute(
@@ -179,22 +146,24 @@ def _server(url: str) -> tuple[str, str]:
     return host, str(info.get("port") or 5432)
 
 
-def prove(restored: Database, chosen: Backup) -> Restore:
-    """A restored database's counts and checksums, held against the backup's manifest (`differences`)."""
+def prove(restored: Database, chosen: Backup, engine: SourceEngine | None = None) -> Restore:
+    """A restored database's counts and checksums, held against the backup's manifest (`differences`);
+    `engine`: the restored server's (None: PostgreSQL's)."""
+    engine = engine or engines.target_engine()
     with connections.connection(restored, command="restore verify") as conn:
         schemas = sorted({name.split(".", 1)[0] for name in chosen.row_counts})
-        counts, sums = _count_and_hash(conn, schemas)
+        counts, sums = engine.counts_and_checksums(conn, schemas)
     return Restore(chosen, restored.name, counts, 0.0, sums)
 
 
-def _options_of(chosen: Backup, server: Database) -> postgres.DatabaseOptions:
+def _options_of(chosen: Backup, server: Database, engine: SourceEngine) -> DatabaseOptions:
     """The encoding and locale a restore of this backup is created with: those of the database it
     was taken from (its text is then the same bytes, sorted the same way, and proven by the same
     checksums); for a backup from before they were recorded, that database's as it is now."""
     if chosen.database_options is not None:
         return chosen.database_options
     with connections.connection(server, command="restore") as conn:
-        return postgres.database_options(conn)
+        return engine.database_options(conn)
 
 
 def find_backup(config: Config, target: Database, backup_id: int | None, side: str) -> Backup:
@@ -214,7 +183,7 @@ def find_backup(config: Config, target: Database, backup_id: int | None, side: s
         raise ConfigError(f"no record of {wanted} in the control schema: run `migrate backup --side {side}` first")
     backup_id, side, file, version, size, sha, counts, sums, options = row
     return Backup(backup_id, side, Path(file), version, size, sha, counts, checksums=sums,
-                  database_options=postgres.DatabaseOptions(**options) if options else None)
+                  database_options=DatabaseOptions(**options) if options else None)
 
 
 def restore(
@@ -233,6 +202,7 @@ def restore(
     if _sha256(chosen.file) != chosen.sha256:
         raise CheckFailed(f"backup file {chosen.file} does not match its recorded sha256: it is damaged; take a new backup")
     server = source if chosen.side == "source" else target
+    engine = _engine(config, chosen.side)
     admin = connections.with_database(server.url, "postgres")
     if into in (source.name, target.name):
         raise ConfigError(f"refusing to restore over the live {into!r} database: name a new database with --into")
@@ -242,27 +212,12 @@ def restore(
             "it holds the source's unmasked data, card numbers included; pass --allow-source-copy if that copy is intended"
         )
     fix = "those of the backed-up database: install that locale on this server, or restore onto one that has it"
-    if not connections.create_database(admin, into, _options_of(chosen, server), fix=fix):
+    if not connections.create_database(admin, into, _options_of(chosen, server, engine), fix=fix):
         raise ConfigError(f"database {into!r} already exists: choose another name with --into or drop it first")
     restored = Database(server.side, connections.with_database(server.url, into), server.setting, server.embedded)
     with connections.connection(restored, command="restore") as conn:
-        major = conn.info.server_version // 10000
-    pg_restore = processes.pg_tool("pg_restore", major)
-    # The harness's own triggers (capture, freeze) call functions in a schema the archive does
-    # not hold; a restored copy is the data as the applications know it, without them.
-    contents = processes.run([pg_restore, "--list", chosen.file], what="pg_restore --list")
-    kept = [line for line in contents.splitlines() if not (" TRIGGER " in line and "_migrate_" in line)]
-    listing = chosen.file.with_suffix(".list")
-    listing.write_text("\n".join(kept) + "\n")
-    try:
-        processes.run(
-            [pg_restore, "--no-owner", "--no-privileges", "--exit-on-error", "--clean", "--if-exists", f"--use-list={listing}", f"--dbname={into}", chosen.file],
-            env=processes.libpq_env(restored.url),
-            what="pg_restore",
-        )
-    finally:
-        listing.unlink(missing_ok=True)
-    result = prove(restored, chosen)
+        engine.restore_archive(conn, restored, chosen.file)
+    result = prove(restored, chosen, engine)
     result.seconds = time.perf_counter() - started
     if result.differences:
         raise CheckFailed(f"restored database {into!r} differs from the backup's manifest "

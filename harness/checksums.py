@@ -517,7 +517,7 @@ def prepare_table(config: Config, pair: Pair, table_config, hash_function: HashF
 
 def _estimate_rows(conn: psycopg.Connection, schema: str, table: str) -> int:
     relation = postgres.qualified(schema, table)
-    (estimate,) = conn.execute("select reltuples::bigint from pg_class where oid = %s::regclass", (relation.as_string(conn),)).fetchone()
+    estimate = postgres.estimated_rows(conn, schema, table)
     if estimate is None or estimate < 0:  # never analysed
         (estimate,) = conn.execute(sql.SQL("select count(*) from {}").format(relation)).fetchone()
     return int(estimate)

@@ -307,11 +307,12 @@ def backup_cmd(
     as_json: JsonFlag = False,
 ) -> None:
     """Take a pg_dump archive of the source or target, with a manifest (size, sha256, row counts)."""
-    from harness import backup
+    from harness import backup, engines
 
     config = load_config()
     source, target = connections.resolve(config)
-    step(f"pg_dump of the {side.value}")
+    engine = engines.source_engine(config) if side is Side.source else engines.target_engine()
+    step(f"{engine.dump_tool} of the {side.value}")
     result = backup.backup(config, source, target, side.value, config.project_dir / directory)
     summary(
         f"backup {result.backup_id}: {result.file} ({result.size_bytes / 1e6:,.1f} MB, {len(result.row_counts)} tables, "
@@ -458,11 +459,11 @@ def sync_cmd(
         summary(f"consumer {forget} forgotten: the source keeps no more changes for it")
         return
     if install:
-        from harness import capture, landing
+        from harness import engines, landing
 
         with connections.connection(source, command="sync install", autocommit=True) as conn:
             tables = [landing.describe(conn, config, t) for t in config.tables]
-            capture.install(conn, config.source_schema, tables)
+            engines.source_engine(config).capture("trigger").prepare(conn, config.source_schema, tables)
         summary(f"capture triggers installed on {len(tables)} tables of {config.source_schema}; changes are logged in _migrate.changes")
         return
     if not follow:

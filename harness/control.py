@@ -17,6 +17,7 @@ from typing import Any, Iterator
 
 import psycopg
 from psycopg import sql
+from psycopg.types.json import Jsonb
 
 # The sync_state row of the source's change stream.
 STREAM = "source"
@@ -340,7 +341,7 @@ def step(conn: psycopg.Connection, schema: str, run_id: int, name: str) -> Itera
 def set_phase(conn: psycopg.Connection, schema: str, phase: str, **fields: Any) -> None:
     """Move the migration to a phase; extra fields (switched_at, rollback_window_ends) are set too."""
     columns = ["phase", *fields]
-    values = [phase, *fields.values()]
+    values = [phase, *(Jsonb(v) if isinstance(v, dict) else v for v in fields.values())]
     conn.execute(
         sql.SQL("insert into {t} (singleton, {cols}, changed_at) values (true, {vals}, clock_timestamp()) "
                 "on conflict (singleton) do update set {assign}, changed_at = clock_timestamp()").format(
@@ -379,3 +380,70 @@ def state(conn: psycopg.Connection, schema: str) -> MigrationState | None:
         sql.SQL("select phase, changed_at, switched_at, rollback_window_ends from {}").format(table(schema, "migration_state"))
     ).fetchone()
     return MigrationState(*row) if row else None
+
+
+def abandon_unfinished_loads(conn: psycopg.Connection, schema: str) -> list[int]:
+    """A load left running from before the freeze copied a moving source: the big bang loads afresh."""
+    rows = conn.execute(
+        sql.SQL("update {} set status = 'failed', finished_at = clock_timestamp() where status = 'running' returning load_id").format(
+            table(schema, "load_runs")
+        )
+    ).fetchall()
+    return [load_id for (load_id,) in rows]
+
+
+def step_seconds(conn: psycopg.Connection, schema: str) -> dict[str, float]:
+    """Each step's duration in the last successful rehearsal, else in the last cutover that ran it."""
+    rows = conn.execute(
+        sql.SQL(
+            "select distinct on (s.step) s.step, extract(epoch from s.finished_at - s.started_at) "
+            "from {steps} s join {runs} r using (run_id) "
+            "where r.command in ('rehearse', 'cutover') and s.status = 'succeeded' "
+            "order by s.step, (r.command = 'rehearse') desc, s.finished_at desc"
+        ).format(steps=table(schema, "steps"), runs=table(schema, "runs"))
+    ).fetchall()
+    return {step: float(seconds) for step, seconds in rows}
+
+
+def waves_cut_over(conn: psycopg.Connection, schema: str) -> dict[int, int]:
+    """Phased: each wave cut over since the last fallback, with its cutover run."""
+    runs = table(schema, "runs")
+    rows = conn.execute(
+        sql.SQL(
+            "select (detail ->> 'wave')::int, run_id from {runs} where command = 'cutover' and status = 'succeeded' "
+            "and detail ->> 'strategy' = 'phased' and detail ? 'wave' "
+            "and run_id > coalesce((select max(run_id) from {runs} where command = 'fallback' and status = 'succeeded'), 0) order by run_id"
+        ).format(runs=runs)
+    ).fetchall()
+    return dict(rows)
+
+
+def running_cutover(conn: psycopg.Connection, schema: str) -> tuple[int, dict] | None:
+    """The cutover run under way (started, not finished), with its detail."""
+    row = conn.execute(
+        sql.SQL("select run_id, detail from {} where command = 'cutover' and status = 'running' order by run_id desc limit 1").format(
+            table(schema, "runs")
+        )
+    ).fetchone()
+    return (row[0], row[1]) if row else None
+
+
+def unfinished_run(conn: psycopg.Connection, schema: str, command: str) -> int | None:
+    """The newest run of this command still running (killed, or under way), if any."""
+    row = conn.execute(
+        sql.SQL("select run_id from {} where command = %s and status = 'running' order by run_id desc limit 1").format(table(schema, "runs")),
+        (command,),
+    ).fetchone()
+    return row[0] if row else None
+
+
+def succeeded_steps(conn: psycopg.Connection, schema: str, run_id: int) -> set[str]:
+    return {
+        name for (name,) in conn.execute(
+            sql.SQL("select step from {} where run_id = %s and status = 'succeeded'").format(table(schema, "steps")), (run_id,)
+        ).fetchall()
+    }
+
+
+def step_details(conn: psycopg.Connection, schema: str, run_id: int) -> dict[str, dict]:
+    return dict(conn.execute(sql.SQL("select step, detail from {} where run_id = %s").format(table(schema, "steps")), (run_id,)).fetchall())

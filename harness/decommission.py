@@ -33,29 +33,18 @@ from typing import Any, Callable
 import psycopg
 from psycopg import sql
 
-from harness import backup, capture, connections, control, cutover, freeze
+from harness import backup, connections, control, engines
+from harness.engines.postgres import capture
 from harness.config import Config
 from harness.connections import Database
 from harness.engines import postgres
+from harness.engines.postgres import freeze as postgres_freeze
 from harness.errors import CheckFailed, ConfigError
 from harness.provision import APP_SCHEMA
 
 STEPS = ("archive_backup", "verify_archive", "remove_capture", "complete")
 PHASE = "decommissioned"
-READ_ONLY_SCHEMA = "_migrate_read_only"
-READ_ONLY_TRIGGER = "_migrate_read_only"
-
-GUARD_DDL = """
-create schema if not exists {schema};
-create or replace function {schema}.refuse_write() returns trigger language plpgsql as $$
-begin
-    raise exception using errcode = 'read_only_sql_transaction', message = {message},
-        hint = 'the data lives in the new system now; the final archive of this schema is recorded in the migration''s control schema';
-end
-$$;
-"""
-
-
+READ_ONLY_SCHEMA = postgres_freeze.READ_ONLY_SCHEMA  # what the operator drops to lift the guard, as the documents say
 class DecommissionRefused(CheckFailed):
     pass
 
@@ -95,7 +84,7 @@ def decommission(
                 f"decommission follows the switch, and the migration is {'not started' if state is None else 'in phase ' + repr(state.phase)}: "
                 "run migrate cutover first"
             )
-        if unfinished := cutover.running(ctl, schema):
+        if unfinished := control.running_cutover(ctl, schema):
             # Switched, but the cutover did not reach its end (its recount after the switch).
             raise DecommissionRefused(f"cutover run {unfinished[0]} did not finish after the switch: run migrate cutover to finish it first")
         forced = _check_window(state, force=force, decided_by=decided_by, reason=reason)
@@ -162,7 +151,7 @@ def decommission(
         result.decommissioned_at = control.state(ctl, schema).changed_at
         if not result.read_only_tables:
             with connections.connection(source, command="decommission") as src:
-                result.read_only_tables = read_only_tables(src, config.source_schema)
+                result.read_only_tables = engines.source_engine(config).read_only_tables(src, config.source_schema)
     return result
 
 
@@ -227,29 +216,7 @@ def _already_done(ctl: psycopg.Connection, schema: str, state: control.Migration
 def _remove_from_source(config: Config, source: Database) -> list[str]:
     """In one transaction: guard every listed table read-only, drop the freeze and the capture objects."""
     schema = config.source_schema
+    message = f'the legacy schema "{schema}" was decommissioned after its migration: it is read-only'
     with connections.connection(source, command="decommission") as src:
-        with src.transaction():
-            src.execute(sql.SQL("set local lock_timeout = {}").format(sql.Literal(f"{int(config.cutover.lock_timeout_seconds * 1000)}ms")))
-            message = f'the legacy schema "{schema}" was decommissioned after its migration: it is read-only'
-            src.execute(sql.SQL(GUARD_DDL).format(schema=sql.Identifier(READ_ONLY_SCHEMA), message=sql.Literal(message)))
-            tables = [t.name for t in config.tables if postgres.table_exists(src, schema, t.name)]
-            for name in tables:
-                target = postgres.qualified(schema, name)
-                src.execute(sql.SQL("drop trigger if exists {} on {}").format(sql.Identifier(READ_ONLY_TRIGGER), target))
-                src.execute(
-                    sql.SQL("create trigger {} before insert or update or delete or truncate on {} for each statement execute function {}.refuse_write()").format(
-                        sql.Identifier(READ_ONLY_TRIGGER), target, sql.Identifier(READ_ONLY_SCHEMA)
-                    )
-                )
-            freeze.unfreeze(src, schema, tables)
-            capture.remove(src, schema, [t.name for t in config.tables])
-        return read_only_tables(src, schema)
-
-
-def read_only_tables(conn: psycopg.Connection, schema: str) -> list[str]:
-    rows = conn.execute(
-        "select c.relname from pg_trigger t join pg_class c on c.oid = t.tgrelid join pg_namespace n on n.oid = c.relnamespace "
-        "where n.nspname = %s and t.tgname = %s order by 1",
-        (schema, READ_ONLY_TRIGGER),
-    ).fetchall()
-    return [name for (name,) in rows]
+        return engines.source_engine(config).retire(
+            src, schema, [t.name for t in config.tables], message=message, lock_timeout_seconds=config.cutover.lock_timeout_seconds)

@@ -21,7 +21,8 @@ from typing import Callable
 import psycopg
 from psycopg import sql
 
-from harness import capture, connections, control, dbt, dbt_contract, freeze, processes, runbook
+from harness import connections, control, dbt, dbt_contract, engines, processes, runbook
+from harness.engines.postgres import capture
 from harness.config import Config, TableConfig
 from harness.connections import Database
 from harness.cutover import app_table_names, write_routing
@@ -77,8 +78,8 @@ def run(
         def freeze_target(detail: dict) -> None:
             names = app_table_names(ctl)
             with connections.connection(target, command="rollback freeze") as conn:  # idle, as freeze needs
-                frozen = freeze.freeze(conn, APP_SCHEMA, names, lock_timeout_seconds=config.cutover.lock_timeout_seconds,
-                                       drain_timeout_seconds=config.cutover.drain_timeout_seconds)
+                frozen = engines.target_engine().freeze(conn, APP_SCHEMA, names, lock_timeout_seconds=config.cutover.lock_timeout_seconds,
+                                                           drain_timeout_seconds=config.cutover.drain_timeout_seconds)
             control.set_phase(ctl, schema, "falling_back")
             detail.update(tables=frozen.tables, waited_seconds=frozen.waited_seconds, ended_transactions=frozen.ended_transactions, frozen_at=time.time())
 
@@ -99,7 +100,7 @@ def run(
 
         def unfreeze_source(detail: dict) -> None:
             with connections.connection(source, command="rollback", autocommit=True) as src:
-                freeze.unfreeze(src, config.source_schema, tables)
+                engines.source_engine(config).unfreeze(src, config.source_schema, tables)
             # The new side stays frozen: its data now lives in the legacy schema again.
             control.set_phase(ctl, schema, "fallen_back")
             detail["unfrozen_at"] = time.time()
@@ -160,7 +161,7 @@ def _carry_back(config: Config, source: Database, target: Database) -> dict[str,
     carried: dict[str, dict[str, int]] = {}
     with connections.connection(target, command="rollback") as dst, connections.connection(source, command="rollback") as src:
         _image_sessions(dst, src)
-        freeze.declare_writer(src)  # this transaction writes past the freeze, with the secret only the harness reads
+        engines.source_engine(config).declare_writer(src)  # this transaction writes past the freeze, with the secret only the harness reads
         for table in config.tables:  # parents first: the order of migration.yml
             columns = _fetch(dst, src, config, table)
             legacy = postgres.qualified(config.source_schema, table.name)

@@ -257,3 +257,28 @@ def _key_name(landing_schema: str, table: SourceTable) -> sql.Identifier:
     """PostgreSQL's own name for the key where it fits; named by PostgreSQL, two long names alike
     would get one, and two workers adding both keys at once would collide."""
     return sql.Identifier(postgres.fitting_name(f"{table.name}_pkey", landing_schema, table.name))
+
+
+INDEX_MEMORY_KB = 1024 * 1024  # maintenance_work_mem for a key build, at least
+
+
+def finish_bulk_load(conn: psycopg.Connection, landing_schema: str, table: SourceTable, *, alone: bool) -> None:
+    """Our columns, the key and statistics for a landing table bulk loaded without them, in one transaction.
+
+    The key is built with enough memory to sort in one pass. While other ranges are still being
+    copied (`alone` false) it is built by this backend only: parallel build workers would take the
+    cores the copies need and add a merge of their own.
+    """
+    with conn.transaction():
+        conn.execute(sql.SQL("set local maintenance_work_mem = {}").format(sql.Literal(f"{_index_memory(conn)}kB")))
+        if not alone:
+            conn.execute("set local max_parallel_maintenance_workers = 0")
+        add_sync_columns(conn, landing_schema, table)
+        add_primary_key(conn, landing_schema, table)
+        conn.execute(sql.SQL("analyze {}").format(postgres.qualified(landing_schema, table.name)))
+
+
+def _index_memory(conn: psycopg.Connection) -> int:
+    """maintenance_work_mem for a key build: at least 1 GB, never less than the server's own setting."""
+    (current,) = conn.execute("select setting::bigint from pg_settings where name = 'maintenance_work_mem'").fetchone()
+    return max(int(current), INDEX_MEMORY_KB)

@@ -15,31 +15,29 @@ that sync then hands over from (see _load_table).
 """
 from __future__ import annotations
 
-import json
 import math
 import os
 import queue
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable, Protocol, TypeVar
+from typing import Protocol, TypeVar
 
 import psycopg
 from psycopg import sql
 
-from harness import capture, connections, control, interrupts, landing, processes, runbook, sync, timestamp_capture
+from harness import connections, control, engines, interrupts, landing, runbook, sync
 from harness.config import Config
 from harness.connections import Database
-from harness.errors import ConfigError
 from harness.engines import postgres
+from harness.engines.base import Connection, SourceEngine
+from harness.errors import ConfigError
 from harness.provision import provision
 
 Item = TypeVar("Item")
 
-INTEGER_TYPES = {"smallint", "integer", "bigint"}
-INDEX_MEMORY_KB = 1024 * 1024  # maintenance_work_mem for a key build, at least
-PIPE_BYTES = 1 << 20  # what the pipe from psql holds, and the most Python passes on at once
 STREAM = control.STREAM
 
 
@@ -142,23 +140,20 @@ def load(
 ) -> LoadResult:
     started = time.perf_counter()
     provision(config, source, target)
+    capture = engines.source_capture(config)
     with connections.connection(source, command="load", autocommit=True) as src:
         tables = [landing.describe(src, config, t) for t in config.tables]
         _check_tables(config, src, target, tables)
-        if config.capture.method == "trigger":
-            capture.install(src, config.source_schema, tables)
-        else:
-            timestamp_capture.require_column(tables, config.capture.column)
+        capture.prepare(src, config.source_schema, tables)
 
     schema = config.control_schema
     with connections.connection(target, command="load", autocommit=True) as ctl, \
             connections.connection(source, command="load snapshot") as coordinator:
         load_id = _unfinished_load(ctl, schema)
         resumed = load_id is not None
-        if config.capture.method == "trigger":
+        if capture.keeps_a_log:
             _register_consumer(ctl, coordinator, config, target, load_id)
-        coordinator.execute("set transaction isolation level repeatable read, read only")
-        snapshot_id, snapshot = coordinator.execute("select pg_export_snapshot(), pg_current_snapshot()::text").fetchone()
+        snapshot_id, snapshot = engines.source_engine(config).open_snapshot(coordinator)
 
         if load_id is None:
             load_id = _start_load(ctl, config, tables, coordinator, snapshot, range_rows)
@@ -171,7 +166,7 @@ def load(
 
         for table in tables:  # tables whose ranges were all copied by an earlier, interrupted run
             if not postgres.primary_key(ctl, config.landing_schema, table.name):
-                _finish_table(ctl, config.landing_schema, table, alone=True)
+                landing.finish_bulk_load(ctl, config.landing_schema, table, alone=True)
         result.tables = _table_totals(ctl, schema, load_id, pending)
         result.seconds = time.perf_counter() - started
         _finish_load(ctl, config, load_id, result)
@@ -201,8 +196,8 @@ def _register_consumer(ctl: psycopg.Connection, src: psycopg.Connection, config:
             sql.SQL("select first_snapshot from {} where load_id = %s").format(control.table(schema, "load_runs")), (load_id,)
         ).fetchone()
     consumer_id = control.consumer_id(ctl, schema)
-    capture.register(src, consumer_id, config.source_schema, control.consumer_label(target.describe(), schema), first_snapshot,
-                     replace=load_id is None)
+    engines.source_capture(config).register(
+        src, consumer_id, config.source_schema, control.consumer_label(target.describe(), schema), first_snapshot, replace=load_id is None)
     src.commit()
 
 
@@ -233,7 +228,7 @@ def _start_load(
             # Views over a landing table (dbt's staging models) are kept or dropped with it; the
             # dbt build after the load makes the dropped ones again.
             landing.replace_for_reload(ctl, config.landing_schema, table)
-            for range_no, (lower, upper) in enumerate(_plan_ranges(coordinator, config.source_schema, table, range_rows)):
+            for range_no, (lower, upper) in enumerate(_plan_ranges(coordinator, config.source_schema, table, range_rows, engine=engines.source_engine(config))):
                 ctl.execute(
                     sql.SQL("insert into {} (load_id, table_name, range_no, lower_key, upper_key) values (%s, %s, %s, %s, %s)").format(
                         control.table(schema, "load_ranges")
@@ -243,7 +238,7 @@ def _start_load(
     return load_id
 
 
-def _expected_rows(ctl: psycopg.Connection, src: psycopg.Connection, config: Config, load_id: int, pending: list[RangeJob]) -> int:
+def _expected_rows(ctl: psycopg.Connection, src: Connection, config: Config, load_id: int, pending: list[RangeJob]) -> int:
     """The rows the pending ranges hold, by the source's statistics: each table's estimate times
     its share of ranges still to copy (a progress bar's total, not a promise)."""
     planned = dict(ctl.execute(
@@ -252,19 +247,18 @@ def _expected_rows(ctl: psycopg.Connection, src: psycopg.Connection, config: Con
     ).fetchall())
     left = Counter(job.table.name for job in pending)
     return sum(
-        round(max(postgres.estimated_rows(src, config.source_schema, name), 0) * count / planned[name]) for name, count in left.items()
+        round(max(engines.source_engine(config).estimated_rows(src, config.source_schema, name), 0) * count / planned[name]) for name, count in left.items()
     )
 
 
-def _plan_ranges(conn: psycopg.Connection, schema: str, table: landing.SourceTable, range_rows: int) -> list[tuple[int | None, int | None]]:
-    """Even key ranges over an integer leading key; one unbounded range otherwise."""
-    first = next(c for c in table.columns if c.name == table.key[0])
-    if first.type not in INTEGER_TYPES:
+def _plan_ranges(conn: Connection, schema: str, table: landing.SourceTable, range_rows: int, *,
+                 engine: SourceEngine | None = None) -> list[tuple[int | None, int | None]]:
+    """Even key ranges over an integer leading key; one unbounded range otherwise. (assess, not
+    yet given the engine, plans on PostgreSQL, the one source engine it reads.)"""
+    span = (engine or engines.engine_named("postgres")).key_span(conn, schema, table)
+    if span is None:
         return [(None, None)]
-    low, high = conn.execute(
-        sql.SQL("select min({k}), max({k}) from {t}").format(k=sql.Identifier(first.name), t=postgres.qualified(schema, table.name))
-    ).fetchone()
-    estimate = postgres.estimated_rows(conn, schema, table.name)
+    low, high, estimate = span
     if low is None:
         return [(None, None)]
     if estimate <= 0:  # never analysed: the key span is an upper bound of the row count
@@ -279,28 +273,6 @@ def _plan_ranges(conn: psycopg.Connection, schema: str, table: landing.SourceTab
     return ranges
 
 
-def _finish_table(conn: psycopg.Connection, landing_schema: str, table: landing.SourceTable, *, alone: bool) -> None:
-    """Our columns, the key and statistics for a fully copied landing table, in one transaction.
-
-    The key is built with enough memory to sort in one pass. While other ranges are still being
-    copied (`alone` false) it is built by this backend only: parallel build workers would take the
-    cores the copies need and add a merge of their own.
-    """
-    with conn.transaction():
-        conn.execute(sql.SQL("set local maintenance_work_mem = {}").format(sql.Literal(f"{_index_memory(conn)}kB")))
-        if not alone:
-            conn.execute("set local max_parallel_maintenance_workers = 0")
-        landing.add_sync_columns(conn, landing_schema, table)
-        landing.add_primary_key(conn, landing_schema, table)
-        conn.execute(sql.SQL("analyze {}").format(postgres.qualified(landing_schema, table.name)))
-
-
-def _index_memory(conn: psycopg.Connection) -> int:
-    """maintenance_work_mem for a key build: at least 1 GB, never less than the server's own setting."""
-    (current,) = conn.execute("select setting::bigint from pg_settings where name = 'maintenance_work_mem'").fetchone()
-    return max(int(current), INDEX_MEMORY_KB)
-
-
 def _pending_ranges(ctl: psycopg.Connection, schema: str, load_id: int, tables: list[landing.SourceTable]) -> list[RangeJob]:
     by_name = {t.name: t for t in tables}
     rows = ctl.execute(
@@ -310,19 +282,6 @@ def _pending_ranges(ctl: psycopg.Connection, schema: str, load_id: int, tables: 
         (load_id,),
     ).fetchall()
     return [RangeJob(by_name[name], no, lower, upper) for name, no, lower, upper in rows if name in by_name]
-
-
-def _range_select(config: Config, job: RangeJob) -> sql.Composed:
-    query = landing.select_masked(config.source_schema, job.table)
-    key = sql.Identifier(job.table.key[0])
-    conditions = []
-    if job.lower is not None:
-        conditions.append(sql.SQL("{} >= {}").format(key, sql.Literal(job.lower)))
-    if job.upper is not None:
-        conditions.append(sql.SQL("{} < {}").format(key, sql.Literal(job.upper)))
-    if conditions:
-        query = sql.SQL("{} where {}").format(query, sql.SQL(" and ").join(conditions))
-    return query
 
 
 def _copy_ranges(
@@ -351,7 +310,7 @@ def _copy_ranges(
             if progress:
                 progress(rows)
         if table_done:
-            _finish_table(dst, config.landing_schema, job.table, alone=nothing_left())
+            landing.finish_bulk_load(dst, config.landing_schema, job.table, alone=nothing_left())
 
     run_workers(sorted(pending, key=lambda j: -ranges_left[j.table.name]), copy, target, "load copy", jobs)
 
@@ -418,44 +377,23 @@ def _copy_range(config: Config, source: Database, dst: psycopg.Connection, job: 
 def _copy_rows(config: Config, source: Database, dst: psycopg.Connection, job: RangeJob, snapshot_id: str, *, freeze: bool) -> tuple[int, int]:
     """Copy one key range in the exported snapshot, inside the caller's target transaction.
 
-    psql reads the source (in the shared snapshot) and streams COPY's output through a pipe, so
-    Python moves blocks of up to a megabyte instead of handling every row. Python passes on
-    whatever the pipe holds rather than waiting for full blocks, and the pipe is widened, so
-    the source keeps sending while the target is written: both sides work at once. `freeze`
-    only for a table created or emptied in this transaction.
+    The engine streams the range out of the source as binary COPY; Python passes on whatever the
+    pipe holds rather than waiting for full blocks, so the source keeps sending while the target
+    is written. `freeze` only for a table created or emptied in this transaction.
     """
     names = [c.name for c in job.table.columns]
-    script = (
-        "begin isolation level repeatable read, read only;\n"
-        f"set transaction snapshot '{snapshot_id}';\n"
-        f"copy ({_range_select(config, job).as_string(dst)}) to stdout (format binary);\n"
-        "commit;\n"
-    )
     copy_in = sql.SQL("copy {} ({}) from stdin (format binary{})").format(
         postgres.qualified(config.landing_schema, job.table.name), postgres.column_list(names), sql.SQL(", freeze" if freeze else "")
     )
-    psql = [processes.pg_tool("psql", 0), "-X", "-q", "-v", "ON_ERROR_STOP=1", "-f", "-"]
     size = 0
-    env = {**processes.libpq_env(source.url), "PGCLIENTENCODING": connections.CLIENT_ENCODING}  # what dst reads
-    with processes.output_of(psql, env=env, script=script, what=f"reading {job.table.name}") as stream, dst.cursor() as cur:
-        pipe = stream.fileno()
-        _widen(pipe)
+    engine = engines.source_engine(config)
+    with engine.copy_out(source, config.source_schema, job.table, job.lower, job.upper, snapshot_id) as pipe, dst.cursor() as cur:
         with cur.copy(copy_in) as writer:
-            while block := os.read(pipe, PIPE_BYTES):
+            while block := os.read(pipe, engine.COPY_BLOCK_BYTES):
                 writer.write(block)
                 size += len(block)
         rows = cur.rowcount
     return rows, size
-
-
-def _widen(pipe: int) -> None:
-    """Let the pipe hold a megabyte instead of 64 kB, where the system allows it (Linux)."""
-    try:
-        import fcntl
-
-        fcntl.fcntl(pipe, fcntl.F_SETPIPE_SZ, PIPE_BYTES)
-    except (ImportError, AttributeError, OSError):
-        pass  # another system, or a limit below a megabyte: the default pipe works, a little slower
 
 
 def _table_totals(ctl: psycopg.Connection, schema: str, load_id: int, copied_now: list[RangeJob]) -> dict[str, TableLoad]:
@@ -493,20 +431,7 @@ def _finish_load(ctl: psycopg.Connection, config: Config, load_id: int, result: 
             ).format(control.table(schema, "sync_state")),
             (STREAM, first_snapshot),
         )
-        if config.capture.method == "timestamp":
-            # Timestamp capture starts from the newest change time in the copy (minus the overlap).
-            newest = {
-                t.name: ctl.execute(
-                    sql.SQL("select max({})::text from {}").format(
-                        sql.Identifier(config.capture.column), postgres.qualified(config.landing_schema, t.name)
-                    )
-                ).fetchone()[0]
-                for t in config.tables
-            }
-            ctl.execute(
-                sql.SQL("update {} set timestamp_watermark = %s where stream = %s").format(control.table(schema, "sync_state")),
-                (json.dumps(newest), STREAM),
-            )
+        engines.source_capture(config).after_load(ctl, config)
 
 
 # --- one table (re)loaded into a running migration ------------------------------------------------
@@ -544,7 +469,8 @@ def load_tables(
     Each table's key is checked and its capture (re)installed first, then it is copied whole in a
     snapshot of its own and recorded with it (control table `table_loads`), see _load_table.
     """
-    if config.capture.method != "trigger":
+    capture = engines.source_capture(config)
+    if not capture.keeps_a_log:
         raise ConfigError("`migrate load --table` needs trigger capture (capture.method: trigger); with timestamp capture run `migrate load`")
     listed = [config.table(name) for name in dict.fromkeys(names)]
     provision(config, source, target)
@@ -557,9 +483,9 @@ def load_tables(
     with connections.connection(source, command="load --table", autocommit=True) as src:
         tables = [landing.describe(src, config, t) for t in listed]
         _check_tables(config, src, target, tables)
-        capture.install(src, config.source_schema, tables)
+        capture.prepare(src, config.source_schema, tables)
         if progress:
-            progress.total(sum(max(postgres.estimated_rows(src, config.source_schema, t.name), 0) for t in tables))
+            progress.total(sum(max(engines.source_engine(config).estimated_rows(src, config.source_schema, t.name), 0) for t in tables))
     return [_load_table(config, source, target, table, progress) for table in tables]
 
 
@@ -586,13 +512,12 @@ def _load_table(
     started = time.perf_counter()
     with sync.paused(config, target, command="load --table") as pause, \
             connections.connection(source, command="load --table snapshot") as coordinator:
-        coordinator.execute("set transaction isolation level repeatable read, read only")
-        snapshot_id, snapshot = coordinator.execute("select pg_export_snapshot(), pg_current_snapshot()::text").fetchone()
+        snapshot_id, snapshot = engines.source_engine(config).open_snapshot(coordinator)
         dst = pause.conn
         with dst.transaction():
             how, dropped = landing.replace_for_reload(dst, config.landing_schema, table)
             rows, size = _copy_rows(config, source, dst, RangeJob(table, 0, None, None), snapshot_id, freeze=True)
-            _finish_table(dst, config.landing_schema, table, alone=True)
+            landing.finish_bulk_load(dst, config.landing_schema, table, alone=True)
             seconds = time.perf_counter() - started
             dst.execute(
                 sql.SQL(

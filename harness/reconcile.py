@@ -42,7 +42,7 @@ from typing import Any, Callable, ContextManager, Iterator, Sequence
 import psycopg
 from psycopg import sql
 
-from harness import checksums, connections, control, dbt, dbt_artifacts, dbt_contract, landing, processes, reconcile_report, reports, samples, sync
+from harness import checksums, connections, control, dbt, dbt_artifacts, dbt_contract, engines, landing, processes, reconcile_report, reports, samples, sync
 from harness.config import Config, Expectation, PerformanceQuery, RuleCheck, SmokeCheck
 from harness.connections import Database
 from harness.engines import postgres
@@ -296,9 +296,8 @@ def _consistent_point(config: Config, source: Database, target: Database, levels
     with ExitStack() as stack:
         pause = stack.enter_context(sync.paused(config, target, command="reconcile"))
         holder = stack.enter_context(connections.connection(source, command="reconcile snapshot"))
-        holder.execute("set transaction isolation level repeatable read, read only")
-        point.snapshot_id, point.snapshot = holder.execute("select pg_export_snapshot(), pg_current_snapshot()::text").fetchone()
-        if config.capture.method == "trigger":
+        point.snapshot_id, point.snapshot = engines.source_engine(config).open_snapshot(holder)
+        if engines.source_capture(config).keeps_a_log:  # a log read to an exact point: landing is brought to it
             try:
                 batch = sync.sync_once(config, source, target, snapshot_id=point.snapshot_id, pause=pause)
                 point.synced, point.changes_applied = True, batch.changes

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import psycopg
 
-from harness import capture, connections, control, cutover, fallback, freeze, runbook
+from harness import connections, control, cutover, engines, fallback, runbook
+from harness.engines.postgres import capture
 from harness.config import Config
 from harness.connections import Database
+from harness.engines.base import Connection
 from harness.errors import HarnessError
 from harness.provision import APP_SCHEMA
 
@@ -42,7 +43,7 @@ def rollback(config: Config, source: Database, target: Database, *, decided_by: 
     return abort(config, source, target, decided_by=decided_by, reason=reason)
 
 
-def falls_back(config: Config, ctl: psycopg.Connection) -> str | None:
+def falls_back(config: Config, ctl: Connection) -> str | None:
     """Why only a fallback can roll back now (None: an abort can): the applications may write the
     new side, for the switch was recorded as intended or done, or the routing file sends a table
     there that no earlier wave of a phased cutover switched (a switch made outside the harness)."""
@@ -52,7 +53,7 @@ def falls_back(config: Config, ctl: psycopg.Connection) -> str | None:
         return "the cutover recorded its switch (phase switching): the applications may already write the new system"
     if phase in AFTER_SWITCH:
         return f"the applications were already switched to the new system (phase {phase})"
-    earlier = set(cutover.tables_of(config, cutover.waves_cut_over(ctl, schema)))
+    earlier = set(cutover.tables_of(config, control.waves_cut_over(ctl, schema)))
     routed = [table for table, side in cutover.read_routing(config).items() if side == "new" and table not in earlier]
     if routed:
         return (f"the routing file {config.project_dir / config.cutover.routing_file} sends {', '.join(routed)} to the new system "
@@ -76,15 +77,16 @@ def abort(config: Config, source: Database, target: Database, *, decided_by: str
         control.ensure(ctl, schema)
         if why := falls_back(config, ctl):
             raise RollbackRefused(f"{why}: only a fallback can roll back now (migrate rollback)")
-        run_id, detail = cutover.running(ctl, schema) or (None, {})
-        earlier_waves = cutover.waves_cut_over(ctl, schema) if detail.get("strategy") == "phased" else {}
+        run_id, detail = control.running_cutover(ctl, schema) or (None, {})
+        earlier_waves = control.waves_cut_over(ctl, schema) if detail.get("strategy") == "phased" else {}
         if earlier_waves:
             tables = detail["tables"]
             still_captured = [name for run in earlier_waves.values()
                               for name in runbook.step_details(ctl, schema, run).get("catch_up", {}).get("reverse_capture", [])]
         with connections.connection(source, command="rollback", autocommit=True) as src:
-            frozen = [name for name in freeze.frozen_tables(src, config.source_schema) if name in tables]
-            freeze.unfreeze(src, config.source_schema, tables)
+            engine = engines.source_engine(config)
+            frozen = [name for name in engine.frozen_tables(src, config.source_schema) if name in tables]
+            engine.unfreeze(src, config.source_schema, tables)
         if earlier_waves:
             capture.remove_triggers(ctl, APP_SCHEMA, keep=still_captured)
             control.set_phase(ctl, schema, cutover.PARTLY_SWITCHED)

@@ -12,10 +12,8 @@ import time
 from dataclasses import dataclass
 from typing import Any, Callable
 
-import psycopg
-from psycopg import sql
-
 from harness import control
+from harness.engines.base import Connection
 
 
 @dataclass
@@ -26,25 +24,17 @@ class StepResult:
     skipped: bool = False  # done by an earlier, interrupted run
 
 
-def open_run(ctl: psycopg.Connection, schema: str, command: str, detail: dict[str, Any] | None = None) -> tuple[int, bool, set[str]]:
+def open_run(ctl: Connection, schema: str, command: str, detail: dict[str, Any] | None = None) -> tuple[int, bool, set[str]]:
     """The unfinished run of this command if there is one (resumed), else a new one; and its done steps."""
-    row = ctl.execute(
-        sql.SQL("select run_id from {} where command = %s and status = 'running' order by run_id desc limit 1").format(control.table(schema, "runs")),
-        (command,),
-    ).fetchone()
-    run_id = row[0] if row else control.start_run(ctl, schema, command, detail)
-    if row:
+    unfinished = control.unfinished_run(ctl, schema, command)
+    run_id = unfinished if unfinished is not None else control.start_run(ctl, schema, command, detail)
+    if unfinished is not None:
         control.claim_run(ctl, schema, run_id)
-    done = {
-        name for (name,) in ctl.execute(
-            sql.SQL("select step from {} where run_id = %s and status = 'succeeded'").format(control.table(schema, "steps")), (run_id,)
-        ).fetchall()
-    }
-    return run_id, row is not None, done
+    return run_id, unfinished is not None, control.succeeded_steps(ctl, schema, run_id)
 
 
 def run_steps(
-    ctl: psycopg.Connection,
+    ctl: Connection,
     schema: str,
     command: str,
     run_id: int,
@@ -71,8 +61,8 @@ def run_steps(
     return results
 
 
-def step_details(ctl: psycopg.Connection, schema: str, run_id: int) -> dict[str, dict]:
-    return dict(ctl.execute(sql.SQL("select step, detail from {} where run_id = %s").format(control.table(schema, "steps")), (run_id,)).fetchall())
+def step_details(ctl: Connection, schema: str, run_id: int) -> dict[str, dict]:
+    return control.step_details(ctl, schema, run_id)
 
 
 def crash_here_if_asked(point: str) -> None:

@@ -176,7 +176,7 @@ def _compare_one(conn: psycopg.Connection, config: Config, item: Comparable, res
 def _draw_sample(conn: psycopg.Connection, item: Comparable, key: list[str], size: int, seed: int) -> tuple[int, bool]:
     """Fill the sample table with keys of the app table; (rows in the table, whether all were taken)."""
     relation = postgres.qualified(item.schema, item.table)
-    (estimate,) = conn.execute("select reltuples::bigint from pg_class where oid = %s::regclass", (relation.as_string(conn),)).fetchone()
+    estimate = postgres.estimated_rows(conn, item.schema, item.table)
     if estimate is None or estimate < 0 or estimate <= 4 * size:
         (estimate,) = conn.execute(sql.SQL("select count(*) from {}").format(relation)).fetchone()
     whole = estimate <= size

@@ -11,7 +11,7 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-from harness import backup, capture, connections, control
+from harness import backup, connections, control, engines
 from harness.config import Config
 from harness.connections import Database
 
@@ -69,15 +69,16 @@ def status(config: Config, source: Database, target: Database) -> Status:
         facts["capture"] = {"method": config.capture.method, "removed": True}
         result.next_step = _next_step(facts)
         return result
-    if config.capture.method == "trigger":
+    capture = engines.source_capture(config)
+    if capture.keeps_a_log:
         with connections.connection(source, command="status", autocommit=True) as conn:
             state = capture.state(conn, config.source_schema, [t.name for t in config.tables])
             consumers = capture.consumers(conn, config.source_schema, this_consumer)
         # Every target syncing from this source; one that is gone holds its changes in the log.
-        facts["capture"] = {"method": "trigger", "installed": state.installed, "missing": state.missing,
+        facts["capture"] = {"method": capture.method, "installed": state.installed, "missing": state.missing,
                             "consumers": [asdict(c) for c in consumers]}
     else:
-        facts["capture"] = {"method": "timestamp", "column": config.capture.column}
+        facts["capture"] = {"method": capture.method, "column": config.capture.column}
     if facts["sync"]:
         from harness import sync
 
@@ -149,11 +150,10 @@ def _resume(interrupted: dict[str, Any], steps: tuple[str, ...]) -> str:
 
 def _strategy(conn: psycopg.Connection, config: Config) -> dict[str, Any]:
     """The strategy of migration.yml; for phased, each wave and whether it is cut over."""
-    from harness import cutover
 
     if config.strategy != "phased":
         return {"name": config.strategy}
-    done = cutover.waves_cut_over(conn, config.control_schema)
+    done = control.waves_cut_over(conn, config.control_schema)
     running = conn.execute(
         sql.SQL("select detail ->> 'wave' from {} where command = 'cutover' and status = 'running' and detail ->> 'strategy' = 'phased' "
                 "order by run_id desc limit 1").format(control.table(config.control_schema, "runs"))

@@ -23,7 +23,8 @@ import psycopg
 import yaml
 from psycopg import sql
 
-from harness import capture, connections, control, dbt, dbt_contract, freeze, landing
+from harness import connections, control, dbt, dbt_contract, engines, landing
+from harness.engines.postgres import capture
 from harness.config import Config
 from harness.connections import Database
 from harness.engines import postgres
@@ -72,11 +73,7 @@ def _watermark(ctl: psycopg.Connection, schema: str) -> str:
 
 def apply(config: Config, source: Database, target: Database, *, detect_deletes: bool = False):
     """One sync batch by the configured capture method."""
-    if config.capture.method == "timestamp":
-        from harness import timestamp_capture
-
-        return timestamp_capture.sync_once(config, source, target, detect_deletes=detect_deletes)
-    return sync_once(config, source, target)
+    return engines.source_capture(config).apply_batch(config, source, target, detect_deletes=detect_deletes)
 
 
 @dataclass(frozen=True)
@@ -313,7 +310,8 @@ def _table_loads_covered(dst: psycopg.Connection, config: Config) -> sql.Composa
 def apply_until_caught_up(config: Config, source: Database, target: Database) -> int:
     """Apply batches until one finds no change (the source frozen, or quiet); the changes applied."""
     applied = 0
-    while (changes := apply(config, source, target, detect_deletes=config.capture.method == "timestamp").changes):
+    deletes_by_keys = engines.source_capture(config).detects_deletes_by_keys
+    while (changes := apply(config, source, target, detect_deletes=deletes_by_keys).changes):
         applied += changes
     return applied
 
@@ -442,7 +440,7 @@ def apply_changes(conn: psycopg.Connection, landing_schema: str, table: landing.
 
 
 def lag(config: Config, source: Database, target: Database) -> Lag:
-    if config.capture.method == "timestamp":
+    if not engines.source_capture(config).keeps_a_log:
         with connections.connection(target, command="sync lag") as dst:
             _watermark(dst, config.control_schema)
             since_apply, unbuilt = dst.execute(
@@ -563,7 +561,7 @@ def _follow_turn(config: Config, target: Database) -> Iterator[bool]:
 def _source_frozen(config: Config, source: Database) -> bool:
     """Every listed table frozen at the source: a cutover froze it, nothing more will be captured."""
     with connections.connection(source, command="sync --follow", autocommit=True) as conn:
-        return set(freeze.frozen_tables(conn, config.source_schema)) >= {t.name for t in config.tables}
+        return set(engines.source_engine(config).frozen_tables(conn, config.source_schema)) >= {t.name for t in config.tables}
 
 
 # While landing keeps syncing during a dbt run, a batch can commit after the run read its high

@@ -4,8 +4,8 @@ target database differs from the source in version, encoding or locale."""
 from __future__ import annotations
 
 from harness.assess.model import BLOCKING, INFO, WARNING, Finding, TableAssessment
-from harness.capture import CAPTURE_SCHEMA
-from harness.capture import TRIGGER as CAPTURE_TRIGGER
+from harness.engines.postgres.capture import CAPTURE_SCHEMA
+from harness.engines.postgres.capture import TRIGGER as CAPTURE_TRIGGER
 from harness.config import Config
 from harness.engines import postgres_assess as pg
 

@@ -38,7 +38,7 @@ from harness.assess.profile import DEFAULT_SAMPLE_ROWS, SEED, profile, try_expre
 from harness.assess.relationships import relationships
 from harness.assess.risks import column_findings, local_time_finding
 from harness.assess.timing import plan_probes, run_probes, time_table
-from harness.capture import CAPTURE_SCHEMA
+from harness.engines.postgres.capture import CAPTURE_SCHEMA
 from harness.config import Config
 from harness.connections import Database
 from harness.engines import postgres_assess as pg

@@ -166,7 +166,7 @@ def _copy_probe(probe_config: Config, source: Database, dst: pg.Connection, snap
     probe.rows, probe.bytes = load._copy_range(probe_config, source, dst, job, 0, snapshot_id, "")
     copied = time.perf_counter()
     # Finished as load finishes a table while its other workers are still copying.
-    load._finish_table(dst, schema, probe.table, alone=False)
+    landing.finish_bulk_load(dst, schema, probe.table, alone=False)
     finished = time.perf_counter()
     # ANALYZE once more on its own, to tell it apart: the key grows with the rows, ANALYZE's sample does not.
     pg.analyze_table(dst, schema, name)

@@ -36,15 +36,13 @@ from harness.cutover.strategy import (
     Plan,
     estimates,
     plan,
-    running,
     steps_for,
     tables_of,
-    waves_cut_over,
 )
 
 __all__ = [
     "BIG_BANG_STEPS", "CATCH_UP_LEVELS", "CONTENT_LEVELS", "DONE_PHASES", "PARTLY_SWITCHED", "STEPS", "STEP_FUNCTIONS", "SWITCHING",
     "CutoverRefused", "CutoverResult", "CutoverRun", "Gate", "GateFailed", "Plan",
     "align_sequences", "app_sources", "app_table_names", "content_reconciliation", "estimates", "gates", "models_fingerprint", "plan",
-    "read_routing", "run", "running", "steps_for", "tables_of", "waves_cut_over", "write_routing",
+    "read_routing", "run", "steps_for", "tables_of", "write_routing",
 ]

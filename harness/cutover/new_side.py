@@ -6,46 +6,19 @@ import re
 from pathlib import Path
 from typing import Collection
 
-import psycopg
-from psycopg import sql
-
-from harness import capture, connections, dbt_artifacts, landing
+from harness import connections, dbt_artifacts, landing
+from harness.engines.postgres import capture
 from harness.config import Config
 from harness.connections import Database
 from harness.cutover.strategy import Plan
-from harness.engines import postgres
+from harness.engines.base import Connection
 from harness.provision import APP_SCHEMA
-
-
-def app_table_names(conn: psycopg.Connection) -> list[str]:
-    return [n for (n,) in conn.execute(
-        "select c.relname from pg_class c join pg_namespace n on n.oid = c.relnamespace where n.nspname = %s and c.relkind = 'r' order by 1",
-        (APP_SCHEMA,),
-    ).fetchall()]
-
-
-def app_tables(conn: psycopg.Connection) -> list[landing.SourceTable]:
-    return [landing.SourceTable(n, postgres.columns(conn, APP_SCHEMA, n), postgres.primary_key(conn, APP_SCHEMA, n), {}) for n in app_table_names(conn)]
-
-
-def align_sequences(conn: psycopg.Connection, schema: str) -> dict[str, int]:
-    """Every identity or serial sequence of the schema continues above its column's largest value."""
-    rows = conn.execute(
-        """
-        select c.relname, a.attname, pg_get_serial_sequence(format('%%I.%%I', n.nspname, c.relname), a.attname)
-        from pg_attribute a join pg_class c on c.oid = a.attrelid join pg_namespace n on n.oid = c.relnamespace
-        where n.nspname = %s and c.relkind = 'r' and a.attnum > 0 and not a.attisdropped
-          and pg_get_serial_sequence(format('%%I.%%I', n.nspname, c.relname), a.attname) is not null
-        """,
-        (schema,),
-    ).fetchall()
-    aligned = {}
-    for table, column, sequence in rows:
-        (top,) = conn.execute(sql.SQL("select max({}) from {}").format(sql.Identifier(column), postgres.qualified(schema, table))).fetchone()
-        if top is not None:
-            conn.execute("select setval(%s, greatest(%s, (select last_value from pg_sequences where format('%%I.%%I', schemaname, sequencename) = %s)))", (sequence, top, sequence))
-            aligned[f"{table}.{column}"] = top
-    return aligned
+from harness.target.app import (  # noqa: F401 (the cutover's names)
+    align_sequences,
+    app_table_names,
+    app_tables,
+    forget_changes,
+)
 
 
 def app_sources(project_dir: Path, legacy_tables: Collection[str]) -> dict[str, set[str]]:
@@ -60,7 +33,7 @@ def app_sources(project_dir: Path, legacy_tables: Collection[str]) -> dict[str, 
     return result
 
 
-def reverse_capture_due(config: Config, conn: psycopg.Connection, chosen: Plan) -> list[landing.SourceTable]:
+def reverse_capture_due(config: Config, conn: Connection, chosen: Plan) -> list[landing.SourceTable]:
     """The `app` tables the new application may write once this cutover switches.
 
     All of them, except in a phased cutover: there a table is captured once every legacy table it
@@ -93,8 +66,5 @@ def clear_reverse_log(target: Database, names: list[str]) -> None:
     """Forget what the migration itself wrote to these tables (its builds): until the switch nobody
     else writes them, so the log holds the new application's writes only from the switch on."""
     with connections.connection(target, command="cutover", autocommit=True) as conn:
-        conn.execute(
-            sql.SQL("delete from {}.changes where table_schema = %s and table_name = any(%s)").format(sql.Identifier(capture.CAPTURE_SCHEMA)),
-            (APP_SCHEMA, names),
-        )
+        forget_changes(conn, names)
 

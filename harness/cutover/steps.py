@@ -10,16 +10,23 @@ from datetime import datetime, timedelta, timezone
 from functools import partial
 from typing import Any, Callable
 
-import psycopg
-from psycopg import sql
-from psycopg.types.json import Jsonb
-
-from harness import connections, control, dbt, freeze, load, processes, reconcile, runbook, sync
+from harness import (
+    connections,
+    control,
+    dbt,
+    engines,
+    load,
+    processes,
+    reconcile,
+    runbook,
+    sync,
+)
 from harness.config import Config
 from harness.connections import Database
 from harness.cutover import go_no_go, new_side, verification
 from harness.cutover.routing import write_routing
 from harness.cutover.strategy import PARTLY_SWITCHED, SWITCHING, Plan, plan
+from harness.engines.base import Connection
 from harness.errors import CheckFailed
 from harness.provision import APP_SCHEMA
 from harness.runbook import StepResult
@@ -46,7 +53,7 @@ class CutoverRun:
     source: Database
     target: Database
     plan: Plan
-    ctl: psycopg.Connection
+    ctl: Connection
     run_id: int
     background: ThreadPoolExecutor  # the final verification runs here beside the final build
     skip_gates: bool = False
@@ -150,13 +157,13 @@ def catch_up(run: CutoverRun, detail: dict) -> None:
 def freeze_source(run: CutoverRun, detail: dict) -> None:
     config = run.config
     with connections.connection(run.source, command="cutover freeze") as conn:
-        frozen = freeze.freeze(conn, config.source_schema, run.tables, lock_timeout_seconds=config.cutover.lock_timeout_seconds,
-                               drain_timeout_seconds=config.cutover.drain_timeout_seconds,
-                               legacy_role=config.roles.get("legacy_app_role"))
+        frozen = engines.source_engine(config).freeze(
+            conn, config.source_schema, run.tables, lock_timeout_seconds=config.cutover.lock_timeout_seconds,
+            drain_timeout_seconds=config.cutover.drain_timeout_seconds, legacy_role=config.roles.get("legacy_app_role"))
     with connections.connection(run.target, command="cutover", autocommit=True) as conn:
         control.set_phase(conn, run.schema, "frozen")
         if run.plan.strategy == "big_bang":
-            detail["abandoned_loads"] = _abandon_unfinished_loads(conn, run.schema)
+            detail["abandoned_loads"] = control.abandon_unfinished_loads(conn, run.schema)
     detail.update(tables=frozen.tables, waited_seconds=frozen.waited_seconds, ended_transactions=frozen.ended_transactions,
                   revoked=frozen.revoked, notes=frozen.notes, frozen_at=time.time())
 
@@ -220,17 +227,17 @@ def switch(run: CutoverRun, detail: dict) -> None:
     intent = control.switch_intent(ctl, schema)
     if not intent or intent["run_id"] != run.run_id:
         intent = {"run_id": run.run_id, "tables": chosen.switched_after, "command_ran": False}
-        control.set_phase(ctl, schema, SWITCHING, detail=Jsonb({"switch": intent}))
+        control.set_phase(ctl, schema, SWITCHING, detail={"switch": intent})
     if config.cutover.switch_command and not intent["command_ran"]:
         try:
             processes.run(list(config.cutover.switch_command), env=processes.libpq_env(run.target.url), what="the switch command")
         except processes.ProgramFailed:
             # It exited non-zero: by its contract it switched nothing, and the routing file
             # was not written, so the intent is withdrawn and an abort stays possible.
-            control.set_phase(ctl, schema, "frozen", detail=Jsonb({}))
+            control.set_phase(ctl, schema, "frozen", detail={})
             raise
         intent["command_ran"] = True  # a kill before this line runs the command again: it must be safe to repeat
-        control.set_phase(ctl, schema, SWITCHING, detail=Jsonb({"switch": intent}))
+        control.set_phase(ctl, schema, SWITCHING, detail={"switch": intent})
     detail["routing_file"] = str(write_routing(config, {name: "new" for name in chosen.switched_after}))
     runbook.crash_here_if_asked("cutover:switch:routed")
     state = control.state(ctl, schema)
@@ -312,13 +319,3 @@ def _verify_landing(run: CutoverRun, counted: tuple[int, datetime] | None) -> di
     finally:
         found["seconds"] = round(time.perf_counter() - started, 3)
     return found
-
-
-def _abandon_unfinished_loads(conn: psycopg.Connection, schema: str) -> list[int]:
-    """A load left running from before the freeze copied a moving source: the big bang loads afresh."""
-    rows = conn.execute(
-        sql.SQL("update {} set status = 'failed', finished_at = clock_timestamp() where status = 'running' returning load_id").format(
-            control.table(schema, "load_runs")
-        )
-    ).fetchall()
-    return [load_id for (load_id,) in rows]

@@ -4,9 +4,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Collection
 
-import psycopg
-from psycopg import sql
-
 from harness import connections, control
 from harness.config import Config
 from harness.connections import Database
@@ -58,15 +55,7 @@ def estimates(config: Config, target: Database) -> dict[str, float]:
     """Each step's duration in the last successful rehearsal, else in the last cutover that ran it."""
     with connections.connection(target, command="cutover plan", autocommit=True) as conn:
         control.ensure(conn, config.control_schema)
-        rows = conn.execute(
-            sql.SQL(
-                "select distinct on (s.step) s.step, extract(epoch from s.finished_at - s.started_at) "
-                "from {steps} s join {runs} r using (run_id) "
-                "where r.command in ('rehearse', 'cutover') and s.status = 'succeeded' "
-                "order by s.step, (r.command = 'rehearse') desc, s.finished_at desc"
-            ).format(steps=control.table(config.control_schema, "steps"), runs=control.table(config.control_schema, "runs"))
-        ).fetchall()
-    return {step: float(seconds) for step, seconds in rows}
+        return control.step_seconds(conn, config.control_schema)
 
 
 @dataclass
@@ -101,29 +90,6 @@ def _wave_label(config: Config, wave: int) -> str:
     return f"wave {wave} ({', '.join(tables)})" if tables else f"wave {wave}"
 
 
-def waves_cut_over(conn: psycopg.Connection, schema: str) -> dict[int, int]:
-    """Phased: each wave cut over since the last fallback, with its cutover run."""
-    runs = control.table(schema, "runs")
-    rows = conn.execute(
-        sql.SQL(
-            "select (detail ->> 'wave')::int, run_id from {runs} where command = 'cutover' and status = 'succeeded' "
-            "and detail ->> 'strategy' = 'phased' and detail ? 'wave' "
-            "and run_id > coalesce((select max(run_id) from {runs} where command = 'fallback' and status = 'succeeded'), 0) order by run_id"
-        ).format(runs=runs)
-    ).fetchall()
-    return dict(rows)
-
-
-def running(conn: psycopg.Connection, schema: str) -> tuple[int, dict] | None:
-    """The cutover run under way (started, not finished), with its detail."""
-    row = conn.execute(
-        sql.SQL("select run_id, detail from {} where command = 'cutover' and status = 'running' order by run_id desc limit 1").format(
-            control.table(schema, "runs")
-        )
-    ).fetchone()
-    return (row[0], row[1]) if row else None
-
-
 def plan(config: Config, target: Database, wave: int | None = None) -> Plan:
     """The cutover to run: an interrupted one first, else the strategy's, for phased the wave
     asked for (or the next one). Refused, with the reason, when it cannot run."""
@@ -135,8 +101,8 @@ def plan(config: Config, target: Database, wave: int | None = None) -> Plan:
     schema = config.control_schema
     with connections.connection(target, command="cutover plan", autocommit=True) as conn:
         control.ensure(conn, schema)
-        under_way = running(conn, schema)
-        done = waves_cut_over(conn, schema) if strategy == "phased" else {}
+        under_way = control.running_cutover(conn, schema)
+        done = control.waves_cut_over(conn, schema) if strategy == "phased" else {}
         state = control.state(conn, schema)
     steps = steps_for(strategy)
     all_tables = [t.name for t in config.tables]

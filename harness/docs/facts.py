@@ -284,17 +284,8 @@ def _constraints(conn: psycopg.Connection, relations: list[str]) -> dict[str, di
     found: dict[str, dict[str, int]] = {}
     for relation in relations:
         schema, table = relation.split(".", 1)
-        rows = conn.execute(
-            "select con.contype, count(*) from pg_constraint con join pg_class c on c.oid = con.conrelid "
-            "join pg_namespace n on n.oid = c.relnamespace where n.nspname = %s and c.relname = %s group by con.contype",
-            (schema, table),
-        ).fetchall()
-        kinds = {CONSTRAINT_KINDS.get(kind, kind): n for kind, n in rows}
-        (not_null,) = conn.execute(
-            "select count(*) from pg_attribute a join pg_class c on c.oid = a.attrelid join pg_namespace n on n.oid = c.relnamespace "
-            "where n.nspname = %s and c.relname = %s and a.attnum > 0 and not a.attisdropped and a.attnotnull",
-            (schema, table),
-        ).fetchone()
+        by_kind, not_null = postgres.constraint_counts(conn, schema, table)
+        kinds = {CONSTRAINT_KINDS.get(kind, kind): n for kind, n in by_kind.items()}
         if not_null:
             kinds["not null"] = not_null
         found[relation] = kinds

@@ -9,7 +9,8 @@ import time
 import psycopg
 import pytest
 
-from harness import capture, connections, control, landing, load, sync
+from harness import connections, control, landing, load, sync
+from harness.engines.postgres import capture
 from harness.connections import Database
 from tests.conftest import _fresh_database, assert_one_clear_line, run_migrate
 from tests.integration.conftest import landing_state, rows, source_state

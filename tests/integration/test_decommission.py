@@ -13,7 +13,9 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from harness import approvals, capture, connections, control, cutover, decommission, freeze, load, status
+from harness import approvals, connections, control, cutover, decommission, load, status
+from harness.engines.postgres import capture
+from harness.engines.postgres import freeze
 from harness.config import load_config
 from tests.conftest import PROJECT_DIR, assert_one_clear_line, run_migrate
 from tests.integration.conftest import CONFIG, rows

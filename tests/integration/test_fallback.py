@@ -149,7 +149,7 @@ def test_a_rehearsal_never_runs_the_real_switch_commands(worked_example):
 
 def test_fallback_writes_back_only_what_the_new_application_changed_whatever_its_session_set(worked_example):
     """The before images and the rows now are compared exactly, not in the text of the writer's session."""
-    from harness import capture
+    from harness.engines.postgres import capture
 
     config, source, target, _ = worked_example
     cutover.run(config, source, target, skip_gates=True)

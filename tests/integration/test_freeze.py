@@ -7,7 +7,8 @@ import time
 import psycopg
 import pytest
 
-from harness import freeze, load
+from harness import load
+from harness.engines.postgres import freeze
 from tests.integration.conftest import rows
 
 pytestmark = pytest.mark.integration

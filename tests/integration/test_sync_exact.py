@@ -8,7 +8,8 @@ from __future__ import annotations
 import psycopg
 import pytest
 
-from harness import capture, landing, load, sync
+from harness import landing, load, sync
+from harness.engines.postgres import capture
 from harness.config import load_config
 from harness.connections import Database
 from tests.integration.conftest import binary_rows, odd_monetary_locale, rows

@@ -4,7 +4,8 @@ from __future__ import annotations
 import psycopg
 import pytest
 
-from harness import load, timestamp_capture
+from harness import load
+from harness.engines.postgres import timestamp_capture
 from harness.config import load_config
 from harness.errors import ConfigError
 from tests.integration.conftest import binary_rows, rows

@@ -25,6 +25,31 @@ def estimated_rows(conn: psycopg.Connection, schema: str, table: str) -> int:
     return rows
 
 
+def constraint_counts(conn: psycopg.Connection, schema: str, table: str) -> tuple[dict[str, int], int]:
+    """The table's constraints by pg_constraint.contype (p, u, f, c, x), and its NOT NULL columns."""
+    rows = conn.execute(
+        "select con.contype, count(*) from pg_constraint con join pg_class c on c.oid = con.conrelid "
+        "join pg_namespace n on n.oid = c.relnamespace where n.nspname = %s and c.relname = %s group by con.contype",
+        (schema, table),
+    ).fetchall()
+    (not_null,) = conn.execute(
+        "select count(*) from pg_attribute a join pg_class c on c.oid = a.attrelid join pg_namespace n on n.oid = c.relnamespace "
+        "where n.nspname = %s and c.relname = %s and a.attnum > 0 and not a.attisdropped and a.attnotnull",
+        (schema, table),
+    ).fetchone()
+    return dict(rows), not_null
+
+
+def tables_with_trigger(conn: psycopg.Connection, schema: str, trigger: str) -> list[str]:
+    """The schema's tables that carry a trigger of this name, by name."""
+    rows = conn.execute(
+        "select c.relname from pg_trigger t join pg_class c on c.oid = t.tgrelid join pg_namespace n on n.oid = c.relnamespace "
+        "where n.nspname = %s and t.tgname = %s order by 1",
+        (schema, trigger),
+    ).fetchall()
+    return [name for (name,) in rows]
+
+
 def table_exists(conn: psycopg.Connection, schema: str, table: str, kinds: tuple[str, ...] = ("r", "p")) -> bool:
     """Whether the relation exists; `kinds` are pg_class relkinds (tables by default, ('v', 'm') for views)."""
     row = conn.execute(

@@ -36,9 +36,9 @@ from dataclasses import dataclass, field
 import psycopg
 from psycopg import sql
 
-from harness import capture
-from harness.capture import CAPTURE_SCHEMA
-from harness.engines import postgres
+from harness.engines.postgres import capture
+from harness.engines.postgres.capture import CAPTURE_SCHEMA
+from harness.engines.postgres import catalog
 from harness.errors import HarnessError
 
 TRIGGER = "_migrate_freeze"
@@ -200,20 +200,25 @@ def _create_triggers(conn: psycopg.Connection, schema: str, tables: list[str], s
                 )
                 # The lock CREATE TRIGGER takes, on all tables at once: it waits for the writers in flight.
                 conn.execute(sql.SQL("lock table {} in share row exclusive mode").format(
-                    sql.SQL(", ").join(postgres.qualified(schema, t) for t in tables)))
+                    sql.SQL(", ").join(catalog.qualified(schema, t) for t in tables)))
                 for table in tables:
-                    target = postgres.qualified(schema, table)
-                    conn.execute(sql.SQL("drop trigger if exists {} on {}").format(sql.Identifier(TRIGGER), target))
-                    conn.execute(
-                        sql.SQL("create trigger {} before insert or update or delete or truncate on {} for each statement execute function {}.refuse_write()").format(
-                            sql.Identifier(TRIGGER), target, sql.Identifier(CAPTURE_SCHEMA)
-                        )
-                    )
+                    _refuse_writes(conn, schema, table, TRIGGER, CAPTURE_SCHEMA)
                 if legacy_role:
                     frozen.revoked, frozen.notes = _revoke_writes(conn, schema, tables, legacy_role)
             return
         except psycopg.errors.DeadlockDetected:
             continue  # a writer held one table and wanted another we had locked: it went on, we try again
+
+
+def _refuse_writes(conn: psycopg.Connection, schema: str, table: str, trigger: str, function_schema: str) -> None:
+    """(Re)create the statement trigger `trigger` that refuses every write to the table by `function_schema`.refuse_write()."""
+    target = catalog.qualified(schema, table)
+    conn.execute(sql.SQL("drop trigger if exists {} on {}").format(sql.Identifier(trigger), target))
+    conn.execute(
+        sql.SQL("create trigger {} before insert or update or delete or truncate on {} for each statement execute function {}.refuse_write()").format(
+            sql.Identifier(trigger), target, sql.Identifier(function_schema)
+        )
+    )
 
 
 def _revoke_writes(conn: psycopg.Connection, schema: str, tables: list[str], role: str) -> tuple[list[str], list[str]]:
@@ -236,7 +241,7 @@ def _revoke_writes(conn: psycopg.Connection, schema: str, tables: list[str], rol
             sql.SQL("insert into {}.frozen_grants values (%s, %s, %s, %s, %s) on conflict do nothing").format(sql.Identifier(CAPTURE_SCHEMA)),
             (schema, table, role, privilege, grantable),
         )
-        conn.execute(sql.SQL("revoke {} on {} from {}").format(sql.SQL(privilege), postgres.qualified(schema, table), sql.Identifier(role)))
+        conn.execute(sql.SQL("revoke {} on {} from {}").format(sql.SQL(privilege), catalog.qualified(schema, table), sql.Identifier(role)))
     revoked = conn.execute(
         sql.SQL(
             "select table_name || ': ' || string_agg(privilege, ', ' order by privilege) from {}.frozen_grants "
@@ -264,9 +269,9 @@ def _restore_writes(conn: psycopg.Connection, schema: str, tables: list[str]) ->
         (schema, tables),
     ).fetchall()
     for table, grantee, privilege, grantable in rows:
-        if postgres.table_exists(conn, schema, table) and _role_exists(conn, grantee):
+        if catalog.table_exists(conn, schema, table) and _role_exists(conn, grantee):
             conn.execute(sql.SQL("grant {} on {} to {}{}").format(
-                sql.SQL(privilege), postgres.qualified(schema, table), sql.Identifier(grantee), sql.SQL(" with grant option" if grantable else "")))
+                sql.SQL(privilege), catalog.qualified(schema, table), sql.Identifier(grantee), sql.SQL(" with grant option" if grantable else "")))
 
 
 def _role_exists(conn: psycopg.Connection, role: str) -> bool:
@@ -276,15 +281,44 @@ def _role_exists(conn: psycopg.Connection, role: str) -> bool:
 def unfreeze(conn: psycopg.Connection, schema: str, tables: list[str]) -> None:
     with conn.transaction():
         for table in tables:
-            if postgres.table_exists(conn, schema, table):
-                conn.execute(sql.SQL("drop trigger if exists {} on {}").format(sql.Identifier(TRIGGER), postgres.qualified(schema, table)))
+            if catalog.table_exists(conn, schema, table):
+                conn.execute(sql.SQL("drop trigger if exists {} on {}").format(sql.Identifier(TRIGGER), catalog.qualified(schema, table)))
         _restore_writes(conn, schema, tables)
 
 
 def frozen_tables(conn: psycopg.Connection, schema: str) -> list[str]:
-    rows = conn.execute(
-        "select c.relname from pg_trigger t join pg_class c on c.oid = t.tgrelid join pg_namespace n on n.oid = c.relnamespace "
-        "where n.nspname = %s and t.tgname = %s order by 1",
-        (schema, TRIGGER),
-    ).fetchall()
-    return [name for (name,) in rows]
+    return catalog.tables_with_trigger(conn, schema, TRIGGER)
+
+
+# --- decommission: the legacy schema read-only for good ------------------------------------------
+
+READ_ONLY_SCHEMA = "_migrate_read_only"
+READ_ONLY_TRIGGER = "_migrate_read_only"
+
+GUARD_DDL = """
+create schema if not exists {schema};
+create or replace function {schema}.refuse_write() returns trigger language plpgsql as $$
+begin
+    raise exception using errcode = 'read_only_sql_transaction', message = {message},
+        hint = 'the data lives in the new system now; the final archive of this schema is recorded in the migration''s control schema';
+end
+$$;
+"""
+
+
+def retire(conn: psycopg.Connection, schema: str, table_names: list[str], *, message: str, lock_timeout_seconds: float) -> list[str]:
+    """In one transaction: guard every table read-only (a refusal of its own, kept after the
+    migration), drop the freeze and the capture objects; returns the tables guarded."""
+    with conn.transaction():
+        conn.execute(sql.SQL("set local lock_timeout = {}").format(sql.Literal(f"{int(lock_timeout_seconds * 1000)}ms")))
+        conn.execute(sql.SQL(GUARD_DDL).format(schema=sql.Identifier(READ_ONLY_SCHEMA), message=sql.Literal(message)))
+        tables = [name for name in table_names if catalog.table_exists(conn, schema, name)]
+        for name in tables:
+            _refuse_writes(conn, schema, name, READ_ONLY_TRIGGER, READ_ONLY_SCHEMA)
+        unfreeze(conn, schema, tables)
+        capture.remove(conn, schema, table_names)
+    return read_only_tables(conn, schema)
+
+
+def read_only_tables(conn: psycopg.Connection, schema: str) -> list[str]:
+    return catalog.tables_with_trigger(conn, schema, READ_ONLY_TRIGGER)

@@ -168,3 +168,17 @@ def _tombstone_missing(src: psycopg.Connection, dst: psycopg.Connection, config:
     )
     dst.execute("drop table _source_keys")
     return result.rowcount
+
+
+def start_after_load(ctl: psycopg.Connection, config: Config) -> None:
+    """Sync starts from the newest change time in the copy (minus the overlap, per batch)."""
+    newest = {
+        t.name: ctl.execute(
+            sql.SQL("select max({})::text from {}").format(sql.Identifier(config.capture.column), postgres.qualified(config.landing_schema, t.name))
+        ).fetchone()[0]
+        for t in config.tables
+    }
+    ctl.execute(
+        sql.SQL("update {} set timestamp_watermark = %s where stream = %s").format(control.table(config.control_schema, "sync_state")),
+        (json.dumps(newest), STREAM),
+    )

@@ -1,0 +1,116 @@
+"""PostgreSQL as a source engine: harness.engines.base.SourceEngine over this package's modules."""
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from harness.engines.base import Capture, SourceEngine
+from harness.engines.postgres import backup, capture, catalog, copy, timestamp_capture
+from harness.engines.postgres import freeze as write_freeze
+
+
+class TriggerCapture(Capture):
+    """Row triggers write every change into a change log on the source (capture.py)."""
+
+    method = "trigger"
+
+    def prepare(self, conn, schema, tables):
+        capture.install(conn, schema, tables)
+
+    keeps_a_log = True
+
+    def register(self, conn, consumer_id, schema, label, position, *, replace):
+        capture.register(conn, consumer_id, schema, label, position, replace=replace)
+
+    def after_load(self, ctl, config):
+        pass  # sync starts from the load's snapshot, recorded with it
+
+    def state(self, conn, schema, table_names):
+        return capture.state(conn, schema, table_names)
+
+    def consumers(self, conn, schema, this_consumer=None):
+        return capture.consumers(conn, schema, this_consumer)
+
+    def remove(self, conn, schema, table_names):
+        capture.remove(conn, schema, table_names)
+
+    def apply_batch(self, config, source, target, *, detect_deletes=False):
+        from harness import sync
+
+        return sync.sync_once(config, source, target)
+
+
+class TimestampCapture(Capture):
+    """A last-updated column re-read per batch (timestamp_capture.py): nothing installed."""
+
+    method = "timestamp"
+
+    def __init__(self, column: str | None):
+        self._column = column
+
+    def prepare(self, conn, schema, tables):
+        timestamp_capture.require_column(tables, self._column)
+
+    keeps_a_log = False
+
+    def register(self, conn, consumer_id, schema, label, position, *, replace):
+        pass  # nothing on the source: each batch re-reads the tables
+
+    def after_load(self, ctl, config):
+        timestamp_capture.start_after_load(ctl, config)
+
+    def state(self, conn, schema, table_names):
+        return capture.CaptureState(installed=[], missing=list(table_names))
+
+    def consumers(self, conn, schema, this_consumer=None):
+        return []
+
+    def remove(self, conn, schema, table_names):
+        capture.remove(conn, schema, table_names)  # triggers left by an earlier trigger capture, if any
+
+    def apply_batch(self, config, source, target, *, detect_deletes=False):
+        return timestamp_capture.sync_once(config, source, target, detect_deletes=detect_deletes)
+
+    @property
+    def detects_deletes_by_keys(self) -> bool:
+        return True
+
+
+class PostgresEngine(SourceEngine):
+    name = "postgres"
+    dump_tool = "pg_dump"
+    COPY_BLOCK_BYTES = copy.PIPE_BYTES
+
+    # The modules' functions are the methods: no state of the engine's own.
+    table_exists = staticmethod(catalog.table_exists)
+    columns = staticmethod(catalog.columns)
+    primary_key = staticmethod(catalog.primary_key)
+    estimated_rows = staticmethod(catalog.estimated_rows)
+    column_fills = staticmethod(catalog.column_fills)
+    dependent_views = staticmethod(catalog.dependent_views)
+    database_options = staticmethod(catalog.database_options)
+
+    open_snapshot = staticmethod(copy.open_snapshot)
+    key_span = staticmethod(copy.key_span)
+
+    freeze = staticmethod(write_freeze.freeze)
+    unfreeze = staticmethod(write_freeze.unfreeze)
+    frozen_tables = staticmethod(write_freeze.frozen_tables)
+    declare_writer = staticmethod(write_freeze.declare_writer)
+    freeze_failed = write_freeze.FreezeFailed
+    retire = staticmethod(write_freeze.retire)
+    read_only_tables = staticmethod(write_freeze.read_only_tables)
+
+    dump = staticmethod(backup.dump)
+    restore_archive = staticmethod(backup.restore_archive)
+    counts_and_checksums = staticmethod(backup.counts_and_checksums)
+    user_schemas = staticmethod(backup.user_schemas)
+
+    @contextmanager
+    def copy_out(self, source, schema, table, lower, upper, snapshot_id) -> Iterator[int]:
+        query = copy.range_select(schema, table, lower, upper)
+        with copy.copy_out(source, query, snapshot_id, what=f"reading {table.name}") as pipe:
+            yield pipe
+
+    def capture(self, method: str, column: str | None = None) -> Capture:
+        return TriggerCapture() if method == "trigger" else TimestampCapture(column)
