@@ -36,16 +36,32 @@ roles: {app_role: shop_app_test}
 """
 
 
-@pytest.fixture
-def shop(tmp_path, migration, monkeypatch):
-    (tmp_path / "migration.yml").write_text(CONFIG)
+# Settings of the legacy application's sessions that change the text a value is written or read as.
+ODD_SETTINGS = {
+    "extra_float_digits": "0",
+    "DateStyle": "SQL, DMY",
+    "IntervalStyle": "sql_standard",
+    "bytea_output": "escape",
+    "TimeZone": "Pacific/Chatham",
+    "standard_conforming_strings": "off",
+}
+
+
+def project(tmp_path, migration, monkeypatch, config_text: str, schema_sql: str):
+    """A migration project in tmp_path over `schema_sql` created in the source: (config, source, target)."""
+    (tmp_path / "migration.yml").write_text(config_text)
     monkeypatch.setenv("MIGRATE_SOURCE_URL", migration.source_url)
     monkeypatch.setenv("MIGRATE_TARGET_URL", migration.target_url)
-    config = load_config(tmp_path)
     with psycopg.connect(migration.source_url, autocommit=True) as conn:
-        conn.execute(SCHEMA)
+        conn.execute(schema_sql)
     source = Database("source", migration.source_url, "MIGRATE_SOURCE_URL", False)
     target = Database("target", migration.target_url, "MIGRATE_TARGET_URL", False)
+    return load_config(tmp_path), source, target
+
+
+@pytest.fixture
+def shop(tmp_path, migration, monkeypatch):
+    config, source, target = project(tmp_path, migration, monkeypatch, CONFIG, SCHEMA)
     return config, source, target, migration, tmp_path
 
 

@@ -9,8 +9,7 @@ import psycopg
 import pytest
 
 from harness import checksums, load
-from harness.config import load_config
-from harness.connections import Database
+from tests.integration.conftest import project
 
 pytestmark = pytest.mark.integration
 
@@ -36,14 +35,7 @@ tables:
 
 @pytest.fixture
 def odd(tmp_path, migration, monkeypatch):
-    (tmp_path / "migration.yml").write_text(CONFIG)
-    monkeypatch.setenv("MIGRATE_SOURCE_URL", migration.source_url)
-    monkeypatch.setenv("MIGRATE_TARGET_URL", migration.target_url)
-    with psycopg.connect(migration.source_url, autocommit=True) as conn:
-        conn.execute(SCHEMA)
-    config = load_config(tmp_path)
-    source = Database("source", migration.source_url, "MIGRATE_SOURCE_URL", False)
-    target = Database("target", migration.target_url, "MIGRATE_TARGET_URL", False)
+    config, source, target = project(tmp_path, migration, monkeypatch, CONFIG, SCHEMA)
     load.load(config, source, target)
     return config, source, target, migration
 

@@ -22,6 +22,7 @@ from harness import checksums, load, sync
 from harness.config import Config, load_config
 from harness.connections import Database
 from tests.conftest import Migration
+from tests.integration import conftest
 from tests.integration.conftest import binary_rows, odd_monetary_locale
 
 pytestmark = pytest.mark.integration
@@ -111,16 +112,8 @@ LOOK_ALIKES = {"jb": "'\"null\"'", "jb_string": "'null'", "js": "'null'", "txt":
                "comp": "'(,\"\",)'", "vc": "'NULL'", "x": "xmlparse(content 'NULL')", "by": "'NULL'::bytea"}
 EVERY_CODE_POINT = "(select string_agg(chr(c), '') from generate_series(1, 1114111) c where c < 55296 or c > 57343)"
 
-# The settings of the legacy application's sessions: each changes the text a value is written or read as.
-ODD_SETTINGS = {
-    "extra_float_digits": "0",
-    "DateStyle": "SQL, DMY",
-    "IntervalStyle": "sql_standard",
-    "bytea_output": "escape",
-    "TimeZone": "Pacific/Chatham",
-    "standard_conforming_strings": "off",
-    "xmloption": "document",
-}
+# The legacy application's odd sessions, which also parse xml as documents.
+ODD_SETTINGS = {**conftest.ODD_SETTINGS, "xmloption": "document"}
 CONFIG = """
 source: {schema: Fid, database: unused}
 target: {database: unused}

@@ -10,9 +10,7 @@ import pytest
 
 from harness import landing, load, sync
 from harness.engines.postgres import capture
-from harness.config import load_config
-from harness.connections import Database
-from tests.integration.conftest import binary_rows, odd_monetary_locale, rows
+from tests.integration.conftest import ODD_SETTINGS, binary_rows, odd_monetary_locale, project, rows
 
 pytestmark = pytest.mark.integration
 
@@ -37,14 +35,7 @@ COLUMNS = 'id, f8, f4, jb, js, n, iv, tz, ts, by, arr, words, "odd ""name"" col"
 
 @pytest.fixture
 def exact(tmp_path, migration, monkeypatch):
-    (tmp_path / "migration.yml").write_text(CONFIG)
-    monkeypatch.setenv("MIGRATE_SOURCE_URL", migration.source_url)
-    monkeypatch.setenv("MIGRATE_TARGET_URL", migration.target_url)
-    with psycopg.connect(migration.source_url, autocommit=True) as conn:
-        conn.execute(SCHEMA)
-    config = load_config(tmp_path)
-    source = Database("source", migration.source_url, "MIGRATE_SOURCE_URL", False)
-    target = Database("target", migration.target_url, "MIGRATE_TARGET_URL", False)
+    config, source, target = project(tmp_path, migration, monkeypatch, CONFIG, SCHEMA)
     load.load(config, source, target)
     return config, source, target, migration
 
@@ -87,15 +78,6 @@ def test_sync_keeps_jsonb_null_apart_from_sql_null(exact):
             (False, True), (True, None)]
 
 
-# Settings of the writing session that change the text a value is written as.
-ODD_SETTINGS = {
-    "extra_float_digits": "0",
-    "DateStyle": "SQL, DMY",
-    "IntervalStyle": "sql_standard",
-    "bytea_output": "escape",
-    "TimeZone": "Pacific/Chatham",
-    "standard_conforming_strings": "off",
-}
 
 
 @pytest.mark.parametrize(
