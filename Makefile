@@ -1,6 +1,6 @@
 # The two commands of the README, each doing all set-up from a fresh clone.
 #   make demo   - the demo migration end to end on the embedded PostgreSQL
-#   make test   - every test: pytest (unit + integration), dbt parse, sqlfluff lint
+#   make test   - every test: ruff, pytest (unit + integration), dbt parse, sqlfluff lint
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -31,6 +31,8 @@ demo: setup
 	$(BIN)/migrate demo run $(DEMO_ARGS)
 
 test: setup
+	$(BIN)/ruff format --check --quiet .
+	$(BIN)/ruff check --quiet .
 	$(BIN)/migrate env up
 	eval "$$($(BIN)/migrate env shell)" && $(BIN)/dbt parse --profiles-dir profiles --project-dir . --quiet
 	# sqlfluff's parser recurses once per nested expression; two staging models need more than

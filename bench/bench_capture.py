@@ -6,6 +6,7 @@
    the landing lag is sampled every second (target: under 2 s) and the lag of `app` reported.
     python bench/bench_capture.py --scale 100000 --duration 30
 """
+
 from __future__ import annotations
 
 import statistics
@@ -15,8 +16,8 @@ import time
 from common import Timer, admin_url, arguments, migration_config, scratch_databases, seed
 
 from harness import connections, landing, load, sync
-from harness.engines.postgres import capture
 from harness.demo.traffic import run_traffic
+from harness.engines.postgres import capture
 
 WRITES = 3_000
 
@@ -27,7 +28,10 @@ def write_workload(db, schema: str, line_base: int) -> float:
         (top,) = conn.execute(f'select max("ORDER_NO") from "{schema}"."ORDER_HDR"').fetchone()
         with Timer() as timer:
             for i in range(WRITES // 2):
-                conn.execute(f'update "{schema}"."ORDER_HDR" set "STATUS_CD" = %s, "LAST_UPD" = localtimestamp where "ORDER_NO" = %s', ("OPEN", top - i))
+                conn.execute(
+                    f'update "{schema}"."ORDER_HDR" set "STATUS_CD" = %s, "LAST_UPD" = localtimestamp where "ORDER_NO" = %s',
+                    ("OPEN", top - i),
+                )
                 conn.execute(
                     f'insert into "{schema}"."ORDER_LINE" ("ORDER_NO", "LINE_NO", "SKU", "QTY", "UNIT_PRICE") values (%s, %s, %s, 1, 9.99)',
                     (top - i, line_base + i, "BENCH"),
@@ -51,7 +55,9 @@ def main() -> None:
             tables = [landing.describe(conn, config, t) for t in config.tables]
             capture.install(conn, config.source_schema, tables)
         captured = write_workload(source, config.source_schema, 200_000)
-        print(f"{WRITES:,} single-row writes: {plain:.2f} s without capture, {captured:.2f} s with it: ×{captured / plain:.2f} (target ≤ 2)")
+        print(
+            f"{WRITES:,} single-row writes: {plain:.2f} s without capture, {captured:.2f} s with it: ×{captured / plain:.2f} (target ≤ 2)"
+        )
 
         load.load(config, source, target)
         sync.build(config, target, ("build", "--full-refresh"))
@@ -70,16 +76,29 @@ def main() -> None:
         threads = [threading.Thread(target=follow), threading.Thread(target=sample)]
         for thread in threads:
             thread.start()
-        report = run_traffic(source, config.source_schema, config.project_dir / ".migrate" / "bench-ledger.jsonl",
-                             rate=args.rate, duration=args.duration, workers=8, slow_share=0.0)
+        report = run_traffic(
+            source,
+            config.source_schema,
+            config.project_dir / ".migrate" / "bench-ledger.jsonl",
+            rate=args.rate,
+            duration=args.duration,
+            workers=8,
+            slow_share=0.0,
+        )
         stop.set()
         for thread in threads:
             thread.join()
         landing_lags = [s[0] for s in samples]
         app_lags = [s[1] for s in samples if s[1] is not None]
-        print(f"traffic: {report.writes / report.seconds:,.0f} row writes/s ({report.transactions / report.seconds:,.0f} transactions/s) for {report.seconds:.0f} s")
-        print(f"landing lag: max {max(landing_lags):.2f} s, median {statistics.median(landing_lags):.2f} s (target: under 2 s)")
-        print(f"app lag (dbt run every {args.build_every:g} s): max {max(app_lags):.1f} s, median {statistics.median(app_lags):.1f} s")
+        print(
+            f"traffic: {report.writes / report.seconds:,.0f} row writes/s ({report.transactions / report.seconds:,.0f} transactions/s) for {report.seconds:.0f} s"
+        )
+        print(
+            f"landing lag: max {max(landing_lags):.2f} s, median {statistics.median(landing_lags):.2f} s (target: under 2 s)"
+        )
+        print(
+            f"app lag (dbt run every {args.build_every:g} s): max {max(app_lags):.1f} s, median {statistics.median(app_lags):.1f} s"
+        )
 
 
 if __name__ == "__main__":

@@ -13,6 +13,7 @@ local server the CPU seconds of the run's own database sessions are shown too: a
 other work on the machine does not inflate.
     python bench/bench_checksums.py --scale 1000000
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -23,7 +24,6 @@ import threading
 from pathlib import Path
 
 import psycopg
-
 from common import Timer, admin_url, arguments, migration_config, scratch_databases, seed
 
 from harness import checksums, connections, load, reconcile
@@ -38,7 +38,12 @@ CHANGES = [
     ("PAYMENT", """"AMOUNT" = coalesce("AMOUNT", 0) + 0.01""", "AMOUNT"),
     ("PAYMENT", """"PAID_AT" = case when "PAID_AT" is null then now() end""", "PAID_AT"),
 ]
-KEYS = {"CUSTOMER": ["CUST_ID"], "ORDER_HDR": ["ORDER_NO"], "ORDER_LINE": ["ORDER_NO", "LINE_NO"], "PAYMENT": ["PAY_ID"]}
+KEYS = {
+    "CUSTOMER": ["CUST_ID"],
+    "ORDER_HDR": ["ORDER_NO"],
+    "ORDER_LINE": ["ORDER_NO", "LINE_NO"],
+    "PAYMENT": ["PAY_ID"],
+}
 
 
 class LandingEdits:
@@ -100,7 +105,9 @@ class LandingEdits:
                 key = tuple(row[columns.index(k)] for k in KEYS[table])
                 conn.execute(f'delete from landing."{table}" where {self._match(table)}', key)
                 names = ", ".join(f'"{c}"' for c in columns)
-                conn.execute(f'insert into landing."{table}" ({names}) values ({", ".join(["%s"] * len(columns))})', row)
+                conn.execute(
+                    f'insert into landing."{table}" ({names}) values ({", ".join(["%s"] * len(columns))})', row
+                )
             conn.execute('delete from landing."PAYMENT" where "PAY_ID" = %s', (self.new_id,))
             conn.commit()
 
@@ -131,11 +138,16 @@ class SessionCpu:
         tick = os.sysconf("SC_CLK_TCK")
         with psycopg.connect(self.admin, autocommit=True) as conn:
             while not self._stop.is_set():
-                pids = [pid for (pid,) in conn.execute(
-                    "select pid from pg_stat_activity where datname = any(%s)", (self.databases,)).fetchall()]
+                pids = [
+                    pid
+                    for (pid,) in conn.execute(
+                        "select pid from pg_stat_activity where datname = any(%s)", (self.databases,)
+                    ).fetchall()
+                ]
                 for pid in pids:
                     try:
-                        fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+                        with open(f"/proc/{pid}/stat") as stat:
+                            fields = stat.read().rsplit(")", 1)[1].split()
                     except OSError:
                         continue  # not on this machine, or gone
                     self._cpu[pid] = (int(fields[11]) + int(fields[12])) / tick
@@ -147,7 +159,14 @@ def located(result: reconcile.ReconcileResult) -> set[tuple]:
     for check in result.levels[0].checks:
         table = check.name.split(":")[0]
         for difference in check.data.get("differences", []):
-            found.add((table, difference["kind"], tuple(str(v) for v in difference["key"].values()), tuple(difference["columns"])))
+            found.add(
+                (
+                    table,
+                    difference["kind"],
+                    tuple(str(v) for v in difference["key"].values()),
+                    tuple(difference["columns"]),
+                )
+            )
     return found
 
 
@@ -162,7 +181,9 @@ def main() -> None:
             total = seed(source, args.scale, args.seed)
         with Timer() as loading:
             load.load(config, source, target, jobs=2)
-        print(f"scale {args.scale:,}: {total:,} legacy rows seeded in {seeding.seconds:.1f} s, loaded in {loading.seconds:.1f} s")
+        print(
+            f"scale {args.scale:,}: {total:,} legacy rows seeded in {seeding.seconds:.1f} s, loaded in {loading.seconds:.1f} s"
+        )
         print(f"segments of about {checksums.SEGMENT_ROWS:,} rows; both databases on one server, 2 cores")
 
         # Rounds of baseline, clean and changed, close in time: other work on the machine slows
@@ -192,15 +213,23 @@ def main() -> None:
             assert found == edits.expected, f"located {sorted(found)}, expected {sorted(edits.expected)}"
         print(f"load average after:  {os.getloadavg()[0]:.1f}")
         best = {name: min(times) for name, times in wall.items()}
-        print(f"baseline, one hashing pass over source and landing: {best['baseline']:8.2f} s   (runs: {_runs(wall['baseline'])})")
-        print(f"clean reconcile --level checksums:                  {best['clean']:8.2f} s   (runs: {_runs(wall['clean'])})"
-              f"  = {best['clean'] / best['baseline']:.2f} × baseline (target ≤ 1.5)")
-        print(f"10 changed rows, all located with key and column:   {best['changed']:8.2f} s   (runs: {_runs(wall['changed'])})"
-              f"  = {best['changed'] / best['clean']:.2f} × clean (target ≤ 2)")
+        print(
+            f"baseline, one hashing pass over source and landing: {best['baseline']:8.2f} s   (runs: {_runs(wall['baseline'])})"
+        )
+        print(
+            f"clean reconcile --level checksums:                  {best['clean']:8.2f} s   (runs: {_runs(wall['clean'])})"
+            f"  = {best['clean'] / best['baseline']:.2f} × baseline (target ≤ 1.5)"
+        )
+        print(
+            f"10 changed rows, all located with key and column:   {best['changed']:8.2f} s   (runs: {_runs(wall['changed'])})"
+            f"  = {best['changed'] / best['clean']:.2f} × clean (target ≤ 2)"
+        )
         if all(v is not None for values in cpu.values() for v in values):
             least = {name: min(values) for name, values in cpu.items()}
-            print(f"database CPU seconds (best): baseline {least['baseline']:.1f}, clean {least['clean']:.1f} "
-                  f"({least['clean'] / least['baseline']:.2f} ×), 10 changed {least['changed']:.1f} ({least['changed'] / least['clean']:.2f} × clean)")
+            print(
+                f"database CPU seconds (best): baseline {least['baseline']:.1f}, clean {least['clean']:.1f} "
+                f"({least['clean'] / least['baseline']:.2f} ×), 10 changed {least['changed']:.1f} ({least['changed'] / least['clean']:.2f} × clean)"
+            )
 
 
 def _runs(seconds: list[float]) -> str:

@@ -15,16 +15,16 @@ themselves: from the first write the freeze refused to the first write accepted 
 side). Target: under 5 s at scale 1,000,000 under 500 writes/s. Also prints each cutover step's
 time and the freeze-to-switch time of the runbook.
 """
+
 from __future__ import annotations
 
 import dataclasses
-import tempfile
 import multiprocessing
+import tempfile
 import time
 from pathlib import Path
 
 import psycopg
-
 from common import Timer, admin_url, arguments, migration_config, scratch_databases, seed
 
 from harness import cutover, load, reconcile, sync
@@ -35,8 +35,21 @@ WRITES_PER_TRANSACTION = 2.4  # the legacy application's mix: orders with lines 
 
 
 def application(reports, stop, source, schema, ledger, rate, args, target, routing) -> None:
-    reports.put(run_traffic(source, schema, ledger, rate=rate, duration=24 * 3600, workers=args.workers, stop=stop,
-                            slow_share=args.slow_share, slow_seconds=args.slow_seconds, new_db=target, routing_file=routing))
+    reports.put(
+        run_traffic(
+            source,
+            schema,
+            ledger,
+            rate=rate,
+            duration=24 * 3600,
+            workers=args.workers,
+            stop=stop,
+            slow_share=args.slow_share,
+            slow_seconds=args.slow_seconds,
+            new_db=target,
+            routing_file=routing,
+        )
+    )
 
 
 def vacuum_analyze(*databases: Database) -> None:
@@ -53,18 +66,31 @@ def main() -> None:
     parser.add_argument("--writes", type=float, default=500.0, help="row writes per second of the legacy application")
     parser.add_argument("--workers", type=int, default=16, help="the application's connections")
     parser.add_argument("--slow-share", type=float, default=0.02, help="share of transactions held open (default 0.02)")
-    parser.add_argument("--slow-seconds", type=float, default=2.0,
-                        help="how long those stay open before they commit (default 2): the freeze waits for them")
+    parser.add_argument(
+        "--slow-seconds",
+        type=float,
+        default=2.0,
+        help="how long those stay open before they commit (default 2): the freeze waits for them",
+    )
     parser.add_argument("--drain-timeout", type=float, help="cutover.drain_timeout_seconds (default: migration.yml's)")
-    parser.add_argument("--wait-for-transactions", action="store_true", help="no drain timeout: wait for every open transaction")
+    parser.add_argument(
+        "--wait-for-transactions", action="store_true", help="no drain timeout: wait for every open transaction"
+    )
     args = parser.parse_args()
-    with scratch_databases(admin_url(args.url), "source", "target") as (source, target), tempfile.TemporaryDirectory() as tmp:
+    with (
+        scratch_databases(admin_url(args.url), "source", "target") as (source, target),
+        tempfile.TemporaryDirectory() as tmp,
+    ):
         config = migration_config(source, target)
         routing, ledger = Path(tmp) / "routing.json", Path(tmp) / "ledger.jsonl"
         drain = config.cutover.drain_timeout_seconds if args.drain_timeout is None else args.drain_timeout
         drain = None if args.wait_for_transactions else drain
-        config = dataclasses.replace(config, cutover=dataclasses.replace(
-            config.cutover, routing_file=str(routing), switch_command=None, drain_timeout_seconds=drain))
+        config = dataclasses.replace(
+            config,
+            cutover=dataclasses.replace(
+                config.cutover, routing_file=str(routing), switch_command=None, drain_timeout_seconds=drain
+            ),
+        )
         with Timer() as t:
             rows = seed(source, args.scale, args.seed)
         print(f"seeded {rows:,} legacy rows at scale {args.scale:,} in {t.seconds:.0f} s")
@@ -81,8 +107,9 @@ def main() -> None:
         processes = multiprocessing.get_context("spawn")
         stop, reports = processes.Event(), processes.Queue()
         rate = args.writes / WRITES_PER_TRANSACTION
-        traffic = processes.Process(target=application, args=(
-            reports, stop, source, config.source_schema, ledger, rate, args, target, routing))
+        traffic = processes.Process(
+            target=application, args=(reports, stop, source, config.source_schema, ledger, rate, args, target, routing)
+        )
         traffic.start()
         try:
             time.sleep(10)
@@ -99,13 +126,20 @@ def main() -> None:
         writes_per_second = report.writes / available
         for step in result.steps:
             ended = step.detail.get("ended_transactions") if step.name == "freeze_source" else None
-            print(f"  {step.name:<20} {step.seconds:6.2f} s" + (f"  ({ended} transactions still open ended)" if ended else ""))
-        print(f"traffic: {report.writes:,} row writes ({report.writes / max(1, report.transactions):.1f} per transaction) in {report.seconds:.0f} s = {writes_per_second:,.0f} writes/s while writes were accepted; "
-              f"{report.by_side.get('new', 0):,} transactions on the new side; {report.refused:,} refused and retried; {report.failed} failed")
+            print(
+                f"  {step.name:<20} {step.seconds:6.2f} s"
+                + (f"  ({ended} transactions still open ended)" if ended else "")
+            )
+        print(
+            f"traffic: {report.writes:,} row writes ({report.writes / max(1, report.transactions):.1f} per transaction) in {report.seconds:.0f} s = {writes_per_second:,.0f} writes/s while writes were accepted; "
+            f"{report.by_side.get('new', 0):,} transactions on the new side; {report.refused:,} refused and retried; {report.failed} failed"
+        )
         print(f"runbook freeze to switch: {result.write_unavailable_seconds:.2f} s")
         outage = report.longest_outage
-        print(f"write unavailability seen by the applications (first refused to first accepted): {outage:.2f} s "
-              f"(target under 5 s): {'met' if outage is not None and outage < 5 else 'NOT met'}")
+        print(
+            f"write unavailability seen by the applications (first refused to first accepted): {outage:.2f} s "
+            f"(target under 5 s): {'met' if outage is not None and outage < 5 else 'NOT met'}"
+        )
 
 
 if __name__ == "__main__":

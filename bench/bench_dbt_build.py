@@ -20,6 +20,7 @@ Prints them with their command lines, dbt's own run time (without parsing), the 
 sync build with nothing to do (its floor); drops the database unless --keep. Targets: full build
 under 90 s at scale 100,000, the sync build under 10% of it.
 """
+
 from __future__ import annotations
 
 import os
@@ -37,6 +38,7 @@ PROJECT_DIR = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(PROJECT_DIR))
 
 from common import admin_url, arguments  # noqa: E402
+
 from harness import connections, dbt  # noqa: E402
 from harness.connections import Database  # noqa: E402
 from harness.demo.seed import seed_legacy  # noqa: E402
@@ -52,11 +54,20 @@ def timed_dbt(target: Database, target_path: Path, args: tuple[str, ...], cli: b
         outcome = dbt.invoke(PROJECT_DIR, target, [*args, *paths], quiet=True)
         return time.perf_counter() - started, getattr(outcome.results, "elapsed_time", 0.0)
     command = [
-        str(Path(sys.executable).with_name("dbt")), *args, *paths,
-        "--profiles-dir", str(PROJECT_DIR / "profiles"), "--project-dir", str(PROJECT_DIR),
+        str(Path(sys.executable).with_name("dbt")),
+        *args,
+        *paths,
+        "--profiles-dir",
+        str(PROJECT_DIR / "profiles"),
+        "--project-dir",
+        str(PROJECT_DIR),
     ]
     done = subprocess.run(
-        command, cwd=PROJECT_DIR, env={**os.environ, **connections.dbt_environment(target)}, capture_output=True, text=True
+        command,
+        cwd=PROJECT_DIR,
+        env={**os.environ, **connections.dbt_environment(target)},
+        capture_output=True,
+        text=True,
     )
     seconds = time.perf_counter() - started
     if done.returncode != 0:
@@ -83,8 +94,11 @@ def main() -> None:
         with psycopg.connect(url) as conn:
             rows = seed_legacy(conn, options.scale, options.seed)
             fill_landing(conn)
-        print(f"scale {options.scale}: {sum(rows.values()):,} legacy rows {rows} "
-              f"(generated and landed in {time.perf_counter() - started:.0f} s, not timed)", flush=True)
+        print(
+            f"scale {options.scale}: {sum(rows.values()):,} legacy rows {rows} "
+            f"(generated and landed in {time.perf_counter() - started:.0f} s, not timed)",
+            flush=True,
+        )
 
         with tempfile.TemporaryDirectory() as tmp:
             target_path = Path(tmp)
@@ -96,10 +110,15 @@ def main() -> None:
             for round_no in range(max(1, options.rounds)):
                 changed = change_landing(url, per_mille=10, salt=10 * round_no)  # other rows each round
                 rounds.append(timed_dbt(target, target_path, SYNC_BUILD, options.cli))
-                print(f"incremental build: {rounds[-1][0]:6.1f} s  (dbt run time {rounds[-1][1]:.1f} s)  "
-                      f"dbt {' '.join(SYNC_BUILD)}  after {sum(changed.values()):,} rows changed {changed}", flush=True)
+                print(
+                    f"incremental build: {rounds[-1][0]:6.1f} s  (dbt run time {rounds[-1][1]:.1f} s)  "
+                    f"dbt {' '.join(SYNC_BUILD)}  after {sum(changed.values()):,} rows changed {changed}",
+                    flush=True,
+                )
             incremental, incremental_dbt = sorted(rounds)[len(rounds) // 2]
-            print(f"ratio:             {incremental / full:6.1%}  (dbt run time {incremental_dbt / full_dbt:.1%}), median round")
+            print(
+                f"ratio:             {incremental / full:6.1%}  (dbt run time {incremental_dbt / full_dbt:.1%}), median round"
+            )
             idle, idle_dbt = timed_dbt(target, target_path, SYNC_BUILD, options.cli)
             print(f"nothing to do:     {idle:6.1f} s  (dbt run time {idle_dbt:.1f} s): the sync build's floor")
     finally:

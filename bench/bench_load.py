@@ -18,6 +18,7 @@ load` ≥ 80% of the pipe's throughput. On a shared machine both sides vary from
 compares the best time of each.
     python bench/bench_load.py --scale 1000000 [--rounds 3]
 """
+
 from __future__ import annotations
 
 import statistics
@@ -48,11 +49,14 @@ def bare_pipe(source, target, schema: str, tables: list[str]) -> int:
     for table in tables:
         out = subprocess.Popen(
             [psql, "-X", "-q", "-c", f'copy "{schema}"."{table}" to stdout (format binary)'],
-            env=libpq_env(source.url), stdout=subprocess.PIPE,
+            env=libpq_env(source.url),
+            stdout=subprocess.PIPE,
         )
         subprocess.run(
             [psql, "-X", "-q", "-c", f'copy bare."{table}" from stdin (format binary)'],
-            env=libpq_env(target.url), stdin=out.stdout, check=True,
+            env=libpq_env(target.url),
+            stdin=out.stdout,
+            check=True,
         )
         out.stdout.close()
         if out.wait() != 0:
@@ -87,15 +91,23 @@ def main() -> None:
                 assert rows == total, (side, rows, total)
                 seconds.append(timer.seconds)
             pipe, ours = pipes[-1], loads[-1]
-            print(f"round {round_no}: bare COPY pipe {pipe:6.1f} s  {total / pipe:10,.0f} rows/s | "
-                  f"migrate load --jobs {args.jobs} {ours:6.1f} s  {total / ours:10,.0f} rows/s | ratio {pipe / ours:.2f}")
+            print(
+                f"round {round_no}: bare COPY pipe {pipe:6.1f} s  {total / pipe:10,.0f} rows/s | "
+                f"migrate load --jobs {args.jobs} {ours:6.1f} s  {total / ours:10,.0f} rows/s | ratio {pipe / ours:.2f}"
+            )
         print("bare COPY pipe : the tables one after another, psql | psql, no key, no mask")
-        print(f"migrate load   : --jobs {args.jobs}, capture, snapshot, masks, resumable ranges, keys and ANALYZE included")
+        print(
+            f"migrate load   : --jobs {args.jobs}, capture, snapshot, masks, resumable ranges, keys and ANALYZE included"
+        )
         if args.rounds > 1:
-            print(f"best of {args.rounds}      : pipe {min(pipes):.1f} s, load {min(loads):.1f} s, ratio {min(pipes) / min(loads):.2f}")
+            print(
+                f"best of {args.rounds}      : pipe {min(pipes):.1f} s, load {min(loads):.1f} s, ratio {min(pipes) / min(loads):.2f}"
+            )
         ratio = statistics.median(p / o for p, o in zip(pipes, loads))
-        print(f"ratio          : {ratio:.2f} of the bare pipe's throughput"
-              f"{' (median of the rounds)' if args.rounds > 1 else ''} (target ≥ 0.80)")
+        print(
+            f"ratio          : {ratio:.2f} of the bare pipe's throughput"
+            f"{' (median of the rounds)' if args.rounds > 1 else ''} (target ≥ 0.80)"
+        )
 
 
 if __name__ == "__main__":

@@ -17,6 +17,7 @@ It prints each pair with its ratio: for the load, pgcopydb's time over ours (≥
 pgcopydb's throughput); for the reconcile, ours over reladiff's and ours over the floor.
     python bench/bench_peers.py --scale 200000 [--rounds 3]
 """
+
 from __future__ import annotations
 
 import os
@@ -29,13 +30,12 @@ import tempfile
 from pathlib import Path
 from urllib.parse import quote
 
+from common import PROJECT_DIR, Timer, admin_url, arguments, migration_config, scratch_databases, seed
 from psycopg.conninfo import conninfo_to_dict
 
-from common import PROJECT_DIR, Timer, admin_url, arguments, migration_config, scratch_databases, seed
-
 from harness import checksums, connections, embedded, landing
-from harness.engines.postgres import capture
 from harness.engines import postgres
+from harness.engines.postgres import capture
 
 RELADIFF_VENV = PROJECT_DIR / ".migrate" / "bench-reladiff"
 # Rows the "10 changed" round edits in landing, and the column each edit changes.
@@ -50,15 +50,20 @@ CHANGES = [
 
 def pgcopydb() -> str | None:
     """The pgcopydb binary, installed from Debian's packages if needed; None (and a line) if it cannot be."""
+
     def find() -> str | None:  # Debian installs it beside the other PostgreSQL programs, off PATH
-        return shutil.which("pgcopydb") or next((str(p) for p in Path("/usr/lib/postgresql").glob("*/bin/pgcopydb")), None)
+        return shutil.which("pgcopydb") or next(
+            (str(p) for p in Path("/usr/lib/postgresql").glob("*/bin/pgcopydb")), None
+        )
 
     found = find()
     if not found and shutil.which("apt-get") and os.geteuid() == 0:
         subprocess.run(["apt-get", "install", "-y", "-qq", "pgcopydb"], capture_output=True)
         found = find()
     if not found:
-        print("load pair skipped: pgcopydb is not installed and apt-get could not install it (apt-get install pgcopydb)")
+        print(
+            "load pair skipped: pgcopydb is not installed and apt-get could not install it (apt-get install pgcopydb)"
+        )
     return found
 
 
@@ -67,15 +72,26 @@ def reladiff() -> str | None:
     binary = RELADIFF_VENV / "bin" / "reladiff"
     if not binary.exists():
         subprocess.run([sys.executable, "-m", "venv", str(RELADIFF_VENV)], check=True)
-        done = subprocess.run([str(RELADIFF_VENV / "bin" / "pip"), "install", "-q", "reladiff[postgresql]"], capture_output=True, text=True)
+        done = subprocess.run(
+            [str(RELADIFF_VENV / "bin" / "pip"), "install", "-q", "reladiff[postgresql]"],
+            capture_output=True,
+            text=True,
+        )
         if done.returncode != 0 or not binary.exists():
-            print(f"reladiff pair skipped: pip could not install reladiff ({(done.stderr.strip().splitlines() or ['?'])[-1]})")
+            print(
+                f"reladiff pair skipped: pip could not install reladiff ({(done.stderr.strip().splitlines() or ['?'])[-1]})"
+            )
             return None
     return str(binary)
 
 
 def migrate(args: list[str], source, target, project: Path) -> None:
-    env = {**os.environ, "MIGRATE_SOURCE_URL": source.url, "MIGRATE_TARGET_URL": target.url, "MIGRATE_PROJECT_DIR": str(project)}
+    env = {
+        **os.environ,
+        "MIGRATE_SOURCE_URL": source.url,
+        "MIGRATE_TARGET_URL": target.url,
+        "MIGRATE_PROJECT_DIR": str(project),
+    }
     done = subprocess.run([sys.executable, "-m", "harness.cli", *args], env=env, capture_output=True, text=True)
     if done.returncode not in (0, 1):  # 1: a reconcile that found the seeded differences
         raise SystemExit(f"migrate {' '.join(args)} failed: {done.stderr.strip()}")
@@ -87,9 +103,28 @@ def clone_with_pgcopydb(binary: str, source, target, schema: str, tables: list[s
         filters.write_text("[include-only-table]\n" + "".join(f'"{schema}"."{t}"\n' for t in tables))
         env = {**os.environ, "PATH": f"{embedded.bin_dir()}:{os.environ['PATH']}"}
         done = subprocess.run(
-            [binary, "clone", "--source", source.url, "--target", target.url, "--table-jobs", "2", "--index-jobs", "2",
-             "--filters", str(filters), "--dir", str(Path(work) / "copy"), "--no-owner", "--no-acl", "--skip-extensions"],
-            env=env, capture_output=True, text=True,
+            [
+                binary,
+                "clone",
+                "--source",
+                source.url,
+                "--target",
+                target.url,
+                "--table-jobs",
+                "2",
+                "--index-jobs",
+                "2",
+                "--filters",
+                str(filters),
+                "--dir",
+                str(Path(work) / "copy"),
+                "--no-owner",
+                "--no-acl",
+                "--skip-extensions",
+            ],
+            env=env,
+            capture_output=True,
+            text=True,
             start_new_session=True,  # pgcopydb signals its whole process group when it stops
         )
         if done.returncode != 0:
@@ -119,8 +154,16 @@ def reladiff_tables(binary: str, source, target, config) -> int:
     found = 0
     for table in described:
         columns = [c.name for c in table.columns if c.name not in table.masks and c.name not in table.key]
-        args = [binary, uri(source.url), f"{config.source_schema}.{table.name}", uri(target.url), f"{config.landing_schema}.{table.name}",
-                *[a for k in table.key for a in ("-k", k)], *[a for c in columns for a in ("-c", c)], "--stats"]
+        args = [
+            binary,
+            uri(source.url),
+            f"{config.source_schema}.{table.name}",
+            uri(target.url),
+            f"{config.landing_schema}.{table.name}",
+            *[a for k in table.key for a in ("-k", k)],
+            *[a for c in columns for a in ("-c", c)],
+            "--stats",
+        ]
         done = subprocess.run(args, capture_output=True, text=True)
         counts = re.findall(r"^(\d+) rows (?:exclusive to table [AB]|updated)", done.stdout, re.MULTILINE)
         if done.returncode not in (0, 1) or not counts:
@@ -132,8 +175,10 @@ def reladiff_tables(binary: str, source, target, config) -> int:
 def pair_line(label: str, numerator: list[float], denominator: list[float], names: tuple[str, str]) -> str:
     """The median of each side and the median of the per-round ratios numerator / denominator."""
     ratio = statistics.median(n / d for n, d in zip(numerator, denominator))
-    return (f"{label:<34} {names[0]} {statistics.median(numerator):6.2f} s, {names[1]} {statistics.median(denominator):6.2f} s: "
-            f"ratio {ratio:.2f} (median of {len(numerator)} rounds)")
+    return (
+        f"{label:<34} {names[0]} {statistics.median(numerator):6.2f} s, {names[1]} {statistics.median(denominator):6.2f} s: "
+        f"ratio {ratio:.2f} (median of {len(numerator)} rounds)"
+    )
 
 
 def main() -> None:
@@ -143,7 +188,9 @@ def main() -> None:
     admin = admin_url(args.url)
     copier, differ = pgcopydb(), reladiff()
     project = Path(tempfile.mkdtemp(prefix="bench-peers-"))
-    shutil.copy(PROJECT_DIR / "migration.yml", project / "migration.yml")  # reports go to the scratch project, not the kit's
+    shutil.copy(
+        PROJECT_DIR / "migration.yml", project / "migration.yml"
+    )  # reports go to the scratch project, not the kit's
     with scratch_databases(admin, "source", "target") as (source, target):
         total = seed(source, args.scale, args.seed)
         with connections.connection(source, command="bench", autocommit=True) as conn:
@@ -164,11 +211,16 @@ def main() -> None:
                         else:
                             clone_with_pgcopydb(copier, source, fresh, config.source_schema, names)
                     loads[side].append(timer.seconds)
-            print(f"round {round_no}: " + ", ".join(f"{side} {seconds[-1]:.2f} s" for side, seconds in loads.items() if seconds))
+            print(
+                f"round {round_no}: "
+                + ", ".join(f"{side} {seconds[-1]:.2f} s" for side, seconds in loads.items() if seconds)
+            )
 
         # One loaded target for the comparisons (capture off again afterwards, as nothing writes).
         migrate(["load", "--no-build"], source, target, project)
-        timings: dict[str, list[float]] = {key: [] for key in ("ours clean", "reladiff clean", "floor clean", "ours changed", "reladiff changed")}
+        timings: dict[str, list[float]] = {
+            key: [] for key in ("ours clean", "reladiff clean", "floor clean", "ours changed", "reladiff changed")
+        }
         for round_no in range(1, args.rounds + 1):
             order = ["ours", "reladiff", "floor"] if round_no % 2 else ["floor", "reladiff", "ours"]
             for changed in (False, True):
@@ -192,11 +244,39 @@ def main() -> None:
 
     print()
     if copier:
-        print(pair_line("load: throughput, ours / pgcopydb's", loads["pgcopydb"], loads["migrate"], ("pgcopydb clone", "migrate load")))
+        print(
+            pair_line(
+                "load: throughput, ours / pgcopydb's",
+                loads["pgcopydb"],
+                loads["migrate"],
+                ("pgcopydb clone", "migrate load"),
+            )
+        )
     if differ:
-        print(pair_line("checksums clean: time / reladiff's", timings["ours clean"], timings["reladiff clean"], ("migrate", "reladiff")))
-        print(pair_line("checksums 10 changed: / reladiff's", timings["ours changed"], timings["reladiff changed"], ("migrate", "reladiff")))
-    print(pair_line("checksums clean: time / floor", timings["ours clean"], timings["floor clean"], ("migrate", "one hashing pass")))
+        print(
+            pair_line(
+                "checksums clean: time / reladiff's",
+                timings["ours clean"],
+                timings["reladiff clean"],
+                ("migrate", "reladiff"),
+            )
+        )
+        print(
+            pair_line(
+                "checksums 10 changed: / reladiff's",
+                timings["ours changed"],
+                timings["reladiff changed"],
+                ("migrate", "reladiff"),
+            )
+        )
+    print(
+        pair_line(
+            "checksums clean: time / floor",
+            timings["ours clean"],
+            timings["floor clean"],
+            ("migrate", "one hashing pass"),
+        )
+    )
     print("targets: load ≥ 1.0 of pgcopydb's throughput; checksums ≤ 0.4 of reladiff's time; clean ≤ 1.0 of the floor")
     shutil.rmtree(project, ignore_errors=True)
 
@@ -206,6 +286,7 @@ _saved: list[tuple[str, dict, dict]] = []  # (table, key, the row as it was)
 
 def edit(target, config, *, undo: bool) -> None:
     """Change 10 landing rows (two per edit), or put them back exactly as they were."""
+
     def where(key: dict) -> str:
         return " and ".join(f'"{k}" = %s' for k in key)
 
@@ -213,8 +294,11 @@ def edit(target, config, *, undo: bool) -> None:
         if undo:
             for table, key, row in _saved:
                 columns = ", ".join(f'"{name}"' for name in row)
-                conn.execute(f'update "{config.landing_schema}"."{table}" set ({columns}) = row({", ".join(["%s"] * len(row))}) '
-                             f"where {where(key)}", (*row.values(), *key.values()))
+                conn.execute(
+                    f'update "{config.landing_schema}"."{table}" set ({columns}) = row({", ".join(["%s"] * len(row))}) '
+                    f"where {where(key)}",
+                    (*row.values(), *key.values()),
+                )
             _saved.clear()
             return
         for table, assignment in CHANGES:
@@ -224,7 +308,10 @@ def edit(target, config, *, undo: bool) -> None:
                 row = dict(zip((d.name for d in cursor.description), values))
                 key = {k: row[k] for k in key_columns}
                 _saved.append((table, key, row))
-                conn.execute(f'update "{config.landing_schema}"."{table}" set {assignment} where {where(key)}', tuple(key.values()))
+                conn.execute(
+                    f'update "{config.landing_schema}"."{table}" set {assignment} where {where(key)}',
+                    tuple(key.values()),
+                )
 
 
 if __name__ == "__main__":

@@ -6,6 +6,7 @@ YAML, then runs the sample level's comparison (harness.samples) for each sample 
 tracemalloc. Target: peak memory grows with the sample size, not with the table.
     python bench/bench_sample_memory.py --scale 1000000 --sizes 1000,10000,100000
 """
+
 from __future__ import annotations
 
 import tempfile
@@ -37,10 +38,16 @@ EXPECTED = {
 
 def artifacts() -> dbt_artifacts.Artifacts:
     node = {
-        "resource_type": "model", "name": "order_line", "alias": "order_line", "schema": "bench_app",
-        "fqn": ["bench", "app", "order_line"], "config": {"materialized": "table"},
-        "meta": {"source_table": "ORDER_LINE",
-                 "source_join": 'order_line.order_id = "ORDER_LINE"."ORDER_NO" and order_line.line_no = "ORDER_LINE"."LINE_NO"'},
+        "resource_type": "model",
+        "name": "order_line",
+        "alias": "order_line",
+        "schema": "bench_app",
+        "fqn": ["bench", "app", "order_line"],
+        "config": {"materialized": "table"},
+        "meta": {
+            "source_table": "ORDER_LINE",
+            "source_join": 'order_line.order_id = "ORDER_LINE"."ORDER_NO" and order_line.line_no = "ORDER_LINE"."LINE_NO"',
+        },
         "columns": {name: {"name": name, "meta": {"expected_sql": sql}} for name, sql in EXPECTED.items()},
     }
     return dbt_artifacts.Artifacts({"nodes": {"model.bench.order_line": node}}, None, None)
@@ -59,7 +66,9 @@ def main() -> None:
         with connections.connection(target, command="bench", autocommit=True) as conn:
             conn.execute(APP_TABLE)
             (rows,) = conn.execute("select count(*) from bench_app.order_line").fetchone()
-        print(f"scale {args.scale:,}: {total:,} legacy rows; app-like order_line: {rows:,} rows, {len(EXPECTED)} columns compared")
+        print(
+            f"scale {args.scale:,}: {total:,} legacy rows; app-like order_line: {rows:,} rows, {len(EXPECTED)} columns compared"
+        )
         import datacompy  # noqa: F401  (imported before measuring: its import is not the comparison's memory)
         import pandas  # noqa: F401
 
@@ -67,12 +76,18 @@ def main() -> None:
         for size in sizes:
             tracemalloc.start()
             with Timer() as timer:
-                (result,), _ = samples.compare(config, target, artifacts(), sample_size=size, report_dir=Path(scratch), seed=1)
+                (result,), _ = samples.compare(
+                    config, target, artifacts(), sample_size=size, report_dir=Path(scratch), seed=1
+                )
             _, peak = tracemalloc.get_traced_memory()
             tracemalloc.stop()
             assert result.problem is None and result.matches, result
-            print(f"{size:>12,} {result.sampled:>14,} {peak / 1e6:>9,.1f} MB {peak / max(result.sampled, 1) / 1e3:>7,.2f} kB {timer.seconds:>8.2f}")
-        print(f"the table has {rows:,} rows: memory follows the sample, a whole-table comparison would hold {rows:,} rows per side")
+            print(
+                f"{size:>12,} {result.sampled:>14,} {peak / 1e6:>9,.1f} MB {peak / max(result.sampled, 1) / 1e3:>7,.2f} kB {timer.seconds:>8.2f}"
+            )
+        print(
+            f"the table has {rows:,} rows: memory follows the sample, a whole-table comparison would hold {rows:,} rows per side"
+        )
 
 
 if __name__ == "__main__":

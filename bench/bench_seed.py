@@ -5,6 +5,7 @@
 Creates a scratch database on the server of URL (by default the local PostgreSQL), seeds it,
 prints the rows of each table, the seconds and the rows per second, and drops the database.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -19,7 +20,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a check
 from harness import connections  # noqa: E402
 from harness.connections import Database  # noqa: E402
 from harness.demo.seed import seed_legacy  # noqa: E402
-
 
 
 def server_url(url: str | None) -> str:
@@ -69,10 +69,14 @@ def main() -> int:
     total = sum(rows.values())
     for table, count in rows.items():
         print(f"{table:<12} {count:>12,}")
-    print(f"{'total':<12} {total:>12,} rows in {seconds:.2f} s = {total / seconds:,.0f} rows/s (scale {args.scale:,}, seed {args.seed})")
+    print(
+        f"{'total':<12} {total:>12,} rows in {seconds:.2f} s = {total / seconds:,.0f} rows/s (scale {args.scale:,}, seed {args.seed})"
+    )
     if cpu_before is not None and cpu_after is not None:
         cpu = cpu_after - cpu_before
-        print(f"{'':<12} server backend CPU {cpu:.2f} s = {total / cpu:,.0f} rows per CPU second (index build workers not counted)")
+        print(
+            f"{'':<12} server backend CPU {cpu:.2f} s = {total / cpu:,.0f} rows per CPU second (index build workers not counted)"
+        )
     return 0
 
 

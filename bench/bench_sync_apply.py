@@ -9,6 +9,7 @@ the machine only ever makes a run slower; the CPU seconds of the run's database 
 shown too on a local server (a figure that other work does not inflate).
     python bench/bench_sync_apply.py --scale 20000 --changes 100000
 """
+
 from __future__ import annotations
 
 import os
@@ -79,10 +80,14 @@ def main() -> None:
             cpu = f", sessions' CPU {sessions.seconds:.2f} s" if sessions.seconds else ""
             if sessions.seconds:
                 cpu_rates.append(batch.changes / sessions.seconds)
-            print(f"round {round_no}: {batch.changes:,} changes applied in {timer.seconds:.2f} s = {rates[-1]:,.0f} changes/s{cpu}")
+            print(
+                f"round {round_no}: {batch.changes:,} changes applied in {timer.seconds:.2f} s = {rates[-1]:,.0f} changes/s{cpu}"
+            )
         print(f"load average: {os.getloadavg()[0]:.1f}")
-        print(f"apply rate: best {max(rates):,.0f} changes/s, median {statistics.median(rates):,.0f}"
-              + (f"; per CPU second of the sessions: best {max(cpu_rates):,.0f}" if cpu_rates else ""))
+        print(
+            f"apply rate: best {max(rates):,.0f} changes/s, median {statistics.median(rates):,.0f}"
+            + (f"; per CPU second of the sessions: best {max(cpu_rates):,.0f}" if cpu_rates else "")
+        )
 
 
 if __name__ == "__main__":

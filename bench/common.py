@@ -1,4 +1,5 @@
 """What the benchmarks share: a scratch server, scratch databases, a loaded worked example."""
+
 from __future__ import annotations
 
 import argparse
@@ -7,8 +8,8 @@ import os
 import sys
 import time
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 PROJECT_DIR = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(PROJECT_DIR))
@@ -37,7 +38,9 @@ def scratch_databases(admin: str, *sides: str) -> Iterator[list[Database]]:
     for name in names:
         connections.create_database(admin, name)
     try:
-        yield [Database(side, connections.with_database(admin, name), "bench", False) for side, name in zip(sides, names)]
+        yield [
+            Database(side, connections.with_database(admin, name), "bench", False) for side, name in zip(sides, names)
+        ]
     finally:
         for name in names:
             connections.drop_database(admin, name)

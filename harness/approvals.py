@@ -4,6 +4,7 @@ One sign-off stands per stage and role: a second one while the first stands is r
 be a silent duplicate), and `revoke` withdraws a sign-off so that the gates stop counting it. A
 decision to roll back (stage rollback) after the switch is new, whatever was approved before it.
 """
+
 from __future__ import annotations
 
 import getpass
@@ -44,7 +45,9 @@ def _check(config: Config, stage: str, role: str, name: str) -> None:
         raise ConfigError(f"stage {stage!r} is unknown; use one of {', '.join(STAGES)}")
     if role not in config.owners:
         known = ", ".join(sorted(config.owners)) or "none"
-        raise ConfigError(f"role {role!r} is not one of the owners in migration.yml ({known}): add it under 'owners' or pick one")
+        raise ConfigError(
+            f"role {role!r} is not one of the owners in migration.yml ({known}): add it under 'owners' or pick one"
+        )
     if not name.strip():
         raise ConfigError("--name must say who approves")
 
@@ -54,8 +57,10 @@ def _standing(conn: psycopg.Connection, schema: str, stage: str, role: str) -> A
     state = control.state(conn, schema)
     since = state.switched_at if stage == "rollback" and state and state.switched_at else None
     row = conn.execute(
-        sql.SQL("select {} from {} where stage = %s and role = %s and revoked_at is null and approved_at >= coalesce(%s::timestamptz, '-infinity') "
-                "order by approval_id desc limit 1").format(sql.SQL(", ").join(map(sql.Identifier, COLUMNS)), control.table(schema, "approvals")),
+        sql.SQL(
+            "select {} from {} where stage = %s and role = %s and revoked_at is null and approved_at >= coalesce(%s::timestamptz, '-infinity') "
+            "order by approval_id desc limit 1"
+        ).format(sql.SQL(", ").join(map(sql.Identifier, COLUMNS)), control.table(schema, "approvals")),
         (stage, role, since),
     ).fetchone()
     return Approval(*row) if row else None
@@ -80,7 +85,9 @@ def approve(config: Config, target: Database, stage: str, role: str, name: str, 
                 "withdraws it first"
             )
         row = conn.execute(
-            sql.SQL("insert into {} (stage, role, name, note, os_user, host) values (%s, %s, %s, %s, %s, %s) returning {}").format(
+            sql.SQL(
+                "insert into {} (stage, role, name, note, os_user, host) values (%s, %s, %s, %s, %s, %s) returning {}"
+            ).format(
                 control.table(config.control_schema, "approvals"), sql.SQL(", ").join(map(sql.Identifier, COLUMNS))
             ),
             (stage, role, name.strip(), note, *_who()),
@@ -95,7 +102,9 @@ def revoke(config: Config, target: Database, stage: str, role: str, name: str) -
         control.ensure(conn, config.control_schema)
         standing = _standing(conn, config.control_schema, stage, role)
         if standing is None:
-            raise ApprovalRefused(f"{role} has no standing approval of {stage} to revoke; `migrate status` lists the approvals")
+            raise ApprovalRefused(
+                f"{role} has no standing approval of {stage} to revoke; `migrate status` lists the approvals"
+            )
         user, host = _who()
         conn.execute(
             sql.SQL("update {} set revoked_at = clock_timestamp(), revoked_by = %s where approval_id = %s").format(
@@ -114,7 +123,9 @@ def approvals(config: Config, target: Database, stage: str | None = None) -> lis
             sql.SQL(
                 "select distinct on (stage, role) {} from {} where revoked_at is null and (%s::text is null or stage = %s) "
                 "order by stage, role, approved_at desc"
-            ).format(sql.SQL(", ").join(map(sql.Identifier, COLUMNS)), control.table(config.control_schema, "approvals")),
+            ).format(
+                sql.SQL(", ").join(map(sql.Identifier, COLUMNS)), control.table(config.control_schema, "approvals")
+            ),
             (stage, stage),
         ).fetchall()
     return [Approval(*row) for row in rows]

@@ -9,6 +9,7 @@ A source archive holds what the source holds, full card numbers included: archiv
 by their owner only, in a folder only the owner can enter, and a source archive is restored onto
 the target's server only when asked to.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -17,24 +18,26 @@ import json
 import os
 import time
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict
 
 from harness import connections, control, engines
-from harness.engines.postgres.capture import CAPTURE_SCHEMA
 from harness.config import Config
 from harness.connections import Database
 from harness.engines.base import Connection, SourceEngine
 from harness.engines.postgres import DatabaseOptions
+from harness.engines.postgres.capture import CAPTURE_SCHEMA
 from harness.errors import CheckFailed, ConfigError
 from harness.provision import provision
 
 # What to run for a verified source backup, as the gates and status say it.
-VERIFY_HINT = ("migrate backup, then migrate restore --into <scratch db> (with --allow-source-copy where the scratch database "
-               "is on the target's server, as with the embedded one)")
+VERIFY_HINT = (
+    "migrate backup, then migrate restore --into <scratch db> (with --allow-source-copy where the scratch database "
+    "is on the target's server, as with the embedded one)"
+)
 
 
 @dataclass
@@ -70,10 +73,12 @@ class Restore:
         ours, theirs = self.backup.checksums or {}, self.checksums or {}
         names = set(self.backup.row_counts) | set(self.row_counts)
         return {
-            n: ((self.backup.row_counts.get(n), ours.get(n)), (self.row_counts.get(n), theirs.get(n))) if self.by_content
+            n: ((self.backup.row_counts.get(n), ours.get(n)), (self.row_counts.get(n), theirs.get(n)))
+            if self.by_content
             else (self.backup.row_counts.get(n), self.row_counts.get(n))
             for n in sorted(names)
-            if self.backup.row_counts.get(n) != self.row_counts.get(n) or (self.by_content and ours.get(n) != theirs.get(n))
+            if self.backup.row_counts.get(n) != self.row_counts.get(n)
+            or (self.by_content and ours.get(n) != theirs.get(n))
         }
 
 
@@ -100,7 +105,7 @@ def backup(config: Config, source: Database, target: Database, side: str, direct
     db = source if side == "source" else target
     provision(config, source, target)  # the manifest lives in the target's control schema
     _private_folder(directory)
-    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
     file = directory / f"{side}-{db.name}-{stamp}.dump"
     # Created here, owner-only, before pg_dump writes into it: no moment readable by others.
     os.close(os.open(file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
@@ -111,15 +116,25 @@ def backup(config: Config, source: Database, target: Database, side: str, direct
         options = engine.database_options(conn)
         schemas = _schemas(engine, conn, config, side)
         version, counts, sums = engine.dump(conn, db, schemas, file, snapshot_id)
-    result = Backup(0, side, file, version, file.stat().st_size, _sha256(file), counts, checksums=sums, database_options=options)
+    result = Backup(
+        0, side, file, version, file.stat().st_size, _sha256(file), counts, checksums=sums, database_options=options
+    )
     with connections.connection(target, command="backup", autocommit=True) as ctl:
         (result.backup_id,) = ctl.execute(
             sql.SQL(
                 "insert into {} (side, file, server_version, size_bytes, sha256, row_counts, checksums, database_options) "
                 "values (%s, %s, %s, %s, %s, %s, %s, %s) returning backup_id"
             ).format(control.table(config.control_schema, "backups")),
-            (side, str(file.resolve()), version, result.size_bytes, result.sha256, json.dumps(counts), json.dumps(sums),
-             json.dumps(dataclasses.asdict(options))),
+            (
+                side,
+                str(file.resolve()),
+                version,
+                result.size_bytes,
+                result.sha256,
+                json.dumps(counts),
+                json.dumps(sums),
+                json.dumps(dataclasses.asdict(options)),
+            ),
         ).fetchone()
     result.seconds = time.perf_counter() - started
     return result
@@ -131,7 +146,9 @@ def _private_folder(directory: Path) -> None:
     try:
         os.chmod(directory, 0o700)
     except PermissionError:
-        raise ConfigError(f"cannot make {directory} private (owner-only) for the archives: choose a folder of your own with --dir") from None
+        raise ConfigError(
+            f"cannot make {directory} private (owner-only) for the archives: choose a folder of your own with --dir"
+        ) from None
 
 
 LOCAL_HOSTS = {"", "localhost", "127.0.0.1", "::1"}
@@ -171,10 +188,10 @@ def find_backup(config: Config, target: Database, backup_id: int | None, side: s
         control.ensure(ctl, config.control_schema)
         where = sql.SQL("backup_id = %s") if backup_id is not None else sql.SQL("side = %s")
         row = ctl.execute(
-            sql.SQL("select backup_id, side, file, server_version, size_bytes, sha256, row_counts, checksums, database_options from {} where {} "
-                    "order by backup_id desc limit 1").format(
-                control.table(config.control_schema, "backups"), where
-            ),
+            sql.SQL(
+                "select backup_id, side, file, server_version, size_bytes, sha256, row_counts, checksums, database_options from {} where {} "
+                "order by backup_id desc limit 1"
+            ).format(control.table(config.control_schema, "backups"), where),
             (backup_id if backup_id is not None else side,),
         ).fetchone()
         ctl.commit()
@@ -182,12 +199,27 @@ def find_backup(config: Config, target: Database, backup_id: int | None, side: s
         wanted = f"backup {backup_id}" if backup_id is not None else f"a backup of the {side}"
         raise ConfigError(f"no record of {wanted} in the control schema: run `migrate backup --side {side}` first")
     backup_id, side, file, version, size, sha, counts, sums, options = row
-    return Backup(backup_id, side, Path(file), version, size, sha, counts, checksums=sums,
-                  database_options=DatabaseOptions(**options) if options else None)
+    return Backup(
+        backup_id,
+        side,
+        Path(file),
+        version,
+        size,
+        sha,
+        counts,
+        checksums=sums,
+        database_options=DatabaseOptions(**options) if options else None,
+    )
 
 
 def restore(
-    config: Config, source: Database, target: Database, into: str, *, backup_id: int | None = None, side: str = "source",
+    config: Config,
+    source: Database,
+    target: Database,
+    into: str,
+    *,
+    backup_id: int | None = None,
+    side: str = "source",
     allow_source_copy: bool = False,
 ) -> Restore:
     """Restore a backup into a new database on the same server, and prove it against the manifest.
@@ -200,7 +232,9 @@ def restore(
     if not chosen.file.exists():
         raise ConfigError(f"backup file {chosen.file} is missing: it was moved or deleted")
     if _sha256(chosen.file) != chosen.sha256:
-        raise CheckFailed(f"backup file {chosen.file} does not match its recorded sha256: it is damaged; take a new backup")
+        raise CheckFailed(
+            f"backup file {chosen.file} does not match its recorded sha256: it is damaged; take a new backup"
+        )
     server = source if chosen.side == "source" else target
     engine = _engine(config, chosen.side)
     admin = connections.with_database(server.url, "postgres")
@@ -220,8 +254,10 @@ def restore(
     result = prove(restored, chosen, engine)
     result.seconds = time.perf_counter() - started
     if result.differences:
-        raise CheckFailed(f"restored database {into!r} differs from the backup's manifest "
-                          f"({'(rows, checksum)' if result.by_content else 'rows'} in the manifest, then restored): {result.differences}")
+        raise CheckFailed(
+            f"restored database {into!r} differs from the backup's manifest "
+            f"({'(rows, checksum)' if result.by_content else 'rows'} in the manifest, then restored): {result.differences}"
+        )
     with connections.connection(target, command="restore", autocommit=True) as ctl:
         ctl.execute(
             sql.SQL("update {} set verified_at = clock_timestamp(), verified_into = %s where backup_id = %s").format(

@@ -52,14 +52,15 @@ FETCH_ROWS rows; then each side returns key and per-column hashes of just those 
 rows are sorted into missing (in the source, not in landing), extra (in landing, not in the
 source) and changed, with the columns that differ.
 """
+
 from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Callable, Iterable, Sequence
 
 import psycopg
 from psycopg import sql
@@ -108,17 +109,65 @@ NORMALISATIONS = (
 )
 # Types whose canonical text holds only digits, letters and punctuation: never a separator character.
 PLAIN_TEXT = {
-    "int2", "int4", "int8", "oid", "numeric", "float4", "float8", "money", "bool", "uuid", "date", "time", "timetz",
-    "timestamp", "timestamptz", "interval", "inet", "cidr", "macaddr", "macaddr8", "bit", "varbit", "bytea",
+    "int2",
+    "int4",
+    "int8",
+    "oid",
+    "numeric",
+    "float4",
+    "float8",
+    "money",
+    "bool",
+    "uuid",
+    "date",
+    "time",
+    "timetz",
+    "timestamp",
+    "timestamptz",
+    "interval",
+    "inet",
+    "cidr",
+    "macaddr",
+    "macaddr8",
+    "bit",
+    "varbit",
+    "bytea",
 }
 AS_TEXT = {
-    "int2", "int4", "int8", "oid", "bool", "text", "varchar", "bpchar", "name", "char", "citext", "uuid",
-    "date", "time", "timestamp", "inet", "cidr", "macaddr", "macaddr8", "bit", "varbit", "jsonb", "xml",
-    "numeric", "float4", "float8", "interval", "timetz", "json",
+    "int2",
+    "int4",
+    "int8",
+    "oid",
+    "bool",
+    "text",
+    "varchar",
+    "bpchar",
+    "name",
+    "char",
+    "citext",
+    "uuid",
+    "date",
+    "time",
+    "timestamp",
+    "inet",
+    "cidr",
+    "macaddr",
+    "macaddr8",
+    "bit",
+    "varbit",
+    "jsonb",
+    "xml",
+    "numeric",
+    "float4",
+    "float8",
+    "interval",
+    "timetz",
+    "json",
 }
 
 
 # --- normalisation ------------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class Normalised:
@@ -232,12 +281,16 @@ def side_query(
             text = sql.SQL("coalesce({}, {})").format(text, sql.Literal(NULL_MARK))
         texts.append((name, text))
     keys = tuple(
-        sql.SQL("coalesce({}, {})").format(normalise(by_name[k], _value(by_name[k], None)).text, sql.Literal(NULL_MARK)) for k in key
+        sql.SQL("coalesce({}, {})").format(normalise(by_name[k], _value(by_name[k], None)).text, sql.Literal(NULL_MARK))
+        for k in key
     )
-    return SideQuery(relation, live, sql.SQL("t.{}").format(sql.Identifier(key[0])), keys, tuple(texts), hash_function, tuple(shown))
+    return SideQuery(
+        relation, live, sql.SQL("t.{}").format(sql.Identifier(key[0])), keys, tuple(texts), hash_function, tuple(shown)
+    )
 
 
 # --- segments -----------------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class Plan:
@@ -255,7 +308,10 @@ class Plan:
     def segment(self, side: SideQuery) -> sql.Composable:
         if self.kind == "range":
             return sql.SQL("((least(greatest({k}::bigint, {low}), {high}) - {low}) / {width})").format(
-                k=side.leading_key, low=sql.Literal(self.low), high=sql.Literal(self.high), width=sql.Literal(self.width)
+                k=side.leading_key,
+                low=sql.Literal(self.low),
+                high=sql.Literal(self.high),
+                width=sql.Literal(self.width),
             )
         return sql.SQL("({} & {})").format(side.hash(side.key_text(), 1), sql.Literal(self.count - 1))
 
@@ -270,7 +326,9 @@ class Plan:
             if first > 0:
                 bounds.append(sql.SQL("{} >= {}").format(side.leading_key, sql.Literal(self.low + first * self.width)))
             if last < self.count - 1:
-                bounds.append(sql.SQL("{} < {}").format(side.leading_key, sql.Literal(self.low + (last + 1) * self.width)))
+                bounds.append(
+                    sql.SQL("{} < {}").format(side.leading_key, sql.Literal(self.low + (last + 1) * self.width))
+                )
             conditions.append(sql.SQL("({})").format(sql.SQL(" and ").join(bounds)) if bounds else sql.SQL("true"))
         return sql.SQL("({})").format(sql.SQL(" or ").join(conditions))
 
@@ -306,6 +364,7 @@ def hash_plan(rows: int, segment_rows: int | None = None) -> Plan:
 
 # --- results ------------------------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class RowDifference:
     kind: str  # "missing" (in the source, not in landing), "extra" (in landing only) or "changed"
@@ -331,7 +390,12 @@ class TableComparison:
 
     @property
     def matches(self) -> bool:
-        return self.problem is None and self.segments_differing == 0 and not self.differences and self.source_rows == self.landing_rows
+        return (
+            self.problem is None
+            and self.segments_differing == 0
+            and not self.differences
+            and self.source_rows == self.landing_rows
+        )
 
     def count(self, kind: str) -> int:
         return sum(1 for d in self.differences if d.kind == kind)
@@ -353,7 +417,11 @@ def differences(source: dict[tuple, tuple], target: dict[tuple, tuple], names: S
         elif source[key][0] != target[key][0]:
             (ours, our_texts), (theirs, their_texts) = source[key], target[key]
             at = [i for i, (a, b) in enumerate(zip(ours, theirs)) if a != b]
-            found.append(RowDifference("changed", key, tuple(names[i] for i in at), tuple((our_texts[i], their_texts[i]) for i in at)))
+            found.append(
+                RowDifference(
+                    "changed", key, tuple(names[i] for i in at), tuple((our_texts[i], their_texts[i]) for i in at)
+                )
+            )
     return found
 
 
@@ -381,6 +449,7 @@ def within_budget(buckets: dict[tuple, int], budget: int | None = None) -> tuple
 
 # --- the two workers ----------------------------------------------------------------------------
 
+
 class Pair:
     """One connection per database, each used by its own thread: both sides hash at the same time."""
 
@@ -388,7 +457,9 @@ class Pair:
         self.source, self.target = source, target
         self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="checksum")
 
-    def run(self, on_source: Callable[[psycopg.Connection], object], on_target: Callable[[psycopg.Connection], object]) -> tuple:
+    def run(
+        self, on_source: Callable[[psycopg.Connection], object], on_target: Callable[[psycopg.Connection], object]
+    ) -> tuple:
         a = self._pool.submit(on_source, self.source)
         b = self._pool.submit(on_target, self.target)
         try:
@@ -435,6 +506,7 @@ def close_pair(pair: Pair) -> None:
 
 # --- per table ----------------------------------------------------------------------------------
 
+
 @dataclass
 class _Prepared:
     result: TableComparison
@@ -449,7 +521,9 @@ class _Prepared:
         return self.result.problem is None
 
 
-def prepare_table(config: Config, pair: Pair, table_config, hash_function: HashFunction, *, segments: bool = True) -> _Prepared:
+def prepare_table(
+    config: Config, pair: Pair, table_config, hash_function: HashFunction, *, segments: bool = True
+) -> _Prepared:
     """How each side of one table is read and hashed, and (`segments`) how it is cut into
     segments; why it cannot be compared in `result.problem`."""
     prepared = _Prepared(TableComparison(table_config.name))
@@ -472,7 +546,9 @@ def prepare_table(config: Config, pair: Pair, table_config, hash_function: HashF
         result.problem = f"column(s) {', '.join(missing)} of {table.name} are not in landing: the source changed shape; run `migrate load` again"
         return prepared
     if any(k in table.masks for k in table.key):
-        result.problem = f"key column(s) of {table.name} are masked: rows cannot be matched; compare it without a mask on its key"
+        result.problem = (
+            f"key column(s) of {table.name} are masked: rows cannot be matched; compare it without a mask on its key"
+        )
         return prepared
     names = tuple(c.name for c in source_columns)
     by_target = {c.name: c for c in target_columns}
@@ -487,15 +563,27 @@ def prepare_table(config: Config, pair: Pair, table_config, hash_function: HashF
                 "text form (equal values written differently would show as changed)"
             )
         elif by_target[column.name].base != column.base and column.name not in table.masks:
-            result.notes.append(f"column {column.name} is {column.type} in the source and {by_target[column.name].type} in landing")
+            result.notes.append(
+                f"column {column.name} is {column.type} in the source and {by_target[column.name].type} in landing"
+            )
     prepared.names = names
     prepared.source = side_query(
-        source_columns, names, table.key, postgres.qualified(config.source_schema, table.name),
-        masks=table.masks, live=sql.SQL("true"), hash_function=hash_function,
+        source_columns,
+        names,
+        table.key,
+        postgres.qualified(config.source_schema, table.name),
+        masks=table.masks,
+        live=sql.SQL("true"),
+        hash_function=hash_function,
     )
     prepared.target = side_query(
-        [by_target[n] for n in names], names, table.key, postgres.qualified(config.landing_schema, table.name),
-        masks={}, live=sql.SQL("not t.{}").format(sql.Identifier(landing.DELETED)), hash_function=hash_function,
+        [by_target[n] for n in names],
+        names,
+        table.key,
+        postgres.qualified(config.landing_schema, table.name),
+        masks={},
+        live=sql.SQL("not t.{}").format(sql.Identifier(landing.DELETED)),
+        hash_function=hash_function,
     )
     if not segments:  # a comparison of given keys: no row estimate, no key range to read
         return prepared
@@ -540,8 +628,12 @@ def _restricted(side: SideQuery, plan: Plan, depth: int, buckets: list[tuple], s
     """`select` over the rows in these buckets (paths of length depth + 1 or depth)."""
     width = len(buckets[0])
     names = [sql.Identifier(f"_rc_b{i}") for i in range(depth + 1)]
-    inner = sql.SQL(", ").join(sql.SQL("{} as {}").format(expr, name) for expr, name in zip(_bucket_columns(side, plan, depth), names))
-    values = sql.SQL(", ").join(sql.SQL("({})").format(sql.SQL(", ").join(map(sql.Literal, bucket))) for bucket in buckets)
+    inner = sql.SQL(", ").join(
+        sql.SQL("{} as {}").format(expr, name) for expr, name in zip(_bucket_columns(side, plan, depth), names)
+    )
+    values = sql.SQL(", ").join(
+        sql.SQL("({})").format(sql.SQL(", ").join(map(sql.Literal, bucket))) for bucket in buckets
+    )
     return sql.SQL(
         "select {select} from (select {inner}, t.* from {rel} t where {live} and {segments}) t where ({path}) in (values {values})"
     ).format(
@@ -555,16 +647,24 @@ def _restricted(side: SideQuery, plan: Plan, depth: int, buckets: list[tuple], s
     )
 
 
-def _sub_bucket_sums(conn: psycopg.Connection, side: SideQuery, plan: Plan, depth: int, buckets: list[tuple]) -> dict[tuple, tuple[int, Decimal]]:
+def _sub_bucket_sums(
+    conn: psycopg.Connection, side: SideQuery, plan: Plan, depth: int, buckets: list[tuple]
+) -> dict[tuple, tuple[int, Decimal]]:
     path = sql.SQL(", ").join(sql.Identifier(f"_rc_b{i}") for i in range(depth + 1))
-    query = _restricted(side, plan, depth, buckets, sql.SQL("{}, count(*), coalesce(sum({}), 0)").format(path, side.row_hash()))
+    query = _restricted(
+        side, plan, depth, buckets, sql.SQL("{}, count(*), coalesce(sum({}), 0)").format(path, side.row_hash())
+    )
     query = sql.SQL("{} group by {}").format(query, path)
     return {tuple(row[: depth + 1]): (row[depth + 1], row[depth + 2]) for row in conn.execute(query).fetchall()}
 
 
-def _fetch_rows(conn: psycopg.Connection, side: SideQuery, plan: Plan, depth: int, buckets: list[tuple]) -> dict[tuple, tuple]:
+def _fetch_rows(
+    conn: psycopg.Connection, side: SideQuery, plan: Plan, depth: int, buckets: list[tuple]
+) -> dict[tuple, tuple]:
     select = sql.SQL("array[{}]::text[], array[{}]::bigint[], array[{}]::text[]").format(
-        sql.SQL(", ").join(side.keys), sql.SQL(", ").join(side.hash(text, 0) for _, text in side.columns), sql.SQL(", ").join(side.shown)
+        sql.SQL(", ").join(side.keys),
+        sql.SQL(", ").join(side.hash(text, 0) for _, text in side.columns),
+        sql.SQL(", ").join(side.shown),
     )
     rows = conn.execute(_restricted(side, plan, depth, buckets, select)).fetchall()
     return {tuple(key): (tuple(hashes), tuple(texts)) for key, hashes, texts in rows}
@@ -581,8 +681,8 @@ def _locate(pair: Pair, prepared: _Prepared, segments: dict[tuple, int]) -> None
         chosen = sorted(buckets)[:MAX_BUCKETS]
         left_out = left_out or len(chosen) < len(buckets)
         found = pair.run(
-            lambda conn: _sub_bucket_sums(conn, src_side, plan, depth, chosen),
-            lambda conn: _sub_bucket_sums(conn, dst_side, plan, depth, chosen),
+            lambda conn, depth=depth, chosen=chosen: _sub_bucket_sums(conn, src_side, plan, depth, chosen),
+            lambda conn, depth=depth, chosen=chosen: _sub_bucket_sums(conn, dst_side, plan, depth, chosen),
         )
         buckets = differing(*found)
         if not buckets:
@@ -630,6 +730,7 @@ def compare(
                         with lock:
                             progress(p.result.table, p.estimate)
                 return sums
+
             return work
 
         source_sums, target_sums = pair.run(all_segments(lambda p: p.source), all_segments(lambda p: p.target))
@@ -647,7 +748,9 @@ def compare(
         close_pair(pair)
 
 
-def whole_table_hashes(config: Config, source: Database, target: Database, *, snapshot_id: str | None = None) -> dict[str, tuple]:
+def whole_table_hashes(
+    config: Config, source: Database, target: Database, *, snapshot_id: str | None = None
+) -> dict[str, tuple]:
     """One count and hash sum per table and side, no segments: the least work that can say "equal".
 
     The benchmark's baseline: the same canonical row hash as `compare`, one full pass over both copies.
@@ -667,6 +770,7 @@ def whole_table_hashes(config: Config, source: Database, target: Database, *, sn
                     ).fetchone()
                     for p in prepared
                 ]
+
             return work
 
         source_sums, target_sums = pair.run(whole(lambda p: p.source), whole(lambda p: p.target))

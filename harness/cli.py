@@ -1,22 +1,22 @@
 """The `migrate` command line: parse options, call one core function, render, map to an exit code."""
+
 from __future__ import annotations
 
 import importlib
 import shlex
 import sys
 import time
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import psycopg
 import typer
 import typer.core
 
-from harness import connections, dbt, embedded, interrupts
+from harness import connections, dbt, embedded, interrupts, ui
 from harness.config import load_config
 from harness.errors import EXIT_INTERRUPTED, EXIT_USAGE, ConfigError, HarnessError
-from harness import ui
 from harness.ui import errors, progress, step, summary, table
 
 # The click that typer runs on: typer 0.2x vendors its own copy, whose exceptions are not the
@@ -24,8 +24,25 @@ from harness.ui import errors, progress, step, summary, table
 click = getattr(typer.core, "_click", None) or importlib.import_module("click")
 
 # The order `migrate --help` lists commands in: the order a migration uses them.
-LIFECYCLE = ["env", "demo", "assess", "backup", "restore", "provision", "load", "build", "sync", "reconcile",
-             "approve", "cutover", "rollback", "rehearse", "docs", "decommission", "status"]
+LIFECYCLE = [
+    "env",
+    "demo",
+    "assess",
+    "backup",
+    "restore",
+    "provision",
+    "load",
+    "build",
+    "sync",
+    "reconcile",
+    "approve",
+    "cutover",
+    "rollback",
+    "rehearse",
+    "docs",
+    "decommission",
+    "status",
+]
 
 
 class LifecycleGroup(typer.core.TyperGroup):
@@ -89,20 +106,31 @@ def _show_versions(asked: bool) -> None:
 
 @app.callback()
 def _root(
-    version: Annotated[bool, typer.Option("--version", is_eager=True, expose_value=False, callback=_show_versions,
-                                          help="Show the versions of the kit, its libraries and servers, and exit.")] = False,
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version",
+            is_eager=True,
+            expose_value=False,
+            callback=_show_versions,
+            help="Show the versions of the kit, its libraries and servers, and exit.",
+        ),
+    ] = False,
     as_json: JsonFlag = False,
 ) -> None:
     pass
 
 
 env_app = typer.Typer(help="The database servers: the embedded PostgreSQL, or yours by URL.", no_args_is_help=True)
-demo_app = typer.Typer(help="The worked example: a generated legacy OMS and the whole story on it.", no_args_is_help=True)
+demo_app = typer.Typer(
+    help="The worked example: a generated legacy OMS and the whole story on it.", no_args_is_help=True
+)
 app.add_typer(env_app, name="env", rich_help_panel="Set-up")
 app.add_typer(demo_app, name="demo", rich_help_panel="Set-up")
 
 
 # --- set-up -------------------------------------------------------------------------------------
+
 
 @env_app.command("up")
 def env_up(as_json: JsonFlag = False) -> None:
@@ -132,7 +160,9 @@ def env_status(as_json: JsonFlag = False) -> None:
     if config.source.url or config.target.url:
         step("servers configured by URL; the embedded server is not used")
     else:
-        step(f"embedded PostgreSQL: {'running, pid ' + str(state.pid) if state.running else 'stopped'} ({state.data_dir})")
+        step(
+            f"embedded PostgreSQL: {'running, pid ' + str(state.pid) if state.running else 'stopped'} ({state.data_dir})"
+        )
         if not state.running:
             summary("nothing running; `migrate env up` starts it")
             return
@@ -166,7 +196,9 @@ def _seed_with_progress(source, scale: int, seed: int):
     with progress("seeding legacy source", total=expected) as bar:
         result = demo.seed(source, scale, seed, lambda _table, rows: bar(rows))
     table("Legacy source", ["table", "rows"], sorted(result.rows.items()))
-    summary(f"seeded {result.total:,} legacy rows in {result.seconds:.1f} s ({result.total / max(result.seconds, 1e-9):,.0f} rows/s) into {source.describe()}")
+    summary(
+        f"seeded {result.total:,} legacy rows in {result.seconds:.1f} s ({result.total / max(result.seconds, 1e-9):,.0f} rows/s) into {source.describe()}"
+    )
     return result
 
 
@@ -193,11 +225,29 @@ def demo_run(
     config = load_config()
     source, target = connections.resolve(config)
     with ui.live_line("the demo is starting") as show:  # the timeline is printed once, as a table, at the end
-        story = run_story(config, source, target, scale=scale, seed=seed, rate=rate, jobs=jobs,
-                          on_event=lambda at, what, figures: show(f"T+{at:5.1f} s  {what}" + (f": {figures}" if figures else "")))
-    table("Timeline", ["at", "event", "figures"], [(f"T+{at:.1f} s", what, figures) for at, what, figures in story.timeline])
-    table("Every legacy row accounted for (reconciled before the cutover)", ["legacy table", "rows", "migrated", "merged", "quarantined"], story.dispositions)
-    summary(f"demo finished in {story.timeline[-1][0]:.0f} s: migrated, cut over, fell back, and no acknowledged write lost ({story.ledger_check.describe()})")
+        story = run_story(
+            config,
+            source,
+            target,
+            scale=scale,
+            seed=seed,
+            rate=rate,
+            jobs=jobs,
+            on_event=lambda at, what, figures: show(f"T+{at:5.1f} s  {what}" + (f": {figures}" if figures else "")),
+        )
+    table(
+        "Timeline",
+        ["at", "event", "figures"],
+        [(f"T+{at:.1f} s", what, figures) for at, what, figures in story.timeline],
+    )
+    table(
+        "Every legacy row accounted for (reconciled before the cutover)",
+        ["legacy table", "rows", "migrated", "merged", "quarantined"],
+        story.dispositions,
+    )
+    summary(
+        f"demo finished in {story.timeline[-1][0]:.0f} s: migrated, cut over, fell back, and no acknowledged write lost ({story.ledger_check.describe()})"
+    )
 
 
 @demo_app.command("traffic")
@@ -205,9 +255,22 @@ def demo_traffic(
     rate: Annotated[float, typer.Option(min=0.1, help="Business transactions per second.")] = 50.0,
     duration: Annotated[float, typer.Option(min=0.1, help="Seconds to run.")] = 30.0,
     workers: Annotated[int, typer.Option(min=1, help="Concurrent application sessions.")] = 4,
-    ledger: Annotated[Path, typer.Option(help="Where acknowledged writes are recorded (JSON lines).")] = Path(".migrate/ledger/legacy.jsonl"),
-    routing: Annotated[Optional[Path], typer.Option(envvar="MIGRATE_ROUTING_FILE", help="Follow this routing file (written by cutover and fallback): the new application writes `app` on the target when it says so.")] = None,
-    side: Annotated[str, typer.Option(help="Without a routing file: legacy (the legacy application writes the source) or new (the new application writes `app` on the target).")] = "legacy",
+    ledger: Annotated[Path, typer.Option(help="Where acknowledged writes are recorded (JSON lines).")] = Path(
+        ".migrate/ledger/legacy.jsonl"
+    ),
+    routing: Annotated[
+        Path | None,
+        typer.Option(
+            envvar="MIGRATE_ROUTING_FILE",
+            help="Follow this routing file (written by cutover and fallback): the new application writes `app` on the target when it says so.",
+        ),
+    ] = None,
+    side: Annotated[
+        str,
+        typer.Option(
+            help="Without a routing file: legacy (the legacy application writes the source) or new (the new application writes `app` on the target)."
+        ),
+    ] = "legacy",
     as_json: JsonFlag = False,
 ) -> None:
     """The legacy application writing to the source (and, following a routing file, the new one writing the target), every acknowledged commit in a ledger. Ctrl-C stops it cleanly."""
@@ -223,9 +286,22 @@ def demo_traffic(
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())  # finish the transactions in flight, then stop
-    step(f"traffic: {rate:g} transactions/s for {duration:g} s, ledger {ledger}" + (f", following {routing}" if routing else f", the {side} application"))
-    report = run_traffic(source, config.source_schema, config.project_dir / ledger, rate=rate, duration=duration, workers=workers,
-                         stop=stop, new_db=target, routing_file=routing, start_side=side)
+    step(
+        f"traffic: {rate:g} transactions/s for {duration:g} s, ledger {ledger}"
+        + (f", following {routing}" if routing else f", the {side} application")
+    )
+    report = run_traffic(
+        source,
+        config.source_schema,
+        config.project_dir / ledger,
+        rate=rate,
+        duration=duration,
+        workers=workers,
+        stop=stop,
+        new_db=target,
+        routing_file=routing,
+        start_side=side,
+    )
     kinds = ", ".join(f"{k} {n:,}" for k, n in sorted(report.by_kind.items()))
     sides = ", ".join(f"{side} {n:,}" for side, n in sorted(report.by_side.items()))
     summary(
@@ -239,9 +315,12 @@ def demo_traffic(
 
 # --- 1 assess (issue 4) ------------------------------------------------------------------------
 
+
 @app.command("assess", rich_help_panel="1 Assess")
 def assess(
-    sample_rows: Annotated[int, typer.Option(min=0, help="Rows profiled per table; bigger tables are sampled. 0 reads every row.")] = 100_000,
+    sample_rows: Annotated[
+        int, typer.Option(min=0, help="Rows profiled per table; bigger tables are sampled. 0 reads every row.")
+    ] = 100_000,
     as_json: JsonFlag = False,
 ) -> None:
     """Profile the source, measure throughput, estimate time and downtime per strategy, recommend one."""
@@ -256,8 +335,15 @@ def assess(
     source, target = connections.resolve(config)
     with progress("assessing the source", total=assessment.progress_units(config)) as bar:
         result = assessment.run(config, source, target, sample_rows=sample_rows, progress=bar)
-    written = reports.write(config.reports_root, assessment.REPORT_NAME, result.to_dict(), assessment.assessment_markdown)
-    ui.result(recommendation=result.recommendation, strategies=result.strategies, estimates=result.estimates, report=str(written.json))
+    written = reports.write(
+        config.reports_root, assessment.REPORT_NAME, result.to_dict(), assessment.assessment_markdown
+    )
+    ui.result(
+        recommendation=result.recommendation,
+        strategies=result.strategies,
+        estimates=result.estimates,
+        report=str(written.json),
+    )
 
     step(result.verdict["headline"])
     for reason in result.recommendation["reasons"]:
@@ -266,33 +352,63 @@ def assess(
     table(
         "Downtime per strategy" + (f" (limit {format_duration(limit * 60)})" if limit else ""),
         ["strategy", "downtime", "total", "fits", "possible"],
-        [[STRATEGY_LABELS[s["name"]], format_duration(s["downtime_seconds"]), format_duration(s["total_seconds"]),
-          "–" if s["within_limit"] is None else ("yes" if s["within_limit"] else "no"), "yes" if s["possible"] else "no"]
-         for s in result.strategies],
+        [
+            [
+                STRATEGY_LABELS[s["name"]],
+                format_duration(s["downtime_seconds"]),
+                format_duration(s["total_seconds"]),
+                "–" if s["within_limit"] is None else ("yes" if s["within_limit"] else "no"),
+                "yes" if s["possible"] else "no",
+            ]
+            for s in result.strategies
+        ],
     )
     phased = next((s for s in result.strategies if s["name"] == "phased" and len(s["waves"]) > 1), None)
     if phased:
-        table("Phased: each wave's window", ["wave", "tables", "rows", "freeze", "copy", "build", "validation", "window"],
-              assessment.wave_rows(phased["waves"]))
+        table(
+            "Phased: each wave's window",
+            ["wave", "tables", "rows", "freeze", "copy", "build", "validation", "window"],
+            assessment.wave_rows(phased["waves"]),
+        )
     phases = result.estimates
-    step("phases: " + ", ".join(f"{label} {format_duration(phases[key]['seconds'])} ({phases[key].get('basis', 'estimated')})"
-                                for key, label in (("initial_load", "initial load"), ("build", "build"), ("validation", "validation"),
-                                                   ("final_sync", "final sync"), ("freeze", "freeze"))))
+    step(
+        "phases: "
+        + ", ".join(
+            f"{label} {format_duration(phases[key]['seconds'])} ({phases[key].get('basis', 'estimated')})"
+            for key, label in (
+                ("initial_load", "initial load"),
+                ("build", "build"),
+                ("validation", "validation"),
+                ("final_sync", "final sync"),
+                ("freeze", "freeze"),
+            )
+        )
+    )
     for finding in [f for f in result.findings if f.severity != "info"][:5]:
-        step(f"[{'red' if finding.severity == 'blocking' else 'yellow'}]{finding.severity}[/]: {escape(finding.message)}")
-    summary(f"assessed {sum(t.rows for t in result.tables):,} rows in {len(result.tables)} tables in {result.seconds:.0f} s; "
-            f"reports: {written.markdown.relative_to(config.project_dir)}, {written.json.relative_to(config.project_dir)}")
+        step(
+            f"[{'red' if finding.severity == 'blocking' else 'yellow'}]{finding.severity}[/]: {escape(finding.message)}"
+        )
+    summary(
+        f"assessed {sum(t.rows for t in result.tables):,} rows in {len(result.tables)} tables in {result.seconds:.0f} s; "
+        f"reports: {written.markdown.relative_to(config.project_dir)}, {written.json.relative_to(config.project_dir)}"
+    )
     if result.blocking:
         first = result.blocking[0]
-        message = f"assessment found {len(result.blocking)} blocking problem(s): {first.message}" + (f"; {first.fix}" if first.fix else "")
-        raise (ConfigError if result.exit_code == EXIT_USAGE else CheckFailed)(f"{message}; see {written.markdown.relative_to(config.project_dir)}")
+        message = f"assessment found {len(result.blocking)} blocking problem(s): {first.message}" + (
+            f"; {first.fix}" if first.fix else ""
+        )
+        raise (ConfigError if result.exit_code == EXIT_USAGE else CheckFailed)(
+            f"{message}; see {written.markdown.relative_to(config.project_dir)}"
+        )
+
 
 # --- 1 assess (end) -----------------------------------------------------------------------------
 
 
 # --- 5 pre: backups -----------------------------------------------------------------------------
 
-class Side(str, Enum):
+
+class Side(StrEnum):
     source = "source"
     target = "target"
 
@@ -323,9 +439,14 @@ def backup_cmd(
 @app.command("restore", rich_help_panel="5 Pre-migration")
 def restore_cmd(
     into: Annotated[str, typer.Option(help="A new database to restore into, on the same server.")],
-    backup_id: Annotated[Optional[int], typer.Option("--backup", help="The backup id; default the latest of --side.")] = None,
+    backup_id: Annotated[
+        int | None, typer.Option("--backup", help="The backup id; default the latest of --side.")
+    ] = None,
     side: SideOption = Side.source,
-    allow_source_copy: Annotated[bool, typer.Option("--allow-source-copy", help="Allow a source archive (unmasked data) onto the target's server.")] = False,
+    allow_source_copy: Annotated[
+        bool,
+        typer.Option("--allow-source-copy", help="Allow a source archive (unmasked data) onto the target's server."),
+    ] = False,
     as_json: JsonFlag = False,
 ) -> None:
     """Restore a backup into a new database and verify it against its manifest."""
@@ -333,18 +454,33 @@ def restore_cmd(
 
     config = load_config()
     source, target = connections.resolve(config)
-    result = backup.restore(config, source, target, into, backup_id=backup_id, side=side.value, allow_source_copy=allow_source_copy)
+    result = backup.restore(
+        config, source, target, into, backup_id=backup_id, side=side.value, allow_source_copy=allow_source_copy
+    )
     summary(
         f"backup {result.backup.backup_id} restored into {into} in {result.seconds:.1f} s: "
         f"{len(result.row_counts)} tables, {sum(result.row_counts.values()):,} rows, all matching the manifest"
-        + (" by content (checksums)" if result.by_content else " by row counts (a backup taken before checksums were recorded)")
+        + (
+            " by content (checksums)"
+            if result.by_content
+            else " by row counts (a backup taken before checksums were recorded)"
+        )
     )
 
 
 # --- 5 load -------------------------------------------------------------------------------------
 
-@app.command("build", rich_help_panel="5 Load", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
-def build(ctx: typer.Context, full_refresh: Annotated[bool, typer.Option("--full-refresh", help="Rebuild the incremental models from scratch.")] = False, as_json: JsonFlag = False) -> None:
+
+@app.command(
+    "build", rich_help_panel="5 Load", context_settings={"allow_extra_args": True, "ignore_unknown_options": True}
+)
+def build(
+    ctx: typer.Context,
+    full_refresh: Annotated[
+        bool, typer.Option("--full-refresh", help="Rebuild the incremental models from scratch.")
+    ] = False,
+    as_json: JsonFlag = False,
+) -> None:
     """Run `dbt build` against the target, exactly as by hand; extra arguments go to dbt."""
     config = load_config()
     _, target = connections.resolve(config)
@@ -369,7 +505,10 @@ def load_cmd(
     jobs: Annotated[int, typer.Option(min=1, help="Tables or key ranges copied in parallel.")] = 2,
     range_rows: Annotated[int, typer.Option(min=1000, help="Rows per key range of a large table.")] = 250_000,
     build: Annotated[bool, typer.Option("--build/--no-build", help="Run the dbt build after the copy.")] = True,
-    tables: Annotated[Optional[list[str]], typer.Option("--table", help="(Re)load only this table into the running migration; repeatable.")] = None,
+    tables: Annotated[
+        list[str] | None,
+        typer.Option("--table", help="(Re)load only this table into the running migration; repeatable."),
+    ] = None,
     as_json: JsonFlag = False,
 ) -> None:
     """Copy a consistent snapshot of every listed table into landing, start capture, then dbt build.
@@ -385,7 +524,9 @@ def load_cmd(
     alone = tables or load.added_tables(config, source, target)
     if alone:
         if not tables:
-            step(f"the listed tables are loaded but {', '.join(alone)}, added to migration.yml since: loading {'them' if len(alone) > 1 else 'it'} alone")
+            step(
+                f"the listed tables are loaded but {', '.join(alone)}, added to migration.yml since: loading {'them' if len(alone) > 1 else 'it'} alone"
+            )
         _load_tables(config, source, target, alone, build)
         return
 
@@ -399,13 +540,24 @@ def load_cmd(
                 [(t.name, t.rows, f"{t.bytes / 1e6:,.1f}", t.ranges, t.copied_now) for t in result.tables.values()],
             )
             rate = result.rows / max(result.seconds, 1e-9)
-            summary(f"loaded {result.rows:,} rows in {result.seconds:.1f} s ({rate:,.0f} rows/s); change capture is running on the source")
+            summary(
+                f"loaded {result.rows:,} rows in {result.seconds:.1f} s ({rate:,.0f} rows/s); change capture is running on the source"
+            )
         if build:
             step("dbt build")
 
     with progress("loading", total=None) as bar:
-        done = load.run(config, source, target, build=build, jobs=jobs, range_rows=range_rows, progress=bar,
-                        on_copied=copied, quiet=False)
+        done = load.run(
+            config,
+            source,
+            target,
+            build=build,
+            jobs=jobs,
+            range_rows=range_rows,
+            progress=bar,
+            on_copied=copied,
+            quiet=False,
+        )
     if build:
         summary(f"dbt build: {done.nodes_built} nodes passed")
 
@@ -420,33 +572,51 @@ def _load_tables(config, source, target, names: list[str], build: bool) -> None:
         ["table", "rows", "MB", "landing table", "views dropped"],
         [(t.name, t.rows, f"{t.bytes / 1e6:,.1f}", t.how, ", ".join(t.dropped_views)) for t in loaded],
     )
-    summary(f"loaded {', '.join(t.name for t in loaded)}; capture is running on {'them' if len(loaded) > 1 else 'it'} and sync carries on from the copy")
+    summary(
+        f"loaded {', '.join(t.name for t in loaded)}; capture is running on {'them' if len(loaded) > 1 else 'it'} and sync carries on from the copy"
+    )
     dropped = [view for t in loaded for view in t.dropped_views]
     if build:
         step("dbt build")
         outcome = sync.build(config, target, ("build",), quiet=False)
         summary(f"dbt build: {outcome.succeeded} nodes passed")
     elif dropped:
-        errors.print(f"[yellow]views dropped with their reshaped landing tables:[/] {', '.join(dropped)}; run `migrate build` to make them again")
+        errors.print(
+            f"[yellow]views dropped with their reshaped landing tables:[/] {', '.join(dropped)}; run `migrate build` to make them again"
+        )
 
 
 def _note_columns_added(batch) -> None:
     for name, columns in getattr(batch, "columns_added", {}).items():
-        errors.print(f"[yellow]note:[/] {name}: {', '.join(columns)} added at the source, now followed; capture takes "
-                     "them more slowly until `migrate sync --install` installs it again")
+        errors.print(
+            f"[yellow]note:[/] {name}: {', '.join(columns)} added at the source, now followed; capture takes "
+            "them more slowly until `migrate sync --install` installs it again"
+        )
 
 
 @app.command("sync", rich_help_panel="5 Load")
 def sync_cmd(
     follow: Annotated[bool, typer.Option("--follow", help="Keep going and show the lag until interrupted.")] = False,
-    build: Annotated[bool, typer.Option("--build/--no-build", help="Run the incremental dbt models after applying.")] = True,
+    build: Annotated[
+        bool, typer.Option("--build/--no-build", help="Run the incremental dbt models after applying.")
+    ] = True,
     interval: Annotated[float, typer.Option(min=0.05, help="Seconds between batches with --follow.")] = 1.0,
     build_every: Annotated[float, typer.Option(min=0, help="Seconds between dbt runs with --follow.")] = 30.0,
-    duration: Annotated[Optional[float], typer.Option(min=0, help="With --follow, stop after this many seconds.")] = None,
-    detect_deletes: Annotated[bool, typer.Option("--detect-deletes", help="Timestamp capture: compare key sets to find hard deletes.")] = False,
-    install: Annotated[bool, typer.Option("--install", help="Only install the capture triggers on the source, then stop.")] = False,
-    forget: Annotated[Optional[str], typer.Option("--forget", metavar="CONSUMER",
-                                                  help="Only stop keeping source changes for a target that is gone (its consumer id, see `migrate status`), then stop.")] = None,
+    duration: Annotated[float | None, typer.Option(min=0, help="With --follow, stop after this many seconds.")] = None,
+    detect_deletes: Annotated[
+        bool, typer.Option("--detect-deletes", help="Timestamp capture: compare key sets to find hard deletes.")
+    ] = False,
+    install: Annotated[
+        bool, typer.Option("--install", help="Only install the capture triggers on the source, then stop.")
+    ] = False,
+    forget: Annotated[
+        str | None,
+        typer.Option(
+            "--forget",
+            metavar="CONSUMER",
+            help="Only stop keeping source changes for a target that is gone (its consumer id, see `migrate status`), then stop.",
+        ),
+    ] = None,
     as_json: JsonFlag = False,
 ) -> None:
     """Apply captured source changes to landing in commit order, then through the incremental models."""
@@ -464,7 +634,9 @@ def sync_cmd(
         with connections.connection(source, command="sync install", autocommit=True) as conn:
             tables = [landing.describe(conn, config, t) for t in config.tables]
             engines.source_engine(config).capture("trigger").prepare(conn, config.source_schema, tables)
-        summary(f"capture triggers installed on {len(tables)} tables of {config.source_schema}; changes are logged in _migrate.changes")
+        summary(
+            f"capture triggers installed on {len(tables)} tables of {config.source_schema}; changes are logged in _migrate.changes"
+        )
         return
     if not follow:
         batch = sync.apply(config, source, target, detect_deletes=detect_deletes)
@@ -479,7 +651,9 @@ def sync_cmd(
         _note_columns_added(batch)
         for name, count in getattr(batch, "null_stamped", {}).items():
             if count:
-                errors.print(f"[yellow]blind spot:[/] {name}: {count:,} rows have no {config.capture.column}; their changes are invisible to timestamp capture")
+                errors.print(
+                    f"[yellow]blind spot:[/] {name}: {count:,} rows have no {config.capture.column}; their changes are invisible to timestamp capture"
+                )
         return
     deadline = time.monotonic() + duration if duration is not None else None
 
@@ -494,24 +668,41 @@ def sync_cmd(
         errors.print(f"[yellow]retrying in {wait:.0f} s:[/] {cause}")
 
     report = sync.follow(
-        config, source, target, interval=interval, build_every=build_every, run_dbt=build,
-        until=lambda: deadline is not None and time.monotonic() >= deadline, on_batch=show, on_retry=retry,
+        config,
+        source,
+        target,
+        interval=interval,
+        build_every=build_every,
+        run_dbt=build,
+        until=lambda: deadline is not None and time.monotonic() >= deadline,
+        on_batch=show,
+        on_retry=retry,
     )
     why = "the source is frozen for the cutover, nothing left to follow: " if report.source_frozen else ""
-    summary(f"sync stopped: {why}{report.changes:,} changes in {report.batches:,} batches, {report.builds} dbt builds, {report.retries} retries")
+    summary(
+        f"sync stopped: {why}{report.changes:,} changes in {report.batches:,} batches, {report.builds} dbt builds, {report.retries} retries"
+    )
     if report.interrupted:
         raise KeyboardInterrupt
 
 
 # --- 6 validate: reconcile (issue 6) -------------------------------------------------------------
 
+
 @app.command("reconcile", rich_help_panel="6 Validate")
 def reconcile_cmd(
-    level: Annotated[str, typer.Option(
-        "--level", help="counts, checksums, sample, rules, performance, smoke or all; several with commas."
-    )] = "all",
-    build: Annotated[bool, typer.Option("--build/--no-build", help="First bring app up to landing with `dbt run` when it is behind.")] = True,
-    seed: Annotated[Optional[int], typer.Option(help="Seed of the sample level's random sample; the report names the one used.")] = None,
+    level: Annotated[
+        str,
+        typer.Option(
+            "--level", help="counts, checksums, sample, rules, performance, smoke or all; several with commas."
+        ),
+    ] = "all",
+    build: Annotated[
+        bool, typer.Option("--build/--no-build", help="First bring app up to landing with `dbt run` when it is behind.")
+    ] = True,
+    seed: Annotated[
+        int | None, typer.Option(help="Seed of the sample level's random sample; the report names the one used.")
+    ] = None,
     as_json: JsonFlag = False,
 ) -> None:
     """Compare source, landing and app as of one source snapshot, level by level; exit 1 if a level fails.
@@ -526,12 +717,21 @@ def reconcile_cmd(
     config = load_config()
     source, target = connections.resolve(config)
     result = reconcile.reconcile(
-        config, source, target, levels, build=build, sample_seed=seed, hooks=reconcile.Hooks(step=step, progress=progress)
+        config,
+        source,
+        target,
+        levels,
+        build=build,
+        sample_seed=seed,
+        hooks=reconcile.Hooks(step=step, progress=progress),
     )
     table(
         f"Reconciliation {result.reconcile_id}",
         ["level", "verdict", "passed", "failed", "not available", "seconds"],
-        [(r.level, r.verdict, r.count("passed"), r.count("failed"), r.count("not available"), f"{r.seconds:,.1f}") for r in result.levels],
+        [
+            (r.level, r.verdict, r.count("passed"), r.count("failed"), r.count("not available"), f"{r.seconds:,.1f}")
+            for r in result.levels
+        ],
     )
     failed = [(r.level, c) for r in result.levels for c in r.checks if c.verdict == "failed"]
     for level_name, check in failed[:10]:
@@ -539,25 +739,39 @@ def reconcile_cmd(
     if len(failed) > 10:
         errors.print(f"  … and {len(failed) - 10} more failed checks")
     report = Path(result.files["markdown"]).relative_to(config.project_dir)
-    ui.result(reconcile_id=result.reconcile_id, passed=result.passed, levels={r.level: r.verdict for r in result.levels},
-              failed_checks=[f"{level_name}: {check.name}" for level_name, check in failed], report=str(report))
+    ui.result(
+        reconcile_id=result.reconcile_id,
+        passed=result.passed,
+        levels={r.level: r.verdict for r in result.levels},
+        failed_checks=[f"{level_name}: {check.name}" for level_name, check in failed],
+        report=str(report),
+    )
     if not result.passed:
         bad = ", ".join(r.level for r in result.levels if r.verdict == "failed")
         raise CheckFailed(f"reconciliation failed at level(s) {bad}: {len(failed)} check(s) failed; see {report}")
     compared = [r.level for r in result.levels if r.verdict != "skipped"]
     skipped = [r for r in result.levels if r.verdict == "skipped"]
-    summary(f"reconciliation passed in {result.seconds:,.1f} s ({', '.join(compared)}); report {report} (.json, .html)"
-            + (f"; not compared: {', '.join(r.level for r in skipped)} ({skipped[0].checks[0].detail if skipped[0].checks else 'nothing to compare'})"
-               if skipped else ""))
+    summary(
+        f"reconciliation passed in {result.seconds:,.1f} s ({', '.join(compared)}); report {report} (.json, .html)"
+        + (
+            f"; not compared: {', '.join(r.level for r in skipped)} ({skipped[0].checks[0].detail if skipped[0].checks else 'nothing to compare'})"
+            if skipped
+            else ""
+        )
+    )
+
 
 # --- 6 validate: reconcile (end) ------------------------------------------------------------------
 
 
 # --- sign-off -----------------------------------------------------------------------------------
 
+
 @app.command("docs", rich_help_panel="Sign-off")
 def docs_cmd(
-    out: Annotated[Path, typer.Option(help="The folder the documents are written to (relative to the project).")] = Path("docs/migration"),
+    out: Annotated[
+        Path, typer.Option(help="The folder the documents are written to (relative to the project).")
+    ] = Path("docs/migration"),
     as_json: JsonFlag = False,
 ) -> None:
     """Write the migration documents from the recorded facts: plan, mapping, validation, rollback, runbook.
@@ -572,7 +786,11 @@ def docs_cmd(
     result = docs.generate(config, source, target, folder)
     if result.parsed:
         step("ran `dbt parse` first: target/manifest.json was missing")
-    table("Migration documents", ["document", "file"], [(what, str(path.relative_to(folder))) for what, path in result.files])
+    table(
+        "Migration documents",
+        ["document", "file"],
+        [(what, str(path.relative_to(folder))) for what, path in result.files],
+    )
     for note in result.facts["notes"]:
         errors.print(f"[yellow]note:[/] {note}")
     shown = folder.relative_to(config.project_dir) if folder.is_relative_to(config.project_dir) else folder
@@ -584,8 +802,13 @@ def approve_cmd(
     role: Annotated[str, typer.Option(help="The approver's role, one of the owners in migration.yml.")],
     name: Annotated[str, typer.Option(help="Who approves.")],
     stage: Annotated[str, typer.Option(help="plan, cutover, rollback or decommission.")] = "cutover",
-    note: Annotated[Optional[str], typer.Option(help="Why, or on what conditions.")] = None,
-    revoke: Annotated[bool, typer.Option("--revoke", help="Withdraw the role's standing sign-off of the stage instead (--name: who withdraws it).")] = False,
+    note: Annotated[str | None, typer.Option(help="Why, or on what conditions.")] = None,
+    revoke: Annotated[
+        bool,
+        typer.Option(
+            "--revoke", help="Withdraw the role's standing sign-off of the stage instead (--name: who withdraws it)."
+        ),
+    ] = False,
     as_json: JsonFlag = False,
 ) -> None:
     """Record a sign-off for a stage of the migration in the control schema (one stands per stage and role)."""
@@ -595,19 +818,31 @@ def approve_cmd(
     _, target = connections.resolve(config)
     if revoke:
         withdrawn = approvals.revoke(config, target, stage, role, name)
-        summary(f"approval {withdrawn.approval_id} revoked: {withdrawn.name} ({withdrawn.role}) no longer approves {withdrawn.stage}")
+        summary(
+            f"approval {withdrawn.approval_id} revoked: {withdrawn.name} ({withdrawn.role}) no longer approves {withdrawn.stage}"
+        )
         return
     approval = approvals.approve(config, target, stage, role, name, note)
-    summary(f"approval {approval.approval_id}: {approval.name} ({approval.role}) approved {approval.stage} at "
-            f"{approval.approved_at:%Y-%m-%d %H:%M:%S %Z}, run by {approval.os_user}@{approval.host}")
+    summary(
+        f"approval {approval.approval_id}: {approval.name} ({approval.role}) approved {approval.stage} at "
+        f"{approval.approved_at:%Y-%m-%d %H:%M:%S %Z}, run by {approval.os_user}@{approval.host}"
+    )
 
 
 # --- 5 cutover and 7 rollback -------------------------------------------------------------------
 
+
 @app.command("cutover", rich_help_panel="5 Cutover")
 def cutover_cmd(
-    dry_run: Annotated[bool, typer.Option("--dry-run", help="Check the gates and print the plan; change nothing.")] = False,
-    wave: Annotated[Optional[int], typer.Option("--wave", help="Strategy phased: the wave of cutover.waves to cut over (1-based); default the next one.")] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Check the gates and print the plan; change nothing.")
+    ] = False,
+    wave: Annotated[
+        int | None,
+        typer.Option(
+            "--wave", help="Strategy phased: the wave of cutover.waves to cut over (1-based); default the next one."
+        ),
+    ] = None,
     as_json: JsonFlag = False,
 ) -> None:
     """Run the cutover runbook of the strategy in migration.yml: gates, freeze, the last data, verification, sequences, switch.
@@ -622,41 +857,70 @@ def cutover_cmd(
     config = load_config()
     source, target = connections.resolve(config)
     plan = cutover.plan(config, target, wave)
-    what = STRATEGY_LABELS[plan.strategy] + (f", wave {plan.wave} of {plan.waves}: {', '.join(plan.tables)}" if plan.wave else "")
+    what = STRATEGY_LABELS[plan.strategy] + (
+        f", wave {plan.wave} of {plan.waves}: {', '.join(plan.tables)}" if plan.wave else ""
+    )
     step(f"strategy {what}" + (f" (resuming cutover run {plan.resumes_run})" if plan.resumes_run else ""))
     if dry_run:
         found = cutover.gates(config, source, target)
         table("Gates", ["gate", "state", "why"], [(g.name, "pass" if g.passed else "FAIL", g.reason) for g in found])
         estimates = cutover.estimates(config, target)
-        table("Runbook", ["step", "estimated"], [(name, f"{estimates[name]:.1f} s" if name in estimates else "not measured yet") for name in plan.steps])
+        table(
+            "Runbook",
+            ["step", "estimated"],
+            [(name, f"{estimates[name]:.1f} s" if name in estimates else "not measured yet") for name in plan.steps],
+        )
         failed = [g.name for g in found if not g.passed]
         if failed:  # exit 1: a gate is not met
             raise cutover.GateFailed(f"dry run: nothing was changed; cutover would be refused ({', '.join(failed)})")
         summary("dry run: nothing was changed; every gate passes")
         return
-    result = cutover.run(config, source, target, wave=plan.wave, on_step=lambda s: step(f"{s.name}: done in {s.seconds:.2f} s"))
+    result = cutover.run(
+        config, source, target, wave=plan.wave, on_step=lambda s: step(f"{s.name}: done in {s.seconds:.2f} s")
+    )
     table(
-        f"Cutover run {result.run_id}" + (f", wave {plan.wave}" if plan.wave else "") + (" (resumed)" if result.resumed else ""),
+        f"Cutover run {result.run_id}"
+        + (f", wave {plan.wave}" if plan.wave else "")
+        + (" (resumed)" if result.resumed else ""),
         ["step", "seconds"],
         [(s.name, "done earlier" if s.skipped else f"{s.seconds:.2f}") for s in result.steps],
     )
-    unavailable = f"{result.write_unavailable_seconds:.1f} s" if result.write_unavailable_seconds is not None else "not measured"
-    ui.result(run_id=result.run_id, resumed=result.resumed, wave=plan.wave, write_unavailable_seconds=result.write_unavailable_seconds,
-              steps={s.name: None if s.skipped else round(s.seconds, 3) for s in result.steps})
+    unavailable = (
+        f"{result.write_unavailable_seconds:.1f} s" if result.write_unavailable_seconds is not None else "not measured"
+    )
+    ui.result(
+        run_id=result.run_id,
+        resumed=result.resumed,
+        wave=plan.wave,
+        write_unavailable_seconds=result.write_unavailable_seconds,
+        steps={s.name: None if s.skipped else round(s.seconds, 3) for s in result.steps},
+    )
     if not plan.last:
-        summary(f"wave {plan.wave} of {plan.waves} cut over: {', '.join(plan.tables)} written on the new system (writes to them were unavailable "
-                f"for {unavailable}) and read-only on the source; the other tables stay on the legacy system; next: migrate cutover --wave {plan.wave + 1}")
+        summary(
+            f"wave {plan.wave} of {plan.waves} cut over: {', '.join(plan.tables)} written on the new system (writes to them were unavailable "
+            f"for {unavailable}) and read-only on the source; the other tables stay on the legacy system; next: migrate cutover --wave {plan.wave + 1}"
+        )
         return
-    summary(("every wave is cut over: " if plan.wave else "cutover complete: ")
-            + f"the applications write to the new system; writes were unavailable for {unavailable}; the source stays read-only for the rollback window")
+    summary(
+        ("every wave is cut over: " if plan.wave else "cutover complete: ")
+        + f"the applications write to the new system; writes were unavailable for {unavailable}; the source stays read-only for the rollback window"
+    )
 
 
 @app.command("rollback", rich_help_panel="7 Rollback")
 def rollback_cmd(
-    check: Annotated[bool, typer.Option("--check", help="Only evaluate the rollback criteria of migration.yml; change nothing. Exit 1 when one is met.")] = False,
-    decided_by: Annotated[Optional[str], typer.Option(help="Who decided to roll back.")] = None,
-    role: Annotated[Optional[str], typer.Option(help="The decider's owner role, one of rollback.deciders in migration.yml.")] = None,
-    reason: Annotated[Optional[str], typer.Option(help="Why.")] = None,
+    check: Annotated[
+        bool,
+        typer.Option(
+            "--check",
+            help="Only evaluate the rollback criteria of migration.yml; change nothing. Exit 1 when one is met.",
+        ),
+    ] = False,
+    decided_by: Annotated[str | None, typer.Option(help="Who decided to roll back.")] = None,
+    role: Annotated[
+        str | None, typer.Option(help="The decider's owner role, one of rollback.deciders in migration.yml.")
+    ] = None,
+    reason: Annotated[str | None, typer.Option(help="Why.")] = None,
     as_json: JsonFlag = False,
 ) -> None:
     """Check the rollback criteria (--check), or roll back.
@@ -677,24 +941,54 @@ def rollback_cmd(
             summary(f"no rollback to recommend: {moot}; nothing was changed")
             return
         verdicts = rollback_criteria.evaluate(config, source, target)
-        table("Rollback criteria", ["criterion", "kind", "state", "figure", "limit", "note"],
-              [(v.name, v.kind, v.state.upper() if v.state == rollback_criteria.MET else v.state, v.figure, v.limit, v.detail) for v in verdicts])
+        table(
+            "Rollback criteria",
+            ["criterion", "kind", "state", "figure", "limit", "note"],
+            [
+                (
+                    v.name,
+                    v.kind,
+                    v.state.upper() if v.state == rollback_criteria.MET else v.state,
+                    v.figure,
+                    v.limit,
+                    v.detail,
+                )
+                for v in verdicts
+            ],
+        )
         met = rollback_criteria.met(verdicts)
         if met:
             raise CheckFailed(
-                "rollback recommended: " + "; ".join(f"{v.name} ({v.figure})" for v in met)
+                "rollback recommended: "
+                + "; ".join(f"{v.name} ({v.figure})" for v in met)
                 + f"; a decider ({', '.join(config.rollback.deciders)}) decides with migrate rollback --role ROLE --decided-by NAME --reason TEXT"
             )
         unknown = [v.name for v in verdicts if v.state == rollback_criteria.CANNOT_TELL]
-        summary("no rollback criterion is met" + (f"; cannot tell: {', '.join(unknown)}" if unknown else "") + "; nothing was changed")
+        summary(
+            "no rollback criterion is met"
+            + (f"; cannot tell: {', '.join(unknown)}" if unknown else "")
+            + "; nothing was changed"
+        )
         return
-    missing = [flag for flag, value in (("--decided-by", decided_by), ("--role", role), ("--reason", reason)) if not (value and value.strip())]
+    missing = [
+        flag
+        for flag, value in (("--decided-by", decided_by), ("--role", role), ("--reason", reason))
+        if not (value and value.strip())
+    ]
     if missing:
-        raise ConfigError(f"a rollback needs {', '.join(missing)}: who decided, in which owner role, and why (or --check to only evaluate the criteria)")
+        raise ConfigError(
+            f"a rollback needs {', '.join(missing)}: who decided, in which owner role, and why (or --check to only evaluate the criteria)"
+        )
     rollback_criteria.authorize(config, role)
     source, target = connections.resolve(config)
-    result = rollback.rollback(config, source, target, decided_by=f"{decided_by} ({role})", reason=reason,
-                               on_step=lambda s: step(f"{s.name}: done in {s.seconds:.2f} s"))
+    result = rollback.rollback(
+        config,
+        source,
+        target,
+        decided_by=f"{decided_by} ({role})",
+        reason=reason,
+        on_step=lambda s: step(f"{s.name}: done in {s.seconds:.2f} s"),
+    )
     if isinstance(result, rollback.Aborted):
         summary(
             f"rolled back{f' cutover run {result.run_id}' if result.run_id else ''} before the switch: source writable again"
@@ -702,18 +996,33 @@ def rollback_cmd(
             + "; capture keeps running"
         )
         return
-    table(f"Fallback run {result.run_id}" + (" (resumed)" if result.resumed else ""), ["step", "seconds"],
-          [(s.name, "done earlier" if s.skipped else f"{s.seconds:.2f}") for s in result.steps])
-    table("Carried back into the legacy schema", ["table", "inserted", "updated", "deleted"],
-          [(name, f"{c['inserted']:,}", f"{c['updated']:,}", f"{c['deleted']:,}") for name, c in result.carried.items()])
-    unavailable = f"{result.write_unavailable_seconds:.1f} s" if result.write_unavailable_seconds is not None else "not measured"
-    summary(f"fell back: every change of the new application is in the legacy schema and verified; the applications write the legacy "
-            f"system again (writes were unavailable for {unavailable}); the new side stays frozen")
+    table(
+        f"Fallback run {result.run_id}" + (" (resumed)" if result.resumed else ""),
+        ["step", "seconds"],
+        [(s.name, "done earlier" if s.skipped else f"{s.seconds:.2f}") for s in result.steps],
+    )
+    table(
+        "Carried back into the legacy schema",
+        ["table", "inserted", "updated", "deleted"],
+        [(name, f"{c['inserted']:,}", f"{c['updated']:,}", f"{c['deleted']:,}") for name, c in result.carried.items()],
+    )
+    unavailable = (
+        f"{result.write_unavailable_seconds:.1f} s" if result.write_unavailable_seconds is not None else "not measured"
+    )
+    summary(
+        f"fell back: every change of the new application is in the legacy schema and verified; the applications write the legacy "
+        f"system again (writes were unavailable for {unavailable}); the new side stays frozen"
+    )
 
 
 @app.command("rehearse", rich_help_panel="7 Rollback")
 def rehearse_cmd(
-    traffic_command: Annotated[Optional[str], typer.Option(help="A command that writes to the copies meanwhile (e.g. \"migrate demo traffic --duration 3600\"); it gets MIGRATE_SOURCE_URL, MIGRATE_TARGET_URL and MIGRATE_ROUTING_FILE.")] = None,
+    traffic_command: Annotated[
+        str | None,
+        typer.Option(
+            help='A command that writes to the copies meanwhile (e.g. "migrate demo traffic --duration 3600"); it gets MIGRATE_SOURCE_URL, MIGRATE_TARGET_URL and MIGRATE_ROUTING_FILE.'
+        ),
+    ] = None,
     as_json: JsonFlag = False,
 ) -> None:
     """Rehearse the whole cycle on disposable copies (backup, restore, load, build, sync, reconcile, cutover through the switch, fallback, verification), timed."""
@@ -723,19 +1032,32 @@ def rehearse_cmd(
 
     config = load_config()
     source, target = connections.resolve(config)
-    result = rehearse(config, source, target, on_step=lambda name, seconds: step(f"{name}: {seconds:.2f} s"),
-                      traffic_command=shlex.split(traffic_command) if traffic_command else None, quiet=False, progress=progress)
-    summary(f"rehearsal {result.rehearsal_id} succeeded in {result.seconds:.0f} s"
-            + ("" if result.fallback else " (rolled back before the switch: the project has no reverse models)")
-            + f"; report {result.report.relative_to(config.project_dir)}; the cutover runbook now uses its timings")
+    result = rehearse(
+        config,
+        source,
+        target,
+        on_step=lambda name, seconds: step(f"{name}: {seconds:.2f} s"),
+        traffic_command=shlex.split(traffic_command) if traffic_command else None,
+        quiet=False,
+        progress=progress,
+    )
+    summary(
+        f"rehearsal {result.rehearsal_id} succeeded in {result.seconds:.0f} s"
+        + ("" if result.fallback else " (rolled back before the switch: the project has no reverse models)")
+        + f"; report {result.report.relative_to(config.project_dir)}; the cutover runbook now uses its timings"
+    )
 
 
 @app.command("decommission", rich_help_panel="5 Post-migration")
 def decommission_cmd(
-    directory: Annotated[Path, typer.Option("--dir", help="Where the final archive of the source goes.")] = Path(".migrate/archive"),
-    force: Annotated[bool, typer.Option("--force", help="Cut the rollback window short; needs --decided-by and --reason.")] = False,
-    decided_by: Annotated[Optional[str], typer.Option(help="Who forces it (recorded).")] = None,
-    reason: Annotated[Optional[str], typer.Option(help="Why the rollback window is cut short (recorded).")] = None,
+    directory: Annotated[Path, typer.Option("--dir", help="Where the final archive of the source goes.")] = Path(
+        ".migrate/archive"
+    ),
+    force: Annotated[
+        bool, typer.Option("--force", help="Cut the rollback window short; needs --decided-by and --reason.")
+    ] = False,
+    decided_by: Annotated[str | None, typer.Option(help="Who forces it (recorded).")] = None,
+    reason: Annotated[str | None, typer.Option(help="Why the rollback window is cut short (recorded).")] = None,
     as_json: JsonFlag = False,
 ) -> None:
     """After the rollback window: a final verified archive of the source, capture removed, migration marked complete.
@@ -747,19 +1069,34 @@ def decommission_cmd(
     config = load_config()
     source, target = connections.resolve(config)
     result = decommission.decommission(
-        config, source, target, directory=config.project_dir / directory, force=force, decided_by=decided_by, reason=reason,
+        config,
+        source,
+        target,
+        directory=config.project_dir / directory,
+        force=force,
+        decided_by=decided_by,
+        reason=reason,
         on_step=lambda name, seconds: step(f"{name}: done in {seconds:.2f} s"),
     )
     archive = f"archive backup #{result.backup_id} ({result.archive})" if result.backup_id else "no archive recorded"
     if result.already_done:
         summary(f"already decommissioned at {result.decommissioned_at:%Y-%m-%d %H:%M %Z}; {archive}; nothing to do")
         return
-    table(f"Decommission run {result.run_id}", ["step", "seconds"], [(name, "done earlier" if s is None else f"{s:.2f}") for name, s in result.steps])
-    step(f"{config.source_schema} stays read-only ({len(result.read_only_tables)} tables); only `drop schema {decommission.READ_ONLY_SCHEMA} cascade` on the source lifts it")
-    summary(f"migration complete{' (rollback window cut short)' if result.forced else ''}: {archive} verified by a restore; capture removed from the source")
+    table(
+        f"Decommission run {result.run_id}",
+        ["step", "seconds"],
+        [(name, "done earlier" if s is None else f"{s:.2f}") for name, s in result.steps],
+    )
+    step(
+        f"{config.source_schema} stays read-only ({len(result.read_only_tables)} tables); only `drop schema {decommission.READ_ONLY_SCHEMA} cascade` on the source lifts it"
+    )
+    summary(
+        f"migration complete{' (rollback window cut short)' if result.forced else ''}: {archive} verified by a restore; capture removed from the source"
+    )
 
 
 # --- any time -----------------------------------------------------------------------------------
+
 
 @app.command("status", rich_help_panel="Any time")
 def status_cmd(as_json: JsonFlag = False) -> None:
@@ -773,17 +1110,51 @@ def status_cmd(as_json: JsonFlag = False) -> None:
     if as_json:
         return  # main prints the document
     facts = result.facts
-    load, sync_state, lag, rec, interrupted = facts["load"], facts["sync"], facts.get("lag"), facts["reconcile"], facts["interrupted"]
+    load, sync_state, lag, rec, interrupted = (
+        facts["load"],
+        facts["sync"],
+        facts.get("lag"),
+        facts["reconcile"],
+        facts["interrupted"],
+    )
     rows = [
         ("source / target", f"{result.source} → {result.target}"),
-        ("load", (f"{load['status']}, {load['rows'] or 0:,} rows in {load['seconds'] or 0:.0f} s" if load else "not started")
-         + (f"; load run {interrupted['run_id']} interrupted at {interrupted['step']}" if interrupted and interrupted["command"] == "load" else "")),
-        ("capture", f"{facts['capture']['method']}" + (", removed by decommission" if facts["capture"].get("removed") else "")
-         + (f", missing on {', '.join(facts['capture']['missing'])}" if facts["capture"].get("missing") else "")),
+        (
+            "load",
+            (f"{load['status']}, {load['rows'] or 0:,} rows in {load['seconds'] or 0:.0f} s" if load else "not started")
+            + (
+                f"; load run {interrupted['run_id']} interrupted at {interrupted['step']}"
+                if interrupted and interrupted["command"] == "load"
+                else ""
+            ),
+        ),
+        (
+            "capture",
+            f"{facts['capture']['method']}"
+            + (", removed by decommission" if facts["capture"].get("removed") else "")
+            + (f", missing on {', '.join(facts['capture']['missing'])}" if facts["capture"].get("missing") else ""),
+        ),
         *[("other target", _consumer_line(c)) for c in facts["capture"].get("consumers", []) if not c["this_target"]],
-        ("sync", f"{sync_state['changes_applied']:,} changes applied, last at {sync_state['applied_at']:%H:%M:%S}" if sync_state else "not started"),
-        ("lag", f"landing {lag['landing_seconds']:.1f} s ({lag['changes_behind'] if lag['changes_behind'] is not None else '?'} changes), app {lag['app_seconds']:.1f} s" if lag else "-"),
-        ("backups", ", ".join(f"{side} #{b['id']}" + (" verified" if b["verified_at"] else " unverified") for side, b in facts["backups"].items()) or "none"),
+        (
+            "sync",
+            f"{sync_state['changes_applied']:,} changes applied, last at {sync_state['applied_at']:%H:%M:%S}"
+            if sync_state
+            else "not started",
+        ),
+        (
+            "lag",
+            f"landing {lag['landing_seconds']:.1f} s ({lag['changes_behind'] if lag['changes_behind'] is not None else '?'} changes), app {lag['app_seconds']:.1f} s"
+            if lag
+            else "-",
+        ),
+        (
+            "backups",
+            ", ".join(
+                f"{side} #{b['id']}" + (" verified" if b["verified_at"] else " unverified")
+                for side, b in facts["backups"].items()
+            )
+            or "none",
+        ),
         ("reconcile", f"#{rec['id']} {rec['status']} ({', '.join(rec['levels'])})" if rec else "never run"),
         ("approvals", ", ".join(f"{a['stage']}: {a['role']} ({a['name']})" for a in facts["approvals"]) or "none"),
         ("phase", _phase_line(facts["phase"])),
@@ -795,7 +1166,9 @@ def status_cmd(as_json: JsonFlag = False) -> None:
 
 def _consumer_line(consumer: dict) -> str:
     """Another target syncing from the source, and what to do if it is gone."""
-    last = f"last applied {consumer['last_applied_at']:%Y-%m-%d %H:%M}" if consumer["last_applied_at"] else "never applied"
+    last = (
+        f"last applied {consumer['last_applied_at']:%Y-%m-%d %H:%M}" if consumer["last_applied_at"] else "never applied"
+    )
     line = f"{consumer['consumer_id']} ({consumer['target']}), {last}, holds {consumer['changes_held']:,} changes in the log"
     return line + (f"; gone? `migrate sync --forget {consumer['consumer_id']}`" if consumer["changes_held"] else "")
 
@@ -810,6 +1183,7 @@ def _phase_line(phase: dict | None) -> str:
 
 
 # --- entry point --------------------------------------------------------------------------------
+
 
 def _interrupted() -> int:
     """One line: what stopped, what is kept, how to resume; the exit code, 130 (Ctrl-C) or 143 (SIGTERM)."""
@@ -861,7 +1235,7 @@ def main() -> None:
     import json
 
     interrupts.install()
-    arguments = sys.argv[1:sys.argv.index("--")] if "--" in sys.argv else sys.argv[1:]
+    arguments = sys.argv[1 : sys.argv.index("--")] if "--" in sys.argv else sys.argv[1:]
     as_json = "--json" in arguments
     stdout = sys.stdout
     if as_json:

@@ -3,6 +3,7 @@
 Unknown keys are refused rather than ignored: a misspelt setting that silently does nothing
 is the worst kind of migration bug.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -208,7 +209,9 @@ def _identifier(value: Any, key: str, where: str) -> str:
 
 
 def _endpoint(raw: dict, side: str, where: str, default_db: str) -> tuple[Endpoint, dict]:
-    allowed = {"engine", "database", "url", "schema", "landing_schema", "control_schema"} | ({"database_options"} if side == "target" else set())
+    allowed = {"engine", "database", "url", "schema", "landing_schema", "control_schema"} | (
+        {"database_options"} if side == "target" else set()
+    )
     section = _section(raw, side, allowed, where)
     engine = section.get("engine", "postgres")
     if engine != "postgres":
@@ -265,13 +268,24 @@ def load_config(project_dir: Path | None = None) -> Config:
         raise ConfigError(f"{where} is not valid YAML{line}: fix the syntax") from None
     if not isinstance(raw, dict):
         raise ConfigError(f"{where} must be a mapping of settings")
-    known = {"name", "source", "target", "tables", "strategy", "owners", "roles", "capture", "downtime_limit_minutes", "reconcile", "cutover",
-             "rollback", "decommission"}
+    known = {
+        "name",
+        "source",
+        "target",
+        "tables",
+        "strategy",
+        "owners",
+        "roles",
+        "capture",
+        "downtime_limit_minutes",
+        "reconcile",
+        "cutover",
+        "rollback",
+        "decommission",
+    }
     unknown = set(raw) - known
     if unknown:
-        raise ConfigError(
-            f"{where}: unknown key(s) {', '.join(sorted(unknown))}; allowed: {', '.join(sorted(known))}"
-        )
+        raise ConfigError(f"{where}: unknown key(s) {', '.join(sorted(unknown))}; allowed: {', '.join(sorted(known))}")
     source, source_section = _endpoint(raw, "source", where, "legacy")
     target, target_section = _endpoint(raw, "target", where, "target")
     if "schema" not in source_section:
@@ -312,16 +326,24 @@ def _database_options(target_section: dict, where: str) -> DatabaseOptions:
     allowed = {f.name for f in dataclasses.fields(DatabaseOptions)}
     section = target_section.get("database_options") or {}
     if not isinstance(section, dict):
-        raise ConfigError(f"{where}: target.database_options must be a mapping, e.g. {{encoding: UTF8, lc_collate: C.UTF-8}}")
+        raise ConfigError(
+            f"{where}: target.database_options must be a mapping, e.g. {{encoding: UTF8, lc_collate: C.UTF-8}}"
+        )
     unknown = set(section) - allowed
     if unknown:
-        raise ConfigError(f"{where}: unknown key(s) {', '.join(sorted(unknown))} under target.database_options; allowed: {', '.join(sorted(allowed))}")
+        raise ConfigError(
+            f"{where}: unknown key(s) {', '.join(sorted(unknown))} under target.database_options; allowed: {', '.join(sorted(allowed))}"
+        )
     for key, value in section.items():
         if not isinstance(value, str) or not value:
-            raise ConfigError(f"{where}: target.database_options.{key} must be a name such as UTF8, C.UTF-8 or en-US, not {value!r}")
+            raise ConfigError(
+                f"{where}: target.database_options.{key} must be a name such as UTF8, C.UTF-8 or en-US, not {value!r}"
+            )
     provider = section.get("locale_provider")
     if provider is not None and provider not in LOCALE_PROVIDERS:
-        raise ConfigError(f"{where}: target.database_options.locale_provider {provider!r} is unknown; use one of {', '.join(LOCALE_PROVIDERS)}")
+        raise ConfigError(
+            f"{where}: target.database_options.locale_provider {provider!r} is unknown; use one of {', '.join(LOCALE_PROVIDERS)}"
+        )
     return DatabaseOptions(**section)
 
 
@@ -332,7 +354,9 @@ def _capture(raw: dict, where: str) -> CaptureConfig:
         raise ConfigError(f"{where}: capture.method {method!r} is unknown; use one of {', '.join(CAPTURE_METHODS)}")
     column = section.get("column")
     if method == "timestamp" and not column:
-        raise ConfigError(f"{where}: capture.method 'timestamp' needs capture.column, the last-updated column (e.g. LAST_UPD)")
+        raise ConfigError(
+            f"{where}: capture.method 'timestamp' needs capture.column, the last-updated column (e.g. LAST_UPD)"
+        )
     if column is not None:
         _identifier(column, "capture.column", where)
     overlap = section.get("overlap_seconds", 60)
@@ -345,7 +369,9 @@ def _number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
-def _items(section: dict, name: str, allowed: set[str], required: set[str], where: str, parent: str = "reconcile") -> list[tuple[str, dict]]:
+def _items(
+    section: dict, name: str, allowed: set[str], required: set[str], where: str, parent: str = "reconcile"
+) -> list[tuple[str, dict]]:
     """A list of named mappings under <parent>.<name>, each checked for unknown and missing keys."""
     items = section.get(name) or []
     if not isinstance(items, list):
@@ -358,7 +384,9 @@ def _items(section: dict, name: str, allowed: set[str], required: set[str], wher
             raise ConfigError(f"{where}: {label} must be a mapping with {', '.join(sorted(required))}")
         unknown = set(item) - allowed
         if unknown:
-            raise ConfigError(f"{where}: unknown key(s) {', '.join(sorted(unknown))} under {label}; allowed: {', '.join(sorted(allowed))}")
+            raise ConfigError(
+                f"{where}: unknown key(s) {', '.join(sorted(unknown))} under {label}; allowed: {', '.join(sorted(allowed))}"
+            )
         missing = required - set(item)
         if missing:
             raise ConfigError(f"{where}: {label} needs {', '.join(sorted(missing))}")
@@ -392,7 +420,7 @@ def _expectation(item: dict, label: str, where: str) -> Expectation:
     if isinstance(expect, dict):
         if len(expect) != 1 or not set(expect) <= {"value", "rows", "min_rows"}:
             raise ConfigError(f"{where}: {label}: expect takes one of value, rows, min_rows")
-        (kind, value), = expect.items()
+        ((kind, value),) = expect.items()
         if kind != "value" and (not isinstance(value, int) or isinstance(value, bool) or value < 0):
             raise ConfigError(f"{where}: {label}: expect.{kind} must be a whole number ≥ 0")
         return Expectation(kind, value)
@@ -418,14 +446,20 @@ def _reconcile(raw: dict, where: str) -> ReconcileConfig:
     if not isinstance(sample_size, int) or isinstance(sample_size, bool) or sample_size < 1:
         raise ConfigError(f"{where}: reconcile.sample_size must be a whole number of rows ≥ 1, not {sample_size!r}")
     rules = []
-    for label, item in _items(section, "rules", {"name", "source_sql", "target_sql", "tolerance"}, {"name", "source_sql", "target_sql"}, where):
+    for label, item in _items(
+        section, "rules", {"name", "source_sql", "target_sql", "tolerance"}, {"name", "source_sql", "target_sql"}, where
+    ):
         tolerance = item.get("tolerance", 0)
         if not _number(tolerance) or tolerance < 0:
             raise ConfigError(f"{where}: {label}: tolerance must be a number ≥ 0")
         rules.append(RuleCheck(str(item["name"]), item["source_sql"], item["target_sql"], float(tolerance)))
     queries = []
     for label, item in _items(
-        section, "performance_queries", {"name", "sql", "p95_ms", "runs", "require_index"}, {"name", "sql", "p95_ms"}, where
+        section,
+        "performance_queries",
+        {"name", "sql", "p95_ms", "runs", "require_index"},
+        {"name", "sql", "p95_ms"},
+        where,
     ):
         if not _number(item["p95_ms"]) or item["p95_ms"] <= 0:
             raise ConfigError(f"{where}: {label}: p95_ms must be a positive number of milliseconds")
@@ -446,9 +480,22 @@ def _reconcile(raw: dict, where: str) -> ReconcileConfig:
 
 
 def _cutover(raw: dict, where: str) -> CutoverConfig:
-    numbers = {"max_lag_seconds", "reconcile_max_age_minutes", "backup_max_age_hours", "rollback_window_hours", "lock_timeout_seconds",
-               "drain_timeout_seconds"}
-    allowed = numbers | {"required_approvals", "require_rehearsal", "switch_command", "switch_back_command", "routing_file", "waves"}
+    numbers = {
+        "max_lag_seconds",
+        "reconcile_max_age_minutes",
+        "backup_max_age_hours",
+        "rollback_window_hours",
+        "lock_timeout_seconds",
+        "drain_timeout_seconds",
+    }
+    allowed = numbers | {
+        "required_approvals",
+        "require_rehearsal",
+        "switch_command",
+        "switch_back_command",
+        "routing_file",
+        "waves",
+    }
     section = _section(raw, "cutover", allowed, where)
     for name in numbers & set(section):
         if not _number(section[name]) or section[name] < 0:
@@ -457,7 +504,9 @@ def _cutover(raw: dict, where: str) -> CutoverConfig:
     approvals = tuple(section.get("required_approvals") or ())
     unknown = [r for r in approvals if r not in owners]
     if unknown:
-        raise ConfigError(f"{where}: cutover.required_approvals names {', '.join(unknown)}, which are not under 'owners'")
+        raise ConfigError(
+            f"{where}: cutover.required_approvals names {', '.join(unknown)}, which are not under 'owners'"
+        )
     waves = _waves(raw, section, where)
 
     def command(name: str) -> tuple[str, ...] | None:
@@ -481,12 +530,18 @@ def _cutover(raw: dict, where: str) -> CutoverConfig:
 def _waves(raw: dict, section: dict, where: str) -> tuple[tuple[str, ...], ...]:
     """cutover.waves: lists of table names that together name every table exactly once."""
     value = section.get("waves") or []
-    if not isinstance(value, list) or not all(isinstance(w, list) and w and all(isinstance(t, str) for t in w) for w in value):
-        raise ConfigError(f"{where}: cutover.waves must be a list of waves, each a non-empty list of table names, e.g. [[PRODUCT], [CUSTOMER, ORDER_HDR]]")
+    if not isinstance(value, list) or not all(
+        isinstance(w, list) and w and all(isinstance(t, str) for t in w) for w in value
+    ):
+        raise ConfigError(
+            f"{where}: cutover.waves must be a list of waves, each a non-empty list of table names, e.g. [[PRODUCT], [CUSTOMER, ORDER_HDR]]"
+        )
     waves = tuple(tuple(wave) for wave in value)
     if not waves:
         if raw.get("strategy") == "phased":
-            raise ConfigError(f"{where}: strategy phased needs cutover.waves: the tables of each wave, every table under 'tables' in exactly one")
+            raise ConfigError(
+                f"{where}: strategy phased needs cutover.waves: the tables of each wave, every table under 'tables' in exactly one"
+            )
         return waves
     if not isinstance(raw.get("tables"), dict):
         return waves  # 'tables' itself is refused, with its own message
@@ -497,10 +552,14 @@ def _waves(raw: dict, section: dict, where: str) -> tuple[tuple[str, ...], ...]:
         raise ConfigError(f"{where}: cutover.waves names {', '.join(strays)}, which are not under 'tables'")
     twice = sorted({t for t in named if named.count(t) > 1})
     if twice:
-        raise ConfigError(f"{where}: cutover.waves names {', '.join(twice)} more than once: every table belongs to exactly one wave")
+        raise ConfigError(
+            f"{where}: cutover.waves names {', '.join(twice)} more than once: every table belongs to exactly one wave"
+        )
     missing = [t for t in tables if t not in named]
     if missing:
-        raise ConfigError(f"{where}: cutover.waves leaves out {', '.join(missing)}: every table under 'tables' belongs to exactly one wave")
+        raise ConfigError(
+            f"{where}: cutover.waves leaves out {', '.join(missing)}: every table under 'tables' belongs to exactly one wave"
+        )
     return waves
 
 
@@ -535,13 +594,19 @@ def _rollback(raw: dict, where: str, cutover: CutoverConfig, reconcile: Reconcil
         if kind != "metric":
             extra = set(item) - {"name", "kind"}
             if extra:
-                raise ConfigError(f"{where}: {label}: {', '.join(sorted(extra))} is not used by kind {kind}, which takes only name and kind")
+                raise ConfigError(
+                    f"{where}: {label}: {', '.join(sorted(extra))} is not used by kind {kind}, which takes only name and kind"
+                )
             if kind == "latency" and not reconcile.performance_queries:
-                raise ConfigError(f"{where}: {label}: kind latency times reconcile.performance_queries, and migration.yml lists none")
+                raise ConfigError(
+                    f"{where}: {label}: kind latency times reconcile.performance_queries, and migration.yml lists none"
+                )
             criteria.append(RollbackCriterion(name, kind))
             continue
         if ("sql" in item) == ("command" in item):
-            raise ConfigError(f"{where}: {label}: a metric needs exactly one of sql (on the target) or command (printing a number)")
+            raise ConfigError(
+                f"{where}: {label}: a metric needs exactly one of sql (on the target) or command (printing a number)"
+            )
         if "max" not in item and "min" not in item:
             raise ConfigError(f"{where}: {label}: a metric needs a limit: max, min or both")
         for bound in ("max", "min"):
@@ -550,10 +615,16 @@ def _rollback(raw: dict, where: str, cutover: CutoverConfig, reconcile: Reconcil
         if "max" in item and "min" in item and item["min"] > item["max"]:
             raise ConfigError(f"{where}: {label}: min {item['min']:g} is above max {item['max']:g}")
         command = _command_line(item["command"], label, where) if "command" in item else None
-        criteria.append(RollbackCriterion(
-            name, kind, item.get("sql"), command,
-            float(item["max"]) if "max" in item else None, float(item["min"]) if "min" in item else None,
-        ))
+        criteria.append(
+            RollbackCriterion(
+                name,
+                kind,
+                item.get("sql"),
+                command,
+                float(item["max"]) if "max" in item else None,
+                float(item["min"]) if "min" in item else None,
+            )
+        )
     if not any(c.kind == "manual" for c in criteria):
         # A decider can always decide, whatever the figures say.
         taken = any(c.name == MANUAL_CRITERION.name for c in criteria)

@@ -4,12 +4,13 @@ It decides where the source and target live (URLs from the environment or migrat
 the embedded server), opens psycopg connections tagged with the running command, and turns
 every connection failure into one line that names the cause and the setting to change.
 """
+
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Iterator
 
 import psycopg
 from psycopg import sql
@@ -81,7 +82,9 @@ def _configured(side: str, endpoint: Endpoint) -> Database:
     try:
         conninfo_to_dict(endpoint.url)
     except psycopg.ProgrammingError:
-        raise ConfigError(f"{endpoint.url_setting} is not a valid PostgreSQL URL: use postgresql://user@host:port/db") from None
+        raise ConfigError(
+            f"{endpoint.url_setting} is not a valid PostgreSQL URL: use postgresql://user@host:port/db"
+        ) from None
     return Database(side, endpoint.url, endpoint.url_setting, False)
 
 
@@ -141,7 +144,9 @@ def create_database(admin_url: str, name: str, options: DatabaseOptions | None =
             if isinstance(exc, psycopg.errors.InsufficientPrivilege):
                 raise
             reason = str(exc).strip().splitlines()[0]
-            raise ConfigError(f"cannot create database {name!r} with {options.describe()}: {reason}{'; ' + fix if fix else ''}") from None
+            raise ConfigError(
+                f"cannot create database {name!r} with {options.describe()}: {reason}{'; ' + fix if fix else ''}"
+            ) from None
         return True
 
 
@@ -157,8 +162,13 @@ def create_target_database(config: Config, source: Database, admin_url: str, nam
             return False
     with connection(source, command="provision") as src:
         options = postgres.database_options(src).overridden_by(config.target_database_options)
-    return create_database(admin_url, name, options, fix="the source's options, with target.database_options over them: "
-                           "set target.database_options in migration.yml to options this server has")
+    return create_database(
+        admin_url,
+        name,
+        options,
+        fix="the source's options, with target.database_options over them: "
+        "set target.database_options in migration.yml to options this server has",
+    )
 
 
 def drop_database(admin_url: str, name: str) -> None:

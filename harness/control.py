@@ -5,15 +5,17 @@ command can resume after a crash and `status` and the documents are built from f
 records the process that runs it (host and pid), so a run left 'running' by a kill is told from
 one still under way; the migration's phase carries the cutover's switch intent.
 """
+
 from __future__ import annotations
 
 import json
 import os
 import socket
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Iterator
+from typing import Any
 
 import psycopg
 from psycopg import sql
@@ -288,7 +290,10 @@ def start_run(conn: psycopg.Connection, schema: str, command: str, detail: dict[
 
 def claim_run(conn: psycopg.Connection, schema: str, run_id: int) -> None:
     """A run resumed by this process: it runs it now."""
-    conn.execute(sql.SQL("update {} set detail = detail || %s where run_id = %s").format(table(schema, "runs")), (json.dumps(this_process()), run_id))
+    conn.execute(
+        sql.SQL("update {} set detail = detail || %s where run_id = %s").format(table(schema, "runs")),
+        (json.dumps(this_process()), run_id),
+    )
 
 
 def process_alive(detail: dict[str, Any]) -> bool | None:
@@ -305,11 +310,13 @@ def process_alive(detail: dict[str, Any]) -> bool | None:
     return True
 
 
-def finish_run(conn: psycopg.Connection, schema: str, run_id: int, status: str, detail: dict[str, Any] | None = None) -> None:
+def finish_run(
+    conn: psycopg.Connection, schema: str, run_id: int, status: str, detail: dict[str, Any] | None = None
+) -> None:
     conn.execute(
-        sql.SQL("update {} set finished_at = clock_timestamp(), status = %s, detail = detail || %s where run_id = %s").format(
-            table(schema, "runs")
-        ),
+        sql.SQL(
+            "update {} set finished_at = clock_timestamp(), status = %s, detail = detail || %s where run_id = %s"
+        ).format(table(schema, "runs")),
         (status, json.dumps(detail or {}), run_id),
     )
 
@@ -331,9 +338,9 @@ def step(conn: psycopg.Connection, schema: str, run_id: int, name: str) -> Itera
         status = "succeeded"
     finally:
         conn.execute(
-            sql.SQL("update {} set finished_at = clock_timestamp(), status = %s, detail = %s where run_id = %s and step = %s").format(
-                table(schema, "steps")
-            ),
+            sql.SQL(
+                "update {} set finished_at = clock_timestamp(), status = %s, detail = %s where run_id = %s and step = %s"
+            ).format(table(schema, "steps")),
             (status, json.dumps(detail, default=str), run_id, name),
         )
 
@@ -343,8 +350,10 @@ def set_phase(conn: psycopg.Connection, schema: str, phase: str, **fields: Any) 
     columns = ["phase", *fields]
     values = [phase, *(Jsonb(v) if isinstance(v, dict) else v for v in fields.values())]
     conn.execute(
-        sql.SQL("insert into {t} (singleton, {cols}, changed_at) values (true, {vals}, clock_timestamp()) "
-                "on conflict (singleton) do update set {assign}, changed_at = clock_timestamp()").format(
+        sql.SQL(
+            "insert into {t} (singleton, {cols}, changed_at) values (true, {vals}, clock_timestamp()) "
+            "on conflict (singleton) do update set {assign}, changed_at = clock_timestamp()"
+        ).format(
             t=table(schema, "migration_state"),
             cols=sql.SQL(", ").join(map(sql.Identifier, columns)),
             vals=sql.SQL(", ").join(sql.Placeholder() * len(values)),
@@ -377,7 +386,9 @@ class MigrationState:
 def state(conn: psycopg.Connection, schema: str) -> MigrationState | None:
     """The migration_state row: the phase, and when the switch happened and its rollback window ends."""
     row = conn.execute(
-        sql.SQL("select phase, changed_at, switched_at, rollback_window_ends from {}").format(table(schema, "migration_state"))
+        sql.SQL("select phase, changed_at, switched_at, rollback_window_ends from {}").format(
+            table(schema, "migration_state")
+        )
     ).fetchone()
     return MigrationState(*row) if row else None
 
@@ -385,9 +396,9 @@ def state(conn: psycopg.Connection, schema: str) -> MigrationState | None:
 def abandon_unfinished_loads(conn: psycopg.Connection, schema: str) -> list[int]:
     """A load left running from before the freeze copied a moving source: the big bang loads afresh."""
     rows = conn.execute(
-        sql.SQL("update {} set status = 'failed', finished_at = clock_timestamp() where status = 'running' returning load_id").format(
-            table(schema, "load_runs")
-        )
+        sql.SQL(
+            "update {} set status = 'failed', finished_at = clock_timestamp() where status = 'running' returning load_id"
+        ).format(table(schema, "load_runs"))
     ).fetchall()
     return [load_id for (load_id,) in rows]
 
@@ -421,9 +432,9 @@ def waves_cut_over(conn: psycopg.Connection, schema: str) -> dict[int, int]:
 def running_cutover(conn: psycopg.Connection, schema: str) -> tuple[int, dict] | None:
     """The cutover run under way (started, not finished), with its detail."""
     row = conn.execute(
-        sql.SQL("select run_id, detail from {} where command = 'cutover' and status = 'running' order by run_id desc limit 1").format(
-            table(schema, "runs")
-        )
+        sql.SQL(
+            "select run_id, detail from {} where command = 'cutover' and status = 'running' order by run_id desc limit 1"
+        ).format(table(schema, "runs"))
     ).fetchone()
     return (row[0], row[1]) if row else None
 
@@ -431,7 +442,9 @@ def running_cutover(conn: psycopg.Connection, schema: str) -> tuple[int, dict] |
 def unfinished_run(conn: psycopg.Connection, schema: str, command: str) -> int | None:
     """The newest run of this command still running (killed, or under way), if any."""
     row = conn.execute(
-        sql.SQL("select run_id from {} where command = %s and status = 'running' order by run_id desc limit 1").format(table(schema, "runs")),
+        sql.SQL("select run_id from {} where command = %s and status = 'running' order by run_id desc limit 1").format(
+            table(schema, "runs")
+        ),
         (command,),
     ).fetchone()
     return row[0] if row else None
@@ -439,11 +452,17 @@ def unfinished_run(conn: psycopg.Connection, schema: str, command: str) -> int |
 
 def succeeded_steps(conn: psycopg.Connection, schema: str, run_id: int) -> set[str]:
     return {
-        name for (name,) in conn.execute(
-            sql.SQL("select step from {} where run_id = %s and status = 'succeeded'").format(table(schema, "steps")), (run_id,)
+        name
+        for (name,) in conn.execute(
+            sql.SQL("select step from {} where run_id = %s and status = 'succeeded'").format(table(schema, "steps")),
+            (run_id,),
         ).fetchall()
     }
 
 
 def step_details(conn: psycopg.Connection, schema: str, run_id: int) -> dict[str, dict]:
-    return dict(conn.execute(sql.SQL("select step, detail from {} where run_id = %s").format(table(schema, "steps")), (run_id,)).fetchall())
+    return dict(
+        conn.execute(
+            sql.SQL("select step, detail from {} where run_id = %s").format(table(schema, "steps")), (run_id,)
+        ).fetchall()
+    )

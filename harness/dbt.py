@@ -4,14 +4,16 @@ dbt's own console log is off: its full log goes to logs/dbt.log, and the harness
 bar over the nodes (when not quiet) and names the failed nodes. So dbt's lines never interleave
 with the harness's, and a Ctrl-C is the harness's one line, not dbt's stack trace.
 """
+
 from __future__ import annotations
 
 import contextlib
 import gc
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from harness import dbt_contract
 from harness.config import Config
@@ -28,7 +30,9 @@ class DbtOutcome:
 
 
 def run(config: Config, target: Database, args: list[str], *, quiet: bool = False, manifest: Any = None) -> DbtOutcome:
-    return invoke(config.project_dir, target, args, quiet=quiet, manifest=manifest, landing_schema=config.landing_schema)
+    return invoke(
+        config.project_dir, target, args, quiet=quiet, manifest=manifest, landing_schema=config.landing_schema
+    )
 
 
 def environment(target: Database, landing_schema: str) -> dict[str, str]:
@@ -44,7 +48,12 @@ def parse(config: Config, target: Database) -> Any:
 
 
 def invoke(
-    project_dir: Path, target: Database, args: list[str], *, quiet: bool = False, manifest: Any = None,
+    project_dir: Path,
+    target: Database,
+    args: list[str],
+    *,
+    quiet: bool = False,
+    manifest: Any = None,
     landing_schema: str = dbt_contract.DEFAULT_LANDING_SCHEMA,
 ) -> DbtOutcome:
     """dbt `args` on the project in `project_dir` (bench/bench_dbt_build.py times the harness's builds through this)."""
@@ -87,6 +96,7 @@ def _node_progress(description: str, quiet: bool) -> Iterator[list]:
     from harness.ui import progress
 
     with progress(description) as bar:
+
         def on_event(event: Any) -> None:
             name = event.info.name
             if name == "ConcurrencyLine":

@@ -12,6 +12,7 @@ table); a legacy column's `meta` has `disposition` (mapped, decision, dropped), 
 and `reason`. Written by people, so the reader also accepts the usual other spellings (`sources`,
 `legacy`, "source.TABLE.COLUMN", {table: ..., columns: ...}, `expression`, `transformation` ...).
 """
+
 from __future__ import annotations
 
 import json
@@ -20,8 +21,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-SOURCE_KEYS = ("source_columns", "source_column", "sources", "source", "legacy_columns", "legacy_column", "legacy",
-               "from", "maps_from", "mapped_from", "source_fields", "source_field")
+SOURCE_KEYS = (
+    "source_columns",
+    "source_column",
+    "sources",
+    "source",
+    "legacy_columns",
+    "legacy_column",
+    "legacy",
+    "from",
+    "maps_from",
+    "mapped_from",
+    "source_fields",
+    "source_field",
+)
 TABLE_KEYS = ("source_table", "legacy_table", "table")
 RULE_KEYS = ("rule", "rules", "transformation", "transform", "logic", "mapping_rule")
 EXPRESSION_KEYS = ("expression", "expected_sql", "expected_expression", "expected", "sql", "expr")
@@ -59,12 +72,16 @@ def load(project_dir: Path) -> Artifacts:
     if problem:
         notes.append(problem)
     elif manifest is None:
-        notes.append("no target/manifest.json: the target schema and the mapping were not checked (run `dbt parse` or `migrate build`)")
+        notes.append(
+            "no target/manifest.json: the target schema and the mapping were not checked (run `dbt parse` or `migrate build`)"
+        )
     catalog, problem = _read_json(target / "catalog.json")
     if problem:
         notes.append(problem)
     elif catalog is None and manifest is not None:
-        notes.append("no target/catalog.json: target types come from the models' declared data_type (`dbt docs generate` adds the real ones)")
+        notes.append(
+            "no target/catalog.json: target types come from the models' declared data_type (`dbt docs generate` adds the real ones)"
+        )
     run_results, problem = _read_json(target / "run_results.json")
     if problem:
         notes.append(problem)
@@ -74,10 +91,22 @@ def load(project_dir: Path) -> Artifacts:
 # --- types ------------------------------------------------------------------------------------
 
 TYPE_ALIASES = {
-    "character varying": "varchar", "character": "char", "bpchar": "char", "int": "integer", "int4": "integer",
-    "int8": "bigint", "int2": "smallint", "decimal": "numeric", "float8": "double precision", "float": "double precision",
-    "float4": "real", "timestamptz": "timestamp with time zone", "timestamp": "timestamp without time zone",
-    "timetz": "time with time zone", "time": "time without time zone", "bool": "boolean",
+    "character varying": "varchar",
+    "character": "char",
+    "bpchar": "char",
+    "int": "integer",
+    "int4": "integer",
+    "int8": "bigint",
+    "int2": "smallint",
+    "decimal": "numeric",
+    "float8": "double precision",
+    "float": "double precision",
+    "float4": "real",
+    "timestamptz": "timestamp with time zone",
+    "timestamp": "timestamp without time zone",
+    "timetz": "time with time zone",
+    "time": "time without time zone",
+    "bool": "boolean",
 }
 
 
@@ -91,7 +120,7 @@ class ParsedType:
 
 
 def parse_type(text: str) -> ParsedType | None:
-    """"character varying(200)" → varchar, length 200; "numeric(12,2)" → numeric, 12, 2; "char" → char, length 1."""
+    """ "character varying(200)" → varchar, length 200; "numeric(12,2)" → numeric, 12, 2; "char" → char, length 1."""
     if not text or not isinstance(text, str):
         return None
     raw = " ".join(text.strip().lower().split())
@@ -205,7 +234,9 @@ def parse_mapping(meta: dict, default_table: str | None = None) -> ColumnMapping
             sources = _references(meta[key], default_table)
             if sources:
                 break
-    return ColumnMapping(tuple(dict.fromkeys(sources)), _first_text(meta, RULE_KEYS), _first_text(meta, EXPRESSION_KEYS))
+    return ColumnMapping(
+        tuple(dict.fromkeys(sources)), _first_text(meta, RULE_KEYS), _first_text(meta, EXPRESSION_KEYS)
+    )
 
 
 def parse_disposition(meta: dict) -> str | None:
@@ -261,7 +292,9 @@ def _layer(node: dict) -> str:
 
 def _catalog_columns(artifacts: Artifacts, unique_id: str) -> dict[str, str]:
     node = ((artifacts.catalog or {}).get("nodes") or {}).get(unique_id) or {}
-    return {str(name).lower(): col.get("type") for name, col in (node.get("columns") or {}).items() if isinstance(col, dict)}
+    return {
+        str(name).lower(): col.get("type") for name, col in (node.get("columns") or {}).items() if isinstance(col, dict)
+    }
 
 
 def models(artifacts: Artifacts) -> list[TargetModel]:
@@ -283,21 +316,35 @@ def models(artifacts: Artifacts) -> list[TargetModel]:
             real = catalog_types.get(str(name).lower())
             declared = col.get("data_type")
             constraints = [str(c.get("type")) for c in col.get("constraints") or [] if isinstance(c, dict)]
-            columns.append(TargetColumn(
-                str(name), real or declared, "catalog" if real else ("data_type" if declared else "unknown"),
-                constraints, parse_mapping(column_meta(col), source_table), str(col.get("description") or ""),
-            ))
+            columns.append(
+                TargetColumn(
+                    str(name),
+                    real or declared,
+                    "catalog" if real else ("data_type" if declared else "unknown"),
+                    constraints,
+                    parse_mapping(column_meta(col), source_table),
+                    str(col.get("description") or ""),
+                )
+            )
         known = {c.name.lower() for c in columns}
         for name, type_ in catalog_types.items():
             if name not in known:  # in the database but not documented in the YAML
                 columns.append(TargetColumn(name, type_, "catalog", [], ColumnMapping()))
         schema = str(node.get("schema") or "")
         alias = str(node.get("alias") or node.get("name"))
-        result.append(TargetModel(
-            unique_id, str(node.get("name")), schema, f"{schema}.{alias}", _layer(node),
-            str(config.get("materialized") or ""), bool((config.get("contract") or {}).get("enforced")), columns,
-            source_table=source_table,
-        ))
+        result.append(
+            TargetModel(
+                unique_id,
+                str(node.get("name")),
+                schema,
+                f"{schema}.{alias}",
+                _layer(node),
+                str(config.get("materialized") or ""),
+                bool((config.get("contract") or {}).get("enforced")),
+                columns,
+                source_table=source_table,
+            )
+        )
     layers = {m.layer for m in result}
     for model in result:
         model.is_target = model.layer == "app" if "app" in layers else model.layer not in NON_TARGET_LAYERS
@@ -341,12 +388,19 @@ def _disposition(meta: dict) -> Disposition | None:
     targets = meta.get("targets") or meta.get("target") or []
     if isinstance(targets, str):
         targets = [t.strip() for t in targets.split(",") if t.strip()]
-    return Disposition(text, tuple(str(t) for t in targets if t), _first_text(meta, RULE_KEYS), _first_text(meta, ("reason", "why")))
+    return Disposition(
+        text, tuple(str(t) for t in targets if t), _first_text(meta, RULE_KEYS), _first_text(meta, ("reason", "why"))
+    )
 
 
 def source_tables(artifacts: Artifacts) -> list[str]:
-    return sorted({str(s.get("identifier") or s.get("name")) for s in ((artifacts.manifest or {}).get("sources") or {}).values()
-                   if isinstance(s, dict)})
+    return sorted(
+        {
+            str(s.get("identifier") or s.get("name"))
+            for s in ((artifacts.manifest or {}).get("sources") or {}).values()
+            if isinstance(s, dict)
+        }
+    )
 
 
 def build_timing(artifacts: Artifacts) -> dict | None:

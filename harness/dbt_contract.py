@@ -4,6 +4,7 @@ The harness builds the project, reads some of its relations and selects some of 
 names; a migration's project must provide them. docs/dbt-contract.md explains each, and
 tests/integration/test_dbt_contract.py checks that the worked example meets them.
 """
+
 from __future__ import annotations
 
 # Landing: the harness copies each source table into this schema of the target (migration.yml

@@ -19,25 +19,27 @@ legacy role's write grants, revoked by the freeze, are granted back as they were
 does it): the guards, which let no session through, refuse its writes all the same.
 Making it writable again is a deliberate act: `drop schema _migrate_read_only cascade`.
 """
+
 from __future__ import annotations
 
 import os
 import signal
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import psycopg
 from psycopg import sql
 
 from harness import backup, connections, control, engines
-from harness.engines.postgres import capture
 from harness.config import Config
 from harness.connections import Database
 from harness.engines import postgres
+from harness.engines.postgres import capture
 from harness.engines.postgres import freeze as postgres_freeze
 from harness.errors import CheckFailed, ConfigError
 from harness.provision import APP_SCHEMA
@@ -45,6 +47,8 @@ from harness.provision import APP_SCHEMA
 STEPS = ("archive_backup", "verify_archive", "remove_capture", "complete")
 PHASE = "decommissioned"
 READ_ONLY_SCHEMA = postgres_freeze.READ_ONLY_SCHEMA  # what the operator drops to lift the guard, as the documents say
+
+
 class DecommissionRefused(CheckFailed):
     pass
 
@@ -86,19 +90,34 @@ def decommission(
             )
         if unfinished := control.running_cutover(ctl, schema):
             # Switched, but the cutover did not reach its end (its recount after the switch).
-            raise DecommissionRefused(f"cutover run {unfinished[0]} did not finish after the switch: run migrate cutover to finish it first")
+            raise DecommissionRefused(
+                f"cutover run {unfinished[0]} did not finish after the switch: run migrate cutover to finish it first"
+            )
         forced = _check_window(state, force=force, decided_by=decided_by, reason=reason)
         _check_approvals(ctl, config)
 
         row = ctl.execute(
-            sql.SQL("select run_id from {} where command = 'decommission' and status = 'running' order by run_id desc limit 1").format(
-                control.table(schema, "runs")
-            )
+            sql.SQL(
+                "select run_id from {} where command = 'decommission' and status = 'running' order by run_id desc limit 1"
+            ).format(control.table(schema, "runs"))
         ).fetchone()
-        run_id = row[0] if row else control.start_run(ctl, schema, "decommission", {
-            "forced": forced, "decided_by": decided_by, "reason": reason,
-            "rollback_window_ends": state.rollback_window_ends.isoformat() if state.rollback_window_ends else None,
-        })
+        run_id = (
+            row[0]
+            if row
+            else control.start_run(
+                ctl,
+                schema,
+                "decommission",
+                {
+                    "forced": forced,
+                    "decided_by": decided_by,
+                    "reason": reason,
+                    "rollback_window_ends": state.rollback_window_ends.isoformat()
+                    if state.rollback_window_ends
+                    else None,
+                },
+            )
+        )
         done = _done_steps(ctl, schema, run_id)
         result = Decommissioned(run_id, forced=forced, window_ends=state.rollback_window_ends)
         if "archive_backup" in done:
@@ -107,15 +126,22 @@ def decommission(
         def archive_backup(detail: dict) -> None:
             taken = backup.backup(config, source, target, "source", directory)
             result.backup_id, result.archive = taken.backup_id, str(taken.file)
-            detail.update(backup_id=taken.backup_id, file=str(taken.file), sha256=taken.sha256, size_bytes=taken.size_bytes,
-                          rows=sum(taken.row_counts.values()))
+            detail.update(
+                backup_id=taken.backup_id,
+                file=str(taken.file),
+                sha256=taken.sha256,
+                size_bytes=taken.size_bytes,
+                rows=sum(taken.row_counts.values()),
+            )
 
         def verify_archive(detail: dict) -> None:
             suffix = uuid.uuid4().hex[:6]
             scratch = postgres.fitting_name(f"{source.name}_archive_check_{suffix}", source.name, suffix)
             try:
                 # A scratch copy that only proves the archive, dropped below.
-                restored = backup.restore(config, source, target, scratch, backup_id=result.backup_id, allow_source_copy=True)
+                restored = backup.restore(
+                    config, source, target, scratch, backup_id=result.backup_id, allow_source_copy=True
+                )
             finally:
                 connections.drop_database(connections.with_database(source.url, "postgres"), scratch)
             detail.update(backup_id=result.backup_id, restored_into=scratch, rows=sum(restored.row_counts.values()))
@@ -127,9 +153,14 @@ def decommission(
 
         def complete(detail: dict) -> None:
             control.set_phase(ctl, schema, PHASE)
-            detail["decommissioned_at"] = datetime.now(timezone.utc).isoformat()
+            detail["decommissioned_at"] = datetime.now(UTC).isoformat()
 
-        actions = {"archive_backup": archive_backup, "verify_archive": verify_archive, "remove_capture": remove_capture, "complete": complete}
+        actions = {
+            "archive_backup": archive_backup,
+            "verify_archive": verify_archive,
+            "remove_capture": remove_capture,
+            "complete": complete,
+        }
         try:
             for name in STEPS:
                 if name in done:
@@ -165,10 +196,10 @@ def _crash_here_if_asked(step: str) -> None:
 def _check_window(state: control.MigrationState, *, force: bool, decided_by: str | None, reason: str | None) -> bool:
     """True when the decommission cuts the rollback window short (and may: forced, with who and why)."""
     ends = state.rollback_window_ends
-    if ends is None or datetime.now(timezone.utc) >= ends:
+    if ends is None or datetime.now(UTC) >= ends:
         return False
     if not force:
-        hours = (ends - datetime.now(timezone.utc)).total_seconds() / 3600
+        hours = (ends - datetime.now(UTC)).total_seconds() / 3600
         raise DecommissionRefused(
             f"the rollback window is open until {ends:%Y-%m-%d %H:%M %Z} ({hours:.1f} h from now): decommission after it, "
             "or cut it short with --force --decided-by NAME --reason TEXT"
@@ -181,8 +212,11 @@ def _check_window(state: control.MigrationState, *, force: bool, decided_by: str
 def _check_approvals(ctl: psycopg.Connection, config: Config) -> None:
     required = config.decommission.required_approvals
     approved = {
-        role for (role,) in ctl.execute(
-            sql.SQL("select distinct role from {} where stage = 'decommission' and revoked_at is null").format(control.table(config.control_schema, "approvals"))
+        role
+        for (role,) in ctl.execute(
+            sql.SQL("select distinct role from {} where stage = 'decommission' and revoked_at is null").format(
+                control.table(config.control_schema, "approvals")
+            )
         ).fetchall()
     }
     missing = [r for r in required if r not in approved]
@@ -194,23 +228,39 @@ def _check_approvals(ctl: psycopg.Connection, config: Config) -> None:
 
 def _done_steps(ctl: psycopg.Connection, schema: str, run_id: int) -> dict[str, dict[str, Any]]:
     rows = ctl.execute(
-        sql.SQL("select step, detail from {} where run_id = %s and status = 'succeeded'").format(control.table(schema, "steps")), (run_id,)
+        sql.SQL("select step, detail from {} where run_id = %s and status = 'succeeded'").format(
+            control.table(schema, "steps")
+        ),
+        (run_id,),
     ).fetchall()
     return dict(rows)
 
 
 def _already_done(ctl: psycopg.Connection, schema: str, state: control.MigrationState) -> Decommissioned:
     row = ctl.execute(
-        sql.SQL("select run_id, status, detail from {} where command = 'decommission' order by run_id desc limit 1").format(control.table(schema, "runs"))
+        sql.SQL(
+            "select run_id, status, detail from {} where command = 'decommission' order by run_id desc limit 1"
+        ).format(control.table(schema, "runs"))
     ).fetchone()
     if row is None:
-        return Decommissioned(None, already_done=True, decommissioned_at=state.changed_at, window_ends=state.rollback_window_ends)
+        return Decommissioned(
+            None, already_done=True, decommissioned_at=state.changed_at, window_ends=state.rollback_window_ends
+        )
     run_id, status, detail = row
     archive = _done_steps(ctl, schema, run_id).get("archive_backup", {})
     if status == "running":  # killed after the phase was set: the work is done, the run just not closed
-        control.finish_run(ctl, schema, run_id, "succeeded", {"backup_id": archive.get("backup_id"), "archive": archive.get("file")})
-    return Decommissioned(run_id, already_done=True, decommissioned_at=state.changed_at, window_ends=state.rollback_window_ends,
-                          forced=bool(detail.get("forced")), backup_id=archive.get("backup_id"), archive=archive.get("file"))
+        control.finish_run(
+            ctl, schema, run_id, "succeeded", {"backup_id": archive.get("backup_id"), "archive": archive.get("file")}
+        )
+    return Decommissioned(
+        run_id,
+        already_done=True,
+        decommissioned_at=state.changed_at,
+        window_ends=state.rollback_window_ends,
+        forced=bool(detail.get("forced")),
+        backup_id=archive.get("backup_id"),
+        archive=archive.get("file"),
+    )
 
 
 def _remove_from_source(config: Config, source: Database) -> list[str]:
@@ -219,4 +269,9 @@ def _remove_from_source(config: Config, source: Database) -> list[str]:
     message = f'the legacy schema "{schema}" was decommissioned after its migration: it is read-only'
     with connections.connection(source, command="decommission") as src:
         return engines.source_engine(config).retire(
-            src, schema, [t.name for t in config.tables], message=message, lock_timeout_seconds=config.cutover.lock_timeout_seconds)
+            src,
+            schema,
+            [t.name for t in config.tables],
+            message=message,
+            lock_timeout_seconds=config.cutover.lock_timeout_seconds,
+        )

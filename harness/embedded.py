@@ -4,6 +4,7 @@ pgserver ships the PostgreSQL binaries as a wheel, so a fresh clone needs nothin
 hand. The server listens on a Unix socket inside its data folder only (no TCP port to collide
 with another clone) and keeps running between commands until `migrate env down`.
 """
+
 from __future__ import annotations
 
 import logging
@@ -86,7 +87,9 @@ def start(project_dir: Path) -> str:
             f"see {log}, or set MIGRATE_SOURCE_URL and MIGRATE_TARGET_URL to use a server of your own"
         ) from None
     if url is None:
-        raise EmbeddedServerError(f"the embedded PostgreSQL in {pgdata} stopped right after starting; see {pgdata / 'log'}")
+        raise EmbeddedServerError(
+            f"the embedded PostgreSQL in {pgdata} stopped right after starting; see {pgdata / 'log'}"
+        )
     return url
 
 

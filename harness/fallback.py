@@ -11,22 +11,23 @@ The harness only knows the convention: for each legacy table T of migration.yml,
 `fallback.legacy_<t>` with T's columns, `_fallback_op` (I, U or D) and `_fallback_columns`
 (the legacy columns to write); only those columns are written.
 """
+
 from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 import psycopg
 from psycopg import sql
 
 from harness import connections, control, dbt, dbt_contract, engines, processes, runbook
-from harness.engines.postgres import capture
 from harness.config import Config, TableConfig
 from harness.connections import Database
 from harness.cutover import app_table_names, write_routing
 from harness.engines import postgres
+from harness.engines.postgres import capture
 from harness.errors import CheckFailed, HarnessError
 from harness.provision import APP_SCHEMA
 from harness.runbook import StepResult
@@ -52,7 +53,25 @@ class FallbackResult:
 
 def reverse_models(config: Config, target: Database) -> list[str]:
     """The dbt models of the reverse mapping (tag `fallback`); none means no fallback is possible."""
-    return list(dbt.run(config, target, ["ls", "--select", f"tag:{dbt_contract.FALLBACK_TAG}", "--resource-type", "model", "--output", "name", "--log-level", "none"], quiet=True).results or [])
+    return list(
+        dbt.run(
+            config,
+            target,
+            [
+                "ls",
+                "--select",
+                f"tag:{dbt_contract.FALLBACK_TAG}",
+                "--resource-type",
+                "model",
+                "--output",
+                "name",
+                "--log-level",
+                "none",
+            ],
+            quiet=True,
+        ).results
+        or []
+    )
 
 
 def reverse_relation(table: TableConfig) -> sql.Composed:
@@ -78,13 +97,25 @@ def run(
         def freeze_target(detail: dict) -> None:
             names = app_table_names(ctl)
             with connections.connection(target, command="rollback freeze") as conn:  # idle, as freeze needs
-                frozen = engines.target_engine().freeze(conn, APP_SCHEMA, names, lock_timeout_seconds=config.cutover.lock_timeout_seconds,
-                                                           drain_timeout_seconds=config.cutover.drain_timeout_seconds)
+                frozen = engines.target_engine().freeze(
+                    conn,
+                    APP_SCHEMA,
+                    names,
+                    lock_timeout_seconds=config.cutover.lock_timeout_seconds,
+                    drain_timeout_seconds=config.cutover.drain_timeout_seconds,
+                )
             control.set_phase(ctl, schema, "falling_back")
-            detail.update(tables=frozen.tables, waited_seconds=frozen.waited_seconds, ended_transactions=frozen.ended_transactions, frozen_at=time.time())
+            detail.update(
+                tables=frozen.tables,
+                waited_seconds=frozen.waited_seconds,
+                ended_transactions=frozen.ended_transactions,
+                frozen_at=time.time(),
+            )
 
         def reverse_build(detail: dict) -> None:
-            detail["nodes"] = dbt.run(config, target, ["build", "--select", f"tag:{dbt_contract.FALLBACK_TAG}"], quiet=True).succeeded
+            detail["nodes"] = dbt.run(
+                config, target, ["build", "--select", f"tag:{dbt_contract.FALLBACK_TAG}"], quiet=True
+            ).succeeded
 
         def carry_back(detail: dict) -> None:
             result.carried = _carry_back(config, source, target)
@@ -95,7 +126,11 @@ def run(
 
         def switch_back(detail: dict) -> None:
             if config.cutover.switch_back_command:
-                processes.run(list(config.cutover.switch_back_command), env=processes.libpq_env(source.url), what="the switch-back command")
+                processes.run(
+                    list(config.cutover.switch_back_command),
+                    env=processes.libpq_env(source.url),
+                    what="the switch-back command",
+                )
             detail["routing_file"] = str(write_routing(config, "legacy"))
 
         def unfreeze_source(detail: dict) -> None:
@@ -106,19 +141,33 @@ def run(
             detail["unfrozen_at"] = time.time()
 
         actions = {
-            "freeze_target": freeze_target, "reverse_build": reverse_build, "carry_back": carry_back, "verify": verify,
-            "switch_back": switch_back, "unfreeze_source": unfreeze_source,
+            "freeze_target": freeze_target,
+            "reverse_build": reverse_build,
+            "carry_back": carry_back,
+            "verify": verify,
+            "switch_back": switch_back,
+            "unfreeze_source": unfreeze_source,
         }
         result.steps = runbook.run_steps(ctl, schema, "fallback", run_id, actions, done, on_step=on_step)
         details = runbook.step_details(ctl, schema, run_id)
         result.carried = details["carry_back"].get("carried", {})
-        frozen_at, unfrozen_at = details["freeze_target"].get("frozen_at"), details["unfreeze_source"].get("unfrozen_at")
+        frozen_at, unfrozen_at = (
+            details["freeze_target"].get("frozen_at"),
+            details["unfreeze_source"].get("unfrozen_at"),
+        )
         result.write_unavailable_seconds = unfrozen_at - frozen_at if frozen_at and unfrozen_at else None
-        control.finish_run(ctl, schema, run_id, "succeeded", {"carried": result.carried, "write_unavailable_seconds": result.write_unavailable_seconds})
+        control.finish_run(
+            ctl,
+            schema,
+            run_id,
+            "succeeded",
+            {"carried": result.carried, "write_unavailable_seconds": result.write_unavailable_seconds},
+        )
         # A wave of a phased cutover still under way when the fallback was decided ends with it.
         ctl.execute(
-            sql.SQL("update {} set status = 'failed', finished_at = clock_timestamp(), detail = detail || %s where command = 'cutover' and status = 'running'").format(
-                control.table(schema, "runs")),
+            sql.SQL(
+                "update {} set status = 'failed', finished_at = clock_timestamp(), detail = detail || %s where command = 'cutover' and status = 'running'"
+            ).format(control.table(schema, "runs")),
             (json.dumps({"rolled_back": True, "fallback_run": run_id}),),
         )
     return result
@@ -130,20 +179,24 @@ def _fetch(dst: psycopg.Connection, src: psycopg.Connection, config: Config, tab
     _image_sessions): the models compare before images with current rows in that text, and the
     copy's text reads back as the value it was written from."""
     columns = [c.name for c in postgres.columns(src, config.source_schema, table.name)]
-    if not postgres.table_exists(dst, REVERSE_SCHEMA, dbt_contract.fallback_relation_name(table.name), kinds=("r", "v", "m")):
+    if not postgres.table_exists(
+        dst, REVERSE_SCHEMA, dbt_contract.fallback_relation_name(table.name), kinds=("r", "v", "m")
+    ):
         raise NoReverseModel(
             f"no reverse model for {table.name}: add models/fallback/{dbt_contract.fallback_relation_name(table.name)}.sql "
             f"(its legacy columns, {OP} and {COLUMNS}); nothing was written to the source"
         )
     src.execute("drop table if exists _fallback")
     src.execute(
-        sql.SQL("create temp table _fallback (like {}); alter table _fallback add column {} char(1), add column {} text[]").format(
-            postgres.qualified(config.source_schema, table.name), sql.Identifier(OP), sql.Identifier(COLUMNS)
-        )
+        sql.SQL(
+            "create temp table _fallback (like {}); alter table _fallback add column {} char(1), add column {} text[]"
+        ).format(postgres.qualified(config.source_schema, table.name), sql.Identifier(OP), sql.Identifier(COLUMNS))
     )
     names = postgres.column_list([*columns, OP, COLUMNS])
-    with dst.cursor().copy(sql.SQL("copy (select {} from {}) to stdout").format(names, reverse_relation(table))) as out, \
-            src.cursor().copy(sql.SQL("copy _fallback ({}) from stdin").format(names)) as into:
+    with (
+        dst.cursor().copy(sql.SQL("copy (select {} from {}) to stdout").format(names, reverse_relation(table))) as out,
+        src.cursor().copy(sql.SQL("copy _fallback ({}) from stdin").format(names)) as into,
+    ):
         for block in out:
             into.write(block)
     return columns
@@ -159,20 +212,31 @@ def _image_sessions(*sessions: psycopg.Connection) -> None:
 def _carry_back(config: Config, source: Database, target: Database) -> dict[str, dict[str, int]]:
     """Write every reverse row into the legacy schema in one transaction, past the freeze."""
     carried: dict[str, dict[str, int]] = {}
-    with connections.connection(target, command="rollback") as dst, connections.connection(source, command="rollback") as src:
+    with (
+        connections.connection(target, command="rollback") as dst,
+        connections.connection(source, command="rollback") as src,
+    ):
         _image_sessions(dst, src)
-        engines.source_engine(config).declare_writer(src)  # this transaction writes past the freeze, with the secret only the harness reads
+        engines.source_engine(config).declare_writer(
+            src
+        )  # this transaction writes past the freeze, with the secret only the harness reads
         for table in config.tables:  # parents first: the order of migration.yml
             columns = _fetch(dst, src, config, table)
             legacy = postgres.qualified(config.source_schema, table.name)
             match = sql.SQL(" and ").join(sql.SQL("t.{0} = f.{0}").format(sql.Identifier(k)) for k in table.key)
             others = [c for c in columns if c not in table.key]
-            deleted = src.execute(sql.SQL("delete from {} t using _fallback f where f.{} = 'D' and {}").format(legacy, sql.Identifier(OP), match)).rowcount
+            deleted = src.execute(
+                sql.SQL("delete from {} t using _fallback f where f.{} = 'D' and {}").format(
+                    legacy, sql.Identifier(OP), match
+                )
+            ).rowcount
             updated = src.execute(
                 sql.SQL("update {t} t set {assign} from _fallback f where f.{op} <> 'D' and {match}").format(
                     t=legacy,
                     assign=sql.SQL(", ").join(
-                        sql.SQL("{0} = case when {1} = any(f.{2}) then f.{0} else t.{0} end").format(sql.Identifier(c), sql.Literal(c), sql.Identifier(COLUMNS))
+                        sql.SQL("{0} = case when {1} = any(f.{2}) then f.{0} else t.{0} end").format(
+                            sql.Identifier(c), sql.Literal(c), sql.Identifier(COLUMNS)
+                        )
                         for c in others
                     ),
                     op=sql.Identifier(OP),
@@ -180,7 +244,9 @@ def _carry_back(config: Config, source: Database, target: Database) -> dict[str,
                 )
             ).rowcount
             inserted = src.execute(
-                sql.SQL("insert into {t} ({cols}) select {fcols} from _fallback f where f.{op} = 'I' and not exists (select 1 from {t} t where {match})").format(
+                sql.SQL(
+                    "insert into {t} ({cols}) select {fcols} from _fallback f where f.{op} = 'I' and not exists (select 1 from {t} t where {match})"
+                ).format(
                     t=legacy,
                     cols=postgres.column_list(columns),
                     fcols=sql.SQL(", ").join(sql.SQL("f.{}").format(sql.Identifier(c)) for c in columns),
@@ -196,7 +262,10 @@ def _carry_back(config: Config, source: Database, target: Database) -> dict[str,
 def _verify(config: Config, source: Database, target: Database) -> dict[str, int]:
     """Every reverse row is in the source as written (its listed columns), every delete is gone."""
     verified: dict[str, int] = {}
-    with connections.connection(target, command="rollback verify") as dst, connections.connection(source, command="rollback verify") as src:
+    with (
+        connections.connection(target, command="rollback verify") as dst,
+        connections.connection(source, command="rollback verify") as src,
+    ):
         _image_sessions(dst, src)
         for table in config.tables:
             columns = _fetch(dst, src, config, table)
@@ -216,8 +285,16 @@ def _verify(config: Config, source: Database, target: Database) -> dict[str, int
                     ) checked
                     """
                 ).format(
-                    key=sql.SQL(", ").join(sql.SQL("{}, f.{}").format(sql.Literal(k), sql.Identifier(k)) for k in table.key), op=sql.Identifier(OP), cols=sql.Identifier(COLUMNS), t=legacy, match=match,
-                    written=capture.text_image(sql.SQL("f"), columns), read=capture.text_image(sql.SQL("t"), columns))
+                    key=sql.SQL(", ").join(
+                        sql.SQL("{}, f.{}").format(sql.Literal(k), sql.Identifier(k)) for k in table.key
+                    ),
+                    op=sql.Identifier(OP),
+                    cols=sql.Identifier(COLUMNS),
+                    t=legacy,
+                    match=match,
+                    written=capture.text_image(sql.SQL("f"), columns),
+                    read=capture.text_image(sql.SQL("t"), columns),
+                )
             ).fetchone()
             src.rollback()
             if wrong:

@@ -6,6 +6,7 @@ finish the item in hand, the runbooks have recorded each finished step. What a c
 is in the control schema, and running it again resumes or starts over safely (the crash-safety
 guarantee), so the CLI's one line can say exactly that.
 """
+
 from __future__ import annotations
 
 import os

@@ -5,9 +5,11 @@ Each landing table has the source's columns and types, its key, and two columns 
 incremental models) and `_migrate_deleted` (a tombstone, so deletes can flow through dbt).
 Masked columns are masked in the SELECT that reads the source, so they never leave it.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
+
 import psycopg
 from psycopg import sql
 
@@ -76,12 +78,20 @@ SYNC_COLUMNS = {SYNCED_AT: "timestamptz not null default now()", DELETED: "boole
 
 
 def create_landing_table(
-    conn: psycopg.Connection, landing_schema: str, table: SourceTable, *, with_key: bool = True, with_sync_columns: bool = True
+    conn: psycopg.Connection,
+    landing_schema: str,
+    table: SourceTable,
+    *,
+    with_key: bool = True,
+    with_sync_columns: bool = True,
 ) -> None:
     """Create the landing table; without its key (and our columns) when a bulk load adds them afterwards."""
     columns = [
         sql.SQL("{} {}{}{}").format(
-            sql.Identifier(c.name), sql.SQL(c.type), _collate(landing_schema, c), sql.SQL(" not null" if c.not_null else "")
+            sql.Identifier(c.name),
+            sql.SQL(c.type),
+            _collate(landing_schema, c),
+            sql.SQL(" not null" if c.not_null else ""),
         )
         for c in table.columns
     ]
@@ -89,9 +99,15 @@ def create_landing_table(
         columns += [sql.SQL("{} {}").format(sql.Identifier(name), sql.SQL(ddl)) for name, ddl in SYNC_COLUMNS.items()]
     conn.execute(sql.SQL("create schema if not exists {}").format(sql.Identifier(landing_schema)))
     if with_key:
-        columns.append(sql.SQL("constraint {} primary key ({})").format(_key_name(landing_schema, table), postgres.column_list(table.key)))
+        columns.append(
+            sql.SQL("constraint {} primary key ({})").format(
+                _key_name(landing_schema, table), postgres.column_list(table.key)
+            )
+        )
     conn.execute(
-        sql.SQL("create table if not exists {} ({})").format(postgres.qualified(landing_schema, table.name), sql.SQL(", ").join(columns))
+        sql.SQL("create table if not exists {} ({})").format(
+            postgres.qualified(landing_schema, table.name), sql.SQL(", ").join(columns)
+        )
     )
 
 
@@ -101,7 +117,9 @@ def _collate(landing_schema: str, column: postgres.Column) -> sql.Composable:
     if column.collation is None:
         return sql.SQL("")
     schema, name = column.collation
-    return sql.SQL(" collate {}.{}").format(sql.Identifier(schema if schema == postgres.CATALOG_SCHEMA else landing_schema), sql.Identifier(name))
+    return sql.SQL(" collate {}.{}").format(
+        sql.Identifier(schema if schema == postgres.CATALOG_SCHEMA else landing_schema), sql.Identifier(name)
+    )
 
 
 def collated_key(table: SourceTable) -> list[str]:
@@ -120,13 +138,24 @@ def key_match(table: SourceTable, left: str, right: str) -> sql.Composable:
     """`left`'s key equals `right`'s (two table aliases), exactly: plain equality, which the key's
     index serves, then the collated key columns by their bytes."""
     by_name = {c.name: c for c in table.columns}
-    plain = [sql.SQL("{0}.{2} = {1}.{2}").format(sql.Identifier(left), sql.Identifier(right), sql.Identifier(k)) for k in table.key]
-    exact = [sql.SQL("{} = {}").format(exactly(left, by_name[k]), exactly(right, by_name[k])) for k in collated_key(table)]
+    plain = [
+        sql.SQL("{0}.{2} = {1}.{2}").format(sql.Identifier(left), sql.Identifier(right), sql.Identifier(k))
+        for k in table.key
+    ]
+    exact = [
+        sql.SQL("{} = {}").format(exactly(left, by_name[k]), exactly(right, by_name[k])) for k in collated_key(table)
+    ]
     return sql.SQL(" and ").join(plain + exact)
 
 
-def create_collations(src: psycopg.Connection, dst: psycopg.Connection, source_schema: str, landing_schema: str,
-                      table_name: str, columns: list[postgres.Column]) -> None:
+def create_collations(
+    src: psycopg.Connection,
+    dst: psycopg.Connection,
+    source_schema: str,
+    landing_schema: str,
+    table_name: str,
+    columns: list[postgres.Column],
+) -> None:
     """Make sure the target has the collations of these source columns, so that landing sorts and
     compares their text as the source does.
 
@@ -152,7 +181,9 @@ def create_collations(src: psycopg.Connection, dst: psycopg.Connection, source_s
         if there is None:
             postgres.create_collation(dst, landing_schema, name, wanted)
         elif there != wanted:
-            raise ConfigError(f'{shown}; landing\'s collation "{name}" is defined otherwise ({there}): drop it, or rename one of them')
+            raise ConfigError(
+                f'{shown}; landing\'s collation "{name}" is defined otherwise ({there}): drop it, or rename one of them'
+            )
 
 
 def add_sync_columns(conn: psycopg.Connection, landing_schema: str, table: SourceTable) -> None:
@@ -162,7 +193,8 @@ def add_sync_columns(conn: psycopg.Connection, landing_schema: str, table: Sourc
         sql.SQL("alter table {} {}").format(
             postgres.qualified(landing_schema, table.name),
             sql.SQL(", ").join(
-                sql.SQL("add column if not exists {} {}").format(sql.Identifier(name), sql.SQL(ddl)) for name, ddl in SYNC_COLUMNS.items()
+                sql.SQL("add column if not exists {} {}").format(sql.Identifier(name), sql.SQL(ddl))
+                for name, ddl in SYNC_COLUMNS.items()
             ),
         )
     )
@@ -174,7 +206,9 @@ def add_primary_key(conn: psycopg.Connection, landing_schema: str, table: Source
         return
     conn.execute(
         sql.SQL("alter table {} add constraint {} primary key ({})").format(
-            postgres.qualified(landing_schema, table.name), _key_name(landing_schema, table), postgres.column_list(table.key)
+            postgres.qualified(landing_schema, table.name),
+            _key_name(landing_schema, table),
+            postgres.column_list(table.key),
         )
     )
 
@@ -189,13 +223,17 @@ def check_key(conn: psycopg.Connection, schema: str, table: SourceTable) -> None
     declared = f'table "{schema}"."{table.name}": the key ({", ".join(table.key)}) named under tables.{table.name}.key in migration.yml'
     fix = "name columns that identify every row there"
     duplicate = conn.execute(
-        sql.SQL("select row({k})::text, count(*) from {t} group by {k} having count(*) > 1 limit 1").format(k=key, t=source)
+        sql.SQL("select row({k})::text, count(*) from {t} group by {k} having count(*) > 1 limit 1").format(
+            k=key, t=source
+        )
     ).fetchone()
     if duplicate:
         raise ConfigError(f"{declared} is not unique in the source: {duplicate[0]} occurs {duplicate[1]} times; {fix}")
     null = conn.execute(
         sql.SQL("select row({k})::text from {t} where {cond} limit 1").format(
-            k=key, t=source, cond=sql.SQL(" or ").join(sql.SQL("{} is null").format(sql.Identifier(k)) for k in table.key)
+            k=key,
+            t=source,
+            cond=sql.SQL(" or ").join(sql.SQL("{} is null").format(sql.Identifier(k)) for k in table.key),
         )
     ).fetchone()
     if null:
@@ -204,10 +242,15 @@ def check_key(conn: psycopg.Connection, schema: str, table: SourceTable) -> None
 
 def _same_shape(conn: psycopg.Connection, landing_schema: str, table: SourceTable) -> bool:
     """Whether the landing table has the source's columns (names, types and not-nulls, in order) and key."""
-    landed = [(c.name, c.type, c.not_null, c.collation and c.collation[1]) for c in postgres.columns(conn, landing_schema, table.name)
-              if c.name not in SYNC_COLUMNS]
+    landed = [
+        (c.name, c.type, c.not_null, c.collation and c.collation[1])
+        for c in postgres.columns(conn, landing_schema, table.name)
+        if c.name not in SYNC_COLUMNS
+    ]
     # the key makes its columns not null
-    wanted = [(c.name, c.type, c.not_null or c.name in table.key, c.collation and c.collation[1]) for c in table.columns]
+    wanted = [
+        (c.name, c.type, c.not_null or c.name in table.key, c.collation and c.collation[1]) for c in table.columns
+    ]
     return landed == wanted and postgres.primary_key(conn, landing_schema, table.name) == table.key
 
 
@@ -231,7 +274,9 @@ def replace_for_reload(conn: psycopg.Connection, landing_schema: str, table: Sou
     return "recreated", views
 
 
-def add_column(conn: psycopg.Connection, landing_schema: str, table_name: str, column: postgres.Column, missing: str | None) -> None:
+def add_column(
+    conn: psycopg.Connection, landing_schema: str, table_name: str, column: postgres.Column, missing: str | None
+) -> None:
     """Carry a column added at the source: the landing rows get what the source's older rows hold,
     null or the value the column was added with (`missing`, as array text), without a rewrite."""
     target = postgres.qualified(landing_schema, table_name)
@@ -242,14 +287,18 @@ def add_column(conn: psycopg.Connection, landing_schema: str, table_name: str, c
     # A constant default is stored once in the catalog for the existing rows; dropped at once,
     # so that landing, like the rest of it, has no defaults of its own.
     conn.execute(
-        sql.SQL("alter table {} add column {} {}{} default ({}::{}[])[1]").format(target, name, type_, collate, sql.Literal(missing), type_)
+        sql.SQL("alter table {} add column {} {}{} default ({}::{}[])[1]").format(
+            target, name, type_, collate, sql.Literal(missing), type_
+        )
     )
     conn.execute(sql.SQL("alter table {} alter column {} drop default").format(target, name))
 
 
 def allow_null(conn: psycopg.Connection, landing_schema: str, table_name: str, column: str) -> None:
     conn.execute(
-        sql.SQL("alter table {} alter column {} drop not null").format(postgres.qualified(landing_schema, table_name), sql.Identifier(column))
+        sql.SQL("alter table {} alter column {} drop not null").format(
+            postgres.qualified(landing_schema, table_name), sql.Identifier(column)
+        )
     )
 
 

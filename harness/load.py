@@ -13,6 +13,7 @@ load killed inside its build is seen as unfinished and resumed by the build alon
 `load_tables` (re)loads single tables into the running migration, each in a snapshot of its own
 that sync then hands over from (see _load_table).
 """
+
 from __future__ import annotations
 
 import math
@@ -125,7 +126,13 @@ def run(
         if on_copied and "copy" in done:
             on_copied(None)  # the interrupted run copied: only the build is left
         runbook.run_steps(ctl, schema, "load", run_id, actions, done)
-        control.finish_run(ctl, schema, run_id, "succeeded", {"load_id": runbook.step_details(ctl, schema, run_id)["copy"].get("load_id")})
+        control.finish_run(
+            ctl,
+            schema,
+            run_id,
+            "succeeded",
+            {"load_id": runbook.step_details(ctl, schema, run_id)["copy"].get("load_id")},
+        )
     return result
 
 
@@ -147,8 +154,10 @@ def load(
         capture.prepare(src, config.source_schema, tables)
 
     schema = config.control_schema
-    with connections.connection(target, command="load", autocommit=True) as ctl, \
-            connections.connection(source, command="load snapshot") as coordinator:
+    with (
+        connections.connection(target, command="load", autocommit=True) as ctl,
+        connections.connection(source, command="load snapshot") as coordinator,
+    ):
         load_id = _unfinished_load(ctl, schema)
         resumed = load_id is not None
         if capture.keeps_a_log:
@@ -181,7 +190,9 @@ def _check_tables(config: Config, src: psycopg.Connection, target: Database, tab
             landing.create_collations(src, dst, config.source_schema, config.landing_schema, table.name, table.columns)
 
 
-def _register_consumer(ctl: psycopg.Connection, src: psycopg.Connection, config: Config, target: Database, load_id: int | None) -> None:
+def _register_consumer(
+    ctl: psycopg.Connection, src: psycopg.Connection, config: Config, target: Database, load_id: int | None
+) -> None:
     """This target as a consumer of the change log, before the load's snapshot is taken.
 
     A new load starts its consumer afresh from the current snapshot, older than the load's, so no
@@ -193,11 +204,18 @@ def _register_consumer(ctl: psycopg.Connection, src: psycopg.Connection, config:
     first_snapshot = None
     if load_id is not None:
         (first_snapshot,) = ctl.execute(
-            sql.SQL("select first_snapshot from {} where load_id = %s").format(control.table(schema, "load_runs")), (load_id,)
+            sql.SQL("select first_snapshot from {} where load_id = %s").format(control.table(schema, "load_runs")),
+            (load_id,),
         ).fetchone()
     consumer_id = control.consumer_id(ctl, schema)
     engines.source_capture(config).register(
-        src, consumer_id, config.source_schema, control.consumer_label(target.describe(), schema), first_snapshot, replace=load_id is None)
+        src,
+        consumer_id,
+        config.source_schema,
+        control.consumer_label(target.describe(), schema),
+        first_snapshot,
+        replace=load_id is None,
+    )
     src.commit()
 
 
@@ -220,7 +238,9 @@ def _start_load(
     schema = config.control_schema
     with ctl.transaction():
         (load_id,) = ctl.execute(
-            sql.SQL("insert into {} (first_snapshot) values (%s) returning load_id").format(control.table(schema, "load_runs")),
+            sql.SQL("insert into {} (first_snapshot) values (%s) returning load_id").format(
+                control.table(schema, "load_runs")
+            ),
             (snapshot,),
         ).fetchone()
         ctl.execute(sql.SQL("delete from {} where stream = %s").format(control.table(schema, "sync_state")), (STREAM,))
@@ -228,31 +248,45 @@ def _start_load(
             # Views over a landing table (dbt's staging models) are kept or dropped with it; the
             # dbt build after the load makes the dropped ones again.
             landing.replace_for_reload(ctl, config.landing_schema, table)
-            for range_no, (lower, upper) in enumerate(_plan_ranges(coordinator, config.source_schema, table, range_rows, engine=engines.source_engine(config))):
+            for range_no, (lower, upper) in enumerate(
+                _plan_ranges(coordinator, config.source_schema, table, range_rows, engine=engines.source_engine(config))
+            ):
                 ctl.execute(
-                    sql.SQL("insert into {} (load_id, table_name, range_no, lower_key, upper_key) values (%s, %s, %s, %s, %s)").format(
-                        control.table(schema, "load_ranges")
-                    ),
+                    sql.SQL(
+                        "insert into {} (load_id, table_name, range_no, lower_key, upper_key) values (%s, %s, %s, %s, %s)"
+                    ).format(control.table(schema, "load_ranges")),
                     (load_id, table.name, range_no, lower, upper),
                 )
     return load_id
 
 
-def _expected_rows(ctl: psycopg.Connection, src: Connection, config: Config, load_id: int, pending: list[RangeJob]) -> int:
+def _expected_rows(
+    ctl: psycopg.Connection, src: Connection, config: Config, load_id: int, pending: list[RangeJob]
+) -> int:
     """The rows the pending ranges hold, by the source's statistics: each table's estimate times
     its share of ranges still to copy (a progress bar's total, not a promise)."""
-    planned = dict(ctl.execute(
-        sql.SQL("select table_name, count(*) from {} where load_id = %s group by table_name").format(control.table(config.control_schema, "load_ranges")),
-        (load_id,),
-    ).fetchall())
+    planned = dict(
+        ctl.execute(
+            sql.SQL("select table_name, count(*) from {} where load_id = %s group by table_name").format(
+                control.table(config.control_schema, "load_ranges")
+            ),
+            (load_id,),
+        ).fetchall()
+    )
     left = Counter(job.table.name for job in pending)
     return sum(
-        round(max(engines.source_engine(config).estimated_rows(src, config.source_schema, name), 0) * count / planned[name]) for name, count in left.items()
+        round(
+            max(engines.source_engine(config).estimated_rows(src, config.source_schema, name), 0)
+            * count
+            / planned[name]
+        )
+        for name, count in left.items()
     )
 
 
-def _plan_ranges(conn: Connection, schema: str, table: landing.SourceTable, range_rows: int, *,
-                 engine: SourceEngine | None = None) -> list[tuple[int | None, int | None]]:
+def _plan_ranges(
+    conn: Connection, schema: str, table: landing.SourceTable, range_rows: int, *, engine: SourceEngine | None = None
+) -> list[tuple[int | None, int | None]]:
     """Even key ranges over an integer leading key; one unbounded range otherwise. (assess, not
     yet given the engine, plans on PostgreSQL, the one source engine it reads.)"""
     span = (engine or engines.engine_named("postgres")).key_span(conn, schema, table)
@@ -273,12 +307,14 @@ def _plan_ranges(conn: Connection, schema: str, table: landing.SourceTable, rang
     return ranges
 
 
-def _pending_ranges(ctl: psycopg.Connection, schema: str, load_id: int, tables: list[landing.SourceTable]) -> list[RangeJob]:
+def _pending_ranges(
+    ctl: psycopg.Connection, schema: str, load_id: int, tables: list[landing.SourceTable]
+) -> list[RangeJob]:
     by_name = {t.name: t for t in tables}
     rows = ctl.execute(
-        sql.SQL("select table_name, range_no, lower_key, upper_key from {} where load_id = %s and not done order by table_name, range_no").format(
-            control.table(schema, "load_ranges")
-        ),
+        sql.SQL(
+            "select table_name, range_no, lower_key, upper_key from {} where load_id = %s and not done order by table_name, range_no"
+        ).format(control.table(schema, "load_ranges")),
         (load_id,),
     ).fetchall()
     return [RangeJob(by_name[name], no, lower, upper) for name, no, lower, upper in rows if name in by_name]
@@ -315,8 +351,13 @@ def _copy_ranges(
     run_workers(sorted(pending, key=lambda j: -ranges_left[j.table.name]), copy, target, "load copy", jobs)
 
 
-def run_workers(items: list[Item], handle: Callable[[psycopg.Connection, Item, Callable[[], bool]], None], target: Database,
-                command: str, count: int) -> None:
+def run_workers(
+    items: list[Item],
+    handle: Callable[[psycopg.Connection, Item, Callable[[], bool]], None],
+    target: Database,
+    command: str,
+    count: int,
+) -> None:
     """`handle(dst, item, nothing_left)` for every item, in order, over up to `count` threads (at
     least one), each with a target connection of its own; `nothing_left()` says whether every item
     has been taken. The first failure stops every thread and is raised here, in the calling thread.
@@ -339,7 +380,10 @@ def run_workers(items: list[Item], handle: Callable[[psycopg.Connection, Item, C
         except BaseException as exc:
             failures.append(exc)
 
-    threads = [threading.Thread(target=worker, name=f"{command}-{i}", daemon=True) for i in range(max(1, min(count, len(items))))]
+    threads = [
+        threading.Thread(target=worker, name=f"{command}-{i}", daemon=True)
+        for i in range(max(1, min(count, len(items))))
+    ]
     for thread in threads:
         thread.start()
     try:
@@ -354,7 +398,15 @@ def run_workers(items: list[Item], handle: Callable[[psycopg.Connection, Item, C
         raise failures[0]
 
 
-def _copy_range(config: Config, source: Database, dst: psycopg.Connection, job: RangeJob, load_id: int, snapshot_id: str, snapshot: str) -> tuple[int, int]:
+def _copy_range(
+    config: Config,
+    source: Database,
+    dst: psycopg.Connection,
+    job: RangeJob,
+    load_id: int,
+    snapshot_id: str,
+    snapshot: str,
+) -> tuple[int, int]:
     """Copy one key range and mark it done, in one target transaction."""
     # A table copied in one range is emptied in the copying transaction, which lets COPY write its
     # rows frozen: no hint bits to set and no vacuum to freeze them later.
@@ -374,7 +426,9 @@ def _copy_range(config: Config, source: Database, dst: psycopg.Connection, job: 
     return rows, size
 
 
-def _copy_rows(config: Config, source: Database, dst: psycopg.Connection, job: RangeJob, snapshot_id: str, *, freeze: bool) -> tuple[int, int]:
+def _copy_rows(
+    config: Config, source: Database, dst: psycopg.Connection, job: RangeJob, snapshot_id: str, *, freeze: bool
+) -> tuple[int, int]:
     """Copy one key range in the exported snapshot, inside the caller's target transaction.
 
     The engine streams the range out of the source as binary COPY; Python passes on whatever the
@@ -383,11 +437,16 @@ def _copy_rows(config: Config, source: Database, dst: psycopg.Connection, job: R
     """
     names = [c.name for c in job.table.columns]
     copy_in = sql.SQL("copy {} ({}) from stdin (format binary{})").format(
-        postgres.qualified(config.landing_schema, job.table.name), postgres.column_list(names), sql.SQL(", freeze" if freeze else "")
+        postgres.qualified(config.landing_schema, job.table.name),
+        postgres.column_list(names),
+        sql.SQL(", freeze" if freeze else ""),
     )
     size = 0
     engine = engines.source_engine(config)
-    with engine.copy_out(source, config.source_schema, job.table, job.lower, job.upper, snapshot_id) as pipe, dst.cursor() as cur:
+    with (
+        engine.copy_out(source, config.source_schema, job.table, job.lower, job.upper, snapshot_id) as pipe,
+        dst.cursor() as cur,
+    ):
         with cur.copy(copy_in) as writer:
             while block := os.read(pipe, engine.COPY_BLOCK_BYTES):
                 writer.write(block)
@@ -396,12 +455,14 @@ def _copy_rows(config: Config, source: Database, dst: psycopg.Connection, job: R
     return rows, size
 
 
-def _table_totals(ctl: psycopg.Connection, schema: str, load_id: int, copied_now: list[RangeJob]) -> dict[str, TableLoad]:
+def _table_totals(
+    ctl: psycopg.Connection, schema: str, load_id: int, copied_now: list[RangeJob]
+) -> dict[str, TableLoad]:
     totals: dict[str, TableLoad] = {}
     rows = ctl.execute(
-        sql.SQL("select table_name, count(*), sum(rows_copied), sum(bytes_copied) from {} where load_id = %s group by table_name order by table_name").format(
-            control.table(schema, "load_ranges")
-        ),
+        sql.SQL(
+            "select table_name, count(*), sum(rows_copied), sum(bytes_copied) from {} where load_id = %s group by table_name order by table_name"
+        ).format(control.table(schema, "load_ranges")),
         (load_id,),
     ).fetchall()
     for name, ranges, copied_rows, copied_bytes in rows:
@@ -457,7 +518,9 @@ def added_tables(config: Config, source: Database, target: Database) -> list[str
 
 
 def _sync_started(ctl: psycopg.Connection, schema: str) -> bool:
-    row = ctl.execute(sql.SQL("select 1 from {} where stream = %s").format(control.table(schema, "sync_state")), (STREAM,)).fetchone()
+    row = ctl.execute(
+        sql.SQL("select 1 from {} where stream = %s").format(control.table(schema, "sync_state")), (STREAM,)
+    ).fetchone()
     return row is not None
 
 
@@ -471,13 +534,17 @@ def load_tables(
     """
     capture = engines.source_capture(config)
     if not capture.keeps_a_log:
-        raise ConfigError("`migrate load --table` needs trigger capture (capture.method: trigger); with timestamp capture run `migrate load`")
+        raise ConfigError(
+            "`migrate load --table` needs trigger capture (capture.method: trigger); with timestamp capture run `migrate load`"
+        )
     listed = [config.table(name) for name in dict.fromkeys(names)]
     provision(config, source, target)
     with connections.connection(target, command="load --table", autocommit=True) as ctl:
         unfinished = _unfinished_load(ctl, config.control_schema)
         if unfinished is not None:
-            raise ConfigError(f"load {unfinished} is unfinished: run `migrate load` to finish it, then `migrate load --table`")
+            raise ConfigError(
+                f"load {unfinished} is unfinished: run `migrate load` to finish it, then `migrate load --table`"
+            )
         if not _sync_started(ctl, config.control_schema):
             raise ConfigError("nothing is loaded yet: run `migrate load`, which loads every listed table")
     with connections.connection(source, command="load --table", autocommit=True) as src:
@@ -485,7 +552,12 @@ def load_tables(
         _check_tables(config, src, target, tables)
         capture.prepare(src, config.source_schema, tables)
         if progress:
-            progress.total(sum(max(engines.source_engine(config).estimated_rows(src, config.source_schema, t.name), 0) for t in tables))
+            progress.total(
+                sum(
+                    max(engines.source_engine(config).estimated_rows(src, config.source_schema, t.name), 0)
+                    for t in tables
+                )
+            )
     return [_load_table(config, source, target, table, progress) for table in tables]
 
 
@@ -510,8 +582,10 @@ def _load_table(
     The sync waits while the table is copied; the other tables' changes wait in the log.
     """
     started = time.perf_counter()
-    with sync.paused(config, target, command="load --table") as pause, \
-            connections.connection(source, command="load --table snapshot") as coordinator:
+    with (
+        sync.paused(config, target, command="load --table") as pause,
+        connections.connection(source, command="load --table snapshot") as coordinator,
+    ):
         snapshot_id, snapshot = engines.source_engine(config).open_snapshot(coordinator)
         dst = pause.conn
         with dst.transaction():

@@ -1,5 +1,6 @@
 """The one module that runs other programs: argument lists, never a shell, secrets in the
 environment rather than on the command line, and a failure raised with the tail of its output."""
+
 from __future__ import annotations
 
 import contextlib
@@ -9,9 +10,10 @@ import re
 import shutil
 import signal
 import subprocess
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Iterator
+from typing import IO
 
 from psycopg.conninfo import conninfo_to_dict
 
@@ -38,10 +40,12 @@ def pg_tool(name: str, server_major: int) -> Path:
     for candidate in candidates:
         if candidate and _major(candidate) >= server_major:
             return Path(candidate)
-    raise ProgramFailed(f"no {name} of version {server_major} or newer found: install the PostgreSQL {server_major} client tools")
+    raise ProgramFailed(
+        f"no {name} of version {server_major} or newer found: install the PostgreSQL {server_major} client tools"
+    )
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _major(program: str) -> int:
     try:
         out = subprocess.run([program, "--version"], capture_output=True, text=True, timeout=30).stdout
@@ -71,12 +75,16 @@ class Finished:
     output: str  # stdout then stderr
 
 
-def run_status(args: list[str | Path], *, env: dict[str, str] | None = None, cwd: Path | None = None, timeout: float = 600) -> Finished:
+def run_status(
+    args: list[str | Path], *, env: dict[str, str] | None = None, cwd: Path | None = None, timeout: float = 600
+) -> Finished:
     """Run a program whose exit code is the answer (a smoke test); only a program that cannot start raises."""
     try:
         done = subprocess.run([str(a) for a in args], capture_output=True, text=True, env=env, cwd=cwd, timeout=timeout)
     except OSError as exc:
-        raise ProgramFailed(f"{args[0]} could not be started ({exc.strerror or type(exc).__name__}): install it or fix the command") from None
+        raise ProgramFailed(
+            f"{args[0]} could not be started ({exc.strerror or type(exc).__name__}): install it or fix the command"
+        ) from None
     except subprocess.TimeoutExpired:
         return Finished(124, f"timed out after {timeout:g} s")
     return Finished(done.returncode, (done.stdout or "") + (done.stderr or ""))
@@ -86,7 +94,9 @@ def run_status(args: list[str | Path], *, env: dict[str, str] | None = None, cwd
 def output_of(args: list[str | Path], *, env: dict[str, str], script: str, what: str) -> Iterator[IO[bytes]]:
     """A program's standard output as a byte stream, its script on standard input; fails loudly."""
     try:
-        proc = subprocess.Popen([str(a) for a in args], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+        proc = subprocess.Popen(
+            [str(a) for a in args], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env
+        )
     except OSError as exc:
         raise ProgramFailed(f"{what} could not start: {exc.strerror}: {args[0]}") from None
     proc.stdin.write(script.encode())

@@ -7,6 +7,7 @@ of `classify` vouch for the SQL too. It stays outside harness/assess/ because th
 (pattern classes, sample plans) and harness/render (card numbers masked in every report) use it
 too; the column-name heuristics, which only the assessment weighs, are in assess/names.py.
 """
+
 from __future__ import annotations
 
 import math
@@ -33,16 +34,27 @@ CURRENCY_SIGNS = r"$\u20ac\u00a3"
 # Checked in this order on the trimmed value; the first match wins, so each value has one class.
 PATTERN_CLASSES: tuple[PatternClass, ...] = (
     PatternClass("date_iso", "YYYY-MM-DD", r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$", kind="date"),
-    PatternClass("datetime_iso", "YYYY-MM-DD hh:mm[:ss]", r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[ T][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]+)?)?$", kind="date"),
+    PatternClass(
+        "datetime_iso",
+        "YYYY-MM-DD hh:mm[:ss]",
+        r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[ T][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]+)?)?$",
+        kind="date",
+    ),
     PatternClass("date_us", "MM/DD/YYYY", r"^[0-9]{1,2}/[0-9]{1,2}/[0-9]{4}$", kind="date"),
     PatternClass("date_compact", "YYYYMMDD", r"^(19|20)[0-9]{2}(0[1-9]|1[0-2])(0[1-9]|[12][0-9]|3[01])$", kind="date"),
-    PatternClass("date_dmon", "DD-MON-YY", rf"^[0-9]{{1,2}}-({MONTHS})-[0-9]{{2}}([0-9]{{2}})?$", ignore_case=True, kind="date"),
+    PatternClass(
+        "date_dmon", "DD-MON-YY", rf"^[0-9]{{1,2}}-({MONTHS})-[0-9]{{2}}([0-9]{{2}})?$", ignore_case=True, kind="date"
+    ),
     # Card numbers are recognised on the digits alone (spaces and dashes removed) plus Luhn; see card_digits.
     PatternClass("card_number", "card number (13-19 digits, Luhn-valid)", r"^[0-9]{13,19}$", kind="sensitive"),
     PatternClass("email", "e-mail", r"^[^@\s]+@[^@\s]+\.[A-Za-z]{2,}$", kind="email"),
     PatternClass("number", "number", r"^[+-]?[0-9]+(\.[0-9]+)?$", kind="number"),
-    PatternClass("formatted_number", "formatted number ($1,234.50, 99,00 EUR)",
-                 rf"^[{CURRENCY_SIGNS}]?\s?[+-]?[0-9][0-9,. ]*\s?([A-Za-z]{{3}}|[{CURRENCY_SIGNS}])?$", kind="number"),
+    PatternClass(
+        "formatted_number",
+        "formatted number ($1,234.50, 99,00 EUR)",
+        rf"^[{CURRENCY_SIGNS}]?\s?[+-]?[0-9][0-9,. ]*\s?([A-Za-z]{{3}}|[{CURRENCY_SIGNS}])?$",
+        kind="number",
+    ),
 )
 OTHER = "other"
 BLANK = "blank"

@@ -2,6 +2,7 @@
 
 Idempotent: running it twice changes nothing, and the result says what it did.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -27,7 +28,9 @@ def provision(config: Config, source: Database, target: Database) -> Provisioned
     its schemas and the application's role."""
     result = Provisioned()
     if not target.embedded:
-        admin = connections.Database(target.side, connections.with_database(target.url, "postgres"), target.setting, False)
+        admin = connections.Database(
+            target.side, connections.with_database(target.url, "postgres"), target.setting, False
+        )
         with connections.connection(admin, command="provision", autocommit=True):
             pass  # reachable: the server is right, so a missing database is ours to create
         if connections.create_target_database(config, source, admin.url, target.name):
@@ -67,5 +70,11 @@ def _grant_app_role(conn: psycopg.Connection, role: str) -> None:
     conn.execute(sql.SQL("grant usage on schema {} to {}").format(schema, ident))
     conn.execute(sql.SQL("grant select, insert, update, delete on all tables in schema {} to {}").format(schema, ident))
     conn.execute(sql.SQL("grant usage, select on all sequences in schema {} to {}").format(schema, ident))
-    conn.execute(sql.SQL("alter default privileges in schema {} grant select, insert, update, delete on tables to {}").format(schema, ident))
-    conn.execute(sql.SQL("alter default privileges in schema {} grant usage, select on sequences to {}").format(schema, ident))
+    conn.execute(
+        sql.SQL("alter default privileges in schema {} grant select, insert, update, delete on tables to {}").format(
+            schema, ident
+        )
+    )
+    conn.execute(
+        sql.SQL("alter default privileges in schema {} grant usage, select on sequences to {}").format(schema, ident)
+    )

@@ -26,23 +26,40 @@ Everything is recorded in the control schema (a run, a step per level, `reconcil
 `reconcile_verdicts`) and written to reconciliation.json, .md and .html in a folder of the run's
 own, reports/reconciliation/<time>-<id>/ (reports/reconciliation/latest points to the newest).
 """
+
 from __future__ import annotations
 
 import json
 import math
 import random
 import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager as ContextManager
 from contextlib import ExitStack, contextmanager, nullcontext
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Callable, ContextManager, Iterator, Sequence
+from typing import Any
 
 import psycopg
 from psycopg import sql
 
-from harness import checksums, connections, control, dbt, dbt_artifacts, dbt_contract, engines, landing, processes, reconcile_report, reports, samples, sync
+from harness import (
+    checksums,
+    connections,
+    control,
+    dbt,
+    dbt_artifacts,
+    dbt_contract,
+    engines,
+    landing,
+    processes,
+    reconcile_report,
+    reports,
+    samples,
+    sync,
+)
 from harness.config import Config, Expectation, PerformanceQuery, RuleCheck, SmokeCheck
 from harness.connections import Database
 from harness.engines import postgres
@@ -59,6 +76,7 @@ PASSED, FAILED, NOT_AVAILABLE = "passed", "failed", "not available"
 
 
 # --- results ------------------------------------------------------------------------------------
+
 
 @dataclass
 class Check:
@@ -172,6 +190,7 @@ class Hooks:
 
 # --- the command ----------------------------------------------------------------------------------
 
+
 def parse_levels(text: str) -> list[str]:
     """'all', one level, or several separated by commas → levels in their order."""
     wanted = [part.strip() for part in text.split(",") if part.strip()]
@@ -199,20 +218,26 @@ def reconcile(
     hooks = hooks or Hooks()
     levels = [level for level in LEVELS if level in set(levels)]
     started = time.perf_counter()
-    started_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    started_at = datetime.now(UTC).isoformat(timespec="seconds")
     schema = config.control_schema
     with connections.connection(target, command="reconcile", autocommit=True) as ctl:
         control.ensure(ctl, schema)
         run_id = control.start_run(ctl, schema, "reconcile", {"levels": levels})
         (reconcile_id,) = ctl.execute(
-            sql.SQL("insert into {} (run_id, levels) values (%s, %s) returning reconcile_id").format(control.table(schema, "reconcile_runs")),
+            sql.SQL("insert into {} (run_id, levels) values (%s, %s) returning reconcile_id").format(
+                control.table(schema, "reconcile_runs")
+            ),
             (run_id, levels),
         ).fetchone()
         try:
-            with _consistent_point(config, source, target, levels, build, hooks, _app_not_comparable(ctl, config)) as point:
+            with _consistent_point(
+                config, source, target, levels, build, hooks, _app_not_comparable(ctl, config)
+            ) as point:
                 if point.snapshot:
                     ctl.execute(
-                        sql.SQL("update {} set source_snapshot = %s where reconcile_id = %s").format(control.table(schema, "reconcile_runs")),
+                        sql.SQL("update {} set source_snapshot = %s where reconcile_id = %s").format(
+                            control.table(schema, "reconcile_runs")
+                        ),
                         (point.snapshot, reconcile_id),
                     )
                 folder = reports.run_folder(config.reports_root, report_name, reconcile_id)
@@ -223,7 +248,9 @@ def reconcile(
                     with control.step(ctl, schema, run_id, f"reconcile {level}") as detail:
                         level_started = time.perf_counter()
                         if point.app_not_comparable and level in READ_APP_ONLY:
-                            result = LevelResult(level, checks=[Check("app", NOT_AVAILABLE, detail=point.app_not_comparable)])
+                            result = LevelResult(
+                                level, checks=[Check("app", NOT_AVAILABLE, detail=point.app_not_comparable)]
+                            )
                         else:
                             result = RUNNERS[level](context)
                         result.seconds = time.perf_counter() - level_started
@@ -237,15 +264,20 @@ def reconcile(
                 _record(ctl, schema, outcome)
         except BaseException:
             ctl.execute(
-                sql.SQL("update {} set status = 'failed', finished_at = clock_timestamp() where reconcile_id = %s").format(
-                    control.table(schema, "reconcile_runs")
-                ),
+                sql.SQL(
+                    "update {} set status = 'failed', finished_at = clock_timestamp() where reconcile_id = %s"
+                ).format(control.table(schema, "reconcile_runs")),
                 (reconcile_id,),
             )
             control.finish_run(ctl, schema, run_id, "failed")
             raise
-        control.finish_run(ctl, schema, run_id, "succeeded", {"verdict": "passed" if outcome.passed else "failed",
-                                                              "report": outcome.files.get("markdown")})
+        control.finish_run(
+            ctl,
+            schema,
+            run_id,
+            "succeeded",
+            {"verdict": "passed" if outcome.passed else "failed", "report": outcome.files.get("markdown")},
+        )
     return outcome
 
 
@@ -274,7 +306,15 @@ def _record(ctl: psycopg.Connection, schema: str, result: ReconcileResult) -> No
                             "insert into {} (reconcile_id, level, check_name, verdict, source_value, target_value, detail) "
                             "values (%s, %s, %s, %s, %s, %s, %s)"
                         ).format(control.table(schema, "reconcile_verdicts")),
-                        (result.reconcile_id, level.level, name, check.verdict, _text(check.source), _text(check.target), check.detail),
+                        (
+                            result.reconcile_id,
+                            level.level,
+                            name,
+                            check.verdict,
+                            _text(check.source),
+                            _text(check.target),
+                            check.detail,
+                        ),
                     )
 
 
@@ -284,9 +324,17 @@ def _text(value: Any) -> str | None:
 
 # --- one moment for both sides ----------------------------------------------------------------------
 
+
 @contextmanager
-def _consistent_point(config: Config, source: Database, target: Database, levels: Sequence[str], build: bool,
-                      hooks: Hooks, app_not_comparable: str | None) -> Iterator[Point]:
+def _consistent_point(
+    config: Config,
+    source: Database,
+    target: Database,
+    levels: Sequence[str],
+    build: bool,
+    hooks: Hooks,
+    app_not_comparable: str | None,
+) -> Iterator[Point]:
     point = Point(app_not_comparable=app_not_comparable)
     if app_not_comparable:
         point.notes.append(app_not_comparable)
@@ -301,9 +349,13 @@ def _consistent_point(config: Config, source: Database, target: Database, levels
             try:
                 batch = sync.sync_once(config, source, target, snapshot_id=point.snapshot_id, pause=pause)
                 point.synced, point.changes_applied = True, batch.changes
-                hooks.step(f"landing brought to the source snapshot {point.snapshot} ({batch.changes:,} changes applied)")
+                hooks.step(
+                    f"landing brought to the source snapshot {point.snapshot} ({batch.changes:,} changes applied)"
+                )
             except sync.NotLoaded:
-                point.notes.append("landing has no finished load: the source and landing are compared as they are; run `migrate load` first")
+                point.notes.append(
+                    "landing has no finished load: the source and landing are compared as they are; run `migrate load` first"
+                )
             except psycopg.errors.UndefinedTable:
                 point.notes.append("no change capture on the source: landing is compared as it stands")
             except ConfigError as exc:
@@ -313,13 +365,22 @@ def _consistent_point(config: Config, source: Database, target: Database, levels
                 "timestamp capture has no exact point in time: rows written during the comparison can show as differences; "
                 "compare while the source is quiet"
             )
-        if build and not app_not_comparable and set(levels) & READS_APP and point.synced and _has_dbt_project(config) and _app_behind(pause.conn, config):
+        if (
+            build
+            and not app_not_comparable
+            and set(levels) & READS_APP
+            and point.synced
+            and _has_dbt_project(config)
+            and _app_behind(pause.conn, config)
+        ):
             hooks.step("dbt run: bringing app up to landing")
             try:
                 sync.build(config, target)
                 point.built = True
             except DbtFailed as exc:
-                point.notes.append(f"app could not be brought up to landing ({exc}); app-side checks compare an older app")
+                point.notes.append(
+                    f"app could not be brought up to landing ({exc}); app-side checks compare an older app"
+                )
         yield point
 
 
@@ -334,9 +395,11 @@ def _app_not_comparable(conn: psycopg.Connection, config: Config) -> str | None:
     state = control.state(conn, config.control_schema)
     if state is None or state.phase not in ("falling_back", "fallen_back"):
         return None
-    return (f"the migration fell back at {state.changed_at:%Y-%m-%d %H:%M %Z}: app is frozen as the fallback left it and no longer "
-            "follows the source, so the checks that read app are not comparable (source and landing still are); "
-            "`migrate status` says how to rebuild the target before another cutover")
+    return (
+        f"the migration fell back at {state.changed_at:%Y-%m-%d %H:%M %Z}: app is frozen as the fallback left it and no longer "
+        "follows the source, so the checks that read app are not comparable (source and landing still are); "
+        "`migrate status` says how to rebuild the target before another cutover"
+    )
 
 
 def _has_dbt_project(config: Config) -> bool:
@@ -386,20 +449,30 @@ def _first_line(exc: BaseException) -> str:
 
 # --- counts ---------------------------------------------------------------------------------------
 
+
 def _counts(ctx: _Context) -> LevelResult:
     config = ctx.config
     result = LevelResult("counts")
     result.notes += ctx.point.notes
     landing_rows: dict[str, int] = {}
-    with ctx.source_at_point("reconcile counts") as src, connections.connection(ctx.target, command="reconcile counts") as dst:
+    with (
+        ctx.source_at_point("reconcile counts") as src,
+        connections.connection(ctx.target, command="reconcile counts") as dst,
+    ):
         for table in config.tables:
             name = f"{table.name}: source = landing"
             if not postgres.table_exists(src, config.source_schema, table.name):
-                result.checks.append(Check(name, FAILED, detail=f'"{config.source_schema}"."{table.name}" does not exist in the source'))
+                result.checks.append(
+                    Check(name, FAILED, detail=f'"{config.source_schema}"."{table.name}" does not exist in the source')
+                )
                 continue
-            (source_rows,) = src.execute(sql.SQL("select count(*) from {}").format(postgres.qualified(config.source_schema, table.name))).fetchone()
+            (source_rows,) = src.execute(
+                sql.SQL("select count(*) from {}").format(postgres.qualified(config.source_schema, table.name))
+            ).fetchone()
             if not postgres.table_exists(dst, config.landing_schema, table.name):
-                result.checks.append(Check(name, FAILED, source_rows, detail=f"landing has no {table.name}: run `migrate load`"))
+                result.checks.append(
+                    Check(name, FAILED, source_rows, detail=f"landing has no {table.name}: run `migrate load`")
+                )
                 continue
             (live,) = dst.execute(
                 sql.SQL("select count(*) from {} where not {}").format(
@@ -408,7 +481,11 @@ def _counts(ctx: _Context) -> LevelResult:
             ).fetchone()
             landing_rows[table.name] = live
             verdict = PASSED if source_rows == live else FAILED
-            detail = "" if verdict == PASSED else f"{abs(source_rows - live):,} rows {'missing from' if live < source_rows else 'too many in'} landing"
+            detail = (
+                ""
+                if verdict == PASSED
+                else f"{abs(source_rows - live):,} rows {'missing from' if live < source_rows else 'too many in'} landing"
+            )
             result.checks.append(Check(name, verdict, source_rows, live, detail))
         if ctx.point.app_not_comparable:
             result.checks.append(Check("disposition accounting", NOT_AVAILABLE, detail=ctx.point.app_not_comparable))
@@ -420,10 +497,13 @@ def _counts(ctx: _Context) -> LevelResult:
 def _dispositions(conn: psycopg.Connection, config: Config, landing_rows: dict[str, int]) -> list[Check]:
     relation = postgres.qualified(*DISPOSITIONS)
     if not postgres.table_exists(conn, *DISPOSITIONS, kinds=("r", "p", "v", "m")):
-        return [Check(
-            "disposition accounting", NOT_AVAILABLE,
-            detail="quarantine.dispositions does not exist (the dbt project has no dispositions model, or it is not built: `migrate build`)",
-        )]
+        return [
+            Check(
+                "disposition accounting",
+                NOT_AVAILABLE,
+                detail="quarantine.dispositions does not exist (the dbt project has no dispositions model, or it is not built: `migrate build`)",
+            )
+        ]
     rows = conn.execute(
         sql.SQL("select source_table, source_rows, migrated, merged, quarantined from {}").format(relation)
     ).fetchall()
@@ -432,35 +512,58 @@ def _dispositions(conn: psycopg.Connection, config: Config, landing_rows: dict[s
     for table in config.tables:
         row = by_table.get(table.name) or by_table.get(table.name.lower())
         if row is None:
-            checks.append(Check(f"{table.name}: every row accounted for", FAILED,
-                                detail=f"quarantine.dispositions has no row for {table.name}: its rows are not accounted for"))
+            checks.append(
+                Check(
+                    f"{table.name}: every row accounted for",
+                    FAILED,
+                    detail=f"quarantine.dispositions has no row for {table.name}: its rows are not accounted for",
+                )
+            )
             continue
         source_rows, migrated, merged, quarantined = (int(v or 0) for v in row)
         accounted = migrated + merged + quarantined
-        checks.append(Check(
-            f"{table.name}: rows = migrated + merged + quarantined", PASSED if accounted == source_rows else FAILED,
-            source_rows, f"{migrated:,} + {merged:,} + {quarantined:,} = {accounted:,}",
-            "" if accounted == source_rows else f"{source_rows - accounted:+,} rows unaccounted for",
-            {"migrated": migrated, "merged": merged, "quarantined": quarantined},
-        ))
+        checks.append(
+            Check(
+                f"{table.name}: rows = migrated + merged + quarantined",
+                PASSED if accounted == source_rows else FAILED,
+                source_rows,
+                f"{migrated:,} + {merged:,} + {quarantined:,} = {accounted:,}",
+                "" if accounted == source_rows else f"{source_rows - accounted:+,} rows unaccounted for",
+                {"migrated": migrated, "merged": merged, "quarantined": quarantined},
+            )
+        )
         if table.name in landing_rows:
             live = landing_rows[table.name]
-            checks.append(Check(
-                f"{table.name}: dispositions cover landing", PASSED if live == source_rows else FAILED, live, source_rows,
-                "" if live == source_rows else "the dispositions count other rows than landing holds (app not rebuilt since the last sync?)",
-            ))
+            checks.append(
+                Check(
+                    f"{table.name}: dispositions cover landing",
+                    PASSED if live == source_rows else FAILED,
+                    live,
+                    source_rows,
+                    ""
+                    if live == source_rows
+                    else "the dispositions count other rows than landing holds (app not rebuilt since the last sync?)",
+                )
+            )
     return checks
 
 
 # --- checksums ------------------------------------------------------------------------------------
 
+
 def _checksums(ctx: _Context) -> LevelResult:
     result = LevelResult("checksums")
     result.notes += ctx.point.notes
-    result.notes.append("values are hashed as each type stores them; the only merges: " + "; ".join(checksums.NORMALISATIONS))
+    result.notes.append(
+        "values are hashed as each type stores them; the only merges: " + "; ".join(checksums.NORMALISATIONS)
+    )
     with ctx.hooks.bar("hashing source and landing", None) as advance:
         tables = checksums.compare(
-            ctx.config, ctx.source, ctx.target, snapshot_id=ctx.point.snapshot_id, progress=lambda _table, rows: advance(rows),
+            ctx.config,
+            ctx.source,
+            ctx.target,
+            snapshot_id=ctx.point.snapshot_id,
+            progress=lambda _table, rows: advance(rows),
             on_total=getattr(advance, "total", None),
         )
     for table in tables:
@@ -470,28 +573,44 @@ def _checksums(ctx: _Context) -> LevelResult:
             result.checks.append(Check(name, FAILED, detail=table.problem))
             continue
         counts = ", ".join(f"{n} {kind}" for kind in ("missing", "extra", "changed") if (n := table.count(kind)))
-        detail = f"{_plural(table.segments, 'segment')}, {table.segments_differing:,} differ" + (f": {counts}" if counts else "")
+        detail = f"{_plural(table.segments, 'segment')}, {table.segments_differing:,} differ" + (
+            f": {counts}" if counts else ""
+        )
         if table.truncated:
             detail += f" (first {len(table.differences):,} listed)"
-        result.checks.append(Check(
-            name, PASSED if table.matches else FAILED, table.source_rows, table.landing_rows, detail,
-            {
-                "key": list(table.key),
-                "segments": table.segments,
-                "segments_differing": table.segments_differing,
-                "seconds": round(table.seconds, 3),
-                "truncated": table.truncated,
-                "differences": [
-                    {"kind": d.kind, "key": dict(zip(table.key, d.key)), "columns": list(d.columns),
-                     "values": {column: {"source": ours, "landing": theirs} for column, (ours, theirs) in zip(d.columns, d.values)}}
-                    for d in table.differences
-                ],
-            },
-        ))
+        result.checks.append(
+            Check(
+                name,
+                PASSED if table.matches else FAILED,
+                table.source_rows,
+                table.landing_rows,
+                detail,
+                {
+                    "key": list(table.key),
+                    "segments": table.segments,
+                    "segments_differing": table.segments_differing,
+                    "seconds": round(table.seconds, 3),
+                    "truncated": table.truncated,
+                    "differences": [
+                        {
+                            "kind": d.kind,
+                            "key": dict(zip(table.key, d.key)),
+                            "columns": list(d.columns),
+                            "values": {
+                                column: {"source": ours, "landing": theirs}
+                                for column, (ours, theirs) in zip(d.columns, d.values)
+                            },
+                        }
+                        for d in table.differences
+                    ],
+                },
+            )
+        )
     return result
 
 
 # --- sample ---------------------------------------------------------------------------------------
+
 
 def _sample(ctx: _Context) -> LevelResult:
     config = ctx.config
@@ -504,16 +623,31 @@ def _sample(ctx: _Context) -> LevelResult:
             return result
     artifacts = dbt_artifacts.load(config.project_dir)
     if artifacts.manifest is None:
-        result.checks.append(Check("mapping metadata", NOT_AVAILABLE,
-                                   detail="no target/manifest.json with the models' expected values (run `dbt parse` in a dbt project)"))
+        result.checks.append(
+            Check(
+                "mapping metadata",
+                NOT_AVAILABLE,
+                detail="no target/manifest.json with the models' expected values (run `dbt parse` in a dbt project)",
+            )
+        )
         return result
     report_dir = ctx.folder  # datacompy's report per model, beside the run's own
     seed = ctx.sample_seed if ctx.sample_seed is not None else random.randrange(1, 2**31)
-    models, skipped = samples.compare(config, ctx.target, artifacts, sample_size=config.reconcile.sample_size, report_dir=report_dir, seed=seed)
-    result.notes.append(f"sample of up to {config.reconcile.sample_size:,} rows per table (migration.yml reconcile.sample_size), seed {seed}")
+    models, skipped = samples.compare(
+        config, ctx.target, artifacts, sample_size=config.reconcile.sample_size, report_dir=report_dir, seed=seed
+    )
+    result.notes.append(
+        f"sample of up to {config.reconcile.sample_size:,} rows per table (migration.yml reconcile.sample_size), seed {seed}"
+    )
     result.notes += [f"not compared: {line}" for line in skipped]
     if not models:
-        result.checks.append(Check("mapping metadata", NOT_AVAILABLE, detail="no target model has meta.source_table, meta.source_join and expected_sql"))
+        result.checks.append(
+            Check(
+                "mapping metadata",
+                NOT_AVAILABLE,
+                detail="no target model has meta.source_table, meta.source_join and expected_sql",
+            )
+        )
     for model in models:
         result.notes += [f"{model.relation}: {note}" for note in model.notes]
         report = str(Path(model.report_file).relative_to(config.project_dir)) if model.report_file else None
@@ -528,18 +662,30 @@ def _sample(ctx: _Context) -> LevelResult:
             parts.append(f"{model.only_in_app} app rows without a landing row")
         if model.ambiguous:
             parts.append(f"{model.ambiguous} rows joining several landing rows left out")
-        result.checks.append(Check(
-            model.relation, PASSED if model.matches else FAILED,
-            f"{model.sampled:,} of {model.table_rows:,} rows ({model.source_table})",
-            "all values equal" if model.matches else f"{sum(model.mismatched.values()) + model.only_in_app:,} differences",
-            "; ".join(parts),
-            {"compared": model.compared_columns, "not_compared": model.not_compared, "mismatched": model.mismatched,
-             "only_in_app": model.only_in_app, "ambiguous": model.ambiguous, "report": report},
-        ))
+        result.checks.append(
+            Check(
+                model.relation,
+                PASSED if model.matches else FAILED,
+                f"{model.sampled:,} of {model.table_rows:,} rows ({model.source_table})",
+                "all values equal"
+                if model.matches
+                else f"{sum(model.mismatched.values()) + model.only_in_app:,} differences",
+                "; ".join(parts),
+                {
+                    "compared": model.compared_columns,
+                    "not_compared": model.not_compared,
+                    "mismatched": model.mismatched,
+                    "only_in_app": model.only_in_app,
+                    "ambiguous": model.ambiguous,
+                    "report": report,
+                },
+            )
+        )
     return result
 
 
 # --- rules ----------------------------------------------------------------------------------------
+
 
 def _rules(ctx: _Context) -> LevelResult:
     result = LevelResult("rules")
@@ -555,7 +701,7 @@ def _dbt_tests(ctx: _Context, result: LevelResult) -> list[Check]:
     config = ctx.config
     if not _has_dbt_project(config):
         return [Check("dbt tests", NOT_AVAILABLE, detail="no dbt_project.yml in the project folder")]
-    started = datetime.now(timezone.utc)
+    started = datetime.now(UTC)
     failure = None
     try:
         dbt.run(config, ctx.target, ["test"], quiet=True)
@@ -587,11 +733,16 @@ def dbt_test_checks(run_results: dict) -> list[Check]:
         unique_id = str(node.get("unique_id") or "")
         message = str(node.get("message") or "").strip().splitlines()
         failures = node.get("failures")
-        checks.append(Check(
-            unique_id.split(".", 2)[-1] if unique_id else "test", FAILED, None,
-            f"{failures:,} failing rows" if isinstance(failures, int) else str(node.get("status")),
-            message[0] if message else "", {"unique_id": unique_id},
-        ))
+        checks.append(
+            Check(
+                unique_id.split(".", 2)[-1] if unique_id else "test",
+                FAILED,
+                None,
+                f"{failures:,} failing rows" if isinstance(failures, int) else str(node.get("status")),
+                message[0] if message else "",
+                {"unique_id": unique_id},
+            )
+        )
     return checks
 
 
@@ -610,9 +761,18 @@ def _rule(ctx: _Context, rule: RuleCheck) -> Check:
     differing = [g for g in groups if not g["equal"]]
     source_total = sum(_number(g["source"]) for g in groups)
     target_total = sum(_number(g["target"]) for g in groups)
-    detail = f"{_plural(len(groups), 'group')}, {len(differing):,} differ" + (f" (tolerance {rule.tolerance:g})" if rule.tolerance else "")
+    detail = f"{_plural(len(groups), 'group')}, {len(differing):,} differ" + (
+        f" (tolerance {rule.tolerance:g})" if rule.tolerance else ""
+    )
     shown = (differing + [g for g in groups if g["equal"]])[:LISTED_GROUPS]
-    return Check(rule.name, PASSED if ok else FAILED, source_total, target_total, detail, {"groups": shown, "groups_total": len(groups)})
+    return Check(
+        rule.name,
+        PASSED if ok else FAILED,
+        source_total,
+        target_total,
+        detail,
+        {"groups": shown, "groups_total": len(groups)},
+    )
 
 
 def _number(value: Any) -> Decimal:
@@ -626,11 +786,14 @@ def _number(value: Any) -> Decimal:
         return Decimal(0)
 
 
-def compare_figures(source_rows: Sequence[Sequence], target_rows: Sequence[Sequence], tolerance: float = 0.0) -> tuple[bool, list[dict]]:
+def compare_figures(
+    source_rows: Sequence[Sequence], target_rows: Sequence[Sequence], tolerance: float = 0.0
+) -> tuple[bool, list[dict]]:
     """Rows of (group..., figure) from each side → whether every group's figures agree, and the groups.
 
     A group present on one side only counts as 0 on the other; a group returned twice is summed.
     """
+
     def by_group(rows: Sequence[Sequence]) -> dict[tuple, Decimal]:
         figures: dict[tuple, Decimal] = {}
         for row in rows:
@@ -644,12 +807,20 @@ def compare_figures(source_rows: Sequence[Sequence], target_rows: Sequence[Seque
     groups = []
     for group in sorted(set(source) | set(target)):
         a, b = source.get(group, Decimal(0)), target.get(group, Decimal(0))
-        groups.append({"group": list(group), "source": a, "target": b, "difference": b - a,
-                       "equal": abs(b - a) <= Decimal(str(tolerance))})
+        groups.append(
+            {
+                "group": list(group),
+                "source": a,
+                "target": b,
+                "difference": b - a,
+                "equal": abs(b - a) <= Decimal(str(tolerance)),
+            }
+        )
     return all(g["equal"] for g in groups), groups
 
 
 # --- performance ----------------------------------------------------------------------------------
+
 
 def _performance(ctx: _Context) -> LevelResult:
     result = LevelResult("performance")
@@ -657,8 +828,10 @@ def _performance(ctx: _Context) -> LevelResult:
     if not queries:
         result.notes.append("no performance_queries in migration.yml (reconcile.performance_queries)")
         return result
-    with ctx.hooks.bar("timing target queries", sum(q.runs for q in queries)) as advance, \
-            connections.connection(ctx.target, command="reconcile performance", autocommit=True) as conn:
+    with (
+        ctx.hooks.bar("timing target queries", sum(q.runs for q in queries)) as advance,
+        connections.connection(ctx.target, command="reconcile performance", autocommit=True) as conn,
+    ):
         for query in queries:
             result.checks.append(_time_query(conn, query, advance))
     return result
@@ -690,11 +863,20 @@ def _time_query(conn: psycopg.Connection, query: PerformanceQuery, advance: Call
         problems.append("the plan reads no index")
     uses = f"index: {', '.join(indexes)}" if indexes else "no index (sequential scan)"
     return Check(
-        query.name, FAILED if problems else PASSED, f"p95 ≤ {query.p95_ms:,g} ms",
+        query.name,
+        FAILED if problems else PASSED,
+        f"p95 ≤ {query.p95_ms:,g} ms",
         f"p50 {p50:,.2f} ms, p95 {p95:,.2f} ms, max {worst:,.2f} ms",
         "; ".join(problems + [f"{query.runs} runs", uses]),
-        {"p50_ms": round(p50, 3), "p95_ms": round(p95, 3), "max_ms": round(worst, 3), "runs": query.runs,
-         "limit_p95_ms": query.p95_ms, "indexes": indexes, "sql": query.sql},
+        {
+            "p50_ms": round(p50, 3),
+            "p95_ms": round(p95, 3),
+            "max_ms": round(worst, 3),
+            "runs": query.runs,
+            "limit_p95_ms": query.p95_ms,
+            "indexes": indexes,
+            "sql": query.sql,
+        },
     )
 
 
@@ -726,6 +908,7 @@ def plan_indexes(plan: Any) -> list[str]:
 
 # --- smoke ----------------------------------------------------------------------------------------
 
+
 def _smoke(ctx: _Context) -> LevelResult:
     result = LevelResult("smoke")
     checks = ctx.config.reconcile.smoke
@@ -743,21 +926,40 @@ def _smoke_sql(ctx: _Context, check: SmokeCheck) -> Check:
             rows = conn.execute(check.sql).fetchall()
             conn.rollback()
     except psycopg.Error as exc:
-        return Check(check.name, FAILED, describe_expectation(check.expect), None, f"failed: {_first_line(exc)}", {"sql": check.sql})
+        return Check(
+            check.name,
+            FAILED,
+            describe_expectation(check.expect),
+            None,
+            f"failed: {_first_line(exc)}",
+            {"sql": check.sql},
+        )
     ok, actual = expectation_met(check.expect, rows=rows)
-    return Check(check.name, PASSED if ok else FAILED, describe_expectation(check.expect), actual, "", {"sql": check.sql})
+    return Check(
+        check.name, PASSED if ok else FAILED, describe_expectation(check.expect), actual, "", {"sql": check.sql}
+    )
 
 
 def _smoke_command(ctx: _Context, check: SmokeCheck) -> Check:
     assert check.command is not None
     try:
-        finished = processes.run_status(list(check.command), env=processes.libpq_env(ctx.target.url), cwd=ctx.config.project_dir)
+        finished = processes.run_status(
+            list(check.command), env=processes.libpq_env(ctx.target.url), cwd=ctx.config.project_dir
+        )
     except HarnessError as exc:
-        return Check(check.name, FAILED, describe_expectation(check.expect), None, str(exc), {"command": list(check.command)})
+        return Check(
+            check.name, FAILED, describe_expectation(check.expect), None, str(exc), {"command": list(check.command)}
+        )
     ok, actual = expectation_met(check.expect, exit_code=finished.exit_code, output=finished.output)
     tail = finished.output.strip().splitlines()
-    return Check(check.name, PASSED if ok else FAILED, describe_expectation(check.expect), actual,
-                 "" if ok or not tail else f"output: {tail[-1][:200]}", {"command": list(check.command)})
+    return Check(
+        check.name,
+        PASSED if ok else FAILED,
+        describe_expectation(check.expect),
+        actual,
+        "" if ok or not tail else f"output: {tail[-1][:200]}",
+        {"command": list(check.command)},
+    )
 
 
 def describe_expectation(expect: Expectation) -> str:
@@ -770,12 +972,15 @@ def describe_expectation(expect: Expectation) -> str:
     return repr(expect.value)
 
 
-def expectation_met(expect: Expectation, *, rows: Sequence[Sequence] | None = None, exit_code: int | None = None,
-                    output: str = "") -> tuple[bool, str]:
+def expectation_met(
+    expect: Expectation, *, rows: Sequence[Sequence] | None = None, exit_code: int | None = None, output: str = ""
+) -> tuple[bool, str]:
     """Whether a smoke check's result is what migration.yml expects, and the result as text."""
     if expect.kind == "exit_code":
         ok = exit_code == expect.value and (expect.contains is None or expect.contains in output)
-        return ok, f"exit {exit_code}" + ("" if expect.contains is None or expect.contains in output else ", text not in the output")
+        return ok, f"exit {exit_code}" + (
+            "" if expect.contains is None or expect.contains in output else ", text not in the output"
+        )
     rows = list(rows or [])
     if expect.kind == "rows":
         return len(rows) == expect.value, f"{len(rows)} rows"

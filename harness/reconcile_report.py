@@ -4,11 +4,13 @@ The content is laid out once, as blocks (headings, paragraphs, bullets, tables),
 dict; Markdown and a self-contained HTML page are two renderings of the same blocks
 (harness.render), so they cannot disagree. The status of every level comes first, the details after.
 """
+
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from harness import render, reports
 from harness.render import Block, bullets, heading, paragraph, table
@@ -43,17 +45,30 @@ def blocks(data: dict) -> Iterator[Block]:
         facts.append(f"source snapshot `{point['snapshot']}`")
     yield paragraph(" · ".join(facts))
     verdict = data["verdict"]
-    yield paragraph(f"{ICON.get(verdict, '')} **{'Every selected level passed' if verdict == 'passed' else 'Some level failed'}.**")
+    yield paragraph(
+        f"{ICON.get(verdict, '')} **{'Every selected level passed' if verdict == 'passed' else 'Some level failed'}.**"
+    )
     yield table(
         ("level", "verdict", "checks passed", "failed", "not available", "seconds"),
-        [[f"{ICON.get(level['verdict'], '')} {level['level']}", level["verdict"], level["passed"], level["failed"], level["not_available"],
-          f"{level['seconds']:,.1f}"] for level in data["levels"]],
+        [
+            [
+                f"{ICON.get(level['verdict'], '')} {level['level']}",
+                level["verdict"],
+                level["passed"],
+                level["failed"],
+                level["not_available"],
+                f"{level['seconds']:,.1f}",
+            ]
+            for level in data["levels"]
+        ],
         "llrrrr",
     )
     how = []
     if point.get("synced"):
-        how.append(f"Landing was brought to exactly the source snapshot ({point.get('changes_applied', 0):,} captured changes applied) "
-                   "with sync paused, so both sides describe the same moment.")
+        how.append(
+            f"Landing was brought to exactly the source snapshot ({point.get('changes_applied', 0):,} captured changes applied) "
+            "with sync paused, so both sides describe the same moment."
+        )
     if point.get("built"):
         how.append("The app models were brought up to landing with `dbt run` first.")
     how += point.get("notes") or []
@@ -71,31 +86,67 @@ def _level(level: dict) -> Iterator[Block]:
         return
     yield table(
         ("check", "verdict", "source", "target", "detail"),
-        [[c["name"], f"{ICON.get(c['verdict'], '')} {c['verdict']}", _value(c["source"]), _value(c["target"]), c["detail"]] for c in level["checks"]],
+        [
+            [
+                c["name"],
+                f"{ICON.get(c['verdict'], '')} {c['verdict']}",
+                _value(c["source"]),
+                _value(c["target"]),
+                c["detail"],
+            ]
+            for c in level["checks"]
+        ],
         "lllll",
     )
     for check in level["checks"]:
         data = check.get("data") or {}
         if data.get("differences"):
-            rows = [[d["kind"], ", ".join(f"{k}={v}" for k, v in d["key"].items()), ", ".join(d["columns"]), _values(d.get("values") or {})]
-                    for d in data["differences"][:SHOWN_DIFFERENCES]]
+            rows = [
+                [
+                    d["kind"],
+                    ", ".join(f"{k}={v}" for k, v in d["key"].items()),
+                    ", ".join(d["columns"]),
+                    _values(d.get("values") or {}),
+                ]
+                for d in data["differences"][:SHOWN_DIFFERENCES]
+            ]
             yield heading(f"{check['name']}: differing rows", 3)
             more = len(data["differences"]) - len(rows)
             if more > 0 or data.get("truncated"):
-                yield paragraph(f"The first {len(rows):,} are listed; reconciliation.json has {len(data['differences']):,}"
-                                + (", and more rows differ than were located" if data.get("truncated") else "") + ".")
+                yield paragraph(
+                    f"The first {len(rows):,} are listed; reconciliation.json has {len(data['differences']):,}"
+                    + (", and more rows differ than were located" if data.get("truncated") else "")
+                    + "."
+                )
             yield table(("kind", "key", "differing columns", "source → landing"), rows, "llll")
         if data.get("groups") and check["verdict"] == "failed":
             yield heading(f"{check['name']}: figures", 3)
-            yield table(("group", "source", "target", "difference"),
-                        [[" / ".join(g["group"]) or "(all)", _value(g["source"]), _value(g["target"]), _value(g["difference"])] for g in data["groups"]],
-                        "lrrr")
+            yield table(
+                ("group", "source", "target", "difference"),
+                [
+                    [
+                        " / ".join(g["group"]) or "(all)",
+                        _value(g["source"]),
+                        _value(g["target"]),
+                        _value(g["difference"]),
+                    ]
+                    for g in data["groups"]
+                ],
+                "lrrr",
+            )
         if data.get("report"):
-            yield paragraph(f"{check['name']}: datacompy report `{data['report']}`"
-                            + (f"; not compared (no expected_sql): {', '.join(data['not_compared'])}" if data.get("not_compared") else ""))
+            yield paragraph(
+                f"{check['name']}: datacompy report `{data['report']}`"
+                + (
+                    f"; not compared (no expected_sql): {', '.join(data['not_compared'])}"
+                    if data.get("not_compared")
+                    else ""
+                )
+            )
 
 
 # --- the renderings -----------------------------------------------------------------------------
+
 
 def markdown(data: dict) -> str:
     return render.markdown(blocks(data))

@@ -7,6 +7,7 @@ An optional traffic command (`migrate rehearse --traffic-command`) writes to the
 following the rehearsal's routing file. The real source and target are only read. Each step's time is recorded under a `rehearse` run in the
 real control schema, and the rehearsal with the fingerprint of the models it exercised.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -15,9 +16,10 @@ import json
 import os
 import time
 import uuid
+from collections.abc import Callable
+from contextlib import AbstractContextManager as ContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, ContextManager
 
 from psycopg import sql
 
@@ -43,8 +45,13 @@ def _disposable(db: Database, name: str) -> Database:
 
 
 def rehearse(
-    config: Config, source: Database, target: Database, *, on_step: Callable[[str, float], None] | None = None,
-    traffic_command: list[str] | None = None, quiet: bool = True,
+    config: Config,
+    source: Database,
+    target: Database,
+    *,
+    on_step: Callable[[str, float], None] | None = None,
+    traffic_command: list[str] | None = None,
+    quiet: bool = True,
     progress: Callable[[str], ContextManager[load.Progress]] | None = None,
 ) -> Rehearsal:
     """`traffic_command` runs from the load until the end of the fallback, with MIGRATE_SOURCE_URL and
@@ -54,24 +61,36 @@ def rehearse(
     started = time.perf_counter()
     schema = config.control_schema
     suffix = uuid.uuid4().hex[:6]
-    copy_source_name, copy_target_name = (postgres.fitting_name(f"{db.name}_rehearsal_{suffix}", db.name, suffix) for db in (source, target))
+    copy_source_name, copy_target_name = (
+        postgres.fitting_name(f"{db.name}_rehearsal_{suffix}", db.name, suffix) for db in (source, target)
+    )
     # Routing of the rehearsal goes to a file of its own, and neither switch command runs: the real
     # applications must not move.
-    rehearsal_config = dataclasses.replace(config, cutover=dataclasses.replace(
-        config.cutover, switch_command=None, switch_back_command=None, routing_file=".migrate/rehearsal-routing.json"))
+    rehearsal_config = dataclasses.replace(
+        config,
+        cutover=dataclasses.replace(
+            config.cutover,
+            switch_command=None,
+            switch_back_command=None,
+            routing_file=".migrate/rehearsal-routing.json",
+        ),
+    )
     with connections.connection(target, command="rehearse", autocommit=True) as ctl:
         control.ensure(ctl, schema)
         run_id = control.start_run(ctl, schema, "rehearse")
         (rehearsal_id,) = ctl.execute(
-            sql.SQL("insert into {} (run_id, models_fingerprint) values (%s, %s) returning rehearsal_id").format(control.table(schema, "rehearsals")),
+            sql.SQL("insert into {} (run_id, models_fingerprint) values (%s, %s) returning rehearsal_id").format(
+                control.table(schema, "rehearsals")
+            ),
             (run_id, cutover.models_fingerprint(config.project_dir)),
         ).fetchone()
         result = Rehearsal(rehearsal_id)
         # Its reports go to a folder of its own, and say where they come from: they never stand
         # for the real cutover's.
         folder = reports.run_folder(config.reports_root, "rehearsal", rehearsal_id)
-        rehearsal_config = dataclasses.replace(rehearsal_config, reports_dir=folder,
-                                               name=f"{config.name} (rehearsal {rehearsal_id}, on disposable copies)")
+        rehearsal_config = dataclasses.replace(
+            rehearsal_config, reports_dir=folder, name=f"{config.name} (rehearsal {rehearsal_id}, on disposable copies)"
+        )
         copy_source = _disposable(source, copy_source_name)
         copy_target = _disposable(target, copy_target_name)
 
@@ -94,29 +113,70 @@ def rehearse(
 
         traffic = contextlib.ExitStack()
         try:
-            timed("backup", lambda d: d.update(backup_id=backup.backup(config, source, target, "source", config.project_dir / ".migrate" / "backups").backup_id))
+            timed(
+                "backup",
+                lambda d: d.update(
+                    backup_id=backup.backup(
+                        config, source, target, "source", config.project_dir / ".migrate" / "backups"
+                    ).backup_id
+                ),
+            )
             # The source copy may share the target's server: it is disposable, dropped when the rehearsal ends.
-            timed("restore", lambda d: d.update(rows=sum(backup.restore(config, source, target, copy_source_name, allow_source_copy=True).row_counts.values())))
+            timed(
+                "restore",
+                lambda d: d.update(
+                    rows=sum(
+                        backup.restore(
+                            config, source, target, copy_source_name, allow_source_copy=True
+                        ).row_counts.values()
+                    )
+                ),
+            )
             # Made as provision makes the target: the source's encoding and locale, target.database_options over them.
-            connections.create_target_database(config, copy_source, connections.with_database(target.url, "postgres"), copy_target_name)
+            connections.create_target_database(
+                config, copy_source, connections.with_database(target.url, "postgres"), copy_target_name
+            )
             if traffic_command:
                 routing = config.project_dir / rehearsal_config.cutover.routing_file
                 routing.unlink(missing_ok=True)
-                env = {**os.environ, "MIGRATE_SOURCE_URL": copy_source.url, "MIGRATE_TARGET_URL": copy_target.url, "MIGRATE_ROUTING_FILE": str(routing)}
-                traffic.enter_context(processes.background(traffic_command, env=env, cwd=config.project_dir,
-                                                           log=folder / "traffic.log", what="the rehearsal's traffic command"))
+                env = {
+                    **os.environ,
+                    "MIGRATE_SOURCE_URL": copy_source.url,
+                    "MIGRATE_TARGET_URL": copy_target.url,
+                    "MIGRATE_ROUTING_FILE": str(routing),
+                }
+                traffic.enter_context(
+                    processes.background(
+                        traffic_command,
+                        env=env,
+                        cwd=config.project_dir,
+                        log=folder / "traffic.log",
+                        what="the rehearsal's traffic command",
+                    )
+                )
+
             def copy(detail: dict) -> None:
                 with progress("loading the copies") if progress else contextlib.nullcontext() as bar:
                     detail.update(rows=load.load(rehearsal_config, copy_source, copy_target, progress=bar).rows)
 
             timed("load", copy)
-            timed("build", lambda d: d.update(nodes=sync.build(rehearsal_config, copy_target, ("build", "--full-refresh"), quiet=quiet).succeeded))
+            timed(
+                "build",
+                lambda d: d.update(
+                    nodes=sync.build(rehearsal_config, copy_target, ("build", "--full-refresh"), quiet=quiet).succeeded
+                ),
+            )
             timed("sync", lambda d: d.update(changes=sync.apply(rehearsal_config, copy_source, copy_target).changes))
 
             def verify(detail: dict, *, build: bool = True) -> None:
                 # After a fallback `app` is frozen and no longer the system of record: source and landing are compared.
                 outcome = reconcile.reconcile(
-                    rehearsal_config, copy_source, copy_target, ["counts", "checksums"], build=build, report_name="rehearsal-reconciliation"
+                    rehearsal_config,
+                    copy_source,
+                    copy_target,
+                    ["counts", "checksums"],
+                    build=build,
+                    report_name="rehearsal-reconciliation",
                 )
                 detail["passed"] = outcome.passed
                 if not outcome.passed:
@@ -124,30 +184,55 @@ def rehearse(
 
             timed("reconcile", verify)
             falls_back = bool(fallback.reverse_models(rehearsal_config, copy_target))
-            steps = cutover.run(rehearsal_config, copy_source, copy_target, skip_gates=True, stop_before=None if falls_back else "switch").steps
+            steps = cutover.run(
+                rehearsal_config,
+                copy_source,
+                copy_target,
+                skip_gates=True,
+                stop_before=None if falls_back else "switch",
+            ).steps
             record(steps)
             if falls_back:
                 begun = time.perf_counter()
-                record(fallback.run(rehearsal_config, copy_source, copy_target, decided_by="rehearsal", reason="rehearsal").steps)
+                record(
+                    fallback.run(
+                        rehearsal_config, copy_source, copy_target, decided_by="rehearsal", reason="rehearsal"
+                    ).steps
+                )
                 result.timings["rollback"] = time.perf_counter() - begun
                 traffic.close()
-                timed("sync_after_rollback", lambda d: d.update(changes=sync.apply_until_caught_up(rehearsal_config, copy_source, copy_target)))
+                timed(
+                    "sync_after_rollback",
+                    lambda d: d.update(changes=sync.apply_until_caught_up(rehearsal_config, copy_source, copy_target)),
+                )
             else:
                 traffic.close()
-                timed("rollback", lambda d: d.update(unfrozen=rollback.abort(rehearsal_config, copy_source, copy_target, decided_by="rehearsal", reason="rehearsal").unfrozen))
+                timed(
+                    "rollback",
+                    lambda d: d.update(
+                        unfrozen=rollback.abort(
+                            rehearsal_config, copy_source, copy_target, decided_by="rehearsal", reason="rehearsal"
+                        ).unfrozen
+                    ),
+                )
             timed("verify_after_rollback", lambda d: verify(d, build=not falls_back))
             result.fallback = falls_back
             result.seconds = time.perf_counter() - started
             ctl.execute(
-                sql.SQL("update {} set status = 'succeeded', finished_at = clock_timestamp(), timings = %s where rehearsal_id = %s").format(
-                    control.table(schema, "rehearsals")
-                ),
+                sql.SQL(
+                    "update {} set status = 'succeeded', finished_at = clock_timestamp(), timings = %s where rehearsal_id = %s"
+                ).format(control.table(schema, "rehearsals")),
                 (json.dumps(result.timings), rehearsal_id),
             )
             control.finish_run(ctl, schema, run_id, "succeeded", {"seconds": result.seconds})
             result.report = write_report(config, folder, result, traffic_command).markdown
         except BaseException:
-            ctl.execute(sql.SQL("update {} set status = 'failed', finished_at = clock_timestamp() where rehearsal_id = %s").format(control.table(schema, "rehearsals")), (rehearsal_id,))
+            ctl.execute(
+                sql.SQL(
+                    "update {} set status = 'failed', finished_at = clock_timestamp() where rehearsal_id = %s"
+                ).format(control.table(schema, "rehearsals")),
+                (rehearsal_id,),
+            )
             control.finish_run(ctl, schema, run_id, "failed")
             raise
         finally:
@@ -158,20 +243,35 @@ def rehearse(
 
 
 def write_report(config: Config, folder: Path, result: Rehearsal, traffic_command: list[str] | None) -> reports.Written:
-    data = {"rehearsal_id": result.rehearsal_id, "seconds": result.seconds, "fallback": result.fallback,
-            "traffic_command": traffic_command, "timings": result.timings}
+    data = {
+        "rehearsal_id": result.rehearsal_id,
+        "seconds": result.seconds,
+        "fallback": result.fallback,
+        "traffic_command": traffic_command,
+        "timings": result.timings,
+    }
 
     def render(d: dict) -> str:
-        return markdown([
-            heading(f"Rehearsal {d['rehearsal_id']}", 1),
-            paragraph(f"The whole cycle on disposable copies took **{d['seconds']:.0f} s**; "
-                      + ("it cut over through the switch and fell back through the reverse models." if d["fallback"]
-                         else "the project has no reverse models, so it rolled back before the switch.")
-                      + (f" Traffic: `{' '.join(d['traffic_command'])}` (output in traffic.log beside this report)." if d["traffic_command"]
-                         else " No traffic ran (`migrate rehearse --traffic-command ...`).")),
-            paragraph("The cutover runbook (`migrate cutover --dry-run`) takes its step durations from here."),
-            table(("step", "seconds"), [(name, f"{seconds:.2f}") for name, seconds in d["timings"].items()]),
-        ])
+        return markdown(
+            [
+                heading(f"Rehearsal {d['rehearsal_id']}", 1),
+                paragraph(
+                    f"The whole cycle on disposable copies took **{d['seconds']:.0f} s**; "
+                    + (
+                        "it cut over through the switch and fell back through the reverse models."
+                        if d["fallback"]
+                        else "the project has no reverse models, so it rolled back before the switch."
+                    )
+                    + (
+                        f" Traffic: `{' '.join(d['traffic_command'])}` (output in traffic.log beside this report)."
+                        if d["traffic_command"]
+                        else " No traffic ran (`migrate rehearse --traffic-command ...`)."
+                    )
+                ),
+                paragraph("The cutover runbook (`migrate cutover --dry-run`) takes its step durations from here."),
+                table(("step", "seconds"), [(name, f"{seconds:.2f}") for name, seconds in d["timings"].items()]),
+            ]
+        )
 
     return reports.write_in(folder, "rehearsal", data, render)
 

@@ -9,14 +9,15 @@ The format_* helpers are shared by every report; the content is laid out as bloc
 by harness.render, which also writes every file. Each lifecycle step's report lays out its own
 content (the assessment's: harness/assess/report.py).
 """
+
 from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Callable
 
 from harness.render import write_atomic
 
@@ -38,7 +39,7 @@ class Written:
 
 def run_folder(root: Path, name: str, run: object | None = None) -> Path:
     """A new folder root/<name>/<UTC time>-<run> for one run's report (and its attachments)."""
-    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
     folder = root / name / (f"{stamp}-{run}" if run is not None else stamp)
     folder.mkdir(parents=True, exist_ok=False)
     return folder

@@ -6,16 +6,16 @@ carrying the new application's changes into the legacy schema before switching b
 finished: the switch intent recorded by the cutover (phase `switching` on), or a routing file that
 sends a table to the new side which no earlier wave switched. Aborting then would leave the
 applications writing the new side while the source is written again: a split brain."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-
 from harness import connections, control, cutover, engines, fallback, runbook
-from harness.engines.postgres import capture
 from harness.config import Config
 from harness.connections import Database
 from harness.engines.base import Connection
+from harness.engines.postgres import capture
 from harness.errors import HarnessError
 from harness.provision import APP_SCHEMA
 
@@ -28,15 +28,21 @@ class RollbackRefused(HarnessError):
 AFTER_SWITCH = (cutover.SWITCHING, "switched", cutover.PARTLY_SWITCHED, "falling_back")
 
 
-def rollback(config: Config, source: Database, target: Database, *, decided_by: str, reason: str, on_step=None) -> Aborted | fallback.FallbackResult:
+def rollback(
+    config: Config, source: Database, target: Database, *, decided_by: str, reason: str, on_step=None
+) -> Aborted | fallback.FallbackResult:
     """Abort before the switch; fall back after it (or finish a fallback that was interrupted)."""
     with connections.connection(target, command="rollback", autocommit=True) as ctl:
         control.ensure(ctl, config.control_schema)
         phase = control.phase(ctl, config.control_schema)
         if phase == "fallen_back":
-            raise RollbackRefused("the migration already fell back: the legacy application writes the legacy schema again; nothing to roll back")
+            raise RollbackRefused(
+                "the migration already fell back: the legacy application writes the legacy schema again; nothing to roll back"
+            )
         if phase == "decommissioned":
-            raise RollbackRefused("the migration was decommissioned: capture is gone from the source, so no fallback is possible any more")
+            raise RollbackRefused(
+                "the migration was decommissioned: capture is gone from the source, so no fallback is possible any more"
+            )
         after_switch = falls_back(config, ctl)
     if after_switch:
         return fallback.run(config, source, target, decided_by=decided_by, reason=reason, on_step=on_step)
@@ -56,8 +62,10 @@ def falls_back(config: Config, ctl: Connection) -> str | None:
     earlier = set(cutover.tables_of(config, control.waves_cut_over(ctl, schema)))
     routed = [table for table, side in cutover.read_routing(config).items() if side == "new" and table not in earlier]
     if routed:
-        return (f"the routing file {config.project_dir / config.cutover.routing_file} sends {', '.join(routed)} to the new system "
-                "(if that is stale, route them back to legacy first)")
+        return (
+            f"the routing file {config.project_dir / config.cutover.routing_file} sends {', '.join(routed)} to the new system "
+            "(if that is stale, route them back to legacy first)"
+        )
     return None
 
 
@@ -81,8 +89,11 @@ def abort(config: Config, source: Database, target: Database, *, decided_by: str
         earlier_waves = control.waves_cut_over(ctl, schema) if detail.get("strategy") == "phased" else {}
         if earlier_waves:
             tables = detail["tables"]
-            still_captured = [name for run in earlier_waves.values()
-                              for name in runbook.step_details(ctl, schema, run).get("catch_up", {}).get("reverse_capture", [])]
+            still_captured = [
+                name
+                for run in earlier_waves.values()
+                for name in runbook.step_details(ctl, schema, run).get("catch_up", {}).get("reverse_capture", [])
+            ]
         with connections.connection(source, command="rollback", autocommit=True) as src:
             engine = engines.source_engine(config)
             frozen = [name for name in engine.frozen_tables(src, config.source_schema) if name in tables]
@@ -94,7 +105,15 @@ def abort(config: Config, source: Database, target: Database, *, decided_by: str
             capture.remove_triggers(ctl, APP_SCHEMA)
             control.set_phase(ctl, schema, "syncing")
         if run_id:
-            control.finish_run(ctl, schema, run_id, "failed", {**detail, "rolled_back": True, "decided_by": decided_by, "reason": reason})
-        rollback_run = control.start_run(ctl, schema, "rollback", {"decided_by": decided_by, "reason": reason, "cutover_run": run_id})
+            control.finish_run(
+                ctl,
+                schema,
+                run_id,
+                "failed",
+                {**detail, "rolled_back": True, "decided_by": decided_by, "reason": reason},
+            )
+        rollback_run = control.start_run(
+            ctl, schema, "rollback", {"decided_by": decided_by, "reason": reason, "cutover_run": run_id}
+        )
         control.finish_run(ctl, schema, rollback_run, "succeeded", {"unfrozen": frozen})
     return Aborted(run_id, frozen)

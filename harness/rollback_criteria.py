@@ -8,13 +8,15 @@ but its own record: a run `rollback check` and its rows in `rollback_checks`.
 The criteria look back from the switch (or, before it, from the start of the newest cutover):
 a reconcile that failed last week says nothing about the system running now.
 """
+
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from typing import Any, Callable
+from typing import Any
 
 import psycopg
 from psycopg import sql
@@ -56,7 +58,9 @@ def authorize(config: Config, role: str | None) -> None:
     """Refuse a rollback decided by anyone but a decider (rollback.deciders)."""
     deciders = config.rollback.deciders
     if not deciders:
-        raise RollbackNotAuthorized("no one may decide a rollback: name owners in migration.yml and list their roles under rollback.deciders")
+        raise RollbackNotAuthorized(
+            "no one may decide a rollback: name owners in migration.yml and list their roles under rollback.deciders"
+        )
     if not role:
         raise RollbackNotAuthorized(f"--role is needed: the decider's owner role, one of {', '.join(deciders)}")
     if role not in deciders:
@@ -77,15 +81,21 @@ def nothing_to_roll_back(config: Config, target: Database) -> str | None:
         control.ensure(conn, schema)
         state = control.state(conn, schema)
         if state and state.phase == "fallen_back":
-            return (f"the migration already fell back at {_at(state.changed_at)}: the legacy system is the system of record "
-                    "again, so there is nothing to roll back")
+            return (
+                f"the migration already fell back at {_at(state.changed_at)}: the legacy system is the system of record "
+                "again, so there is nothing to roll back"
+            )
         if state and state.phase == "decommissioned":
             return f"the migration was decommissioned at {_at(state.changed_at)}: no rollback is possible any more"
         if state and state.switched_at:
             return None  # switched (or some waves): the criteria are what they are for
-        began = conn.execute(sql.SQL("select 1 from {} where command = 'cutover' limit 1").format(control.table(schema, "runs"))).fetchone()
+        began = conn.execute(
+            sql.SQL("select 1 from {} where command = 'cutover' limit 1").format(control.table(schema, "runs"))
+        ).fetchone()
         if began is None:
-            return "no cutover has begun: the applications write the legacy system, so there is nothing to roll back yet"
+            return (
+                "no cutover has begun: the applications write the legacy system, so there is nothing to roll back yet"
+            )
     return None
 
 
@@ -98,13 +108,15 @@ def evaluate(config: Config, source: Database, target: Database) -> list[Verdict
         since = _since(conn, schema)
         verdicts = [_evaluate_one(config, conn, target, criterion, since) for criterion in config.rollback.criteria]
         state = control.state(conn, schema)
-        run_id = control.start_run(conn, schema, "rollback check", {"phase": state.phase if state else None, "since": since.label})
+        run_id = control.start_run(
+            conn, schema, "rollback check", {"phase": state.phase if state else None, "since": since.label}
+        )
         with conn.transaction():
             for v in verdicts:
                 conn.execute(
-                    sql.SQL("insert into {} (run_id, criterion, kind, state, figure, threshold, detail) values (%s, %s, %s, %s, %s, %s, %s)").format(
-                        control.table(schema, "rollback_checks")
-                    ),
+                    sql.SQL(
+                        "insert into {} (run_id, criterion, kind, state, figure, threshold, detail) values (%s, %s, %s, %s, %s, %s, %s)"
+                    ).format(control.table(schema, "rollback_checks")),
                     (run_id, v.name, v.kind, v.state, v.figure, v.limit, v.detail or None),
                 )
         control.finish_run(conn, schema, run_id, "succeeded", {"met": [v.name for v in met(verdicts)]})
@@ -116,7 +128,9 @@ def _since(conn: psycopg.Connection, schema: str) -> Since:
     if state and state.switched_at:
         return Since(state.switched_at, "since the switch")
     row = conn.execute(
-        sql.SQL("select started_at from {} where command = 'cutover' order by run_id desc limit 1").format(control.table(schema, "runs"))
+        sql.SQL("select started_at from {} where command = 'cutover' order by run_id desc limit 1").format(
+            control.table(schema, "runs")
+        )
     ).fetchone()
     if row:
         return Since(row[0], "since the cutover began")
@@ -127,7 +141,9 @@ def _at(moment: datetime) -> str:
     return f"{moment:%Y-%m-%d %H:%M:%S %Z}".strip()
 
 
-def _evaluate_one(config: Config, conn: psycopg.Connection, target: Database, criterion: RollbackCriterion, since: Since) -> Verdict:
+def _evaluate_one(
+    config: Config, conn: psycopg.Connection, target: Database, criterion: RollbackCriterion, since: Since
+) -> Verdict:
     evaluators: dict[str, Callable[[], tuple[str, str, str, str]]] = {
         "verification": lambda: _verification(conn, config.control_schema, since),
         "data_loss": lambda: _data_loss(conn, config.control_schema, since),
@@ -146,6 +162,7 @@ def _evaluate_one(config: Config, conn: psycopg.Connection, target: Database, cr
 
 # --- the kinds ------------------------------------------------------------------------------------
 
+
 def _verification(conn: psycopg.Connection, schema: str, since: Since) -> tuple[str, str, str, str]:
     limit = "the newest verification passes"
     row = conn.execute(
@@ -160,9 +177,19 @@ def _verification(conn: psycopg.Connection, schema: str, since: Since) -> tuple[
         if status == "passed":
             return NOT_MET, f"reconcile #{reconcile_id} passed at {_at(finished_at)}", limit, ""
         if not has_verdict:
-            return CANNOT_TELL, f"reconcile #{reconcile_id} stopped with an error", limit, "run `migrate reconcile` again"
+            return (
+                CANNOT_TELL,
+                f"reconcile #{reconcile_id} stopped with an error",
+                limit,
+                "run `migrate reconcile` again",
+            )
         failed = ", ".join(level for level, verdict in levels.items() if verdict == "failed")
-        return MET, f"reconcile #{reconcile_id} failed at {_at(finished_at)} ({failed})", limit, "see reports/reconciliation/latest/reconciliation.md"
+        return (
+            MET,
+            f"reconcile #{reconcile_id} failed at {_at(finished_at)} ({failed})",
+            limit,
+            "see reports/reconciliation/latest/reconciliation.md",
+        )
     # No reconcile since the switch: the cutover's own final verification is the newest one.
     row = conn.execute(
         sql.SQL(
@@ -173,7 +200,12 @@ def _verification(conn: psycopg.Connection, schema: str, since: Since) -> tuple[
         (since.at, since.at),
     ).fetchone()
     if row and since.at:
-        return NOT_MET, f"the final verification of cutover run {row[0]} passed at {_at(row[1])}", limit, "no reconcile since: run `migrate reconcile`"
+        return (
+            NOT_MET,
+            f"the final verification of cutover run {row[0]} passed at {_at(row[1])}",
+            limit,
+            "no reconcile since: run `migrate reconcile`",
+        )
     return CANNOT_TELL, f"no verification {since.label}", limit, "run `migrate reconcile`"
 
 
@@ -187,7 +219,12 @@ def _data_loss(conn: psycopg.Connection, schema: str, since: Since) -> tuple[str
         (DATA_LEVELS, since.at, since.at),
     ).fetchone()
     if row is None:
-        return CANNOT_TELL, f"no row comparison {since.label}", limit, "run `migrate reconcile --level counts,checksums,sample`"
+        return (
+            CANNOT_TELL,
+            f"no row comparison {since.label}",
+            limit,
+            "run `migrate reconcile --level counts,checksums,sample`",
+        )
     reconcile_id, finished_at, levels = row
     failed = conn.execute(
         sql.SQL(
@@ -197,13 +234,25 @@ def _data_loss(conn: psycopg.Connection, schema: str, since: Since) -> tuple[str
     ).fetchall()
     compared = ", ".join(level for level in levels if level in DATA_LEVELS)
     if not failed:
-        return NOT_MET, f"reconcile #{reconcile_id} at {_at(finished_at)}: every row check passed ({compared})", limit, ""
+        return (
+            NOT_MET,
+            f"reconcile #{reconcile_id} at {_at(finished_at)}: every row check passed ({compared})",
+            limit,
+            "",
+        )
     level, name, detail = failed[0]
     first = f"{level}: {name}" + (f" ({detail})" if detail else "")
-    return MET, f"{len(failed)} failed row check(s) in reconcile #{reconcile_id}, e.g. {first}", limit, "see reports/reconciliation/latest/reconciliation.md"
+    return (
+        MET,
+        f"{len(failed)} failed row check(s) in reconcile #{reconcile_id}, e.g. {first}",
+        limit,
+        "see reports/reconciliation/latest/reconciliation.md",
+    )
 
 
-def _metric(config: Config, conn: psycopg.Connection, target: Database, criterion: RollbackCriterion) -> tuple[str, str, str, str]:
+def _metric(
+    config: Config, conn: psycopg.Connection, target: Database, criterion: RollbackCriterion
+) -> tuple[str, str, str, str]:
     limit = _bounds(criterion)
     if criterion.sql is not None:
         conn.execute(sql.SQL("set statement_timeout = {}").format(sql.Literal(METRIC_TIMEOUT_MS)))
@@ -215,10 +264,20 @@ def _metric(config: Config, conn: psycopg.Connection, target: Database, criterio
         where = "the query"
     else:
         assert criterion.command is not None
-        finished = processes.run_status(list(criterion.command), env=processes.libpq_env(target.url), cwd=config.project_dir, timeout=METRIC_TIMEOUT_MS / 1000)
+        finished = processes.run_status(
+            list(criterion.command),
+            env=processes.libpq_env(target.url),
+            cwd=config.project_dir,
+            timeout=METRIC_TIMEOUT_MS / 1000,
+        )
         lines = [line.strip() for line in finished.output.splitlines() if line.strip()]
         if finished.exit_code != 0:
-            return CANNOT_TELL, "not measured", limit, f"the command exited {finished.exit_code}" + (f": {lines[-1][:200]}" if lines else "")
+            return (
+                CANNOT_TELL,
+                "not measured",
+                limit,
+                f"the command exited {finished.exit_code}" + (f": {lines[-1][:200]}" if lines else ""),
+            )
         raw = lines[-1] if lines else None
         where = "the command's last line"
     value = _as_number(raw)
@@ -251,7 +310,9 @@ def _latency(conn: psycopg.Connection, queries: tuple[PerformanceQuery, ...]) ->
     limit = "p95 ≤ " + ", ".join(f"{q.p95_ms:g} ms ({q.name})" for q in queries)
     measured, slow, failed = [], [], []
     for query in queries:
-        conn.execute(sql.SQL("set statement_timeout = {}").format(sql.Literal(int(max(METRIC_TIMEOUT_MS, query.p95_ms * 20)))))
+        conn.execute(
+            sql.SQL("set statement_timeout = {}").format(sql.Literal(int(max(METRIC_TIMEOUT_MS, query.p95_ms * 20))))
+        )
         try:
             conn.execute(query.sql).fetchall()  # warm-up, not counted
             timings = []
@@ -285,9 +346,9 @@ def _manual(conn: psycopg.Connection, config: Config, since: Since) -> tuple[str
     if since.at is None:
         return NOT_MET, "no cutover yet", limit, how
     rows = conn.execute(
-        sql.SQL("select role, name, note, approved_at from {} where stage = 'rollback' and revoked_at is null and approved_at >= %s order by approved_at desc").format(
-            control.table(config.control_schema, "approvals")
-        ),
+        sql.SQL(
+            "select role, name, note, approved_at from {} where stage = 'rollback' and revoked_at is null and approved_at >= %s order by approved_at desc"
+        ).format(control.table(config.control_schema, "approvals")),
         (since.at,),
     ).fetchall()
     ignored = [f"{name} ({role}) is not a decider" for role, name, _, _ in rows if role not in deciders]

@@ -4,13 +4,15 @@ A runbook killed at any point and started again resumes at the first step that d
 the steps that did are skipped, and the run is claimed by the process that resumes it. Each step
 must therefore be safe to run again.
 """
+
 from __future__ import annotations
 
 import os
 import signal
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 from harness import control
 from harness.engines.base import Connection
@@ -24,7 +26,9 @@ class StepResult:
     skipped: bool = False  # done by an earlier, interrupted run
 
 
-def open_run(ctl: Connection, schema: str, command: str, detail: dict[str, Any] | None = None) -> tuple[int, bool, set[str]]:
+def open_run(
+    ctl: Connection, schema: str, command: str, detail: dict[str, Any] | None = None
+) -> tuple[int, bool, set[str]]:
     """The unfinished run of this command if there is one (resumed), else a new one; and its done steps."""
     unfinished = control.unfinished_run(ctl, schema, command)
     run_id = unfinished if unfinished is not None else control.start_run(ctl, schema, command, detail)

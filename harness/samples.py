@@ -11,6 +11,7 @@ with the sample size, not with the table. datacompy's own report is kept per mod
 An app row that joins several landing rows (merged duplicates) has no single expected value: it
 is counted as ambiguous and left out, not reported as a mismatch.
 """
+
 from __future__ import annotations
 
 import random
@@ -81,12 +82,21 @@ def comparable_models(artifacts: dbt_artifacts.Artifacts) -> tuple[list[Comparab
         elif not isinstance(join, str) or not join.strip():
             skipped.append(f"{model.relation}: meta.source_join is missing")
         else:
-            found.append(Comparable(model, model.schema, table, model.source_table.strip(), " ".join(join.split()), expressions))
+            found.append(
+                Comparable(model, model.schema, table, model.source_table.strip(), " ".join(join.split()), expressions)
+            )
     return found, skipped
 
 
-def compare(config: Config, target: Database, artifacts: dbt_artifacts.Artifacts, *, sample_size: int, report_dir: Path,
-            seed: int | None = None) -> tuple[list[ModelSample], list[str]]:
+def compare(
+    config: Config,
+    target: Database,
+    artifacts: dbt_artifacts.Artifacts,
+    *,
+    sample_size: int,
+    report_dir: Path,
+    seed: int | None = None,
+) -> tuple[list[ModelSample], list[str]]:
     """Compare a sample of every comparable model; datacompy's reports go to `report_dir`."""
     models, notes = comparable_models(artifacts)
     seed = random.randrange(1, 2**31) if seed is None else seed
@@ -110,8 +120,15 @@ def _first_line(exc: BaseException) -> str:
     return lines[0] if lines else type(exc).__name__
 
 
-def _compare_one(conn: psycopg.Connection, config: Config, item: Comparable, result: ModelSample, sample_size: int, seed: int,
-                 report_dir: Path) -> None:
+def _compare_one(
+    conn: psycopg.Connection,
+    config: Config,
+    item: Comparable,
+    result: ModelSample,
+    sample_size: int,
+    seed: int,
+    report_dir: Path,
+) -> None:
     import datacompy
     import pandas as pd
 
@@ -136,7 +153,9 @@ def _compare_one(conn: psycopg.Connection, config: Config, item: Comparable, res
 
     result.table_rows, whole = _draw_sample(conn, item, key, sample_size, seed)
     if whole:
-        result.notes.append(f"sample_size {sample_size:,} ≥ the {result.table_rows:,} rows of {result.relation}: the whole table is compared")
+        result.notes.append(
+            f"sample_size {sample_size:,} ≥ the {result.table_rows:,} rows of {result.relation}: the whole table is compared"
+        )
     (result.sampled,) = conn.execute(sql.SQL("select count(*) from {}").format(sql.Identifier(SAMPLE_TABLE))).fetchone()
 
     keys = [_key_alias(name) for name in key]
@@ -195,9 +214,13 @@ def _draw_sample(conn: psycopg.Connection, item: Comparable, key: list[str], siz
 
 def _joins(config: Config, item: Comparable, key: list[str]) -> sql.Composed:
     app_alias = sql.Identifier(item.model.name)
-    on_key = sql.SQL(" and ").join(sql.SQL("{}.{} = s.{}").format(app_alias, sql.Identifier(k), sql.Identifier(k)) for k in key)
+    on_key = sql.SQL(" and ").join(
+        sql.SQL("{}.{} = s.{}").format(app_alias, sql.Identifier(k), sql.Identifier(k)) for k in key
+    )
     legacy = sql.Identifier(item.source_table)
-    return sql.SQL("{sample} as s join {app} as {alias} on {on_key} join {landing} as {legacy} on ({join}) and not {legacy}.{deleted}").format(
+    return sql.SQL(
+        "{sample} as s join {app} as {alias} on {on_key} join {landing} as {legacy} on ({join}) and not {legacy}.{deleted}"
+    ).format(
         sample=sql.Identifier(SAMPLE_TABLE),
         app=postgres.qualified(item.schema, item.table),
         alias=app_alias,
@@ -215,10 +238,14 @@ def _key_alias(name: str) -> str:
 
 
 def _key_columns(key: list[str]) -> sql.Composed:
-    return sql.SQL(", ").join(sql.SQL("s.{} as {}").format(sql.Identifier(k), sql.Identifier(_key_alias(k))) for k in key)
+    return sql.SQL(", ").join(
+        sql.SQL("s.{} as {}").format(sql.Identifier(k), sql.Identifier(_key_alias(k))) for k in key
+    )
 
 
-def _expected_query(config: Config, item: Comparable, key: list[str], expressions: dict[str, str], types: dict[str, str]) -> sql.Composed:
+def _expected_query(
+    config: Config, item: Comparable, key: list[str], expressions: dict[str, str], types: dict[str, str]
+) -> sql.Composed:
     values = sql.SQL(", ").join(
         sql.SQL("({})::{} as {}").format(sql.SQL(expression), sql.SQL(types[column]), sql.Identifier(column))
         for column, expression in expressions.items()
@@ -234,8 +261,14 @@ def _actual_query(item: Comparable, key: list[str], columns: list[str]) -> sql.C
     )
 
 
-def _failing_expressions(conn: psycopg.Connection, config: Config, item: Comparable, key: list[str],
-                         expressions: dict[str, str], types: dict[str, str]) -> dict[str, str]:
+def _failing_expressions(
+    conn: psycopg.Connection,
+    config: Config,
+    item: Comparable,
+    key: list[str],
+    expressions: dict[str, str],
+    types: dict[str, str],
+) -> dict[str, str]:
     """Each expression run on its own over the sample: the ones that fail, with why."""
     failing = {}
     for column, expression in expressions.items():

@@ -2,10 +2,11 @@
 
 A run left 'running' whose process is gone was interrupted (a kill -9 leaves it so): the status
 names it, the step it stopped at, and the command that resumes it, before anything else."""
+
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import psycopg
@@ -37,29 +38,58 @@ def status(config: Config, source: Database, target: Database) -> Status:
     t = lambda name: control.table(config.control_schema, name)  # noqa: E731
     with connections.connection(target, command="status", autocommit=True) as conn:
         control.ensure(conn, config.control_schema)
-        load = _one(conn, sql.SQL("select load_id, status, rows_copied, seconds, finished_at from {} order by load_id desc limit 1").format(t("load_runs")))
+        load = _one(
+            conn,
+            sql.SQL(
+                "select load_id, status, rows_copied, seconds, finished_at from {} order by load_id desc limit 1"
+            ).format(t("load_runs")),
+        )
         facts["load"] = dict(zip(["id", "status", "rows", "seconds", "finished_at"], load)) if load else None
-        sync = _one(conn, sql.SQL("select applied_at, changes_applied, built_at from {} where stream = %s").format(t("sync_state")), (control.STREAM,))
+        sync = _one(
+            conn,
+            sql.SQL("select applied_at, changes_applied, built_at from {} where stream = %s").format(t("sync_state")),
+            (control.STREAM,),
+        )
         facts["sync"] = dict(zip(["applied_at", "changes_applied", "built_at"], sync)) if sync else None
         backups = conn.execute(
-            sql.SQL("select distinct on (side) side, backup_id, taken_at, verified_at from {} order by side, backup_id desc").format(t("backups"))
+            sql.SQL(
+                "select distinct on (side) side, backup_id, taken_at, verified_at from {} order by side, backup_id desc"
+            ).format(t("backups"))
         ).fetchall()
-        facts["backups"] = {side: {"id": bid, "taken_at": taken, "verified_at": verified} for side, bid, taken, verified in backups}
-        reconcile = _one(conn, sql.SQL("select reconcile_id, status, finished_at, levels from {} order by reconcile_id desc limit 1").format(t("reconcile_runs")))
+        facts["backups"] = {
+            side: {"id": bid, "taken_at": taken, "verified_at": verified} for side, bid, taken, verified in backups
+        }
+        reconcile = _one(
+            conn,
+            sql.SQL(
+                "select reconcile_id, status, finished_at, levels from {} order by reconcile_id desc limit 1"
+            ).format(t("reconcile_runs")),
+        )
         facts["reconcile"] = dict(zip(["id", "status", "finished_at", "levels"], reconcile)) if reconcile else None
         approvals = conn.execute(
-            sql.SQL("select distinct on (stage, role) stage, role, name, approved_at from {} where revoked_at is null order by stage, role, approved_at desc").format(t("approvals"))
+            sql.SQL(
+                "select distinct on (stage, role) stage, role, name, approved_at from {} where revoked_at is null order by stage, role, approved_at desc"
+            ).format(t("approvals"))
         ).fetchall()
         facts["approvals"] = [dict(zip(["stage", "role", "name", "approved_at"], row)) for row in approvals]
         state = control.state(conn, config.control_schema)
         facts["phase"] = (
-            {"phase": state.phase, "changed_at": state.changed_at, "switched_at": state.switched_at, "rollback_window_ends": state.rollback_window_ends}
-            if state else None
+            {
+                "phase": state.phase,
+                "changed_at": state.changed_at,
+                "switched_at": state.switched_at,
+                "rollback_window_ends": state.rollback_window_ends,
+            }
+            if state
+            else None
         )
-        check = _one(conn, sql.SQL(
-            "select r.run_id, r.finished_at, coalesce(array_agg(c.criterion order by c.criterion) filter (where c.state = 'met'), '{{}}') "
-            "from {} r join {} c using (run_id) where r.command = 'rollback check' group by r.run_id order by r.run_id desc limit 1"
-        ).format(t("runs"), t("rollback_checks")))
+        check = _one(
+            conn,
+            sql.SQL(
+                "select r.run_id, r.finished_at, coalesce(array_agg(c.criterion order by c.criterion) filter (where c.state = 'met'), '{{}}') "
+                "from {} r join {} c using (run_id) where r.command = 'rollback check' group by r.run_id order by r.run_id desc limit 1"
+            ).format(t("runs"), t("rollback_checks")),
+        )
         facts["rollback_check"] = dict(zip(["run_id", "checked_at", "met"], check)) if check else None
         facts["strategy"] = _strategy(conn, config)
         this_consumer = control.consumer_id(conn, config.control_schema)
@@ -75,15 +105,23 @@ def status(config: Config, source: Database, target: Database) -> Status:
             state = capture.state(conn, config.source_schema, [t.name for t in config.tables])
             consumers = capture.consumers(conn, config.source_schema, this_consumer)
         # Every target syncing from this source; one that is gone holds its changes in the log.
-        facts["capture"] = {"method": capture.method, "installed": state.installed, "missing": state.missing,
-                            "consumers": [asdict(c) for c in consumers]}
+        facts["capture"] = {
+            "method": capture.method,
+            "installed": state.installed,
+            "missing": state.missing,
+            "consumers": [asdict(c) for c in consumers],
+        }
     else:
         facts["capture"] = {"method": capture.method, "column": config.capture.column}
     if facts["sync"]:
         from harness import sync
 
         lag = sync.lag(config, source, target)
-        facts["lag"] = {"landing_seconds": lag.seconds_behind, "changes_behind": lag.changes_behind, "app_seconds": lag.app_seconds_behind}
+        facts["lag"] = {
+            "landing_seconds": lag.seconds_behind,
+            "changes_behind": lag.changes_behind,
+            "app_seconds": lag.app_seconds_behind,
+        }
     result.next_step = _next_step(facts)
     return result
 
@@ -108,9 +146,18 @@ def _interrupted(conn: psycopg.Connection, config: Config) -> dict[str, Any] | N
         alive = control.process_alive(detail)
         if alive:
             continue
-        interrupted = {"run_id": run_id, "command": command, "started_at": started_at, "step": step, "step_status": step_status,
-                       "host": detail.get("host"), "pid": detail.get("pid"), "process_known_gone": alive is False,
-                       "wave": detail.get("wave"), "tables": detail.get("tables")}
+        interrupted = {
+            "run_id": run_id,
+            "command": command,
+            "started_at": started_at,
+            "step": step,
+            "step_status": step_status,
+            "host": detail.get("host"),
+            "pid": detail.get("pid"),
+            "process_known_gone": alive is False,
+            "wave": detail.get("wave"),
+            "tables": detail.get("tables"),
+        }
         if command == "cutover":
             from harness import rollback
 
@@ -122,10 +169,17 @@ def _interrupted(conn: psycopg.Connection, config: Config) -> dict[str, Any] | N
 def _resume(interrupted: dict[str, Any], steps: tuple[str, ...]) -> str:
     """The next command after an interrupted run: what resumes it, and for a cutover what rolls it back."""
     run, step = f"{interrupted['command']} run {interrupted['run_id']}", interrupted["step"]
-    stopped = f"{run} " + ("stopped, failed" if interrupted["step_status"] == "failed" else "was interrupted") + (f" at step {step}" if step else "")
+    stopped = (
+        f"{run} "
+        + ("stopped, failed" if interrupted["step_status"] == "failed" else "was interrupted")
+        + (f" at step {step}" if step else "")
+    )
     if not interrupted["process_known_gone"]:
-        stopped += (f" (or still runs on host {interrupted['host']}, pid {interrupted['pid']}: check there first)" if interrupted["host"]
-                    else " (its process was not recorded: check that it is not still running)")
+        stopped += (
+            f" (or still runs on host {interrupted['host']}, pid {interrupted['pid']}: check there first)"
+            if interrupted["host"]
+            else " (its process was not recorded: check that it is not still running)"
+        )
     command = interrupted["command"]
     if command == "cutover":
         wave = interrupted["wave"]
@@ -133,12 +187,16 @@ def _resume(interrupted: dict[str, Any], steps: tuple[str, ...]) -> str:
             stopped = f"wave {wave} ({', '.join(interrupted['tables'])}) is under way: {stopped}"
         cutover = "`migrate cutover" + (f" --wave {wave}`" if wave else "`")
         if interrupted["falls_back"]:
-            return (f"{stopped}, with the switch recorded: the applications may write the new system; {cutover} finishes it, "
-                    "or `migrate rollback` falls back (carries the new system's writes back to the legacy schema)")
+            return (
+                f"{stopped}, with the switch recorded: the applications may write the new system; {cutover} finishes it, "
+                "or `migrate rollback` falls back (carries the new system's writes back to the legacy schema)"
+            )
         if step in steps and steps.index(step) < steps.index("freeze_source"):
             return f"{stopped}, nothing is frozen: {cutover} resumes it, or `migrate rollback` aborts it"
-        return (f"{stopped}, the source frozen, nothing switched: {cutover} resumes it, "
-                "or `migrate rollback` aborts it (unfreezes the source; capture keeps running)")
+        return (
+            f"{stopped}, the source frozen, nothing switched: {cutover} resumes it, "
+            "or `migrate rollback` aborts it (unfreezes the source; capture keeps running)"
+        )
     if command == "fallback":
         return f"{stopped}: `migrate rollback` resumes the fallback"
     if command == "load" and step == "build":
@@ -155,12 +213,18 @@ def _strategy(conn: psycopg.Connection, config: Config) -> dict[str, Any]:
         return {"name": config.strategy}
     done = control.waves_cut_over(conn, config.control_schema)
     running = conn.execute(
-        sql.SQL("select detail ->> 'wave' from {} where command = 'cutover' and status = 'running' and detail ->> 'strategy' = 'phased' "
-                "order by run_id desc limit 1").format(control.table(config.control_schema, "runs"))
+        sql.SQL(
+            "select detail ->> 'wave' from {} where command = 'cutover' and status = 'running' and detail ->> 'strategy' = 'phased' "
+            "order by run_id desc limit 1"
+        ).format(control.table(config.control_schema, "runs"))
     ).fetchone()
     under_way = int(running[0]) if running and running[0] else None
     waves = [
-        {"wave": n, "tables": list(tables), "state": "cut over" if n in done else "under way" if n == under_way else "pending"}
+        {
+            "wave": n,
+            "tables": list(tables),
+            "state": "cut over" if n in done else "under way" if n == under_way else "pending",
+        }
         for n, tables in enumerate(config.cutover.waves, start=1)
     ]
     return {"name": "phased", "waves": waves}
@@ -174,7 +238,9 @@ def strategy_line(strategy: dict[str, Any]) -> str:
     waves = strategy.get("waves")
     if waves:
         done = [w for w in waves if w["state"] == "cut over"]
-        line += f": {len(done)} of {len(waves)} waves cut over" + (f" ({', '.join(str(w['wave']) for w in done)})" if done else "")
+        line += f": {len(done)} of {len(waves)} waves cut over" + (
+            f" ({', '.join(str(w['wave']) for w in done)})" if done else ""
+        )
     return line
 
 
@@ -192,8 +258,10 @@ def _next_step(facts: dict[str, Any]) -> str:
     wave = _next_wave(facts) if strategy.get("waves") else None
     if wave and phase.get("phase") in ("frozen", "partly_switched"):
         if wave["state"] == "under way":
-            return (f"wave {wave['wave']} ({', '.join(wave['tables'])}) is under way: `migrate cutover --wave {wave['wave']}` resumes it, "
-                    "or `migrate rollback` aborts it before its switch")
+            return (
+                f"wave {wave['wave']} ({', '.join(wave['tables'])}) is under way: `migrate cutover --wave {wave['wave']}` resumes it, "
+                "or `migrate rollback` aborts it before its switch"
+            )
         return f"migrate cutover --wave {wave['wave']}: the next wave ({', '.join(wave['tables'])}); the earlier waves write to the new system"
     if phase.get("phase") == "decommissioned":
         return f"nothing: the migration is complete (decommissioned at {phase['changed_at']:%Y-%m-%d %H:%M %Z}); the legacy schema stays read-only"
@@ -208,8 +276,10 @@ def _next_step(facts: dict[str, Any]) -> str:
     if phase.get("phase") == "falling_back":
         return "a fallback is under way: `migrate rollback` resumes it"
     if phase.get("phase") == "fallen_back":
-        return ("the migration fell back: the legacy application writes the source again; before another cutover, "
-                "`migrate sync` and `migrate build --full-refresh` rebuild the target from the legacy data")
+        return (
+            "the migration fell back: the legacy application writes the source again; before another cutover, "
+            "`migrate sync` and `migrate build --full-refresh` rebuild the target from the legacy data"
+        )
     if strategy["name"] == "big_bang":
         return _before_big_bang(facts)
     load = facts["load"]
@@ -238,15 +308,23 @@ def _before_big_bang(facts: dict[str, Any]) -> str:
         return f"{backup.VERIFY_HINT}: no verified backup of the source yet"
     if not any(a["stage"] == "cutover" for a in facts["approvals"]):
         return "migrate approve: no cutover sign-off recorded yet"
-    return ("migrate cutover --dry-run, then migrate cutover: the big bang freezes the source, then loads, builds, verifies "
-            "and switches in one window")
+    return (
+        "migrate cutover --dry-run, then migrate cutover: the big bang freezes the source, then loads, builds, verifies "
+        "and switches in one window"
+    )
 
 
 def _after_switch(phase: dict[str, Any], check: dict[str, Any] | None) -> str:
     if check and check["met"]:
-        return (f"the last rollback check ({check['checked_at']:%Y-%m-%d %H:%M}) recommends a rollback ({', '.join(check['met'])}): "
-                "a decider decides; `migrate rollback --check` evaluates again")
+        return (
+            f"the last rollback check ({check['checked_at']:%Y-%m-%d %H:%M}) recommends a rollback ({', '.join(check['met'])}): "
+            "a decider decides; `migrate rollback --check` evaluates again"
+        )
     ends = phase["rollback_window_ends"]
-    if ends is None or ends <= datetime.now(timezone.utc):
-        return "migrate decommission: the rollback window " + (f"ended at {ends:%Y-%m-%d %H:%M %Z}" if ends else "was not recorded")
-    return f"watch the rollback criteria (migrate rollback --check); migrate decommission after {ends:%Y-%m-%d %H:%M %Z}"
+    if ends is None or ends <= datetime.now(UTC):
+        return "migrate decommission: the rollback window " + (
+            f"ended at {ends:%Y-%m-%d %H:%M %Z}" if ends else "was not recorded"
+        )
+    return (
+        f"watch the rollback criteria (migrate rollback --check); migrate decommission after {ends:%Y-%m-%d %H:%M %Z}"
+    )

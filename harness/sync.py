@@ -10,26 +10,29 @@ independently. A sync killed at any point loses nothing and applies nothing twic
 first compares the source's columns with landing's: what landing can follow (an added column, a
 dropped NOT NULL) it follows, anything else stops the sync.
 """
+
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import psycopg
 import yaml
 from psycopg import sql
 
 from harness import connections, control, dbt, dbt_contract, engines, landing
-from harness.engines.postgres import capture
 from harness.config import Config
 from harness.connections import Database
-from harness.engines import postgres
-from harness.errors import EXIT_CHECK_FAILED, ConfigError, ConnectionFailed, DbtFailed, HarnessError
 from harness.control import STREAM
+from harness.engines import postgres
+from harness.engines.postgres import capture
+from harness.errors import EXIT_CHECK_FAILED, ConfigError, ConnectionFailed, DbtFailed, HarnessError
 
 CHANGE_COLUMNS = ["change_id", "table_schema", "table_name", "op", "old_key", "new_row", "captured_at", "image_format"]
 
@@ -106,13 +109,13 @@ def paused(config: Config, target: Database, *, command: str = "reconcile") -> I
 
 
 def _release_sync_lock(conn: psycopg.Connection, config: Config) -> None:
-    try:
+    with contextlib.suppress(psycopg.Error):  # a broken session has released it already
         conn.execute("select pg_advisory_unlock(hashtextextended(%s, 0))", (_lock_name(config),))
-    except psycopg.Error:
-        pass  # a broken session has released it already
 
 
-def sync_once(config: Config, source: Database, target: Database, *, snapshot_id: str | None = None, pause: Pause | None = None) -> Batch:
+def sync_once(
+    config: Config, source: Database, target: Database, *, snapshot_id: str | None = None, pause: Pause | None = None
+) -> Batch:
     """Apply every change committed since the watermark, in one target transaction.
 
     With `snapshot_id` (a source snapshot exported by the caller, still open), the batch applies
@@ -123,7 +126,11 @@ def sync_once(config: Config, source: Database, target: Database, *, snapshot_id
     started = time.perf_counter()
     batch = Batch()
     with ExitStack() as stack:
-        dst = pause.conn if pause is not None else stack.enter_context(connections.connection(target, command="sync", autocommit=True))
+        dst = (
+            pause.conn
+            if pause is not None
+            else stack.enter_context(connections.connection(target, command="sync", autocommit=True))
+        )
         src = stack.enter_context(connections.connection(source, command="sync"))
         dst.execute("select pg_advisory_lock(hashtextextended(%s, 0))", (_lock_name(config),))
         stack.callback(_release_sync_lock, dst, config)
@@ -131,7 +138,9 @@ def sync_once(config: Config, source: Database, target: Database, *, snapshot_id
         label = control.consumer_label(target.describe(), config.control_schema)
         with dst.transaction():
             previous = dst.execute(
-                sql.SQL("select snapshot from {} where stream = %s for update").format(control.table(config.control_schema, "sync_state")),
+                sql.SQL("select snapshot from {} where stream = %s for update").format(
+                    control.table(config.control_schema, "sync_state")
+                ),
                 (STREAM,),
             ).fetchone()
             if previous is None:
@@ -167,9 +176,12 @@ def sync_once(config: Config, source: Database, target: Database, *, snapshot_id
                 previous=sql.Literal(previous[0]),
                 reloaded=reloaded,
             )
-            with src.cursor().copy(changes) as reader, dst.cursor().copy(
-                sql.SQL("copy _changes ({}) from stdin").format(postgres.column_list(CHANGE_COLUMNS))
-            ) as writer:
+            with (
+                src.cursor().copy(changes) as reader,
+                dst.cursor().copy(
+                    sql.SQL("copy _changes ({}) from stdin").format(postgres.column_list(CHANGE_COLUMNS))
+                ) as writer,
+            ):
                 for chunk in reader:
                     writer.write(chunk)
             src.rollback()
@@ -217,10 +229,14 @@ def forget_consumer(config: Config, source: Database, target: Database, consumer
     """Stop keeping changes in the source's log for a consumer whose target is gone."""
     with connections.connection(target, command="sync forget", autocommit=True) as dst:
         if consumer_id == control.consumer_id(dst, config.control_schema):
-            raise ConfigError(f"consumer {consumer_id} is this target's own: forget only a target that is gone (`migrate status` lists them)")
+            raise ConfigError(
+                f"consumer {consumer_id} is this target's own: forget only a target that is gone (`migrate status` lists them)"
+            )
     with connections.connection(source, command="sync forget", autocommit=True) as src:
         if not capture.forget(src, consumer_id):
-            raise ConfigError(f"no consumer {consumer_id!r} of the change log on the source: `migrate status` lists them")
+            raise ConfigError(
+                f"no consumer {consumer_id!r} of the change log on the source: `migrate status` lists them"
+            )
 
 
 def _landing_tables(src: psycopg.Connection, config: Config) -> list[landing.SourceTable]:
@@ -248,8 +264,12 @@ def _check_schema(
         name = table.name
         reload = f"update the models, then run `migrate load --table {name}`"
         if not postgres.table_exists(dst, config.landing_schema, name):
-            raise NotLoaded(f"table {name} is listed in migration.yml but not loaded, and sync would drop its changes: run `migrate load --table {name}`")
-        landed = {c.name: c for c in postgres.columns(dst, config.landing_schema, name) if c.name not in landing.SYNC_COLUMNS}
+            raise NotLoaded(
+                f"table {name} is listed in migration.yml but not loaded, and sync would drop its changes: run `migrate load --table {name}`"
+            )
+        landed = {
+            c.name: c for c in postgres.columns(dst, config.landing_schema, name) if c.name not in landing.SYNC_COLUMNS
+        }
         current = {c.name for c in table.columns}
         for gone in (c for c in landed if c not in current):
             raise SchemaChanged(f"table {name}: column {gone} was dropped (or renamed) at the source: {reload}")
@@ -258,18 +278,26 @@ def _check_schema(
             before = landed.get(column.name)
             if before is not None:
                 if before.type != column.type:
-                    raise SchemaChanged(f"table {name}: column {column.name} changed type at the source from {before.type} to {column.type}: {reload}")
+                    raise SchemaChanged(
+                        f"table {name}: column {column.name} changed type at the source from {before.type} to {column.type}: {reload}"
+                    )
                 if before.not_null and not column.not_null and column.name not in table.key:
                     landing.allow_null(dst, config.landing_schema, name, column.name)  # its nulls may come now
                 continue
             fills = fills or postgres.column_fills(src, config.source_schema, name)
             if not fills[column.name].known:
-                raise SchemaChanged(f"table {name}: column {column.name} was added at the source with a default that older rows may not hold: {reload}")
+                raise SchemaChanged(
+                    f"table {name}: column {column.name} was added at the source with a default that older rows may not hold: {reload}"
+                )
             if column.name in table.masks:
-                raise SchemaChanged(f"table {name}: column {column.name} was added at the source and is masked in migration.yml: run `migrate load --table {name}` so that capture masks it")
+                raise SchemaChanged(
+                    f"table {name}: column {column.name} was added at the source and is masked in migration.yml: run `migrate load --table {name}` so that capture masks it"
+                )
             if not capture.image_carries(src, config.source_schema, name, column.name):
-                raise SchemaChanged(f"table {name}: column {column.name} was added at the source after another added column was dropped, "
-                                    f"and the change log does not hold its values: run `migrate load --table {name}`")
+                raise SchemaChanged(
+                    f"table {name}: column {column.name} was added at the source after another added column was dropped, "
+                    f"and the change log does not hold its values: run `migrate load --table {name}`"
+                )
             missing = fills[column.name].missing
             landing.create_collations(src, dst, config.source_schema, config.landing_schema, name, [column])
             landing.add_column(dst, config.landing_schema, name, column, missing)
@@ -290,7 +318,12 @@ def _fill_added_columns(dst: psycopg.Connection, added: dict[str, list[tuple[pos
                 sql.SQL(
                     "update _changes set new_row = jsonb_build_object({name}, (({missing}::{type}[])[1])::text) || new_row "
                     "where table_name = {table} and op in ('I', 'U') and not new_row ? {name}"
-                ).format(name=sql.Literal(column.name), missing=sql.Literal(missing), type=sql.SQL(column.type), table=sql.Literal(table_name))
+                ).format(
+                    name=sql.Literal(column.name),
+                    missing=sql.Literal(missing),
+                    type=sql.SQL(column.type),
+                    table=sql.Literal(table_name),
+                )
             )
 
 
@@ -300,9 +333,13 @@ def _table_loads_covered(dst: psycopg.Connection, config: Config) -> sql.Composa
     loads = control.table(config.control_schema, "table_loads")
     if dst.execute("select to_regclass(%s)", (loads.as_string(dst),)).fetchone()[0] is None:
         return sql.SQL("")  # a control schema from before `migrate load --table`: nothing to skip
-    rows = dst.execute(sql.SQL("update {} set covered = true where not covered returning table_name, snapshot").format(loads)).fetchall()
+    rows = dst.execute(
+        sql.SQL("update {} set covered = true where not covered returning table_name, snapshot").format(loads)
+    ).fetchall()
     return sql.SQL("").join(
-        sql.SQL(" and not (table_name = {} and pg_visible_in_snapshot(txid, {}::pg_snapshot))").format(sql.Literal(name), sql.Literal(snapshot))
+        sql.SQL(" and not (table_name = {} and pg_visible_in_snapshot(txid, {}::pg_snapshot))").format(
+            sql.Literal(name), sql.Literal(snapshot)
+        )
         for name, snapshot in rows
     )
 
@@ -311,7 +348,7 @@ def apply_until_caught_up(config: Config, source: Database, target: Database) ->
     """Apply batches until one finds no change (the source frozen, or quiet); the changes applied."""
     applied = 0
     deletes_by_keys = engines.source_capture(config).detects_deletes_by_keys
-    while (changes := apply(config, source, target, detect_deletes=deletes_by_keys).changes):
+    while changes := apply(config, source, target, detect_deletes=deletes_by_keys).changes:
         applied += changes
     return applied
 
@@ -378,7 +415,10 @@ def apply_changes(conn: psycopg.Connection, landing_schema: str, table: landing.
     if last_truncate:
         conn.execute(
             sql.SQL("update {} set {} = true, {} = now() where not {}").format(
-                target, sql.Identifier(landing.DELETED), sql.Identifier(landing.SYNCED_AT), sql.Identifier(landing.DELETED)
+                target,
+                sql.Identifier(landing.DELETED),
+                sql.Identifier(landing.SYNCED_AT),
+                sql.Identifier(landing.DELETED),
             )
         )
     conn.execute("drop table if exists _latest")
@@ -433,7 +473,10 @@ def apply_changes(conn: psycopg.Connection, landing_schema: str, table: landing.
             synced=sql.Identifier(landing.SYNCED_AT),
             match=sql.SQL(" and ").join(
                 [sql.SQL("t.{} = {}").format(sql.Identifier(c), typed("l.k", c)) for c in table.key]
-                + [sql.SQL('t.{} collate "C" = {} collate "C"').format(sql.Identifier(c), typed("l.k", c)) for c in collated_key]
+                + [
+                    sql.SQL('t.{} collate "C" = {} collate "C"').format(sql.Identifier(c), typed("l.k", c))
+                    for c in collated_key
+                ]
             ),
         )
     )
@@ -452,7 +495,10 @@ def lag(config: Config, source: Database, target: Database) -> Lag:
             ).fetchone()
         # Without a change log the best bound is the time since the last read of the source.
         return Lag(None, float(since_apply), max(float(since_apply), float(unbuilt or 0.0)))
-    with connections.connection(target, command="sync lag") as dst, connections.connection(source, command="sync lag") as src:
+    with (
+        connections.connection(target, command="sync lag") as dst,
+        connections.connection(source, command="sync lag") as src,
+    ):
         watermark = _watermark(dst, config.control_schema)
         behind, oldest = src.execute(
             sql.SQL(
@@ -486,10 +532,15 @@ def _defines_sync_selector(project_dir: Path) -> bool:
     path = project_dir / "selectors.yml"
     if not path.exists():
         return False
-    return any(s.get("name") == dbt_contract.SYNC_SELECTOR for s in (yaml.safe_load(path.read_text()) or {}).get("selectors") or [])
+    return any(
+        s.get("name") == dbt_contract.SYNC_SELECTOR
+        for s in (yaml.safe_load(path.read_text()) or {}).get("selectors") or []
+    )
 
 
-def build(config: Config, target: Database, args: tuple[str, ...] = SYNC_BUILD, *, quiet: bool = True, manifest: Any = None) -> dbt.DbtOutcome:
+def build(
+    config: Config, target: Database, args: tuple[str, ...] = SYNC_BUILD, *, quiet: bool = True, manifest: Any = None
+) -> dbt.DbtOutcome:
     """Run dbt over what sync applied to landing, and record the watermark it covered (`manifest`:
     the project parsed beforehand, see dbt.parse), and how long dbt took."""
     with connections.connection(target, command="sync build", autocommit=True) as dst:
@@ -554,14 +605,18 @@ def exclude_followers(conn: psycopg.Connection, config: Config, timeout_seconds:
 def _follow_turn(config: Config, target: Database) -> Iterator[bool]:
     """One unit of the follower's work: True when it may run (no cutover holds the follow lock)."""
     with connections.connection(target, command="sync --follow", autocommit=True) as conn:
-        (free,) = conn.execute("select pg_try_advisory_lock_shared(hashtextextended(%s, 0))", (_follow_lock_key(config),)).fetchone()
+        (free,) = conn.execute(
+            "select pg_try_advisory_lock_shared(hashtextextended(%s, 0))", (_follow_lock_key(config),)
+        ).fetchone()
         yield free  # the session's end releases the lock
 
 
 def _source_frozen(config: Config, source: Database) -> bool:
     """Every listed table frozen at the source: a cutover froze it, nothing more will be captured."""
     with connections.connection(source, command="sync --follow", autocommit=True) as conn:
-        return set(engines.source_engine(config).frozen_tables(conn, config.source_schema)) >= {t.name for t in config.tables}
+        return set(engines.source_engine(config).frozen_tables(conn, config.source_schema)) >= {
+            t.name for t in config.tables
+        }
 
 
 # While landing keeps syncing during a dbt run, a batch can commit after the run read its high
@@ -602,10 +657,9 @@ def follow(
                 try:
                     with _follow_turn(config, target) as free:
                         batch = apply(config, source, target) if free else None
-                    if batch is None or not batch.changes:
-                        if _source_frozen(config, source):
-                            report.source_frozen = True
-                            return
+                    if (batch is None or not batch.changes) and _source_frozen(config, source):
+                        report.source_frozen = True
+                        return
                     if batch is None:
                         report.yielded += 1
                         stop.wait(interval)

@@ -3,16 +3,26 @@
 Everything a command says through these functions is also kept in `record`, from which `--json`
 makes the one JSON document a command prints (harness/cli.py).
 """
+
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterator, Sequence
+from typing import Any
 
 from rich.console import Console
 from rich.errors import MarkupError
 from rich.measure import Measurement
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 from rich.table import Table
 from rich.text import Text
 
@@ -83,7 +93,9 @@ def live_line(text: str) -> Iterator[Callable[[str], None]]:
 
 
 def _numeric(value: object) -> bool:
-    return isinstance(value, (int, float)) or (isinstance(value, str) and value.replace(",", "").replace(".", "", 1).strip().isdigit())
+    return isinstance(value, (int, float)) or (
+        isinstance(value, str) and value.replace(",", "").replace(".", "", 1).strip().isdigit()
+    )
 
 
 def table(title: str, headers: Sequence[str], rows: Sequence[Sequence[object]]) -> None:
@@ -94,7 +106,12 @@ def table(title: str, headers: Sequence[str], rows: Sequence[Sequence[object]]) 
     out = Table(title=title, title_justify="left", padding=(0, layout.padding))
     for i, header in enumerate(headers):
         figures = i > 0 and all(_numeric(row[i]) for row in rows if row[i] not in (None, ""))
-        out.add_column(header, justify="right" if figures else "left", overflow="fold", width=layout.widths[i] if layout.widths else None)
+        out.add_column(
+            header,
+            justify="right" if figures else "left",
+            overflow="fold",
+            width=layout.widths[i] if layout.widths else None,
+        )
     for row in cells:
         out.add_row(*row)
     console.print(out)
@@ -117,7 +134,9 @@ def _fit(columns: list[list[str]]) -> _Layout:
     longest = [max(m.maximum for m in column) for column in measured]
     words = [max(m.minimum for m in column) for column in measured]
     for padding in (1, 0):
-        available = console.width - (2 * padding + 1) * len(columns) - 1  # each cell's padding and rule, and the last rule
+        available = (
+            console.width - (2 * padding + 1) * len(columns) - 1
+        )  # each cell's padding and rule, and the last rule
         if padding == 1 and sum(longest) <= available:
             return _Layout()
         if sum(words) <= available or padding == 0:

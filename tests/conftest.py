@@ -3,6 +3,7 @@
 The server is MIGRATE_TEST_ADMIN_URL when set (CI points it at the machine's PostgreSQL 15),
 else the project's embedded PostgreSQL 16, started on demand. Never a mock.
 """
+
 from __future__ import annotations
 
 import os
@@ -73,7 +74,9 @@ def run_migrate(*args: str, env: dict[str, str] | None = None, expect: int = 0, 
         [sys.executable, "-m", "harness.cli", *args], cwd=cwd, env=full_env, capture_output=True, text=True, timeout=600
     )
     result = CliResult(done.returncode, done.stdout, done.stderr)
-    assert done.returncode == expect, f"migrate {' '.join(args)} exited {done.returncode}, expected {expect}\n{done.stdout}\n{done.stderr}"
+    assert done.returncode == expect, (
+        f"migrate {' '.join(args)} exited {done.returncode}, expected {expect}\n{done.stdout}\n{done.stderr}"
+    )
     return result
 
 

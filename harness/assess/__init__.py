@@ -15,6 +15,7 @@ inventory), mapping (coverage of the dbt mapping), profile (the data-quality pro
 throughput), constraints (capture, privileges, triggers, settings), estimates and recommendation
 (time per phase and strategy, the verdict), history (earlier estimates against real runs), report.
 """
+
 from harness.assess.constraints import capture_paths, database_findings
 from harness.assess.history import (
     compare_with_load,
@@ -36,7 +37,23 @@ from harness.assess.report import assessment_markdown, wave_rows
 from harness.assess.runner import LOAD_DEFAULTS, progress_units, run
 
 __all__ = [
-    "BLOCKING", "DEFAULT_SAMPLE_ROWS", "INFO", "LOAD_DEFAULTS", "REPORT_NAME", "WARNING", "Assessment", "Finding",
-    "assessment_markdown", "capture_paths", "compare_with_load", "database_findings", "last_sync_build", "latest_load_run",
-    "measured_window", "progress_units", "reference_candidates", "run", "wave_rows",
+    "BLOCKING",
+    "DEFAULT_SAMPLE_ROWS",
+    "INFO",
+    "LOAD_DEFAULTS",
+    "REPORT_NAME",
+    "WARNING",
+    "Assessment",
+    "Finding",
+    "assessment_markdown",
+    "capture_paths",
+    "compare_with_load",
+    "database_findings",
+    "last_sync_build",
+    "latest_load_run",
+    "measured_window",
+    "progress_units",
+    "reference_candidates",
+    "run",
+    "wave_rows",
 ]

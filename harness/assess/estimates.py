@@ -12,6 +12,7 @@ timed for that table, which was timed while as many others ran as load has worke
 the same per row at any size; ANALYZE stops growing at a fixed sample of rows; and start-up takes
 ASSUMPTIONS["load_start_seconds"].
 """
+
 from __future__ import annotations
 
 import heapq
@@ -135,7 +136,9 @@ def schedule_load(work: list[TableWork], jobs: int, analyze_rows: int = DEFAULT_
         else:
             end = max(end, now)
     tables = tuple(
-        TableSchedule(t.name, range_seconds(t) * max(1, t.ranges), finish_seconds(t, analyze_rows), done_at.get(t.name, 0.0))
+        TableSchedule(
+            t.name, range_seconds(t) * max(1, t.ranges), finish_seconds(t, analyze_rows), done_at.get(t.name, 0.0)
+        )
         for t in work
     )
     return LoadSchedule(end, sum(t.copy + t.finish for t in tables), workers, total_ranges, tables)
@@ -177,21 +180,35 @@ class Phases:
     analyze_rows: int = DEFAULT_ANALYZE_ROWS
 
     def as_dict(self) -> dict[str, Estimate]:
-        return {"initial_load": self.initial_load, "build": self.build, "validation": self.validation,
-                "final_sync": self.final_sync, "freeze": self.freeze}
+        return {
+            "initial_load": self.initial_load,
+            "build": self.build,
+            "validation": self.validation,
+            "final_sync": self.final_sync,
+            "freeze": self.freeze,
+        }
 
 
-def load_seconds(work: list[TableWork], jobs: int, analyze_rows: int = DEFAULT_ANALYZE_ROWS,
-                 assumptions: dict = ASSUMPTIONS) -> float:
+def load_seconds(
+    work: list[TableWork], jobs: int, analyze_rows: int = DEFAULT_ANALYZE_ROWS, assumptions: dict = ASSUMPTIONS
+) -> float:
     """A whole `migrate load` of these tables: its start-up, then its workers' schedule."""
     if not work:
         return 0.0
     return assumptions["load_start_seconds"] + schedule_load(work, jobs, analyze_rows).seconds
 
 
-def estimate_phases(work: list[TableWork], dbt_build_seconds: float | None = None, dbt_build_rows: int | None = None,
-                    assumptions: dict = ASSUMPTIONS, *, jobs: int = 1, analyze_rows: int = DEFAULT_ANALYZE_ROWS,
-                    window: dict | None = None, sync_build: dict | None = None) -> Phases:
+def estimate_phases(
+    work: list[TableWork],
+    dbt_build_seconds: float | None = None,
+    dbt_build_rows: int | None = None,
+    assumptions: dict = ASSUMPTIONS,
+    *,
+    jobs: int = 1,
+    analyze_rows: int = DEFAULT_ANALYZE_ROWS,
+    window: dict | None = None,
+    sync_build: dict | None = None,
+) -> Phases:
     """Initial load, build, validation, final sync and freeze for all tables, and per table.
 
     `window`: a measured cutover window ({"steps": {step: seconds}, "source": "cutover run 7 ..."}),
@@ -214,62 +231,99 @@ def estimate_phases(work: list[TableWork], dbt_build_seconds: float | None = Non
 
     build = _build_estimate(transforms, total_rows, dbt_build_seconds, dbt_build_rows, assumptions)
     validation_seconds = assumptions["validation_passes"] * sum(hashes.values())
-    validation = Estimate(validation_seconds, f"an md5 of every sampled row, timed and scaled, times "
-                          f"{assumptions['validation_passes']} (source and target checksums)")
+    validation = Estimate(
+        validation_seconds,
+        f"an md5 of every sampled row, timed and scaled, times "
+        f"{assumptions['validation_passes']} (source and target checksums)",
+    )
 
     final_sync, freeze = _final_sync_and_freeze(work, assumptions, window, sync_build)
 
     share = {t.name: (t.rows / total_rows if total_rows else 0.0) for t in work}
     volume_build = max(0.0, build.seconds - assumptions["dbt_overhead_seconds"])
     tables = tuple(
-        TableEstimate(t.name, loads[t.name], volume_build * share[t.name], assumptions["validation_passes"] * hashes[t.name])
+        TableEstimate(
+            t.name, loads[t.name], volume_build * share[t.name], assumptions["validation_passes"] * hashes[t.name]
+        )
         for t in work
     )
     return Phases(load, build, validation, final_sync, freeze, tables, tuple(work), jobs, analyze_rows)
 
 
-def _build_estimate(transforms: dict[str, float], total_rows: int, dbt_build_seconds: float | None, dbt_build_rows: int | None,
-                    assumptions: dict) -> Estimate:
+def _build_estimate(
+    transforms: dict[str, float],
+    total_rows: int,
+    dbt_build_seconds: float | None,
+    dbt_build_rows: int | None,
+    assumptions: dict,
+) -> Estimate:
     """The last dbt build scaled to the source's rows; without one, the timed cleanse-and-cast
     SELECTs times the assumed passes."""
     if dbt_build_seconds is not None and dbt_build_rows:
         scale = total_rows / dbt_build_rows
-        build_seconds = assumptions["dbt_overhead_seconds"] + max(0.0, dbt_build_seconds - assumptions["dbt_overhead_seconds"]) * scale
-        build = Estimate(build_seconds, f"the last dbt build (target/run_results.json) took {dbt_build_seconds:.0f} s on "
-                         f"{dbt_build_rows:,} landing rows; its volume-dependent part scaled to {total_rows:,} source rows")
+        build_seconds = (
+            assumptions["dbt_overhead_seconds"]
+            + max(0.0, dbt_build_seconds - assumptions["dbt_overhead_seconds"]) * scale
+        )
+        build = Estimate(
+            build_seconds,
+            f"the last dbt build (target/run_results.json) took {dbt_build_seconds:.0f} s on "
+            f"{dbt_build_rows:,} landing rows; its volume-dependent part scaled to {total_rows:,} source rows",
+        )
     else:
         build_seconds = assumptions["dbt_overhead_seconds"] + assumptions["build_passes"] * sum(transforms.values())
-        build = Estimate(build_seconds, f"a cleanse-and-cast SELECT over each sample, timed, scaled to the table, times "
-                         f"{assumptions['build_passes']} passes (staging, intermediate, app, tests), plus "
-                         f"{assumptions['dbt_overhead_seconds']} s of dbt overhead; no dbt build timing yet", ASSUMED)
+        build = Estimate(
+            build_seconds,
+            f"a cleanse-and-cast SELECT over each sample, timed, scaled to the table, times "
+            f"{assumptions['build_passes']} passes (staging, intermediate, app, tests), plus "
+            f"{assumptions['dbt_overhead_seconds']} s of dbt overhead; no dbt build timing yet",
+            ASSUMED,
+        )
     return build
 
 
-def _final_sync_and_freeze(work: list[TableWork], assumptions: dict, window: dict | None,
-                           sync_build: dict | None) -> tuple[Estimate, Estimate]:
+def _final_sync_and_freeze(
+    work: list[TableWork], assumptions: dict, window: dict | None, sync_build: dict | None
+) -> tuple[Estimate, Estimate]:
     """The final sync (the changes pending at the freeze, applied, then the incremental build) and
     the freeze; both as measured when a cutover window or rehearsal was recorded."""
     changes_per_second = sum(t.changes_per_second for t in work)
     copy_rate = _rate(sum(t.copy_rows for t in work), sum(t.copy_seconds for t in work))
     pending = changes_per_second * assumptions["sync_window_seconds"]
     apply_seconds = pending / (copy_rate * assumptions["apply_efficiency"]) if copy_rate else 0.0
-    pending_changes = (f"{changes_per_second:,.2f} row changes/s on the source (its statistics since the last reset) × "
-                       f"{assumptions['sync_window_seconds']} s of sync lag, applied at {assumptions['apply_efficiency']:.0%} of the measured COPY rate")
+    pending_changes = (
+        f"{changes_per_second:,.2f} row changes/s on the source (its statistics since the last reset) × "
+        f"{assumptions['sync_window_seconds']} s of sync lag, applied at {assumptions['apply_efficiency']:.0%} of the measured COPY rate"
+    )
     if sync_build:
-        final_sync = Estimate(sync_build["seconds"] + apply_seconds,
-                              f"{pending_changes}, then the incremental models as {sync_build['source']} took them: {sync_build['seconds']:.2f} s")
+        final_sync = Estimate(
+            sync_build["seconds"] + apply_seconds,
+            f"{pending_changes}, then the incremental models as {sync_build['source']} took them: {sync_build['seconds']:.2f} s",
+        )
     else:
-        final_sync = Estimate(assumptions["final_sync_minimum_seconds"] + apply_seconds,
-                              f"{pending_changes}, plus {assumptions['final_sync_minimum_seconds']} s for one capture round and the "
-                              "incremental models (assumed: no sync build recorded yet)", ASSUMED)
-    freeze = Estimate(assumptions["freeze_seconds"], "assumed (no cutover or rehearsal measured yet): stop the application's "
-                      "writes, drain open transactions, switch over", ASSUMED)
+        final_sync = Estimate(
+            assumptions["final_sync_minimum_seconds"] + apply_seconds,
+            f"{pending_changes}, plus {assumptions['final_sync_minimum_seconds']} s for one capture round and the "
+            "incremental models (assumed: no sync build recorded yet)",
+            ASSUMED,
+        )
+    freeze = Estimate(
+        assumptions["freeze_seconds"],
+        "assumed (no cutover or rehearsal measured yet): stop the application's "
+        "writes, drain open transactions, switch over",
+        ASSUMED,
+    )
     if window:
         freeze, final_sync = (
-            Estimate(sum(float(window["steps"].get(step) or 0.0) for step in steps),
-                     f"measured in {window['source']}: " + " + ".join(f"{step} {float(window['steps'][step]):.2f} s" for step in steps
-                                                                   if step in window["steps"]),
-                     MEASURED, window["source"])
+            Estimate(
+                sum(float(window["steps"].get(step) or 0.0) for step in steps),
+                f"measured in {window['source']}: "
+                + " + ".join(
+                    f"{step} {float(window['steps'][step]):.2f} s" for step in steps if step in window["steps"]
+                ),
+                MEASURED,
+                window["source"],
+            )
             for steps in (FREEZE_STEPS, FINAL_SYNC_STEPS)
         )
     return final_sync, freeze
@@ -320,8 +374,15 @@ def _measured_in(*parts: Estimate) -> str | None:
     return runs.pop() if len(runs) == 1 else None
 
 
-def strategies(phases: Phases, wave_list: list[list[str]], capture_missing: list[str], limit_seconds: float | None,
-               assumptions: dict = ASSUMPTIONS, *, waves_from: str = "related tables") -> list[StrategyEstimate]:
+def strategies(
+    phases: Phases,
+    wave_list: list[list[str]],
+    capture_missing: list[str],
+    limit_seconds: float | None,
+    assumptions: dict = ASSUMPTIONS,
+    *,
+    waves_from: str = "related tables",
+) -> list[StrategyEstimate]:
     """Each strategy's downtime and total duration from the phase estimates; `waves_from` says
     where the phased strategy's waves come from."""
     freeze = phases.freeze.seconds
@@ -330,7 +391,9 @@ def strategies(phases: Phases, wave_list: list[list[str]], capture_missing: list
     overhead = assumptions["dbt_overhead_seconds"]
 
     big_bang = StrategyEstimate(
-        "big_bang", freeze + load + build + validation, freeze + load + build + validation,
+        "big_bang",
+        freeze + load + build + validation,
+        freeze + load + build + validation,
         "freeze, then initial load, build and validation, then switch: all of it is downtime",
     )
 
@@ -349,11 +412,20 @@ def strategies(phases: Phases, wave_list: list[list[str]], capture_missing: list
             "build_seconds": overhead + sum(by_table[t].build for t in group if t in by_table),
             "validation_seconds": sum(by_table[t].validation for t in group if t in by_table),
         }
-        wave_rows.append({"wave": number, "tables": group, "rows": sum(rows.get(t, 0) for t in group), **figures,
-                          "downtime_seconds": sum(figures.values())})
+        wave_rows.append(
+            {
+                "wave": number,
+                "tables": group,
+                "rows": sum(rows.get(t, 0) for t in group),
+                **figures,
+                "downtime_seconds": sum(figures.values()),
+            }
+        )
     longest = max((w["downtime_seconds"] for w in wave_rows), default=0.0)
     phased = StrategyEstimate(
-        "phased", longest, sum(w["downtime_seconds"] for w in wave_rows),
+        "phased",
+        longest,
+        sum(w["downtime_seconds"] for w in wave_rows),
         f"{len(wave_rows)} wave(s) ({waves_from}), each frozen, loaded, built, validated and switched on its own; "
         "the downtime is the longest wave" + (" (one wave: no gain over big bang)" if len(wave_rows) == 1 else ""),
         waves=wave_rows,
@@ -361,9 +433,12 @@ def strategies(phases: Phases, wave_list: list[list[str]], capture_missing: list
 
     sync = phases.final_sync.seconds
     parallel = StrategyEstimate(
-        "parallel_run", freeze + sync, load + build + validation + freeze + sync,
+        "parallel_run",
+        freeze + sync,
+        load + build + validation + freeze + sync,
         "load, build and validate while the legacy system runs, sync continuously, then freeze for the final sync only",
-        missing=list(capture_missing), measured_in=_measured_in(phases.freeze, phases.final_sync),
+        missing=list(capture_missing),
+        measured_in=_measured_in(phases.freeze, phases.final_sync),
     )
     result = [big_bang, phased, parallel]
     for s in result:
@@ -377,8 +452,9 @@ class Recommendation:
     reasons: list[str]
 
 
-def recommend(options: list[StrategyEstimate], limit_seconds: float | None, configured: str,
-              assumptions: dict = ASSUMPTIONS) -> Recommendation:
+def recommend(
+    options: list[StrategyEstimate], limit_seconds: float | None, configured: str, assumptions: dict = ASSUMPTIONS
+) -> Recommendation:
     """The strategy whose downtime fits the limit (or a usual maintenance window when there is
     none): one whose downtime a cutover or rehearsal measured, else the simplest; when none fits,
     the one with the least downtime.
@@ -391,19 +467,26 @@ def recommend(options: list[StrategyEstimate], limit_seconds: float | None, conf
         return Recommendation(None, ["no strategy is possible until the blocking problems are fixed"])
     by_name = {s.name: s for s in options}
     window = limit_seconds if limit_seconds is not None else assumptions["maintenance_window_minutes"] * 60
-    window_text = (f"the {format_duration(limit_seconds)} downtime limit in migration.yml" if limit_seconds is not None
-                   else f"a usual {assumptions['maintenance_window_minutes']}-minute maintenance window (migration.yml sets no downtime_limit_minutes)")
+    window_text = (
+        f"the {format_duration(limit_seconds)} downtime limit in migration.yml"
+        if limit_seconds is not None
+        else f"a usual {assumptions['maintenance_window_minutes']}-minute maintenance window (migration.yml sets no downtime_limit_minutes)"
+    )
     fitting = [s for s in sorted(possible, key=lambda s: STRATEGY_ORDER.index(s.name)) if s.downtime_seconds <= window]
     measured = [s for s in fitting if s.measured_in]
     reasons = []
     if fitting:
         chosen = (measured or fitting)[0]
         if chosen.measured_in:
-            reasons.append(f"{STRATEGY_LABELS[chosen.name]}'s downtime was measured: {format_duration(chosen.downtime_seconds)} in "
-                           f"{chosen.measured_in}, within {window_text}")
+            reasons.append(
+                f"{STRATEGY_LABELS[chosen.name]}'s downtime was measured: {format_duration(chosen.downtime_seconds)} in "
+                f"{chosen.measured_in}, within {window_text}"
+            )
         else:
-            reasons.append(f"{STRATEGY_LABELS[chosen.name]} needs about {format_duration(chosen.downtime_seconds)} of downtime, within {window_text}")
-        simpler = [n for n in STRATEGY_ORDER[:STRATEGY_ORDER.index(chosen.name)] if n in by_name]
+            reasons.append(
+                f"{STRATEGY_LABELS[chosen.name]} needs about {format_duration(chosen.downtime_seconds)} of downtime, within {window_text}"
+            )
+        simpler = [n for n in STRATEGY_ORDER[: STRATEGY_ORDER.index(chosen.name)] if n in by_name]
         for name in simpler:
             other = by_name[name]
             if not other.possible:
@@ -411,21 +494,33 @@ def recommend(options: list[StrategyEstimate], limit_seconds: float | None, conf
             elif name == "phased" and len(other.waves) == 1:
                 reasons.append("phased gains nothing: there is one wave")
             elif other.downtime_seconds <= window:
-                reasons.append(f"{STRATEGY_LABELS[name]} would need about {format_duration(other.downtime_seconds)}, an estimate never "
-                               "measured in a cutover or rehearsal: the measured downtime carries less risk of overrunning the window")
+                reasons.append(
+                    f"{STRATEGY_LABELS[name]} would need about {format_duration(other.downtime_seconds)}, an estimate never "
+                    "measured in a cutover or rehearsal: the measured downtime carries less risk of overrunning the window"
+                )
             else:
-                reasons.append(f"{STRATEGY_LABELS[name]} would need {format_duration(other.downtime_seconds)}, over {window_text}")
+                reasons.append(
+                    f"{STRATEGY_LABELS[name]} would need {format_duration(other.downtime_seconds)}, over {window_text}"
+                )
         if chosen.name != "parallel_run":
-            reasons.append("it is simpler than a parallel run: no change capture on the source, no second system to keep in step")
+            reasons.append(
+                "it is simpler than a parallel run: no change capture on the source, no second system to keep in step"
+            )
     else:
         # Within a second, the simpler strategy wins the tie.
         chosen = min(possible, key=lambda s: (round(s.downtime_seconds), STRATEGY_ORDER.index(s.name)))
-        reasons.append(f"no possible strategy fits {window_text}; {STRATEGY_LABELS[chosen.name]} needs the least downtime "
-                       f"(about {format_duration(chosen.downtime_seconds)})")
+        reasons.append(
+            f"no possible strategy fits {window_text}; {STRATEGY_LABELS[chosen.name]} needs the least downtime "
+            f"(about {format_duration(chosen.downtime_seconds)})"
+        )
     if chosen.name == "parallel_run":
-        reasons.append("change capture is possible on the source, so the legacy system keeps running until the short final freeze")
+        reasons.append(
+            "change capture is possible on the source, so the legacy system keeps running until the short final freeze"
+        )
     if configured != chosen.name:
-        reasons.append(f"migration.yml chooses {STRATEGY_LABELS.get(configured, configured)}: change `strategy: {chosen.name}` to follow this advice")
+        reasons.append(
+            f"migration.yml chooses {STRATEGY_LABELS.get(configured, configured)}: change `strategy: {chosen.name}` to follow this advice"
+        )
     return Recommendation(chosen.name, reasons)
 
 

@@ -1,10 +1,11 @@
 """The assessment's memory: earlier assessments' estimates (kept in the report's JSON), and what
 the control schema recorded of real runs — the last load, the last cutover's or rehearsal's write
 window, the last sync build — to set estimates against measurements."""
+
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from harness import reports
@@ -42,7 +43,10 @@ def measured_window(conn: pg.Connection, control_schema: str) -> dict | None:
         return None
     rehearsal = pg.last_rehearsal_timings(conn, control_schema)
     if rehearsal:
-        return {"steps": rehearsal[2], "source": f"rehearsal {rehearsal[0]} ({rehearsal[1]:%Y-%m-%d %H:%M}, on disposable copies)"}
+        return {
+            "steps": rehearsal[2],
+            "source": f"rehearsal {rehearsal[0]} ({rehearsal[1]:%Y-%m-%d %H:%M}, on disposable copies)",
+        }
     return None
 
 
@@ -54,7 +58,10 @@ def last_sync_build(conn: pg.Connection, control_schema: str) -> dict | None:
     row = pg.last_sync_build_timing(conn, control_schema)
     if row is None:
         return None
-    return {"seconds": float(row[0]), "source": f"the last sync build ({control_schema}.sync_state, {row[1]:%Y-%m-%d %H:%M})"}
+    return {
+        "seconds": float(row[0]),
+        "source": f"the last sync build ({control_schema}.sync_state, {row[1]:%Y-%m-%d %H:%M})",
+    }
 
 
 def latest_load_run(conn: pg.Connection, control_schema: str) -> dict | None:
@@ -68,8 +75,15 @@ def latest_load_run(conn: pg.Connection, control_schema: str) -> dict | None:
     status = next((c for c in STATUS_COLUMNS if c in names), None)
     if finished is None and seconds is None:
         return None
-    row = pg.latest_row(conn, control_schema, "load_runs", present=finished or seconds, order_by=finished or started or seconds,
-                        status=status, statuses=OK_STATUSES)
+    row = pg.latest_row(
+        conn,
+        control_schema,
+        "load_runs",
+        present=finished or seconds,
+        order_by=finished or started or seconds,
+        status=status,
+        statuses=OK_STATUSES,
+    )
     if row is None:
         return None
     measured = float(row[seconds]) if seconds and row.get(seconds) is not None else None
@@ -121,5 +135,5 @@ def _utc(stamp: str) -> str:
     except ValueError:
         return stamp
     if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
-    return moment.astimezone(timezone.utc).isoformat(timespec="seconds")
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).isoformat(timespec="seconds")

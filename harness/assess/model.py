@@ -1,5 +1,6 @@
 """What an assessment holds: findings, figures, column profiles, tables, relationships, and the
 `Assessment` itself, whose `to_dict` is the report's JSON."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -11,8 +12,21 @@ REPORT_NAME = "assessment"
 
 BLOCKING, WARNING, INFO = "blocking", "warning", "info"
 # The order findings are listed in, within a severity: what stops the migration comes first.
-AREAS = ("configuration", "privileges", "keys", "sensitive", "downtime", "conversion", "quality",
-         "relationships", "mapping", "triggers", "types", "settings", "volume")
+AREAS = (
+    "configuration",
+    "privileges",
+    "keys",
+    "sensitive",
+    "downtime",
+    "conversion",
+    "quality",
+    "relationships",
+    "mapping",
+    "triggers",
+    "types",
+    "settings",
+    "volume",
+)
 
 
 @dataclass

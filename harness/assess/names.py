@@ -1,5 +1,6 @@
 """What a column's name suggests: money, a natural key, a reference to another table's key, the
 date a row arrived. Heuristics the profile and the relationships weigh beside the values."""
+
 from __future__ import annotations
 
 import re
@@ -15,12 +16,56 @@ def normalised_name(name: str) -> str:
     return "".join(name_tokens(name))
 
 
-MONEY_WORDS = {"price", "amount", "amt", "total", "cost", "fee", "charge", "balance", "salary", "wage",
-               "tax", "money", "subtotal", "revenue", "payment", "refund", "cents", "usd", "eur"}
-NATURAL_KEY_WORDS = {"sku", "code", "ean", "upc", "isbn", "email", "mail", "login", "username", "ssn",
-                     "vin", "serial", "iban", "barcode"}
+MONEY_WORDS = {
+    "price",
+    "amount",
+    "amt",
+    "total",
+    "cost",
+    "fee",
+    "charge",
+    "balance",
+    "salary",
+    "wage",
+    "tax",
+    "money",
+    "subtotal",
+    "revenue",
+    "payment",
+    "refund",
+    "cents",
+    "usd",
+    "eur",
+}
+NATURAL_KEY_WORDS = {
+    "sku",
+    "code",
+    "ean",
+    "upc",
+    "isbn",
+    "email",
+    "mail",
+    "login",
+    "username",
+    "ssn",
+    "vin",
+    "serial",
+    "iban",
+    "barcode",
+}
 GENERIC_KEY_NAMES = {"id", "key", "no", "nr", "num", "code", "pk", "oid", "uuid"}
-CREATED_WORDS = {"created", "create", "creation", "inserted", "registered", "signup", "placed", "ordered", "opened", "booked"}
+CREATED_WORDS = {
+    "created",
+    "create",
+    "creation",
+    "inserted",
+    "registered",
+    "signup",
+    "placed",
+    "ordered",
+    "opened",
+    "booked",
+}
 EVENT_WORDS = {"date", "dt", "at", "on", "ts", "time", "timestamp", "paid", "order", "since"}
 NOT_EVENT_WORDS = {"birth", "dob", "expiry", "expires", "exp", "due", "valid", "until", "end", "start"}
 UPDATED_WORDS = {"upd", "updated", "update", "modified", "modif", "mod", "changed", "last", "deleted", "sync"}

@@ -2,6 +2,7 @@
 it: per column nulls, blanks, distinct values, ranges, pattern classes, trial casts to the mapped
 target type and top values; per table duplicates on its keys, growth per month, and the mapping's
 expected_sql expressions tried on the legacy rows."""
+
 from __future__ import annotations
 
 import re
@@ -32,20 +33,35 @@ def figure(count: int | None, sample: int, population: int) -> Figure:
     return Figure(count, profiling.share(count, sample), profiling.proportion_margin(count, sample, population))
 
 
-def profile(conn: pg.Connection, config: Config, server: pg.ServerInfo, table: TableAssessment,
-            table_config: TableConfig, cols: list[pg.ColumnInfo], targets: dict, sample_rows: int,
-            findings: list[Finding]) -> profiling.SamplePlan:
+def profile(
+    conn: pg.Connection,
+    config: Config,
+    server: pg.ServerInfo,
+    table: TableAssessment,
+    table_config: TableConfig,
+    cols: list[pg.ColumnInfo],
+    targets: dict,
+    sample_rows: int,
+    findings: list[Finding],
+) -> profiling.SamplePlan:
     """Fill in the table's sample and column profiles, top values, duplicates and growth; returns
     the sample plan, which the relationships read the same rows by."""
     schema = config.source_schema
     plan = profiling.sample_plan(table.rows, table.bytes.get("heap", 0), sample_rows)
     checks = [_checks(col, table, table_config, targets) for col in cols]
     n, figures = _figures(conn, schema, server, table, plan, checks)
-    table.sample = {"method": plan.method, "percent": round(plan.percent, 4), "rows": n,
-                    "of_rows": table.rows, "exact_rows": table.rows_exact}
+    table.sample = {
+        "method": plan.method,
+        "percent": round(plan.percent, 4),
+        "rows": n,
+        "of_rows": table.rows,
+        "exact_rows": table.rows_exact,
+    }
     population = max(table.rows, n)
     for check, fig in zip(checks, figures):
-        table.columns.append(_column_profile(check, fig, n, population, targets.get((table.name, check.column.name)), table_config))
+        table.columns.append(
+            _column_profile(check, fig, n, population, targets.get((table.name, check.column.name)), table_config)
+        )
 
     _top_values(conn, schema, table, plan, cols)
     _duplicates(conn, schema, table, cols, findings)
@@ -57,20 +73,38 @@ def _checks(col: pg.ColumnInfo, table: TableAssessment, table_config: TableConfi
     """What to measure of a column: its mask, and the target type it is mapped to (for trial casts)."""
     target = targets.get((table.name, col.name))
     parsed = dbt_artifacts.parse_type(target["type"]) if target else None
-    target_type = (pg.TargetType(parsed.type, parsed.base, parsed.length, parsed.precision, parsed.scale,
-                                 trial_cast=not target["expected_sql"]) if parsed else None)
+    target_type = (
+        pg.TargetType(
+            parsed.type,
+            parsed.base,
+            parsed.length,
+            parsed.precision,
+            parsed.scale,
+            trial_cast=not target["expected_sql"],
+        )
+        if parsed
+        else None
+    )
     return pg.ColumnChecks(col, masked=col.name in table_config.masks, target=target_type)
 
 
-def _figures(conn: pg.Connection, schema: str, server: pg.ServerInfo, table: TableAssessment, plan: profiling.SamplePlan,
-             checks: list[pg.ColumnChecks]) -> tuple[int, list[dict]]:
+def _figures(
+    conn: pg.Connection,
+    schema: str,
+    server: pg.ServerInfo,
+    table: TableAssessment,
+    plan: profiling.SamplePlan,
+    checks: list[pg.ColumnChecks],
+) -> tuple[int, list[dict]]:
     """The rows profiled, and each column's raw figures: one scan per group of columns, then one
     pass that classifies the text columns' values."""
     n = 0
     figures: list[dict] = []
     for start in range(0, len(checks), COLUMNS_PER_QUERY):
-        group = checks[start:start + COLUMNS_PER_QUERY]
-        n, group_figures = pg.run_profile(conn, pg.profile_query(schema, table.name, plan, SEED, group, server), len(group))
+        group = checks[start : start + COLUMNS_PER_QUERY]
+        n, group_figures = pg.run_profile(
+            conn, pg.profile_query(schema, table.name, plan, SEED, group, server), len(group)
+        )
         figures.extend(group_figures)
     texts = [i for i, check in enumerate(checks) if check.column.is_text]
     if texts:
@@ -80,8 +114,9 @@ def _figures(conn: pg.Connection, schema: str, server: pg.ServerInfo, table: Tab
     return n, figures
 
 
-def _column_profile(check: pg.ColumnChecks, fig: dict, n: int, population: int, target: dict | None,
-                    table_config: TableConfig) -> ColumnProfile:
+def _column_profile(
+    check: pg.ColumnChecks, fig: dict, n: int, population: int, target: dict | None, table_config: TableConfig
+) -> ColumnProfile:
     col = check.column
     profile = ColumnProfile(col.name, col.type, col.not_null, figure(fig.get("nulls"), n, population))
     profile.distinct = fig.get("distinct")
@@ -94,7 +129,11 @@ def _column_profile(check: pg.ColumnChecks, fig: dict, n: int, population: int, 
     if col.is_text:
         _text_profile(profile, fig, n, population)
     if col.is_float:
-        profile.near_cents, profile.float_noise, profile.non_finite = fig.get("near_cents"), fig.get("float_noise"), fig.get("non_finite")
+        profile.near_cents, profile.float_noise, profile.non_finite = (
+            fig.get("near_cents"),
+            fig.get("float_noise"),
+            fig.get("non_finite"),
+        )
     if col.base_type == "numeric":
         profile.max_scale = fig.get("max_scale")
     if target:
@@ -110,13 +149,20 @@ def _column_profile(check: pg.ColumnChecks, fig: dict, n: int, population: int, 
 def _text_profile(profile: ColumnProfile, fig: dict, n: int, population: int) -> None:
     """Blanks, lengths, pattern classes and dates of a text column; card numbers make it sensitive."""
     profile.blanks = figure(fig.get(f"class_{profiling.BLANK}"), n, population)
-    profile.min_length, profile.max_length, profile.avg_length = fig.get("min_length"), fig.get("max_length"), fig.get("avg_length")
+    profile.min_length, profile.max_length, profile.avg_length = (
+        fig.get("min_length"),
+        fig.get("max_length"),
+        fig.get("avg_length"),
+    )
     non_null = n - profile.nulls.count
     for key in [p.key for p in profiling.PATTERN_CLASSES] + [profiling.OTHER]:
         count = int(fig.get(f"class_{key}") or 0)
         if count:
-            profile.classes[key] = Figure(count, profiling.share(count, non_null),
-                                          profiling.proportion_margin(count, non_null, max(non_null, round(non_null * population / max(n, 1)))))
+            profile.classes[key] = Figure(
+                count,
+                profiling.share(count, non_null),
+                profiling.proportion_margin(count, non_null, max(non_null, round(non_null * population / max(n, 1)))),
+            )
     profile.invalid_dates = fig.get("invalid_dates")
     profile.ambiguous_dates = fig.get("ambiguous_dates")
     cards = profile.classes.get("card_number")
@@ -124,30 +170,61 @@ def _text_profile(profile: ColumnProfile, fig: dict, n: int, population: int) ->
     profile.sensitive = bool(cards and cards.count >= 0.5 * int(fig.get("long_digits") or 0))
 
 
-def try_expressions(conn: pg.Connection, config: Config, server: pg.ServerInfo, table: TableAssessment,
-                    plan: profiling.SamplePlan, items: list[dict], findings: list[Finding]) -> None:
+def try_expressions(
+    conn: pg.Connection,
+    config: Config,
+    server: pg.ServerInfo,
+    table: TableAssessment,
+    plan: profiling.SamplePlan,
+    items: list[dict],
+    findings: list[Finding],
+) -> None:
     """Evaluate each app column's expected_sql over the legacy rows: an error or a value its target
     type refuses shows up now, not in the middle of the cutover's build."""
     n = table.sample.get("rows", 0)
     for item in items:
         if READS_OTHER_RELATIONS.search(item["expression"]):
             # A lookup into target tables (app.product ...) cannot run on the source.
-            table.expected_sql.append({k: item[k] for k in ("model", "column", "type", "expression")}
-                                      | {"rows": 0, "non_null": 0, "cast_failures": None, "error": None,
-                                         "skipped": "reads other relations, which the source does not have"})
+            table.expected_sql.append(
+                {k: item[k] for k in ("model", "column", "type", "expression")}
+                | {
+                    "rows": 0,
+                    "non_null": 0,
+                    "cast_failures": None,
+                    "error": None,
+                    "skipped": "reads other relations, which the source does not have",
+                }
+            )
             continue
-        result = pg.try_expression(conn, config.source_schema, table.name, item["alias"], plan, SEED, item["expression"], item["type"], server)
+        result = pg.try_expression(
+            conn, config.source_schema, table.name, item["alias"], plan, SEED, item["expression"], item["type"], server
+        )
         entry = {k: item[k] for k in ("model", "column", "type", "expression")} | result
         table.expected_sql.append(entry)
         where = f"{item['model']}.{item['column']}"
         if result.get("error"):
-            findings.append(Finding(WARNING, "mapping", f"the expected_sql of {where} fails on the legacy rows of {table.name}: {result['error']}",
-                                    "fix the expression in the model YAML (it reads the landing row as \"" + item["alias"] + "\")", table=table.name))
+            findings.append(
+                Finding(
+                    WARNING,
+                    "mapping",
+                    f"the expected_sql of {where} fails on the legacy rows of {table.name}: {result['error']}",
+                    'fix the expression in the model YAML (it reads the landing row as "' + item["alias"] + '")',
+                    table=table.name,
+                )
+            )
         elif result.get("cast_failures"):
             share = profiling.share(result["cast_failures"], n)
-            findings.append(Finding(WARNING, "conversion", f"{where}: {result['cast_failures']:,} of {n:,} profiled {table.name} rows give a value "
-                                    f"that {item['type']} refuses (by its expected_sql)", "handle these values in the model or widen the target type",
-                                    table=table.name, share=share))
+            findings.append(
+                Finding(
+                    WARNING,
+                    "conversion",
+                    f"{where}: {result['cast_failures']:,} of {n:,} profiled {table.name} rows give a value "
+                    f"that {item['type']} refuses (by its expected_sql)",
+                    "handle these values in the model or widen the target type",
+                    table=table.name,
+                    share=share,
+                )
+            )
 
 
 def safe_text(value: object) -> str | None:
@@ -158,8 +235,9 @@ def safe_text(value: object) -> str | None:
     return text if len(text) <= 80 else text[:77] + "..."
 
 
-def _top_values(conn: pg.Connection, schema: str, table: TableAssessment, plan: profiling.SamplePlan,
-                cols: list[pg.ColumnInfo]) -> None:
+def _top_values(
+    conn: pg.Connection, schema: str, table: TableAssessment, plan: profiling.SamplePlan, cols: list[pg.ColumnInfo]
+) -> None:
     by_name = {p.name: p for p in table.columns}
     n = table.sample.get("rows", 0)
 
@@ -167,12 +245,20 @@ def _top_values(conn: pg.Connection, schema: str, table: TableAssessment, plan: 
         """Top values say something only when values repeat: at most one distinct value per two rows."""
         return p.distinct is not None and 0 < p.distinct <= min(TOP_VALUES_MAX_DISTINCT, (n - p.nulls.count) / 2)
 
-    wanted = [c for c in cols if c.sortable and not by_name[c.name].sensitive and not by_name[c.name].masked and repeats(by_name[c.name])]
+    wanted = [
+        c
+        for c in cols
+        if c.sortable and not by_name[c.name].sensitive and not by_name[c.name].masked and repeats(by_name[c.name])
+    ]
     for name, values in pg.top_values(conn, schema, table.name, plan, SEED, wanted, TOP_VALUES).items():
-        by_name[name].top_values = [{"value": safe_text(v), "count": c, "share": profiling.share(c, n)} for v, c in values]
+        by_name[name].top_values = [
+            {"value": safe_text(v), "count": c, "share": profiling.share(c, n)} for v, c in values
+        ]
 
 
-def _duplicate_checks(table: TableAssessment, cols: list[pg.ColumnInfo]) -> list[tuple[list[str], bool, str, str | None]]:
+def _duplicate_checks(
+    table: TableAssessment, cols: list[pg.ColumnInfo]
+) -> list[tuple[list[str], bool, str, str | None]]:
     """(columns, ignoring case and blanks, why, pattern the values must match): the declared key
     (unless an index guarantees it) and the likely natural keys."""
     by_name = {c.name: c for c in cols}
@@ -193,37 +279,66 @@ def _duplicate_checks(table: TableAssessment, cols: list[pg.ColumnInfo]) -> list
         email_like = emails is not None and emails.count >= 0.5 * max(non_blank, 1)
         distinct_ratio = profiling.share(p.distinct or 0, table.sample.get("rows", 0) - p.nulls.count)
         if email_like:
-            checks.append(([col.name], True, "likely natural key: valid e-mails ignoring case and blanks", email_pattern))
+            checks.append(
+                ([col.name], True, "likely natural key: valid e-mails ignoring case and blanks", email_pattern)
+            )
         elif names.is_natural_key_name(col.name) and distinct_ratio >= 0.9:
             checks.append(([col.name], True, "likely natural key, ignoring case and blanks", None))
     return checks
 
 
-def _duplicates(conn: pg.Connection, schema: str, table: TableAssessment, cols: list[pg.ColumnInfo],
-                findings: list[Finding]) -> None:
+def _duplicates(
+    conn: pg.Connection, schema: str, table: TableAssessment, cols: list[pg.ColumnInfo], findings: list[Finding]
+) -> None:
     """Duplicates on the declared key and on likely natural keys, counted over the whole table."""
     for columns, normalise, why, pattern in _duplicate_checks(table, cols):
         found = pg.duplicates(conn, schema, table.name, columns, normalise, pattern)
         share = profiling.share(found["extra_rows"], table.rows)
-        table.duplicates.append({"columns": columns, "normalised": normalise, "why": why, **found, "extra_share": share})
+        table.duplicates.append(
+            {"columns": columns, "normalised": normalise, "why": why, **found, "extra_share": share}
+        )
         label = ", ".join(columns)
         if why.startswith("declared"):
             if found["groups"]:
-                findings.append(Finding(BLOCKING, "keys", f"{table.name}: {found['extra_rows']:,} rows repeat a value of its key ({label})",
-                                        "choose a key that identifies one row, or clean the duplicates at the source", table=table.name, share=share))
+                findings.append(
+                    Finding(
+                        BLOCKING,
+                        "keys",
+                        f"{table.name}: {found['extra_rows']:,} rows repeat a value of its key ({label})",
+                        "choose a key that identifies one row, or clean the duplicates at the source",
+                        table=table.name,
+                        share=share,
+                    )
+                )
             if found["rows_with_null_key"]:
-                findings.append(Finding(BLOCKING, "keys", f"{table.name}: {found['rows_with_null_key']:,} rows have a NULL in the key ({label})",
-                                        "choose key columns that are never NULL", table=table.name,
-                                        share=profiling.share(found["rows_with_null_key"], table.rows)))
+                findings.append(
+                    Finding(
+                        BLOCKING,
+                        "keys",
+                        f"{table.name}: {found['rows_with_null_key']:,} rows have a NULL in the key ({label})",
+                        "choose key columns that are never NULL",
+                        table=table.name,
+                        share=profiling.share(found["rows_with_null_key"], table.rows),
+                    )
+                )
         elif found["groups"]:
-            findings.append(Finding(WARNING, "quality",
-                                    f"{table.name}.{label}: {found['extra_rows']:,} rows ({share:.1%}) duplicate another row's value ignoring case and blanks "
-                                    f"({found['groups']:,} groups)", "decide in the mapping which row survives and record the merges",
-                                    table=table.name, column=label, share=share))
+            findings.append(
+                Finding(
+                    WARNING,
+                    "quality",
+                    f"{table.name}.{label}: {found['extra_rows']:,} rows ({share:.1%}) duplicate another row's value ignoring case and blanks "
+                    f"({found['groups']:,} groups)",
+                    "decide in the mapping which row survives and record the merges",
+                    table=table.name,
+                    column=label,
+                    share=share,
+                )
+            )
 
 
-def _growth(conn: pg.Connection, schema: str, table: TableAssessment, plan: profiling.SamplePlan,
-            cols: list[pg.ColumnInfo]) -> None:
+def _growth(
+    conn: pg.Connection, schema: str, table: TableAssessment, plan: profiling.SamplePlan, cols: list[pg.ColumnInfo]
+) -> None:
     """Rows per month from the column that best tells when a row arrived, scaled from the sample."""
     profiles = {p.name: p for p in table.columns}
     candidates = []
@@ -248,9 +363,14 @@ def _growth(conn: pg.Connection, schema: str, table: TableAssessment, plan: prof
     per_month = sum(m["rows"] for m in last12) / len(last12)
     bytes_per_row = table.bytes.get("total", 0) / table.rows if table.rows else 0
     table.growth = {
-        "column": col.name, "first_month": scaled[0]["month"], "last_month": scaled[-1]["month"],
-        "months": scaled, "rows_per_month_last_12": round(per_month), "bytes_per_month": round(per_month * bytes_per_row),
-        "how": f"rows per calendar month of {col.name}" + (f", counted in the sample and scaled ×{scale:,.1f}" if plan.sampled else ""),
+        "column": col.name,
+        "first_month": scaled[0]["month"],
+        "last_month": scaled[-1]["month"],
+        "months": scaled,
+        "rows_per_month_last_12": round(per_month),
+        "bytes_per_month": round(per_month * bytes_per_row),
+        "how": f"rows per calendar month of {col.name}"
+        + (f", counted in the sample and scaled ×{scale:,.1f}" if plan.sampled else ""),
     }
 
 

@@ -1,5 +1,6 @@
 """Relationships: the declared foreign keys between listed tables, and the undeclared ones that
 column names suggest, confirmed by looking the (sampled) values up in the parent's key."""
+
 from __future__ import annotations
 
 from harness import profiling
@@ -12,7 +13,9 @@ from harness.engines import postgres_assess as pg
 LIKELY_REFERENCE = 0.5  # share of a column's values found in a key for the link to count as real
 
 
-def reference_candidates(tables: list[TableAssessment], columns: dict[str, list[pg.ColumnInfo]]) -> list[tuple[str, str, str, str]]:
+def reference_candidates(
+    tables: list[TableAssessment], columns: dict[str, list[pg.ColumnInfo]]
+) -> list[tuple[str, str, str, str]]:
     """(child table, column, parent table, key) pairs whose names suggest a reference and whose
     types can be compared; parents are listed tables with a single-column key."""
     parents = [(t.name, t.key[0]) for t in tables if t.exists and t.can_select and len(t.key) == 1]
@@ -33,15 +36,34 @@ def reference_candidates(tables: list[TableAssessment], columns: dict[str, list[
     return result
 
 
-def relationships(conn: pg.Connection, config: Config, tables: list[TableAssessment], columns: dict[str, list[pg.ColumnInfo]],
-                  plans: dict[str, profiling.SamplePlan], findings: list[Finding]) -> list[Relationship]:
+def relationships(
+    conn: pg.Connection,
+    config: Config,
+    tables: list[TableAssessment],
+    columns: dict[str, list[pg.ColumnInfo]],
+    plans: dict[str, profiling.SamplePlan],
+    findings: list[Finding],
+) -> list[Relationship]:
     listed = {t.name for t in tables if t.exists}
     result = []
     for table in tables:
         for fk in table.foreign_keys:
-            if fk["references_table"] in listed and fk["references_schema"] == config.source_schema and len(fk["columns"]) == 1:
-                result.append(Relationship(table.name, fk["columns"][0], fk["references_table"], fk["references_columns"][0],
-                                           declared=True, match_rate=1.0, likely=True))
+            if (
+                fk["references_table"] in listed
+                and fk["references_schema"] == config.source_schema
+                and len(fk["columns"]) == 1
+            ):
+                result.append(
+                    Relationship(
+                        table.name,
+                        fk["columns"][0],
+                        fk["references_table"],
+                        fk["references_columns"][0],
+                        declared=True,
+                        match_rate=1.0,
+                        likely=True,
+                    )
+                )
     by_table = {t.name: t for t in tables}
     for child, column, parent, key in reference_candidates(tables, columns):
         plan = plans.get(child)
@@ -55,16 +77,32 @@ def relationships(conn: pg.Connection, config: Config, tables: list[TableAssessm
     return result
 
 
-def _confirm(conn: pg.Connection, config: Config, child: TableAssessment, column: str, parent: str, key: str,
-             plan: profiling.SamplePlan, text: bool) -> Relationship:
+def _confirm(
+    conn: pg.Connection,
+    config: Config,
+    child: TableAssessment,
+    column: str,
+    parent: str,
+    key: str,
+    plan: profiling.SamplePlan,
+    text: bool,
+) -> Relationship:
     """How many of the child's sampled values the parent's key holds, exactly and (for text)
     ignoring case and blanks."""
     found = pg.reference_match(conn, config.source_schema, child.name, column, plan, SEED, parent, key, text)
     checked = found["checked"]
     population = max(round(checked * child.rows / max(child.sample.get("rows", 1), 1)), checked)
-    rel = Relationship(child.name, column, parent, key, declared=False, checked=checked, matched=found["matched"],
-                       match_rate=profiling.share(found["matched"], checked),
-                       margin=profiling.proportion_margin(found["matched"], checked, population))
+    rel = Relationship(
+        child.name,
+        column,
+        parent,
+        key,
+        declared=False,
+        checked=checked,
+        matched=found["matched"],
+        match_rate=profiling.share(found["matched"], checked),
+        margin=profiling.proportion_margin(found["matched"], checked, population),
+    )
     if text:
         rel.normalised_match_rate = profiling.share(found["matched_normalised"], checked)
     rel.orphan_rate = 1.0 - max(rel.match_rate, rel.normalised_match_rate or 0.0) if checked else 0.0
@@ -76,12 +114,26 @@ def _relationship_findings(rel: Relationship, text: bool, findings: list[Finding
     child, column = rel.child_table, rel.child_column
     where = f"{child}.{column} → {rel.parent_table}.{rel.parent_column}"
     if rel.orphan_rate > 0:
-        findings.append(Finding(WARNING, "relationships",
-                                f"{where} (undeclared): {rel.orphan_rate:.2%} of {rel.checked:,} values have no parent (orphans)",
-                                "decide in the mapping: quarantine the orphans or attach them to a placeholder parent",
-                                table=child, column=column, share=rel.orphan_rate))
+        findings.append(
+            Finding(
+                WARNING,
+                "relationships",
+                f"{where} (undeclared): {rel.orphan_rate:.2%} of {rel.checked:,} values have no parent (orphans)",
+                "decide in the mapping: quarantine the orphans or attach them to a placeholder parent",
+                table=child,
+                column=column,
+                share=rel.orphan_rate,
+            )
+        )
     if text and rel.normalised_match_rate is not None and rel.normalised_match_rate - rel.match_rate > 0.0001:
-        findings.append(Finding(WARNING, "relationships",
-                                f"{where}: {rel.normalised_match_rate - rel.match_rate:.2%} of values match only when case and blanks are ignored",
-                                "normalise both sides (upper, trim) in staging before joining", table=child, column=column,
-                                share=rel.normalised_match_rate - rel.match_rate))
+        findings.append(
+            Finding(
+                WARNING,
+                "relationships",
+                f"{where}: {rel.normalised_match_rate - rel.match_rate:.2%} of values match only when case and blanks are ignored",
+                "normalise both sides (upper, trim) in staging before joining",
+                table=child,
+                column=column,
+                share=rel.normalised_match_rate - rel.match_rate,
+            )
+        )

@@ -1,13 +1,14 @@
 """The assessment run: one read-only snapshot of the source, each step over one `_Run`, then the
 estimates, findings and verdict gathered into an `Assessment`."""
+
 from __future__ import annotations
 
 import dataclasses
 import inspect
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
-from typing import Callable
+from datetime import UTC, datetime
 
 from harness import connections, dbt_artifacts, load
 from harness.assess import estimates, recommendation
@@ -38,14 +39,17 @@ from harness.assess.profile import DEFAULT_SAMPLE_ROWS, SEED, profile, try_expre
 from harness.assess.relationships import relationships
 from harness.assess.risks import column_findings, local_time_finding
 from harness.assess.timing import plan_probes, run_probes, time_table
-from harness.engines.postgres.capture import CAPTURE_SCHEMA
 from harness.config import Config
 from harness.connections import Database
 from harness.engines import postgres_assess as pg
+from harness.engines.postgres.capture import CAPTURE_SCHEMA
 
 # `migrate load`'s own defaults (workers, rows per key range): the estimate is for the load as it runs without options.
-LOAD_DEFAULTS = {name: parameter.default for name, parameter in inspect.signature(load.load).parameters.items()
-                 if name in ("jobs", "range_rows")}
+LOAD_DEFAULTS = {
+    name: parameter.default
+    for name, parameter in inspect.signature(load.load).parameters.items()
+    if name in ("jobs", "range_rows")
+}
 
 
 def progress_units(config: Config) -> int:
@@ -79,16 +83,37 @@ class _Run:
     records: dict = field(default_factory=dict)  # read in the target: landing rows, ANALYZE's sample, earlier runs
 
 
-def run(config: Config, source: Database, target: Database, *, sample_rows: int = DEFAULT_SAMPLE_ROWS,
-        jobs: int | None = None, range_rows: int | None = None, progress: Callable[[int], None] | None = None) -> Assessment:
+def run(
+    config: Config,
+    source: Database,
+    target: Database,
+    *,
+    sample_rows: int = DEFAULT_SAMPLE_ROWS,
+    jobs: int | None = None,
+    range_rows: int | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> Assessment:
     """`jobs` and `range_rows` are those the load will run with (load's defaults when None)."""
     started = time.perf_counter()
-    assessed_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    assessed_at = datetime.now(UTC).isoformat(timespec="seconds")
     artifacts = dbt_artifacts.load(config.project_dir)
-    state = _Run(config, source, target, sample_rows, jobs or LOAD_DEFAULTS["jobs"], range_rows or LOAD_DEFAULTS["range_rows"],
-                 progress or (lambda _n=1: None), artifacts, dbt_artifacts.models(artifacts), notes=list(artifacts.notes))
+    state = _Run(
+        config,
+        source,
+        target,
+        sample_rows,
+        jobs or LOAD_DEFAULTS["jobs"],
+        range_rows or LOAD_DEFAULTS["range_rows"],
+        progress or (lambda _n=1: None),
+        artifacts,
+        dbt_artifacts.models(artifacts),
+        notes=list(artifacts.notes),
+    )
 
-    with connections.connection(source, command="assess") as src, connections.connection(target, command="assess") as dst:
+    with (
+        connections.connection(source, command="assess") as src,
+        connections.connection(target, command="assess") as dst,
+    ):
         pg.begin_read_only_snapshot(src)
         _describe(state, src, dst)
         _take_inventory(state, src)
@@ -147,9 +172,14 @@ def _describe(state: _Run, src: pg.Connection, dst: pg.Connection) -> None:
     state.notes.extend(state.server.limitations())
     state.privileges = pg.schema_privileges(src, config.source_schema, CAPTURE_SCHEMA)
     if not state.privileges["schema_exists"]:
-        state.findings.append(Finding(BLOCKING, "configuration",
-                                      f'schema "{config.source_schema}" does not exist in the source {state.source.describe()}',
-                                      "fix source.schema in migration.yml (names are case-sensitive)"))
+        state.findings.append(
+            Finding(
+                BLOCKING,
+                "configuration",
+                f'schema "{config.source_schema}" does not exist in the source {state.source.describe()}',
+                "fix source.schema in migration.yml (names are case-sensitive)",
+            )
+        )
 
 
 def _take_inventory(state: _Run, src: pg.Connection) -> None:
@@ -164,15 +194,26 @@ def _profile_tables(state: _Run, src: pg.Connection) -> dict:
     """The mapping, then each readable table's profile, column risks and expected_sql trials;
     returns each profiled table's sample plan."""
     config = state.config
-    state.mapping, targets, expressions = mapping(state.artifacts, state.models, state.tables, state.columns, state.findings)
+    state.mapping, targets, expressions = mapping(
+        state.artifacts, state.models, state.tables, state.columns, state.findings
+    )
     plans = {}
     for table, table_config in zip(state.tables, config.tables):
         if table.exists and table.can_select:
             cols = state.columns[table.name]
-            plans[table.name] = profile(src, config, state.server, table, table_config, cols, targets, state.sample_rows, state.findings)
+            plans[table.name] = profile(
+                src, config, state.server, table, table_config, cols, targets, state.sample_rows, state.findings
+            )
             column_findings(table, cols, state.findings)
-            try_expressions(src, config, state.server, table, plans[table.name], [e for e in expressions if e["table"] == table.name],
-                            state.findings)
+            try_expressions(
+                src,
+                config,
+                state.server,
+                table,
+                plans[table.name],
+                [e for e in expressions if e["table"] == table.name],
+                state.findings,
+            )
         state.tick(1)
     return plans
 
@@ -201,21 +242,33 @@ def _read_target_records(state: _Run, dst: pg.Connection) -> None:
     }
 
 
-def _estimate(state: _Run, capture: dict) -> tuple[estimates.Phases, list[estimates.StrategyEstimate], estimates.Recommendation]:
+def _estimate(
+    state: _Run, capture: dict
+) -> tuple[estimates.Phases, list[estimates.StrategyEstimate], estimates.Recommendation]:
     """The phases' estimates, each strategy's, and the recommendation (with its findings)."""
     config, records = state.config, state.records
     work = recommendation.table_work(state.tables)
     dbt_build = dbt_artifacts.build_timing(state.artifacts)
     use_dbt = dbt_build is not None and dbt_build["failed"] == 0 and records["landing_rows"] > 0
-    phases = estimates.estimate_phases(work, dbt_build["seconds"] if use_dbt else None, records["landing_rows"] if use_dbt else None,
-                                       jobs=state.jobs, analyze_rows=records["analyze_rows"], window=records["window"],
-                                       sync_build=records["sync_build"])
+    phases = estimates.estimate_phases(
+        work,
+        dbt_build["seconds"] if use_dbt else None,
+        records["landing_rows"] if use_dbt else None,
+        jobs=state.jobs,
+        analyze_rows=records["analyze_rows"],
+        window=records["window"],
+        sync_build=records["sync_build"],
+    )
     phases = recommendation.read_only_caveat(phases, state.tables)
     wave_list, waves_from = recommendation.wave_plan(config, state.tables, state.relationships)
     limit_seconds = config.downtime_limit_minutes * 60 if config.downtime_limit_minutes is not None else None
     options = estimates.strategies(phases, wave_list, capture["missing"], limit_seconds, waves_from=waves_from)
     if not work:
-        return phases, options, estimates.Recommendation(None, ["no table could be measured: fix the blocking problems first"])
+        return (
+            phases,
+            options,
+            estimates.Recommendation(None, ["no table could be measured: fix the blocking problems first"]),
+        )
     recommendation.strategy_findings(config, options, limit_seconds, capture, state.findings)
     return phases, options, estimates.recommend(options, limit_seconds, config.strategy)
 
@@ -224,13 +277,29 @@ def _sides(state: _Run, capture: dict) -> dict:
     """The Assessment's source, target, privileges and sampling entries."""
     config, server = state.config, state.server
     return {
-        "source": {"database": state.source.describe(), "schema": config.source_schema, "server_version": server.version,
-                   "user": server.user, "superuser": server.superuser, "replication": server.replication,
-                   "settings": server.settings, "locale": dataclasses.asdict(state.source_locale.options)},
-        "target": {"database": state.target.describe(), "server_version": state.target_locale.version,
-                   "locale": dataclasses.asdict(state.target_locale.options), "landing_schema": config.landing_schema,
-                   "control_schema": config.control_schema, "landing_rows": state.records["landing_rows"]},
+        "source": {
+            "database": state.source.describe(),
+            "schema": config.source_schema,
+            "server_version": server.version,
+            "user": server.user,
+            "superuser": server.superuser,
+            "replication": server.replication,
+            "settings": server.settings,
+            "locale": dataclasses.asdict(state.source_locale.options),
+        },
+        "target": {
+            "database": state.target.describe(),
+            "server_version": state.target_locale.version,
+            "locale": dataclasses.asdict(state.target_locale.options),
+            "landing_schema": config.landing_schema,
+            "control_schema": config.control_schema,
+            "landing_rows": state.records["landing_rows"],
+        },
         "privileges": {**state.privileges, **capture},
-        "sampling": {"target_rows": state.sample_rows, "seed": SEED, "confidence": 0.95,
-                     "margin": "Wilson score interval with finite-population correction; 0 when every row was read"},
+        "sampling": {
+            "target_rows": state.sample_rows,
+            "seed": SEED,
+            "confidence": 0.95,
+            "margin": "Wilson score interval with finite-population correction; 0 when every row was read",
+        },
     }

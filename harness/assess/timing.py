@@ -1,12 +1,13 @@
 """Throughput: one key range of each table copied, keyed and analysed by load's own code into a
 scratch schema of the target (the load probe), or the source read alone when the target refuses;
 and each table's timing sample cast, cleansed and hashed on the source."""
+
 from __future__ import annotations
 
 import dataclasses
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from harness import connections, control, landing, load, profiling
 from harness.assess.model import TableAssessment
@@ -23,14 +24,24 @@ PROBE_LANDING = "_migrate_assess_landing"
 PROBE_CONTROL = "_migrate_assess_control"
 
 
-def time_table(src: pg.Connection, config: Config, table: TableAssessment, table_config: TableConfig,
-               cols: list[pg.ColumnInfo], probe: LoadProbe | None) -> None:
+def time_table(
+    src: pg.Connection,
+    config: Config,
+    table: TableAssessment,
+    table_config: TableConfig,
+    cols: list[pg.ColumnInfo],
+    probe: LoadProbe | None,
+) -> None:
     plan = profiling.sample_plan(table.rows, table.bytes.get("heap", 0), TIMING_SAMPLE_ROWS)
     if probe is not None and probe.done:
-        copy = pg.Timing(probe.rows, probe.bytes, probe.copy_seconds,
-                         "one key range, as load plans them, copied by load's own code (psql COPY in binary from the source, "
-                         "streamed into a landing-shaped table in a scratch schema of the target), then its key and ANALYZE; "
-                         "the tables' ranges timed as many at once as load's workers")
+        copy = pg.Timing(
+            probe.rows,
+            probe.bytes,
+            probe.copy_seconds,
+            "one key range, as load plans them, copied by load's own code (psql COPY in binary from the source, "
+            "streamed into a landing-shaped table in a scratch schema of the target), then its key and ANALYZE; "
+            "the tables' ranges timed as many at once as load's workers",
+        )
     else:
         copy = pg.time_read(src, config.source_schema, table.name, cols, dict(table_config.masks), plan, SEED + 1)
         if probe is not None and probe.note:
@@ -45,14 +56,19 @@ def time_table(src: pg.Connection, config: Config, table: TableAssessment, table
         "as_load": as_load,
         "ranges": probe.ranges if probe is not None else 1,
         "copy_range": [_plain(probe.lower), _plain(probe.upper)] if as_load else None,
-        "copy_rows": copy.rows, "copy_bytes": copy.bytes, "copy_seconds": round(copy.seconds, 4), "copy_how": copy.how,
+        "copy_rows": copy.rows,
+        "copy_bytes": copy.bytes,
+        "copy_seconds": round(copy.seconds, 4),
+        "copy_how": copy.how,
         "copy_rows_per_second": round(profiling.share(copy.rows, copy.seconds)),
         "copy_bytes_per_second": round(profiling.share(copy.bytes, copy.seconds)),
         "key_seconds": round(probe.key_seconds, 4) if as_load else 0.0,
         "analyze_seconds": round(probe.analyze_seconds, 4) if as_load else 0.0,
-        "transform_rows": transform_rows, "transform_seconds": round(transform_seconds, 4),
+        "transform_rows": transform_rows,
+        "transform_seconds": round(transform_seconds, 4),
         "transform_rows_per_second": round(profiling.share(transform_rows, transform_seconds)),
-        "hash_rows": hash_rows, "hash_seconds": round(hash_seconds, 4),
+        "hash_rows": hash_rows,
+        "hash_seconds": round(hash_seconds, 4),
         "hash_rows_per_second": round(profiling.share(hash_rows, hash_seconds)),
         "notes": copy.notes,
     }
@@ -81,8 +97,13 @@ class LoadProbe:
     note: str | None = None  # why the target side could not be timed
 
 
-def plan_probes(src: pg.Connection, config: Config, tables: list[TableAssessment],
-                columns: dict[str, list[pg.ColumnInfo]], range_rows: int) -> list[LoadProbe]:
+def plan_probes(
+    src: pg.Connection,
+    config: Config,
+    tables: list[TableAssessment],
+    columns: dict[str, list[pg.ColumnInfo]],
+    range_rows: int,
+) -> list[LoadProbe]:
     """Which range of each keyed table to time: the middle one of the ranges load plans for it; for
     a big table that load copies in one piece (its key is not an integer), its first range_rows rows."""
     probes = []
@@ -90,8 +111,12 @@ def plan_probes(src: pg.Connection, config: Config, tables: list[TableAssessment
         if not (table.exists and table.can_select and table.key):
             continue
         cols = columns[table.name]
-        source_table = landing.SourceTable(table.name, [postgres.Column(c.name, c.type, c.not_null) for c in cols],
-                                           list(table.key), dict(config.table(table.name).masks))
+        source_table = landing.SourceTable(
+            table.name,
+            [postgres.Column(c.name, c.type, c.not_null) for c in cols],
+            list(table.key),
+            dict(config.table(table.name).masks),
+        )
         ranges = load._plan_ranges(src, config.source_schema, source_table, range_rows)
         lower, upper = ranges[len(ranges) // 2]
         leading = next(c for c in cols if c.name == table.key[0])
@@ -101,8 +126,9 @@ def plan_probes(src: pg.Connection, config: Config, tables: list[TableAssessment
     return probes
 
 
-def run_probes(config: Config, source: Database, target: Database, src: pg.Connection, probes: list[LoadProbe],
-               jobs: int) -> None:
+def run_probes(
+    config: Config, source: Database, target: Database, src: pg.Connection, probes: list[LoadProbe], jobs: int
+) -> None:
     """Copy each probe's range with load's own code into a landing-shaped table in a scratch schema of
     the target, `jobs` at a time as load's workers run, then build its key and ANALYZE it the way load
     finishes a table. The source is read in the assessment's snapshot; the scratch schemas are dropped."""
@@ -144,8 +170,9 @@ def _create_probe_tables(conn: pg.Connection, probes: list[LoadProbe]) -> list[L
     return ready
 
 
-def _copy_probes(probe_config: Config, source: Database, target: Database, snapshot_id: str, probes: list[LoadProbe],
-                 jobs: int) -> None:
+def _copy_probes(
+    probe_config: Config, source: Database, target: Database, snapshot_id: str, probes: list[LoadProbe], jobs: int
+) -> None:
     """The probes over `jobs` workers, most ranges first, as load's worker pool takes its ranges."""
 
     def measure(dst: pg.Connection, probe: LoadProbe, _nothing_left: Callable[[], bool]) -> None:

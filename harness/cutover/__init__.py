@@ -22,6 +22,7 @@ The package, one role a module:
 - new_side: the `app` tables readied for the applications (reverse capture, sequences);
 - routing: the routing file the applications follow.
 """
+
 from harness.cutover.go_no_go import CONTENT_LEVELS, Gate, GateFailed, content_reconciliation, gates, models_fingerprint
 from harness.cutover.new_side import align_sequences, app_sources, app_table_names
 from harness.cutover.routing import read_routing, write_routing
@@ -41,8 +42,31 @@ from harness.cutover.strategy import (
 )
 
 __all__ = [
-    "BIG_BANG_STEPS", "CATCH_UP_LEVELS", "CONTENT_LEVELS", "DONE_PHASES", "PARTLY_SWITCHED", "STEPS", "STEP_FUNCTIONS", "SWITCHING",
-    "CutoverRefused", "CutoverResult", "CutoverRun", "Gate", "GateFailed", "Plan",
-    "align_sequences", "app_sources", "app_table_names", "content_reconciliation", "estimates", "gates", "models_fingerprint", "plan",
-    "read_routing", "run", "steps_for", "tables_of", "write_routing",
+    "BIG_BANG_STEPS",
+    "CATCH_UP_LEVELS",
+    "CONTENT_LEVELS",
+    "DONE_PHASES",
+    "PARTLY_SWITCHED",
+    "STEPS",
+    "STEP_FUNCTIONS",
+    "SWITCHING",
+    "CutoverRefused",
+    "CutoverResult",
+    "CutoverRun",
+    "Gate",
+    "GateFailed",
+    "Plan",
+    "align_sequences",
+    "app_sources",
+    "app_table_names",
+    "content_reconciliation",
+    "estimates",
+    "gates",
+    "models_fingerprint",
+    "plan",
+    "read_routing",
+    "run",
+    "steps_for",
+    "tables_of",
+    "write_routing",
 ]

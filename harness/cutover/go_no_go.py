@@ -1,10 +1,11 @@
 """The go / no-go of a cutover: each gate with its reason, checked by the preflight step, the
 dry run and the runbook document."""
+
 from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -57,7 +58,9 @@ def gates(config: Config, source: Database, target: Database) -> list[Gate]:
         result.append(_backup_gate(conn, config))
         if config.cutover.require_rehearsal:
             result.append(_rehearsal_gate(conn, config))
-    result.append(_source_tables_gate(config, source) if config.strategy == "big_bang" else _lag_gate(config, source, target))
+    result.append(
+        _source_tables_gate(config, source) if config.strategy == "big_bang" else _lag_gate(config, source, target)
+    )
     return result
 
 
@@ -74,40 +77,62 @@ def refuse_unless_passed(found: list[Gate]) -> None:
 
 def content_reconciliation(conn: psycopg.Connection, config: Config) -> tuple[int, datetime] | None:
     """The newest passed reconciliation that compared content (checksums), and when it finished."""
-    return _newest(conn, _gate_reconciliations(config), "reconcile_id, finished_at", "reconcile_id",
-                   "status = 'passed' and levels && %s", (list(CONTENT_LEVELS),))
+    return _newest(
+        conn,
+        _gate_reconciliations(config),
+        "reconcile_id, finished_at",
+        "reconcile_id",
+        "status = 'passed' and levels && %s",
+        (list(CONTENT_LEVELS),),
+    )
 
 
-def _newest(conn: psycopg.Connection, relation: sql.Composable, columns: str, id_column: str, where: str = "true",
-            params: tuple = ()) -> tuple | None:
+def _newest(
+    conn: psycopg.Connection,
+    relation: sql.Composable,
+    columns: str,
+    id_column: str,
+    where: str = "true",
+    params: tuple = (),
+) -> tuple | None:
     """The newest row (highest id) of a control-schema relation that meets `where`: the evidence a gate judges."""
     return conn.execute(
         sql.SQL("select {columns} from {relation} where {where} order by {id} desc limit 1").format(
-            columns=sql.SQL(columns), relation=relation, where=sql.SQL(where), id=sql.Identifier(id_column)),
+            columns=sql.SQL(columns), relation=relation, where=sql.SQL(where), id=sql.Identifier(id_column)
+        ),
         params,
     ).fetchone()
 
 
 def _older_than(moment: datetime, age: timedelta) -> bool:
-    return datetime.now(timezone.utc) - moment > age
+    return datetime.now(UTC) - moment > age
 
 
 def _gate_reconciliations(config: Config) -> sql.Composed:
     """The reconciliations a person ran: catch_up's own are the cutover's checks, never a gate's evidence."""
     return sql.SQL(
         "(select * from {runs} r where not exists (select 1 from {steps} s where s.step = 'catch_up' and s.detail ->> 'reconcile_id' = r.reconcile_id::text)) r"
-    ).format(runs=control.table(config.control_schema, "reconcile_runs"), steps=control.table(config.control_schema, "steps"))
+    ).format(
+        runs=control.table(config.control_schema, "reconcile_runs"), steps=control.table(config.control_schema, "steps")
+    )
 
 
 def _approvals_gate(conn: psycopg.Connection, config: Config) -> Gate:
     approved = {
-        role for (role,) in conn.execute(
-            sql.SQL("select distinct role from {} where stage = 'cutover' and revoked_at is null").format(control.table(config.control_schema, "approvals"))
+        role
+        for (role,) in conn.execute(
+            sql.SQL("select distinct role from {} where stage = 'cutover' and revoked_at is null").format(
+                control.table(config.control_schema, "approvals")
+            )
         ).fetchall()
     }
     missing = [r for r in config.cutover.required_approvals if r not in approved]
     if missing:
-        return Gate("approvals", False, f"no cutover approval from {', '.join(missing)}: run migrate approve --role ROLE --name NAME")
+        return Gate(
+            "approvals",
+            False,
+            f"no cutover approval from {', '.join(missing)}: run migrate approve --role ROLE --name NAME",
+        )
     return Gate("approvals", True, "all required approvals recorded")
 
 
@@ -120,18 +145,31 @@ def _reconcile_gate(conn: psycopg.Connection, config: Config) -> Gate:
         return Gate("reconcile", False, "the last reconciliation failed: fix it and run migrate reconcile again")
     content = content_reconciliation(conn, config)
     if content is None:
-        return Gate("reconcile", False, "no green reconciliation compared content (row counts alone do not open the gate): "
-                                        "run migrate reconcile (all levels) or migrate reconcile --level counts,checksums")
+        return Gate(
+            "reconcile",
+            False,
+            "no green reconciliation compared content (row counts alone do not open the gate): "
+            "run migrate reconcile (all levels) or migrate reconcile --level counts,checksums",
+        )
     finished_at = content[1]
     if _older_than(finished_at, timedelta(minutes=max_age)):
-        return Gate("reconcile", False, f"the last green checksum reconciliation is older than {max_age:g} minutes: run migrate reconcile")
+        return Gate(
+            "reconcile",
+            False,
+            f"the last green checksum reconciliation is older than {max_age:g} minutes: run migrate reconcile",
+        )
     return Gate("reconcile", True, f"green checksum reconciliation at {finished_at:%H:%M:%S}")
 
 
 def _backup_gate(conn: psycopg.Connection, config: Config) -> Gate:
     max_age = config.cutover.backup_max_age_hours
-    row = _newest(conn, control.table(config.control_schema, "backups"), "taken_at, verified_at", "backup_id",
-                  "side = 'source' and verified_at is not null")
+    row = _newest(
+        conn,
+        control.table(config.control_schema, "backups"),
+        "taken_at, verified_at",
+        "backup_id",
+        "side = 'source' and verified_at is not null",
+    )
     if row is None:
         return Gate("backup", False, f"no verified backup of the source: run {backup.VERIFY_HINT}")
     if _older_than(row[0], timedelta(hours=max_age)):
@@ -140,11 +178,19 @@ def _backup_gate(conn: psycopg.Connection, config: Config) -> Gate:
 
 
 def _rehearsal_gate(conn: psycopg.Connection, config: Config) -> Gate:
-    row = _newest(conn, control.table(config.control_schema, "rehearsals"), "models_fingerprint", "rehearsal_id", "status = 'succeeded'")
+    row = _newest(
+        conn,
+        control.table(config.control_schema, "rehearsals"),
+        "models_fingerprint",
+        "rehearsal_id",
+        "status = 'succeeded'",
+    )
     if row is None:
         return Gate("rehearsal", False, "no successful rehearsal: run migrate rehearse")
     if row[0] != models_fingerprint(config.project_dir):
-        return Gate("rehearsal", False, "the models changed since the last successful rehearsal: run migrate rehearse again")
+        return Gate(
+            "rehearsal", False, "the models changed since the last successful rehearsal: run migrate rehearse again"
+        )
     return Gate("rehearsal", True, "the current models were rehearsed")
 
 
@@ -154,7 +200,12 @@ def _lag_gate(config: Config, source: Database, target: Database) -> Gate:
     except sync.NotLoaded as exc:
         return Gate("capture_lag", False, str(exc))
     ok = lag.seconds_behind <= config.cutover.max_lag_seconds
-    return Gate("capture_lag", ok, f"capture lag {lag.seconds_behind:.1f} s" + ("" if ok else f" is over {config.cutover.max_lag_seconds:g} s: keep migrate sync --follow running"))
+    return Gate(
+        "capture_lag",
+        ok,
+        f"capture lag {lag.seconds_behind:.1f} s"
+        + ("" if ok else f" is over {config.cutover.max_lag_seconds:g} s: keep migrate sync --follow running"),
+    )
 
 
 def _source_tables_gate(config: Config, source: Database) -> Gate:
@@ -164,4 +215,8 @@ def _source_tables_gate(config: Config, source: Database) -> Gate:
                 landing.describe(conn, config, table)
     except HarnessError as exc:
         return Gate("source_tables", False, str(exc))
-    return Gate("source_tables", True, f"all {len(config.tables)} listed tables found in {config.source_schema}, each with its key")
+    return Gate(
+        "source_tables",
+        True,
+        f"all {len(config.tables)} listed tables found in {config.source_schema}, each with its key",
+    )

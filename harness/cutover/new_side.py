@@ -1,17 +1,18 @@
 """The new side made ready for the applications: the `app` tables captured for a fallback (with
 before images) and their sequences continued above the migrated values."""
+
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
 from pathlib import Path
-from typing import Collection
 
 from harness import connections, dbt_artifacts, landing
-from harness.engines.postgres import capture
 from harness.config import Config
 from harness.connections import Database
 from harness.cutover.strategy import Plan
 from harness.engines.base import Connection
+from harness.engines.postgres import capture
 from harness.provision import APP_SCHEMA
 from harness.target.app import (  # noqa: F401 (the cutover's names)
     align_sequences,
@@ -67,4 +68,3 @@ def clear_reverse_log(target: Database, names: list[str]) -> None:
     else writes them, so the log holds the new application's writes only from the switch on."""
     with connections.connection(target, command="cutover", autocommit=True) as conn:
         forget_changes(conn, names)
-

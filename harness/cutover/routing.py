@@ -1,10 +1,11 @@
 """The routing file the applications follow: which side each table is written on."""
+
 from __future__ import annotations
 
 import json
 import time
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Mapping
 
 from harness.config import Config
 from harness.errors import HarnessError
@@ -19,7 +20,10 @@ def write_routing(config: Config, sides: str | Mapping[str, str]) -> Path:
     per_table = {name: sides if isinstance(sides, str) else sides.get(name, "legacy") for name in names}
     writes = "new" if all(side == "new" for side in per_table.values()) else "legacy"
     # Atomic: an application never reads half a file.
-    return write_atomic(config.project_dir / config.cutover.routing_file, json.dumps({"writes": writes, "tables": per_table, "at": time.time()}))
+    return write_atomic(
+        config.project_dir / config.cutover.routing_file,
+        json.dumps({"writes": writes, "tables": per_table, "at": time.time()}),
+    )
 
 
 def read_routing(config: Config) -> dict[str, str]:
@@ -30,5 +34,7 @@ def read_routing(config: Config) -> dict[str, str]:
     except FileNotFoundError:
         return {t.name: "legacy" for t in config.tables}
     except (ValueError, KeyError, TypeError) as exc:
-        raise HarnessError(f"the routing file {path} cannot be read ({exc}): it should be as the cutover writes it; fix or remove it") from exc
+        raise HarnessError(
+            f"the routing file {path} cannot be read ({exc}): it should be as the cutover writes it; fix or remove it"
+        ) from exc
     return {t.name: tables.get(t.name, "legacy") for t in config.tables}

@@ -1,14 +1,16 @@
 """The cutover runbook: one function per step over one run object, run in the order of the
 strategy (strategy.STEPS, strategy.BIG_BANG_STEPS) by harness.runbook, which records each step
 in the control schema and skips those an interrupted run already finished."""
+
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from functools import partial
-from typing import Any, Callable
+from typing import Any
 
 from harness import (
     connections,
@@ -97,9 +99,13 @@ def run(
         content = go_no_go.content_reconciliation(ctl, config)
         try:
             with ThreadPoolExecutor(max_workers=1) as background:
-                state = CutoverRun(config, source, target, chosen, ctl, run_id, background, skip_gates, content[1] if content else None)
+                state = CutoverRun(
+                    config, source, target, chosen, ctl, run_id, background, skip_gates, content[1] if content else None
+                )
                 actions = {name: partial(STEP_FUNCTIONS[name], state) for name in chosen.steps}
-                result.steps = runbook.run_steps(ctl, schema, "cutover", run_id, actions, done, stop_before=stop_before, on_step=on_step)
+                result.steps = runbook.run_steps(
+                    ctl, schema, "cutover", run_id, actions, done, stop_before=stop_before, on_step=on_step
+                )
         except BaseException:
             if "freeze_source" not in done and not any(s.name == "freeze_source" for s in result.steps):
                 control.finish_run(ctl, schema, run_id, "failed")  # nothing was changed: a later cutover starts afresh
@@ -109,7 +115,9 @@ def run(
         details = runbook.step_details(ctl, schema, run_id)
         frozen_at, switched_at = details["freeze_source"].get("frozen_at"), details["switch"].get("switched_at")
         result.write_unavailable_seconds = (switched_at - frozen_at) if frozen_at and switched_at else None
-        control.finish_run(ctl, schema, run_id, "succeeded", {"write_unavailable_seconds": result.write_unavailable_seconds})
+        control.finish_run(
+            ctl, schema, run_id, "succeeded", {"write_unavailable_seconds": result.write_unavailable_seconds}
+        )
     return result
 
 
@@ -138,7 +146,9 @@ def catch_up(run: CutoverRun, detail: dict) -> None:
     counted = reconcile.reconcile(still_legacy, source, target, CATCH_UP_LEVELS, report_name="cutover-catch-up")
     detail["reconcile_id"] = counted.reconcile_id
     if not counted.passed:
-        wrong = [f"{level.level} {c.name}" for level in counted.levels for c in level.checks if c.verdict == reconcile.FAILED]
+        wrong = [
+            f"{level.level} {c.name}" for level in counted.levels for c in level.checks if c.verdict == reconcile.FAILED
+        ]
         raise CheckFailed(
             f"catch-up reconciliation failed ({'; '.join(wrong)}): landing differs from the source; nothing was frozen; "
             f"see {counted.files.get('markdown')}"
@@ -158,14 +168,25 @@ def freeze_source(run: CutoverRun, detail: dict) -> None:
     config = run.config
     with connections.connection(run.source, command="cutover freeze") as conn:
         frozen = engines.source_engine(config).freeze(
-            conn, config.source_schema, run.tables, lock_timeout_seconds=config.cutover.lock_timeout_seconds,
-            drain_timeout_seconds=config.cutover.drain_timeout_seconds, legacy_role=config.roles.get("legacy_app_role"))
+            conn,
+            config.source_schema,
+            run.tables,
+            lock_timeout_seconds=config.cutover.lock_timeout_seconds,
+            drain_timeout_seconds=config.cutover.drain_timeout_seconds,
+            legacy_role=config.roles.get("legacy_app_role"),
+        )
     with connections.connection(run.target, command="cutover", autocommit=True) as conn:
         control.set_phase(conn, run.schema, "frozen")
         if run.plan.strategy == "big_bang":
             detail["abandoned_loads"] = control.abandon_unfinished_loads(conn, run.schema)
-    detail.update(tables=frozen.tables, waited_seconds=frozen.waited_seconds, ended_transactions=frozen.ended_transactions,
-                  revoked=frozen.revoked, notes=frozen.notes, frozen_at=time.time())
+    detail.update(
+        tables=frozen.tables,
+        waited_seconds=frozen.waited_seconds,
+        ended_transactions=frozen.ended_transactions,
+        revoked=frozen.revoked,
+        notes=frozen.notes,
+        frozen_at=time.time(),
+    )
 
 
 def load_snapshot(run: CutoverRun, detail: dict) -> None:
@@ -230,7 +251,9 @@ def switch(run: CutoverRun, detail: dict) -> None:
         control.set_phase(ctl, schema, SWITCHING, detail={"switch": intent})
     if config.cutover.switch_command and not intent["command_ran"]:
         try:
-            processes.run(list(config.cutover.switch_command), env=processes.libpq_env(run.target.url), what="the switch command")
+            processes.run(
+                list(config.cutover.switch_command), env=processes.libpq_env(run.target.url), what="the switch command"
+            )
         except processes.ProgramFailed:
             # It exited non-zero: by its contract it switched nothing, and the routing file
             # was not written, so the intent is withdrawn and an abort stays possible.
@@ -241,7 +264,7 @@ def switch(run: CutoverRun, detail: dict) -> None:
     detail["routing_file"] = str(write_routing(config, {name: "new" for name in chosen.switched_after}))
     runbook.crash_here_if_asked("cutover:switch:routed")
     state = control.state(ctl, schema)
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     # A phased migration switched with its first wave: the criteria look back to then.
     switched_at = (state.switched_at if chosen.waves_done or state.phase != SWITCHING else None) or now
     if chosen.last:
@@ -309,11 +332,15 @@ def _verify_landing(run: CutoverRun, counted: tuple[int, datetime] | None) -> di
             return found
         found["counts"] = verification.counts(config, source, target, tables)
         if wrong := verification.differing(found["counts"]):
-            raise CheckFailed(f"final verification failed: row counts differ for {', '.join(wrong)}; nothing was switched")
+            raise CheckFailed(
+                f"final verification failed: row counts differ for {', '.join(wrong)}; nothing was switched"
+            )
         if run.plan.strategy == "big_bang":
             found["reconcile_id"] = verification.whole_copy(config, source, target)
         else:
-            found["changed_rows_compared"] = verification.changed_rows(config, source, target, run.last_reconcile, tables)
+            found["changed_rows_compared"] = verification.changed_rows(
+                config, source, target, run.last_reconcile, tables
+            )
     except CheckFailed as failed:
         found["failed"] = str(failed)
     finally:

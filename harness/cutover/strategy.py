@@ -1,8 +1,10 @@
 """Which cutover runs now: the strategy's steps and, for phased, the wave and its tables."""
+
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass, field
-from typing import Any, Collection
+from typing import Any
 
 from harness import connections, control
 from harness.config import Config
@@ -82,7 +84,11 @@ class Plan:
         return self.wave is None or len(set(self.waves_done) | {self.wave}) == self.waves
 
     def detail(self) -> dict[str, Any]:
-        return {"strategy": self.strategy, "tables": self.tables, **({"wave": self.wave, "waves": self.waves} if self.wave else {})}
+        return {
+            "strategy": self.strategy,
+            "tables": self.tables,
+            **({"wave": self.wave, "waves": self.waves} if self.wave else {}),
+        }
 
 
 def _wave_label(config: Config, wave: int) -> str:
@@ -95,9 +101,13 @@ def plan(config: Config, target: Database, wave: int | None = None) -> Plan:
     asked for (or the next one). Refused, with the reason, when it cannot run."""
     strategy, waves = config.strategy, config.cutover.waves
     if wave is not None and strategy != "phased":
-        raise CutoverRefused(f"--wave is for strategy phased; migration.yml has strategy {strategy}, whose cutover moves every table at once")
+        raise CutoverRefused(
+            f"--wave is for strategy phased; migration.yml has strategy {strategy}, whose cutover moves every table at once"
+        )
     if wave is not None and not 1 <= wave <= len(waves):
-        raise CutoverRefused(f"--wave {wave} is out of range: cutover.waves in migration.yml has {len(waves)} wave(s), numbered 1 to {len(waves)}")
+        raise CutoverRefused(
+            f"--wave {wave} is out of range: cutover.waves in migration.yml has {len(waves)} wave(s), numbered 1 to {len(waves)}"
+        )
     schema = config.control_schema
     with connections.connection(target, command="cutover plan", autocommit=True) as conn:
         control.ensure(conn, schema)
@@ -121,24 +131,40 @@ def plan(config: Config, target: Database, wave: int | None = None) -> Plan:
                 "or abort it with migrate rollback"
             )
         # The tables it started with: a wave under way is finished as it began.
-        return Plan(strategy, steps, list(detail["tables"]), detail["wave"], detail["waves"], sorted(done), tables_of(config, done), run_id)
+        return Plan(
+            strategy,
+            steps,
+            list(detail["tables"]),
+            detail["wave"],
+            detail["waves"],
+            sorted(done),
+            tables_of(config, done),
+            run_id,
+        )
     if strategy == "phased" and wave in done:
-        raise CutoverRefused(f"{_wave_label(config, wave)} is already cut over (cutover run {done[wave]}): nothing to do")
+        raise CutoverRefused(
+            f"{_wave_label(config, wave)} is already cut over (cutover run {done[wave]}): nothing to do"
+        )
     phase = state.phase if state else None
     if phase in DONE_PHASES:
-        raise CutoverRefused(f"the migration is already {phase.replace('_', ' ')} (since {state.changed_at:%Y-%m-%d %H:%M %Z}): nothing to cut over")
+        raise CutoverRefused(
+            f"the migration is already {phase.replace('_', ' ')} (since {state.changed_at:%Y-%m-%d %H:%M %Z}): nothing to cut over"
+        )
     if phase == PARTLY_SWITCHED and strategy != "phased":
-        raise CutoverRefused("a phased cutover is half done (some waves are switched): set strategy: phased again and finish it with migrate cutover")
+        raise CutoverRefused(
+            "a phased cutover is half done (some waves are switched): set strategy: phased again and finish it with migrate cutover"
+        )
     if strategy != "phased":
         return Plan(strategy, steps, all_tables)
     pending = [n for n in range(1, len(waves) + 1) if n not in done]
     if wave is None:
         wave = pending[0]  # not empty: with every wave done the phase is 'switched', refused above
     elif wave != pending[0]:
-        raise CutoverRefused(f"wave {wave} comes after {_wave_label(config, pending[0])}, which is not cut over yet: run migrate cutover --wave {pending[0]} first")
+        raise CutoverRefused(
+            f"wave {wave} comes after {_wave_label(config, pending[0])}, which is not cut over yet: run migrate cutover --wave {pending[0]} first"
+        )
     return Plan(strategy, steps, list(waves[wave - 1]), wave, len(waves), sorted(done), tables_of(config, done))
 
 
 def tables_of(config: Config, waves: Collection[int]) -> list[str]:
     return [t for n in sorted(waves) for t in config.cutover.waves[n - 1]]
-

@@ -1,9 +1,11 @@
 """The cutover's verification of landing against the frozen source: whole counts, the rows
 changed since a reconciliation (by row hash), or for a big bang the whole copy."""
+
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import datetime
-from typing import Any, Collection
+from typing import Any
 
 import psycopg
 from psycopg import sql
@@ -18,11 +20,18 @@ from harness.errors import CheckFailed
 def counts(config: Config, source: Database, target: Database, tables: Collection[str]) -> dict[str, Any]:
     """Each table's live rows on both sides: source and landing (tombstones left out)."""
     found: dict[str, Any] = {}
-    with connections.connection(source, command="cutover verify") as src, connections.connection(target, command="cutover verify") as dst:
+    with (
+        connections.connection(source, command="cutover verify") as src,
+        connections.connection(target, command="cutover verify") as dst,
+    ):
         for table in (t for t in config.tables if t.name in tables):
-            (s,) = src.execute(sql.SQL("select count(*) from {}").format(postgres.qualified(config.source_schema, table.name))).fetchone()
+            (s,) = src.execute(
+                sql.SQL("select count(*) from {}").format(postgres.qualified(config.source_schema, table.name))
+            ).fetchone()
             (d,) = dst.execute(
-                sql.SQL("select count(*) from {} where not {}").format(postgres.qualified(config.landing_schema, table.name), sql.Identifier(landing.DELETED))
+                sql.SQL("select count(*) from {} where not {}").format(
+                    postgres.qualified(config.landing_schema, table.name), sql.Identifier(landing.DELETED)
+                )
             ).fetchone()
             found[table.name] = {"source": s, "landing": d}
     return found
@@ -35,11 +44,14 @@ def differing(counted: dict[str, Any]) -> list[str]:
 def finished_at(conn: psycopg.Connection, schema: str, reconcile_id: int) -> datetime:
     """When a reconcile recorded its verdict: every row a later sync batch brings is stamped after it."""
     return conn.execute(
-        sql.SQL("select finished_at from {} where reconcile_id = %s").format(control.table(schema, "reconcile_runs")), (reconcile_id,)
+        sql.SQL("select finished_at from {} where reconcile_id = %s").format(control.table(schema, "reconcile_runs")),
+        (reconcile_id,),
     ).fetchone()[0]
 
 
-def changed_rows(config: Config, source: Database, target: Database, since: datetime | None, tables: Collection[str]) -> dict[str, int]:
+def changed_rows(
+    config: Config, source: Database, target: Database, since: datetime | None, tables: Collection[str]
+) -> dict[str, int]:
     """Compare every landing row written since `since` (a checksum-level reconciliation) with the
     source, key by key, by the row hash of the checksums level (each database hashes its own rows,
     values normalised, only keys and hashes travel)."""
@@ -64,10 +76,15 @@ def _compare_rows_since(pair: checksums.Pair, config: Config, prepared: Any, sin
     key = list(table.key)
     changed = sql.SQL("t.{} >= %s").format(sql.Identifier(landing.SYNCED_AT)) if since else sql.SQL("true")
     landed = pair.target.execute(
-        sql.SQL("select {raw}, array[{keys}]::text[], case when t.{deleted} then null else {hash} end from {t} t where {changed}").format(
+        sql.SQL(
+            "select {raw}, array[{keys}]::text[], case when t.{deleted} then null else {hash} end from {t} t where {changed}"
+        ).format(
             raw=sql.SQL(", ").join(sql.SQL("t.{}").format(sql.Identifier(k)) for k in key),
-            keys=sql.SQL(", ").join(theirs_side.keys), deleted=sql.Identifier(landing.DELETED), hash=theirs_side.row_hash(),
-            t=theirs_side.relation, changed=changed,
+            keys=sql.SQL(", ").join(theirs_side.keys),
+            deleted=sql.Identifier(landing.DELETED),
+            hash=theirs_side.row_hash(),
+            t=theirs_side.relation,
+            changed=changed,
         ),
         (since,) if since else (),
     ).fetchall()
@@ -79,8 +96,12 @@ def _compare_rows_since(pair: checksums.Pair, config: Config, prepared: Any, sin
     ours = dict(
         (tuple(keys), digest)
         for keys, digest in pair.source.execute(
-            sql.SQL("select array[{keys}]::text[], {hash} from {t} t where ({cols}) in (select * from unnest({arrays}))").format(
-                keys=sql.SQL(", ").join(ours_side.keys), hash=ours_side.row_hash(), t=ours_side.relation,
+            sql.SQL(
+                "select array[{keys}]::text[], {hash} from {t} t where ({cols}) in (select * from unnest({arrays}))"
+            ).format(
+                keys=sql.SQL(", ").join(ours_side.keys),
+                hash=ours_side.row_hash(),
+                t=ours_side.relation,
                 cols=sql.SQL(", ").join(sql.SQL("t.{}").format(sql.Identifier(k)) for k in key),
                 arrays=sql.SQL(", ").join(sql.SQL("%s::{}[]").format(sql.SQL(types[k])) for k in key),
             ),
@@ -89,15 +110,21 @@ def _compare_rows_since(pair: checksums.Pair, config: Config, prepared: Any, sin
     )
     wrong = [k for k, digest in theirs.items() if ours.get(k) != digest]
     if wrong:
-        raise CheckFailed(f"final verification failed: {len(wrong)} changed rows of {table.table} differ from the source, e.g. {wrong[:3]}; nothing was switched")
+        raise CheckFailed(
+            f"final verification failed: {len(wrong)} changed rows of {table.table} differ from the source, e.g. {wrong[:3]}; nothing was switched"
+        )
     return len(theirs)
 
 
 def whole_copy(config: Config, source: Database, target: Database) -> int:
     """Big bang: the whole copy against the frozen source, by counts and segment checksums
     (hashed inside each database: only a sum per segment travels), recorded as a reconciliation."""
-    outcome = reconcile.reconcile(config, source, target, ["counts", "checksums"], build=False, report_name="cutover-verification")
+    outcome = reconcile.reconcile(
+        config, source, target, ["counts", "checksums"], build=False, report_name="cutover-verification"
+    )
     if not outcome.passed:
         bad = ", ".join(level.level for level in outcome.levels if level.verdict == "failed")
-        raise CheckFailed(f"final verification failed: reconciliation {outcome.reconcile_id} failed at {bad}; nothing was switched; see {outcome.files.get('markdown')}")
+        raise CheckFailed(
+            f"final verification failed: reconciliation {outcome.reconcile_id} failed at {bad}; nothing was switched; see {outcome.files.get('markdown')}"
+        )
     return outcome.reconcile_id

@@ -7,6 +7,7 @@ Landing's own columns (`_migrate_*`) are ignored and its tombstones count as gon
 instead name the column values the row must hold (`values`; a list means any of them): a write
 carried into another schema by a fallback is checked that way.
 """
+
 from __future__ import annotations
 
 import json
@@ -69,7 +70,9 @@ def check(conn: psycopg.Connection, schema: str, final: dict[str, dict[str, dict
         conn.execute("truncate _ledger")
         with conn.cursor().copy("copy _ledger (key, op, md5, expected) from stdin") as copy:
             for entry in entries.values():
-                copy.write_row((json.dumps(entry["key"]), entry["op"], entry.get("md5"), json.dumps(entry.get("values"))))
+                copy.write_row(
+                    (json.dumps(entry["key"]), entry["op"], entry.get("md5"), json.dumps(entry.get("values")))
+                )
         rows = conn.execute(
             sql.SQL(
                 """
@@ -97,9 +100,7 @@ def check(conn: psycopg.Connection, schema: str, final: dict[str, dict[str, dict
                     result.resurrected.append(label)
             elif not present:
                 result.missing.append(label)
-            elif values is not None and not _holds(actual_row, values):
-                result.wrong.append(label)
-            elif values is None and actual != expected:
+            elif values is not None and not _holds(actual_row, values) or values is None and actual != expected:
                 result.wrong.append(label)
     conn.rollback()
     return result
@@ -109,7 +110,9 @@ def _holds(row: dict, values: dict) -> bool:
     return all(row.get(column) in (want if isinstance(want, list) else [want]) for column, want in values.items())
 
 
-def content_digest(conn: psycopg.Connection, schema: str, table: str, key: list[str], exclude: tuple[str, ...] = ()) -> tuple[int, str]:
+def content_digest(
+    conn: psycopg.Connection, schema: str, table: str, key: list[str], exclude: tuple[str, ...] = ()
+) -> tuple[int, str]:
     """Row count and md5 over every live row's content in key order: equal digests, equal tables.
 
     The order is that of the key's text under "C" (its bytes), the same on both sides whatever

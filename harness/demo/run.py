@@ -1,9 +1,10 @@
 """The demo migration's own steps: seed the legacy source and read back the dispositions."""
+
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from harness import connections
 from harness.connections import Database
@@ -20,7 +21,9 @@ class SeedResult:
         return sum(self.rows.values())
 
 
-def seed(source: Database, scale: int, seed_value: int, progress: Callable[[str, int], None] | None = None) -> SeedResult:
+def seed(
+    source: Database, scale: int, seed_value: int, progress: Callable[[str, int], None] | None = None
+) -> SeedResult:
     started = time.perf_counter()
     with connections.connection(source, command="demo seed") as conn:
         rows = seed_legacy(conn, scale, seed_value, progress)

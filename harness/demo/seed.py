@@ -20,6 +20,7 @@ Every column is a pure function of row numbers, with two kinds of pseudo-randomn
 The seed shifts every phase and salts every hash. No random(), no session state: nothing
 depends on the plan, the locale, the time zone setting or the number of workers.
 """
+
 from __future__ import annotations
 
 import itertools
@@ -46,17 +47,48 @@ RATES: dict[str, float | dict[str | None, float]] = {
     "customer.email_case": {"lower": 0.60, "capitalised": 0.30, "upper": 0.10},
     "customer.duplicate": 0.02,
     "customer.country": {
-        None: 0.05, "US": 0.30, "USA": 0.20, "U.S.A.": 0.05, "United States": 0.15, "us": 0.05,
-        "CA": 0.05, "Canada": 0.03, "GB": 0.03, "UK": 0.03, "United Kingdom": 0.01, "DE": 0.03, "Germany": 0.02,
+        None: 0.05,
+        "US": 0.30,
+        "USA": 0.20,
+        "U.S.A.": 0.05,
+        "United States": 0.15,
+        "us": 0.05,
+        "CA": 0.05,
+        "Canada": 0.03,
+        "GB": 0.03,
+        "UK": 0.03,
+        "United Kingdom": 0.01,
+        "DE": 0.03,
+        "Germany": 0.02,
     },
     "customer.postal_lost_zero": 0.03,  # of US customers (CTRY a US spelling or NULL)
     "customer.postal_zip4": 0.10,  # of US customers
     "customer.phone_nanp": {  # of US and Canadian customers
-        "parentheses": 0.35, "dots": 0.15, "plus_one": 0.15, "dashes": 0.10, "digits": 0.08,
-        "extension": 0.04, "local_only": 0.03, "empty": 0.05, "null": 0.05,
+        "parentheses": 0.35,
+        "dots": 0.15,
+        "plus_one": 0.15,
+        "dashes": 0.10,
+        "digits": 0.08,
+        "extension": 0.04,
+        "local_only": 0.03,
+        "empty": 0.05,
+        "null": 0.05,
     },
-    "customer.phone_intl": {"international": 0.50, "national": 0.30, "international_zero": 0.10, "empty": 0.05, "null": 0.05},  # of GB and DE customers
-    "customer.created_format": {"iso": 0.50, "us": 0.30, "compact": 0.10, "dd_mon_yy": 0.08, "empty": 0.01, "null": 0.01},
+    "customer.phone_intl": {
+        "international": 0.50,
+        "national": 0.30,
+        "international_zero": 0.10,
+        "empty": 0.05,
+        "null": 0.05,
+    },  # of GB and DE customers
+    "customer.created_format": {
+        "iso": 0.50,
+        "us": 0.30,
+        "compact": 0.10,
+        "dd_mon_yy": 0.08,
+        "empty": 0.01,
+        "null": 0.01,
+    },
     "customer.created_impossible": 0.002,
     "customer.status": {"A": 0.80, "I": 0.12, "X": 0.08},
     "customer.status_defect": {"lower": 0.01, "null": 0.01, "none": 0.98},
@@ -72,11 +104,24 @@ RATES: dict[str, float | dict[str | None, float]] = {
     "order.customer": {"missing": 0.005, "null": 0.002, "known": 0.993},
     "order.placed_special": {"spring_gap": 0.0005, "autumn_repeat": 0.001, "natural": 0.9985},
     "order.status": {
-        "NEW": 0.07, "OPEN": 0.08, "SHP": 0.40, "SHIPPED": 0.30, "CXL": 0.06, "CANCEL": 0.04, "RTN": 0.049, "unknown": 0.001,
+        "NEW": 0.07,
+        "OPEN": 0.08,
+        "SHP": 0.40,
+        "SHIPPED": 0.30,
+        "CXL": 0.06,
+        "CANCEL": 0.04,
+        "RTN": 0.049,
+        "unknown": 0.001,
     },
     "order.status_lower": 0.03,
     "order.ship_address": {"customer": 0.70, "other": 0.30},
-    "order.ship_variation": {"exact": 0.40, "upper": 0.20, "blanks": 0.15, "street_suffix": 0.15, "country": 0.10},  # of ship-to-customer
+    "order.ship_variation": {
+        "exact": 0.40,
+        "upper": 0.20,
+        "blanks": 0.15,
+        "street_suffix": 0.15,
+        "country": 0.10,
+    },  # of ship-to-customer
     "order.currency": {None: 0.10, "USD": 0.60, "EUR": 0.15, "GBP": 0.10, "CAD": 0.05},
     "order.total": {"empty": 0.005, "disagree": 0.01, "line_sum": 0.985},
     "order.total_format": {"symbol": 0.45, "plain": 0.30, "code": 0.25},
@@ -85,7 +130,14 @@ RATES: dict[str, float | dict[str | None, float]] = {
     "order.line_count": {"1": 0.20, "2": 0.20, "3": 0.20, "4": 0.20, "5": 0.20},
     "order.last_upd_null": 0.10,  # of rows last written before 2012
     # ORDER_LINE
-    "line.sku": {"unknown": 0.003, "exact": 0.80, "lower": 0.09, "trailing_blank": 0.06, "leading_blank": 0.02, "mixed_case": 0.027},
+    "line.sku": {
+        "unknown": 0.003,
+        "exact": 0.80,
+        "lower": 0.09,
+        "trailing_blank": 0.06,
+        "leading_blank": 0.02,
+        "mixed_case": 0.027,
+    },
     "line.qty": {"negative": 0.01, "zero": 0.005, "positive": 0.985},
     "line.unit_price_float": {"exact": 0.50, "below": 0.25, "above": 0.25},
     "line.disc_pct": {None: 0.50, "0": 0.20, "5": 0.10, "10": 0.10, "15": 0.05, "12.5": 0.03, "33.33": 0.02},
@@ -93,7 +145,15 @@ RATES: dict[str, float | dict[str | None, float]] = {
     # PAYMENT
     "payment.count": {"0": 0.08, "1": 0.84, "2": 0.08},  # payments per order
     "payment.unknown_order": 0.002,  # their order header is gone; its lines remain too
-    "payment.method": {"VISA": 0.30, "MC": 0.15, "MASTERCARD": 0.10, "AMEX": 0.10, "PAYPAL": 0.20, "CHECK": 0.10, "CHK": 0.05},
+    "payment.method": {
+        "VISA": 0.30,
+        "MC": 0.15,
+        "MASTERCARD": 0.10,
+        "AMEX": 0.10,
+        "PAYPAL": 0.20,
+        "CHECK": 0.10,
+        "CHK": 0.05,
+    },
     "payment.card_last4": 0.40,
     "payment.card_full": 0.10,  # all paid before 2012: the 2009-2011 leak
     "payment.last_upd_null": 0.10,  # of rows last written before 2012
@@ -154,7 +214,9 @@ def seed_legacy(
     with conn.transaction():
         encoding = conn.execute("show server_encoding").fetchone()[0]
         if encoding.upper() not in ("UTF8", "UTF-8"):
-            raise HarnessError(f"the legacy demo needs a UTF8 database (its notes hold emoji), not {encoding}: create the database with encoding 'UTF8'")
+            raise HarnessError(
+                f"the legacy demo needs a UTF8 database (its notes hold emoji), not {encoding}: create the database with encoding 'UTF8'"
+            )
         own_functions = _temp_function_ids(conn)
         previous = {name: conn.execute("select current_setting(%s)", (name,)).fetchone()[0] for name in LOAD_SETTINGS}
         for name, value in LOAD_SETTINGS.items():
@@ -205,7 +267,9 @@ def thresholds() -> dict[str, float]:
     status = RATES["order.status"]
     methods = RATES["payment.method"]
     share["customer.email_blanks"] = RATES["customer.email_blanks"] / (1 - email["null"])
-    share["customer.created_impossible"] = RATES["customer.created_impossible"] / (1 - created["empty"] - created["null"])
+    share["customer.created_impossible"] = RATES["customer.created_impossible"] / (
+        1 - created["empty"] - created["null"]
+    )
     share["order.status_lower"] = RATES["order.status_lower"] / (1 - status["unknown"])
     # A duplicate needs a valid e-mail, and so does the earlier customer it copies, who must not
     # be a duplicate candidate himself: rate = p * valid * valid * (1 - p); solve for p.
@@ -228,7 +292,11 @@ def _settings_functions(conn: psycopg.Connection, scale: int, seed: int) -> list
     params["count.history_days"] = float(history_days)
     # A duplicate copies a customer created at least one day earlier.
     params["customer.duplicate_min_distance"] = float(math.ceil(scale / history_days) + 1)
-    for name, day in (("history_start", HISTORY_START), ("history_end", HISTORY_END), ("old_writes_before", OLD_WRITES_BEFORE)):
+    for name, day in (
+        ("history_start", HISTORY_START),
+        ("history_end", HISTORY_END),
+        ("old_writes_before", OLD_WRITES_BEFORE),
+    ):
         params[f"epoch.{name}"] = datetime.combine(day, time(), ZoneInfo(LEGACY_TIME_ZONE)).timestamp()
     # Years whose DST changeover days hold the planted ORDER_DT defects: both changeovers of
     # every year from the first (the history starts on 1 January) to the last complete one.

@@ -6,13 +6,14 @@ application write; fall back (its changes carried into the legacy schema); let t
 application write again; then check the one ledger of both applications against the legacy
 database. The cutover's gates are skipped: approvals are people's decisions, not the demo's.
 """
+
 from __future__ import annotations
 
 import dataclasses
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 from harness import connections, cutover, load, reconcile, rollback, sync
 from harness.config import Config
@@ -33,15 +34,26 @@ class Story:
 
 
 def run_story(
-    config: Config, source: Database, target: Database, *, scale: int, seed: int, rate: float = 50.0, jobs: int = 2,
+    config: Config,
+    source: Database,
+    target: Database,
+    *,
+    scale: int,
+    seed: int,
+    rate: float = 50.0,
+    jobs: int = 2,
     on_event: Callable[[float, str, str], None] | None = None,
 ) -> Story:
     if not (source.embedded and target.embedded):
-        raise ConfigError("the demo story drops and recreates its databases, so it runs only on the embedded server: unset MIGRATE_SOURCE_URL and MIGRATE_TARGET_URL")
+        raise ConfigError(
+            "the demo story drops and recreates its databases, so it runs only on the embedded server: unset MIGRATE_SOURCE_URL and MIGRATE_TARGET_URL"
+        )
     story = Story()
     routing = config.project_dir / config.cutover.routing_file
     ledger_path = config.project_dir / ".migrate" / "ledger" / "demo-story.jsonl"
-    config = dataclasses.replace(config, cutover=dataclasses.replace(config.cutover, switch_command=None, switch_back_command=None))
+    config = dataclasses.replace(
+        config, cutover=dataclasses.replace(config.cutover, switch_command=None, switch_back_command=None)
+    )
 
     def event(what: str, figures: str = "") -> None:
         story.timeline.append((time.time() - story.started, what, figures))
@@ -58,9 +70,22 @@ def run_story(
     event("legacy source seeded", f"{seeded.total:,} rows")
 
     stop = threading.Event()
-    traffic = threading.Thread(target=lambda: setattr(story, "traffic", run_traffic(
-        source, config.source_schema, ledger_path, rate=rate, duration=24 * 3600, stop=stop, new_db=target, routing_file=routing,
-    )))
+    traffic = threading.Thread(
+        target=lambda: setattr(
+            story,
+            "traffic",
+            run_traffic(
+                source,
+                config.source_schema,
+                ledger_path,
+                rate=rate,
+                duration=24 * 3600,
+                stop=stop,
+                new_db=target,
+                routing_file=routing,
+            ),
+        )
+    )
     traffic.start()
     event("legacy application writing", f"{rate:g} transactions/s, every acknowledged write in {ledger_path.name}")
     try:
@@ -72,26 +97,35 @@ def run_story(
         sync.build(config, target)
         event("sync", f"{changes:,} changes made during the load and build applied, app rebuilt incrementally")
         checked = reconcile.reconcile(config, source, target, ["counts"])
-        event("reconcile (counts)", "passed" if checked.passed else "FAILED under traffic: see reports/reconciliation.md")
+        event(
+            "reconcile (counts)", "passed" if checked.passed else "FAILED under traffic: see reports/reconciliation.md"
+        )
         # As reconciled: from the cutover on, the new application's rows (and a fallback's) change them.
         story.dispositions = demo.read_dispositions(target)
         result = cutover.run(config, source, target, skip_gates=True)
-        event("cutover: applications switched to the new system",
-              f"writes unavailable {result.write_unavailable_seconds:.1f} s (freeze to switch)")
+        event(
+            "cutover: applications switched to the new system",
+            f"writes unavailable {result.write_unavailable_seconds:.1f} s (freeze to switch)",
+        )
         time.sleep(10)
         event("new application writing app", "10 s")
         fell_back = rollback.rollback(config, source, target, decided_by="demo", reason="the demo shows the fallback")
         carried = sum(sum(c.values()) for c in fell_back.carried.values())
-        event("fallback: new application's changes carried back, applications switched back",
-              f"{carried:,} legacy rows written; writes unavailable {fell_back.write_unavailable_seconds:.1f} s")
+        event(
+            "fallback: new application's changes carried back, applications switched back",
+            f"{carried:,} legacy rows written; writes unavailable {fell_back.write_unavailable_seconds:.1f} s",
+        )
         time.sleep(5)
         event("legacy application writing the legacy schema again", "5 s")
     finally:
         stop.set()
         traffic.join()
     t = story.traffic
-    event("traffic stopped", f"{t.by_side.get('legacy', 0):,} legacy and {t.by_side.get('new', 0):,} new-application transactions acknowledged; "
-          f"{t.refused:,} writes refused by a freeze and retried; longest wait {t.longest_outage or 0:.1f} s")
+    event(
+        "traffic stopped",
+        f"{t.by_side.get('legacy', 0):,} legacy and {t.by_side.get('new', 0):,} new-application transactions acknowledged; "
+        f"{t.refused:,} writes refused by a freeze and retried; longest wait {t.longest_outage or 0:.1f} s",
+    )
     with connections.connection(source, command="demo") as src, connections.connection(target, command="demo") as dst:
         story.ledger_check = verify_after_fallback(src, config.source_schema, dst, ledger_path)
     event("ledger of both applications checked against the legacy database", story.ledger_check.describe())

@@ -11,6 +11,7 @@ the freeze is retried until the routing names the other side, then the writer ca
 The new application's ledger lines also say what each write must look like in the legacy schema
 after a fallback (`legacy`: table, key, expected column values), so one ledger proves both.
 """
+
 from __future__ import annotations
 
 import json
@@ -18,9 +19,9 @@ import os
 import random
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import psycopg
 
@@ -98,12 +99,21 @@ class LegacyApp:
             f"""insert into {self.t("CUSTOMER")} as t ("CUST_ID", "CUST_NM", "EMAIL_ADDR", "PHONE", "ADDR1", "CITY", "STATE_CD", "POSTAL_CD", "CTRY", "CREATED", "STATUS", "LAST_UPD")
                 values (%s, %s, %s, %s, %s, 'Springfield', 'IL', '62701', 'US', to_char(localtimestamp, 'YYYY-MM-DD'), 'A', localtimestamp)
                 returning "CUST_ID", {ROW_HASH}""",
-            (cust_id, f"Newcustomer, Pat{n}", f"pat{n}@example.com", f"(555) {n % 1000:03d}-{n % 10000:04d}", f"{n % 999} Main St"),
+            (
+                cust_id,
+                f"Newcustomer, Pat{n}",
+                f"pat{n}@example.com",
+                f"(555) {n % 1000:03d}-{n % 10000:04d}",
+                f"{n % 999} Main St",
+            ),
         )
         return [self._entry("CUSTOMER", {"CUST_ID": key}, "I", digest)]
 
     def new_order(self) -> list[dict]:
-        (cust_id,) = self._one(f'select "CUST_ID" from {self.t("CUSTOMER")} order by "CUST_ID" desc limit 1 offset %s', (self.rng.randrange(50),))
+        (cust_id,) = self._one(
+            f'select "CUST_ID" from {self.t("CUSTOMER")} order by "CUST_ID" desc limit 1 offset %s',
+            (self.rng.randrange(50),),
+        )
         order_no = self.ids("ORDER_HDR")
         entries = []
         lines = []
@@ -172,7 +182,10 @@ class LegacyApp:
 
 # The legacy codes each new status reads back as (the forward mapping's seed, upper and lower case).
 LEGACY_STATUS_CODES = {
-    "placed": ["NEW", "OPEN"], "shipped": ["SHP", "SHIPPED"], "cancelled": ["CXL", "CANCEL", "CANCELLED"], "returned": ["RTN", "RETURNED"],
+    "placed": ["NEW", "OPEN"],
+    "shipped": ["SHP", "SHIPPED"],
+    "cancelled": ["CXL", "CANCEL", "CANCELLED"],
+    "returned": ["RTN", "RETURNED"],
 }
 
 
@@ -206,9 +219,18 @@ class NewApp:
         return legacy if legacy is not None else {"born": entity, "id": app_id}
 
     @staticmethod
-    def _entry(table: str, key: dict, op: str, digest: str | None, legacy_table: str, legacy_key: dict, values: dict) -> dict:
-        return {"app": "new", "table": table, "key": key, "op": op, "md5": digest, "at": time.time(),
-                "legacy": {"table": legacy_table, "key": legacy_key, "values": values}}
+    def _entry(
+        table: str, key: dict, op: str, digest: str | None, legacy_table: str, legacy_key: dict, values: dict
+    ) -> dict:
+        return {
+            "app": "new",
+            "table": table,
+            "key": key,
+            "op": op,
+            "md5": digest,
+            "at": time.time(),
+            "legacy": {"table": legacy_table, "key": legacy_key, "values": values},
+        }
 
     def new_customer(self) -> list[dict]:
         n = self.rng.randrange(10**9)
@@ -225,17 +247,39 @@ class NewApp:
                 values (%s, %s, %s, %s, %s, 'active', %s, now(), now()) returning customer_id, {ROW_HASH}""",
             (given, family, f"{given} {family}", email, phone, address_id),
         )
-        values = {"CUST_NM": f"{given} {family}", "EMAIL_ADDR": email, "PHONE": phone, "ADDR1": line1, "CITY": "Springfield",
-                  "STATE_CD": "IL", "POSTAL_CD": "62701", "CTRY": "US", "STATUS": "A"}
-        return [self._entry("customer", {"customer_id": customer_id}, "I", digest, "CUSTOMER", {"CUST_ID": self._key(None, "customer", customer_id)}, values)]
+        values = {
+            "CUST_NM": f"{given} {family}",
+            "EMAIL_ADDR": email,
+            "PHONE": phone,
+            "ADDR1": line1,
+            "CITY": "Springfield",
+            "STATE_CD": "IL",
+            "POSTAL_CD": "62701",
+            "CTRY": "US",
+            "STATUS": "A",
+        }
+        return [
+            self._entry(
+                "customer",
+                {"customer_id": customer_id},
+                "I",
+                digest,
+                "CUSTOMER",
+                {"CUST_ID": self._key(None, "customer", customer_id)},
+                values,
+            )
+        ]
 
     def new_order(self) -> list[dict]:
         customer_id, legacy_cust_id, address_id = self._one(
-            "select customer_id, legacy_cust_id, billing_address_id from app.customer order by customer_id desc limit 1 offset %s", (self.rng.randrange(50),)
+            "select customer_id, legacy_cust_id, billing_address_id from app.customer order by customer_id desc limit 1 offset %s",
+            (self.rng.randrange(50),),
         )
         lines = []
         for line_no in range(1, self.rng.randint(1, 4) + 1):
-            product_id, sku = self._one("select product_id, sku from app.product offset %s limit 1", (self.rng.randrange(100),))
+            product_id, sku = self._one(
+                "select product_id, sku from app.product offset %s limit 1", (self.rng.randrange(100),)
+            )
             lines.append((line_no, product_id, sku, self.rng.randint(1, 5), self.rng.randrange(100, 20000)))
         total = sum(qty * price for _, _, _, qty, price in lines)
         order_id, digest = self._one(
@@ -244,25 +288,57 @@ class NewApp:
             (customer_id, address_id, total),
         )
         order_key = self._key(None, "sales_order", order_id)
-        entries = [self._entry("sales_order", {"order_id": order_id}, "I", digest, "ORDER_HDR", {"ORDER_NO": order_key}, {
-            "CUST_ID": self._key(legacy_cust_id, "customer", customer_id), "STATUS_CD": _codes(LEGACY_STATUS_CODES["placed"]),
-            "ORDER_TOTAL": _money_text(total, "USD"), "CURR_CD": "USD", "NOTES": "new application"})]
+        entries = [
+            self._entry(
+                "sales_order",
+                {"order_id": order_id},
+                "I",
+                digest,
+                "ORDER_HDR",
+                {"ORDER_NO": order_key},
+                {
+                    "CUST_ID": self._key(legacy_cust_id, "customer", customer_id),
+                    "STATUS_CD": _codes(LEGACY_STATUS_CODES["placed"]),
+                    "ORDER_TOTAL": _money_text(total, "USD"),
+                    "CURR_CD": "USD",
+                    "NOTES": "new application",
+                },
+            )
+        ]
         for line_no, product_id, sku, qty, price in lines:
             (digest,) = self._one(
                 f"""insert into app.order_line as t (order_id, line_no, product_id, quantity, unit_price_cents, discount_bps, line_total_cents)
                     values (%s, %s, %s, %s, %s, 0, %s) returning {ROW_HASH}""",
                 (order_id, line_no, product_id, qty, price, qty * price),
             )
-            entries.append(self._entry("order_line", {"order_id": order_id, "line_no": line_no}, "I", digest, "ORDER_LINE",
-                                       {"ORDER_NO": order_key, "LINE_NO": line_no}, {"SKU": sku, "QTY": qty, "UNIT_PRICE": price / 100, "DISC_PCT": 0}))
+            entries.append(
+                self._entry(
+                    "order_line",
+                    {"order_id": order_id, "line_no": line_no},
+                    "I",
+                    digest,
+                    "ORDER_LINE",
+                    {"ORDER_NO": order_key, "LINE_NO": line_no},
+                    {"SKU": sku, "QTY": qty, "UNIT_PRICE": price / 100, "DISC_PCT": 0},
+                )
+            )
         last4 = f"{self.rng.randrange(10000):04d}"
         payment_id, digest = self._one(
             f"""insert into app.payment as t (order_id, method, amount_cents, currency, paid_at, card_last4)
                 values (%s, 'card_visa', %s, 'USD', now(), %s) returning payment_id, {ROW_HASH}""",
             (order_id, total, last4),
         )
-        entries.append(self._entry("payment", {"payment_id": payment_id}, "I", digest, "PAYMENT", {"PAY_ID": self._key(None, "payment", payment_id)},
-                                   {"ORDER_NO": order_key, "METHOD": "VISA", "AMOUNT": total / 100, "CARD_NO": last4}))
+        entries.append(
+            self._entry(
+                "payment",
+                {"payment_id": payment_id},
+                "I",
+                digest,
+                "PAYMENT",
+                {"PAY_ID": self._key(None, "payment", payment_id)},
+                {"ORDER_NO": order_key, "METHOD": "VISA", "AMOUNT": total / 100, "CARD_NO": last4},
+            )
+        )
         return entries
 
     def change_status(self) -> list[dict]:
@@ -276,8 +352,17 @@ class NewApp:
         if not row:
             return []
         order_id, legacy, digest = row
-        return [self._entry("sales_order", {"order_id": order_id}, "U", digest, "ORDER_HDR",
-                            {"ORDER_NO": self._key(legacy, "sales_order", order_id)}, {"STATUS_CD": _codes(LEGACY_STATUS_CODES[status])})]
+        return [
+            self._entry(
+                "sales_order",
+                {"order_id": order_id},
+                "U",
+                digest,
+                "ORDER_HDR",
+                {"ORDER_NO": self._key(legacy, "sales_order", order_id)},
+                {"STATUS_CD": _codes(LEGACY_STATUS_CODES[status])},
+            )
+        ]
 
     def edit_customer(self) -> list[dict]:
         n = self.rng.randrange(10**9)
@@ -291,8 +376,17 @@ class NewApp:
         if not row:
             return []
         customer_id, legacy, digest = row
-        return [self._entry("customer", {"customer_id": customer_id}, "U", digest, "CUSTOMER",
-                            {"CUST_ID": self._key(legacy, "customer", customer_id)}, {"EMAIL_ADDR": email, "PHONE": phone})]
+        return [
+            self._entry(
+                "customer",
+                {"customer_id": customer_id},
+                "U",
+                digest,
+                "CUSTOMER",
+                {"CUST_ID": self._key(legacy, "customer", customer_id)},
+                {"EMAIL_ADDR": email, "PHONE": phone},
+            )
+        ]
 
     def delete_line(self) -> list[dict]:
         row = self._one(
@@ -312,8 +406,24 @@ class NewApp:
         )
         order_key = self._key(legacy, "sales_order", order_id)
         return [
-            self._entry("order_line", {"order_id": order_id, "line_no": line_no}, "D", None, "ORDER_LINE", {"ORDER_NO": order_key, "LINE_NO": line_no}, {}),
-            self._entry("sales_order", {"order_id": order_id}, "U", digest, "ORDER_HDR", {"ORDER_NO": order_key}, {"ORDER_TOTAL": _money_text(total, currency)}),
+            self._entry(
+                "order_line",
+                {"order_id": order_id, "line_no": line_no},
+                "D",
+                None,
+                "ORDER_LINE",
+                {"ORDER_NO": order_key, "LINE_NO": line_no},
+                {},
+            ),
+            self._entry(
+                "sales_order",
+                {"order_id": order_id},
+                "U",
+                digest,
+                "ORDER_HDR",
+                {"ORDER_NO": order_key},
+                {"ORDER_TOTAL": _money_text(total, currency)},
+            ),
         ]
 
 
@@ -371,8 +481,10 @@ def run_traffic(
         outside `lock`: a writer mid-transaction may need it while they wait for a lock of the freeze."""
         above = 0 if next_ids else 1_000_000  # at first well above the generated ids, so gaps are plausible
         with connections.connection(db, command="demo traffic", autocommit=True) as conn:
-            tops = {table: conn.execute(f'select coalesce(max("{key}"), 0) from "{schema}"."{table}"').fetchone()[0]
-                    for table, key in (("CUSTOMER", "CUST_ID"), ("ORDER_HDR", "ORDER_NO"), ("PAYMENT", "PAY_ID"))}
+            tops = {
+                table: conn.execute(f'select coalesce(max("{key}"), 0) from "{schema}"."{table}"').fetchone()[0]
+                for table, key in (("CUSTOMER", "CUST_ID"), ("ORDER_HDR", "ORDER_NO"), ("PAYMENT", "PAY_ID"))
+            }
         with lock:
             for table, top in tops.items():
                 next_ids[table] = max(next_ids.get(table, 0), top + above)
@@ -474,14 +586,19 @@ def run_traffic(
     return report
 
 
-def verify_after_fallback(source_conn: psycopg.Connection, schema: str, target_conn: psycopg.Connection, ledger_path: Path) -> ledger.LedgerCheck:
+def verify_after_fallback(
+    source_conn: psycopg.Connection, schema: str, target_conn: psycopg.Connection, ledger_path: Path
+) -> ledger.LedgerCheck:
     """Both applications' acknowledged writes against the legacy schema after a fallback.
 
     The new application's writes are checked in their legacy form: records born in the new system
     under the legacy keys the fallback allocated (fallback.legacy_keys on the target), and the
     values of successive writes to one row merged, the later winning.
     """
-    allocated = {(entity, app_id): key for entity, app_id, key in target_conn.execute("select entity, app_id, legacy_key from fallback.legacy_keys")}
+    allocated = {
+        (entity, app_id): key
+        for entity, app_id, key in target_conn.execute("select entity, app_id, legacy_key from fallback.legacy_keys")
+    }
 
     def resolve(value):
         return allocated.get((value["born"], value["id"])) if isinstance(value, dict) else value

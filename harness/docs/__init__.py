@@ -18,8 +18,19 @@ The package, one role a module:
 - mapping: the schema mapping rows, as XLSX and CSV;
 - writing: `generate`, the facts saved as JSON and every document written from it.
 """
+
 from harness.docs.dbt_facts import test_purpose, test_threshold
 from harness.docs.facts import collect, merged_steps, plain, settings
 from harness.docs.writing import DOCS_JSON, DocsResult, generate
 
-__all__ = ["DOCS_JSON", "DocsResult", "collect", "generate", "merged_steps", "plain", "settings", "test_purpose", "test_threshold"]
+__all__ = [
+    "DOCS_JSON",
+    "DocsResult",
+    "collect",
+    "generate",
+    "merged_steps",
+    "plain",
+    "settings",
+    "test_purpose",
+    "test_threshold",
+]

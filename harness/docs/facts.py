@@ -1,9 +1,10 @@
 """The facts every document shows, gathered into one JSON-ready dict (the document model):
 the control schema, the databases' catalogs, the gates and the latest assessment."""
+
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -28,7 +29,7 @@ CONSTRAINT_KINDS = {"p": "primary key", "f": "foreign key", "u": "unique", "c": 
 def plain(value: Any) -> Any:
     """A value as JSON holds it: times as ISO 8601 in UTC, decimals as numbers."""
     if isinstance(value, datetime):
-        return value.astimezone(timezone.utc).isoformat(timespec="seconds")
+        return value.astimezone(UTC).isoformat(timespec="seconds")
     if isinstance(value, Decimal):
         return int(value) if value == value.to_integral_value() else float(value)
     if isinstance(value, dict):
@@ -59,7 +60,9 @@ def collect(config: Config, source: Database, target: Database, out_dir: Path) -
     # has more than one runbook), with any other step a recorded run holds beside them.
     planned = cutover.steps_for(config.strategy) if hasattr(cutover, "steps_for") else cutover.STEPS
     facts["cutover"]["steps"] = merged_steps(tuple(planned), _recorded(facts["cutover"]["last_run"]))
-    facts["fallback"]["steps"] = merged_steps(fallback.STEPS, _recorded(facts["fallback"]["runs"][-1] if facts["fallback"]["runs"] else None))
+    facts["fallback"]["steps"] = merged_steps(
+        fallback.STEPS, _recorded(facts["fallback"]["runs"][-1] if facts["fallback"]["runs"] else None)
+    )
     facts["decommission"]["steps"] = merged_steps(decommission.STEPS, _recorded(facts["decommission"]["last_run"]))
     facts["decommission"]["read_only_schema"] = decommission.READ_ONLY_SCHEMA
     facts["cutover"]["estimates"] = cutover.estimates(config, target)
@@ -71,20 +74,26 @@ def collect(config: Config, source: Database, target: Database, out_dir: Path) -
     for model in dbt_facts.get("models", []):
         model["constraints"] = constraints.get(model["relation"], {}) if model["is_target"] else {}
     facts["fallback"].update(reverse_models(config, dbt_facts))
-    return plain({
-        "document": "migration-docs",
-        "version": 1,
-        "generated_at": datetime.now(timezone.utc),
-        "migration": config.name,
-        "source": {"database": source.describe(), "schema": config.source_schema, "engine": config.source.engine},
-        "target": {"database": target.describe(), "landing_schema": config.landing_schema, "control_schema": schema},
-        "settings": settings(config),
-        **facts,
-        "assessment": _assessment(config.reports_root, notes),
-        "dbt": dbt_facts,
-        "mapping": mapping.mapping_facts(artifacts, legacy, target_types),
-        "notes": notes,
-    })
+    return plain(
+        {
+            "document": "migration-docs",
+            "version": 1,
+            "generated_at": datetime.now(UTC),
+            "migration": config.name,
+            "source": {"database": source.describe(), "schema": config.source_schema, "engine": config.source.engine},
+            "target": {
+                "database": target.describe(),
+                "landing_schema": config.landing_schema,
+                "control_schema": schema,
+            },
+            "settings": settings(config),
+            **facts,
+            "assessment": _assessment(config.reports_root, notes),
+            "dbt": dbt_facts,
+            "mapping": mapping.mapping_facts(artifacts, legacy, target_types),
+            "notes": notes,
+        }
+    )
 
 
 def settings(config: Config) -> dict[str, Any]:
@@ -96,28 +105,51 @@ def settings(config: Config) -> dict[str, Any]:
         "owners": dict(config.owners),
         "roles": dict(config.roles),
         "tables": [{"name": t.name, "key": list(t.key), "masks": dict(t.masks)} for t in config.tables],
-        "capture": {"method": config.capture.method, "column": config.capture.column, "overlap_seconds": config.capture.overlap_seconds},
+        "capture": {
+            "method": config.capture.method,
+            "column": config.capture.column,
+            "overlap_seconds": config.capture.overlap_seconds,
+        },
         "cutover": {
-            "required_approvals": list(c.required_approvals), "max_lag_seconds": c.max_lag_seconds,
-            "reconcile_max_age_minutes": c.reconcile_max_age_minutes, "backup_max_age_hours": c.backup_max_age_hours,
-            "require_rehearsal": c.require_rehearsal, "rollback_window_hours": c.rollback_window_hours,
-            "lock_timeout_seconds": c.lock_timeout_seconds, "drain_timeout_seconds": c.drain_timeout_seconds,
+            "required_approvals": list(c.required_approvals),
+            "max_lag_seconds": c.max_lag_seconds,
+            "reconcile_max_age_minutes": c.reconcile_max_age_minutes,
+            "backup_max_age_hours": c.backup_max_age_hours,
+            "require_rehearsal": c.require_rehearsal,
+            "rollback_window_hours": c.rollback_window_hours,
+            "lock_timeout_seconds": c.lock_timeout_seconds,
+            "drain_timeout_seconds": c.drain_timeout_seconds,
             "switch_command": " ".join(c.switch_command) if c.switch_command else None,
             "switch_back_command": " ".join(c.switch_back_command) if c.switch_back_command else None,
-            "routing_file": c.routing_file, "waves": [list(w) for w in c.waves],
+            "routing_file": c.routing_file,
+            "waves": [list(w) for w in c.waves],
         },
         "rollback": {
             "deciders": list(config.rollback.deciders),
-            "criteria": [{"name": x.name, "kind": x.kind, "sql": x.sql, "command": " ".join(x.command) if x.command else None,
-                          "max": x.max, "min": x.min} for x in config.rollback.criteria],
+            "criteria": [
+                {
+                    "name": x.name,
+                    "kind": x.kind,
+                    "sql": x.sql,
+                    "command": " ".join(x.command) if x.command else None,
+                    "max": x.max,
+                    "min": x.min,
+                }
+                for x in config.rollback.criteria
+            ],
         },
         "decommission": {"required_approvals": list(config.decommission.required_approvals)},
         "reconcile": {
             "sample_size": r.sample_size,
             "rules": [{"name": x.name, "tolerance": x.tolerance} for x in r.rules],
-            "performance_queries": [{"name": x.name, "p95_ms": x.p95_ms, "runs": x.runs, "require_index": x.require_index}
-                                    for x in r.performance_queries],
-            "smoke": [{"name": x.name, "expect": describe_expectation(x.expect), "kind": "command" if x.command else "sql"} for x in r.smoke],
+            "performance_queries": [
+                {"name": x.name, "p95_ms": x.p95_ms, "runs": x.runs, "require_index": x.require_index}
+                for x in r.performance_queries
+            ],
+            "smoke": [
+                {"name": x.name, "expect": describe_expectation(x.expect), "kind": "command" if x.command else "sql"}
+                for x in r.smoke
+            ],
         },
     }
 
@@ -132,22 +164,44 @@ def _rows(conn: psycopg.Connection, query: sql.Composable, params: tuple = ()) -
 
 def _control_facts(conn: psycopg.Connection, schema: str) -> dict[str, Any]:
     t = lambda name: control.table(schema, name)  # noqa: E731
-    state = _rows(conn, sql.SQL("select phase, changed_at, switched_at, rollback_window_ends from {}").format(t("migration_state")))
-    load = _rows(conn, sql.SQL(
-        "select load_id, started_at, finished_at, seconds, rows_copied, bytes_copied, status from {} order by load_id desc limit 1"
-    ).format(t("load_runs")))
+    state = _rows(
+        conn,
+        sql.SQL("select phase, changed_at, switched_at, rollback_window_ends from {}").format(t("migration_state")),
+    )
+    load = _rows(
+        conn,
+        sql.SQL(
+            "select load_id, started_at, finished_at, seconds, rows_copied, bytes_copied, status from {} order by load_id desc limit 1"
+        ).format(t("load_runs")),
+    )
     if load:
-        load[0]["tables"] = _rows(conn, sql.SQL(
-            "select table_name as name, coalesce(sum(rows_copied), 0) as rows, count(*) as ranges, bool_and(done) as done "
-            "from {} where load_id = %s group by table_name order by table_name"
-        ).format(t("load_ranges")), (load[0]["load_id"],))
-    sync_state = _rows(conn, sql.SQL("select applied_at, changes_applied, built_at from {} where stream = %s").format(t("sync_state")), (control.STREAM,))
-    backups = _rows(conn, sql.SQL(
-        "select distinct on (side) backup_id, side, taken_at, size_bytes, verified_at, verified_into, "
-        "(select coalesce(sum(value::bigint), 0) from jsonb_each_text(row_counts)) as rows "
-        "from {} order by side, backup_id desc"
-    ).format(t("backups")))
-    approvals = _rows(conn, sql.SQL("select approval_id, stage, role, name, note, approved_at, os_user, host, revoked_at, revoked_by from {} order by approved_at, approval_id").format(t("approvals")))
+        load[0]["tables"] = _rows(
+            conn,
+            sql.SQL(
+                "select table_name as name, coalesce(sum(rows_copied), 0) as rows, count(*) as ranges, bool_and(done) as done "
+                "from {} where load_id = %s group by table_name order by table_name"
+            ).format(t("load_ranges")),
+            (load[0]["load_id"],),
+        )
+    sync_state = _rows(
+        conn,
+        sql.SQL("select applied_at, changes_applied, built_at from {} where stream = %s").format(t("sync_state")),
+        (control.STREAM,),
+    )
+    backups = _rows(
+        conn,
+        sql.SQL(
+            "select distinct on (side) backup_id, side, taken_at, size_bytes, verified_at, verified_into, "
+            "(select coalesce(sum(value::bigint), 0) from jsonb_each_text(row_counts)) as rows "
+            "from {} order by side, backup_id desc"
+        ).format(t("backups")),
+    )
+    approvals = _rows(
+        conn,
+        sql.SQL(
+            "select approval_id, stage, role, name, note, approved_at, os_user, host, revoked_at, revoked_by from {} order by approved_at, approval_id"
+        ).format(t("approvals")),
+    )
     return {
         "phase": state[0] if state else None,
         "load": load[0] if load else None,
@@ -156,9 +210,12 @@ def _control_facts(conn: psycopg.Connection, schema: str) -> dict[str, Any]:
         "reconcile": _reconcile_facts(conn, schema),
         "rehearsal": _rehearsal_facts(conn, schema),
         "cutover": _cutover_facts(conn, schema),
-        "rollbacks": _rows(conn, sql.SQL(
-            "select run_id, started_at, status, detail from {} where command = 'rollback' order by run_id"
-        ).format(t("runs"))),
+        "rollbacks": _rows(
+            conn,
+            sql.SQL(
+                "select run_id, started_at, status, detail from {} where command = 'rollback' order by run_id"
+            ).format(t("runs")),
+        ),
         "fallback": {"runs": _fallback_runs(conn, schema)},
         "rollback_checks": _rollback_checks(conn, schema),
         "decommission": {"last_run": _last_run(conn, schema, "decommission")},
@@ -183,25 +240,37 @@ def merged_steps(known: tuple[str, ...], recorded: list[str]) -> list[str]:
 
 
 def _last_run(conn: psycopg.Connection, schema: str, command: str) -> dict[str, Any] | None:
-    rows = _rows(conn, sql.SQL(
-        "select run_id, started_at, finished_at, status, detail from {} where command = %s order by run_id desc limit 1"
-    ).format(control.table(schema, "runs")), (command,))
+    rows = _rows(
+        conn,
+        sql.SQL(
+            "select run_id, started_at, finished_at, status, detail from {} where command = %s order by run_id desc limit 1"
+        ).format(control.table(schema, "runs")),
+        (command,),
+    )
     if not rows:
         return None
-    rows[0]["steps"] = [{k: s[k] for k in ("step", "status", "started_at", "finished_at", "seconds")}
-                        for s in _steps(conn, schema, rows[0]["run_id"])]
+    rows[0]["steps"] = [
+        {k: s[k] for k in ("step", "status", "started_at", "finished_at", "seconds")}
+        for s in _steps(conn, schema, rows[0]["run_id"])
+    ]
     return rows[0]
 
 
 def _fallback_runs(conn: psycopg.Connection, schema: str) -> list[dict[str, Any]]:
     """Every fallback, oldest first, with its steps and what it carried back (an interrupted one:
     what its carry_back step recorded)."""
-    runs = _rows(conn, sql.SQL(
-        "select run_id, started_at, finished_at, status, detail from {} where command = 'fallback' order by run_id"
-    ).format(control.table(schema, "runs")))
+    runs = _rows(
+        conn,
+        sql.SQL(
+            "select run_id, started_at, finished_at, status, detail from {} where command = 'fallback' order by run_id"
+        ).format(control.table(schema, "runs")),
+    )
     for run in runs:
         steps = _steps(conn, schema, run["run_id"])
-        carried = next((s["detail"].get("carried") for s in steps if s["step"] == "carry_back" and s["status"] == "succeeded"), None)
+        carried = next(
+            (s["detail"].get("carried") for s in steps if s["step"] == "carry_back" and s["status"] == "succeeded"),
+            None,
+        )
         run["carried"] = run["detail"].get("carried") or carried or {}
         run["steps"] = [{k: s[k] for k in ("step", "status", "started_at", "finished_at", "seconds")} for s in steps]
     return runs
@@ -209,21 +278,30 @@ def _fallback_runs(conn: psycopg.Connection, schema: str) -> list[dict[str, Any]
 
 def _rollback_checks(conn: psycopg.Connection, schema: str) -> dict[str, Any]:
     """The evaluations of the rollback criteria: the newest of each criterion, and the last run."""
-    runs = _rows(conn, sql.SQL(
-        "select run_id, started_at, status, detail from {} where command = 'rollback check' order by run_id desc"
-    ).format(control.table(schema, "runs")))
-    latest = _rows(conn, sql.SQL(
-        "select distinct on (criterion) run_id, criterion, kind, state, figure, threshold, detail, checked_at "
-        "from {} order by criterion, run_id desc"
-    ).format(control.table(schema, "rollback_checks")))
+    runs = _rows(
+        conn,
+        sql.SQL(
+            "select run_id, started_at, status, detail from {} where command = 'rollback check' order by run_id desc"
+        ).format(control.table(schema, "runs")),
+    )
+    latest = _rows(
+        conn,
+        sql.SQL(
+            "select distinct on (criterion) run_id, criterion, kind, state, figure, threshold, detail, checked_at "
+            "from {} order by criterion, run_id desc"
+        ).format(control.table(schema, "rollback_checks")),
+    )
     return {"evaluations": len(runs), "last_run": runs[0] if runs else None, "latest": latest}
 
 
 def _reconcile_facts(conn: psycopg.Connection, schema: str) -> dict[str, Any]:
     """The latest reconciliations, and for each level the checks of the latest run that ran it."""
-    runs = _rows(conn, sql.SQL(
-        "select reconcile_id, started_at, finished_at, levels, status, level_verdicts from {} order by reconcile_id desc"
-    ).format(control.table(schema, "reconcile_runs")))
+    runs = _rows(
+        conn,
+        sql.SQL(
+            "select reconcile_id, started_at, finished_at, levels, status, level_verdicts from {} order by reconcile_id desc"
+        ).format(control.table(schema, "reconcile_runs")),
+    )
     latest: dict[str, dict] = {}
     for run in runs:
         if run["status"] == "running":
@@ -232,18 +310,28 @@ def _reconcile_facts(conn: psycopg.Connection, schema: str) -> dict[str, Any]:
             latest.setdefault(level, run)
     levels: dict[str, Any] = {}
     for level, run in latest.items():
-        checks = _rows(conn, sql.SQL(
-            "select check_name as name, verdict, source_value as source, target_value as target, detail "
-            "from {} where reconcile_id = %s and level = %s order by check_name"
-        ).format(control.table(schema, "reconcile_verdicts")), (run["reconcile_id"], level))
-        extra = _rows(conn, sql.SQL(
-            "select l -> 'seconds' as seconds, l -> 'notes' as notes from {}, jsonb_array_elements(coalesce(report -> 'levels', '[]')) as l "
-            "where reconcile_id = %s and l ->> 'level' = %s"
-        ).format(control.table(schema, "reconcile_runs")), (run["reconcile_id"], level))
+        checks = _rows(
+            conn,
+            sql.SQL(
+                "select check_name as name, verdict, source_value as source, target_value as target, detail "
+                "from {} where reconcile_id = %s and level = %s order by check_name"
+            ).format(control.table(schema, "reconcile_verdicts")),
+            (run["reconcile_id"], level),
+        )
+        extra = _rows(
+            conn,
+            sql.SQL(
+                "select l -> 'seconds' as seconds, l -> 'notes' as notes from {}, jsonb_array_elements(coalesce(report -> 'levels', '[]')) as l "
+                "where reconcile_id = %s and l ->> 'level' = %s"
+            ).format(control.table(schema, "reconcile_runs")),
+            (run["reconcile_id"], level),
+        )
         levels[level] = {
-            "reconcile_id": run["reconcile_id"], "finished_at": run["finished_at"],
+            "reconcile_id": run["reconcile_id"],
+            "finished_at": run["finished_at"],
             "verdict": (run["level_verdicts"] or {}).get(level, "not recorded"),
-            "seconds": extra[0]["seconds"] if extra else None, "notes": (extra[0]["notes"] or []) if extra else [],
+            "seconds": extra[0]["seconds"] if extra else None,
+            "notes": (extra[0]["notes"] or []) if extra else [],
             "checks": checks,
         }
     kept = {r["reconcile_id"] for r in runs[:RECONCILE_RUNS_KEPT]} | {r["reconcile_id"] for r in latest.values()}
@@ -251,28 +339,40 @@ def _reconcile_facts(conn: psycopg.Connection, schema: str) -> dict[str, Any]:
 
 
 def _steps(conn: psycopg.Connection, schema: str, run_id: int) -> list[dict[str, Any]]:
-    return _rows(conn, sql.SQL(
-        "select step, status, started_at, finished_at, extract(epoch from finished_at - started_at) as seconds, detail "
-        "from {} where run_id = %s order by started_at, step"
-    ).format(control.table(schema, "steps")), (run_id,))
+    return _rows(
+        conn,
+        sql.SQL(
+            "select step, status, started_at, finished_at, extract(epoch from finished_at - started_at) as seconds, detail "
+            "from {} where run_id = %s order by started_at, step"
+        ).format(control.table(schema, "steps")),
+        (run_id,),
+    )
 
 
 def _rehearsal_facts(conn: psycopg.Connection, schema: str) -> dict[str, Any] | None:
-    rows = _rows(conn, sql.SQL(
-        "select rehearsal_id, run_id, started_at, finished_at, status, models_fingerprint, "
-        "extract(epoch from finished_at - started_at) as seconds from {} order by rehearsal_id desc limit 1"
-    ).format(control.table(schema, "rehearsals")))
+    rows = _rows(
+        conn,
+        sql.SQL(
+            "select rehearsal_id, run_id, started_at, finished_at, status, models_fingerprint, "
+            "extract(epoch from finished_at - started_at) as seconds from {} order by rehearsal_id desc limit 1"
+        ).format(control.table(schema, "rehearsals")),
+    )
     if not rows:
         return None
     rehearsal = rows[0]
-    rehearsal["steps"] = [{k: s[k] for k in ("step", "status", "seconds")} for s in _steps(conn, schema, rehearsal["run_id"])]
+    rehearsal["steps"] = [
+        {k: s[k] for k in ("step", "status", "seconds")} for s in _steps(conn, schema, rehearsal["run_id"])
+    ]
     return rehearsal
 
 
 def _cutover_facts(conn: psycopg.Connection, schema: str) -> dict[str, Any]:
-    runs = _rows(conn, sql.SQL(
-        "select run_id, started_at, finished_at, status, detail from {} where command = 'cutover' order by run_id desc limit 1"
-    ).format(control.table(schema, "runs")))
+    runs = _rows(
+        conn,
+        sql.SQL(
+            "select run_id, started_at, finished_at, status, detail from {} where command = 'cutover' order by run_id desc limit 1"
+        ).format(control.table(schema, "runs")),
+    )
     last = runs[0] if runs else None
     if last:
         last["steps"] = _steps(conn, schema, last["run_id"])
@@ -295,8 +395,9 @@ def _constraints(conn: psycopg.Connection, relations: list[str]) -> dict[str, di
 # --- the databases' catalogs, the gates ----------------------------------------------------------
 
 
-def _legacy_tables(config: Config, source: Database, landing_columns: dict[str, list[postgres.Column]],
-                   notes: list[str]) -> list[mapping.LegacyTable]:
+def _legacy_tables(
+    config: Config, source: Database, landing_columns: dict[str, list[postgres.Column]], notes: list[str]
+) -> list[mapping.LegacyTable]:
     """Each listed table's columns and types: from the source catalog, else from landing's copy."""
     loader = {landing.SYNCED_AT, landing.DELETED}
     source_columns: dict[str, list[postgres.Column]] = {}
@@ -318,18 +419,24 @@ def _legacy_tables(config: Config, source: Database, landing_columns: dict[str, 
         else:
             columns, origin = [], "not found"
             notes.append(f"{table.name} is in neither the source nor landing: its columns are not listed")
-        result.append(mapping.LegacyTable(table.name, tuple((c.name, c.type) for c in columns), origin, dict(table.masks), own))
+        result.append(
+            mapping.LegacyTable(table.name, tuple((c.name, c.type) for c in columns), origin, dict(table.masks), own)
+        )
     return result
 
 
 def _gates(config: Config, source: Database, target: Database) -> dict[str, Any]:
     """The cutover's gates as they stand now."""
-    checked_at = datetime.now(timezone.utc)
+    checked_at = datetime.now(UTC)
     try:
         found = cutover.gates(config, source, target)
     except HarnessError as exc:
         return {"checked_at": checked_at, "error": str(exc), "gates": []}
-    return {"checked_at": checked_at, "error": None, "gates": [{"name": g.name, "passed": g.passed, "reason": g.reason} for g in found]}
+    return {
+        "checked_at": checked_at,
+        "error": None,
+        "gates": [{"name": g.name, "passed": g.passed, "reason": g.reason} for g in found],
+    }
 
 
 # --- the latest assessment.json -------------------------------------------------------------------
@@ -351,14 +458,20 @@ def _assessment(reports_root: Path, notes: list[str]) -> dict[str, Any] | None:
         "recommendation": data.get("recommendation") or {},
         "configured_strategy": data.get("configured_strategy"),
         "downtime_limit_minutes": data.get("downtime_limit_minutes"),
-        "strategies": [{k: s.get(k) for k in ("name", "downtime_seconds", "total_seconds", "within_limit", "possible", "missing", "how")}
-                       for s in data.get("strategies") or []],
+        "strategies": [
+            {
+                k: s.get(k)
+                for k in ("name", "downtime_seconds", "total_seconds", "within_limit", "possible", "missing", "how")
+            }
+            for s in data.get("strategies") or []
+        ],
         "estimates": data.get("estimates") or {},
         "tables": [{k: t.get(k) for k in ("name", "exists", "rows", "rows_exact")} for t in data.get("tables") or []],
-        "risks": [{k: f.get(k) for k in ("severity", "area", "message", "fix", "table", "column")}
-                  for f in findings if f.get("severity") in ("blocking", "warning")],
+        "risks": [
+            {k: f.get(k) for k in ("severity", "area", "message", "fix", "table", "column")}
+            for f in findings
+            if f.get("severity") in ("blocking", "warning")
+        ],
         "findings": {s: sum(1 for f in findings if f.get("severity") == s) for s in ("blocking", "warning", "info")},
         "measured": data.get("measured"),
     }
-
-

@@ -6,14 +6,16 @@ manifest's lineage, and the column types of both sides as their catalogs give th
 part of the documents' JSON model; `write_xlsx` and `write_csv` read only those rows, so the
 spreadsheet can be rebuilt from the JSON alone and never says more than it.
 """
+
 from __future__ import annotations
 
 import csv
 import io
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 from harness import dbt_artifacts
 from harness.render import write_atomic
@@ -56,8 +58,12 @@ def conversion(source_type: str | None, target_type: str | None, mask: str | Non
         parts.append(f"{source_type} → type not declared")
     else:
         source, target = dbt_artifacts.parse_type(source_type), dbt_artifacts.parse_type(target_type)
-        same = source and target and (source.base, source.length, source.precision, source.scale) == (
-            target.base, target.length, target.precision, target.scale)
+        same = (
+            source
+            and target
+            and (source.base, source.length, source.precision, source.scale)
+            == (target.base, target.length, target.precision, target.scale)
+        )
         parts.append(f"same type ({target_type})" if same else f"{source_type} → {target_type}")
     return "; ".join(parts)
 
@@ -113,8 +119,9 @@ def node_depths(manifest: dict) -> dict[str, int]:
     return depth
 
 
-def mapping_facts(artifacts: dbt_artifacts.Artifacts, legacy: list[LegacyTable],
-                  target_types: dict[str, dict[str, str]]) -> dict[str, Any]:
+def mapping_facts(
+    artifacts: dbt_artifacts.Artifacts, legacy: list[LegacyTable], target_types: dict[str, dict[str, str]]
+) -> dict[str, Any]:
     """The mapping as rows: every target column with its legacy sources, every legacy column with
     its fate. `target_types` is relation ("schema.table") → column → type, from the target database."""
     manifest = artifacts.manifest or {}
@@ -135,7 +142,11 @@ def mapping_facts(artifacts: dbt_artifacts.Artifacts, legacy: list[LegacyTable],
         c = "*" if column == "*" else (_resolve(column, column_names[t]) or column)
         dispositions[(t, c)] = found
     for source in (manifest.get("sources") or {}).values():
-        t = _resolve(str(source.get("identifier") or source.get("name")), table_names) if isinstance(source, dict) else None
+        t = (
+            _resolve(str(source.get("identifier") or source.get("name")), table_names)
+            if isinstance(source, dict)
+            else None
+        )
         if t is None:
             continue
         for name in source.get("columns") or {}:
@@ -166,29 +177,58 @@ def mapping_facts(artifacts: dbt_artifacts.Artifacts, legacy: list[LegacyTable],
                 if table and column is None:
                     column = _resolve(ref.column, _lower_index(documented.get(table, [])))
                 if table is None or column is None:
-                    notes.append(f"{model.relation}.{col.name} names {ref}, which is not a column of a listed legacy table")
-                    sources.append({"table": ref.table or "", "column": ref.column, "type": None, "mask": None, "disposition": None})
+                    notes.append(
+                        f"{model.relation}.{col.name} names {ref}, which is not a column of a listed legacy table"
+                    )
+                    sources.append(
+                        {
+                            "table": ref.table or "",
+                            "column": ref.column,
+                            "type": None,
+                            "mask": None,
+                            "disposition": None,
+                        }
+                    )
                     continue
                 used_by.setdefault((table, column), []).append(f"{model.relation}.{col.name}")
                 explicit = dispositions.get((table, column)) or dispositions.get((table, "*"))
                 if table not in via_cache:
-                    via_cache[table] = [str(nodes[n].get("original_file_path") or n)
-                                        for n in between(manifest, source_ids.get(table.lower(), []), model.unique_id)]
-                sources.append({
-                    "table": table, "column": column, "type": types.get((table, column)) or tables[table].landing_only.get(column),
-                    "mask": tables[table].masks.get(column), "disposition": explicit.disposition if explicit else "mapped",
-                    "via": via_cache[table],
-                })
-            rows.append({
-                "column": col.name, "type": type_, "type_from": type_from, "constraints": col.constraints,
-                "description": col.description.strip(), "rule": col.mapping.rule, "expected_sql": col.mapping.expression,
-                "documented": col.name.lower() in in_yaml,
-                "sources": sources,
-            })
-        target_tables.append({
-            "model": model.name, "relation": model.relation, "file": str(node.get("original_file_path") or ""),
-            "description": str(node.get("description") or "").strip(), "columns": rows,
-        })
+                    via_cache[table] = [
+                        str(nodes[n].get("original_file_path") or n)
+                        for n in between(manifest, source_ids.get(table.lower(), []), model.unique_id)
+                    ]
+                sources.append(
+                    {
+                        "table": table,
+                        "column": column,
+                        "type": types.get((table, column)) or tables[table].landing_only.get(column),
+                        "mask": tables[table].masks.get(column),
+                        "disposition": explicit.disposition if explicit else "mapped",
+                        "via": via_cache[table],
+                    }
+                )
+            rows.append(
+                {
+                    "column": col.name,
+                    "type": type_,
+                    "type_from": type_from,
+                    "constraints": col.constraints,
+                    "description": col.description.strip(),
+                    "rule": col.mapping.rule,
+                    "expected_sql": col.mapping.expression,
+                    "documented": col.name.lower() in in_yaml,
+                    "sources": sources,
+                }
+            )
+        target_tables.append(
+            {
+                "model": model.name,
+                "relation": model.relation,
+                "file": str(node.get("original_file_path") or ""),
+                "description": str(node.get("description") or "").strip(),
+                "columns": rows,
+            }
+        )
 
     legacy_tables = []
     for table in legacy:
@@ -206,13 +246,20 @@ def mapping_facts(artifacts: dbt_artifacts.Artifacts, legacy: list[LegacyTable],
                 disposition, decided_in = "mapped", "target metadata"
             else:
                 disposition, decided_in = UNMAPPED, None
-            rows.append({
-                "column": column, "type": type_, "in_source": in_source, "mask": table.masks.get(column),
-                "disposition": disposition, "decided_in": decided_in,
-                "targets": list(explicit.targets) if explicit and explicit.targets else users,
-                "rule": explicit.rule if explicit else None, "reason": explicit.reason if explicit else None,
-                "used_by": users,
-            })
+            rows.append(
+                {
+                    "column": column,
+                    "type": type_,
+                    "in_source": in_source,
+                    "mask": table.masks.get(column),
+                    "disposition": disposition,
+                    "decided_in": decided_in,
+                    "targets": list(explicit.targets) if explicit and explicit.targets else users,
+                    "rule": explicit.rule if explicit else None,
+                    "reason": explicit.reason if explicit else None,
+                    "used_by": users,
+                }
+            )
         legacy_tables.append({"table": table.name, "types_from": table.types_from, "columns": rows})
     return {"target_tables": target_tables, "legacy_tables": legacy_tables, "notes": list(dict.fromkeys(notes))}
 
@@ -229,28 +276,80 @@ def _target_type(col: dbt_artifacts.TargetColumn, database_types: dict[str, str]
 
 # --- rows for the sheets and the CSV -----------------------------------------------------------
 
-TARGET_HEADERS = ("target table", "target column", "target type", "type from", "constraints", "legacy table", "legacy column",
-                  "legacy type", "conversion", "rule", "expected SQL", "disposition", "implemented in", "via models", "description")
-LEGACY_HEADERS = ("legacy table", "legacy column", "legacy type", "masked", "disposition", "decided in", "targets", "rule", "reason")
-CSV_HEADERS = ("legacy_table", "legacy_column", "legacy_type", "target_table", "target_column", "target_type", "conversion",
-               "rule", "disposition", "implemented_in")
+TARGET_HEADERS = (
+    "target table",
+    "target column",
+    "target type",
+    "type from",
+    "constraints",
+    "legacy table",
+    "legacy column",
+    "legacy type",
+    "conversion",
+    "rule",
+    "expected SQL",
+    "disposition",
+    "implemented in",
+    "via models",
+    "description",
+)
+LEGACY_HEADERS = (
+    "legacy table",
+    "legacy column",
+    "legacy type",
+    "masked",
+    "disposition",
+    "decided in",
+    "targets",
+    "rule",
+    "reason",
+)
+CSV_HEADERS = (
+    "legacy_table",
+    "legacy_column",
+    "legacy_type",
+    "target_table",
+    "target_column",
+    "target_type",
+    "conversion",
+    "rule",
+    "disposition",
+    "implemented_in",
+)
 
 
 def target_rows(table: dict) -> list[list[str]]:
     """One row per target column and legacy source column; a generated column gets one row."""
     rows = []
     for col in table["columns"]:
-        common = [table["relation"], col["column"], col["type"] or "not declared", col["type_from"], ", ".join(col["constraints"])]
+        common = [
+            table["relation"],
+            col["column"],
+            col["type"] or "not declared",
+            col["type_from"],
+            ", ".join(col["constraints"]),
+        ]
         rule = col["rule"] or ("" if col["documented"] else "not documented in the YAML")
         tail = [table["file"], "", col["description"]]
         if not col["sources"]:
             rows.append([*common, "", "", "", "generated", rule, col["expected_sql"] or "", GENERATED, *tail])
             continue
         for src in col["sources"]:
-            rows.append([*common, src["table"], src["column"], src["type"] or "not in the source",
-                         conversion(src["type"], col["type"], src["mask"]), rule, col["expected_sql"] or "",
-                         src["disposition"] or "not a listed legacy column", table["file"], " → ".join(src.get("via") or []),
-                         col["description"]])
+            rows.append(
+                [
+                    *common,
+                    src["table"],
+                    src["column"],
+                    src["type"] or "not in the source",
+                    conversion(src["type"], col["type"], src["mask"]),
+                    rule,
+                    col["expected_sql"] or "",
+                    src["disposition"] or "not a listed legacy column",
+                    table["file"],
+                    " → ".join(src.get("via") or []),
+                    col["description"],
+                ]
+            )
     return rows
 
 
@@ -260,9 +359,19 @@ def legacy_rows(table: dict, only_unmapped: bool = False) -> list[list[str]]:
         if only_unmapped and col["disposition"] not in (UNMAPPED, "dropped"):
             continue
         where = "" if col["in_source"] else " (landing only, not in the source)"
-        rows.append([table["table"], col["column"], (col["type"] or "type not known") + where, col["mask"] or "",
-                     col["disposition"], col["decided_in"] or "nowhere: no mapping and no disposition", ", ".join(col["targets"]),
-                     col["rule"] or "", col["reason"] or ""])
+        rows.append(
+            [
+                table["table"],
+                col["column"],
+                (col["type"] or "type not known") + where,
+                col["mask"] or "",
+                col["disposition"],
+                col["decided_in"] or "nowhere: no mapping and no disposition",
+                ", ".join(col["targets"]),
+                col["rule"] or "",
+                col["reason"] or "",
+            ]
+        )
     return rows
 
 
@@ -276,27 +385,80 @@ def csv_rows(mapping: dict) -> list[list[str]]:
         for col in table["columns"]:
             target_types[f"{table['relation']}.{col['column']}"] = col["type"]
             if not col["sources"]:
-                rows.append(["", "", "", table["relation"], col["column"], col["type"] or "", "generated", col["rule"] or "", GENERATED, table["file"]])
+                rows.append(
+                    [
+                        "",
+                        "",
+                        "",
+                        table["relation"],
+                        col["column"],
+                        col["type"] or "",
+                        "generated",
+                        col["rule"] or "",
+                        GENERATED,
+                        table["file"],
+                    ]
+                )
             for src in col["sources"]:
                 pairs.add((src["table"], src["column"], f"{table['relation']}.{col['column']}"))
-                rows.append([src["table"], src["column"], src["type"] or "", table["relation"], col["column"], col["type"] or "",
-                             conversion(src["type"], col["type"], src["mask"]), col["rule"] or "", src["disposition"] or "", table["file"]])
+                rows.append(
+                    [
+                        src["table"],
+                        src["column"],
+                        src["type"] or "",
+                        table["relation"],
+                        col["column"],
+                        col["type"] or "",
+                        conversion(src["type"], col["type"], src["mask"]),
+                        col["rule"] or "",
+                        src["disposition"] or "",
+                        table["file"],
+                    ]
+                )
     for table in mapping["legacy_tables"]:
         for col in table["columns"]:
             targets = [t for t in col["targets"] if (table["table"], col["column"], t) not in pairs]
             if col["targets"] and not targets:
                 continue
             if not targets:
-                rows.append([table["table"], col["column"], col["type"] or "", "", "", "", "", col["rule"] or col["reason"] or "",
-                             col["disposition"], ""])
+                rows.append(
+                    [
+                        table["table"],
+                        col["column"],
+                        col["type"] or "",
+                        "",
+                        "",
+                        "",
+                        "",
+                        col["rule"] or col["reason"] or "",
+                        col["disposition"],
+                        "",
+                    ]
+                )
             for target in targets:
                 relation, _, column = target.rpartition(".")
                 if col["disposition"] != "mapped":
                     how = f"no value carried: the column decides the row ({col['disposition']})"
                 else:
-                    how = conversion(col["type"], target_types.get(target), col["mask"]) if target in target_types else "target column not found"
-                rows.append([table["table"], col["column"], col["type"] or "", relation, column, target_types.get(target) or "",
-                             how, col["rule"] or "", col["disposition"], files.get(relation, "")])
+                    how = (
+                        conversion(col["type"], target_types.get(target), col["mask"])
+                        if target in target_types
+                        else "target column not found"
+                    )
+                rows.append(
+                    [
+                        table["table"],
+                        col["column"],
+                        col["type"] or "",
+                        relation,
+                        column,
+                        target_types.get(target) or "",
+                        how,
+                        col["rule"] or "",
+                        col["disposition"],
+                        files.get(relation, ""),
+                    ]
+                )
     return rows
 
 
@@ -355,27 +517,49 @@ def write_xlsx(facts: dict, path: Path) -> Path:
     overview.title = "Overview"
     target_columns = sum(len(t["columns"]) for t in mapping["target_tables"])
     legacy_columns = [c for t in mapping["legacy_tables"] for c in t["columns"]]
-    fill(overview, ("what", "value"), [
-        ["migration", facts["migration"]],
-        ["generated at", facts["generated_at"]],
-        ["source", f"{facts['source']['database']} schema {facts['source']['schema']}"],
-        ["target", facts["target"]["database"]],
-        ["dbt manifest", (facts["dbt"].get("manifest_generated_at") or "") if facts["dbt"]["available"] else facts["dbt"]["reason"]],
-        ["target tables", len(mapping["target_tables"])],
-        ["target columns", target_columns],
-        ["legacy tables", len(mapping["legacy_tables"])],
-        ["legacy columns", len(legacy_columns)],
-        ["legacy columns unmapped (no mapping, no disposition)", sum(1 for c in legacy_columns if c["disposition"] == UNMAPPED)],
-        ["legacy columns dropped", sum(1 for c in legacy_columns if c["disposition"] == "dropped")],
-        *[["note", note] for note in mapping["notes"]],
-    ])
+    fill(
+        overview,
+        ("what", "value"),
+        [
+            ["migration", facts["migration"]],
+            ["generated at", facts["generated_at"]],
+            ["source", f"{facts['source']['database']} schema {facts['source']['schema']}"],
+            ["target", facts["target"]["database"]],
+            [
+                "dbt manifest",
+                (facts["dbt"].get("manifest_generated_at") or "")
+                if facts["dbt"]["available"]
+                else facts["dbt"]["reason"],
+            ],
+            ["target tables", len(mapping["target_tables"])],
+            ["target columns", target_columns],
+            ["legacy tables", len(mapping["legacy_tables"])],
+            ["legacy columns", len(legacy_columns)],
+            [
+                "legacy columns unmapped (no mapping, no disposition)",
+                sum(1 for c in legacy_columns if c["disposition"] == UNMAPPED),
+            ],
+            ["legacy columns dropped", sum(1 for c in legacy_columns if c["disposition"] == "dropped")],
+            *[["note", note] for note in mapping["notes"]],
+        ],
+    )
     for table in mapping["target_tables"]:
         fill(book.create_sheet(sheet_title(table["model"], taken)), TARGET_HEADERS, target_rows(table))
-    fill(book.create_sheet("Legacy columns"), LEGACY_HEADERS, [r for t in mapping["legacy_tables"] for r in legacy_rows(t)])
-    fill(book.create_sheet("Unmapped and dropped"), LEGACY_HEADERS,
-         [r for t in mapping["legacy_tables"] for r in legacy_rows(t, only_unmapped=True)])
-    fill(book.create_sheet("Approvals"), ("stage", "role", "name", "note", "approved at"),
-         [[a["stage"], a["role"], a["name"], a["note"] or "", a["approved_at"]] for a in facts["approvals"]])
+    fill(
+        book.create_sheet("Legacy columns"),
+        LEGACY_HEADERS,
+        [r for t in mapping["legacy_tables"] for r in legacy_rows(t)],
+    )
+    fill(
+        book.create_sheet("Unmapped and dropped"),
+        LEGACY_HEADERS,
+        [r for t in mapping["legacy_tables"] for r in legacy_rows(t, only_unmapped=True)],
+    )
+    fill(
+        book.create_sheet("Approvals"),
+        ("stage", "role", "name", "note", "approved at"),
+        [[a["stage"], a["role"], a["name"], a["note"] or "", a["approved_at"]] for a in facts["approvals"]],
+    )
     buffer = io.BytesIO()
     book.save(buffer)
     write_atomic(path, buffer.getvalue())

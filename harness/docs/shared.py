@@ -1,5 +1,6 @@
 """What every document shares: the formats of facts in words, the blocks with cells so
 formatted, the Doc, and the sections more than one document shows."""
+
 from __future__ import annotations
 
 import re
@@ -8,8 +9,8 @@ from datetime import datetime
 from typing import Any
 
 from harness import render
-from harness.docs.words import MISSING
 from harness.assess.estimates import format_duration
+from harness.docs.words import MISSING
 from harness.render import Block, heading, paragraph
 
 # --- formatting -------------------------------------------------------------------------------
@@ -62,7 +63,10 @@ def owner(settings: dict, roles: tuple[str, ...]) -> str:
 
 
 def all_owners(settings: dict) -> str:
-    return ", ".join(f"{role} ({team})" for role, team in settings["owners"].items()) or "the migration team (migration.yml names no owners)"
+    return (
+        ", ".join(f"{role} ({team})" for role, team in settings["owners"].items())
+        or "the migration team (migration.yml names no owners)"
+    )
 
 
 # --- blocks -----------------------------------------------------------------------------------
@@ -97,12 +101,12 @@ def provenance(f: dict) -> Block:
 # Where a migration in each of these phases stands; {at} is when it entered the phase.
 PHASE_STANDING = {
     "decommissioned": "Decommissioned at {at}: the migration is complete; the legacy schema stays read-only and no fallback is "
-                      "possible any more.",
+    "possible any more.",
     "fallen_back": "Fell back at {at}: the new application's changes were carried back and the applications write to the legacy "
-                   "system again; the new side stays frozen.",
+    "system again; the new side stays frozen.",
     "falling_back": "A fallback has been under way since {at}: the new side is frozen; the same `migrate rollback` resumes it.",
     "switching": "A cutover has been switching the applications to the new system since {at}: they may already write there, so "
-                 "`migrate cutover` finishes it and `migrate rollback` can only fall back.",
+    "`migrate cutover` finishes it and `migrate rollback` can only fall back.",
     "frozen": "The source is frozen for a cutover since {at}.",
     "syncing": "A cutover was rolled back before the switch at {at}; captured changes are synced again.",
 }
@@ -139,22 +143,45 @@ def approvals_section(f: dict) -> list[Block]:
     required = f["settings"]["cutover"]["required_approvals"]
     owners = f["settings"]["owners"]
     if approvals:
-        blocks.append(paragraph("Who approved what, when and from which account (control table `approvals`; one sign-off stands "
-                                "per stage and role, until `migrate approve --revoke` withdraws it):"))
-        blocks.append(table(("stage", "role", "owner", "approved by", "approved at", "run by", "note"),
-                            [[a["stage"], a["role"], owners.get(a["role"], "not in migration.yml"), a["name"], when(a["approved_at"]),
-                              f"{a.get('os_user') or '?'}@{a.get('host') or '?'}",
-                              (a["note"] or "") + (f" (revoked {when(a['revoked_at'])} by {a['revoked_by']})" if a.get("revoked_at") else "")]
-                             for a in approvals]))
+        blocks.append(
+            paragraph(
+                "Who approved what, when and from which account (control table `approvals`; one sign-off stands "
+                "per stage and role, until `migrate approve --revoke` withdraws it):"
+            )
+        )
+        blocks.append(
+            table(
+                ("stage", "role", "owner", "approved by", "approved at", "run by", "note"),
+                [
+                    [
+                        a["stage"],
+                        a["role"],
+                        owners.get(a["role"], "not in migration.yml"),
+                        a["name"],
+                        when(a["approved_at"]),
+                        f"{a.get('os_user') or '?'}@{a.get('host') or '?'}",
+                        (a["note"] or "")
+                        + (f" (revoked {when(a['revoked_at'])} by {a['revoked_by']})" if a.get("revoked_at") else ""),
+                    ]
+                    for a in approvals
+                ],
+            )
+        )
     else:
         blocks.append(paragraph(MISSING["approvals"]))
     if required:
         given = {a["role"] for a in approvals if a["stage"] == "cutover" and not a.get("revoked_at")}
         missing = [r for r in required if r not in given]
-        blocks.append(paragraph(f"The cutover needs the approval of {', '.join(required)} (migration.yml cutover.required_approvals): "
-                                + ("all recorded." if not missing else f"missing {', '.join(missing)}.")))
+        blocks.append(
+            paragraph(
+                f"The cutover needs the approval of {', '.join(required)} (migration.yml cutover.required_approvals): "
+                + ("all recorded." if not missing else f"missing {', '.join(missing)}.")
+            )
+        )
     else:
-        blocks.append(paragraph("migration.yml requires no approval before the cutover (cutover.required_approvals is empty)."))
+        blocks.append(
+            paragraph("migration.yml requires no approval before the cutover (cutover.required_approvals is empty).")
+        )
     return blocks
 
 
@@ -187,4 +214,3 @@ def level_summary(level: str, facts: dict | None) -> str:
         verdicts[check["verdict"]] = verdicts.get(check["verdict"], 0) + 1
     tally = ", ".join(f"{n} {verdict}" for verdict, n in sorted(verdicts.items())) or "no checks"
     return f"{level} {facts['verdict']} in reconciliation #{facts['reconcile_id']} at {when(facts['finished_at'])} ({tally})"
-

@@ -1,11 +1,13 @@
 """The documents written to a folder: the facts saved as JSON, every document rendered from
 that JSON alone as Markdown and HTML, the index, and the mapping spreadsheet."""
+
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from harness import dbt, render
 from harness.config import Config
@@ -43,15 +45,23 @@ def generate(config: Config, source: Database, target: Database, out_dir: Path) 
 
 def ensure_manifest(config: Config, target: Database) -> bool:
     """Run `dbt parse` when the project has no target/manifest.json yet; True when it ran."""
-    if not (config.project_dir / "dbt_project.yml").exists() or (config.project_dir / "target" / "manifest.json").exists():
+    if (
+        not (config.project_dir / "dbt_project.yml").exists()
+        or (config.project_dir / "target" / "manifest.json").exists()
+    ):
         return False
     dbt.run(config, target, ["parse"], quiet=True)
     return True
 
 
 # Each document's layout, in reading order.
-DOCUMENTS: tuple[Callable[[dict], Doc], ...] = (plan.document, runbook.document, rollback.document, validation.document,
-                                                transformations.document)
+DOCUMENTS: tuple[Callable[[dict], Doc], ...] = (
+    plan.document,
+    runbook.document,
+    rollback.document,
+    validation.document,
+    transformations.document,
+)
 
 
 def documents(f: dict) -> list[Doc]:
@@ -68,11 +78,21 @@ def html_page(doc: Doc, nav: list[tuple[str, str]], migration: str) -> str:
 
 def index(f: dict, docs: list[Doc]) -> Doc:
     rows = [[f"[{d.title}]({d.name}.md)", f"[HTML]({d.name}.html)", d.summary] for d in docs]
-    rows.append(["[Schema mapping](mapping.xlsx)", "[CSV](mapping.csv)", "legacy table.column → target table.column with types, "
-                 "conversion, rule, disposition and the model that implements it; unmapped and dropped legacy columns"])
+    rows.append(
+        [
+            "[Schema mapping](mapping.xlsx)",
+            "[CSV](mapping.csv)",
+            "legacy table.column → target table.column with types, "
+            "conversion, rule, disposition and the model that implements it; unmapped and dropped legacy columns",
+        ]
+    )
     rows.append(["[Facts](migration-docs.json)", "", "the JSON every document is rendered from"])
-    blocks = [heading(f"Migration documents: {f['migration']}", 1), provenance(f), paragraph(f"**Where it stands:** {standing(f)}"),
-              table(("document", "also as", "what it holds"), rows)]
+    blocks = [
+        heading(f"Migration documents: {f['migration']}", 1),
+        provenance(f),
+        paragraph(f"**Where it stands:** {standing(f)}"),
+        table(("document", "also as", "what it holds"), rows),
+    ]
     if f["notes"]:
         blocks += [heading("What the facts could not say"), bullets(f["notes"])]
     return Doc("README", "Migration documents", "", blocks)
@@ -85,7 +105,10 @@ def write_all(f: dict, out_dir: Path) -> list[tuple[str, Path]]:
     cover = index(f, docs)
     written = []
     for doc in [cover, *docs]:
-        md_path, html_path = out_dir / f"{doc.name}.md", out_dir / ("index.html" if doc is cover else f"{doc.name}.html")
+        md_path, html_path = (
+            out_dir / f"{doc.name}.md",
+            out_dir / ("index.html" if doc is cover else f"{doc.name}.html"),
+        )
         render.write_atomic(md_path, markdown(doc))
         render.write_atomic(html_path, html_page(doc, nav, f["migration"]))
         written += [(doc.title, md_path), (f"{doc.title} (HTML)", html_path)]

@@ -1,5 +1,6 @@
 """Source database engines: the interface the lifecycle calls (base.SourceEngine) and one package
 per engine that implements it (postgres/)."""
+
 from __future__ import annotations
 
 from typing import TYPE_CHECKING

@@ -10,6 +10,7 @@ lifecycle modules.
 Connections are passed through as the engine's own connection objects (`Connection`): the
 lifecycle opens them with harness.connections and never looks inside.
 """
+
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
@@ -43,7 +44,9 @@ class Capture(ABC):
         (so the load hands over at its snapshot, and single tables can be reloaded in a running sync)."""
 
     @abstractmethod
-    def register(self, conn: Connection, consumer_id: str, schema: str, label: str, position: str | None, *, replace: bool) -> None:
+    def register(
+        self, conn: Connection, consumer_id: str, schema: str, label: str, position: str | None, *, replace: bool
+    ) -> None:
         """Register a target as a reader of the log from `position` (None: from now); `replace`
         starts it afresh where it exists."""
 
@@ -115,7 +118,9 @@ class SourceEngine(ABC):
     COPY_BLOCK_BYTES = 1 << 20  # the most the target's COPY is handed at once
 
     @abstractmethod
-    def copy_out(self, source: Database, schema: str, table, lower: Any, upper: Any, snapshot_id: str) -> AbstractContextManager[int]:
+    def copy_out(
+        self, source: Database, schema: str, table, lower: Any, upper: Any, snapshot_id: str
+    ) -> AbstractContextManager[int]:
         """A pipe (file descriptor) of the table's rows with lower <= key < upper (None: open),
         masks applied in the source's SELECT, read in the snapshot `snapshot_id`, in the format
         the target's COPY ... FROM STDIN (FORMAT BINARY) reads."""
@@ -143,7 +148,9 @@ class SourceEngine(ABC):
     freeze_failed: type[Exception]  # the error a freeze that could not happen raises
 
     @abstractmethod
-    def retire(self, conn: Connection, schema: str, table_names: list[str], *, message: str, lock_timeout_seconds: float) -> list[str]:
+    def retire(
+        self, conn: Connection, schema: str, table_names: list[str], *, message: str, lock_timeout_seconds: float
+    ) -> list[str]:
         """Decommission: in one transaction, make the tables read-only for good (refusing with
         `message`), lift the freeze and remove capture; returns the read-only tables."""
 
@@ -155,7 +162,9 @@ class SourceEngine(ABC):
     dump_tool: str  # the program that writes the archives, as the operator knows it (pg_dump)
 
     @abstractmethod
-    def dump(self, conn: Connection, database: Database, schemas: list[str], file: Path, snapshot_id: str) -> tuple[str, dict, dict]:
+    def dump(
+        self, conn: Connection, database: Database, schemas: list[str], file: Path, snapshot_id: str
+    ) -> tuple[str, dict, dict]:
         """Write an archive of the schemas to `file` in the snapshot `conn` opened (open_snapshot);
         returns (server version, row counts, content checksums) per table, taken in that snapshot."""
 

@@ -4,18 +4,19 @@ and the profiling and timing queries, each run inside the database over a table 
 Identifiers are always quoted through psycopg.sql, and the source is only read. (The timed copy
 of load ranges into the target is load's own code, driven by assess.py.)
 """
+
 from __future__ import annotations
 
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Iterable
 
 import psycopg
 from psycopg import sql
 from psycopg.rows import dict_row
 
 from harness.engines.postgres import DatabaseOptions, database_options, qualified
-from harness.profiling import CARD_SEPARATORS, CURRENCY_SIGNS, PATTERN_CLASSES, BLANK, OTHER, SamplePlan
+from harness.profiling import BLANK, CARD_SEPARATORS, CURRENCY_SIGNS, OTHER, PATTERN_CLASSES, SamplePlan
 
 # Neutral names for the assessment's type hints and error handling, so it need not import psycopg.
 Connection = psycopg.Connection
@@ -43,11 +44,21 @@ class ServerInfo:
         """What this server's version keeps the assessment from measuring, as notes for the report."""
         if self.has_input_validation:
             return []
-        return [f"PostgreSQL {self.version} has no pg_input_is_valid (16+): trial casts to the target types were not counted"]
+        return [
+            f"PostgreSQL {self.version} has no pg_input_is_valid (16+): trial casts to the target types were not counted"
+        ]
 
 
-SETTINGS = ("wal_level", "max_replication_slots", "max_wal_senders", "TimeZone", "DateStyle",
-            "server_encoding", "track_commit_timestamp", "default_transaction_read_only")
+SETTINGS = (
+    "wal_level",
+    "max_replication_slots",
+    "max_wal_senders",
+    "TimeZone",
+    "DateStyle",
+    "server_encoding",
+    "track_commit_timestamp",
+    "default_transaction_read_only",
+)
 
 
 def server_info(conn: psycopg.Connection) -> ServerInfo:
@@ -78,7 +89,9 @@ class DatabaseLocale:
 
 
 def database_locale(conn: psycopg.Connection) -> DatabaseLocale:
-    version, version_num = conn.execute("select current_setting('server_version'), current_setting('server_version_num')::int").fetchone()
+    version, version_num = conn.execute(
+        "select current_setting('server_version'), current_setting('server_version_num')::int"
+    ).fetchone()
     (order,) = conn.execute("select array_agg(w order by w) from unnest(%s::text[]) w", (list(SORT_SAMPLE),)).fetchone()
     return DatabaseLocale(version, version_num // 10000, database_options(conn), tuple(order))
 
@@ -98,8 +111,14 @@ def schema_privileges(conn: psycopg.Connection, schema: str, capture_schema: str
     exists, usage, create = on_schema(schema)
     capture_exists, _, capture_create = on_schema(capture_schema)
     (database_create,) = conn.execute("select has_database_privilege(current_database(), 'CREATE')").fetchone()
-    return {"schema_exists": exists, "schema_usage": usage, "schema_create": create, "database_create": database_create,
-            "capture_schema_exists": capture_exists, "capture_schema_create": capture_create}
+    return {
+        "schema_exists": exists,
+        "schema_usage": usage,
+        "schema_create": create,
+        "database_create": database_create,
+        "capture_schema_exists": capture_exists,
+        "capture_schema_create": capture_create,
+    }
 
 
 @dataclass(frozen=True)
@@ -141,8 +160,18 @@ def table_info(conn: psycopg.Connection, schema: str, table: str) -> TableInfo |
     if row is None:
         return None
     oid, kind, reltuples, heap, toast, index, ident, select, trigger, owner = row
-    return TableInfo(oid, "partitioned table" if kind == "p" else "table", reltuples, heap, toast, index,
-                     REPLICA_IDENTITY.get(ident, ident), select, trigger, owner)
+    return TableInfo(
+        oid,
+        "partitioned table" if kind == "p" else "table",
+        reltuples,
+        heap,
+        toast,
+        index,
+        REPLICA_IDENTITY.get(ident, ident),
+        select,
+        trigger,
+        owner,
+    )
 
 
 def similar_table_names(conn: psycopg.Connection, schema: str, table: str) -> list[str]:
@@ -271,7 +300,13 @@ def foreign_keys(conn: psycopg.Connection, schema: str, table: str) -> list[dict
         (schema, table),
     ).fetchall()
     return [
-        {"name": name, "columns": list(cols), "references_schema": rschema, "references_table": rtable, "references_columns": list(rcols)}
+        {
+            "name": name,
+            "columns": list(cols),
+            "references_schema": rschema,
+            "references_table": rtable,
+            "references_columns": list(rcols),
+        }
         for name, rschema, rtable, cols, rcols in rows
     ]
 
@@ -311,7 +346,10 @@ def triggers(conn: psycopg.Connection, schema: str, table: str) -> list[dict]:
         """,
         (schema, table),
     ).fetchall()
-    return [{"name": name, "definition": definition, "enabled": TRIGGER_ENABLED.get(state, state)} for name, definition, state in rows]
+    return [
+        {"name": name, "definition": definition, "enabled": TRIGGER_ENABLED.get(state, state)}
+        for name, definition, state in rows
+    ]
 
 
 def rules(conn: psycopg.Connection, schema: str, table: str) -> list[dict]:
@@ -406,8 +444,11 @@ def class_sql(value: sql.Composable) -> sql.Composable:
         sql.SQL("when {} = '' then {}").format(trimmed, sql.Literal(BLANK)),
         sql.SQL("when {} !~ '[0-9@]' then {}").format(value, sql.Literal(OTHER)),
         sql.SQL("when strpos({v}, '@') > 0 then case when {t} ~ {re} then 'email' else {other} end").format(
-            v=value, t=trimmed, re=sql.Literal(email.regex), other=sql.Literal(OTHER)),
-        sql.SQL("when {} !~ {} then {}").format(trimmed, sql.Literal(rf"^[{CURRENCY_SIGNS}]?\s?[+-]?[0-9]"), sql.Literal(OTHER)),
+            v=value, t=trimmed, re=sql.Literal(email.regex), other=sql.Literal(OTHER)
+        ),
+        sql.SQL("when {} !~ {} then {}").format(
+            trimmed, sql.Literal(rf"^[{CURRENCY_SIGNS}]?\s?[+-]?[0-9]"), sql.Literal(OTHER)
+        ),
     ]
     for pattern in PATTERN_CLASSES:
         if pattern.key == "email":
@@ -451,28 +492,37 @@ def parsed_date_sql(value: sql.Composable) -> sql.Composable:
         "date_compact": (part("substr({t}, 1, 4)"), part("substr({t}, 5, 2)"), part("substr({t}, 7, 2)")),
         # DD-MON-YY: two-digit years read as PostgreSQL does, 70-99 → 19xx, 00-69 → 20xx.
         "date_dmon": (
-            sql.SQL("(case when length(split_part({t}, '-', 3)) = 2 then case when split_part({t}, '-', 3)::int >= 70"
-                    " then 1900 else 2000 end else 0 end + split_part({t}, '-', 3)::int)").format(t=t),
-            sql.SQL("((position(upper(split_part({t}, '-', 2)) in 'JANFEBMARAPRMAYJUNJULAUGSEPOCTNOVDEC') + 2) / 3)").format(t=t),
+            sql.SQL(
+                "(case when length(split_part({t}, '-', 3)) = 2 then case when split_part({t}, '-', 3)::int >= 70"
+                " then 1900 else 2000 end else 0 end + split_part({t}, '-', 3)::int)"
+            ).format(t=t),
+            sql.SQL(
+                "((position(upper(split_part({t}, '-', 2)) in 'JANFEBMARAPRMAYJUNJULAUGSEPOCTNOVDEC') + 2) / 3)"
+            ).format(t=t),
             part("split_part({t}, '-', 1)"),
         ),
     }
     whens = []
     for key, (y, m, d) in arms.items():
         op = sql.SQL("~*" if patterns[key].ignore_case else "~")
-        whens.append(sql.SQL("when {} {} {} then {}").format(t, op, sql.Literal(patterns[key].regex), _valid_date(y, m, d)))
+        whens.append(
+            sql.SQL("when {} {} {} then {}").format(t, op, sql.Literal(patterns[key].regex), _valid_date(y, m, d))
+        )
     return sql.SQL("case {} end").format(sql.SQL(" ").join(whens))
 
 
 def _finite(value: sql.Composable, column: ColumnInfo) -> sql.Composable:
     """A numeric expression that is NULL for NaN and ±Infinity, which numeric rounding rejects."""
     if column.is_float or column.base_type == "numeric":
-        return sql.SQL("case when {v} in ('NaN', 'Infinity', '-Infinity') then null else {v}::numeric end").format(v=value)
+        return sql.SQL("case when {v} in ('NaN', 'Infinity', '-Infinity') then null else {v}::numeric end").format(
+            v=value
+        )
     return sql.SQL("{}::numeric").format(value)
 
 
-def profile_query(schema: str, table: str, plan: SamplePlan, seed: int, checks: list[ColumnChecks],
-                  server: ServerInfo) -> sql.Composed:
+def profile_query(
+    schema: str, table: str, plan: SamplePlan, seed: int, checks: list[ColumnChecks], server: ServerInfo
+) -> sql.Composed:
     """One scan of the table (or its sample) computing every column's figures at once; the text
     columns' pattern classes and distinct counts come from `text_pattern_query`.
 
@@ -504,10 +554,16 @@ def profile_query(schema: str, table: str, plan: SamplePlan, seed: int, checks: 
         if col.is_float:
             finite = _finite(v, col)
             out(i, "non_finite", sql.SQL("count(*) filter (where {} in ('NaN', 'Infinity', '-Infinity'))").format(v))
-            out(i, "near_cents", sql.SQL("count(*) filter (where abs({f} - round({f}, 2)) < 0.000001)").format(f=finite))
-            out(i, "float_noise", sql.SQL(
-                "count(*) filter (where abs({f} - round({f}, 2)) < 0.000001 and {f} <> round({f}, 2))"
-            ).format(f=finite))
+            out(
+                i, "near_cents", sql.SQL("count(*) filter (where abs({f} - round({f}, 2)) < 0.000001)").format(f=finite)
+            )
+            out(
+                i,
+                "float_noise",
+                sql.SQL("count(*) filter (where abs({f} - round({f}, 2)) < 0.000001 and {f} <> round({f}, 2))").format(
+                    f=finite
+                ),
+            )
         if col.base_type == "numeric":
             out(i, "max_scale", sql.SQL("max(scale({}))").format(_finite(v, col)))
         _target_checks(i, check, v, server, out)
@@ -526,7 +582,9 @@ def text_pattern_query(schema: str, table: str, plan: SamplePlan, seed: int, col
 
     Rows: (column index, class, rows, distinct values, invalid dates, ambiguous dates, long digit runs).
     """
-    pairs = sql.SQL(", ").join(sql.SQL("({}, {}::text)").format(sql.Literal(i), _ident(c)) for i, c in enumerate(columns))
+    pairs = sql.SQL(", ").join(
+        sql.SQL("({}, {}::text)").format(sql.Literal(i), _ident(c)) for i, c in enumerate(columns)
+    )
     v = sql.SQL("c.v")
     date_keys = sql.SQL(", ").join(sql.Literal(p.key) for p in PATTERN_CLASSES if p.kind == "date")
     return sql.SQL(
@@ -571,8 +629,10 @@ def text_pattern_query(schema: str, table: str, plan: SamplePlan, seed: int, col
 def run_text_patterns(conn: psycopg.Connection, query: sql.Composed, count: int) -> list[dict]:
     """Per text column: class_<key> row counts, distinct, invalid_dates, ambiguous_dates, long_digits."""
     keys = [BLANK, *(p.key for p in PATTERN_CLASSES), OTHER]
-    figures = [{"distinct": 0, "invalid_dates": 0, "ambiguous_dates": 0, "long_digits": 0, **{f"class_{k}": 0 for k in keys}}
-               for _ in range(count)]
+    figures = [
+        {"distinct": 0, "invalid_dates": 0, "ambiguous_dates": 0, "long_digits": 0, **{f"class_{k}": 0 for k in keys}}
+        for _ in range(count)
+    ]
     for i, klass, rows, values, invalid, ambiguous, long_digits in conn.execute(query).fetchall():
         figure = figures[i]
         figure[f"class_{klass}"] = int(rows)
@@ -588,18 +648,31 @@ def _target_checks(i: int, check: ColumnChecks, v: sql.Composable, server: Serve
     if target is None:
         return
     if target.length is not None and target.base in ("varchar", "char"):
-        out(i, "too_long", sql.SQL("count(*) filter (where length({}::text) > {})").format(v, sql.Literal(target.length)))
+        out(
+            i,
+            "too_long",
+            sql.SQL("count(*) filter (where length({}::text) > {})").format(v, sql.Literal(target.length)),
+        )
     if target.base == "numeric" and col.is_numeric and target.scale is not None:
         finite = _finite(v, col)
-        out(i, "too_precise", sql.SQL("count(*) filter (where {f} <> round({f}, {s}))").format(f=finite, s=sql.Literal(target.scale)))
+        out(
+            i,
+            "too_precise",
+            sql.SQL("count(*) filter (where {f} <> round({f}, {s}))").format(f=finite, s=sql.Literal(target.scale)),
+        )
         if target.precision is not None:
             limit = sql.Literal(10 ** (target.precision - target.scale))
             out(i, "too_large", sql.SQL("count(*) filter (where abs({}) >= {})").format(finite, limit))
     # Strings are covered by too_long; a text target takes anything.
     if server.has_input_validation and target.trial_cast and target.base not in ("varchar", "char", "text"):
         text = sql.SQL("{}::text").format(v)
-        out(i, "cast_failures", sql.SQL("count(*) filter (where {v} is not null and not pg_input_is_valid({t}, {ty}))").format(
-            v=v, t=text, ty=sql.Literal(target.type)))
+        out(
+            i,
+            "cast_failures",
+            sql.SQL("count(*) filter (where {v} is not null and not pg_input_is_valid({t}, {ty}))").format(
+                v=v, t=text, ty=sql.Literal(target.type)
+            ),
+        )
 
 
 def split_profile_row(row: dict, count: int) -> tuple[int, list[dict]]:
@@ -619,8 +692,15 @@ def run_profile(conn: psycopg.Connection, query: sql.Composed, count: int) -> tu
     return split_profile_row(row, count)
 
 
-def top_values(conn: psycopg.Connection, schema: str, table: str, plan: SamplePlan, seed: int,
-               columns: list[ColumnInfo], limit: int = 5) -> dict[str, list[tuple[str, int]]]:
+def top_values(
+    conn: psycopg.Connection,
+    schema: str,
+    table: str,
+    plan: SamplePlan,
+    seed: int,
+    columns: list[ColumnInfo],
+    limit: int = 5,
+) -> dict[str, list[tuple[str, int]]]:
     """The most frequent values of several columns, from one pass over the sample."""
     if not columns:
         return {}
@@ -646,15 +726,18 @@ def top_values(conn: psycopg.Connection, schema: str, table: str, plan: SamplePl
     return result
 
 
-def duplicates(conn: psycopg.Connection, schema: str, table: str, columns: list[str], normalise: bool,
-               pattern: str | None = None) -> dict:
+def duplicates(
+    conn: psycopg.Connection, schema: str, table: str, columns: list[str], normalise: bool, pattern: str | None = None
+) -> dict:
     """Groups of rows sharing a key over the whole table; `normalise` ignores case and blanks, and
     `pattern` (a regex) keeps only values of that shape, so "n/a" e-mails are not "duplicates"."""
     if normalise:
         exprs = [sql.SQL("lower(btrim({}::text))").format(sql.Identifier(c)) for c in columns]
         not_blank = sql.SQL(" and ").join(sql.SQL("btrim({}::text) <> ''").format(sql.Identifier(c)) for c in columns)
         if pattern:
-            not_blank = sql.SQL("{} and btrim({}::text) ~ {}").format(not_blank, sql.Identifier(columns[0]), sql.Literal(pattern))
+            not_blank = sql.SQL("{} and btrim({}::text) ~ {}").format(
+                not_blank, sql.Identifier(columns[0]), sql.Literal(pattern)
+            )
     else:
         exprs = [sql.Identifier(c) for c in columns]
         not_blank = sql.SQL("true")
@@ -666,11 +749,25 @@ def duplicates(conn: psycopg.Connection, schema: str, table: str, columns: list[
     nulls = conn.execute(
         sql.SQL("select count(*) from {} where not ({})").format(qualified(schema, table), not_null)
     ).fetchone()[0]
-    return {"groups": int(groups), "rows": int(rows), "extra_rows": int(rows) - int(groups), "rows_with_null_key": int(nulls)}
+    return {
+        "groups": int(groups),
+        "rows": int(rows),
+        "extra_rows": int(rows) - int(groups),
+        "rows_with_null_key": int(nulls),
+    }
 
 
-def reference_match(conn: psycopg.Connection, schema: str, child: str, column: str, plan: SamplePlan, seed: int,
-                    parent: str, key: str, text: bool) -> dict:
+def reference_match(
+    conn: psycopg.Connection,
+    schema: str,
+    child: str,
+    column: str,
+    plan: SamplePlan,
+    seed: int,
+    parent: str,
+    key: str,
+    text: bool,
+) -> dict:
     """How many of the child's (sampled) non-null values exist in the parent's key; for text,
     also ignoring case and blanks."""
     figures = {
@@ -701,8 +798,9 @@ def reference_match(conn: psycopg.Connection, schema: str, child: str, column: s
     return {k: int(v) for k, v in row.items()}
 
 
-def monthly_counts(conn: psycopg.Connection, schema: str, table: str, plan: SamplePlan, seed: int,
-                   column: ColumnInfo) -> list[tuple[str, int]]:
+def monthly_counts(
+    conn: psycopg.Connection, schema: str, table: str, plan: SamplePlan, seed: int, column: ColumnInfo
+) -> list[tuple[str, int]]:
     """Rows per calendar month of a date-like column, over the sample (not scaled)."""
     value = parsed_date_sql(_ident(column)) if column.is_text else _ident(column)
     query = sql.SQL(
@@ -712,25 +810,52 @@ def monthly_counts(conn: psycopg.Connection, schema: str, table: str, plan: Samp
     return [(month, int(n)) for month, n in conn.execute(query).fetchall()]
 
 
-def try_expression(conn: psycopg.Connection, schema: str, table: str, alias: str, plan: SamplePlan, seed: int,
-                   expression: str, target_type: str, server: ServerInfo) -> dict:
+def try_expression(
+    conn: psycopg.Connection,
+    schema: str,
+    table: str,
+    alias: str,
+    plan: SamplePlan,
+    seed: int,
+    expression: str,
+    target_type: str,
+    server: ServerInfo,
+) -> dict:
     """Evaluate a mapping's expected SQL over the sample, the table aliased as the expression expects.
 
     The expression is the project's own SQL (the same trust as its models). It runs under a
     savepoint, so an error is reported and the assessment goes on.
     """
     expr = sql.SQL(expression)
-    failures = (sql.SQL("count(*) filter (where e is not null and not pg_input_is_valid(e::text, {}))").format(sql.Literal(target_type))
-                if server.has_input_validation else sql.SQL("null::bigint"))
+    failures = (
+        sql.SQL("count(*) filter (where e is not null and not pg_input_is_valid(e::text, {}))").format(
+            sql.Literal(target_type)
+        )
+        if server.has_input_validation
+        else sql.SQL("null::bigint")
+    )
     query = sql.SQL("select count(*), count(e), {} from (select ({}) as e from {}) s").format(
-        failures, expr, sampled_from(schema, table, plan, seed, alias))
+        failures, expr, sampled_from(schema, table, plan, seed, alias)
+    )
     try:
         with conn.transaction():
             rows, non_null, cast_failures = conn.execute(query).fetchone()
     except psycopg.Error as exc:
         first = str(exc).strip().splitlines()
-        return {"rows": 0, "non_null": 0, "cast_failures": None, "error": first[0] if first else type(exc).__name__, "skipped": None}
-    return {"rows": int(rows), "non_null": int(non_null), "cast_failures": cast_failures, "error": None, "skipped": None}
+        return {
+            "rows": 0,
+            "non_null": 0,
+            "cast_failures": None,
+            "error": first[0] if first else type(exc).__name__,
+            "skipped": None,
+        }
+    return {
+        "rows": int(rows),
+        "non_null": int(non_null),
+        "cast_failures": cast_failures,
+        "error": None,
+        "skipped": None,
+    }
 
 
 # --- timing -----------------------------------------------------------------------------------
@@ -759,8 +884,15 @@ def _select_list(columns: Iterable[ColumnInfo], masks: dict[str, str]) -> sql.Co
     return sql.SQL(", ").join(parts)
 
 
-def time_read(source: psycopg.Connection, schema: str, table: str, columns: list[ColumnInfo], masks: dict[str, str],
-              plan: SamplePlan, seed: int) -> Timing:
+def time_read(
+    source: psycopg.Connection,
+    schema: str,
+    table: str,
+    columns: list[ColumnInfo],
+    masks: dict[str, str],
+    plan: SamplePlan,
+    seed: int,
+) -> Timing:
     """COPY the sample out of the source (masks applied, as load does) and discard it: the read side
     of a load, for a table whose landing copy the target could not take or that has no key yet."""
     select = sql.SQL("select {} from {}").format(_select_list(columns, masks), sampled_from(schema, table, plan, seed))
@@ -771,7 +903,9 @@ def time_read(source: psycopg.Connection, schema: str, table: str, columns: list
         for chunk in reader:
             timing.bytes += len(chunk)
     timing.seconds = time.perf_counter() - started
-    timing.rows = source.execute(sql.SQL("select count(*) from {}").format(sampled_from(schema, table, plan, seed))).fetchone()[0]
+    timing.rows = source.execute(
+        sql.SQL("select count(*) from {}").format(sampled_from(schema, table, plan, seed))
+    ).fetchone()[0]
     return timing
 
 
@@ -779,7 +913,8 @@ def key_after(conn: psycopg.Connection, schema: str, table: str, column: str, ro
     """The value of `column` `rows` rows into the table in key order (one walk of its index, when it
     has one); None when the table is not that long."""
     query = sql.SQL("select {c} from {t} where {c} is not null order by {c} offset {n} limit 1").format(
-        c=sql.Identifier(column), t=qualified(schema, table), n=sql.Literal(rows))
+        c=sql.Identifier(column), t=qualified(schema, table), n=sql.Literal(rows)
+    )
     row = conn.execute(query).fetchone()
     return row[0] if row else None
 
@@ -808,19 +943,22 @@ def time_select(conn: psycopg.Connection, query: sql.Composable) -> tuple[int, f
     return int(rows or 0), time.perf_counter() - started
 
 
-def time_transform(conn: psycopg.Connection, schema: str, table: str, columns: list[ColumnInfo], plan: SamplePlan,
-                   seed: int) -> tuple[int, float]:
+def time_transform(
+    conn: psycopg.Connection, schema: str, table: str, columns: list[ColumnInfo], plan: SamplePlan, seed: int
+) -> tuple[int, float]:
     """A representative cleanse-and-cast SELECT over the sample: rows and seconds."""
     exprs = sql.SQL(", ").join(transform_expression(c) for c in columns)
     query = sql.SQL("select count(*) from (select concat_ws('|', {}) as r from {}) s where length(s.r) >= 0").format(
-        exprs, sampled_from(schema, table, plan, seed))
+        exprs, sampled_from(schema, table, plan, seed)
+    )
     return time_select(conn, query)
 
 
 def time_hash(conn: psycopg.Connection, schema: str, table: str, plan: SamplePlan, seed: int) -> tuple[int, float]:
     """What a validation pass costs: an md5 of every row's text, as reconcile's checksums do."""
     query = sql.SQL("select count(*) from (select md5(t::text) as h from {}) s where s.h is not null").format(
-        sampled_from(schema, table, plan, seed))
+        sampled_from(schema, table, plan, seed)
+    )
     return time_select(conn, query)
 
 
@@ -876,47 +1014,72 @@ def estimated_rows(conn: psycopg.Connection, schema: str, tables: list[str]) -> 
 
 def last_cutover_steps(conn: psycopg.Connection, control_schema: str) -> tuple | None:
     """(run id, finished at, seconds per step) of the last parallel-run cutover that succeeded."""
-    return conn.execute(sql.SQL(
-        "select r.run_id, r.finished_at, jsonb_object_agg(s.step, extract(epoch from s.finished_at - s.started_at)) "
-        "from {runs} r join {steps} s using (run_id) "
-        "where r.command = 'cutover' and r.status = 'succeeded' and coalesce(r.detail ->> 'strategy', 'parallel_run') = 'parallel_run' "
-        "and s.status = 'succeeded' group by r.run_id order by r.run_id desc limit 1"
-    ).format(runs=sql.Identifier(control_schema, "runs"), steps=sql.Identifier(control_schema, "steps"))).fetchone()
+    return conn.execute(
+        sql.SQL(
+            "select r.run_id, r.finished_at, jsonb_object_agg(s.step, extract(epoch from s.finished_at - s.started_at)) "
+            "from {runs} r join {steps} s using (run_id) "
+            "where r.command = 'cutover' and r.status = 'succeeded' and coalesce(r.detail ->> 'strategy', 'parallel_run') = 'parallel_run' "
+            "and s.status = 'succeeded' group by r.run_id order by r.run_id desc limit 1"
+        ).format(runs=sql.Identifier(control_schema, "runs"), steps=sql.Identifier(control_schema, "steps"))
+    ).fetchone()
 
 
 def last_rehearsal_timings(conn: psycopg.Connection, control_schema: str) -> tuple | None:
     """(rehearsal id, finished at, seconds per step) of the last rehearsal that succeeded."""
-    return conn.execute(sql.SQL(
-        "select rehearsal_id, finished_at, timings from {} where status = 'succeeded' order by rehearsal_id desc limit 1"
-    ).format(sql.Identifier(control_schema, "rehearsals"))).fetchone()
+    return conn.execute(
+        sql.SQL(
+            "select rehearsal_id, finished_at, timings from {} where status = 'succeeded' order by rehearsal_id desc limit 1"
+        ).format(sql.Identifier(control_schema, "rehearsals"))
+    ).fetchone()
 
 
 def last_sync_build_timing(conn: psycopg.Connection, control_schema: str) -> tuple | None:
     """(seconds, built at) of the last timed sync build; None when there is none, or the control
     schema is from before builds were timed."""
     state = sql.Identifier(control_schema, "sync_state")
-    has_timing = conn.execute("select exists (select from pg_attribute where attrelid = to_regclass(%s) and attname = 'sync_build_seconds')",
-                              (state.as_string(conn),)).fetchone()[0]
+    has_timing = conn.execute(
+        "select exists (select from pg_attribute where attrelid = to_regclass(%s) and attname = 'sync_build_seconds')",
+        (state.as_string(conn),),
+    ).fetchone()[0]
     if not has_timing:
         return None
-    return conn.execute(sql.SQL("select sync_build_seconds, sync_built_at from {} where sync_build_seconds is not null "
-                                "order by sync_built_at desc limit 1").format(state)).fetchone()
+    return conn.execute(
+        sql.SQL(
+            "select sync_build_seconds, sync_built_at from {} where sync_build_seconds is not null "
+            "order by sync_built_at desc limit 1"
+        ).format(state)
+    ).fetchone()
 
 
 def column_names(conn: psycopg.Connection, schema: str, table: str) -> list[str]:
-    return [r[0] for r in conn.execute(
-        "select a.attname from pg_attribute a where a.attrelid = to_regclass(%s) and a.attnum > 0 and not a.attisdropped",
-        (f'"{schema}"."{table}"',)).fetchall()]
+    return [
+        r[0]
+        for r in conn.execute(
+            "select a.attname from pg_attribute a where a.attrelid = to_regclass(%s) and a.attnum > 0 and not a.attisdropped",
+            (f'"{schema}"."{table}"',),
+        ).fetchall()
+    ]
 
 
-def latest_row(conn: psycopg.Connection, schema: str, table: str, *, present: str, order_by: str,
-               status: str | None = None, statuses: Iterable[str] = ()) -> dict | None:
+def latest_row(
+    conn: psycopg.Connection,
+    schema: str,
+    table: str,
+    *,
+    present: str,
+    order_by: str,
+    status: str | None = None,
+    statuses: Iterable[str] = (),
+) -> dict | None:
     """The newest row by `order_by` whose `present` column is not null (and, when `status` is
     given, whose status is one of `statuses`, ignoring case)."""
     conditions = [sql.SQL("{} is not null").format(sql.Identifier(present))]
     if status:
-        conditions.append(sql.SQL("lower({}::text) = any({})").format(sql.Identifier(status), sql.Literal(list(statuses))))
+        conditions.append(
+            sql.SQL("lower({}::text) = any({})").format(sql.Identifier(status), sql.Literal(list(statuses)))
+        )
     query = sql.SQL("select * from {} where {} order by {} desc nulls last limit 1").format(
-        sql.Identifier(schema, table), sql.SQL(" and ").join(conditions), sql.Identifier(order_by))
+        sql.Identifier(schema, table), sql.SQL(" and ").join(conditions), sql.Identifier(order_by)
+    )
     with conn.cursor(row_factory=dict_row) as cur:
         return cur.execute(query).fetchone()

@@ -4,10 +4,12 @@ A block is a heading, a paragraph, a bulleted or numbered list, a table, or key-
 harness.render.markdown and harness.render.html render the same blocks, so the formats cannot
 disagree; `as_json` gives them as plain data.
 """
+
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any, Iterable, Sequence
+from typing import Any
 
 KINDS = ("heading", "paragraph", "bullets", "numbered", "table", "key_value")
 
@@ -62,5 +64,7 @@ def as_json(blocks: Iterable[Block]) -> list[dict[str, Any]]:
         elif block.kind == "key_value":
             result.append({"kind": "key_value", "values": {str(key): value for key, value in block.content}})
         else:
-            result.append({"kind": "table", "headers": list(block.headers), "rows": [list(row) for row in block.content]})
+            result.append(
+                {"kind": "table", "headers": list(block.headers), "rows": [list(row) for row in block.content]}
+            )
     return result

@@ -1,8 +1,9 @@
 """A document built top to bottom, one block a call, for code that writes its report in order."""
+
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Iterable, Sequence
 
 from harness.render import blocks as b
 from harness.render.markdown import markdown

@@ -1,4 +1,5 @@
 """The one way the harness writes a file others read: whole or not at all."""
+
 from __future__ import annotations
 
 import os

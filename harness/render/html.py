@@ -1,9 +1,10 @@
 """Blocks rendered to one self-contained HTML page: no script, no link, no outside resource."""
+
 from __future__ import annotations
 
 import html
 import re
-from typing import Iterable, Sequence
+from collections.abc import Iterable, Sequence
 
 from harness.profiling import mask_card_numbers
 from harness.render.blocks import Block
@@ -31,11 +32,17 @@ def inline(text: object) -> str:
 
 def html_page(blocks: Iterable[Block], title: str, nav: Sequence[tuple[str, str]] = ()) -> str:
     """The page: `nav` is (title, href) of the pages beside it, shown on top."""
-    body = ['<nav>' + "".join(f'<a href="{html.escape(href)}">{html.escape(name)}</a>' for name, href in nav) + "</nav>"] if nav else []
+    body = (
+        ["<nav>" + "".join(f'<a href="{html.escape(href)}">{html.escape(name)}</a>' for name, href in nav) + "</nav>"]
+        if nav
+        else []
+    )
     body += [_element(block) for block in blocks]
     style = STYLE + (NAV_STYLE if nav else "")
-    return (f"<!doctype html>\n<html lang=en><head><meta charset=utf-8><title>{html.escape(title)}</title><style>{style}</style></head>\n"
-            "<body>\n" + "\n".join(body) + "\n</body></html>\n")
+    return (
+        f"<!doctype html>\n<html lang=en><head><meta charset=utf-8><title>{html.escape(title)}</title><style>{style}</style></head>\n"
+        "<body>\n" + "\n".join(body) + "\n</body></html>\n"
+    )
 
 
 def _element(block: Block) -> str:
@@ -48,6 +55,8 @@ def _element(block: Block) -> str:
         return f"<{tag}>" + "".join(f"<li>{inline(item)}</li>" for item in block.content) + f"</{tag}>"
     align = block.align or "l" * len(block.headers)
     head = "".join(f"<th>{inline(h)}</th>" for h in block.headers)
-    rows = "".join("<tr>" + "".join(f"<td{' class=r' if a == 'r' else ''}>{inline(c)}</td>" for a, c in zip(align, row)) + "</tr>"
-                   for row in block.content)
+    rows = "".join(
+        "<tr>" + "".join(f"<td{' class=r' if a == 'r' else ''}>{inline(c)}</td>" for a, c in zip(align, row)) + "</tr>"
+        for row in block.content
+    )
     return f"<table><thead><tr>{head}</tr></thead><tbody>{rows or '<tr><td>(none)</td></tr>'}</tbody></table>"

@@ -1,8 +1,9 @@
 """Blocks rendered to Markdown. Every table cell and list item is escaped, and card numbers are
 masked in all text, whatever the caller did."""
+
 from __future__ import annotations
 
-from typing import Iterable
+from collections.abc import Iterable
 
 from harness.profiling import mask_card_numbers
 from harness.render.blocks import Block
@@ -38,7 +39,9 @@ def _table(block: Block) -> list[str]:
     if not block.content:
         return ["(none)", ""]
     align = block.align or "l" * len(block.headers)
-    lines = ["| " + " | ".join(escape(h) for h in block.headers) + " |",
-             "|" + "|".join("---:" if a == "r" else ":---" for a in align) + "|"]
+    lines = [
+        "| " + " | ".join(escape(h) for h in block.headers) + " |",
+        "|" + "|".join("---:" if a == "r" else ":---" for a in align) + "|",
+    ]
     lines += ["| " + " | ".join(escape(c) for c in row) + " |" for row in block.content]
     return lines + [""]

@@ -1,10 +1,10 @@
 """A small source schema the harness has never seen: mixed-case names, a composite key,
 a text key, a masked card column. Shared by the load, sync and backup tests."""
+
 from __future__ import annotations
 
 import contextlib
 import threading
-
 import uuid
 
 import psycopg
@@ -71,7 +71,7 @@ def legacy_role(shop):
     _, _, _, migration, _ = shop
     role = f"shop_legacy_{uuid.uuid4().hex[:8]}"
     with psycopg.connect(migration.source_url, autocommit=True) as conn:
-        conn.execute(f'create role {role} login')
+        conn.execute(f"create role {role} login")
         conn.execute(f'grant usage on schema "Shop" to {role}')
         conn.execute(f'grant select, insert, update, delete on all tables in schema "Shop" to {role}')
         conn.execute(f'grant truncate on "Shop"."Tag" to {role} with grant option')
@@ -88,7 +88,10 @@ def rows(url: str, query: str) -> list[tuple]:
 
 def source_state(url: str) -> dict[str, list[tuple]]:
     return {
-        "Client": rows(url, 'select "Id", "Name", right(regexp_replace("Card", \'[^0-9]\', \'\', \'g\'), 4), "Updated" from "Shop"."Client" order by 1'),
+        "Client": rows(
+            url,
+            'select "Id", "Name", right(regexp_replace("Card", \'[^0-9]\', \'\', \'g\'), 4), "Updated" from "Shop"."Client" order by 1',
+        ),
         "Basket": rows(url, 'select "ClientId", "Line", "Sku", "Price" from "Shop"."Basket" order by 1, 2'),
         "Tag": rows(url, 'select "Code", "Label" from "Shop"."Tag" order by 1'),
     }
@@ -110,7 +113,9 @@ def traffic_in_background(source, schema: str, ledger_path, **options):
     from harness.demo.traffic import run_traffic
 
     stop, outcome = threading.Event(), {}
-    thread = threading.Thread(target=lambda: outcome.update(report=run_traffic(source, schema, ledger_path, stop=stop, **options)))
+    thread = threading.Thread(
+        target=lambda: outcome.update(report=run_traffic(source, schema, ledger_path, stop=stop, **options))
+    )
     thread.start()
     try:
         yield outcome
@@ -131,13 +136,13 @@ def binary_rows(url: str, query: str, settings: dict[str, str] | None = None) ->
             data = b"".join(bytes(block) for block in copy)
     position = 19 + int.from_bytes(data[15:19], "big")  # signature (11), flags (4), header extension
     result = []
-    while (count := int.from_bytes(data[position:position + 2], "big", signed=True)) != -1:
+    while (count := int.from_bytes(data[position : position + 2], "big", signed=True)) != -1:
         position += 2
         values = []
         for _ in range(count):
-            length = int.from_bytes(data[position:position + 4], "big", signed=True)
+            length = int.from_bytes(data[position : position + 4], "big", signed=True)
             position += 4
-            values.append(None if length == -1 else data[position:position + length])
+            values.append(None if length == -1 else data[position : position + length])
             position += max(length, 0)
         result.append(tuple(values))
     return result

@@ -1,4 +1,5 @@
 """Sign-offs are recorded per stage and role; unknown roles and stages are refused clearly."""
+
 import pytest
 
 from tests.conftest import run_migrate
@@ -11,8 +12,13 @@ def test_approvals_are_recorded_and_the_latest_per_role_counts(migration):
     run_migrate("approve", "--role", "dba", "--name", "Dana DBA", "--note", "backups verified", env=migration.env)
     out = run_migrate("approve", "--role", "business_owner", "--name", "Bo Owner", env=migration.env).stdout
     assert "Bo Owner (business_owner) approved cutover" in out
-    recorded = rows(migration.target_url, "select stage, role, name, note from migrate_control.approvals order by approval_id")
-    assert recorded == [("cutover", "dba", "Dana DBA", "backups verified"), ("cutover", "business_owner", "Bo Owner", None)]
+    recorded = rows(
+        migration.target_url, "select stage, role, name, note from migrate_control.approvals order by approval_id"
+    )
+    assert recorded == [
+        ("cutover", "dba", "Dana DBA", "backups verified"),
+        ("cutover", "business_owner", "Bo Owner", None),
+    ]
 
 
 @pytest.mark.parametrize(
@@ -53,10 +59,20 @@ def test_a_second_approval_by_the_same_role_is_refused_until_revoked_and_the_run
 
     run_migrate("approve", "--role", "dba", "--name", "Dana DBA", env=migration.env)
     again = run_migrate("approve", "--role", "dba", "--name", "Dana DBA", env=migration.env, expect=2)
-    assert "dba already approved cutover" in again.stderr and "--revoke" in again.stderr and "Traceback" not in again.stderr
+    assert (
+        "dba already approved cutover" in again.stderr
+        and "--revoke" in again.stderr
+        and "Traceback" not in again.stderr
+    )
     run_migrate("approve", "--revoke", "--role", "dba", "--name", "Dana DBA", env=migration.env)
     gone = run_migrate("approve", "--revoke", "--role", "dba", "--name", "Dana DBA", env=migration.env, expect=2)
     assert "no standing approval" in gone.stderr
     run_migrate("approve", "--role", "dba", "--name", "Dan DBA", env=migration.env)
-    recorded = rows(migration.target_url, "select name, os_user, host, revoked_at is not null from migrate_control.approvals order by approval_id")
-    assert recorded == [("Dana DBA", getpass.getuser(), socket.gethostname(), True), ("Dan DBA", getpass.getuser(), socket.gethostname(), False)]
+    recorded = rows(
+        migration.target_url,
+        "select name, os_user, host, revoked_at is not null from migrate_control.approvals order by approval_id",
+    )
+    assert recorded == [
+        ("Dana DBA", getpass.getuser(), socket.gethostname(), True),
+        ("Dan DBA", getpass.getuser(), socket.gethostname(), False),
+    ]

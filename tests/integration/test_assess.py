@@ -4,6 +4,7 @@ The "shop" schema below is written for these tests only: mixed-case names, a tab
 key, a trigger, text dates, float money, card numbers, orphans and duplicates, each at a rate
 chosen here, so the report's figures can be checked against the truth.
 """
+
 import json
 import os
 import re
@@ -76,7 +77,13 @@ insert into "Shop"."AuditLog" select k, 'note ' || k, timestamp '2024-01-01' + k
 create function "Shop".touch() returns trigger language plpgsql as $$ begin return new; end $$;
 create trigger "ordersTouch" before update on "Shop"."Orders" for each row execute function "Shop".touch();
 """
-CARD_NUMBERS = ["4111111111111111", "5500 0000 0000 0004", "4012-8888-8888-1881", "5500000000000004", "4012888888881881"]
+CARD_NUMBERS = [
+    "4111111111111111",
+    "5500 0000 0000 0004",
+    "4012-8888-8888-1881",
+    "5500000000000004",
+    "4012888888881881",
+]
 
 SHOP_YML = """
 name: shop to new platform
@@ -91,7 +98,9 @@ strategy: {strategy}
 """
 
 
-def write_config(project: Path, *, audit: str = "{key: [entryId]}", strategy: str = "big_bang", limit: object = 60) -> None:
+def write_config(
+    project: Path, *, audit: str = "{key: [entryId]}", strategy: str = "big_bang", limit: object = 60
+) -> None:
     limit_line = f"downtime_limit_minutes: {limit}" if limit is not None else ""
     (project / "migration.yml").write_text(SHOP_YML.format(audit=audit, strategy=strategy, limit=limit_line))
 
@@ -105,7 +114,9 @@ def shop(tmp_path, migration):
 
 
 def assess(project: Path, migration, *, expect: int = 0, env: dict | None = None):
-    result = run_migrate("assess", env={**migration.env, "MIGRATE_PROJECT_DIR": str(project), **(env or {})}, expect=expect)
+    result = run_migrate(
+        "assess", env={**migration.env, "MIGRATE_PROJECT_DIR": str(project), **(env or {})}, expect=expect
+    )
     report = json.loads((project / "reports" / "assessment" / "latest" / "assessment.json").read_text())
     markdown = (project / "reports" / "assessment" / "latest" / "assessment.md").read_text()
     return result, report, markdown
@@ -121,7 +132,6 @@ def column(report: dict, table_name: str, name: str) -> dict:
 
 def findings(report: dict, area: str) -> list[str]:
     return [f["message"] for f in report["findings"] if f["area"] == area]
-
 
 
 def test_assess_reports_the_truth_inserted_into_a_schema_it_has_never_seen(shop, migration):
@@ -143,7 +153,11 @@ def test_assess_reports_the_truth_inserted_into_a_schema_it_has_never_seen(shop,
     assert (duplicates["groups"], duplicates["extra_rows"]) == (3, 3)
 
     [link] = [r for r in report["relationships"] if r["child_table"] == "Orders"]
-    assert (link["child_column"], link["parent_table"], link["parent_column"]) == ("customerId", "Customers", "customerId")
+    assert (link["child_column"], link["parent_table"], link["parent_column"]) == (
+        "customerId",
+        "Customers",
+        "customerId",
+    )
     assert link["likely"] and link["match_rate"] == pytest.approx(0.9) and link["orphan_rate"] == pytest.approx(0.1)
     assert "| Orders.customerId | Customers.customerId | likely | 90.0% |" in markdown
 
@@ -168,15 +182,20 @@ def test_assess_reports_the_truth_inserted_into_a_schema_it_has_never_seen(shop,
     assert table(report, "AuditLog")["key_from"] == "migration.yml"
     assert report["recommendation"]["strategy"] == "big_bang"
     assert report["verdict"]["status"] == "ready_with_risks" and report["exit_code"] == 0
-    assert "recommended strategy: big bang" in result.stdout and re.search(r"reports/assessment/\d{8}T\d+Z/assessment.md", result.stdout)
+    assert "recommended strategy: big bang" in result.stdout and re.search(
+        r"reports/assessment/\d{8}T\d+Z/assessment.md", result.stdout
+    )
 
 
 def test_assess_leaves_nothing_behind_in_source_or_target(shop, migration):
     def relations(url: str) -> set:
         with psycopg.connect(url) as conn:
-            return set(conn.execute(
-                "select n.nspname || '.' || c.relname from pg_class c join pg_namespace n on n.oid = c.relnamespace "
-                "where n.nspname not in ('pg_catalog', 'information_schema', 'pg_toast')").fetchall())
+            return set(
+                conn.execute(
+                    "select n.nspname || '.' || c.relname from pg_class c join pg_namespace n on n.oid = c.relnamespace "
+                    "where n.nspname not in ('pg_catalog', 'information_schema', 'pg_toast')"
+                ).fetchall()
+            )
 
     def schemas(url: str) -> set:
         with psycopg.connect(url) as conn:
@@ -190,13 +209,17 @@ def test_assess_leaves_nothing_behind_in_source_or_target(shop, migration):
 def test_a_table_without_a_key_is_named_and_exits_1(shop, migration):
     write_config(shop, audit="{}")
     result, report, markdown = assess(shop, migration, expect=1)
-    assert_one_clear_line(result, "AuditLog has no primary key", "tables.AuditLog.key", "reports/assessment/", "/assessment.md")
+    assert_one_clear_line(
+        result, "AuditLog has no primary key", "tables.AuditLog.key", "reports/assessment/", "/assessment.md"
+    )
     assert report["verdict"]["status"] == "blocked" and report["exit_code"] == 1
     assert "| blocking | keys | AuditLog has no primary key" in markdown
 
 
 def test_an_unknown_table_is_named_and_exits_2(shop, migration):
-    (shop / "migration.yml").write_text("source: {schema: Shop}\ntables:\n  customers: {}\n  Orders: {masks: {CardNumber: last4}}\n")
+    (shop / "migration.yml").write_text(
+        "source: {schema: Shop}\ntables:\n  customers: {}\n  Orders: {masks: {CardNumber: last4}}\n"
+    )
     result, report, _ = assess(shop, migration, expect=2)
     assert_one_clear_line(result, '"Shop"."customers"', "does not exist", "did you mean Customers")
     assert table(report, "customers")["exists"] is False
@@ -232,8 +255,11 @@ def reader(admin_url, migration):
     with psycopg.connect(admin_url, autocommit=True) as conn:
         conn.execute(sql.SQL("create role {} login").format(sql.Identifier(role)))
     with psycopg.connect(migration.source_url, autocommit=True) as conn:
-        conn.execute(sql.SQL('grant usage on schema "Shop" to {r}; grant select on all tables in schema "Shop" to {r}').format(
-            r=sql.Identifier(role)))
+        conn.execute(
+            sql.SQL('grant usage on schema "Shop" to {r}; grant select on all tables in schema "Shop" to {r}').format(
+                r=sql.Identifier(role)
+            )
+        )
     yield make_conninfo(migration.source_url, user=role)
     with psycopg.connect(migration.source_url, autocommit=True) as conn:
         conn.execute(sql.SQL("drop owned by {}").format(sql.Identifier(role)))
@@ -288,8 +314,10 @@ def test_the_estimate_made_before_a_load_is_shown_beside_its_measured_time(shop,
     assess(shop, migration)
     with psycopg.connect(migration.target_url) as conn:
         control.ensure(conn, "migrate_control")
-        conn.execute("insert into migrate_control.load_runs (started_at, finished_at, seconds, status) "
-                     "values (now() + interval '1 second', now() + interval '101 seconds', 100, 'succeeded')")
+        conn.execute(
+            "insert into migrate_control.load_runs (started_at, finished_at, seconds, status) "
+            "values (now() + interval '1 second', now() + interval '101 seconds', 100, 'succeeded')"
+        )
         conn.commit()
     _, report, markdown = assess(shop, migration)
     measured = report["measured"]
@@ -364,8 +392,13 @@ def dbt_parse(project: Path, target_url: str) -> None:
     target = connections.Database("target", target_url, "", False)
     env = {**os.environ, **connections.dbt_environment(target), "DO_NOT_TRACK": "1"}
     dbt = Path(sys.executable).parent / "dbt"
-    subprocess.run([str(dbt), "parse", "--project-dir", str(project), "--profiles-dir", str(project / "profiles"), "--quiet"],
-                   env=env, check=True, capture_output=True, timeout=300)
+    subprocess.run(
+        [str(dbt), "parse", "--project-dir", str(project), "--profiles-dir", str(project / "profiles"), "--quiet"],
+        env=env,
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
 
 
 def test_mapping_gaps_and_trial_casts_come_from_the_dbt_metadata(shop, migration):
@@ -422,9 +455,32 @@ def test_assess_on_the_worked_example(migration, tmp_path):
 
 
 SAMPLE_VALUES = [
-    "2011-02-28", "2011-02-30", "2011-02-28 13:45:10", "02/28/2011", "2/29/2012", "02/29/2011", "20110228", "20110231",
-    "28-FEB-11", "29-feb-00", "29-FEB-99", "4111 1111 1111 1111", "4111111111111112", "5500-0000-0000-0004", "John.Doe@Example.COM",
-    "john.doe@", "1234.5", "$1,234.50", "1234.50 USD", "€99,00", "n/a", "", "   ", " 2011-02-28 ", "\t", "2011-02-28\n",
+    "2011-02-28",
+    "2011-02-30",
+    "2011-02-28 13:45:10",
+    "02/28/2011",
+    "2/29/2012",
+    "02/29/2011",
+    "20110228",
+    "20110231",
+    "28-FEB-11",
+    "29-feb-00",
+    "29-FEB-99",
+    "4111 1111 1111 1111",
+    "4111111111111112",
+    "5500-0000-0000-0004",
+    "John.Doe@Example.COM",
+    "john.doe@",
+    "1234.5",
+    "$1,234.50",
+    "1234.50 USD",
+    "€99,00",
+    "n/a",
+    "",
+    "   ",
+    " 2011-02-28 ",
+    "\t",
+    "2011-02-28\n",
 ]
 
 
@@ -436,13 +492,16 @@ def test_the_sql_classifier_and_date_parser_agree_with_python(database_url):
 
     value = sql.SQL("t.v")
     query = sql.SQL("select t.v, {}, {} from unnest({}::text[]) as t(v)").format(
-        class_sql(value), parsed_date_sql(value), sql.Literal(SAMPLE_VALUES))
+        class_sql(value), parsed_date_sql(value), sql.Literal(SAMPLE_VALUES)
+    )
     with psycopg.connect(database_url) as conn:
         rows = conn.execute(query).fetchall()
-    for text, sql_class, parsed in rows:
+    for text, sql_class, _ in rows:
         assert sql_class == classify(text), text
     parsed = {text: day for text, _, day in rows}
-    assert parsed["2011-02-28"] == parsed["02/28/2011"] == parsed["20110228"] == parsed["28-FEB-11"] == date(2011, 2, 28)
+    assert (
+        parsed["2011-02-28"] == parsed["02/28/2011"] == parsed["20110228"] == parsed["28-FEB-11"] == date(2011, 2, 28)
+    )
     assert parsed["2/29/2012"] == date(2012, 2, 29) and parsed["29-feb-00"] == date(2000, 2, 29)
     assert parsed["2011-02-30"] is None and parsed["02/29/2011"] is None and parsed["20110231"] is None
     assert parsed["29-FEB-99"] is None  # 1999 was not a leap year

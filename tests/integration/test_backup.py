@@ -1,4 +1,5 @@
 """Backups carry a manifest taken in pg_dump's own snapshot, and a restore is proven against it."""
+
 from __future__ import annotations
 
 import os
@@ -34,7 +35,9 @@ def test_source_backup_restores_and_matches_its_manifest(shop, tmp_path, restore
     restored_names.append(into)
     result = backup.restore(config, source, target, into, allow_source_copy=True)  # both on the test server
     assert result.row_counts == taken.row_counts
-    verified = rows(migration.target_url, "select verified_into from migrate_control.backups where backup_id = %d" % taken.backup_id)
+    verified = rows(
+        migration.target_url, f"select verified_into from migrate_control.backups where backup_id = {taken.backup_id:d}"
+    )
     assert verified == [(into,)]
 
 
@@ -87,7 +90,9 @@ def test_restore_of_a_source_archive_into_the_target_server_needs_allow_source_c
     assert_one_clear_line(refused, "target's server", "--allow-source-copy")
     assert rows(migration.target_url, f"select count(*) from pg_database where datname = '{into}'") == [(0,)]
     run_migrate("restore", "--into", into, "--allow-source-copy", env=env)
-    assert rows(connections.with_database(migration.target_url, into), 'select count(*) from "Shop"."Client"') == [(5000,)]
+    assert rows(connections.with_database(migration.target_url, into), 'select count(*) from "Shop"."Client"') == [
+        (5000,)
+    ]
 
 
 def test_a_restore_is_proven_by_content_not_by_counts_alone(shop, tmp_path, restored_names):
@@ -104,7 +109,9 @@ def test_a_restore_is_proven_by_content_not_by_counts_alone(shop, tmp_path, rest
     result = backup.restore(config, source, target, into, backup_id=first.backup_id, allow_source_copy=True)
     assert result.by_content and not result.differences
     restored = Database("source", connections.with_database(migration.source_url, into), "test", False)
-    held_against_the_later_backup = backup.prove(restored, backup.find_backup(config, target, second.backup_id, "source"))
+    held_against_the_later_backup = backup.prove(
+        restored, backup.find_backup(config, target, second.backup_id, "source")
+    )
     assert held_against_the_later_backup.differences == {
         "Shop.Client": ((5000, second.checksums["Shop.Client"]), (5000, first.checksums["Shop.Client"]))
     }

@@ -1,5 +1,6 @@
 """Change capture off the happy path: re-installed under traffic, several targets from one source,
 and generated names that stay unique for identifiers up to PostgreSQL's 63 bytes."""
+
 from __future__ import annotations
 
 import json
@@ -10,8 +11,8 @@ import psycopg
 import pytest
 
 from harness import connections, control, landing, load, sync
-from harness.engines.postgres import capture
 from harness.connections import Database
+from harness.engines.postgres import capture
 from tests.conftest import _fresh_database, assert_one_clear_line, run_migrate
 from tests.integration.conftest import landing_state, rows, source_state
 
@@ -22,7 +23,10 @@ def _wait_until_blocked(url: str, application_name: str, timeout: float = 10.0) 
     """Until a session of that application waits for a lock."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if rows(url, f"select 1 from pg_stat_activity where application_name = '{application_name}' and wait_event_type = 'Lock'"):
+        if rows(
+            url,
+            f"select 1 from pg_stat_activity where application_name = '{application_name}' and wait_event_type = 'Lock'",
+        ):
             return
         time.sleep(0.05)
     raise AssertionError(f"{application_name} never waited for a lock")
@@ -49,7 +53,9 @@ def test_capture_reinstalled_while_a_writer_waits_keeps_its_write(shop):
         _wait_until_blocked(migration.source_url, "migrate test install")
         with psycopg.connect(migration.source_url, autocommit=True, application_name="queued writer") as queued:
             writer = threading.Thread(
-                target=lambda: queued.execute("""insert into "Shop"."Client" values (9501, 'queued behind the install', null, now())""")
+                target=lambda: queued.execute(
+                    """insert into "Shop"."Client" values (9501, 'queued behind the install', null, now())"""
+                )
             )
             writer.start()
             _wait_until_blocked(migration.source_url, "queued writer")
@@ -60,7 +66,9 @@ def test_capture_reinstalled_while_a_writer_waits_keeps_its_write(shop):
         holder.close()
     assert not failures, failures
     sync.sync_once(config, source, target)
-    assert landing_state(migration.target_url) == source_state(migration.source_url), "a write queued behind the install was not captured"
+    assert landing_state(migration.target_url) == source_state(migration.source_url), (
+        "a write queued behind the install was not captured"
+    )
 
 
 def test_capture_install_does_not_wait_for_an_open_captured_write(shop):
@@ -68,7 +76,9 @@ def test_capture_install_does_not_wait_for_an_open_captured_write(shop):
     load.load(config, source, target, range_rows=1000)
     writer = psycopg.connect(migration.source_url)
     try:
-        writer.execute("""insert into "Shop"."Tag" values ('w', 'written, not yet committed')""")  # holds the change log
+        writer.execute(
+            """insert into "Shop"."Tag" values ('w', 'written, not yet committed')"""
+        )  # holds the change log
         with connections.connection(source, command="test install", autocommit=True) as conn:
             conn.execute("set lock_timeout = '3s'")
             client = landing.describe(conn, config, config.table("Client"))
@@ -109,7 +119,10 @@ def test_two_targets_from_one_source_each_end_equal_to_it(shop, second_target):
     sync.sync_once(config, source, second_target)
     assert landing_state(target.url) == source_state(migration.source_url)
     assert landing_state(second_target.url) == source_state(migration.source_url)
-    assert sync.lag(config, source, target).changes_behind == 0 and sync.lag(config, source, second_target).changes_behind == 0
+    assert (
+        sync.lag(config, source, target).changes_behind == 0
+        and sync.lag(config, source, second_target).changes_behind == 0
+    )
     # Changes both targets applied are purged; the log holds nothing for nobody.
     assert rows(migration.source_url, 'select count(*) from "_migrate".changes') == [(0,)]
     # A target loaded again replaces its own consumer: still one per target.
@@ -152,7 +165,9 @@ def test_a_copy_of_a_target_consumes_on_its_own_and_never_purges_for_the_origina
         _write(migration.source_url, 9902)
         sync.sync_once(config, source, copy)
         sync.sync_once(config, source, target)
-        assert landing_state(target.url) == source_state(migration.source_url), "the copy's sync purged the original's changes"
+        assert landing_state(target.url) == source_state(migration.source_url), (
+            "the copy's sync purged the original's changes"
+        )
         assert landing_state(copy.url) == source_state(migration.source_url)
     finally:
         connections.drop_database(admin_url, copy_name)
@@ -171,10 +186,14 @@ def test_a_target_that_is_gone_is_reported_and_forgotten(shop, second_target):
     gone = others[0]["consumer_id"]
     shown = " ".join(run_migrate("status", env=env).stdout.replace("│", " ").split())  # a long line wraps in its cell
     assert f"--forget {gone}" in shown
-    assert_one_clear_line(run_migrate("sync", "--forget", "no-such-consumer", env=env, expect=2), "no consumer 'no-such-consumer'")
+    assert_one_clear_line(
+        run_migrate("sync", "--forget", "no-such-consumer", env=env, expect=2), "no consumer 'no-such-consumer'"
+    )
     run_migrate("sync", "--forget", gone, env=env)
     sync.sync_once(config, source, target)
-    assert rows(migration.source_url, 'select count(*) from "_migrate".changes') == [(0,)], "a forgotten target still holds the log"
+    assert rows(migration.source_url, 'select count(*) from "_migrate".changes') == [(0,)], (
+        "a forgotten target still holds the log"
+    )
 
 
 LONG = "customer_payment_card_authorisation_history_for_reporting_"  # 59 characters
@@ -213,10 +232,17 @@ def test_long_table_names_with_a_common_prefix_keep_masks_keys_and_updates(migra
         conn.execute(f"""update "Long"."{LONG}bb" set "Label" = 'changed' where "Code" = 'x'""")
         conn.execute(f"""delete from "Long"."{LONG}aa" where "Id" = 2""")
     sync.sync_once(config, source, target)
-    assert rows(migration.target_url, f"""select count(*) from landing."{LONG}aa" where length("Card") > 4""") == [(0,)], "a full card number left the source"
+    assert rows(migration.target_url, f"""select count(*) from landing."{LONG}aa" where length("Card") > 4""") == [
+        (0,)
+    ], "a full card number left the source"
     masked = f"""select "Id", right(regexp_replace("Card", '[^0-9]', '', 'g'), 4) from "Long"."{LONG}aa" order by 1"""
-    assert rows(migration.target_url, f"""select "Id", "Card" from landing."{LONG}aa" where not _migrate_deleted order by 1""") == rows(migration.source_url, masked)
-    assert rows(migration.target_url, f"""select "Code", "Label" from landing."{LONG}bb" where not _migrate_deleted order by 1""") == [("x", "changed"), ("y", "Y")]
+    assert rows(
+        migration.target_url, f"""select "Id", "Card" from landing."{LONG}aa" where not _migrate_deleted order by 1"""
+    ) == rows(migration.source_url, masked)
+    assert rows(
+        migration.target_url,
+        f"""select "Code", "Label" from landing."{LONG}bb" where not _migrate_deleted order by 1""",
+    ) == [("x", "changed"), ("y", "Y")]
 
 
 def test_sync_from_a_source_without_a_change_log_says_so_and_makes_none(shop):

@@ -3,6 +3,7 @@
 Each case loads one row, then rewrites one landing value to another that SQL calls equal, or that
 an unsafe row encoding would confuse, and expects the difference found with its key, its column,
 and both values as each side holds them."""
+
 from __future__ import annotations
 
 import psycopg

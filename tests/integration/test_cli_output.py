@@ -1,6 +1,7 @@
 """What the commands print at 80 columns, as a terminal of that width or a pipe shows it: every
 line fits, table words are wrapped or folded but never cut short with "…", no colour codes when
 the output is not a terminal, and a rehearsal shows dbt's progress during its build."""
+
 from __future__ import annotations
 
 import re
@@ -46,7 +47,9 @@ def project(shop, admin_url):
 
 
 def narrow(migration, tmp_path, *args: str, expect: int = 0, **env: str):
-    return run_migrate(*args, env={**migration.env, "MIGRATE_PROJECT_DIR": str(tmp_path), **NARROW, **env}, expect=expect)
+    return run_migrate(
+        *args, env={**migration.env, "MIGRATE_PROJECT_DIR": str(tmp_path), **NARROW, **env}, expect=expect
+    )
 
 
 def assert_fits_80_columns_without_colour(command: str, output: str) -> None:

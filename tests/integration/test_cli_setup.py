@@ -1,4 +1,5 @@
 """The set-up commands, through the real CLI against real servers."""
+
 import socket
 
 import pytest
@@ -12,7 +13,6 @@ def closed_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
-
 
 
 def test_help_lists_the_lifecycle_in_order():
@@ -39,7 +39,9 @@ def test_missing_database_is_one_line_and_exit_2(migration):
 
 
 def test_only_one_side_configured_is_refused(migration):
-    result = run_migrate("env", "up", env={"MIGRATE_SOURCE_URL": migration.source_url, "MIGRATE_TARGET_URL": ""}, expect=2)
+    result = run_migrate(
+        "env", "up", env={"MIGRATE_SOURCE_URL": migration.source_url, "MIGRATE_TARGET_URL": ""}, expect=2
+    )
     assert_one_clear_line(result, "set MIGRATE_TARGET_URL")
 
 

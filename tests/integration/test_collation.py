@@ -3,6 +3,7 @@ collations; text keys hash, match and sort the same on both sides whatever colla
 
 The ICU cases need a server built with ICU (the machine's PostgreSQL 15); the embedded
 PostgreSQL 16 has none, and runs the others."""
+
 from __future__ import annotations
 
 import json
@@ -70,17 +71,26 @@ def icu(admin_url):
 
 
 def locale_of(url: str) -> tuple:
-    return rows(url, "select pg_encoding_to_char(encoding), datcollate, datctype, datlocprovider from pg_database "
-                     "where datname = current_database()")[0]
+    return rows(
+        url,
+        "select pg_encoding_to_char(encoding), datcollate, datctype, datlocprovider from pg_database "
+        "where datname = current_database()",
+    )[0]
 
 
-def migration_of(tmp_path, monkeypatch, source_url: str, target_url: str, target_name: str, options: str = "", more: str = ""):
+def migration_of(
+    tmp_path, monkeypatch, source_url: str, target_url: str, target_name: str, options: str = "", more: str = ""
+):
     (tmp_path / "migration.yml").write_text(CONFIG.format(target=target_name, options=options, more=more))
     monkeypatch.setenv("MIGRATE_SOURCE_URL", source_url)
     monkeypatch.setenv("MIGRATE_TARGET_URL", target_url)
     monkeypatch.setenv("MIGRATE_PROJECT_DIR", str(tmp_path))
     config = load_config(tmp_path)
-    return config, Database("source", source_url, "MIGRATE_SOURCE_URL", False), Database("target", target_url, "MIGRATE_TARGET_URL", False)
+    return (
+        config,
+        Database("source", source_url, "MIGRATE_SOURCE_URL", False),
+        Database("target", target_url, "MIGRATE_TARGET_URL", False),
+    )
 
 
 def words_table(url: str, key_collation: str, other_collation: str = '"C"') -> None:
@@ -92,7 +102,9 @@ def words_table(url: str, key_collation: str, other_collation: str = '"C"') -> N
             f"spelled text collate {key_collation}, note text collate {other_collation}, n integer, "
             "changed_at timestamp not null default '2020-01-01')"
         )
-        conn.execute('insert into "Shop"."Word" select w, w, w, i from unnest(%s::text[]) with ordinality as t(w, i)', (WORDS,))
+        conn.execute(
+            'insert into "Shop"."Word" select w, w, w, i from unnest(%s::text[]) with ordinality as t(w, i)', (WORDS,)
+        )
         conn.execute(
             """insert into "Shop"."Word" select w, upper(w), w, i from (
                    select i, case i % 4 when 0 then 'w' when 1 then 'W' when 2 then 'é' else '_' end || md5(i::text) as w
@@ -101,9 +113,14 @@ def words_table(url: str, key_collation: str, other_collation: str = '"C"') -> N
 
 
 def column_collations(url: str, schema: str) -> dict[str, str | None]:
-    return dict(rows(url, f"""select a.attname, case when a.attcollation <> t.typcollation then c.collname end
+    return dict(
+        rows(
+            url,
+            f"""select a.attname, case when a.attcollation <> t.typcollation then c.collname end
                               from pg_attribute a join pg_type t on t.oid = a.atttypid left join pg_collation c on c.oid = a.attcollation
-                              where a.attrelid = '"{schema}"."Word"'::regclass and a.attnum > 0 and a.attname not like '\\_migrate\\_%'"""))
+                              where a.attrelid = '"{schema}"."Word"'::regclass and a.attnum > 0 and a.attname not like '\\_migrate\\_%'""",
+        )
+    )
 
 
 def compare_in_segments(config, source, target, monkeypatch) -> checksums.TableComparison:
@@ -145,9 +162,13 @@ def test_database_options_in_migration_yml_override_the_source(databases, tmp_pa
 def test_a_database_option_the_server_refuses_is_one_clear_line(databases, tmp_path, monkeypatch):
     _, source_url = databases.create("t_src", "locale 'C'")
     target_name, target_url = databases.name("t_dst")
-    migration_of(tmp_path, monkeypatch, source_url, target_url, target_name, ", database_options: {lc_collate: xx_NOWHERE.UTF-8}")
+    migration_of(
+        tmp_path, monkeypatch, source_url, target_url, target_name, ", database_options: {lc_collate: xx_NOWHERE.UTF-8}"
+    )
     result = run_migrate("provision", expect=2)
-    assert_one_clear_line(result, f"cannot create database {target_name!r}", "xx_NOWHERE.UTF-8", "set target.database_options")
+    assert_one_clear_line(
+        result, f"cannot create database {target_name!r}", "xx_NOWHERE.UTF-8", "set target.database_options"
+    )
 
 
 def test_a_restore_recreates_the_encoding_of_the_backed_up_database(databases, tmp_path, monkeypatch):
@@ -167,14 +188,23 @@ def test_a_source_loads_syncs_and_compares_into_a_target_of_another_encoding(dat
     """psql wrote the copy in the source's encoding and the target read it in its own: é became two wrong characters."""
     _, source_url = databases.create("t_src", "encoding 'LATIN1' locale 'C'")
     target_name, target_url = databases.name("t_dst")
-    config, source, target = migration_of(tmp_path, monkeypatch, source_url, target_url, target_name,
-                                          ", database_options: {encoding: UTF8, lc_collate: C.UTF-8, lc_ctype: C.UTF-8}")
+    config, source, target = migration_of(
+        tmp_path,
+        monkeypatch,
+        source_url,
+        target_url,
+        target_name,
+        ", database_options: {encoding: UTF8, lc_collate: C.UTF-8, lc_ctype: C.UTF-8}",
+    )
     words_table(source_url, '"C"')
     load.load(config, source, target, jobs=2)
     with psycopg.connect(source_url, autocommit=True) as conn:
         conn.execute("""update "Shop"."Word" set spelled = 'Ä é' where word = 'a'""")
     sync.apply_until_caught_up(config, source, target)
-    assert rows(target_url, """select word, spelled from landing."Word" where word in ('é', 'a') order by n""") == [("a", "Ä é"), ("é", "é")]
+    assert rows(target_url, """select word, spelled from landing."Word" where word in ('é', 'a') order by n""") == [
+        ("a", "Ä é"),
+        ("é", "é"),
+    ]
     assert compare_in_segments(config, source, target, monkeypatch).matches
 
 
@@ -187,9 +217,11 @@ def test_text_keys_load_and_compare_in_segments_with_their_collations_kept(datab
     config, source, target = migration_of(tmp_path, monkeypatch, source_url, target_url, target_name)
     words_table(source_url, '"C"', '"POSIX"')
     load.load(config, source, target, jobs=4)
-    assert column_collations(target_url, "landing") == column_collations(source_url, "Shop") == {
-        "word": "C", "spelled": "C", "note": "POSIX", "n": None, "changed_at": None
-    }
+    assert (
+        column_collations(target_url, "landing")
+        == column_collations(source_url, "Shop")
+        == {"word": "C", "spelled": "C", "note": "POSIX", "n": None, "changed_at": None}
+    )
     assert compare_in_segments(config, source, target, monkeypatch).matches
 
 
@@ -198,15 +230,23 @@ def test_a_target_that_sorts_otherwise_still_compares_equal(databases, tmp_path,
     source's (bytes): segments, checksums and ordered digests must not care."""
     _, source_url = databases.create("t_src", "locale 'C.UTF-8'")
     target_name, target_url = databases.name("t_dst")
-    config, source, target = migration_of(tmp_path, monkeypatch, source_url, target_url, target_name,
-                                          ", database_options: {locale_provider: icu, icu_locale: en}")
+    config, source, target = migration_of(
+        tmp_path,
+        monkeypatch,
+        source_url,
+        target_url,
+        target_name,
+        ", database_options: {locale_provider: icu, icu_locale: en}",
+    )
     words_table(source_url, '"default"', '"default"')
     load.load(config, source, target, jobs=4)
     ordered = 'select array_agg(word order by word) from {}."Word"'
     assert rows(source_url, ordered.format('"Shop"')) != rows(target_url, ordered.format("landing"))
     assert compare_in_segments(config, source, target, monkeypatch).matches
     with psycopg.connect(source_url) as src, psycopg.connect(target_url) as dst:
-        assert ledger.content_digest(src, "Shop", "Word", ["word"]) == ledger.content_digest(dst, "landing", "Word", ["word"])
+        assert ledger.content_digest(src, "Shop", "Word", ["word"]) == ledger.content_digest(
+            dst, "landing", "Word", ["word"]
+        )
 
 
 def test_a_table_with_columns_in_two_collations_is_compared(databases, tmp_path, monkeypatch):
@@ -228,14 +268,24 @@ def test_a_case_insensitive_text_key_loads_and_compares_equal(databases, tmp_pat
     target_name, target_url = databases.name("t_dst")
     config, source, target = migration_of(tmp_path, monkeypatch, source_url, target_url, target_name)
     with psycopg.connect(source_url, autocommit=True) as conn:
-        conn.execute("create collation public.nocase (provider = icu, locale = 'und-u-ks-level2', deterministic = false)")
+        conn.execute(
+            "create collation public.nocase (provider = icu, locale = 'und-u-ks-level2', deterministic = false)"
+        )
     words_table(source_url, "public.nocase", '"de-x-icu"')
     load.load(config, source, target, jobs=4)
-    assert column_collations(target_url, "landing") == {"word": "nocase", "spelled": "nocase", "note": "de-x-icu", "n": None, "changed_at": None}
+    assert column_collations(target_url, "landing") == {
+        "word": "nocase",
+        "spelled": "nocase",
+        "note": "de-x-icu",
+        "n": None,
+        "changed_at": None,
+    }
     result = compare_in_segments(config, source, target, monkeypatch)
     assert result.matches, result.differences[:3]
     with psycopg.connect(source_url) as src, psycopg.connect(target_url) as dst:
-        assert ledger.content_digest(src, "Shop", "Word", ["word"]) == ledger.content_digest(dst, "landing", "Word", ["word"])
+        assert ledger.content_digest(src, "Shop", "Word", ["word"]) == ledger.content_digest(
+            dst, "landing", "Word", ["word"]
+        )
 
 
 def test_a_change_of_case_is_found_under_a_case_insensitive_collation(databases, tmp_path, monkeypatch, icu):
@@ -244,7 +294,9 @@ def test_a_change_of_case_is_found_under_a_case_insensitive_collation(databases,
     target_name, target_url = databases.name("t_dst")
     config, source, target = migration_of(tmp_path, monkeypatch, source_url, target_url, target_name)
     with psycopg.connect(source_url, autocommit=True) as conn:
-        conn.execute("create collation public.nocase (provider = icu, locale = 'und-u-ks-level2', deterministic = false)")
+        conn.execute(
+            "create collation public.nocase (provider = icu, locale = 'und-u-ks-level2', deterministic = false)"
+        )
     words_table(source_url, "public.nocase")
     load.load(config, source, target)
     with psycopg.connect(target_url, autocommit=True) as conn:
@@ -259,7 +311,9 @@ def test_a_case_only_key_change_syncs_under_a_case_insensitive_key(databases, tm
     target_name, target_url = databases.name("t_dst")
     config, source, target = migration_of(tmp_path, monkeypatch, source_url, target_url, target_name)
     with psycopg.connect(source_url, autocommit=True) as conn:
-        conn.execute("create collation public.nocase (provider = icu, locale = 'und-u-ks-level2', deterministic = false)")
+        conn.execute(
+            "create collation public.nocase (provider = icu, locale = 'und-u-ks-level2', deterministic = false)"
+        )
     words_table(source_url, "public.nocase")
     load.load(config, source, target)
     with psycopg.connect(source_url, autocommit=True) as conn:
@@ -267,23 +321,35 @@ def test_a_case_only_key_change_syncs_under_a_case_insensitive_key(databases, tm
         conn.execute("""delete from "Shop"."Word" where word = 'emile'""")
         conn.execute("""insert into "Shop"."Word" (word, n) values ('EMILE', -2)""")
     sync.apply_until_caught_up(config, source, target)
-    assert rows(target_url, """select word, n from landing."Word" where lower(word) in ('zebra', 'emile') and not _migrate_deleted order by n""") == [
-        ("EMILE", -2), ("ZEBRA", -1)
-    ]
+    assert rows(
+        target_url,
+        """select word, n from landing."Word" where lower(word) in ('zebra', 'emile') and not _migrate_deleted order by n""",
+    ) == [("EMILE", -2), ("ZEBRA", -1)]
     assert compare_in_segments(config, source, target, monkeypatch).matches
 
 
 @pytest.mark.parametrize("collation", ['"C"', "public.nocase"])
-def test_timestamp_sync_follows_changes_of_case_and_deletes_of_a_collated_key(databases, tmp_path, monkeypatch, admin_url, collation):
+def test_timestamp_sync_follows_changes_of_case_and_deletes_of_a_collated_key(
+    databases, tmp_path, monkeypatch, admin_url, collation
+):
     if collation == "public.nocase":
         skip_without_icu(admin_url)
     _, source_url = databases.create("t_src", "")
     target_name, target_url = databases.name("t_dst")
-    config, source, target = migration_of(tmp_path, monkeypatch, source_url, target_url, target_name,
-                                          more="capture: {method: timestamp, column: changed_at}")
+    config, source, target = migration_of(
+        tmp_path,
+        monkeypatch,
+        source_url,
+        target_url,
+        target_name,
+        more="capture: {method: timestamp, column: changed_at}",
+    )
     with psycopg.connect(source_url, autocommit=True) as conn:
-        conn.execute("create collation public.nocase (provider = icu, locale = 'und-u-ks-level2', deterministic = false)"
-                     if collation == "public.nocase" else "select 1")
+        conn.execute(
+            "create collation public.nocase (provider = icu, locale = 'und-u-ks-level2', deterministic = false)"
+            if collation == "public.nocase"
+            else "select 1"
+        )
     words_table(source_url, collation)
     load.load(config, source, target)
     with psycopg.connect(source_url, autocommit=True) as conn:
@@ -301,7 +367,10 @@ def test_a_collation_the_target_lacks_is_one_clear_line(databases, tmp_path, mon
     words_table(source_url, '"C"', '"sv-x-icu"')
     with psycopg.connect(target_url, autocommit=True) as conn:
         conn.execute('drop collation pg_catalog."sv-x-icu"')  # as on a server whose ICU has no Swedish
-    with pytest.raises(ConfigError, match=r'column note of "Shop"."Word" has collation pg_catalog."sv-x-icu", which the target server does not have'):
+    with pytest.raises(
+        ConfigError,
+        match=r'column note of "Shop"."Word" has collation pg_catalog."sv-x-icu", which the target server does not have',
+    ):
         load.load(config, source, target)
 
 
@@ -313,8 +382,11 @@ def test_a_collation_made_in_the_source_is_made_in_landing(databases, tmp_path, 
         conn.execute("""create collation public."Bytes" (provider = libc, locale = 'C')""")
     words_table(source_url, 'public."Bytes"')
     load.load(config, source, target)
-    assert rows(target_url, """select n.nspname, c.collprovider, c.collcollate from pg_collation c join pg_namespace n on n.oid = c.collnamespace
-                               where c.collname = 'Bytes'""") == [("landing", "c", "C")]
+    assert rows(
+        target_url,
+        """select n.nspname, c.collprovider, c.collcollate from pg_collation c join pg_namespace n on n.oid = c.collnamespace
+                               where c.collname = 'Bytes'""",
+    ) == [("landing", "c", "C")]
     assert column_collations(target_url, "landing")["word"] == "Bytes"
     assert checksums.compare(config, source, target)[0].matches
     load.load(config, source, target)  # a new load finds the collation it made, and takes it

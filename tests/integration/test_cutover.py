@@ -1,6 +1,7 @@
 """Cutover on a schema never seen: refused by each failed gate, then freeze, final sync,
 verification, switch; killed at every step and run again, and inside its switch command (then only
 finished or fallen back); aborted before the switch, and never once the routing file says "new"."""
+
 from __future__ import annotations
 
 import gc
@@ -81,8 +82,10 @@ def test_the_reconcile_gate_needs_a_recent_checksum_reconciliation_not_counts_al
     assert reconcile.reconcile(config, source, target, ["counts"], build=False).passed
     assert _reconcile_gate(config, source, target).passed
     with psycopg.connect(migration.target_url, autocommit=True) as conn:
-        conn.execute("update migrate_control.reconcile_runs set finished_at = finished_at - interval '2 hours' where reconcile_id = %s",
-                     (checked.reconcile_id,))
+        conn.execute(
+            "update migrate_control.reconcile_runs set finished_at = finished_at - interval '2 hours' where reconcile_id = %s",
+            (checked.reconcile_id,),
+        )
     cutover.run(config, source, target, skip_gates=True, stop_before="freeze_source")
     gate = _reconcile_gate(config, source, target)
     assert not gate.passed and "older than 60 minutes" in gate.reason, gate
@@ -100,9 +103,11 @@ def test_cutover_freezes_syncs_verifies_and_switches(project, admin_url):
         assert gc.get_freeze_count() == 0, "dbt's runs leave the garbage collector as they found it"
         assert result.write_unavailable_seconds is not None and result.write_unavailable_seconds < 30
         assert landing_state(migration.target_url) == source_state(migration.source_url)
-        with psycopg.connect(migration.source_url, autocommit=True) as conn:
-            with pytest.raises(psycopg.errors.ReadOnlySqlTransaction):
-                conn.execute("""insert into "Shop"."Tag" values ('late', 'refused')""")
+        with (
+            psycopg.connect(migration.source_url, autocommit=True) as conn,
+            pytest.raises(psycopg.errors.ReadOnlySqlTransaction),
+        ):
+            conn.execute("""insert into "Shop"."Tag" values ('late', 'refused')""")
         routing = (tmp_path / ".migrate" / "routing.json").read_text()
         assert '"writes": "new"' in routing
         assert rows(migration.target_url, "select phase from migrate_control.migration_state") == [("switched",)]
@@ -127,7 +132,10 @@ def test_a_landing_that_drifted_before_the_cutover_stops_it_at_catch_up_with_not
         make_ready(config, source, target, tmp_path)
         with psycopg.connect(migration.target_url, autocommit=True) as conn:
             conn.execute('delete from landing."Basket" where "ClientId" = 5')  # no change was captured for it
-        with pytest.raises(CheckFailed, match=r"catch-up reconciliation failed \(counts Basket: source = landing; checksums .*Basket.*\).*nothing was frozen"):
+        with pytest.raises(
+            CheckFailed,
+            match=r"catch-up reconciliation failed \(counts Basket: source = landing; checksums .*Basket.*\).*nothing was frozen",
+        ):
             cutover.run(config, source, target)
         assert not (tmp_path / ".migrate" / "routing.json").exists()
         assert rows(migration.target_url, "select phase from migrate_control.migration_state") != [("frozen",)]
@@ -151,11 +159,17 @@ def test_a_changed_row_that_drifted_in_the_window_stops_the_cutover_before_the_s
         cutover.run(config, source, target, stop_before="final_verification")
         with psycopg.connect(migration.target_url, autocommit=True) as conn:
             conn.execute("""update landing."Client" set "Name" = 'not what the source holds' where "Id" = 3""")
-        with pytest.raises(CheckFailed, match="final verification failed: 1 changed rows of Client differ from the source.*nothing was switched"):
+        with pytest.raises(
+            CheckFailed,
+            match="final verification failed: 1 changed rows of Client differ from the source.*nothing was switched",
+        ):
             cutover.run(config, source, target)
         assert not (tmp_path / ".migrate" / "routing.json").exists()
-        (compared,) = rows(migration.target_url, "select detail -> 'counts_at_catch_up' from migrate_control.steps "
-                                                 "where step = 'final_verification' and status = 'failed'")[0]
+        (compared,) = rows(
+            migration.target_url,
+            "select detail -> 'counts_at_catch_up' from migrate_control.steps "
+            "where step = 'final_verification' and status = 'failed'",
+        )[0]
         assert compared is not None, "the failed step says which counts it carried forward"
         assert rows(migration.target_url, "select phase from migrate_control.migration_state") == [("frozen",)]
         rollback.abort(config, source, target, decided_by="Dana", reason="landing drifted")
@@ -175,14 +189,18 @@ def test_the_window_compares_changed_rows_by_content_exactly_whatever_the_sessio
         make_ready(config, source, target, tmp_path)
         cutover.run(config, source, target, stop_before="freeze_source")
         with psycopg.connect(migration.source_url, autocommit=True) as conn:
-            conn.execute("""update "Shop"."Basket" set "Price" = 0.1::float8 + 0.2::float8 where ("ClientId", "Line") = (7, 1)""")
+            conn.execute(
+                """update "Shop"."Basket" set "Price" = 0.1::float8 + 0.2::float8 where ("ClientId", "Line") = (7, 1)"""
+            )
         cutover.run(config, source, target, stop_before="final_verification")
         with psycopg.connect(migration.target_url, autocommit=True) as conn:
             conn.execute("""update landing."Basket" set "Price" = 0.3 where ("ClientId", "Line") = (7, 1)""")
         for url in (migration.source_url, migration.target_url):
             with psycopg.connect(url, autocommit=True) as conn:
                 conn.execute(f"alter database {conn.info.dbname} set extra_float_digits = 0")
-        with pytest.raises(CheckFailed, match="final verification failed: 1 changed rows of Basket differ from the source"):
+        with pytest.raises(
+            CheckFailed, match="final verification failed: 1 changed rows of Basket differ from the source"
+        ):
             cutover.run(config, source, target)
     finally:
         from harness import connections
@@ -199,10 +217,15 @@ def test_a_drift_the_window_cannot_see_is_found_by_the_recount_after_the_switch(
         cutover.run(config, source, target, stop_before="freeze_source")
         with psycopg.connect(migration.target_url, autocommit=True) as conn:
             conn.execute('delete from landing."Basket" where "ClientId" = 5')
-        with pytest.raises(CheckFailed, match="after the switch, row counts differ for Basket.*migrate rollback --check"):
+        with pytest.raises(
+            CheckFailed, match="after the switch, row counts differ for Basket.*migrate rollback --check"
+        ):
             cutover.run(config, source, target)
-        (recount,) = rows(migration.target_url, "select detail -> 'recount' -> 'Basket' from migrate_control.steps "
-                                                "where step = 'source_read_only' and status = 'failed'")[0]
+        (recount,) = rows(
+            migration.target_url,
+            "select detail -> 'recount' -> 'Basket' from migrate_control.steps "
+            "where step = 'source_read_only' and status = 'failed'",
+        )[0]
         assert recount["source"] == recount["landing"] + 3
     finally:
         from harness import connections
@@ -210,9 +233,13 @@ def test_a_drift_the_window_cannot_see_is_found_by_the_recount_after_the_switch(
         connections.drop_database(admin_url, f"{source.name}_check")
 
 
-def test_the_cutover_revokes_the_legacy_roles_writes_at_the_freeze_and_an_abort_grants_them_back(project, admin_url, legacy_role):
+def test_the_cutover_revokes_the_legacy_roles_writes_at_the_freeze_and_an_abort_grants_them_back(
+    project, admin_url, legacy_role
+):
     config, source, target, migration, tmp_path = project
-    (tmp_path / "migration.yml").write_text(CONFIG.replace("roles: {app_role: shop_app_test}", f"roles: {{legacy_app_role: {legacy_role}}}") + CUTOVER)
+    (tmp_path / "migration.yml").write_text(
+        CONFIG.replace("roles: {app_role: shop_app_test}", f"roles: {{legacy_app_role: {legacy_role}}}") + CUTOVER
+    )
     config = load_config(tmp_path)
     can_write = f"""select t, has_table_privilege('{legacy_role}', format('"Shop".%I', t), 'INSERT')
                     from unnest(array['Basket', 'Client', 'Tag']) t order by 1"""
@@ -220,8 +247,14 @@ def test_the_cutover_revokes_the_legacy_roles_writes_at_the_freeze_and_an_abort_
         make_ready(config, source, target, tmp_path)
         cutover.run(config, source, target, stop_before="final_sync")
         assert rows(migration.source_url, can_write) == [("Basket", False), ("Client", False), ("Tag", False)]
-        (revoked,) = rows(migration.target_url, "select detail -> 'revoked' from migrate_control.steps where step = 'freeze_source'")[0]
-        assert revoked == ["Basket: DELETE, INSERT, UPDATE", "Client: DELETE, INSERT, UPDATE", "Tag: DELETE, INSERT, TRUNCATE, UPDATE"]
+        (revoked,) = rows(
+            migration.target_url, "select detail -> 'revoked' from migrate_control.steps where step = 'freeze_source'"
+        )[0]
+        assert revoked == [
+            "Basket: DELETE, INSERT, UPDATE",
+            "Client: DELETE, INSERT, UPDATE",
+            "Tag: DELETE, INSERT, TRUNCATE, UPDATE",
+        ]
         rollback.abort(config, source, target, decided_by="Dana", reason="test")
         assert rows(migration.source_url, can_write) == [("Basket", True), ("Client", True), ("Tag", True)]
         with psycopg.connect(migration.source_url, user=legacy_role, autocommit=True) as app:
@@ -238,12 +271,19 @@ def test_cutover_killed_at_a_step_finishes_when_run_again(project, admin_url, st
     try:
         make_ready(config, source, target, tmp_path)
         env = {**os.environ, "MIGRATE_PROJECT_DIR": str(tmp_path), "MIGRATE_CRASH_AT": f"cutover:{step}"}
-        killed = subprocess.run([sys.executable, "-m", "harness.cli", "cutover"], cwd=PROJECT_DIR, env=env, capture_output=True, timeout=300)
+        killed = subprocess.run(
+            [sys.executable, "-m", "harness.cli", "cutover"], cwd=PROJECT_DIR, env=env, capture_output=True, timeout=300
+        )
         assert killed.returncode == -signal.SIGKILL, killed.stderr.decode()
-        assert rows(migration.target_url, f"select status from migrate_control.steps where step = '{step}'") == [("running",)]
+        assert rows(migration.target_url, f"select status from migrate_control.steps where step = '{step}'") == [
+            ("running",)
+        ]
         result = cutover.run(config, source, target)
         assert any(s.skipped for s in result.steps), "the re-run resumes, it does not start over"
-        if step in ("freeze_source", "final_sync"):  # after catch_up, in the process that was killed: the re-run parses again
+        if step in (
+            "freeze_source",
+            "final_sync",
+        ):  # after catch_up, in the process that was killed: the re-run parses again
             assert {s.name: s.detail for s in result.steps}["final_build"]["parsed_at_catch_up"] is False
         assert landing_state(migration.target_url) == source_state(migration.source_url)
         assert rows(migration.target_url, "select phase from migrate_control.migration_state") == [("switched",)]
@@ -259,15 +299,22 @@ def test_a_cutover_killed_inside_its_switch_command_is_finished_or_fallen_back_n
         make_ready(config, source, target, tmp_path)
         # The switch command kills the cutover that runs it: the applications may be half switched.
         (tmp_path / "migration.yml").write_text(CONFIG + CUTOVER + "  switch_command: ['sh', '-c', 'kill -9 $PPID']\n")
-        killed = subprocess.run([sys.executable, "-m", "harness.cli", "cutover"], cwd=PROJECT_DIR,
-                                env={**os.environ, "MIGRATE_PROJECT_DIR": str(tmp_path)}, capture_output=True, timeout=300)
+        killed = subprocess.run(
+            [sys.executable, "-m", "harness.cli", "cutover"],
+            cwd=PROJECT_DIR,
+            env={**os.environ, "MIGRATE_PROJECT_DIR": str(tmp_path)},
+            capture_output=True,
+            timeout=300,
+        )
         assert killed.returncode == -signal.SIGKILL, killed.stderr.decode()
         assert rows(migration.target_url, "select phase from migrate_control.migration_state") == [("switching",)]
         assert not (tmp_path / ".migrate" / "routing.json").exists()
         with pytest.raises(rollback.RollbackRefused, match="only a fallback"):
             rollback.abort(config, source, target, decided_by="Dana", reason="killed in the switch")
         found = status.status(config, source, target)
-        assert "the switch recorded" in found.next_step and "`migrate rollback` falls back" in found.next_step, found.next_step
+        assert "the switch recorded" in found.next_step and "`migrate rollback` falls back" in found.next_step, (
+            found.next_step
+        )
 
         (tmp_path / "migration.yml").write_text(CONFIG + CUTOVER + "  switch_command: 'true'\n")
         finished = cutover.run(load_config(tmp_path), source, target)
@@ -319,7 +366,9 @@ def test_rehearsal_runs_the_cycle_on_copies_and_opens_the_rehearsal_gate(project
     from harness import rehearse
 
     config, source, target, migration, tmp_path = project
-    (tmp_path / "migration.yml").write_text(CONFIG + CUTOVER.replace("require_rehearsal: false", "require_rehearsal: true"))
+    (tmp_path / "migration.yml").write_text(
+        CONFIG + CUTOVER.replace("require_rehearsal: false", "require_rehearsal: true")
+    )
     config = load_config(tmp_path)
     gate = lambda: {g.name: g for g in cutover.gates(config, source, target)}["rehearsal"]  # noqa: E731
     assert not gate().passed and "no successful rehearsal" in gate().reason
@@ -330,19 +379,39 @@ def test_rehearsal_runs_the_cycle_on_copies_and_opens_the_rehearsal_gate(project
     # Reports are evidence: the rehearsal's are its own, in its folder, and say so; the real ones are untouched.
     assert {path: path.read_bytes() for path in before} == before
     assert (reports / "reconciliation" / "latest").resolve() == Path(real.files["markdown"]).parent
-    assert result.report.parent.parent == reports / "rehearsal" and (reports / "rehearsal" / "latest" / "rehearsal.md").exists()
+    assert (
+        result.report.parent.parent == reports / "rehearsal"
+        and (reports / "rehearsal" / "latest" / "rehearsal.md").exists()
+    )
     catch_up = next(result.report.parent.glob("cutover-catch-up/*/cutover-catch-up.md")).read_text()
     assert f"rehearsal {result.rehearsal_id}, on disposable copies" in catch_up
     assert not (reports / "cutover-catch-up").exists()
     again = reconcile.reconcile(config, source, target, ["counts"])
-    assert Path(again.files["markdown"]).parent != Path(real.files["markdown"]).parent and Path(real.files["markdown"]).exists()
-    for name in ("backup", "restore", "load", "sync", "reconcile", "freeze_source", "final_verification", "rollback", "verify_after_rollback"):
+    assert (
+        Path(again.files["markdown"]).parent != Path(real.files["markdown"]).parent
+        and Path(real.files["markdown"]).exists()
+    )
+    for name in (
+        "backup",
+        "restore",
+        "load",
+        "sync",
+        "reconcile",
+        "freeze_source",
+        "final_verification",
+        "rollback",
+        "verify_after_rollback",
+    ):
         assert name in result.timings
     assert gate().passed
     assert cutover.estimates(config, target)["final_sync"] >= 0
     with psycopg.connect(admin_url) as conn:
-        assert conn.execute("select count(*) from pg_database where datname like %s", (f"{source.name}_rehearsal%",)).fetchone() == (0,)
-    assert rows(migration.source_url, "select count(*) from pg_trigger where tgname = '_migrate_freeze'") == [(0,)], "the real source is never frozen"
+        assert conn.execute(
+            "select count(*) from pg_database where datname like %s", (f"{source.name}_rehearsal%",)
+        ).fetchone() == (0,)
+    assert rows(migration.source_url, "select count(*) from pg_trigger where tgname = '_migrate_freeze'") == [(0,)], (
+        "the real source is never frozen"
+    )
     (tmp_path / "models").mkdir()
     (tmp_path / "models" / "changed.sql").write_text("select 1 as x\n")
     assert not gate().passed and "models changed since the last successful rehearsal" in gate().reason

@@ -1,6 +1,7 @@
 """The cutover beside a running `migrate sync --follow`, on the worked example under live traffic:
 the follower yields to the cutover (no dbt build of its own while the cutover builds) and stops
 once the source is frozen; the cutover succeeds and every acknowledged write is in landing."""
+
 from __future__ import annotations
 
 import os
@@ -25,11 +26,23 @@ def test_cutover_beside_a_running_sync_follow_succeeds_and_loses_nothing(worked_
     ledger_path, routing = tmp_path / "ledger.jsonl", tmp_path / "routing.json"
     follower = subprocess.Popen(
         [sys.executable, "-m", "harness.cli", "sync", "--follow", "--interval", "0.2", "--build-every", "0.5"],
-        cwd=PROJECT_DIR, env={**os.environ, "COLUMNS": "200"}, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        cwd=PROJECT_DIR,
+        env={**os.environ, "COLUMNS": "200"},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
     try:
-        with traffic_in_background(source, config.source_schema, ledger_path, rate=30, duration=600, workers=2, new_db=target,
-                                   routing_file=routing) as outcome:
+        with traffic_in_background(
+            source,
+            config.source_schema,
+            ledger_path,
+            rate=30,
+            duration=600,
+            workers=2,
+            new_db=target,
+            routing_file=routing,
+        ) as outcome:
             time.sleep(8)  # the follower syncs and builds beside the legacy writes
             assert follower.poll() is None, follower.communicate()[0]
             result = cutover.run(config, source, target, skip_gates=True)

@@ -10,6 +10,7 @@ routing file sends the applications; decommission is refused while the cutover i
 load killed inside its dbt build is reported as such and resumed by `migrate load` with the build
 alone.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -45,8 +46,14 @@ cutover.run(config, source, target, skip_gates=True)
 
 
 def kill_cutover_at(point: str, routing, switch_command: list[str]) -> None:
-    killed = subprocess.run([sys.executable, "-c", CRASHING_CUTOVER, str(routing), *switch_command], cwd=PROJECT_DIR,
-                            env={**os.environ, "MIGRATE_CRASH_AT": point}, capture_output=True, text=True, timeout=300)
+    killed = subprocess.run(
+        [sys.executable, "-c", CRASHING_CUTOVER, str(routing), *switch_command],
+        cwd=PROJECT_DIR,
+        env={**os.environ, "MIGRATE_CRASH_AT": point},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert killed.returncode == -signal.SIGKILL, f"not killed at {point}: {killed.stderr[-2000:]}"
 
 
@@ -54,9 +61,12 @@ def test_a_cutover_killed_at_every_step_is_named_by_status_and_rolled_back_witho
     config, source, target, tmp_path = worked_example
     ledger_path, routing, switched_log = tmp_path / "ledger.jsonl", tmp_path / "routing.json", tmp_path / "switched.log"
     switch_command = ["sh", "-c", f"echo switched >> {switched_log}"]
-    config = dataclasses.replace(config, cutover=dataclasses.replace(config.cutover, switch_command=tuple(switch_command)))
-    with traffic_in_background(source, config.source_schema, ledger_path, rate=30, duration=900, workers=3, new_db=target,
-                               routing_file=routing) as outcome:
+    config = dataclasses.replace(
+        config, cutover=dataclasses.replace(config.cutover, switch_command=tuple(switch_command))
+    )
+    with traffic_in_background(
+        source, config.source_schema, ledger_path, rate=30, duration=900, workers=3, new_db=target, routing_file=routing
+    ) as outcome:
         time.sleep(2)
         # Before the switch each kill leaves the run to resume or abort; the next run resumes it and
         # is killed at the next step.
@@ -65,8 +75,12 @@ def test_a_cutover_killed_at_every_step_is_named_by_status_and_rolled_back_witho
             found = status.status(config, source, target)
             interrupted = found.facts["interrupted"]
             assert (interrupted["command"], interrupted["step"]) == ("cutover", step), interrupted
-            assert f"cutover run {interrupted['run_id']}" in found.next_step and step in found.next_step, found.next_step
-            assert "`migrate cutover` resumes it" in found.next_step and "`migrate rollback` aborts it" in found.next_step, found.next_step
+            assert f"cutover run {interrupted['run_id']}" in found.next_step and step in found.next_step, (
+                found.next_step
+            )
+            assert (
+                "`migrate cutover` resumes it" in found.next_step and "`migrate rollback` aborts it" in found.next_step
+            ), found.next_step
             if step == "catch_up":
                 assert "nothing is frozen" in found.next_step, found.next_step
         assert not routing.exists() and not switched_log.exists()
@@ -78,7 +92,10 @@ def test_a_cutover_killed_at_every_step_is_named_by_status_and_rolled_back_witho
             assert json.loads(routing.read_text())["writes"] == "new"
             found = status.status(config, source, target)
             assert (found.facts["interrupted"]["command"], found.facts["interrupted"]["step"]) == ("cutover", step)
-            assert "`migrate cutover` finishes it" in found.next_step and "`migrate rollback` falls back" in found.next_step, found.next_step
+            assert (
+                "`migrate cutover` finishes it" in found.next_step
+                and "`migrate rollback` falls back" in found.next_step
+            ), found.next_step
         assert switched_log.read_text() == "switched\n", "the switch command ran once, though its step ran twice"
         with pytest.raises(decommission.DecommissionRefused, match="did not finish after the switch"):
             decommission.decommission(config, source, target, directory=tmp_path / "archive")
@@ -105,8 +122,9 @@ def test_a_cutover_killed_at_the_switch_before_its_intent_is_aborted_without_los
     The abort unfreezes the source; the applications never left it, and capture kept running."""
     config, source, target, tmp_path = worked_example
     ledger_path, routing = tmp_path / "ledger.jsonl", tmp_path / "routing.json"
-    with traffic_in_background(source, config.source_schema, ledger_path, rate=30, duration=900, workers=3, new_db=target,
-                               routing_file=routing) as outcome:
+    with traffic_in_background(
+        source, config.source_schema, ledger_path, rate=30, duration=900, workers=3, new_db=target, routing_file=routing
+    ) as outcome:
         time.sleep(2)
         kill_cutover_at("cutover:switch", routing, [])
         assert "`migrate rollback` aborts it" in status.status(config, source, target).next_step
@@ -137,7 +155,9 @@ def test_a_load_killed_in_its_dbt_build_is_named_by_status_and_resumed_by_load(s
     assert f"load run {interrupted['run_id']}" in found.next_step and "dbt build" in found.next_step, found.next_step
     assert "`migrate load` resumes it" in found.next_step and "backup" not in found.next_step, found.next_step
     shown = run_migrate("status", env=env).stdout
-    assert "`migrate load` resumes it" in shown and f"load run {interrupted['run_id']} interrupted at build" in shown, shown
+    assert "`migrate load` resumes it" in shown and f"load run {interrupted['run_id']} interrupted at build" in shown, (
+        shown
+    )
     assert json.loads(run_migrate("status", "--json", env=env).stdout)["facts"]["interrupted"]["step"] == "build"
 
     resumed = run_migrate("load", env=env)

@@ -1,6 +1,7 @@
 """The big bang and phased cutovers on the shop schema: a big bang freezes before it loads; a
 phased cutover moves one wave of tables at a time, each with its own routing entries, and the
 migration is switched after the last wave; refusals are one line; a killed wave resumes."""
+
 from __future__ import annotations
 
 import json
@@ -96,12 +97,19 @@ def phase(url: str) -> str:
 
 
 def captured_app_tables(url: str) -> list[str]:
-    return [name for (name,) in rows(url, "select c.relname from pg_trigger t join pg_class c on c.oid = t.tgrelid "
-                                          "join pg_namespace n on n.oid = c.relnamespace where n.nspname = 'app' "
-                                          "and t.tgname = '_migrate_capture' order by 1")]
+    return [
+        name
+        for (name,) in rows(
+            url,
+            "select c.relname from pg_trigger t join pg_class c on c.oid = t.tgrelid "
+            "join pg_namespace n on n.oid = c.relnamespace where n.nspname = 'app' "
+            "and t.tgname = '_migrate_capture' order by 1",
+        )
+    ]
 
 
 # --- big bang -----------------------------------------------------------------------------------
+
 
 def test_big_bang_freezes_first_then_loads_builds_verifies_and_switches(project):
     config, source, target, migration, tmp_path = project
@@ -122,14 +130,16 @@ def test_big_bang_freezes_first_then_loads_builds_verifies_and_switches(project)
     result = cutover.run(config, source, target, on_step=after)
     assert refused_writes == ["freeze_source"]
     assert [s.name for s in result.steps] == list(cutover.BIG_BANG_STEPS)
-    (frozen_until, load_started), = rows(
+    ((frozen_until, load_started),) = rows(
         migration.target_url,
         "select s.finished_at, l.started_at from migrate_control.steps s, migrate_control.load_runs l where s.step = 'freeze_source'",
     )
     assert load_started > frozen_until, "the snapshot is loaded after the freeze"
     assert landing_state(migration.target_url) == source_state(migration.source_url)
     assert rows(migration.target_url, "select count(*) from app.tag") == [(2,)], "the full build ran"
-    assert rows(migration.target_url, "select status from migrate_control.reconcile_runs") == [("passed",)], "counts and checksums verified"
+    assert rows(migration.target_url, "select status from migrate_control.reconcile_runs") == [("passed",)], (
+        "counts and checksums verified"
+    )
     assert routing(tmp_path)["writes"] == "new" and set(routing(tmp_path)["tables"].values()) == {"new"}
     assert phase(migration.target_url) == "switched"
     assert result.write_unavailable_seconds is not None and result.write_unavailable_seconds > 0
@@ -146,7 +156,9 @@ def test_big_bang_killed_inside_its_switch_cannot_be_aborted_and_finishes_when_r
     config = load_config(tmp_path)
     backed_up_and_approved(config, source, target, tmp_path)
     env = {**os.environ, "MIGRATE_PROJECT_DIR": str(tmp_path), "MIGRATE_CRASH_AT": "cutover:switch:routed"}
-    killed = subprocess.run([sys.executable, "-m", "harness.cli", "cutover"], cwd=PROJECT_DIR, env=env, capture_output=True, timeout=300)
+    killed = subprocess.run(
+        [sys.executable, "-m", "harness.cli", "cutover"], cwd=PROJECT_DIR, env=env, capture_output=True, timeout=300
+    )
     assert killed.returncode == -signal.SIGKILL, killed.stderr.decode()
     assert routing(tmp_path)["writes"] == "new" and phase(migration.target_url) == cutover.SWITCHING
     with pytest.raises(rollback.RollbackRefused, match="recorded its switch"):
@@ -155,7 +167,9 @@ def test_big_bang_killed_inside_its_switch_cannot_be_aborted_and_finishes_when_r
 
     assert cli(tmp_path, "cutover").stdout.count("done earlier") == len(cutover.BIG_BANG_STEPS) - 2
     assert phase(migration.target_url) == "switched" and routing(tmp_path)["writes"] == "new"
-    assert rows(migration.target_url, "select status from migrate_control.runs where command = 'cutover'") == [("succeeded",)]
+    assert rows(migration.target_url, "select status from migrate_control.runs where command = 'cutover'") == [
+        ("succeeded",)
+    ]
 
 
 def test_big_bang_dry_run_prints_its_plan_and_wave_options_are_refused(project):
@@ -173,6 +187,7 @@ def test_big_bang_dry_run_prints_its_plan_and_wave_options_are_refused(project):
 
 # --- phased -------------------------------------------------------------------------------------
 
+
 def test_phased_cutover_moves_one_wave_at_a_time(project):
     config, source, target, migration, tmp_path = project
     make_ready(config, source, target, tmp_path)
@@ -183,10 +198,18 @@ def test_phased_cutover_moves_one_wave_at_a_time(project):
     assert first.plan.wave == 1 and [s.name for s in first.steps] == list(cutover.STEPS)
     with pytest.raises(psycopg.errors.ReadOnlySqlTransaction):
         write(migration.source_url, """insert into "Shop"."Tag" values ('late', 'refused')""")
-    write(migration.source_url, """update "Shop"."Client" set "Name" = 'written between the waves' where "Id" = 7""")  # wave 2: not frozen
-    assert routing(tmp_path)["writes"] == "legacy" and routing(tmp_path)["tables"] == {"Client": "legacy", "Basket": "legacy", "Tag": "new"}
+    write(
+        migration.source_url, """update "Shop"."Client" set "Name" = 'written between the waves' where "Id" = 7"""
+    )  # wave 2: not frozen
+    assert routing(tmp_path)["writes"] == "legacy" and routing(tmp_path)["tables"] == {
+        "Client": "legacy",
+        "Basket": "legacy",
+        "Tag": "new",
+    }
     assert phase(migration.target_url) == cutover.PARTLY_SWITCHED
-    assert captured_app_tables(migration.target_url) == ["tag"], "only the app table made from the switched wave is reverse-captured"
+    assert captured_app_tables(migration.target_url) == ["tag"], (
+        "only the app table made from the switched wave is reverse-captured"
+    )
     facts = status.status(config, source, target).facts
     assert [w["state"] for w in facts["strategy"]["waves"]] == ["cut over", "pending"]
 
@@ -197,13 +220,20 @@ def test_phased_cutover_moves_one_wave_at_a_time(project):
 
     second = cli(tmp_path, "cutover")
     assert "wave 2 of 2: Client, Basket" in second.stdout and "every wave is cut over" in second.stdout
-    assert landing_state(migration.target_url) == source_state(migration.source_url), "the write between the waves reached the target"
-    assert rows(migration.target_url, """select "Name" from landing."Client" where "Id" = 7""") == [("written between the waves",)]
+    assert landing_state(migration.target_url) == source_state(migration.source_url), (
+        "the write between the waves reached the target"
+    )
+    assert rows(migration.target_url, """select "Name" from landing."Client" where "Id" = 7""") == [
+        ("written between the waves",)
+    ]
     assert routing(tmp_path)["writes"] == "new" and set(routing(tmp_path)["tables"].values()) == {"new"}
     assert phase(migration.target_url) == "switched"
     assert captured_app_tables(migration.target_url) == ["client", "tag"]
-    waves = rows(migration.target_url, "select detail ->> 'wave', detail ? 'write_unavailable_seconds' from migrate_control.runs "
-                                       "where command = 'cutover' and status = 'succeeded' order by run_id")
+    waves = rows(
+        migration.target_url,
+        "select detail ->> 'wave', detail ? 'write_unavailable_seconds' from migrate_control.runs "
+        "where command = 'cutover' and status = 'succeeded' order by run_id",
+    )
     assert waves == [("1", True), ("2", True)]
     assert "phased: 2 of 2 waves cut over" in cli(tmp_path, "status").stdout
     one_line(cli(tmp_path, "cutover", expect=2), "already switched")
@@ -213,7 +243,13 @@ def test_phased_wave_killed_at_a_step_finishes_when_run_again(project):
     config, source, target, migration, tmp_path = project
     make_ready(config, source, target, tmp_path)
     env = {**os.environ, "MIGRATE_PROJECT_DIR": str(tmp_path), "MIGRATE_CRASH_AT": "cutover:switch"}
-    killed = subprocess.run([sys.executable, "-m", "harness.cli", "cutover", "--wave", "1"], cwd=PROJECT_DIR, env=env, capture_output=True, timeout=300)
+    killed = subprocess.run(
+        [sys.executable, "-m", "harness.cli", "cutover", "--wave", "1"],
+        cwd=PROJECT_DIR,
+        env=env,
+        capture_output=True,
+        timeout=300,
+    )
     assert killed.returncode == -signal.SIGKILL, killed.stderr.decode()
     one_line(cli(tmp_path, "cutover", "--wave", "2", expect=2), "wave 1 (Tag) is under way", "--wave 1")
     assert "wave 1 (Tag) is under way" in status.status(config, source, target).next_step
@@ -224,7 +260,9 @@ def test_phased_wave_killed_at_a_step_finishes_when_run_again(project):
     assert phase(migration.target_url) == cutover.PARTLY_SWITCHED
 
     env["MIGRATE_CRASH_AT"] = "cutover:final_verification"
-    killed = subprocess.run([sys.executable, "-m", "harness.cli", "cutover"], cwd=PROJECT_DIR, env=env, capture_output=True, timeout=300)
+    killed = subprocess.run(
+        [sys.executable, "-m", "harness.cli", "cutover"], cwd=PROJECT_DIR, env=env, capture_output=True, timeout=300
+    )
     assert killed.returncode == -signal.SIGKILL, killed.stderr.decode()
     assert cli(tmp_path, "cutover").stdout.count("done earlier") >= 4
     assert landing_state(migration.target_url) == source_state(migration.source_url)
@@ -238,7 +276,9 @@ def test_phased_wave_aborted_before_its_switch_leaves_the_earlier_waves_switched
     make_ready(config, source, target, tmp_path)
     cutover.run(config, source, target)  # wave 1
     env = {**os.environ, "MIGRATE_PROJECT_DIR": str(tmp_path), "MIGRATE_CRASH_AT": "cutover:final_verification"}
-    killed = subprocess.run([sys.executable, "-m", "harness.cli", "cutover"], cwd=PROJECT_DIR, env=env, capture_output=True, timeout=300)
+    killed = subprocess.run(
+        [sys.executable, "-m", "harness.cli", "cutover"], cwd=PROJECT_DIR, env=env, capture_output=True, timeout=300
+    )
     assert killed.returncode == -signal.SIGKILL, killed.stderr.decode()
     assert captured_app_tables(migration.target_url) == ["client", "tag"], "wave 2's catch_up captured its app table"
 
@@ -254,7 +294,9 @@ def test_phased_wave_aborted_before_its_switch_leaves_the_earlier_waves_switched
     again = cutover.run(config, source, target)
     assert again.plan.wave == 2 and not again.resumed
     assert phase(migration.target_url) == "switched" and captured_app_tables(migration.target_url) == ["client", "tag"]
-    assert rows(migration.target_url, """select "Name" from landing."Client" where "Id" = 7""") == [("after the abort",)]
+    assert rows(migration.target_url, """select "Name" from landing."Client" where "Id" = 7""") == [
+        ("after the abort",)
+    ]
 
 
 def test_phased_wave_killed_past_its_switch_cannot_be_aborted(project):
@@ -264,16 +306,22 @@ def test_phased_wave_killed_past_its_switch_cannot_be_aborted(project):
     make_ready(config, source, target, tmp_path)
     cutover.run(config, source, target)  # wave 1
     env = {**os.environ, "MIGRATE_PROJECT_DIR": str(tmp_path), "MIGRATE_CRASH_AT": "cutover:source_read_only"}
-    killed = subprocess.run([sys.executable, "-m", "harness.cli", "cutover"], cwd=PROJECT_DIR, env=env, capture_output=True, timeout=300)
+    killed = subprocess.run(
+        [sys.executable, "-m", "harness.cli", "cutover"], cwd=PROJECT_DIR, env=env, capture_output=True, timeout=300
+    )
     assert killed.returncode == -signal.SIGKILL, killed.stderr.decode()
     assert routing(tmp_path)["writes"] == "new" and phase(migration.target_url) == "switched"
     with pytest.raises(rollback.RollbackRefused, match="only a fallback"):
         rollback.abort(config, source, target, decided_by="Dana", reason="wave 2 postponed")
     next_step = status.status(config, source, target).next_step
-    assert "wave 2 (Client, Basket) is under way" in next_step and "`migrate cutover --wave 2` finishes it" in next_step, next_step
+    assert (
+        "wave 2 (Client, Basket) is under way" in next_step and "`migrate cutover --wave 2` finishes it" in next_step
+    ), next_step
 
     assert cli(tmp_path, "cutover", "--wave", "2").stdout.count("done earlier") == 9
-    assert phase(migration.target_url) == "switched" and status.status(config, source, target).facts["interrupted"] is None
+    assert (
+        phase(migration.target_url) == "switched" and status.status(config, source, target).facts["interrupted"] is None
+    )
 
 
 def test_a_later_wave_does_not_count_what_the_new_application_did_to_an_earlier_one(project):
@@ -284,29 +332,40 @@ def test_a_later_wave_does_not_count_what_the_new_application_did_to_an_earlier_
     make_ready(config, source, target, tmp_path)
     cutover.run(config, source, target)  # wave 1: Tag
     live = """select count(*) from landing."{}" where not _migrate_deleted"""
-    write(migration.target_url, f"""
+    write(
+        migration.target_url,
+        f"""
         create schema if not exists quarantine;
         create view quarantine.dispositions as
-        select 'Tag' as source_table, ({live.format('Tag')}) as source_rows, (select count(*) from app.tag) as migrated,
+        select 'Tag' as source_table, ({live.format("Tag")}) as source_rows, (select count(*) from app.tag) as migrated,
                0 as merged, 0 as quarantined
-        union all select 'Client', ({live.format('Client')}), ({live.format('Client')}), 0, 0
-        union all select 'Basket', ({live.format('Basket')}), ({live.format('Basket')}), 0, 0""")
-    write(migration.target_url, "delete from app.tag where ctid = (select min(ctid) from app.tag)")  # the new application
+        union all select 'Client', ({live.format("Client")}), ({live.format("Client")}), 0, 0
+        union all select 'Basket', ({live.format("Basket")}), ({live.format("Basket")}), 0, 0""",
+    )
+    write(
+        migration.target_url, "delete from app.tag where ctid = (select min(ctid) from app.tag)"
+    )  # the new application
 
     second = cutover.run(config, source, target)
     assert second.plan.wave == 2 and phase(migration.target_url) == "switched"
     report = (tmp_path / "reports" / "cutover-catch-up" / "latest" / "cutover-catch-up.md").read_text()
-    assert "Client: rows = migrated + merged + quarantined" in report and "Tag:" not in report, "wave 1's table is counted out"
+    assert "Client: rows = migrated + merged + quarantined" in report and "Tag:" not in report, (
+        "wave 1's table is counted out"
+    )
 
 
 # --- waves in migration.yml, and the routing file a fallback writes ----------------------------
 
-@pytest.mark.parametrize(("waves", "message"), [
-    ("[[Tag], [Client]]", "cutover.waves leaves out Basket"),
-    ("[[Tag, Client], [Client, Basket]]", "cutover.waves names Client more than once"),
-    ("[[Tag], [Client, Basket, Orders]]", "cutover.waves names Orders, which are not under 'tables'"),
-    ("[Tag, Client, Basket]", "cutover.waves must be a list of waves"),
-])
+
+@pytest.mark.parametrize(
+    ("waves", "message"),
+    [
+        ("[[Tag], [Client]]", "cutover.waves leaves out Basket"),
+        ("[[Tag, Client], [Client, Basket]]", "cutover.waves names Client more than once"),
+        ("[[Tag], [Client, Basket, Orders]]", "cutover.waves names Orders, which are not under 'tables'"),
+        ("[Tag, Client, Basket]", "cutover.waves must be a list of waves"),
+    ],
+)
 def test_waves_must_name_every_table_exactly_once(tmp_path, waves, message):
     (tmp_path / "migration.yml").write_text(CONFIG + f"strategy: phased\ncutover:\n  waves: {waves}\n")
     with pytest.raises(ConfigError, match=message):

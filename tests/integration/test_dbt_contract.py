@@ -4,6 +4,7 @@ docs/dbt-contract.md), and migration.yml's target.landing_schema reaches its sou
 The project is parsed as the harness runs dbt (harness/dbt.py), in a folder of its own whose
 migration.yml moves landing to another schema; parsing needs no database.
 """
+
 from __future__ import annotations
 
 import os

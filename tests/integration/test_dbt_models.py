@@ -7,6 +7,7 @@ the sync build after each (harness/sync.py SYNC_BUILD, tests narrowed to the bat
 `dbt build` (every test on every row), and checks that a full refresh over the same landing gives
 identical tables.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -106,7 +107,10 @@ CHANGES = {
         'hashtext("ORDER_NO"::text)',
         """"STATUS_CD" = case "STATUS_CD" when 'NEW' then 'SHP' else 'RTN' end, "LAST_UPD" = localtimestamp""",
     ),
-    "ORDER_LINE": ('hashtext("ORDER_NO"::text || \'|\' || "LINE_NO")', '"QTY" = "QTY" + 1, "LAST_UPD" = localtimestamp'),
+    "ORDER_LINE": (
+        'hashtext("ORDER_NO"::text || \'|\' || "LINE_NO")',
+        '"QTY" = "QTY" + 1, "LAST_UPD" = localtimestamp',
+    ),
     "PAYMENT": ('hashtext("PAY_ID"::text)', '"AMOUNT" = "AMOUNT" + 0.01, "LAST_UPD" = localtimestamp'),
 }
 
@@ -133,11 +137,20 @@ def change_landing(url: str, per_mille: int, salt: int = 0) -> dict[str, int]:
 def dbt(env: dict[str, str], tmp: Path, *args: str) -> subprocess.CompletedProcess:
     """Run dbt as the harness does (--profiles-dir profiles --project-dir .); fail with its output."""
     command = [
-        str(Path(sys.executable).with_name("dbt")), *args,
-        "--profiles-dir", str(PROJECT_DIR / "profiles"), "--project-dir", str(PROJECT_DIR),
-        "--target-path", str(tmp / "target"), "--log-path", str(tmp / "logs"),
+        str(Path(sys.executable).with_name("dbt")),
+        *args,
+        "--profiles-dir",
+        str(PROJECT_DIR / "profiles"),
+        "--project-dir",
+        str(PROJECT_DIR),
+        "--target-path",
+        str(tmp / "target"),
+        "--log-path",
+        str(tmp / "logs"),
     ]
-    done = subprocess.run(command, cwd=PROJECT_DIR, env={**os.environ, **env}, capture_output=True, text=True, timeout=900)
+    done = subprocess.run(
+        command, cwd=PROJECT_DIR, env={**os.environ, **env}, capture_output=True, text=True, timeout=900
+    )
     assert done.returncode == 0, f"dbt {' '.join(args)} failed:\n{done.stdout[-6000:]}"
     return done
 
@@ -277,12 +290,24 @@ def test_dispositions_account_for_every_landing_row(warehouse):
 def test_every_spec_defect_is_decided(warehouse):
     url, _, _ = warehouse
     rules = dict(query(url, "select rule, count(*) from quarantine.quarantined_rows group by rule"))
-    for rule in ("order_customer_missing", "order_status_unknown", "order_line_order_missing",
-                 "order_line_quantity_zero", "order_line_sku_unknown", "payment_order_missing"):
+    for rule in (
+        "order_customer_missing",
+        "order_status_unknown",
+        "order_line_order_missing",
+        "order_line_quantity_zero",
+        "order_line_sku_unknown",
+        "payment_order_missing",
+    ):
         assert rules.get(rule), f"no row quarantined by {rule}"
     findings = dict(query(url, "select rule, count(*) from quarantine.findings group by rule"))
-    for rule in ("customer_email_invalid", "customer_phone_unparseable", "customer_created_unknown",
-                 "customer_status_missing", "order_total_mismatch", "order_time_in_dst_gap"):
+    for rule in (
+        "customer_email_invalid",
+        "customer_phone_unparseable",
+        "customer_created_unknown",
+        "customer_status_missing",
+        "order_total_mismatch",
+        "order_time_in_dst_gap",
+    ):
         assert findings.get(rule), f"no finding {rule}"
     merged = query(url, "select count(*) from app.customer_merge")[0][0]
     assert 0.01 * SCALE <= merged <= 0.03 * SCALE, "about 2% of customers are duplicates"
@@ -291,16 +316,21 @@ def test_every_spec_defect_is_decided(warehouse):
 def test_an_order_total_finding_exactly_where_sales_order_keeps_the_legacy_total(warehouse):
     """Business rule 4's finding and sales_order agree, orders without a migrated line (total 0) included."""
     url, _, _ = warehouse
-    (disagreeing,), = query(url, """
+    ((disagreeing,),) = query(
+        url,
+        """
         select count(*)
         from app.sales_order as o
         full join (select source_key::bigint as order_id from quarantine.findings where rule = 'order_total_mismatch') as f
             on f.order_id = o.order_id
         left join landing."ORDER_HDR" as h on h."ORDER_NO" = o.legacy_order_no
         where (f.order_id is not null) is distinct from (o.legacy_total_text is not null or h."ORDER_TOTAL" is null)
-    """)
+    """,
+    )
     assert disagreeing == 0
-    (without_lines,), = query(url, "select count(*) from app.sales_order where total_cents = 0 and legacy_total_text is not null")
+    ((without_lines,),) = query(
+        url, "select count(*) from app.sales_order where total_cents = 0 and legacy_total_text is not null"
+    )
     assert without_lines > 0, "the generated source has orders whose every line is quarantined"
 
 
@@ -322,7 +352,7 @@ def test_expected_sql_of_the_mapping_metadata_holds(warehouse):
             expected = (column.get("meta") or {}).get("expected_sql")
             if not expected:
                 continue
-            (wrong,), = query(
+            ((wrong,),) = query(
                 url,
                 f'select count(*) from app.{model["name"]} join landing."{source}" as "{source}" on {join} '
                 f'where not "{source}"._migrate_deleted and app.{model["name"]}.{column["name"]} is distinct from ({expected})',
@@ -337,7 +367,8 @@ def test_sample_level_finds_no_difference_for_customers_sharing_an_e_mail(wareho
     values say so too, so the sample level (here over the whole table) reports no difference."""
     url, env, tmp = warehouse
     assert query(url, "select legacy_cust_id, email from app.customer where legacy_cust_id > 8500000 order by 1") == [
-        (8500001, "family.mailbox@example.com"), (8500002, None)
+        (8500001, "family.mailbox@example.com"),
+        (8500002, None),
     ]
     manifest = json.loads((tmp / "target" / "manifest.json").read_text())
     artifacts = dbt_artifacts.Artifacts(manifest, None, None)
@@ -351,9 +382,15 @@ def test_sample_level_finds_no_difference_for_customers_sharing_an_e_mail(wareho
 
 def test_identity_sequences_continue_above_the_largest_migrated_id(warehouse):
     url, _, _ = warehouse
-    for table, key in (("customer", "customer_id"), ("sales_order", "order_id"), ("payment", "payment_id"),
-                       ("address", "address_id"), ("product", "product_id"), ("category", "category_id")):
-        (largest, next_id), = query(
+    for table, key in (
+        ("customer", "customer_id"),
+        ("sales_order", "order_id"),
+        ("payment", "payment_id"),
+        ("address", "address_id"),
+        ("product", "product_id"),
+        ("category", "category_id"),
+    ):
+        ((largest, next_id),) = query(
             url, f"select max({key}), nextval(pg_get_serial_sequence('app.{table}', '{key}')) from app.{table}"
         )
         assert next_id > largest, table
@@ -395,9 +432,14 @@ def test_incremental_builds_equal_a_full_refresh(warehouse):
     apply(url, STEP_1)
     dbt(env, tmp, *SYNC_BUILD)
     assert_no_full_card_number(url)
-    cards = query(url, "select pay_id, rule from quarantine.findings join (values ('9000002'), ('9000003')) as p (pay_id) "
-                       "on source_key = pay_id where rule = 'payment_full_card_number'")
-    assert cards == [("9000002", "payment_full_card_number")], "a full number is a finding (quarantined rows say it already)"
+    cards = query(
+        url,
+        "select pay_id, rule from quarantine.findings join (values ('9000002'), ('9000003')) as p (pay_id) "
+        "on source_key = pay_id where rule = 'payment_full_card_number'",
+    )
+    assert cards == [("9000002", "payment_full_card_number")], (
+        "a full number is a finding (quarantined rows say it already)"
+    )
     assert query(url, "select card_last4 from app.payment where payment_id = 9000002") == [("0004",)]
     merged = query(url, "select count(*) from app.customer_merge")[0][0]
     apply(url, STEP_2)

@@ -3,6 +3,7 @@ reconcile, backup, rehearsal, approvals, cutover, a check of the rollback criter
 worked example, before its cutover and after its fallback. The documents carry that run's figures
 and names, never a placeholder, and the spreadsheet has a row for every target and every legacy
 column."""
+
 from __future__ import annotations
 
 import json
@@ -13,8 +14,22 @@ import openpyxl
 import psycopg
 import pytest
 
-from harness import (approvals, assess, backup, connections, cutover, dbt_artifacts, docs, load, reconcile, rehearse, reports,
-                     rollback, rollback_criteria, sync)
+from harness import (
+    approvals,
+    assess,
+    backup,
+    connections,
+    cutover,
+    dbt_artifacts,
+    docs,
+    load,
+    reconcile,
+    rehearse,
+    reports,
+    rollback,
+    rollback_criteria,
+    sync,
+)
 from harness.config import load_config
 from harness.demo.seed import seed_legacy
 from tests.conftest import PROJECT_DIR, run_migrate
@@ -115,7 +130,10 @@ macros:
 def write_project(folder: Path, files: dict[str, str]) -> None:
     shutil.copytree(PROJECT_DIR / "profiles", folder / "profiles", dirs_exist_ok=True)
     (folder / "macros").mkdir(exist_ok=True)
-    shutil.copy(PROJECT_DIR / "macros" / "kit" / "overrides" / "generate_schema_name.sql", folder / "macros" / "generate_schema_name.sql")
+    shutil.copy(
+        PROJECT_DIR / "macros" / "kit" / "overrides" / "generate_schema_name.sql",
+        folder / "macros" / "generate_schema_name.sql",
+    )
     for name, text in files.items():
         (folder / name).parent.mkdir(parents=True, exist_ok=True)
         (folder / name).write_text(text)
@@ -131,12 +149,20 @@ def assert_no_placeholders(folder: Path) -> None:
             texts = [path.read_text()]
         elif path.suffix == ".xlsx":
             book = openpyxl.load_workbook(path)
-            texts = [str(v) for sheet in book.worksheets for row in sheet.iter_rows(values_only=True) for v in row if v is not None]
+            texts = [
+                str(v)
+                for sheet in book.worksheets
+                for row in sheet.iter_rows(values_only=True)
+                for v in row
+                if v is not None
+            ]
         else:
             continue
         for text in texts:
             for word in PLACEHOLDERS:
-                assert word not in text, f"{word!r} in {path.name}: …{text[max(0, text.find(word) - 80):text.find(word) + 80]}…"
+                assert word not in text, (
+                    f"{word!r} in {path.name}: …{text[max(0, text.find(word) - 80) : text.find(word) + 80]}…"
+                )
             assert "lorem" not in text.lower(), path.name
 
 
@@ -145,7 +171,9 @@ def sheet_rows(book: openpyxl.Workbook, title: str) -> list[dict]:
     return [dict(zip(values[0], row)) for row in values[1:]]
 
 
-def assert_spreadsheet_covers_every_column(folder: Path, project: Path, target_url: str, landing_tables: list[str]) -> None:
+def assert_spreadsheet_covers_every_column(
+    folder: Path, project: Path, target_url: str, landing_tables: list[str]
+) -> None:
     """A row for every target column (manifest and database) and every legacy column (landing, without the loader's own)."""
     book = openpyxl.load_workbook(folder / "mapping.xlsx")
     manifest = json.loads((project / "target" / "manifest.json").read_text())
@@ -156,14 +184,28 @@ def assert_spreadsheet_covers_every_column(folder: Path, project: Path, target_u
         assert model.name.lower() in titles, f"no sheet for {model.name}"
         listed = {r["target column"] for r in sheet_rows(book, model.name[:31])}
         schema, table = model.relation.split(".", 1)
-        in_database = {c for (c,) in rows(target_url, f"select column_name from information_schema.columns where table_schema = '{schema}' "
-                                                      f"and table_name = '{table}'")}
+        in_database = {
+            c
+            for (c,) in rows(
+                target_url,
+                f"select column_name from information_schema.columns where table_schema = '{schema}' "
+                f"and table_name = '{table}'",
+            )
+        }
         documented = {c for c in manifest["nodes"][model.unique_id]["columns"]}
-        assert documented | in_database <= listed, f"{model.name}: missing {sorted((documented | in_database) - listed)}"
+        assert documented | in_database <= listed, (
+            f"{model.name}: missing {sorted((documented | in_database) - listed)}"
+        )
     legacy = {(r["legacy table"], r["legacy column"]) for r in sheet_rows(book, "Legacy columns")}
     for name in landing_tables:
-        columns = {c for (c,) in rows(target_url, f"select column_name from information_schema.columns where table_schema = 'landing' "
-                                                  f"and table_name = '{name}'")}
+        columns = {
+            c
+            for (c,) in rows(
+                target_url,
+                f"select column_name from information_schema.columns where table_schema = 'landing' "
+                f"and table_name = '{name}'",
+            )
+        }
         assert columns - LOADER_COLUMNS, name
         missing = {(name, c) for c in columns - LOADER_COLUMNS} - legacy
         assert not missing, f"legacy columns missing from the spreadsheet: {sorted(missing)}"
@@ -178,14 +220,19 @@ def test_documents_before_anything_ran_say_what_is_missing(shop):
     folder = tmp_path / "docs" / "migration"
     assert "files written to docs/migration" in out
     plan, validation = read(folder, "plan.md"), read(folder, "validation.md")
-    assert "No reconciliation has run yet" in plan and "No assessment has run yet" in plan and "Nothing has been loaded yet" in plan
+    assert (
+        "No reconciliation has run yet" in plan
+        and "No assessment has run yet" in plan
+        and "Nothing has been loaded yet" in plan
+    )
     assert "No rehearsal has run yet" in read(folder, "rollback.md")
     assert "No cutover has run yet" in read(folder, "runbook.md")
     assert "No dbt tests: the project folder has no dbt_project.yml" in validation
     book = openpyxl.load_workbook(folder / "mapping.xlsx")
     unmapped = {(r["legacy table"], r["legacy column"]) for r in sheet_rows(book, "Unmapped and dropped")}
-    assert unmapped == {("Client", c) for c in ("Id", "Name", "Card", "Updated")} | {("Basket", c) for c in ("ClientId", "Line", "Sku", "Price")} \
-        | {("Tag", "Code"), ("Tag", "Label")}
+    assert unmapped == {("Client", c) for c in ("Id", "Name", "Card", "Updated")} | {
+        ("Basket", c) for c in ("ClientId", "Line", "Sku", "Price")
+    } | {("Tag", "Code"), ("Tag", "Label")}
     assert_no_placeholders(folder)
 
 
@@ -215,7 +262,8 @@ def test_documents_of_a_generic_migration_carry_its_run(shop, admin_url):
     assert "ran `dbt parse` first" in run_migrate("docs", env=env).stdout
     folder = tmp_path / "docs" / "migration"
     plan, runbook, rollback_doc, validation, transformations = (
-        read(folder, f"{name}.md") for name in ("plan", "runbook", "rollback", "validation", "transformations"))
+        read(folder, f"{name}.md") for name in ("plan", "runbook", "rollback", "validation", "transformations")
+    )
 
     assert "| Client | primary key of the source | Card (last4) | not assessed | 5,000 |" in plan
     assert "| Basket | primary key of the source | none | not assessed | 6,000 |" in plan
@@ -237,10 +285,16 @@ def test_documents_of_a_generic_migration_carry_its_run(shop, admin_url):
 
     assert "rehearsal" in rollback_doc and "the rollback took" in rollback_doc
     assert "`migrate rollback --check`" in rollback_doc
-    assert "`migrate rollback --role ROLE --decided-by NAME --reason TEXT`, ROLE one of business_owner, dba" in rollback_doc
+    assert (
+        "`migrate rollback --role ROLE --decided-by NAME --reason TEXT`, ROLE one of business_owner, dba"
+        in rollback_doc
+    )
     assert "refused unless `--role` names one of business_owner, dba (migration.yml rollback.deciders)" in rollback_doc
     verification = next(x for x in rollback_doc.splitlines() if x.startswith("| verification failed | verification |"))
-    assert f"not met: the final verification of cutover run {run.run_id} passed" in verification and "; check run " in verification
+    assert (
+        f"not met: the final verification of cutover run {run.run_id} passed" in verification
+        and "; check run " in verification
+    )
     assert "| manual decision | manual |" in rollback_doc
     assert "| Client | fallback.legacy_client |  | missing: the fallback stops before writing anything" in rollback_doc
     assert "No rollback has been run on this migration" in rollback_doc
@@ -252,16 +306,29 @@ def test_documents_of_a_generic_migration_carry_its_run(shop, admin_url):
     assert "| app.basket_line | enforced | 1 foreign key, 1 not null |" in validation
     assert "| Tag | 2 | 2 |" in validation, "the cutover's final verification counts"
 
-    assert "| to_cents | macros/to_cents.sql | Float money to integer cents. | expression: SQL expression of the amount | basket_line |" in transformations
-    assert "| basket_line (target table) | models/app/basket_line.sql | table | One row per basket line. | client, shop.Basket | no model |" in transformations
+    assert (
+        "| to_cents | macros/to_cents.sql | Float money to integer cents. | expression: SQL expression of the amount | basket_line |"
+        in transformations
+    )
+    assert (
+        "| basket_line (target table) | models/app/basket_line.sql | table | One row per basket line. | client, shop.Basket | no model |"
+        in transformations
+    )
 
     assert_spreadsheet_covers_every_column(folder, tmp_path, migration.target_url, ["Client", "Basket", "Tag"])
     book = openpyxl.load_workbook(folder / "mapping.xlsx")
     prices = [r for r in sheet_rows(book, "basket_line") if r["target column"] == "price_cents"]
     assert prices[0]["legacy type"] == "double precision" and prices[0]["conversion"] == "double precision → bigint"
     assert prices[0]["implemented in"] == "models/app/basket_line.sql"
-    fates = {(r["legacy table"], r["legacy column"]): r["disposition"] for r in sheet_rows(book, "Unmapped and dropped")}
-    assert fates == {("Client", "Card"): "dropped", ("Client", "Updated"): "unmapped", ("Tag", "Code"): "unmapped", ("Tag", "Label"): "unmapped"}
+    fates = {
+        (r["legacy table"], r["legacy column"]): r["disposition"] for r in sheet_rows(book, "Unmapped and dropped")
+    }
+    assert fates == {
+        ("Client", "Card"): "dropped",
+        ("Client", "Updated"): "unmapped",
+        ("Tag", "Code"): "unmapped",
+        ("Tag", "Label"): "unmapped",
+    }
     assert {r["name"] for r in sheet_rows(book, "Approvals")} == {"Ada Lovelace", "Edgar Codd"}
     assert_no_placeholders(folder)
 
@@ -300,10 +367,15 @@ def test_documents_of_the_worked_example(tmp_path, migration, monkeypatch, admin
         assert f"| {table} |" in plan
         line = next(x for x in plan.splitlines() if x.startswith(f"| {table} |"))
         assert line.endswith(f"| {count:,} | {count:,} |"), line
-    dispositions = rows(migration.target_url, "select source_table, source_rows, migrated, merged, quarantined from quarantine.dispositions")
+    dispositions = rows(
+        migration.target_url,
+        "select source_table, source_rows, migrated, merged, quarantined from quarantine.dispositions",
+    )
     for table, total, migrated, merged, quarantined in dispositions:
-        assert (f"| {table}: rows = migrated + merged + quarantined | passed | {total:,} | "
-                f"{migrated:,} + {merged:,} + {quarantined:,} = {total:,} |") in validation
+        assert (
+            f"| {table}: rows = migrated + merged + quarantined | passed | {total:,} | "
+            f"{migrated:,} + {merged:,} + {quarantined:,} = {total:,} |"
+        ) in validation
     recommended = assessed.recommendation["strategy"]
     assert recommended and f"recommends **{recommended.replace('_', ' ')}**" in plan
     assert assessed.findings and "## Risks and mitigations" in plan and "| warning |" in plan
@@ -320,20 +392,35 @@ def test_documents_of_the_worked_example(tmp_path, migration, monkeypatch, admin
     # After the switch: the new application renames a customer, the criteria are checked, a decider falls back.
     cutover.run(config, source, target, skip_gates=True)
     with psycopg.connect(migration.target_url) as conn:
-        conn.execute("update app.customer set display_name = display_name || ' renamed' where customer_id = (select min(customer_id) from app.customer)")
+        conn.execute(
+            "update app.customer set display_name = display_name || ' renamed' where customer_id = (select min(customer_id) from app.customer)"
+        )
     rollback_criteria.evaluate(config, source, target)
-    fell_back = rollback.rollback(config, source, target, decided_by="Grace Hopper (business_owner)", reason="orders lose their lines")
+    fell_back = rollback.rollback(
+        config, source, target, decided_by="Grace Hopper (business_owner)", reason="orders lose their lines"
+    )
     assert fell_back.carried["CUSTOMER"] == {"inserted": 0, "updated": 1, "deleted": 0}
     docs.generate(config, source, target, folder)
     rollback_doc = read(folder, "rollback.md")
     assert "Fell back at " in rollback_doc
     metric = next(x for x in rollback_doc.splitlines() if x.startswith("| new orders without lines | metric |"))
     assert "≤ 0.02, measured by its SQL on the target" in metric and "; check run " in metric
-    assert "| CUSTOMER | fallback.legacy_customer | models/fallback/legacy_customer.sql | built by the model legacy_customer |" in rollback_doc
+    assert (
+        "| CUSTOMER | fallback.legacy_customer | models/fallback/legacy_customer.sql | built by the model legacy_customer |"
+        in rollback_doc
+    )
     assert "| legacy_keys | models/fallback/legacy_keys.sql |" in rollback_doc
-    assert "**What is not carried back** (the header of models/fallback/_fallback__models.yml): Not carried back: categories edited in place" in rollback_doc
+    assert (
+        "**What is not carried back** (the header of models/fallback/_fallback__models.yml): Not carried back: categories edited in place"
+        in rollback_doc
+    )
     assert f"| {fell_back.run_id} | CUSTOMER | 0 | 1 | 0 |" in rollback_doc
-    assert "| Grace Hopper (business_owner) | orders lose their lines | succeeded | 0 inserted, 1 updated, 0 deleted over 5 tables |" in rollback_doc
+    assert (
+        "| Grace Hopper (business_owner) | orders lose their lines | succeeded | 0 inserted, 1 updated, 0 deleted over 5 tables |"
+        in rollback_doc
+    )
     assert f"The fallback, in fallback run {fell_back.run_id} (succeeded): its steps took" in rollback_doc
-    assert f"fallback run {fell_back.run_id} decided by Grace Hopper (business_owner): orders lose their lines" in read(folder, "plan.md")
+    assert f"fallback run {fell_back.run_id} decided by Grace Hopper (business_owner): orders lose their lines" in read(
+        folder, "plan.md"
+    )
     assert_no_placeholders(folder)

@@ -6,6 +6,7 @@ side frozen, its changes turned into legacy rows by the reverse models (models/f
 into the frozen legacy schema, verified, the applications switched back and the source unfrozen.
 The one ledger of acknowledged writes of both applications must then hold in the legacy database.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -37,7 +38,10 @@ def worked_example(migration, tmp_path, monkeypatch):
     monkeypatch.setenv("DBT_TARGET_PATH", str(tmp_path / "dbt-target"))  # not the project's: other runs share it
     monkeypatch.setenv("DBT_LOG_PATH", str(tmp_path / "dbt-logs"))
     config = load_config(PROJECT_DIR)
-    config = dataclasses.replace(config, cutover=dataclasses.replace(config.cutover, routing_file=str(tmp_path / "routing.json"), switch_command=None))
+    config = dataclasses.replace(
+        config,
+        cutover=dataclasses.replace(config.cutover, routing_file=str(tmp_path / "routing.json"), switch_command=None),
+    )
     source, target = connections.resolve(config)
     with psycopg.connect(migration.source_url) as conn:
         seed_legacy(conn, 2_000, 11)
@@ -51,10 +55,23 @@ def test_fallback_carries_every_acknowledged_write_of_both_applications_back(wor
     ledger_path, routing = tmp_path / "ledger.jsonl", tmp_path / "routing.json"
     stop = threading.Event()
     outcome: dict = {}
-    traffic = threading.Thread(target=lambda: outcome.update(report=run_traffic(
-        source, config.source_schema, ledger_path, rate=40, duration=600, workers=3, slow_share=0.05, slow_seconds=1.0,
-        stop=stop, new_db=target, routing_file=routing,
-    )))
+    traffic = threading.Thread(
+        target=lambda: outcome.update(
+            report=run_traffic(
+                source,
+                config.source_schema,
+                ledger_path,
+                rate=40,
+                duration=600,
+                workers=3,
+                slow_share=0.05,
+                slow_seconds=1.0,
+                stop=stop,
+                new_db=target,
+                routing_file=routing,
+            )
+        )
+    )
     traffic.start()
     try:
         time.sleep(3)
@@ -90,7 +107,9 @@ def test_fallback_carries_every_acknowledged_write_of_both_applications_back(wor
 
 def test_after_the_fallback_no_rollback_is_recommended_and_reconcile_compares_what_is_comparable(worked_example):
     config, source, target, tmp_path = worked_example
-    before = run_migrate("rollback", "--check")  # no cutover yet: nothing to recommend (it exited 1, "rollback recommended")
+    before = run_migrate(
+        "rollback", "--check"
+    )  # no cutover yet: nothing to recommend (it exited 1, "rollback recommended")
     assert "no rollback to recommend: no cutover has begun" in before.stdout
     cutover.run(config, source, target, skip_gates=True)
     rollback.rollback(config, source, target, decided_by="Dana", reason="test")
@@ -101,10 +120,15 @@ def test_after_the_fallback_no_rollback_is_recommended_and_reconcile_compares_wh
     # The legacy application writes again; every level compares what is comparable and says why the rest is not.
     run_traffic(source, config.source_schema, tmp_path / "ledger.jsonl", rate=30, duration=2, workers=2)
     outcome = reconcile.reconcile(config, source, target, list(reconcile.LEVELS))
-    assert outcome.passed, [(level.level, c.name, c.detail) for level in outcome.levels for c in level.checks if c.verdict == "failed"]
+    assert outcome.passed, [
+        (level.level, c.name, c.detail) for level in outcome.levels for c in level.checks if c.verdict == "failed"
+    ]
     by_level = {level.level: level for level in outcome.levels}
     assert by_level["counts"].count("passed") == len(config.tables) and by_level["checksums"].verdict == "passed"
-    assert all(c.verdict == "not available" and "fell back" in c.detail for c in by_level["sample"].checks + by_level["rules"].checks)
+    assert all(
+        c.verdict == "not available" and "fell back" in c.detail
+        for c in by_level["sample"].checks + by_level["rules"].checks
+    )
 
 
 CRASHING_FALLBACK = """
@@ -122,11 +146,18 @@ def test_a_fallback_killed_at_a_step_resumes_and_loses_nothing(worked_example):
     config, source, target, tmp_path = worked_example
     ledger_path, routing = tmp_path / "ledger.jsonl", tmp_path / "routing.json"
     cutover.run(config, source, target, skip_gates=True)
-    report = run_traffic(source, config.source_schema, ledger_path, rate=30, duration=4, workers=2, new_db=target, start_side="new")
+    report = run_traffic(
+        source, config.source_schema, ledger_path, rate=30, duration=4, workers=2, new_db=target, start_side="new"
+    )
     assert report.by_side == {"new": report.transactions} and report.transactions > 20
     for step in ("carry_back", "switch_back"):
-        killed = subprocess.run([sys.executable, "-c", CRASHING_FALLBACK, str(routing)], cwd=PROJECT_DIR,
-                                env={**os.environ, "MIGRATE_CRASH_AT": f"fallback:{step}"}, capture_output=True, text=True)
+        killed = subprocess.run(
+            [sys.executable, "-c", CRASHING_FALLBACK, str(routing)],
+            cwd=PROJECT_DIR,
+            env={**os.environ, "MIGRATE_CRASH_AT": f"fallback:{step}"},
+            capture_output=True,
+            text=True,
+        )
         assert killed.returncode == -signal.SIGKILL, killed.stderr
     result = rollback.rollback(config, source, target, decided_by="Dana", reason="after the crashes")
     assert result.resumed and [s.name for s in result.steps if not s.skipped] == ["switch_back", "unfreeze_source"]
@@ -141,7 +172,9 @@ def test_a_rehearsal_never_runs_the_real_switch_commands(worked_example):
     config, source, target, tmp_path = worked_example
     moved = tmp_path / "applications-moved"
     command = ("sh", "-c", f"echo moved >> {moved}")
-    config = dataclasses.replace(config, cutover=dataclasses.replace(config.cutover, switch_command=command, switch_back_command=command))
+    config = dataclasses.replace(
+        config, cutover=dataclasses.replace(config.cutover, switch_command=command, switch_back_command=command)
+    )
     result = rehearse.rehearse(config, source, target)
     assert result.fallback, "the worked example has reverse models: the rehearsal falls back"
     assert not moved.exists(), "a rehearsal ran a real switch command"

@@ -11,6 +11,7 @@ composite type, an array of an enum), and OIDs differ between the databases: tho
 compared by their text output under fixed settings instead (COMPARED_AS_TEXT). A server built
 without libxml (the embedded PostgreSQL 16) can hold no xml value: there the matrix has no xml column.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -53,17 +54,33 @@ MATRIX = [
     ("jb_string", "jsonb", """'"null"'""", "'[]'", "'null'"),
     ("by", "bytea", "decode('00ff5c2722', 'hex')", "''::bytea", "decode('00ff5c272200', 'hex')"),
     ("arr_i", "integer[]", "'[0:2]={1,NULL,3}'", "'{}'", "'{1,NULL,3}'"),
-    ("arr_t", "text[]", """array['NULL', null, '', 'a,b', '{x}', '"q"', E'back\\\\slash']""", "'{NULL}'",
-     """array[null, null, '', 'a,b', '{x}', '"q"', E'back\\\\slash']"""),
+    (
+        "arr_t",
+        "text[]",
+        """array['NULL', null, '', 'a,b', '{x}', '"q"', E'back\\\\slash']""",
+        "'{NULL}'",
+        """array[null, null, '', 'a,b', '{x}', '"q"', E'back\\\\slash']""",
+    ),
     ("arr_f", "double precision[]", "'{-0,NaN,Infinity,1e-320}'", "'[-1:-1]={-Infinity}'", "'{0,NaN,Infinity,1e-320}'"),
     ("arr_2d", "integer[]", "'{{1,2},{3,4}}'", "'[0:1][5:6]={{1,NULL},{NULL,4}}'", "'{1,2,3,4}'"),
     ("comp", '"Fid".pair', """row(1, 'x,y"z', '-0')""", "row(null, null, null)", """row(1, 'x,y"z', '0')"""),
-    ("comp_arr", '"Fid".pair[]', "array[row(null, null, null), row(2, '', 'NaN')]::\"Fid\".pair[]", "'{}'",
-     "array[null, row(2, '', 'NaN')::\"Fid\".pair]"),
+    (
+        "comp_arr",
+        '"Fid".pair[]',
+        "array[row(null, null, null), row(2, '', 'NaN')]::\"Fid\".pair[]",
+        "'{}'",
+        "array[null, row(2, '', 'NaN')::\"Fid\".pair]",
+    ),
     ("dom", '"Fid".positive', "1.10", "1e-100", "1.1"),
     ("dom_t", '"Fid".short_text', "'short'", "''", "'short '"),
     ("en", '"Fid".mood', "'happy ☺'", "'with \"quote\", comma'", "'ok'"),
-    ("en_arr", '"Fid".mood[]', """array['sad', 'with "quote", comma']::"Fid".mood[]""", "'{}'", "array['sad']::\"Fid\".mood[]"),
+    (
+        "en_arr",
+        '"Fid".mood[]',
+        """array['sad', 'with "quote", comma']::"Fid".mood[]""",
+        "'{}'",
+        "array['sad']::\"Fid\".mood[]",
+    ),
     ("rng", "int4range", "'[1,10)'", "'empty'", "'[1,11)'"),
     ("nrng", "numrange", "'(,1.50]'", "'[-0.0,0.00]'", "'(,1.5]'"),
     ("tsrng", "tstzrange", "'[2000-01-01 00:00:00+00,infinity)'", "'empty'", "'[2000-01-01 00:00:00+00,infinity]'"),
@@ -71,7 +88,13 @@ MATRIX = [
     ("iv", "interval", "'1 mon 2 days -03:04:05.000006'", "'-1 year -2 mons +3 days'", "'32 days -03:04:05.000006'"),
     ("iv_day", "interval", "'24:00:00'", "'-178000000 years'", "'1 day'"),
     ("ts", "timestamp", "'4713-01-01 00:00:00 BC'", "'infinity'", "'4713-01-01 00:00:00.000001 BC'"),
-    ("tstz", "timestamptz", "'2000-06-01 12:34:56.789012+05:45'", "'0044-03-15 12:00:00+00 BC'", "'2000-06-01 12:34:56.789013+05:45'"),
+    (
+        "tstz",
+        "timestamptz",
+        "'2000-06-01 12:34:56.789012+05:45'",
+        "'0044-03-15 12:00:00+00 BC'",
+        "'2000-06-01 12:34:56.789013+05:45'",
+    ),
     ("tstz_inf", "timestamptz", "'infinity'", "'-infinity'", "'-infinity'"),
     ("ts3", "timestamp(3)", "'2000-01-01 12:00:00.123'", "'294276-12-31 23:59:59'", "'2000-01-01 12:00:00.124'"),
     ("d", "date", "'infinity'", "'4713-01-01 BC'", "'5874897-12-31'"),
@@ -84,7 +107,13 @@ MATRIX = [
     ("net", "cidr", "'10.0.0.0/8'", "'::/0'", "'10.0.0.0/16'"),
     ("mac", "macaddr", "'08:00:2b:01:02:03'", "'ff:ff:ff:ff:ff:ff'", "'08:00:2b:01:02:04'"),
     ("mac8", "macaddr8", "'08:00:2b:01:02:03:04:05'", "'00:00:00:00:00:00:00:00'", "'08:00:2b:01:02:03:04:06'"),
-    ("u", "uuid", "'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11'", "'00000000-0000-0000-0000-000000000000'", "'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a12'"),
+    (
+        "u",
+        "uuid",
+        "'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11'",
+        "'00000000-0000-0000-0000-000000000000'",
+        "'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a12'",
+    ),
     ("x", "xml", """'<a b="1">text &amp; more</a>'""", "'<!DOCTYPE a><a/>'", """'<a  b="1">text &amp; more</a>'"""),
     ("tsv", "tsvector", "'a:1A fat:2B,4C cat:5D'", "''", "'a:1A fat:2B,4C cat:5C'"),
     ("tsq", "tsquery", "'fat & (rat | cat) <-> !dog'", "'!a'", "'fat & (rat | cat) <2> !dog'"),
@@ -95,8 +124,13 @@ MATRIX = [
     ("pth", "path", "'[(0,0),(1,1),(2,0)]'", "'((0,0))'", "'((0,0),(1,1),(2,0))'"),
     ("pg", "polygon", "'((0,0),(1,1),(1,0))'", "'((0,0))'", "'((1,1),(1,0),(0,0))'"),
     ("cr", "circle", "'<(0,0),1.5>'", "'<(-0,0),0>'", "'<(0,0),1.5000000000000002>'"),
-    ("txt", "text", r"E'tab\there\nnew line \u00e9 \U0001F600 \u200b\ufeff\u202e \U0010FFFF \uFFFE end'", "''",
-     r"E'tab\there\nnew line \u00e9 \U0001F600 \ufeff\u202e \U0010FFFF \uFFFE end'"),
+    (
+        "txt",
+        "text",
+        r"E'tab\there\nnew line \u00e9 \U0001F600 \u200b\ufeff\u202e \U0010FFFF \uFFFE end'",
+        "''",
+        r"E'tab\there\nnew line \u00e9 \U0001F600 \ufeff\u202e \U0010FFFF \uFFFE end'",
+    ),
     ("vc", "varchar(20)", "'varchar  '", "''", "'varchar '"),
     ("ch", "char(5)", "'ab'", "''", "'ac'"),
     ("nm", "name", "'a name'", "''", "'a Name'"),
@@ -108,8 +142,17 @@ COMPARED_AS_TEXT = {"comp_arr", "en_arr"}
 TEXT_SETTINGS = {"extra_float_digits": "3", "DateStyle": "ISO, YMD", "IntervalStyle": "postgres", "TimeZone": "UTC"}
 
 # Values that look like NULL but are not, and a row of SQL NULLs beside them.
-LOOK_ALIKES = {"jb": "'\"null\"'", "jb_string": "'null'", "js": "'null'", "txt": "'NULL'", "arr_t": "'{\"NULL\"}'",
-               "comp": "'(,\"\",)'", "vc": "'NULL'", "x": "xmlparse(content 'NULL')", "by": "'NULL'::bytea"}
+LOOK_ALIKES = {
+    "jb": "'\"null\"'",
+    "jb_string": "'null'",
+    "js": "'null'",
+    "txt": "'NULL'",
+    "arr_t": "'{\"NULL\"}'",
+    "comp": "'(,\"\",)'",
+    "vc": "'NULL'",
+    "x": "xmlparse(content 'NULL')",
+    "by": "'NULL'::bytea",
+}
 EVERY_CODE_POINT = "(select string_agg(chr(c), '') from generate_series(1, 1114111) c where c < 55296 or c > 57343)"
 
 # The legacy application's odd sessions, which also parse xml as documents.
@@ -188,7 +231,9 @@ def matrix(tmp_path, migration, monkeypatch) -> Matrix:
         with psycopg.connect(url, autocommit=True) as conn:
             conn.execute(TYPES)
     with psycopg.connect(migration.source_url, autocommit=True) as conn:
-        conn.execute(f'create table "Fid"."Matrix" (id integer primary key, {", ".join(f"{c} {t}" for c, t, *_ in entries)})')
+        conn.execute(
+            f'create table "Fid"."Matrix" (id integer primary key, {", ".join(f"{c} {t}" for c, t, *_ in entries)})'
+        )
     config = load_config(tmp_path)
     source = Database("source", migration.source_url, "MIGRATE_SOURCE_URL", False)
     target = Database("target", migration.target_url, "MIGRATE_TARGET_URL", False)
@@ -214,7 +259,9 @@ def assert_landing_exact(matrix: Matrix) -> None:
     assert [row[0] for row in landed] == [row[0] for row in source], "the same keys"
     differing = [
         (int.from_bytes(s[0], "big"), column)
-        for s, t in zip(source, landed) for column, a, b in zip(["id", *matrix.columns], s, t) if a != b
+        for s, t in zip(source, landed)
+        for column, a, b in zip(["id", *matrix.columns], s, t)
+        if a != b
     ]
     assert differing == [], "values that landed other than the source holds them (key, column)"
 
@@ -255,5 +302,7 @@ def test_checksums_find_every_corrupted_matrix_value_with_its_key_and_column(mat
         if found != [("changed", ("1",), (column,))]:
             missed.append((column, found))
         with psycopg.connect(matrix.migration.target_url, autocommit=True) as conn:
-            conn.execute(f'update landing."Matrix" m set {column} = o.{column} from landing_original o where m.id = 1 and o.id = 1')
+            conn.execute(
+                f'update landing."Matrix" m set {column} = o.{column} from landing_original o where m.id = 1 and o.id = 1'
+            )
     assert missed == [], "corruptions the checksum level did not find with their key and column alone"

@@ -1,4 +1,5 @@
 """The write freeze waits for writers in flight, then refuses every write, and lifts cleanly."""
+
 from __future__ import annotations
 
 import threading
@@ -34,7 +35,9 @@ def test_freeze_waits_for_the_writer_in_flight_then_refuses_writes(shop):
     in_flight.close()
     thread.join()
     assert done["frozen"].waited_seconds >= 0.5
-    assert rows(migration.source_url, """select "Name" from "Shop"."Client" where "Id" = 1""") == [("committed during the freeze",)]
+    assert rows(migration.source_url, """select "Name" from "Shop"."Client" where "Id" = 1""") == [
+        ("committed during the freeze",)
+    ]
 
     with psycopg.connect(migration.source_url, autocommit=True) as conn:
         with pytest.raises(psycopg.errors.ReadOnlySqlTransaction, match="frozen for the migration"):
@@ -83,9 +86,12 @@ def test_drain_timeout_ends_the_write_transactions_still_open_and_nothing_they_w
 
 
 def _privileges(url: str, role: str) -> list[tuple]:
-    return rows(url, f"""select c.relname, a.privilege_type, a.is_grantable from pg_class c
+    return rows(
+        url,
+        f"""select c.relname, a.privilege_type, a.is_grantable from pg_class c
                          join pg_namespace n on n.oid = c.relnamespace, aclexplode(c.relacl) a
-                         where n.nspname = 'Shop' and a.grantee = '{role}'::regrole order by 1, 2""")
+                         where n.nspname = 'Shop' and a.grantee = '{role}'::regrole order by 1, 2""",
+    )
 
 
 def test_an_application_session_that_declares_itself_the_migrations_writer_is_still_refused(shop, legacy_role):
@@ -98,10 +104,15 @@ def test_an_application_session_that_declares_itself_the_migrations_writer_is_st
             app.execute("""insert into "Shop"."Tag" values ('z', 'past the freeze')""")
         with pytest.raises(psycopg.errors.InsufficientPrivilege):
             app.execute("select * from _migrate.freeze_secret")  # the harness's secret is not the application's to read
-    with psycopg.connect(migration.source_url) as harness, psycopg.connect(migration.source_url, autocommit=True) as watcher:
+    with (
+        psycopg.connect(migration.source_url) as harness,
+        psycopg.connect(migration.source_url, autocommit=True) as watcher,
+    ):
         freeze.declare_writer(harness)  # the harness's own session passes
         (secret,) = watcher.execute("select secret from _migrate.freeze_secret").fetchone()
-        (text,) = watcher.execute("select query from pg_stat_activity where pid = %s", (harness.info.backend_pid,)).fetchone()
+        (text,) = watcher.execute(
+            "select query from pg_stat_activity where pid = %s", (harness.info.backend_pid,)
+        ).fetchone()
         assert secret not in text, "the secret travels as a bound parameter, never in the query text"
         harness.execute("""insert into "Shop"."Tag" values ('y', 'carried back')""")
         harness.commit()
@@ -113,8 +124,14 @@ def test_the_freeze_revokes_the_legacy_roles_writes_and_unfreeze_grants_back_exa
     before = _privileges(migration.source_url, legacy_role)
     with psycopg.connect(migration.source_url) as conn:
         frozen = freeze.freeze(conn, "Shop", TABLES, legacy_role=legacy_role)
-    assert sorted(frozen.revoked) == ["Basket: DELETE, INSERT, UPDATE", "Client: DELETE, INSERT, UPDATE", "Tag: DELETE, INSERT, TRUNCATE, UPDATE"]
-    assert _privileges(migration.source_url, legacy_role) == [(t, "SELECT", False) for t in sorted(TABLES)], "reads go on"
+    assert sorted(frozen.revoked) == [
+        "Basket: DELETE, INSERT, UPDATE",
+        "Client: DELETE, INSERT, UPDATE",
+        "Tag: DELETE, INSERT, TRUNCATE, UPDATE",
+    ]
+    assert _privileges(migration.source_url, legacy_role) == [(t, "SELECT", False) for t in sorted(TABLES)], (
+        "reads go on"
+    )
     with psycopg.connect(migration.source_url) as conn:
         again = freeze.freeze(conn, "Shop", TABLES, legacy_role=legacy_role)  # a resumed cutover: the record is kept
         assert again.revoked == frozen.revoked

@@ -1,6 +1,8 @@
 """Load and sync on a schema the harness has never seen: exact copies, masks, no lost change."""
+
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -17,6 +19,7 @@ from tests.conftest import PROJECT_DIR
 from tests.integration.conftest import CONFIG, landing_state, rows, source_state
 
 pytestmark = pytest.mark.integration
+
 
 def test_load_copies_every_table_exactly_with_masks(shop):
     config, source, target, migration, _ = shop
@@ -70,7 +73,10 @@ def test_load_returns_keys_columns_and_statistics_in_place(shop):
     for name, (has_key, our_columns, has_statistics, _) in shape.items():
         assert has_key and our_columns == 2 and has_statistics, name
     assert shape["Tag"][3], "a table copied in one range is written frozen"
-    (synced,) = rows(migration.target_url, 'select count(distinct _migrate_synced_at) from landing."Client" where not _migrate_deleted')[0]
+    (synced,) = rows(
+        migration.target_url,
+        'select count(distinct _migrate_synced_at) from landing."Client" where not _migrate_deleted',
+    )[0]
     assert synced == 1, "loaded rows share the time their table was finished"
 
 
@@ -118,7 +124,7 @@ def test_change_made_during_load_is_applied_exactly_once(shop):
     writer = psycopg.connect(migration.source_url)
     result = {}
     try:
-        writer.execute('select 1')  # trigger install waits only for writers of the tables
+        writer.execute("select 1")  # trigger install waits only for writers of the tables
         import threading
 
         thread = threading.Thread(target=lambda: result.update(r=load.load(config, source, target, range_rows=1000)))
@@ -148,20 +154,25 @@ def test_table_without_key_is_refused_unless_named(shop):
 def test_killed_load_resumes_copying_only_unfinished_ranges(shop):
     config, source, target, migration, tmp_path = shop
     with psycopg.connect(migration.source_url, autocommit=True) as conn:
-        conn.execute("""insert into "Shop"."Client" select i, repeat('x', 500), null, null from generate_series(5001, 300000) i""")
+        conn.execute(
+            """insert into "Shop"."Client" select i, repeat('x', 500), null, null from generate_series(5001, 300000) i"""
+        )
     env = {**os.environ, "MIGRATE_PROJECT_DIR": str(tmp_path)}
     proc = subprocess.Popen(
         [sys.executable, "-m", "harness.cli", "load", "--no-build", "--jobs", "1", "--range-rows", "2000"],
-        cwd=PROJECT_DIR, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        cwd=PROJECT_DIR,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
     )
     done_before_kill = 0
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and done_before_kill < 5:
         time.sleep(0.05)
-        try:
-            done_before_kill = rows(migration.target_url, "select count(*) from migrate_control.load_ranges where done")[0][0]
-        except psycopg.Error:
-            pass
+        with contextlib.suppress(psycopg.Error):
+            done_before_kill = rows(
+                migration.target_url, "select count(*) from migrate_control.load_ranges where done"
+            )[0][0]
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
     assert done_before_kill >= 5, proc.stderr.read().decode()
@@ -184,8 +195,13 @@ def test_follow_retries_a_source_that_drops_away_and_skips_nothing(shop, admin_u
 
     follower = threading.Thread(
         target=lambda: sync.follow(
-            config, source, target, interval=0.1, run_dbt=False,
-            until=lambda: time.monotonic() > deadline, on_retry=lambda cause, wait: retries.append((cause, wait)),
+            config,
+            source,
+            target,
+            interval=0.1,
+            run_dbt=False,
+            until=lambda: time.monotonic() > deadline,
+            on_retry=lambda cause, wait: retries.append((cause, wait)),
         )
     )
     follower.start()
@@ -194,7 +210,10 @@ def test_follow_retries_a_source_that_drops_away_and_skips_nothing(shop, admin_u
     time.sleep(0.5)
     with psycopg.connect(admin_url, autocommit=True) as admin:
         admin.execute(f'alter database "{source.name}" allow_connections false')
-        admin.execute("select pg_terminate_backend(pid) from pg_stat_activity where datname = %s and pid <> pg_backend_pid()", (source.name,))
+        admin.execute(
+            "select pg_terminate_backend(pid) from pg_stat_activity where datname = %s and pid <> pg_backend_pid()",
+            (source.name,),
+        )
         time.sleep(2.0)
         admin.execute(f'alter database "{source.name}" allow_connections true')
     with psycopg.connect(migration.source_url, autocommit=True) as conn:

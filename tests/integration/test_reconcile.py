@@ -1,5 +1,6 @@
 """Reconciliation on a schema the harness has never seen: exact copies pass, every kind of
 difference is located with its key and column, masks and live writes raise no false alarm."""
+
 from __future__ import annotations
 
 import json
@@ -38,7 +39,9 @@ def by_table(results: list[checksums.TableComparison]) -> dict[str, checksums.Ta
 @pytest.mark.parametrize("mask", ["last4", "hash", "null"])
 def test_identical_tables_pass_with_masked_column_compared_through_its_mask(shop, mask):
     config, source, target, _, tmp_path = shop
-    (tmp_path / "migration.yml").write_text(CONFIG.replace("Card: last4", f"Card: '{mask}'"))  # quoted: YAML reads null as None
+    (tmp_path / "migration.yml").write_text(
+        CONFIG.replace("Card: last4", f"Card: '{mask}'")
+    )  # quoted: YAML reads null as None
     config = load_config(tmp_path)
     load.load(config, source, target, range_rows=2000)
     results = by_table(checksums.compare(config, source, target))
@@ -62,7 +65,10 @@ def test_changed_missing_and_extra_rows_in_landing_are_located_with_key_and_colu
         checksums.RowDifference("changed", ("77",), ("Name",)),
     ]
     assert results["Basket"].differences == [checksums.RowDifference("missing", ("5", "2"))]
-    assert results["Tag"].differences == [checksums.RowDifference("missing", ("a",)), checksums.RowDifference("extra", ("zz",))]
+    assert results["Tag"].differences == [
+        checksums.RowDifference("missing", ("a",)),
+        checksums.RowDifference("extra", ("zz",)),
+    ]
 
 
 def test_rows_are_located_through_sub_buckets_in_key_ranges_and_hash_buckets(loaded, monkeypatch):
@@ -91,11 +97,17 @@ def test_rows_are_located_through_sub_buckets_in_key_ranges_and_hash_buckets(loa
     monkeypatch.setattr(checksums, "FETCH_ROWS", 50)
     results = by_table(checksums.compare(config, source, target))
     assert [(d.kind, d.key, d.columns) for d in results["Client"].differences] == [
-        ("changed", ("17",), ("Name",)), ("missing", ("1234",), ()), ("changed", ("2500",), ("Name",)), ("changed", ("4999",), ("Name",)),
+        ("changed", ("17",), ("Name",)),
+        ("missing", ("1234",), ()),
+        ("changed", ("2500",), ("Name",)),
+        ("changed", ("4999",), ("Name",)),
     ]
     assert results["Word"].segments == 8, "a text key is cut into hash buckets"
     assert [(d.key, d.columns) for d in results["Word"].differences] == [
-        (("w1",), ("Flag",)), (("w11",), ("J",)), (("w4000",), ("Flag",)), (("w77",), ("F",))
+        (("w1",), ("Flag",)),
+        (("w11",), ("J",)),
+        (("w4000",), ("Flag",)),
+        (("w77",), ("F",)),
     ]
     assert any("P has type point" in note for note in results["Word"].notes), "an unknown type is named"
 
@@ -112,10 +124,13 @@ def test_sync_once_up_to_an_exported_snapshot_applies_exactly_what_it_sees(loade
     finally:
         holder.close()
     assert batch.changes == 1
-    assert rows(migration.target_url, """select "Id", "Name" from landing."Client" where "Id" in (1, 2) order by 1""") == [
-        (1, "before the snapshot"), (2, "client 2")]
+    assert rows(
+        migration.target_url, """select "Id", "Name" from landing."Client" where "Id" in (1, 2) order by 1"""
+    ) == [(1, "before the snapshot"), (2, "client 2")]
     assert sync.sync_once(config, source, target).changes == 1, "the later change comes with the next batch"
-    assert rows(migration.target_url, """select "Name" from landing."Client" where "Id" = 2""") == [("after the snapshot",)]
+    assert rows(migration.target_url, """select "Name" from landing."Client" where "Id" = 2""") == [
+        ("after the snapshot",)
+    ]
 
 
 def test_a_sync_batch_waits_while_sync_is_paused_and_stamps_its_rows_after(loaded):
@@ -130,9 +145,13 @@ def test_a_sync_batch_waits_while_sync_is_paused_and_stamps_its_rows_after(loade
         (released_at,) = pause.conn.execute("select clock_timestamp()").fetchone()
     worker.join(timeout=30)
     assert done.is_set()
-    (name, synced_at), = rows(migration.target_url, """select "Name", "_migrate_synced_at" from landing."Client" where "Id" = 1""")
+    ((name, synced_at),) = rows(
+        migration.target_url, """select "Name", "_migrate_synced_at" from landing."Client" where "Id" = 1"""
+    )
     assert name == "waiting"
-    assert synced_at > released_at, "rows a waiting batch brings are stamped after the pause, never inside a reconciled period"
+    assert synced_at > released_at, (
+        "rows a waiting batch brings are stamped after the pause, never inside a reconciled period"
+    )
 
 
 def test_reconcile_under_concurrent_writes_reports_no_false_mismatch(loaded):
@@ -146,9 +165,17 @@ def test_reconcile_under_concurrent_writes_reports_no_false_mismatch(loaded):
         with psycopg.connect(migration.source_url) as conn:
             while not stop.is_set():
                 next_id += 1
-                conn.execute("""insert into "Shop"."Client" values (%s, 'live', '4111 1111 1111 1111', now())""", (next_id,))
-                conn.execute("""update "Shop"."Client" set "Name" = 'edited ' || %s where "Id" = %s""", (next_id, rng.randint(1, 5000)))
-                conn.execute("""delete from "Shop"."Basket" where "ClientId" = %s and "Line" = %s""", (rng.randint(1, 2000), rng.randint(1, 3)))
+                conn.execute(
+                    """insert into "Shop"."Client" values (%s, 'live', '4111 1111 1111 1111', now())""", (next_id,)
+                )
+                conn.execute(
+                    """update "Shop"."Client" set "Name" = 'edited ' || %s where "Id" = %s""",
+                    (next_id, rng.randint(1, 5000)),
+                )
+                conn.execute(
+                    """delete from "Shop"."Basket" where "ClientId" = %s and "Line" = %s""",
+                    (rng.randint(1, 2000), rng.randint(1, 3)),
+                )
                 time.sleep(rng.random() * 0.02)  # a transaction held open while others commit
                 conn.commit()
                 written.append(next_id)
@@ -163,7 +190,9 @@ def test_reconcile_under_concurrent_writes_reports_no_false_mismatch(loaded):
         writer.join()
     assert len(written) > 20, "the source must have been written during the comparisons"
     for outcome in outcomes:
-        failed = [(level.level, c.name, c.detail) for level in outcome.levels for c in level.checks if c.verdict == "failed"]
+        failed = [
+            (level.level, c.name, c.detail) for level in outcome.levels for c in level.checks if c.verdict == "failed"
+        ]
         assert outcome.passed, failed
     assert sum(o.point.changes_applied for o in outcomes) > 0, "landing was brought to each snapshot by sync"
 
@@ -187,7 +216,9 @@ def test_disposition_accounting_checks_every_table_exactly(loaded):
 
 def test_cli_levels_from_migration_yml_exit_codes_reports_and_stored_verdicts(loaded):
     _, _, _, migration, tmp_path = loaded
-    (tmp_path / "migration.yml").write_text(CONFIG + """
+    (tmp_path / "migration.yml").write_text(
+        CONFIG
+        + """
 reconcile:
   rules:
     - name: baskets per client bucket
@@ -199,7 +230,8 @@ reconcile:
     - {name: clients landed, sql: 'select count(*) from landing."Client"', expect: 5000}
     - {name: tags, sql: 'select * from landing."Tag"', expect: {rows: 2}}
     - {name: a command, command: [python3, -c, "print('ok')"], expect: {exit_code: 0, contains: ok}}
-""")
+"""
+    )
     env = {**migration.env, "MIGRATE_PROJECT_DIR": str(tmp_path)}
     passed = run_migrate("reconcile", "--level", "counts,checksums,rules,performance,smoke", env=env)
     assert "reconciliation passed" in passed.stdout
@@ -209,16 +241,25 @@ reconcile:
     assert html.index("<table>") < html.index("<h2>"), "the status table comes before the details"
 
     (tmp_path / "migration.yml").write_text(
-        (tmp_path / "migration.yml").read_text().replace("p95_ms: 500", "p95_ms: 0.0001").replace("expect: 5000", "expect: 4999")
+        (tmp_path / "migration.yml")
+        .read_text()
+        .replace("p95_ms: 500", "p95_ms: 0.0001")
+        .replace("expect: 5000", "expect: 4999")
     )
     failed = run_migrate("reconcile", "--level", "performance,smoke", env=env, expect=1)
     assert "client by key — p95" in failed.stderr and "exceeds the limit" in failed.stderr
     assert "reconciliation failed at level(s) performance, smoke" in failed.stderr
-    stored = rows(migration.target_url, """
+    stored = rows(
+        migration.target_url,
+        """
         select r.status, v.level, v.check_name, v.verdict, v.target_value from migrate_control.reconcile_runs r
         join migrate_control.reconcile_verdicts v using (reconcile_id)
-        where r.reconcile_id = (select max(reconcile_id) from migrate_control.reconcile_runs) and v.verdict = 'failed' order by 2, 3""")
-    assert stored == [("failed", "performance", "client by key", "failed", stored[0][4]), ("failed", "smoke", "clients landed", "failed", "5000")]
+        where r.reconcile_id = (select max(reconcile_id) from migrate_control.reconcile_runs) and v.verdict = 'failed' order by 2, 3""",
+    )
+    assert stored == [
+        ("failed", "performance", "client by key", "failed", stored[0][4]),
+        ("failed", "smoke", "clients landed", "failed", "5000"),
+    ]
     run_migrate("reconcile", "--level", "sizes", env=env, expect=2)
 
 
@@ -228,12 +269,19 @@ def test_table_without_key_gets_a_clear_line_and_the_others_are_still_compared(l
     (tmp_path / "migration.yml").write_text(CONFIG.replace("  Tag: {}\n", "  Tag: {}\n  Log: {}\n"))
     env = {**migration.env, "MIGRATE_PROJECT_DIR": str(tmp_path)}
     result = run_migrate("reconcile", "--level", "checksums", env=env, expect=1)
-    assert 'checksums: Log: source = landing — table "Shop"."Log" has no primary key: name one under tables.Log.key' in result.stderr
+    assert (
+        'checksums: Log: source = landing — table "Shop"."Log" has no primary key: name one under tables.Log.key'
+        in result.stderr
+    )
     assert "Traceback" not in result.stderr
     report = json.loads((tmp_path / "reports" / "reconciliation" / "latest" / "reconciliation.json").read_text())
     verdicts = {c["name"]: c["verdict"] for c in report["levels"][0]["checks"]}
-    assert verdicts == {"Client: source = landing": "passed", "Basket: source = landing": "passed", "Tag: source = landing": "passed",
-                        "Log: source = landing": "failed"}
+    assert verdicts == {
+        "Client: source = landing": "passed",
+        "Basket: source = landing": "passed",
+        "Tag: source = landing": "passed",
+        "Log: source = landing": "failed",
+    }
 
 
 APP = """
@@ -249,13 +297,26 @@ def manifest(expected_name: str) -> dict:
         "metadata": {"project_name": "shop"},
         "nodes": {
             "model.shop.client": {
-                "resource_type": "model", "name": "client", "alias": "client", "schema": "app", "fqn": ["shop", "app", "client"],
-                "path": "app/client.sql", "config": {"materialized": "table", "meta": {}},
+                "resource_type": "model",
+                "name": "client",
+                "alias": "client",
+                "schema": "app",
+                "fqn": ["shop", "app", "client"],
+                "path": "app/client.sql",
+                "config": {"materialized": "table", "meta": {}},
                 "meta": {"source_table": "Client", "source_join": 'client.legacy_id = "Client"."Id"'},
                 "columns": {
-                    "client_id": {"name": "client_id", "data_type": "bigint", "meta": {"expected_sql": '"Client"."Id" + 1000'}},
+                    "client_id": {
+                        "name": "client_id",
+                        "data_type": "bigint",
+                        "meta": {"expected_sql": '"Client"."Id" + 1000'},
+                    },
                     "name": {"name": "name", "data_type": "text", "meta": {"expected_sql": expected_name}},
-                    "card_last4": {"name": "card_last4", "data_type": "char(4)", "meta": {"expected_sql": '"Client"."Card"'}},
+                    "card_last4": {
+                        "name": "card_last4",
+                        "data_type": "char(4)",
+                        "meta": {"expected_sql": '"Client"."Card"'},
+                    },
                     "legacy_id": {"name": "legacy_id", "data_type": "integer", "meta": {"source": ["Client.Id"]}},
                 },
             },
@@ -293,4 +354,6 @@ def test_sample_level_names_a_failing_expected_sql_and_compares_the_rest(loaded)
     result = reconcile.reconcile(config, source, target, ["sample"])
     (check,) = result.levels[0].checks
     assert check.verdict == "passed" and check.data["compared"] == ["client_id", "card_last4"]
-    assert any("expected_sql of app.client.name fails" in note and "NoSuchColumn" in note for note in result.levels[0].notes)
+    assert any(
+        "expected_sql of app.client.name fails" in note and "NoSuchColumn" in note for note in result.levels[0].notes
+    )

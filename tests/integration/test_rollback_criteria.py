@@ -1,8 +1,9 @@
 """The rollback criteria after the switch, each met and not met on real figures; `rollback --check`
 changes nothing; only a decider may roll back."""
+
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import psycopg
 import pytest
@@ -34,14 +35,16 @@ def project(shop):
     (tmp_path / "migration.yml").write_text(CONFIG + ROLLBACK)
     with psycopg.connect(migration.target_url, autocommit=True) as conn:
         # The new application's request log: the error rate criterion reads it.
-        conn.execute("create schema ops; create table ops.requests (id int generated always as identity, failed boolean not null)")
+        conn.execute(
+            "create schema ops; create table ops.requests (id int generated always as identity, failed boolean not null)"
+        )
     env = {**migration.env, "MIGRATE_PROJECT_DIR": str(tmp_path)}
     return load_config(tmp_path), source, target, migration, env
 
 
 def switched(target_url: str, schema: str = "migrate_control") -> None:
     """The phase a finished cutover leaves (the cutover itself is tested in test_cutover.py)."""
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     with psycopg.connect(target_url, autocommit=True) as conn:
         control.ensure(conn, schema)
         control.set_phase(conn, schema, "switched", switched_at=now, rollback_window_ends=now + timedelta(hours=72))
@@ -100,7 +103,11 @@ def test_a_reconcile_before_the_switch_does_not_count(project):
     assert found["verification failed"].figure == "no verification since the switch"
     assert found["data loss found"].state == "cannot tell"
     no_requests = found["error rate"]
-    assert (no_requests.state, no_requests.limit, no_requests.detail) == ("cannot tell", "≤ 0.02", "failed: division by zero")
+    assert (no_requests.state, no_requests.limit, no_requests.detail) == (
+        "cannot tell",
+        "≤ 0.02",
+        "failed: division by zero",
+    )
 
 
 def test_an_error_rate_over_its_limit_recommends_a_rollback_and_check_changes_nothing(project):
@@ -119,28 +126,44 @@ def test_an_error_rate_over_its_limit_recommends_a_rollback_and_check_changes_no
 
     assert rows(migration.target_url, "select phase, changed_at from migrate_control.migration_state") == before
     assert rows(migration.target_url, "select command, status from migrate_control.runs order by run_id") == [
-        ("rollback check", "succeeded"), ("rollback check", "succeeded")]
-    assert rows(migration.target_url, "select run_id, state, figure, threshold from migrate_control.rollback_checks where criterion = 'error rate' order by run_id") == [
-        (1, "not met", "0.005", "≤ 0.02"), (2, "met", "0.05", "≤ 0.02")]
+        ("rollback check", "succeeded"),
+        ("rollback check", "succeeded"),
+    ]
+    assert rows(
+        migration.target_url,
+        "select run_id, state, figure, threshold from migrate_control.rollback_checks where criterion = 'error rate' order by run_id",
+    ) == [(1, "not met", "0.005", "≤ 0.02"), (2, "met", "0.05", "≤ 0.02")]
 
 
 def test_a_metric_command_prints_its_figure(project, tmp_path):
     config, source, target, migration, env = project
     switched(migration.target_url)
-    text = CONFIG + ROLLBACK + "    - {name: queue depth, kind: metric, command: [sh, -c, 'echo checking; echo 250'], max: 100}\n"
+    text = (
+        CONFIG
+        + ROLLBACK
+        + "    - {name: queue depth, kind: metric, command: [sh, -c, 'echo checking; echo 250'], max: 100}\n"
+    )
     (config.project_dir / "migration.yml").write_text(text)
     found = by_name(rollback_criteria.evaluate(load_config(config.project_dir), source, target))
-    assert (found["queue depth"].state, found["queue depth"].figure, found["queue depth"].limit) == ("met", "250", "≤ 100")
+    assert (found["queue depth"].state, found["queue depth"].figure, found["queue depth"].limit) == (
+        "met",
+        "250",
+        "≤ 100",
+    )
 
 
 def test_latency_is_measured_now_against_the_performance_limits(project):
     config, source, target, migration, env = project
     switched(migration.target_url)
-    slow = CONFIG + ROLLBACK + """    - {name: latency, kind: latency}
+    slow = (
+        CONFIG
+        + ROLLBACK
+        + """    - {name: latency, kind: latency}
 reconcile:
   performance_queries:
     - {name: sleepy read, sql: select pg_sleep(0.02), p95_ms: 5, runs: 3}
 """
+    )
     (config.project_dir / "migration.yml").write_text(slow)
     found = by_name(rollback_criteria.evaluate(load_config(config.project_dir), source, target))["latency"]
     assert found.state == "met"
@@ -154,7 +177,9 @@ reconcile:
 
 def test_a_manual_decision_counts_only_from_a_decider_after_the_switch(project):
     config, source, target, migration, env = project
-    approvals.approve(config, target, "rollback", "business_owner", "Bea", "rollback procedure reviewed")  # before: a sign-off of the plan
+    approvals.approve(
+        config, target, "rollback", "business_owner", "Bea", "rollback procedure reviewed"
+    )  # before: a sign-off of the plan
     switched(migration.target_url)
     approvals.approve(config, target, "rollback", "dba", "Dana", "I want out")
     manual = by_name(rollback_criteria.evaluate(config, source, target))["manual decision"]
@@ -164,18 +189,24 @@ def test_a_manual_decision_counts_only_from_a_decider_after_the_switch(project):
     approvals.approve(config, target, "rollback", "business_owner", "Bea", "orders are failing")
     manual = by_name(rollback_criteria.evaluate(config, source, target))["manual decision"]
     assert manual.state == "met"
-    assert manual.figure.startswith("Bea (business_owner) decided at") and manual.figure.endswith(": orders are failing")
+    assert manual.figure.startswith("Bea (business_owner) decided at") and manual.figure.endswith(
+        ": orders are failing"
+    )
 
 
 def test_only_a_decider_may_roll_back(project):
     config, source, target, migration, env = project
     refused = run_migrate("rollback", "--role", "dba", "--decided-by", "Dana", "--reason", "slow", env=env, expect=2)
-    assert_one_clear_line(refused, "role 'dba' may not decide a rollback: the deciders are migration_lead, business_owner")
+    assert_one_clear_line(
+        refused, "role 'dba' may not decide a rollback: the deciders are migration_lead, business_owner"
+    )
     missing = run_migrate("rollback", "--decided-by", "Dana", env=env, expect=2)
     assert_one_clear_line(missing, "a rollback needs --role, --reason")
     mixed = run_migrate("rollback", "--check", "--role", "dba", env=env, expect=2)
     assert_one_clear_line(mixed, "--check only evaluates the criteria")
-    assert rows(migration.target_url, "select count(*) from pg_namespace where nspname = 'migrate_control'") == [(0,)], "nothing was touched"
+    assert rows(migration.target_url, "select count(*) from pg_namespace where nspname = 'migrate_control'") == [
+        (0,)
+    ], "nothing was touched"
 
     with pytest.raises(rollback_criteria.RollbackNotAuthorized, match="--role is needed"):
         rollback_criteria.authorize(config, None)

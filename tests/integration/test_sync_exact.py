@@ -3,6 +3,7 @@
 Each case writes at the source from a session with odd settings, syncs, and compares source and
 landing value by value in the types' binary send form (not through a text cast, which would
 normalise). The first three are the defects issue 16 found in the JSON row images."""
+
 from __future__ import annotations
 
 import psycopg
@@ -52,14 +53,19 @@ def write_as(url: str, settings: dict[str, str], *statements: str) -> None:
 def synced_exactly(exact) -> None:
     config, source, target, migration = exact
     sync.sync_once(config, source, target)
-    landed = binary_rows(migration.target_url, f'select {COLUMNS} from landing."Val" where not _migrate_deleted order by id')
+    landed = binary_rows(
+        migration.target_url, f'select {COLUMNS} from landing."Val" where not _migrate_deleted order by id'
+    )
     assert landed == binary_rows(migration.source_url, f'select {COLUMNS} from "Exact"."Val" order by id')
 
 
 def test_sync_keeps_every_digit_of_a_float_written_with_extra_float_digits_0(exact):
-    write_as(exact[3].source_url, {"extra_float_digits": "0"},
-             'update "Exact"."Val" set f8 = 0.1::float8 + 0.2::float8, f4 = 1::real / 3 where id = 1',
-             """insert into "Exact"."Val" (id, f8, f4) values (3, 4.9406564584124654e-324, 1.4e-45), (4, pi(), '3.4028235e38')""")
+    write_as(
+        exact[3].source_url,
+        {"extra_float_digits": "0"},
+        'update "Exact"."Val" set f8 = 0.1::float8 + 0.2::float8, f4 = 1::real / 3 where id = 1',
+        """insert into "Exact"."Val" (id, f8, f4) values (3, 4.9406564584124654e-324, 1.4e-45), (4, pi(), '3.4028235e38')""",
+    )
     synced_exactly(exact)
 
 
@@ -69,15 +75,17 @@ def test_sync_keeps_float_minus_zero(exact):
 
 
 def test_sync_keeps_jsonb_null_apart_from_sql_null(exact):
-    write_as(exact[3].source_url, {},
-             """update "Exact"."Val" set jb = 'null', js = 'null' where id = 1""",
-             """insert into "Exact"."Val" (id, jb, js) values (3, null, null), (4, '"null"', '"a string"'), (5, '{"a": null}', '[null]')""")
+    write_as(
+        exact[3].source_url,
+        {},
+        """update "Exact"."Val" set jb = 'null', js = 'null' where id = 1""",
+        """insert into "Exact"."Val" (id, jb, js) values (3, null, null), (4, '"null"', '"a string"'), (5, '{"a": null}', '[null]')""",
+    )
     synced_exactly(exact)
     with psycopg.connect(exact[3].target_url) as conn:
-        assert conn.execute('select jb is null, jb = \'null\'::jsonb from landing."Val" where id in (1, 3) order by id').fetchall() == [
-            (False, True), (True, None)]
-
-
+        assert conn.execute(
+            "select jb is null, jb = 'null'::jsonb from landing.\"Val\" where id in (1, 3) order by id"
+        ).fetchall() == [(False, True), (True, None)]
 
 
 @pytest.mark.parametrize(
@@ -102,14 +110,19 @@ def test_sync_keeps_jsonb_null_apart_from_sql_null(exact):
         pytest.param("f8 = 'NaN', f4 = '-Infinity'", id="float NaN and infinity"),
         pytest.param("f8 = 1.7976931348623157e308", id="float max"),
         pytest.param("mon = '-92233720368547758.08'", id="money"),
-        pytest.param('"odd ""name"" col" = E\'tab\\there, new\\nline, \\u00e9, \\U0001F600\'', id="odd column name and text"),
+        pytest.param(
+            '"odd ""name"" col" = E\'tab\\there, new\\nline, \\u00e9, \\U0001F600\'', id="odd column name and text"
+        ),
     ],
 )
 def test_sync_is_exact_whatever_the_writing_session_set(exact, assignment):
-    write_as(exact[3].source_url, ODD_SETTINGS,
-             f'update "Exact"."Val" set {assignment} where id = 1',
-             'insert into "Exact"."Val" (id) values (3)',
-             f'update "Exact"."Val" set {assignment} where id = 3')
+    write_as(
+        exact[3].source_url,
+        ODD_SETTINGS,
+        f'update "Exact"."Val" set {assignment} where id = 1',
+        'insert into "Exact"."Val" (id) values (3)',
+        f'update "Exact"."Val" set {assignment} where id = 3',
+    )
     synced_exactly(exact)
 
 
@@ -117,23 +130,30 @@ def test_money_written_under_another_lc_monetary_lands_as_the_same_amount(exact)
     locale = odd_monetary_locale(exact[3].source_url)
     if locale is None:
         pytest.skip("the server takes no lc_monetary but C: no other locale to write money under")
-    write_as(exact[3].source_url, {**ODD_SETTINGS, "lc_monetary": locale},
-             "update \"Exact\".\"Val\" set mon = 1234567.89::numeric::money where id = 1",
-             "insert into \"Exact\".\"Val\" (id, mon) values (3, '-92233720368547758.08'::numeric::money)")
+    write_as(
+        exact[3].source_url,
+        {**ODD_SETTINGS, "lc_monetary": locale},
+        'update "Exact"."Val" set mon = 1234567.89::numeric::money where id = 1',
+        'insert into "Exact"."Val" (id, mon) values (3, \'-92233720368547758.08\'::numeric::money)',
+    )
     synced_exactly(exact)
 
 
 def test_columns_added_at_the_source_are_carried_exactly(exact):
     """Added after capture was installed: the images take them from the catalog, as exactly."""
     config, source, target, migration = exact
-    write_as(migration.source_url, ODD_SETTINGS,
-             'alter table "Exact"."Val" add column extra double precision, add column extra_json json',
-             """update "Exact"."Val" set extra = '-0', extra_json = '{"b": 1, "a": 2, "a": 3}', f8 = 0.1::float8 + 0.2::float8 where id = 1""",
-             """insert into "Exact"."Val" (id, extra, extra_json) values (3, 4.9406564584124654e-324, 'null')""")
+    write_as(
+        migration.source_url,
+        ODD_SETTINGS,
+        'alter table "Exact"."Val" add column extra double precision, add column extra_json json',
+        """update "Exact"."Val" set extra = '-0', extra_json = '{"b": 1, "a": 2, "a": 3}', f8 = 0.1::float8 + 0.2::float8 where id = 1""",
+        """insert into "Exact"."Val" (id, extra, extra_json) values (3, 4.9406564584124654e-324, 'null')""",
+    )
     sync.sync_once(config, source, target)
-    query = f'select {COLUMNS}, extra, extra_json from {{}} order by id'
+    query = f"select {COLUMNS}, extra, extra_json from {{}} order by id"
     assert binary_rows(migration.target_url, query.format('landing."Val" where not _migrate_deleted')) == binary_rows(
-        migration.source_url, query.format('"Exact"."Val"'))
+        migration.source_url, query.format('"Exact"."Val"')
+    )
 
 
 def test_json_images_of_an_earlier_trigger_version_are_still_applied(exact):
@@ -147,11 +167,15 @@ def test_json_images_of_an_earlier_trigger_version_are_still_applied(exact):
     with psycopg.connect(migration.source_url, autocommit=True) as conn:
         conn.execute('alter table "_migrate".changes drop column image_format')
         conn.execute('alter table "Exact"."Val" disable trigger "_migrate_capture"')
-        conn.execute("""update "Exact"."Val" set n = 2.50, words = '{a,"b c",NULL}', tz = '2001-02-03 04:05:06+07' where id = 1""")
+        conn.execute(
+            """update "Exact"."Val" set n = 2.50, words = '{a,"b c",NULL}', tz = '2001-02-03 04:05:06+07' where id = 1"""
+        )
         conn.execute(earlier_images, ("U", "U", 1))
         conn.execute("""insert into "Exact"."Val" (id, iv, arr) values (3, '1 mon 2 days', '{1,2}')""")
         conn.execute(earlier_images, ("I", "I", 3))
-        conn.execute("""insert into "_migrate".changes (table_schema, table_name, op, old_key) values ('Exact', 'Val', 'D', '{"id": 2}')""")
+        conn.execute(
+            """insert into "_migrate".changes (table_schema, table_name, op, old_key) values ('Exact', 'Val', 'D', '{"id": 2}')"""
+        )
         conn.execute("""delete from "Exact"."Val" where id = 2""")
     synced_exactly(exact)
 
@@ -165,5 +189,8 @@ def test_json_images_of_an_earlier_trigger_version_are_still_applied(exact):
         conn.execute('alter table "Exact"."Val" enable trigger "_migrate_capture"')
         conn.execute("""update "Exact"."Val" set f8 = '-0', n = 3.100 where id = 1""")
         conn.execute("""update "Exact"."Val" set id = 5 where id = 4""")
-    assert rows(migration.source_url, 'select count(*) filter (where image_format is null), count(image_format) from "_migrate".changes') == [(2, 2)]
+    assert rows(
+        migration.source_url,
+        'select count(*) filter (where image_format is null), count(image_format) from "_migrate".changes',
+    ) == [(2, 2)]
     synced_exactly(exact)

@@ -1,5 +1,6 @@
 """Zero data loss under live traffic: load and sync while the legacy application writes, with
 transactions held open for seconds and a kill -9 of sync in the middle."""
+
 from __future__ import annotations
 
 import collections
@@ -29,7 +30,10 @@ seed_module = pytest.importorskip("harness.demo.seed")
 def start_follow(env: dict[str, str]) -> subprocess.Popen:
     return subprocess.Popen(
         [sys.executable, "-m", "harness.cli", "sync", "--follow", "--no-build", "--interval", "0.2"],
-        cwd=PROJECT_DIR, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        cwd=PROJECT_DIR,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
 
 
@@ -46,7 +50,11 @@ def test_every_acknowledged_write_survives_load_and_a_killed_sync(migration, tmp
     ledger_path = tmp_path / "legacy.jsonl"
     report = {}
     traffic = threading.Thread(
-        target=lambda: report.update(r=run_traffic(source, "oms", ledger_path, rate=60, duration=14, workers=4, slow_share=0.05, slow_seconds=2.0))
+        target=lambda: report.update(
+            r=run_traffic(
+                source, "oms", ledger_path, rate=60, duration=14, workers=4, slow_share=0.05, slow_seconds=2.0
+            )
+        )
     )
     traffic.start()
     time.sleep(1.0)
@@ -84,7 +92,7 @@ def test_every_acknowledged_write_survives_load_and_a_killed_sync(migration, tmp
 # quarantine writes them (columns in key order joined with '|').
 APP_KEYS = {
     "CUSTOMER": "select legacy_cust_id::text from app.customer where legacy_cust_id is not null "
-                "union all select legacy_cust_id::text from app.customer_merge",
+    "union all select legacy_cust_id::text from app.customer_merge",
     "ORDER_HDR": "select legacy_order_no::text from app.sales_order where legacy_order_no is not null",
     "ORDER_LINE": "select order_id || '|' || line_no from app.order_line",
     "PAYMENT": "select legacy_pay_id::text from app.payment where legacy_pay_id is not null",
@@ -116,7 +124,17 @@ def test_dbt_runs_overlapping_sync_batches_leave_no_acknowledged_write_behind(mi
 
     def traffic() -> None:
         try:
-            report["r"] = run_traffic(source, "oms", ledger_path, rate=50, duration=120, workers=4, slow_share=0.05, slow_seconds=2.0, stop=stop_traffic)
+            report["r"] = run_traffic(
+                source,
+                "oms",
+                ledger_path,
+                rate=50,
+                duration=120,
+                workers=4,
+                slow_share=0.05,
+                slow_seconds=2.0,
+                stop=stop_traffic,
+            )
         finally:
             traffic_ended.append(time.monotonic())
 
@@ -149,7 +167,12 @@ def test_dbt_runs_overlapping_sync_batches_leave_no_acknowledged_write_behind(mi
 
         monkeypatch.setattr(sync, "build", timed_build)
         followed = sync.follow(
-            config, source, target, interval=0.2, build_every=4.0, until=caught_up,
+            config,
+            source,
+            target,
+            interval=0.2,
+            build_every=4.0,
+            until=caught_up,
             on_batch=lambda batch, _lag: batches.append((time.monotonic(), batch.changes)),
         )
     finally:
@@ -164,14 +187,23 @@ def test_dbt_runs_overlapping_sync_batches_leave_no_acknowledged_write_behind(mi
 
     with psycopg.connect(migration.target_url) as conn:
         # Writes landed after the previous run had read its bounds: only the last run could bring them to app.
-        (bound,) = conn.execute("select high_watermark from migrate_sync.sync_batches order by started_at desc offset 1 limit 1").fetchone()
-        after = sum(conn.execute(f'select count(*) from landing."{t.name}" where _migrate_synced_at > %s', (bound,)).fetchone()[0] for t in config.tables)
+        (bound,) = conn.execute(
+            "select high_watermark from migrate_sync.sync_batches order by started_at desc offset 1 limit 1"
+        ).fetchone()
+        after = sum(
+            conn.execute(f'select count(*) from landing."{t.name}" where _migrate_synced_at > %s', (bound,)).fetchone()[
+                0
+            ]
+            for t in config.tables
+        )
         assert after > 0, "the traffic ended before the overlapped run read its bounds: nothing proven"
 
         check = ledger.verify(conn, "landing", ledger_path)
         # The ledger is written in commit order (a write that waited for another's row lock is
         # recorded after it), so every row's last entry is its final content.
-        assert check.checked > 300 and check.ok, check.describe() + f" e.g. {(check.missing + check.wrong + check.resurrected)[:5]}"
+        assert check.checked > 300 and check.ok, (
+            check.describe() + f" e.g. {(check.missing + check.wrong + check.resurrected)[:5]}"
+        )
         # And, independently of the ledger, landing holds exactly what the source holds.
         with psycopg.connect(migration.source_url) as src:
             for table in config.tables:
@@ -184,12 +216,18 @@ def test_dbt_runs_overlapping_sync_batches_leave_no_acknowledged_write_behind(mi
         final = ledger.final_entries(ledger.entries(ledger_path))
         for table, entries in final.items():
             in_app = collections.Counter(key for (key,) in conn.execute(APP_KEYS[table]))
-            quarantined = {key for (key,) in conn.execute(
-                "select source_key from quarantine.quarantined_rows where source_table = %s", (table,))}
+            quarantined = {
+                key
+                for (key,) in conn.execute(
+                    "select source_key from quarantine.quarantined_rows where source_table = %s", (table,)
+                )
+            }
             for entry in entries.values():
                 key = "|".join(str(value) for value in entry["key"].values())
                 places = in_app[key] + (key in quarantined)
-                assert places == (0 if entry["op"] == "D" else 1), f"{table} {key} ({entry['op']}) is in {places} places"
+                assert places == (0 if entry["op"] == "D" else 1), (
+                    f"{table} {key} ({entry['op']}) is in {places} places"
+                )
 
         # The orders the traffic wrote or changed carry their final legacy status.
         statuses = dict(csv.reader((PROJECT_DIR / "seeds" / "order_statuses.csv").read_text().splitlines()[1:]))

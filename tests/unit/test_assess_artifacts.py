@@ -1,4 +1,5 @@
 """Reading dbt's artifacts: types, mapping metadata in its usual spellings, build timings."""
+
 import json
 
 import pytest
@@ -45,7 +46,13 @@ def test_references_are_read_in_their_usual_spellings(text, refs):
     [
         {"source": ["CUSTOMER.EMAIL_ADDR"], "rule": "trim, lower", "expected_sql": "lower(x)"},
         {"sources": "CUSTOMER.EMAIL_ADDR", "transformation": "trim, lower", "expression": "lower(x)"},
-        {"mapping": {"legacy": {"table": "CUSTOMER", "column": "EMAIL_ADDR"}, "rule": "trim, lower", "sql": "lower(x)"}},
+        {
+            "mapping": {
+                "legacy": {"table": "CUSTOMER", "column": "EMAIL_ADDR"},
+                "rule": "trim, lower",
+                "sql": "lower(x)",
+            }
+        },
         {"source_table": "CUSTOMER", "source_columns": ["EMAIL_ADDR"], "rule": "trim, lower", "expected": "lower(x)"},
     ],
 )
@@ -61,29 +68,46 @@ def test_generated_columns_have_an_empty_source():
 
 
 def test_bare_column_names_take_the_models_source_table():
-    assert parse_mapping({"source": ["CUST_ID"]}, default_table="CUSTOMER").sources == (SourceRef("CUSTOMER", "CUST_ID"),)
+    assert parse_mapping({"source": ["CUST_ID"]}, default_table="CUSTOMER").sources == (
+        SourceRef("CUSTOMER", "CUST_ID"),
+    )
 
 
 MANIFEST = {
     "metadata": {"project_name": "demo"},
     "nodes": {
         "model.demo.customer": {
-            "resource_type": "model", "name": "customer", "schema": "app", "alias": "customer", "fqn": ["demo", "app", "customer"],
+            "resource_type": "model",
+            "name": "customer",
+            "schema": "app",
+            "alias": "customer",
+            "fqn": ["demo", "app", "customer"],
             "config": {"materialized": "table", "contract": {"enforced": True}, "meta": {"source_table": "CUSTOMER"}},
             "columns": {
-                "email": {"name": "email", "data_type": "text", "constraints": [],
-                          "config": {"meta": {"source": ["EMAIL_ADDR"], "rule": "trim"}}, "meta": {}},
+                "email": {
+                    "name": "email",
+                    "data_type": "text",
+                    "constraints": [],
+                    "config": {"meta": {"source": ["EMAIL_ADDR"], "rule": "trim"}},
+                    "meta": {},
+                },
             },
         },
         "model.demo.stg_customers": {
-            "resource_type": "model", "name": "stg_customers", "schema": "staging", "fqn": ["demo", "staging", "oms", "stg_customers"],
-            "config": {}, "columns": {},
+            "resource_type": "model",
+            "name": "stg_customers",
+            "schema": "staging",
+            "fqn": ["demo", "staging", "oms", "stg_customers"],
+            "config": {},
+            "columns": {},
         },
         "test.demo.unique_x": {"resource_type": "test", "name": "unique_x"},
     },
     "sources": {
         "source.demo.oms.CUSTOMER": {
-            "name": "CUSTOMER", "identifier": "CUSTOMER", "columns": {
+            "name": "CUSTOMER",
+            "identifier": "CUSTOMER",
+            "columns": {
                 "PHONE": {"meta": {"disposition": "dropped", "reason": "unused"}},
                 "EMAIL_ADDR": {"meta": {"disposition": "mapped", "targets": ["app.customer.email"], "rule": "trim"}},
             },
@@ -120,6 +144,11 @@ def test_build_timing_comes_from_a_build_not_from_docs_generate():
     build = {"args": {"which": "build"}, "elapsed_time": 42.5, "results": [{"status": "success"}, {"status": "pass"}]}
     docs = {"args": {"which": "generate"}, "elapsed_time": 3.0, "results": []}
     assert dbt_artifacts.build_timing(Artifacts(None, None, build)) == {
-        "command": "build", "seconds": 42.5, "nodes": 2, "failed": 0, "generated_at": None}
+        "command": "build",
+        "seconds": 42.5,
+        "nodes": 2,
+        "failed": 0,
+        "generated_at": None,
+    }
     assert dbt_artifacts.build_timing(Artifacts(None, None, docs)) is None
     assert json.dumps(MANIFEST)  # the fixture is plain JSON, as dbt writes it

@@ -1,4 +1,5 @@
 """Error bounds of sampled figures and the choice of sample."""
+
 import math
 
 import pytest

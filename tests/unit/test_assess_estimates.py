@@ -1,17 +1,45 @@
 """Time estimates, strategies and the recommendation: arithmetic on measured figures."""
+
 import pytest
 
 from harness.assess import compare_with_load
 from harness.assess.estimates import (
-    ASSUMPTIONS, Estimate, Phases, TableEstimate, TableWork, estimate_error, estimate_phases, extrapolate,
-    format_duration, recommend, strategies, waves,
+    ASSUMPTIONS,
+    Estimate,
+    Phases,
+    TableEstimate,
+    TableWork,
+    estimate_error,
+    estimate_phases,
+    extrapolate,
+    format_duration,
+    recommend,
+    strategies,
+    waves,
 )
 
 WORK = [
-    TableWork("ORDERS", rows=1_000_000, copy_rows=50_000, copy_seconds=1.0, transform_rows=50_000, transform_seconds=0.5,
-              hash_rows=50_000, hash_seconds=0.25, changes_per_second=10.0),
-    TableWork("CUSTOMERS", rows=100_000, copy_rows=100_000, copy_seconds=1.0, transform_rows=100_000, transform_seconds=1.0,
-              hash_rows=100_000, hash_seconds=0.5),
+    TableWork(
+        "ORDERS",
+        rows=1_000_000,
+        copy_rows=50_000,
+        copy_seconds=1.0,
+        transform_rows=50_000,
+        transform_seconds=0.5,
+        hash_rows=50_000,
+        hash_seconds=0.25,
+        changes_per_second=10.0,
+    ),
+    TableWork(
+        "CUSTOMERS",
+        rows=100_000,
+        copy_rows=100_000,
+        copy_seconds=1.0,
+        transform_rows=100_000,
+        transform_seconds=1.0,
+        hash_rows=100_000,
+        hash_seconds=0.5,
+    ),
 ]
 
 
@@ -24,7 +52,9 @@ def test_phases_add_up_the_tables():
     phases = estimate_phases(WORK)
     # One range each, no key or ANALYZE timed, one worker: the copies one after the other, after start-up.
     assert phases.initial_load.seconds == pytest.approx(ASSUMPTIONS["load_start_seconds"] + 20.0 + 1.0)
-    assert phases.build.seconds == pytest.approx(ASSUMPTIONS["dbt_overhead_seconds"] + ASSUMPTIONS["build_passes"] * (10.0 + 1.0))
+    assert phases.build.seconds == pytest.approx(
+        ASSUMPTIONS["dbt_overhead_seconds"] + ASSUMPTIONS["build_passes"] * (10.0 + 1.0)
+    )
     assert phases.validation.seconds == pytest.approx(ASSUMPTIONS["validation_passes"] * (5.0 + 0.5))
     assert "load range" in phases.initial_load.how and "no dbt build timing" in phases.build.how
 
@@ -49,8 +79,18 @@ def test_related_tables_form_one_wave():
 
 
 def phases(load=600.0, build=300.0, validation=100.0, sync=60.0, freeze=120.0) -> Phases:
-    tables = (TableEstimate("A", load / 2, build / 2, validation / 2), TableEstimate("B", load / 2, build / 2, validation / 2))
-    return Phases(Estimate(load, ""), Estimate(build, ""), Estimate(validation, ""), Estimate(sync, ""), Estimate(freeze, ""), tables)
+    tables = (
+        TableEstimate("A", load / 2, build / 2, validation / 2),
+        TableEstimate("B", load / 2, build / 2, validation / 2),
+    )
+    return Phases(
+        Estimate(load, ""),
+        Estimate(build, ""),
+        Estimate(validation, ""),
+        Estimate(sync, ""),
+        Estimate(freeze, ""),
+        tables,
+    )
 
 
 def test_downtime_per_strategy():
@@ -116,23 +156,45 @@ def test_a_load_without_an_earlier_estimate_says_so():
 
 
 def test_a_measured_cutover_window_replaces_the_assumed_freeze_and_final_sync():
-    window = {"steps": {"catch_up": 40.0, "freeze_source": 0.56, "final_sync": 0.13, "final_build": 2.22, "final_verification": 0.0,
-                        "reverse_capture": 0.03, "align_sequences": 0.03, "switch": 0.01, "source_read_only": 2.4},
-              "source": "cutover run 7 (2026-12-06 23:58)"}
+    window = {
+        "steps": {
+            "catch_up": 40.0,
+            "freeze_source": 0.56,
+            "final_sync": 0.13,
+            "final_build": 2.22,
+            "final_verification": 0.0,
+            "reverse_capture": 0.03,
+            "align_sequences": 0.03,
+            "switch": 0.01,
+            "source_read_only": 2.4,
+        },
+        "source": "cutover run 7 (2026-12-06 23:58)",
+    }
     phases = estimate_phases(WORK, window=window)
     assert phases.freeze.seconds == pytest.approx(0.63) and phases.final_sync.seconds == pytest.approx(2.35)
     assert phases.freeze.how.startswith("measured in cutover run 7") and "final_build 2.22 s" in phases.final_sync.how
     parallel = {s.name: s for s in strategies(phases, [["ORDERS", "CUSTOMERS"]], [], None)}["parallel_run"]
     assert parallel.downtime_seconds == pytest.approx(2.98)
     assumed = estimate_phases(WORK)
-    assert assumed.freeze.seconds == ASSUMPTIONS["freeze_seconds"] and assumed.freeze.how.startswith("assumed (no cutover")
+    assert assumed.freeze.seconds == ASSUMPTIONS["freeze_seconds"] and assumed.freeze.how.startswith(
+        "assumed (no cutover"
+    )
 
 
 # The demo's shape: 160,000 rows whose big bang fits a 30-minute window, and a parallel-run cutover
 # measured at about 3 s of downtime.
-DEMO_WINDOW = {"steps": {"freeze_source": 0.56, "final_sync": 0.13, "final_build": 2.22, "final_verification": 0.05,
-                         "reverse_capture": 0.03, "align_sequences": 0.03, "switch": 0.01},
-               "source": "cutover run 7 (2026-12-06 23:58)"}
+DEMO_WINDOW = {
+    "steps": {
+        "freeze_source": 0.56,
+        "final_sync": 0.13,
+        "final_build": 2.22,
+        "final_verification": 0.05,
+        "reverse_capture": 0.03,
+        "align_sequences": 0.03,
+        "switch": 0.01,
+    },
+    "source": "cutover run 7 (2026-12-06 23:58)",
+}
 
 
 def test_a_measured_parallel_run_is_not_traded_for_an_estimated_big_bang():
@@ -140,7 +202,10 @@ def test_a_measured_parallel_run_is_not_traded_for_an_estimated_big_bang():
     options = strategies(phases, [["ORDERS", "CUSTOMERS"]], [], None)
     by_name = {s.name: s for s in options}
     assert by_name["big_bang"].downtime_seconds < ASSUMPTIONS["maintenance_window_minutes"] * 60  # it would fit
-    assert by_name["parallel_run"].measured_in == "cutover run 7 (2026-12-06 23:58)" and by_name["big_bang"].measured_in is None
+    assert (
+        by_name["parallel_run"].measured_in == "cutover run 7 (2026-12-06 23:58)"
+        and by_name["big_bang"].measured_in is None
+    )
     chosen = recommend(options, None, "parallel_run")
     assert chosen.strategy == "parallel_run"
     assert "measured" in chosen.reasons[0] and "cutover run 7" in chosen.reasons[0]
@@ -156,7 +221,11 @@ def test_a_measured_strategy_over_the_limit_is_not_preferred():
 
 def test_each_figure_says_whether_it_was_measured_estimated_or_assumed():
     assumed = estimate_phases(WORK)
-    assert (assumed.freeze.basis, assumed.final_sync.basis, assumed.initial_load.basis) == ("assumed", "assumed", "estimated")
+    assert (assumed.freeze.basis, assumed.final_sync.basis, assumed.initial_load.basis) == (
+        "assumed",
+        "assumed",
+        "estimated",
+    )
     measured = estimate_phases(WORK, window=DEMO_WINDOW)
     assert (measured.freeze.basis, measured.final_sync.basis) == ("measured", "measured")
 
@@ -174,9 +243,15 @@ def test_phased_shows_each_waves_tables_rows_copy_time_and_window():
     phases = estimate_phases(WORK, jobs=2)
     phased = {s.name: s for s in strategies(phases, [["ORDERS"], ["CUSTOMERS"]], [], None)}["phased"]
     first, second = phased.waves
-    assert (first["tables"], first["rows"], second["tables"], second["rows"]) == (["ORDERS"], 1_000_000, ["CUSTOMERS"], 100_000)
+    assert (first["tables"], first["rows"], second["tables"], second["rows"]) == (
+        ["ORDERS"],
+        1_000_000,
+        ["CUSTOMERS"],
+        100_000,
+    )
     for wave in phased.waves:
         assert wave["copy_seconds"] > 0
-        assert wave["downtime_seconds"] == pytest.approx(wave["freeze_seconds"] + wave["copy_seconds"] + wave["build_seconds"]
-                                                         + wave["validation_seconds"])
+        assert wave["downtime_seconds"] == pytest.approx(
+            wave["freeze_seconds"] + wave["copy_seconds"] + wave["build_seconds"] + wave["validation_seconds"]
+        )
     assert phased.downtime_seconds == max(w["downtime_seconds"] for w in phased.waves)

@@ -1,5 +1,6 @@
 """assess names each difference of server version, encoding and default locale between source and
 target as a finding that says what follows from it."""
+
 from harness.assess import INFO, WARNING, database_findings
 from harness.engines.postgres import DatabaseOptions
 from harness.engines.postgres_assess import DatabaseLocale
@@ -18,7 +19,9 @@ def test_a_target_like_its_source_has_no_finding():
 
 
 def test_another_encoding_says_text_is_converted():
-    (finding,) = database_findings(locale(DatabaseOptions("LATIN1", "C", "C", "libc")), locale(DatabaseOptions("UTF8", "C", "C", "libc")))
+    (finding,) = database_findings(
+        locale(DatabaseOptions("LATIN1", "C", "C", "libc")), locale(DatabaseOptions("UTF8", "C", "C", "libc"))
+    )
     assert (finding.severity, finding.area) == (WARNING, "settings")
     assert "encoded LATIN1, the target UTF8" in finding.message and "converted" in finding.message
     assert "target.database_options" in finding.fix
@@ -28,7 +31,10 @@ def test_another_collation_shows_how_the_same_words_sort_on_each_side():
     icu = DatabaseOptions("UTF8", "C.UTF-8", "C.UTF-8", "icu", icu_locale="en")
     (finding,) = database_findings(locale(), locale(icu, ENGLISH_ORDER))
     assert finding.severity == WARNING
-    assert "locale_provider libc on the source, icu on the target; icu_locale unset on the source, en on the target" in finding.message
+    assert (
+        "locale_provider libc on the source, icu on the target; icu_locale unset on the source, en on the target"
+        in finding.message
+    )
     assert "-1 < 10 < 9 < B < Z < _x < a < a b < ab < b on the source" in finding.message
     assert "_x < -1 < 10 < 9 < a < a b < ab < b < B < Z on the target" in finding.message
     assert "order by" in finding.message

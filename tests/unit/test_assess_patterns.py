@@ -1,4 +1,5 @@
 """Pattern classes, card numbers and name heuristics of the profile (the SQL mirrors these)."""
+
 import pytest
 
 from harness.assess.names import (
@@ -48,8 +49,16 @@ def test_yyyymmdd_needs_a_plausible_month_and_day():
     assert classify("20111399") == "number"
 
 
-@pytest.mark.parametrize("digits, valid", [("4111111111111111", True), ("340000000000009", True), ("4111111111111112", False),
-                                           ("79927398713", True), ("12a4", False)])
+@pytest.mark.parametrize(
+    "digits, valid",
+    [
+        ("4111111111111111", True),
+        ("340000000000009", True),
+        ("4111111111111112", False),
+        ("79927398713", True),
+        ("12a4", False),
+    ],
+)
 def test_luhn(digits, valid):
     assert luhn_valid(digits) is valid
 
@@ -83,7 +92,10 @@ def test_names_suggest_references(column, parent, key, expected):
     assert names_suggest_reference(column, parent, key) is expected
 
 
-@pytest.mark.parametrize("name, money", [("UNIT_PRICE", True), ("orderTotal", True), ("AMOUNT", True), ("PAY_ID", False), ("DISC_PCT", False)])
+@pytest.mark.parametrize(
+    "name, money",
+    [("UNIT_PRICE", True), ("orderTotal", True), ("AMOUNT", True), ("PAY_ID", False), ("DISC_PCT", False)],
+)
 def test_money_names(name, money):
     assert is_money_name(name) is money
 

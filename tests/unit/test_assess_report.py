@@ -1,4 +1,5 @@
 """The shared report building blocks: Markdown tables, formats, masking."""
+
 from harness.render import Document, escape
 from harness.reports import format_bytes, format_share
 

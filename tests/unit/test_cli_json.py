@@ -1,4 +1,5 @@
 """--json on every command: one JSON document on stdout, with the exit code and its meaning, errors included."""
+
 import json
 
 import pytest
@@ -25,7 +26,9 @@ def test_every_command_takes_json_and_an_error_is_json_too(command, tmp_path):
     result = run_migrate(*command, "--json", env={"MIGRATE_PROJECT_DIR": str(tmp_path)}, expect=2)
     document = json.loads(result.stdout)
     assert document["exit_code"] == 2 and document["meaning"] == "usage or configuration error"
-    assert document["error"] and "Traceback" not in result.stderr  # the missing migration.yml, or a missing required option
+    assert (
+        document["error"] and "Traceback" not in result.stderr
+    )  # the missing migration.yml, or a missing required option
 
 
 def test_a_usage_error_in_json_mode_is_a_json_document():

@@ -1,4 +1,5 @@
 """Usage errors, --version and shell completion, through the real `migrate` command (no server needed)."""
+
 import pytest
 
 from tests.conftest import run_migrate

@@ -1,4 +1,5 @@
 """migration.yml is checked strictly: every mistake is one clear ConfigError."""
+
 from pathlib import Path
 
 import pytest
@@ -54,7 +55,10 @@ def test_environment_url_wins_over_file(tmp_path, monkeypatch):
         (VALID.replace("key: [CUST_ID]", "kee: [CUST_ID]"), "unknown key(s) kee under table CUSTOMER"),
         ("source: [unclosed\n", "is not valid YAML at line"),
         ("source: {schema: oms}\ntables: {}\n", "'tables' must list at least one source table"),
-        (VALID + "downtime_limit_minutes: soon\n", "downtime_limit_minutes must be a positive number of minutes, not 'soon'"),
+        (
+            VALID + "downtime_limit_minutes: soon\n",
+            "downtime_limit_minutes must be a positive number of minutes, not 'soon'",
+        ),
         (VALID + "downtime_limit_minutes: 0\n", "downtime_limit_minutes must be a positive number"),
         (VALID + "downtime_limit_minutes: yes\n", "downtime_limit_minutes must be a positive number"),
     ],
@@ -73,11 +77,19 @@ LONG = "C" * 64  # one byte more than PostgreSQL holds
     [
         ("schema: oms", "schema: " + LONG, "source.schema: the name 'CCCC"),
         ("schema: oms", "schema: 'oms\"; drop table x; --'", "source.schema: the name 'oms\"; drop"),
-        ("target: {database: commerce}", "target: {database: commerce, landing_schema: " + LONG + "}", "target.landing_schema"),
-        ("target: {database: commerce}", "target: {database: commerce, control_schema: \"ctl\\tschema\"}", "target.control_schema"),
+        (
+            "target: {database: commerce}",
+            "target: {database: commerce, landing_schema: " + LONG + "}",
+            "target.landing_schema",
+        ),
+        (
+            "target: {database: commerce}",
+            'target: {database: commerce, control_schema: "ctl\\tschema"}',
+            "target.control_schema",
+        ),
         ("CUSTOMER: {key", LONG + ": {key", "tables." + LONG + ": the name"),
         ("CUST_ID", "CUST;ID", "tables.CUSTOMER.key: the name 'CUST;ID'"),
-        ("CARD_NO", "\"CARD\\nNO\"", "tables.PAYMENT.masks: the name 'CARD\\nNO'"),
+        ("CARD_NO", '"CARD\\nNO"', "tables.PAYMENT.masks: the name 'CARD\\nNO'"),
         ("database: legacy", "database: " + LONG, "source.database"),
     ],
 )
@@ -90,7 +102,9 @@ def test_identifiers_postgresql_cannot_hold_are_refused_with_their_key(tmp_path,
 
 def test_names_up_to_63_bytes_with_any_letters_are_accepted(tmp_path):
     name = "é" * 31 + "x"  # 63 bytes in UTF-8
-    config = load_config(write(tmp_path, VALID.replace("CUSTOMER", name).replace("schema: oms", "schema: Ünïcode Schema")))
+    config = load_config(
+        write(tmp_path, VALID.replace("CUSTOMER", name).replace("schema: oms", "schema: Ünïcode Schema"))
+    )
     assert config.table(name).key == ("CUST_ID",)
 
 
@@ -105,7 +119,9 @@ def test_unknown_table_lookup_is_named(tmp_path):
         config.table("ORDERS")
 
 
-RECONCILE = VALID + """
+RECONCILE = (
+    VALID
+    + """
 reconcile:
   sample_size: 250
   rules:
@@ -120,6 +136,7 @@ reconcile:
     - {name: answer, sql: select 42, expect: 42}
     - {name: app health, command: curl -fsS http://localhost:8080/health, expect: {contains: ok}}
 """
+)
 
 
 def test_reconcile_section_loads_with_defaults(tmp_path):
@@ -141,7 +158,11 @@ def test_reconcile_section_loads_with_defaults(tmp_path):
     [
         ("sample_size: 250", "sample_size: 0", "reconcile.sample_size must be a whole number of rows ≥ 1"),
         ("sample_size: 250", "sample_sise: 250", "unknown key(s) sample_sise under 'reconcile'"),
-        ("tolerance: 0.5", "tolerance: -1", "reconcile.rules[0] (payments per currency): tolerance must be a number ≥ 0"),
+        (
+            "tolerance: 0.5",
+            "tolerance: -1",
+            "reconcile.rules[0] (payments per currency): tolerance must be a number ≥ 0",
+        ),
         ("      target_sql: select 1, 2\n", "", "reconcile.rules[0] needs target_sql"),
         ("p95_ms: 20}", "p95_ms: fast}", "p95_ms must be a positive number of milliseconds"),
         ("p95_ms: 20}", "p95_ms: 20, runs: 0}", "runs must be a whole number ≥ 1"),

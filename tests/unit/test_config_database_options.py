@@ -1,4 +1,5 @@
 """target.database_options: CREATE DATABASE's encoding and locale options, each over the source's."""
+
 from pathlib import Path
 
 import pytest
@@ -29,12 +30,18 @@ def test_options_are_read_by_their_create_database_names(tmp_path):
     assert config.target_database_options == DatabaseOptions(encoding="UTF8", locale_provider="icu", icu_locale="en-US")
 
 
-@pytest.mark.parametrize("options, message", [
-    (", database_options: {collation: C}", "unknown key(s) collation under target.database_options"),
-    (", database_options: {locale_provider: glibc}", "locale_provider 'glibc' is unknown; use one of libc, icu, builtin"),
-    (", database_options: {encoding: 8}", "target.database_options.encoding must be a name"),
-    (", database_options: [UTF8]", "target.database_options must be a mapping"),
-])
+@pytest.mark.parametrize(
+    "options, message",
+    [
+        (", database_options: {collation: C}", "unknown key(s) collation under target.database_options"),
+        (
+            ", database_options: {locale_provider: glibc}",
+            "locale_provider 'glibc' is unknown; use one of libc, icu, builtin",
+        ),
+        (", database_options: {encoding: 8}", "target.database_options.encoding must be a name"),
+        (", database_options: [UTF8]", "target.database_options must be a mapping"),
+    ],
+)
 def test_a_wrong_option_is_one_clear_error(tmp_path, options, message):
     with pytest.raises(ConfigError, match=message.replace("(", r"\(").replace(")", r"\)")):
         config_with(tmp_path, options)
@@ -42,7 +49,9 @@ def test_a_wrong_option_is_one_clear_error(tmp_path, options, message):
 
 def test_an_option_takes_the_place_of_the_source_s():
     source = DatabaseOptions("LATIN1", "de_DE", "de_DE", "libc")
-    assert source.overridden_by(DatabaseOptions(encoding="UTF8", lc_collate="C")) == DatabaseOptions("UTF8", "C", "de_DE", "libc")
+    assert source.overridden_by(DatabaseOptions(encoding="UTF8", lc_collate="C")) == DatabaseOptions(
+        "UTF8", "C", "de_DE", "libc"
+    )
 
 
 def test_another_provider_drops_the_source_s_icu_locale():

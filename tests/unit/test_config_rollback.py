@@ -1,4 +1,5 @@
 """The rollback and decommission sections of migration.yml: strict like the rest."""
+
 from pathlib import Path
 
 import pytest
@@ -18,7 +19,9 @@ reconcile:
     - {name: customer by email, sql: select 1, p95_ms: 20}
 """
 
-ROLLBACK = VALID + """
+ROLLBACK = (
+    VALID
+    + """
 rollback:
   deciders: [migration_lead, business_owner]
   criteria:
@@ -29,6 +32,7 @@ rollback:
 decommission:
   required_approvals: [dba]
 """
+)
 
 
 def write(tmp_path: Path, text: str) -> Path:
@@ -56,7 +60,11 @@ def test_without_a_rollback_section_the_cutover_approvers_decide_on_the_default_
 @pytest.mark.parametrize(
     "old, new, message",
     [
-        ("deciders: [migration_lead, business_owner]", "deciders: [migration_lead, cfo]", "rollback.deciders names cfo, which are not under 'owners'"),
+        (
+            "deciders: [migration_lead, business_owner]",
+            "deciders: [migration_lead, cfo]",
+            "rollback.deciders names cfo, which are not under 'owners'",
+        ),
         ("deciders: [migration_lead, business_owner]", "decider: [dba]", "unknown key(s) decider under 'rollback'"),
         ("kind: verification}", "kind: vibes}", "rollback.criteria[0] (verification failed): kind 'vibes' is unknown"),
         ("kind: verification}", "kind: verification, max: 1}", "max is not used by kind verification"),
@@ -65,8 +73,16 @@ def test_without_a_rollback_section_the_cutover_approvers_decide_on_the_default_
         ("max: 0.02}", "max: lots}", "max must be a number, not 'lots'"),
         ("min: 1, max: 5}", "min: 6, max: 5}", "min 6 is above max 5"),
         ("max: 0.02}", "max: 0.02, limit: 1}", "unknown key(s) limit under rollback.criteria[1]"),
-        ("{name: latency, kind: latency}", "{name: error rate, kind: latency}", "the name 'error rate' is used twice under rollback.criteria"),
-        ("required_approvals: [dba]\n", "required_approvals: [janitor]\n", "decommission.required_approvals names janitor"),
+        (
+            "{name: latency, kind: latency}",
+            "{name: error rate, kind: latency}",
+            "the name 'error rate' is used twice under rollback.criteria",
+        ),
+        (
+            "required_approvals: [dba]\n",
+            "required_approvals: [janitor]\n",
+            "decommission.required_approvals names janitor",
+        ),
         ("decommission:\n", "decommision:\n", "unknown key(s) decommision"),
     ],
 )
@@ -78,8 +94,12 @@ def test_rollback_mistakes_are_named(tmp_path, old, new, message):
 
 
 def test_a_latency_criterion_needs_performance_queries(tmp_path):
-    text = ROLLBACK.replace("  performance_queries:\n    - {name: customer by email, sql: select 1, p95_ms: 20}\n", "  sample_size: 10\n")
-    with pytest.raises(ConfigError, match="kind latency times reconcile.performance_queries, and migration.yml lists none"):
+    text = ROLLBACK.replace(
+        "  performance_queries:\n    - {name: customer by email, sql: select 1, p95_ms: 20}\n", "  sample_size: 10\n"
+    )
+    with pytest.raises(
+        ConfigError, match="kind latency times reconcile.performance_queries, and migration.yml lists none"
+    ):
         load_config(write(tmp_path, text))
 
 

@@ -1,4 +1,5 @@
 """Connection failures become one line naming the cause and the setting to change."""
+
 import psycopg
 import pytest
 

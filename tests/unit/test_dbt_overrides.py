@@ -12,14 +12,15 @@ When an upgrade of dbt changes an original, its override may no longer do what d
 test names it, so that someone compares the two, carries over what changed, and records the new
 version and hash.
 """
+
 from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
-from typing import Callable
 
 from tests.conftest import PROJECT_DIR
 
@@ -45,7 +46,9 @@ def overrides() -> list[Override]:
     for file in sorted(OVERRIDES.glob("*.sql")):
         header = HEADER.search(file.read_text())
         assert header, f"{file.name}: no 'Replaces: / Original: / Original sha256:' header"
-        found.append(Override(file, header["macro"], header["dist"], header["version"], header["path"], header["sha256"]))
+        found.append(
+            Override(file, header["macro"], header["dist"], header["version"], header["path"], header["sha256"])
+        )
     return found
 
 
@@ -66,7 +69,9 @@ def changed_originals(found: list[Override], locate: Callable[[str, str], Path] 
         path = locate(override.dist, override.path)
         text = macro_text(path.read_text(), override.replaces) if path.exists() else None
         if text is None:
-            problems.append(f"{override.file.name}: {override.replaces} is no longer in {override.dist} ({override.path})")
+            problems.append(
+                f"{override.file.name}: {override.replaces} is no longer in {override.dist} ({override.path})"
+            )
         elif hashlib.sha256(text.encode()).hexdigest() != override.sha256:
             problems.append(
                 f"{override.file.name}: {override.replaces} changed since {override.dist} {override.version} "
@@ -96,7 +101,9 @@ def test_a_changed_original_is_reported(tmp_path):
     text = macro_text(original, override.replaces)
     changed = tmp_path / "changed.sql"
     changed.write_text(original.replace(text, text.replace("macro", "macro ", 1)))  # one blank more
-    problems = changed_originals([override], locate=lambda dist, path: changed if path == override.path else installed(dist, path))
+    problems = changed_originals(
+        [override], locate=lambda dist, path: changed if path == override.path else installed(dist, path)
+    )
     assert len(problems) == 1 and override.file.name in problems[0] and "changed since" in problems[0]
 
 
@@ -109,7 +116,9 @@ def test_a_postgres_override_of_a_default_macro_hides_no_postgres_version_of_dbt
     for override in overrides():
         defined = MACRO_NAME.findall(override.file.read_text())
         if override.replaces.startswith("default__"):
-            assert not (set(defined) & postgres_macros), f"{override.file.name}: dbt-postgres now has its own {set(defined) & postgres_macros}"
+            assert not (set(defined) & postgres_macros), (
+                f"{override.file.name}: dbt-postgres now has its own {set(defined) & postgres_macros}"
+            )
 
 
 def test_every_macro_that_replaces_one_of_dbt_lives_in_the_overrides_folder():
@@ -117,7 +126,9 @@ def test_every_macro_that_replaces_one_of_dbt_lives_in_the_overrides_folder():
     misplaced = []
     for file in (PROJECT_DIR / "macros").rglob("*.sql"):
         for name in MACRO_NAME.findall(file.read_text()):
-            replaces_dbt = name in dbt_names or (name.startswith("postgres__") and "default__" + name.removeprefix("postgres__") in dbt_names)
+            replaces_dbt = name in dbt_names or (
+                name.startswith("postgres__") and "default__" + name.removeprefix("postgres__") in dbt_names
+            )
             if replaces_dbt and file.parent != OVERRIDES:
                 misplaced.append(f"{file.relative_to(PROJECT_DIR)}: {name}")
     assert misplaced == []

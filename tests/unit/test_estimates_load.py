@@ -1,18 +1,43 @@
 """The initial load estimate: load's worker pool replayed over the timed ranges."""
+
 import pytest
 
 from harness.assess.estimates import (
-    ASSUMPTIONS, TableWork, estimate_phases, finish_seconds, load_seconds, range_seconds, schedule_load, strategies, waves,
+    ASSUMPTIONS,
+    TableWork,
+    estimate_phases,
+    finish_seconds,
+    load_seconds,
+    range_seconds,
+    schedule_load,
+    strategies,
+    waves,
 )
 
 START = ASSUMPTIONS["load_start_seconds"]
 
 
-def table(name: str, rows: int, ranges: int = 1, *, per_row: float = 1e-5, key: float = 0.0, analyze: float = 0.0,
-          timed_rows: int | None = None) -> TableWork:
+def table(
+    name: str,
+    rows: int,
+    ranges: int = 1,
+    *,
+    per_row: float = 1e-5,
+    key: float = 0.0,
+    analyze: float = 0.0,
+    timed_rows: int | None = None,
+) -> TableWork:
     """A table whose timed range held `timed_rows` rows, copied at `per_row` seconds a row."""
     timed = timed_rows or min(rows, -(-rows // ranges))
-    return TableWork(name, rows, copy_rows=timed, copy_seconds=timed * per_row, ranges=ranges, key_seconds=key, analyze_seconds=analyze)
+    return TableWork(
+        name,
+        rows,
+        copy_rows=timed,
+        copy_seconds=timed * per_row,
+        ranges=ranges,
+        key_seconds=key,
+        analyze_seconds=analyze,
+    )
 
 
 def test_a_range_takes_its_share_of_the_table_at_the_timed_speed():
@@ -72,5 +97,7 @@ def test_each_wave_of_a_phased_migration_is_a_load_of_its_own():
     a = next(t for t in phases.tables if t.name == "A")
     wave_a = next(w for w in phased.waves if w["tables"] == ["A"])
     # A alone: 4 ranges over 2 workers, after its own start-up.
-    expected = ASSUMPTIONS["freeze_seconds"] + ASSUMPTIONS["dbt_overhead_seconds"] + START + 5.0 + a.build + a.validation
+    expected = (
+        ASSUMPTIONS["freeze_seconds"] + ASSUMPTIONS["dbt_overhead_seconds"] + START + 5.0 + a.build + a.validation
+    )
     assert wave_a["downtime_seconds"] == pytest.approx(expected)

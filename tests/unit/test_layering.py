@@ -6,6 +6,7 @@ A lifecycle module may not import psycopg, and its code (docstrings and comments
 name PostgreSQL's catalog objects or tools: pg_* relations and functions, plpgsql, regclass.
 What does not hold that yet is listed below with the reason; an entry that no longer applies fails
 too, so the lists only shrink."""
+
 from __future__ import annotations
 
 import ast
@@ -20,8 +21,17 @@ ROOT = Path(harness.__file__).parent
 
 # Not lifecycle modules: the layers below and beside them.
 ENGINES = ("harness.engines",)  # the source engines and their interface
-TARGET = ("harness.control", "harness.landing", "harness.provision", "harness.target")  # the target (PostgreSQL, dbt-postgres): control schema, landing, provisioning, the rest
-CORE = ("harness.connections", "harness.embedded", "harness.processes")  # opening connections, the embedded server, the client tools
+TARGET = (
+    "harness.control",
+    "harness.landing",
+    "harness.provision",
+    "harness.target",
+)  # the target (PostgreSQL, dbt-postgres): control schema, landing, provisioning, the rest
+CORE = (
+    "harness.connections",
+    "harness.embedded",
+    "harness.processes",
+)  # opening connections, the embedded server, the client tools
 DEMO = ("harness.demo",)  # the worked example's generator and traffic, a PostgreSQL legacy by design
 NOT_LIFECYCLE = ENGINES + TARGET + CORE + DEMO
 
@@ -29,7 +39,8 @@ TARGET_SQL = "its SQL on the target (control schema, landing) still composed her
 
 # Modules that still import psycopg, and why.
 IMPORTS_PSYCOPG = {
-    "harness.sync": TARGET_SQL + "; and the trigger capture's batch (reading the change log on the source) is still here",
+    "harness.sync": TARGET_SQL
+    + "; and the trigger capture's batch (reading the change log on the source) is still here",
     "harness.checksums": "the row hash and segment SQL are composed here for both sides (both PostgreSQL today)",
     "harness.samples": TARGET_SQL + "; the sampled rows are read with the same SQL on both sides",
     "harness.load": TARGET_SQL,
@@ -79,7 +90,8 @@ def _imports_psycopg(tree: ast.Module) -> bool:
 def _docstrings(tree: ast.Module) -> set[int]:
     nodes = [tree] + [n for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))]
     return {
-        id(n.body[0].value) for n in nodes
+        id(n.body[0].value)
+        for n in nodes
         if n.body and isinstance(n.body[0], ast.Expr) and isinstance(n.body[0].value, ast.Constant)
     }
 
@@ -106,8 +118,12 @@ def test_lifecycle_modules_do_not_import_psycopg():
 
 def test_lifecycle_modules_do_not_name_postgres_catalog_objects():
     offenders = {name: names for name in _lifecycle_modules() if (names := _postgres_names(_tree(name)))}
-    assert {n: v for n, v in offenders.items() if n not in NAMES_POSTGRES} == {}, "PostgreSQL names outside engines/ and the target modules"
-    assert set(NAMES_POSTGRES) - set(offenders) == set(), "no longer name PostgreSQL objects: drop them from NAMES_POSTGRES"
+    assert {n: v for n, v in offenders.items() if n not in NAMES_POSTGRES} == {}, (
+        "PostgreSQL names outside engines/ and the target modules"
+    )
+    assert set(NAMES_POSTGRES) - set(offenders) == set(), (
+        "no longer name PostgreSQL objects: drop them from NAMES_POSTGRES"
+    )
 
 
 def test_the_engine_of_the_configuration_implements_the_interface():
@@ -116,4 +132,7 @@ def test_the_engine_of_the_configuration_implements_the_interface():
 
     engine = engine_named("postgres")
     assert isinstance(engine, SourceEngine)  # abstract methods all implemented, or it would not instantiate
-    assert {engine.capture("trigger").method, engine.capture("timestamp", "LAST_UPD").method} == {"trigger", "timestamp"}
+    assert {engine.capture("trigger").method, engine.capture("timestamp", "LAST_UPD").method} == {
+        "trigger",
+        "timestamp",
+    }

@@ -4,6 +4,7 @@ Every app column says where it comes from and by which rule; every legacy column
 goes, or why it is dropped (schema: top of models/staging/oms/_oms__sources.yml). Read from the
 YAML itself, so no database and no dbt run are needed.
 """
+
 from __future__ import annotations
 
 import re
@@ -98,7 +99,9 @@ def test_every_app_column_has_source_rule_and_valid_expected_sql(model):
             assert isinstance(expected, str) and expected.strip(), f"{where}: expected_sql must be SQL text"
             referenced = set(re.findall(r'"([A-Z_]+)"\."', expected))
             allowed = {source.split(".")[0] for source in meta["source"]}
-            assert referenced <= allowed, f"{where}: expected_sql reads tables outside its sources: {referenced - allowed}"
+            assert referenced <= allowed, (
+                f"{where}: expected_sql reads tables outside its sources: {referenced - allowed}"
+            )
 
 
 def test_every_app_column_is_reached_from_some_legacy_column_or_generated():

@@ -1,4 +1,5 @@
 """The pure parts of reconciliation: segment plans, bucket arithmetic, verdict rules, rendering."""
+
 from __future__ import annotations
 
 from decimal import Decimal
@@ -22,6 +23,7 @@ def rendered(composable: sql.Composable) -> str:
 
 
 # --- checksums: plans -------------------------------------------------------------------------------
+
 
 def test_range_plan_cuts_the_key_span_into_even_ranges_of_about_the_segment_size():
     plan = checksums.range_plan(1, 1_000_000, 1_000_000, 50_000)
@@ -52,6 +54,7 @@ def test_runs_group_consecutive_numbers():
 
 
 # --- checksums: normalisation ---------------------------------------------------------------------
+
 
 @pytest.mark.parametrize(
     "base, expected",
@@ -88,6 +91,7 @@ def test_portable_hash_hashes_utf8_bytes_with_md5():
 
 # --- checksums: locating ----------------------------------------------------------------------------
 
+
 def test_differences_are_sorted_into_missing_extra_and_changed_with_columns():
     source = {("1",): ((10, 20), ("x", "y")), ("2",): ((10, 20), ("x", "y")), ("10",): ((1, 1), ("p", "q"))}
     target = {("2",): ((10, 21), ("x", None)), ("3",): ((5, 5), ("s", "t")), ("10",): ((1, 1), ("p", "q"))}
@@ -101,7 +105,13 @@ def test_differences_are_sorted_into_missing_extra_and_changed_with_columns():
 
 
 def test_keys_sort_naturally():
-    assert sorted([("10",), ("9",), ("-1",), ("b",), ("a",)], key=checksums.key_order) == [("-1",), ("9",), ("10",), ("a",), ("b",)]
+    assert sorted([("10",), ("9",), ("-1",), ("b",), ("a",)], key=checksums.key_order) == [
+        ("-1",),
+        ("9",),
+        ("10",),
+        ("a",),
+        ("b",),
+    ]
 
 
 def test_differing_buckets_are_those_whose_count_or_sum_differ():
@@ -116,6 +126,7 @@ def test_fetch_budget_takes_whole_buckets_in_order_and_says_when_some_were_left(
 
 
 # --- reconcile: verdict rules -----------------------------------------------------------------------
+
 
 def test_levels_parse_in_lifecycle_order_and_unknown_ones_are_refused():
     assert reconcile.parse_levels("all") == list(reconcile.LEVELS)
@@ -132,8 +143,10 @@ def test_a_level_fails_on_any_failed_check_and_is_skipped_with_nothing_to_check(
 
 
 def test_figures_compare_by_group_with_missing_groups_as_zero_and_a_tolerance():
-    ok, groups = reconcile.compare_figures([("EUR", "2020-01", Decimal("10.50")), ("USD", "2020-01", 7)],
-                                           [("EUR", "2020-01", Decimal("10.5")), ("USD", "2020-01", 7)])
+    ok, groups = reconcile.compare_figures(
+        [("EUR", "2020-01", Decimal("10.50")), ("USD", "2020-01", 7)],
+        [("EUR", "2020-01", Decimal("10.5")), ("USD", "2020-01", 7)],
+    )
     assert ok and [g["group"] for g in groups] == [["EUR", "2020-01"], ["USD", "2020-01"]]
     ok, groups = reconcile.compare_figures([("a", 1), ("b", 2)], [("a", 1)])
     assert not ok and groups[1] == {"group": ["b"], "source": 2, "target": 0, "difference": -2, "equal": False}
@@ -147,11 +160,21 @@ def test_percentile_is_nearest_rank():
 
 
 def test_plan_indexes_are_found_anywhere_in_the_plan():
-    plan = [{"Plan": {"Node Type": "Nested Loop", "Plans": [
-        {"Node Type": "Seq Scan", "Relation Name": "a"},
-        {"Node Type": "Index Scan", "Index Name": "b_pkey"},
-        {"Node Type": "Bitmap Heap Scan", "Plans": [{"Node Type": "Bitmap Index Scan", "Index Name": "b_email"}]},
-    ]}}]
+    plan = [
+        {
+            "Plan": {
+                "Node Type": "Nested Loop",
+                "Plans": [
+                    {"Node Type": "Seq Scan", "Relation Name": "a"},
+                    {"Node Type": "Index Scan", "Index Name": "b_pkey"},
+                    {
+                        "Node Type": "Bitmap Heap Scan",
+                        "Plans": [{"Node Type": "Bitmap Index Scan", "Index Name": "b_email"}],
+                    },
+                ],
+            }
+        }
+    ]
     assert reconcile.plan_indexes(plan) == ["b_pkey", "b_email"]
     assert reconcile.plan_indexes([{"Plan": {"Node Type": "Seq Scan"}}]) == []
 
@@ -173,36 +196,80 @@ def test_sql_smoke_expectations(expect, rows, ok):
 
 
 def test_command_smoke_expectations():
-    assert reconcile.expectation_met(Expectation("exit_code", 0, "ok"), exit_code=0, output="all ok\n") == (True, "exit 0")
+    assert reconcile.expectation_met(Expectation("exit_code", 0, "ok"), exit_code=0, output="all ok\n") == (
+        True,
+        "exit 0",
+    )
     assert not reconcile.expectation_met(Expectation("exit_code", 0, "ok"), exit_code=0, output="nope")[0]
     assert not reconcile.expectation_met(Expectation("exit_code", 0), exit_code=3)[0]
 
 
 def test_dbt_test_results_become_a_summary_and_one_check_per_failure():
-    results = {"results": [
-        {"unique_id": "test.shop.not_null_customer_email.abc", "status": "pass", "failures": 0},
-        {"unique_id": "test.shop.payments_reconcile", "status": "fail", "failures": 3, "message": "Got 3 results, configured to fail if != 0"},
-        {"unique_id": "test.shop.warned", "status": "warn", "failures": 1},
-        {"unique_id": "operation.shop.migrate_oms-on-run-start-0", "status": "success"},
-    ]}
+    results = {
+        "results": [
+            {"unique_id": "test.shop.not_null_customer_email.abc", "status": "pass", "failures": 0},
+            {
+                "unique_id": "test.shop.payments_reconcile",
+                "status": "fail",
+                "failures": 3,
+                "message": "Got 3 results, configured to fail if != 0",
+            },
+            {"unique_id": "test.shop.warned", "status": "warn", "failures": 1},
+            {"unique_id": "operation.shop.migrate_oms-on-run-start-0", "status": "success"},
+        ]
+    }
     checks = reconcile.dbt_test_checks(results)
     assert [(c.name, c.verdict, c.target) for c in checks] == [
-        ("dbt tests", "failed", "2 of 3 passed"), ("payments_reconcile", "failed", "3 failing rows"),
+        ("dbt tests", "failed", "2 of 3 passed"),
+        ("payments_reconcile", "failed", "3 failing rows"),
     ]
 
 
 # --- the report ---------------------------------------------------------------------------------------
 
 REPORT = {
-    "report": "reconciliation", "migration": "demo", "reconcile_id": 7, "run_id": 9, "started_at": "2026-01-01T00:00:00+00:00",
-    "seconds": 1.5, "verdict": "failed",
+    "report": "reconciliation",
+    "migration": "demo",
+    "reconcile_id": 7,
+    "run_id": 9,
+    "started_at": "2026-01-01T00:00:00+00:00",
+    "seconds": 1.5,
+    "verdict": "failed",
     "point": {"snapshot": "10:12:", "synced": True, "changes_applied": 3, "built": False, "notes": []},
     "levels": [
-        {"level": "counts", "verdict": "passed", "seconds": 0.1, "passed": 1, "failed": 0, "not_available": 0, "notes": [],
-         "checks": [{"name": "T: source = landing", "verdict": "passed", "source": 5, "target": 5, "detail": "", "data": {}}]},
-        {"level": "checksums", "verdict": "failed", "seconds": 0.2, "passed": 0, "failed": 1, "not_available": 0, "notes": [],
-         "checks": [{"name": "T: source = landing", "verdict": "failed", "source": 5, "target": 5, "detail": "1 changed",
-                     "data": {"differences": [{"kind": "changed", "key": {"id": "4111111111111111"}, "columns": ["name"]}]}}]},
+        {
+            "level": "counts",
+            "verdict": "passed",
+            "seconds": 0.1,
+            "passed": 1,
+            "failed": 0,
+            "not_available": 0,
+            "notes": [],
+            "checks": [
+                {"name": "T: source = landing", "verdict": "passed", "source": 5, "target": 5, "detail": "", "data": {}}
+            ],
+        },
+        {
+            "level": "checksums",
+            "verdict": "failed",
+            "seconds": 0.2,
+            "passed": 0,
+            "failed": 1,
+            "not_available": 0,
+            "notes": [],
+            "checks": [
+                {
+                    "name": "T: source = landing",
+                    "verdict": "failed",
+                    "source": 5,
+                    "target": 5,
+                    "detail": "1 changed",
+                    "data": {
+                        "differences": [{"kind": "changed", "key": {"id": "4111111111111111"}, "columns": ["name"]}]
+                    },
+                }
+            ],
+        },
     ],
 }
 

@@ -1,8 +1,8 @@
 """The one rendering layer: blocks rendered to Markdown, HTML and JSON, and the atomic write."""
+
 from __future__ import annotations
 
 from harness import render
-
 
 BLOCKS = [
     render.heading("Report", 1),
@@ -16,7 +16,9 @@ BLOCKS = [
 
 def test_markdown_escapes_list_items_and_cells_and_masks_card_numbers():
     text = render.markdown(BLOCKS)
-    assert text.startswith("# Report\n\nIt **passed**; see `x`.\n\n- one \\| two\n- card ************1111\n\n1. first\n2. second\n")
+    assert text.startswith(
+        "# Report\n\nIt **passed**; see `x`.\n\n- one \\| two\n- card ************1111\n\n1. first\n2. second\n"
+    )
     assert "| name | rows |\n|:---|---:|\n| a | 1200 |" in text
     assert "| check | result |\n|:---|:---|\n| user | migrate |" in text
     assert "4111 1111" not in text

@@ -1,6 +1,7 @@
 """The PostgreSQL engine: its catalog (re-exported here, as `postgres.columns(...)`), and in
 modules of their own the consistent copy out, capture, freeze and backup that `engine.PostgresEngine`
 offers the lifecycle through harness.engines.base.SourceEngine."""
+
 from harness.engines.postgres.catalog import (  # noqa: F401
     CATALOG_SCHEMA,
     LOCALE_PROVIDERS,

@@ -4,6 +4,7 @@ table's row count and content checksum read in that same snapshot, and pg_restor
 A table's checksum is the sum of a 64-bit hash of each row's text, read under fixed session
 settings (the text of every type is then exact and the same on both sides), so it does not depend
 on row order and any changed value shows."""
+
 from __future__ import annotations
 
 from collections.abc import Collection
@@ -18,8 +19,14 @@ from harness.engines.postgres import catalog
 
 SYSTEM_SCHEMAS = ("pg_catalog", "information_schema", "pg_toast")
 # The text of every value under these settings is exact and does not depend on the session.
-TEXT_SETTINGS = {"extra_float_digits": "1", "DateStyle": "ISO, YMD", "IntervalStyle": "postgres", "bytea_output": "hex",
-                 "TimeZone": "UTC", "standard_conforming_strings": "on"}
+TEXT_SETTINGS = {
+    "extra_float_digits": "1",
+    "DateStyle": "ISO, YMD",
+    "IntervalStyle": "postgres",
+    "bytea_output": "hex",
+    "TimeZone": "UTC",
+    "standard_conforming_strings": "on",
+}
 
 
 def user_schemas(conn: psycopg.Connection, excluded: Collection[str]) -> list[str]:
@@ -44,13 +51,17 @@ def counts_and_checksums(conn: psycopg.Connection, schemas: list[str]) -> tuple[
     for schema, table in tables:
         # A row's text (its record form) quotes what needs quoting: two different rows never read alike.
         count, total = conn.execute(
-            sql.SQL("select count(*), coalesce(sum(hashtextextended(t::text, 0)), 0)::text from {} as t").format(catalog.qualified(schema, table))
+            sql.SQL("select count(*), coalesce(sum(hashtextextended(t::text, 0)), 0)::text from {} as t").format(
+                catalog.qualified(schema, table)
+            )
         ).fetchone()
         counts[f"{schema}.{table}"], sums[f"{schema}.{table}"] = count, total
     return counts, sums
 
 
-def dump(conn: psycopg.Connection, database: Database, schemas: list[str], file: Path, snapshot_id: str) -> tuple[str, dict[str, int], dict[str, str]]:
+def dump(
+    conn: psycopg.Connection, database: Database, schemas: list[str], file: Path, snapshot_id: str
+) -> tuple[str, dict[str, int], dict[str, str]]:
     """pg_dump the schemas into `file` in the snapshot `conn` exported (copy.open_snapshot), whose
     counts and checksums are taken in that same snapshot; returns (server version, counts, checksums)."""
     version = conn.execute("show server_version").fetchone()[0]
@@ -76,8 +87,17 @@ def restore_archive(conn: psycopg.Connection, restored: Database, file: Path) ->
     listing.write_text("\n".join(kept) + "\n")
     try:
         processes.run(
-            [pg_restore, "--no-owner", "--no-privileges", "--exit-on-error", "--clean", "--if-exists", f"--use-list={listing}",
-             f"--dbname={restored.name}", file],
+            [
+                pg_restore,
+                "--no-owner",
+                "--no-privileges",
+                "--exit-on-error",
+                "--clean",
+                "--if-exists",
+                f"--use-list={listing}",
+                f"--dbname={restored.name}",
+                file,
+            ],
             env=processes.libpq_env(restored.url),
             what="pg_restore",
         )

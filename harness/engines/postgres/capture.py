@@ -25,6 +25,7 @@ After a column is added (found in the catalog at each write: one cheap lookup), 
 renamed, it takes the images as the catalog has the columns, slower, until capture is installed
 again: a schema change never makes the application's write fail.
 """
+
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
@@ -69,6 +70,7 @@ class NotInstalled(HarnessError):
 def freeze_lock_key(schema: sql.Composable) -> sql.Composed:
     """The advisory lock every captured write holds shared; the freeze takes it exclusively."""
     return sql.SQL("hashtextextended('_migrate freeze ' || {}, 0)").format(schema)
+
 
 # Each statement runs only when its object is missing (see ensure_log): even `add column if not
 # exists` takes an exclusive lock on the log, which would stall every captured write behind any
@@ -156,7 +158,9 @@ def ensure_log(conn: psycopg.Connection) -> None:
         },
     ).fetchone()
     added_columns = ("old_row", "image_format")  # part of a log created now
-    missing = [name for name in LOG_DDL if name not in present and not (name in added_columns and "changes" not in present)]
+    missing = [
+        name for name in LOG_DDL if name not in present and not (name in added_columns and "changes" not in present)
+    ]
     for name in missing:
         conn.execute(sql.SQL(LOG_DDL[name]).format(schema=sql.Identifier(CAPTURE_SCHEMA)))
 
@@ -173,11 +177,16 @@ def text_image(row: sql.Composable, columns: Sequence[str], masks: Mapping[str, 
     if not pairs:
         return sql.SQL("'{}'::jsonb")
     # jsonb_build_object takes at most 100 arguments: 50 columns a call.
-    calls = [sql.SQL("jsonb_build_object({})").format(sql.SQL(", ").join(pairs[i:i + 50])) for i in range(0, len(pairs), 50)]
+    calls = [
+        sql.SQL("jsonb_build_object({})").format(sql.SQL(", ").join(pairs[i : i + 50]))
+        for i in range(0, len(pairs), 50)
+    ]
     return sql.SQL(" || ").join(calls)
 
 
-def _row_trigger_body(table: SourceTable, columns: dict[str, int], last_attnum: int, before_images: bool) -> sql.Composed:
+def _row_trigger_body(
+    table: SourceTable, columns: dict[str, int], last_attnum: int, before_images: bool
+) -> sql.Composed:
     """The capture function of a table whose columns are `columns` now (name: number), the last
     number it has used `last_attnum`."""
     masks = list(table.masks.items())
@@ -245,7 +254,9 @@ end
         log=_log_table(),
         new_image=text_image(sql.SQL("NEW"), list(columns), table.masks),
         old_key=text_image(sql.SQL("OLD"), table.key),
-        old_row=sql.SQL("old_row := {};").format(text_image(sql.SQL("OLD"), list(columns))) if before_images else sql.SQL(""),
+        old_row=sql.SQL("old_row := {};").format(text_image(sql.SQL("OLD"), list(columns)))
+        if before_images
+        else sql.SQL(""),
         no_old_row=sql.SQL("") if before_images else sql.SQL("old_row := null;"),
         key_numbers=sql.SQL("{}::int2[]").format(sql.Literal([columns[k] for k in table.key if k in columns])),
         mask_names=sql.SQL("{}::name[]").format(sql.Literal([name for name, _ in masks])),
@@ -266,7 +277,9 @@ def _columns_now(conn: psycopg.Connection, relation: sql.Composable) -> tuple[di
         "select attname, attisdropped, attnum from pg_attribute where attrelid = %s::regclass and attnum > 0 order by attnum",
         (relation.as_string(conn),),
     ).fetchall()
-    return {name: attnum for name, dropped, attnum in rows if not dropped}, max((attnum for *_, attnum in rows), default=0)
+    return {name: attnum for name, dropped, attnum in rows if not dropped}, max(
+        (attnum for *_, attnum in rows), default=0
+    )
 
 
 def use_image_settings(conn: psycopg.Connection, *, local: bool = True) -> None:
@@ -280,7 +293,8 @@ def use_image_settings(conn: psycopg.Connection, *, local: bool = True) -> None:
 
 def _image_settings() -> sql.Composed:
     return sql.SQL(" ").join(
-        sql.SQL("set {} = {}").format(sql.Identifier(name.lower()), sql.Literal(value)) for name, value in IMAGE_SETTINGS.items()
+        sql.SQL("set {} = {}").format(sql.Identifier(name.lower()), sql.Literal(value))
+        for name, value in IMAGE_SETTINGS.items()
     )
 
 
@@ -316,14 +330,14 @@ def install(conn: psycopg.Connection, schema: str, tables: list[SourceTable], *,
             )
             # Its argument, the last column number the function knows, is for image_carries.
             conn.execute(
-                sql.SQL("create or replace trigger {} after insert or update or delete on {} for each row execute function {}({})").format(
-                    sql.Identifier(TRIGGER), target, function, sql.Literal(str(last_attnum))
-                )
+                sql.SQL(
+                    "create or replace trigger {} after insert or update or delete on {} for each row execute function {}({})"
+                ).format(sql.Identifier(TRIGGER), target, function, sql.Literal(str(last_attnum)))
             )
             conn.execute(
-                sql.SQL("create or replace trigger {} after truncate on {} for each statement execute function {}()").format(
-                    sql.Identifier(TRIGGER + "_truncate"), target, function
-                )
+                sql.SQL(
+                    "create or replace trigger {} after truncate on {} for each statement execute function {}()"
+                ).format(sql.Identifier(TRIGGER + "_truncate"), target, function)
             )
             _drop_unused_functions(conn, previous)
 
@@ -349,7 +363,8 @@ def image_carries(conn: psycopg.Connection, schema: str, table: str, column: str
     if attnum <= known:
         return True
     return conn.execute(
-        "select exists (select from pg_attribute where attrelid = %s and attnum = %s and not attisdropped)", (relation, known + 1)
+        "select exists (select from pg_attribute where attrelid = %s and attnum = %s and not attisdropped)",
+        (relation, known + 1),
     ).fetchone()[0]
 
 
@@ -389,8 +404,15 @@ def _ensure_consumers(conn: psycopg.Connection) -> None:
         conn.execute(sql.SQL(LOG_DDL["consumers"]).format(schema=sql.Identifier(CAPTURE_SCHEMA)))
 
 
-def register(conn: psycopg.Connection, consumer_id: str, source_schema: str, target: str, snapshot: str | None = None,
-             *, replace: bool = True) -> None:
+def register(
+    conn: psycopg.Connection,
+    consumer_id: str,
+    source_schema: str,
+    target: str,
+    snapshot: str | None = None,
+    *,
+    replace: bool = True,
+) -> None:
     """Register a target as a consumer of the log from `snapshot`, or from the current snapshot,
     which is older than any the caller takes next. `replace` starts it afresh (a target loading
     again); without, only a consumer not registered yet is (a target loaded before consumers existed)."""
@@ -398,7 +420,8 @@ def register(conn: psycopg.Connection, consumer_id: str, source_schema: str, tar
     action = (
         "update set source_schema = excluded.source_schema, snapshot = excluded.snapshot, target = excluded.target, "
         "registered_at = clock_timestamp(), last_applied_at = null"
-        if replace else "nothing"
+        if replace
+        else "nothing"
     )
     conn.execute(
         sql.SQL(
@@ -447,7 +470,12 @@ def forget(conn: psycopg.Connection, consumer_id: str) -> bool:
     """Stop keeping changes for a consumer that is gone; whether there was one."""
     if conn.execute("select to_regclass(%s)", (_consumers_table().as_string(conn),)).fetchone()[0] is None:
         return False
-    return conn.execute(sql.SQL("delete from {} where consumer_id = %s").format(_consumers_table()), (consumer_id,)).rowcount > 0
+    return (
+        conn.execute(
+            sql.SQL("delete from {} where consumer_id = %s").format(_consumers_table()), (consumer_id,)
+        ).rowcount
+        > 0
+    )
 
 
 def remove_triggers(conn: psycopg.Connection, schema: str, keep: Collection[str] = ()) -> list[str]:
@@ -459,7 +487,11 @@ def remove_triggers(conn: psycopg.Connection, schema: str, keep: Collection[str]
         (schema, TRIGGER, TRIGGER + "_truncate", list(keep)),
     ).fetchall()
     for table, trigger in rows:
-        conn.execute(sql.SQL("drop trigger if exists {} on {}").format(sql.Identifier(trigger), sql.SQL("{}.{}").format(sql.Identifier(schema), sql.Identifier(table))))
+        conn.execute(
+            sql.SQL("drop trigger if exists {} on {}").format(
+                sql.Identifier(trigger), sql.SQL("{}.{}").format(sql.Identifier(schema), sql.Identifier(table))
+            )
+        )
     return sorted({table for table, _ in rows})
 
 
@@ -469,7 +501,9 @@ def remove(conn: psycopg.Connection, schema: str, table_names: list[str]) -> Non
         target = sql.SQL("{}.{}").format(sql.Identifier(schema), sql.Identifier(name))
         if postgres.table_exists(conn, schema, name):
             conn.execute(sql.SQL("drop trigger if exists {} on {}").format(sql.Identifier(TRIGGER), target))
-            conn.execute(sql.SQL("drop trigger if exists {} on {}").format(sql.Identifier(TRIGGER + "_truncate"), target))
+            conn.execute(
+                sql.SQL("drop trigger if exists {} on {}").format(sql.Identifier(TRIGGER + "_truncate"), target)
+            )
     conn.execute(sql.SQL("drop schema if exists {} cascade").format(sql.Identifier(CAPTURE_SCHEMA)))
 
 

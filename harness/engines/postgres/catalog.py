@@ -1,5 +1,6 @@
 """What the harness asks of a PostgreSQL catalog, with identifiers always quoted, and the names it
 generates for objects of its own (always within PostgreSQL's 63 bytes, always unique)."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -21,7 +22,9 @@ class Column:
 
 def estimated_rows(conn: psycopg.Connection, schema: str, table: str) -> int:
     """The planner's row estimate (-1 for a table never analysed or vacuumed)."""
-    (rows,) = conn.execute("select reltuples::bigint from pg_class where oid = %s::regclass", (qualified(schema, table).as_string(conn),)).fetchone()
+    (rows,) = conn.execute(
+        "select reltuples::bigint from pg_class where oid = %s::regclass", (qualified(schema, table).as_string(conn),)
+    ).fetchone()
     return rows
 
 
@@ -237,15 +240,19 @@ class DatabaseOptions:
 
     def overridden_by(self, chosen: DatabaseOptions) -> DatabaseOptions:
         """These options with those set in `chosen` instead; another provider drops this one's locale."""
-        merged = {f.name: getattr(self, f.name) if getattr(chosen, f.name) is None else getattr(chosen, f.name)
-                  for f in dataclasses.fields(self)}
+        merged = {
+            f.name: getattr(self, f.name) if getattr(chosen, f.name) is None else getattr(chosen, f.name)
+            for f in dataclasses.fields(self)
+        }
         if chosen.locale_provider not in (None, self.locale_provider):
             for name in ("icu_locale", "icu_rules", "builtin_locale"):
                 merged[name] = getattr(chosen, name)
         return DatabaseOptions(**merged)
 
     def describe(self) -> str:
-        return ", ".join(f"{f.name} {getattr(self, f.name)}" for f in dataclasses.fields(self) if getattr(self, f.name) is not None)
+        return ", ".join(
+            f"{f.name} {getattr(self, f.name)}" for f in dataclasses.fields(self) if getattr(self, f.name) is not None
+        )
 
 
 def database_options(conn: psycopg.Connection) -> DatabaseOptions:
@@ -257,7 +264,10 @@ def database_options(conn: psycopg.Connection) -> DatabaseOptions:
     provider = LOCALE_PROVIDERS.get(row.get("datlocprovider", "c"), row.get("datlocprovider"))
     locale = row.get("datlocale", row.get("daticulocale"))
     return DatabaseOptions(
-        encoding, row["datcollate"], row["datctype"], provider,
+        encoding,
+        row["datcollate"],
+        row["datctype"],
+        provider,
         icu_locale=locale if provider == "icu" else None,
         icu_rules=row.get("daticurules"),
         builtin_locale=locale if provider == "builtin" else None,
@@ -267,13 +277,16 @@ def database_options(conn: psycopg.Connection) -> DatabaseOptions:
 def create_database_sql(name: str, options: DatabaseOptions, server_version: int) -> sql.Composed:
     """CREATE DATABASE with these options, from template0 (the only template whose encoding and locale
     may be changed). A server before 15 has libc alone and no LOCALE_PROVIDER option."""
-    chosen = [(f.name, getattr(options, f.name)) for f in dataclasses.fields(options) if getattr(options, f.name) is not None]
+    chosen = [
+        (f.name, getattr(options, f.name)) for f in dataclasses.fields(options) if getattr(options, f.name) is not None
+    ]
     if server_version < 150000:
         chosen = [(option, value) for option, value in chosen if (option, value) != ("locale_provider", "libc")]
     if not chosen:
         return sql.SQL("create database {}").format(sql.Identifier(name))
     return sql.SQL("create database {} template template0 {}").format(
-        sql.Identifier(name), sql.SQL(" ").join(sql.SQL("{} {}").format(sql.SQL(option), sql.Literal(value)) for option, value in chosen)
+        sql.Identifier(name),
+        sql.SQL(" ").join(sql.SQL("{} {}").format(sql.SQL(option), sql.Literal(value)) for option, value in chosen),
     )
 
 
@@ -305,13 +318,30 @@ def collation_definition(conn: psycopg.Connection, schema: str, name: str) -> Co
     if provider == "icu" and locale is None:  # before 15 an ICU collation kept its locale in collcollate
         locale = row["collcollate"]
     libc = provider == "libc"
-    return CollationDefinition(provider, row["collcollate"] if libc else None, row["collctype"] if libc else None,
-                               None if libc else locale, row["collisdeterministic"], row.get("collicurules"))
+    return CollationDefinition(
+        provider,
+        row["collcollate"] if libc else None,
+        row["collctype"] if libc else None,
+        None if libc else locale,
+        row["collisdeterministic"],
+        row.get("collicurules"),
+    )
 
 
 def create_collation(conn: psycopg.Connection, schema: str, name: str, definition: CollationDefinition) -> None:
-    options = [("provider", definition.provider), ("lc_collate", definition.lc_collate), ("lc_ctype", definition.lc_ctype),
-               ("locale", definition.locale), ("rules", definition.rules)]
-    parts = [sql.SQL("{} = {}").format(sql.SQL(option), sql.Literal(value)) for option, value in options if value is not None]
+    options = [
+        ("provider", definition.provider),
+        ("lc_collate", definition.lc_collate),
+        ("lc_ctype", definition.lc_ctype),
+        ("locale", definition.locale),
+        ("rules", definition.rules),
+    ]
+    parts = [
+        sql.SQL("{} = {}").format(sql.SQL(option), sql.Literal(value)) for option, value in options if value is not None
+    ]
     parts.append(sql.SQL("deterministic = {}").format(sql.Literal(definition.deterministic)))
-    conn.execute(sql.SQL("create collation {}.{} ({})").format(sql.Identifier(schema), sql.Identifier(name), sql.SQL(", ").join(parts)))
+    conn.execute(
+        sql.SQL("create collation {}.{} ({})").format(
+            sql.Identifier(schema), sql.Identifier(name), sql.SQL(", ").join(parts)
+        )
+    )

@@ -1,5 +1,6 @@
 """The initial load's source side on PostgreSQL: one exported snapshot shared by every worker, key
 spans for planning ranges, and a key range read out in that snapshot, masked, as binary COPY."""
+
 from __future__ import annotations
 
 from collections.abc import Iterator
@@ -30,7 +31,9 @@ def key_span(conn: psycopg.Connection, schema: str, table: landing.SourceTable) 
     if first.type not in INTEGER_TYPES:
         return None
     low, high = conn.execute(
-        sql.SQL("select min({k}), max({k}) from {t}").format(k=sql.Identifier(first.name), t=catalog.qualified(schema, table.name))
+        sql.SQL("select min({k}), max({k}) from {t}").format(
+            k=sql.Identifier(first.name), t=catalog.qualified(schema, table.name)
+        )
     ).fetchone()
     return low, high, catalog.estimated_rows(conn, schema, table.name)
 

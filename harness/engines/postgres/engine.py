@@ -1,4 +1,5 @@
 """PostgreSQL as a source engine: harness.engines.base.SourceEngine over this package's modules."""
+
 from __future__ import annotations
 
 from collections.abc import Iterator

@@ -26,6 +26,7 @@ on the tables and no deadlock. Creating the triggers then waits for nobody. With
 triggers (timestamp capture), creating the triggers waits for the writers in flight itself.
 With a drain timeout, the write transactions still open after it are ended rather than waited for.
 """
+
 from __future__ import annotations
 
 import secrets
@@ -36,9 +37,8 @@ from dataclasses import dataclass, field
 import psycopg
 from psycopg import sql
 
-from harness.engines.postgres import capture
+from harness.engines.postgres import capture, catalog
 from harness.engines.postgres.capture import CAPTURE_SCHEMA
-from harness.engines.postgres import catalog
 from harness.errors import HarnessError
 
 TRIGGER = "_migrate_freeze"
@@ -93,13 +93,19 @@ revoke all on function {schema}.refuse_write() from public;
 def declare_writer(conn: psycopg.Connection) -> None:
     """Let this session's current transaction write past the freeze (the harness's sessions only)."""
     conn.execute(
-        sql.SQL("select set_config(%s, secret, true) from {}.freeze_secret").format(sql.Identifier(CAPTURE_SCHEMA)), (WRITER_SETTING,)
+        sql.SQL("select set_config(%s, secret, true) from {}.freeze_secret").format(sql.Identifier(CAPTURE_SCHEMA)),
+        (WRITER_SETTING,),
     )
 
 
 def freeze(
-    conn: psycopg.Connection, schema: str, tables: list[str], *, lock_timeout_seconds: float = 30.0,
-    drain_timeout_seconds: float | None = None, legacy_role: str | None = None,
+    conn: psycopg.Connection,
+    schema: str,
+    tables: list[str],
+    *,
+    lock_timeout_seconds: float = 30.0,
+    drain_timeout_seconds: float | None = None,
+    legacy_role: str | None = None,
 ) -> Frozen:
     """Freeze all tables at once, in one transaction of its own (`conn` must be idle).
 
@@ -112,7 +118,9 @@ def freeze(
     drain = not capture.state(conn, schema, tables).missing
     key = capture.freeze_lock_key(sql.Literal(schema))
     conn.commit()
-    stragglers = _StragglerEnder(conn, key, drain_timeout_seconds) if drain and drain_timeout_seconds is not None else None
+    stragglers = (
+        _StragglerEnder(conn, key, drain_timeout_seconds) if drain and drain_timeout_seconds is not None else None
+    )
     frozen = Frozen(list(tables), 0.0)
     try:
         if drain:
@@ -124,7 +132,9 @@ def freeze(
                     stragglers.stop()
             conn.commit()
         try:
-            _create_triggers(conn, schema, tables, lock_timeout_seconds - (time.perf_counter() - started), legacy_role, frozen)
+            _create_triggers(
+                conn, schema, tables, lock_timeout_seconds - (time.perf_counter() - started), legacy_role, frozen
+            )
         finally:
             if drain:
                 conn.execute(sql.SQL("select pg_advisory_unlock({})").format(key))
@@ -162,14 +172,17 @@ class _StragglerEnder:
     def _end(self) -> None:
         try:
             with psycopg.connect(self._dsn, password=self._password, autocommit=True) as conn:
-                (self.ended,) = conn.execute(sql.SQL(
-                    """
+                (self.ended,) = conn.execute(
+                    sql.SQL(
+                        """
                     select count(*) filter (where pg_terminate_backend(l.pid))
                     from pg_locks as l, (select {key} as k) as lock
                     where l.locktype = 'advisory' and l.granted and l.mode = 'ShareLock' and l.objsubid = 1
                       and l.classid = ((lock.k >> 32) & 4294967295)::oid and l.objid = (lock.k & 4294967295)::oid
                       and l.database = (select oid from pg_database where datname = current_database())
-                    """).format(key=self._key)).fetchone()
+                    """
+                    ).format(key=self._key)
+                ).fetchone()
         except psycopg.Error as exc:
             self.error = str(exc).splitlines()[0]
 
@@ -178,29 +191,44 @@ class _StragglerEnder:
         self._timer.join()
 
 
-def _create_triggers(conn: psycopg.Connection, schema: str, tables: list[str], seconds: float, legacy_role: str | None, frozen: Frozen) -> None:
+def _create_triggers(
+    conn: psycopg.Connection, schema: str, tables: list[str], seconds: float, legacy_role: str | None, frozen: Frozen
+) -> None:
     superuser = conn.execute("select rolsuper from pg_roles where rolname = current_user").fetchone()[0]
     conn.commit()
     deadline = time.perf_counter() + seconds
     while True:
         try:
             with conn.transaction():
-                conn.execute(sql.SQL("set local lock_timeout = {}").format(sql.Literal(f"{max(1, int((deadline - time.perf_counter()) * 1000))}ms")))
+                conn.execute(
+                    sql.SQL("set local lock_timeout = {}").format(
+                        sql.Literal(f"{max(1, int((deadline - time.perf_counter()) * 1000))}ms")
+                    )
+                )
                 if superuser:
                     # A writer that holds one table and waits for another we hold is a deadlock: let
                     # the writer notice it first (its transaction is retried) rather than the freeze.
                     conn.execute("set local deadlock_timeout = '10s'")
-                conn.execute(sql.SQL(FUNCTION_DDL).format(
-                    schema=sql.Identifier(CAPTURE_SCHEMA), message=sql.Literal(MESSAGE), hint=sql.Literal(capture.FROZEN_HINT)))
+                conn.execute(
+                    sql.SQL(FUNCTION_DDL).format(
+                        schema=sql.Identifier(CAPTURE_SCHEMA),
+                        message=sql.Literal(MESSAGE),
+                        hint=sql.Literal(capture.FROZEN_HINT),
+                    )
+                )
                 # A new secret each freeze: one read before it no longer passes.
                 conn.execute(
-                    sql.SQL("insert into {}.freeze_secret (secret) values (%s) on conflict (singleton) do update set secret = excluded.secret").format(
-                        sql.Identifier(CAPTURE_SCHEMA)),
+                    sql.SQL(
+                        "insert into {}.freeze_secret (secret) values (%s) on conflict (singleton) do update set secret = excluded.secret"
+                    ).format(sql.Identifier(CAPTURE_SCHEMA)),
                     (secrets.token_hex(32),),
                 )
                 # The lock CREATE TRIGGER takes, on all tables at once: it waits for the writers in flight.
-                conn.execute(sql.SQL("lock table {} in share row exclusive mode").format(
-                    sql.SQL(", ").join(catalog.qualified(schema, t) for t in tables)))
+                conn.execute(
+                    sql.SQL("lock table {} in share row exclusive mode").format(
+                        sql.SQL(", ").join(catalog.qualified(schema, t) for t in tables)
+                    )
+                )
                 for table in tables:
                     _refuse_writes(conn, schema, table, TRIGGER, CAPTURE_SCHEMA)
                 if legacy_role:
@@ -215,9 +243,9 @@ def _refuse_writes(conn: psycopg.Connection, schema: str, table: str, trigger: s
     target = catalog.qualified(schema, table)
     conn.execute(sql.SQL("drop trigger if exists {} on {}").format(sql.Identifier(trigger), target))
     conn.execute(
-        sql.SQL("create trigger {} before insert or update or delete or truncate on {} for each statement execute function {}.refuse_write()").format(
-            sql.Identifier(trigger), target, sql.Identifier(function_schema)
-        )
+        sql.SQL(
+            "create trigger {} before insert or update or delete or truncate on {} for each statement execute function {}.refuse_write()"
+        ).format(sql.Identifier(trigger), target, sql.Identifier(function_schema))
     )
 
 
@@ -238,10 +266,16 @@ def _revoke_writes(conn: psycopg.Connection, schema: str, tables: list[str], rol
     ).fetchall()
     for table, privilege, grantable in granted:
         conn.execute(
-            sql.SQL("insert into {}.frozen_grants values (%s, %s, %s, %s, %s) on conflict do nothing").format(sql.Identifier(CAPTURE_SCHEMA)),
+            sql.SQL("insert into {}.frozen_grants values (%s, %s, %s, %s, %s) on conflict do nothing").format(
+                sql.Identifier(CAPTURE_SCHEMA)
+            ),
             (schema, table, role, privilege, grantable),
         )
-        conn.execute(sql.SQL("revoke {} on {} from {}").format(sql.SQL(privilege), catalog.qualified(schema, table), sql.Identifier(role)))
+        conn.execute(
+            sql.SQL("revoke {} on {} from {}").format(
+                sql.SQL(privilege), catalog.qualified(schema, table), sql.Identifier(role)
+            )
+        )
     revoked = conn.execute(
         sql.SQL(
             "select table_name || ': ' || string_agg(privilege, ', ' order by privilege) from {}.frozen_grants "
@@ -250,12 +284,19 @@ def _revoke_writes(conn: psycopg.Connection, schema: str, tables: list[str], rol
         (schema, tables, role),
     ).fetchall()
     still = [
-        table for (table,) in conn.execute(
+        table
+        for (table,) in conn.execute(
             "select t from unnest(%s::text[]) t where has_table_privilege(%s::name, format('%%I.%%I', %s::text, t), 'INSERT, UPDATE, DELETE, TRUNCATE')",
             (tables, role, schema),
         ).fetchall()
     ]
-    notes = [f"role {role} may still write {', '.join(still)} (through PUBLIC, another role or ownership): the freeze trigger refuses it"] if still else []
+    notes = (
+        [
+            f"role {role} may still write {', '.join(still)} (through PUBLIC, another role or ownership): the freeze trigger refuses it"
+        ]
+        if still
+        else []
+    )
     return [line for (line,) in revoked], notes
 
 
@@ -264,14 +305,21 @@ def _restore_writes(conn: psycopg.Connection, schema: str, tables: list[str]) ->
     if conn.execute("select to_regclass(%s)", (f"{CAPTURE_SCHEMA}.frozen_grants",)).fetchone()[0] is None:
         return
     rows = conn.execute(
-        sql.SQL("delete from {}.frozen_grants where table_schema = %s and table_name = any(%s) returning table_name, grantee, privilege, grantable").format(
-            sql.Identifier(CAPTURE_SCHEMA)),
+        sql.SQL(
+            "delete from {}.frozen_grants where table_schema = %s and table_name = any(%s) returning table_name, grantee, privilege, grantable"
+        ).format(sql.Identifier(CAPTURE_SCHEMA)),
         (schema, tables),
     ).fetchall()
     for table, grantee, privilege, grantable in rows:
         if catalog.table_exists(conn, schema, table) and _role_exists(conn, grantee):
-            conn.execute(sql.SQL("grant {} on {} to {}{}").format(
-                sql.SQL(privilege), catalog.qualified(schema, table), sql.Identifier(grantee), sql.SQL(" with grant option" if grantable else "")))
+            conn.execute(
+                sql.SQL("grant {} on {} to {}{}").format(
+                    sql.SQL(privilege),
+                    catalog.qualified(schema, table),
+                    sql.Identifier(grantee),
+                    sql.SQL(" with grant option" if grantable else ""),
+                )
+            )
 
 
 def _role_exists(conn: psycopg.Connection, role: str) -> bool:
@@ -282,7 +330,11 @@ def unfreeze(conn: psycopg.Connection, schema: str, tables: list[str]) -> None:
     with conn.transaction():
         for table in tables:
             if catalog.table_exists(conn, schema, table):
-                conn.execute(sql.SQL("drop trigger if exists {} on {}").format(sql.Identifier(TRIGGER), catalog.qualified(schema, table)))
+                conn.execute(
+                    sql.SQL("drop trigger if exists {} on {}").format(
+                        sql.Identifier(TRIGGER), catalog.qualified(schema, table)
+                    )
+                )
         _restore_writes(conn, schema, tables)
 
 
@@ -306,11 +358,15 @@ $$;
 """
 
 
-def retire(conn: psycopg.Connection, schema: str, table_names: list[str], *, message: str, lock_timeout_seconds: float) -> list[str]:
+def retire(
+    conn: psycopg.Connection, schema: str, table_names: list[str], *, message: str, lock_timeout_seconds: float
+) -> list[str]:
     """In one transaction: guard every table read-only (a refusal of its own, kept after the
     migration), drop the freeze and the capture objects; returns the tables guarded."""
     with conn.transaction():
-        conn.execute(sql.SQL("set local lock_timeout = {}").format(sql.Literal(f"{int(lock_timeout_seconds * 1000)}ms")))
+        conn.execute(
+            sql.SQL("set local lock_timeout = {}").format(sql.Literal(f"{int(lock_timeout_seconds * 1000)}ms"))
+        )
         conn.execute(sql.SQL(GUARD_DDL).format(schema=sql.Identifier(READ_ONLY_SCHEMA), message=sql.Literal(message)))
         tables = [name for name in table_names if catalog.table_exists(conn, schema, name)]
         for name in tables:

@@ -10,6 +10,7 @@ nothing on the source but SELECT, and it has blind spots that triggers do not:
   clock that lags the others by more than `overlap`, is missed: future-dated rows are reported,
   and the overlap should exceed the longest write transaction.
 """
+
 from __future__ import annotations
 
 import json
@@ -20,9 +21,9 @@ import psycopg
 from psycopg import sql
 
 from harness import connections, control, landing
-from harness.control import STREAM
 from harness.config import Config
 from harness.connections import Database
+from harness.control import STREAM
 from harness.engines import postgres
 from harness.errors import ConfigError
 
@@ -62,7 +63,9 @@ def sync_once(config: Config, source: Database, target: Database, *, detect_dele
         src.rollback()
         with dst.transaction():
             state = dst.execute(
-                sql.SQL("select timestamp_watermark from {} where stream = %s for update").format(control.table(config.control_schema, "sync_state")),
+                sql.SQL("select timestamp_watermark from {} where stream = %s for update").format(
+                    control.table(config.control_schema, "sync_state")
+                ),
                 (STREAM,),
             ).fetchone()
             if state is None:
@@ -72,16 +75,27 @@ def sync_once(config: Config, source: Database, target: Database, *, detect_dele
             for table in tables:
                 qualified = postgres.qualified(config.source_schema, table.name)
                 since = watermarks.get(table.name)
-                where = sql.SQL("where {} >= {}::timestamptz - {}::interval").format(column, sql.Literal(since), overlap) if since else sql.SQL("")
+                where = (
+                    sql.SQL("where {} >= {}::timestamptz - {}::interval").format(column, sql.Literal(since), overlap)
+                    if since
+                    else sql.SQL("")
+                )
                 dst.execute(
                     sql.SQL("create temp table _stamped on commit drop as select * from {} limit 0").format(
                         postgres.qualified(config.landing_schema, table.name)
                     )
                 )
                 names = [c.name for c in table.columns]
-                with src.cursor().copy(
-                    sql.SQL("copy ({} {}) to stdout (format binary)").format(landing.select_masked(config.source_schema, table), where)
-                ) as reader, dst.cursor().copy(sql.SQL("copy _stamped ({}) from stdin (format binary)").format(postgres.column_list(names))) as writer:
+                with (
+                    src.cursor().copy(
+                        sql.SQL("copy ({} {}) to stdout (format binary)").format(
+                            landing.select_masked(config.source_schema, table), where
+                        )
+                    ) as reader,
+                    dst.cursor().copy(
+                        sql.SQL("copy _stamped ({}) from stdin (format binary)").format(postgres.column_list(names))
+                    ) as writer,
+                ):
                     for chunk in reader:
                         writer.write(chunk)
                 batch.per_table[table.name] = _upsert_changed(dst, config.landing_schema, table)
@@ -90,9 +104,9 @@ def sync_once(config: Config, source: Database, target: Database, *, detect_dele
                     watermarks[table.name] = newest
                 dst.execute("drop table _stamped")
                 nulls, future = src.execute(
-                    sql.SQL("select count(*) filter (where {c} is null), count(*) filter (where {c} > localtimestamp + interval '1 minute') from {t}").format(
-                        c=column, t=qualified
-                    )
+                    sql.SQL(
+                        "select count(*) filter (where {c} is null), count(*) filter (where {c} > localtimestamp + interval '1 minute') from {t}"
+                    ).format(c=column, t=qualified)
                 ).fetchone()
                 batch.null_stamped[table.name], batch.future_stamped[table.name] = nulls, future
                 if detect_deletes:
@@ -142,18 +156,23 @@ def _upsert_changed(conn: psycopg.Connection, landing_schema: str, table: landin
     return result.rowcount
 
 
-def _tombstone_missing(src: psycopg.Connection, dst: psycopg.Connection, config: Config, table: landing.SourceTable) -> int:
+def _tombstone_missing(
+    src: psycopg.Connection, dst: psycopg.Connection, config: Config, table: landing.SourceTable
+) -> int:
     """Hard deletes are invisible to timestamps: compare key sets and tombstone what the source lost."""
     dst.execute(  # typed and collated as landing's key
         sql.SQL("create temp table _source_keys on commit drop as select {} from {} limit 0").format(
             postgres.column_list(table.key), postgres.qualified(config.landing_schema, table.name)
         )
     )
-    with src.cursor().copy(
-        sql.SQL("copy (select {} from {}) to stdout (format binary)").format(
-            postgres.column_list(table.key), postgres.qualified(config.source_schema, table.name)
-        )
-    ) as reader, dst.cursor().copy(sql.SQL("copy _source_keys from stdin (format binary)")) as writer:
+    with (
+        src.cursor().copy(
+            sql.SQL("copy (select {} from {}) to stdout (format binary)").format(
+                postgres.column_list(table.key), postgres.qualified(config.source_schema, table.name)
+            )
+        ) as reader,
+        dst.cursor().copy(sql.SQL("copy _source_keys from stdin (format binary)")) as writer,
+    ):
         for chunk in reader:
             writer.write(chunk)
     result = dst.execute(
@@ -174,11 +193,15 @@ def start_after_load(ctl: psycopg.Connection, config: Config) -> None:
     """Sync starts from the newest change time in the copy (minus the overlap, per batch)."""
     newest = {
         t.name: ctl.execute(
-            sql.SQL("select max({})::text from {}").format(sql.Identifier(config.capture.column), postgres.qualified(config.landing_schema, t.name))
+            sql.SQL("select max({})::text from {}").format(
+                sql.Identifier(config.capture.column), postgres.qualified(config.landing_schema, t.name)
+            )
         ).fetchone()[0]
         for t in config.tables
     }
     ctl.execute(
-        sql.SQL("update {} set timestamp_watermark = %s where stream = %s").format(control.table(config.control_schema, "sync_state")),
+        sql.SQL("update {} set timestamp_watermark = %s where stream = %s").format(
+            control.table(config.control_schema, "sync_state")
+        ),
         (json.dumps(newest), STREAM),
     )
