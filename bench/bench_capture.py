@@ -15,9 +15,11 @@ import time
 
 from common import Timer, admin_url, arguments, migration_config, scratch_databases, seed
 
-from harness import connections, landing, load, sync
+from harness import load, sync
+from harness.core import connections
 from harness.demo.traffic import run_traffic
 from harness.engines.postgres import capture
+from harness.target import landing
 
 WRITES = 3_000
 

@@ -2,7 +2,7 @@
 
 Seeds the worked example at --scale, loads it into landing (capture on), then times:
   baseline    one pass of the same canonical row hash over every table, source and landing at once
-              (harness.checksums.whole_table_hashes: one figure per table, it can only say "equal")
+              (harness.reconcile.checksums.whole_table_hashes: one figure per table, it can only say "equal")
   clean       `reconcile --level checksums` on identical copies: sync paused, snapshot exported,
               landing synced to it, segments hashed, report written
   10 changed  the same after 10 landing rows were changed, deleted or added, all of which must be
@@ -26,7 +26,9 @@ from pathlib import Path
 import psycopg
 from common import Timer, admin_url, arguments, migration_config, scratch_databases, seed
 
-from harness import checksums, connections, load, reconcile
+from harness import load, reconcile
+from harness.core import connections
+from harness.reconcile import checksums
 
 # What the bench does to landing: (table, how a row is changed, the column that changes)
 CHANGES = [

@@ -28,7 +28,7 @@ import psycopg
 from common import Timer, admin_url, arguments, migration_config, scratch_databases, seed
 
 from harness import cutover, load, reconcile, sync
-from harness.connections import Database
+from harness.core.connections import Database
 from harness.demo.traffic import run_traffic
 
 WRITES_PER_TRANSACTION = 2.4  # the legacy application's mix: orders with lines and a payment, edits, deletes

@@ -13,7 +13,7 @@ timed), fills landing as the loader would (not timed), runs `dbt parse` (not tim
    --rounds times (default 3), another 1% each time, compared by their median.
 
 Each is the wall-clock time of the dbt invocation as the harness makes it: in-process through
-harness/dbt.py, in a process that has dbt loaded already (as `migrate sync --follow` has after
+harness/dbt/__init__.py, in a process that has dbt loaded already (as `migrate sync --follow` has after
 its first build), with dbt's partial parsing warm. --cli times `dbt` commands in a new process
 each instead, as a person running them by hand waits (Python start and dbt import included).
 Prints them with their command lines, dbt's own run time (without parsing), the ratio, and the
@@ -39,8 +39,9 @@ sys.path.insert(0, str(PROJECT_DIR))
 
 from common import admin_url, arguments  # noqa: E402
 
-from harness import connections, dbt  # noqa: E402
-from harness.connections import Database  # noqa: E402
+from harness import dbt  # noqa: E402
+from harness.core import connections  # noqa: E402
+from harness.core.connections import Database  # noqa: E402
 from harness.demo.seed import seed_legacy  # noqa: E402
 from harness.sync import SYNC_BUILD  # noqa: E402
 from tests.integration.test_dbt_models import change_landing, fill_landing  # noqa: E402

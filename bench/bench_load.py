@@ -26,8 +26,9 @@ import subprocess
 
 from common import Timer, admin_url, arguments, migration_config, scratch_databases, seed
 
-from harness import connections, embedded, load
-from harness.processes import libpq_env
+from harness import load
+from harness.core import connections, embedded
+from harness.core.processes import libpq_env
 
 
 def bare_pipe(source, target, schema: str, tables: list[str]) -> int:

@@ -11,7 +11,7 @@ then, taking turns at going first in every round:
   environment, or skipped with one line; masked columns left out, since landing holds them masked)
   against `migrate reconcile --level checksums --no-build`, on identical copies and again with 10
   landing rows changed; and one plain hashing pass of both sides (the same canonical row hash, one
-  sum per table: harness.checksums.whole_table_hashes) as the floor.
+  sum per table: harness.reconcile.checksums.whole_table_hashes) as the floor.
 
 It prints each pair with its ratio: for the load, pgcopydb's time over ours (≥ 1.0 means at least
 pgcopydb's throughput); for the reconcile, ours over reladiff's and ours over the floor.
@@ -33,9 +33,11 @@ from urllib.parse import quote
 from common import PROJECT_DIR, Timer, admin_url, arguments, migration_config, scratch_databases, seed
 from psycopg.conninfo import conninfo_to_dict
 
-from harness import checksums, connections, embedded, landing
+from harness.core import connections, embedded
 from harness.engines import postgres
 from harness.engines.postgres import capture
+from harness.reconcile import checksums
+from harness.target import landing
 
 RELADIFF_VENV = PROJECT_DIR / ".migrate" / "bench-reladiff"
 # Rows the "10 changed" round edits in landing, and the column each edit changes.

@@ -2,7 +2,7 @@
 
 Seeds the worked example at --scale, loads it, derives an app-like order_line table from landing
 (the migrated form of ORDER_LINE: cents, trimmed SKUs) with mapping metadata like the dbt models'
-YAML, then runs the sample level's comparison (harness.samples) for each sample size under
+YAML, then runs the sample level's comparison (harness.reconcile.samples) for each sample size under
 tracemalloc. Target: peak memory grows with the sample size, not with the table.
     python bench/bench_sample_memory.py --scale 1000000 --sizes 1000,10000,100000
 """
@@ -15,7 +15,10 @@ from pathlib import Path
 
 from common import Timer, admin_url, arguments, migration_config, scratch_databases, seed
 
-from harness import connections, dbt_artifacts, load, samples
+from harness import load
+from harness.core import connections
+from harness.dbt import artifacts as dbt_artifacts
+from harness.reconcile import samples
 
 APP_TABLE = """
 create schema bench_app;

@@ -17,14 +17,14 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
 
-from harness import connections  # noqa: E402
-from harness.connections import Database  # noqa: E402
+from harness.core import connections  # noqa: E402
+from harness.core.connections import Database  # noqa: E402
 from harness.demo.seed import seed_legacy  # noqa: E402
 
 
 def server_url(url: str | None) -> str:
     """The server to measure on: the one of --url, else the embedded PostgreSQL, as `make demo` uses."""
-    from harness import embedded
+    from harness.core import embedded
 
     return url or embedded.start(Path(__file__).resolve().parents[1])
 

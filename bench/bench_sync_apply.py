@@ -25,7 +25,8 @@ from common import (
     seed,
 )
 
-from harness import connections, load, sync
+from harness import load, sync
+from harness.core import connections
 
 
 def write_changes(source, schema: str, changes: int, round_no: int) -> int:

@@ -14,9 +14,9 @@ from pathlib import Path
 PROJECT_DIR = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(PROJECT_DIR))
 
-from harness import connections, embedded  # noqa: E402
-from harness.config import load_config  # noqa: E402
-from harness.connections import Database  # noqa: E402
+from harness.core import connections, embedded  # noqa: E402
+from harness.core.config import load_config  # noqa: E402
+from harness.core.connections import Database  # noqa: E402
 
 
 def arguments(description: str, default_scale: int) -> argparse.ArgumentParser:

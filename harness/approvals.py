@@ -15,10 +15,10 @@ from datetime import datetime
 import psycopg
 from psycopg import sql
 
-from harness import connections, control
-from harness.config import Config
-from harness.connections import Database
-from harness.errors import ConfigError, HarnessError
+from harness.core import connections, control
+from harness.core.config import Config
+from harness.core.connections import Database
+from harness.core.errors import ConfigError, HarnessError
 
 STAGES = ("plan", "cutover", "rollback", "decommission")
 COLUMNS = ("approval_id", "stage", "role", "name", "note", "approved_at", "os_user", "host")

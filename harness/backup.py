@@ -24,14 +24,15 @@ from pathlib import Path
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict
 
-from harness import connections, control, engines
-from harness.config import Config
-from harness.connections import Database
+from harness import engines
+from harness.core import connections, control
+from harness.core.config import Config
+from harness.core.connections import Database
+from harness.core.errors import CheckFailed, ConfigError
 from harness.engines.base import Connection, SourceEngine
 from harness.engines.postgres import DatabaseOptions
 from harness.engines.postgres.capture import CAPTURE_SCHEMA
-from harness.errors import CheckFailed, ConfigError
-from harness.provision import provision
+from harness.target.provision import provision
 
 # What to run for a verified source backup, as the gates and status say it.
 VERIFY_HINT = (

@@ -35,14 +35,15 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-from harness import backup, connections, control, engines
-from harness.config import Config
-from harness.connections import Database
+from harness import backup, engines
+from harness.core import connections, control
+from harness.core.config import Config
+from harness.core.connections import Database
+from harness.core.errors import CheckFailed, ConfigError
 from harness.engines import postgres
 from harness.engines.postgres import capture
 from harness.engines.postgres import freeze as postgres_freeze
-from harness.errors import CheckFailed, ConfigError
-from harness.provision import APP_SCHEMA
+from harness.target.provision import APP_SCHEMA
 
 STEPS = ("archive_backup", "verify_archive", "remove_capture", "complete")
 PHASE = "decommissioned"

@@ -29,13 +29,15 @@ from typing import Protocol, TypeVar
 import psycopg
 from psycopg import sql
 
-from harness import connections, control, engines, interrupts, landing, runbook, sync
-from harness.config import Config
-from harness.connections import Database
+from harness import engines, sync
+from harness.core import connections, control, interrupts, runbook
+from harness.core.config import Config
+from harness.core.connections import Database
+from harness.core.errors import ConfigError
 from harness.engines import postgres
 from harness.engines.base import Connection, SourceEngine
-from harness.errors import ConfigError
-from harness.provision import provision
+from harness.target import landing
+from harness.target.provision import provision
 
 Item = TypeVar("Item")
 

@@ -23,12 +23,14 @@ from pathlib import Path
 
 from psycopg import sql
 
-from harness import backup, connections, control, cutover, fallback, load, processes, reconcile, reports, rollback, sync
-from harness.config import Config
-from harness.connections import Database
+from harness import backup, cutover, load, reconcile, reports, rollback, sync
+from harness.core import connections, control, processes
+from harness.core.config import Config
+from harness.core.connections import Database
+from harness.core.errors import CheckFailed
 from harness.engines import postgres
-from harness.errors import CheckFailed
 from harness.render import heading, markdown, paragraph, table
+from harness.rollback import fallback
 
 
 @dataclass

@@ -12,9 +12,10 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-from harness import backup, connections, control, engines
-from harness.config import Config
-from harness.connections import Database
+from harness import backup, engines
+from harness.core import connections, control
+from harness.core.config import Config
+from harness.core.connections import Database
 
 
 @dataclass

@@ -26,13 +26,16 @@ import psycopg
 import yaml
 from psycopg import sql
 
-from harness import connections, control, dbt, dbt_contract, engines, landing
-from harness.config import Config
-from harness.connections import Database
-from harness.control import STREAM
+from harness import dbt, engines
+from harness.core import connections, control
+from harness.core.config import Config
+from harness.core.connections import Database
+from harness.core.control import STREAM
+from harness.core.errors import EXIT_CHECK_FAILED, ConfigError, ConnectionFailed, DbtFailed, HarnessError
+from harness.dbt import contract as dbt_contract
 from harness.engines import postgres
 from harness.engines.postgres import capture
-from harness.errors import EXIT_CHECK_FAILED, ConfigError, ConnectionFailed, DbtFailed, HarnessError
+from harness.target import landing
 
 CHANGE_COLUMNS = ["change_id", "table_schema", "table_name", "op", "old_key", "new_row", "captured_at", "image_format"]
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from harness import connections, embedded
+from harness.core import connections, embedded
 
 PROJECT_DIR = Path(__file__).resolve().parents[1]
 

@@ -4,7 +4,7 @@ privileges), its key as migration.yml and the catalog settle it, and its row cou
 from __future__ import annotations
 
 from harness.assess.model import BLOCKING, Finding, TableAssessment
-from harness.config import Config, TableConfig
+from harness.core.config import Config, TableConfig
 from harness.engines import postgres_assess as pg
 
 EXACT_COUNT_LIMIT = 20_000_000  # above this many estimated rows, the catalog's estimate is reported instead

@@ -5,7 +5,7 @@ target database differs from the source in version, encoding or locale."""
 from __future__ import annotations
 
 from harness.assess.model import BLOCKING, INFO, WARNING, Finding, TableAssessment
-from harness.config import Config
+from harness.core.config import Config
 from harness.engines import postgres_assess as pg
 from harness.engines.postgres.capture import CAPTURE_SCHEMA
 from harness.engines.postgres.capture import TRIGGER as CAPTURE_TRIGGER
@@ -20,7 +20,7 @@ def capture_paths(
 ) -> dict:
     """Whether sync can capture changes the way migration.yml says (capture.method), and what is missing.
 
-    Trigger capture (harness/capture.py) creates schema _migrate and a trigger per table: CREATE on
+    Trigger capture (harness/engines/postgres/capture.py) creates schema _migrate and a trigger per table: CREATE on
     the database and TRIGGER on the tables. Timestamp capture needs capture.column on every table.
     """
     existing = [t for t in tables if t.exists]

@@ -7,9 +7,10 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 
-from harness import dbt_artifacts, landing
 from harness.assess.model import WARNING, Finding, TableAssessment
+from harness.dbt import artifacts as dbt_artifacts
 from harness.engines import postgres_assess as pg
+from harness.target import landing
 
 
 def _match_name(name: str | None, choices: dict[str, str]) -> str | None:

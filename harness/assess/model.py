@@ -6,7 +6,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 
-from harness.errors import EXIT_CHECK_FAILED, EXIT_OK, EXIT_USAGE
+from harness.core.errors import EXIT_CHECK_FAILED, EXIT_OK, EXIT_USAGE
 
 REPORT_NAME = "assessment"
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 
-from harness import dbt_artifacts, profiling
+from harness import profiling
 from harness.assess import names
 from harness.assess.model import (
     BLOCKING,
@@ -17,7 +17,8 @@ from harness.assess.model import (
     Finding,
     TableAssessment,
 )
-from harness.config import Config, TableConfig
+from harness.core.config import Config, TableConfig
+from harness.dbt import artifacts as dbt_artifacts
 from harness.engines import postgres_assess as pg
 
 DEFAULT_SAMPLE_ROWS = 100_000  # per table; a proportion's 95% margin is then at most ±0.31 points

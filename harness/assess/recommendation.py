@@ -14,7 +14,7 @@ from harness.assess.model import (
     Relationship,
     TableAssessment,
 )
-from harness.config import Config
+from harness.core.config import Config
 
 
 def table_work(tables: list[TableAssessment]) -> list[estimates.TableWork]:

@@ -7,7 +7,7 @@ from harness import profiling
 from harness.assess import names
 from harness.assess.model import WARNING, Finding, Relationship, TableAssessment
 from harness.assess.profile import SEED
-from harness.config import Config
+from harness.core.config import Config
 from harness.engines import postgres_assess as pg
 
 LIKELY_REFERENCE = 0.5  # share of a column's values found in a key for the link to count as real

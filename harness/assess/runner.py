@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from harness import connections, dbt_artifacts, load
+from harness import load
 from harness.assess import estimates, recommendation
 from harness.assess.catalog import inventory
 from harness.assess.constraints import (
@@ -39,8 +39,10 @@ from harness.assess.profile import DEFAULT_SAMPLE_ROWS, SEED, profile, try_expre
 from harness.assess.relationships import relationships
 from harness.assess.risks import column_findings, local_time_finding
 from harness.assess.timing import plan_probes, run_probes, time_table
-from harness.config import Config
-from harness.connections import Database
+from harness.core import connections
+from harness.core.config import Config
+from harness.core.connections import Database
+from harness.dbt import artifacts as dbt_artifacts
 from harness.engines import postgres_assess as pg
 from harness.engines.postgres.capture import CAPTURE_SCHEMA
 

@@ -9,14 +9,16 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from harness import connections, control, landing, load, profiling
+from harness import load, profiling
 from harness.assess.model import TableAssessment
 from harness.assess.profile import SEED
-from harness.config import Config, TableConfig
-from harness.connections import Database
+from harness.core import connections, control
+from harness.core.config import Config, TableConfig
+from harness.core.connections import Database
+from harness.core.errors import HarnessError
 from harness.engines import postgres
 from harness.engines import postgres_assess as pg
-from harness.errors import HarnessError
+from harness.target import landing
 
 TIMING_SAMPLE_ROWS = 50_000  # rows copied, cast and hashed per table to measure throughput
 # Scratch schemas in the target for the timed load ranges; dropped when the timing ends.

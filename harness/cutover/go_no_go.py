@@ -12,10 +12,12 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-from harness import backup, connections, control, landing, sync
-from harness.config import Config
-from harness.connections import Database
-from harness.errors import CheckFailed, HarnessError
+from harness import backup, sync
+from harness.core import connections, control
+from harness.core.config import Config
+from harness.core.connections import Database
+from harness.core.errors import CheckFailed, HarnessError
+from harness.target import landing
 
 # The reconciliation levels that compare content, not only counts: one of them must have passed recently.
 CONTENT_LEVELS = ("checksums",)

@@ -7,19 +7,21 @@ import re
 from collections.abc import Collection
 from pathlib import Path
 
-from harness import connections, dbt_artifacts, landing
-from harness.config import Config
-from harness.connections import Database
+from harness.core import connections
+from harness.core.config import Config
+from harness.core.connections import Database
 from harness.cutover.strategy import Plan
+from harness.dbt import artifacts as dbt_artifacts
 from harness.engines.base import Connection
 from harness.engines.postgres import capture
-from harness.provision import APP_SCHEMA
+from harness.target import landing
 from harness.target.app import (  # noqa: F401 (the cutover's names)
     align_sequences,
     app_table_names,
     app_tables,
     forget_changes,
 )
+from harness.target.provision import APP_SCHEMA
 
 
 def app_sources(project_dir: Path, legacy_tables: Collection[str]) -> dict[str, set[str]]:

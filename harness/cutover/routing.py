@@ -7,8 +7,8 @@ import time
 from collections.abc import Mapping
 from pathlib import Path
 
-from harness.config import Config
-from harness.errors import HarnessError
+from harness.core.config import Config
+from harness.core.errors import HarnessError
 from harness.render import write_atomic
 
 

@@ -1,5 +1,5 @@
 """The cutover runbook: one function per step over one run object, run in the order of the
-strategy (strategy.STEPS, strategy.BIG_BANG_STEPS) by harness.runbook, which records each step
+strategy (strategy.STEPS, strategy.BIG_BANG_STEPS) by harness.core.runbook, which records each step
 in the control schema and skips those an interrupted run already finished."""
 
 from __future__ import annotations
@@ -12,26 +12,17 @@ from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import Any
 
-from harness import (
-    connections,
-    control,
-    dbt,
-    engines,
-    load,
-    processes,
-    reconcile,
-    runbook,
-    sync,
-)
-from harness.config import Config
-from harness.connections import Database
+from harness import dbt, engines, load, reconcile, sync
+from harness.core import connections, control, processes, runbook
+from harness.core.config import Config
+from harness.core.connections import Database
+from harness.core.errors import CheckFailed
+from harness.core.runbook import StepResult
 from harness.cutover import go_no_go, new_side, verification
 from harness.cutover.routing import write_routing
 from harness.cutover.strategy import PARTLY_SWITCHED, SWITCHING, Plan, plan
 from harness.engines.base import Connection
-from harness.errors import CheckFailed
-from harness.provision import APP_SCHEMA
-from harness.runbook import StepResult
+from harness.target.provision import APP_SCHEMA
 
 # What catch_up compares, outside the window, before anything is frozen.
 CATCH_UP_LEVELS = ["counts", "checksums"]

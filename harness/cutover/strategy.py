@@ -6,10 +6,10 @@ from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import Any
 
-from harness import connections, control
-from harness.config import Config
-from harness.connections import Database
-from harness.errors import HarnessError
+from harness.core import connections, control
+from harness.core.config import Config
+from harness.core.connections import Database
+from harness.core.errors import HarnessError
 
 # Parallel run, and each wave of a phased cutover.
 STEPS = (

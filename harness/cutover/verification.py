@@ -10,11 +10,14 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-from harness import checksums, connections, control, landing, reconcile
-from harness.config import Config
-from harness.connections import Database
+from harness import reconcile
+from harness.core import connections, control
+from harness.core.config import Config
+from harness.core.connections import Database
+from harness.core.errors import CheckFailed
 from harness.engines import postgres
-from harness.errors import CheckFailed
+from harness.reconcile import checksums
+from harness.target import landing
 
 
 def counts(config: Config, source: Database, target: Database, tables: Collection[str]) -> dict[str, Any]:

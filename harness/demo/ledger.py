@@ -18,7 +18,7 @@ import psycopg
 from psycopg import sql
 
 from harness.engines import postgres
-from harness.landing import DELETED, SYNCED_AT
+from harness.target.landing import DELETED, SYNCED_AT
 
 
 @dataclass

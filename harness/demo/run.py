@@ -6,8 +6,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from harness import connections
-from harness.connections import Database
+from harness.core import connections
+from harness.core.connections import Database
 from harness.demo.seed import seed_legacy
 
 

@@ -34,7 +34,7 @@ from zoneinfo import ZoneInfo
 import psycopg
 from psycopg import sql
 
-from harness.errors import HarnessError
+from harness.core.errors import HarnessError
 
 # Every share the generator uses: defects at the rates of docs/worked-migration.md, plus the
 # shape of normal data. A float is the share of the table's rows unless its comment says of

@@ -15,13 +15,14 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from harness import connections, cutover, load, reconcile, rollback, sync
-from harness.config import Config
-from harness.connections import Database
+from harness import cutover, load, reconcile, rollback, sync
+from harness.core import connections
+from harness.core.config import Config
+from harness.core.connections import Database
+from harness.core.errors import CheckFailed, ConfigError
 from harness.demo import run as demo
 from harness.demo.ledger import LedgerCheck
 from harness.demo.traffic import TrafficReport, run_traffic, verify_after_fallback
-from harness.errors import CheckFailed, ConfigError
 
 
 @dataclass

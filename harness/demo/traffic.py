@@ -25,8 +25,8 @@ from pathlib import Path
 
 import psycopg
 
-from harness import connections
-from harness.connections import Database
+from harness.core import connections
+from harness.core.connections import Database
 from harness.demo import ledger
 
 # md5 of the row exactly as committed, in the form landing holds it (jsonb text is canonical).

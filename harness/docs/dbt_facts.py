@@ -9,8 +9,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from harness import dbt_artifacts, dbt_contract
-from harness.config import Config
+from harness.core.config import Config
+from harness.dbt import artifacts as dbt_artifacts
+from harness.dbt import contract as dbt_contract
 from harness.docs import mapping
 
 

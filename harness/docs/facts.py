@@ -13,14 +13,18 @@ import psycopg
 from psycopg import sql
 from psycopg.rows import dict_row
 
-from harness import connections, control, cutover, dbt_artifacts, decommission, fallback, landing, reports
-from harness.config import Config
-from harness.connections import Database
+from harness import cutover, decommission, reports
+from harness.core import connections, control
+from harness.core.config import Config
+from harness.core.connections import Database
+from harness.core.errors import HarnessError
+from harness.dbt import artifacts as dbt_artifacts
 from harness.docs import mapping
 from harness.docs.dbt_facts import collect_dbt, reverse_models
 from harness.engines import postgres
-from harness.errors import HarnessError
 from harness.reconcile import describe_expectation
+from harness.rollback import fallback
+from harness.target import landing
 
 RECONCILE_RUNS_KEPT = 20  # reconciliations listed in the history; the latest of each level is always kept
 CONSTRAINT_KINDS = {"p": "primary key", "f": "foreign key", "u": "unique", "c": "check", "x": "exclusion"}

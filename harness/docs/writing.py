@@ -10,8 +10,8 @@ from pathlib import Path
 from typing import Any
 
 from harness import dbt, render
-from harness.config import Config
-from harness.connections import Database
+from harness.core.config import Config
+from harness.core.connections import Database
 from harness.docs import mapping, plan, rollback, runbook, transformations, validation
 from harness.docs.facts import collect
 from harness.docs.shared import Doc, provenance, standing, table

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from harness.errors import ConfigError
+from harness.core.errors import ConfigError
 
 if TYPE_CHECKING:
-    from harness.config import Config
+    from harness.core.config import Config
     from harness.engines.base import Capture, SourceEngine
 
 SUPPORTED = ("postgres",)

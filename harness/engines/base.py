@@ -8,7 +8,7 @@ implements `SourceEngine` (and one `Capture` per capture method it offers), with
 lifecycle modules.
 
 Connections are passed through as the engine's own connection objects (`Connection`): the
-lifecycle opens them with harness.connections and never looks inside.
+lifecycle opens them with harness.core.connections and never looks inside.
 """
 
 from __future__ import annotations
@@ -20,10 +20,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from harness.config import Config
-    from harness.connections import Database
+    from harness.core.config import Config
+    from harness.core.connections import Database
 
-Connection = Any  # an open connection to the engine's server, as harness.connections opens it
+Connection = Any  # an open connection to the engine's server, as harness.core.connections opens it
 
 
 class Capture(ABC):

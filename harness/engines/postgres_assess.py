@@ -871,7 +871,7 @@ class Timing:
 
 
 def _select_list(columns: Iterable[ColumnInfo], masks: dict[str, str]) -> sql.Composable:
-    from harness.landing import MASK_SQL
+    from harness.target.landing import MASK_SQL
 
     parts = []
     for col in columns:

@@ -5,10 +5,10 @@ from __future__ import annotations
 import psycopg
 from psycopg import sql
 
-from harness import landing
+from harness.target import landing
 from harness.engines.postgres import capture
 from harness.engines import postgres
-from harness.provision import APP_SCHEMA
+from harness.target.provision import APP_SCHEMA
 
 
 def app_table_names(conn: psycopg.Connection) -> list[str]:

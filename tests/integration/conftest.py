@@ -10,8 +10,8 @@ import uuid
 import psycopg
 import pytest
 
-from harness.config import load_config
-from harness.connections import Database
+from harness.core.config import load_config
+from harness.core.connections import Database
 
 SCHEMA = """
 create schema "Shop";

@@ -19,7 +19,7 @@ import pytest
 from psycopg import sql
 from psycopg.conninfo import make_conninfo
 
-from harness import connections, control
+from harness.core import connections, control
 from harness.profiling import mask_card_numbers
 from tests.conftest import PROJECT_DIR, assert_one_clear_line, run_migrate
 
@@ -289,7 +289,7 @@ def test_downtime_over_the_limit_blocks_and_names_the_fix(shop, migration):
 
 def test_the_load_estimate_times_one_of_loads_own_ranges_per_table(shop, migration, monkeypatch):
     from harness import assess as assessment
-    from harness.config import load_config
+    from harness.core.config import load_config
 
     monkeypatch.setenv("MIGRATE_SOURCE_URL", migration.source_url)
     monkeypatch.setenv("MIGRATE_TARGET_URL", migration.target_url)

@@ -8,9 +8,10 @@ import stat
 import psycopg
 import pytest
 
-from harness import backup, connections, load
-from harness.connections import Database
-from harness.errors import CheckFailed, ConfigError
+from harness import backup, load
+from harness.core import connections
+from harness.core.connections import Database
+from harness.core.errors import CheckFailed, ConfigError
 from tests.conftest import assert_one_clear_line, run_migrate
 from tests.integration.conftest import rows
 

@@ -10,9 +10,11 @@ import time
 import psycopg
 import pytest
 
-from harness import connections, control, landing, load, sync
-from harness.connections import Database
+from harness import load, sync
+from harness.core import connections, control
+from harness.core.connections import Database
 from harness.engines.postgres import capture
+from harness.target import landing
 from tests.conftest import _fresh_database, assert_one_clear_line, run_migrate
 from tests.integration.conftest import landing_state, rows, source_state
 
@@ -214,7 +216,7 @@ tables:
 
 
 def test_long_table_names_with_a_common_prefix_keep_masks_keys_and_updates(migration, tmp_path, monkeypatch):
-    from harness.config import load_config
+    from harness.core.config import load_config
 
     (tmp_path / "migration.yml").write_text(LONG_CONFIG)
     monkeypatch.setenv("MIGRATE_SOURCE_URL", migration.source_url)

@@ -9,7 +9,8 @@ from __future__ import annotations
 import psycopg
 import pytest
 
-from harness import checksums, load
+from harness import load
+from harness.reconcile import checksums
 from tests.integration.conftest import project
 
 pytestmark = pytest.mark.integration

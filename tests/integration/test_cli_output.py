@@ -10,7 +10,7 @@ import shutil
 import pytest
 from rich.cells import cell_len
 
-from harness import connections
+from harness.core import connections
 from tests.conftest import PROJECT_DIR, run_migrate
 from tests.integration.conftest import CONFIG
 

@@ -12,11 +12,14 @@ import uuid
 import psycopg
 import pytest
 
-from harness import backup, checksums, connections, load, provision, sync
-from harness.config import load_config
-from harness.connections import Database
+from harness import backup, load, sync
+from harness.core import connections
+from harness.core.config import load_config
+from harness.core.connections import Database
+from harness.core.errors import ConfigError
 from harness.demo import ledger
-from harness.errors import ConfigError
+from harness.reconcile import checksums
+from harness.target import provision
 from tests.conftest import assert_one_clear_line, run_migrate
 from tests.integration.conftest import rows
 

@@ -18,8 +18,8 @@ import psycopg
 import pytest
 
 from harness import approvals, assess, backup, cutover, load, reconcile, rollback, status, sync
-from harness.config import load_config
-from harness.errors import CheckFailed, HarnessError
+from harness.core.config import load_config
+from harness.core.errors import CheckFailed, HarnessError
 from tests.conftest import PROJECT_DIR
 from tests.integration.conftest import CONFIG, landing_state, rows, source_state
 
@@ -120,7 +120,7 @@ def test_cutover_freezes_syncs_verifies_and_switches(project, admin_url):
         timed = {s.name: s.seconds for s in result.steps}
         assert window["steps"]["final_build"] == pytest.approx(timed["final_build"], abs=0.05)
     finally:
-        from harness import connections
+        from harness.core import connections
 
         connections.drop_database(admin_url, f"{source.name}_check")
 
@@ -142,7 +142,7 @@ def test_a_landing_that_drifted_before_the_cutover_stops_it_at_catch_up_with_not
         with psycopg.connect(migration.source_url, autocommit=True) as conn:
             conn.execute("""insert into "Shop"."Tag" values ('still', 'writable')""")
     finally:
-        from harness import connections
+        from harness.core import connections
 
         connections.drop_database(admin_url, f"{source.name}_check")
 
@@ -176,7 +176,7 @@ def test_a_changed_row_that_drifted_in_the_window_stops_the_cutover_before_the_s
         with psycopg.connect(migration.source_url, autocommit=True) as conn:
             conn.execute("""insert into "Shop"."Tag" values ('after', 'the abort')""")
     finally:
-        from harness import connections
+        from harness.core import connections
 
         connections.drop_database(admin_url, f"{source.name}_check")
 
@@ -203,7 +203,7 @@ def test_the_window_compares_changed_rows_by_content_exactly_whatever_the_sessio
         ):
             cutover.run(config, source, target)
     finally:
-        from harness import connections
+        from harness.core import connections
 
         connections.drop_database(admin_url, f"{source.name}_check")
 
@@ -228,7 +228,7 @@ def test_a_drift_the_window_cannot_see_is_found_by_the_recount_after_the_switch(
         )[0]
         assert recount["source"] == recount["landing"] + 3
     finally:
-        from harness import connections
+        from harness.core import connections
 
         connections.drop_database(admin_url, f"{source.name}_check")
 
@@ -260,7 +260,7 @@ def test_the_cutover_revokes_the_legacy_roles_writes_at_the_freeze_and_an_abort_
         with psycopg.connect(migration.source_url, user=legacy_role, autocommit=True) as app:
             app.execute("""insert into "Shop"."Tag" values ('back', 'the legacy application writes again')""")
     finally:
-        from harness import connections
+        from harness.core import connections
 
         connections.drop_database(admin_url, f"{source.name}_check")
 
@@ -288,7 +288,7 @@ def test_cutover_killed_at_a_step_finishes_when_run_again(project, admin_url, st
         assert landing_state(migration.target_url) == source_state(migration.source_url)
         assert rows(migration.target_url, "select phase from migrate_control.migration_state") == [("switched",)]
     finally:
-        from harness import connections
+        from harness.core import connections
 
         connections.drop_database(admin_url, f"{source.name}_check")
 
@@ -322,7 +322,7 @@ def test_a_cutover_killed_inside_its_switch_command_is_finished_or_fallen_back_n
         assert rows(migration.target_url, "select phase from migrate_control.migration_state") == [("switched",)]
         assert json.loads((tmp_path / ".migrate" / "routing.json").read_text())["writes"] == "new"
     finally:
-        from harness import connections
+        from harness.core import connections
 
         connections.drop_database(admin_url, f"{source.name}_check")
 
@@ -357,7 +357,7 @@ def test_rollback_before_the_switch_unfreezes_and_loses_nothing(project, admin_u
         sync.sync_once(failing, source, target)
         assert landing_state(migration.target_url) == source_state(migration.source_url), "capture kept running"
     finally:
-        from harness import connections
+        from harness.core import connections
 
         connections.drop_database(admin_url, f"{source.name}_check")
 

@@ -12,7 +12,8 @@ import time
 import psycopg
 import pytest
 
-from harness import connections, cutover
+from harness import cutover
+from harness.core import connections
 from harness.demo import ledger
 from tests.conftest import PROJECT_DIR
 from tests.integration.conftest import traffic_in_background

@@ -24,8 +24,9 @@ import time
 
 import pytest
 
-from harness import connections, cutover, decommission, rollback, status, sync
-from harness.config import load_config
+from harness import cutover, decommission, rollback, status, sync
+from harness.core import connections
+from harness.core.config import load_config
 from harness.demo import ledger
 from harness.demo.traffic import verify_after_fallback
 from tests.conftest import PROJECT_DIR, run_migrate
@@ -36,8 +37,9 @@ pytestmark = pytest.mark.integration
 
 CRASHING_CUTOVER = """
 import dataclasses, sys
-from harness import connections, cutover
-from harness.config import load_config
+from harness import cutover
+from harness.core import connections
+from harness.core.config import load_config
 config = load_config()
 config = dataclasses.replace(config, cutover=dataclasses.replace(config.cutover, routing_file=sys.argv[1], switch_command=tuple(sys.argv[2:])))
 source, target = connections.resolve(config)

@@ -14,9 +14,10 @@ import sys
 import psycopg
 import pytest
 
-from harness import approvals, backup, connections, cutover, load, reconcile, rollback, status
-from harness.config import load_config
-from harness.errors import ConfigError
+from harness import approvals, backup, cutover, load, reconcile, rollback, status
+from harness.core import connections
+from harness.core.config import load_config
+from harness.core.errors import ConfigError
 from tests.conftest import PROJECT_DIR, run_migrate
 from tests.integration.conftest import CONFIG, landing_state, rows, source_state
 

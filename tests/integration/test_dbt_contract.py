@@ -1,7 +1,7 @@
-"""The worked example's dbt project meets the contract the harness relies on (harness/dbt_contract.py,
+"""The worked example's dbt project meets the contract the harness relies on (harness/dbt/contract.py,
 docs/dbt-contract.md), and migration.yml's target.landing_schema reaches its sources.
 
-The project is parsed as the harness runs dbt (harness/dbt.py), in a folder of its own whose
+The project is parsed as the harness runs dbt (harness/dbt/__init__.py), in a folder of its own whose
 migration.yml moves landing to another schema; parsing needs no database.
 """
 
@@ -13,9 +13,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from harness import dbt, dbt_contract
-from harness.config import load_config
-from harness.connections import Database
+from harness import dbt
+from harness.core.config import load_config
+from harness.core.connections import Database
+from harness.dbt import contract as dbt_contract
 from tests.conftest import PROJECT_DIR
 
 pytestmark = pytest.mark.integration

@@ -23,10 +23,12 @@ import pytest
 import yaml
 from psycopg import sql
 
-from harness import connections, dbt_artifacts, samples
-from harness.config import load_config
-from harness.connections import Database
+from harness.core import connections
+from harness.core.config import load_config
+from harness.core.connections import Database
+from harness.dbt import artifacts as dbt_artifacts
 from harness.demo.seed import seed_legacy
+from harness.reconcile import samples
 from harness.sync import SYNC_BUILD
 from tests.conftest import PROJECT_DIR
 

@@ -14,8 +14,9 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from harness import approvals, connections, control, cutover, decommission, load, status
-from harness.config import load_config
+from harness import approvals, cutover, decommission, load, status
+from harness.core import connections, control
+from harness.core.config import load_config
 from harness.engines.postgres import capture, freeze
 from tests.conftest import PROJECT_DIR, assert_one_clear_line, run_migrate
 from tests.integration.conftest import CONFIG, rows

@@ -14,24 +14,12 @@ import openpyxl
 import psycopg
 import pytest
 
-from harness import (
-    approvals,
-    assess,
-    backup,
-    connections,
-    cutover,
-    dbt_artifacts,
-    docs,
-    load,
-    reconcile,
-    rehearse,
-    reports,
-    rollback,
-    rollback_criteria,
-    sync,
-)
-from harness.config import load_config
+from harness import approvals, assess, backup, cutover, docs, load, reconcile, rehearse, reports, rollback, sync
+from harness.core import connections
+from harness.core.config import load_config
+from harness.dbt import artifacts as dbt_artifacts
 from harness.demo.seed import seed_legacy
+from harness.rollback import criteria as rollback_criteria
 from tests.conftest import PROJECT_DIR, run_migrate
 from tests.integration.conftest import CONFIG, rows
 

@@ -20,8 +20,9 @@ import time
 import psycopg
 import pytest
 
-from harness import connections, cutover, dbt, load, reconcile, rollback, sync
-from harness.config import load_config
+from harness import cutover, dbt, load, reconcile, rollback, sync
+from harness.core import connections
+from harness.core.config import load_config
 from harness.demo import ledger
 from harness.demo.seed import seed_legacy
 from harness.demo.traffic import run_traffic, verify_after_fallback
@@ -133,8 +134,9 @@ def test_after_the_fallback_no_rollback_is_recommended_and_reconcile_compares_wh
 
 CRASHING_FALLBACK = """
 import dataclasses, sys
-from harness import connections, rollback
-from harness.config import load_config
+from harness import rollback
+from harness.core import connections
+from harness.core.config import load_config
 config = load_config()
 config = dataclasses.replace(config, cutover=dataclasses.replace(config.cutover, routing_file=sys.argv[1], switch_command=None))
 source, target = connections.resolve(config)

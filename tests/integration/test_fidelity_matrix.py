@@ -19,9 +19,10 @@ from dataclasses import dataclass
 import psycopg
 import pytest
 
-from harness import checksums, load, sync
-from harness.config import Config, load_config
-from harness.connections import Database
+from harness import load, sync
+from harness.core.config import Config, load_config
+from harness.core.connections import Database
+from harness.reconcile import checksums
 from tests.conftest import Migration
 from tests.integration import conftest
 from tests.integration.conftest import binary_rows, odd_monetary_locale

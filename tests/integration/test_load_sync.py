@@ -13,8 +13,8 @@ import psycopg
 import pytest
 
 from harness import load, sync
-from harness.config import load_config
-from harness.errors import ConfigError
+from harness.core.config import load_config
+from harness.core.errors import ConfigError
 from tests.conftest import PROJECT_DIR
 from tests.integration.conftest import CONFIG, landing_state, rows, source_state
 

@@ -11,8 +11,9 @@ import time
 import psycopg
 import pytest
 
-from harness import checksums, load, reconcile, sync
-from harness.config import load_config
+from harness import load, reconcile, sync
+from harness.core.config import load_config
+from harness.reconcile import checksums
 from tests.conftest import run_migrate
 from tests.integration.conftest import CONFIG, rows
 

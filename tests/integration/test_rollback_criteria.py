@@ -8,8 +8,10 @@ from datetime import UTC, datetime, timedelta
 import psycopg
 import pytest
 
-from harness import approvals, control, load, reconcile, rollback_criteria
-from harness.config import load_config
+from harness import approvals, load, reconcile
+from harness.core import control
+from harness.core.config import load_config
+from harness.rollback import criteria as rollback_criteria
 from tests.conftest import assert_one_clear_line, run_migrate
 from tests.integration.conftest import CONFIG, rows
 

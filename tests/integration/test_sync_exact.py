@@ -9,8 +9,9 @@ from __future__ import annotations
 import psycopg
 import pytest
 
-from harness import landing, load, sync
+from harness import load, sync
 from harness.engines.postgres import capture
+from harness.target import landing
 from tests.integration.conftest import ODD_SETTINGS, binary_rows, odd_monetary_locale, project, rows
 
 pytestmark = pytest.mark.integration

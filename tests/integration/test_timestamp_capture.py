@@ -6,9 +6,9 @@ import psycopg
 import pytest
 
 from harness import load
-from harness.config import load_config
+from harness.core.config import load_config
+from harness.core.errors import ConfigError
 from harness.engines.postgres import timestamp_capture
-from harness.errors import ConfigError
 from tests.integration.conftest import binary_rows, rows
 
 pytestmark = pytest.mark.integration

@@ -15,9 +15,10 @@ import time
 import psycopg
 import pytest
 
-from harness import connections, dbt, load, sync
-from harness.config import load_config
-from harness.connections import Database
+from harness import dbt, load, sync
+from harness.core import connections
+from harness.core.config import load_config
+from harness.core.connections import Database
 from harness.demo import ledger
 from harness.demo.traffic import run_traffic
 from tests.conftest import PROJECT_DIR

@@ -4,8 +4,8 @@ import json
 
 import pytest
 
-from harness import dbt_artifacts
-from harness.dbt_artifacts import Artifacts, SourceRef, parse_mapping, parse_reference, parse_type
+from harness.dbt import artifacts as dbt_artifacts
+from harness.dbt.artifacts import Artifacts, SourceRef, parse_mapping, parse_reference, parse_type
 
 
 @pytest.mark.parametrize(

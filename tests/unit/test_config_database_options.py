@@ -4,9 +4,9 @@ from pathlib import Path
 
 import pytest
 
-from harness.config import load_config
+from harness.core.config import load_config
+from harness.core.errors import ConfigError
 from harness.engines.postgres import DatabaseOptions, create_database_sql
-from harness.errors import ConfigError
 
 BASE = """
 source: {{schema: oms, database: legacy}}

@@ -4,8 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from harness.config import load_config
-from harness.errors import ConfigError
+from harness.core.config import load_config
+from harness.core.errors import ConfigError
 
 VALID = """
 source: {schema: oms, database: legacy}

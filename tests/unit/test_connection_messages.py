@@ -3,7 +3,7 @@
 import psycopg
 import pytest
 
-from harness.connections import Database, explain_failure
+from harness.core.connections import Database, explain_failure
 
 DB = Database("target", "postgresql://app:secret@db.example:6543/commerce", "MIGRATE_TARGET_URL", False)
 

@@ -7,11 +7,12 @@ import json
 
 import pytest
 
-from harness import cutover, decommission, docs, fallback, reconcile, render
-from harness.config import load_config
-from harness.dbt_artifacts import Artifacts
+from harness import cutover, decommission, docs, reconcile, render
+from harness.core.config import load_config
+from harness.dbt.artifacts import Artifacts
 from harness.docs import mapping as mapping_sheet
 from harness.docs import plan, rollback, runbook, shared, validation, words, writing
+from harness.rollback import fallback
 
 PLACEHOLDERS = ("TODO", "TBD", "{{", "None")
 

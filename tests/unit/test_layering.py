@@ -22,18 +22,19 @@ ROOT = Path(harness.__file__).parent
 # Not lifecycle modules: the layers below and beside them.
 ENGINES = ("harness.engines",)  # the source engines and their interface
 TARGET = (
-    "harness.control",
-    "harness.landing",
-    "harness.provision",
+    "harness.core.control",
+    "harness.target.landing",
+    "harness.target.provision",
     "harness.target",
 )  # the target (PostgreSQL, dbt-postgres): control schema, landing, provisioning, the rest
 CORE = (
-    "harness.connections",
-    "harness.embedded",
-    "harness.processes",
+    "harness.core.connections",
+    "harness.core.embedded",
+    "harness.core.processes",
 )  # opening connections, the embedded server, the client tools
+CLI = ("harness.cli.__main__",)  # `python -m harness.cli`
 DEMO = ("harness.demo",)  # the worked example's generator and traffic, a PostgreSQL legacy by design
-NOT_LIFECYCLE = ENGINES + TARGET + CORE + DEMO
+NOT_LIFECYCLE = ENGINES + TARGET + CORE + CLI + DEMO
 
 TARGET_SQL = "its SQL on the target (control schema, landing) still composed here with psycopg.sql: to move to the target modules"
 
@@ -41,12 +42,12 @@ TARGET_SQL = "its SQL on the target (control schema, landing) still composed her
 IMPORTS_PSYCOPG = {
     "harness.sync": TARGET_SQL
     + "; and the trigger capture's batch (reading the change log on the source) is still here",
-    "harness.checksums": "the row hash and segment SQL are composed here for both sides (both PostgreSQL today)",
-    "harness.samples": TARGET_SQL + "; the sampled rows are read with the same SQL on both sides",
+    "harness.reconcile.checksums": "the row hash and segment SQL are composed here for both sides (both PostgreSQL today)",
+    "harness.reconcile.samples": TARGET_SQL + "; the sampled rows are read with the same SQL on both sides",
     "harness.load": TARGET_SQL,
     "harness.reconcile": TARGET_SQL,
-    "harness.fallback": TARGET_SQL + "; the carry-back writes into the legacy schema with PostgreSQL's SQL",
-    "harness.rollback_criteria": TARGET_SQL,
+    "harness.rollback.fallback": TARGET_SQL + "; the carry-back writes into the legacy schema with PostgreSQL's SQL",
+    "harness.rollback.criteria": TARGET_SQL,
     "harness.decommission": TARGET_SQL,
     "harness.status": TARGET_SQL,
     "harness.rehearse": TARGET_SQL,

@@ -7,10 +7,12 @@ from decimal import Decimal
 import pytest
 from psycopg import sql
 
-from harness import checksums, reconcile, reconcile_report
-from harness.config import Expectation
+from harness import reconcile
+from harness.core.config import Expectation
+from harness.core.errors import ConfigError
 from harness.engines.postgres import TypedColumn
-from harness.errors import ConfigError
+from harness.reconcile import checksums
+from harness.reconcile import report as reconcile_report
 
 
 def column(base: str, *, kind: str = "b", category: str = "S", type_: str | None = None) -> TypedColumn:

@@ -13,8 +13,8 @@ from pathlib import Path
 import psycopg
 from psycopg import sql
 
-from harness import processes
-from harness.connections import Database
+from harness.core import processes
+from harness.core.connections import Database
 from harness.engines.postgres import catalog
 
 SYSTEM_SCHEMAS = ("pg_catalog", "information_schema", "pg_toast")

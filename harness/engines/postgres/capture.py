@@ -35,9 +35,9 @@ from datetime import datetime
 import psycopg
 from psycopg import sql
 
+from harness.core.errors import HarnessError
 from harness.engines import postgres
-from harness.errors import HarnessError
-from harness.landing import MASK_SQL, SourceTable
+from harness.target.landing import MASK_SQL, SourceTable
 
 CAPTURE_SCHEMA = "_migrate"
 TRIGGER = "_migrate_capture"

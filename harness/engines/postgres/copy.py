@@ -10,9 +10,10 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-from harness import connections, landing, processes
-from harness.connections import Database
+from harness.core import connections, processes
+from harness.core.connections import Database
 from harness.engines.postgres import catalog
+from harness.target import landing
 
 INTEGER_TYPES = {"smallint", "integer", "bigint"}
 PIPE_BYTES = 1 << 20  # what the pipe from psql holds, and the most the reader takes at once

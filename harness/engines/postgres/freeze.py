@@ -37,9 +37,9 @@ from dataclasses import dataclass, field
 import psycopg
 from psycopg import sql
 
+from harness.core.errors import HarnessError
 from harness.engines.postgres import capture, catalog
 from harness.engines.postgres.capture import CAPTURE_SCHEMA
-from harness.errors import HarnessError
 
 TRIGGER = "_migrate_freeze"
 WRITER_SETTING = "migrate.writer"  # the one session the freeze lets through sets it to the secret

@@ -20,12 +20,13 @@ from dataclasses import dataclass, field
 import psycopg
 from psycopg import sql
 
-from harness import connections, control, landing
-from harness.config import Config
-from harness.connections import Database
-from harness.control import STREAM
+from harness.core import connections, control
+from harness.core.config import Config
+from harness.core.connections import Database
+from harness.core.control import STREAM
+from harness.core.errors import ConfigError
 from harness.engines import postgres
-from harness.errors import ConfigError
+from harness.target import landing
 
 
 @dataclass

@@ -13,9 +13,9 @@ from dataclasses import dataclass
 import psycopg
 from psycopg import sql
 
-from harness.config import Config, TableConfig
+from harness.core.config import Config, TableConfig
 from harness.engines import postgres
-from harness.errors import ConfigError
+from harness.core.errors import ConfigError
 
 SYNCED_AT = "_migrate_synced_at"
 DELETED = "_migrate_deleted"

@@ -21,10 +21,10 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-from harness import connections, control, processes
-from harness.config import Config, PerformanceQuery, RollbackCriterion
-from harness.connections import Database
-from harness.errors import HarnessError
+from harness.core import connections, control, processes
+from harness.core.config import Config, PerformanceQuery, RollbackCriterion
+from harness.core.connections import Database
+from harness.core.errors import HarnessError
 from harness.reconcile import percentile
 
 MET, NOT_MET, CANNOT_TELL = "met", "not met", "cannot tell"

@@ -14,7 +14,7 @@ import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
-from harness.errors import EmbeddedServerError
+from harness.core.errors import EmbeddedServerError
 
 # Sized for a 2-core, 24 GB machine doing bulk loads and dbt builds; durability stays on.
 SETTINGS = {

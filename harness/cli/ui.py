@@ -1,7 +1,7 @@
 """Terminal output: one console, progress bars, summaries. Nothing here decides anything.
 
 Everything a command says through these functions is also kept in `record`, from which `--json`
-makes the one JSON document a command prints (harness/cli.py).
+makes the one JSON document a command prints (harness/cli/__init__.py).
 """
 
 from __future__ import annotations

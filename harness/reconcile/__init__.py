@@ -5,8 +5,8 @@ Levels, run in this order, each a list of checks with the figures of both sides 
 | level | checks |
 |---|---|
 | counts | source rows = landing's live rows, per table; with the dbt model `quarantine.dispositions`: source rows = migrated + merged + quarantined, and = landing's live rows, exactly |
-| checksums | source and landing hashed per key segment inside each database, differing rows located and named (harness.checksums) |
-| sample | a random sample of app rows against the values the mapping metadata expects, with datacompy (harness.samples) |
+| checksums | source and landing hashed per key segment inside each database, differing rows located and named (harness.reconcile.checksums) |
+| sample | a random sample of app rows against the values the mapping metadata expects, with datacompy (harness.reconcile.samples) |
 | rules | dbt's data tests, and the business-rule reconciliations of migration.yml (`reconcile.rules`) |
 | performance | the target queries of migration.yml run N times: p50, p95, max, index use; a limit exceeded fails |
 | smoke | the SQL checks and commands of migration.yml with their expected results |
@@ -45,25 +45,17 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-from harness import (
-    checksums,
-    connections,
-    control,
-    dbt,
-    dbt_artifacts,
-    dbt_contract,
-    engines,
-    landing,
-    processes,
-    reconcile_report,
-    reports,
-    samples,
-    sync,
-)
-from harness.config import Config, Expectation, PerformanceQuery, RuleCheck, SmokeCheck
-from harness.connections import Database
+from harness import dbt, engines, reports, sync
+from harness.core import connections, control, processes
+from harness.core.config import Config, Expectation, PerformanceQuery, RuleCheck, SmokeCheck
+from harness.core.connections import Database
+from harness.core.errors import ConfigError, DbtFailed, HarnessError
+from harness.dbt import artifacts as dbt_artifacts
+from harness.dbt import contract as dbt_contract
 from harness.engines import postgres
-from harness.errors import ConfigError, DbtFailed, HarnessError
+from harness.reconcile import checksums, samples
+from harness.reconcile import report as reconcile_report
+from harness.target import landing
 
 LEVELS = ("counts", "checksums", "sample", "rules", "performance", "smoke")
 AT_A_POINT = {"counts", "checksums", "sample", "rules"}  # compare the source with landing or app
@@ -177,7 +169,7 @@ def _jsonable(value: Any) -> Any:
 
 @dataclass
 class Hooks:
-    """How the caller sees progress: a line per step, and progress bars (harness.ui's, from the CLI)."""
+    """How the caller sees progress: a line per step, and progress bars (harness.cli.ui's, from the CLI)."""
 
     step: Callable[[str], None] = lambda line: None
     progress: Callable[[str, int | None], ContextManager[Callable[[int], None]]] | None = None

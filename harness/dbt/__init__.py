@@ -15,10 +15,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from harness import dbt_contract
-from harness.config import Config
-from harness.connections import Database, dbt_environment
-from harness.errors import DbtFailed
+from harness.core.config import Config
+from harness.core.connections import Database, dbt_environment
+from harness.core.errors import DbtFailed
+from harness.dbt import contract as dbt_contract
 
 
 @dataclass(frozen=True)
@@ -37,7 +37,7 @@ def run(config: Config, target: Database, args: list[str], *, quiet: bool = Fals
 
 def environment(target: Database, landing_schema: str) -> dict[str, str]:
     """What the project reads from the environment: the target's connection (profiles/profiles.yml)
-    and the landing schema (the sources, see harness/dbt_contract.py)."""
+    and the landing schema (the sources, see harness/dbt/contract.py)."""
     return {**dbt_environment(target), dbt_contract.LANDING_SCHEMA_ENV: landing_schema}
 
 
@@ -93,7 +93,7 @@ def _node_progress(description: str, quiet: bool) -> Iterator[list]:
     if quiet:
         yield []
         return
-    from harness.ui import progress
+    from harness.cli.ui import progress
 
     with progress(description) as bar:
 

@@ -1,5 +1,5 @@
 """Rollback. Before the switch: abort the cutover cleanly, the source unfrozen and capture still
-running, so nothing written before or after is lost. After the switch: fall back (harness/fallback.py),
+running, so nothing written before or after is lost. After the switch: fall back (harness/rollback/fallback.py),
 carrying the new application's changes into the legacy schema before switching back.
 
 "After the switch" is decided from what may have been switched, not from the last step that
@@ -11,13 +11,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from harness import connections, control, cutover, engines, fallback, runbook
-from harness.config import Config
-from harness.connections import Database
+from harness import cutover, engines
+from harness.core import connections, control, runbook
+from harness.core.config import Config
+from harness.core.connections import Database
+from harness.core.errors import HarnessError
 from harness.engines.base import Connection
 from harness.engines.postgres import capture
-from harness.errors import HarnessError
-from harness.provision import APP_SCHEMA
+from harness.rollback import fallback
+from harness.target.provision import APP_SCHEMA
 
 
 class RollbackRefused(HarnessError):

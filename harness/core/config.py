@@ -15,8 +15,8 @@ from typing import Any
 
 import yaml
 
+from harness.core.errors import ConfigError
 from harness.engines.postgres import DatabaseOptions, identifier_problem
-from harness.errors import ConfigError
 
 STRATEGIES = ("big_bang", "phased", "parallel_run")
 MASKS = ("last4", "null", "hash")

@@ -14,10 +14,12 @@ import psycopg
 import typer
 import typer.core
 
-from harness import connections, dbt, embedded, interrupts, ui
-from harness.config import load_config
-from harness.errors import EXIT_INTERRUPTED, EXIT_USAGE, ConfigError, HarnessError
-from harness.ui import errors, progress, step, summary, table
+from harness import dbt
+from harness.cli import ui
+from harness.cli.ui import errors, progress, step, summary, table
+from harness.core import connections, embedded, interrupts
+from harness.core.config import load_config
+from harness.core.errors import EXIT_INTERRUPTED, EXIT_USAGE, ConfigError, HarnessError
 
 # The click that typer runs on: typer 0.2x vendors its own copy, whose exceptions are not the
 # installed click's, so catching `click.ClickException` from the click package would miss them.
@@ -329,7 +331,7 @@ def assess(
     from harness import assess as assessment
     from harness import reports
     from harness.assess.estimates import STRATEGY_LABELS, format_duration
-    from harness.errors import CheckFailed, ConfigError
+    from harness.core.errors import CheckFailed, ConfigError
 
     config = load_config()
     source, target = connections.resolve(config)
@@ -492,7 +494,7 @@ def build(
 @app.command("provision", rich_help_panel="5 Load")
 def provision_cmd(as_json: JsonFlag = False) -> None:
     """Create the target database, its schemas and the new application's role; safe to repeat."""
-    from harness.provision import provision
+    from harness.target.provision import provision
 
     config = load_config()
     source, target = connections.resolve(config)
@@ -629,7 +631,8 @@ def sync_cmd(
         summary(f"consumer {forget} forgotten: the source keeps no more changes for it")
         return
     if install:
-        from harness import engines, landing
+        from harness import engines
+        from harness.target import landing
 
         with connections.connection(source, command="sync install", autocommit=True) as conn:
             tables = [landing.describe(conn, config, t) for t in config.tables]
@@ -711,7 +714,7 @@ def reconcile_cmd(
     points to the newest), and records every verdict in the control schema.
     """
     from harness import reconcile
-    from harness.errors import CheckFailed
+    from harness.core.errors import CheckFailed
 
     levels = reconcile.parse_levels(level)
     config = load_config()
@@ -929,8 +932,9 @@ def rollback_cmd(
     After the switch: fall back: freeze the new side, carry its changes into the legacy schema
     through the reverse models, verify, switch the applications back, unfreeze the source.
     """
-    from harness import rollback, rollback_criteria
-    from harness.errors import CheckFailed, ConfigError
+    from harness import rollback
+    from harness.core.errors import CheckFailed, ConfigError
+    from harness.rollback import criteria as rollback_criteria
 
     config = load_config()
     if check:

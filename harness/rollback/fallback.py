@@ -22,15 +22,17 @@ from dataclasses import dataclass, field
 import psycopg
 from psycopg import sql
 
-from harness import connections, control, dbt, dbt_contract, engines, processes, runbook
-from harness.config import Config, TableConfig
-from harness.connections import Database
+from harness import dbt, engines
+from harness.core import connections, control, processes, runbook
+from harness.core.config import Config, TableConfig
+from harness.core.connections import Database
+from harness.core.errors import CheckFailed, HarnessError
+from harness.core.runbook import StepResult
 from harness.cutover import app_table_names, write_routing
+from harness.dbt import contract as dbt_contract
 from harness.engines import postgres
 from harness.engines.postgres import capture
-from harness.errors import CheckFailed, HarnessError
-from harness.provision import APP_SCHEMA
-from harness.runbook import StepResult
+from harness.target.provision import APP_SCHEMA
 
 REVERSE_SCHEMA = dbt_contract.FALLBACK_SCHEMA
 OP, COLUMNS = dbt_contract.FALLBACK_OP, dbt_contract.FALLBACK_COLUMNS

@@ -16,11 +16,11 @@ import psycopg
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
-from harness import embedded
-from harness.config import Config, Endpoint
+from harness.core import embedded
+from harness.core.config import Config, Endpoint
+from harness.core.errors import ConfigError, ConnectionFailed
 from harness.engines import postgres
 from harness.engines.postgres import DatabaseOptions
-from harness.errors import ConfigError, ConnectionFailed
 
 APPLICATION = "migrate"
 CONNECT_TIMEOUT = 10

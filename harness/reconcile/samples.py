@@ -21,10 +21,12 @@ from pathlib import Path
 import psycopg
 from psycopg import sql
 
-from harness import connections, dbt_artifacts, landing
-from harness.config import Config
-from harness.connections import Database
+from harness.core import connections
+from harness.core.config import Config
+from harness.core.connections import Database
+from harness.dbt import artifacts as dbt_artifacts
 from harness.engines import postgres
+from harness.target import landing
 
 KEY_PREFIX = "__key_"
 SAMPLE_TABLE = "_rc_sample"

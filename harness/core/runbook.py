@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from harness import control
+from harness.core import control
 from harness.engines.base import Connection
 
 

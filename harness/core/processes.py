@@ -17,8 +17,8 @@ from typing import IO
 
 from psycopg.conninfo import conninfo_to_dict
 
-from harness import embedded
-from harness.errors import HarnessError
+from harness.core import embedded
+from harness.core.errors import HarnessError
 
 LIBPQ_ENV = {"host": "PGHOST", "port": "PGPORT", "user": "PGUSER", "password": "PGPASSWORD", "dbname": "PGDATABASE"}
 

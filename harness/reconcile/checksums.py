@@ -65,11 +65,12 @@ from decimal import Decimal
 import psycopg
 from psycopg import sql
 
-from harness import connections, landing
-from harness.config import Config
-from harness.connections import Database
+from harness.core import connections
+from harness.core.config import Config
+from harness.core.connections import Database
+from harness.core.errors import ConfigError
 from harness.engines import postgres
-from harness.errors import ConfigError
+from harness.target import landing
 
 SEGMENT_ROWS = 10_000
 FAN_OUT = 64  # sub-buckets per refinement level

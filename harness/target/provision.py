@@ -10,9 +10,11 @@ from dataclasses import dataclass, field
 import psycopg
 from psycopg import sql
 
-from harness import connections, control, dbt_contract
-from harness.config import Config
-from harness.connections import Database
+from harness.core import connections
+from harness.core import control
+from harness.dbt import contract as dbt_contract
+from harness.core.config import Config
+from harness.core.connections import Database
 
 APP_SCHEMA = dbt_contract.APP_SCHEMA
 QUARANTINE_SCHEMA = dbt_contract.QUARANTINE_SCHEMA

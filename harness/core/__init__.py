@@ -1,0 +1,1 @@
+"""The core every command stands on: configuration, connections, the control schema, errors, runbooks, interrupts, processes, the embedded server."""
