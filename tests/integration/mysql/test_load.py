@@ -267,3 +267,26 @@ def test_interrupted_load_resumes_with_the_ranges_left(mysql_project, monkeypatc
     assert count == 3000
     source_ids = [r[0] for r in fetch(url, db, "select id from people order by id")]
     assert [r[0] for r in landing_texts(target.url, "select id from landing.people order by id")] == source_ids
+
+
+def test_migrate_load_from_mariadb_end_to_end(mysql_project, monkeypatch):
+    from typer.testing import CliRunner
+
+    from harness.cli import app
+
+    config, source, target, url, db = mysql_project
+    monkeypatch.chdir(config.project_dir)
+    result = CliRunner().invoke(app, ["load", "--no-build", "--jobs", "2", "--range-rows", "1000"])
+    assert result.exit_code == 0, result.output
+    assert "loaded 3,003 rows" in result.output
+    assert landing_texts(target.url, "select count(*) from landing.people")[0] == (3000,)
+
+
+def test_unsupported_capture_method_for_mysql_is_one_line(tmp_path, monkeypatch):
+    from harness.core.errors import ConfigError
+
+    (tmp_path / "migration.yml").write_text(
+        "source: {engine: mysql, schema: s}\ncapture: {method: trigger}\ntables: {t: {}}\n"
+    )
+    with pytest.raises(ConfigError, match="capture.method 'trigger' does not work with source.engine 'mysql'"):
+        load_config(tmp_path)
