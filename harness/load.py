@@ -164,7 +164,7 @@ def load(
         resumed = load_id is not None
         if capture.keeps_a_log:
             _register_consumer(ctl, coordinator, config, target, load_id)
-        snapshot_id, snapshot = engines.source_engine(config).open_snapshot(coordinator)
+        snapshot_id, snapshot = engines.source_engine(config).open_snapshot(coordinator, workers=jobs)
 
         if load_id is None:
             load_id = _start_load(ctl, config, tables, coordinator, snapshot, range_rows)
@@ -188,7 +188,7 @@ def _check_tables(config: Config, src: psycopg.Connection, target: Database, tab
     """Each table's key, and the collations of its columns on the target, before capture is installed."""
     with connections.connection(target, command="load", autocommit=True) as dst:
         for table in tables:
-            landing.check_key(src, config.source_schema, table)
+            engines.source_engine(config).check_key(src, config.source_schema, table)
             landing.create_collations(src, dst, config.source_schema, config.landing_schema, table.name, table.columns)
 
 
@@ -438,13 +438,14 @@ def _copy_rows(
     is written. `freeze` only for a table created or emptied in this transaction.
     """
     names = [c.name for c in job.table.columns]
-    copy_in = sql.SQL("copy {} ({}) from stdin (format binary{})").format(
+    engine = engines.source_engine(config)
+    copy_in = sql.SQL("copy {} ({}) from stdin (format {}{})").format(
         postgres.qualified(config.landing_schema, job.table.name),
         postgres.column_list(names),
+        sql.SQL(engine.COPY_FORMAT),
         sql.SQL(", freeze" if freeze else ""),
     )
     size = 0
-    engine = engines.source_engine(config)
     with (
         engine.copy_out(source, config.source_schema, job.table, job.lower, job.upper, snapshot_id) as pipe,
         dst.cursor() as cur,

@@ -20,7 +20,8 @@ from harness.engines.postgres import DatabaseOptions, identifier_problem
 
 STRATEGIES = ("big_bang", "phased", "parallel_run")
 MASKS = ("last4", "null", "hash")
-CAPTURE_METHODS = ("trigger", "timestamp")
+CAPTURE_METHODS = ("trigger", "timestamp", "binlog")
+SOURCE_ENGINES = ("postgres", "mysql")  # mysql: MySQL 8 and MariaDB 10.6+ (harness/engines/mysql/)
 LOCALE_PROVIDERS = ("libc", "icu", "builtin")
 ROLLBACK_KINDS = ("verification", "data_loss", "metric", "latency", "manual")
 
@@ -214,8 +215,11 @@ def _endpoint(raw: dict, side: str, where: str, default_db: str) -> tuple[Endpoi
     )
     section = _section(raw, side, allowed, where)
     engine = section.get("engine", "postgres")
-    if engine != "postgres":
-        raise ConfigError(f"{where}: {side}.engine {engine!r} is not supported yet; use 'postgres'")
+    engines = SOURCE_ENGINES if side == "source" else ("postgres",)
+    if engine not in engines:
+        raise ConfigError(
+            f"{where}: {side}.engine {engine!r} is not supported; use {' or '.join(repr(e) for e in engines)}"
+        )
     env_name = f"MIGRATE_{side.upper()}_URL"
     url = os.environ.get(env_name) or section.get("url")
     setting = env_name if os.environ.get(env_name) else f"{side}.url in migration.yml (or {env_name})"
@@ -312,7 +316,7 @@ def load_config(project_dir: Path | None = None) -> Config:
         owners=dict(raw.get("owners") or {}),
         roles=dict(raw.get("roles") or {}),
         downtime_limit_minutes=float(limit) if limit is not None else None,
-        capture=_capture(raw, where),
+        capture=_capture(raw, where, source.engine),
         reconcile=reconcile,
         cutover=cutover,
         rollback=_rollback(raw, where, cutover, reconcile),
@@ -347,11 +351,18 @@ def _database_options(target_section: dict, where: str) -> DatabaseOptions:
     return DatabaseOptions(**section)
 
 
-def _capture(raw: dict, where: str) -> CaptureConfig:
+def _capture(raw: dict, where: str, engine: str = "postgres") -> CaptureConfig:
     section = _section(raw, "capture", {"method", "column", "overlap_seconds"}, where)
-    method = section.get("method", "trigger")
+    # Each engine's methods, its default first: a MySQL-family source is read from its binary log.
+    methods = ("binlog",) if engine == "mysql" else ("trigger", "timestamp")
+    method = section.get("method", methods[0])
     if method not in CAPTURE_METHODS:
         raise ConfigError(f"{where}: capture.method {method!r} is unknown; use one of {', '.join(CAPTURE_METHODS)}")
+    if method not in methods:
+        raise ConfigError(
+            f"{where}: capture.method {method!r} does not work with source.engine {engine!r}; "
+            f"use {' or '.join(repr(m) for m in methods)}"
+        )
     column = section.get("column")
     if method == "timestamp" and not column:
         raise ConfigError(

@@ -11,6 +11,7 @@ import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from urllib.parse import parse_qs, unquote, urlsplit
 
 import psycopg
 from psycopg import sql
@@ -40,15 +41,49 @@ class Database:
     embedded: bool
 
     @property
+    def engine(self) -> str:
+        """The server's engine, by the URL's scheme: mysql://, mariadb:// or PostgreSQL's."""
+        return "mysql" if is_mysql_url(self.url) else "postgres"
+
+    @property
     def name(self) -> str:
+        if self.engine == "mysql":
+            return mysql_settings(self.url).get("database") or ""
         return conninfo_to_dict(self.url).get("dbname", "")
 
     def describe(self) -> str:
         """host:port/db for messages; never the password."""
+        if self.engine == "mysql":
+            settings = mysql_settings(self.url)
+            where = settings.get("unix_socket") or f"{settings['host']}:{settings['port']}"
+            return f"{where}/{settings.get('database') or ''}"
         info = conninfo_to_dict(self.url)
         host = info.get("host") or "localhost"
         where = "embedded server" if self.embedded else f"{host}:{info.get('port') or 5432}"
         return f"{where}/{info.get('dbname', '')}"
+
+
+MYSQL_SCHEMES = ("mysql", "mariadb")
+
+
+def is_mysql_url(url: str) -> bool:
+    return urlsplit(url).scheme in MYSQL_SCHEMES
+
+
+def mysql_settings(url: str) -> dict:
+    """PyMySQL's connect() arguments of mysql://user:password@host:port/database?unix_socket=/path."""
+    parts = urlsplit(url)
+    query = parse_qs(parts.query)
+    settings = {
+        "host": parts.hostname or "localhost",
+        "port": parts.port or 3306,
+        "user": unquote(parts.username or "root"),
+        "password": unquote(parts.password or ""),
+        "database": unquote(parts.path.lstrip("/")) or None,
+    }
+    if "unix_socket" in query:
+        settings["unix_socket"] = query["unix_socket"][0]
+    return settings
 
 
 def with_database(url: str, dbname: str) -> str:
@@ -58,6 +93,11 @@ def with_database(url: str, dbname: str) -> str:
 def resolve(config: Config, *, create_missing: bool = True) -> tuple[Database, Database]:
     """Where the source and the target are. Starts the embedded server when neither is configured."""
     source, target = config.source, config.target
+    if source.engine != "postgres" and not source.url:
+        raise ConfigError(
+            f"source.engine is {source.engine} and no source server is configured: set MIGRATE_SOURCE_URL "
+            "(or source.url in migration.yml), e.g. mysql://user@host:3306/db"
+        )
     if source.url and target.url:
         return _configured("source", source), _configured("target", target)
     if source.url or target.url:
@@ -79,6 +119,12 @@ def resolve(config: Config, *, create_missing: bool = True) -> tuple[Database, D
 
 
 def _configured(side: str, endpoint: Endpoint) -> Database:
+    if endpoint.engine == "mysql":
+        if not is_mysql_url(endpoint.url):
+            raise ConfigError(
+                f"{endpoint.url_setting} is not a MySQL URL, and {side}.engine is mysql: use mysql://user@host:3306/db"
+            )
+        return Database(side, endpoint.url, endpoint.url_setting, False)
     try:
         conninfo_to_dict(endpoint.url)
     except psycopg.ProgrammingError:
@@ -110,6 +156,8 @@ def explain_failure(db: Database, exc: psycopg.OperationalError) -> ConnectionFa
 
 def connect(db: Database, *, command: str = "", autocommit: bool = False) -> psycopg.Connection:
     name = f"{APPLICATION} {command}".strip()
+    if db.engine == "mysql":
+        return connect_mysql(db, command=command, autocommit=autocommit)
     try:
         return psycopg.connect(
             db.url,
@@ -120,6 +168,48 @@ def connect(db: Database, *, command: str = "", autocommit: bool = False) -> psy
         )
     except psycopg.OperationalError as exc:
         raise explain_failure(db, exc) from None
+
+
+def connect_mysql(db: Database, *, command: str = "", autocommit: bool = False, streaming: bool = False):
+    """A MySQL or MariaDB session (PyMySQL) that hands every value over as the server's text (bytes
+    for binary columns), in utf8mb4, with the session's time zone UTC: harness/engines/mysql turns
+    that text into the landing types' text itself. `streaming`: rows read as they arrive (SSCursor)."""
+    import pymysql
+    import pymysql.converters
+    import pymysql.cursors
+
+    from harness.engines.mysql.session import MysqlSession
+
+    settings = mysql_settings(db.url)
+    try:
+        conn = MysqlSession(
+            **settings,
+            charset="utf8mb4",
+            # Encoders for parameters only: no decoder, so every value arrives as the server's text.
+            conv={k: v for k, v in pymysql.converters.conversions.items() if not isinstance(k, int)},
+            autocommit=autocommit,
+            connect_timeout=CONNECT_TIMEOUT,
+            init_command="set time_zone = '+00:00'",
+            program_name=f"{APPLICATION} {command}".strip()[:32],
+            cursorclass=pymysql.cursors.SSCursor if streaming else pymysql.cursors.Cursor,
+        )
+    except pymysql.err.OperationalError as exc:
+        raise explain_mysql_failure(db, exc) from None
+    conn.origin = db  # the engine opens the sessions that join this one's snapshot from it
+    return conn
+
+
+def explain_mysql_failure(db: Database, exc: Exception) -> ConnectionFailed:
+    code = exc.args[0] if exc.args else None
+    text = str(exc.args[1] if len(exc.args) > 1 else exc)
+    causes = {
+        1045: "the user or password was refused",
+        1049: f"database {db.name!r} does not exist",
+        2003: "the server is unreachable (connection refused)",
+        2002: "the server's socket is unreachable",
+    }
+    cause = causes.get(code, text.splitlines()[0] if text else type(exc).__name__)
+    return ConnectionFailed(f"cannot connect to the {db.side} database at {db.describe()}: {cause}; check {db.setting}")
 
 
 @contextmanager
@@ -160,8 +250,10 @@ def create_target_database(config: Config, source: Database, admin_url: str, nam
     with psycopg.connect(admin_url, autocommit=True, connect_timeout=CONNECT_TIMEOUT) as conn:
         if _database_exists(conn, name):
             return False
+    from harness import engines
+
     with connection(source, command="provision") as src:
-        options = postgres.database_options(src).overridden_by(config.target_database_options)
+        options = engines.source_engine(config).database_options(src).overridden_by(config.target_database_options)
     return create_database(
         admin_url,
         name,

@@ -1,5 +1,5 @@
 """Source database engines: the interface the lifecycle calls (base.SourceEngine) and one package
-per engine that implements it (postgres/)."""
+per engine that implements it (postgres/, mysql/)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ if TYPE_CHECKING:
     from harness.core.config import Config
     from harness.engines.base import Capture, SourceEngine
 
-SUPPORTED = ("postgres",)
+SUPPORTED = ("postgres", "mysql")
 
 
 def source_engine(config: Config) -> SourceEngine:
@@ -29,6 +29,10 @@ def engine_named(name: str) -> SourceEngine:
         from harness.engines.postgres.engine import PostgresEngine
 
         return PostgresEngine()
+    if name == "mysql":
+        from harness.engines.mysql.engine import MysqlEngine
+
+        return MysqlEngine()
     raise ConfigError(f"source.engine {name!r} is not supported yet; use {', '.join(repr(n) for n in SUPPORTED)}")
 
 

@@ -95,6 +95,11 @@ class SourceEngine(ABC):
     def primary_key(self, conn: Connection, schema: str, table: str) -> list[str]: ...
 
     @abstractmethod
+    def check_key(self, conn: Connection, schema: str, table) -> None:
+        """Refuse (ConfigError) a key named in migration.yml that does not identify every source row
+        (`table`: landing.SourceTable); nothing to check where it is the table's primary key."""
+
+    @abstractmethod
     def estimated_rows(self, conn: Connection, schema: str, table: str) -> int:
         """The server's row estimate (-1 where it has none)."""
 
@@ -106,9 +111,10 @@ class SourceEngine(ABC):
 
     # --- consistent snapshot and copy out -----------------------------------------------------
     @abstractmethod
-    def open_snapshot(self, conn: Connection) -> tuple[str, str]:
+    def open_snapshot(self, conn: Connection, workers: int = 1) -> tuple[str, str]:
         """Open a consistent read on `conn` (kept until its transaction ends) that other sessions
-        join; returns (the id they join it by, the position it stands for, as capture records it)."""
+        join, up to `workers` of them at once; returns (the id they join it by, the position it
+        stands for, as capture records it)."""
 
     @abstractmethod
     def key_span(self, conn: Connection, schema: str, table) -> tuple[Any, Any, int] | None:
@@ -116,6 +122,9 @@ class SourceEngine(ABC):
         key is an integer, for planning key ranges; None where it is not."""
 
     COPY_BLOCK_BYTES = 1 << 20  # the most the target's COPY is handed at once
+    COPY_FORMAT = (
+        "binary"  # the format copy_out writes: COPY's binary, or its text where an engine converts values itself
+    )
 
     @abstractmethod
     def copy_out(
@@ -123,7 +132,7 @@ class SourceEngine(ABC):
     ) -> AbstractContextManager[int]:
         """A pipe (file descriptor) of the table's rows with lower <= key < upper (None: open),
         masks applied in the source's SELECT, read in the snapshot `snapshot_id`, in the format
-        the target's COPY ... FROM STDIN (FORMAT BINARY) reads."""
+        the target's COPY ... FROM STDIN (FORMAT <COPY_FORMAT>) reads."""
 
     # --- capture --------------------------------------------------------------------------------
     @abstractmethod

@@ -39,15 +39,18 @@ class SourceTable:
 
 
 def describe(conn: psycopg.Connection, config: Config, table: TableConfig) -> SourceTable:
+    from harness import engines
+
     schema = config.source_schema
-    if not postgres.table_exists(conn, schema, table.name):
+    engine = engines.source_engine(config)
+    if not engine.table_exists(conn, schema, table.name):
         raise ConfigError(
             f'table "{schema}"."{table.name}" listed in migration.yml does not exist in the source: '
             "fix the name under 'tables' (names are case-sensitive)"
         )
-    cols = postgres.columns(conn, schema, table.name)
+    cols = engine.columns(conn, schema, table.name)
     names = {c.name for c in cols}
-    key = list(table.key) or postgres.primary_key(conn, schema, table.name)
+    key = list(table.key) or engine.primary_key(conn, schema, table.name)
     if not key:
         raise ConfigError(
             f'table "{schema}"."{table.name}" has no primary key: name one under tables.{table.name}.key in migration.yml'

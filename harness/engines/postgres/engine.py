@@ -8,6 +8,7 @@ from contextlib import contextmanager
 from harness.engines.base import Capture, SourceEngine
 from harness.engines.postgres import backup, capture, catalog, copy, timestamp_capture
 from harness.engines.postgres import freeze as write_freeze
+from harness.target import landing
 
 
 class TriggerCapture(Capture):
@@ -87,11 +88,15 @@ class PostgresEngine(SourceEngine):
     columns = staticmethod(catalog.columns)
     primary_key = staticmethod(catalog.primary_key)
     estimated_rows = staticmethod(catalog.estimated_rows)
+    check_key = staticmethod(landing.check_key)
     column_fills = staticmethod(catalog.column_fills)
     dependent_views = staticmethod(catalog.dependent_views)
     database_options = staticmethod(catalog.database_options)
 
-    open_snapshot = staticmethod(copy.open_snapshot)
+    @staticmethod
+    def open_snapshot(conn, workers: int = 1) -> tuple[str, str]:
+        return copy.open_snapshot(conn)  # an exported snapshot: any number of sessions join it
+
     key_span = staticmethod(copy.key_span)
 
     freeze = staticmethod(write_freeze.freeze)

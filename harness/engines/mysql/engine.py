@@ -1,0 +1,126 @@
+"""MySQL and MariaDB as a source engine: harness.engines.base.SourceEngine over this package's modules.
+
+What is built: the catalog with every type's landing type (types.py), the consistent parallel load
+(copy.py) and capture from the binary log (binlog.py). The freeze, decommission and backup are not
+built yet: they refuse with one line naming what to do instead (docs/mysql.md)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from harness.core.errors import ConfigError, HarnessError
+from harness.engines.base import Capture, SourceEngine
+from harness.engines.mysql import binlog, catalog, copy
+from harness.engines.postgres.capture import CaptureState
+
+
+class NotBuilt(ConfigError):
+    """A step of the lifecycle the MySQL engine does not offer yet."""
+
+
+def database_of(conn):
+    """The Database a session was opened for (harness.core.connections sets it)."""
+    return conn.origin
+
+
+def _not_built(what: str, instead: str):
+    def refuse(*args, **kwargs):
+        raise NotBuilt(f"{what} is not built for MySQL and MariaDB sources yet: {instead}")
+
+    return refuse
+
+
+class BinlogCapture(Capture):
+    """Row events of the binary log, read from the load's recorded position (binlog.py)."""
+
+    method = "binlog"
+    keeps_a_log = True  # the server's binary log, read from a position kept on the target
+
+    def prepare(self, conn, schema, tables):
+        binlog.check_server(conn)
+        for table in tables:
+            engine = catalog.storage_engine(conn, schema, table.name)
+            if engine.lower() in ("myisam", "aria", "memory"):
+                raise ConfigError(
+                    f"{schema}.{table.name} is a {engine} table: it has no transactions, so no consistent snapshot "
+                    "hands over to the binary log; convert it (ALTER TABLE ... ENGINE=InnoDB) or load it while "
+                    "nothing writes it"
+                )
+
+    def register(self, conn, consumer_id, schema, label, position, *, replace):
+        pass  # the position lives on the target (sync_state): nothing to register on the source
+
+    def after_load(self, ctl, config):
+        pass  # sync starts from the position the load's snapshot recorded
+
+    def state(self, conn, schema, table_names):
+        return CaptureState(installed=list(table_names), missing=[])
+
+    def consumers(self, conn, schema, this_consumer=None):
+        return []
+
+    def remove(self, conn, schema, table_names):
+        pass  # nothing installed
+
+    def apply_batch(self, config, source, target, *, detect_deletes=False):
+        return binlog.apply_batch(config, source, target, self)
+
+
+class MysqlEngine(SourceEngine):
+    name = "mysql"
+    dump_tool = "mariadb-dump"
+    COPY_BLOCK_BYTES = copy.PIPE_BYTES
+    COPY_FORMAT = "text"
+
+    table_exists = staticmethod(catalog.table_exists)
+    columns = staticmethod(catalog.columns)
+    primary_key = staticmethod(catalog.primary_key)
+    estimated_rows = staticmethod(catalog.estimated_rows)
+    column_fills = staticmethod(catalog.column_fills)
+    dependent_views = staticmethod(catalog.dependent_views)
+    database_options = staticmethod(catalog.database_options)
+    user_schemas = staticmethod(catalog.user_schemas)
+
+    open_snapshot = staticmethod(copy.open_snapshot)
+    key_span = staticmethod(copy.key_span)
+
+    def check_key(self, conn, schema, table) -> None:
+        """Refuse a key named in migration.yml that does not identify every source row."""
+        if table.key == catalog.primary_key(conn, schema, table.name):
+            return
+        key = ", ".join(catalog.quoted(k) for k in table.key)
+        source = catalog.qualified(schema, table.name)
+        declared = f"table {schema}.{table.name}: the key ({', '.join(table.key)}) named in migration.yml"
+        fix = "name columns that identify every row there"
+        duplicate = conn.execute(f"select count(*) from {source} group by {key} having count(*) > 1 limit 1")
+        if duplicate:
+            raise ConfigError(f"{declared} is not unique in the source; {fix}")
+        nulls = " or ".join(f"{catalog.quoted(k)} is null" for k in table.key)
+        if conn.execute(f"select 1 from {source} where {nulls} limit 1"):
+            raise ConfigError(f"{declared} is null in some source rows; {fix}")
+
+    @contextmanager
+    def copy_out(self, source, schema, table, lower, upper, snapshot_id) -> Iterator[int]:
+        with copy.copy_out(source, schema, table, lower, upper, snapshot_id) as pipe:
+            yield pipe
+
+    def capture(self, method: str, column: str | None = None) -> Capture:
+        if method != "binlog":
+            raise ConfigError(
+                f"capture.method {method!r} is not built for MySQL sources yet: use 'binlog' (the trigger "
+                "fallback is still to come)"
+            )
+        return BinlogCapture()
+
+    freeze = staticmethod(_not_built("the write freeze", "stop the legacy application's writes by hand"))
+    unfreeze = staticmethod(_not_built("the write freeze", "let the legacy application write again by hand"))
+    frozen_tables = staticmethod(lambda conn, schema: [])
+    declare_writer = staticmethod(_not_built("the fallback's writer", "the fallback is not built for MySQL yet"))
+    freeze_failed = HarnessError
+    retire = staticmethod(_not_built("decommission", "set the source read_only by hand"))
+    read_only_tables = staticmethod(lambda conn, schema: [])
+
+    dump = staticmethod(_not_built("backup", "take a mariadb-dump --single-transaction --master-data=2 by hand"))
+    restore_archive = staticmethod(_not_built("restore", "restore the dump with the mariadb client"))
+    counts_and_checksums = staticmethod(_not_built("checksums", "compare counts with `migrate reconcile`"))

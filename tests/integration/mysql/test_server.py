@@ -1,0 +1,23 @@
+"""The MySQL test servers themselves: the private one writes the binary log capture reads."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.integration.mysql.conftest import fetch, run_sql
+
+pytestmark = pytest.mark.integration
+
+
+def test_private_server_writes_a_row_based_binary_log(mysql_database):
+    url, name = mysql_database
+    ((log_bin, binlog_format, row_image),) = fetch(url, None, "select @@log_bin, @@binlog_format, @@binlog_row_image")
+    assert (log_bin, binlog_format, row_image) == (1, "ROW", "FULL")
+    run_sql(url, name, "create table t (id int primary key);\ninsert into t values (1)")
+    assert fetch(url, name, "select id from t") == [(1,)]
+
+
+def test_machine_server_serves_tests_that_need_no_binary_log(machine_mysql_database):
+    url, name = machine_mysql_database
+    run_sql(url, name, "create table t (id int primary key);\ninsert into t values (7)")
+    assert fetch(url, name, "select id from t") == [(7,)]
