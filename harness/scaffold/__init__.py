@@ -13,7 +13,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import jinja2
-from psycopg.conninfo import conninfo_to_dict
 
 import harness
 from harness.core import connections
@@ -89,14 +88,9 @@ def init_project(
 
 
 def _check_url(side: str, url: str) -> None:
-    try:
-        info = conninfo_to_dict(url)
-    except Exception:
-        raise ConfigError(
-            f"--{side}-url is not a valid PostgreSQL URL: use postgresql://user@host:port/database"
-        ) from None
-    if not info.get("dbname"):
-        raise ConfigError(f"--{side}-url must name a database: use postgresql://user@host:port/database")
+    problem = connections.url_problem(url)
+    if problem:
+        raise ConfigError(f"--{side}-url {problem}: use postgresql://user@host:port/database")
 
 
 def _environment() -> jinja2.Environment:
