@@ -27,6 +27,7 @@ click = getattr(typer.core, "_click", None) or importlib.import_module("click")
 
 # The order `migrate --help` lists commands in: the order a migration uses them.
 LIFECYCLE = [
+    "init",
     "env",
     "demo",
     "assess",
@@ -1260,6 +1261,9 @@ def main() -> None:
         print(json.dumps(document, default=str, indent=2), file=stdout)
     sys.exit(code)
 
+
+# Commands in modules of their own register on `app` when imported.
+from harness.cli import init_cmd  # noqa: E402, F401
 
 if __name__ == "__main__":
     main()

@@ -118,6 +118,15 @@ def resolve(config: Config, *, create_missing: bool = True) -> tuple[Database, D
     return databases
 
 
+def url_problem(url: str) -> str | None:
+    """What is wrong with a connection URL given on the command line, or None."""
+    try:
+        info = conninfo_to_dict(url)
+    except psycopg.ProgrammingError:
+        return "is not a valid PostgreSQL URL"
+    return None if info.get("dbname") else "names no database"
+
+
 def _configured(side: str, endpoint: Endpoint) -> Database:
     if endpoint.engine == "mysql":
         if not is_mysql_url(endpoint.url):

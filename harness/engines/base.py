@@ -16,6 +16,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Collection
 from contextlib import AbstractContextManager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -24,6 +25,41 @@ if TYPE_CHECKING:
     from harness.core.connections import Database
 
 Connection = Any  # an open connection to the engine's server, as harness.core.connections opens it
+
+
+@dataclass(frozen=True)
+class CatalogColumn:
+    """A column as the source declares it, in the engine's own words."""
+
+    name: str
+    type: str  # as the engine prints it, e.g. "character varying(25)", "varchar(25)"
+    not_null: bool
+    is_text: bool  # holds characters (what sampled values can say something about)
+    text_length: int | None = None  # the declared length of a text column, None where unbounded
+
+
+@dataclass(frozen=True)
+class CatalogForeignKey:
+    columns: tuple[str, ...]
+    parent: str  # a table of the same schema (others are not followed)
+    parent_columns: tuple[str, ...]
+    name: str = ""
+
+
+@dataclass(frozen=True)
+class CatalogTable:
+    """One table of the source schema with what `migrate init` scaffolds from: its columns, keys,
+    declared constraints, size and write rate."""
+
+    name: str
+    columns: tuple[CatalogColumn, ...]
+    primary_key: tuple[str, ...]
+    unique_keys: tuple[tuple[str, ...], ...]  # unique constraints and indexes, the primary key left out
+    foreign_keys: tuple[CatalogForeignKey, ...]
+    checks: tuple[tuple[str, str], ...]  # (name, the condition as the engine prints it)
+    estimated_rows: int  # -1 where the server has no estimate
+    total_bytes: int
+    writes_per_second: float | None  # inserts, updates and deletes per second since statistics began; None: unknown
 
 
 class Capture(ABC):
@@ -108,6 +144,17 @@ class SourceEngine(ABC):
 
     @abstractmethod
     def dependent_views(self, conn: Connection, schema: str, table: str) -> list[str]: ...
+
+    def schema_exists(self, conn: Connection, schema: str) -> bool:
+        raise NotImplementedError(f"the {self.name} engine cannot list schemas yet")
+
+    def describe_tables(self, conn: Connection, schema: str) -> list[CatalogTable]:
+        """Every table of the schema with its columns, keys and declared constraints (`migrate init`)."""
+        raise NotImplementedError(f"the {self.name} engine cannot describe a schema yet")
+
+    def sample_text(self, conn: Connection, schema: str, table: str, columns: list[str], rows: int) -> dict[str, list]:
+        """Up to `rows` non-null values of each text column, as text, read from a random sample."""
+        raise NotImplementedError(f"the {self.name} engine cannot sample values yet")
 
     # --- consistent snapshot and copy out -----------------------------------------------------
     @abstractmethod

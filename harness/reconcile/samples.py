@@ -287,4 +287,6 @@ def _frame(conn: psycopg.Connection, query: sql.Composed, pd):
     with conn.cursor() as cur:
         cur.execute(query)
         names = [d.name for d in cur.description]
-        return pd.DataFrame.from_records(cur.fetchall(), columns=names)
+        # Binary values as hex text: datacompy finds two equal bytes objects unequal.
+        rows = [tuple(bytes(v).hex() if isinstance(v, (bytes, memoryview)) else v for v in row) for row in cur]
+        return pd.DataFrame.from_records(rows, columns=names)

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from harness.engines.base import Capture, SourceEngine
-from harness.engines.postgres import backup, capture, catalog, copy, timestamp_capture
+from harness.engines.postgres import backup, capture, catalog, copy, describe, timestamp_capture
 from harness.engines.postgres import freeze as write_freeze
 from harness.target import landing
 
@@ -92,6 +92,9 @@ class PostgresEngine(SourceEngine):
     column_fills = staticmethod(catalog.column_fills)
     dependent_views = staticmethod(catalog.dependent_views)
     database_options = staticmethod(catalog.database_options)
+    schema_exists = staticmethod(describe.schema_exists)
+    describe_tables = staticmethod(describe.describe_tables)
+    sample_text = staticmethod(describe.sample_text)
 
     @staticmethod
     def open_snapshot(conn, workers: int = 1) -> tuple[str, str]:
