@@ -60,6 +60,25 @@ def describe(conn: psycopg.Connection, config: Config, table: TableConfig) -> So
     return SourceTable(table.name, cols, key, dict(table.masks))
 
 
+def exists(conn: psycopg.Connection, landing_schema: str, table_name: str) -> bool:
+    return postgres.table_exists(conn, landing_schema, table_name)
+
+
+def has_key(conn: psycopg.Connection, landing_schema: str, table_name: str) -> bool:
+    """Whether the landing table has its key: a bulk-loaded table gets it once its copy is finished."""
+    return bool(postgres.primary_key(conn, landing_schema, table_name))
+
+
+def live_rows(conn: psycopg.Connection, landing_schema: str, table_name: str) -> int:
+    """The landing table's rows, tombstones left out."""
+    (rows,) = conn.execute(
+        sql.SQL("select count(*) from {} where not {}").format(
+            postgres.qualified(landing_schema, table_name), sql.Identifier(DELETED)
+        )
+    ).fetchone()
+    return rows
+
+
 def select_masked(schema: str, table: SourceTable) -> sql.Composed:
     """SELECT of every source column, masks applied and cast back to the column's type."""
     parts = []
