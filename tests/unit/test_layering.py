@@ -43,7 +43,6 @@ IMPORTS_PSYCOPG = {
     "harness.sync": TARGET_SQL
     + "; and the trigger capture's batch (reading the change log on the source) is still here",
     "harness.reconcile.samples": TARGET_SQL + "; the sampled rows are read with the same SQL on both sides",
-    "harness.load": TARGET_SQL,
     "harness.reconcile": TARGET_SQL,
     "harness.rollback.fallback": TARGET_SQL + "; the carry-back writes into the legacy schema with PostgreSQL's SQL",
     "harness.rollback.criteria": TARGET_SQL,
