@@ -7,7 +7,9 @@ here), landing while no sync runs, so both sides describe the same moment.
 Normalisation. Every value becomes a canonical text before it is hashed, on both sides, so that
 equal values hash equal whatever the session that reads them. A normalisation may only merge values
 that the type itself stores identically: `-0` and `0`, `1.10` and `1.1`, `1 mon` and `30 days` are
-stored differently, so they hash differently, although SQL's `=` calls each pair equal.
+stored differently, so they hash differently, although SQL's `=` calls each pair equal. The table
+names PostgreSQL's types; another engine gives a value of its own types the text the table gives
+the same value (a DATETIME(6) the timestamp's text, a TINYINT the integer's digits).
 
 | type | canonical text |
 |---|---|
@@ -23,7 +25,7 @@ stored differently, so they hash differently, although SQL's `=` calls each pair
 | text, varchar, char, name, enums | the characters; char(n) without its padding, as PostgreSQL stores it |
 | boolean, uuid, inet, bit, jsonb, json, xml | PostgreSQL's text form (json keeps its text: key order, blanks and duplicate keys) |
 | bytea | lower-case hex |
-| arrays, ranges | their text form under the fixed session settings below |
+| arrays, ranges | their text form under fixed session settings (SESSION_SETTINGS in harness/engines/postgres/checksums.py) |
 
 NORMALISATIONS lists the merges that remain, for the report. NULL is not blank: `''` and NULL are different values and a change from one to the other is a
 difference (landing is an exact copy; an analyst who wants blanks treated as NULL says so in the
@@ -42,7 +44,8 @@ record separator (U+001E). A type whose text can hold any character (text, json,
 separator: the encoding of a row is unambiguous.
 Masked columns are compared through their mask, applied to the source value as load applies it.
 The length in a length prefix counts bytes where both sides hash natively, characters where they
-hash portably.
+hash portably. A row's hash is the hash of its text with seed 0; a segment's sum adds its rows'
+hashes exactly (as a decimal, never wrapping at 64 bits).
 
 Where it is computed. Each database computes these texts, hashes and sums itself: the source
 through its engine (`SourceEngine.row_hashes`, harness/engines/postgres/checksums.py for
