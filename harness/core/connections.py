@@ -30,6 +30,10 @@ CONNECT_TIMEOUT = 10
 # encoding it was written in; the server converts from and to its own.
 CLIENT_ENCODING = "UTF8"
 
+# What a database raises through a connection opened here: a lifecycle module that runs on after a
+# failed query (a check that fails, a criterion that cannot tell) catches this, not the driver's class.
+DatabaseError = psycopg.Error
+
 
 @dataclass(frozen=True)
 class Database:

@@ -35,3 +35,7 @@ class CheckFailed(HarnessError):
     """A verification ran and found a difference."""
 
     exit_code = EXIT_CHECK_FAILED
+
+
+class QueryFailed(HarnessError):
+    """A query the operator wrote (migration.yml) failed on a database; the message is the database's first line."""
