@@ -5,7 +5,8 @@
   commands_load.py (load, build, sync), commands_validate.py (reconcile, docs, approve),
   commands_switch.py (cutover, rollback, rehearse, decommission): the commands, each building its
   Context (harness.core.context) and calling into the core;
-- views.py: what each command shows of its result; ui.py: the terminal and the `--json` record;
+- views.py, views_cutover.py: what each command shows of its result; ui.py: the terminal and the
+  `--json` record;
 - here: `main`, which runs a command and maps its outcome to an exit code and one line.
 """
 

@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from harness.cli import ui, views
+from harness.cli import ui, views_cutover
 from harness.cli.app import JsonFlag, app, show
 from harness.core.config import load_config
 from harness.core.context import Context
@@ -40,20 +40,20 @@ def cutover_cmd(
     context = Context.open("cutover")
     config, source, target = context.config, context.source, context.target
     plan = cutover.plan(config, target, wave)
-    show([views.cutover_plan(plan)])
+    show([views_cutover.cutover_plan(plan)])
     if dry_run:
         found = cutover.gates(config, source, target, context=context)
-        show(views.cutover_dry_run(plan, found, cutover.estimates(config, target)))
+        show(views_cutover.cutover_dry_run(plan, found, cutover.estimates(config, target)))
         return
     result = cutover.run(
         config,
         source,
         target,
         wave=plan.wave,
-        on_step=lambda s: show([views.step_done(s.name, s.seconds)]),
+        on_step=lambda s: show([views_cutover.step_done(s.name, s.seconds)]),
         context=context,
     )
-    show(views.cutover(result, plan))
+    show(views_cutover.cutover(result, plan))
 
 
 @app.command("rollback", rich_help_panel="7 Rollback")
@@ -87,10 +87,10 @@ def rollback_cmd(
             raise ConfigError("--check only evaluates the criteria: leave out --decided-by, --role and --reason")
         context = Context.open("rollback --check", config)
         if moot := rollback_criteria.nothing_to_roll_back(config, context.target):
-            show(views.nothing_to_roll_back(moot))
+            show(views_cutover.nothing_to_roll_back(moot))
             return
         verdicts = rollback_criteria.evaluate(config, context.source, context.target)
-        show(views.rollback_criteria(verdicts, config.rollback.deciders))
+        show(views_cutover.rollback_criteria(verdicts, config.rollback.deciders))
         return
     missing = [
         flag
@@ -109,9 +109,9 @@ def rollback_cmd(
         context.target,
         decided_by=f"{decided_by} ({role})",
         reason=reason,
-        on_step=lambda s: show([views.step_done(s.name, s.seconds)]),
+        on_step=lambda s: show([views_cutover.step_done(s.name, s.seconds)]),
     )
-    show(views.aborted(result) if isinstance(result, rollback.Aborted) else views.fell_back(result))
+    show(views_cutover.aborted(result) if isinstance(result, rollback.Aborted) else views_cutover.fell_back(result))
 
 
 @app.command("rehearse", rich_help_panel="7 Rollback")
@@ -132,12 +132,12 @@ def rehearse_cmd(
         context.config,
         context.source,
         context.target,
-        on_step=lambda name, seconds: show([views.step_timed(name, seconds)]),
+        on_step=lambda name, seconds: show([views_cutover.step_timed(name, seconds)]),
         traffic_command=shlex.split(traffic_command) if traffic_command else None,
         quiet=False,
         progress=ui.progress,
     )
-    show(views.rehearsed(result, context.config.project_dir))
+    show(views_cutover.rehearsed(result, context.config.project_dir))
 
 
 @app.command("decommission", rich_help_panel="5 Post-migration")
@@ -168,6 +168,6 @@ def decommission_cmd(
         force=force,
         decided_by=decided_by,
         reason=reason,
-        on_step=lambda name, seconds: show([views.step_done(name, seconds)]),
+        on_step=lambda name, seconds: show([views_cutover.step_done(name, seconds)]),
     )
-    show(views.decommissioned(result, config.source_schema, decommission.READ_ONLY_SCHEMA))
+    show(views_cutover.decommissioned(result, config.source_schema, decommission.READ_ONLY_SCHEMA))

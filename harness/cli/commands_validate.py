@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from harness.cli import ui, views
+from harness.cli import ui, views_cutover
 from harness.cli.app import JsonFlag, app, show
 from harness.core.context import Context
 
@@ -46,7 +46,7 @@ def reconcile_cmd(
         sample_seed=seed,
         hooks=reconcile.Hooks(step=ui.step, progress=ui.progress),
     )
-    show(views.reconcile(result, context.config.project_dir))
+    show(views_cutover.reconcile(result, context.config.project_dir))
 
 
 @app.command("docs", rich_help_panel="Sign-off")
@@ -65,7 +65,7 @@ def docs_cmd(
     context = Context.open("docs")
     folder = context.config.project_dir / out
     result = docs.generate(context.config, context.source, context.target, folder)
-    show(views.documents(result, folder, context.config.project_dir))
+    show(views_cutover.documents(result, folder, context.config.project_dir))
 
 
 @app.command("approve", rich_help_panel="Sign-off")
@@ -87,6 +87,6 @@ def approve_cmd(
 
     context = Context.open("approve")
     if revoke:
-        show(views.revoked(approvals.revoke(context.config, context.target, stage, role, name)))
+        show(views_cutover.revoked(approvals.revoke(context.config, context.target, stage, role, name)))
         return
-    show(views.approved(approvals.approve(context.config, context.target, stage, role, name, note)))
+    show(views_cutover.approved(approvals.approve(context.config, context.target, stage, role, name, note)))
