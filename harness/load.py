@@ -29,6 +29,7 @@ from harness import engines, sync
 from harness.core import connections, control, interrupts, runbook
 from harness.core.config import Config
 from harness.core.connections import Database
+from harness.core.context import Context
 from harness.core.errors import ConfigError
 from harness.engines.base import Connection, SourceEngine
 from harness.target import landing, load_runs
@@ -97,6 +98,7 @@ def run(
     progress: Progress | None = None,
     on_copied: Callable[[LoadResult | None], None] | None = None,
     quiet: bool = True,
+    context: Context | None = None,
 ) -> LoadRun:
     """The copy, then (with `build`) the dbt build, each a recorded step of a `load` run; an
     interrupted run is resumed at the step that did not finish. `on_copied` is called between the
@@ -109,7 +111,9 @@ def run(
         result = LoadRun(run_id, resumed)
 
         def copy(detail: dict) -> None:
-            result.copied = load(config, source, target, jobs=jobs, range_rows=range_rows, progress=progress)
+            result.copied = load(
+                config, source, target, jobs=jobs, range_rows=range_rows, progress=progress, context=context
+            )
             detail.update(load_id=result.copied.load_id, rows=result.copied.rows, seconds=result.copied.seconds)
             if on_copied:
                 on_copied(result.copied)
@@ -139,12 +143,15 @@ def load(
     jobs: int = 2,
     range_rows: int = 250_000,
     progress: Progress | None = None,
+    context: Context | None = None,
 ) -> LoadResult:
+    """The copy of every listed table; with `context`, the tables as it has them described."""
     started = time.perf_counter()
+    context = context or Context(config, source, target, "load")
     provision(config, source, target)
     capture = engines.source_capture(config)
     with connections.connection(source, command="load", autocommit=True) as src:
-        tables = [landing.describe(src, config, t) for t in config.tables]
+        tables = context.tables([t.name for t in config.tables], conn=src)
         _check_tables(config, src, target, tables)
         capture.prepare(src, config.source_schema, tables)
 
@@ -427,7 +434,13 @@ def added_tables(config: Config, source: Database, target: Database) -> list[str
 
 
 def load_tables(
-    config: Config, source: Database, target: Database, names: list[str], *, progress: Progress | None = None
+    config: Config,
+    source: Database,
+    target: Database,
+    names: list[str],
+    *,
+    progress: Progress | None = None,
+    context: Context | None = None,
 ) -> list[TableReload]:
     """(Re)load the named tables alone into a running migration, each consistent with the sync.
 
@@ -440,6 +453,7 @@ def load_tables(
             "`migrate load --table` needs trigger capture (capture.method: trigger); with timestamp capture run `migrate load`"
         )
     listed = [config.table(name) for name in dict.fromkeys(names)]
+    context = context or Context(config, source, target, "load --table")
     provision(config, source, target)
     with connections.connection(target, command="load --table", autocommit=True) as ctl:
         unfinished = load_runs.unfinished(ctl, config.control_schema)
@@ -450,7 +464,7 @@ def load_tables(
         if not load_runs.sync_started(ctl, config.control_schema):
             raise ConfigError("nothing is loaded yet: run `migrate load`, which loads every listed table")
     with connections.connection(source, command="load --table", autocommit=True) as src:
-        tables = [landing.describe(src, config, t) for t in listed]
+        tables = context.tables([t.name for t in listed], conn=src)
         _check_tables(config, src, target, tables)
         capture.prepare(src, config.source_schema, tables)
         if progress:

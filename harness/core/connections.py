@@ -19,7 +19,7 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from harness.core import embedded
 from harness.core.config import Config, Endpoint
-from harness.core.errors import ConfigError, ConnectionFailed
+from harness.core.errors import ConfigError, ConnectionFailed, DatabaseFailed
 from harness.engines import postgres
 from harness.engines.postgres import DatabaseOptions
 
@@ -232,6 +232,36 @@ def connection(db: Database, *, command: str = "", autocommit: bool = False) -> 
         yield conn
     finally:
         conn.close()
+
+
+def first_line(exc: BaseException) -> str:
+    """The first line of a database error, or its class name when it says nothing."""
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+
+
+@contextmanager
+def database_errors() -> Iterator[None]:
+    """Around a whole command: a database error no step expected becomes DatabaseFailed, its
+    first line, so that the command line prints one line instead of a traceback."""
+    try:
+        yield
+    except psycopg.Error as exc:
+        raise DatabaseFailed(first_line(exc)) from exc
+
+
+def server_version(db: Database, *, command: str = "") -> str:
+    """The server's version, as it names it (e.g. "16.4")."""
+    with connection(db, command=command) as conn:
+        return conn.execute("show server_version").fetchone()[0]
+
+
+def probe(url: str, *, timeout: int = 3) -> str:
+    """What answers at `url`, never raising: "PostgreSQL <version>" or "not reachable: <why>"."""
+    try:
+        with psycopg.connect(url, connect_timeout=timeout) as conn:
+            return "PostgreSQL " + conn.execute("show server_version").fetchone()[0]
+    except psycopg.Error as exc:
+        return "not reachable: " + (str(exc).strip().splitlines() or ["?"])[0]
 
 
 def create_database(admin_url: str, name: str, options: DatabaseOptions | None = None, *, fix: str = "") -> bool:

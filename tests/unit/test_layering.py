@@ -47,7 +47,6 @@ IMPORTS_PSYCOPG = {
     "harness.rehearse": TARGET_SQL,
     "harness.backup": TARGET_SQL,
     "harness.approvals": TARGET_SQL,
-    "harness.cli": "catches psycopg's connection errors to print one line",
     "harness.cutover.go_no_go": TARGET_SQL,
     "harness.cutover.verification": TARGET_SQL,
     "harness.docs.facts": TARGET_SQL,

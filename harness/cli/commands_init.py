@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from harness.cli import JsonFlag, app
+from harness.cli.app import JsonFlag, app
 from harness.cli.ui import result, step, summary
 
 
