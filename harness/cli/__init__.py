@@ -44,6 +44,7 @@ LIFECYCLE = [
     "docs",
     "decommission",
     "status",
+    "dashboard",
 ]
 
 
@@ -1103,12 +1104,23 @@ def decommission_cmd(
 
 
 @app.command("status", rich_help_panel="Any time")
-def status_cmd(as_json: JsonFlag = False) -> None:
+def status_cmd(
+    watch: Annotated[
+        bool, typer.Option("--watch", help="Refresh in the terminal (load, lag, the cutover's step) until Ctrl-C.")
+    ] = False,
+    interval: Annotated[float, typer.Option(min=0.2, help="Seconds between refreshes with --watch.")] = 2.0,
+    as_json: JsonFlag = False,
+) -> None:
     """Where the migration stands: load, capture, lag, backups, last verdicts, approvals, next step."""
     from harness.status import status, strategy_line
 
     config = load_config()
     source, target = connections.resolve(config)
+    if watch:
+        from harness.cli.watch import watch_status
+
+        watch_status(config, source, target, interval)
+        return
     result = status(config, source, target)
     ui.result(**result.as_dict())
     if as_json:
@@ -1186,6 +1198,41 @@ def _phase_line(phase: dict | None) -> str:
     return line
 
 
+@app.command("dashboard", rich_help_panel="Any time")
+def dashboard_cmd(as_json: JsonFlag = False) -> None:
+    """Write reports/dashboard.html: where the migration stands, with its charts, readable offline.
+
+    Every command that changes the state writes it again when it finishes; its facts are in reports/dashboard.json.
+    """
+    from harness import dashboard
+
+    config = load_config()
+    source, target = connections.resolve(config)
+    written = dashboard.write(config, source, target)
+    shown = (
+        written.html.relative_to(config.project_dir)
+        if written.html.is_relative_to(config.project_dir)
+        else written.html
+    )
+    ui.result(dashboard=str(shown), next_step=written.facts["next_step"])
+    summary(f"dashboard written to {shown}; next: {written.facts['next_step']}")
+
+
+def _refresh_dashboard(arguments: list[str], code: int) -> None:
+    """After a command that changed the state (it succeeded, or a check failed): the dashboard again.
+    A dashboard that cannot be written is a note after a success, never a second error line."""
+    words = [a for a in arguments if not a.startswith("-")]
+    if code not in (0, 1) or not words or "--help" in arguments or "--dry-run" in arguments:
+        return
+    from harness import dashboard
+
+    try:
+        dashboard.refresh(words[0])
+    except (HarnessError, psycopg.Error, OSError) as exc:
+        if code == 0:
+            errors.print(f"[yellow]note:[/] the dashboard was not refreshed: {str(exc).splitlines()[0]}")
+
+
 # --- entry point --------------------------------------------------------------------------------
 
 
@@ -1245,6 +1292,7 @@ def main() -> None:
     if as_json:
         sys.stdout = sys.stderr
     code, error = _run()
+    _refresh_dashboard(arguments, code)
     if as_json:
         words = [a for a in arguments if not a.startswith("-")]
         document = {
