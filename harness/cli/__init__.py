@@ -776,6 +776,13 @@ def docs_cmd(
     out: Annotated[
         Path, typer.Option(help="The folder the documents are written to (relative to the project).")
     ] = Path("docs/migration"),
+    dbt_site: Annotated[
+        bool,
+        typer.Option(
+            "--dbt-site",
+            help="Also build dbt's documentation site (target/static_index.html) with every column's mapping.",
+        ),
+    ] = False,
     as_json: JsonFlag = False,
 ) -> None:
     """Write the migration documents from the recorded facts: plan, mapping, validation, rollback, runbook.
@@ -797,6 +804,12 @@ def docs_cmd(
     )
     for note in result.facts["notes"]:
         errors.print(f"[yellow]note:[/] {note}")
+    if dbt_site:
+        from harness.dbt import docs_site
+
+        dbt.run(config, target, ["docs", "generate"], quiet=True)
+        site = docs_site.build_page(config.project_dir)
+        step(f"dbt docs: {site.described:,} columns described from their mapping; open {site.page}")
     shown = folder.relative_to(config.project_dir) if folder.is_relative_to(config.project_dir) else folder
     summary(f"{len(result.files)} files written to {shown}; open {shown / 'index.html'} or {shown / 'README.md'}")
 
