@@ -171,10 +171,10 @@ class Bar:
 
 
 def gantt(
-    name: str, title: str, steps: Sequence[str], bars: Sequence[Bar], window: tuple[float, float] | None
+    name: str, title: str, steps: Sequence[str], bars: Sequence[Bar], windows: Sequence[tuple[float, float]] = ()
 ) -> Block:
-    """The steps top to bottom, each with its planned, rehearsed and real bar side by side; `window`
-    (start, end in seconds) is shaded: the time writes were unavailable."""
+    """The steps top to bottom, each with its planned, rehearsed and real bar side by side; each of
+    `windows` (start, end in seconds) is shaded: a time writes were unavailable."""
     kinds = [k for k in GANTT_COLOURS if any(b.kind == k for b in bars)]
     with matplotlib.rc_context(STYLE):
         figure = _figure(max(2.0, 0.36 * len(steps) * max(1, len(kinds)) ** 0.5 + 1.2))
@@ -194,11 +194,11 @@ def gantt(
             )
             _gid(drawn, f"{name}-{bar.kind}-{bar.step}")
         handles = [Patch(color=GANTT_COLOURS[k], label=k) for k in kinds]
-        if window:
-            axes.axvspan(*window, color="#c62828", alpha=0.10, gid=f"{name}-write-window")
-            handles.append(
-                Patch(color="#c62828", alpha=0.2, label=f"writes unavailable ({window[1] - window[0]:,.1f} s)")
-            )
+        for i, (start, end) in enumerate(windows):
+            axes.axvspan(start, end, color="#c62828", alpha=0.10, gid=f"{name}-write-window-{i}")
+        if windows:
+            spans = ", ".join(f"{end - start:,.1f} s" for start, end in windows)
+            handles.append(Patch(color="#c62828", alpha=0.2, label=f"writes unavailable ({spans})"))
         axes.set_yticks(range(len(steps)), list(steps))
         axes.set_ylim(len(steps) - 0.5, -0.5)
         axes.set_xlabel("seconds after the first step started")
