@@ -36,7 +36,7 @@ from harness.core.errors import EXIT_CHECK_FAILED, ConfigError, ConnectionFailed
 from harness.dbt import contract as dbt_contract
 from harness.engines import postgres
 from harness.engines.postgres import capture
-from harness.target import landing
+from harness.target import history, landing
 
 CHANGE_COLUMNS = ["change_id", "table_schema", "table_name", "op", "old_key", "new_row", "captured_at", "image_format"]
 
@@ -680,8 +680,17 @@ def follow(
                         continue
                     report.batches += 1
                     report.changes += batch.changes
+                    observed = lag(config, source, target)
+                    history.record_lag(
+                        config,
+                        target,
+                        observed.seconds_behind,
+                        observed.app_seconds_behind,
+                        observed.changes_behind,
+                        batch.changes,
+                    )
                     if on_batch:
-                        on_batch(batch, lag(config, source, target))
+                        on_batch(batch, observed)
                     backoff = interval
                     stop.wait(interval)
                 except (ConnectionFailed, psycopg.OperationalError) as exc:

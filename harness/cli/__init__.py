@@ -85,6 +85,22 @@ def _run() -> tuple[int, str | None]:
         return exc.exit_code, None
 
 
+def _refresh_dashboard(arguments: list[str], code: int) -> None:
+    """After a command that changed the state (it succeeded, or a check failed): the dashboard again.
+    A dashboard that cannot be written is a note after a success, never a second error line."""
+    words = [a for a in arguments if not a.startswith("-")]
+    if code not in (0, 1) or not words or "--help" in arguments or "--dry-run" in arguments:
+        return
+    from harness import dashboard
+
+    try:
+        with connections.database_errors():
+            dashboard.refresh(words[0])
+    except (HarnessError, OSError) as exc:
+        if code == 0:
+            errors.print(f"[yellow]note:[/] the dashboard was not refreshed: {str(exc).splitlines()[0]}")
+
+
 def main() -> None:
     """Run the CLI; expected errors become one line on stderr and an exit code. With --json, every
     human line goes to stderr and stdout holds one JSON document."""
@@ -95,6 +111,7 @@ def main() -> None:
     if as_json:
         sys.stdout = sys.stderr
     code, error = _run()
+    _refresh_dashboard(arguments, code)
     if as_json:
         words = [a for a in arguments if not a.startswith("-")]
         document = {

@@ -38,6 +38,7 @@ LIFECYCLE = [
     "docs",
     "decommission",
     "status",
+    "dashboard",
 ]
 
 

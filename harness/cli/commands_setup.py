@@ -162,13 +162,40 @@ def demo_traffic(
 
 
 @app.command("status", rich_help_panel="Any time")
-def status_cmd(as_json: JsonFlag = False) -> None:
+def status_cmd(
+    watch: Annotated[
+        bool, typer.Option("--watch", help="Refresh in the terminal (load, lag, the cutover's step) until Ctrl-C.")
+    ] = False,
+    interval: Annotated[float, typer.Option(min=0.2, help="Seconds between refreshes with --watch.")] = 2.0,
+    as_json: JsonFlag = False,
+) -> None:
     """Where the migration stands: load, capture, lag, backups, last verdicts, approvals, next step."""
     from harness.status import status
 
     context = Context.open("status")
+    if watch:
+        from harness.cli.watch import watch_status
+
+        watch_status(context.config, context.source, context.target, interval)
+        return
     result = status(context.config, context.source, context.target)
     ui.result(**result.as_dict())
     if as_json:
         return  # main prints the document
     show(views.status(result))
+
+
+@app.command("dashboard", rich_help_panel="Any time")
+def dashboard_cmd(as_json: JsonFlag = False) -> None:
+    """Write reports/dashboard.html: where the migration stands, with its charts, readable offline.
+
+    Every command that changes the state writes it again when it finishes; its facts are in reports/dashboard.json.
+    """
+    from harness import dashboard
+
+    context = Context.open("dashboard")
+    written = dashboard.write(context.config, context.source, context.target)
+    project_dir = context.config.project_dir
+    shown = written.html.relative_to(project_dir) if written.html.is_relative_to(project_dir) else written.html
+    ui.result(dashboard=str(shown), next_step=written.facts["next_step"])
+    ui.summary(f"dashboard written to {shown}; next: {written.facts['next_step']}")

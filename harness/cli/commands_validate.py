@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from harness import dbt
 from harness.cli import ui, views_cutover
 from harness.cli.app import JsonFlag, app, show
 from harness.core.context import Context
@@ -54,6 +55,13 @@ def docs_cmd(
     out: Annotated[
         Path, typer.Option(help="The folder the documents are written to (relative to the project).")
     ] = Path("docs/migration"),
+    dbt_site: Annotated[
+        bool,
+        typer.Option(
+            "--dbt-site",
+            help="Also build dbt's documentation site (target/static_index.html) with every column's mapping.",
+        ),
+    ] = False,
     as_json: JsonFlag = False,
 ) -> None:
     """Write the migration documents from the recorded facts: plan, mapping, validation, rollback, runbook.
@@ -65,6 +73,12 @@ def docs_cmd(
     context = Context.open("docs")
     folder = context.config.project_dir / out
     result = docs.generate(context.config, context.source, context.target, folder)
+    if dbt_site:
+        from harness.dbt import docs_site
+
+        dbt.run(context.config, context.target, ["docs", "generate"], quiet=True)
+        site = docs_site.build_page(context.config.project_dir)
+        ui.step(f"dbt docs: {site.described:,} columns described from their mapping; open {site.page}")
     show(views_cutover.documents(result, folder, context.config.project_dir))
 
 

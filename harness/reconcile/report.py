@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from harness import render, reports
-from harness.render import Block, bullets, heading, paragraph, table
+from harness.render import Block, bullets, charts, heading, paragraph, table
 
 ICON = {"passed": "✅", "failed": "❌", "skipped": "➖", "not available": "➖"}
 SHOWN_DIFFERENCES = 50  # rows per table listed in the report; the JSON has all that were found
@@ -62,6 +62,17 @@ def blocks(data: dict) -> Iterator[Block]:
             for level in data["levels"]
         ],
         "llrrrr",
+    )
+    yield charts.stacked_bars(
+        "levels",
+        "Checks per level: passed, failed, not available",
+        [level["level"] for level in data["levels"]],
+        {
+            "passed": [level["passed"] for level in data["levels"]],
+            "failed": [level["failed"] for level in data["levels"]],
+            "not available": [level["not_available"] for level in data["levels"]],
+        },
+        [charts.VERDICT_COLOURS[v] for v in ("passed", "failed", "not available")],
     )
     how = []
     if point.get("synced"):

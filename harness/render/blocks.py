@@ -1,6 +1,7 @@
 """Content as blocks: what a report or document says, laid out once, before any format.
 
-A block is a heading, a paragraph, a bulleted or numbered list, a table, or key-value pairs.
+A block is a heading, a paragraph, a bulleted or numbered list, a table, key-value pairs, or a
+chart (harness.render.charts: its SVG and the figures it draws).
 harness.render.markdown and harness.render.html render the same blocks, so the formats cannot
 disagree; `as_json` gives them as plain data.
 """
@@ -11,7 +12,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-KINDS = ("heading", "paragraph", "bullets", "numbered", "table", "key_value")
+KINDS = ("heading", "paragraph", "bullets", "numbered", "table", "key_value", "chart")
 
 
 @dataclass(frozen=True)
@@ -61,6 +62,17 @@ def as_json(blocks: Iterable[Block]) -> list[dict[str, Any]]:
             result.append({"kind": "paragraph", "text": block.content})
         elif block.kind in ("bullets", "numbered"):
             result.append({"kind": block.kind, "items": list(block.content)})
+        elif block.kind == "chart":
+            chart = block.content
+            result.append(
+                {
+                    "kind": "chart",
+                    "name": chart.name,
+                    "title": chart.title,
+                    "headers": list(chart.headers),
+                    "rows": chart.rows,
+                }
+            )
         elif block.kind == "key_value":
             result.append({"kind": "key_value", "values": {str(key): value for key, value in block.content}})
         else:

@@ -17,13 +17,23 @@ th { background: #f4f4f4; }
 td.r { text-align: right; font-variant-numeric: tabular-nums; }
 code { background: #f4f4f4; padding: 0 .2em; }
 h2 { margin-top: 2em; border-bottom: 1px solid #ddd; }
+figure.chart { margin: 1em 0 1.6em; } figure.chart svg { display: block; max-width: 100%; height: auto; }
+figure.chart figcaption { color: #555; } figure.chart details { margin-top: .3em; }
+.verdict { color: #fff; border-radius: 3px; padding: 0 .35em; font-weight: 600; font-size: 90%; }
+.verdict.passed { background: #2e7d32; } .verdict.failed { background: #c62828; }
+.verdict.warning { background: #ef6c00; } .verdict.skipped { background: #757575; }
 """
+# A verdict's symbol in a block's text becomes its colour and its word: the page never relies on an
+# emoji font (without one, the symbols render as empty boxes).
+VERDICT_MARKS = {"✅": "passed", "❌": "failed", "⚠️": "warning", "⚠": "warning", "➖": "skipped"}
 NAV_STYLE = "nav { margin-bottom: 1.5em; } nav a { margin-right: 1em; } ol li, ul li { margin: .2em 0; }"
 
 
 def inline(text: object) -> str:
     """Escaped text with `code`, **bold** and [links](href) kept; card numbers masked."""
     out = html.escape(mask_card_numbers(str(text)), quote=False)
+    for mark, word in VERDICT_MARKS.items():  # "✅ passed" and a lone "✅" alike: the word once
+        out = re.sub(f"{mark}(?: {word})?", f'<span class="verdict {word}">{word}</span>', out)
     out = re.sub(r"`([^`]+)`", r"<code>\1</code>", out)
     # Bold holds no star: a masked card number (************1111) stays as it is.
     out = re.sub(r"\*\*([^*]+)\*\*", r"<strong>\1</strong>", out)
@@ -53,10 +63,26 @@ def _element(block: Block) -> str:
     if block.kind in ("bullets", "numbered"):
         tag = "ul" if block.kind == "bullets" else "ol"
         return f"<{tag}>" + "".join(f"<li>{inline(item)}</li>" for item in block.content) + f"</{tag}>"
-    align = block.align or "l" * len(block.headers)
-    head = "".join(f"<th>{inline(h)}</th>" for h in block.headers)
+    if block.kind == "chart":
+        return _chart(block)
+    return _table(block.headers, block.content, block.align)
+
+
+def _chart(block: Block) -> str:
+    """The chart's SVG inline, its title, and the figures it draws in a table that opens on a click."""
+    chart = block.content
+    return (
+        f'<figure class=chart data-chart="{html.escape(chart.name)}" data-width="{chart.width_px}" '
+        f'data-height="{chart.height_px}">{chart.svg}<figcaption>{inline(chart.title)}</figcaption>'
+        f"<details><summary>the figures</summary>{_table(block.headers, chart.rows, block.align)}</details></figure>"
+    )
+
+
+def _table(headers: Sequence[str], content: Sequence[Sequence[object]], align: str | None) -> str:
+    align = align or "l" * len(headers)
+    head = "".join(f"<th>{inline(h)}</th>" for h in headers)
     rows = "".join(
         "<tr>" + "".join(f"<td{' class=r' if a == 'r' else ''}>{inline(c)}</td>" for a, c in zip(align, row)) + "</tr>"
-        for row in block.content
+        for row in content
     )
     return f"<table><thead><tr>{head}</tr></thead><tbody>{rows or '<tr><td>(none)</td></tr>'}</tbody></table>"

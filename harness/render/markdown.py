@@ -32,16 +32,21 @@ def _lines(block: Block) -> list[str]:
         items = list(block.content)
         marks = ["-"] * len(items) if block.kind == "bullets" else [f"{i}." for i in range(1, len(items) + 1)]
         return [f"{mark} {escape(item)}" for mark, item in zip(marks, items)] + ([""] if items else [])
+    if block.kind == "chart":
+        # Markdown has no inline SVG that every viewer shows: the chart's figures, under its title.
+        chart = block.content
+        return [f"**{chart.title}** (chart in the HTML page; its figures:)", "", *_table(block)]
     return _table(block)
 
 
 def _table(block: Block) -> list[str]:
-    if not block.content:
+    content = block.content.rows if block.kind == "chart" else block.content
+    if not content:
         return ["(none)", ""]
     align = block.align or "l" * len(block.headers)
     lines = [
         "| " + " | ".join(escape(h) for h in block.headers) + " |",
         "|" + "|".join("---:" if a == "r" else ":---" for a in align) + "|",
     ]
-    lines += ["| " + " | ".join(escape(c) for c in row) + " |" for row in block.content]
+    lines += ["| " + " | ".join(escape(c) for c in row) + " |" for row in content]
     return lines + [""]

@@ -49,3 +49,30 @@ def test_an_atomic_write_leaves_the_whole_file_and_no_temporary(tmp_path):
     path = render.write_atomic(tmp_path / "deep" / "file.json", "new")
     render.write_atomic(path, b"bytes")
     assert path.read_bytes() == b"bytes" and [p.name for p in path.parent.iterdir()] == ["file.json"]
+
+
+def test_a_chart_is_inline_svg_in_html_and_its_figures_everywhere():
+    from harness.render import charts
+
+    chart = charts.stacked_bars(
+        "d", "Dispositions", ["CUSTOMER", "ORDER_HDR"], {"migrated": [90, 200], "merged": [5, 0]}
+    )
+    page = render.html_page([chart], "charts")
+    svg = page[page.index("<svg") : page.index("</svg>")]
+    assert '<svg id="chart-d"' in svg and 'width="576pt"' in svg  # 8 inches: 576 pt, 768 CSS pixels
+    assert ">CUSTOMER<" in svg, "labels stay text: the browser draws them with its own fonts"
+    assert "<script" not in page and 'href="http' not in page and "@font-face" not in svg
+    assert 'data-width="768"' in page and "<td>ORDER_HDR</td><td class=r>200</td>" in page
+    assert "| ORDER_HDR | 200 | 0 |" in render.markdown([chart])
+    assert render.as_json([chart])[0] == {
+        "kind": "chart",
+        "name": "d",
+        "title": "Dispositions",
+        "headers": ["", "migrated", "merged"],
+        "rows": [["CUSTOMER", 90, 5], ["ORDER_HDR", 200, 0]],
+    }
+
+
+def test_a_verdict_is_a_word_on_its_colour_in_html_never_a_symbol_alone():
+    assert render.inline("✅ passed") == '<span class="verdict passed">passed</span>'
+    assert render.inline("❌ counts") == '<span class="verdict failed">failed</span> counts'
