@@ -15,6 +15,8 @@ is counted as ambiguous and left out, not reported as a mismatch.
 from __future__ import annotations
 
 import random
+import sys
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -24,8 +26,10 @@ from psycopg import sql
 from harness.core import connections
 from harness.core.config import Config
 from harness.core.connections import Database
+from harness.core.errors import ConfigError
 from harness.dbt import artifacts as dbt_artifacts
 from harness.engines import postgres
+from harness.reconcile import spark
 from harness.target import landing
 
 KEY_PREFIX = "__key_"
@@ -98,23 +102,45 @@ def compare(
     sample_size: int,
     report_dir: Path,
     seed: int | None = None,
+    full: Collection[str] = (),
 ) -> tuple[list[ModelSample], list[str]]:
-    """Compare a sample of every comparable model; datacompy's reports go to `report_dir`."""
+    """Compare a sample of every comparable model, and the whole of those `full` names (by model name,
+    table or schema.table); datacompy's reports go to `report_dir`. On Spark when migration.yml names
+    a Spark master (harness.reconcile.spark), on pandas otherwise."""
     models, notes = comparable_models(artifacts)
+    whole = _full_models(models, full)
     seed = random.randrange(1, 2**31) if seed is None else seed
     results = []
     report_dir.mkdir(parents=True, exist_ok=True)
-    with connections.connection(target, command="reconcile sample") as conn:
-        for item in models:
-            result = ModelSample(item.model.name, f"{item.schema}.{item.table}", item.source_table)
-            try:
-                _compare_one(conn, config, item, result, sample_size, seed, report_dir)
-            except psycopg.Error as exc:
-                result.problem = _first_line(exc)
-            finally:
-                conn.rollback()
-            results.append(result)
+    on_spark = spark.SparkComparison(config, target) if config.reconcile.spark else None
+    try:
+        with connections.connection(target, command="reconcile sample") as conn:
+            for item in models:
+                result = ModelSample(item.model.name, f"{item.schema}.{item.table}", item.source_table)
+                size = None if item.model.name in whole else sample_size
+                try:
+                    _compare_one(conn, config, item, result, size, seed, report_dir, on_spark)
+                except psycopg.Error as exc:
+                    result.problem = _first_line(exc)
+                finally:
+                    conn.rollback()
+                results.append(result)
+    finally:
+        if on_spark:
+            on_spark.close()
     return results, notes
+
+
+def _full_models(models: list[Comparable], names: Collection[str]) -> set[str]:
+    """The model names `--full` chose; a name that is no comparable model is a usage error."""
+    chosen = set()
+    for name in names:
+        found = [m.model.name for m in models if name in (m.model.name, m.table, f"{m.schema}.{m.table}")]
+        if not found:
+            known = ", ".join(f"{m.schema}.{m.table}" for m in models) or "none"
+            raise ConfigError(f"--full {name}: no compared model has that name; the compared models: {known}")
+        chosen.update(found)
+    return chosen
 
 
 def _first_line(exc: BaseException) -> str:
@@ -127,9 +153,10 @@ def _compare_one(
     config: Config,
     item: Comparable,
     result: ModelSample,
-    sample_size: int,
+    sample_size: int | None,  # None: the whole table (--full)
     seed: int,
     report_dir: Path,
+    on_spark: spark.SparkComparison | None = None,
 ) -> None:
     import datacompy
     import pandas as pd
@@ -153,13 +180,30 @@ def _compare_one(
             result.notes.append(f"column {column} has expected_sql but is not in {result.relation}")
     result.not_compared = [c for c in types if c not in expressions]
 
-    result.table_rows, whole = _draw_sample(conn, item, key, sample_size, seed)
-    if whole:
+    result.table_rows, whole = _draw_sample(conn, item, key, sample_size or sys.maxsize, seed)
+    if sample_size is None:
+        result.notes.append(f"--full: the whole of the {result.table_rows:,} rows of {result.relation} is compared")
+    elif whole:
         result.notes.append(
             f"sample_size {sample_size:,} ≥ the {result.table_rows:,} rows of {result.relation}: the whole table is compared"
         )
     (result.sampled,) = conn.execute(sql.SQL("select count(*) from {}").format(sql.Identifier(SAMPLE_TABLE))).fetchone()
 
+    if on_spark:
+        on_spark.compare(
+            conn,
+            item,
+            key,
+            expressions,
+            result,
+            report_dir,
+            lambda chosen: (
+                _expected_query(config, item, key, chosen, types),
+                _actual_query(item, key, list(chosen)),
+            ),
+            lambda chosen: _failing_expressions(conn, config, item, key, chosen, types),
+        )
+        return
     keys = [_key_alias(name) for name in key]
     try:
         with conn.transaction():
