@@ -60,7 +60,7 @@ def jdbc_url(target: Database) -> tuple[str, dict[str, str]]:
         )
     ports = (info.get("port") or "5432").split(",")
     hosts = host.split(",")
-    where = ",".join(f"{h}:{ports[i] if i < len(ports) else ports[-1]}" for i, h in enumerate(hosts))
+    where = ",".join(f"{h}:{(ports[i] if i < len(ports) else ports[-1]) or 5432}" for i, h in enumerate(hosts))
     properties = {"driver": "org.postgresql.Driver"}
     for libpq, jdbc in (("user", "user"), ("password", "password"), ("sslmode", "sslmode")):
         if info.get(libpq):

@@ -44,6 +44,7 @@ IMPORTS_PSYCOPG = {
     + "; and the trigger capture's batch (reading the change log on the source) is still here",
     "harness.reconcile.checksums": "the row hash and segment SQL are composed here for both sides (both PostgreSQL today)",
     "harness.reconcile.samples": TARGET_SQL + "; the sampled rows are read with the same SQL on both sides",
+    "harness.reconcile.spark": TARGET_SQL + "; and the sampled keys' ranges, written as the JDBC reads' WHERE clauses",
     "harness.load": TARGET_SQL,
     "harness.reconcile": TARGET_SQL,
     "harness.rollback.fallback": TARGET_SQL + "; the carry-back writes into the legacy schema with PostgreSQL's SQL",
