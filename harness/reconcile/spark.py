@@ -33,7 +33,9 @@ from harness.core.config import Config, SparkConfig
 from harness.core.connections import Database
 from harness.core.errors import ConfigError
 
-ROWS_PER_PARTITION = 500_000  # more ranges than reconcile.spark.partitions when the sample is larger
+# Key ranges: one per RANGE_ROWS sampled rows up to reconcile.spark.partitions, beyond that one per MAX_RANGE_ROWS.
+RANGE_ROWS = 100_000
+MAX_RANGE_ROWS = 2_000_000
 FETCH_SIZE = 10_000  # rows a JDBC read holds at a time (without it the driver reads a range whole)
 SCHEMA_PREFIX = "_migrate_rc_"
 
@@ -91,6 +93,7 @@ def session(spark: SparkConfig, project_dir: Path) -> Iterator[Any]:
         .config("spark.sql.session.timeZone", "UTC")
         .config("spark.sql.caseSensitive", "true")  # column names as the database spells them
         .config("spark.ui.enabled", "false")
+        .config("spark.ui.showConsoleProgress", "false")
         .config("spark.sql.shuffle.partitions", str(max(2, spark.partitions)))
     )
     for key, value in spark.conf.items():
@@ -191,7 +194,7 @@ class SparkComparison:
         self, conn: psycopg.Connection, schema: str, key: list[str], keys: list[str], rows: int
     ) -> list[str]:
         """WHERE clauses over the queries' key columns, each about rows/partitions sampled keys."""
-        count = max(self.settings.partitions, math.ceil(rows / ROWS_PER_PARTITION))
+        count = max(1, min(self.settings.partitions, math.ceil(rows / RANGE_ROWS)), math.ceil(rows / MAX_RANGE_ROWS))
         step = max(1, math.ceil(rows / count))
         columns = sql.SQL(", ").join(sql.Identifier(k) for k in key)
         bounds = conn.execute(
@@ -230,6 +233,7 @@ class SparkComparison:
         queries: Callable[[dict[str, str]], tuple[sql.Composed, sql.Composed]],
     ) -> None:
         import datacompy
+        from pyspark import StorageLevel
 
         spark = self.spark
         expected_query, actual_query = queries(expressions)
@@ -241,9 +245,14 @@ class SparkComparison:
             "ApplicationName": "migrate reconcile sample (spark)",
         }
 
+        kept: list[Any] = []
+
         def read(query: sql.Composed) -> Any:
+            # Kept once read (spilled to local disk beyond memory): datacompy's many passes do not read the database again.
             table = f"({query.as_string(conn)}) as q"
-            return spark.read.jdbc(self.url, table, predicates=predicates, properties=properties)
+            frame = spark.read.jdbc(self.url, table, predicates=predicates, properties=properties)
+            kept.append(frame.persist(StorageLevel.MEMORY_AND_DISK))
+            return frame
 
         expected, actual = read(expected_query), read(actual_query)
         # An app row that joins several landing rows has no single expected value: left out, counted.
@@ -270,7 +279,8 @@ class SparkComparison:
         path = report_dir / f"{result.model}.txt"
         path.write_text(comparison.report())
         result.report_file = str(path)
-        ambiguous.unpersist()
+        for frame in (ambiguous, *kept):
+            frame.unpersist()
 
 
 def _search_path(conn: psycopg.Connection, schema: str) -> str:
