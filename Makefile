@@ -34,10 +34,11 @@ test: setup
 	$(BIN)/ruff format --check --quiet .
 	$(BIN)/ruff check --quiet .
 	$(BIN)/migrate env up
+	$(BIN)/dbt deps --profiles-dir profiles --project-dir . --quiet
 	eval "$$($(BIN)/migrate env shell)" && $(BIN)/dbt parse --profiles-dir profiles --project-dir . --quiet
 	# sqlfluff's parser recurses once per nested expression; two staging models need more than
 	# Python's default depth of 1,000, so the lint runs with a higher limit.
-	eval "$$($(BIN)/migrate env shell)" && $(BIN)/python -c "import sys; sys.setrecursionlimit(20000); from sqlfluff.cli.commands import cli; cli()" lint models macros tests
+	eval "$$($(BIN)/migrate env shell)" && $(BIN)/python -c "import sys; sys.setrecursionlimit(20000); from sqlfluff.cli.commands import cli; cli()" lint models macros kit/macros tests
 	$(BIN)/pytest
 
 bench: setup

@@ -32,18 +32,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import psycopg
-from psycopg import sql
-
-from harness import backup, engines
+from harness import approvals, backup, engines
 from harness.core import connections, control
 from harness.core.config import Config
 from harness.core.connections import Database
 from harness.core.errors import CheckFailed, ConfigError
-from harness.engines import postgres
-from harness.engines.postgres import capture
+from harness.engines.base import Connection
 from harness.engines.postgres import freeze as postgres_freeze
-from harness.target.provision import APP_SCHEMA
+from harness.target import app
 
 STEPS = ("archive_backup", "verify_archive", "remove_capture", "complete")
 PHASE = "decommissioned"
@@ -95,16 +91,12 @@ def decommission(
                 f"cutover run {unfinished[0]} did not finish after the switch: run migrate cutover to finish it first"
             )
         forced = _check_window(state, force=force, decided_by=decided_by, reason=reason)
-        _check_approvals(ctl, config)
+        _check_approvals(config, target)
 
-        row = ctl.execute(
-            sql.SQL(
-                "select run_id from {} where command = 'decommission' and status = 'running' order by run_id desc limit 1"
-            ).format(control.table(schema, "runs"))
-        ).fetchone()
+        run_id = control.unfinished_run(ctl, schema, "decommission")
         run_id = (
-            row[0]
-            if row
+            run_id
+            if run_id is not None
             else control.start_run(
                 ctl,
                 schema,
@@ -137,7 +129,9 @@ def decommission(
 
         def verify_archive(detail: dict) -> None:
             suffix = uuid.uuid4().hex[:6]
-            scratch = postgres.fitting_name(f"{source.name}_archive_check_{suffix}", source.name, suffix)
+            scratch = engines.source_engine(config).fitting_name(
+                f"{source.name}_archive_check_{suffix}", source.name, suffix
+            )
             try:
                 # A scratch copy that only proves the archive, dropped below.
                 restored = backup.restore(
@@ -149,8 +143,7 @@ def decommission(
 
         def remove_capture(detail: dict) -> None:
             detail["read_only_tables"] = result.read_only_tables = _remove_from_source(config, source)
-            detail["reverse_capture_removed_from"] = capture.remove_triggers(ctl, APP_SCHEMA)
-            ctl.execute(sql.SQL("drop schema if exists {} cascade").format(sql.Identifier(capture.CAPTURE_SCHEMA)))
+            detail["reverse_capture_removed_from"] = app.remove_reverse_capture(ctl)
 
         def complete(detail: dict) -> None:
             control.set_phase(ctl, schema, PHASE)
@@ -210,16 +203,9 @@ def _check_window(state: control.MigrationState, *, force: bool, decided_by: str
     return True
 
 
-def _check_approvals(ctl: psycopg.Connection, config: Config) -> None:
+def _check_approvals(config: Config, target: Database) -> None:
     required = config.decommission.required_approvals
-    approved = {
-        role
-        for (role,) in ctl.execute(
-            sql.SQL("select distinct role from {} where stage = 'decommission' and revoked_at is null").format(
-                control.table(config.control_schema, "approvals")
-            )
-        ).fetchall()
-    }
+    approved = {a.role for a in approvals.approvals(config, target, "decommission")}
     missing = [r for r in required if r not in approved]
     if missing:
         raise DecommissionRefused(
@@ -227,27 +213,19 @@ def _check_approvals(ctl: psycopg.Connection, config: Config) -> None:
         )
 
 
-def _done_steps(ctl: psycopg.Connection, schema: str, run_id: int) -> dict[str, dict[str, Any]]:
-    rows = ctl.execute(
-        sql.SQL("select step, detail from {} where run_id = %s and status = 'succeeded'").format(
-            control.table(schema, "steps")
-        ),
-        (run_id,),
-    ).fetchall()
-    return dict(rows)
+def _done_steps(ctl: Connection, schema: str, run_id: int) -> dict[str, dict[str, Any]]:
+    """The run's steps that succeeded, with their details."""
+    succeeded = control.succeeded_steps(ctl, schema, run_id)
+    return {step: detail for step, detail in control.step_details(ctl, schema, run_id).items() if step in succeeded}
 
 
-def _already_done(ctl: psycopg.Connection, schema: str, state: control.MigrationState) -> Decommissioned:
-    row = ctl.execute(
-        sql.SQL(
-            "select run_id, status, detail from {} where command = 'decommission' order by run_id desc limit 1"
-        ).format(control.table(schema, "runs"))
-    ).fetchone()
-    if row is None:
+def _already_done(ctl: Connection, schema: str, state: control.MigrationState) -> Decommissioned:
+    run = control.latest_run(ctl, schema, "decommission")
+    if run is None:
         return Decommissioned(
             None, already_done=True, decommissioned_at=state.changed_at, window_ends=state.rollback_window_ends
         )
-    run_id, status, detail = row
+    run_id, status, detail = run.run_id, run.status, run.detail
     archive = _done_steps(ctl, schema, run_id).get("archive_backup", {})
     if status == "running":  # killed after the phase was set: the work is done, the run just not closed
         control.finish_run(

@@ -17,7 +17,6 @@ that sync then hands over from (see _load_table).
 from __future__ import annotations
 
 import math
-import os
 import queue
 import threading
 import time
@@ -26,22 +25,17 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol, TypeVar
 
-import psycopg
-from psycopg import sql
-
 from harness import engines, sync
 from harness.core import connections, control, interrupts, runbook
 from harness.core.config import Config
 from harness.core.connections import Database
+from harness.core.context import Context
 from harness.core.errors import ConfigError
-from harness.engines import postgres
 from harness.engines.base import Connection, SourceEngine
-from harness.target import landing
+from harness.target import landing, load_runs
 from harness.target.provision import provision
 
 Item = TypeVar("Item")
-
-STREAM = control.STREAM
 
 
 class Progress(Protocol):
@@ -104,6 +98,7 @@ def run(
     progress: Progress | None = None,
     on_copied: Callable[[LoadResult | None], None] | None = None,
     quiet: bool = True,
+    context: Context | None = None,
 ) -> LoadRun:
     """The copy, then (with `build`) the dbt build, each a recorded step of a `load` run; an
     interrupted run is resumed at the step that did not finish. `on_copied` is called between the
@@ -116,7 +111,9 @@ def run(
         result = LoadRun(run_id, resumed)
 
         def copy(detail: dict) -> None:
-            result.copied = load(config, source, target, jobs=jobs, range_rows=range_rows, progress=progress)
+            result.copied = load(
+                config, source, target, jobs=jobs, range_rows=range_rows, progress=progress, context=context
+            )
             detail.update(load_id=result.copied.load_id, rows=result.copied.rows, seconds=result.copied.seconds)
             if on_copied:
                 on_copied(result.copied)
@@ -146,12 +143,15 @@ def load(
     jobs: int = 2,
     range_rows: int = 250_000,
     progress: Progress | None = None,
+    context: Context | None = None,
 ) -> LoadResult:
+    """The copy of every listed table; with `context`, the tables as it has them described."""
     started = time.perf_counter()
+    context = context or Context(config, source, target, "load")
     provision(config, source, target)
     capture = engines.source_capture(config)
     with connections.connection(source, command="load", autocommit=True) as src:
-        tables = [landing.describe(src, config, t) for t in config.tables]
+        tables = context.tables([t.name for t in config.tables], conn=src)
         _check_tables(config, src, target, tables)
         capture.prepare(src, config.source_schema, tables)
 
@@ -160,7 +160,7 @@ def load(
         connections.connection(target, command="load", autocommit=True) as ctl,
         connections.connection(source, command="load snapshot") as coordinator,
     ):
-        load_id = _unfinished_load(ctl, schema)
+        load_id = load_runs.unfinished(ctl, schema)
         resumed = load_id is not None
         if capture.keeps_a_log:
             _register_consumer(ctl, coordinator, config, target, load_id)
@@ -176,7 +176,7 @@ def load(
         coordinator.rollback()
 
         for table in tables:  # tables whose ranges were all copied by an earlier, interrupted run
-            if not postgres.primary_key(ctl, config.landing_schema, table.name):
+            if not landing.has_key(ctl, config.landing_schema, table.name):
                 landing.finish_bulk_load(ctl, config.landing_schema, table, alone=True)
         result.tables = _table_totals(ctl, schema, load_id, pending)
         result.seconds = time.perf_counter() - started
@@ -184,7 +184,7 @@ def load(
     return result
 
 
-def _check_tables(config: Config, src: psycopg.Connection, target: Database, tables: list[landing.SourceTable]) -> None:
+def _check_tables(config: Config, src: Connection, target: Database, tables: list[landing.SourceTable]) -> None:
     """Each table's key, and the collations of its columns on the target, before capture is installed."""
     with connections.connection(target, command="load", autocommit=True) as dst:
         for table in tables:
@@ -192,9 +192,7 @@ def _check_tables(config: Config, src: psycopg.Connection, target: Database, tab
             landing.create_collations(src, dst, config.source_schema, config.landing_schema, table.name, table.columns)
 
 
-def _register_consumer(
-    ctl: psycopg.Connection, src: psycopg.Connection, config: Config, target: Database, load_id: int | None
-) -> None:
+def _register_consumer(ctl: Connection, src: Connection, config: Config, target: Database, load_id: int | None) -> None:
     """This target as a consumer of the change log, before the load's snapshot is taken.
 
     A new load starts its consumer afresh from the current snapshot, older than the load's, so no
@@ -203,12 +201,7 @@ def _register_consumer(
     that snapshot only if it is missing.
     """
     schema = config.control_schema
-    first_snapshot = None
-    if load_id is not None:
-        (first_snapshot,) = ctl.execute(
-            sql.SQL("select first_snapshot from {} where load_id = %s").format(control.table(schema, "load_runs")),
-            (load_id,),
-        ).fetchone()
+    first_snapshot = None if load_id is None else load_runs.first_snapshot(ctl, schema, load_id)
     consumer_id = control.consumer_id(ctl, schema)
     engines.source_capture(config).register(
         src,
@@ -221,77 +214,45 @@ def _register_consumer(
     src.commit()
 
 
-def _unfinished_load(conn: psycopg.Connection, schema: str) -> int | None:
-    row = conn.execute(
-        sql.SQL("select max(load_id) from {} where status = 'running'").format(control.table(schema, "load_runs"))
-    ).fetchone()
-    return row[0]
-
-
 def _start_load(
-    ctl: psycopg.Connection,
+    ctl: Connection,
     config: Config,
     tables: list[landing.SourceTable],
-    coordinator: psycopg.Connection,
+    coordinator: Connection,
     snapshot: str,
     range_rows: int,
 ) -> int:
     """A new load: fresh landing tables, key ranges planned from the snapshot, sync reset."""
     schema = config.control_schema
+    engine = engines.source_engine(config)
     with ctl.transaction():
-        (load_id,) = ctl.execute(
-            sql.SQL("insert into {} (first_snapshot) values (%s) returning load_id").format(
-                control.table(schema, "load_runs")
-            ),
-            (snapshot,),
-        ).fetchone()
-        ctl.execute(sql.SQL("delete from {} where stream = %s").format(control.table(schema, "sync_state")), (STREAM,))
+        load_id = load_runs.start(ctl, schema, snapshot)
         for table in tables:
             # Views over a landing table (dbt's staging models) are kept or dropped with it; the
             # dbt build after the load makes the dropped ones again.
             landing.replace_for_reload(ctl, config.landing_schema, table)
-            for range_no, (lower, upper) in enumerate(
-                _plan_ranges(coordinator, config.source_schema, table, range_rows, engine=engines.source_engine(config))
-            ):
-                ctl.execute(
-                    sql.SQL(
-                        "insert into {} (load_id, table_name, range_no, lower_key, upper_key) values (%s, %s, %s, %s, %s)"
-                    ).format(control.table(schema, "load_ranges")),
-                    (load_id, table.name, range_no, lower, upper),
-                )
+            ranges = _plan_ranges(engine, coordinator, config.source_schema, table, range_rows)
+            load_runs.plan_ranges(ctl, schema, load_id, table.name, ranges)
     return load_id
 
 
-def _expected_rows(
-    ctl: psycopg.Connection, src: Connection, config: Config, load_id: int, pending: list[RangeJob]
-) -> int:
+def _expected_rows(ctl: Connection, src: Connection, config: Config, load_id: int, pending: list[RangeJob]) -> int:
     """The rows the pending ranges hold, by the source's statistics: each table's estimate times
     its share of ranges still to copy (a progress bar's total, not a promise)."""
-    planned = dict(
-        ctl.execute(
-            sql.SQL("select table_name, count(*) from {} where load_id = %s group by table_name").format(
-                control.table(config.control_schema, "load_ranges")
-            ),
-            (load_id,),
-        ).fetchall()
-    )
+    planned = load_runs.planned(ctl, config.control_schema, load_id)
     left = Counter(job.table.name for job in pending)
+    engine = engines.source_engine(config)
     return sum(
-        round(
-            max(engines.source_engine(config).estimated_rows(src, config.source_schema, name), 0)
-            * count
-            / planned[name]
-        )
+        round(max(engine.estimated_rows(src, config.source_schema, name), 0) * count / planned[name])
         for name, count in left.items()
     )
 
 
 def _plan_ranges(
-    conn: Connection, schema: str, table: landing.SourceTable, range_rows: int, *, engine: SourceEngine | None = None
+    engine: SourceEngine, conn: Connection, schema: str, table: landing.SourceTable, range_rows: int
 ) -> list[tuple[int | None, int | None]]:
-    """Even key ranges over an integer leading key; one unbounded range otherwise. (assess, not
-    yet given the engine, plans on PostgreSQL, the one source engine it reads.)"""
-    span = (engine or engines.engine_named("postgres")).key_span(conn, schema, table)
+    """Even key ranges over an integer leading key; one unbounded range otherwise."""
+    span = engine.key_span(conn, schema, table)
     if span is None:
         return [(None, None)]
     low, high, estimate = span
@@ -309,16 +270,9 @@ def _plan_ranges(
     return ranges
 
 
-def _pending_ranges(
-    ctl: psycopg.Connection, schema: str, load_id: int, tables: list[landing.SourceTable]
-) -> list[RangeJob]:
+def _pending_ranges(ctl: Connection, schema: str, load_id: int, tables: list[landing.SourceTable]) -> list[RangeJob]:
     by_name = {t.name: t for t in tables}
-    rows = ctl.execute(
-        sql.SQL(
-            "select table_name, range_no, lower_key, upper_key from {} where load_id = %s and not done order by table_name, range_no"
-        ).format(control.table(schema, "load_ranges")),
-        (load_id,),
-    ).fetchall()
+    rows = load_runs.pending(ctl, schema, load_id)
     return [RangeJob(by_name[name], no, lower, upper) for name, no, lower, upper in rows if name in by_name]
 
 
@@ -340,7 +294,7 @@ def _copy_ranges(
         ranges_left[job.table.name] += 1
     lock = threading.Lock()
 
-    def copy(dst: psycopg.Connection, job: RangeJob, nothing_left: Callable[[], bool]) -> None:
+    def copy(dst: Connection, job: RangeJob, nothing_left: Callable[[], bool]) -> None:
         rows, size = _copy_range(config, source, dst, job, load_id, snapshot_id, snapshot)
         with lock:
             ranges_left[job.table.name] -= 1
@@ -355,7 +309,7 @@ def _copy_ranges(
 
 def run_workers(
     items: list[Item],
-    handle: Callable[[psycopg.Connection, Item, Callable[[], bool]], None],
+    handle: Callable[[Connection, Item, Callable[[], bool]], None],
     target: Database,
     command: str,
     count: int,
@@ -403,7 +357,7 @@ def run_workers(
 def _copy_range(
     config: Config,
     source: Database,
-    dst: psycopg.Connection,
+    dst: Connection,
     job: RangeJob,
     load_id: int,
     snapshot_id: str,
@@ -415,86 +369,44 @@ def _copy_range(
     whole_table = job.lower is None and job.upper is None
     with dst.transaction():
         if whole_table:
-            dst.execute(sql.SQL("truncate {}").format(postgres.qualified(config.landing_schema, job.table.name)))
+            landing.empty(dst, config.landing_schema, job.table.name)
         rows, size = _copy_rows(config, source, dst, job, snapshot_id, freeze=whole_table)
-        dst.execute(
-            sql.SQL(
-                "update {} set done = true, rows_copied = %s, bytes_copied = %s, snapshot = %s, copied_at = clock_timestamp() "
-                "where load_id = %s and table_name = %s and range_no = %s"
-            ).format(control.table(config.control_schema, "load_ranges")),
-            (rows, size, snapshot, load_id, job.table.name, job.range_no),
-        )
+        load_runs.range_done(dst, config.control_schema, load_id, job.table.name, job.range_no, rows, size, snapshot)
     interrupts.interrupt_here_if_asked("load:range")
     return rows, size
 
 
 def _copy_rows(
-    config: Config, source: Database, dst: psycopg.Connection, job: RangeJob, snapshot_id: str, *, freeze: bool
+    config: Config, source: Database, dst: Connection, job: RangeJob, snapshot_id: str, *, freeze: bool
 ) -> tuple[int, int]:
-    """Copy one key range in the exported snapshot, inside the caller's target transaction.
-
-    The engine streams the range out of the source as binary COPY; Python passes on whatever the
-    pipe holds rather than waiting for full blocks, so the source keeps sending while the target
-    is written. `freeze` only for a table created or emptied in this transaction.
-    """
-    names = [c.name for c in job.table.columns]
+    """Copy one key range in the exported snapshot, inside the caller's target transaction: the
+    engine streams it out of the source as COPY data, landing takes it in as it comes.
+    `freeze` only for a table created or emptied in this transaction."""
     engine = engines.source_engine(config)
-    copy_in = sql.SQL("copy {} ({}) from stdin (format {}{})").format(
-        postgres.qualified(config.landing_schema, job.table.name),
-        postgres.column_list(names),
-        sql.SQL(engine.COPY_FORMAT),
-        sql.SQL(", freeze" if freeze else ""),
-    )
-    size = 0
-    with (
-        engine.copy_out(source, config.source_schema, job.table, job.lower, job.upper, snapshot_id) as pipe,
-        dst.cursor() as cur,
-    ):
-        with cur.copy(copy_in) as writer:
-            while block := os.read(pipe, engine.COPY_BLOCK_BYTES):
-                writer.write(block)
-                size += len(block)
-        rows = cur.rowcount
-    return rows, size
+    with engine.copy_out(source, config.source_schema, job.table, job.lower, job.upper, snapshot_id) as pipe:
+        return landing.copy_in(
+            dst,
+            config.landing_schema,
+            job.table,
+            pipe,
+            engine.COPY_BLOCK_BYTES,
+            copy_format=engine.COPY_FORMAT,
+            freeze=freeze,
+        )
 
 
-def _table_totals(
-    ctl: psycopg.Connection, schema: str, load_id: int, copied_now: list[RangeJob]
-) -> dict[str, TableLoad]:
-    totals: dict[str, TableLoad] = {}
-    rows = ctl.execute(
-        sql.SQL(
-            "select table_name, count(*), sum(rows_copied), sum(bytes_copied) from {} where load_id = %s group by table_name order by table_name"
-        ).format(control.table(schema, "load_ranges")),
-        (load_id,),
-    ).fetchall()
-    for name, ranges, copied_rows, copied_bytes in rows:
-        totals[name] = TableLoad(name, int(copied_rows or 0), int(copied_bytes or 0), ranges)
+def _table_totals(ctl: Connection, schema: str, load_id: int, copied_now: list[RangeJob]) -> dict[str, TableLoad]:
+    totals = {
+        name: TableLoad(name, rows, size, ranges) for name, ranges, rows, size in load_runs.totals(ctl, schema, load_id)
+    }
     for job in copied_now:
         totals[job.table.name].copied_now += 1
     return totals
 
 
-def _finish_load(ctl: psycopg.Connection, config: Config, load_id: int, result: LoadResult) -> None:
-    schema = config.control_schema
+def _finish_load(ctl: Connection, config: Config, load_id: int, result: LoadResult) -> None:
     with ctl.transaction():
-        (first_snapshot,) = ctl.execute(
-            sql.SQL(
-                "update {} set status = 'succeeded', finished_at = clock_timestamp(), "
-                "seconds = extract(epoch from clock_timestamp() - started_at), rows_copied = %s, bytes_copied = %s "
-                "where load_id = %s returning first_snapshot"
-            ).format(control.table(schema, "load_runs")),
-            (result.rows, result.bytes, load_id),
-        ).fetchone()
-        # Sync starts from the first attempt's snapshot: replaying full row images is idempotent,
-        # so ranges copied under a later snapshot after a resume converge too.
-        ctl.execute(
-            sql.SQL(
-                "insert into {} (stream, snapshot) values (%s, %s) on conflict (stream) "
-                "do update set snapshot = excluded.snapshot, applied_at = clock_timestamp(), changes_applied = 0, built_at = null, built_snapshot = null"
-            ).format(control.table(schema, "sync_state")),
-            (STREAM, first_snapshot),
-        )
+        load_runs.finish(ctl, config.control_schema, load_id, result.rows, result.bytes)
         engines.source_capture(config).after_load(ctl, config)
 
 
@@ -515,20 +427,20 @@ def added_tables(config: Config, source: Database, target: Database) -> list[str
     """Tables listed in migration.yml after the load finished: listed, but without a landing table."""
     provision(config, source, target)  # a first load may find no target database yet
     with connections.connection(target, command="load", autocommit=True) as ctl:
-        if _unfinished_load(ctl, config.control_schema) is not None or not _sync_started(ctl, config.control_schema):
+        schema = config.control_schema
+        if load_runs.unfinished(ctl, schema) is not None or not load_runs.sync_started(ctl, schema):
             return []
-        return [t.name for t in config.tables if not postgres.table_exists(ctl, config.landing_schema, t.name)]
-
-
-def _sync_started(ctl: psycopg.Connection, schema: str) -> bool:
-    row = ctl.execute(
-        sql.SQL("select 1 from {} where stream = %s").format(control.table(schema, "sync_state")), (STREAM,)
-    ).fetchone()
-    return row is not None
+        return [t.name for t in config.tables if not landing.exists(ctl, config.landing_schema, t.name)]
 
 
 def load_tables(
-    config: Config, source: Database, target: Database, names: list[str], *, progress: Progress | None = None
+    config: Config,
+    source: Database,
+    target: Database,
+    names: list[str],
+    *,
+    progress: Progress | None = None,
+    context: Context | None = None,
 ) -> list[TableReload]:
     """(Re)load the named tables alone into a running migration, each consistent with the sync.
 
@@ -541,17 +453,18 @@ def load_tables(
             "`migrate load --table` needs trigger capture (capture.method: trigger); with timestamp capture run `migrate load`"
         )
     listed = [config.table(name) for name in dict.fromkeys(names)]
+    context = context or Context(config, source, target, "load --table")
     provision(config, source, target)
     with connections.connection(target, command="load --table", autocommit=True) as ctl:
-        unfinished = _unfinished_load(ctl, config.control_schema)
+        unfinished = load_runs.unfinished(ctl, config.control_schema)
         if unfinished is not None:
             raise ConfigError(
                 f"load {unfinished} is unfinished: run `migrate load` to finish it, then `migrate load --table`"
             )
-        if not _sync_started(ctl, config.control_schema):
+        if not load_runs.sync_started(ctl, config.control_schema):
             raise ConfigError("nothing is loaded yet: run `migrate load`, which loads every listed table")
     with connections.connection(source, command="load --table", autocommit=True) as src:
-        tables = [landing.describe(src, config, t) for t in listed]
+        tables = context.tables([t.name for t in listed], conn=src)
         _check_tables(config, src, target, tables)
         capture.prepare(src, config.source_schema, tables)
         if progress:
@@ -596,13 +509,7 @@ def _load_table(
             rows, size = _copy_rows(config, source, dst, RangeJob(table, 0, None, None), snapshot_id, freeze=True)
             landing.finish_bulk_load(dst, config.landing_schema, table, alone=True)
             seconds = time.perf_counter() - started
-            dst.execute(
-                sql.SQL(
-                    "insert into {} (table_name, snapshot, seconds, rows_copied, bytes_copied, how, dropped_dependents) "
-                    "values (%s, %s, %s, %s, %s, %s, %s)"
-                ).format(control.table(config.control_schema, "table_loads")),
-                (table.name, snapshot, seconds, rows, size, how, dropped),
-            )
+            load_runs.table_loaded(dst, config.control_schema, table.name, snapshot, seconds, rows, size, how, dropped)
         coordinator.rollback()
     if progress:
         progress(rows)

@@ -30,6 +30,7 @@ from harness import dbt, engines
 from harness.core import connections, control
 from harness.core.config import Config
 from harness.core.connections import Database
+from harness.core.context import Context
 from harness.core.control import STREAM
 from harness.core.errors import EXIT_CHECK_FAILED, ConfigError, ConnectionFailed, DbtFailed, HarnessError
 from harness.dbt import contract as dbt_contract
@@ -242,7 +243,17 @@ def forget_consumer(config: Config, source: Database, target: Database, consumer
             )
 
 
+def install_capture(context: Context) -> list[landing.SourceTable]:
+    """Install the trigger capture on every listed table of the source (`migrate sync --install`)."""
+    with connections.connection(context.source, command="sync install", autocommit=True) as conn:
+        tables = context.tables(conn=conn)
+        engines.source_engine(context.config).capture("trigger").prepare(conn, context.config.source_schema, tables)
+    return tables
+
+
 def _landing_tables(src: psycopg.Connection, config: Config) -> list[landing.SourceTable]:
+    # Not the command's Context: a batch describes the tables in its own snapshot, which is how it
+    # sees a column added at the source while `sync --follow` runs (_check_schema).
     return [landing.describe(src, config, t) for t in config.tables]
 
 

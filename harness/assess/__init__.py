@@ -33,7 +33,7 @@ from harness.assess.model import (
 )
 from harness.assess.profile import DEFAULT_SAMPLE_ROWS
 from harness.assess.relationships import reference_candidates
-from harness.assess.report import assessment_markdown, wave_rows
+from harness.assess.report import assessment_markdown, wave_rows, write_report
 from harness.assess.runner import LOAD_DEFAULTS, progress_units, run
 
 __all__ = [
@@ -56,4 +56,5 @@ __all__ = [
     "reference_candidates",
     "run",
     "wave_rows",
+    "write_report",
 ]

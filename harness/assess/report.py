@@ -3,8 +3,9 @@ laid out as blocks from the assessment's JSON alone and rendered by harness.rend
 
 from __future__ import annotations
 
-from harness import profiling
+from harness import profiling, reports
 from harness.assess.estimates import STRATEGY_LABELS, format_duration
+from harness.assess.model import REPORT_NAME
 from harness.render import Document
 from harness.reports import format_bytes, format_count, format_rate, format_share
 
@@ -17,6 +18,11 @@ PHASES = (
     ("final_sync", "final sync"),
     ("freeze", "freeze and switch"),
 )
+
+
+def write_report(reports_root, result) -> reports.Written:
+    """The assessment as assessment.json and its Markdown in a new run folder (see reports.write)."""
+    return reports.write(reports_root, REPORT_NAME, result.to_dict(), assessment_markdown)
 
 
 def assessment_markdown(data: dict) -> str:

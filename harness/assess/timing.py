@@ -9,7 +9,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from harness import load, profiling
+from harness import engines, load, profiling
 from harness.assess.model import TableAssessment
 from harness.assess.profile import SEED
 from harness.core import connections, control
@@ -119,7 +119,7 @@ def plan_probes(
             list(table.key),
             dict(config.table(table.name).masks),
         )
-        ranges = load._plan_ranges(src, config.source_schema, source_table, range_rows)
+        ranges = load._plan_ranges(engines.source_engine(config), src, config.source_schema, source_table, range_rows)
         lower, upper = ranges[len(ranges) // 2]
         leading = next(c for c in cols if c.name == table.key[0])
         if len(ranges) == 1 and table.rows > 1.5 * range_rows and leading.sortable:

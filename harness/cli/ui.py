@@ -1,7 +1,9 @@
 """Terminal output: one console, progress bars, summaries. Nothing here decides anything.
 
 Everything a command says through these functions is also kept in `record`, from which `--json`
-makes the one JSON document a command prints (harness/cli/__init__.py).
+makes the one JSON document a command prints (harness/cli/__init__.py). What a command says about
+its result is composed in harness/cli/views.py as a list of parts (`Step`, `Table`, `Note`,
+`Summary`, `Result`) that `show` prints in order.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from rich.progress import (
     TimeElapsedColumn,
     TimeRemainingColumn,
 )
-from rich.table import Table
+from rich.table import Table as RichTable
 from rich.text import Text
 
 console = Console(highlight=False)
@@ -103,7 +105,7 @@ def table(title: str, headers: Sequence[str], rows: Sequence[Sequence[object]]) 
     wrapped between words (a word wider than its column is folded, never cut with an ellipsis)."""
     cells = [[f"{v:,}" if isinstance(v, int) else str(v) for v in row] for row in rows]
     layout = _fit([[header, *(row[i] for row in cells)] for i, header in enumerate(headers)])
-    out = Table(title=title, title_justify="left", padding=(0, layout.padding))
+    out = RichTable(title=title, title_justify="left", padding=(0, layout.padding))
     for i, header in enumerate(headers):
         figures = i > 0 and all(_numeric(row[i]) for row in rows if row[i] not in (None, ""))
         out.add_column(
@@ -172,3 +174,54 @@ def summary(line: str) -> None:
 def step(line: str) -> None:
     console.print(f"[bold]→[/] {line}")
     record.steps.append(line)
+
+
+# --- the parts of a view (harness/cli/views.py), printed in order by `show` ---------------------
+
+
+@dataclass(frozen=True)
+class Step:
+    text: str
+
+
+@dataclass(frozen=True)
+class Table:
+    title: str
+    headers: Sequence[str]
+    rows: Sequence[Sequence[object]]
+
+
+@dataclass(frozen=True)
+class Note:
+    """A line on stderr (a warning, a note, a failed check), its markup included."""
+
+    text: str
+
+
+@dataclass(frozen=True)
+class Summary:
+    text: str
+
+
+@dataclass(frozen=True)
+class Result:
+    """Facts for the JSON document only."""
+
+    data: dict[str, Any]
+
+
+Part = Step | Table | Note | Summary | Result
+
+
+def show(parts: Sequence[Part]) -> None:
+    for part in parts:
+        if isinstance(part, Step):
+            step(part.text)
+        elif isinstance(part, Table):
+            table(part.title, part.headers, part.rows)
+        elif isinstance(part, Note):
+            errors.print(part.text)
+        elif isinstance(part, Summary):
+            summary(part.text)
+        else:
+            result(**part.data)

@@ -19,7 +19,7 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from harness.core import embedded
 from harness.core.config import Config, Endpoint
-from harness.core.errors import ConfigError, ConnectionFailed
+from harness.core.errors import ConfigError, ConnectionFailed, DatabaseFailed
 from harness.engines import postgres
 from harness.engines.postgres import DatabaseOptions
 
@@ -29,6 +29,10 @@ CONNECT_TIMEOUT = 10
 # copy streamed from one database into another (load's psql, sync's change log) is read in the
 # encoding it was written in; the server converts from and to its own.
 CLIENT_ENCODING = "UTF8"
+
+# What a database raises through a connection opened here: a lifecycle module that runs on after a
+# failed query (a check that fails, a criterion that cannot tell) catches this, not the driver's class.
+DatabaseError = psycopg.Error
 
 
 @dataclass(frozen=True)
@@ -116,6 +120,15 @@ def resolve(config: Config, *, create_missing: bool = True) -> tuple[Database, D
         create_database(admin, source.database)
         create_target_database(config, databases[0], admin, target.database)
     return databases
+
+
+def url_problem(url: str) -> str | None:
+    """What is wrong with a connection URL given on the command line, or None."""
+    try:
+        info = conninfo_to_dict(url)
+    except psycopg.ProgrammingError:
+        return "is not a valid PostgreSQL URL"
+    return None if info.get("dbname") else "names no database"
 
 
 def _configured(side: str, endpoint: Endpoint) -> Database:
@@ -219,6 +232,36 @@ def connection(db: Database, *, command: str = "", autocommit: bool = False) -> 
         yield conn
     finally:
         conn.close()
+
+
+def first_line(exc: BaseException) -> str:
+    """The first line of a database error, or its class name when it says nothing."""
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+
+
+@contextmanager
+def database_errors() -> Iterator[None]:
+    """Around a whole command: a database error no step expected becomes DatabaseFailed, its
+    first line, so that the command line prints one line instead of a traceback."""
+    try:
+        yield
+    except psycopg.Error as exc:
+        raise DatabaseFailed(first_line(exc)) from exc
+
+
+def server_version(db: Database, *, command: str = "") -> str:
+    """The server's version, as it names it (e.g. "16.4")."""
+    with connection(db, command=command) as conn:
+        return conn.execute("show server_version").fetchone()[0]
+
+
+def probe(url: str, *, timeout: int = 3) -> str:
+    """What answers at `url`, never raising: "PostgreSQL <version>" or "not reachable: <why>"."""
+    try:
+        with psycopg.connect(url, connect_timeout=timeout) as conn:
+            return "PostgreSQL " + conn.execute("show server_version").fetchone()[0]
+    except psycopg.Error as exc:
+        return "not reachable: " + (str(exc).strip().splitlines() or ["?"])[0]
 
 
 def create_database(admin_url: str, name: str, options: DatabaseOptions | None = None, *, fix: str = "") -> bool:

@@ -450,6 +450,25 @@ def unfinished_run(conn: psycopg.Connection, schema: str, command: str) -> int |
     return row[0] if row else None
 
 
+@dataclass(frozen=True)
+class Run:
+    run_id: int
+    status: str
+    started_at: datetime
+    detail: dict[str, Any]
+
+
+def latest_run(conn: psycopg.Connection, schema: str, command: str) -> Run | None:
+    """The newest run of this command, whatever its status."""
+    row = conn.execute(
+        sql.SQL(
+            "select run_id, status, started_at, detail from {} where command = %s order by run_id desc limit 1"
+        ).format(table(schema, "runs")),
+        (command,),
+    ).fetchone()
+    return Run(*row) if row else None
+
+
 def succeeded_steps(conn: psycopg.Connection, schema: str, run_id: int) -> set[str]:
     return {
         name

@@ -21,6 +21,13 @@ class ConnectionFailed(HarnessError):
     """A database could not be reached or refused us."""
 
 
+class DatabaseFailed(HarnessError):
+    """A statement failed in a way no step expected: the first line the server said (see
+    connections.database_errors), not a traceback."""
+
+    exit_code = EXIT_CHECK_FAILED
+
+
 class EmbeddedServerError(HarnessError):
     """The embedded PostgreSQL could not be started or stopped."""
 
@@ -35,3 +42,7 @@ class CheckFailed(HarnessError):
     """A verification ran and found a difference."""
 
     exit_code = EXIT_CHECK_FAILED
+
+
+class QueryFailed(HarnessError):
+    """A query the operator wrote (migration.yml) failed on a database; the message is the database's first line."""

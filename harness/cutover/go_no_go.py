@@ -16,8 +16,8 @@ from harness import backup, sync
 from harness.core import connections, control
 from harness.core.config import Config
 from harness.core.connections import Database
+from harness.core.context import Context
 from harness.core.errors import CheckFailed, HarnessError
-from harness.target import landing
 
 # The reconciliation levels that compare content, not only counts: one of them must have passed recently.
 CONTENT_LEVELS = ("checksums",)
@@ -45,12 +45,13 @@ def models_fingerprint(project_dir: Path) -> str:
     return digest.hexdigest()
 
 
-def gates(config: Config, source: Database, target: Database) -> list[Gate]:
+def gates(config: Config, source: Database, target: Database, *, context: Context | None = None) -> list[Gate]:
     """The go / no-go of the configured strategy, each gate with its reason.
 
     Parallel run and phased need the load synced (capture lag) and a recent green reconciliation.
     A big bang loads inside the window, so instead every listed table must be readable with its
-    key: a problem found after the freeze would cost downtime for nothing.
+    key: a problem found after the freeze would cost downtime for nothing (described once with
+    `context`, whose description the big bang's load then uses).
     """
     with connections.connection(target, command="cutover gates", autocommit=True) as conn:
         control.ensure(conn, config.control_schema)
@@ -61,7 +62,9 @@ def gates(config: Config, source: Database, target: Database) -> list[Gate]:
         if config.cutover.require_rehearsal:
             result.append(_rehearsal_gate(conn, config))
     result.append(
-        _source_tables_gate(config, source) if config.strategy == "big_bang" else _lag_gate(config, source, target)
+        _source_tables_gate(context or Context(config, source, target, "cutover gates"))
+        if config.strategy == "big_bang"
+        else _lag_gate(config, source, target)
     )
     return result
 
@@ -210,11 +213,10 @@ def _lag_gate(config: Config, source: Database, target: Database) -> Gate:
     )
 
 
-def _source_tables_gate(config: Config, source: Database) -> Gate:
+def _source_tables_gate(context: Context) -> Gate:
+    config = context.config
     try:
-        with connections.connection(source, command="cutover gates") as conn:
-            for table in config.tables:
-                landing.describe(conn, config, table)
+        context.tables()
     except HarnessError as exc:
         return Gate("source_tables", False, str(exc))
     return Gate(

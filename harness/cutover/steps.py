@@ -16,6 +16,7 @@ from harness import dbt, engines, load, reconcile, sync
 from harness.core import connections, control, processes, runbook
 from harness.core.config import Config
 from harness.core.connections import Database
+from harness.core.context import Context
 from harness.core.errors import CheckFailed
 from harness.core.runbook import StepResult
 from harness.cutover import go_no_go, new_side, verification
@@ -53,6 +54,11 @@ class CutoverRun:
     last_reconcile: datetime | None = None  # the gate's evidence: where a run without catch_up's compares from
     manifest: Any = None  # parsed at catch_up, so that the window's build need not parse the project
     verification: Future | None = None  # started at final_sync, collected at final_verification
+    context: Context | None = None  # the tables described once, by the gates, for a big bang's load
+
+    def __post_init__(self) -> None:
+        if self.context is None:
+            self.context = Context(self.config, self.source, self.target, "cutover")
 
     @property
     def schema(self) -> str:
@@ -76,6 +82,7 @@ def run(
     on_step: Callable[[StepResult], None] | None = None,
     skip_gates: bool = False,
     stop_before: str | None = None,
+    context: Context | None = None,
 ) -> CutoverResult:
     """Run the runbook of the configured strategy (for phased, of one wave); `stop_before` a step
     leaves the run open there (a rehearsal stops before the switch)."""
@@ -91,7 +98,16 @@ def run(
         try:
             with ThreadPoolExecutor(max_workers=1) as background:
                 state = CutoverRun(
-                    config, source, target, chosen, ctl, run_id, background, skip_gates, content[1] if content else None
+                    config,
+                    source,
+                    target,
+                    chosen,
+                    ctl,
+                    run_id,
+                    background,
+                    skip_gates,
+                    content[1] if content else None,
+                    context=context,
                 )
                 actions = {name: partial(STEP_FUNCTIONS[name], state) for name in chosen.steps}
                 result.steps = runbook.run_steps(
@@ -116,7 +132,7 @@ def run(
 
 
 def preflight(run: CutoverRun, detail: dict) -> None:
-    found = go_no_go.gates(run.config, run.source, run.target)
+    found = go_no_go.gates(run.config, run.source, run.target, context=run.context)
     detail["gates"] = go_no_go.recorded(found)  # recorded whether or not they pass
     if not run.skip_gates:
         go_no_go.refuse_unless_passed(found)
@@ -182,7 +198,7 @@ def freeze_source(run: CutoverRun, detail: dict) -> None:
 
 def load_snapshot(run: CutoverRun, detail: dict) -> None:
     # Nothing moves any more: one snapshot of every table, copied whole (a killed copy resumes).
-    loaded = load.load(run.config, run.source, run.target)
+    loaded = load.load(run.config, run.source, run.target, context=run.context)
     detail.update(load_id=loaded.load_id, rows=loaded.rows, bytes=loaded.bytes, seconds=loaded.seconds)
 
 

@@ -17,6 +17,7 @@ from harness.core.connections import Database
 from harness.core.errors import CheckFailed
 from harness.engines import postgres
 from harness.reconcile import checksums
+from harness.target import checksums as target_checksums
 from harness.target import landing
 
 
@@ -61,60 +62,30 @@ def changed_rows(
     compared = {}
     pair = checksums.open_pair(config, source, target, None, "cutover verify")
     try:
-        hash_function = checksums.pair_hash_function(pair)
         for table in (t for t in config.tables if t.name in tables):
-            prepared = checksums.prepare_table(config, pair, table, hash_function, segments=False)
+            prepared = checksums.prepare_table(config, pair, table, segments=False)
             if prepared.result.problem:
                 raise CheckFailed(f"final verification failed: {prepared.result.problem}; nothing was switched")
-            compared[table.name] = _compare_rows_since(pair, config, prepared, since)
+            compared[table.name] = _compare_rows_since(prepared, since)
     finally:
         checksums.close_pair(pair)
     return compared
 
 
-def _compare_rows_since(pair: checksums.Pair, config: Config, prepared: Any, since: datetime | None) -> int:
+def _compare_rows_since(prepared: Any, since: datetime | None) -> int:
     """The landing rows stamped since `since` (a tombstone: the key must be gone from the source)
     against the source rows of the same keys, by row hash; how many were compared."""
-    table, ours_side, theirs_side = prepared.result, prepared.source, prepared.target
-    key = list(table.key)
-    changed = sql.SQL("t.{} >= %s").format(sql.Identifier(landing.SYNCED_AT)) if since else sql.SQL("true")
-    landed = pair.target.execute(
-        sql.SQL(
-            "select {raw}, array[{keys}]::text[], case when t.{deleted} then null else {hash} end from {t} t where {changed}"
-        ).format(
-            raw=sql.SQL(", ").join(sql.SQL("t.{}").format(sql.Identifier(k)) for k in key),
-            keys=sql.SQL(", ").join(theirs_side.keys),
-            deleted=sql.Identifier(landing.DELETED),
-            hash=theirs_side.row_hash(),
-            t=theirs_side.relation,
-            changed=changed,
-        ),
-        (since,) if since else (),
-    ).fetchall()
+    table = prepared.result
+    landed = target_checksums.stamped_since(prepared.target, since)
     if not landed:
         return 0
-    theirs = {tuple(row[len(key)]): row[-1] for row in landed}
-    types = {c.name: c.type for c in postgres.typed_columns(pair.source, config.source_schema, table.table)}
-    # The changed keys, as typed arrays: the source finds them through its key index.
-    ours = dict(
-        (tuple(keys), digest)
-        for keys, digest in pair.source.execute(
-            sql.SQL(
-                "select array[{keys}]::text[], {hash} from {t} t where ({cols}) in (select * from unnest({arrays}))"
-            ).format(
-                keys=sql.SQL(", ").join(ours_side.keys),
-                hash=ours_side.row_hash(),
-                t=ours_side.relation,
-                cols=sql.SQL(", ").join(sql.SQL("t.{}").format(sql.Identifier(k)) for k in key),
-                arrays=sql.SQL(", ").join(sql.SQL("%s::{}[]").format(sql.SQL(types[k])) for k in key),
-            ),
-            [[row[i] for row in landed] for i in range(len(key))],
-        ).fetchall()
-    )
+    theirs = {key: digest for _, key, digest in landed}
+    ours = prepared.source.of_keys([raw for raw, _, _ in landed])
     wrong = [k for k, digest in theirs.items() if ours.get(k) != digest]
     if wrong:
         raise CheckFailed(
-            f"final verification failed: {len(wrong)} changed rows of {table.table} differ from the source, e.g. {wrong[:3]}; nothing was switched"
+            f"final verification failed: {len(wrong)} changed rows of {table.table} differ from the source, "
+            f"e.g. {wrong[:3]}; nothing was switched"
         )
     return len(theirs)
 

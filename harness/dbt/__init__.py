@@ -60,6 +60,8 @@ def invoke(
     from dbt.cli.main import dbtRunner
 
     os.environ.update(environment(target, landing_schema))
+    if command_needs_packages(args) and _packages_missing(project_dir):
+        install_packages(project_dir)
     # No console log; the file log keeps dbt's own level (debug) unless the caller chose one: dbt
     # would otherwise apply --log-level none to the file too.
     logs = ["--log-level", "none", *([] if "--log-level-file" in args else ["--log-level-file", "debug"])]
@@ -85,6 +87,36 @@ def invoke(
         details = "logs/dbt.log" if "--no-write-json" in args else "target/run_results.json"
         raise DbtFailed(f"dbt {command} failed on {len(failed)} node(s): {shown or 'see output'}; see {details}")
     return DbtOutcome(command, succeeded, failed, result.result)
+
+
+def command_needs_packages(args: list[str]) -> bool:
+    return bool(args) and args[0] not in ("deps", "clean", "debug")
+
+
+def _packages_missing(project_dir: Path) -> bool:
+    """A project with packages.yml (a migration using the kit as a package) whose dbt_packages/ is not there yet."""
+    return (project_dir / "packages.yml").exists() and not (project_dir / "dbt_packages").exists()
+
+
+def install_packages(project_dir: Path) -> None:
+    """`dbt deps`: links the kit (a local package) into dbt_packages/; no network for a local package."""
+    from dbt.cli.main import dbtRunner
+
+    argv = [
+        "deps",
+        "--log-level",
+        "none",
+        "--project-dir",
+        str(project_dir),
+        "--profiles-dir",
+        str(project_dir / "profiles"),
+    ]
+    outcome = dbtRunner().invoke(argv)
+    if not outcome.success:
+        first = str(outcome.exception or "see logs/dbt.log").strip().splitlines()
+        raise DbtFailed(
+            f"dbt deps could not install the project's packages: {first[0] if first else ''}; check packages.yml"
+        )
 
 
 @contextlib.contextmanager

@@ -21,6 +21,11 @@ class SeedResult:
         return sum(self.rows.values())
 
 
+def expected_rows(scale: int) -> int:
+    """About how many rows `seed` writes at this scale (for a progress bar)."""
+    return scale * 16 + max(200, scale // 50)
+
+
 def seed(
     source: Database, scale: int, seed_value: int, progress: Callable[[str, int], None] | None = None
 ) -> SeedResult:

@@ -14,8 +14,10 @@ lifecycle opens them with harness.core.connections and never looks inside.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -26,11 +28,144 @@ if TYPE_CHECKING:
 Connection = Any  # an open connection to the engine's server, as harness.core.connections opens it
 
 
+@dataclass(frozen=True)
+class CatalogColumn:
+    """A column as the source declares it, in the engine's own words."""
+
+    name: str
+    type: str  # as the engine prints it, e.g. "character varying(25)", "varchar(25)"
+    not_null: bool
+    is_text: bool  # holds characters (what sampled values can say something about)
+    text_length: int | None = None  # the declared length of a text column, None where unbounded
+
+
+@dataclass(frozen=True)
+class CatalogForeignKey:
+    columns: tuple[str, ...]
+    parent: str  # a table of the same schema (others are not followed)
+    parent_columns: tuple[str, ...]
+    name: str = ""
+
+
+@dataclass(frozen=True)
+class CatalogTable:
+    """One table of the source schema with what `migrate init` scaffolds from: its columns, keys,
+    declared constraints, size and write rate."""
+
+    name: str
+    columns: tuple[CatalogColumn, ...]
+    primary_key: tuple[str, ...]
+    unique_keys: tuple[tuple[str, ...], ...]  # unique constraints and indexes, the primary key left out
+    foreign_keys: tuple[CatalogForeignKey, ...]
+    checks: tuple[tuple[str, str], ...]  # (name, the condition as the engine prints it)
+    estimated_rows: int  # -1 where the server has no estimate
+    total_bytes: int
+    writes_per_second: float | None  # inserts, updates and deletes per second since statistics began; None: unknown
+
+
+# --- the canonical row hash -----------------------------------------------------------------------
+# harness/reconcile/checksums.py states the rules: each value's canonical text, a row's text, the
+# two hashes. Each engine computes them inside its own database (SourceEngine.row_hashes; landing's
+# side in harness/target/checksums.py), so that equal rows hash equal whichever engines hold them.
+
+FIELD_SEPARATOR = "\x1f"  # between the texts of a row's columns, and before a portable hash's seed
+NULL_MARK = "\x1e"  # the text of NULL
+SHOWN_CHARACTERS = 200  # of each differing value, as a reader sees it in the report
+KEY_BUCKET_SEED = 1  # a hash segment is hash(key text, 1); refinement level L is hash(key text, 1 + L)
+
+
+@dataclass(frozen=True)
+class HashedColumn:
+    """A column as the canonical hash sees it."""
+
+    name: str
+    type: str  # as the engine shows it, e.g. "numeric(12,2)"
+    base: str  # the type behind it (domains resolved), as the engine names it: two sides' bases are compared
+    known: bool  # the canonical rules know the type; else its text form is hashed (and the report says so)
+    integer: bool  # an integer type: a leading key of it is cut into key ranges
+    not_null: bool
+
+
+@dataclass(frozen=True)
+class Segments:
+    """How a table is cut into segments, the same on both sides (planned by harness/reconcile/checksums.py).
+
+    `range`: `count` ranges of `width` keys from `low` over an integer leading key, the first and
+    last open-ended (a key below `low` is in segment 0, one above `high` in the last);
+    `hash`: `count` (a power of two) buckets, a row's bucket `hash(key text, KEY_BUCKET_SEED) & (count - 1)`.
+    A differing bucket is refined FAN_OUT ways at each level L: `hash(key text, KEY_BUCKET_SEED + L) & (FAN_OUT - 1)`.
+    """
+
+    kind: str  # "range" or "hash"
+    count: int
+    low: int = 0
+    width: int = 1
+
+    FAN_OUT = 64  # sub-buckets per refinement level, a power of two
+    BIGINT_MAX = 2**63 - 1
+
+    @property
+    def high(self) -> int:
+        return min(self.low + self.count * self.width - 1, self.BIGINT_MAX)
+
+    def key_bounds(self, segments: Sequence[int]) -> list[tuple[int | None, int | None]]:
+        """The key ranges [lower, upper) that hold these range segments, neighbours merged, the
+        table's ends open (None): what an index on the key serves."""
+        bounds: list[tuple[int | None, int | None]] = []
+        for first, last in runs(sorted(set(segments))):
+            lower = self.low + first * self.width if first > 0 else None
+            upper = self.low + (last + 1) * self.width if last < self.count - 1 else None
+            bounds.append((lower, upper))
+        return bounds
+
+
+def runs(values: list[int]) -> list[tuple[int, int]]:
+    """[1, 2, 3, 7, 9, 10] → [(1, 3), (7, 7), (9, 10)]"""
+    found: list[tuple[int, int]] = []
+    for value in values:
+        if found and value == found[-1][1] + 1:
+            found[-1] = (found[-1][0], value)
+        else:
+            found.append((value, value))
+    return found
+
+
+Sums = dict[tuple[int, ...], tuple[int, Decimal]]  # bucket path → (rows, sum of row hashes)
+
+
+class RowHashes(ABC):
+    """One copy of a table hashed inside its own database by the canonical rules: only counts,
+    sums, keys and hashes leave it. Buckets are paths: (segment, sub-bucket at level 1, ...)."""
+
+    @abstractmethod
+    def segment_sums(self, segments: Segments) -> Sums:
+        """Rows and hash sum of every segment, in one pass."""
+
+    @abstractmethod
+    def bucket_sums(self, segments: Segments, depth: int, buckets: list[tuple[int, ...]]) -> Sums:
+        """Rows and hash sum of the sub-buckets `depth` levels down of these buckets (paths of depth or depth + 1)."""
+
+    @abstractmethod
+    def rows(
+        self, segments: Segments, depth: int, buckets: list[tuple[int, ...]]
+    ) -> dict[tuple[str, ...], tuple[tuple[int, ...], tuple[str | None, ...]]]:
+        """The rows of these buckets: canonical key → (each column's hash, each column's text as shown)."""
+
+    @abstractmethod
+    def total(self) -> tuple[int, Decimal]:
+        """Rows and hash sum of the whole table."""
+
+    @abstractmethod
+    def of_keys(self, keys: Sequence[Sequence[Any]]) -> dict[tuple[str, ...], int]:
+        """The row hashes of the rows with these key values (as the other side read them): canonical key → hash."""
+
+
 class Capture(ABC):
     """One way of capturing the source's changes (`capture.method`): triggers into a change log,
     a last-updated column re-read per batch, a binary log read from a recorded position."""
 
     method: str  # as migration.yml names it
+    not_installed: type[Exception]  # what a batch raises where capture was never prepared on the source
 
     @abstractmethod
     def prepare(self, conn: Connection, schema: str, tables: list) -> None:
@@ -109,12 +244,46 @@ class SourceEngine(ABC):
     @abstractmethod
     def dependent_views(self, conn: Connection, schema: str, table: str) -> list[str]: ...
 
+    def schema_exists(self, conn: Connection, schema: str) -> bool:
+        raise NotImplementedError(f"the {self.name} engine cannot list schemas yet")
+
+    def describe_tables(self, conn: Connection, schema: str) -> list[CatalogTable]:
+        """Every table of the schema with its columns, keys and declared constraints (`migrate init`)."""
+        raise NotImplementedError(f"the {self.name} engine cannot describe a schema yet")
+
+    def sample_text(self, conn: Connection, schema: str, table: str, columns: list[str], rows: int) -> dict[str, list]:
+        """Up to `rows` non-null values of each text column, as text, read from a random sample."""
+        raise NotImplementedError(f"the {self.name} engine cannot sample values yet")
+
+    @abstractmethod
+    def row_count(self, conn: Connection, schema: str, table: str) -> int:
+        """The table's rows, counted."""
+
+    @abstractmethod
+    def fitting_name(self, readable: str, *made_for: str) -> str:
+        """`readable` where the server holds it whole as a name, else cut to fit and made unique by
+        a hash of `made_for` (a scratch database, an alias)."""
+
     # --- consistent snapshot and copy out -----------------------------------------------------
     @abstractmethod
     def open_snapshot(self, conn: Connection, workers: int = 1) -> tuple[str, str]:
         """Open a consistent read on `conn` (kept until its transaction ends) that other sessions
         join, up to `workers` of them at once; returns (the id they join it by, the position it
         stands for, as capture records it)."""
+
+    @abstractmethod
+    def join_snapshot(self, conn: Connection, snapshot_id: str | None) -> None:
+        """Start a read-only transaction on `conn` that reads the snapshot `snapshot_id` (open_snapshot's);
+        None: a consistent read of its own."""
+
+    @abstractmethod
+    def run_query(self, conn: Connection, text: str) -> list[tuple]:
+        """The rows of a query the operator wrote (migration.yml); its failure raises
+        harness.core.errors.QueryFailed."""
+
+    @abstractmethod
+    def cancel(self, conn: Connection) -> None:
+        """Stop the statement `conn` is running (called from another thread)."""
 
     @abstractmethod
     def key_span(self, conn: Connection, schema: str, table) -> tuple[Any, Any, int] | None:
@@ -133,6 +302,41 @@ class SourceEngine(ABC):
         """A pipe (file descriptor) of the table's rows with lower <= key < upper (None: open),
         masks applied in the source's SELECT, read in the snapshot `snapshot_id`, in the format
         the target's COPY ... FROM STDIN (FORMAT <COPY_FORMAT>) reads."""
+
+    # --- the canonical row hash (harness/reconcile/checksums.py) ---------------------------------
+    @abstractmethod
+    def native_hash(self, conn: Connection) -> str | None:
+        """The server's fast 64-bit text hash and the bytes it hashes (its encoding), e.g.
+        "postgres hashtextextended UTF8"; two sides that name the same one use it, any others hash
+        the portable way (md5 of UTF-8). None: the portable hash only."""
+
+    @abstractmethod
+    def begin_hashing(self, conn: Connection, snapshot_id: str | None) -> None:
+        """Ready `conn` for hashing: the session settings the canonical texts rely on, then a
+        read-only transaction in the snapshot `snapshot_id` (None: one of its own)."""
+
+    @abstractmethod
+    def hashed_columns(self, conn: Connection, schema: str, table: str) -> list[HashedColumn]: ...
+
+    @abstractmethod
+    def key_bounds(self, conn: Connection, schema: str, table: str, column: str) -> tuple[Any, Any]:
+        """(lowest, highest) value of the column, (None, None) in an empty table."""
+
+    @abstractmethod
+    def row_hashes(
+        self,
+        conn: Connection,
+        schema: str,
+        table: str,
+        columns: Sequence[HashedColumn],
+        key: Sequence[str],
+        masks: dict[str, str],
+        *,
+        portable: bool,
+    ) -> RowHashes:
+        """The table hashed on `conn` (begin_hashing's): `columns` (hashed_columns', in the order
+        compared) make a row's text, masked as load copies them; `key` (among them) its key text.
+        `portable`: the md5 hash rather than native_hash's."""
 
     # --- capture --------------------------------------------------------------------------------
     @abstractmethod

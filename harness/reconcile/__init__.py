@@ -42,25 +42,21 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-import psycopg
-from psycopg import sql
-
 from harness import dbt, engines, reports, sync
 from harness.core import connections, control, processes
 from harness.core.config import Config, Expectation, PerformanceQuery, RuleCheck, SmokeCheck
 from harness.core.connections import Database
-from harness.core.errors import ConfigError, DbtFailed, HarnessError
+from harness.core.errors import ConfigError, DbtFailed, HarnessError, QueryFailed
 from harness.dbt import artifacts as dbt_artifacts
-from harness.dbt import contract as dbt_contract
-from harness.engines import postgres
+from harness.engines.base import Connection
 from harness.reconcile import checksums, samples
 from harness.reconcile import report as reconcile_report
-from harness.target import landing
+from harness.target import landing, user_queries
+from harness.target import reconcile as target_reconcile
 
 LEVELS = ("counts", "checksums", "sample", "rules", "performance", "smoke")
 AT_A_POINT = {"counts", "checksums", "sample", "rules"}  # compare the source with landing or app
 READS_APP = {"counts", "sample", "rules"}
-DISPOSITIONS = dbt_contract.DISPOSITIONS
 REPORT_NAME = "reconciliation"
 LISTED_GROUPS = 50  # figures per business rule shown in the report
 
@@ -215,23 +211,13 @@ def reconcile(
     with connections.connection(target, command="reconcile", autocommit=True) as ctl:
         control.ensure(ctl, schema)
         run_id = control.start_run(ctl, schema, "reconcile", {"levels": levels})
-        (reconcile_id,) = ctl.execute(
-            sql.SQL("insert into {} (run_id, levels) values (%s, %s) returning reconcile_id").format(
-                control.table(schema, "reconcile_runs")
-            ),
-            (run_id, levels),
-        ).fetchone()
+        reconcile_id = target_reconcile.start(ctl, schema, run_id, levels)
         try:
             with _consistent_point(
                 config, source, target, levels, build, hooks, _app_not_comparable(ctl, config)
             ) as point:
                 if point.snapshot:
-                    ctl.execute(
-                        sql.SQL("update {} set source_snapshot = %s where reconcile_id = %s").format(
-                            control.table(schema, "reconcile_runs")
-                        ),
-                        (point.snapshot, reconcile_id),
-                    )
+                    target_reconcile.at_snapshot(ctl, schema, reconcile_id, point.snapshot)
                 folder = reports.run_folder(config.reports_root, report_name, reconcile_id)
                 context = _Context(config, source, target, point, hooks, sample_seed, folder)
                 results = []
@@ -255,12 +241,7 @@ def reconcile(
                 outcome.files = {kind: str(path) for kind, path in written.items()}
                 _record(ctl, schema, outcome)
         except BaseException:
-            ctl.execute(
-                sql.SQL(
-                    "update {} set status = 'failed', finished_at = clock_timestamp() where reconcile_id = %s"
-                ).format(control.table(schema, "reconcile_runs")),
-                (reconcile_id,),
-            )
+            target_reconcile.failed(ctl, schema, reconcile_id)
             control.finish_run(ctl, schema, run_id, "failed")
             raise
         control.finish_run(
@@ -273,41 +254,27 @@ def reconcile(
     return outcome
 
 
-def _record(ctl: psycopg.Connection, schema: str, result: ReconcileResult) -> None:
-    data = result.to_dict()
-    with ctl.transaction():
-        ctl.execute(
-            sql.SQL(
-                "update {} set finished_at = clock_timestamp(), status = %s, level_verdicts = %s, report = %s where reconcile_id = %s"
-            ).format(control.table(schema, "reconcile_runs")),
-            (
-                "passed" if result.passed else "failed",
-                json.dumps({level.level: level.verdict for level in result.levels}),
-                json.dumps(data, default=str),
-                result.reconcile_id,
-            ),
-        )
-        with ctl.cursor() as cur:
-            for level in result.levels:
-                seen: dict[str, int] = {}
-                for check in level.checks:
-                    seen[check.name] = seen.get(check.name, 0) + 1
-                    name = check.name if seen[check.name] == 1 else f"{check.name} #{seen[check.name]}"
-                    cur.execute(
-                        sql.SQL(
-                            "insert into {} (reconcile_id, level, check_name, verdict, source_value, target_value, detail) "
-                            "values (%s, %s, %s, %s, %s, %s, %s)"
-                        ).format(control.table(schema, "reconcile_verdicts")),
-                        (
-                            result.reconcile_id,
-                            level.level,
-                            name,
-                            check.verdict,
-                            _text(check.source),
-                            _text(check.target),
-                            check.detail,
-                        ),
-                    )
+def _record(ctl: Connection, schema: str, result: ReconcileResult) -> None:
+    target_reconcile.record(
+        ctl,
+        schema,
+        result.reconcile_id,
+        "passed" if result.passed else "failed",
+        {level.level: level.verdict for level in result.levels},
+        result.to_dict(),
+        _verdict_rows(result),
+    )
+
+
+def _verdict_rows(result: ReconcileResult) -> Iterator[tuple[str, str, str, str | None, str | None, str]]:
+    """One row per check: (level, check, verdict, source figure, target figure, detail); a name
+    repeated within a level is numbered (#2, #3, ...)."""
+    for level in result.levels:
+        seen: dict[str, int] = {}
+        for check in level.checks:
+            seen[check.name] = seen.get(check.name, 0) + 1
+            name = check.name if seen[check.name] == 1 else f"{check.name} #{seen[check.name]}"
+            yield level.level, name, check.verdict, _text(check.source), _text(check.target), check.detail
 
 
 def _text(value: Any) -> str | None:
@@ -337,7 +304,8 @@ def _consistent_point(
         pause = stack.enter_context(sync.paused(config, target, command="reconcile"))
         holder = stack.enter_context(connections.connection(source, command="reconcile snapshot"))
         point.snapshot_id, point.snapshot = engines.source_engine(config).open_snapshot(holder)
-        if engines.source_capture(config).keeps_a_log:  # a log read to an exact point: landing is brought to it
+        capture = engines.source_capture(config)
+        if capture.keeps_a_log:  # a log read to an exact point: landing is brought to it
             try:
                 batch = sync.sync_once(config, source, target, snapshot_id=point.snapshot_id, pause=pause)
                 point.synced, point.changes_applied = True, batch.changes
@@ -348,7 +316,7 @@ def _consistent_point(
                 point.notes.append(
                     "landing has no finished load: the source and landing are compared as they are; run `migrate load` first"
                 )
-            except psycopg.errors.UndefinedTable:
+            except capture.not_installed:
                 point.notes.append("no change capture on the source: landing is compared as it stands")
             except ConfigError as exc:
                 point.notes.append(f"landing could not be brought to the snapshot ({exc}); it is compared as it stands")
@@ -363,7 +331,7 @@ def _consistent_point(
             and set(levels) & READS_APP
             and point.synced
             and _has_dbt_project(config)
-            and _app_behind(pause.conn, config)
+            and target_reconcile.app_behind(pause.conn, config.control_schema)
         ):
             hooks.step("dbt run: bringing app up to landing")
             try:
@@ -380,7 +348,7 @@ def _consistent_point(
 READ_APP_ONLY = {"sample", "rules", "performance", "smoke"}
 
 
-def _app_not_comparable(conn: psycopg.Connection, config: Config) -> str | None:
+def _app_not_comparable(conn: Connection, config: Config) -> str | None:
     """After a fallback `app` is frozen as the fallback left it and the legacy system is the system of
     record: app no longer follows the source, so holding it against the source would report
     differences that are none. Source and landing still are compared."""
@@ -398,16 +366,6 @@ def _has_dbt_project(config: Config) -> bool:
     return (config.project_dir / "dbt_project.yml").exists()
 
 
-def _app_behind(conn: psycopg.Connection, config: Config) -> bool:
-    row = conn.execute(
-        sql.SQL("select built_at is null or unbuilt_since is not null from {} where stream = %s").format(
-            control.table(config.control_schema, "sync_state")
-        ),
-        (control.STREAM,),
-    ).fetchone()
-    return bool(row and row[0])
-
-
 @dataclass
 class _Context:
     config: Config
@@ -420,23 +378,16 @@ class _Context:
     dbt_ran: bool = False
 
     @contextmanager
-    def source_at_point(self, command: str) -> Iterator[psycopg.Connection]:
+    def source_at_point(self, command: str) -> Iterator[Connection]:
         """A source connection inside the compared snapshot (or a plain one when there is none)."""
         with connections.connection(self.source, command=command) as conn:
-            conn.execute("set transaction isolation level repeatable read, read only")
-            if self.point.snapshot_id:
-                conn.execute(sql.SQL("set transaction snapshot {}").format(sql.Literal(self.point.snapshot_id)))
+            engines.source_engine(self.config).join_snapshot(conn, self.point.snapshot_id)
             yield conn
             conn.rollback()
 
 
 def _plural(n: int, word: str) -> str:
     return f"{n:,} {word}" + ("" if n == 1 else "s")
-
-
-def _first_line(exc: BaseException) -> str:
-    lines = str(exc).strip().splitlines()
-    return lines[0] if lines else type(exc).__name__
 
 
 # --- counts ---------------------------------------------------------------------------------------
@@ -447,30 +398,25 @@ def _counts(ctx: _Context) -> LevelResult:
     result = LevelResult("counts")
     result.notes += ctx.point.notes
     landing_rows: dict[str, int] = {}
+    engine = engines.source_engine(config)
     with (
         ctx.source_at_point("reconcile counts") as src,
         connections.connection(ctx.target, command="reconcile counts") as dst,
     ):
         for table in config.tables:
             name = f"{table.name}: source = landing"
-            if not postgres.table_exists(src, config.source_schema, table.name):
+            if not engine.table_exists(src, config.source_schema, table.name):
                 result.checks.append(
                     Check(name, FAILED, detail=f'"{config.source_schema}"."{table.name}" does not exist in the source')
                 )
                 continue
-            (source_rows,) = src.execute(
-                sql.SQL("select count(*) from {}").format(postgres.qualified(config.source_schema, table.name))
-            ).fetchone()
-            if not postgres.table_exists(dst, config.landing_schema, table.name):
+            source_rows = engine.row_count(src, config.source_schema, table.name)
+            if not landing.exists(dst, config.landing_schema, table.name):
                 result.checks.append(
                     Check(name, FAILED, source_rows, detail=f"landing has no {table.name}: run `migrate load`")
                 )
                 continue
-            (live,) = dst.execute(
-                sql.SQL("select count(*) from {} where not {}").format(
-                    postgres.qualified(config.landing_schema, table.name), sql.Identifier(landing.DELETED)
-                )
-            ).fetchone()
+            live = landing.live_rows(dst, config.landing_schema, table.name)
             landing_rows[table.name] = live
             verdict = PASSED if source_rows == live else FAILED
             detail = (
@@ -486,9 +432,9 @@ def _counts(ctx: _Context) -> LevelResult:
     return result
 
 
-def _dispositions(conn: psycopg.Connection, config: Config, landing_rows: dict[str, int]) -> list[Check]:
-    relation = postgres.qualified(*DISPOSITIONS)
-    if not postgres.table_exists(conn, *DISPOSITIONS, kinds=("r", "p", "v", "m")):
+def _dispositions(conn: Connection, config: Config, landing_rows: dict[str, int]) -> list[Check]:
+    by_table = target_reconcile.dispositions(conn)
+    if by_table is None:
         return [
             Check(
                 "disposition accounting",
@@ -496,10 +442,6 @@ def _dispositions(conn: psycopg.Connection, config: Config, landing_rows: dict[s
                 detail="quarantine.dispositions does not exist (the dbt project has no dispositions model, or it is not built: `migrate build`)",
             )
         ]
-    rows = conn.execute(
-        sql.SQL("select source_table, source_rows, migrated, merged, quarantined from {}").format(relation)
-    ).fetchall()
-    by_table = {str(r[0]): r[1:] for r in rows}
     checks = []
     for table in config.tables:
         row = by_table.get(table.name) or by_table.get(table.name.lower())
@@ -741,14 +683,14 @@ def dbt_test_checks(run_results: dict) -> list[Check]:
 def _rule(ctx: _Context, rule: RuleCheck) -> Check:
     try:
         with ctx.source_at_point("reconcile rules") as src:
-            source_rows = src.execute(rule.source_sql).fetchall()
-    except psycopg.Error as exc:
-        return Check(rule.name, FAILED, detail=f"source_sql failed: {_first_line(exc)}")
+            source_rows = engines.source_engine(ctx.config).run_query(src, rule.source_sql)
+    except QueryFailed as exc:
+        return Check(rule.name, FAILED, detail=f"source_sql failed: {exc}")
     try:
         with connections.connection(ctx.target, command="reconcile rules") as dst:
-            target_rows = dst.execute(rule.target_sql).fetchall()
-    except psycopg.Error as exc:
-        return Check(rule.name, FAILED, detail=f"target_sql failed: {_first_line(exc)}")
+            target_rows = user_queries.fetch_all(dst, rule.target_sql)
+    except QueryFailed as exc:
+        return Check(rule.name, FAILED, detail=f"target_sql failed: {exc}")
     ok, groups = compare_figures(source_rows, target_rows, rule.tolerance)
     differing = [g for g in groups if not g["equal"]]
     source_total = sum(_number(g["source"]) for g in groups)
@@ -829,24 +771,12 @@ def _performance(ctx: _Context) -> LevelResult:
     return result
 
 
-def _time_query(conn: psycopg.Connection, query: PerformanceQuery, advance: Callable[[int], None]) -> Check:
-    # A query far slower than its limit is stopped rather than waited for N times.
-    timeout_ms = int(max(30_000, query.p95_ms * 20))
+def _time_query(conn: Connection, query: PerformanceQuery, advance: Callable[[int], None]) -> Check:
     try:
-        conn.execute(sql.SQL("set statement_timeout = {}").format(sql.Literal(timeout_ms)))
-        (plan,) = conn.execute(sql.SQL("explain (format json) {}").format(sql.SQL(query.sql))).fetchone()
-        conn.execute(query.sql).fetchall()  # warm-up, not counted
-        timings = []
-        for _ in range(query.runs):
-            started = time.perf_counter()
-            conn.execute(query.sql).fetchall()
-            timings.append((time.perf_counter() - started) * 1000)
-            advance(1)
-    except psycopg.Error as exc:
-        return Check(query.name, FAILED, detail=f"failed: {_first_line(exc)}")
-    finally:
-        conn.execute("reset statement_timeout")
-    indexes = plan_indexes(plan)
+        timing = user_queries.time_query(conn, query, explain=True, advance=advance)
+    except QueryFailed as exc:
+        return Check(query.name, FAILED, detail=f"failed: {exc}")
+    timings, indexes = timing.ms, plan_indexes(timing.plan)
     p50, p95, worst = percentile(timings, 50), percentile(timings, 95), max(timings)
     problems = []
     if p95 > query.p95_ms:
@@ -915,15 +845,15 @@ def _smoke(ctx: _Context) -> LevelResult:
 def _smoke_sql(ctx: _Context, check: SmokeCheck) -> Check:
     try:
         with connections.connection(ctx.target, command="reconcile smoke") as conn:
-            rows = conn.execute(check.sql).fetchall()
+            rows = user_queries.fetch_all(conn, check.sql)
             conn.rollback()
-    except psycopg.Error as exc:
+    except QueryFailed as exc:
         return Check(
             check.name,
             FAILED,
             describe_expectation(check.expect),
             None,
-            f"failed: {_first_line(exc)}",
+            f"failed: {exc}",
             {"sql": check.sql},
         )
     ok, actual = expectation_met(check.expect, rows=rows)

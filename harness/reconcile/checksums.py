@@ -7,7 +7,9 @@ here), landing while no sync runs, so both sides describe the same moment.
 Normalisation. Every value becomes a canonical text before it is hashed, on both sides, so that
 equal values hash equal whatever the session that reads them. A normalisation may only merge values
 that the type itself stores identically: `-0` and `0`, `1.10` and `1.1`, `1 mon` and `30 days` are
-stored differently, so they hash differently, although SQL's `=` calls each pair equal.
+stored differently, so they hash differently, although SQL's `=` calls each pair equal. The table
+names PostgreSQL's types; another engine gives a value of its own types the text the table gives
+the same value (a DATETIME(6) the timestamp's text, a TINYINT the integer's digits).
 
 | type | canonical text |
 |---|---|
@@ -23,7 +25,7 @@ stored differently, so they hash differently, although SQL's `=` calls each pair
 | text, varchar, char, name, enums | the characters; char(n) without its padding, as PostgreSQL stores it |
 | boolean, uuid, inet, bit, jsonb, json, xml | PostgreSQL's text form (json keeps its text: key order, blanks and duplicate keys) |
 | bytea | lower-case hex |
-| arrays, ranges | their text form under the fixed session settings below |
+| arrays, ranges | their text form under fixed session settings (SESSION_SETTINGS in harness/engines/postgres/checksums.py) |
 
 NORMALISATIONS lists the merges that remain, for the report. NULL is not blank: `''` and NULL are different values and a change from one to the other is a
 difference (landing is an exact copy; an analyst who wants blanks treated as NULL says so in the
@@ -31,23 +33,35 @@ models, not here). A type not in the table is compared through its text form, an
 says so for that column: equal values written differently would show as changed.
 
 Text is hashed as the database stores it, as bytes: under the "C" collation, whatever collation
-its column has (a case-insensitive one would hash 'a' and 'A' alike). When both databases use the
-same server encoding the bytes of equal strings are equal and PostgreSQL's 64-bit `hashtextextended` is used; when the
-encodings differ, every row text is converted to UTF-8 and hashed with md5 (slower, portable).
+its column has (a case-insensitive one would hash 'a' and 'A' alike). When both databases name
+the same native hash (SourceEngine.native_hash: PostgreSQL's 64-bit `hashtextextended` over one
+server encoding, where the bytes of equal strings are equal) it is used; otherwise every text is
+converted to UTF-8 and hashed portably, which any engine can compute: the first 16 hex digits of
+its md5 read as a signed 64-bit integer, a seed other than 0 appended as U+001F and its digits.
 A row's text joins its columns' texts with the unit separator (U+001F) and writes NULL as the
 record separator (U+001E). A type whose text can hold any character (text, json, arrays, enums,
 ...) is written as its length, a colon and the text, so no value can pass for a NULL or move a
 separator: the encoding of a row is unambiguous.
 Masked columns are compared through their mask, applied to the source value as load applies it.
+The length in a length prefix counts bytes where both sides hash natively, characters where they
+hash portably. A row's hash is the hash of its text with seed 0; a segment's sum adds its rows'
+hashes exactly (as a decimal, never wrapping at 64 bits).
+
+Where it is computed. Each database computes these texts, hashes and sums itself: the source
+through its engine (`SourceEngine.row_hashes`, harness/engines/postgres/checksums.py for
+PostgreSQL), landing through harness/target/checksums.py. The constants both sides share (the
+separators, the seeds, the fan-out) are in harness/engines/base.py. This module holds the logic:
+the plans, the descent through differing buckets, the differences.
 
 Segments. A table whose leading key column is an integer is cut into even key ranges of about
 SEGMENT_ROWS rows (index-friendly: a later query on one segment reads only that range). Any
-other key is cut into hash buckets of its canonical text: no sort is needed to find boundaries,
+other key is cut into hash buckets of its canonical text (a key's text joins its columns' texts,
+NULL written as U+001E, with seed 1): no sort is needed to find boundaries,
 and bucket membership cannot depend on either database's collation, which key ranges over text
 would. One pass per side computes count and sum of the row hashes for every segment.
 
-Locating. A segment whose count or sum differ is split by a hash of the key into FAN_OUT
-sub-buckets, again on both sides, recursively, until the differing buckets hold at most
+Locating. A segment whose count or sum differ is split by a hash of the key (seed 1 + level) into
+FAN_OUT sub-buckets, again on both sides, recursively, until the differing buckets hold at most
 FETCH_ROWS rows; then each side returns key and per-column hashes of just those rows, and the
 rows are sorted into missing (in the source, not in landing), extra (in landing, not in the
 source) and changed, with the columns that differ.
@@ -57,49 +71,27 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import Any
 
-import psycopg
-from psycopg import sql
-
+from harness import engines
 from harness.core import connections
-from harness.core.config import Config
+from harness.core.config import Config, TableConfig
 from harness.core.connections import Database
 from harness.core.errors import ConfigError
-from harness.engines import postgres
+from harness.engines.base import Connection, RowHashes, Segments, SourceEngine
+from harness.target import checksums as target_checksums
 from harness.target import landing
 
 SEGMENT_ROWS = 10_000
-FAN_OUT = 64  # sub-buckets per refinement level
 FETCH_ROWS = 5_000  # rows per side fetched, at most, to name the differing keys
 MAX_DEPTH = 4
 MAX_BUCKETS = 2_048  # differing buckets refined per pass; more only when most of a table differs
 MAX_LISTED = 1_000  # differences listed per table
-SHOWN_CHARACTERS = 200  # of each differing value, in the report
 
-FIELD_SEPARATOR = "\x1f"
-NULL_MARK = "\x1e"
-BIGINT_MAX = 2**63 - 1
-
-# Fixed for every hashing session: the first five because the text forms above depend on them.
-# The planner expects a group per key value where there are a few hundred segments, and would
-# sort every row (to disk, for wide tables) to group them; no query here needs a sort, so sorts
-# are off and the rows go through a hash table of a few hundred entries. Parallel workers are
-# off too: the two sides already hash at once, one session each.
-SESSION_SETTINGS = {
-    "extra_float_digits": "1",
-    "DateStyle": "ISO, YMD",
-    "IntervalStyle": "postgres",
-    "bytea_output": "hex",
-    "TimeZone": "UTC",
-    "enable_sort": "off",
-    "max_parallel_workers_per_gather": "0",
-}
-
-INTEGER_TYPES = {"int2", "int4", "int8"}
 # What the canonical texts merge, for the report: values each type stores identically, nothing else.
 NORMALISATIONS = (
     "timestamptz is compared as its UTC instant (the session time zone is not part of the value)",
@@ -108,241 +100,11 @@ NORMALISATIONS = (
     "timestamp precisions agree on equal values (no trailing zeros)",
     "a masked source column is compared through its mask, as load copies it",
 )
-# Types whose canonical text holds only digits, letters and punctuation: never a separator character.
-PLAIN_TEXT = {
-    "int2",
-    "int4",
-    "int8",
-    "oid",
-    "numeric",
-    "float4",
-    "float8",
-    "money",
-    "bool",
-    "uuid",
-    "date",
-    "time",
-    "timetz",
-    "timestamp",
-    "timestamptz",
-    "interval",
-    "inet",
-    "cidr",
-    "macaddr",
-    "macaddr8",
-    "bit",
-    "varbit",
-    "bytea",
-}
-AS_TEXT = {
-    "int2",
-    "int4",
-    "int8",
-    "oid",
-    "bool",
-    "text",
-    "varchar",
-    "bpchar",
-    "name",
-    "char",
-    "citext",
-    "uuid",
-    "date",
-    "time",
-    "timestamp",
-    "inet",
-    "cidr",
-    "macaddr",
-    "macaddr8",
-    "bit",
-    "varbit",
-    "jsonb",
-    "xml",
-    "numeric",
-    "float4",
-    "float8",
-    "interval",
-    "timetz",
-    "json",
-}
 
-
-# --- normalisation ------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Normalised:
-    text: sql.Composable  # the canonical text, NULL for NULL
-    known: bool  # False: a type the normaliser does not know, compared through its text form
-
-
-def normalise(column: postgres.TypedColumn, value: sql.Composable) -> Normalised:
-    """The canonical text of `value`, a value of `column`'s type (see the module's table)."""
-    base = column.base
-    if base == "money":
-        return Normalised(sql.SQL("trim_scale({}::numeric)::text").format(value), True)
-    if base == "timestamptz":
-        return Normalised(sql.SQL("({} at time zone 'UTC')::text").format(value), True)
-    if base == "bytea":
-        return Normalised(sql.SQL("encode({}, 'hex')").format(value), True)
-    known = base in AS_TEXT or column.kind in ("e", "r", "m") or column.category == "A"
-    return Normalised(sql.SQL("{}::text").format(value), known)
-
-
-def _value(column: postgres.TypedColumn, mask: str | None) -> sql.Composable:
-    """The column as compared: on the source, a masked column goes through its mask, as load copies it."""
-    ident = sql.SQL("t.{}").format(sql.Identifier(column.name))
-    if mask is None:
-        return ident
-    expression = sql.SQL(landing.MASK_SQL[mask].format(col="{col}")).format(col=ident)
-    return sql.SQL("({})::{}").format(expression, sql.SQL(column.type))
-
-
-@dataclass(frozen=True)
-class HashFunction:
-    """64-bit hashes of texts, the same on both sides. Portable (md5 of UTF-8) when encodings differ.
-
-    Text is hashed under the "C" collation, i.e. its bytes: under the columns' own collations a
-    case-insensitive (nondeterministic) one would hash 'Zebra' and 'ZEBRA' alike, and a row text
-    joining columns of two collations could not be hashed at all."""
-
-    portable: bool = False
-
-    def __call__(self, text: sql.Composable, seed: int = 0) -> sql.Composable:
-        if not self.portable:
-            return sql.SQL('hashtextextended(({}) collate "C", {})').format(text, sql.Literal(seed))
-        salted = text if seed == 0 else sql.SQL("{} || {}").format(text, sql.Literal(f"{FIELD_SEPARATOR}{seed}"))
-        return sql.SQL("('x' || left(md5(convert_to({}, 'UTF8')), 16))::bit(64)::bigint").format(salted)
-
-
-@dataclass(frozen=True)
-class SideQuery:
-    """How one database's copy of a table is read: its relation, its live rows, its canonical values."""
-
-    relation: sql.Composable
-    live: sql.Composable  # condition on alias t
-    leading_key: sql.Composable  # the raw leading key column, for range predicates
-    keys: tuple[sql.Composable, ...]  # canonical key texts
-    columns: tuple[tuple[str, sql.Composable], ...]  # (name, canonical text with NULL written as NULL_MARK)
-    hash: HashFunction
-    shown: tuple[sql.Composable, ...] = ()  # each column's canonical text as a reader sees it (NULL as NULL), cut short
-
-    def key_text(self) -> sql.Composable:
-        return _joined(self.keys)
-
-    def row_text(self) -> sql.Composable:
-        return _joined([text for _, text in self.columns])
-
-    def row_hash(self) -> sql.Composable:
-        return self.hash(self.row_text(), 0)
-
-    def sub_bucket(self, level: int) -> sql.Composable:
-        return sql.SQL("({} & {})").format(self.hash(self.key_text(), 1 + level), sql.Literal(FAN_OUT - 1))
-
-
-def _joined(texts: Sequence[sql.Composable]) -> sql.Composable:
-    """t1 || U+001F || t2 || ...: one text per row (the parts are never NULL)."""
-    separator = sql.Literal(FIELD_SEPARATOR)
-    parts: list[sql.Composable] = []
-    for text in texts:
-        if parts:
-            parts.append(separator)
-        parts.append(text)
-    return sql.SQL("({})").format(sql.SQL(" || ").join(parts))
-
-
-def _length_prefixed(text: sql.Composable, hash_function: HashFunction) -> sql.Composable:
-    """`<length>:<text>`, self-delimiting whatever characters the text holds (NULL stays NULL). The
-    length in bytes where both sides hash the same bytes (read from the value's header), in
-    characters where the encodings differ."""
-    length = sql.SQL("char_length" if hash_function.portable else "octet_length")
-    return sql.SQL("({length}({text})::text || ':' || {text})").format(length=length, text=text)
-
-
-def side_query(
-    columns: Sequence[postgres.TypedColumn],
-    compared: Sequence[str],
-    key: Sequence[str],
-    relation: sql.Composable,
-    *,
-    masks: dict[str, str],
-    live: sql.Composable,
-    hash_function: HashFunction,
-) -> SideQuery:
-    by_name = {c.name: c for c in columns}
-    texts, shown = [], []
-    for name in compared:
-        column = by_name[name]
-        mask = masks.get(name)
-        text = normalise(column, _value(column, mask)).text
-        shown.append(sql.SQL("left({}, {})").format(text, sql.Literal(SHOWN_CHARACTERS)))
-        if column.base not in PLAIN_TEXT or mask is not None:
-            text = _length_prefixed(text, hash_function)
-        if not column.not_null or mask is not None:
-            text = sql.SQL("coalesce({}, {})").format(text, sql.Literal(NULL_MARK))
-        texts.append((name, text))
-    keys = tuple(
-        sql.SQL("coalesce({}, {})").format(normalise(by_name[k], _value(by_name[k], None)).text, sql.Literal(NULL_MARK))
-        for k in key
-    )
-    return SideQuery(
-        relation, live, sql.SQL("t.{}").format(sql.Identifier(key[0])), keys, tuple(texts), hash_function, tuple(shown)
-    )
+Plan = Segments  # how a table is cut into segments; decided once, on the source
 
 
 # --- segments -----------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Plan:
-    """How a table is cut into segments; decided once, on the source."""
-
-    kind: str  # "range" (integer leading key) or "hash"
-    count: int
-    low: int = 0
-    width: int = 1
-
-    @property
-    def high(self) -> int:
-        return min(self.low + self.count * self.width - 1, BIGINT_MAX)
-
-    def segment(self, side: SideQuery) -> sql.Composable:
-        if self.kind == "range":
-            return sql.SQL("((least(greatest({k}::bigint, {low}), {high}) - {low}) / {width})").format(
-                k=side.leading_key,
-                low=sql.Literal(self.low),
-                high=sql.Literal(self.high),
-                width=sql.Literal(self.width),
-            )
-        return sql.SQL("({} & {})").format(side.hash(side.key_text(), 1), sql.Literal(self.count - 1))
-
-    def predicate(self, side: SideQuery, segments: Iterable[int]) -> sql.Composable:
-        """Rows of these segments; for key ranges a condition an index on the key can serve."""
-        wanted = sorted(set(segments))
-        if self.kind != "range":
-            return sql.SQL("{} = any({})").format(self.segment(side), sql.Literal(wanted))
-        conditions = []
-        for first, last in _runs(wanted):
-            bounds = []
-            if first > 0:
-                bounds.append(sql.SQL("{} >= {}").format(side.leading_key, sql.Literal(self.low + first * self.width)))
-            if last < self.count - 1:
-                bounds.append(
-                    sql.SQL("{} < {}").format(side.leading_key, sql.Literal(self.low + (last + 1) * self.width))
-                )
-            conditions.append(sql.SQL("({})").format(sql.SQL(" and ").join(bounds)) if bounds else sql.SQL("true"))
-        return sql.SQL("({})").format(sql.SQL(" or ").join(conditions))
-
-
-def _runs(values: list[int]) -> list[tuple[int, int]]:
-    """[1, 2, 3, 7, 9, 10] → [(1, 3), (7, 7), (9, 10)]"""
-    runs: list[tuple[int, int]] = []
-    for value in values:
-        if runs and value == runs[-1][1] + 1:
-            runs[-1] = (runs[-1][0], value)
-        else:
-            runs.append((value, value))
-    return runs
 
 
 def range_plan(low: int, high: int, rows: int, segment_rows: int | None = None) -> Plan:
@@ -452,23 +214,22 @@ def within_budget(buckets: dict[tuple, int], budget: int | None = None) -> tuple
 
 
 class Pair:
-    """One connection per database, each used by its own thread: both sides hash at the same time."""
+    """One connection per database, each used by its own thread: both sides hash at the same time.
+    `portable`: the sides hash with the portable hash (they name no common native one)."""
 
-    def __init__(self, source: psycopg.Connection, target: psycopg.Connection):
-        self.source, self.target = source, target
+    def __init__(self, engine: SourceEngine, source: Connection, target: Connection, portable: bool = False):
+        self.engine, self.source, self.target, self.portable = engine, source, target, portable
         self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="checksum")
 
-    def run(
-        self, on_source: Callable[[psycopg.Connection], object], on_target: Callable[[psycopg.Connection], object]
-    ) -> tuple:
-        a = self._pool.submit(on_source, self.source)
-        b = self._pool.submit(on_target, self.target)
+    def run(self, on_source: Callable[[], Any], on_target: Callable[[], Any]) -> tuple:
+        a = self._pool.submit(on_source)
+        b = self._pool.submit(on_target)
         try:
             return a.result(), b.result()
         except BaseException:
             # One side failed or the user pressed Ctrl-C: stop the other side's query too.
-            for conn in (self.source, self.target):
-                conn.cancel_safe()
+            self.engine.cancel(self.source)
+            target_checksums.cancel(self.target)
             raise
 
     def close(self) -> None:
@@ -477,23 +238,19 @@ class Pair:
 
 def open_pair(config: Config, source: Database, target: Database, snapshot_id: str | None, command: str) -> Pair:
     """Connections set for hashing: the source inside the given exported snapshot, landing in one snapshot too."""
+    engine = engines.source_engine(config)
     src = connections.connect(source, command=f"{command} source")
     dst = connections.connect(target, command=f"{command} landing")
     try:
-        for conn in (src, dst):
-            for name, value in SESSION_SETTINGS.items():
-                conn.execute("select set_config(%s, %s, false)", (name, value))
-            conn.commit()
-        src.execute("set transaction isolation level repeatable read, read only")
-        if snapshot_id:
-            src.execute(sql.SQL("set transaction snapshot {}").format(sql.Literal(snapshot_id)))
-        dst.execute("set transaction isolation level repeatable read, read only")
-        dst.execute("select 1")
+        engine.begin_hashing(src, snapshot_id)
+        target_checksums.begin_hashing(dst)
+        native = engine.native_hash(src)
+        portable = native is None or native != target_checksums.native_hash(dst)
     except BaseException:
         src.close()
         dst.close()
         raise
-    return Pair(src, dst)
+    return Pair(engine, src, dst, portable)
 
 
 def close_pair(pair: Pair) -> None:
@@ -511,8 +268,8 @@ def close_pair(pair: Pair) -> None:
 @dataclass
 class _Prepared:
     result: TableComparison
-    source: SideQuery | None = None
-    target: SideQuery | None = None
+    source: RowHashes | None = None
+    target: RowHashes | None = None
     plan: Plan | None = None
     estimate: int = 0
     names: tuple[str, ...] = ()
@@ -522,29 +279,30 @@ class _Prepared:
         return self.result.problem is None
 
 
-def prepare_table(
-    config: Config, pair: Pair, table_config, hash_function: HashFunction, *, segments: bool = True
-) -> _Prepared:
+def prepare_table(config: Config, pair: Pair, table_config: TableConfig, *, segments: bool = True) -> _Prepared:
     """How each side of one table is read and hashed, and (`segments`) how it is cut into
     segments; why it cannot be compared in `result.problem`."""
     prepared = _Prepared(TableComparison(table_config.name))
     result = prepared.result
-    src, dst = pair.source, pair.target
+    engine, src, dst = pair.engine, pair.source, pair.target
     try:
         table = landing.describe(src, config, table_config)
     except ConfigError as exc:
         result.problem = str(exc)
         return prepared
     result.key = tuple(table.key)
-    if not postgres.table_exists(dst, config.landing_schema, table.name):
+    if not landing.exists(dst, config.landing_schema, table.name):
         result.problem = f'landing table "{config.landing_schema}"."{table.name}" does not exist: run `migrate load`'
         return prepared
-    source_columns = postgres.typed_columns(src, config.source_schema, table.name)
-    target_columns = postgres.typed_columns(dst, config.landing_schema, table.name)
+    source_columns = engine.hashed_columns(src, config.source_schema, table.name)
+    target_columns = target_checksums.hashed_columns(dst, config.landing_schema, table.name)
     target_names = {c.name for c in target_columns}
     missing = [c.name for c in source_columns if c.name not in target_names]
     if missing:
-        result.problem = f"column(s) {', '.join(missing)} of {table.name} are not in landing: the source changed shape; run `migrate load` again"
+        result.problem = (
+            f"column(s) {', '.join(missing)} of {table.name} are not in landing: the source changed shape; "
+            "run `migrate load` again"
+        )
         return prepared
     if any(k in table.masks for k in table.key):
         result.problem = (
@@ -558,7 +316,7 @@ def prepare_table(
     if surplus:
         result.notes.append(f"landing has column(s) {', '.join(surplus)} that the source no longer has: not compared")
     for column in source_columns:
-        if not normalise(column, sql.SQL("x")).known:
+        if not column.known:
             result.notes.append(
                 f"column {column.name} has type {column.type}, which the normaliser does not know: compared through its "
                 "text form (equal values written differently would show as changed)"
@@ -568,34 +326,18 @@ def prepare_table(
                 f"column {column.name} is {column.type} in the source and {by_target[column.name].type} in landing"
             )
     prepared.names = names
-    prepared.source = side_query(
-        source_columns,
-        names,
-        table.key,
-        postgres.qualified(config.source_schema, table.name),
-        masks=table.masks,
-        live=sql.SQL("true"),
-        hash_function=hash_function,
+    prepared.source = engine.row_hashes(
+        src, config.source_schema, table.name, source_columns, table.key, table.masks, portable=pair.portable
     )
-    prepared.target = side_query(
-        [by_target[n] for n in names],
-        names,
-        table.key,
-        postgres.qualified(config.landing_schema, table.name),
-        masks={},
-        live=sql.SQL("not t.{}").format(sql.Identifier(landing.DELETED)),
-        hash_function=hash_function,
+    prepared.target = target_checksums.landing_hashes(
+        dst, config.landing_schema, table.name, [by_target[n] for n in names], table.key, portable=pair.portable
     )
     if not segments:  # a comparison of given keys: no row estimate, no key range to read
         return prepared
-    prepared.estimate = _estimate_rows(src, config.source_schema, table.name)
+    prepared.estimate = _estimate_rows(engine, src, config.source_schema, table.name)
     leading = next(c for c in source_columns if c.name == table.key[0])
-    if leading.base in INTEGER_TYPES:
-        low, high = src.execute(
-            sql.SQL("select min({k}), max({k}) from {t}").format(
-                k=sql.Identifier(leading.name), t=postgres.qualified(config.source_schema, table.name)
-            )
-        ).fetchone()
+    if leading.integer:
+        low, high = engine.key_bounds(src, config.source_schema, table.name, leading.name)
         if low is not None and high - low < 2**62:
             prepared.plan = range_plan(low, high, prepared.estimate)
     if prepared.plan is None:
@@ -604,76 +346,16 @@ def prepare_table(
     return prepared
 
 
-def _estimate_rows(conn: psycopg.Connection, schema: str, table: str) -> int:
-    relation = postgres.qualified(schema, table)
-    estimate = postgres.estimated_rows(conn, schema, table)
+def _estimate_rows(engine: SourceEngine, conn: Connection, schema: str, table: str) -> int:
+    estimate = engine.estimated_rows(conn, schema, table)
     if estimate is None or estimate < 0:  # never analysed
-        (estimate,) = conn.execute(sql.SQL("select count(*) from {}").format(relation)).fetchone()
+        estimate = engine.row_count(conn, schema, table)
     return int(estimate)
-
-
-def _segment_sums(conn: psycopg.Connection, side: SideQuery, plan: Plan) -> dict[tuple, tuple[int, Decimal]]:
-    rows = conn.execute(
-        sql.SQL("select {seg} as seg, count(*), coalesce(sum({h}), 0) from {rel} t where {live} group by 1").format(
-            seg=plan.segment(side), h=side.row_hash(), rel=side.relation, live=side.live
-        )
-    ).fetchall()
-    return {(seg,): (count, total) for seg, count, total in rows}
-
-
-def _bucket_columns(side: SideQuery, plan: Plan, depth: int) -> list[sql.Composable]:
-    return [plan.segment(side), *(side.sub_bucket(level) for level in range(1, depth + 1))]
-
-
-def _restricted(side: SideQuery, plan: Plan, depth: int, buckets: list[tuple], select: sql.Composable) -> sql.Composed:
-    """`select` over the rows in these buckets (paths of length depth + 1 or depth)."""
-    width = len(buckets[0])
-    names = [sql.Identifier(f"_rc_b{i}") for i in range(depth + 1)]
-    inner = sql.SQL(", ").join(
-        sql.SQL("{} as {}").format(expr, name) for expr, name in zip(_bucket_columns(side, plan, depth), names)
-    )
-    values = sql.SQL(", ").join(
-        sql.SQL("({})").format(sql.SQL(", ").join(map(sql.Literal, bucket))) for bucket in buckets
-    )
-    return sql.SQL(
-        "select {select} from (select {inner}, t.* from {rel} t where {live} and {segments}) t where ({path}) in (values {values})"
-    ).format(
-        select=select,
-        inner=inner,
-        rel=side.relation,
-        live=side.live,
-        segments=plan.predicate(side, (b[0] for b in buckets)),
-        path=sql.SQL(", ").join(names[:width]),
-        values=values,
-    )
-
-
-def _sub_bucket_sums(
-    conn: psycopg.Connection, side: SideQuery, plan: Plan, depth: int, buckets: list[tuple]
-) -> dict[tuple, tuple[int, Decimal]]:
-    path = sql.SQL(", ").join(sql.Identifier(f"_rc_b{i}") for i in range(depth + 1))
-    query = _restricted(
-        side, plan, depth, buckets, sql.SQL("{}, count(*), coalesce(sum({}), 0)").format(path, side.row_hash())
-    )
-    query = sql.SQL("{} group by {}").format(query, path)
-    return {tuple(row[: depth + 1]): (row[depth + 1], row[depth + 2]) for row in conn.execute(query).fetchall()}
-
-
-def _fetch_rows(
-    conn: psycopg.Connection, side: SideQuery, plan: Plan, depth: int, buckets: list[tuple]
-) -> dict[tuple, tuple]:
-    select = sql.SQL("array[{}]::text[], array[{}]::bigint[], array[{}]::text[]").format(
-        sql.SQL(", ").join(side.keys),
-        sql.SQL(", ").join(side.hash(text, 0) for _, text in side.columns),
-        sql.SQL(", ").join(side.shown),
-    )
-    rows = conn.execute(_restricted(side, plan, depth, buckets, select)).fetchall()
-    return {tuple(key): (tuple(hashes), tuple(texts)) for key, hashes, texts in rows}
 
 
 def _locate(pair: Pair, prepared: _Prepared, segments: dict[tuple, int]) -> None:
     """Narrow the differing segments down to rows, both sides at once."""
-    result, plan, src_side, dst_side = prepared.result, prepared.plan, prepared.source, prepared.target
+    result, plan, ours, theirs = prepared.result, prepared.plan, prepared.source, prepared.target
     buckets, depth, left_out = segments, 0, False
     while sum(buckets.values()) > FETCH_ROWS and depth < MAX_DEPTH:
         depth += 1
@@ -682,16 +364,16 @@ def _locate(pair: Pair, prepared: _Prepared, segments: dict[tuple, int]) -> None
         chosen = sorted(buckets)[:MAX_BUCKETS]
         left_out = left_out or len(chosen) < len(buckets)
         found = pair.run(
-            lambda conn, depth=depth, chosen=chosen: _sub_bucket_sums(conn, src_side, plan, depth, chosen),
-            lambda conn, depth=depth, chosen=chosen: _sub_bucket_sums(conn, dst_side, plan, depth, chosen),
+            lambda depth=depth, chosen=chosen: ours.bucket_sums(plan, depth, chosen),
+            lambda depth=depth, chosen=chosen: theirs.bucket_sums(plan, depth, chosen),
         )
         buckets = differing(*found)
         if not buckets:
             return
     chosen, truncated = within_budget(buckets)
     source_rows, target_rows = pair.run(
-        lambda conn: _fetch_rows(conn, src_side, plan, depth, chosen),
-        lambda conn: _fetch_rows(conn, dst_side, plan, depth, chosen),
+        lambda: ours.rows(plan, depth, chosen),
+        lambda: theirs.rows(plan, depth, chosen),
     )
     found = differences(source_rows, target_rows, prepared.names)
     result.truncated = left_out or truncated or len(found) > MAX_LISTED
@@ -712,21 +394,20 @@ def compare(
     `progress(table, rows)` as each side finishes a table; `on_total` the rows both sides will hash (estimated)."""
     pair = open_pair(config, source, target, snapshot_id, "reconcile checksums")
     try:
-        hash_function = pair_hash_function(pair)
         chosen = [t for t in config.tables if tables is None or t.name in tables]
-        prepared = [prepare_table(config, pair, t, hash_function) for t in chosen]
+        prepared = [prepare_table(config, pair, t) for t in chosen]
         comparable = [p for p in prepared if p.problem_free]
         if on_total:
             on_total(2 * sum(p.estimate for p in comparable))
         lock = threading.Lock()
 
-        def all_segments(side_of: Callable[[_Prepared], SideQuery]) -> Callable[[psycopg.Connection], list]:
+        def all_segments(side_of: Callable[[_Prepared], RowHashes]) -> Callable[[], list]:
             # Each side runs through every table on its own: neither waits for the other between tables.
-            def work(conn: psycopg.Connection) -> list:
+            def work() -> list:
                 sums = []
                 for p in comparable:
                     started = time.perf_counter()
-                    sums.append((_segment_sums(conn, side_of(p), p.plan), time.perf_counter() - started))
+                    sums.append((side_of(p).segment_sums(p.plan), time.perf_counter() - started))
                     if progress:
                         with lock:
                             progress(p.result.table, p.estimate)
@@ -758,28 +439,10 @@ def whole_table_hashes(
     """
     pair = open_pair(config, source, target, snapshot_id, "checksums baseline")
     try:
-        hash_function = pair_hash_function(pair)
-        prepared = [p for p in (prepare_table(config, pair, t, hash_function) for t in config.tables) if p.problem_free]
-
-        def whole(side_of: Callable[[_Prepared], SideQuery]) -> Callable[[psycopg.Connection], list]:
-            def work(conn: psycopg.Connection) -> list:
-                return [
-                    conn.execute(
-                        sql.SQL("select count(*), coalesce(sum({h}), 0) from {rel} t where {live}").format(
-                            h=side_of(p).row_hash(), rel=side_of(p).relation, live=side_of(p).live
-                        )
-                    ).fetchone()
-                    for p in prepared
-                ]
-
-            return work
-
-        source_sums, target_sums = pair.run(whole(lambda p: p.source), whole(lambda p: p.target))
+        prepared = [p for p in (prepare_table(config, pair, t) for t in config.tables) if p.problem_free]
+        source_sums, target_sums = pair.run(
+            lambda: [p.source.total() for p in prepared], lambda: [p.target.total() for p in prepared]
+        )
         return {p.result.table: (tuple(a), tuple(b)) for p, a, b in zip(prepared, source_sums, target_sums)}
     finally:
         close_pair(pair)
-
-
-def pair_hash_function(pair: Pair) -> HashFunction:
-    encodings = [conn.execute("show server_encoding").fetchone()[0] for conn in (pair.source, pair.target)]
-    return HashFunction(portable=encodings[0] != encodings[1])

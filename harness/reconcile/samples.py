@@ -18,18 +18,14 @@ import random
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import psycopg
-from psycopg import sql
-
 from harness.core import connections
 from harness.core.config import Config
 from harness.core.connections import Database
+from harness.core.errors import QueryFailed
 from harness.dbt import artifacts as dbt_artifacts
-from harness.engines import postgres
+from harness.engines.base import Connection
 from harness.target import landing
-
-KEY_PREFIX = "__key_"
-SAMPLE_TABLE = "_rc_sample"
+from harness.target import samples as target_samples
 
 
 @dataclass
@@ -109,7 +105,7 @@ def compare(
             result = ModelSample(item.model.name, f"{item.schema}.{item.table}", item.source_table)
             try:
                 _compare_one(conn, config, item, result, sample_size, seed, report_dir)
-            except psycopg.Error as exc:
+            except (QueryFailed, connections.DatabaseError) as exc:
                 result.problem = _first_line(exc)
             finally:
                 conn.rollback()
@@ -123,7 +119,7 @@ def _first_line(exc: BaseException) -> str:
 
 
 def _compare_one(
-    conn: psycopg.Connection,
+    conn: Connection,
     config: Config,
     item: Comparable,
     result: ModelSample,
@@ -134,17 +130,20 @@ def _compare_one(
     import datacompy
     import pandas as pd
 
-    if not postgres.table_exists(conn, item.schema, item.table):
+    if not target_samples.table_exists(conn, item.schema, item.table):
         result.problem = f"{result.relation} does not exist in the target: run `migrate build`"
         return
-    if not postgres.table_exists(conn, config.landing_schema, item.source_table):
-        result.problem = f'landing table "{item.source_table}" (meta.source_table) does not exist: fix the name or run `migrate load`'
+    if not landing.exists(conn, config.landing_schema, item.source_table):
+        result.problem = (
+            f'landing table "{item.source_table}" (meta.source_table) does not exist: '
+            "fix the name or run `migrate load`"
+        )
         return
-    key = postgres.primary_key(conn, item.schema, item.table)
+    key = target_samples.primary_key(conn, item.schema, item.table)
     if not key:
         result.problem = f"{result.relation} has no primary key: its rows cannot be matched"
         return
-    types = {c.name: c.type for c in postgres.columns(conn, item.schema, item.table)}
+    types = target_samples.column_types(conn, item.schema, item.table)
     expressions = {}
     for column, expression in item.expressions.items():
         if column in types:
@@ -153,28 +152,30 @@ def _compare_one(
             result.notes.append(f"column {column} has expected_sql but is not in {result.relation}")
     result.not_compared = [c for c in types if c not in expressions]
 
-    result.table_rows, whole = _draw_sample(conn, item, key, sample_size, seed)
+    app = target_samples.Sampled(
+        item.model.name, item.schema, item.table, config.landing_schema, item.source_table, item.join
+    )
+    result.table_rows, result.sampled, whole = target_samples.draw(conn, app, key, sample_size, seed)
     if whole:
         result.notes.append(
-            f"sample_size {sample_size:,} ≥ the {result.table_rows:,} rows of {result.relation}: the whole table is compared"
+            f"sample_size {sample_size:,} ≥ the {result.table_rows:,} rows of {result.relation}: "
+            "the whole table is compared"
         )
-    (result.sampled,) = conn.execute(sql.SQL("select count(*) from {}").format(sql.Identifier(SAMPLE_TABLE))).fetchone()
 
-    keys = [_key_alias(name) for name in key]
+    keys = [target_samples.key_alias(name) for name in key]
     try:
-        with conn.transaction():
-            expected = _frame(conn, _expected_query(config, item, key, expressions, types), pd)
-    except psycopg.Error:
+        expected = _frame(pd, *target_samples.expected(conn, app, key, expressions, types))
+    except QueryFailed:
         # Find the expressions that fail on these rows, compare the others.
-        for column, error in _failing_expressions(conn, config, item, key, expressions, types).items():
+        for column, error in target_samples.failing_expressions(conn, app, key, expressions, types).items():
             result.notes.append(f"expected_sql of {result.relation}.{column} fails, column not compared: {error}")
             del expressions[column]
         if not expressions:
             result.problem = f"no expected_sql of {result.relation} runs: see the notes"
             return
-        expected = _frame(conn, _expected_query(config, item, key, expressions, types), pd)
+        expected = _frame(pd, *target_samples.expected(conn, app, key, expressions, types))
     result.compared_columns = list(expressions)
-    actual = _frame(conn, _actual_query(item, key, list(expressions)), pd)
+    actual = _frame(pd, *target_samples.actual(conn, app, key, list(expressions)))
     duplicated = expected.duplicated(keys, keep=False)
     if duplicated.any():
         ambiguous = expected.loc[duplicated, keys].drop_duplicates()
@@ -194,97 +195,7 @@ def _compare_one(
     result.report_file = str(path)
 
 
-def _draw_sample(conn: psycopg.Connection, item: Comparable, key: list[str], size: int, seed: int) -> tuple[int, bool]:
-    """Fill the sample table with keys of the app table; (rows in the table, whether all were taken)."""
-    relation = postgres.qualified(item.schema, item.table)
-    estimate = postgres.estimated_rows(conn, item.schema, item.table)
-    if estimate is None or estimate < 0 or estimate <= 4 * size:
-        (estimate,) = conn.execute(sql.SQL("select count(*) from {}").format(relation)).fetchone()
-    whole = estimate <= size
-    columns = postgres.column_list(key)
-    if whole:
-        chosen = sql.SQL("select {} from {}").format(columns, relation)
-    else:
-        # Bernoulli keeps each row with the given chance: a little above size/rows, then a limit.
-        percent = min(100.0, 100.0 * size * 1.2 / max(estimate, 1) + 0.01)
-        chosen = sql.SQL("select {} from {} tablesample bernoulli ({}) repeatable ({}) limit {}").format(
-            columns, relation, sql.Literal(percent), sql.Literal(seed), sql.Literal(size)
-        )
-    conn.execute(sql.SQL("create temp table {} on commit drop as {}").format(sql.Identifier(SAMPLE_TABLE), chosen))
-    return int(estimate), whole
-
-
-def _joins(config: Config, item: Comparable, key: list[str]) -> sql.Composed:
-    app_alias = sql.Identifier(item.model.name)
-    on_key = sql.SQL(" and ").join(
-        sql.SQL("{}.{} = s.{}").format(app_alias, sql.Identifier(k), sql.Identifier(k)) for k in key
-    )
-    legacy = sql.Identifier(item.source_table)
-    return sql.SQL(
-        "{sample} as s join {app} as {alias} on {on_key} join {landing} as {legacy} on ({join}) and not {legacy}.{deleted}"
-    ).format(
-        sample=sql.Identifier(SAMPLE_TABLE),
-        app=postgres.qualified(item.schema, item.table),
-        alias=app_alias,
-        on_key=on_key,
-        landing=postgres.qualified(config.landing_schema, item.source_table),
-        legacy=legacy,
-        join=sql.SQL(item.join),
-        deleted=sql.Identifier(landing.DELETED),
-    )
-
-
-def _key_alias(name: str) -> str:
-    """The key column's name in the compared frames, apart from the value columns; unique within 63 bytes."""
-    return postgres.fitting_name(f"{KEY_PREFIX}{name}", name)
-
-
-def _key_columns(key: list[str]) -> sql.Composed:
-    return sql.SQL(", ").join(
-        sql.SQL("s.{} as {}").format(sql.Identifier(k), sql.Identifier(_key_alias(k))) for k in key
-    )
-
-
-def _expected_query(
-    config: Config, item: Comparable, key: list[str], expressions: dict[str, str], types: dict[str, str]
-) -> sql.Composed:
-    values = sql.SQL(", ").join(
-        sql.SQL("({})::{} as {}").format(sql.SQL(expression), sql.SQL(types[column]), sql.Identifier(column))
-        for column, expression in expressions.items()
-    )
-    return sql.SQL("select {}, {} from {}").format(_key_columns(key), values, _joins(config, item, key))
-
-
-def _actual_query(item: Comparable, key: list[str], columns: list[str]) -> sql.Composed:
-    on_key = sql.SQL(" and ").join(sql.SQL("a.{0} = s.{0}").format(sql.Identifier(k)) for k in key)
-    values = sql.SQL(", ").join(sql.SQL("a.{}").format(sql.Identifier(c)) for c in columns)
-    return sql.SQL("select {}, {} from {} as s join {} as a on {}").format(
-        _key_columns(key), values, sql.Identifier(SAMPLE_TABLE), postgres.qualified(item.schema, item.table), on_key
-    )
-
-
-def _failing_expressions(
-    conn: psycopg.Connection,
-    config: Config,
-    item: Comparable,
-    key: list[str],
-    expressions: dict[str, str],
-    types: dict[str, str],
-) -> dict[str, str]:
-    """Each expression run on its own over the sample: the ones that fail, with why."""
-    failing = {}
-    for column, expression in expressions.items():
-        query = _expected_query(config, item, key, {column: expression}, types)
-        try:
-            with conn.transaction():
-                conn.execute(query).fetchall()
-        except psycopg.Error as exc:
-            failing[column] = _first_line(exc)
-    return failing
-
-
-def _frame(conn: psycopg.Connection, query: sql.Composed, pd):
-    with conn.cursor() as cur:
-        cur.execute(query)
-        names = [d.name for d in cur.description]
-        return pd.DataFrame.from_records(cur.fetchall(), columns=names)
+def _frame(pd, names: list[str], rows: list[tuple]):
+    # Binary values as hex text: datacompy finds two equal bytes objects unequal.
+    rows = [tuple(bytes(v).hex() if isinstance(v, bytes | memoryview) else v for v in row) for row in rows]
+    return pd.DataFrame.from_records(rows, columns=names)

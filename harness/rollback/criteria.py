@@ -11,21 +11,21 @@ a reconcile that failed last week says nothing about the system running now.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-import psycopg
-from psycopg import sql
-
+from harness import approvals
 from harness.core import connections, control, processes
 from harness.core.config import Config, PerformanceQuery, RollbackCriterion
 from harness.core.connections import Database
-from harness.core.errors import HarnessError
+from harness.core.errors import HarnessError, QueryFailed
+from harness.engines.base import Connection
 from harness.reconcile import percentile
+from harness.target import reconcile as target_reconcile
+from harness.target import rollback_checks, user_queries
 
 MET, NOT_MET, CANNOT_TELL = "met", "not met", "cannot tell"
 DATA_LEVELS = ["counts", "checksums", "sample"]  # the reconcile levels that compare rows
@@ -89,10 +89,7 @@ def nothing_to_roll_back(config: Config, target: Database) -> str | None:
             return f"the migration was decommissioned at {_at(state.changed_at)}: no rollback is possible any more"
         if state and state.switched_at:
             return None  # switched (or some waves): the criteria are what they are for
-        began = conn.execute(
-            sql.SQL("select 1 from {} where command = 'cutover' limit 1").format(control.table(schema, "runs"))
-        ).fetchone()
-        if began is None:
+        if control.latest_run(conn, schema, "cutover") is None:
             return (
                 "no cutover has begun: the applications write the legacy system, so there is nothing to roll back yet"
             )
@@ -111,29 +108,20 @@ def evaluate(config: Config, source: Database, target: Database) -> list[Verdict
         run_id = control.start_run(
             conn, schema, "rollback check", {"phase": state.phase if state else None, "since": since.label}
         )
-        with conn.transaction():
-            for v in verdicts:
-                conn.execute(
-                    sql.SQL(
-                        "insert into {} (run_id, criterion, kind, state, figure, threshold, detail) values (%s, %s, %s, %s, %s, %s, %s)"
-                    ).format(control.table(schema, "rollback_checks")),
-                    (run_id, v.name, v.kind, v.state, v.figure, v.limit, v.detail or None),
-                )
+        rollback_checks.record(
+            conn, schema, run_id, [(v.name, v.kind, v.state, v.figure, v.limit, v.detail or None) for v in verdicts]
+        )
         control.finish_run(conn, schema, run_id, "succeeded", {"met": [v.name for v in met(verdicts)]})
     return verdicts
 
 
-def _since(conn: psycopg.Connection, schema: str) -> Since:
+def _since(conn: Connection, schema: str) -> Since:
     state = control.state(conn, schema)
     if state and state.switched_at:
         return Since(state.switched_at, "since the switch")
-    row = conn.execute(
-        sql.SQL("select started_at from {} where command = 'cutover' order by run_id desc limit 1").format(
-            control.table(schema, "runs")
-        )
-    ).fetchone()
-    if row:
-        return Since(row[0], "since the cutover began")
+    cutover = control.latest_run(conn, schema, "cutover")
+    if cutover:
+        return Since(cutover.started_at, "since the cutover began")
     return Since(None, "so far")
 
 
@@ -142,18 +130,18 @@ def _at(moment: datetime) -> str:
 
 
 def _evaluate_one(
-    config: Config, conn: psycopg.Connection, target: Database, criterion: RollbackCriterion, since: Since
+    config: Config, conn: Connection, target: Database, criterion: RollbackCriterion, since: Since
 ) -> Verdict:
     evaluators: dict[str, Callable[[], tuple[str, str, str, str]]] = {
         "verification": lambda: _verification(conn, config.control_schema, since),
         "data_loss": lambda: _data_loss(conn, config.control_schema, since),
         "metric": lambda: _metric(config, conn, target, criterion),
         "latency": lambda: _latency(conn, config.reconcile.performance_queries),
-        "manual": lambda: _manual(conn, config, since),
+        "manual": lambda: _manual(config, target, since),
     }
     try:
         state, figure, limit, detail = evaluators[criterion.kind]()
-    except (psycopg.Error, HarnessError) as exc:
+    except (connections.DatabaseError, HarnessError) as exc:
         lines = str(exc).strip().splitlines()
         limit = _bounds(criterion) if criterion.kind == "metric" else ""
         state, figure, detail = CANNOT_TELL, "not measured", f"failed: {lines[0] if lines else type(exc).__name__}"
@@ -163,15 +151,9 @@ def _evaluate_one(
 # --- the kinds ------------------------------------------------------------------------------------
 
 
-def _verification(conn: psycopg.Connection, schema: str, since: Since) -> tuple[str, str, str, str]:
+def _verification(conn: Connection, schema: str, since: Since) -> tuple[str, str, str, str]:
     limit = "the newest verification passes"
-    row = conn.execute(
-        sql.SQL(
-            "select reconcile_id, status, finished_at, level_verdicts, report is not null from {} "
-            "where status <> 'running' and (%s::timestamptz is null or finished_at >= %s) order by reconcile_id desc limit 1"
-        ).format(control.table(schema, "reconcile_runs")),
-        (since.at, since.at),
-    ).fetchone()
+    row = target_reconcile.newest_finished(conn, schema, since.at)
     if row:
         reconcile_id, status, finished_at, levels, has_verdict = row
         if status == "passed":
@@ -191,14 +173,7 @@ def _verification(conn: psycopg.Connection, schema: str, since: Since) -> tuple[
             "see reports/reconciliation/latest/reconciliation.md",
         )
     # No reconcile since the switch: the cutover's own final verification is the newest one.
-    row = conn.execute(
-        sql.SQL(
-            "select r.run_id, s.finished_at from {steps} s join {runs} r using (run_id) "
-            "where r.command = 'cutover' and s.step = 'final_verification' and s.status = 'succeeded' "
-            "and (%s::timestamptz is null or r.started_at <= %s) order by s.finished_at desc limit 1"
-        ).format(steps=control.table(schema, "steps"), runs=control.table(schema, "runs")),
-        (since.at, since.at),
-    ).fetchone()
+    row = rollback_checks.final_verification(conn, schema, since.at)
     if row and since.at:
         return (
             NOT_MET,
@@ -209,15 +184,9 @@ def _verification(conn: psycopg.Connection, schema: str, since: Since) -> tuple[
     return CANNOT_TELL, f"no verification {since.label}", limit, "run `migrate reconcile`"
 
 
-def _data_loss(conn: psycopg.Connection, schema: str, since: Since) -> tuple[str, str, str, str]:
+def _data_loss(conn: Connection, schema: str, since: Since) -> tuple[str, str, str, str]:
     limit = "no row missing or different (counts, checksums, sample)"
-    row = conn.execute(
-        sql.SQL(
-            "select reconcile_id, finished_at, levels from {} where report is not null and levels && %s::text[] "
-            "and (%s::timestamptz is null or finished_at >= %s) order by reconcile_id desc limit 1"
-        ).format(control.table(schema, "reconcile_runs")),
-        (DATA_LEVELS, since.at, since.at),
-    ).fetchone()
+    row = target_reconcile.newest_comparing(conn, schema, DATA_LEVELS, since.at)
     if row is None:
         return (
             CANNOT_TELL,
@@ -226,12 +195,7 @@ def _data_loss(conn: psycopg.Connection, schema: str, since: Since) -> tuple[str
             "run `migrate reconcile --level counts,checksums,sample`",
         )
     reconcile_id, finished_at, levels = row
-    failed = conn.execute(
-        sql.SQL(
-            "select level, check_name, detail from {} where reconcile_id = %s and level = any(%s) and verdict = 'failed' order by level, check_name"
-        ).format(control.table(schema, "reconcile_verdicts")),
-        (reconcile_id, DATA_LEVELS),
-    ).fetchall()
+    failed = target_reconcile.failed_checks(conn, schema, reconcile_id, DATA_LEVELS)
     compared = ", ".join(level for level in levels if level in DATA_LEVELS)
     if not failed:
         return (
@@ -251,16 +215,11 @@ def _data_loss(conn: psycopg.Connection, schema: str, since: Since) -> tuple[str
 
 
 def _metric(
-    config: Config, conn: psycopg.Connection, target: Database, criterion: RollbackCriterion
+    config: Config, conn: Connection, target: Database, criterion: RollbackCriterion
 ) -> tuple[str, str, str, str]:
     limit = _bounds(criterion)
     if criterion.sql is not None:
-        conn.execute(sql.SQL("set statement_timeout = {}").format(sql.Literal(METRIC_TIMEOUT_MS)))
-        try:
-            row = conn.execute(criterion.sql).fetchone()
-        finally:
-            conn.execute("reset statement_timeout")
-        raw = row[0] if row else None
+        raw = user_queries.first_value(conn, criterion.sql, METRIC_TIMEOUT_MS)
         where = "the query"
     else:
         assert criterion.command is not None
@@ -305,26 +264,16 @@ def _as_number(value: Any) -> float | None:
         return None
 
 
-def _latency(conn: psycopg.Connection, queries: tuple[PerformanceQuery, ...]) -> tuple[str, str, str, str]:
+def _latency(conn: Connection, queries: tuple[PerformanceQuery, ...]) -> tuple[str, str, str, str]:
     """Time reconcile's performance queries now, on the live target: p95 against each one's limit."""
     limit = "p95 ≤ " + ", ".join(f"{q.p95_ms:g} ms ({q.name})" for q in queries)
     measured, slow, failed = [], [], []
     for query in queries:
-        conn.execute(
-            sql.SQL("set statement_timeout = {}").format(sql.Literal(int(max(METRIC_TIMEOUT_MS, query.p95_ms * 20))))
-        )
         try:
-            conn.execute(query.sql).fetchall()  # warm-up, not counted
-            timings = []
-            for _ in range(query.runs):
-                started = time.perf_counter()
-                conn.execute(query.sql).fetchall()
-                timings.append((time.perf_counter() - started) * 1000)
-        except psycopg.Error as exc:
-            failed.append(f"{query.name}: {str(exc).strip().splitlines()[0]}")
+            timings = user_queries.time_query(conn, query).ms
+        except QueryFailed as exc:
+            failed.append(f"{query.name}: {exc}")
             continue
-        finally:
-            conn.execute("reset statement_timeout")
         p95 = percentile(timings, 95)
         measured.append(f"{query.name} {p95:,.2f} ms")
         if p95 > query.p95_ms:
@@ -337,7 +286,7 @@ def _latency(conn: psycopg.Connection, queries: tuple[PerformanceQuery, ...]) ->
     return NOT_MET, figure, limit, ""
 
 
-def _manual(conn: psycopg.Connection, config: Config, since: Since) -> tuple[str, str, str, str]:
+def _manual(config: Config, target: Database, since: Since) -> tuple[str, str, str, str]:
     """A decider's sign-off of stage rollback after the switch is a decision to roll back (before
     it, such a sign-off approves the rollback procedure, and does not count)."""
     deciders = config.rollback.deciders
@@ -345,12 +294,8 @@ def _manual(conn: psycopg.Connection, config: Config, since: Since) -> tuple[str
     how = "migrate approve --stage rollback --role ROLE --name NAME --note WHY"
     if since.at is None:
         return NOT_MET, "no cutover yet", limit, how
-    rows = conn.execute(
-        sql.SQL(
-            "select role, name, note, approved_at from {} where stage = 'rollback' and revoked_at is null and approved_at >= %s order by approved_at desc"
-        ).format(control.table(config.control_schema, "approvals")),
-        (since.at,),
-    ).fetchall()
+    standing = sorted(approvals.approvals(config, target, "rollback"), key=lambda a: a.approved_at, reverse=True)
+    rows = [(a.role, a.name, a.note, a.approved_at) for a in standing if a.approved_at >= since.at]
     ignored = [f"{name} ({role}) is not a decider" for role, name, _, _ in rows if role not in deciders]
     decided = [(role, name, note, at) for role, name, note, at in rows if role in deciders]
     if not decided:

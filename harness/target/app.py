@@ -48,3 +48,11 @@ def forget_changes(conn: psycopg.Connection, names: list[str]) -> None:
         sql.SQL("delete from {}.changes where table_schema = %s and table_name = any(%s)").format(sql.Identifier(capture.CAPTURE_SCHEMA)),
         (APP_SCHEMA, names),
     )
+
+
+def remove_reverse_capture(conn: psycopg.Connection) -> list[str]:
+    """Take the reverse capture off the `app` tables, its log with it (decommission: no fallback any more);
+    the tables it was removed from."""
+    removed = capture.remove_triggers(conn, APP_SCHEMA)
+    conn.execute(sql.SQL("drop schema if exists {} cascade").format(sql.Identifier(capture.CAPTURE_SCHEMA)))
+    return removed

@@ -8,6 +8,7 @@ Masked columns are masked in the SELECT that reads the source, so they never lea
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 
 import psycopg
@@ -61,6 +62,25 @@ def describe(conn: psycopg.Connection, config: Config, table: TableConfig) -> So
             f"migration.yml names column(s) {', '.join(unknown)} of {table.name} that the source does not have"
         )
     return SourceTable(table.name, cols, key, dict(table.masks))
+
+
+def exists(conn: psycopg.Connection, landing_schema: str, table_name: str) -> bool:
+    return postgres.table_exists(conn, landing_schema, table_name)
+
+
+def has_key(conn: psycopg.Connection, landing_schema: str, table_name: str) -> bool:
+    """Whether the landing table has its key: a bulk-loaded table gets it once its copy is finished."""
+    return bool(postgres.primary_key(conn, landing_schema, table_name))
+
+
+def live_rows(conn: psycopg.Connection, landing_schema: str, table_name: str) -> int:
+    """The landing table's rows, tombstones left out."""
+    (rows,) = conn.execute(
+        sql.SQL("select count(*) from {} where not {}").format(
+            postgres.qualified(landing_schema, table_name), sql.Identifier(DELETED)
+        )
+    ).fetchone()
+    return rows
 
 
 def select_masked(schema: str, table: SourceTable) -> sql.Composed:
@@ -309,6 +329,40 @@ def _key_name(landing_schema: str, table: SourceTable) -> sql.Identifier:
     """PostgreSQL's own name for the key where it fits; named by PostgreSQL, two long names alike
     would get one, and two workers adding both keys at once would collide."""
     return sql.Identifier(postgres.fitting_name(f"{table.name}_pkey", landing_schema, table.name))
+
+
+def empty(conn: psycopg.Connection, landing_schema: str, table_name: str) -> None:
+    """Empty the landing table in the caller's transaction (a copy in the same transaction may then freeze its rows)."""
+    conn.execute(sql.SQL("truncate {}").format(postgres.qualified(landing_schema, table_name)))
+
+
+def copy_in(
+    conn: psycopg.Connection,
+    landing_schema: str,
+    table: SourceTable,
+    pipe: int,
+    block_bytes: int,
+    *,
+    copy_format: str,
+    freeze: bool,
+) -> tuple[int, int]:
+    """COPY into the landing table of what the pipe carries (a source engine's copy_out, in its COPY_FORMAT), in
+    the caller's transaction; (rows, bytes). Whatever the pipe holds is passed on at once, up to
+    `block_bytes`, rather than waiting for full blocks, so the source keeps sending while the
+    target is written. `freeze` only for a table created or emptied in this transaction."""
+    statement = sql.SQL("copy {} ({}) from stdin (format {}{})").format(
+        postgres.qualified(landing_schema, table.name),
+        postgres.column_list([c.name for c in table.columns]),
+        sql.SQL({"binary": "binary", "text": "text"}[copy_format]),
+        sql.SQL(", freeze" if freeze else ""),
+    )
+    size = 0
+    with conn.cursor() as cur:
+        with cur.copy(statement) as writer:
+            while block := os.read(pipe, block_bytes):
+                writer.write(block)
+                size += len(block)
+        return cur.rowcount, size
 
 
 INDEX_MEMORY_KB = 1024 * 1024  # maintenance_work_mem for a key build, at least

@@ -22,7 +22,17 @@ from tests.conftest import PROJECT_DIR
 pytestmark = pytest.mark.integration
 
 LANDING = "legacy_copy"
-DBT_PROJECT_FILES = ("dbt_project.yml", "selectors.yml", "profiles", "models", "macros", "seeds", "tests")
+DBT_PROJECT_FILES = (
+    "dbt_project.yml",
+    "packages.yml",
+    "selectors.yml",
+    "profiles",
+    "models",
+    "macros",
+    "kit",
+    "seeds",
+    "tests",
+)
 
 
 @pytest.fixture(scope="module")

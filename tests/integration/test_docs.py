@@ -119,7 +119,7 @@ def write_project(folder: Path, files: dict[str, str]) -> None:
     shutil.copytree(PROJECT_DIR / "profiles", folder / "profiles", dirs_exist_ok=True)
     (folder / "macros").mkdir(exist_ok=True)
     shutil.copy(
-        PROJECT_DIR / "macros" / "kit" / "overrides" / "generate_schema_name.sql",
+        PROJECT_DIR / "kit" / "macros" / "overrides" / "generate_schema_name.sql",
         folder / "macros" / "generate_schema_name.sql",
     )
     for name, text in files.items():

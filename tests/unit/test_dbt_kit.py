@@ -1,4 +1,4 @@
-"""The kit's macros (macros/kit/) serve any migration: they name no table, source or model of the
+"""The kit's macros (kit/macros/) serve any migration: they name no table, source or model of the
 worked example; what they need to know of a migration comes from its models' configuration and
 var source_tables (docs/dbt-contract.md)."""
 
@@ -10,7 +10,7 @@ import yaml
 
 from tests.conftest import PROJECT_DIR
 
-KIT = PROJECT_DIR / "macros" / "kit"
+KIT = PROJECT_DIR / "kit" / "macros"
 
 
 def worked_example_names() -> set[str]:

@@ -1,4 +1,4 @@
-"""The project's versions of dbt's own macros (macros/kit/overrides/) still match the dbt they were
+"""The project's versions of dbt's own macros (kit/macros/overrides/) still match the dbt they were
 written against.
 
 Each override's header names the macro of dbt it replaces, the package, version and file it was
@@ -24,7 +24,7 @@ from pathlib import Path
 
 from tests.conftest import PROJECT_DIR
 
-OVERRIDES = PROJECT_DIR / "macros" / "kit" / "overrides"
+OVERRIDES = PROJECT_DIR / "kit" / "macros" / "overrides"
 HEADER = re.compile(
     r"Replaces: (?P<macro>\w+)\n\s*Original: (?P<dist>[\w-]+) (?P<version>\S+), (?P<path>\S+)\n\s*Original sha256: (?P<sha256>[0-9a-f]{64})"
 )
@@ -124,7 +124,7 @@ def test_a_postgres_override_of_a_default_macro_hides_no_postgres_version_of_dbt
 def test_every_macro_that_replaces_one_of_dbt_lives_in_the_overrides_folder():
     dbt_names = dbt_macro_names()
     misplaced = []
-    for file in (PROJECT_DIR / "macros").rglob("*.sql"):
+    for file in [*(PROJECT_DIR / "macros").rglob("*.sql"), *(PROJECT_DIR / "kit" / "macros").rglob("*.sql")]:
         for name in MACRO_NAME.findall(file.read_text()):
             replaces_dbt = name in dbt_names or (
                 name.startswith("postgres__") and "default__" + name.removeprefix("postgres__") in dbt_names

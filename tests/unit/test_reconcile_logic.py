@@ -10,7 +10,9 @@ from psycopg import sql
 from harness import reconcile
 from harness.core.config import Expectation
 from harness.core.errors import ConfigError
+from harness.engines import base
 from harness.engines.postgres import TypedColumn
+from harness.engines.postgres import checksums as postgres_checksums
 from harness.reconcile import checksums
 from harness.reconcile import report as reconcile_report
 
@@ -46,13 +48,16 @@ def test_hash_plan_is_a_power_of_two():
 
 def test_segment_predicate_merges_neighbouring_ranges_and_leaves_the_ends_open():
     plan = checksums.Plan("range", 10, low=0, width=100)
-    side = checksums.SideQuery(sql.SQL("t"), sql.SQL("true"), sql.SQL("k"), (), (), checksums.HashFunction())
-    text = rendered(plan.predicate(side, [0, 1, 5, 9]))
+    assert plan.key_bounds([0, 1, 5, 9]) == [(None, 200), (500, 600), (900, None)]
+    side = postgres_checksums.SideQuery(
+        sql.SQL("t"), sql.SQL("true"), sql.SQL("k"), (), (), postgres_checksums.HashFunction()
+    )
+    text = rendered(side.predicate(plan, [0, 1, 5, 9]))
     assert text == "((k < 200) or (k >= 500 and k < 600) or (k >= 900))"
 
 
 def test_runs_group_consecutive_numbers():
-    assert checksums._runs([1, 2, 3, 7, 9, 10]) == [(1, 3), (7, 7), (9, 10)]
+    assert base.runs([1, 2, 3, 7, 9, 10]) == [(1, 3), (7, 7), (9, 10)]
 
 
 # --- checksums: normalisation ---------------------------------------------------------------------
@@ -74,21 +79,21 @@ def test_runs_group_consecutive_numbers():
     ],
 )
 def test_values_are_normalised_to_a_canonical_text(base, expected):
-    normalised = checksums.normalise(column(base), sql.SQL("v"))
+    normalised = postgres_checksums.normalise(column(base), sql.SQL("v"))
     assert rendered(normalised.text) == expected and normalised.known
 
 
 def test_an_unknown_type_is_compared_through_its_text_form_and_flagged():
-    normalised = checksums.normalise(column("point", category="G"), sql.SQL("v"))
+    normalised = postgres_checksums.normalise(column("point", category="G"), sql.SQL("v"))
     assert rendered(normalised.text) == "v::text" and not normalised.known
-    assert checksums.normalise(column("mood", kind="e", category="E"), sql.SQL("v")).known
-    assert checksums.normalise(column("_int4", category="A"), sql.SQL("v")).known
+    assert postgres_checksums.normalise(column("mood", kind="e", category="E"), sql.SQL("v")).known
+    assert postgres_checksums.normalise(column("_int4", category="A"), sql.SQL("v")).known
 
 
 def test_portable_hash_hashes_utf8_bytes_with_md5():
-    text = rendered(checksums.HashFunction(portable=True)(sql.SQL("x")))
+    text = rendered(postgres_checksums.HashFunction(portable=True)(sql.SQL("x")))
     assert text == "('x' || left(md5(convert_to(x, 'UTF8')), 16))::bit(64)::bigint"
-    assert rendered(checksums.HashFunction()(sql.SQL("x"), 3)) == 'hashtextextended((x) collate "C", 3)'
+    assert rendered(postgres_checksums.HashFunction()(sql.SQL("x"), 3)) == 'hashtextextended((x) collate "C", 3)'
 
 
 # --- checksums: locating ----------------------------------------------------------------------------

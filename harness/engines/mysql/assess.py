@@ -951,7 +951,7 @@ def probe_load(run) -> None:
                 list(table.key),
                 dict(config.table(table.name).masks),
             )
-            ranges = load._plan_ranges(coordinator, schema, source_table, run.range_rows, engine=engine)
+            ranges = load._plan_ranges(engine, coordinator, schema, source_table, run.range_rows)
             lower, upper = ranges[len(ranges) // 2]
             probes.append(timing.LoadProbe(source_table, len(ranges), lower, upper))
         if not probes:

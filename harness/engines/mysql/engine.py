@@ -12,6 +12,7 @@ from contextlib import contextmanager
 from harness.core.errors import ConfigError, HarnessError
 from harness.engines.base import Capture, SourceEngine
 from harness.engines.mysql import binlog, catalog, copy
+from harness.engines.postgres import catalog as postgres_names
 from harness.engines.postgres.capture import CaptureState
 
 
@@ -126,6 +127,31 @@ class MysqlEngine(SourceEngine):
     freeze_failed = HarnessError
     retire = staticmethod(_not_built("decommission", "set the source read_only by hand"))
     read_only_tables = staticmethod(lambda conn, schema: [])
+
+    # The canonical row hash inside MySQL is still to come (issue 19 item 6): the checksum level
+    # refuses with one line; counts, samples and rules compare through landing.
+    native_hash = staticmethod(lambda conn: None)
+    begin_hashing = staticmethod(_not_built("the checksum level", "reconcile with --level counts,sample,rules"))
+    hashed_columns = staticmethod(_not_built("the checksum level", "reconcile with --level counts,sample,rules"))
+    key_bounds = staticmethod(_not_built("the checksum level", "reconcile with --level counts,sample,rules"))
+    row_hashes = staticmethod(_not_built("the checksum level", "reconcile with --level counts,sample,rules"))
+
+    @staticmethod
+    def row_count(conn, schema: str, table: str) -> int:
+        ((count,),) = conn.execute(f"select count(*) from {catalog.qualified(schema, table)}")
+        return int(count)
+
+    @staticmethod
+    def fitting_name(readable: str, *made_for: str) -> str:
+        return postgres_names.fitting_name(readable, *made_for)  # within 63 bytes also fits MySQL's 64 characters
+
+    @staticmethod
+    def join_snapshot(conn, snapshot_id: str | None) -> None:
+        # MySQL sessions cannot join another session's snapshot: a consistent read of its own.
+        conn.execute("start transaction with consistent snapshot, read only")
+
+    run_query = staticmethod(_not_built("queries from migration.yml on the source", "run them on landing instead"))
+    cancel = staticmethod(_not_built("cancelling a source query", "wait for it to finish"))
 
     dump = staticmethod(_not_built("backup", "take a mariadb-dump --single-transaction --master-data=2 by hand"))
     restore_archive = staticmethod(_not_built("restore", "restore the dump with the mariadb client"))

@@ -5,8 +5,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+import psycopg
+from psycopg import sql
+
+from harness.core.errors import QueryFailed
 from harness.engines.base import Capture, SourceEngine
-from harness.engines.postgres import backup, capture, catalog, copy, timestamp_capture
+from harness.engines.postgres import backup, capture, catalog, checksums, copy, describe, timestamp_capture
 from harness.engines.postgres import freeze as write_freeze
 from harness.target import landing
 
@@ -15,6 +19,7 @@ class TriggerCapture(Capture):
     """Row triggers write every change into a change log on the source (capture.py)."""
 
     method = "trigger"
+    not_installed = psycopg.errors.UndefinedTable  # the change log's table
 
     def prepare(self, conn, schema, tables):
         capture.install(conn, schema, tables)
@@ -46,6 +51,7 @@ class TimestampCapture(Capture):
     """A last-updated column re-read per batch (timestamp_capture.py): nothing installed."""
 
     method = "timestamp"
+    not_installed = psycopg.errors.UndefinedTable
 
     def __init__(self, column: str | None):
         self._column = column
@@ -92,12 +98,22 @@ class PostgresEngine(SourceEngine):
     column_fills = staticmethod(catalog.column_fills)
     dependent_views = staticmethod(catalog.dependent_views)
     database_options = staticmethod(catalog.database_options)
+    fitting_name = staticmethod(catalog.fitting_name)
+    schema_exists = staticmethod(describe.schema_exists)
+    describe_tables = staticmethod(describe.describe_tables)
+    sample_text = staticmethod(describe.sample_text)
 
     @staticmethod
     def open_snapshot(conn, workers: int = 1) -> tuple[str, str]:
         return copy.open_snapshot(conn)  # an exported snapshot: any number of sessions join it
 
     key_span = staticmethod(copy.key_span)
+
+    native_hash = staticmethod(checksums.native_hash)
+    begin_hashing = staticmethod(checksums.begin_hashing)
+    hashed_columns = staticmethod(checksums.hashed_columns)
+    key_bounds = staticmethod(checksums.key_bounds)
+    row_hashes = staticmethod(checksums.row_hashes)
 
     freeze = staticmethod(write_freeze.freeze)
     unfreeze = staticmethod(write_freeze.unfreeze)
@@ -112,6 +128,25 @@ class PostgresEngine(SourceEngine):
     counts_and_checksums = staticmethod(backup.counts_and_checksums)
     user_schemas = staticmethod(backup.user_schemas)
 
+    @staticmethod
+    def row_count(conn, schema, table) -> int:
+        (rows,) = conn.execute(sql.SQL("select count(*) from {}").format(catalog.qualified(schema, table))).fetchone()
+        return rows
+
+    @staticmethod
+    def join_snapshot(conn, snapshot_id) -> None:
+        conn.execute("set transaction isolation level repeatable read, read only")
+        if snapshot_id:
+            conn.execute(sql.SQL("set transaction snapshot {}").format(sql.Literal(snapshot_id)))
+
+    @staticmethod
+    def run_query(conn, text) -> list[tuple]:
+        return fetch_all(conn, text)
+
+    @staticmethod
+    def cancel(conn) -> None:
+        conn.cancel_safe()
+
     @contextmanager
     def copy_out(self, source, schema, table, lower, upper, snapshot_id) -> Iterator[int]:
         query = copy.range_select(schema, table, lower, upper)
@@ -120,3 +155,16 @@ class PostgresEngine(SourceEngine):
 
     def capture(self, method: str, column: str | None = None) -> Capture:
         return TriggerCapture() if method == "trigger" else TimestampCapture(column)
+
+
+def fetch_all(conn: psycopg.Connection, text: str) -> list[tuple]:
+    """The rows of an operator's query; its failure as QueryFailed, with the server's first line."""
+    try:
+        return conn.execute(text).fetchall()
+    except psycopg.Error as exc:
+        raise QueryFailed(first_line(exc)) from exc
+
+
+def first_line(exc: BaseException) -> str:
+    lines = str(exc).strip().splitlines()
+    return lines[0] if lines else type(exc).__name__

@@ -40,6 +40,8 @@ class TimestampBatch:
 
 
 def _tables(src: psycopg.Connection, config: Config) -> list[landing.SourceTable]:
+    # Described again each batch, not taken from the command's Context: a column added at the
+    # source since the last batch must fail the copy into landing, not be left out of it.
     tables = [landing.describe(src, config, t) for t in config.tables]
     require_column(tables, config.capture.column)
     return tables

@@ -1,0 +1,174 @@
+"""Set-up and any time: `migrate env …` (the servers), `migrate demo …` (the worked example) and
+`migrate status`."""
+
+from __future__ import annotations
+
+import shlex
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from harness import dbt
+from harness.cli import ui, views
+from harness.cli.app import JsonFlag, app, demo_app, env_app, show
+from harness.core import connections, embedded
+from harness.core.config import load_config
+from harness.core.context import Context
+from harness.core.errors import ConfigError
+
+# --- env ----------------------------------------------------------------------------------------
+
+
+@env_app.command("up")
+def env_up(as_json: JsonFlag = False) -> None:
+    """Start the embedded PostgreSQL (unless servers are configured) and check both databases answer."""
+    context = Context.open("env up")
+    for db in (context.source, context.target):
+        ui.show([views.server_answers(db, connections.server_version(db, command="env up"), up=True)])
+    ui.summary("both databases answer" + (" on the embedded server" if context.source.embedded else ""))
+
+
+@env_app.command("down")
+def env_down(as_json: JsonFlag = False) -> None:
+    """Stop the embedded PostgreSQL. Its data stays in .migrate/ for the next `env up`."""
+    config = load_config()
+    stopped = embedded.stop(config.project_dir)
+    ui.summary("embedded PostgreSQL stopped" if stopped else "embedded PostgreSQL was not running")
+
+
+@env_app.command("status")
+def env_status(as_json: JsonFlag = False) -> None:
+    """Show where the source and target are and whether they answer."""
+    config = load_config()
+    state = embedded.status(config.project_dir)
+    if config.source.url or config.target.url:
+        ui.step("servers configured by URL; the embedded server is not used")
+    else:
+        ui.show([views.embedded_state(state)])
+        if not state.running:
+            ui.summary("nothing running; `migrate env up` starts it")
+            return
+    context = Context.open("env status", config, create_missing=False)
+    for db in (context.source, context.target):
+        ui.show([views.server_answers(db, connections.server_version(db, command="env status"), up=False)])
+    ui.summary("source and target reachable")
+
+
+@env_app.command("shell")
+def env_shell(as_json: JsonFlag = False) -> None:
+    """Print the exports that let you run dbt by hand: eval "$(migrate env shell)"."""
+    context = Context.open("env shell")
+    for name, value in dbt.environment(context.target, context.config.landing_schema).items():
+        print(f"export {name}={shlex.quote(value)}")
+
+
+# --- demo ---------------------------------------------------------------------------------------
+
+ScaleOption = Annotated[int, typer.Option(min=1, help="Number of legacy customers; orders ≈ 3×, lines ≈ 9×.")]
+SeedOption = Annotated[int, typer.Option(help="Random seed: the same seed gives the same data.")]
+
+
+@demo_app.command("seed")
+def demo_seed(scale: ScaleOption = 10_000, seed: SeedOption = 42, as_json: JsonFlag = False) -> None:
+    """Generate the legacy OMS database (schema "oms", every defect of the spec at its rate)."""
+    from harness.demo import run as demo
+
+    context = Context.open("demo seed")
+    with ui.progress("seeding legacy source", total=demo.expected_rows(scale)) as bar:
+        result = demo.seed(context.source, scale, seed, lambda _table, rows: bar(rows))
+    show(views.seeded(result, context.source))
+
+
+@demo_app.command("run")
+def demo_run(
+    scale: ScaleOption = 10_000,
+    seed: SeedOption = 42,
+    jobs: Annotated[int, typer.Option(min=1)] = 2,
+    rate: Annotated[float, typer.Option(min=1, help="The applications' business transactions per second.")] = 50.0,
+    as_json: JsonFlag = False,
+) -> None:
+    """The parallel-run story end to end: seed, load under traffic, sync, reconcile, cutover, the new
+    application writing, fallback, and the ledger of both applications checked; prints the timeline."""
+    from harness.demo.story import run_story
+
+    context = Context.open("demo run")
+    with ui.live_line("the demo is starting") as line:  # the timeline is printed once, as a table, at the end
+        story = run_story(
+            context.config,
+            context.source,
+            context.target,
+            scale=scale,
+            seed=seed,
+            rate=rate,
+            jobs=jobs,
+            on_event=lambda at, what, figures: line(views.story_event(at, what, figures)),
+        )
+    show(views.story(story))
+
+
+@demo_app.command("traffic")
+def demo_traffic(
+    rate: Annotated[float, typer.Option(min=0.1, help="Business transactions per second.")] = 50.0,
+    duration: Annotated[float, typer.Option(min=0.1, help="Seconds to run.")] = 30.0,
+    workers: Annotated[int, typer.Option(min=1, help="Concurrent application sessions.")] = 4,
+    ledger: Annotated[Path, typer.Option(help="Where acknowledged writes are recorded (JSON lines).")] = Path(
+        ".migrate/ledger/legacy.jsonl"
+    ),
+    routing: Annotated[
+        Path | None,
+        typer.Option(
+            envvar="MIGRATE_ROUTING_FILE",
+            help="Follow this routing file (written by cutover and fallback): the new application writes `app` on the target when it says so.",
+        ),
+    ] = None,
+    side: Annotated[
+        str,
+        typer.Option(
+            help="Without a routing file: legacy (the legacy application writes the source) or new (the new application writes `app` on the target)."
+        ),
+    ] = "legacy",
+    as_json: JsonFlag = False,
+) -> None:
+    """The legacy application writing to the source (and, following a routing file, the new one writing the target), every acknowledged commit in a ledger. Ctrl-C stops it cleanly."""
+    import signal
+    import threading
+
+    from harness.demo.traffic import run_traffic
+
+    if side not in ("legacy", "new"):
+        raise ConfigError(f"--side {side}: use legacy or new")
+    context = Context.open("demo traffic")
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())  # finish the transactions in flight, then stop
+    show([views.traffic_start(rate, duration, ledger, routing, side)])
+    report = run_traffic(
+        context.source,
+        context.config.source_schema,
+        context.config.project_dir / ledger,
+        rate=rate,
+        duration=duration,
+        workers=workers,
+        stop=stop,
+        new_db=context.target,
+        routing_file=routing,
+        start_side=side,
+    )
+    show(views.traffic(report))
+
+
+# --- any time -----------------------------------------------------------------------------------
+
+
+@app.command("status", rich_help_panel="Any time")
+def status_cmd(as_json: JsonFlag = False) -> None:
+    """Where the migration stands: load, capture, lag, backups, last verdicts, approvals, next step."""
+    from harness.status import status
+
+    context = Context.open("status")
+    result = status(context.config, context.source, context.target)
+    ui.result(**result.as_dict())
+    if as_json:
+        return  # main prints the document
+    show(views.status(result))

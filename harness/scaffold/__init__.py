@@ -1,0 +1,156 @@
+"""`migrate init`: a migration project scaffolded from a live source's catalog.
+
+The source engine describes the schema (harness.engines.base: tables, columns, keys, declared
+constraints, size, write rate, sampled values); build.py turns that into the project model
+(model.py); this module renders the templates (templates/, Jinja with [[ ]] / [% %] delimiters, so
+that the dbt Jinja they write passes through untouched) into the new project's folder.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import jinja2
+
+import harness
+from harness.core import connections
+from harness.core.errors import ConfigError
+from harness.engines import engine_named
+from harness.scaffold.build import build_project, select_tables
+from harness.scaffold.model import Project, fit, quote, snake
+
+TEMPLATES = Path(__file__).parent / "templates"
+KIT_DIR = Path(harness.__file__).resolve().parent.parent / "kit"
+
+
+@dataclass
+class InitResult:
+    directory: Path
+    files: list[str] = field(default_factory=list)
+    tables: int = 0
+    masks: int = 0
+    strategy: str = ""
+    findings: list[str] = field(default_factory=list)  # one line each: what init could not do
+
+
+def init_project(
+    directory: Path,
+    source_url: str,
+    *,
+    target_url: str | None = None,
+    schema: str | None = None,
+    tables: list[str] | None = None,
+    force: bool = False,
+) -> InitResult:
+    directory = directory.resolve()
+    if directory.exists() and not directory.is_dir():
+        raise ConfigError(f"{directory} is a file: name a new or empty folder")
+    if directory.exists() and any(directory.iterdir()) and not force:
+        raise ConfigError(f"{directory} is not empty: name a new folder, or add --force to write the project into it")
+    for side, url in (("source", source_url), ("target", target_url)):
+        if url is not None:
+            _check_url(side, url)
+    if not (KIT_DIR / "dbt_project.yml").exists():
+        raise ConfigError(f"the kit's dbt package is missing at {KIT_DIR}: reinstall migrate-kit from its checkout")
+    engine = engine_named("postgres")  # the engine of the URL's scheme, once a second engine lands
+    source = connections.Database("source", source_url, "--source-url", False)
+    schema = schema or "public"
+    with connections.connection(source, command="init") as conn:
+        if not engine.schema_exists(conn, schema):
+            raise ConfigError(f"schema {schema!r} does not exist in the source: name it with --schema")
+        catalog = select_tables(engine.describe_tables(conn, schema), tables)
+        if not catalog:
+            what = f"no table matches {', '.join(tables)}" if tables else "it has no tables"
+            raise ConfigError(f"nothing to migrate in schema {schema!r}: {what}; check --schema and --tables")
+        project = build_project(
+            engine,
+            conn,
+            schema,
+            catalog,
+            name=directory.name,
+            kit_dir=str(KIT_DIR),
+            urls={"source": source_url, "target": target_url},
+        )
+    result = InitResult(directory, tables=len(project.tables), strategy=project.strategy)
+    result.masks = sum(1 for t in project.tables for c in t.columns if c.mask)
+    result.findings = [f"{quote(name)}: {why}" for name, why in project.left_out] + project.findings
+    if not project.tables:
+        raise ConfigError(f"no table of schema {schema!r} has a key: {'; '.join(result.findings)}")
+    directory.mkdir(parents=True, exist_ok=True)
+    for path, text in render(project).items():
+        target = directory / path
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(text)
+        result.files.append(path)
+    return result
+
+
+def _check_url(side: str, url: str) -> None:
+    problem = connections.url_problem(url)
+    if problem:
+        raise ConfigError(f"--{side}-url {problem}: use postgresql://user@host:port/database")
+
+
+def _environment() -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(TEMPLATES),
+        variable_start_string="[[",
+        variable_end_string="]]",
+        block_start_string="[%",
+        block_end_string="%]",
+        comment_start_string="[#",
+        comment_end_string="#]",
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+        undefined=jinja2.StrictUndefined,
+        autoescape=False,
+    )
+    env.policies["json.dumps_kwargs"] = {"ensure_ascii": False}
+    env.filters["tojson"] = lambda value: json.dumps(value, ensure_ascii=False)
+    env.filters["keyjoin"] = lambda column: f"migrated.{column} = decided.{column}"
+    env.filters["appjoin"] = lambda column: f"app_row.{column} = decided.{column}"
+    env.filters["source_key_sql"] = lambda key: " || '|' || ".join(f"decided.{c}::text" for c in key)
+    env.filters["app_key_sql"] = lambda key: " || '|' || ".join(f"app_row.{c}::text" for c in key)
+    env.globals.update(quote=quote, fit_name=fit, sql_text=lambda text: "'" + text.replace("'", "''") + "'")
+    return env
+
+
+def render(project: Project) -> dict[str, str]:
+    """Every file of the project: its path in the project and its text."""
+    env = _environment()
+    project_name = fit(snake(project.name) if snake(project.name)[0].isalpha() else "m" + snake(project.name))
+    common = {"p": project, "project_name": project_name, "delete_order": project.delete_order()}
+
+    def one(template: str, **extra) -> str:
+        return env.get_template(template).render(**common, **extra)
+
+    files = {
+        "migration.yml": one("migration.yml.j2"),
+        "dbt_project.yml": one("dbt_project.yml.j2"),
+        "packages.yml": one("packages.yml.j2"),
+        "selectors.yml": one("selectors.yml.j2"),
+        "profiles/profiles.yml": (TEMPLATES / "profiles.yml.j2").read_text(),
+        ".gitignore": one("gitignore.j2"),
+        "macros/kit_hooks.sql": (TEMPLATES / "kit_hooks.sql.j2").read_text(),
+        "models/staging/_legacy__sources.yml": one("models/sources.yml.j2"),
+        "models/intermediate/_intermediate__models.yml": one("models/intermediate_models.yml.j2"),
+        "models/app/_app__models.yml": one("models/app_models.yml.j2"),
+        "models/quarantine/quarantined_rows.sql": one("models/quarantined_rows.sql.j2"),
+        "models/quarantine/dispositions.sql": one("models/dispositions.sql.j2"),
+        "models/quarantine/_quarantine__models.yml": one("models/quarantine_models.yml.j2"),
+        "models/sync/sync_batches.sql": one("models/sync_batches.sql.j2"),
+        "models/sync/sync_app_deletes.sql": one("models/sync_app_deletes.sql.j2"),
+        "models/sync/_sync__models.yml": one("models/sync_models.yml.j2"),
+        "models/fallback/app_changes_log.sql": one("models/app_changes_log.sql.j2"),
+        "models/fallback/_fallback__models.yml": one("models/fallback_models.yml.j2"),
+    }
+    for t in project.tables:
+        files[f"models/staging/{t.staging}.sql"] = one("models/staging.sql.j2", t=t)
+        files[f"models/intermediate/{t.decisions}.sql"] = one("models/decisions.sql.j2", t=t)
+        files[f"models/app/{t.model}.sql"] = one("models/app.sql.j2", t=t)
+        if t.fallback:
+            files[f"models/fallback/{t.fallback_model}.sql"] = one("models/fallback.sql.j2", t=t)
+    return files

@@ -1,0 +1,154 @@
+"""The source's catalog → the project model (harness/scaffold/model.py), through the source engine."""
+
+from __future__ import annotations
+
+import fnmatch
+import re
+
+from harness.dbt import contract as dbt_contract
+from harness.engines.base import CatalogTable, SourceEngine
+from harness.scaffold.model import (
+    RESERVED,
+    ColumnModel,
+    ForeignKeyModel,
+    Project,
+    TableModel,
+    choose_key,
+    convert,
+    fit,
+    mask_by_name,
+    mask_by_values,
+    mask_fits,
+    quote,
+    rewrite_check,
+    snake,
+    suggest_strategy,
+    unique_names,
+)
+
+SAMPLE_ROWS = 200
+
+
+def select_tables(tables: list[CatalogTable], patterns: list[str] | None) -> list[CatalogTable]:
+    if not patterns:
+        return tables
+    return [t for t in tables if any(fnmatch.fnmatchcase(t.name, p) for p in patterns)]
+
+
+def build_project(
+    engine: SourceEngine, conn, schema: str, catalog: list[CatalogTable], *, name: str, kit_dir: str, urls: dict
+) -> Project:
+    left_out: list[tuple[str, str]] = []
+    kept: list[tuple[CatalogTable, list[str], str]] = []
+    for table in catalog:
+        chosen = choose_key(table)
+        if chosen is None:
+            left_out.append(
+                (
+                    table.name,
+                    "no primary key and no unique index on NOT NULL columns; to migrate it, add it under tables "
+                    "in migration.yml with the columns that identify a row (key: [...]) and its models",
+                )
+            )
+        else:
+            kept.append((table, *chosen))
+    app_names = unique_names([snake(t.name) for t, _, _ in kept], taken={"sync_batches", "sync_app_deletes"})
+    models: dict[str, TableModel] = {}
+    for (table, key, origin), app_name in zip(kept, app_names):
+        models[table.name] = _table(engine, conn, schema, table, key, origin, app_name)
+    for table, _, _ in kept:
+        _relations(models[table.name], table, models)
+    tables = list(models.values())
+    findings = [
+        f"{quote(t.source)}: no reverse model, since fallback.{dbt_contract.fallback_relation_name(t.source)} is not "
+        "a plain name within 63 bytes; a rollback after the switch cannot carry its changes back"
+        for t in tables
+        if t.fallback is None
+    ]
+    strategy, reason = suggest_strategy(tables)
+    return Project(
+        name=name,
+        engine=engine.name,
+        source_schema=schema,
+        source_url=urls.get("source"),
+        target_url=urls.get("target"),
+        kit_dir=kit_dir,
+        tables=tables,
+        left_out=left_out,
+        strategy=strategy,
+        strategy_reason=reason,
+        findings=findings,
+    )
+
+
+def _table(engine, conn, schema, table: CatalogTable, key, origin, app_name) -> TableModel:
+    names = unique_names([snake(c.name) for c in table.columns], taken=RESERVED)
+    columns = []
+    text_columns = [c.name for c in table.columns if c.is_text and c.name not in key]
+    samples = engine.sample_text(conn, schema, table.name, text_columns, SAMPLE_ROWS) if text_columns else {}
+    for column, name in zip(table.columns, names):
+        target, expression, note = convert(column.type)
+        model = ColumnModel(
+            column.name,
+            name,
+            column.type,
+            target,
+            expression.format(v=f"source.{quote(column.name)}"),
+            column.not_null,
+            note,
+            expected=expression.format(v=f"{quote(table.name)}.{quote(column.name)}"),
+        )
+        if column.name not in key:
+            proposed = mask_by_values(samples.get(column.name, [])) or mask_by_name(column.name)
+            if proposed and mask_fits(proposed[0], column):
+                model.mask, model.mask_reason = proposed
+        columns.append(model)
+    fallback = dbt_contract.fallback_relation_name(table.name)
+    staging = fit(f"stg_legacy__{app_name}")
+    model = TableModel(
+        source=table.name,
+        name=app_name,
+        staging=staging,
+        decisions=fit(f"int_{app_name}_decided"),
+        # Contract name legacy_<table>: only where that is a plain name within 63 bytes (dbt cannot
+        # quote one model's name alone); the other tables fall back by hand (a finding says so).
+        fallback=fallback if re.fullmatch(r"[a-z_][a-z0-9_]{0,62}", fallback) else None,
+        columns=columns,
+        key=key,
+        key_origin=origin,
+        estimated_rows=table.estimated_rows,
+        total_bytes=table.total_bytes,
+        writes_per_second=table.writes_per_second,
+    )
+    by_source = {c.source: c for c in columns}
+    model.unique_keys = [[by_source[c].name for c in cols] for cols in table.unique_keys if list(cols) != key]
+    for check_name, expression in table.checks:
+        rewritten = rewrite_check(expression, columns)
+        if rewritten:
+            model.checks.append((fit(snake(check_name)), rewritten))
+    return model
+
+
+def _relations(model: TableModel, table: CatalogTable, models: dict[str, TableModel]) -> None:
+    for fk in table.foreign_keys:
+        parent = models.get(fk.parent)
+        if parent is None:
+            model.self_references.append(
+                f"{quote(table.name)} ({', '.join(fk.columns)}) references {quote(fk.parent)}, which is not migrated"
+            )
+            continue
+        if parent is model:
+            model.self_references.append(
+                f"self-reference {', '.join(fk.columns)} -> {', '.join(fk.parent_columns)}: add it with "
+                "migrate_kit.add_self_foreign_key as a post-hook once the rows that point at deleted rows are decided"
+            )
+            continue
+        model.foreign_keys.append(
+            ForeignKeyModel(
+                [model.column(c).name for c in fk.columns],
+                parent,
+                [parent.column(c).name for c in fk.parent_columns],
+                list(fk.columns),
+                fk.name,
+            )
+        )

@@ -1,0 +1,114 @@
+"""`migrate init` on a source it has never seen, then the lifecycle on the project it wrote, with no
+hand edit: provision, load, sync after source writes, reconcile, dbt build; zero rows lost."""
+
+from __future__ import annotations
+
+import psycopg
+import pytest
+
+from tests.conftest import run_migrate
+
+pytestmark = pytest.mark.integration
+
+LONG = "a_table_with_a_very_long_name_that_goes_on_and_on_for_60_byt"  # 60 bytes
+SOURCE = f"""
+create schema "Shop";
+set search_path = "Shop";
+create table "Customer" ("CustID" integer primary key, "Full Name" varchar(80) not null, "E-Mail" varchar(120),
+    card_no varchar(25), balance money, "Flag" "char", created timestamp, notes text);
+create table "Order Items" ("OrderNo" bigint, "LineNo" smallint, "CustID" integer references "Customer",
+    qty numeric(10,2) check (qty > 0), payload json, tags text[], uid uuid, primary key ("OrderNo", "LineNo"));
+create table "{LONG}" (id text primary key, "MixedCase" boolean, span interval, blob bytea);
+create table "no key here" (a int, b text);
+insert into "Customer" select i, 'Name ' || i, 'user' || i || '@example.com',
+    case when i % 2 = 0 then '4111 1111 1111 1111' else '5500-0000-0000-0004' end, i * 1.5, 'x',
+    timestamp '2020-01-01' + i * interval '1 hour', null from generate_series(1, 300) i;
+insert into "Order Items" select i / 3, i % 3, 1 + i % 300, i % 7 + 1, json_build_object('i', i), array['a', 'b'],
+    md5(i::text)::uuid from generate_series(3, 1000) i;
+insert into "{LONG}" select 'k' || i, i % 2 = 0, i * interval '1 minute', '\\xdeadbeef' from generate_series(1, 50) i;
+insert into "no key here" values (1, 'x');
+"""
+WRITES = """
+set search_path = "Shop";
+insert into "Customer" values (1001, 'New', 'n@example.com', null, 1, 'y', now(), 'x');
+update "Customer" set notes = 'changed' where "CustID" = 5;
+delete from "Order Items" where "OrderNo" = 7;
+update "Order Items" set "LineNo" = 9 where "OrderNo" = 8 and "LineNo" = 0;
+insert into "Order Items" values (5000, 1, 1001, 3, '{"a": 1}', null, null);
+"""
+
+
+def rows(url: str, query: str) -> list[tuple]:
+    with psycopg.connect(url) as conn:
+        return conn.execute(query).fetchall()
+
+
+@pytest.fixture
+def scaffolded(migration, tmp_path, monkeypatch):
+    monkeypatch.delenv("MIGRATE_PROJECT_DIR", raising=False)
+    monkeypatch.delenv("MIGRATE_SOURCE_URL", raising=False)
+    monkeypatch.delenv("MIGRATE_TARGET_URL", raising=False)
+    with psycopg.connect(migration.source_url, autocommit=True) as conn:
+        conn.execute(SOURCE)
+    folder = tmp_path / "my-migration"
+    done = run_migrate(
+        "init",
+        str(folder),
+        "--source-url",
+        migration.source_url,
+        "--target-url",
+        migration.target_url,
+        "--schema",
+        "Shop",
+    )
+    return folder, done
+
+
+def test_init_project_runs_the_lifecycle_without_a_hand_edit(migration, scaffolded):
+    folder, done = scaffolded
+    assert done.stdout.count('"no key here"') == 1  # the table without a key: one clear finding
+    config = (folder / "migration.yml").read_text()
+    assert '"card_no": last4' in config and '"E-Mail": hash' in config
+    assert "Luhn-valid card numbers" in config
+    assert (folder / "packages.yml").read_text().count("local:") == 1
+    assert not (folder / "macros" / "kit").exists()  # the kit is used from the kit, not copied
+    for command in ("provision", "load"):
+        run_migrate(command, cwd=folder)
+    with psycopg.connect(migration.source_url, autocommit=True) as conn:
+        conn.execute(WRITES)
+    run_migrate("sync", cwd=folder)
+    run_migrate("reconcile", cwd=folder)
+    run_migrate("build", cwd=folder)
+
+    source_items = rows(
+        migration.source_url,
+        'select "OrderNo", "LineNo", "CustID", qty, payload::jsonb, tags, uid from "Shop"."Order Items" order by 1, 2',
+    )
+    app_items = rows(
+        migration.target_url,
+        "select order_no, line_no, cust_id, qty, payload, tags, uid from app.order_items order by 1, 2",
+    )
+    assert app_items == source_items
+    assert rows(migration.target_url, "select cust_id, notes, balance from app.customer order by 1") == rows(
+        migration.source_url, 'select "CustID", notes, balance::numeric(19,2) from "Shop"."Customer" order by 1'
+    )
+    assert rows(migration.target_url, f'select id, mixed_case, span, blob from app."{LONG}" order by 1') == rows(
+        migration.source_url, f'select id, "MixedCase", span, blob from "Shop"."{LONG}" order by 1'
+    )
+    assert rows(migration.target_url, "select count(*) from quarantine.quarantined_rows") == [(0,)]
+
+
+def test_init_refuses_a_folder_that_is_not_empty(migration, tmp_path):
+    (tmp_path / "notes.txt").write_text("mine")
+    failed = run_migrate("init", str(tmp_path), "--source-url", migration.source_url, expect=2)
+    assert "not empty" in failed.stderr and "--force" in failed.stderr
+    assert len(failed.stderr.strip().splitlines()) == 1
+
+
+def test_init_says_in_one_line_what_is_wrong_with_a_bad_url(tmp_path):
+    failed = run_migrate("init", str(tmp_path / "p"), "--source-url", "not a url", expect=2)
+    assert len(failed.stderr.strip().splitlines()) == 1 and "--source-url" in failed.stderr
+    unreachable = run_migrate(
+        "init", str(tmp_path / "q"), "--source-url", "postgresql://nobody@127.0.0.1:1/none", expect=2
+    )
+    assert len(unreachable.stderr.strip().splitlines()) == 1 and "cannot connect" in unreachable.stderr
