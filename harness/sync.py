@@ -16,7 +16,7 @@ from __future__ import annotations
 import contextlib
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,6 +33,7 @@ from harness.core.connections import Database
 from harness.core.context import Context
 from harness.core.control import STREAM
 from harness.core.errors import EXIT_CHECK_FAILED, ConfigError, ConnectionFailed, DbtFailed, HarnessError
+from harness.dbt import compiled_plan
 from harness.dbt import contract as dbt_contract
 from harness.engines import postgres
 from harness.engines.postgres import capture
@@ -553,10 +554,18 @@ def _defines_sync_selector(project_dir: Path) -> bool:
 
 
 def build(
-    config: Config, target: Database, args: tuple[str, ...] = SYNC_BUILD, *, quiet: bool = True, manifest: Any = None
+    config: Config,
+    target: Database,
+    args: tuple[str, ...] = SYNC_BUILD,
+    *,
+    quiet: bool = True,
+    manifest: Any = None,
+    listeners: Sequence[Callable[[Any], None]] = (),
+    plan: compiled_plan.CompiledPlan | None = None,
 ) -> dbt.DbtOutcome:
     """Run dbt over what sync applied to landing, and record the watermark it covered (`manifest`:
-    the project parsed beforehand, see dbt.parse), and how long dbt took."""
+    the project parsed beforehand, see dbt.parse), and how long dbt took. `listeners` see dbt's
+    events; `plan`, a sync build recorded earlier (harness/dbt/compiled_plan.py), runs instead of dbt."""
     with connections.connection(target, command="sync build", autocommit=True) as dst:
         control.ensure(dst, config.control_schema)  # a control schema made before builds were timed gets the columns
         covered = _watermark(dst, config.control_schema)
@@ -564,7 +573,10 @@ def build(
         # A project without the `sync` selector builds everything, as a plain `dbt build` would.
         args = tuple(a for a in args if a not in ("--selector", dbt_contract.SYNC_SELECTOR, "--no-write-json"))
     started = time.perf_counter()
-    outcome = dbt.run(config, target, list(args), quiet=quiet, manifest=manifest)
+    if plan is not None:
+        outcome = compiled_plan.run(plan, target)
+    else:
+        outcome = dbt.run(config, target, list(args), quiet=quiet, manifest=manifest, listeners=listeners)
     seconds = time.perf_counter() - started
     # Only the incremental build is what a final sync runs; a full build keeps the last one's time.
     incremental = "--selector" in args and "--full-refresh" not in args

@@ -51,7 +51,7 @@ def inventory(
     table.indexes = pg.indexes(conn, schema, name)
     table.triggers = pg.triggers(conn, schema, name)
     table.rules = pg.rules(conn, schema, name)
-    _choose_key(table, table_config, cols, findings)
+    choose_key(table, table_config, cols, findings)
     if not privileges["schema_usage"]:
         return table, cols
     if not info.can_select:
@@ -77,7 +77,7 @@ def inventory(
     return table, cols
 
 
-def _choose_key(
+def choose_key(
     table: TableAssessment, table_config: TableConfig, cols: list[pg.ColumnInfo], findings: list[Finding]
 ) -> None:
     """The key migration.yml names, else the primary key; a finding when neither is usable."""

@@ -36,7 +36,9 @@ def capture_paths(
         timestamp_missing = ["capture.column (the last-updated column) in migration.yml"]
     else:
         timestamp_missing = [f"column {stamp!r} on {', '.join(no_stamp)}"] if no_stamp else []
-    chosen = trigger_missing if config.capture.method == "trigger" else timestamp_missing
+    chosen = {"trigger": trigger_missing, "timestamp": timestamp_missing}.get(
+        config.capture.method, privileges.get("capture_missing", [])
+    )  # another method (binlog): what the source engine found missing
     missing = [f"{config.capture.method} change capture: " + " and ".join(chosen)] if chosen else []
     keyless = [t.name for t in existing if not t.key]
     if keyless:

@@ -153,6 +153,7 @@ class Assessment:
     measured: dict | None
     assumptions: dict
     notes: list[str]
+    type_mapping: list[dict] = field(default_factory=list)  # a non-PostgreSQL source: each column's landing type
 
     @property
     def blocking(self) -> list[Finding]:

@@ -73,7 +73,7 @@ def relationships(
         rel = _confirm(conn, config, by_table[child], column, parent, key, plan, text)
         result.append(rel)
         if rel.likely:
-            _relationship_findings(rel, text, findings)
+            relationship_findings(rel, text, findings)
     return result
 
 
@@ -110,7 +110,7 @@ def _confirm(
     return rel
 
 
-def _relationship_findings(rel: Relationship, text: bool, findings: list[Finding]) -> None:
+def relationship_findings(rel: Relationship, text: bool, findings: list[Finding]) -> None:
     child, column = rel.child_table, rel.child_column
     where = f"{child}.{column} → {rel.parent_table}.{rel.parent_column}"
     if rel.orphan_rate > 0:

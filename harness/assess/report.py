@@ -31,7 +31,7 @@ def assessment_markdown(data: dict) -> str:
     doc.heading(1, f"Assessment: {data['migration']}")
     doc.paragraph(
         f"{data['assessed_at']} · source {data['source']['database']} schema `{data['source']['schema']}` "
-        f"(PostgreSQL {data['source']['server_version']}) · target {data['target']['database']} · took {format_duration(data['seconds'])}"
+        f"({data['source'].get('engine', 'PostgreSQL')} {data['source']['server_version']}) · target {data['target']['database']} · took {format_duration(data['seconds'])}"
     )
     _summary(doc, data)
     doc.heading(2, "Detail")
@@ -40,6 +40,7 @@ def assessment_markdown(data: dict) -> str:
     _relationships(doc, data)
     _profiles(doc, data)
     _mapping(doc, data)
+    _type_mapping(doc, data)
     _target_schema(doc, data)
     _time(doc, data)
     _constraints(doc, data)
@@ -294,6 +295,22 @@ def _mapping(doc: Document, data: dict) -> None:
         ["model", "column", "rule"],
         [[u["model"], u["column"], u["rule"] or "**none**"] for u in mapping["unsourced_target_columns"]],
         "lll",
+    )
+
+
+def _type_mapping(doc: Document, data: dict) -> None:
+    """A source on another engine than PostgreSQL: each column's type there and its landing type."""
+    rows = data.get("type_mapping") or []
+    if not rows:
+        return
+    doc.heading(3, f"Landing types ({data['source'].get('engine', 'source')} → PostgreSQL)")
+    doc.table(
+        ["table", "column", "source type", "landing type", "note"],
+        [[r["table"], r["column"], r["mysql_type"], r["landing_type"], r["note"]] for r in rows],
+        "lllll",
+    )
+    doc.paragraph(
+        "Each landing type holds every value of its source type, so that landing is an exact copy (docs/mysql.md)."
     )
 
 

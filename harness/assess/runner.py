@@ -44,6 +44,7 @@ from harness.core.config import Config
 from harness.core.connections import Database
 from harness.dbt import artifacts as dbt_artifacts
 from harness.engines import postgres_assess as pg
+from harness.engines import source_engine
 from harness.engines.postgres.capture import CAPTURE_SCHEMA
 
 # `migrate load`'s own defaults (workers, rows per key range): the estimate is for the load as it runs without options.
@@ -83,6 +84,9 @@ class _Run:
     mapping: dict = field(default_factory=dict)
     relationships: list[Relationship] = field(default_factory=list)
     records: dict = field(default_factory=dict)  # read in the target: landing rows, ANALYZE's sample, earlier runs
+    type_mapping: list[dict] = field(
+        default_factory=list
+    )  # each column's source type and landing type (not PostgreSQL)
 
 
 def run(
@@ -116,15 +120,10 @@ def run(
         connections.connection(source, command="assess") as src,
         connections.connection(target, command="assess") as dst,
     ):
-        pg.begin_read_only_snapshot(src)
-        _describe(state, src, dst)
-        _take_inventory(state, src)
-        plans = _profile_tables(state, src)
-        local_time_finding(state.server, state.tables, state.findings)
-        state.relationships = relationships(src, config, state.tables, state.columns, plans, state.findings)
-        state.tick(1)
-        _time_tables(state, src)
-        src.rollback()
+        state.target_locale = pg.database_locale(dst)
+        dst.rollback()  # not idle in a transaction while the source is profiled
+        if not source_engine(config).assess_source(state, src):
+            _read_source(state, src)
         _read_target_records(state, dst)
 
     constraint_findings(config, state.privileges, state.tables, state.findings)
@@ -161,15 +160,28 @@ def run(
         measured=measured,
         assumptions={**estimates.ASSUMPTIONS, "load_jobs": state.jobs, "load_range_rows": state.range_rows},
         notes=state.notes,
+        type_mapping=state.type_mapping,
     )
 
 
-def _describe(state: _Run, src: pg.Connection, dst: pg.Connection) -> None:
-    """The servers, their databases' locales, and the user's privileges on the source schema."""
+def _read_source(state: _Run, src: pg.Connection) -> None:
+    """The steps over a PostgreSQL source, in one read-only snapshot."""
+    pg.begin_read_only_snapshot(src)
+    _describe(state, src)
+    _take_inventory(state, src)
+    plans = _profile_tables(state, src)
+    local_time_finding(state.server, state.tables, state.findings)
+    state.relationships = relationships(src, state.config, state.tables, state.columns, plans, state.findings)
+    state.tick(1)
+    _time_tables(state, src)
+    src.rollback()
+
+
+def _describe(state: _Run, src: pg.Connection) -> None:
+    """The server, its database's locale, and the user's privileges on the source schema."""
     config = state.config
     state.server = pg.server_info(src)
-    state.source_locale, state.target_locale = pg.database_locale(src), pg.database_locale(dst)
-    dst.rollback()  # not idle in a transaction while the source is profiled
+    state.source_locale = pg.database_locale(src)
     state.findings.extend(database_findings(state.source_locale, state.target_locale))
     state.notes.extend(state.server.limitations())
     state.privileges = pg.schema_privileges(src, config.source_schema, CAPTURE_SCHEMA)
@@ -282,6 +294,7 @@ def _sides(state: _Run, capture: dict) -> dict:
         "source": {
             "database": state.source.describe(),
             "schema": config.source_schema,
+            "engine": getattr(server, "engine", "PostgreSQL"),
             "server_version": server.version,
             "user": server.user,
             "superuser": server.superuser,

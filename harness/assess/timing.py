@@ -129,14 +129,22 @@ def plan_probes(
 
 
 def run_probes(
-    config: Config, source: Database, target: Database, src: pg.Connection, probes: list[LoadProbe], jobs: int
+    config: Config,
+    source: Database,
+    target: Database,
+    src: pg.Connection,
+    probes: list[LoadProbe],
+    jobs: int,
+    *,
+    snapshot_id: str | None = None,
 ) -> None:
     """Copy each probe's range with load's own code into a landing-shaped table in a scratch schema of
     the target, `jobs` at a time as load's workers run, then build its key and ANALYZE it the way load
-    finishes a table. The source is read in the assessment's snapshot; the scratch schemas are dropped."""
+    finishes a table. The source is read in the assessment's snapshot (or `snapshot_id`, one the source
+    engine opened); the scratch schemas are dropped."""
     if not probes:
         return
-    snapshot_id = pg.export_snapshot(src)
+    snapshot_id = snapshot_id or pg.export_snapshot(src)
     probe_config = dataclasses.replace(config, landing_schema=PROBE_LANDING, control_schema=PROBE_CONTROL)
     with connections.connection(target, command="assess", autocommit=True) as conn:
         try:

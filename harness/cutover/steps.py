@@ -17,11 +17,12 @@ from harness.core import connections, control, processes, runbook
 from harness.core.config import Config
 from harness.core.connections import Database
 from harness.core.context import Context
-from harness.core.errors import CheckFailed
+from harness.core.errors import CheckFailed, DbtFailed
 from harness.core.runbook import StepResult
 from harness.cutover import go_no_go, new_side, verification
 from harness.cutover.routing import write_routing
 from harness.cutover.strategy import PARTLY_SWITCHED, SWITCHING, Plan, plan
+from harness.dbt import compiled_plan
 from harness.engines.base import Connection
 from harness.target.provision import APP_SCHEMA
 
@@ -52,7 +53,8 @@ class CutoverRun:
     background: ThreadPoolExecutor  # the final verification runs here beside the final build
     skip_gates: bool = False
     last_reconcile: datetime | None = None  # the gate's evidence: where a run without catch_up's compares from
-    manifest: Any = None  # parsed at catch_up, so that the window's build need not parse the project
+    compiled: compiled_plan.CompiledPlan | None = None  # catch_up's sync build, recorded for the window's
+    manifest: Any = None  # parsed at catch_up where there is no plan, so that the window's build need not parse
     verification: Future | None = None  # started at final_sync, collected at final_verification
     context: Context | None = None  # the tables described once, by the gates, for a big bang's load
 
@@ -161,14 +163,18 @@ def catch_up(run: CutoverRun, detail: dict) -> None:
             f"see {counted.files.get('markdown')}"
         )
     detail["changes"] += counted.point.changes_applied + sync.apply_until_caught_up(config, source, target)
-    detail["nodes"] = sync.build(config, target).succeeded
+    # This build's statements are recorded: the window runs them again as one plan, without dbt.
+    recorder = compiled_plan.Recorder()
+    detail["nodes"] = sync.build(config, target, listeners=[recorder]).succeeded
+    run.compiled, detail["compiled_plan"] = recorder.plan(target)
     # After the build (its manifest says which app tables each wave makes), before the window.
     with connections.connection(target, command="cutover", autocommit=True) as conn:
         due = new_side.reverse_capture_due(config, conn, run.plan)
     new_side.install_reverse_capture(target, due)
     detail["reverse_capture"] = [t.name for t in due]
-    # The window's build starts from the project parsed here rather than reading it itself.
-    run.manifest = dbt.parse(config, target)
+    # Without a plan, the window's dbt build starts from the project parsed here rather than reading it itself.
+    if run.compiled is None:
+        run.manifest = dbt.parse(config, target)
 
 
 def freeze_source(run: CutoverRun, detail: dict) -> None:
@@ -214,9 +220,18 @@ def final_sync(run: CutoverRun, detail: dict) -> None:
 
 
 def final_build(run: CutoverRun, detail: dict) -> None:
-    # The incremental sync build, over the last changes; a resumed run parses the project itself.
+    # The incremental sync build, over the last changes: catch_up's recorded plan where there is
+    # one (harness/dbt/compiled_plan.py), else dbt; a resumed run has neither and parses the project itself.
+    recorded, run.compiled = run.compiled, None
     manifest, run.manifest = run.manifest, None
     detail["parsed_at_catch_up"] = manifest is not None
+    if recorded is not None:
+        try:
+            detail["nodes"] = sync.build(run.config, run.target, plan=recorded).succeeded
+            detail["compiled_plan"] = recorded.describe()
+            return
+        except DbtFailed as failed:  # rolled back whole: dbt builds the same batch and says what failed
+            detail["compiled_plan_failed"] = str(failed)
     detail["nodes"] = sync.build(run.config, run.target, manifest=manifest).succeeded
 
 

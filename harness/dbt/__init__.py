@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 import gc
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -29,9 +29,23 @@ class DbtOutcome:
     results: object  # dbt's own result object, for callers that need more
 
 
-def run(config: Config, target: Database, args: list[str], *, quiet: bool = False, manifest: Any = None) -> DbtOutcome:
+def run(
+    config: Config,
+    target: Database,
+    args: list[str],
+    *,
+    quiet: bool = False,
+    manifest: Any = None,
+    listeners: Sequence[Callable[[Any], None]] = (),
+) -> DbtOutcome:
     return invoke(
-        config.project_dir, target, args, quiet=quiet, manifest=manifest, landing_schema=config.landing_schema
+        config.project_dir,
+        target,
+        args,
+        quiet=quiet,
+        manifest=manifest,
+        landing_schema=config.landing_schema,
+        listeners=listeners,
     )
 
 
@@ -55,8 +69,11 @@ def invoke(
     quiet: bool = False,
     manifest: Any = None,
     landing_schema: str = dbt_contract.DEFAULT_LANDING_SCHEMA,
+    listeners: Sequence[Callable[[Any], None]] = (),
 ) -> DbtOutcome:
-    """dbt `args` on the project in `project_dir` (bench/bench_dbt_build.py times the harness's builds through this)."""
+    """dbt `args` on the project in `project_dir` (bench/bench_dbt_build.py times the harness's builds through this);
+    `listeners` receive every event dbt fires, whatever its log level (harness/dbt/compiled_plan.py records
+    the statements of a build with one)."""
     from dbt.cli.main import dbtRunner
 
     os.environ.update(environment(target, landing_schema))
@@ -68,7 +85,7 @@ def invoke(
     argv = [*args, *logs, "--project-dir", str(project_dir), "--profiles-dir", str(project_dir / "profiles")]
     command = args[0]
     with _long_lived_objects_frozen(), _node_progress(f"dbt {command}", quiet) as callbacks:
-        result = dbtRunner(manifest=manifest, callbacks=callbacks).invoke(argv)
+        result = dbtRunner(manifest=manifest, callbacks=[*callbacks, *listeners]).invoke(argv)
     if isinstance(result.exception, KeyboardInterrupt):
         raise KeyboardInterrupt  # dbt cancelled its queries; the CLI says how to resume
     if result.exception is not None:

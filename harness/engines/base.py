@@ -371,6 +371,14 @@ class SourceEngine(ABC):
     def read_only_tables(self, conn: Connection, schema: str) -> list[str]:
         """The tables `retire` made read-only."""
 
+    # --- assessment -----------------------------------------------------------------------------
+    def assess_source(self, run, src: Connection) -> bool:
+        """`migrate assess`'s reading of the source, where the engine has its own: fill `run`
+        (assess/runner's _Run: server, privileges, tables, columns, profiles, findings, relationships,
+        timings) from `src` and return True. False (the default): the runner's own steps read the
+        source, over the SQL of the PostgreSQL engine."""
+        return False
+
     # --- backup and restore -------------------------------------------------------------------
     dump_tool: str  # the program that writes the archives, as the operator knows it (pg_dump)
 

@@ -106,6 +106,12 @@ class MysqlEngine(SourceEngine):
         with copy.copy_out(source, schema, table, lower, upper, snapshot_id) as pipe:
             yield pipe
 
+    def assess_source(self, run, src) -> bool:
+        from harness.engines.mysql import assess
+
+        assess.read_source(run, src)
+        return True
+
     def capture(self, method: str, column: str | None = None) -> Capture:
         if method != "binlog":
             raise ConfigError(

@@ -290,3 +290,13 @@ def test_unsupported_capture_method_for_mysql_is_one_line(tmp_path, monkeypatch)
     )
     with pytest.raises(ConfigError, match="capture.method 'trigger' does not work with source.engine 'mysql'"):
         load_config(tmp_path)
+
+
+def test_text_holding_a_nul_character_stops_the_load_with_one_line(mysql_project):
+    from harness.core.errors import HarnessError
+
+    config, source, target, url, db = mysql_project
+    run_sql(url, db, "update people set secret = concat('a', char(0), 'b') where id = 7")
+    config.tables[1].masks.pop("secret", None)  # unmasked, so the NUL travels
+    with pytest.raises(HarnessError, match="people: column secret holds a NUL character"):
+        load.load(config, source, target, jobs=1)
