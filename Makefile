@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
-.PHONY: setup lock demo test lint bench clean
+.PHONY: setup spark lock demo test lint bench clean
 
 # requirements.lock pins every package to the version the tests passed with (a constraints file:
 # pyproject.toml's ranges still decide what is needed); `make lock` refreshes it from a fresh resolve.
@@ -17,6 +17,12 @@ $(INSTALLED): pyproject.toml requirements.lock
 	touch $(INSTALLED)
 
 setup: $(INSTALLED)
+
+# The optional Spark comparison (reconcile.spark): pyspark, and the PostgreSQL JDBC driver jar from
+# Debian's libpostgresql-jdbc-java when it is not there yet (Spark also needs Java 17 on PATH).
+spark: setup
+	$(BIN)/pip install --quiet -c requirements.lock -e ".[test,spark]"
+	test -f /usr/share/java/postgresql.jar || apt-get install -y -q libpostgresql-jdbc-java
 
 lock:
 	rm -rf .lock-venv

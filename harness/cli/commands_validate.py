@@ -27,6 +27,15 @@ def reconcile_cmd(
     seed: Annotated[
         int | None, typer.Option(help="Seed of the sample level's random sample; the report names the one used.")
     ] = None,
+    full: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--full",
+            metavar="TABLE",
+            help="Compare this app table whole at the sample level, not a sample (repeatable); "
+            "on Spark with reconcile.spark.",
+        ),
+    ] = None,
     as_json: JsonFlag = False,
 ) -> None:
     """Compare source, landing and app as of one source snapshot, level by level; exit 1 if a level fails.
@@ -46,6 +55,7 @@ def reconcile_cmd(
         build=build,
         sample_seed=seed,
         hooks=reconcile.Hooks(step=ui.step, progress=ui.progress),
+        full=full or (),
     )
     show(views_cutover.reconcile(result, context.config.project_dir))
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 import shlex
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,6 +25,9 @@ CAPTURE_METHODS = ("trigger", "timestamp", "binlog")
 SOURCE_ENGINES = ("postgres", "mysql")  # mysql: MySQL 8 and MariaDB 10.6+ (harness/engines/mysql/)
 LOCALE_PROVIDERS = ("libc", "icu", "builtin")
 ROLLBACK_KINDS = ("verification", "data_loss", "metric", "latency", "manual")
+# Where Debian's libpostgresql-jdbc-java puts the PostgreSQL JDBC driver (`make spark` installs it).
+DEFAULT_JDBC_DRIVER = "/usr/share/java/postgresql.jar"
+SPARK_MEMORY = re.compile(r"[1-9][0-9]*[kmgt]?", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -72,6 +76,17 @@ class SmokeCheck:
 
 
 @dataclass(frozen=True)
+class SparkConfig:
+    """`reconcile.spark`: where the sample level's comparison runs when it runs on Spark."""
+
+    master: str  # local[2], spark://host:7077, yarn, ...
+    partitions: int = 8  # key ranges each side is read in (JDBC reads, one task each)
+    driver_memory: str = "1g"  # spark.driver.memory; in local mode the executors share it
+    jdbc_driver: str = DEFAULT_JDBC_DRIVER  # the PostgreSQL JDBC driver jar
+    conf: dict[str, str] = field(default_factory=dict)  # further Spark settings, passed as they are
+
+
+@dataclass(frozen=True)
 class ReconcileConfig:
     """The `reconcile:` section: what `migrate reconcile` checks beyond counts and checksums."""
 
@@ -79,6 +94,7 @@ class ReconcileConfig:
     rules: tuple[RuleCheck, ...] = ()
     performance_queries: tuple[PerformanceQuery, ...] = ()
     smoke: tuple[SmokeCheck, ...] = ()
+    spark: SparkConfig | None = None  # None: the sample level compares with pandas, on this machine
 
 
 @dataclass(frozen=True)
@@ -452,7 +468,7 @@ def _command_line(value: Any, label: str, where: str) -> tuple[str, ...]:
 
 
 def _reconcile(raw: dict, where: str) -> ReconcileConfig:
-    section = _section(raw, "reconcile", {"sample_size", "rules", "performance_queries", "smoke"}, where)
+    section = _section(raw, "reconcile", {"sample_size", "rules", "performance_queries", "smoke", "spark"}, where)
     sample_size = section.get("sample_size", 1000)
     if not isinstance(sample_size, int) or isinstance(sample_size, bool) or sample_size < 1:
         raise ConfigError(f"{where}: reconcile.sample_size must be a whole number of rows ≥ 1, not {sample_size!r}")
@@ -487,7 +503,34 @@ def _reconcile(raw: dict, where: str) -> ReconcileConfig:
             raise ConfigError(f"{where}: {label} needs exactly one of sql or command")
         command = _command_line(item["command"], label, where) if "command" in item else None
         smoke.append(SmokeCheck(str(item["name"]), _expectation(item, label, where), item.get("sql"), command))
-    return ReconcileConfig(sample_size, tuple(rules), tuple(queries), tuple(smoke))
+    return ReconcileConfig(sample_size, tuple(rules), tuple(queries), tuple(smoke), _spark(section, where))
+
+
+def _spark(reconcile: dict, where: str) -> SparkConfig | None:
+    """reconcile.spark: absent, the comparison runs on pandas; with a master, on Spark."""
+    if reconcile.get("spark") is None:
+        return None
+    section = _section(reconcile, "spark", {"master", "partitions", "driver_memory", "jdbc_driver", "conf"}, where)
+    master = section.get("master")
+    if not isinstance(master, str) or not master.strip():
+        raise ConfigError(
+            f"{where}: reconcile.spark.master must name a Spark master, e.g. local[2] or spark://host:7077"
+        )
+    partitions = section.get("partitions", 8)
+    if not isinstance(partitions, int) or isinstance(partitions, bool) or partitions < 1:
+        raise ConfigError(f"{where}: reconcile.spark.partitions must be a whole number ≥ 1, not {partitions!r}")
+    memory = str(section.get("driver_memory", "1g"))
+    if not SPARK_MEMORY.fullmatch(memory):
+        raise ConfigError(f"{where}: reconcile.spark.driver_memory must be a size such as 512m or 2g, not {memory!r}")
+    driver = section.get("jdbc_driver", DEFAULT_JDBC_DRIVER)
+    if not isinstance(driver, str) or not driver.strip():
+        raise ConfigError(f"{where}: reconcile.spark.jdbc_driver must be the path of the PostgreSQL JDBC driver jar")
+    conf = section.get("conf") or {}
+    if not isinstance(conf, dict) or not all(isinstance(k, str) and k.startswith("spark.") for k in conf):
+        raise ConfigError(
+            f"{where}: reconcile.spark.conf must be a mapping of Spark settings, e.g. {{spark.executor.memory: 4g}}"
+        )
+    return SparkConfig(master.strip(), partitions, memory, driver, {k: str(v) for k, v in conf.items()})
 
 
 def _cutover(raw: dict, where: str) -> CutoverConfig:

@@ -90,6 +90,11 @@ def mysql_settings(url: str) -> dict:
     return settings
 
 
+def postgres_settings(url: str) -> dict[str, str]:
+    """libpq's settings (host, port, dbname, user, password, sslmode, ...) of a PostgreSQL URL or conninfo."""
+    return conninfo_to_dict(url)
+
+
 def with_database(url: str, dbname: str) -> str:
     return make_conninfo(url, dbname=dbname)
 

@@ -200,9 +200,13 @@ def reconcile(
     hooks: Hooks | None = None,
     sample_seed: int | None = None,
     report_name: str = REPORT_NAME,
+    full: Sequence[str] = (),
 ) -> ReconcileResult:
     """Run the levels; the report goes to a folder of this run's own, reports/<report_name>/<time>-<id>/
-    (under a rehearsal's own root in a rehearsal), with reports/<report_name>/latest pointing to it."""
+    (under a rehearsal's own root in a rehearsal), with reports/<report_name>/latest pointing to it.
+    `full` names app tables the sample level compares whole (`--full`)."""
+    if full and "sample" not in levels:
+        raise ConfigError("--full compares whole tables at the sample level: add sample to --level")
     hooks = hooks or Hooks()
     levels = [level for level in LEVELS if level in set(levels)]
     started = time.perf_counter()
@@ -219,7 +223,7 @@ def reconcile(
                 if point.snapshot:
                     target_reconcile.at_snapshot(ctl, schema, reconcile_id, point.snapshot)
                 folder = reports.run_folder(config.reports_root, report_name, reconcile_id)
-                context = _Context(config, source, target, point, hooks, sample_seed, folder)
+                context = _Context(config, source, target, point, hooks, sample_seed, folder, full=tuple(full))
                 results = []
                 for level in levels:
                     hooks.step(f"{level}")
@@ -376,6 +380,7 @@ class _Context:
     sample_seed: int | None
     folder: Path = Path(".")  # this run's report folder
     dbt_ran: bool = False
+    full: tuple[str, ...] = ()  # app tables the sample level compares whole
 
     @contextmanager
     def source_at_point(self, command: str) -> Iterator[Connection]:
@@ -568,7 +573,13 @@ def _sample(ctx: _Context) -> LevelResult:
     report_dir = ctx.folder  # datacompy's report per model, beside the run's own
     seed = ctx.sample_seed if ctx.sample_seed is not None else random.randrange(1, 2**31)
     models, skipped = samples.compare(
-        config, ctx.target, artifacts, sample_size=config.reconcile.sample_size, report_dir=report_dir, seed=seed
+        config,
+        ctx.target,
+        artifacts,
+        sample_size=config.reconcile.sample_size,
+        report_dir=report_dir,
+        seed=seed,
+        full=ctx.full,
     )
     result.notes.append(
         f"sample of up to {config.reconcile.sample_size:,} rows per table (migration.yml reconcile.sample_size), seed {seed}"

@@ -15,15 +15,18 @@ is counted as ambiguous and left out, not reported as a mismatch.
 from __future__ import annotations
 
 import random
+import sys
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from harness.core import connections
 from harness.core.config import Config
 from harness.core.connections import Database
-from harness.core.errors import QueryFailed
+from harness.core.errors import ConfigError, QueryFailed
 from harness.dbt import artifacts as dbt_artifacts
 from harness.engines.base import Connection
+from harness.reconcile import spark
 from harness.target import landing
 from harness.target import samples as target_samples
 
@@ -94,23 +97,45 @@ def compare(
     sample_size: int,
     report_dir: Path,
     seed: int | None = None,
+    full: Collection[str] = (),
 ) -> tuple[list[ModelSample], list[str]]:
-    """Compare a sample of every comparable model; datacompy's reports go to `report_dir`."""
+    """Compare a sample of every comparable model, and the whole of those `full` names (by model name,
+    table or schema.table); datacompy's reports go to `report_dir`. On Spark when migration.yml names
+    a Spark master (harness.reconcile.spark), on pandas otherwise."""
     models, notes = comparable_models(artifacts)
+    whole = _full_models(models, full)
     seed = random.randrange(1, 2**31) if seed is None else seed
     results = []
     report_dir.mkdir(parents=True, exist_ok=True)
-    with connections.connection(target, command="reconcile sample") as conn:
-        for item in models:
-            result = ModelSample(item.model.name, f"{item.schema}.{item.table}", item.source_table)
-            try:
-                _compare_one(conn, config, item, result, sample_size, seed, report_dir)
-            except (QueryFailed, connections.DatabaseError) as exc:
-                result.problem = _first_line(exc)
-            finally:
-                conn.rollback()
-            results.append(result)
+    on_spark = spark.SparkComparison(config, target) if config.reconcile.spark else None
+    try:
+        with connections.connection(target, command="reconcile sample") as conn:
+            for item in models:
+                result = ModelSample(item.model.name, f"{item.schema}.{item.table}", item.source_table)
+                size = None if item.model.name in whole else sample_size
+                try:
+                    _compare_one(conn, config, item, result, size, seed, report_dir, on_spark)
+                except (QueryFailed, connections.DatabaseError) as exc:
+                    result.problem = _first_line(exc)
+                finally:
+                    conn.rollback()
+                results.append(result)
+    finally:
+        if on_spark:
+            on_spark.close()
     return results, notes
+
+
+def _full_models(models: list[Comparable], names: Collection[str]) -> set[str]:
+    """The model names `--full` chose; a name that is no comparable model is a usage error."""
+    chosen = set()
+    for name in names:
+        found = [m.model.name for m in models if name in (m.model.name, m.table, f"{m.schema}.{m.table}")]
+        if not found:
+            known = ", ".join(f"{m.schema}.{m.table}" for m in models) or "none"
+            raise ConfigError(f"--full {name}: no compared model has that name; the compared models: {known}")
+        chosen.update(found)
+    return chosen
 
 
 def _first_line(exc: BaseException) -> str:
@@ -123,9 +148,10 @@ def _compare_one(
     config: Config,
     item: Comparable,
     result: ModelSample,
-    sample_size: int,
+    sample_size: int | None,  # None: the whole table (--full)
     seed: int,
     report_dir: Path,
+    on_spark: spark.SparkComparison | None = None,
 ) -> None:
     import datacompy
     import pandas as pd
@@ -155,12 +181,18 @@ def _compare_one(
     app = target_samples.Sampled(
         item.model.name, item.schema, item.table, config.landing_schema, item.source_table, item.join
     )
-    result.table_rows, result.sampled, whole = target_samples.draw(conn, app, key, sample_size, seed)
-    if whole:
+    result.table_rows, result.sampled, whole = target_samples.draw(conn, app, key, sample_size or sys.maxsize, seed)
+    if sample_size is None:
+        result.notes.append(f"--full: the whole of the {result.table_rows:,} rows of {result.relation} is compared")
+    elif whole:
         result.notes.append(
             f"sample_size {sample_size:,} ≥ the {result.table_rows:,} rows of {result.relation}: "
             "the whole table is compared"
         )
+
+    if on_spark:
+        on_spark.compare(conn, app, key, expressions, types, result, report_dir)
+        return
 
     keys = [target_samples.key_alias(name) for name in key]
     try:

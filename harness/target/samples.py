@@ -87,14 +87,21 @@ def failing_expressions(
 
 def actual(conn: psycopg.Connection, app: Sampled, key: list[str], columns: list[str]) -> tuple[list[str], list[tuple]]:
     """The sampled keys and the app's values of `columns`: (column names, rows)."""
-    on_key = sql.SQL(" and ").join(sql.SQL("a.{0} = s.{0}").format(sql.Identifier(k)) for k in key)
-    values = sql.SQL(", ").join(sql.SQL("a.{}").format(sql.Identifier(c)) for c in columns)
-    query = sql.SQL("select {}, {} from {} as s join {} as a on {}").format(
-        _key_columns(key), values, sql.Identifier(SAMPLE_TABLE), postgres.qualified(app.schema, app.table), on_key
-    )
     with conn.cursor() as cur:
-        cur.execute(query)
+        cur.execute(_actual_query(app, key, columns))
         return [d.name for d in cur.description], cur.fetchall()
+
+
+def expected_sql(
+    conn: psycopg.Connection, app: Sampled, key: list[str], expressions: dict[str, str], types: dict[str, str]
+) -> str:
+    """`expected`'s query as text, for a reader of its own (Spark's JDBC reads, harness/reconcile/spark.py)."""
+    return _expected_query(app, key, expressions, types).as_string(conn)
+
+
+def actual_sql(conn: psycopg.Connection, app: Sampled, key: list[str], columns: list[str]) -> str:
+    """`actual`'s query as text, for a reader of its own."""
+    return _actual_query(app, key, columns).as_string(conn)
 
 
 def _rows(conn: psycopg.Connection, query: sql.Composed) -> tuple[list[str], list[tuple]]:
@@ -139,3 +146,11 @@ def _expected_query(app: Sampled, key: list[str], expressions: dict[str, str], t
         for column, expression in expressions.items()
     )
     return sql.SQL("select {}, {} from {}").format(_key_columns(key), values, _joins(app, key))
+
+
+def _actual_query(app: Sampled, key: list[str], columns: list[str]) -> sql.Composed:
+    on_key = sql.SQL(" and ").join(sql.SQL("a.{0} = s.{0}").format(sql.Identifier(k)) for k in key)
+    values = sql.SQL(", ").join(sql.SQL("a.{}").format(sql.Identifier(c)) for c in columns)
+    return sql.SQL("select {}, {} from {} as s join {} as a on {}").format(
+        _key_columns(key), values, sql.Identifier(SAMPLE_TABLE), postgres.qualified(app.schema, app.table), on_key
+    )
