@@ -400,6 +400,11 @@ class SourceEngine(ABC):
         """Write an archive of the schemas to `file` in the snapshot `conn` opened (open_snapshot);
         returns (server version, row counts, content checksums) per table, taken in that snapshot."""
 
+    def archive_position(self, file: Path) -> str | None:
+        """The position in the source's log an archive stands for, as capture records positions (the
+        manifest keeps it); None where the engine records none."""
+        return None
+
     @abstractmethod
     def restore_archive(self, conn: Connection, restored: Database, file: Path) -> None:
         """Restore an archive made by `dump` into the new, empty database `restored` (`conn` is on it)."""

@@ -1,8 +1,9 @@
 """MySQL and MariaDB as a source engine: harness.engines.base.SourceEngine over this package's modules.
 
 What is built: the catalog with every type's landing type (types.py), the consistent parallel load
-(copy.py) and capture from the binary log (binlog.py). The freeze, decommission and backup are not
-built yet: they refuse with one line naming what to do instead (docs/mysql.md)."""
+(copy.py), capture from the binary log (binlog.py), the freeze and decommission's read-only guard
+(freeze.py), backup and restore with mariadb-dump (backup.py). What is not built yet refuses with
+one line naming what to do instead (docs/mysql.md)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from contextlib import contextmanager
 
 from harness.core.errors import ConfigError
 from harness.engines.base import Capture, SourceEngine
-from harness.engines.mysql import binlog, catalog, copy
+from harness.engines.mysql import backup, binlog, catalog, copy
 from harness.engines.mysql import freeze as write_freeze
 from harness.engines.postgres import catalog as postgres_names
 from harness.engines.postgres.capture import CaptureState
@@ -156,6 +157,7 @@ class MysqlEngine(SourceEngine):
     run_query = staticmethod(_not_built("queries from migration.yml on the source", "run them on landing instead"))
     cancel = staticmethod(_not_built("cancelling a source query", "wait for it to finish"))
 
-    dump = staticmethod(_not_built("backup", "take a mariadb-dump --single-transaction --master-data=2 by hand"))
-    restore_archive = staticmethod(_not_built("restore", "restore the dump with the mariadb client"))
-    counts_and_checksums = staticmethod(_not_built("checksums", "compare counts with `migrate reconcile`"))
+    dump = staticmethod(backup.dump)
+    restore_archive = staticmethod(backup.restore_archive)
+    counts_and_checksums = staticmethod(backup.counts_and_checksums)
+    archive_position = staticmethod(backup.archive_position)
