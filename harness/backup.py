@@ -53,6 +53,7 @@ class Backup:
     seconds: float = 0.0
     checksums: dict[str, str] | None = None  # None: a backup from before checksums were recorded
     database_options: DatabaseOptions | None = None  # None: a backup from before they were recorded
+    log_position: str | None = None  # the source log's position the archive stands for (MySQL's binary log)
 
 
 @dataclass
@@ -118,13 +119,22 @@ def backup(config: Config, source: Database, target: Database, side: str, direct
         schemas = _schemas(engine, conn, config, side)
         version, counts, sums = engine.dump(conn, db, schemas, file, snapshot_id)
     result = Backup(
-        0, side, file, version, file.stat().st_size, _sha256(file), counts, checksums=sums, database_options=options
+        0,
+        side,
+        file,
+        version,
+        file.stat().st_size,
+        _sha256(file),
+        counts,
+        checksums=sums,
+        database_options=options,
+        log_position=engine.archive_position(file),
     )
     with connections.connection(target, command="backup", autocommit=True) as ctl:
         (result.backup_id,) = ctl.execute(
             sql.SQL(
-                "insert into {} (side, file, server_version, size_bytes, sha256, row_counts, checksums, database_options) "
-                "values (%s, %s, %s, %s, %s, %s, %s, %s) returning backup_id"
+                "insert into {} (side, file, server_version, size_bytes, sha256, row_counts, checksums, database_options, "
+                "log_position) values (%s, %s, %s, %s, %s, %s, %s, %s, %s) returning backup_id"
             ).format(control.table(config.control_schema, "backups")),
             (
                 side,
@@ -135,6 +145,7 @@ def backup(config: Config, source: Database, target: Database, side: str, direct
                 json.dumps(counts),
                 json.dumps(sums),
                 json.dumps(dataclasses.asdict(options)),
+                result.log_position,
             ),
         ).fetchone()
     result.seconds = time.perf_counter() - started
@@ -155,13 +166,19 @@ def _private_folder(directory: Path) -> None:
 LOCAL_HOSTS = {"", "localhost", "127.0.0.1", "::1"}
 
 
-def _server(url: str) -> tuple[str, str]:
-    """Where a URL's server listens, with this machine's names and sockets as one host."""
-    info = conninfo_to_dict(url)
-    host = (info.get("host") or info.get("hostaddr") or "").lower()
+def _server(url: str) -> tuple[str, str, str]:
+    """Which engine's server a URL reaches and where it listens, this machine's names and sockets as one host."""
+    if connections.is_mysql_url(url):
+        settings = connections.mysql_settings(url)
+        host = "/" if settings.get("unix_socket") else settings["host"].lower()
+        engine, port = "mysql", str(settings["port"])
+    else:
+        info = conninfo_to_dict(url)
+        host = (info.get("host") or info.get("hostaddr") or "").lower()
+        engine, port = "postgres", str(info.get("port") or 5432)
     if host in LOCAL_HOSTS or host.startswith("/"):
         host = "this machine"
-    return host, str(info.get("port") or 5432)
+    return engine, host, port
 
 
 def prove(restored: Database, chosen: Backup, engine: SourceEngine | None = None) -> Restore:
@@ -190,7 +207,8 @@ def find_backup(config: Config, target: Database, backup_id: int | None, side: s
         where = sql.SQL("backup_id = %s") if backup_id is not None else sql.SQL("side = %s")
         row = ctl.execute(
             sql.SQL(
-                "select backup_id, side, file, server_version, size_bytes, sha256, row_counts, checksums, database_options from {} where {} "
+                "select backup_id, side, file, server_version, size_bytes, sha256, row_counts, checksums, database_options, "
+                "log_position from {} where {} "
                 "order by backup_id desc limit 1"
             ).format(control.table(config.control_schema, "backups"), where),
             (backup_id if backup_id is not None else side,),
@@ -199,7 +217,7 @@ def find_backup(config: Config, target: Database, backup_id: int | None, side: s
     if row is None:
         wanted = f"backup {backup_id}" if backup_id is not None else f"a backup of the {side}"
         raise ConfigError(f"no record of {wanted} in the control schema: run `migrate backup --side {side}` first")
-    backup_id, side, file, version, size, sha, counts, sums, options = row
+    backup_id, side, file, version, size, sha, counts, sums, options, position = row
     return Backup(
         backup_id,
         side,
@@ -210,6 +228,7 @@ def find_backup(config: Config, target: Database, backup_id: int | None, side: s
         counts,
         checksums=sums,
         database_options=DatabaseOptions(**options) if options else None,
+        log_position=position,
     )
 
 
@@ -238,7 +257,7 @@ def restore(
         )
     server = source if chosen.side == "source" else target
     engine = _engine(config, chosen.side)
-    admin = connections.with_database(server.url, "postgres")
+    admin = connections.admin_url(server.url)
     if into in (source.name, target.name):
         raise ConfigError(f"refusing to restore over the live {into!r} database: name a new database with --into")
     if chosen.side == "source" and not allow_source_copy and _server(server.url) == _server(target.url):

@@ -138,7 +138,7 @@ def decommission(
                     config, source, target, scratch, backup_id=result.backup_id, allow_source_copy=True
                 )
             finally:
-                connections.drop_database(connections.with_database(source.url, "postgres"), scratch)
+                connections.drop_database(connections.admin_url(source.url), scratch)
             detail.update(backup_id=result.backup_id, restored_into=scratch, rows=sum(restored.row_counts.values()))
 
         def remove_capture(detail: dict) -> None:

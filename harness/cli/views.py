@@ -193,6 +193,7 @@ def backup(result) -> list[Part]:
         Summary(
             f"backup {result.backup_id}: {result.file} ({result.size_bytes / 1e6:,.1f} MB, {len(result.row_counts)} tables, "
             f"{sum(result.row_counts.values()):,} rows, sha256 {result.sha256[:12]}…) in {result.seconds:.1f} s"
+            + (f", at the source log's position {result.log_position}" if result.log_position else "")
         )
     ]
 

@@ -11,7 +11,7 @@ import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from urllib.parse import parse_qs, unquote, urlsplit
+from urllib.parse import parse_qs, quote, unquote, urlsplit, urlunsplit
 
 import psycopg
 from psycopg import sql
@@ -96,7 +96,16 @@ def postgres_settings(url: str) -> dict[str, str]:
 
 
 def with_database(url: str, dbname: str) -> str:
+    if is_mysql_url(url):
+        parts = urlsplit(url)
+        return urlunsplit(parts._replace(path="/" + quote(dbname, safe="") if dbname else ""))
     return make_conninfo(url, dbname=dbname)
+
+
+def admin_url(url: str) -> str:
+    """The server of `url` as an administrator reaches it to create and drop databases: PostgreSQL's
+    `postgres` database, or a MySQL session in no database."""
+    return with_database(url, "" if is_mysql_url(url) else "postgres")
 
 
 def resolve(config: Config, *, create_missing: bool = True) -> tuple[Database, Database]:
@@ -273,6 +282,8 @@ def create_database(admin_url: str, name: str, options: DatabaseOptions | None =
     """Create a database if it is missing, with these encoding and locale options (else the server's
     defaults); True when it was created. Options the server refuses are one line ending with `fix`."""
     options = options or DatabaseOptions()
+    if is_mysql_url(admin_url):
+        return _create_mysql_database(admin_url, name)
     with psycopg.connect(admin_url, autocommit=True, connect_timeout=CONNECT_TIMEOUT) as conn:
         if _database_exists(conn, name):
             return False
@@ -285,6 +296,17 @@ def create_database(admin_url: str, name: str, options: DatabaseOptions | None =
             raise ConfigError(
                 f"cannot create database {name!r} with {options.describe()}: {reason}{'; ' + fix if fix else ''}"
             ) from None
+        return True
+
+
+def _create_mysql_database(admin_url: str, name: str) -> bool:
+    """A MySQL database in utf8mb4 (a restored archive's tables carry their own character sets)."""
+    from harness.engines.mysql import catalog
+
+    with connection(Database("source", admin_url, "the server's URL", False), command="create database") as conn:
+        if conn.execute("select 1 from information_schema.schemata where schema_name = %s", (name,)):
+            return False
+        conn.execute(f"create database {catalog.quoted(name)} character set utf8mb4")
         return True
 
 
@@ -312,6 +334,12 @@ def create_target_database(config: Config, source: Database, admin_url: str, nam
 
 
 def drop_database(admin_url: str, name: str) -> None:
+    if is_mysql_url(admin_url):
+        from harness.engines.mysql import catalog
+
+        with connection(Database("source", admin_url, "the server's URL", False), command="drop database") as conn:
+            conn.execute(f"drop database if exists {catalog.quoted(name)}")
+        return
     with psycopg.connect(admin_url, autocommit=True, connect_timeout=CONNECT_TIMEOUT) as conn:
         conn.execute(sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name)))
 

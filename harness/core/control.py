@@ -114,7 +114,8 @@ create table if not exists {schema}.backups (
     checksums   jsonb,          -- per table: a hash sum of its rows, in the dump's own snapshot
     verified_at timestamptz,
     verified_into text,
-    database_options jsonb      -- the database's encoding and locale: a restore creates its database with them
+    database_options jsonb,     -- the database's encoding and locale: a restore creates its database with them
+    log_position text           -- the source log's position the archive stands for (a MySQL binary log's)
 );
 
 -- One row per `migrate reconcile`: the levels it ran, the source snapshot it compared as of,
@@ -204,6 +205,9 @@ do $$ begin
     end if;
     if not exists (select from pg_attribute where attrelid = '{schema}.backups'::regclass and attname = 'database_options') then
         alter table {schema}.backups add column database_options jsonb;
+    end if;
+    if not exists (select from pg_attribute where attrelid = '{schema}.backups'::regclass and attname = 'log_position') then
+        alter table {schema}.backups add column log_position text;
     end if;
     if not exists (select from pg_attribute where attrelid = '{schema}.sync_state'::regclass and attname = 'sync_build_seconds') then
         alter table {schema}.sync_state add column sync_build_seconds double precision, add column sync_built_at timestamptz;

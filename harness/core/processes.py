@@ -131,3 +131,93 @@ def background(args: list[str], *, env: dict[str, str], cwd: Path, log: Path, wh
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
+
+
+# --- MySQL's client programs (mariadb-dump, mariadb) ----------------------------------------------
+
+
+def mysql_tool(*names: str) -> str:
+    """The first of these client programs found on PATH (MariaDB's names first, then MySQL's)."""
+    for name in names:
+        found = shutil.which(name)
+        if found:
+            return found
+    raise ProgramFailed(
+        f"none of {', '.join(names)} is on PATH: install the MariaDB or MySQL client programs (mariadb-client)"
+    )
+
+
+@contextlib.contextmanager
+def mysql_defaults(url: str) -> Iterator[Path]:
+    """A connection as an option file readable by its owner only, for --defaults-extra-file (which
+    must come first): no password ever appears in a process list or the environment."""
+    import tempfile
+
+    from harness.core.connections import mysql_settings
+
+    settings = mysql_settings(url)
+    keys = {"host": "host", "port": "port", "user": "user", "password": "password", "unix_socket": "socket"}
+    lines = ["[client]"] + [
+        f'{option}="{str(settings[key]).replace(chr(92), chr(92) * 2).replace(chr(34), chr(92) + chr(34))}"'
+        for key, option in keys.items()
+        if settings.get(key) not in (None, "")
+    ]
+    descriptor, name = tempfile.mkstemp(prefix="migrate-", suffix=".cnf")
+    try:
+        with os.fdopen(descriptor, "w") as out:  # mkstemp's file is the owner's only (0600)
+            out.write("\n".join(lines) + "\n")
+        yield Path(name)
+    finally:
+        os.unlink(name)
+
+
+@contextlib.contextmanager
+def started(args: list[str | Path], *, what: str) -> Iterator[subprocess.Popen]:
+    """A program started beside the caller, waited for on leaving; a failure raises with the line
+    of its output that says why (its output is kept in a temporary file, not a pipe nobody reads)."""
+    import tempfile
+
+    with tempfile.TemporaryFile() as errors:
+        try:
+            proc = subprocess.Popen([str(a) for a in args], stdout=subprocess.DEVNULL, stderr=errors)
+        except OSError as exc:
+            raise ProgramFailed(f"{what} could not start: {exc.strerror}: {args[0]}") from None
+        try:
+            yield proc
+        except BaseException:
+            proc.kill()
+            proc.wait()
+            raise
+        code = proc.wait()
+        if code != 0:
+            errors.seek(0)
+            _raise_failed(what, code, errors.read().decode(errors="replace"))
+
+
+def fed(args: list[str | Path], lines: Iterator[bytes], *, what: str) -> None:
+    """Run a program with `lines` on its standard input; a failure raises with the line that says why."""
+    import tempfile
+
+    with tempfile.TemporaryFile() as errors:
+        try:
+            proc = subprocess.Popen(
+                [str(a) for a in args], stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=errors
+            )
+        except OSError as exc:
+            raise ProgramFailed(f"{what} could not start: {exc.strerror}: {args[0]}") from None
+        try:
+            for line in lines:
+                proc.stdin.write(line)
+            proc.stdin.close()
+        except BrokenPipeError:
+            pass  # it stopped reading: its own error says why
+        code = proc.wait()
+        if code != 0:
+            errors.seek(0)
+            _raise_failed(what, code, errors.read().decode(errors="replace"))
+
+
+def _raise_failed(what: str, code: int, output: str) -> None:
+    lines = output.strip().splitlines() or ["no output"]
+    cause = next((line for line in lines if "error" in line.lower()), lines[-1])
+    raise ProgramFailed(f"{what} failed (exit {code}): {cause.strip()}")

@@ -16,7 +16,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Collection, Sequence
 from contextlib import AbstractContextManager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -158,6 +158,17 @@ class RowHashes(ABC):
     @abstractmethod
     def of_keys(self, keys: Sequence[Sequence[Any]]) -> dict[tuple[str, ...], int]:
         """The row hashes of the rows with these key values (as the other side read them): canonical key → hash."""
+
+
+@dataclass
+class Frozen:
+    """What a freeze did (SourceEngine.freeze)."""
+
+    tables: list[str]
+    waited_seconds: float
+    ended_transactions: int = 0  # still open after the drain timeout, so ended (never acknowledged)
+    revoked: list[str] = field(default_factory=list)  # "table: PRIVILEGE, ..." revoked from the legacy role
+    notes: list[str] = field(default_factory=list)
 
 
 class Capture(ABC):
@@ -388,6 +399,11 @@ class SourceEngine(ABC):
     ) -> tuple[str, dict, dict]:
         """Write an archive of the schemas to `file` in the snapshot `conn` opened (open_snapshot);
         returns (server version, row counts, content checksums) per table, taken in that snapshot."""
+
+    def archive_position(self, file: Path) -> str | None:
+        """The position in the source's log an archive stands for, as capture records positions (the
+        manifest keeps it); None where the engine records none."""
+        return None
 
     @abstractmethod
     def restore_archive(self, conn: Connection, restored: Database, file: Path) -> None:

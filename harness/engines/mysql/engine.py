@@ -1,17 +1,19 @@
 """MySQL and MariaDB as a source engine: harness.engines.base.SourceEngine over this package's modules.
 
 What is built: the catalog with every type's landing type (types.py), the consistent parallel load
-(copy.py) and capture from the binary log (binlog.py). The freeze, decommission and backup are not
-built yet: they refuse with one line naming what to do instead (docs/mysql.md)."""
+(copy.py), capture from the binary log (binlog.py), the freeze and decommission's read-only guard
+(freeze.py), backup and restore with mariadb-dump (backup.py). What is not built yet refuses with
+one line naming what to do instead (docs/mysql.md)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from harness.core.errors import ConfigError, HarnessError
+from harness.core.errors import ConfigError
 from harness.engines.base import Capture, SourceEngine
-from harness.engines.mysql import binlog, catalog, copy
+from harness.engines.mysql import backup, binlog, catalog, copy
+from harness.engines.mysql import freeze as write_freeze
 from harness.engines.postgres import catalog as postgres_names
 from harness.engines.postgres.capture import CaptureState
 
@@ -120,13 +122,15 @@ class MysqlEngine(SourceEngine):
             )
         return BinlogCapture()
 
-    freeze = staticmethod(_not_built("the write freeze", "stop the legacy application's writes by hand"))
-    unfreeze = staticmethod(_not_built("the write freeze", "let the legacy application write again by hand"))
-    frozen_tables = staticmethod(lambda conn, schema: [])
+    freeze = staticmethod(write_freeze.freeze)
+    unfreeze = staticmethod(write_freeze.unfreeze)
+    frozen_tables = staticmethod(write_freeze.frozen_tables)
+    # The freeze lets a declared writer through (freeze.declare_writer), but the fallback's carry-back
+    # writes with PostgreSQL's SQL: refused until it has MySQL's.
     declare_writer = staticmethod(_not_built("the fallback's writer", "the fallback is not built for MySQL yet"))
-    freeze_failed = HarnessError
-    retire = staticmethod(_not_built("decommission", "set the source read_only by hand"))
-    read_only_tables = staticmethod(lambda conn, schema: [])
+    freeze_failed = write_freeze.FreezeFailed
+    retire = staticmethod(write_freeze.retire)
+    read_only_tables = staticmethod(write_freeze.read_only_tables)
 
     # The canonical row hash inside MySQL is still to come (issue 19 item 6): the checksum level
     # refuses with one line; counts, samples and rules compare through landing.
@@ -153,6 +157,7 @@ class MysqlEngine(SourceEngine):
     run_query = staticmethod(_not_built("queries from migration.yml on the source", "run them on landing instead"))
     cancel = staticmethod(_not_built("cancelling a source query", "wait for it to finish"))
 
-    dump = staticmethod(_not_built("backup", "take a mariadb-dump --single-transaction --master-data=2 by hand"))
-    restore_archive = staticmethod(_not_built("restore", "restore the dump with the mariadb client"))
-    counts_and_checksums = staticmethod(_not_built("checksums", "compare counts with `migrate reconcile`"))
+    dump = staticmethod(backup.dump)
+    restore_archive = staticmethod(backup.restore_archive)
+    counts_and_checksums = staticmethod(backup.counts_and_checksums)
+    archive_position = staticmethod(backup.archive_position)

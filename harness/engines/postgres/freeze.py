@@ -32,12 +32,12 @@ from __future__ import annotations
 import secrets
 import threading
 import time
-from dataclasses import dataclass, field
 
 import psycopg
 from psycopg import sql
 
 from harness.core.errors import HarnessError
+from harness.engines.base import Frozen
 from harness.engines.postgres import capture, catalog
 from harness.engines.postgres.capture import CAPTURE_SCHEMA
 
@@ -49,15 +49,6 @@ WRITE_PRIVILEGES = ("INSERT", "UPDATE", "DELETE", "TRUNCATE")  # revoked from th
 
 class FreezeFailed(HarnessError):
     exit_code = 1
-
-
-@dataclass
-class Frozen:
-    tables: list[str]
-    waited_seconds: float
-    ended_transactions: int = 0  # still open after the drain timeout, so ended (never acknowledged)
-    revoked: list[str] = field(default_factory=list)  # "table: PRIVILEGE, ..." revoked from the legacy role
-    notes: list[str] = field(default_factory=list)
 
 
 FUNCTION_DDL = """
