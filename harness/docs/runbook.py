@@ -333,12 +333,12 @@ def _gantt(f: dict) -> list[Block]:
     if run:
         start = timeline.origin(run)
         bars += timeline.recorded(run, start, "real")
-        real = timeline.window(run, start, "freeze_source", "switch")
+        real = timeline.window(run, start, "freeze_source", "switch", "frozen_at", "switched_at")
     windows = [real or planned] if real or planned else []
     if not bars:
         return [paragraph("No step has a duration yet: `migrate rehearse` measures them, `migrate cutover` runs them.")]
     shaded = (
-        f" Shaded: writes unavailable, from freeze_source to the end of the switch "
+        f" Shaded: writes unavailable, from the freeze of the source to the switch "
         f"({'as it really was in the last cutover' if real else 'as planned'})."
         if windows
         else ""

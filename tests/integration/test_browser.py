@@ -128,9 +128,9 @@ def test_dashboard_report_and_dbt_docs_render_offline_in_chromium(shop, tmp_path
 
 
 def test_dbt_docs_site_shows_the_overview_and_the_mapping_offline(tmp_path, migration, monkeypatch):
-    for name in ("models", "macros", "seeds", "profiles"):
+    for name in ("models", "macros", "kit", "seeds", "profiles"):
         shutil.copytree(PROJECT_DIR / name, tmp_path / name)
-    for name in ("dbt_project.yml", "migration.yml", "selectors.yml"):
+    for name in ("dbt_project.yml", "packages.yml", "migration.yml", "selectors.yml"):
         shutil.copy(PROJECT_DIR / name, tmp_path / name)
     monkeypatch.setenv("MIGRATE_SOURCE_URL", migration.source_url)
     monkeypatch.setenv("MIGRATE_TARGET_URL", migration.target_url)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+from datetime import datetime
 
 import pytest
 
@@ -650,7 +651,7 @@ def test_runbook_draws_planned_rehearsed_and_real_steps_with_the_write_window_sh
     assert "| switch | planned | 3.5 | 0.25 | succeeded |" in text
     assert "| preflight | rehearsed | 0.0 | 1.25 | succeeded |" in text
     assert "| load | rehearsed |" not in text and "| catch_up | rehearsed |" not in text
-    assert "writes unavailable, from freeze_source to the end of the switch (as planned)" in text
+    assert "writes unavailable, from the freeze of the source to the switch (as planned)" in text
     page = writing.html_page(runbook.document(facts), [], facts["migration"])
     assert 'data-chart="runbook-timeline"' in page and 'id="runbook-timeline-write-window-0"' in page
 
@@ -674,6 +675,12 @@ def test_runbook_draws_planned_rehearsed_and_real_steps_with_the_write_window_sh
     assert "(as it really was in the last cutover)" in text
     page = writing.html_page(runbook.document(facts), [], facts["migration"])
     assert "writes unavailable (6.0 s)" in page, "the shaded window runs from the freeze to the end of the switch"
+    # Where the steps recorded when writes stopped and resumed, the window is those moments.
+    steps = {s["step"]: s for s in facts["cutover"]["last_run"]["steps"]}
+    steps["freeze_source"]["detail"] = {"frozen_at": datetime.fromisoformat("2026-01-02T04:00:04.5+00:00").timestamp()}
+    steps["switch"]["detail"] = {"switched_at": datetime.fromisoformat("2026-01-02T04:00:09.75+00:00").timestamp()}
+    page = writing.html_page(runbook.document(facts), [], facts["migration"])
+    assert "writes unavailable (5.2 s)" in page
 
 
 def test_plan_timeline_draws_each_phase_estimated_rehearsed_and_real(facts):
