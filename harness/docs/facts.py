@@ -254,7 +254,7 @@ def _last_run(conn: psycopg.Connection, schema: str, command: str) -> dict[str, 
     if not rows:
         return None
     rows[0]["steps"] = [
-        {k: s[k] for k in ("step", "status", "started_at", "finished_at", "seconds")}
+        {k: s[k] for k in ("step", "status", "started_at", "finished_at", "seconds", "started_epoch")}
         for s in _steps(conn, schema, rows[0]["run_id"])
     ]
     return rows[0]
@@ -276,7 +276,10 @@ def _fallback_runs(conn: psycopg.Connection, schema: str) -> list[dict[str, Any]
             None,
         )
         run["carried"] = run["detail"].get("carried") or carried or {}
-        run["steps"] = [{k: s[k] for k in ("step", "status", "started_at", "finished_at", "seconds")} for s in steps]
+        run["steps"] = [
+            {k: s[k] for k in ("step", "status", "started_at", "finished_at", "seconds", "started_epoch")}
+            for s in steps
+        ]
     return runs
 
 
@@ -346,7 +349,8 @@ def _steps(conn: psycopg.Connection, schema: str, run_id: int) -> list[dict[str,
     return _rows(
         conn,
         sql.SQL(
-            "select step, status, started_at, finished_at, extract(epoch from finished_at - started_at) as seconds, detail "
+            "select step, status, started_at, finished_at, extract(epoch from finished_at - started_at) as seconds, detail, "
+            "extract(epoch from started_at)::float8 as started_epoch "
             "from {} where run_id = %s order by started_at, step"
         ).format(control.table(schema, "steps")),
         (run_id,),

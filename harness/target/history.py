@@ -132,8 +132,8 @@ def last_run(conn: psycopg.Connection, schema: str, command: str, succeeded: boo
     run["steps"] = _rows(
         conn,
         sql.SQL(
-            "select step, status, started_at, finished_at, extract(epoch from finished_at - started_at)::float8 as seconds "
-            "from {} where run_id = %s order by started_at, step"
+            "select step, status, started_at, finished_at, extract(epoch from finished_at - started_at)::float8 as seconds, "
+            "extract(epoch from started_at)::float8 as started_epoch from {} where run_id = %s order by started_at, step"
         ).format(control.table(schema, "steps")),
         (run["run_id"],),
     )
