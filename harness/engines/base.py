@@ -215,6 +215,8 @@ class Capture(ABC):
         sync lock held); only for a method that keeps a log."""
         raise NotImplementedError(f"capture by {self.method} cannot bring landing to a snapshot")
 
+    counts_changes_behind = True  # the changes not applied yet can be counted on the source (a change log table)
+
     @property
     def detects_deletes_by_keys(self) -> bool:
         """Whether a catch-up must compare key sets to see deletes (the method cannot see them)."""

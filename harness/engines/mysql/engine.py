@@ -37,6 +37,7 @@ class BinlogCapture(Capture):
 
     method = "binlog"
     not_installed = binlog.NothingInstalled  # nothing is installed on the source: never raised
+    counts_changes_behind = False  # the binary log is not counted: the lag is the time since the last batch
     keeps_a_log = True  # the server's binary log, read from a position kept on the target
 
     def prepare(self, conn, schema, tables):

@@ -14,6 +14,7 @@ from harness import load
 from harness.core.config import load_config
 from harness.core.connections import Database
 from harness.reconcile import checksums
+from tests.conftest import run_migrate
 from tests.integration.mysql.conftest import run_sql
 from tests.integration.mysql.test_load import EDGE_TABLE, PEOPLE
 
@@ -186,26 +187,28 @@ def test_one_changed_value_in_landing_is_found_with_its_key_and_column_for_each_
     assert all(r.matches for r in checksums.compare(config, source, target))
 
 
-def test_migrate_reconcile_checksums_on_mariadb_brings_landing_to_the_snapshot_and_names_the_difference(
-    loaded, monkeypatch
-):
+def test_migrate_reconcile_checksums_on_mariadb_brings_landing_to_the_snapshot_and_names_the_difference(loaded):
     """The command end to end: source writes since the load are read from the binary log up to the
     reconcile's snapshot, so only the one landing corruption is reported, with its key and column."""
-    from typer.testing import CliRunner
-
-    from harness.cli import app
-
     config, source, target = loaded
-    monkeypatch.chdir(config.project_dir)
-    url, db = source.url, config.source_schema
-    run_sql(url, db, "update people set name = 'renamed' where id = 7;\ndelete from people where id = 8")
-    result = CliRunner().invoke(app, ["reconcile", "--level", "checksums", "--json"])
-    assert result.exit_code == 0, result.output
+    run_sql(
+        source.url,
+        config.source_schema,
+        "update people set name = 'renamed' where id = 7;\ndelete from people where id = 8",
+    )
+    first = json.loads(run_migrate("reconcile", "--level", "checksums", "--json", cwd=config.project_dir).stdout)
+    assert "(2 changes applied)" in first["steps"][0]
     _landing(target, "update landing.extra set tm0 = interval '00:00:09' where code = 'é-1'")
-    result = CliRunner().invoke(app, ["reconcile", "--level", "checksums", "--json"])
-    assert result.exit_code == 1, result.output
-    document = json.loads(result.output[result.output.index("{") :])
-    checks = [c for level in document["levels"] for c in level["checks"] if c["name"].startswith("extra")]
-    (difference,) = checks[0]["facts"]["differences"]
-    assert difference["key"] == {"code": "é-1"} and difference["columns"] == ["tm0"]
-    assert difference["values"]["tm0"] == {"source": "-00:00:01", "landing": "00:00:09"}
+    result = run_migrate("reconcile", "--level", "checksums", "--json", cwd=config.project_dir, expect=1)
+    assert json.loads(result.stdout)["failed_checks"] == ["checksums: extra: source = landing"]
+    report = config.project_dir / json.loads(result.stdout)["report"]
+    document = json.loads(report.with_suffix(".json").read_text())
+    checks = {c["name"]: c for level in document["levels"] for c in level["checks"]}
+    (difference,) = checks["extra: source = landing"]["data"]["differences"]
+    assert difference == {
+        "kind": "changed",
+        "key": {"code": "é-1"},
+        "columns": ["tm0"],
+        "values": {"tm0": {"source": "-00:00:01", "landing": "00:00:09"}},
+    }
+    assert [name for name, c in checks.items() if c["verdict"] != "passed"] == ["extra: source = landing"]
