@@ -1,7 +1,7 @@
 """MySQL and MariaDB as a source engine: harness.engines.base.SourceEngine over this package's modules.
 
 What is built: the catalog with every type's landing type (types.py), the consistent parallel load
-(copy.py) and capture from the binary log (binlog.py). The freeze, decommission and backup are not
+(copy.py), capture from the binary log (binlog.py) and the canonical row hash (checksums.py). The freeze, decommission and backup are not
 built yet: they refuse with one line naming what to do instead (docs/mysql.md)."""
 
 from __future__ import annotations
