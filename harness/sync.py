@@ -498,7 +498,8 @@ def apply_changes(conn: psycopg.Connection, landing_schema: str, table: landing.
 
 
 def lag(config: Config, source: Database, target: Database) -> Lag:
-    if not engines.source_capture(config).keeps_a_log:
+    own = engines.source_capture(config)
+    if not own.keeps_a_log or not own.counts_changes_behind:
         with connections.connection(target, command="sync lag") as dst:
             _watermark(dst, config.control_schema)
             since_apply, unbuilt = dst.execute(

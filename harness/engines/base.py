@@ -218,6 +218,16 @@ class Capture(ABC):
         """Apply every change since the target's position to landing, in one target transaction;
         returns the batch (its `changes` count, and the per-table counts)."""
 
+    def apply_to_snapshot(
+        self, config: Config, source: Database, target: Database, *, snapshot_id: str, position: str, pause
+    ):
+        """One batch that brings landing exactly to the source snapshot `snapshot_id` (open_snapshot's,
+        still open; `position` what it returned), applied on `pause`'s session (sync.paused's, the
+        sync lock held); only for a method that keeps a log."""
+        raise NotImplementedError(f"capture by {self.method} cannot bring landing to a snapshot")
+
+    counts_changes_behind = True  # the changes not applied yet can be counted on the source (a change log table)
+
     @property
     def detects_deletes_by_keys(self) -> bool:
         """Whether a catch-up must compare key sets to see deletes (the method cannot see them)."""

@@ -17,6 +17,7 @@ which are decoded here by the column's character set from the catalog (MySQL's l
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import hashlib
 import json
@@ -277,8 +278,20 @@ def truncated(query: str, default_schema: str) -> tuple[str, str] | None:
 # --- one batch ---------------------------------------------------------------------------------------
 
 
-def read_changes(config: Config, source: Database, tables: dict, position: str):
-    """The changes of whole transactions after `position`: (changes, the position after the last one)."""
+class NothingInstalled(HarnessError):
+    """Capture from the binary log installs nothing on the source, so finds nothing missing."""
+
+
+def _at(position: str) -> tuple[str, int]:
+    log_file, _, log_pos = position.rpartition(":")
+    return log_file, int(log_pos)
+
+
+def read_changes(config: Config, source: Database, tables: dict, position: str, until: str | None = None):
+    """The changes of whole transactions after `position`: (changes, the position after the last one).
+    `until`: a transaction boundary (a snapshot's position) to stop at, however many changes come before it."""
+    if until and _at(position) >= _at(until):
+        return [], position
     log_file, _, log_pos = position.rpartition(":")
     settings = mysql_settings(source.url)
     settings.pop("database", None)
@@ -339,24 +352,29 @@ def read_changes(config: Config, source: Database, tables: dict, position: str):
             committed.extend(pending)
             pending = []
             position = f"{stream.log_file}:{stream.log_pos}"
-            if len(committed) >= BATCH_CHANGES:
+            if until:
+                if _at(position) >= _at(until):
+                    break
+            elif len(committed) >= BATCH_CHANGES:
                 break
     finally:
         stream.close()
     return committed, position
 
 
-def apply_batch(config: Config, source: Database, target: Database, engine):
-    """Apply every whole transaction since the watermark, in one target transaction (sync.Batch)."""
+def apply_batch(config: Config, source: Database, target: Database, engine, *, until: str | None = None, pause=None):
+    """Apply every whole transaction since the watermark, in one target transaction (sync.Batch).
+    `until`: only those up to this position (a snapshot's), all of them; `pause`: the session
+    holding the sync lock to apply on (sync.paused's), else one taken here."""
     from harness import sync
     from harness.engines.postgres import column_list
 
     started = time.perf_counter()
     batch = sync.Batch()
-    with (
-        sync.paused(config, target, command="sync") as pause,
-        connections.connection(source, command="sync", autocommit=True) as src,
-    ):
+    with contextlib.ExitStack() as stack:
+        if pause is None:
+            pause = stack.enter_context(sync.paused(config, target, command="sync"))
+        src = stack.enter_context(connections.connection(source, command="sync", autocommit=True))
         dst = pause.conn
         tables = {t.name: t for t in (landing.describe(src, config, t) for t in config.tables)}
         with dst.transaction():
@@ -368,7 +386,7 @@ def apply_batch(config: Config, source: Database, target: Database, engine):
             ).fetchone()
             if previous is None:
                 raise sync.NotLoaded("nothing to sync into: no finished load in the target; run `migrate load` first")
-            changes, position = read_changes(config, source, tables, previous[0])
+            changes, position = read_changes(config, source, tables, previous[0], until)
             dst.execute(
                 "create temp table _changes (change_id bigint, table_schema text, table_name text, op char(1), "
                 "old_key jsonb, new_row jsonb, captured_at timestamptz, image_format text) on commit drop"

@@ -46,6 +46,11 @@ class TriggerCapture(Capture):
 
         return sync.sync_once(config, source, target)
 
+    def apply_to_snapshot(self, config, source, target, *, snapshot_id, position, pause):
+        from harness import sync
+
+        return sync.sync_once(config, source, target, snapshot_id=snapshot_id, pause=pause)
+
 
 class TimestampCapture(Capture):
     """A last-updated column re-read per batch (timestamp_capture.py): nothing installed."""
