@@ -1,12 +1,14 @@
 # The two commands of the README, each doing all set-up from a fresh clone.
 #   make demo   - the demo migration end to end on the embedded PostgreSQL
-#   make test   - every test: ruff, pytest (unit + integration), dbt parse, sqlfluff lint
+#   make check  - every test: make test, then the optional parts installed where the machine allows
+#                 (Spark, a browser) and the slow whole-cycle tests (make test-slow)
+#   make test   - the quick loop: ruff, pytest (unit + integration, not the slow whole cycles), dbt parse, sqlfluff lint
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
-.PHONY: setup spark lock demo test lint bench clean
+.PHONY: setup spark browser lock demo test test-slow check lint bench clean
 
 # requirements.lock pins every package to the version the tests passed with (a constraints file:
 # pyproject.toml's ranges still decide what is needed); `make lock` refreshes it from a fresh resolve.
@@ -45,7 +47,20 @@ test: setup
 	# sqlfluff's parser recurses once per nested expression; two staging models need more than
 	# Python's default depth of 1,000, so the lint runs with a higher limit.
 	eval "$$($(BIN)/migrate env shell)" && $(BIN)/python -c "import sys; sys.setrecursionlimit(20000); from sqlfluff.cli.commands import cli; cli()" lint models macros kit/macros tests
-	$(BIN)/pytest
+	$(BIN)/pytest -m "not slow"
+
+check: test
+	$(MAKE) spark || echo "== the Spark extra could not be installed: the Spark tests skip =="
+	$(MAKE) browser || echo "== no browser could be installed: the browser test skips =="
+	$(MAKE) test-slow
+
+test-slow: setup
+	$(BIN)/migrate env up
+	$(BIN)/pytest -m slow
+
+# A browser for the test that opens the dashboard and reports (it skips with one line without one).
+browser:
+	command -v chromium >/dev/null || apt-get install -y -q chromium
 
 bench: setup
 	for script in bench/bench_*.py; do $(BIN)/python $$script || exit 1; done
