@@ -18,7 +18,7 @@ from harness.core.config import load_config
 from harness.dbt import docs_site
 from tests.conftest import PROJECT_DIR
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 if CHROMIUM is None:

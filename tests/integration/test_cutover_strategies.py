@@ -21,7 +21,7 @@ from harness.core.errors import ConfigError
 from tests.conftest import PROJECT_DIR, run_migrate
 from tests.integration.conftest import CONFIG, landing_state, rows, source_state
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 CUTOVER = """
 owners: {dba: Platform DBA}

@@ -24,7 +24,7 @@ from harness.target import history
 from tests.conftest import PROJECT_DIR, run_migrate
 from tests.integration.conftest import rows
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 CHARTS = ("dispositions", "throughput", "lag", "timeline", "verdicts")
 

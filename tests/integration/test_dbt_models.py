@@ -32,7 +32,7 @@ from harness.reconcile import samples
 from harness.sync import SYNC_BUILD
 from tests.conftest import PROJECT_DIR
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 SCALE = 2000
 SEED = 7

@@ -12,7 +12,7 @@ from psycopg import sql
 
 from harness.demo.seed import RATES, seed_legacy
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 SCALE = 10_000
 SEED = 42

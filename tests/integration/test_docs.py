@@ -23,7 +23,7 @@ from harness.rollback import criteria as rollback_criteria
 from tests.conftest import PROJECT_DIR, run_migrate
 from tests.integration.conftest import CONFIG, rows
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 PLACEHOLDERS = ("TODO", "TBD", "{{", "None")
 LOADER_COLUMNS = {"_migrate_synced_at", "_migrate_deleted"}

@@ -8,7 +8,7 @@ import pytest
 
 from tests.conftest import run_migrate
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 LONG = "a_table_with_a_very_long_name_that_goes_on_and_on_for_60_byt"  # 60 bytes
 SOURCE = f"""

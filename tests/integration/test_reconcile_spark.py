@@ -16,7 +16,7 @@ from harness.reconcile import spark
 from tests.integration.conftest import CONFIG
 from tests.integration.test_reconcile import APP, execute, manifest
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 if spark.missing():
     pytest.skip(f"Spark comparison not tested: {spark.missing()}", allow_module_level=True)

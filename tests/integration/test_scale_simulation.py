@@ -20,7 +20,7 @@ from harness import load
 from harness.core import control
 from harness.core.connections import Database
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 ROWS = 1_000_000_000
 RANGE_ROWS = 250_000  # load's default
