@@ -81,7 +81,8 @@ def reladiff() -> str | None:
         )
         if done.returncode != 0 or not binary.exists():
             print(
-                f"reladiff pair skipped: pip could not install reladiff ({(done.stderr.strip().splitlines() or ['?'])[-1]})"
+                "reladiff pair skipped: pip could not install reladiff "
+                f"({(done.stderr.strip().splitlines() or ['?'])[-1]})"
             )
             return None
     return str(binary)
@@ -178,8 +179,8 @@ def pair_line(label: str, numerator: list[float], denominator: list[float], name
     """The median of each side and the median of the per-round ratios numerator / denominator."""
     ratio = statistics.median(n / d for n, d in zip(numerator, denominator))
     return (
-        f"{label:<34} {names[0]} {statistics.median(numerator):6.2f} s, {names[1]} {statistics.median(denominator):6.2f} s: "
-        f"ratio {ratio:.2f} (median of {len(numerator)} rounds)"
+        f"{label:<34} {names[0]} {statistics.median(numerator):6.2f} s, "
+        f"{names[1]} {statistics.median(denominator):6.2f} s: ratio {ratio:.2f} (median of {len(numerator)} rounds)"
     )
 
 

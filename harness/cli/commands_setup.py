@@ -119,13 +119,15 @@ def demo_traffic(
         Path | None,
         typer.Option(
             envvar="MIGRATE_ROUTING_FILE",
-            help="Follow this routing file (written by cutover and fallback): the new application writes `app` on the target when it says so.",
+            help="Follow this routing file (written by cutover and fallback): the new application writes `app` on the "
+            "target when it says so.",
         ),
     ] = None,
     side: Annotated[
         str,
         typer.Option(
-            help="Without a routing file: legacy (the legacy application writes the source) or new (the new application writes `app` on the target)."
+            help="Without a routing file: legacy (the legacy application writes the source) or new (the new "
+            "application writes `app` on the target)."
         ),
     ] = "legacy",
     as_json: JsonFlag = False,

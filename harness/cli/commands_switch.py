@@ -99,7 +99,8 @@ def rollback_cmd(
     ]
     if missing:
         raise ConfigError(
-            f"a rollback needs {', '.join(missing)}: who decided, in which owner role, and why (or --check to only evaluate the criteria)"
+            f"a rollback needs {', '.join(missing)}: who decided, in which owner role, and why (or --check to "
+            "only evaluate the criteria)"
         )
     rollback_criteria.authorize(config, role)
     context = Context.open("rollback", config)
@@ -119,7 +120,8 @@ def rehearse_cmd(
     traffic_command: Annotated[
         str | None,
         typer.Option(
-            help='A command that writes to the copies meanwhile (e.g. "migrate demo traffic --duration 3600"); it gets MIGRATE_SOURCE_URL, MIGRATE_TARGET_URL and MIGRATE_ROUTING_FILE.'
+            help='A command that writes to the copies meanwhile (e.g. "migrate demo traffic --duration 3600"); '
+            "it gets MIGRATE_SOURCE_URL, MIGRATE_TARGET_URL and MIGRATE_ROUTING_FILE."
         ),
     ] = None,
     as_json: JsonFlag = False,

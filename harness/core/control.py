@@ -343,7 +343,8 @@ def step(conn: psycopg.Connection, schema: str, run_id: int, name: str) -> Itera
     finally:
         conn.execute(
             sql.SQL(
-                "update {} set finished_at = clock_timestamp(), status = %s, detail = %s where run_id = %s and step = %s"
+                "update {} set finished_at = clock_timestamp(), status = %s, detail = %s "
+                "where run_id = %s and step = %s"
             ).format(table(schema, "steps")),
             (status, json.dumps(detail, default=str), run_id, name),
         )
@@ -401,7 +402,8 @@ def abandon_unfinished_loads(conn: psycopg.Connection, schema: str) -> list[int]
     """A load left running from before the freeze copied a moving source: the big bang loads afresh."""
     rows = conn.execute(
         sql.SQL(
-            "update {} set status = 'failed', finished_at = clock_timestamp() where status = 'running' returning load_id"
+            "update {} set status = 'failed', finished_at = clock_timestamp() "
+            "where status = 'running' returning load_id"
         ).format(table(schema, "load_runs"))
     ).fetchall()
     return [load_id for (load_id,) in rows]
@@ -427,7 +429,8 @@ def waves_cut_over(conn: psycopg.Connection, schema: str) -> dict[int, int]:
         sql.SQL(
             "select (detail ->> 'wave')::int, run_id from {runs} where command = 'cutover' and status = 'succeeded' "
             "and detail ->> 'strategy' = 'phased' and detail ? 'wave' "
-            "and run_id > coalesce((select max(run_id) from {runs} where command = 'fallback' and status = 'succeeded'), 0) order by run_id"
+            "and run_id > coalesce((select max(run_id) from {runs} where command = 'fallback' "
+            "and status = 'succeeded'), 0) order by run_id"
         ).format(runs=runs)
     ).fetchall()
     return dict(rows)
@@ -437,7 +440,8 @@ def running_cutover(conn: psycopg.Connection, schema: str) -> tuple[int, dict] |
     """The cutover run under way (started, not finished), with its detail."""
     row = conn.execute(
         sql.SQL(
-            "select run_id, detail from {} where command = 'cutover' and status = 'running' order by run_id desc limit 1"
+            "select run_id, detail from {} where command = 'cutover' and status = 'running' "
+            "order by run_id desc limit 1"
         ).format(table(schema, "runs"))
     ).fetchone()
     return (row[0], row[1]) if row else None

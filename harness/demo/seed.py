@@ -215,7 +215,8 @@ def seed_legacy(
         encoding = conn.execute("show server_encoding").fetchone()[0]
         if encoding.upper() not in ("UTF8", "UTF-8"):
             raise HarnessError(
-                f"the legacy demo needs a UTF8 database (its notes hold emoji), not {encoding}: create the database with encoding 'UTF8'"
+                f"the legacy demo needs a UTF8 database (its notes hold emoji), not {encoding}: create the "
+                "database with encoding 'UTF8'"
             )
         own_functions = _temp_function_ids(conn)
         previous = {name: conn.execute("select current_setting(%s)", (name,)).fetchone()[0] for name in LOAD_SETTINGS}

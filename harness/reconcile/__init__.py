@@ -318,7 +318,8 @@ def _consistent_point(
                 )
             except sync.NotLoaded:
                 point.notes.append(
-                    "landing has no finished load: the source and landing are compared as they are; run `migrate load` first"
+                    "landing has no finished load: the source and landing are compared as they are; "
+                    "run `migrate load` first"
                 )
             except capture.not_installed:
                 point.notes.append("no change capture on the source: landing is compared as it stands")
@@ -326,8 +327,8 @@ def _consistent_point(
                 point.notes.append(f"landing could not be brought to the snapshot ({exc}); it is compared as it stands")
         else:
             point.notes.append(
-                "timestamp capture has no exact point in time: rows written during the comparison can show as differences; "
-                "compare while the source is quiet"
+                "timestamp capture has no exact point in time: rows written during the comparison can show as "
+                "differences; compare while the source is quiet"
             )
         if (
             build
@@ -360,8 +361,8 @@ def _app_not_comparable(conn: Connection, config: Config) -> str | None:
     if state is None or state.phase not in ("falling_back", "fallen_back"):
         return None
     return (
-        f"the migration fell back at {state.changed_at:%Y-%m-%d %H:%M %Z}: app is frozen as the fallback left it and no longer "
-        "follows the source, so the checks that read app are not comparable (source and landing still are); "
+        f"the migration fell back at {state.changed_at:%Y-%m-%d %H:%M %Z}: app is frozen as the fallback left it and "
+        "no longer follows the source, so the checks that read app are not comparable (source and landing still are); "
         "`migrate status` says how to rebuild the target before another cutover"
     )
 
@@ -427,7 +428,8 @@ def _counts(ctx: _Context) -> LevelResult:
             detail = (
                 ""
                 if verdict == PASSED
-                else f"{abs(source_rows - live):,} rows {'missing from' if live < source_rows else 'too many in'} landing"
+                else f"{abs(source_rows - live):,} rows "
+                f"{'missing from' if live < source_rows else 'too many in'} landing"
             )
             result.checks.append(Check(name, verdict, source_rows, live, detail))
         if ctx.point.app_not_comparable:
@@ -444,7 +446,8 @@ def _dispositions(conn: Connection, config: Config, landing_rows: dict[str, int]
             Check(
                 "disposition accounting",
                 NOT_AVAILABLE,
-                detail="quarantine.dispositions does not exist (the dbt project has no dispositions model, or it is not built: `migrate build`)",
+                detail="quarantine.dispositions does not exist (the dbt project has no dispositions model, "
+                "or it is not built: `migrate build`)",
             )
         ]
     checks = []
@@ -582,7 +585,8 @@ def _sample(ctx: _Context) -> LevelResult:
         full=ctx.full,
     )
     result.notes.append(
-        f"sample of up to {config.reconcile.sample_size:,} rows per table (migration.yml reconcile.sample_size), seed {seed}"
+        f"sample of up to {config.reconcile.sample_size:,} rows per table (migration.yml "
+        f"reconcile.sample_size), seed {seed}"
     )
     result.notes += [f"not compared: {line}" for line in skipped]
     if not models:

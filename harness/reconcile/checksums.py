@@ -318,8 +318,8 @@ def prepare_table(config: Config, pair: Pair, table_config: TableConfig, *, segm
     for column in source_columns:
         if not column.known:
             result.notes.append(
-                f"column {column.name} has type {column.type}, which the normaliser does not know: compared through its "
-                "text form (equal values written differently would show as changed)"
+                f"column {column.name} has type {column.type}, which the normaliser does not know: "
+                "compared through its text form (equal values written differently would show as changed)"
             )
         elif by_target[column.name].base != column.base and column.name not in table.masks:
             result.notes.append(

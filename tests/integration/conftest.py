@@ -90,7 +90,8 @@ def source_state(url: str) -> dict[str, list[tuple]]:
     return {
         "Client": rows(
             url,
-            'select "Id", "Name", right(regexp_replace("Card", \'[^0-9]\', \'\', \'g\'), 4), "Updated" from "Shop"."Client" order by 1',
+            'select "Id", "Name", right(regexp_replace("Card", \'[^0-9]\', \'\', \'g\'), 4), "Updated" '
+            'from "Shop"."Client" order by 1',
         ),
         "Basket": rows(url, 'select "ClientId", "Line", "Sku", "Price" from "Shop"."Basket" order by 1, 2'),
         "Tag": rows(url, 'select "Code", "Label" from "Shop"."Tag" order by 1'),

@@ -192,7 +192,8 @@ def test_assess_leaves_nothing_behind_in_source_or_target(shop, migration):
         with psycopg.connect(url) as conn:
             return set(
                 conn.execute(
-                    "select n.nspname || '.' || c.relname from pg_class c join pg_namespace n on n.oid = c.relnamespace "
+                    "select n.nspname || '.' || c.relname from pg_class c join pg_namespace n "
+                    "on n.oid = c.relnamespace "
                     "where n.nspname not in ('pg_catalog', 'information_schema', 'pg_toast')"
                 ).fetchall()
             )

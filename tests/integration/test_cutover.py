@@ -83,7 +83,8 @@ def test_the_reconcile_gate_needs_a_recent_checksum_reconciliation_not_counts_al
     assert _reconcile_gate(config, source, target).passed
     with psycopg.connect(migration.target_url, autocommit=True) as conn:
         conn.execute(
-            "update migrate_control.reconcile_runs set finished_at = finished_at - interval '2 hours' where reconcile_id = %s",
+            "update migrate_control.reconcile_runs set finished_at = finished_at - interval '2 hours' "
+            "where reconcile_id = %s",
             (checked.reconcile_id,),
         )
     cutover.run(config, source, target, skip_gates=True, stop_before="freeze_source")

@@ -357,7 +357,8 @@ def test_expected_sql_of_the_mapping_metadata_holds(warehouse):
             ((wrong,),) = query(
                 url,
                 f'select count(*) from app.{model["name"]} join landing."{source}" as "{source}" on {join} '
-                f'where not "{source}"._migrate_deleted and app.{model["name"]}.{column["name"]} is distinct from ({expected})',
+                f'where not "{source}"._migrate_deleted '
+                f"and app.{model['name']}.{column['name']} is distinct from ({expected})",
             )
             assert wrong == 0, f"app.{model['name']}.{column['name']}: {wrong} rows differ from expected_sql"
             checked += 1

@@ -297,7 +297,8 @@ def order_checks() -> list[Share]:
             "CUST_ID of a missing customer",
             customer["missing"],
             "ORDER_HDR",
-            'not exists (select 1 from "oms"."CUSTOMER" as c where c."CUST_ID" = t."CUST_ID") and "CUST_ID" is not null',
+            'not exists (select 1 from "oms"."CUSTOMER" as c where c."CUST_ID" = t."CUST_ID") '
+            'and "CUST_ID" is not null',
         ),
         share(
             "ORDER_DT inside the spring-forward gap",
@@ -468,7 +469,8 @@ def test_rare_defects_are_all_there_and_the_money_adds_up(database_url):
         assert (
             scalar(
                 conn,
-                "select count(*) from created_dates where is_impossible and \"CREATED\" ~ '(02-3[01]|02/3[01]/|0230|0231|FEB)'",
+                "select count(*) from created_dates where is_impossible "
+                "and \"CREATED\" ~ '(02-3[01]|02/3[01]/|0230|0231|FEB)'",
             )
             > 0
         )

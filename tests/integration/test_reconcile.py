@@ -203,8 +203,10 @@ def test_disposition_accounting_checks_every_table_exactly(loaded):
     execute(
         migration.target_url,
         "create schema if not exists quarantine",
-        "create table quarantine.dispositions (source_table text, source_rows bigint, migrated bigint, merged bigint, quarantined bigint)",
-        "insert into quarantine.dispositions values ('Client', 5000, 4900, 60, 40), ('Basket', 6000, 5990, 0, 9), ('Tag', 2, 2, 0, 0)",
+        "create table quarantine.dispositions (source_table text, source_rows bigint, migrated bigint, merged bigint, "
+        "quarantined bigint)",
+        "insert into quarantine.dispositions "
+        "values ('Client', 5000, 4900, 60, 40), ('Basket', 6000, 5990, 0, 9), ('Tag', 2, 2, 0, 0)",
     )
     result = reconcile.reconcile(config, source, target, ["counts"])
     checks = {c.name: c for c in result.levels[0].checks}

@@ -75,8 +75,8 @@ def changed_originals(found: list[Override], locate: Callable[[str, str], Path] 
         elif hashlib.sha256(text.encode()).hexdigest() != override.sha256:
             problems.append(
                 f"{override.file.name}: {override.replaces} changed since {override.dist} {override.version} "
-                f"(installed: {metadata.version(override.dist)}); compare it with the override, carry over what changed, "
-                "and record the new version and sha256 in the header"
+                f"(installed: {metadata.version(override.dist)}); compare it with the override, "
+                "carry over what changed, and record the new version and sha256 in the header"
             )
     return problems
 
