@@ -147,7 +147,8 @@ def uri(url: str) -> str:
     if url.startswith(("postgres://", "postgresql://")):
         return url
     parts = conninfo_to_dict(url)
-    return f"postgresql://{parts.get('user', 'postgres')}@{quote(parts.get('host', ''), safe='')}:{parts.get('port', 5432)}/{parts['dbname']}"
+    user, host, port = parts.get("user", "postgres"), quote(parts.get("host", ""), safe=""), parts.get("port", 5432)
+    return f"postgresql://{user}@{host}:{port}/{parts['dbname']}"
 
 
 def reladiff_tables(binary: str, source, target, config) -> int:

@@ -24,7 +24,8 @@ APP_TABLE = """
 create schema bench_app;
 create table bench_app.order_line as
 select "ORDER_NO"::bigint as order_id, "LINE_NO" as line_no, upper(btrim("SKU")) as sku, "QTY" as quantity,
-       round("UNIT_PRICE"::numeric * 100)::bigint as unit_price_cents, "DISC_PCT" as discount_pct, "LAST_UPD" as updated_at
+       round("UNIT_PRICE"::numeric * 100)::bigint as unit_price_cents, "DISC_PCT" as discount_pct,
+       "LAST_UPD" as updated_at
 from landing."ORDER_LINE" where not _migrate_deleted;
 alter table bench_app.order_line add primary key (order_id, line_no);
 analyze bench_app.order_line;

@@ -2,14 +2,16 @@
 
 Levels, run in this order, each a list of checks with the figures of both sides and a verdict:
 
-| level | checks |
-|---|---|
-| counts | source rows = landing's live rows, per table; with the dbt model `quarantine.dispositions`: source rows = migrated + merged + quarantined, and = landing's live rows, exactly |
-| checksums | source and landing hashed per key segment inside each database, differing rows located and named (harness.reconcile.checksums) |
-| sample | a random sample of app rows against the values the mapping metadata expects, with datacompy (harness.reconcile.samples) |
-| rules | dbt's data tests, and the business-rule reconciliations of migration.yml (`reconcile.rules`) |
-| performance | the target queries of migration.yml run N times: p50, p95, max, index use; a limit exceeded fails |
-| smoke | the SQL checks and commands of migration.yml with their expected results |
+- counts: source rows = landing's live rows, per table; with the dbt model `quarantine.dispositions`:
+  source rows = migrated + merged + quarantined, and = landing's live rows, exactly
+- checksums: source and landing hashed per key segment inside each database, differing rows located
+  and named (harness.reconcile.checksums)
+- sample: a random sample of app rows against the values the mapping metadata expects, with
+  datacompy (harness.reconcile.samples)
+- rules: dbt's data tests, and the business-rule reconciliations of migration.yml (`reconcile.rules`)
+- performance: the target queries of migration.yml run N times: p50, p95, max, index use; a limit
+  exceeded fails
+- smoke: the SQL checks and commands of migration.yml with their expected results
 
 A level passes when none of its checks fails; a check can also be "not available" (what it
 needs does not exist yet), which never passes a level on its own.

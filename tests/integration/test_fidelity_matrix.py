@@ -188,7 +188,8 @@ def update(conn: psycopg.Connection, key: int, values: dict[str, str]) -> None:
 
 
 def xml_supported(url: str) -> bool:
-    """Whether the server was built with libxml (the embedded PostgreSQL 16 is not): without, no xml value can be written."""
+    """Whether the server was built with libxml (the embedded PostgreSQL 16 is not): without, no xml value can be
+    written."""
     with psycopg.connect(url, autocommit=True) as conn:
         try:
             conn.execute("select xmlparse(content 'x')")

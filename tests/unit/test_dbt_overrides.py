@@ -26,7 +26,9 @@ from tests.conftest import PROJECT_DIR
 
 OVERRIDES = PROJECT_DIR / "kit" / "macros" / "overrides"
 HEADER = re.compile(
-    r"Replaces: (?P<macro>\w+)\n\s*Original: (?P<dist>[\w-]+) (?P<version>\S+), (?P<path>\S+)\n\s*Original sha256: (?P<sha256>[0-9a-f]{64})"
+    r"Replaces: (?P<macro>\w+)\n"
+    r"\s*Original: (?P<dist>[\w-]+) (?P<version>\S+), (?P<path>\S+)\n"
+    r"\s*Original sha256: (?P<sha256>[0-9a-f]{64})"
 )
 MACRO_NAME = re.compile(r"\{%-?\s*macro\s+(\w+)\s*\(")
 

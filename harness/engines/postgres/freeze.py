@@ -231,7 +231,8 @@ def _create_triggers(
 
 
 def _refuse_writes(conn: psycopg.Connection, schema: str, table: str, trigger: str, function_schema: str) -> None:
-    """(Re)create the statement trigger `trigger` that refuses every write to the table by `function_schema`.refuse_write()."""
+    """(Re)create the statement trigger `trigger` that refuses every write to the table by
+    `function_schema`.refuse_write()."""
     target = catalog.qualified(schema, table)
     conn.execute(sql.SQL("drop trigger if exists {} on {}").format(sql.Identifier(trigger), target))
     conn.execute(
@@ -348,7 +349,8 @@ create schema if not exists {schema};
 create or replace function {schema}.refuse_write() returns trigger language plpgsql as $$
 begin
     raise exception using errcode = 'read_only_sql_transaction', message = {message},
-        hint = 'the data lives in the new system now; the final archive of this schema is recorded in the migration''s control schema';
+        hint = 'the data lives in the new system now; '
+            || 'the final archive of this schema is recorded in the migration''s control schema';
 end
 $$;
 """
