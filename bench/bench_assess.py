@@ -72,7 +72,8 @@ def then_load(report: dict, env: dict) -> None:
         timing = t["timing"]
         print(
             f"  {t['name']}: {t['rows']:,} rows in {timing['ranges']} range(s); timed {timing['copy_rows']:,} rows: "
-            f"copy {timing['copy_seconds']:.2f} s, key {timing['key_seconds']:.2f} s, ANALYZE {timing['analyze_seconds']:.2f} s"
+            f"copy {timing['copy_seconds']:.2f} s, key {timing['key_seconds']:.2f} s, "
+            f"ANALYZE {timing['analyze_seconds']:.2f} s"
         )
     with Timer() as loading:
         subprocess.run(
@@ -103,8 +104,9 @@ def then_load(report: dict, env: dict) -> None:
         (Path(env["MIGRATE_PROJECT_DIR"]) / "reports" / "assessment" / "latest" / "assessment.json").read_text()
     )["measured"]
     print(
-        f"report after the load: estimated {measured['estimate']['seconds']:.1f} s beside load_runs' {measured['load_run']['seconds']:.1f} s "
-        f"(error {measured['error']:+.0%}; load_runs starts timing after the CLI's start-up, provision and capture install)"
+        f"report after the load: estimated {measured['estimate']['seconds']:.1f} s beside load_runs' "
+        f"{measured['load_run']['seconds']:.1f} s (error {measured['error']:+.0%}; load_runs starts timing after the "
+        "CLI's start-up, provision and capture install)"
     )
 
 

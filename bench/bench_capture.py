@@ -31,11 +31,13 @@ def write_workload(db, schema: str, line_base: int) -> float:
         with Timer() as timer:
             for i in range(WRITES // 2):
                 conn.execute(
-                    f'update "{schema}"."ORDER_HDR" set "STATUS_CD" = %s, "LAST_UPD" = localtimestamp where "ORDER_NO" = %s',
+                    f'update "{schema}"."ORDER_HDR" '
+                    'set "STATUS_CD" = %s, "LAST_UPD" = localtimestamp where "ORDER_NO" = %s',
                     ("OPEN", top - i),
                 )
                 conn.execute(
-                    f'insert into "{schema}"."ORDER_LINE" ("ORDER_NO", "LINE_NO", "SKU", "QTY", "UNIT_PRICE") values (%s, %s, %s, 1, 9.99)',
+                    f'insert into "{schema}"."ORDER_LINE" ("ORDER_NO", "LINE_NO", "SKU", "QTY", "UNIT_PRICE") '
+                    "values (%s, %s, %s, 1, 9.99)",
                     (top - i, line_base + i, "BENCH"),
                 )
     return timer.seconds
@@ -58,7 +60,8 @@ def main() -> None:
             capture.install(conn, config.source_schema, tables)
         captured = write_workload(source, config.source_schema, 200_000)
         print(
-            f"{WRITES:,} single-row writes: {plain:.2f} s without capture, {captured:.2f} s with it: ×{captured / plain:.2f} (target ≤ 2)"
+            f"{WRITES:,} single-row writes: {plain:.2f} s without capture, {captured:.2f} s with it: "
+            f"×{captured / plain:.2f} (target ≤ 2)"
         )
 
         load.load(config, source, target)
@@ -93,13 +96,16 @@ def main() -> None:
         landing_lags = [s[0] for s in samples]
         app_lags = [s[1] for s in samples if s[1] is not None]
         print(
-            f"traffic: {report.writes / report.seconds:,.0f} row writes/s ({report.transactions / report.seconds:,.0f} transactions/s) for {report.seconds:.0f} s"
+            f"traffic: {report.writes / report.seconds:,.0f} row writes/s ({report.transactions / report.seconds:,.0f} "
+            f"transactions/s) for {report.seconds:.0f} s"
         )
         print(
-            f"landing lag: max {max(landing_lags):.2f} s, median {statistics.median(landing_lags):.2f} s (target: under 2 s)"
+            f"landing lag: max {max(landing_lags):.2f} s, median "
+            f"{statistics.median(landing_lags):.2f} s (target: under 2 s)"
         )
         print(
-            f"app lag (dbt run every {args.build_every:g} s): max {max(app_lags):.1f} s, median {statistics.median(app_lags):.1f} s"
+            f"app lag (dbt run every {args.build_every:g} s): max {max(app_lags):.1f} s, "
+            f"median {statistics.median(app_lags):.1f} s"
         )
 
 

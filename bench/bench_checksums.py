@@ -79,7 +79,8 @@ class LandingEdits:
         while True:
             with conn.cursor() as cur:
                 cur.execute(
-                    f'select * from landing."{table}" where "{lead}" >= %s and not _migrate_deleted order by "{lead}" limit 1',
+                    f'select * from landing."{table}" where "{lead}" >= %s and not _migrate_deleted '
+                    f'order by "{lead}" limit 1',
                     (rng.randint(low, high),),
                 )
                 columns = [d.name for d in cur.description]
@@ -95,8 +96,10 @@ class LandingEdits:
             for statement, key in self.statements:
                 conn.execute(statement, key)
             conn.execute(
-                'insert into landing."PAYMENT" ("PAY_ID", "ORDER_NO", "METHOD", "AMOUNT", "PAID_AT", "CARD_NO", "LAST_UPD") '
-                'select %s, "ORDER_NO", "METHOD", "AMOUNT", "PAID_AT", "CARD_NO", "LAST_UPD" from landing."PAYMENT" limit 1',
+                'insert into landing."PAYMENT" ("PAY_ID", "ORDER_NO", "METHOD", "AMOUNT", "PAID_AT", "CARD_NO", '
+                '"LAST_UPD") '
+                'select %s, "ORDER_NO", "METHOD", "AMOUNT", "PAID_AT", "CARD_NO", "LAST_UPD" '
+                'from landing."PAYMENT" limit 1',
                 (self.new_id,),
             )
             conn.commit()
@@ -184,7 +187,8 @@ def main() -> None:
         with Timer() as loading:
             load.load(config, source, target, jobs=2)
         print(
-            f"scale {args.scale:,}: {total:,} legacy rows seeded in {seeding.seconds:.1f} s, loaded in {loading.seconds:.1f} s"
+            f"scale {args.scale:,}: {total:,} legacy rows seeded in {seeding.seconds:.1f} s, "
+            f"loaded in {loading.seconds:.1f} s"
         )
         print(f"segments of about {checksums.SEGMENT_ROWS:,} rows; both databases on one server, 2 cores")
 
@@ -216,21 +220,23 @@ def main() -> None:
         print(f"load average after:  {os.getloadavg()[0]:.1f}")
         best = {name: min(times) for name, times in wall.items()}
         print(
-            f"baseline, one hashing pass over source and landing: {best['baseline']:8.2f} s   (runs: {_runs(wall['baseline'])})"
+            f"baseline, one hashing pass over source and landing: {best['baseline']:8.2f} s   (runs: "
+            f"{_runs(wall['baseline'])})"
         )
         print(
-            f"clean reconcile --level checksums:                  {best['clean']:8.2f} s   (runs: {_runs(wall['clean'])})"
-            f"  = {best['clean'] / best['baseline']:.2f} × baseline (target ≤ 1.5)"
+            f"clean reconcile --level checksums:                  {best['clean']:8.2f} s   (runs: "
+            f"{_runs(wall['clean'])})  = {best['clean'] / best['baseline']:.2f} × baseline (target ≤ 1.5)"
         )
         print(
-            f"10 changed rows, all located with key and column:   {best['changed']:8.2f} s   (runs: {_runs(wall['changed'])})"
-            f"  = {best['changed'] / best['clean']:.2f} × clean (target ≤ 2)"
+            f"10 changed rows, all located with key and column:   {best['changed']:8.2f} s   (runs: "
+            f"{_runs(wall['changed'])})  = {best['changed'] / best['clean']:.2f} × clean (target ≤ 2)"
         )
         if all(v is not None for values in cpu.values() for v in values):
             least = {name: min(values) for name, values in cpu.items()}
             print(
                 f"database CPU seconds (best): baseline {least['baseline']:.1f}, clean {least['clean']:.1f} "
-                f"({least['clean'] / least['baseline']:.2f} ×), 10 changed {least['changed']:.1f} ({least['changed'] / least['clean']:.2f} × clean)"
+                f"({least['clean'] / least['baseline']:.2f} ×), 10 changed {least['changed']:.1f} "
+                f"({least['changed'] / least['clean']:.2f} × clean)"
             )
 
 

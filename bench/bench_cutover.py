@@ -133,8 +133,10 @@ def cutover_under_traffic(args, source: Database, target: Database, tmp: Path) -
             + (f"  (dbt: {step.detail['compiled_plan_failed']})" if "compiled_plan_failed" in step.detail else "")
         )
     print(
-        f"traffic: {report.writes:,} row writes ({report.writes / max(1, report.transactions):.1f} per transaction) in {report.seconds:.0f} s = {writes_per_second:,.0f} writes/s while writes were accepted; "
-        f"{report.by_side.get('new', 0):,} transactions on the new side; {report.refused:,} refused and retried; {report.failed} failed"
+        f"traffic: {report.writes:,} row writes ({report.writes / max(1, report.transactions):.1f} per transaction) in "
+        f"{report.seconds:.0f} s = {writes_per_second:,.0f} writes/s while writes were accepted; "
+        f"{report.by_side.get('new', 0):,} transactions on the new side; {report.refused:,} refused and retried; "
+        f"{report.failed} failed"
     )
     window = result.write_unavailable_seconds
     frozen = next((s for s in result.steps if s.name == "freeze_source"), None)
@@ -142,7 +144,8 @@ def cutover_under_traffic(args, source: Database, target: Database, tmp: Path) -
     print(f"runbook freeze to switch: {window:.2f} s")
     if waited is not None and window:
         print(
-            f"drain (the freeze waiting for open transactions, timeout {drain} s): {waited:.2f} s, before the runbook's clock"
+            f"drain (the freeze waiting for open transactions, timeout {drain} s): {waited:.2f} s, "
+            "before the runbook's clock"
         )
     outage = report.longest_outage
     share = f"; the drain {waited / outage:.0%} of it" if waited is not None and outage else ""

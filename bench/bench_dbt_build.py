@@ -118,7 +118,8 @@ def main() -> None:
                 )
             incremental, incremental_dbt = sorted(rounds)[len(rounds) // 2]
             print(
-                f"ratio:             {incremental / full:6.1%}  (dbt run time {incremental_dbt / full_dbt:.1%}), median round"
+                f"ratio:             {incremental / full:6.1%}  (dbt run time "
+                f"{incremental_dbt / full_dbt:.1%}), median round"
             )
             idle, idle_dbt = timed_dbt(target, target_path, SYNC_BUILD, options.cli)
             print(f"nothing to do:     {idle:6.1f} s  (dbt run time {idle_dbt:.1f} s): the sync build's floor")

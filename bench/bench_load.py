@@ -39,7 +39,8 @@ def bare_pipe(source, target, schema: str, tables: list[str]) -> int:
         for table in tables:
             cols = src.execute(
                 "select string_agg(format('%%I %%s', attname, format_type(atttypid, atttypmod)), ', ' order by attnum) "
-                "from pg_attribute where attrelid = format('%%I.%%I', %s::text, %s::text)::regclass and attnum > 0 and not attisdropped",
+                "from pg_attribute where attrelid = format('%%I.%%I', %s::text, %s::text)::regclass "
+                "and attnum > 0 and not attisdropped",
                 (schema, table),
             ).fetchone()[0]
             ddl.append(f'create table bare."{table}" ({cols})')
@@ -98,11 +99,13 @@ def main() -> None:
             )
         print("bare COPY pipe : the tables one after another, psql | psql, no key, no mask")
         print(
-            f"migrate load   : --jobs {args.jobs}, capture, snapshot, masks, resumable ranges, keys and ANALYZE included"
+            f"migrate load   : --jobs {args.jobs}, capture, snapshot, masks, resumable ranges, "
+            "keys and ANALYZE included"
         )
         if args.rounds > 1:
             print(
-                f"best of {args.rounds}      : pipe {min(pipes):.1f} s, load {min(loads):.1f} s, ratio {min(pipes) / min(loads):.2f}"
+                f"best of {args.rounds}      : pipe {min(pipes):.1f} s, load {min(loads):.1f} s, "
+                f"ratio {min(pipes) / min(loads):.2f}"
             )
         ratio = statistics.median(p / o for p, o in zip(pipes, loads))
         print(

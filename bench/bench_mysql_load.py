@@ -170,7 +170,10 @@ def main() -> None:
                         rows = count_rows(target, db if side == "pgloader" else config.landing_schema)
                         assert rows == total, (side, rows, total)
                         seconds[side] = timer.seconds
-                line = f"round {round_no}: migrate load --jobs {args.jobs} {seconds['load']:6.1f} s {total / seconds['load']:10,.0f} rows/s"
+                line = (
+                    f"round {round_no}: migrate load --jobs {args.jobs} {seconds['load']:6.1f} s "
+                    f"{total / seconds['load']:10,.0f} rows/s"
+                )
                 if have_pgloader:
                     line += (
                         f" | pgloader {seconds['pgloader']:6.1f} s {total / seconds['pgloader']:10,.0f} rows/s"

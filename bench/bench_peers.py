@@ -81,7 +81,8 @@ def reladiff() -> str | None:
         )
         if done.returncode != 0 or not binary.exists():
             print(
-                f"reladiff pair skipped: pip could not install reladiff ({(done.stderr.strip().splitlines() or ['?'])[-1]})"
+                "reladiff pair skipped: pip could not install reladiff "
+                f"({(done.stderr.strip().splitlines() or ['?'])[-1]})"
             )
             return None
     return str(binary)
@@ -146,7 +147,8 @@ def uri(url: str) -> str:
     if url.startswith(("postgres://", "postgresql://")):
         return url
     parts = conninfo_to_dict(url)
-    return f"postgresql://{parts.get('user', 'postgres')}@{quote(parts.get('host', ''), safe='')}:{parts.get('port', 5432)}/{parts['dbname']}"
+    user, host, port = parts.get("user", "postgres"), quote(parts.get("host", ""), safe=""), parts.get("port", 5432)
+    return f"postgresql://{user}@{host}:{port}/{parts['dbname']}"
 
 
 def reladiff_tables(binary: str, source, target, config) -> int:
@@ -178,8 +180,8 @@ def pair_line(label: str, numerator: list[float], denominator: list[float], name
     """The median of each side and the median of the per-round ratios numerator / denominator."""
     ratio = statistics.median(n / d for n, d in zip(numerator, denominator))
     return (
-        f"{label:<34} {names[0]} {statistics.median(numerator):6.2f} s, {names[1]} {statistics.median(denominator):6.2f} s: "
-        f"ratio {ratio:.2f} (median of {len(numerator)} rounds)"
+        f"{label:<34} {names[0]} {statistics.median(numerator):6.2f} s, "
+        f"{names[1]} {statistics.median(denominator):6.2f} s: ratio {ratio:.2f} (median of {len(numerator)} rounds)"
     )
 
 

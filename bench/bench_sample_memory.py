@@ -24,7 +24,8 @@ APP_TABLE = """
 create schema bench_app;
 create table bench_app.order_line as
 select "ORDER_NO"::bigint as order_id, "LINE_NO" as line_no, upper(btrim("SKU")) as sku, "QTY" as quantity,
-       round("UNIT_PRICE"::numeric * 100)::bigint as unit_price_cents, "DISC_PCT" as discount_pct, "LAST_UPD" as updated_at
+       round("UNIT_PRICE"::numeric * 100)::bigint as unit_price_cents, "DISC_PCT" as discount_pct,
+       "LAST_UPD" as updated_at
 from landing."ORDER_LINE" where not _migrate_deleted;
 alter table bench_app.order_line add primary key (order_id, line_no);
 analyze bench_app.order_line;
@@ -49,7 +50,8 @@ def artifacts() -> dbt_artifacts.Artifacts:
         "config": {"materialized": "table"},
         "meta": {
             "source_table": "ORDER_LINE",
-            "source_join": 'order_line.order_id = "ORDER_LINE"."ORDER_NO" and order_line.line_no = "ORDER_LINE"."LINE_NO"',
+            "source_join": 'order_line.order_id = "ORDER_LINE"."ORDER_NO" and order_line.line_no '
+            '= "ORDER_LINE"."LINE_NO"',
         },
         "columns": {name: {"name": name, "meta": {"expected_sql": sql}} for name, sql in EXPECTED.items()},
     }
@@ -70,7 +72,8 @@ def main() -> None:
             conn.execute(APP_TABLE)
             (rows,) = conn.execute("select count(*) from bench_app.order_line").fetchone()
         print(
-            f"scale {args.scale:,}: {total:,} legacy rows; app-like order_line: {rows:,} rows, {len(EXPECTED)} columns compared"
+            f"scale {args.scale:,}: {total:,} legacy rows; app-like order_line: {rows:,} rows, "
+            f"{len(EXPECTED)} columns compared"
         )
         import datacompy  # noqa: F401  (imported before measuring: its import is not the comparison's memory)
         import pandas  # noqa: F401
@@ -86,10 +89,12 @@ def main() -> None:
             tracemalloc.stop()
             assert result.problem is None and result.matches, result
             print(
-                f"{size:>12,} {result.sampled:>14,} {peak / 1e6:>9,.1f} MB {peak / max(result.sampled, 1) / 1e3:>7,.2f} kB {timer.seconds:>8.2f}"
+                f"{size:>12,} {result.sampled:>14,} {peak / 1e6:>9,.1f} MB "
+                f"{peak / max(result.sampled, 1) / 1e3:>7,.2f} kB {timer.seconds:>8.2f}"
             )
         print(
-            f"the table has {rows:,} rows: memory follows the sample, a whole-table comparison would hold {rows:,} rows per side"
+            f"the table has {rows:,} rows: memory follows the sample, a whole-table comparison would hold "
+            f"{rows:,} rows per side"
         )
 
 

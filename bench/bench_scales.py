@@ -107,7 +107,8 @@ def one_scale(admin: str, scale: int, seed_value: int) -> list[dict]:
     for f in figures:
         f["scale"] = scale
         print(
-            f"scale {scale:>9,}  {f['work']:<28} {f['rows']:>11,} rows {f['seconds']:8.2f} s {f['rows_per_second']:>11,} rows/s"
+            f"scale {scale:>9,}  {f['work']:<28} {f['rows']:>11,} rows {f['seconds']:8.2f} s "
+            f"{f['rows_per_second']:>11,} rows/s"
             + (f"  {f['ratio']:.2f} × {f['peer']}" if f["ratio"] is not None else "")
         )
     return figures

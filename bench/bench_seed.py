@@ -70,12 +70,14 @@ def main() -> int:
     for table, count in rows.items():
         print(f"{table:<12} {count:>12,}")
     print(
-        f"{'total':<12} {total:>12,} rows in {seconds:.2f} s = {total / seconds:,.0f} rows/s (scale {args.scale:,}, seed {args.seed})"
+        f"{'total':<12} {total:>12,} rows in {seconds:.2f} s = {total / seconds:,.0f} rows/s (scale "
+        f"{args.scale:,}, seed {args.seed})"
     )
     if cpu_before is not None and cpu_after is not None:
         cpu = cpu_after - cpu_before
         print(
-            f"{'':<12} server backend CPU {cpu:.2f} s = {total / cpu:,.0f} rows per CPU second (index build workers not counted)"
+            f"{'':<12} server backend CPU {cpu:.2f} s = {total / cpu:,.0f} rows per CPU second (index "
+            "build workers not counted)"
         )
     return 0
 

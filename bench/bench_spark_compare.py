@@ -149,7 +149,8 @@ def main() -> None:
         return
     admin = admin_url(args.url)
     print(
-        f"{'rows':>12} {'backend':>8} {'seconds':>8} {'rows/s':>10} {'python peak':>12} {'JVM peak':>10} {'differences'}"
+        f"{'rows':>12} {'backend':>8} {'seconds':>8} {'rows/s':>10} {'python peak':>12} "
+        f"{'JVM peak':>10} {'differences'}"
     )
     for rows in [int(s) for s in args.sizes.split(",")]:
         with scratch_databases(admin, "target") as (target,):

@@ -40,18 +40,21 @@ def write_changes(source, schema: str, changes: int, round_no: int) -> int:
             (2 * quarter,),
         )
         conn.execute(
-            f'update "{schema}"."ORDER_HDR" set "STATUS_CD" = %s, "NOTES" = coalesce("NOTES", \'\') || \'!\', "LAST_UPD" = localtimestamp '
+            f'update "{schema}"."ORDER_HDR" set "STATUS_CD" = %s, "NOTES" = coalesce("NOTES", \'\') || \'!\', '
+            '"LAST_UPD" = localtimestamp '
             f'where "ORDER_NO" in (select "ORDER_NO" from "{schema}"."ORDER_HDR" order by "ORDER_NO" desc limit %s)',
             (f"R{round_no}", quarter // 2),
         )
         conn.execute(
-            f'insert into "{schema}"."ORDER_LINE" ("ORDER_NO", "LINE_NO", "SKU", "QTY", "UNIT_PRICE", "DISC_PCT", "LAST_UPD") '
+            f'insert into "{schema}"."ORDER_LINE" ("ORDER_NO", "LINE_NO", "SKU", "QTY", "UNIT_PRICE", "DISC_PCT", '
+            '"LAST_UPD") '
             f"select o, 1000 * %s + l, 'BENCH-' || o, l, 9.99 + l / 7.0, 2.50, localtimestamp "
             f"from generate_series(1, %s) o, generate_series(1, 2) l",
             (round_no, quarter // 2),
         )
         conn.execute(
-            f'delete from "{schema}"."PAYMENT" where "PAY_ID" in (select "PAY_ID" from "{schema}"."PAYMENT" order by "PAY_ID" limit %s)',
+            f'delete from "{schema}"."PAYMENT" where "PAY_ID" in (select "PAY_ID" from "{schema}"."PAYMENT" '
+            'order by "PAY_ID" limit %s)',
             (quarter // 2,),
         )
         (logged,) = conn.execute('select count(*) from "_migrate".changes').fetchone()
@@ -82,7 +85,8 @@ def main() -> None:
             if sessions.seconds:
                 cpu_rates.append(batch.changes / sessions.seconds)
             print(
-                f"round {round_no}: {batch.changes:,} changes applied in {timer.seconds:.2f} s = {rates[-1]:,.0f} changes/s{cpu}"
+                f"round {round_no}: {batch.changes:,} changes applied in {timer.seconds:.2f} s = "
+                f"{rates[-1]:,.0f} changes/s{cpu}"
             )
         print(f"load average: {os.getloadavg()[0]:.1f}")
         print(

@@ -302,9 +302,10 @@ def _timeline(facts: dict[str, Any]) -> Iterator[Block]:
             if cutover and fallback and fallback["run_id"] > cutover["run_id"]
             else ""
         )
-        + ": **planned** as the runbook planned it when the cutover started (the last rehearsal before it, else the "
-        "last cutover), **rehearsed** in the last successful rehearsal, **real** as recorded in the control schema. "
-        "Shaded: writes unavailable (freeze to switch; for a fallback, freeze of the target to the unfreeze of the source)."
+        + ": **planned** as the runbook planned it when the cutover started (the last rehearsal before it, "
+        "else the last cutover), **rehearsed** in the last successful rehearsal, **real** as recorded in the "
+        "control schema. Shaded: writes unavailable (freeze to switch; for a fallback, freeze of the target to the "
+        "unfreeze of the source)."
     )
     yield charts.gantt("timeline", "The runbook's steps in seconds (T = the first step's start)", steps, bars, windows)
 

@@ -82,8 +82,8 @@ def decommission(
             return _already_done(ctl, schema, state)
         if state is None or state.phase != "switched":
             raise DecommissionRefused(
-                f"decommission follows the switch, and the migration is {'not started' if state is None else 'in phase ' + repr(state.phase)}: "
-                "run migrate cutover first"
+                "decommission follows the switch, and the migration is "
+                f"{'not started' if state is None else 'in phase ' + repr(state.phase)}: run migrate cutover first"
             )
         if unfinished := control.running_cutover(ctl, schema):
             # Switched, but the cutover did not reach its end (its recount after the switch).
@@ -195,8 +195,8 @@ def _check_window(state: control.MigrationState, *, force: bool, decided_by: str
     if not force:
         hours = (ends - datetime.now(UTC)).total_seconds() / 3600
         raise DecommissionRefused(
-            f"the rollback window is open until {ends:%Y-%m-%d %H:%M %Z} ({hours:.1f} h from now): decommission after it, "
-            "or cut it short with --force --decided-by NAME --reason TEXT"
+            f"the rollback window is open until {ends:%Y-%m-%d %H:%M %Z} ({hours:.1f} h from now): "
+            "decommission after it, or cut it short with --force --decided-by NAME --reason TEXT"
         )
     if not (decided_by and decided_by.strip() and reason and reason.strip()):
         raise ConfigError("--force needs --decided-by and --reason: who cuts the rollback window short, and why")
@@ -209,7 +209,8 @@ def _check_approvals(config: Config, target: Database) -> None:
     missing = [r for r in required if r not in approved]
     if missing:
         raise DecommissionRefused(
-            f"decommission needs a sign-off from {', '.join(missing)}: migrate approve --stage decommission --role ROLE --name NAME"
+            f"decommission needs a sign-off from {', '.join(missing)}: migrate approve --stage decommission "
+            "--role ROLE --name NAME"
         )
 
 

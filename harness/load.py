@@ -450,7 +450,8 @@ def load_tables(
     capture = engines.source_capture(config)
     if not capture.keeps_a_log:
         raise ConfigError(
-            "`migrate load --table` needs trigger capture (capture.method: trigger); with timestamp capture run `migrate load`"
+            "`migrate load --table` needs trigger capture (capture.method: trigger); with timestamp "
+            "capture run `migrate load`"
         )
     listed = [config.table(name) for name in dict.fromkeys(names)]
     context = context or Context(config, source, target, "load --table")

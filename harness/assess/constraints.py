@@ -68,8 +68,8 @@ def constraint_findings(
                     "keys",
                     f"{table.name} has no primary key; migration.yml names ({', '.join(table.key)}), "
                     "which nothing in the source keeps unique",
-                    "add a unique index on those columns at the source if the owners allow; until then a duplicate written "
-                    "by the legacy application stops load or sync",
+                    "add a unique index on those columns at the source if the owners allow; until then a duplicate "
+                    "written by the legacy application stops load or sync",
                     table=table.name,
                 )
             )
@@ -138,10 +138,12 @@ def database_findings(source: pg.DatabaseLocale, target: pg.DatabaseLocale) -> l
                 "settings",
                 f"the source runs PostgreSQL {source.version}, the target {target.version}: "
                 + (
-                    "the models run on the newer server, whose planner, defaults and functions differ in places; its ICU or C library "
-                    "may sort some text differently; a rehearsal on the target's version shows both"
+                    "the models run on the newer server, whose planner, defaults and functions differ in places; "
+                    "its ICU or C library may sort some text differently; a rehearsal on the "
+                    "target's version shows both"
                     if newer
-                    else "the target is older: a source backup cannot be restored onto its server, and features the source uses may be missing there"
+                    else "the target is older: a source backup cannot be restored onto its server, "
+                    "and features the source uses may be missing there"
                 ),
                 "rehearse on the target's server version"
                 if newer
@@ -167,7 +169,8 @@ def _locale_finding(source: pg.DatabaseLocale, target: pg.DatabaseLocale, remedy
     )
     if source.sort_order != target.sort_order:
         consequence = (
-            f"text sorts differently: {', '.join(pg.SORT_SAMPLE)} sort as {' < '.join(source.sort_order)} on the source "
+            f"text sorts differently: {', '.join(pg.SORT_SAMPLE)} sort as {' < '.join(source.sort_order)} on the "
+            "source "
             f"and as {' < '.join(target.sort_order)} on the target, so `order by`, <, >, min, max, between and "
             "unique indexes over text without a collation of its own give other results on the target"
         )

@@ -223,10 +223,11 @@ def estimate_phases(
     loads = {t.name: t.copy + t.finish for t in schedule.tables}
     load = Estimate(
         load_seconds(work, jobs, analyze_rows, assumptions),
-        f"one load range of each table copied, keyed and analysed the way load does it, timed; each range's copy scaled "
+        "one load range of each table copied, keyed and analysed the way load does it, timed; each range's copy scaled "
         f"to the rows of the table's ranges, the key to the table's rows, ANALYZE to at most {analyze_rows:,} rows; "
-        f"the {schedule.ranges} ranges scheduled as load runs them, most ranges first, over {schedule.workers} worker(s) "
-        f"({schedule.work_seconds:,.0f} s of work in all); plus {assumptions['load_start_seconds']} s of start-up (assumed)",
+        f"the {schedule.ranges} ranges scheduled as load runs them, most ranges first, over {schedule.workers} "
+        f"worker(s) ({schedule.work_seconds:,.0f} s of work in all); plus {assumptions['load_start_seconds']} "
+        "s of start-up (assumed)",
     )
 
     build = _build_estimate(transforms, total_rows, dbt_build_seconds, dbt_build_rows, assumptions)
@@ -293,12 +294,14 @@ def _final_sync_and_freeze(
     apply_seconds = pending / (copy_rate * assumptions["apply_efficiency"]) if copy_rate else 0.0
     pending_changes = (
         f"{changes_per_second:,.2f} row changes/s on the source (its statistics since the last reset) × "
-        f"{assumptions['sync_window_seconds']} s of sync lag, applied at {assumptions['apply_efficiency']:.0%} of the measured COPY rate"
+        f"{assumptions['sync_window_seconds']} s of sync lag, applied at {assumptions['apply_efficiency']:.0%} "
+        "of the measured COPY rate"
     )
     if sync_build:
         final_sync = Estimate(
             sync_build["seconds"] + apply_seconds,
-            f"{pending_changes}, then the incremental models as {sync_build['source']} took them: {sync_build['seconds']:.2f} s",
+            f"{pending_changes}, then the incremental models as {sync_build['source']} took them: "
+            f"{sync_build['seconds']:.2f} s",
         )
     else:
         final_sync = Estimate(
@@ -470,7 +473,8 @@ def recommend(
     window_text = (
         f"the {format_duration(limit_seconds)} downtime limit in migration.yml"
         if limit_seconds is not None
-        else f"a usual {assumptions['maintenance_window_minutes']}-minute maintenance window (migration.yml sets no downtime_limit_minutes)"
+        else f"a usual {assumptions['maintenance_window_minutes']}-minute maintenance window (migration.yml sets no "
+        "downtime_limit_minutes)"
     )
     fitting = [s for s in sorted(possible, key=lambda s: STRATEGY_ORDER.index(s.name)) if s.downtime_seconds <= window]
     measured = [s for s in fitting if s.measured_in]
@@ -479,12 +483,13 @@ def recommend(
         chosen = (measured or fitting)[0]
         if chosen.measured_in:
             reasons.append(
-                f"{STRATEGY_LABELS[chosen.name]}'s downtime was measured: {format_duration(chosen.downtime_seconds)} in "
-                f"{chosen.measured_in}, within {window_text}"
+                f"{STRATEGY_LABELS[chosen.name]}'s downtime was measured: {format_duration(chosen.downtime_seconds)} "
+                f"in {chosen.measured_in}, within {window_text}"
             )
         else:
             reasons.append(
-                f"{STRATEGY_LABELS[chosen.name]} needs about {format_duration(chosen.downtime_seconds)} of downtime, within {window_text}"
+                f"{STRATEGY_LABELS[chosen.name]} needs about {format_duration(chosen.downtime_seconds)} of "
+                f"downtime, within {window_text}"
             )
         simpler = [n for n in STRATEGY_ORDER[: STRATEGY_ORDER.index(chosen.name)] if n in by_name]
         for name in simpler:
@@ -495,8 +500,9 @@ def recommend(
                 reasons.append("phased gains nothing: there is one wave")
             elif other.downtime_seconds <= window:
                 reasons.append(
-                    f"{STRATEGY_LABELS[name]} would need about {format_duration(other.downtime_seconds)}, an estimate never "
-                    "measured in a cutover or rehearsal: the measured downtime carries less risk of overrunning the window"
+                    f"{STRATEGY_LABELS[name]} would need about {format_duration(other.downtime_seconds)}, "
+                    "an estimate never measured in a cutover or rehearsal: the measured downtime carries less risk "
+                    "of overrunning the window"
                 )
             else:
                 reasons.append(
@@ -519,7 +525,8 @@ def recommend(
         )
     if configured != chosen.name:
         reasons.append(
-            f"migration.yml chooses {STRATEGY_LABELS.get(configured, configured)}: change `strategy: {chosen.name}` to follow this advice"
+            f"migration.yml chooses {STRATEGY_LABELS.get(configured, configured)}: change "
+            f"`strategy: {chosen.name}` to follow this advice"
         )
     return Recommendation(chosen.name, reasons)
 

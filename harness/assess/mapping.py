@@ -221,7 +221,8 @@ def _coverage_findings(
                 Finding(
                     WARNING,
                     "mapping",
-                    f"{table.name}: {len(missing)} legacy column(s) with no mapping and no disposition: {', '.join(missing)}",
+                    f"{table.name}: {len(missing)} legacy column(s) with no mapping and no "
+                    f"disposition: {', '.join(missing)}",
                     "map them in an app column's meta (source) or give them a disposition in the sources YAML",
                     table=table.name,
                 )

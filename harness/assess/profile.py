@@ -327,8 +327,8 @@ def _duplicates(
                 Finding(
                     WARNING,
                     "quality",
-                    f"{table.name}.{label}: {found['extra_rows']:,} rows ({share:.1%}) duplicate another row's value ignoring case and blanks "
-                    f"({found['groups']:,} groups)",
+                    f"{table.name}.{label}: {found['extra_rows']:,} rows ({share:.1%}) duplicate another row's value "
+                    f"ignoring case and blanks ({found['groups']:,} groups)",
                     "decide in the mapping which row survives and record the merges",
                     table=table.name,
                     column=label,

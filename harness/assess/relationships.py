@@ -130,7 +130,8 @@ def relationship_findings(rel: Relationship, text: bool, findings: list[Finding]
             Finding(
                 WARNING,
                 "relationships",
-                f"{where}: {rel.normalised_match_rate - rel.match_rate:.2%} of values match only when case and blanks are ignored",
+                f"{where}: {rel.normalised_match_rate - rel.match_rate:.2%} of values match only when "
+                "case and blanks are ignored",
                 "normalise both sides (upper, trim) in staging before joining",
                 table=child,
                 column=column,

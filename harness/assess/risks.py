@@ -66,7 +66,8 @@ def _card_numbers(table: TableAssessment, p: ColumnProfile, findings: list[Findi
             Finding(
                 BLOCKING,
                 "sensitive",
-                f"{where} holds full card numbers ({cards.count:,} Luhn-valid values in the profiled rows) and migration.yml does not mask it",
+                f"{where} holds full card numbers ({cards.count:,} Luhn-valid values in the profiled rows) and "
+                "migration.yml does not mask it",
                 f"add masks: {{{p.name}: last4}} under tables.{table.name} in migration.yml",
                 table=table.name,
                 column=p.name,
@@ -125,7 +126,8 @@ def _text_numbers(
         Finding(
             WARNING if formatted else INFO,
             "conversion",
-            f"{table.name}.{p.name} is text holding numbers ({profiling.share(numeric_count, non_blank):.1%} of values){detail}",
+            f"{table.name}.{p.name} is text holding numbers "
+            f"({profiling.share(numeric_count, non_blank):.1%} of values){detail}",
             "parse it in staging with an explicit rule for each format",
             table=table.name,
             column=p.name,
@@ -212,7 +214,9 @@ def local_time_finding(server: pg.ServerInfo, tables: list[TableAssessment], fin
             Finding(
                 WARNING,
                 "conversion",
-                f"{len(local)} timestamp column(s) without time zone: {', '.join(local)}; the zone they were written in is not stored",
-                f"name the zone in the mapping (the source server's TimeZone is {zone}) and decide the DST gap and repeated hour",
+                f"{len(local)} timestamp column(s) without time zone: {', '.join(local)}; the zone they were "
+                "written in is not stored",
+                f"name the zone in the mapping (the source server's TimeZone is {zone}) and decide the "
+                "DST gap and repeated hour",
             )
         )

@@ -59,7 +59,10 @@ app = typer.Typer(
 )
 
 # Every command takes --json; main reads it from the arguments before the command runs.
-JSON_HELP = "Print one JSON document on stdout (the summary, tables and result, the exit code and its meaning); the rest goes to stderr."
+JSON_HELP = (
+    "Print one JSON document on stdout (the summary, tables and result, the exit code and its meaning); "
+    "the rest goes to stderr."
+)
 JsonFlag = Annotated[bool, typer.Option("--json", help=JSON_HELP)]
 
 

@@ -108,7 +108,8 @@ def sync_cmd(
         typer.Option(
             "--forget",
             metavar="CONSUMER",
-            help="Only stop keeping source changes for a target that is gone (its consumer id, see `migrate status`), then stop.",
+            help="Only stop keeping source changes for a target that is gone (its consumer id, see "
+            "`migrate status`), then stop.",
         ),
     ] = None,
     as_json: JsonFlag = False,

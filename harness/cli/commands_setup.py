@@ -107,7 +107,13 @@ def demo_run(
     show(views.story(story))
 
 
-@demo_app.command("traffic")
+# The help as an argument, not a docstring: a docstring wrapped to 120 columns would show its line
+# breaks in the command list of `migrate demo --help`.
+@demo_app.command(
+    "traffic",
+    help="The legacy application writing to the source (and, following a routing file, the new one writing the "
+    "target), every acknowledged commit in a ledger. Ctrl-C stops it cleanly.",
+)
 def demo_traffic(
     rate: Annotated[float, typer.Option(min=0.1, help="Business transactions per second.")] = 50.0,
     duration: Annotated[float, typer.Option(min=0.1, help="Seconds to run.")] = 30.0,
@@ -119,18 +125,19 @@ def demo_traffic(
         Path | None,
         typer.Option(
             envvar="MIGRATE_ROUTING_FILE",
-            help="Follow this routing file (written by cutover and fallback): the new application writes `app` on the target when it says so.",
+            help="Follow this routing file (written by cutover and fallback): the new application writes `app` on the "
+            "target when it says so.",
         ),
     ] = None,
     side: Annotated[
         str,
         typer.Option(
-            help="Without a routing file: legacy (the legacy application writes the source) or new (the new application writes `app` on the target)."
+            help="Without a routing file: legacy (the legacy application writes the source) or new (the new "
+            "application writes `app` on the target)."
         ),
     ] = "legacy",
     as_json: JsonFlag = False,
 ) -> None:
-    """The legacy application writing to the source (and, following a routing file, the new one writing the target), every acknowledged commit in a ledger. Ctrl-C stops it cleanly."""
     import signal
     import threading
 

@@ -16,7 +16,17 @@ from harness.core.context import Context
 from harness.core.errors import ConfigError
 
 
-@app.command("cutover", rich_help_panel="5 Cutover")
+# The help as an argument, not a docstring: a docstring wrapped to 120 columns would show its line
+# breaks in the command list of `migrate --help`.
+@app.command(
+    "cutover",
+    rich_help_panel="5 Cutover",
+    help="Run the cutover runbook of the strategy in migration.yml: gates, freeze, the last data, verification, "
+    "sequences, switch.\n\n"
+    "Parallel run: catch up, freeze, final sync and build. Big bang: freeze first, then load, full\n"
+    "build. Phased: one wave of tables at a time. An interrupted cutover resumes at the first step\n"
+    "that did not succeed.",
+)
 def cutover_cmd(
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Check the gates and print the plan; change nothing.")
@@ -29,12 +39,6 @@ def cutover_cmd(
     ] = None,
     as_json: JsonFlag = False,
 ) -> None:
-    """Run the cutover runbook of the strategy in migration.yml: gates, freeze, the last data, verification, sequences, switch.
-
-    Parallel run: catch up, freeze, final sync and build. Big bang: freeze first, then load, full
-    build. Phased: one wave of tables at a time. An interrupted cutover resumes at the first step
-    that did not succeed.
-    """
     from harness import cutover
 
     context = Context.open("cutover")
@@ -99,7 +103,8 @@ def rollback_cmd(
     ]
     if missing:
         raise ConfigError(
-            f"a rollback needs {', '.join(missing)}: who decided, in which owner role, and why (or --check to only evaluate the criteria)"
+            f"a rollback needs {', '.join(missing)}: who decided, in which owner role, and why (or --check to "
+            "only evaluate the criteria)"
         )
     rollback_criteria.authorize(config, role)
     context = Context.open("rollback", config)
@@ -114,17 +119,22 @@ def rollback_cmd(
     show(views_cutover.aborted(result) if isinstance(result, rollback.Aborted) else views_cutover.fell_back(result))
 
 
-@app.command("rehearse", rich_help_panel="7 Rollback")
+@app.command(
+    "rehearse",
+    rich_help_panel="7 Rollback",
+    help="Rehearse the whole cycle on disposable copies (backup, restore, load, build, sync, reconcile, cutover "
+    "through the switch, fallback, verification), timed.",
+)
 def rehearse_cmd(
     traffic_command: Annotated[
         str | None,
         typer.Option(
-            help='A command that writes to the copies meanwhile (e.g. "migrate demo traffic --duration 3600"); it gets MIGRATE_SOURCE_URL, MIGRATE_TARGET_URL and MIGRATE_ROUTING_FILE.'
+            help='A command that writes to the copies meanwhile (e.g. "migrate demo traffic --duration 3600"); '
+            "it gets MIGRATE_SOURCE_URL, MIGRATE_TARGET_URL and MIGRATE_ROUTING_FILE."
         ),
     ] = None,
     as_json: JsonFlag = False,
 ) -> None:
-    """Rehearse the whole cycle on disposable copies (backup, restore, load, build, sync, reconcile, cutover through the switch, fallback, verification), timed."""
     from harness.rehearse import rehearse
 
     context = Context.open("rehearse")

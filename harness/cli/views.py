@@ -49,8 +49,8 @@ def seeded(result, source) -> list[Part]:
     return [
         Table("Legacy source", ["table", "rows"], sorted(result.rows.items())),
         Summary(
-            f"seeded {result.total:,} legacy rows in {result.seconds:.1f} s ({_rate(result.total, result.seconds)} rows/s) "
-            f"into {source.describe()}"
+            f"seeded {result.total:,} legacy rows in {result.seconds:.1f} s ({_rate(result.total, result.seconds)} "
+            f"rows/s) into {source.describe()}"
         ),
     ]
 
@@ -72,8 +72,8 @@ def story(result) -> list[Part]:
             result.dispositions,
         ),
         Summary(
-            f"demo finished in {result.timeline[-1][0]:.0f} s: migrated, cut over, fell back, and no acknowledged write "
-            f"lost ({result.ledger_check.describe()})"
+            f"demo finished in {result.timeline[-1][0]:.0f} s: migrated, cut over, fell back, "
+            f"and no acknowledged write lost ({result.ledger_check.describe()})"
         ),
     ]
 
@@ -90,9 +90,9 @@ def traffic(report) -> list[Part]:
     sides = ", ".join(f"{side} {n:,}" for side, n in sorted(report.by_side.items()))
     return [
         Summary(
-            f"{report.transactions:,} transactions ({report.writes:,} row writes, {report.slow} held open) acknowledged in "
-            f"{report.seconds:.1f} s = {report.transactions / max(report.seconds, 1e-9):,.0f}/s ({sides}); "
-            f"{report.failed} failed; {report.refused:,} refused by a freeze and retried; {kinds}"
+            f"{report.transactions:,} transactions ({report.writes:,} row writes, {report.slow} held open) "
+            f"acknowledged in {report.seconds:.1f} s = {report.transactions / max(report.seconds, 1e-9):,.0f}/s "
+            f"({sides}); {report.failed} failed; {report.refused:,} refused by a freeze and retried; {kinds}"
         ),
         *[Note(f"[yellow]failed:[/] {line}") for line in report.errors],
     ]
@@ -168,9 +168,9 @@ def assess(result, config, written) -> View:
         view.parts.append(Step(f"[{colour}]{finding.severity}[/]: {escape(finding.message)}"))
     view.parts.append(
         Summary(
-            f"assessed {sum(t.rows for t in result.tables):,} rows in {len(result.tables)} tables in {result.seconds:.0f} s; "
-            f"reports: {markdown}, {written.html.relative_to(config.project_dir)} (with charts), "
-            f"{written.json.relative_to(config.project_dir)}"
+            f"assessed {sum(t.rows for t in result.tables):,} rows in {len(result.tables)} tables in "
+            f"{result.seconds:.0f} s; reports: {markdown}, "
+            f"{written.html.relative_to(config.project_dir)} (with charts), {written.json.relative_to(config.project_dir)}"
         )
     )
     if result.blocking:
@@ -193,8 +193,8 @@ def backup_start(engine, side: str) -> Step:
 def backup(result) -> list[Part]:
     return [
         Summary(
-            f"backup {result.backup_id}: {result.file} ({result.size_bytes / 1e6:,.1f} MB, {len(result.row_counts)} tables, "
-            f"{sum(result.row_counts.values()):,} rows, sha256 {result.sha256[:12]}…) in {result.seconds:.1f} s"
+            f"backup {result.backup_id}: {result.file} ({result.size_bytes / 1e6:,.1f} MB, {len(result.row_counts)} "
+            f"tables, {sum(result.row_counts.values()):,} rows, sha256 {result.sha256[:12]}…) in {result.seconds:.1f} s"
             + (f", at the source log's position {result.log_position}" if result.log_position else "")
         )
     ]
@@ -416,7 +416,10 @@ def _consumer_line(consumer: dict) -> str:
     last = (
         f"last applied {consumer['last_applied_at']:%Y-%m-%d %H:%M}" if consumer["last_applied_at"] else "never applied"
     )
-    line = f"{consumer['consumer_id']} ({consumer['target']}), {last}, holds {consumer['changes_held']:,} changes in the log"
+    line = (
+        f"{consumer['consumer_id']} ({consumer['target']}), {last}, holds "
+        f"{consumer['changes_held']:,} changes in the log"
+    )
     return line + (f"; gone? `migrate sync --forget {consumer['consumer_id']}`" if consumer["changes_held"] else "")
 
 

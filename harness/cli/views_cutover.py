@@ -226,7 +226,8 @@ def rollback_criteria(verdicts: list, deciders: list[str]) -> View:
         view.failure = CheckFailed(
             "rollback recommended: "
             + "; ".join(f"{v.name} ({v.figure})" for v in met)
-            + f"; a decider ({', '.join(deciders)}) decides with migrate rollback --role ROLE --decided-by NAME --reason TEXT"
+            + f"; a decider ({', '.join(deciders)}) decides with migrate rollback --role ROLE "
+            "--decided-by NAME --reason TEXT"
         )
         return view
     unknown = [v.name for v in verdicts if v.state == criteria.CANNOT_TELL]
@@ -243,7 +244,8 @@ def rollback_criteria(verdicts: list, deciders: list[str]) -> View:
 def aborted(result) -> list[Part]:
     return [
         Summary(
-            f"rolled back{f' cutover run {result.run_id}' if result.run_id else ''} before the switch: source writable again"
+            f"rolled back{f' cutover run {result.run_id}' if result.run_id else ''} before the "
+            "switch: source writable again"
             + (f" ({', '.join(result.unfrozen)} unfrozen)" if result.unfrozen else "")
             + "; capture keeps running"
         )
@@ -265,9 +267,9 @@ def fell_back(result) -> list[Part]:
             ],
         ),
         Summary(
-            "fell back: every change of the new application is in the legacy schema and verified; the applications "
-            f"write the legacy system again (writes were unavailable for {_unavailable(result.write_unavailable_seconds)}); "
-            "the new side stays frozen"
+            "fell back: every change of the new application is in the legacy schema and verified; "
+            "the applications write the legacy system again (writes were unavailable for "
+            f"{_unavailable(result.write_unavailable_seconds)}); the new side stays frozen"
         ),
     ]
 

@@ -48,7 +48,8 @@ def rows(facts: dict) -> list[tuple[str, str]]:
         shown.append(
             (
                 "load",
-                f"load {load['load_id']} {_word(load['status'])}: {done} of {len(load['ranges'])} key ranges, {copied:,} rows",
+                f"load {load['load_id']} {_word(load['status'])}: {done} of {len(load['ranges'])} key "
+                f"ranges, {copied:,} rows",
             )
         )
     else:

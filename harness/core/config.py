@@ -352,7 +352,8 @@ def _database_options(target_section: dict, where: str) -> DatabaseOptions:
     unknown = set(section) - allowed
     if unknown:
         raise ConfigError(
-            f"{where}: unknown key(s) {', '.join(sorted(unknown))} under target.database_options; allowed: {', '.join(sorted(allowed))}"
+            f"{where}: unknown key(s) {', '.join(sorted(unknown))} under target.database_options; allowed: "
+            f"{', '.join(sorted(allowed))}"
         )
     for key, value in section.items():
         if not isinstance(value, str) or not value:
@@ -362,7 +363,8 @@ def _database_options(target_section: dict, where: str) -> DatabaseOptions:
     provider = section.get("locale_provider")
     if provider is not None and provider not in LOCALE_PROVIDERS:
         raise ConfigError(
-            f"{where}: target.database_options.locale_provider {provider!r} is unknown; use one of {', '.join(LOCALE_PROVIDERS)}"
+            f"{where}: target.database_options.locale_provider {provider!r} is unknown; "
+            f"use one of {', '.join(LOCALE_PROVIDERS)}"
         )
     return DatabaseOptions(**section)
 
@@ -412,7 +414,8 @@ def _items(
         unknown = set(item) - allowed
         if unknown:
             raise ConfigError(
-                f"{where}: unknown key(s) {', '.join(sorted(unknown))} under {label}; allowed: {', '.join(sorted(allowed))}"
+                f"{where}: unknown key(s) {', '.join(sorted(unknown))} under {label}; allowed: "
+                f"{', '.join(sorted(allowed))}"
             )
         missing = required - set(item)
         if missing:
@@ -588,13 +591,15 @@ def _waves(raw: dict, section: dict, where: str) -> tuple[tuple[str, ...], ...]:
         isinstance(w, list) and w and all(isinstance(t, str) for t in w) for w in value
     ):
         raise ConfigError(
-            f"{where}: cutover.waves must be a list of waves, each a non-empty list of table names, e.g. [[PRODUCT], [CUSTOMER, ORDER_HDR]]"
+            f"{where}: cutover.waves must be a list of waves, each a non-empty list of table names, e.g. "
+            "[[PRODUCT], [CUSTOMER, ORDER_HDR]]"
         )
     waves = tuple(tuple(wave) for wave in value)
     if not waves:
         if raw.get("strategy") == "phased":
             raise ConfigError(
-                f"{where}: strategy phased needs cutover.waves: the tables of each wave, every table under 'tables' in exactly one"
+                f"{where}: strategy phased needs cutover.waves: the tables of each wave, every table under "
+                "'tables' in exactly one"
             )
         return waves
     if not isinstance(raw.get("tables"), dict):
@@ -612,7 +617,8 @@ def _waves(raw: dict, section: dict, where: str) -> tuple[tuple[str, ...], ...]:
     missing = [t for t in tables if t not in named]
     if missing:
         raise ConfigError(
-            f"{where}: cutover.waves leaves out {', '.join(missing)}: every table under 'tables' belongs to exactly one wave"
+            f"{where}: cutover.waves leaves out {', '.join(missing)}: every table under 'tables' "
+            "belongs to exactly one wave"
         )
     return waves
 
@@ -649,7 +655,8 @@ def _rollback(raw: dict, where: str, cutover: CutoverConfig, reconcile: Reconcil
             extra = set(item) - {"name", "kind"}
             if extra:
                 raise ConfigError(
-                    f"{where}: {label}: {', '.join(sorted(extra))} is not used by kind {kind}, which takes only name and kind"
+                    f"{where}: {label}: {', '.join(sorted(extra))} is not used by kind {kind}, which "
+                    "takes only name and kind"
                 )
             if kind == "latency" and not reconcile.performance_queries:
                 raise ConfigError(

@@ -98,7 +98,8 @@ create table if not exists {schema}.sync_state (
     built_snapshot text,           -- the watermark that build covered
     unbuilt_since timestamptz,     -- capture time of the oldest change in landing but not yet in app
     timestamp_watermark jsonb,     -- timestamp capture only: per table, the newest change time seen
-    sync_build_seconds double precision, -- how long the last incremental sync build took (assess times the final sync by it)
+    -- how long the last incremental sync build took (assess times the final sync by it)
+    sync_build_seconds double precision,
     sync_built_at  timestamptz      -- when it finished
 );
 
@@ -193,24 +194,35 @@ create table if not exists {schema}.approvals (
     revoked_by  text
 );
 -- Control schemas made before approvals recorded the OS user and revocations, before backups
--- recorded checksums and database options, and before sync_state timed the builds. Altered only where the columns are missing: ALTER TABLE locks the table
--- exclusively even when it changes nothing.
+-- recorded checksums and database options, and before sync_state timed the builds. Altered only
+-- where the columns are missing: ALTER TABLE locks the table exclusively even when it changes nothing.
 do $$ begin
-    if not exists (select from pg_attribute where attrelid = '{schema}.approvals'::regclass and attname = 'revoked_at') then
+    if not exists (
+        select from pg_attribute where attrelid = '{schema}.approvals'::regclass and attname = 'revoked_at'
+    ) then
         alter table {schema}.approvals add column os_user text, add column host text,
             add column revoked_at timestamptz, add column revoked_by text;
     end if;
-    if not exists (select from pg_attribute where attrelid = '{schema}.backups'::regclass and attname = 'checksums') then
+    if not exists (
+        select from pg_attribute where attrelid = '{schema}.backups'::regclass and attname = 'checksums'
+    ) then
         alter table {schema}.backups add column checksums jsonb;
     end if;
-    if not exists (select from pg_attribute where attrelid = '{schema}.backups'::regclass and attname = 'database_options') then
+    if not exists (
+        select from pg_attribute where attrelid = '{schema}.backups'::regclass and attname = 'database_options'
+    ) then
         alter table {schema}.backups add column database_options jsonb;
     end if;
-    if not exists (select from pg_attribute where attrelid = '{schema}.backups'::regclass and attname = 'log_position') then
+    if not exists (
+        select from pg_attribute where attrelid = '{schema}.backups'::regclass and attname = 'log_position'
+    ) then
         alter table {schema}.backups add column log_position text;
     end if;
-    if not exists (select from pg_attribute where attrelid = '{schema}.sync_state'::regclass and attname = 'sync_build_seconds') then
-        alter table {schema}.sync_state add column sync_build_seconds double precision, add column sync_built_at timestamptz;
+    if not exists (
+        select from pg_attribute where attrelid = '{schema}.sync_state'::regclass and attname = 'sync_build_seconds'
+    ) then
+        alter table {schema}.sync_state add column sync_build_seconds double precision,
+            add column sync_built_at timestamptz;
     end if;
 end $$;
 """
@@ -226,7 +238,9 @@ create table if not exists {schema}.consumer (
     database    text
 );
 do $$ begin  -- a consumer table made before it kept the database (altered only then: see DDL)
-    if not exists (select from pg_attribute where attrelid = '{schema}.consumer'::regclass and attname = 'database') then
+    if not exists (
+        select from pg_attribute where attrelid = '{schema}.consumer'::regclass and attname = 'database'
+    ) then
         alter table {schema}.consumer add column database text;
     end if;
 end $$;
@@ -343,7 +357,8 @@ def step(conn: psycopg.Connection, schema: str, run_id: int, name: str) -> Itera
     finally:
         conn.execute(
             sql.SQL(
-                "update {} set finished_at = clock_timestamp(), status = %s, detail = %s where run_id = %s and step = %s"
+                "update {} set finished_at = clock_timestamp(), status = %s, detail = %s "
+                "where run_id = %s and step = %s"
             ).format(table(schema, "steps")),
             (status, json.dumps(detail, default=str), run_id, name),
         )
@@ -401,7 +416,8 @@ def abandon_unfinished_loads(conn: psycopg.Connection, schema: str) -> list[int]
     """A load left running from before the freeze copied a moving source: the big bang loads afresh."""
     rows = conn.execute(
         sql.SQL(
-            "update {} set status = 'failed', finished_at = clock_timestamp() where status = 'running' returning load_id"
+            "update {} set status = 'failed', finished_at = clock_timestamp() "
+            "where status = 'running' returning load_id"
         ).format(table(schema, "load_runs"))
     ).fetchall()
     return [load_id for (load_id,) in rows]
@@ -427,7 +443,8 @@ def waves_cut_over(conn: psycopg.Connection, schema: str) -> dict[int, int]:
         sql.SQL(
             "select (detail ->> 'wave')::int, run_id from {runs} where command = 'cutover' and status = 'succeeded' "
             "and detail ->> 'strategy' = 'phased' and detail ? 'wave' "
-            "and run_id > coalesce((select max(run_id) from {runs} where command = 'fallback' and status = 'succeeded'), 0) order by run_id"
+            "and run_id > coalesce((select max(run_id) from {runs} where command = 'fallback' "
+            "and status = 'succeeded'), 0) order by run_id"
         ).format(runs=runs)
     ).fetchall()
     return dict(rows)
@@ -437,7 +454,8 @@ def running_cutover(conn: psycopg.Connection, schema: str) -> tuple[int, dict] |
     """The cutover run under way (started, not finished), with its detail."""
     row = conn.execute(
         sql.SQL(
-            "select run_id, detail from {} where command = 'cutover' and status = 'running' order by run_id desc limit 1"
+            "select run_id, detail from {} where command = 'cutover' and status = 'running' "
+            "order by run_id desc limit 1"
         ).format(table(schema, "runs"))
     ).fetchone()
     return (row[0], row[1]) if row else None

@@ -159,8 +159,8 @@ def catch_up(run: CutoverRun, detail: dict) -> None:
             f"{level.level} {c.name}" for level in counted.levels for c in level.checks if c.verdict == reconcile.FAILED
         ]
         raise CheckFailed(
-            f"catch-up reconciliation failed ({'; '.join(wrong)}): landing differs from the source; nothing was frozen; "
-            f"see {counted.files.get('markdown')}"
+            f"catch-up reconciliation failed ({'; '.join(wrong)}): landing differs from the source; "
+            f"nothing was frozen; see {counted.files.get('markdown')}"
         )
     detail["changes"] += counted.point.changes_applied + sync.apply_until_caught_up(config, source, target)
     # This build's statements are recorded: the window runs them again as one plan, without dbt.

@@ -102,11 +102,13 @@ def plan(config: Config, target: Database, wave: int | None = None) -> Plan:
     strategy, waves = config.strategy, config.cutover.waves
     if wave is not None and strategy != "phased":
         raise CutoverRefused(
-            f"--wave is for strategy phased; migration.yml has strategy {strategy}, whose cutover moves every table at once"
+            f"--wave is for strategy phased; migration.yml has strategy {strategy}, whose cutover "
+            "moves every table at once"
         )
     if wave is not None and not 1 <= wave <= len(waves):
         raise CutoverRefused(
-            f"--wave {wave} is out of range: cutover.waves in migration.yml has {len(waves)} wave(s), numbered 1 to {len(waves)}"
+            f"--wave {wave} is out of range: cutover.waves in migration.yml has {len(waves)} wave(s), "
+            f"numbered 1 to {len(waves)}"
         )
     schema = config.control_schema
     with connections.connection(target, command="cutover plan", autocommit=True) as conn:
@@ -121,14 +123,15 @@ def plan(config: Config, target: Database, wave: int | None = None) -> Plan:
         was = detail.get("strategy", "parallel_run")  # runs from before strategies were recorded
         if was != strategy:
             raise CutoverRefused(
-                f"cutover run {run_id} ({was}) is under way: finish it with strategy: {was} in migration.yml, or abort it with migrate rollback"
+                f"cutover run {run_id} ({was}) is under way: finish it with strategy: {was} in migration.yml, "
+                "or abort it with migrate rollback"
             )
         if strategy != "phased":
             return Plan(strategy, steps, all_tables, resumes_run=run_id)
         if wave not in (None, detail["wave"]):
             raise CutoverRefused(
-                f"{_wave_label(config, detail['wave'])} is under way (cutover run {run_id}): finish it with migrate cutover --wave {detail['wave']}, "
-                "or abort it with migrate rollback"
+                f"{_wave_label(config, detail['wave'])} is under way (cutover run {run_id}): finish it with migrate "
+                f"cutover --wave {detail['wave']}, or abort it with migrate rollback"
             )
         # The tables it started with: a wave under way is finished as it began.
         return Plan(
@@ -148,11 +151,13 @@ def plan(config: Config, target: Database, wave: int | None = None) -> Plan:
     phase = state.phase if state else None
     if phase in DONE_PHASES:
         raise CutoverRefused(
-            f"the migration is already {phase.replace('_', ' ')} (since {state.changed_at:%Y-%m-%d %H:%M %Z}): nothing to cut over"
+            f"the migration is already {phase.replace('_', ' ')} (since "
+            f"{state.changed_at:%Y-%m-%d %H:%M %Z}): nothing to cut over"
         )
     if phase == PARTLY_SWITCHED and strategy != "phased":
         raise CutoverRefused(
-            "a phased cutover is half done (some waves are switched): set strategy: phased again and finish it with migrate cutover"
+            "a phased cutover is half done (some waves are switched): set strategy: phased again and finish "
+            "it with migrate cutover"
         )
     if strategy != "phased":
         return Plan(strategy, steps, all_tables)
@@ -161,7 +166,8 @@ def plan(config: Config, target: Database, wave: int | None = None) -> Plan:
         wave = pending[0]  # not empty: with every wave done the phase is 'switched', refused above
     elif wave != pending[0]:
         raise CutoverRefused(
-            f"wave {wave} comes after {_wave_label(config, pending[0])}, which is not cut over yet: run migrate cutover --wave {pending[0]} first"
+            f"wave {wave} comes after {_wave_label(config, pending[0])}, which is not cut over yet: "
+            f"run migrate cutover --wave {pending[0]} first"
         )
     return Plan(strategy, steps, list(waves[wave - 1]), wave, len(waves), sorted(done), tables_of(config, done))
 

@@ -73,14 +73,16 @@ def load(project_dir: Path) -> Artifacts:
         notes.append(problem)
     elif manifest is None:
         notes.append(
-            "no target/manifest.json: the target schema and the mapping were not checked (run `dbt parse` or `migrate build`)"
+            "no target/manifest.json: the target schema and the mapping were not checked (run "
+            "`dbt parse` or `migrate build`)"
         )
     catalog, problem = _read_json(target / "catalog.json")
     if problem:
         notes.append(problem)
     elif catalog is None and manifest is not None:
         notes.append(
-            "no target/catalog.json: target types come from the models' declared data_type (`dbt docs generate` adds the real ones)"
+            "no target/catalog.json: target types come from the models' declared data_type "
+            "(`dbt docs generate` adds the real ones)"
         )
     run_results, problem = _read_json(target / "run_results.json")
     if problem:

@@ -124,7 +124,8 @@ def content_digest(
     live = sql.SQL("where not t.{}").format(sql.Identifier(DELETED)) if DELETED in columns else sql.SQL("")
     count, digest = conn.execute(
         sql.SQL(
-            "select count(*), md5(coalesce(string_agg(md5((to_jsonb(t) - {drop})::text), '' order by {k}), '')) from {t} t {live}"
+            "select count(*), md5(coalesce(string_agg(md5((to_jsonb(t) - {drop})::text), '' "
+            "order by {k}), '')) from {t} t {live}"
         ).format(
             drop=sql.SQL("{}::text[]").format(sql.Literal([SYNCED_AT, DELETED, *exclude])),
             k=sql.SQL(", ").join(sql.SQL('t.{}::text collate "C"').format(sql.Identifier(c)) for c in key),

@@ -40,5 +40,6 @@ def read_dispositions(target: Database) -> list[tuple]:
     """Per legacy table: rows, migrated, merged, quarantined (the dbt model `dispositions`)."""
     with connections.connection(target, command="demo") as conn:
         return conn.execute(
-            "select source_table, source_rows, migrated, merged, quarantined from quarantine.dispositions order by source_table"
+            "select source_table, source_rows, migrated, merged, quarantined "
+            "from quarantine.dispositions order by source_table"
         ).fetchall()

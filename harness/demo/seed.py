@@ -204,7 +204,8 @@ def seed_legacy(
     seed: int,
     progress: Callable[[str, int], None] | None = None,
 ) -> dict[str, int]:
-    """Drop and recreate schema "oms" in the connected database and fill it. Returns rows per table, e.g. {"CUSTOMER": 10000, ...}."""
+    """Drop and recreate schema "oms" in the connected database and fill it. Returns rows per table, e.g.
+    {"CUSTOMER": 10000, ...}."""
     if not isinstance(scale, int) or scale < 1:
         raise ValueError(f"scale must be a whole number of customers, at least 1 (got {scale!r})")
 
@@ -215,7 +216,8 @@ def seed_legacy(
         encoding = conn.execute("show server_encoding").fetchone()[0]
         if encoding.upper() not in ("UTF8", "UTF-8"):
             raise HarnessError(
-                f"the legacy demo needs a UTF8 database (its notes hold emoji), not {encoding}: create the database with encoding 'UTF8'"
+                f"the legacy demo needs a UTF8 database (its notes hold emoji), not {encoding}: create the "
+                "database with encoding 'UTF8'"
             )
         own_functions = _temp_function_ids(conn)
         previous = {name: conn.execute("select current_setting(%s)", (name,)).fetchone()[0] for name in LOAD_SETTINGS}
@@ -329,9 +331,11 @@ def _settings_functions(conn: psycopg.Connection, scale: int, seed: int) -> list
             as $$ select (case name {labels} else pg_temp.unknown_distribution(name) end)
                          [1 + width_bucket(u, case name {bounds} end)] $$""",
         f"""create function pg_temp.rnd(k bigint, stream text) returns float8 language sql immutable parallel safe
-            as $$ select (hashint8extended(k, hashtextextended(stream, {int(seed)})) & 4503599627370495)::float8 / 4503599627370496.0 $$""",
+            as $$ select (hashint8extended(k, hashtextextended(stream, {int(seed)})) & 4503599627370495)::float8
+                         / 4503599627370496.0 $$""",
         f"""create function pg_temp.strat(k bigint, stream text) returns float8 language sql immutable parallel safe
-            as $$ select ((k * pg_temp.stream_step(stream) + (hashtextextended(stream, {int(seed)}) & 4294967295)) & 4294967295)::float8 / 4294967296.0 $$""",
+            as $$ select ((k * pg_temp.stream_step(stream) + (hashtextextended(stream, {int(seed)}) & 4294967295))
+                          & 4294967295)::float8 / 4294967296.0 $$""",
     ]
 
 

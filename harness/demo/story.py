@@ -47,7 +47,8 @@ def run_story(
 ) -> Story:
     if not (source.embedded and target.embedded):
         raise ConfigError(
-            "the demo story drops and recreates its databases, so it runs only on the embedded server: unset MIGRATE_SOURCE_URL and MIGRATE_TARGET_URL"
+            "the demo story drops and recreates its databases, so it runs only on the embedded server: "
+            "unset MIGRATE_SOURCE_URL and MIGRATE_TARGET_URL"
         )
     story = Story()
     routing = config.project_dir / config.cutover.routing_file
@@ -128,8 +129,9 @@ def run_story(
     t = story.traffic
     event(
         "traffic stopped",
-        f"{t.by_side.get('legacy', 0):,} legacy and {t.by_side.get('new', 0):,} new-application transactions acknowledged; "
-        f"{t.refused:,} writes refused by a freeze and retried; longest wait {t.longest_outage or 0:.1f} s",
+        f"{t.by_side.get('legacy', 0):,} legacy and {t.by_side.get('new', 0):,} new-application transactions "
+        f"acknowledged; {t.refused:,} writes refused by a freeze and retried; longest wait "
+        f"{t.longest_outage or 0:.1f} s",
     )
     with connections.connection(source, command="demo") as src, connections.connection(target, command="demo") as dst:
         story.ledger_check = verify_after_fallback(src, config.source_schema, dst, ledger_path)

@@ -2,14 +2,16 @@
 
 Levels, run in this order, each a list of checks with the figures of both sides and a verdict:
 
-| level | checks |
-|---|---|
-| counts | source rows = landing's live rows, per table; with the dbt model `quarantine.dispositions`: source rows = migrated + merged + quarantined, and = landing's live rows, exactly |
-| checksums | source and landing hashed per key segment inside each database, differing rows located and named (harness.reconcile.checksums) |
-| sample | a random sample of app rows against the values the mapping metadata expects, with datacompy (harness.reconcile.samples) |
-| rules | dbt's data tests, and the business-rule reconciliations of migration.yml (`reconcile.rules`) |
-| performance | the target queries of migration.yml run N times: p50, p95, max, index use; a limit exceeded fails |
-| smoke | the SQL checks and commands of migration.yml with their expected results |
+- counts: source rows = landing's live rows, per table; with the dbt model `quarantine.dispositions`:
+  source rows = migrated + merged + quarantined, and = landing's live rows, exactly
+- checksums: source and landing hashed per key segment inside each database, differing rows located
+  and named (harness.reconcile.checksums)
+- sample: a random sample of app rows against the values the mapping metadata expects, with
+  datacompy (harness.reconcile.samples)
+- rules: dbt's data tests, and the business-rule reconciliations of migration.yml (`reconcile.rules`)
+- performance: the target queries of migration.yml run N times: p50, p95, max, index use; a limit
+  exceeded fails
+- smoke: the SQL checks and commands of migration.yml with their expected results
 
 A level passes when none of its checks fails; a check can also be "not available" (what it
 needs does not exist yet), which never passes a level on its own.
@@ -320,7 +322,8 @@ def _consistent_point(
                 )
             except sync.NotLoaded:
                 point.notes.append(
-                    "landing has no finished load: the source and landing are compared as they are; run `migrate load` first"
+                    "landing has no finished load: the source and landing are compared as they are; "
+                    "run `migrate load` first"
                 )
             except capture.not_installed:
                 point.notes.append("no change capture on the source: landing is compared as it stands")
@@ -328,8 +331,8 @@ def _consistent_point(
                 point.notes.append(f"landing could not be brought to the snapshot ({exc}); it is compared as it stands")
         else:
             point.notes.append(
-                "timestamp capture has no exact point in time: rows written during the comparison can show as differences; "
-                "compare while the source is quiet"
+                "timestamp capture has no exact point in time: rows written during the comparison can show as "
+                "differences; compare while the source is quiet"
             )
         if (
             build
@@ -362,8 +365,8 @@ def _app_not_comparable(conn: Connection, config: Config) -> str | None:
     if state is None or state.phase not in ("falling_back", "fallen_back"):
         return None
     return (
-        f"the migration fell back at {state.changed_at:%Y-%m-%d %H:%M %Z}: app is frozen as the fallback left it and no longer "
-        "follows the source, so the checks that read app are not comparable (source and landing still are); "
+        f"the migration fell back at {state.changed_at:%Y-%m-%d %H:%M %Z}: app is frozen as the fallback left it and "
+        "no longer follows the source, so the checks that read app are not comparable (source and landing still are); "
         "`migrate status` says how to rebuild the target before another cutover"
     )
 
@@ -429,7 +432,8 @@ def _counts(ctx: _Context) -> LevelResult:
             detail = (
                 ""
                 if verdict == PASSED
-                else f"{abs(source_rows - live):,} rows {'missing from' if live < source_rows else 'too many in'} landing"
+                else f"{abs(source_rows - live):,} rows "
+                f"{'missing from' if live < source_rows else 'too many in'} landing"
             )
             result.checks.append(Check(name, verdict, source_rows, live, detail))
         if ctx.point.app_not_comparable:
@@ -446,7 +450,8 @@ def _dispositions(conn: Connection, config: Config, landing_rows: dict[str, int]
             Check(
                 "disposition accounting",
                 NOT_AVAILABLE,
-                detail="quarantine.dispositions does not exist (the dbt project has no dispositions model, or it is not built: `migrate build`)",
+                detail="quarantine.dispositions does not exist (the dbt project has no dispositions model, "
+                "or it is not built: `migrate build`)",
             )
         ]
     checks = []
@@ -584,7 +589,8 @@ def _sample(ctx: _Context) -> LevelResult:
         full=ctx.full,
     )
     result.notes.append(
-        f"sample of up to {config.reconcile.sample_size:,} rows per table (migration.yml reconcile.sample_size), seed {seed}"
+        f"sample of up to {config.reconcile.sample_size:,} rows per table (migration.yml "
+        f"reconcile.sample_size), seed {seed}"
     )
     result.notes += [f"not compared: {line}" for line in skipped]
     if not models:

@@ -11,26 +11,34 @@ stored differently, so they hash differently, although SQL's `=` calls each pair
 names PostgreSQL's types; another engine gives a value of its own types the text the table gives
 the same value (a DATETIME(6) the timestamp's text, a TINYINT the integer's digits).
 
-| type | canonical text |
-|---|---|
-| smallint, integer, bigint, oid | decimal digits (`42` whatever the width) |
-| numeric | its text, scale kept (`1.10` stays `1.10`; `NaN`) |
-| real, double precision | the shortest text that reads back to the same float (`extra_float_digits = 1`), `-0`, `NaN` and `Infinity` kept |
-| money | its numeric value, `trim_scale`d (the text would depend on `lc_monetary`; the stored cents are what is compared) |
-| timestamp | ISO `YYYY-MM-DD HH:MI:SS[.ffffff]`, no trailing zeros: precision (3) and (6) agree on equal values |
-| timestamptz | converted to UTC first (it is stored as a UTC instant; the session time zone does not matter) |
-| timetz | its text with its own offset (it stores the offset: `12:00+01` is not `11:00+00`) |
-| date, time | ISO |
-| interval | its text under `IntervalStyle = postgres` (months, days and time are stored apart: `1 mon` is not `30 days`, `24:00:00` is not `1 day`) |
-| text, varchar, char, name, enums | the characters; char(n) without its padding, as PostgreSQL stores it |
-| boolean, uuid, inet, bit, jsonb, json, xml | PostgreSQL's text form (json keeps its text: key order, blanks and duplicate keys) |
-| bytea | lower-case hex |
-| arrays, ranges | their text form under fixed session settings (SESSION_SETTINGS in harness/engines/postgres/checksums.py) |
+Type: its canonical text.
+- smallint, integer, bigint, oid: decimal digits (`42` whatever the width)
+- numeric: its text, scale kept (`1.10` stays `1.10`; `NaN`)
+- real, double precision: the shortest text that reads back to the same float
+  (`extra_float_digits = 1`), `-0`, `NaN` and `Infinity` kept
+- money: its numeric value, `trim_scale`d (the text would depend on `lc_monetary`; the stored cents
+  are what is compared)
+- timestamp: ISO `YYYY-MM-DD HH:MI:SS[.ffffff]`, no trailing zeros: precision (3) and (6) agree on
+  equal values
+- timestamptz: converted to UTC first (it is stored as a UTC instant; the session time zone does not
+  matter)
+- timetz: its text with its own offset (it stores the offset: `12:00+01` is not `11:00+00`)
+- date, time: ISO
+- interval: its text under `IntervalStyle = postgres` (months, days and time are stored apart:
+  `1 mon` is not `30 days`, `24:00:00` is not `1 day`)
+- text, varchar, char, name, enums: the characters; char(n) without its padding, as PostgreSQL
+  stores it
+- boolean, uuid, inet, bit, jsonb, json, xml: PostgreSQL's text form (json keeps its text: key
+  order, blanks and duplicate keys)
+- bytea: lower-case hex
+- arrays, ranges: their text form under fixed session settings (SESSION_SETTINGS in
+  harness/engines/postgres/checksums.py)
 
-NORMALISATIONS lists the merges that remain, for the report. NULL is not blank: `''` and NULL are different values and a change from one to the other is a
-difference (landing is an exact copy; an analyst who wants blanks treated as NULL says so in the
-models, not here). A type not in the table is compared through its text form, and the report
-says so for that column: equal values written differently would show as changed.
+NORMALISATIONS lists the merges that remain, for the report. NULL is not blank: `''` and NULL are
+different values and a change from one to the other is a difference (landing is an exact copy; an
+analyst who wants blanks treated as NULL says so in the models, not here). A type not in the table
+is compared through its text form, and the report says so for that column: equal values written
+differently would show as changed.
 
 Text is hashed as the database stores it, as bytes: under the "C" collation, whatever collation
 its column has (a case-insensitive one would hash 'a' and 'A' alike). When both databases name
@@ -199,7 +207,8 @@ def differing(source: dict[tuple, tuple[int, Decimal]], target: dict[tuple, tupl
 
 
 def within_budget(buckets: dict[tuple, int], budget: int | None = None) -> tuple[list[tuple], bool]:
-    """The buckets to fetch, in order, holding at most `budget` (FETCH_ROWS) rows, at least one; True if some were left."""
+    """The buckets to fetch, in order, holding at most `budget` (FETCH_ROWS) rows, at least one; True if some
+    were left."""
     budget = budget or FETCH_ROWS
     chosen, rows = [], 0
     for bucket in sorted(buckets):
@@ -318,8 +327,8 @@ def prepare_table(config: Config, pair: Pair, table_config: TableConfig, *, segm
     for column in source_columns:
         if not column.known:
             result.notes.append(
-                f"column {column.name} has type {column.type}, which the normaliser does not know: compared through its "
-                "text form (equal values written differently would show as changed)"
+                f"column {column.name} has type {column.type}, which the normaliser does not know: "
+                "compared through its text form (equal values written differently would show as changed)"
             )
         elif by_target[column.name].base != column.base and column.name not in table.masks:
             result.notes.append(

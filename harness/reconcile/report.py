@@ -77,8 +77,8 @@ def blocks(data: dict) -> Iterator[Block]:
     how = []
     if point.get("synced"):
         how.append(
-            f"Landing was brought to exactly the source snapshot ({point.get('changes_applied', 0):,} captured changes applied) "
-            "with sync paused, so both sides describe the same moment."
+            f"Landing was brought to exactly the source snapshot ({point.get('changes_applied', 0):,} captured changes "
+            "applied) with sync paused, so both sides describe the same moment."
         )
     if point.get("built"):
         how.append("The app models were brought up to landing with `dbt run` first.")

@@ -214,7 +214,8 @@ class SparkComparison:
         kept: list[Any] = []
 
         def read(query: str) -> Any:
-            # Kept once read (spilled to local disk beyond memory): datacompy's many passes do not read the database again.
+            # Kept once read (spilled to local disk beyond memory): datacompy's many passes do not read the
+            # database again.
             table = f"({query}) as q"
             frame = spark.read.jdbc(self.url, table, predicates=predicates, properties=properties)
             kept.append(frame.persist(StorageLevel.MEMORY_AND_DISK))

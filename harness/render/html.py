@@ -50,7 +50,8 @@ def html_page(blocks: Iterable[Block], title: str, nav: Sequence[tuple[str, str]
     body += [_element(block) for block in blocks]
     style = STYLE + (NAV_STYLE if nav else "")
     return (
-        f"<!doctype html>\n<html lang=en><head><meta charset=utf-8><title>{html.escape(title)}</title><style>{style}</style></head>\n"
+        "<!doctype html>\n"
+        f"<html lang=en><head><meta charset=utf-8><title>{html.escape(title)}</title><style>{style}</style></head>\n"
         "<body>\n" + "\n".join(body) + "\n</body></html>\n"
     )
 

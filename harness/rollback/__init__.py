@@ -39,7 +39,8 @@ def rollback(
         phase = control.phase(ctl, config.control_schema)
         if phase == "fallen_back":
             raise RollbackRefused(
-                "the migration already fell back: the legacy application writes the legacy schema again; nothing to roll back"
+                "the migration already fell back: the legacy application writes the legacy schema "
+                "again; nothing to roll back"
             )
         if phase == "decommissioned":
             raise RollbackRefused(
@@ -65,8 +66,8 @@ def falls_back(config: Config, ctl: Connection) -> str | None:
     routed = [table for table, side in cutover.read_routing(config).items() if side == "new" and table not in earlier]
     if routed:
         return (
-            f"the routing file {config.project_dir / config.cutover.routing_file} sends {', '.join(routed)} to the new system "
-            "(if that is stale, route them back to legacy first)"
+            f"the routing file {config.project_dir / config.cutover.routing_file} sends {', '.join(routed)} to the new "
+            "system (if that is stale, route them back to legacy first)"
         )
     return None
 

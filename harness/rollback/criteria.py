@@ -65,7 +65,8 @@ def authorize(config: Config, role: str | None) -> None:
         raise RollbackNotAuthorized(f"--role is needed: the decider's owner role, one of {', '.join(deciders)}")
     if role not in deciders:
         raise RollbackNotAuthorized(
-            f"role {role!r} may not decide a rollback: the deciders are {', '.join(deciders)} (migration.yml rollback.deciders)"
+            f"role {role!r} may not decide a rollback: the deciders are {', '.join(deciders)} "
+            "(migration.yml rollback.deciders)"
         )
 
 
@@ -82,8 +83,8 @@ def nothing_to_roll_back(config: Config, target: Database) -> str | None:
         state = control.state(conn, schema)
         if state and state.phase == "fallen_back":
             return (
-                f"the migration already fell back at {_at(state.changed_at)}: the legacy system is the system of record "
-                "again, so there is nothing to roll back"
+                f"the migration already fell back at {_at(state.changed_at)}: the legacy system is the system of "
+                "record again, so there is nothing to roll back"
             )
         if state and state.phase == "decommissioned":
             return f"the migration was decommissioned at {_at(state.changed_at)}: no rollback is possible any more"

@@ -1,25 +1,33 @@
 """The new application's schema on the target (`app`): its tables, and its sequences continued
 above the migrated values."""
+
 from __future__ import annotations
 
 import psycopg
 from psycopg import sql
 
-from harness.target import landing
-from harness.engines.postgres import capture
 from harness.engines import postgres
+from harness.engines.postgres import capture
+from harness.target import landing
 from harness.target.provision import APP_SCHEMA
 
 
 def app_table_names(conn: psycopg.Connection) -> list[str]:
-    return [n for (n,) in conn.execute(
-        "select c.relname from pg_class c join pg_namespace n on n.oid = c.relnamespace where n.nspname = %s and c.relkind = 'r' order by 1",
-        (APP_SCHEMA,),
-    ).fetchall()]
+    return [
+        n
+        for (n,) in conn.execute(
+            "select c.relname from pg_class c join pg_namespace n on n.oid = c.relnamespace where n.nspname = %s "
+            "and c.relkind = 'r' order by 1",
+            (APP_SCHEMA,),
+        ).fetchall()
+    ]
 
 
 def app_tables(conn: psycopg.Connection) -> list[landing.SourceTable]:
-    return [landing.SourceTable(n, postgres.columns(conn, APP_SCHEMA, n), postgres.primary_key(conn, APP_SCHEMA, n), {}) for n in app_table_names(conn)]
+    return [
+        landing.SourceTable(n, postgres.columns(conn, APP_SCHEMA, n), postgres.primary_key(conn, APP_SCHEMA, n), {})
+        for n in app_table_names(conn)
+    ]
 
 
 def align_sequences(conn: psycopg.Connection, schema: str) -> dict[str, int]:
@@ -35,9 +43,15 @@ def align_sequences(conn: psycopg.Connection, schema: str) -> dict[str, int]:
     ).fetchall()
     aligned = {}
     for table, column, sequence in rows:
-        (top,) = conn.execute(sql.SQL("select max({}) from {}").format(sql.Identifier(column), postgres.qualified(schema, table))).fetchone()
+        (top,) = conn.execute(
+            sql.SQL("select max({}) from {}").format(sql.Identifier(column), postgres.qualified(schema, table))
+        ).fetchone()
         if top is not None:
-            conn.execute("select setval(%s, greatest(%s, (select last_value from pg_sequences where format('%%I.%%I', schemaname, sequencename) = %s)))", (sequence, top, sequence))
+            conn.execute(
+                "select setval(%s, greatest(%s, (select last_value from pg_sequences "
+                "where format('%%I.%%I', schemaname, sequencename) = %s)))",
+                (sequence, top, sequence),
+            )
             aligned[f"{table}.{column}"] = top
     return aligned
 
@@ -45,7 +59,9 @@ def align_sequences(conn: psycopg.Connection, schema: str) -> dict[str, int]:
 def forget_changes(conn: psycopg.Connection, names: list[str]) -> None:
     """Empty the reverse capture's log of these `app` tables."""
     conn.execute(
-        sql.SQL("delete from {}.changes where table_schema = %s and table_name = any(%s)").format(sql.Identifier(capture.CAPTURE_SCHEMA)),
+        sql.SQL("delete from {}.changes where table_schema = %s and table_name = any(%s)").format(
+            sql.Identifier(capture.CAPTURE_SCHEMA)
+        ),
         (APP_SCHEMA, names),
     )
 

@@ -87,7 +87,8 @@ def load_progress(conn: psycopg.Connection, schema: str) -> dict[str, Any] | Non
     load = _rows(
         conn,
         sql.SQL(
-            "select load_id, started_at, finished_at, seconds, rows_copied, status from {} order by load_id desc limit 1"
+            "select load_id, started_at, finished_at, seconds, rows_copied, status from {} "
+            "order by load_id desc limit 1"
         ).format(control.table(schema, "load_runs")),
     )
     if not load:
@@ -132,8 +133,10 @@ def last_run(conn: psycopg.Connection, schema: str, command: str, succeeded: boo
     run["steps"] = _rows(
         conn,
         sql.SQL(
-            "select step, status, started_at, finished_at, extract(epoch from finished_at - started_at)::float8 as seconds, "
-            "extract(epoch from started_at)::float8 as started_epoch from {} where run_id = %s order by started_at, step"
+            "select step, status, started_at, finished_at, "
+            "extract(epoch from finished_at - started_at)::float8 as seconds, "
+            "extract(epoch from started_at)::float8 as started_epoch "
+            "from {} where run_id = %s order by started_at, step"
         ).format(control.table(schema, "steps")),
         (run["run_id"],),
     )
@@ -148,7 +151,8 @@ def planned_seconds(conn: psycopg.Connection, schema: str, before: datetime | No
         sql.SQL(
             "select distinct on (s.step) s.step, extract(epoch from s.finished_at - s.started_at)::float8 "
             "from {steps} s join {runs} r using (run_id) "
-            "where r.command in ('rehearse', 'cutover') and s.status = 'succeeded' and s.finished_at < coalesce(%s::timestamptz, 'infinity') "
+            "where r.command in ('rehearse', 'cutover') and s.status = 'succeeded' "
+            "and s.finished_at < coalesce(%s::timestamptz, 'infinity') "
             "order by s.step, (r.command = 'rehearse') desc, s.finished_at desc"
         ).format(steps=control.table(schema, "steps"), runs=control.table(schema, "runs")),
         (before,),

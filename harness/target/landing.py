@@ -15,8 +15,8 @@ import psycopg
 from psycopg import sql
 
 from harness.core.config import Config, TableConfig
-from harness.engines import postgres
 from harness.core.errors import ConfigError
+from harness.engines import postgres
 
 SYNCED_AT = "_migrate_synced_at"
 DELETED = "_migrate_deleted"
@@ -54,7 +54,8 @@ def describe(conn: psycopg.Connection, config: Config, table: TableConfig) -> So
     key = list(table.key) or engine.primary_key(conn, schema, table.name)
     if not key:
         raise ConfigError(
-            f'table "{schema}"."{table.name}" has no primary key: name one under tables.{table.name}.key in migration.yml'
+            f'table "{schema}"."{table.name}" has no primary key: name one under '
+            f"tables.{table.name}.key in migration.yml"
         )
     unknown = [c for c in [*key, *table.masks] if c not in names]
     if unknown:
@@ -195,8 +196,8 @@ def create_collations(
         if schema == postgres.CATALOG_SCHEMA:
             if postgres.collation_definition(dst, schema, name) is None:
                 raise ConfigError(
-                    f"{shown}, which the target server does not have: install its locale (or ICU) on the target's server, "
-                    "or give the column another collation at the source"
+                    f"{shown}, which the target server does not have: install its locale (or ICU) on the target's "
+                    "server, or give the column another collation at the source"
                 )
             continue
         wanted = postgres.collation_definition(src, schema, name)
@@ -243,7 +244,10 @@ def check_key(conn: psycopg.Connection, schema: str, table: SourceTable) -> None
         return  # the source enforces it
     source = postgres.qualified(schema, table.name)
     key = postgres.column_list(table.key)
-    declared = f'table "{schema}"."{table.name}": the key ({", ".join(table.key)}) named under tables.{table.name}.key in migration.yml'
+    declared = (
+        f'table "{schema}"."{table.name}": the key ({", ".join(table.key)}) named under '
+        f"tables.{table.name}.key in migration.yml"
+    )
     fix = "name columns that identify every row there"
     duplicate = conn.execute(
         sql.SQL("select row({k})::text, count(*) from {t} group by {k} having count(*) > 1 limit 1").format(

@@ -10,11 +10,10 @@ from dataclasses import dataclass, field
 import psycopg
 from psycopg import sql
 
-from harness.core import connections
-from harness.core import control
-from harness.dbt import contract as dbt_contract
+from harness.core import connections, control
 from harness.core.config import Config
 from harness.core.connections import Database
+from harness.dbt import contract as dbt_contract
 
 APP_SCHEMA = dbt_contract.APP_SCHEMA
 QUARANTINE_SCHEMA = dbt_contract.QUARANTINE_SCHEMA

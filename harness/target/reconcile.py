@@ -97,7 +97,8 @@ def newest_finished(
 def newest_comparing(
     conn: psycopg.Connection, schema: str, levels: Sequence[str], since: datetime | None
 ) -> tuple[int, datetime, list[str]] | None:
-    """The newest reconcile with a verdict that ran any of `levels` since `since`: (reconcile_id, finished_at, its levels)."""
+    """The newest reconcile with a verdict that ran any of `levels` since `since`: (reconcile_id, finished_at,
+    its levels)."""
     return conn.execute(
         sql.SQL(
             "select reconcile_id, finished_at, levels from {} where report is not null and levels && %s::text[] "

@@ -19,9 +19,12 @@ create table "Shop"."Client" ("Id" integer primary key, "Name" text not null, "C
 create table "Shop"."Basket" ("ClientId" integer, "Line" integer, "Sku" text, "Price" double precision,
                               primary key ("ClientId", "Line"));
 create table "Shop"."Tag" ("Code" varchar(10) primary key, "Label" text);
-insert into "Shop"."Client" select i, 'client ' || i, case when i % 3 = 0 then '4111-1111-1111-' || lpad(i::text, 4, '0') end, timestamp '2020-01-01' + i * interval '1 minute'
+insert into "Shop"."Client" select i, 'client ' || i,
+                                   case when i % 3 = 0 then '4111-1111-1111-' || lpad(i::text, 4, '0') end,
+                                   timestamp '2020-01-01' + i * interval '1 minute'
     from generate_series(1, 5000) i;
-insert into "Shop"."Basket" select c, l, 'SKU-' || (c * l % 97), (c * l % 1000) / 7.0 from generate_series(1, 2000) c, generate_series(1, 3) l;
+insert into "Shop"."Basket" select c, l, 'SKU-' || (c * l % 97), (c * l % 1000) / 7.0
+    from generate_series(1, 2000) c, generate_series(1, 3) l;
 insert into "Shop"."Tag" values ('a', 'Alpha'), ('b', 'Beta');
 """
 
@@ -90,7 +93,8 @@ def source_state(url: str) -> dict[str, list[tuple]]:
     return {
         "Client": rows(
             url,
-            'select "Id", "Name", right(regexp_replace("Card", \'[^0-9]\', \'\', \'g\'), 4), "Updated" from "Shop"."Client" order by 1',
+            'select "Id", "Name", right(regexp_replace("Card", \'[^0-9]\', \'\', \'g\'), 4), "Updated" '
+            'from "Shop"."Client" order by 1',
         ),
         "Basket": rows(url, 'select "ClientId", "Line", "Sku", "Price" from "Shop"."Basket" order by 1, 2'),
         "Tag": rows(url, 'select "Code", "Label" from "Shop"."Tag" order by 1'),

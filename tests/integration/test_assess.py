@@ -63,7 +63,8 @@ select j,
        case when j % 10 = 0 then 10000 + j else ((j % 200) + 1) * 2 end,
        round((j * 1.37)::numeric, 2)::float8 - case when j % 50 = 0 then 0.000000001 else 0 end,
        timestamp '2023-01-01 08:00' + j * interval '1 day',
-       case when j % 10 = 1 then (array['4111111111111111', '5500 0000 0000 0004', '340000000000009', '4012-8888-8888-1881'])[j % 4 + 1]
+       case when j % 10 = 1
+            then (array['4111111111111111', '5500 0000 0000 0004', '340000000000009', '4012-8888-8888-1881'])[j % 4 + 1]
             when j % 10 between 2 and 5 then '1234' end
 from generate_series(1, 400) as j;
 
@@ -72,7 +73,8 @@ create type "Shop"."Tier" as enum ('gold', 'silver');
 alter table "Shop"."Customers" add column "Tier" "Shop"."Tier" default 'silver';
 
 create table "Shop"."AuditLog" ("entryId" integer not null, "Note" text, "At" timestamp);
-insert into "Shop"."AuditLog" select k, 'note ' || k, timestamp '2024-01-01' + k * interval '1 hour' from generate_series(1, 50) as k;
+insert into "Shop"."AuditLog" select k, 'note ' || k, timestamp '2024-01-01' + k * interval '1 hour'
+    from generate_series(1, 50) as k;
 
 create function "Shop".touch() returns trigger language plpgsql as $$ begin return new; end $$;
 create trigger "ordersTouch" before update on "Shop"."Orders" for each row execute function "Shop".touch();
@@ -213,7 +215,8 @@ def test_assess_leaves_nothing_behind_in_source_or_target(shop, migration):
         with psycopg.connect(url) as conn:
             return set(
                 conn.execute(
-                    "select n.nspname || '.' || c.relname from pg_class c join pg_namespace n on n.oid = c.relnamespace "
+                    "select n.nspname || '.' || c.relname from pg_class c join pg_namespace n "
+                    "on n.oid = c.relnamespace "
                     "where n.nspname not in ('pg_catalog', 'information_schema', 'pg_toast')"
                 ).fetchall()
             )
@@ -381,7 +384,10 @@ models:
         meta: {source: [Customers.eMail], rule: copy}
       - name: signed_up_on
         data_type: date
-        meta: {source: [Customers.SignupDate], rule: cast, expected_sql: "nullif(btrim(\\"Customers\\".\\"SignupDate\\"), '')"}
+        meta:
+          source: [Customers.SignupDate]
+          rule: cast
+          expected_sql: "nullif(btrim(\\"Customers\\".\\"SignupDate\\"), '')"
       - name: loyalty_points
         data_type: integer
         meta: {source: [], rule: starts at 0}
@@ -395,7 +401,10 @@ models:
         meta: {source: [Orders.orderId], expected_sql: '"Orders"."orderNo"'}
       - name: total_cents
         data_type: bigint
-        meta: {source: [Orders.Total], rule: round half away from zero, expected_sql: 'round("Orders"."Total"::numeric * 100)'}
+        meta:
+          source: [Orders.Total]
+          rule: round half away from zero
+          expected_sql: 'round("Orders"."Total"::numeric * 100)'
 """
 
 

@@ -29,7 +29,8 @@ MEASURE = """<script>
 addEventListener('load', () => {
   const found = [...document.querySelectorAll('figure.chart')].map(f => {
     const svg = f.querySelector('svg'); const box = svg ? svg.getBoundingClientRect() : {width: 0, height: 0};
-    return {name: f.dataset.chart, width: box.width, height: box.height, expected: [+f.dataset.width, +f.dataset.height],
+    return {name: f.dataset.chart, width: box.width, height: box.height,
+            expected: [+f.dataset.width, +f.dataset.height],
             shapes: svg ? svg.querySelectorAll('path, rect, text').length : 0};
   });
   const out = document.createElement('pre'); out.id = 'measured'; out.textContent = JSON.stringify(found);

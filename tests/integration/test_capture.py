@@ -27,7 +27,8 @@ def _wait_until_blocked(url: str, application_name: str, timeout: float = 10.0) 
     while time.monotonic() < deadline:
         if rows(
             url,
-            f"select 1 from pg_stat_activity where application_name = '{application_name}' and wait_event_type = 'Lock'",
+            f"select 1 from pg_stat_activity where application_name = '{application_name}' "
+            "and wait_event_type = 'Lock'",
         ):
             return
         time.sleep(0.05)

@@ -110,7 +110,8 @@ def words_table(url: str, key_collation: str, other_collation: str = '"C"') -> N
         )
         conn.execute(
             """insert into "Shop"."Word" select w, upper(w), w, i from (
-                   select i, case i % 4 when 0 then 'w' when 1 then 'W' when 2 then 'é' else '_' end || md5(i::text) as w
+                   select i, case i % 4 when 0 then 'w' when 1 then 'W' when 2 then 'é' else '_' end || md5(i::text)
+                             as w
                    from generate_series(1, 3000) i) s"""
         )
 
@@ -120,8 +121,10 @@ def column_collations(url: str, schema: str) -> dict[str, str | None]:
         rows(
             url,
             f"""select a.attname, case when a.attcollation <> t.typcollation then c.collname end
-                              from pg_attribute a join pg_type t on t.oid = a.atttypid left join pg_collation c on c.oid = a.attcollation
-                              where a.attrelid = '"{schema}"."Word"'::regclass and a.attnum > 0 and a.attname not like '\\_migrate\\_%'""",
+                              from pg_attribute a join pg_type t on t.oid = a.atttypid
+                              left join pg_collation c on c.oid = a.attcollation
+                              where a.attrelid = '"{schema}"."Word"'::regclass and a.attnum > 0
+                                and a.attname not like '\\_migrate\\_%'""",
         )
     )
 
@@ -326,7 +329,8 @@ def test_a_case_only_key_change_syncs_under_a_case_insensitive_key(databases, tm
     sync.apply_until_caught_up(config, source, target)
     assert rows(
         target_url,
-        """select word, n from landing."Word" where lower(word) in ('zebra', 'emile') and not _migrate_deleted order by n""",
+        """select word, n from landing."Word" where lower(word) in ('zebra', 'emile') and not _migrate_deleted
+           order by n""",
     ) == [("EMILE", -2), ("ZEBRA", -1)]
     assert compare_in_segments(config, source, target, monkeypatch).matches
 
@@ -372,7 +376,8 @@ def test_a_collation_the_target_lacks_is_one_clear_line(databases, tmp_path, mon
         conn.execute('drop collation pg_catalog."sv-x-icu"')  # as on a server whose ICU has no Swedish
     with pytest.raises(
         ConfigError,
-        match=r'column note of "Shop"."Word" has collation pg_catalog."sv-x-icu", which the target server does not have',
+        match=r'column note of "Shop"."Word" has collation pg_catalog."sv-x-icu", '
+        r"which the target server does not have",
     ):
         load.load(config, source, target)
 
@@ -387,7 +392,8 @@ def test_a_collation_made_in_the_source_is_made_in_landing(databases, tmp_path, 
     load.load(config, source, target)
     assert rows(
         target_url,
-        """select n.nspname, c.collprovider, c.collcollate from pg_collation c join pg_namespace n on n.oid = c.collnamespace
+        """select n.nspname, c.collprovider, c.collcollate
+                               from pg_collation c join pg_namespace n on n.oid = c.collnamespace
                                where c.collname = 'Bytes'""",
     ) == [("landing", "c", "C")]
     assert column_collations(target_url, "landing")["word"] == "Bytes"

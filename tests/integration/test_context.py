@@ -59,7 +59,8 @@ def test_the_cli_says_an_unexpected_database_error_in_one_line(shop):
     with psycopg.connect(migration.target_url, autocommit=True) as conn:
         control.ensure(conn, config.control_schema)
         conn.execute(
-            "create function refuse() returns trigger language plpgsql as $$ begin raise exception 'refused by a test'; end $$"
+            "create function refuse() returns trigger language plpgsql as $$ begin raise exception "
+            "'refused by a test'; end $$"
         )
         conn.execute(
             f'create trigger refuse before insert on "{config.control_schema}".approvals execute function refuse()'

@@ -83,7 +83,8 @@ def test_the_reconcile_gate_needs_a_recent_checksum_reconciliation_not_counts_al
     assert _reconcile_gate(config, source, target).passed
     with psycopg.connect(migration.target_url, autocommit=True) as conn:
         conn.execute(
-            "update migrate_control.reconcile_runs set finished_at = finished_at - interval '2 hours' where reconcile_id = %s",
+            "update migrate_control.reconcile_runs set finished_at = finished_at - interval '2 hours' "
+            "where reconcile_id = %s",
             (checked.reconcile_id,),
         )
     cutover.run(config, source, target, skip_gates=True, stop_before="freeze_source")
@@ -134,7 +135,8 @@ def test_a_landing_that_drifted_before_the_cutover_stops_it_at_catch_up_with_not
             conn.execute('delete from landing."Basket" where "ClientId" = 5')  # no change was captured for it
         with pytest.raises(
             CheckFailed,
-            match=r"catch-up reconciliation failed \(counts Basket: source = landing; checksums .*Basket.*\).*nothing was frozen",
+            match=r"catch-up reconciliation failed \(counts Basket: source = landing; checksums .*Basket.*\)"
+            r".*nothing was frozen",
         ):
             cutover.run(config, source, target)
         assert not (tmp_path / ".migrate" / "routing.json").exists()

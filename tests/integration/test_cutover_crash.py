@@ -41,7 +41,9 @@ from harness import cutover
 from harness.core import connections
 from harness.core.config import load_config
 config = load_config()
-config = dataclasses.replace(config, cutover=dataclasses.replace(config.cutover, routing_file=sys.argv[1], switch_command=tuple(sys.argv[2:])))
+config = dataclasses.replace(
+    config, cutover=dataclasses.replace(config.cutover, routing_file=sys.argv[1], switch_command=tuple(sys.argv[2:]))
+)
 source, target = connections.resolve(config)
 cutover.run(config, source, target, skip_gates=True)
 """

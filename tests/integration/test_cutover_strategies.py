@@ -133,7 +133,8 @@ def test_big_bang_freezes_first_then_loads_builds_verifies_and_switches(project)
     assert [s.name for s in result.steps] == list(cutover.BIG_BANG_STEPS)
     ((frozen_until, load_started),) = rows(
         migration.target_url,
-        "select s.finished_at, l.started_at from migrate_control.steps s, migrate_control.load_runs l where s.step = 'freeze_source'",
+        "select s.finished_at, l.started_at from migrate_control.steps s, migrate_control.load_runs l "
+        "where s.step = 'freeze_source'",
     )
     assert load_started > frozen_until, "the snapshot is loaded after the freeze"
     assert landing_state(migration.target_url) == source_state(migration.source_url)

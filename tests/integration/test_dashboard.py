@@ -110,7 +110,8 @@ def test_the_dashboard_after_the_demo_story_carries_its_figures(tmp_path, migrat
     recorded = rows(
         migration.target_url,
         "select case when r.command = 'fallback' then 'fallback ' else '' end || s.step, "
-        "extract(epoch from s.finished_at - s.started_at)::float8 from migrate_control.steps s join migrate_control.runs r using (run_id) "
+        "extract(epoch from s.finished_at - s.started_at)::float8 from migrate_control.steps s "
+        "join migrate_control.runs r using (run_id) "
         "where r.command in ('cutover', 'fallback') order by s.started_at",
     )
     real = [(r[0], r[3]) for r in charts["timeline"]["rows"] if r[1] == "real"]
@@ -136,7 +137,8 @@ def test_the_dashboard_after_the_demo_story_carries_its_figures(tmp_path, migrat
     assert len(charts["lag"]["rows"]) >= 4, "the story's follow recorded lag samples"
     verdicts = rows(
         migration.target_url,
-        "select '#' || reconcile_id, level_verdicts ->> 'counts' from migrate_control.reconcile_runs order by reconcile_id",
+        "select '#' || reconcile_id, level_verdicts ->> 'counts' "
+        "from migrate_control.reconcile_runs order by reconcile_id",
     )
     assert [(r[0], r[1]) for r in charts["verdicts"]["rows"]] == verdicts, "the story's and its cutover's"
     assert '<span class="verdict passed">passed</span>' in html

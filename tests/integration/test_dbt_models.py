@@ -210,12 +210,17 @@ def table_digests(url: str) -> dict[str, tuple[int, str]]:
 # duplicate group deleted, an order and a line deleted, a product deleted, an orphan's customer arriving.
 STEP_1 = """
 -- a new customer with an order, two lines and a payment
-insert into landing."CUSTOMER" ("CUST_ID", "CUST_NM", "EMAIL_ADDR", "PHONE", "ADDR1", "CITY", "STATE_CD", "POSTAL_CD", "CTRY", "CREATED", "STATUS", "LAST_UPD")
-values (9000001, 'Newcustomer, Pat', 'pat.new@example.com', '(617) 555-0101', '1 Main Street', 'Boston', 'MA', '2108', 'USA', '2025-07-02', 'A', '2025-07-02 10:00');
-insert into landing."ORDER_HDR" ("ORDER_NO", "CUST_ID", "ORDER_DT", "STATUS_CD", "SHIP_ADDR1", "SHIP_CITY", "SHIP_STATE", "SHIP_POSTAL", "SHIP_CTRY", "ORDER_TOTAL", "CURR_CD", "LAST_UPD")
-values (9000001, 9000001, '2025-07-02 10:05', 'NEW', '1 MAIN ST', 'BOSTON', 'MA', '02108', 'US', '$30.00', 'USD', '2025-07-02 10:05');
+insert into landing."CUSTOMER" ("CUST_ID", "CUST_NM", "EMAIL_ADDR", "PHONE", "ADDR1", "CITY", "STATE_CD", "POSTAL_CD",
+                               "CTRY", "CREATED", "STATUS", "LAST_UPD")
+values (9000001, 'Newcustomer, Pat', 'pat.new@example.com', '(617) 555-0101', '1 Main Street', 'Boston', 'MA', '2108',
+        'USA', '2025-07-02', 'A', '2025-07-02 10:00');
+insert into landing."ORDER_HDR" ("ORDER_NO", "CUST_ID", "ORDER_DT", "STATUS_CD", "SHIP_ADDR1", "SHIP_CITY",
+                                "SHIP_STATE", "SHIP_POSTAL", "SHIP_CTRY", "ORDER_TOTAL", "CURR_CD", "LAST_UPD")
+values (9000001, 9000001, '2025-07-02 10:05', 'NEW', '1 MAIN ST', 'BOSTON', 'MA', '02108', 'US', '$30.00', 'USD',
+        '2025-07-02 10:05');
 insert into landing."ORDER_LINE" ("ORDER_NO", "LINE_NO", "SKU", "QTY", "UNIT_PRICE", "DISC_PCT", "LAST_UPD")
-select 9000001, n, (select "SKU" from landing."PRODUCT" order by "SKU" limit 1 offset n), 1, 15.0, null, '2025-07-02 10:05'
+select 9000001, n, (select "SKU" from landing."PRODUCT" order by "SKU" limit 1 offset n), 1, 15.0, null,
+       '2025-07-02 10:05'
 from generate_series(1, 2) as n;
 insert into landing."PAYMENT" ("PAY_ID", "ORDER_NO", "METHOD", "AMOUNT", "PAID_AT", "CARD_NO", "LAST_UPD")
 values (9000001, 9000001, 'VISA', 30.00, '2025-07-02 10:06', '4242', '2025-07-02 10:06');
@@ -233,7 +238,8 @@ where "CUST_ID" = (select min(customer_id) from app.customer where billing_addre
 
 -- an e-mail change that makes a later customer a duplicate of an earlier one (name typed again too)
 update landing."CUSTOMER" as later
-set "EMAIL_ADDR" = upper(earlier."EMAIL_ADDR") || ' ', "CUST_NM" = earlier."CUST_NM", _migrate_synced_at = clock_timestamp()
+set "EMAIL_ADDR" = upper(earlier."EMAIL_ADDR") || ' ', "CUST_NM" = earlier."CUST_NM",
+    _migrate_synced_at = clock_timestamp()
 from landing."CUSTOMER" as earlier
 where (earlier."CUST_ID", later."CUST_ID") = (
     select min(e.customer_id), max(l.customer_id)
@@ -248,7 +254,9 @@ where "CUST_ID" = (select min(customer_id) from app.customer_merge);
 
 -- an order line, an order (its lines and payments become orphans) and a product deleted
 update landing."ORDER_LINE" set _migrate_deleted = true, _migrate_synced_at = clock_timestamp()
-where ("ORDER_NO", "LINE_NO") = (select order_id, max(line_no) from app.order_line group by order_id order by order_id limit 1);
+where ("ORDER_NO", "LINE_NO") = (
+    select order_id, max(line_no) from app.order_line group by order_id order by order_id limit 1
+);
 update landing."ORDER_HDR" set _migrate_deleted = true, _migrate_synced_at = clock_timestamp()
 where "ORDER_NO" = (select max(order_id) from app.payment where order_id < 9000000);
 update landing."PRODUCT" set _migrate_deleted = true, _migrate_synced_at = clock_timestamp()
@@ -266,7 +274,8 @@ order by 1 limit 1;
 
 # Step 2: a deleted customer comes back, a merge is undone, a line's quantity becomes zero.
 STEP_2 = """
-update landing."CUSTOMER" set _migrate_deleted = false, "CUST_NM" = "CUST_NM" || ' Jr', _migrate_synced_at = clock_timestamp()
+update landing."CUSTOMER"
+set _migrate_deleted = false, "CUST_NM" = "CUST_NM" || ' Jr', _migrate_synced_at = clock_timestamp()
 where _migrate_deleted;
 update landing."CUSTOMER" set "EMAIL_ADDR" = 'undone.merge@example.org', _migrate_synced_at = clock_timestamp()
 where "CUST_ID" = (select max(legacy_cust_id) from app.customer_merge);
@@ -323,7 +332,9 @@ def test_an_order_total_finding_exactly_where_sales_order_keeps_the_legacy_total
         """
         select count(*)
         from app.sales_order as o
-        full join (select source_key::bigint as order_id from quarantine.findings where rule = 'order_total_mismatch') as f
+        full join (
+            select source_key::bigint as order_id from quarantine.findings where rule = 'order_total_mismatch'
+        ) as f
             on f.order_id = o.order_id
         left join landing."ORDER_HDR" as h on h."ORDER_NO" = o.legacy_order_no
         where (f.order_id is not null) is distinct from (o.legacy_total_text is not null or h."ORDER_TOTAL" is null)
@@ -357,7 +368,8 @@ def test_expected_sql_of_the_mapping_metadata_holds(warehouse):
             ((wrong,),) = query(
                 url,
                 f'select count(*) from app.{model["name"]} join landing."{source}" as "{source}" on {join} '
-                f'where not "{source}"._migrate_deleted and app.{model["name"]}.{column["name"]} is distinct from ({expected})',
+                f'where not "{source}"._migrate_deleted '
+                f"and app.{model['name']}.{column['name']} is distinct from ({expected})",
             )
             assert wrong == 0, f"app.{model['name']}.{column['name']}: {wrong} rows differ from expected_sql"
             checked += 1
@@ -422,7 +434,8 @@ join intermediate.int_customers_deduplicated as c on c.cust_id = v.customer_id
 where c.created_at is null and v.disposition = 'migrated'
 order by v.customer_id, v.ordered_at
 limit 6;
-update landing."ORDER_HDR" set "CUST_ID" = (select min(customer_id) from app.customer), _migrate_synced_at = clock_timestamp()
+update landing."ORDER_HDR"
+set "CUST_ID" = (select min(customer_id) from app.customer), _migrate_synced_at = clock_timestamp()
 where "ORDER_NO" in (select order_no from first_orders order by order_no limit 3);
 update landing."ORDER_HDR" set _migrate_deleted = true, _migrate_synced_at = clock_timestamp()
 where "ORDER_NO" in (select order_no from first_orders order by order_no offset 3);

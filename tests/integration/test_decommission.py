@@ -61,7 +61,8 @@ def source_objects(url: str) -> dict[str, list]:
         "triggers": sorted(
             rows(
                 url,
-                "select c.relname, t.tgname from pg_trigger t join pg_class c on c.oid = t.tgrelid where t.tgname like '\\_migrate%'",
+                "select c.relname, t.tgname from pg_trigger t join pg_class c on c.oid = t.tgrelid "
+                "where t.tgname like '\\_migrate%'",
             )
         ),
     }
@@ -112,7 +113,8 @@ def test_forced_decommission_archives_removes_capture_and_keeps_the_source_read_
         "schemas": ["_migrate_read_only"],
         "triggers": [(t, "_migrate_read_only") for t in TABLES],
     }, (
-        "capture triggers, the change log, the _migrate schema and the cutover's freeze are gone; a read-only guard stays"
+        "capture triggers, the change log, the _migrate schema and the cutover's freeze are gone; "
+        "a read-only guard stays"
     )
     with (
         psycopg.connect(migration.source_url, autocommit=True) as conn,

@@ -29,14 +29,17 @@ PARSED_TOTALS = r"""
         h."ORDER_TOTAL",
         case
             when h."ORDER_TOTAL" = '' then null
-            when h."CURR_CD" = 'EUR' then replace(replace(regexp_replace(h."ORDER_TOTAL", '[^0-9,.-]', '', 'g'), '.', ''), ',', '.')::numeric
+            when h."CURR_CD" = 'EUR'
+                then replace(replace(regexp_replace(h."ORDER_TOTAL", '[^0-9,.-]', '', 'g'), '.', ''), ',', '.')::numeric
             else replace(regexp_replace(h."ORDER_TOTAL", '[^0-9,.-]', '', 'g'), ',', '')::numeric
         end as total,
         s.line_sum
     from "oms"."ORDER_HDR" as h
     inner join (
         -- the documented line total: the price rounded to the cent, NULL discount = 0, half away from zero
-        select "ORDER_NO", sum(round("QTY" * round("UNIT_PRICE"::numeric, 2) * (100 - coalesce("DISC_PCT", 0)) / 100, 2)) as line_sum
+        select "ORDER_NO",
+               sum(round("QTY" * round("UNIT_PRICE"::numeric, 2) * (100 - coalesce("DISC_PCT", 0)) / 100, 2))
+                   as line_sum
         from "oms"."ORDER_LINE"
         group by "ORDER_NO"
     ) as s on s."ORDER_NO" = h."ORDER_NO"
@@ -97,12 +100,16 @@ CREATED_SHAPES = r"""
             when "CREATED" is null then 'null'
         end as shape,
         case
-            when "CREATED" ~ '^\d{4}-\d{2}-\d{2}$' then array[substr("CREATED", 1, 4), substr("CREATED", 6, 2), substr("CREATED", 9, 2)]::int[]
-            when "CREATED" ~ '^\d{2}/\d{2}/\d{4}$' then array[substr("CREATED", 7, 4), substr("CREATED", 1, 2), substr("CREATED", 4, 2)]::int[]
-            when "CREATED" ~ '^\d{8}$' then array[substr("CREATED", 1, 4), substr("CREATED", 5, 2), substr("CREATED", 7, 2)]::int[]
+            when "CREATED" ~ '^\d{4}-\d{2}-\d{2}$'
+                then array[substr("CREATED", 1, 4), substr("CREATED", 6, 2), substr("CREATED", 9, 2)]::int[]
+            when "CREATED" ~ '^\d{2}/\d{2}/\d{4}$'
+                then array[substr("CREATED", 7, 4), substr("CREATED", 1, 2), substr("CREATED", 4, 2)]::int[]
+            when "CREATED" ~ '^\d{8}$'
+                then array[substr("CREATED", 1, 4), substr("CREATED", 5, 2), substr("CREATED", 7, 2)]::int[]
             when "CREATED" ~ '^\d{2}-[A-Z]{3}-\d{2}$' then array[
                 2000 + substr("CREATED", 8, 2)::int,
-                array_position(array['JAN','FEB','MAR','APR','MAY','JUN','JUL','AUG','SEP','OCT','NOV','DEC'], substr("CREATED", 4, 3)),
+                array_position(array['JAN','FEB','MAR','APR','MAY','JUN','JUL','AUG','SEP','OCT','NOV','DEC'],
+                               substr("CREATED", 4, 3)),
                 substr("CREATED", 1, 2)::int]
         end as ymd
     from "oms"."CUSTOMER";
@@ -133,13 +140,15 @@ def customer_checks() -> list[Share]:
             "FIRST LAST in capitals",
             RATES["customer.name_format"]["first_last_upper"],
             "CUSTOMER",
-            r"""position(',' in "CUST_NM") = 0 and "CUST_NM" !~ '[a-zà-ÿ]' and "CUST_NM" !~* ' (ltd\.?|inc\.|llc|corp|gmbh|co\.|& sons)$'""",
+            r"""position(',' in "CUST_NM") = 0 and "CUST_NM" !~ '[a-zà-ÿ]'
+               and "CUST_NM" !~* ' (ltd\.?|inc\.|llc|corp|gmbh|co\.|& sons)$'""",
         ),
         share(
             "First Last",
             RATES["customer.name_format"]["first_last"],
             "CUSTOMER",
-            r"""position(',' in "CUST_NM") = 0 and "CUST_NM" ~ '[a-z]' and "CUST_NM" !~* ' (ltd\.?|inc\.|llc|corp|gmbh|co\.|& sons)$'""",
+            r"""position(',' in "CUST_NM") = 0 and "CUST_NM" ~ '[a-z]'
+               and "CUST_NM" !~* ' (ltd\.?|inc\.|llc|corp|gmbh|co\.|& sons)$'""",
         ),
         share("e-mail NULL", email["null"], "CUSTOMER", '"EMAIL_ADDR" is null'),
         share("e-mail invalid", email["invalid"], "CUSTOMER", f'btrim("EMAIL_ADDR") !~ {VALID_EMAIL}'),
@@ -297,7 +306,8 @@ def order_checks() -> list[Share]:
             "CUST_ID of a missing customer",
             customer["missing"],
             "ORDER_HDR",
-            'not exists (select 1 from "oms"."CUSTOMER" as c where c."CUST_ID" = t."CUST_ID") and "CUST_ID" is not null',
+            'not exists (select 1 from "oms"."CUSTOMER" as c where c."CUST_ID" = t."CUST_ID") '
+            'and "CUST_ID" is not null',
         ),
         share(
             "ORDER_DT inside the spring-forward gap",
@@ -336,7 +346,8 @@ def order_checks() -> list[Share]:
             RATES["order.ship_address"]["customer"] * customer["known"],
             "ORDER_HDR",
             """exists (select 1 from "oms"."CUSTOMER" as c where c."CUST_ID" = t."CUST_ID"
-                         and upper(btrim(regexp_replace(c."CITY", '\\s+', ' ', 'g'))) = upper(btrim(regexp_replace(t."SHIP_CITY", '\\s+', ' ', 'g')))
+                         and upper(btrim(regexp_replace(c."CITY", '\\s+', ' ', 'g')))
+                             = upper(btrim(regexp_replace(t."SHIP_CITY", '\\s+', ' ', 'g')))
                          and c."POSTAL_CD" = t."SHIP_POSTAL")""",
         ),
         share(
@@ -358,7 +369,8 @@ def line_checks() -> list[Share]:
             """
             select count(*) filter (where p.sku is null), count(*)
             from "oms"."ORDER_LINE" as t
-            left join (select distinct upper(btrim("SKU")) as sku from "oms"."PRODUCT") as p on p.sku = upper(btrim(t."SKU"))""",
+            left join (select distinct upper(btrim("SKU")) as sku from "oms"."PRODUCT") as p
+                on p.sku = upper(btrim(t."SKU"))""",
         ),
         share("SKU in lower case", sku["lower"], "ORDER_LINE", """"SKU" = lower("SKU") and "SKU" not like 'ZZ-%'"""),
         share("SKU with a trailing blank", sku["trailing_blank"], "ORDER_LINE", "\"SKU\" like '% '"),
@@ -461,14 +473,16 @@ def test_rare_defects_are_all_there_and_the_money_adds_up(database_url):
             conn,
             """
             select count(distinct extract(year from "ORDER_DT")) from "oms"."ORDER_HDR"
-            where extract(month from "ORDER_DT") = 11 and extract(dow from "ORDER_DT") = 0 and extract(day from "ORDER_DT") <= 7
+            where extract(month from "ORDER_DT") = 11 and extract(dow from "ORDER_DT") = 0
+              and extract(day from "ORDER_DT") <= 7
               and extract(hour from "ORDER_DT") = 1""",
         )
         assert autumns == 2024 - 2009 + 1
         assert (
             scalar(
                 conn,
-                "select count(*) from created_dates where is_impossible and \"CREATED\" ~ '(02-3[01]|02/3[01]/|0230|0231|FEB)'",
+                "select count(*) from created_dates where is_impossible "
+                "and \"CREATED\" ~ '(02-3[01]|02/3[01]/|0230|0231|FEB)'",
             )
             > 0
         )
@@ -479,7 +493,8 @@ def test_rare_defects_are_all_there_and_the_money_adds_up(database_url):
             conn,
             r"""
             select array[bool_or("NOTES" like E'%\n%'), bool_or("NOTES" like E'%\t%'), bool_or("NOTES" like '%"%'),
-                         bool_or("NOTES" like '%\\%'), bool_or("NOTES" like '%CafÃ©%'), bool_or("NOTES" ~ '[\U0001F300-\U0001FAFF]'),
+                         bool_or("NOTES" like '%\\%'), bool_or("NOTES" like '%CafÃ©%'),
+                         bool_or("NOTES" ~ '[\U0001F300-\U0001FAFF]'),
                          bool_or("NOTES" = ''), bool_or("NOTES" is null)]
             from "oms"."ORDER_HDR" """,
         )
@@ -487,9 +502,13 @@ def test_rare_defects_are_all_there_and_the_money_adds_up(database_url):
         formats = scalar(
             conn,
             r"""
-            select array[bool_or("ORDER_TOTAL" ~ '^-?\$\d{1,3}(,\d{3})*\.\d{2}$'), bool_or("ORDER_TOTAL" ~ '^-?\d+\.\d$'),
-                         bool_or("ORDER_TOTAL" ~ '^-?\d+\.\d{2} USD$'), bool_or("ORDER_TOTAL" ~ '^-?€\d{1,3}(\.\d{3})*,\d{2}$'),
-                         bool_or("ORDER_TOTAL" ~ '^-?\d+,\d{2} EUR$'), bool_or("ORDER_TOTAL" ~ '^-?£'), bool_or("ORDER_TOTAL" ~ '^-?C\$')]
+            select array[bool_or("ORDER_TOTAL" ~ '^-?\$\d{1,3}(,\d{3})*\.\d{2}$'),
+                         bool_or("ORDER_TOTAL" ~ '^-?\d+\.\d$'),
+                         bool_or("ORDER_TOTAL" ~ '^-?\d+\.\d{2} USD$'),
+                         bool_or("ORDER_TOTAL" ~ '^-?€\d{1,3}(\.\d{3})*,\d{2}$'),
+                         bool_or("ORDER_TOTAL" ~ '^-?\d+,\d{2} EUR$'),
+                         bool_or("ORDER_TOTAL" ~ '^-?£'),
+                         bool_or("ORDER_TOTAL" ~ '^-?C\$')]
             from "oms"."ORDER_HDR" """,
         )
         assert formats == [True] * 7, "$1,234.50, 1234.5, 1234.50 USD, €1.234,50, 1234,50 EUR, £ and C$ totals"
@@ -500,7 +519,8 @@ def test_rare_defects_are_all_there_and_the_money_adds_up(database_url):
             scalar(
                 conn,
                 """select count(*) from "oms"."ORDER_LINE" as l
-                               join (select distinct upper(btrim("SKU")) as sku from "oms"."PRODUCT") as p on p.sku = upper(btrim(l."SKU"))
+                               join (select distinct upper(btrim("SKU")) as sku from "oms"."PRODUCT") as p
+                                   on p.sku = upper(btrim(l."SKU"))
                                where not exists (select 1 from "oms"."PRODUCT" as exact where exact."SKU" = l."SKU")""",
             )
             > 0
@@ -523,7 +543,8 @@ def test_rare_defects_are_all_there_and_the_money_adds_up(database_url):
         )
         pairs = conn.execute(rf"""
             with emails as (
-                select "CUST_ID", lower(btrim("EMAIL_ADDR")) as email from "oms"."CUSTOMER" where btrim("EMAIL_ADDR") ~ {VALID_EMAIL}
+                select "CUST_ID", lower(btrim("EMAIL_ADDR")) as email from "oms"."CUSTOMER"
+                where btrim("EMAIL_ADDR") ~ {VALID_EMAIL}
             )
             select {words.format("dc")} = {words.format("oc")}
             from emails as d
@@ -547,7 +568,8 @@ def test_rare_defects_are_all_there_and_the_money_adds_up(database_url):
                 conn,
                 f"""
             select count(*) from ({PARSED_TOTALS}) as p
-            join (select "ORDER_NO", sum("AMOUNT") as paid from "oms"."PAYMENT" group by "ORDER_NO") as pay using ("ORDER_NO")
+            join (select "ORDER_NO", sum("AMOUNT") as paid from "oms"."PAYMENT" group by "ORDER_NO") as pay
+                using ("ORDER_NO")
             where pay.paid <> p.line_sum""",
             )
             == 0
@@ -560,7 +582,8 @@ def test_rare_defects_are_all_there_and_the_money_adds_up(database_url):
                 where length(regexp_replace("CARD_NO", '\D', '', 'g')) >= 13
             ) as cards
             where (select sum(case when i % 2 = 1 then d * 2 - 9 * (d / 5) else d end)
-                   from (select i, substr(reverse(digits), i + 1, 1)::int as d from generate_series(0, length(digits) - 1) as i) as x) % 10 <> 0""",
+                   from (select i, substr(reverse(digits), i + 1, 1)::int as d
+                         from generate_series(0, length(digits) - 1) as i) as x) % 10 <> 0""",
         )
         assert luhn_failures == 0, "full card numbers are Luhn-valid"
         assert (

@@ -138,7 +138,9 @@ from harness import rollback
 from harness.core import connections
 from harness.core.config import load_config
 config = load_config()
-config = dataclasses.replace(config, cutover=dataclasses.replace(config.cutover, routing_file=sys.argv[1], switch_command=None))
+config = dataclasses.replace(
+    config, cutover=dataclasses.replace(config.cutover, routing_file=sys.argv[1], switch_command=None)
+)
 source, target = connections.resolve(config)
 rollback.rollback(config, source, target, decided_by="Dana", reason="crash test")
 """

@@ -188,7 +188,8 @@ def update(conn: psycopg.Connection, key: int, values: dict[str, str]) -> None:
 
 
 def xml_supported(url: str) -> bool:
-    """Whether the server was built with libxml (the embedded PostgreSQL 16 is not): without, no xml value can be written."""
+    """Whether the server was built with libxml (the embedded PostgreSQL 16 is not): without, no xml value can be
+    written."""
     with psycopg.connect(url, autocommit=True) as conn:
         try:
             conn.execute("select xmlparse(content 'x')")
@@ -304,6 +305,7 @@ def test_checksums_find_every_corrupted_matrix_value_with_its_key_and_column(mat
             missed.append((column, found))
         with psycopg.connect(matrix.migration.target_url, autocommit=True) as conn:
             conn.execute(
-                f'update landing."Matrix" m set {column} = o.{column} from landing_original o where m.id = 1 and o.id = 1'
+                f'update landing."Matrix" m set {column} = o.{column} from landing_original o '
+                "where m.id = 1 and o.id = 1"
             )
     assert missed == [], "corruptions the checksum level did not find with their key and column alone"

@@ -155,7 +155,8 @@ def test_killed_load_resumes_copying_only_unfinished_ranges(shop):
     config, source, target, migration, tmp_path = shop
     with psycopg.connect(migration.source_url, autocommit=True) as conn:
         conn.execute(
-            """insert into "Shop"."Client" select i, repeat('x', 500), null, null from generate_series(5001, 300000) i"""
+            """insert into "Shop"."Client" select i, repeat('x', 500), null, null
+               from generate_series(5001, 300000) i"""
         )
     env = {**os.environ, "MIGRATE_PROJECT_DIR": str(tmp_path)}
     proc = subprocess.Popen(

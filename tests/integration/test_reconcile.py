@@ -78,8 +78,9 @@ def test_rows_are_located_through_sub_buckets_in_key_ranges_and_hash_buckets(loa
         migration.source_url,
         """create table "Shop"."Word" ("W" text primary key, "N" numeric(10, 2), "F" real, "T" timestamptz, "J" json,
                                        "B" bytea, "I" interval, "Flag" boolean, "P" point)""",
-        """insert into "Shop"."Word" select 'w' || i, i / 3.0, i / 7.0, timestamptz '2020-03-08 01:30-05' + i * interval '1 min',
-                  json_build_object('i', i, 'a', 'x'), decode(md5(i::text), 'hex'), i * interval '1 second', i % 2 = 0, point(i, -i)
+        """insert into "Shop"."Word" select 'w' || i, i / 3.0, i / 7.0,
+                  timestamptz '2020-03-08 01:30-05' + i * interval '1 min', json_build_object('i', i, 'a', 'x'),
+                  decode(md5(i::text), 'hex'), i * interval '1 second', i % 2 = 0, point(i, -i)
            from generate_series(1, 5000) i""",
     )
     (tmp_path / "migration.yml").write_text(CONFIG.replace("  Tag: {}\n", "  Tag: {}\n  Word: {}\n"))
@@ -203,8 +204,10 @@ def test_disposition_accounting_checks_every_table_exactly(loaded):
     execute(
         migration.target_url,
         "create schema if not exists quarantine",
-        "create table quarantine.dispositions (source_table text, source_rows bigint, migrated bigint, merged bigint, quarantined bigint)",
-        "insert into quarantine.dispositions values ('Client', 5000, 4900, 60, 40), ('Basket', 6000, 5990, 0, 9), ('Tag', 2, 2, 0, 0)",
+        "create table quarantine.dispositions (source_table text, source_rows bigint, migrated bigint, merged bigint, "
+        "quarantined bigint)",
+        "insert into quarantine.dispositions "
+        "values ('Client', 5000, 4900, 60, 40), ('Basket', 6000, 5990, 0, 9), ('Tag', 2, 2, 0, 0)",
     )
     result = reconcile.reconcile(config, source, target, ["counts"])
     checks = {c.name: c for c in result.levels[0].checks}
@@ -226,7 +229,11 @@ reconcile:
       source_sql: select "ClientId" % 3, sum("Price") from "Shop"."Basket" group by 1
       target_sql: select "ClientId" % 3, sum("Price") from landing."Basket" where not _migrate_deleted group by 1
   performance_queries:
-    - {name: client by key, sql: 'select * from landing."Client" where "Id" = 42', p95_ms: 500, runs: 5, require_index: true}
+    - name: client by key
+      sql: 'select * from landing."Client" where "Id" = 42'
+      p95_ms: 500
+      runs: 5
+      require_index: true
   smoke:
     - {name: clients landed, sql: 'select count(*) from landing."Client"', expect: 5000}
     - {name: tags, sql: 'select * from landing."Tag"', expect: {rows: 2}}
@@ -255,7 +262,8 @@ reconcile:
         """
         select r.status, v.level, v.check_name, v.verdict, v.target_value from migrate_control.reconcile_runs r
         join migrate_control.reconcile_verdicts v using (reconcile_id)
-        where r.reconcile_id = (select max(reconcile_id) from migrate_control.reconcile_runs) and v.verdict = 'failed' order by 2, 3""",
+        where r.reconcile_id = (select max(reconcile_id) from migrate_control.reconcile_runs) and v.verdict = 'failed'
+        order by 2, 3""",
     )
     assert stored == [
         ("failed", "performance", "client by key", "failed", stored[0][4]),

@@ -38,7 +38,8 @@ def project(shop):
     with psycopg.connect(migration.target_url, autocommit=True) as conn:
         # The new application's request log: the error rate criterion reads it.
         conn.execute(
-            "create schema ops; create table ops.requests (id int generated always as identity, failed boolean not null)"
+            "create schema ops; "
+            "create table ops.requests (id int generated always as identity, failed boolean not null)"
         )
     env = {**migration.env, "MIGRATE_PROJECT_DIR": str(tmp_path)}
     return load_config(tmp_path), source, target, migration, env
@@ -133,7 +134,8 @@ def test_an_error_rate_over_its_limit_recommends_a_rollback_and_check_changes_no
     ]
     assert rows(
         migration.target_url,
-        "select run_id, state, figure, threshold from migrate_control.rollback_checks where criterion = 'error rate' order by run_id",
+        "select run_id, state, figure, threshold from migrate_control.rollback_checks "
+        "where criterion = 'error rate' order by run_id",
     ) == [(1, "not met", "0.005", "≤ 0.02"), (2, "met", "0.05", "≤ 0.02")]
 
 

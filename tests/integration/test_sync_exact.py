@@ -65,7 +65,8 @@ def test_sync_keeps_every_digit_of_a_float_written_with_extra_float_digits_0(exa
         exact[3].source_url,
         {"extra_float_digits": "0"},
         'update "Exact"."Val" set f8 = 0.1::float8 + 0.2::float8, f4 = 1::real / 3 where id = 1',
-        """insert into "Exact"."Val" (id, f8, f4) values (3, 4.9406564584124654e-324, 1.4e-45), (4, pi(), '3.4028235e38')""",
+        """insert into "Exact"."Val" (id, f8, f4)
+           values (3, 4.9406564584124654e-324, 1.4e-45), (4, pi(), '3.4028235e38')""",
     )
     synced_exactly(exact)
 
@@ -80,7 +81,8 @@ def test_sync_keeps_jsonb_null_apart_from_sql_null(exact):
         exact[3].source_url,
         {},
         """update "Exact"."Val" set jb = 'null', js = 'null' where id = 1""",
-        """insert into "Exact"."Val" (id, jb, js) values (3, null, null), (4, '"null"', '"a string"'), (5, '{"a": null}', '[null]')""",
+        """insert into "Exact"."Val" (id, jb, js)
+           values (3, null, null), (4, '"null"', '"a string"'), (5, '{"a": null}', '[null]')""",
     )
     synced_exactly(exact)
     with psycopg.connect(exact[3].target_url) as conn:
@@ -147,7 +149,8 @@ def test_columns_added_at_the_source_are_carried_exactly(exact):
         migration.source_url,
         ODD_SETTINGS,
         'alter table "Exact"."Val" add column extra double precision, add column extra_json json',
-        """update "Exact"."Val" set extra = '-0', extra_json = '{"b": 1, "a": 2, "a": 3}', f8 = 0.1::float8 + 0.2::float8 where id = 1""",
+        """update "Exact"."Val" set extra = '-0', extra_json = '{"b": 1, "a": 2, "a": 3}',
+           f8 = 0.1::float8 + 0.2::float8 where id = 1""",
         """insert into "Exact"."Val" (id, extra, extra_json) values (3, 4.9406564584124654e-324, 'null')""",
     )
     sync.sync_once(config, source, target)
@@ -163,19 +166,22 @@ def test_json_images_of_an_earlier_trigger_version_are_still_applied(exact):
     of the new trigger for the same keys in the same batch, the last one winning."""
     config, _, _, migration = exact
     earlier_images = """insert into "_migrate".changes (table_schema, table_name, op, old_key, new_row)
-                        select 'Exact', 'Val', %s, case when %s <> 'I' then jsonb_build_object('id', v.id) end, to_jsonb(v)
+                        select 'Exact', 'Val', %s, case when %s <> 'I' then jsonb_build_object('id', v.id) end,
+                               to_jsonb(v)
                         from "Exact"."Val" v where id = %s"""
     with psycopg.connect(migration.source_url, autocommit=True) as conn:
         conn.execute('alter table "_migrate".changes drop column image_format')
         conn.execute('alter table "Exact"."Val" disable trigger "_migrate_capture"')
         conn.execute(
-            """update "Exact"."Val" set n = 2.50, words = '{a,"b c",NULL}', tz = '2001-02-03 04:05:06+07' where id = 1"""
+            """update "Exact"."Val" set n = 2.50, words = '{a,"b c",NULL}', tz = '2001-02-03 04:05:06+07'
+               where id = 1"""
         )
         conn.execute(earlier_images, ("U", "U", 1))
         conn.execute("""insert into "Exact"."Val" (id, iv, arr) values (3, '1 mon 2 days', '{1,2}')""")
         conn.execute(earlier_images, ("I", "I", 3))
         conn.execute(
-            """insert into "_migrate".changes (table_schema, table_name, op, old_key) values ('Exact', 'Val', 'D', '{"id": 2}')"""
+            """insert into "_migrate".changes (table_schema, table_name, op, old_key)
+               values ('Exact', 'Val', 'D', '{"id": 2}')"""
         )
         conn.execute("""delete from "Exact"."Val" where id = 2""")
     synced_exactly(exact)

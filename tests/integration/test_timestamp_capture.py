@@ -69,7 +69,8 @@ def test_timestamp_capture_applies_a_change_that_equality_does_not_see(shop):
     for score, ratio in (("0", "1.1"), ("-0", "1.10")):
         with psycopg.connect(migration.source_url, autocommit=True) as conn:
             conn.execute(
-                f"""update "Shop"."Client" set "Score" = '{score}', "Ratio" = {ratio}, "Updated" = timestamp '2030-01-01' where "Id" = 7"""
+                f"""update "Shop"."Client"
+                    set "Score" = '{score}', "Ratio" = {ratio}, "Updated" = timestamp '2030-01-01' where "Id" = 7"""
             )
         assert timestamp_capture.sync_once(config, source, target).per_table == {"Client": 1}
     query = 'select "Score", "Ratio" from {} where "Id" = 7'

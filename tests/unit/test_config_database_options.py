@@ -63,7 +63,7 @@ def test_another_provider_drops_the_source_s_icu_locale():
 def test_create_database_names_template0_and_drops_the_provider_before_15():
     options = DatabaseOptions("LATIN1", "C", "C", "libc")
     assert create_database_sql("t", options, 150004).as_string(None) == (
-        """create database "t" template template0 encoding 'LATIN1' lc_collate 'C' lc_ctype 'C' locale_provider 'libc'"""
+        "create database \"t\" template template0 encoding 'LATIN1' lc_collate 'C' lc_ctype 'C' locale_provider 'libc'"
     )
     assert "locale_provider" not in create_database_sql("t", options, 140010).as_string(None)
     assert create_database_sql("t", DatabaseOptions(), 160000).as_string(None) == 'create database "t"'

@@ -26,7 +26,9 @@ from tests.conftest import PROJECT_DIR
 
 OVERRIDES = PROJECT_DIR / "kit" / "macros" / "overrides"
 HEADER = re.compile(
-    r"Replaces: (?P<macro>\w+)\n\s*Original: (?P<dist>[\w-]+) (?P<version>\S+), (?P<path>\S+)\n\s*Original sha256: (?P<sha256>[0-9a-f]{64})"
+    r"Replaces: (?P<macro>\w+)\n"
+    r"\s*Original: (?P<dist>[\w-]+) (?P<version>\S+), (?P<path>\S+)\n"
+    r"\s*Original sha256: (?P<sha256>[0-9a-f]{64})"
 )
 MACRO_NAME = re.compile(r"\{%-?\s*macro\s+(\w+)\s*\(")
 
@@ -75,8 +77,8 @@ def changed_originals(found: list[Override], locate: Callable[[str, str], Path] 
         elif hashlib.sha256(text.encode()).hexdigest() != override.sha256:
             problems.append(
                 f"{override.file.name}: {override.replaces} changed since {override.dist} {override.version} "
-                f"(installed: {metadata.version(override.dist)}); compare it with the override, carry over what changed, "
-                "and record the new version and sha256 in the header"
+                f"(installed: {metadata.version(override.dist)}); compare it with the override, "
+                "carry over what changed, and record the new version and sha256 in the header"
             )
     return problems
 

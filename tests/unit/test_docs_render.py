@@ -242,8 +242,8 @@ def test_rollback_procedures_before_anything_ran_name_what_is_missing(facts):
     assert "The fallback: not measured, as none has run" in text
     assert "the switch back writes only the routing file .migrate/routing.json" in text
     assert (
-        "It needs the sign-off of stage decommission by dba (DBA team) (migration.yml decommission.required_approvals): dba: not yet."
-        in text
+        "It needs the sign-off of stage decommission by dba (DBA team) (migration.yml "
+        "decommission.required_approvals): dba: not yet." in text
     )
     assert "Not decommissioned yet (`migrate decommission`, after the rollback window)." in text
     assert "The reverse models cannot be listed: the project folder has no dbt_project.yml" in text
@@ -332,8 +332,8 @@ def test_rollback_procedures_show_checks_fallbacks_and_what_is_not_carried_back(
     assert "Fell back at 2026-01-03 10:00:00 UTC" in text
     assert "| **met**: 0.5; check run 12 at 2026-01-03 09:00:01 UTC |" in text
     assert (
-        "check run 12 at 2026-01-03 09:00:00 UTC, since the switch, in phase switched: met: baskets without lines (3 evaluations recorded in all)"
-        in text
+        "check run 12 at 2026-01-03 09:00:00 UTC, since the switch, in phase switched: met: baskets without lines (3 "
+        "evaluations recorded in all)" in text
     )
     assert "Evaluated before, no longer in migration.yml: old name." in text
     assert (
@@ -352,8 +352,8 @@ def test_rollback_procedures_show_checks_fallbacks_and_what_is_not_carried_back(
     assert "| Basket | fallback.legacy_basket |  | missing: the fallback stops before writing anything" in text
     assert "| legacy_keys | models/fallback/legacy_keys.sql | Legacy keys for new rows. |" in text
     assert (
-        "**What is not carried back** (the header of models/fallback/_fallback__models.yml): Not carried back: tags edited in place."
-        in text
+        "**What is not carried back** (the header of models/fallback/_fallback__models.yml): Not carried "
+        "back: tags edited in place." in text
     )
     assert "No abort before the switch." in text
     facts["dbt"] = no_project
@@ -387,8 +387,8 @@ def test_where_it_stands_follows_the_phase_to_the_decommission(facts):
         "steps": [],
     }
     assert (
-        "Decommission run 20 succeeded, started 2026-01-09 01:00:00 UTC, finished 2026-01-09 01:05:00 UTC; archive backup #4 (/a/source.dump)."
-        in writing.markdown(rollback.document(facts))
+        "Decommission run 20 succeeded, started 2026-01-09 01:00:00 UTC, finished 2026-01-09 01:05:00 UTC; "
+        "archive backup #4 (/a/source.dump)." in writing.markdown(rollback.document(facts))
     )
 
 

@@ -36,7 +36,8 @@ def constraint_counts(conn: psycopg.Connection, schema: str, table: str) -> tupl
         (schema, table),
     ).fetchall()
     (not_null,) = conn.execute(
-        "select count(*) from pg_attribute a join pg_class c on c.oid = a.attrelid join pg_namespace n on n.oid = c.relnamespace "
+        "select count(*) from pg_attribute a join pg_class c on c.oid = a.attrelid join pg_namespace n "
+        "on n.oid = c.relnamespace "
         "where n.nspname = %s and c.relname = %s and a.attnum > 0 and not a.attisdropped and a.attnotnull",
         (schema, table),
     ).fetchone()
@@ -46,7 +47,8 @@ def constraint_counts(conn: psycopg.Connection, schema: str, table: str) -> tupl
 def tables_with_trigger(conn: psycopg.Connection, schema: str, trigger: str) -> list[str]:
     """The schema's tables that carry a trigger of this name, by name."""
     rows = conn.execute(
-        "select c.relname from pg_trigger t join pg_class c on c.oid = t.tgrelid join pg_namespace n on n.oid = c.relnamespace "
+        "select c.relname from pg_trigger t join pg_class c on c.oid = t.tgrelid join pg_namespace n "
+        "on n.oid = c.relnamespace "
         "where n.nspname = %s and t.tgname = %s order by 1",
         (schema, trigger),
     ).fetchall()
@@ -307,7 +309,8 @@ def collation_definition(conn: psycopg.Connection, schema: str, name: str) -> Co
     columns differ between versions (colliculocale in 15 and 16, collocale from 17)."""
     found = conn.execute(
         "select to_jsonb(c) from pg_collation c join pg_namespace n on n.oid = c.collnamespace "
-        "where n.nspname = %s and c.collname = %s and c.collencoding in (-1, pg_char_to_encoding(current_setting('server_encoding')))",
+        "where n.nspname = %s and c.collname = %s "
+        "and c.collencoding in (-1, pg_char_to_encoding(current_setting('server_encoding')))",
         (schema, name),
     ).fetchone()
     if found is None:

@@ -135,9 +135,9 @@ def freeze(
         conn.rollback()
         if stragglers and stragglers.error:
             raise FreezeFailed(
-                f"could not freeze {schema}: the write transactions still open after the drain timeout could not be ended "
-                f"({stragglers.error}); nothing was frozen; grant the migration's role pg_signal_backend, or drop "
-                "cutover.drain_timeout_seconds to wait for them"
+                f"could not freeze {schema}: the write transactions still open after the drain timeout could not be "
+                f"ended ({stragglers.error}); nothing was frozen; grant the migration's role pg_signal_backend, "
+                "or drop cutover.drain_timeout_seconds to wait for them"
             ) from None
         raise FreezeFailed(
             f"could not freeze {schema} within {lock_timeout_seconds:g} s: a write transaction stayed open; "
@@ -210,7 +210,8 @@ def _create_triggers(
                 # A new secret each freeze: one read before it no longer passes.
                 conn.execute(
                     sql.SQL(
-                        "insert into {}.freeze_secret (secret) values (%s) on conflict (singleton) do update set secret = excluded.secret"
+                        "insert into {}.freeze_secret (secret) values (%s) on conflict (singleton) do update "
+                        "set secret = excluded.secret"
                     ).format(sql.Identifier(CAPTURE_SCHEMA)),
                     (secrets.token_hex(32),),
                 )
@@ -230,12 +231,14 @@ def _create_triggers(
 
 
 def _refuse_writes(conn: psycopg.Connection, schema: str, table: str, trigger: str, function_schema: str) -> None:
-    """(Re)create the statement trigger `trigger` that refuses every write to the table by `function_schema`.refuse_write()."""
+    """(Re)create the statement trigger `trigger` that refuses every write to the table by
+    `function_schema`.refuse_write()."""
     target = catalog.qualified(schema, table)
     conn.execute(sql.SQL("drop trigger if exists {} on {}").format(sql.Identifier(trigger), target))
     conn.execute(
         sql.SQL(
-            "create trigger {} before insert or update or delete or truncate on {} for each statement execute function {}.refuse_write()"
+            "create trigger {} before insert or update or delete or truncate "
+            "on {} for each statement execute function {}.refuse_write()"
         ).format(sql.Identifier(trigger), target, sql.Identifier(function_schema))
     )
 
@@ -277,13 +280,15 @@ def _revoke_writes(conn: psycopg.Connection, schema: str, tables: list[str], rol
     still = [
         table
         for (table,) in conn.execute(
-            "select t from unnest(%s::text[]) t where has_table_privilege(%s::name, format('%%I.%%I', %s::text, t), 'INSERT, UPDATE, DELETE, TRUNCATE')",
+            "select t from unnest(%s::text[]) t where has_table_privilege(%s::name, format('%%I.%%I', %s::text, t), "
+            "'INSERT, UPDATE, DELETE, TRUNCATE')",
             (tables, role, schema),
         ).fetchall()
     ]
     notes = (
         [
-            f"role {role} may still write {', '.join(still)} (through PUBLIC, another role or ownership): the freeze trigger refuses it"
+            f"role {role} may still write {', '.join(still)} (through PUBLIC, another role or ownership): the "
+            "freeze trigger refuses it"
         ]
         if still
         else []
@@ -297,7 +302,8 @@ def _restore_writes(conn: psycopg.Connection, schema: str, tables: list[str]) ->
         return
     rows = conn.execute(
         sql.SQL(
-            "delete from {}.frozen_grants where table_schema = %s and table_name = any(%s) returning table_name, grantee, privilege, grantable"
+            "delete from {}.frozen_grants where table_schema = %s and table_name = any(%s) "
+            "returning table_name, grantee, privilege, grantable"
         ).format(sql.Identifier(CAPTURE_SCHEMA)),
         (schema, tables),
     ).fetchall()
@@ -343,7 +349,8 @@ create schema if not exists {schema};
 create or replace function {schema}.refuse_write() returns trigger language plpgsql as $$
 begin
     raise exception using errcode = 'read_only_sql_transaction', message = {message},
-        hint = 'the data lives in the new system now; the final archive of this schema is recorded in the migration''s control schema';
+        hint = 'the data lives in the new system now; '
+            || 'the final archive of this schema is recorded in the migration''s control schema';
 end
 $$;
 """

@@ -51,8 +51,8 @@ def require_column(tables: list[landing.SourceTable], column: str | None) -> Non
     lacking = [t.name for t in tables if column not in {c.name for c in t.columns}]
     if lacking:
         raise ConfigError(
-            f"capture.column {column!r} is missing from {', '.join(lacking)}: timestamp capture needs it on every table, "
-            "or use capture.method 'trigger'"
+            f"capture.column {column!r} is missing from {', '.join(lacking)}: timestamp capture needs it on every "
+            "table, or use capture.method 'trigger'"
         )
 
 
@@ -108,7 +108,8 @@ def sync_once(config: Config, source: Database, target: Database, *, detect_dele
                 dst.execute("drop table _stamped")
                 nulls, future = src.execute(
                     sql.SQL(
-                        "select count(*) filter (where {c} is null), count(*) filter (where {c} > localtimestamp + interval '1 minute') from {t}"
+                        "select count(*) filter (where {c} is null), "
+                        "count(*) filter (where {c} > localtimestamp + interval '1 minute') from {t}"
                     ).format(c=column, t=qualified)
                 ).fetchone()
                 batch.null_stamped[table.name], batch.future_stamped[table.name] = nulls, future
@@ -118,8 +119,10 @@ def sync_once(config: Config, source: Database, target: Database, *, detect_dele
             batch.changes = sum(batch.per_table.values()) + sum(batch.deletes_detected.values())
             dst.execute(
                 sql.SQL(
-                    "update {} set timestamp_watermark = %s, applied_at = clock_timestamp(), changes_applied = changes_applied + %s, "
-                    "unbuilt_since = case when %s > 0 then coalesce(unbuilt_since, clock_timestamp()) else unbuilt_since end where stream = %s"
+                    "update {} set timestamp_watermark = %s, applied_at = clock_timestamp(), "
+                    "changes_applied = changes_applied + %s, "
+                    "unbuilt_since = case when %s > 0 then coalesce(unbuilt_since, clock_timestamp()) "
+                    "else unbuilt_since end where stream = %s"
                 ).format(control.table(config.control_schema, "sync_state")),
                 (json.dumps(watermarks), batch.changes, batch.changes, STREAM),
             )
@@ -180,7 +183,8 @@ def _tombstone_missing(
             writer.write(chunk)
     result = dst.execute(
         sql.SQL(
-            "update {t} l set {d} = true, {s} = now() where not l.{d} and not exists (select 1 from _source_keys k where {match})"
+            "update {t} l set {d} = true, {s} = now() where not l.{d} and not exists (select 1 "
+            "from _source_keys k where {match})"
         ).format(
             t=postgres.qualified(config.landing_schema, table.name),
             d=sql.Identifier(landing.DELETED),
