@@ -161,9 +161,10 @@ def rehearse(
                 with progress("loading the copies") if progress else contextlib.nullcontext() as bar:
                     detail.update(rows=load.load(rehearsal_config, copy_source, copy_target, progress=bar).rows)
 
-            timed("load", copy)
+            # Named apart from the big bang cutover's own load and build steps, which run later in this run.
+            timed("initial_load", copy)
             timed(
-                "build",
+                "initial_build",
                 lambda d: d.update(
                     nodes=sync.build(rehearsal_config, copy_target, ("build", "--full-refresh"), quiet=quiet).succeeded
                 ),

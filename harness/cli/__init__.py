@@ -274,6 +274,13 @@ def demo_traffic(
             help="Without a routing file: legacy (the legacy application writes the source) or new (the new application writes `app` on the target)."
         ),
     ] = "legacy",
+    generic: Annotated[
+        bool,
+        typer.Option(
+            "--generic",
+            help="Write any migration's tables (those of migration.yml; `app` as the dbt project maps it), not the worked example's.",
+        ),
+    ] = False,
     as_json: JsonFlag = False,
 ) -> None:
     """The legacy application writing to the source (and, following a routing file, the new one writing the target), every acknowledged commit in a ledger. Ctrl-C stops it cleanly."""
@@ -293,18 +300,32 @@ def demo_traffic(
         f"traffic: {rate:g} transactions/s for {duration:g} s, ledger {ledger}"
         + (f", following {routing}" if routing else f", the {side} application")
     )
-    report = run_traffic(
-        source,
-        config.source_schema,
-        config.project_dir / ledger,
-        rate=rate,
-        duration=duration,
-        workers=workers,
-        stop=stop,
-        new_db=target,
-        routing_file=routing,
-        start_side=side,
-    )
+    if generic:
+        from harness.demo.generic_traffic import run_generic_traffic
+
+        report = run_generic_traffic(
+            config,
+            config.project_dir / ledger,
+            rate=rate,
+            duration=duration,
+            workers=workers,
+            stop=stop,
+            routing_file=routing,
+            start_side=side,
+        )
+    else:
+        report = run_traffic(
+            source,
+            config.source_schema,
+            config.project_dir / ledger,
+            rate=rate,
+            duration=duration,
+            workers=workers,
+            stop=stop,
+            new_db=target,
+            routing_file=routing,
+            start_side=side,
+        )
     kinds = ", ".join(f"{k} {n:,}" for k, n in sorted(report.by_kind.items()))
     sides = ", ".join(f"{side} {n:,}" for side, n in sorted(report.by_side.items()))
     summary(

@@ -113,6 +113,9 @@ def _environment() -> jinja2.Environment:
     env.filters["keyjoin"] = lambda column: f"migrated.{column} = decided.{column}"
     env.filters["appjoin"] = lambda column: f"app_row.{column} = decided.{column}"
     env.filters["source_key_sql"] = lambda key: " || '|' || ".join(f"decided.{c}::text" for c in key)
+    env.filters["key_changed"] = lambda key: " or ".join(
+        f"old_row ->> '{c}' is distinct from new_row ->> '{c}'" for c in key
+    )
     env.filters["app_key_sql"] = lambda key: " || '|' || ".join(f"app_row.{c}::text" for c in key)
     env.globals.update(quote=quote, fit_name=fit, sql_text=lambda text: "'" + text.replace("'", "''") + "'")
     return env
