@@ -1284,7 +1284,7 @@ def main() -> None:
 
 
 # Commands in modules of their own register on `app` when imported.
-from harness.cli import init_cmd  # noqa: E402, F401
+from harness.cli import check_cmd, init_cmd  # noqa: E402, F401
 
 if __name__ == "__main__":
     main()

@@ -112,3 +112,37 @@ def test_init_says_in_one_line_what_is_wrong_with_a_bad_url(tmp_path):
         "init", str(tmp_path / "q"), "--source-url", "postgresql://nobody@127.0.0.1:1/none", expect=2
     )
     assert len(unreachable.stderr.strip().splitlines()) == 1 and "cannot connect" in unreachable.stderr
+
+
+def test_check_says_in_one_line_each_what_a_broken_project_lacks_and_how_to_fix_it(scaffolded):
+    folder, _ = scaffolded
+    intact = run_migrate("check", cwd=folder)
+    assert "meets what the harness relies on" in intact.stdout
+    assert f"note: {LONG}: its reverse model's name" in intact.stderr  # over 63 bytes: said, not a problem
+
+    (folder / "selectors.yml").unlink()
+    (folder / "models" / "fallback" / "fallback_customer.sql").unlink()
+    config = (folder / "migration.yml").read_text()
+    config = config.replace("tables:\n", 'tables:\n  "Ghost":\n    key: ["id"]\n', 1)
+    config = config.replace(
+        config[config.index("  url:", config.index("target:")) :].splitlines()[0],
+        "  url: postgresql://nobody@127.0.0.1:1/none",
+    )
+    (folder / "migration.yml").write_text(config)
+
+    broken = run_migrate("check", cwd=folder, expect=1)
+    lines = [line for line in broken.stderr.splitlines() if line.strip() and not line.startswith("note: ")]
+    assert "Traceback" not in broken.stderr
+    expected = {
+        "no selector sync": "conventions:",
+        "no reverse model fallback.legacy_customer": "conventions:",
+        "table Ghost of migration.yml has no dbt source": "conventions:",
+        "var source_tables has no entry for Ghost": "conventions:",
+        "no reverse model fallback.legacy_ghost": "conventions:",
+        "cannot connect": "connections:",
+    }
+    for fragment, part in expected.items():
+        found = [line for line in lines if fragment in line]
+        assert len(found) == 1 and found[0].startswith(part), (fragment, lines)
+        assert found[0].count(": ") >= 2, found[0]  # the problem, then its fix
+    assert len(lines) == len(expected) + 1, lines  # and the closing line with the count
