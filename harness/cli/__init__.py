@@ -545,6 +545,7 @@ def load_cmd(
 
     config = load_config()
     source, target = connections.resolve(config)
+    build = _build_wanted(config, build)
     alone = tables or load.added_tables(config, source, target)
     if alone:
         if not tables:
@@ -584,6 +585,14 @@ def load_cmd(
         )
     if build:
         summary(f"dbt build: {done.nodes_built} nodes passed")
+
+
+def _build_wanted(config, build: bool) -> bool:
+    """--build, unless the project has no dbt models yet (then landing is all there is: said once)."""
+    if build and not dbt.has_models(config.project_dir):
+        step("no dbt models in this project yet: landing is filled, nothing is built (migrate init writes a dbt layer)")
+        return False
+    return build
 
 
 def _load_tables(config, source, target, names: list[str], build: bool) -> None:
@@ -663,6 +672,7 @@ def sync_cmd(
             f"capture triggers installed on {len(tables)} tables of {config.source_schema}; changes are logged in _migrate.changes"
         )
         return
+    build = _build_wanted(config, build)
     if not follow:
         batch = sync.apply(config, source, target, detect_deletes=detect_deletes)
         if build and batch.changes:
@@ -686,7 +696,8 @@ def sync_cmd(
         _note_columns_added(batch)
         step(
             f"{batch.changes:>6,} applied | landing lag {lag.seconds_behind:5.1f} s, "
-            f"{'?' if lag.changes_behind is None else format(lag.changes_behind, ',')} changes | app lag {lag.app_seconds_behind:5.1f} s"
+            f"{'?' if lag.changes_behind is None else format(lag.changes_behind, ',')} changes"
+            + (f" | app lag {lag.app_seconds_behind:5.1f} s" if build else "")
         )
 
     def retry(cause: str, wait: float) -> None:
@@ -1169,7 +1180,12 @@ def status_cmd(as_json: JsonFlag = False) -> None:
         ),
         (
             "lag",
-            f"landing {lag['landing_seconds']:.1f} s ({lag['changes_behind'] if lag['changes_behind'] is not None else '?'} changes), app {lag['app_seconds']:.1f} s"
+            f"landing {lag['landing_seconds']:.1f} s ({lag['changes_behind'] if lag['changes_behind'] is not None else '?'} changes)"
+            + (
+                f", app {lag['app_seconds']:.1f} s"
+                if lag["app_seconds"] is not None
+                else ", no app yet (no dbt models)"
+            )
             if lag
             else "-",
         ),

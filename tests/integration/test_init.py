@@ -146,3 +146,21 @@ def test_check_says_in_one_line_each_what_a_broken_project_lacks_and_how_to_fix_
         assert len(found) == 1 and found[0].startswith(part), (fragment, lines)
         assert found[0].count(": ") >= 2, found[0]  # the problem, then its fix
     assert len(lines) == len(expected) + 1, lines  # and the closing line with the count
+
+
+def test_a_project_whose_dbt_layer_is_empty_loads_syncs_and_says_there_is_no_app(migration, scaffolded):
+    import shutil
+
+    folder, _ = scaffolded
+    shutil.rmtree(folder / "models")  # migration.yml only: the mapping not written yet
+    loaded = run_migrate("load", cwd=folder)
+    assert "no dbt models in this project yet" in loaded.stdout
+    with psycopg.connect(migration.source_url, autocommit=True) as conn:
+        conn.execute(WRITES)
+    synced = run_migrate("sync", cwd=folder)
+    assert "no dbt models in this project yet" in synced.stdout
+    assert rows(migration.target_url, 'select count(*) from landing."Customer" where not _migrate_deleted') == [(301,)]
+    status = run_migrate("status", cwd=folder)
+    assert "no app yet" in status.stdout and "app lag" not in status.stdout
+    followed = run_migrate("sync", "--follow", "--duration", "2", "--interval", "1", cwd=folder)
+    assert "app lag" not in followed.stdout and "0 dbt builds" in followed.stdout
