@@ -3,6 +3,9 @@ hand edit: provision, load, sync after source writes, reconcile, dbt build; zero
 
 from __future__ import annotations
 
+import re
+from decimal import Decimal
+
 import psycopg
 import pytest
 
@@ -164,3 +167,43 @@ def test_a_project_whose_dbt_layer_is_empty_loads_syncs_and_says_there_is_no_app
     assert "no app yet" in status.stdout and "app lag" not in status.stdout
     followed = run_migrate("sync", "--follow", "--duration", "2", "--interval", "1", cwd=folder)
     assert "app lag" not in followed.stdout and "0 dbt builds" in followed.stdout
+
+
+def test_update_adds_a_new_table_and_column_and_never_overwrites_an_edit(migration, scaffolded):
+    folder, _ = scaffolded
+    run_migrate("provision", cwd=folder)
+    run_migrate("load", cwd=folder)
+    config = (folder / "migration.yml").read_text()
+    edited_config = config.replace("owners:", "# my own note\nowners:")
+    (folder / "migration.yml").write_text(edited_config)
+    staging = folder / "models" / "staging" / "stg_legacy__customer.sql"
+    edited_staging = staging.read_text() + "-- reviewed by me\n"
+    staging.write_text(edited_staging)
+    with psycopg.connect(migration.source_url, autocommit=True) as conn:
+        conn.execute('create table "Shop"."Supplier" ("SupplierID" integer primary key, "Name" text not null)')
+        conn.execute("""insert into "Shop"."Supplier" select i, 'supplier ' || i from generate_series(1, 20) i""")
+        conn.execute('alter table "Shop"."Order Items" add column "Discount" numeric(5,2)')
+
+    updated = run_migrate("init", str(folder), "--update")
+    assert "source: table Supplier added" in updated.stdout
+    assert "source: column Order Items.Discount added (numeric(5,2))" in updated.stdout
+    assert "added models/staging/stg_legacy__supplier.sql" in updated.stdout
+    assert "kept your edits in models/staging/stg_legacy__customer.sql" in updated.stdout
+    assert staging.read_text() == edited_staging  # never overwritten
+    assert (folder / ".migrate" / "init-update" / "models" / "staging" / "stg_legacy__customer.sql").exists()
+    now = (folder / "migration.yml").read_text()
+    assert "# my own note" in now and '"Supplier":' in now  # the new table inserted into the edited file
+    assert re.sub(r'  "Supplier":\n    key: \["SupplierID"\] .*\n', "", now) == edited_config
+
+    again = run_migrate("init", str(folder), "--update")  # nothing new: nothing written, the edits still kept
+    assert "0 source change(s); 0 file(s) added, 0 updated" in again.stdout
+
+    with psycopg.connect(migration.source_url, autocommit=True) as conn:
+        conn.execute("""update "Shop"."Order Items" set "Discount" = 1.5 where "OrderNo" = 5""")
+    run_migrate("load", "--no-build", cwd=folder)  # the added table, alone
+    run_migrate("sync", "--no-build", cwd=folder)  # the added column reaches landing
+    run_migrate("build", "--full-refresh", cwd=folder)
+    assert rows(migration.target_url, "select count(*) from app.supplier") == [(20,)]
+    assert rows(migration.target_url, "select distinct discount from app.order_items where order_no = 5") == [
+        (Decimal("1.50"),)
+    ]
