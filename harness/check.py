@@ -30,7 +30,7 @@ class Problem:
     fix: str
 
     def line(self) -> str:
-        return f"{self.part}: {self.what}: {self.fix}"
+        return f"{self.part}: {self.what}" + (f": {self.fix}" if self.fix else "")
 
 
 @dataclass
@@ -46,10 +46,12 @@ class CheckResult:
 
 def check(project_dir: Path, *, connect: bool = True) -> CheckResult:
     result = CheckResult()
+    if not (project_dir / "migration.yml").exists():
+        load_config(project_dir)  # raises: not a project folder (a usage error, as for every command)
     try:
         config = load_config(project_dir)
     except HarnessError as exc:
-        result.problems.append(Problem("config", str(exc), "correct migration.yml (docs/configuration.md)"))
+        result.problems.append(Problem("config", str(exc), ""))  # its line says the fix already
         return result
     result.checked.append("config")
     files = _dbt_files(project_dir)

@@ -156,6 +156,13 @@ class SourceEngine(ABC):
         """Up to `rows` non-null values of each text column, as text, read from a random sample."""
         raise NotImplementedError(f"the {self.name} engine cannot sample values yet")
 
+    def reference_share(
+        self, conn: Connection, schema: str, child: str, column: str, parent: str, key: str, rows: int
+    ) -> tuple[int, int] | None:
+        """Of up to `rows` sampled non-null values of child.column, how many parent.key holds:
+        (checked, found); None where the engine cannot tell (init then proposes no relationship)."""
+        return None
+
     # --- consistent snapshot and copy out -----------------------------------------------------
     @abstractmethod
     def open_snapshot(self, conn: Connection, workers: int = 1) -> tuple[str, str]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import fnmatch
 
+from harness.assess.names import names_suggest_reference
 from harness.dbt import contract as dbt_contract
 from harness.engines.base import CatalogTable, SourceEngine
 from harness.scaffold.model import (
@@ -58,6 +59,8 @@ def build_project(
         models[table.name] = _table(engine, conn, schema, table, key, origin, app_name)
     for table, _, _ in kept:
         _relations(models[table.name], table, models)
+    for table, _, _ in kept:
+        _undeclared(engine, conn, schema, models[table.name], table, models)
     # Parents first (the order of migration.yml): a fallback writes back in this order, deletes in its reverse.
     tables = Project.parents_first(list(models.values()))
     findings = [
@@ -148,3 +151,36 @@ def _relations(model: TableModel, table: CatalogTable, models: dict[str, TableMo
         # A reference to the table itself cannot be a contract constraint (a full refresh builds the
         # table beside the old one): the kit's add_self_foreign_key adds it as a post-hook.
         (model.self_foreign_keys if parent is model else model.foreign_keys).append(relation)
+
+
+LIKELY_REFERENCE = 0.5  # share of sampled values found in the parent's key for a proposal (as assess)
+
+
+def _undeclared(engine, conn, schema, model: TableModel, table: CatalogTable, models: dict[str, TableModel]) -> None:
+    """Relationships the source does not declare, found as assess finds them (a column named like a
+    parent's single-column key, most sampled values found there), proposed as comments."""
+    declared = {tuple(fk.columns) for fk in table.foreign_keys}
+    for column in model.columns:
+        if (column.source,) in declared:
+            continue
+        for parent in models.values():
+            if len(parent.key) != 1:
+                continue
+            key = parent.column(parent.key[0])
+            if parent is model and column.source == key.source:
+                continue
+            if key.target_type != column.target_type or not names_suggest_reference(
+                column.source, parent.source, key.source
+            ):
+                continue
+            share = engine.reference_share(
+                conn, schema, table.name, column.source, parent.source, key.source, SAMPLE_ROWS
+            )
+            if share is None or not share[0] or share[1] / share[0] < LIKELY_REFERENCE:
+                continue
+            checked, found = share
+            model.proposals.append(
+                f"undeclared: {column.name} -> {parent.name} ({key.name}): {found} of {checked} sampled values found "
+                f"there; to enforce it, add a foreign_key constraint here (columns: [{column.name}], "
+                f"to: ref('{parent.model}'), to_columns: [{key.name}]) and its quarantine rule in {model.decisions}"
+            )

@@ -125,6 +125,7 @@ class TableModel:
     foreign_keys: list[ForeignKeyModel] = field(default_factory=list)
     self_foreign_keys: list[ForeignKeyModel] = field(default_factory=list)  # to this table (post-hook)
     comments: list[str] = field(default_factory=list)  # said in the models' YAML: what init did not map
+    proposals: list[str] = field(default_factory=list)  # undeclared relationships found in the data
     estimated_rows: int = -1
     total_bytes: int = 0
     writes_per_second: float | None = None

@@ -207,3 +207,25 @@ def test_update_adds_a_new_table_and_column_and_never_overwrites_an_edit(migrati
     assert rows(migration.target_url, "select distinct discount from app.order_items where order_no = 5") == [
         (Decimal("1.50"),)
     ]
+
+
+def test_init_proposes_undeclared_relationships_and_adds_self_references_by_post_hook(migration, tmp_path):
+    with psycopg.connect(migration.source_url, autocommit=True) as conn:
+        conn.execute("""
+            create schema rel;
+            create table rel.supplier (id integer primary key, name text);
+            create table rel.part (part_id integer primary key, supplier_id integer, colour_id integer,
+                parent_part_id integer references rel.part);
+            insert into rel.supplier select i, 's' || i from generate_series(1, 30) i;
+            insert into rel.part select i, 1 + i % 30, 1000 + i, case when i > 1 then i - 1 end
+                from generate_series(1, 100) i;
+        """)
+    folder = tmp_path / "rel"
+    run_migrate("init", str(folder), "--source-url", migration.source_url, "--schema", "rel")
+    models = (folder / "models" / "app" / "_app__models.yml").read_text()
+    assert "# undeclared: supplier_id -> supplier (id): 100 of 100 sampled values found there" in models
+    assert "colour_id" not in models.split("columns:")[0]  # no parent table: nothing proposed
+    part = (folder / "models" / "app" / "part_app.sql").read_text()
+    assert "migrate_kit.add_self_foreign_key('parent_part_id', 'part_id', 'part_parent_part_id_fkey')" in part
+    decided = (folder / "models" / "intermediate" / "int_part_decided.sql").read_text()
+    assert "part_parent_part_id_missing" in decided
