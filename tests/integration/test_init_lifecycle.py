@@ -16,6 +16,7 @@ import psycopg
 import pytest
 
 from harness.core.config import load_config
+from harness.demo import ledger
 from harness.demo.generic_traffic import run_generic_traffic, verify_after_cutover, verify_after_fallback
 from tests.conftest import run_migrate
 
@@ -125,6 +126,8 @@ def test_scaffolded_project_cuts_over_falls_back_and_decommissions_under_traffic
     }
     assert sides["new"] > 10 and sides["legacy"] > 10, sides
     assert {"insert", "update", "change_key", "delete"} <= set(before_fallback["report"].by_kind)
+    written_new = ledger.entries(ledger_path, app="new")
+    assert len(written_new) > 10 and {e["op"] for e in written_new} >= {"I", "U", "D"}, len(written_new)
     after_fallback = verify_after_fallback(load_config(folder), ledger_path)
     assert after_fallback.ok, after_fallback.describe() + str(after_fallback.missing + after_fallback.wrong)
     assert after_fallback.checked > 100
