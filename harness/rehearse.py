@@ -28,6 +28,7 @@ from harness.core import connections, control, processes
 from harness.core.config import Config
 from harness.core.connections import Database
 from harness.core.errors import CheckFailed
+from harness.cutover.strategy import steps_for as strategy_steps
 from harness.engines import postgres
 from harness.render import heading, markdown, paragraph, table
 from harness.rollback import fallback
@@ -161,9 +162,13 @@ def rehearse(
                 with progress("loading the copies") if progress else contextlib.nullcontext() as bar:
                     detail.update(rows=load.load(rehearsal_config, copy_source, copy_target, progress=bar).rows)
 
-            timed("load", copy)
+            # Named apart from the big bang cutover's own load and build steps, which run later in this run.
+            def own(name: str) -> str:
+                return f"initial_{name}" if name in strategy_steps(config.strategy) else name
+
+            timed(own("load"), copy)
             timed(
-                "build",
+                own("build"),
                 lambda d: d.update(
                     nodes=sync.build(rehearsal_config, copy_target, ("build", "--full-refresh"), quiet=quiet).succeeded
                 ),

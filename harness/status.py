@@ -12,7 +12,7 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-from harness import backup, engines
+from harness import backup, dbt, engines
 from harness.core import connections, control
 from harness.core.config import Config
 from harness.core.connections import Database
@@ -121,7 +121,7 @@ def status(config: Config, source: Database, target: Database) -> Status:
         facts["lag"] = {
             "landing_seconds": lag.seconds_behind,
             "changes_behind": lag.changes_behind,
-            "app_seconds": lag.app_seconds_behind,
+            "app_seconds": lag.app_seconds_behind if dbt.has_models(config.project_dir) else None,
         }
     result.next_step = _next_step(facts)
     return result

@@ -148,6 +148,7 @@ def schedule_load(work: list[TableWork], jobs: int, analyze_rows: int = DEFAULT_
 MEASURED = "measured"  # taken as it is from a recorded run: a cutover's or rehearsal's steps
 ESTIMATED = "estimated"  # computed from timings: samples timed now, or recorded runs, scaled
 ASSUMED = "assumed"  # rests on a figure of ASSUMPTIONS, nothing timed
+NOT_MEASURED = "not measured"  # nothing there to time yet (a project without dbt models): 0 s, said so
 
 
 @dataclass(frozen=True)
@@ -208,6 +209,7 @@ def estimate_phases(
     analyze_rows: int = DEFAULT_ANALYZE_ROWS,
     window: dict | None = None,
     sync_build: dict | None = None,
+    has_models: bool = True,
 ) -> Phases:
     """Initial load, build, validation, final sync and freeze for all tables, and per table.
 
@@ -230,7 +232,15 @@ def estimate_phases(
         "s of start-up (assumed)",
     )
 
-    build = _build_estimate(transforms, total_rows, dbt_build_seconds, dbt_build_rows, assumptions)
+    if has_models:
+        build = _build_estimate(transforms, total_rows, dbt_build_seconds, dbt_build_rows, assumptions)
+    else:
+        build = Estimate(
+            0.0,
+            "the project has no dbt models yet, so there is no build to time: assess again once the mapping "
+            "exists (migrate init writes one)",
+            NOT_MEASURED,
+        )
     validation_seconds = assumptions["validation_passes"] * sum(hashes.values())
     validation = Estimate(
         validation_seconds,

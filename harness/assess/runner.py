@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from harness import load
+from harness import dbt, load
 from harness.assess import estimates, recommendation
 from harness.assess.catalog import inventory
 from harness.assess.constraints import (
@@ -272,6 +272,7 @@ def _estimate(
         analyze_rows=records["analyze_rows"],
         window=records["window"],
         sync_build=records["sync_build"],
+        has_models=dbt.has_models(config.project_dir),
     )
     phases = recommendation.read_only_caveat(phases, state.tables)
     wave_list, waves_from = recommendation.wave_plan(config, state.tables, state.relationships)

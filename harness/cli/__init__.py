@@ -19,6 +19,7 @@ import sys
 import typer
 
 from harness.cli import (
+    commands_check,
     commands_init,
     commands_load,
     commands_prepare,
@@ -34,6 +35,7 @@ from harness.core.errors import EXIT_INTERRUPTED, EXIT_USAGE, DatabaseFailed, Ha
 
 COMMANDS = (
     commands_init,
+    commands_check,
     commands_setup,
     commands_prepare,
     commands_load,

@@ -21,6 +21,7 @@ click = getattr(typer.core, "_click", None) or importlib.import_module("click")
 # The order `migrate --help` lists commands in: the order a migration uses them.
 LIFECYCLE = [
     "init",
+    "check",
     "env",
     "demo",
     "assess",

@@ -51,6 +51,7 @@ def load_cmd(
 
     context = Context.open("load")
     config, source, target = context.config, context.source, context.target
+    build = _build_wanted(context, build)
     alone = tables or load.added_tables(config, source, target)
     if alone:
         if not tables:
@@ -72,6 +73,14 @@ def load_cmd(
         )
     if build:
         show(views.built(done.nodes_built))
+
+
+def _build_wanted(context: Context, build: bool) -> bool:
+    """--build, unless the project has no dbt models yet (then landing is all there is: said once)."""
+    if build and not dbt.has_models(context.config.project_dir):
+        show([views.no_models()])
+        return False
+    return build
 
 
 def _load_tables(context: Context, names: list[str], build: bool) -> None:
@@ -126,6 +135,7 @@ def sync_cmd(
     if install:
         show(views.capture_installed(sync.install_capture(context), config.source_schema))
         return
+    build = _build_wanted(context, build)
     if not follow:
         batch = sync.apply(config, source, target, detect_deletes=detect_deletes)
         if build and batch.changes:
@@ -141,7 +151,7 @@ def sync_cmd(
         build_every=build_every,
         run_dbt=build,
         until=lambda: deadline is not None and time.monotonic() >= deadline,
-        on_batch=lambda batch, lag: show(views.followed(batch, lag)),
+        on_batch=lambda batch, lag: show(views.followed(batch, lag, built=build)),
         on_retry=lambda cause, wait: show(views.retrying(cause, wait)),
     )
     show(views.follow_stopped(report))

@@ -136,6 +136,14 @@ def demo_traffic(
             "application writes `app` on the target)."
         ),
     ] = "legacy",
+    generic: Annotated[
+        bool,
+        typer.Option(
+            "--generic",
+            help="Write any migration's tables (those of migration.yml; `app` as the dbt project maps it), not the "
+            "worked example's.",
+        ),
+    ] = False,
     as_json: JsonFlag = False,
 ) -> None:
     import signal
@@ -150,18 +158,32 @@ def demo_traffic(
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())  # finish the transactions in flight, then stop
     show([views.traffic_start(rate, duration, ledger, routing, side)])
-    report = run_traffic(
-        context.source,
-        context.config.source_schema,
-        context.config.project_dir / ledger,
-        rate=rate,
-        duration=duration,
-        workers=workers,
-        stop=stop,
-        new_db=context.target,
-        routing_file=routing,
-        start_side=side,
-    )
+    if generic:
+        from harness.demo.generic_traffic import run_generic_traffic
+
+        report = run_generic_traffic(
+            context.config,
+            context.config.project_dir / ledger,
+            rate=rate,
+            duration=duration,
+            workers=workers,
+            stop=stop,
+            routing_file=routing,
+            start_side=side,
+        )
+    else:
+        report = run_traffic(
+            context.source,
+            context.config.source_schema,
+            context.config.project_dir / ledger,
+            rate=rate,
+            duration=duration,
+            workers=workers,
+            stop=stop,
+            new_db=context.target,
+            routing_file=routing,
+            start_side=side,
+        )
     show(views.traffic(report))
 
 

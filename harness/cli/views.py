@@ -322,16 +322,20 @@ def batch(result, lag, capture_column: str | None) -> list[Part]:
     ]
 
 
-def followed(result, lag) -> list[Part]:
-    """One batch of `migrate sync --follow`."""
+def followed(result, lag, *, built: bool) -> list[Part]:
+    """One batch of `migrate sync --follow` (the app's lag only where there is an app to build)."""
     behind = "?" if lag.changes_behind is None else format(lag.changes_behind, ",")
+    app = f" | app lag {lag.app_seconds_behind:5.1f} s" if built else ""
     return [
         *columns_added(result),
-        Step(
-            f"{result.changes:>6,} applied | landing lag {lag.seconds_behind:5.1f} s, "
-            f"{behind} changes | app lag {lag.app_seconds_behind:5.1f} s"
-        ),
+        Step(f"{result.changes:>6,} applied | landing lag {lag.seconds_behind:5.1f} s, {behind} changes{app}"),
     ]
+
+
+def no_models() -> Part:
+    return Step(
+        "no dbt models in this project yet: landing is filled, nothing is built (migrate init writes a dbt layer)"
+    )
 
 
 def retrying(cause: str, wait: float) -> list[Part]:
@@ -408,7 +412,8 @@ def _lag_line(lag: dict | None) -> str:
     if not lag:
         return "-"
     behind = lag["changes_behind"] if lag["changes_behind"] is not None else "?"
-    return f"landing {lag['landing_seconds']:.1f} s ({behind} changes), app {lag['app_seconds']:.1f} s"
+    app = f"app {lag['app_seconds']:.1f} s" if lag["app_seconds"] is not None else "no app yet (no dbt models)"
+    return f"landing {lag['landing_seconds']:.1f} s ({behind} changes), {app}"
 
 
 def _consumer_line(consumer: dict) -> str:

@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from harness.core.config import Config
 from harness.core.connections import Database, dbt_environment
 from harness.core.errors import DbtFailed
@@ -27,6 +29,19 @@ class DbtOutcome:
     succeeded: int
     failed: list[str]
     results: object  # dbt's own result object, for callers that need more
+
+
+def has_models(project_dir: Path) -> bool:
+    """Whether the project has a dbt layer yet: dbt_project.yml and a model in its model paths. Without
+    one, load and sync fill landing and build nothing; there is no app to lag behind."""
+    path = project_dir / "dbt_project.yml"
+    if not path.exists():
+        return False
+    try:
+        paths = (yaml.safe_load(path.read_text()) or {}).get("model-paths") or ["models"]
+    except yaml.YAMLError:
+        return True  # dbt says what is wrong with it
+    return any(next((project_dir / folder).rglob("*.sql"), None) for folder in paths)
 
 
 def run(

@@ -466,19 +466,14 @@ def run_traffic(
     Writes go to the legacy application's `db`, or to the new application's `new_db` (schema
     `app`) where the routing file (or `start_side`) says "new".
     """
-    report = TrafficReport()
-    ledger = Ledger(ledger_path)
     lock = threading.Lock()
-    # Held from each commit to its ledger line: when one write waited for another's row lock, it
-    # commits second and is recorded second, so a row's last ledger entry is its final content.
-    commit_order = threading.Lock()
-    stop = stop or threading.Event()
-    routing = Routing(routing_file)
     next_ids: dict[str, int] = {}
 
-    def refresh_ids() -> None:
+    def refresh_ids(side: str) -> None:
         """Continue above the legacy keys in use (a fallback may have allocated some). The reads run
         outside `lock`: a writer mid-transaction may need it while they wait for a lock of the freeze."""
+        if side != "legacy":
+            return
         above = 0 if next_ids else 1_000_000  # at first well above the generated ids, so gaps are plausible
         with connections.connection(db, command="demo traffic", autocommit=True) as conn:
             tops = {
@@ -494,35 +489,89 @@ def run_traffic(
             next_ids[table] += 1
             return next_ids[table]
 
+    def make_app(side: str, conn: psycopg.Connection, rng: random.Random):
+        return LegacyApp(conn, schema, rng, allocate) if side == "legacy" else NewApp(conn, rng)
+
+    return drive(
+        {"legacy": db, "new": new_db},
+        ledger_path,
+        make_app,
+        LegacyApp.KINDS,
+        refresh_ids,
+        rate=rate,
+        duration=duration,
+        workers=workers,
+        slow_share=slow_share,
+        slow_seconds=slow_seconds,
+        seed=seed,
+        stop=stop,
+        routing_file=routing_file,
+        start_side=start_side,
+    )
+
+
+# Errors after which a transaction is rolled back and tried again, never acknowledged, as any application does.
+TRANSIENT = (psycopg.errors.DeadlockDetected, psycopg.errors.SerializationFailure)
+
+
+def drive(
+    databases: dict[str, Database | None],
+    ledger_path: Path,
+    make_app: Callable[[str, psycopg.Connection, random.Random], object],
+    kinds: dict[str, float],
+    refresh: Callable[[str], None],
+    *,
+    rate: float,
+    duration: float,
+    workers: int,
+    slow_share: float,
+    slow_seconds: float,
+    seed: int,
+    stop: threading.Event | None,
+    routing_file: Path | None,
+    start_side: str | None,
+    transient: tuple[type[Exception], ...] = TRANSIENT,
+) -> TrafficReport:
+    """Writers at `rate` transactions per second: each picks a kind of transaction (a method of the
+    application `make_app` gives for the side the routing names), commits it, then records its
+    ledger entries. `refresh(side)` is called before writing a side, and again after a switch to it."""
+    report = TrafficReport()
+    ledger = Ledger(ledger_path)
+    lock = threading.Lock()
+    # Held from each commit to its ledger line: when one write waited for another's row lock, it
+    # commits second and is recorded second, so a row's last ledger entry is its final content.
+    commit_order = threading.Lock()
+    stop = stop or threading.Event()
+    routing = Routing(routing_file)
+
     def side_now() -> str:
         return start_side if start_side and routing_file is None else routing.side()
 
-    if side_now() == "legacy":
-        refresh_ids()
+    refresh(side_now())
     started = time.monotonic()
     per_worker_interval = workers / rate
     outage: list[float | None] = [None]  # when writes started being refused
 
     def worker(index: int) -> None:
         rng = random.Random(seed * 1000 + index)
-        kinds, weights = zip(*LegacyApp.KINDS.items())
+        names, weights = zip(*kinds.items())
         conns: dict[str, psycopg.Connection] = {}
         previous = side_now()
         try:
             due = time.monotonic()
             while not stop.is_set() and time.monotonic() - started < duration:
                 side = side_now()
-                if side == "legacy" and previous != "legacy":
-                    refresh_ids()
+                if side != previous:
+                    refresh(side)
                 previous = side
                 if side not in conns:
                     try:
-                        conns[side] = connections.connect(db if side == "legacy" else new_db, command="demo traffic")
+                        conns[side] = connections.connect(databases[side], command="demo traffic")
                     except psycopg.OperationalError:
                         return  # the database went away: this worker is done
                 conn = conns[side]
-                app = LegacyApp(conn, schema, rng, allocate) if side == "legacy" else NewApp(conn, rng)
-                kind = rng.choices(kinds, weights)[0]
+                app = make_app(side, conn, rng)
+                kind = rng.choices(names, weights)[0]
                 slow = rng.random() < slow_share
                 began = time.time()
                 try:
@@ -532,7 +581,7 @@ def run_traffic(
                     with commit_order:
                         conn.commit()
                         ledger.record(entries)  # only once acknowledged, in commit order
-                except (psycopg.errors.DeadlockDetected, psycopg.errors.SerializationFailure):
+                except transient:
                     conn.rollback()  # transient, as in any application: retried, never acknowledged
                     with lock:
                         report.retried += 1

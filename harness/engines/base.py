@@ -285,6 +285,13 @@ class SourceEngine(ABC):
         """`readable` where the server holds it whole as a name, else cut to fit and made unique by
         a hash of `made_for` (a scratch database, an alias)."""
 
+    def reference_share(
+        self, conn: Connection, schema: str, child: str, column: str, parent: str, key: str, rows: int
+    ) -> tuple[int, int] | None:
+        """Of up to `rows` sampled non-null values of child.column, how many parent.key holds:
+        (checked, found); None where the engine cannot tell (init then proposes no relationship)."""
+        return None
+
     # --- consistent snapshot and copy out -----------------------------------------------------
     @abstractmethod
     def open_snapshot(self, conn: Connection, workers: int = 1) -> tuple[str, str]:

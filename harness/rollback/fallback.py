@@ -191,7 +191,9 @@ def _fetch(dst: psycopg.Connection, src: psycopg.Connection, config: Config, tab
     src.execute("drop table if exists _fallback")
     src.execute(
         sql.SQL(
-            "create temp table _fallback (like {}); alter table _fallback add column {} char(1), add column {} text[]"
+            # Typed like the legacy table, without its NOT NULLs: a delete's row carries only its key.
+            "create temp table _fallback as select * from {} with no data; "
+            "alter table _fallback add column {} char(1), add column {} text[]"
         ).format(postgres.qualified(config.source_schema, table.name), sql.Identifier(OP), sql.Identifier(COLUMNS))
     )
     names = postgres.column_list([*columns, OP, COLUMNS])
@@ -222,14 +224,33 @@ def _carry_back(config: Config, source: Database, target: Database) -> dict[str,
         engines.source_engine(config).declare_writer(
             src
         )  # this transaction writes past the freeze, with the secret only the harness reads
-        for table in config.tables:  # parents first: the order of migration.yml
+        # Deletes children first (migration.yml's order reversed), then inserts and updates parents
+        # first, each table's inserts before its updates (an update may point at a row born there):
+        # declared foreign keys in the legacy schema hold after every statement.
+        for table in reversed(config.tables):
+            _fetch(dst, src, config, table)
+            legacy = postgres.qualified(config.source_schema, table.name)
+            carried[table.name] = {
+                "deleted": src.execute(
+                    sql.SQL("delete from {} t using _fallback f where f.{} = 'D' and {}").format(
+                        legacy, sql.Identifier(OP), _match(table)
+                    )
+                ).rowcount
+            }
+        for table in config.tables:
             columns = _fetch(dst, src, config, table)
             legacy = postgres.qualified(config.source_schema, table.name)
-            match = sql.SQL(" and ").join(sql.SQL("t.{0} = f.{0}").format(sql.Identifier(k)) for k in table.key)
+            match = _match(table)
             others = [c for c in columns if c not in table.key]
-            deleted = src.execute(
-                sql.SQL("delete from {} t using _fallback f where f.{} = 'D' and {}").format(
-                    legacy, sql.Identifier(OP), match
+            inserted = src.execute(
+                sql.SQL(
+                    "insert into {t} ({cols}) select {fcols} from _fallback f where f.{op} = 'I' and not exists (select 1 from {t} t where {match})"
+                ).format(
+                    t=legacy,
+                    cols=postgres.column_list(columns),
+                    fcols=sql.SQL(", ").join(sql.SQL("f.{}").format(sql.Identifier(c)) for c in columns),
+                    op=sql.Identifier(OP),
+                    match=match,
                 )
             ).rowcount
             updated = src.execute(
@@ -245,20 +266,13 @@ def _carry_back(config: Config, source: Database, target: Database) -> dict[str,
                     match=match,
                 )
             ).rowcount
-            inserted = src.execute(
-                sql.SQL(
-                    "insert into {t} ({cols}) select {fcols} from _fallback f where f.{op} = 'I' and not exists (select 1 from {t} t where {match})"
-                ).format(
-                    t=legacy,
-                    cols=postgres.column_list(columns),
-                    fcols=sql.SQL(", ").join(sql.SQL("f.{}").format(sql.Identifier(c)) for c in columns),
-                    op=sql.Identifier(OP),
-                    match=match,
-                )
-            ).rowcount
-            carried[table.name] = {"inserted": inserted, "updated": updated, "deleted": deleted}
+            carried[table.name].update(inserted=inserted, updated=updated - inserted)
         src.commit()
     return carried
+
+
+def _match(table: TableConfig) -> sql.Composable:
+    return sql.SQL(" and ").join(sql.SQL("t.{0} = f.{0}").format(sql.Identifier(k)) for k in table.key)
 
 
 def _verify(config: Config, source: Database, target: Database) -> dict[str, int]:

@@ -9,10 +9,12 @@ that the dbt Jinja they write passes through untouched) into the new project's f
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import jinja2
+import yaml
 
 import harness
 from harness.core import connections
@@ -20,6 +22,7 @@ from harness.core.errors import ConfigError
 from harness.engines import engine_named
 from harness.scaffold.build import build_project, select_tables
 from harness.scaffold.model import Project, fit, quote, snake
+from harness.scaffold.update import UpdateResult, update_project, write_manifest
 
 TEMPLATES = Path(__file__).parent / "templates"
 KIT_DIR = Path(harness.__file__).resolve().parent.parent / "kit"
@@ -33,6 +36,7 @@ class InitResult:
     masks: int = 0
     strategy: str = ""
     findings: list[str] = field(default_factory=list)  # one line each: what init could not do
+    update: UpdateResult | None = None  # --update: what was written, kept and found changed
 
 
 def init_project(
@@ -43,11 +47,14 @@ def init_project(
     schema: str | None = None,
     tables: list[str] | None = None,
     force: bool = False,
+    update: bool = False,
 ) -> InitResult:
     directory = directory.resolve()
-    if directory.exists() and not directory.is_dir():
+    if update:
+        source_url, target_url, schema = _from_project(directory, source_url, target_url, schema)
+    elif directory.exists() and not directory.is_dir():
         raise ConfigError(f"{directory} is a file: name a new or empty folder")
-    if directory.exists() and any(directory.iterdir()) and not force:
+    elif directory.exists() and any(directory.iterdir()) and not force:
         raise ConfigError(f"{directory} is not empty: name a new folder, or add --force to write the project into it")
     for side, url in (("source", source_url), ("target", target_url)):
         if url is not None:
@@ -78,13 +85,34 @@ def init_project(
     result.findings = [f"{quote(name)}: {why}" for name, why in project.left_out] + project.findings
     if not project.tables:
         raise ConfigError(f"no table of schema {schema!r} has a key: {'; '.join(result.findings)}")
+    files = render(project)
+    if update:
+        result.update = update_project(directory, files, project)
+        return result
     directory.mkdir(parents=True, exist_ok=True)
-    for path, text in render(project).items():
+    for path, text in files.items():
         target = directory / path
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(text)
         result.files.append(path)
+    write_manifest(directory, files, project)
     return result
+
+
+def _from_project(directory: Path, source_url, target_url, schema) -> tuple[str, str | None, str | None]:
+    """An update's source, target and schema: as given, else as the project's migration.yml has them."""
+    path = directory / "migration.yml"
+    if not path.exists():
+        raise ConfigError(f"{directory} has no migration.yml: --update runs on a project migrate init wrote")
+    try:
+        raw = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path} is not valid YAML ({str(exc).splitlines()[0]}): correct it first") from exc
+    source, target = raw.get("source") or {}, raw.get("target") or {}
+    source_url = source_url or source.get("url") or os.environ.get("MIGRATE_SOURCE_URL")
+    if not source_url:
+        raise ConfigError("no source URL: give --source-url, or set source.url in migration.yml or MIGRATE_SOURCE_URL")
+    return source_url, target_url or target.get("url"), schema or source.get("schema")
 
 
 def _check_url(side: str, url: str) -> None:
@@ -113,6 +141,9 @@ def _environment() -> jinja2.Environment:
     env.filters["keyjoin"] = lambda column: f"migrated.{column} = decided.{column}"
     env.filters["appjoin"] = lambda column: f"app_row.{column} = decided.{column}"
     env.filters["source_key_sql"] = lambda key: " || '|' || ".join(f"decided.{c}::text" for c in key)
+    env.filters["key_changed"] = lambda key: " or ".join(
+        f"old_row ->> '{c}' is distinct from new_row ->> '{c}'" for c in key
+    )
     env.filters["app_key_sql"] = lambda key: " || '|' || ".join(f"app_row.{c}::text" for c in key)
     env.globals.update(quote=quote, fit_name=fit, sql_text=lambda text: "'" + text.replace("'", "''") + "'")
     return env

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import fnmatch
-import re
 
+from harness.assess.names import names_suggest_reference
 from harness.dbt import contract as dbt_contract
 from harness.engines.base import CatalogTable, SourceEngine
 from harness.scaffold.model import (
+    MAX_NAME_BYTES,
     RESERVED,
     ColumnModel,
     ForeignKeyModel,
@@ -58,10 +59,13 @@ def build_project(
         models[table.name] = _table(engine, conn, schema, table, key, origin, app_name)
     for table, _, _ in kept:
         _relations(models[table.name], table, models)
-    tables = list(models.values())
+    for table, _, _ in kept:
+        _undeclared(engine, conn, schema, models[table.name], table, models)
+    # Parents first (the order of migration.yml): a fallback writes back in this order, deletes in its reverse.
+    tables = Project.parents_first(list(models.values()))
     findings = [
         f"{quote(t.source)}: no reverse model, since fallback.{dbt_contract.fallback_relation_name(t.source)} is not "
-        "a plain name within 63 bytes; a rollback after the switch cannot carry its changes back"
+        "within 63 bytes; a rollback after the switch cannot carry its changes back"
         for t in tables
         if t.fallback is None
     ]
@@ -110,9 +114,9 @@ def _table(engine, conn, schema, table: CatalogTable, key, origin, app_name) -> 
         name=app_name,
         staging=staging,
         decisions=fit(f"int_{app_name}_decided"),
-        # Contract name legacy_<table>: only where that is a plain name within 63 bytes (dbt cannot
-        # quote one model's name alone); the other tables fall back by hand (a finding says so).
-        fallback=fallback if re.fullmatch(r"[a-z_][a-z0-9_]{0,62}", fallback) else None,
+        # Contract name legacy_<table>, within 63 bytes; one dbt cannot name unquoted (spaces, capitals)
+        # is a view over the reverse model that its post-hook creates (TableModel.fallback_quoted).
+        fallback=fallback if len(fallback.encode()) <= MAX_NAME_BYTES else None,
         columns=columns,
         key=key,
         key_origin=origin,
@@ -133,22 +137,50 @@ def _relations(model: TableModel, table: CatalogTable, models: dict[str, TableMo
     for fk in table.foreign_keys:
         parent = models.get(fk.parent)
         if parent is None:
-            model.self_references.append(
+            model.comments.append(
                 f"{quote(table.name)} ({', '.join(fk.columns)}) references {quote(fk.parent)}, which is not migrated"
             )
             continue
-        if parent is model:
-            model.self_references.append(
-                f"self-reference {', '.join(fk.columns)} -> {', '.join(fk.parent_columns)}: add it with "
-                "migrate_kit.add_self_foreign_key as a post-hook once the rows that point at deleted rows are decided"
-            )
-            continue
-        model.foreign_keys.append(
-            ForeignKeyModel(
-                [model.column(c).name for c in fk.columns],
-                parent,
-                [parent.column(c).name for c in fk.parent_columns],
-                list(fk.columns),
-                fk.name,
-            )
+        relation = ForeignKeyModel(
+            [model.column(c).name for c in fk.columns],
+            parent,
+            [parent.column(c).name for c in fk.parent_columns],
+            list(fk.columns),
+            fk.name,
         )
+        # A reference to the table itself cannot be a contract constraint (a full refresh builds the
+        # table beside the old one): the kit's add_self_foreign_key adds it as a post-hook.
+        (model.self_foreign_keys if parent is model else model.foreign_keys).append(relation)
+
+
+LIKELY_REFERENCE = 0.5  # share of sampled values found in the parent's key for a proposal (as assess)
+
+
+def _undeclared(engine, conn, schema, model: TableModel, table: CatalogTable, models: dict[str, TableModel]) -> None:
+    """Relationships the source does not declare, found as assess finds them (a column named like a
+    parent's single-column key, most sampled values found there), proposed as comments."""
+    declared = {tuple(fk.columns) for fk in table.foreign_keys}
+    for column in model.columns:
+        if (column.source,) in declared:
+            continue
+        for parent in models.values():
+            if len(parent.key) != 1:
+                continue
+            key = parent.column(parent.key[0])
+            if parent is model and column.source == key.source:
+                continue
+            if key.target_type != column.target_type or not names_suggest_reference(
+                column.source, parent.source, key.source
+            ):
+                continue
+            share = engine.reference_share(
+                conn, schema, table.name, column.source, parent.source, key.source, SAMPLE_ROWS
+            )
+            if share is None or not share[0] or share[1] / share[0] < LIKELY_REFERENCE:
+                continue
+            checked, found = share
+            model.proposals.append(
+                f"undeclared: {column.name} -> {parent.name} ({key.name}): {found} of {checked} sampled values found "
+                f"there; to enforce it, add a foreign_key constraint here (columns: [{column.name}], "
+                f"to: ref('{parent.model}'), to_columns: [{key.name}]) and its quarantine rule in {model.decisions}"
+            )

@@ -123,7 +123,9 @@ class TableModel:
     unique_keys: list[list[str]] = field(default_factory=list)  # app column names
     checks: list[tuple[str, str]] = field(default_factory=list)  # (name, expression over app column names)
     foreign_keys: list[ForeignKeyModel] = field(default_factory=list)
-    self_references: list[str] = field(default_factory=list)  # comments
+    self_foreign_keys: list[ForeignKeyModel] = field(default_factory=list)  # to this table (post-hook)
+    comments: list[str] = field(default_factory=list)  # said in the models' YAML: what init did not map
+    proposals: list[str] = field(default_factory=list)  # undeclared relationships found in the data
     estimated_rows: int = -1
     total_bytes: int = 0
     writes_per_second: float | None = None
@@ -155,6 +157,14 @@ class TableModel:
     def app_key(self) -> list[str]:
         return [self.column(k).name for k in self.key]
 
+    def self_fk_name(self, fk: ForeignKeyModel) -> str:
+        return fit(f"{self.name}_{'_'.join(fk.columns)}_fkey")
+
+    def rule_name(self, fk: ForeignKeyModel) -> str:
+        """The quarantine rule of a row whose foreign key names no migrated (self: no live) parent row."""
+        shared = fk.parent is self or sum(other.parent is fk.parent for other in self.foreign_keys) > 1
+        return fit(f"{self.name}_{'_'.join(fk.columns) if shared else fk.parent.name}_missing", 60)
+
     @property
     def key_columns(self) -> list[ColumnModel]:
         return [self.column(k) for k in self.key]
@@ -177,8 +187,16 @@ class Project:
 
     def delete_order(self) -> list[TableModel]:
         """The tables children first: every table after the tables whose foreign keys point at it."""
+        return self.children_first(self.tables)
+
+    @staticmethod
+    def parents_first(tables: list[TableModel]) -> list[TableModel]:
+        return list(reversed(Project.children_first(list(reversed(tables)))))
+
+    @staticmethod
+    def children_first(tables: list[TableModel]) -> list[TableModel]:
         ordered: list[TableModel] = []
-        remaining = list(self.tables)
+        remaining = list(tables)
         while remaining:
             for table in remaining:
                 children = [t for t in remaining if t is not table and any(fk.parent is table for fk in t.foreign_keys)]

@@ -3,6 +3,9 @@ hand edit: provision, load, sync after source writes, reconcile, dbt build; zero
 
 from __future__ import annotations
 
+import re
+from decimal import Decimal
+
 import psycopg
 import pytest
 
@@ -112,3 +115,117 @@ def test_init_says_in_one_line_what_is_wrong_with_a_bad_url(tmp_path):
         "init", str(tmp_path / "q"), "--source-url", "postgresql://nobody@127.0.0.1:1/none", expect=2
     )
     assert len(unreachable.stderr.strip().splitlines()) == 1 and "cannot connect" in unreachable.stderr
+
+
+def test_check_says_in_one_line_each_what_a_broken_project_lacks_and_how_to_fix_it(scaffolded):
+    folder, _ = scaffolded
+    intact = run_migrate("check", cwd=folder)
+    assert "meets what the harness relies on" in intact.stdout
+    assert f"note: {LONG}: its reverse model's name" in intact.stderr  # over 63 bytes: said, not a problem
+
+    (folder / "selectors.yml").unlink()
+    (folder / "models" / "fallback" / "fallback_customer.sql").unlink()
+    config = (folder / "migration.yml").read_text()
+    config = config.replace("tables:\n", 'tables:\n  "Ghost":\n    key: ["id"]\n', 1)
+    config = config.replace(
+        config[config.index("  url:", config.index("target:")) :].splitlines()[0],
+        "  url: postgresql://nobody@127.0.0.1:1/none",
+    )
+    (folder / "migration.yml").write_text(config)
+
+    broken = run_migrate("check", cwd=folder, expect=1)
+    lines = [line for line in broken.stderr.splitlines() if line.strip() and not line.startswith("note: ")]
+    assert "Traceback" not in broken.stderr
+    expected = {
+        "no selector sync": "conventions:",
+        "no reverse model fallback.legacy_customer": "conventions:",
+        "table Ghost of migration.yml has no dbt source": "conventions:",
+        "var source_tables has no entry for Ghost": "conventions:",
+        "no reverse model fallback.legacy_ghost": "conventions:",
+        "cannot connect": "connections:",
+    }
+    for fragment, part in expected.items():
+        found = [line for line in lines if fragment in line]
+        assert len(found) == 1 and found[0].startswith(part), (fragment, lines)
+        assert found[0].count(": ") >= 2, found[0]  # the problem, then its fix
+    assert len(lines) == len(expected) + 1, lines  # and the closing line with the count
+
+
+def test_a_project_whose_dbt_layer_is_empty_loads_syncs_and_says_there_is_no_app(migration, scaffolded):
+    import shutil
+
+    folder, _ = scaffolded
+    shutil.rmtree(folder / "models")  # migration.yml only: the mapping not written yet
+    loaded = run_migrate("load", cwd=folder)
+    assert "no dbt models in this project yet" in loaded.stdout
+    with psycopg.connect(migration.source_url, autocommit=True) as conn:
+        conn.execute(WRITES)
+    synced = run_migrate("sync", cwd=folder)
+    assert "no dbt models in this project yet" in synced.stdout
+    assert rows(migration.target_url, 'select count(*) from landing."Customer" where not _migrate_deleted') == [(301,)]
+    status = run_migrate("status", cwd=folder)
+    assert "no app yet" in status.stdout and "app lag" not in status.stdout
+    followed = run_migrate("sync", "--follow", "--duration", "2", "--interval", "1", cwd=folder)
+    assert "app lag" not in followed.stdout and "0 dbt builds" in followed.stdout
+
+
+def test_update_adds_a_new_table_and_column_and_never_overwrites_an_edit(migration, scaffolded):
+    folder, _ = scaffolded
+    run_migrate("provision", cwd=folder)
+    run_migrate("load", cwd=folder)
+    config = (folder / "migration.yml").read_text()
+    edited_config = config.replace("owners:", "# my own note\nowners:")
+    (folder / "migration.yml").write_text(edited_config)
+    staging = folder / "models" / "staging" / "stg_legacy__customer.sql"
+    edited_staging = staging.read_text() + "-- reviewed by me\n"
+    staging.write_text(edited_staging)
+    with psycopg.connect(migration.source_url, autocommit=True) as conn:
+        conn.execute('create table "Shop"."Supplier" ("SupplierID" integer primary key, "Name" text not null)')
+        conn.execute("""insert into "Shop"."Supplier" select i, 'supplier ' || i from generate_series(1, 20) i""")
+        conn.execute('alter table "Shop"."Order Items" add column "Discount" numeric(5,2)')
+
+    updated = run_migrate("init", str(folder), "--update")
+    assert "source: table Supplier added" in updated.stdout
+    assert "source: column Order Items.Discount added (numeric(5,2))" in updated.stdout
+    assert "added models/staging/stg_legacy__supplier.sql" in updated.stdout
+    assert "kept your edits in models/staging/stg_legacy__customer.sql" in updated.stdout
+    assert staging.read_text() == edited_staging  # never overwritten
+    assert (folder / ".migrate" / "init-update" / "models" / "staging" / "stg_legacy__customer.sql").exists()
+    now = (folder / "migration.yml").read_text()
+    assert "# my own note" in now and '"Supplier":' in now  # the new table inserted into the edited file
+    assert re.sub(r'  "Supplier":\n    key: \["SupplierID"\] .*\n', "", now) == edited_config
+
+    again = run_migrate("init", str(folder), "--update")  # nothing new: nothing written, the edits still kept
+    assert "0 source change(s); 0 file(s) added, 0 updated" in again.stdout
+
+    with psycopg.connect(migration.source_url, autocommit=True) as conn:
+        conn.execute("""update "Shop"."Order Items" set "Discount" = 1.5 where "OrderNo" = 5""")
+    run_migrate("load", "--no-build", cwd=folder)  # the added table, alone
+    run_migrate("sync", "--no-build", cwd=folder)  # the added column reaches landing
+    run_migrate("build", "--full-refresh", cwd=folder)
+    assert rows(migration.target_url, "select count(*) from app.supplier") == [(20,)]
+    assert rows(migration.target_url, "select distinct discount from app.order_items where order_no = 5") == [
+        (Decimal("1.50"),)
+    ]
+
+
+def test_init_proposes_undeclared_relationships_and_adds_self_references_by_post_hook(migration, tmp_path):
+    with psycopg.connect(migration.source_url, autocommit=True) as conn:
+        conn.execute("""
+            create schema rel;
+            create table rel.supplier (id integer primary key, name text);
+            create table rel.part (part_id integer primary key, supplier_id integer, colour_id integer,
+                parent_part_id integer references rel.part);
+            insert into rel.supplier select i, 's' || i from generate_series(1, 30) i;
+            insert into rel.part select i, 1 + i % 30, 1000 + i, case when i > 1 then i - 1 end
+                from generate_series(1, 100) i;
+        """)
+    folder = tmp_path / "rel"
+    run_migrate("init", str(folder), "--source-url", migration.source_url, "--schema", "rel")
+    models = (folder / "models" / "app" / "_app__models.yml").read_text()
+    assert "# undeclared: supplier_id -> supplier (id): 100 of 100 sampled values found there" in models
+    assert "colour_id" not in models.split("columns:")[0]  # no parent table: nothing proposed
+    part = (folder / "models" / "app" / "part_app.sql").read_text()
+    assert "migrate_kit.add_self_foreign_key('parent_part_id', 'part_id', 'part_parent_part_id_fkey')" in part
+    decided = (folder / "models" / "intermediate" / "int_part_decided.sql").read_text()
+    assert "part_parent_part_id_missing" in decided

@@ -127,3 +127,23 @@ def sample_text(conn: psycopg.Connection, schema: str, table: str, columns: list
             if value is not None:
                 values[column].append(value)
     return values
+
+
+def reference_share(
+    conn: psycopg.Connection, schema: str, child: str, column: str, parent: str, key: str, rows: int
+) -> tuple[int, int]:
+    """Of up to `rows` non-null values of child.column read at random, how many parent.key holds:
+    (checked, found)."""
+    checked, found = conn.execute(
+        sql.SQL(
+            "select count(*), count(*) filter (where exists (select from {p} p where p.{k}::text = v.value)) "
+            "from (select {c}::text as value from {t} where {c} is not null order by random() limit {n}) v"
+        ).format(
+            p=qualified(schema, parent),
+            k=sql.Identifier(key),
+            c=sql.Identifier(column),
+            t=qualified(schema, child),
+            n=sql.Literal(rows),
+        )
+    ).fetchone()
+    return int(checked), int(found)

@@ -107,6 +107,7 @@ class PostgresEngine(SourceEngine):
     schema_exists = staticmethod(describe.schema_exists)
     describe_tables = staticmethod(describe.describe_tables)
     sample_text = staticmethod(describe.sample_text)
+    reference_share = staticmethod(describe.reference_share)
 
     @staticmethod
     def open_snapshot(conn, workers: int = 1) -> tuple[str, str]:
