@@ -53,7 +53,8 @@ def document(data: dict) -> Document:
     doc.heading(1, f"Assessment: {data['migration']}")
     doc.paragraph(
         f"{data['assessed_at']} · source {data['source']['database']} schema `{data['source']['schema']}` "
-        f"({data['source'].get('engine', 'PostgreSQL')} {data['source']['server_version']}) · target {data['target']['database']} · took {format_duration(data['seconds'])}"
+        f"({data['source'].get('engine', 'PostgreSQL')} {data['source']['server_version']}) · target "
+        f"{data['target']['database']} · took {format_duration(data['seconds'])}"
     )
     _summary(doc, data)
     doc.heading(2, "Detail")
@@ -77,7 +78,8 @@ def _summary(doc: Document, data: dict) -> None:
     limit = data.get("downtime_limit_minutes")
     if rec.get("strategy"):
         doc.paragraph(
-            f"**Recommended strategy: {STRATEGY_LABELS[rec['strategy']]}** (migration.yml: {STRATEGY_LABELS.get(data['configured_strategy'], data['configured_strategy'])})."
+            f"**Recommended strategy: {STRATEGY_LABELS[rec['strategy']]}** (migration.yml: "
+            f"{STRATEGY_LABELS.get(data['configured_strategy'], data['configured_strategy'])})."
         )
     doc.bullets(rec.get("reasons") or [])
     rows = []
@@ -123,7 +125,8 @@ def _summary(doc: Document, data: dict) -> None:
     totals = _totals(data)
     doc.paragraph(
         f"Volume: {totals['tables']} tables, {format_count(totals['rows'])} rows, {format_bytes(totals['bytes'])} "
-        f"(heap + TOAST + indexes). Findings: {verdict['blocking']} blocking, {verdict['warnings']} warnings, {verdict['info']} notes."
+        f"(heap + TOAST + indexes). Findings: {verdict['blocking']} blocking, {verdict['warnings']} warnings, "
+        f"{verdict['info']} notes."
     )
 
 
@@ -164,7 +167,8 @@ def _tables(doc: Document, data: dict) -> None:
                 ", ".join(t["key"]) + (f" ({t['key_from']})" if t["key_from"] else "") or "**none**",
                 len(t["indexes"]),
                 len([tr for tr in t["triggers"]]),
-                f"{format_count(growth['rows_per_month_last_12'])} rows, {format_bytes(growth['bytes_per_month'])} ({growth['column']})"
+                f"{format_count(growth['rows_per_month_last_12'])} rows, {format_bytes(growth['bytes_per_month'])} "
+                f"({growth['column']})"
                 if growth
                 else "–",
             ]
@@ -270,7 +274,8 @@ def _profiles(doc: Document, data: dict) -> None:
         how = (
             "every row"
             if sample["method"] == "full"
-            else f"{sample['method'].upper()} sample of {sample['rows']:,} rows ({sample['percent']:.2f}%) of {t['rows']:,}"
+            else f"{sample['method'].upper()} sample of {sample['rows']:,} rows ({sample['percent']:.2f}%) of "
+            f"{t['rows']:,}"
         )
         doc.heading(4, f"{t['name']} ({how})")
         doc.table(
@@ -318,7 +323,8 @@ def _mapping(doc: Document, data: dict) -> None:
         doc.paragraph(f"Not checked: {mapping.get('reason')}. Run `dbt parse` (or `migrate build`) and assess again.")
         return
     doc.paragraph(
-        f"{len(mapping['mapped'])} target columns documented, {len(mapping['dispositions'])} legacy columns with a disposition."
+        f"{len(mapping['mapped'])} target columns documented, {len(mapping['dispositions'])} legacy columns with a "
+        "disposition."
     )
     doc.paragraph("**Legacy columns with no mapping and no disposition**")
     doc.table(["table", "column"], [[u["table"], u["column"]] for u in mapping["unmapped_source_columns"]], "ll")
@@ -551,14 +557,16 @@ def _method(doc: Document, data: dict) -> None:
     sampling = data["sampling"]
     doc.bullets(
         [
-            f"Profiles run inside the database: one scan per table (per 40 columns) for the figures and one grouped pass "
-            f"that classifies each distinct text value once, over every row up to "
-            f"{int(sampling['target_rows'] * 1.5):,} rows, else a random sample of about {sampling['target_rows']:,} rows "
-            f"(TABLESAMPLE BERNOULLI, SYSTEM above 2 GB, REPEATABLE seed {sampling['seed']}).",
+            "Profiles run inside the database: one scan per table (per 40 columns) for the figures and one grouped "
+            "pass that classifies each distinct text value once, over every row up to "
+            f"{int(sampling['target_rows'] * 1.5):,} rows, else a random sample of about {sampling['target_rows']:,} "
+            f"rows (TABLESAMPLE BERNOULLI, SYSTEM above 2 GB, REPEATABLE seed {sampling['seed']}).",
             f"Margins: {sampling['margin']}, at {sampling['confidence']:.0%} confidence.",
-            "Duplicates on keys are counted over the whole table; orphans over the sample of the referencing table against the whole parent.",
-            "Throughput: one key range of each table is copied, keyed and analysed by load's own code into a scratch schema of the "
-            "target (dropped afterwards); each table's timing sample is cast and cleansed with a representative SELECT, and hashed with md5.",
+            "Duplicates on keys are counted over the whole table; orphans over the sample of the referencing table "
+            "against the whole parent.",
+            "Throughput: one key range of each table is copied, keyed and analysed by load's own code into a scratch "
+            "schema of the target (dropped afterwards); each table's timing sample is cast and cleansed with a "
+            "representative SELECT, and hashed with md5.",
             *[f"Assumption: {name.replace('_', ' ')} = {value}" for name, value in data["assumptions"].items()],
             *data.get("notes", []),
         ]

@@ -169,8 +169,8 @@ def assess(result, config, written) -> View:
     view.parts.append(
         Summary(
             f"assessed {sum(t.rows for t in result.tables):,} rows in {len(result.tables)} tables in "
-            f"{result.seconds:.0f} s; reports: {markdown}, "
-            f"{written.html.relative_to(config.project_dir)} (with charts), {written.json.relative_to(config.project_dir)}"
+            f"{result.seconds:.0f} s; reports: {markdown}, {written.html.relative_to(config.project_dir)} (with "
+            f"charts), {written.json.relative_to(config.project_dir)}"
         )
     )
     if result.blocking:

@@ -84,7 +84,8 @@ def _scope(f: dict) -> list[Block]:
     facts = []
     if a:
         facts.append(
-            f"{count(sum(t['rows'] or 0 for t in a['tables'] if t['exists']))} rows at the assessment of {when(a['assessed_at'])}."
+            f"{count(sum(t['rows'] or 0 for t in a['tables'] if t['exists']))} rows at the assessment of "
+            f"{when(a['assessed_at'])}."
         )
     else:
         facts.append(MISSING["assessment"])
@@ -120,8 +121,9 @@ def _assessment_summary(a: dict | None) -> list[Block]:
     verdict = a["verdict"]
     blocks.append(
         paragraph(
-            f"Assessed {when(a['assessed_at'])}: **{verdict.get('headline') or verdict.get('status') or 'no verdict recorded'}.** "
-            f"Findings: {a['findings']['blocking']} blocking, {a['findings']['warning']} warnings, {a['findings']['info']} notes "
+            f"Assessed {when(a['assessed_at'])}: "
+            f"**{verdict.get('headline') or verdict.get('status') or 'no verdict recorded'}.** Findings: "
+            f"{a['findings']['blocking']} blocking, {a['findings']['warning']} warnings, {a['findings']['info']} notes "
             "(reports/assessment/latest/assessment.md has them all)."
         )
     )
@@ -303,8 +305,8 @@ def _timeline(f: dict) -> list[Block]:
     blocks = [
         heading("Timeline"),
         paragraph(
-            "Each phase as the assessment estimated it, as the last rehearsal measured it on disposable copies, and as it "
-            "really took. The rehearsal stops before the switch, so its freeze figure covers the steps up to it."
+            "Each phase as the assessment estimated it, as the last rehearsal measured it on disposable copies, and as "
+            "it really took. The rehearsal stops before the switch, so its freeze figure covers the steps up to it."
         ),
         table(("phase", "estimated", "last rehearsal", "real"), rows, "lrrr"),
         *_timeline_chart(f),
@@ -437,8 +439,10 @@ def _data_loss(f: dict) -> dict[str, str]:
         state = "not met" if verification["status"] == "failed" else state
     return {
         "criterion": "Zero data loss, every row accounted for",
-        "how": "`migrate reconcile` levels counts (source = landing; source rows = migrated + merged + quarantined) and "
-        "checksums (every row compared), as of one source snapshot; at cutover the final verification",
+        "how": (
+            "`migrate reconcile` levels counts (source = landing; source rows = migrated + merged + quarantined) and "
+            "checksums (every row compared), as of one source snapshot; at cutover the final verification"
+        ),
         "evidence": evidence,
         "state": state,
     }
@@ -466,8 +470,10 @@ def _integrity(f: dict) -> dict[str, str]:
         state = "met" if foreign or relationship_tests else "not checked: no foreign key is declared"
     return {
         "criterion": "Referential integrity",
-        "how": "foreign keys declared in the target (enforced dbt contracts), so the database refuses an orphan on every "
-        "write; dbt relationships tests",
+        "how": (
+            "foreign keys declared in the target (enforced dbt contracts), so the database refuses an orphan on every "
+            "write; dbt relationships tests"
+        ),
         "evidence": "; ".join(parts) + ".",
         "state": state,
     }
@@ -477,8 +483,10 @@ def _mapping_checked(f: dict) -> dict[str, str]:
     evidence, state = _from_levels(f, ("sample", "rules"))
     return {
         "criterion": "The mapping does what it says",
-        "how": "`migrate reconcile` levels sample (app rows against the mapping's expected values) and rules (dbt tests, "
-        "business-rule figures of both sides)",
+        "how": (
+            "`migrate reconcile` levels sample (app rows against the mapping's expected values) and rules (dbt tests, "
+            "business-rule figures of both sides)"
+        ),
         "evidence": evidence,
         "state": state,
     }
@@ -490,7 +498,10 @@ def _performance(f: dict) -> dict[str, str]:
         evidence, state = _from_levels(f, ("performance",))
         limits = ", ".join(f"{q['name']} p95 ≤ {q['p95_ms']:g} ms over {q['runs']} runs" for q in queries)
     else:
-        evidence = "migration.yml names no performance query (reconcile.performance_queries), so target performance is not checked."
+        evidence = (
+            "migration.yml names no performance query (reconcile.performance_queries), so target performance is not "
+            "checked."
+        )
         state, limits = (
             "not checked: no query defined",
             "each query of reconcile.performance_queries timed against its p95 limit",
@@ -509,7 +520,10 @@ def _rollback_tested(f: dict) -> dict[str, str]:
         evidence, state = MISSING["rehearsal"], "not checked yet"
     else:
         rollback_seconds = rehearsal_step(f, "rollback")
-        evidence = f"rehearsal {rehearsal['rehearsal_id']} {rehearsal['status']} at {when(rehearsal['finished_at'] or rehearsal['started_at'])}"
+        evidence = (
+            f"rehearsal {rehearsal['rehearsal_id']} {rehearsal['status']} at "
+            f"{when(rehearsal['finished_at'] or rehearsal['started_at'])}"
+        )
         evidence += f", in {duration(rehearsal['seconds'])}" if rehearsal["seconds"] is not None else ""
         evidence += (
             f"; rollback took {duration(rollback_seconds)}"
@@ -525,8 +539,11 @@ def _rollback_tested(f: dict) -> dict[str, str]:
         state = "met" if rehearsal["status"] == "succeeded" and rehearsal.get("current_models") else "not met"
     return {
         "criterion": "Rollback tested",
-        "how": "`migrate rehearse`: backup, restore, load, build, sync, reconcile, cutover to the switch, rollback (the abort "
-        "before the switch) and a second reconciliation, on disposable copies; the fallback after the switch is not rehearsed",
+        "how": (
+            "`migrate rehearse`: backup, restore, load, build, sync, reconcile, cutover to the switch, rollback (the "
+            "abort before the switch) and a second reconciliation, on disposable copies; the fallback after the switch "
+            "is not rehearsed"
+        ),
         "evidence": evidence,
         "state": state,
     }

@@ -111,10 +111,11 @@ def _rollback_criteria(f: dict) -> list[Block]:
     blocks = [
         heading("When to roll back"),
         paragraph(
-            "The rollback criteria of migration.yml (`rollback.criteria`, else the harness's defaults; a manual decision is "
-            "always among them). They look back to the switch. `migrate rollback --check` evaluates each one now, records "
-            "the evaluation in the control schema (`runs`, `rollback_checks`) and changes nothing else; it exits 1 when one "
-            "is met, which recommends a rollback. Deciding stays with the decision authority below."
+            "The rollback criteria of migration.yml (`rollback.criteria`, else the harness's defaults; a manual "
+            "decision is always among them). They look back to the switch. `migrate rollback --check` evaluates each "
+            "one now, records the evaluation in the control schema (`runs`, `rollback_checks`) and changes nothing "
+            "else; it exits 1 when one is met, which recommends a rollback. Deciding stays with the decision authority "
+            "below."
         ),
         table(("criterion", "kind", "met when", "limit (migration.yml)", "latest evaluation"), rows),
     ]
@@ -208,11 +209,12 @@ def _rollback_commands(f: dict) -> list[Block]:
         heading("Commands"),
         numbered(
             [
-                "`migrate rollback --check`: evaluates every criterion above now and records it; exit 1 when one is met (a rollback is "
-                "recommended), 0 when none is; changes nothing else.",
-                "`migrate approve --stage rollback --role ROLE --name NAME --note WHY`: a decider's decision on record (the manual criterion).",
-                f"`{ROLLBACK_COMMAND}`, ROLE one of {deciders(s)}: before the switch aborts the cutover, after it falls back; "
-                "interrupted, the same command resumes.",
+                "`migrate rollback --check`: evaluates every criterion above now and records it; exit 1 when one is "
+                "met (a rollback is recommended), 0 when none is; changes nothing else.",
+                "`migrate approve --stage rollback --role ROLE --name NAME --note WHY`: a decider's decision on record "
+                "(the manual criterion).",
+                f"`{ROLLBACK_COMMAND}`, ROLE one of {deciders(s)}: before the switch aborts the cutover, after it "
+                "falls back; interrupted, the same command resumes.",
                 "`migrate status`: the phase (syncing after an abort, fallen_back after a fallback).",
             ]
         ),
@@ -226,12 +228,13 @@ def _abort_procedure(f: dict) -> list[Block]:
         numbered(
             [
                 "The decision authority decides, against the criteria above.",
-                f"`{ROLLBACK_COMMAND}`: unfreezes the source tables ({tables}), removes the reverse capture from the target tables, "
-                "sets the phase back to syncing, and records the decision; change capture keeps running, so nothing written before, "
-                "during or after is lost.",
+                f"`{ROLLBACK_COMMAND}`: unfreezes the source tables ({tables}), removes the reverse capture from the "
+                "target tables, sets the phase back to syncing, and records the decision; change capture keeps "
+                "running, so nothing written before, during or after is lost.",
                 "`migrate status`: the source is writable again and the lag is low.",
                 "`migrate reconcile`: source, landing and target agree again.",
-                "Tell everyone (runbook.md, communication plan); to try again, fix the cause, `migrate rehearse`, approve again and run `migrate cutover`.",
+                "Tell everyone (runbook.md, communication plan); to try again, fix the cause, `migrate rehearse`, "
+                "approve again and run `migrate cutover`.",
             ]
         ),
     ]
@@ -263,9 +266,9 @@ def _fallback_procedure(f: dict) -> list[Block]:
         heading("After the switch: the fallback"),
         paragraph(
             "Once the applications are switched, `migrate rollback` falls back: every row the new application changed "
-            "since the switch (logged with its before image by the cutover's reverse_capture) is turned into legacy form "
-            "by the reverse models and written into the legacy schema, which stays frozen for everyone else until the "
-            "end. Like the cutover it is a runbook of recorded steps (control tables `runs`, command fallback, and "
+            "since the switch (logged with its before image by the cutover's reverse_capture) is turned into legacy "
+            "form by the reverse models and written into the legacy schema, which stays frozen for everyone else until "
+            "the end. Like the cutover it is a runbook of recorded steps (control tables `runs`, command fallback, and "
             "`steps`): killed and run again it resumes at the first step that did not succeed, and carrying back twice "
             "writes the same rows. Writes are unavailable from freeze_target to unfreeze_source."
         ),
@@ -274,8 +277,8 @@ def _fallback_procedure(f: dict) -> list[Block]:
             (
                 f"The switch-back command of migration.yml: `{switch_back}`."
                 if switch_back
-                else "migration.yml names no switch-back command (cutover.switch_back_command): the switch back writes only "
-                f"the routing file {c['routing_file']}."
+                else "migration.yml names no switch-back command (cutover.switch_back_command): the switch back "
+                f"writes only the routing file {c['routing_file']}."
             )
             + " After the fallback the phase is fallen_back: the legacy application writes the legacy schema again, "
             "the new side stays frozen, and a second `migrate rollback` is refused."
@@ -304,8 +307,8 @@ def _reverse_models(f: dict) -> list[Block]:
             x["file"] or "",
             "built by the model " + x["model"]
             if x["model"]
-            else f"missing: the fallback stops before writing anything; add a model {x['relation'].split('.', 1)[1]} (schema "
-            f"{x['relation'].split('.', 1)[0]}, tag fallback)",
+            else f"missing: the fallback stops before writing anything; add a model {x['relation'].split('.', 1)[1]} "
+            f"(schema {x['relation'].split('.', 1)[0]}, tag fallback)",
         ]
         for x in reverse["tables"]
     ]
@@ -359,10 +362,10 @@ def _decommission(f: dict) -> list[Block]:
     blocks = [
         heading("Decommission"),
         paragraph(
-            f"When the rollback window ends, {rollback_window_end(f)}, `migrate decommission` ends the migration and with it the "
-            "possibility of a fallback. It runs only while the applications are switched (before the switch and after a "
-            "fallback it refuses); inside the window it refuses unless `--force --decided-by NAME --reason TEXT`, which "
-            "are recorded. " + approvals
+            f"When the rollback window ends, {rollback_window_end(f)}, `migrate decommission` ends the migration and "
+            "with it the possibility of a fallback. It runs only while the applications are switched (before the "
+            "switch and after a fallback it refuses); inside the window it refuses unless `--force --decided-by NAME "
+            "--reason TEXT`, which are recorded. " + approvals
         ),
         numbered(
             [f"{step}: {step_words(step, DECOMMISSION_STEP_WORDS, 'migrate decommission')}" for step in d["steps"]]
@@ -399,7 +402,8 @@ def _rollback_durations(f: dict) -> list[Block]:
         seconds, after = rehearsal_step(f, "rollback"), rehearsal_step(f, "verify_after_rollback")
         blocks.append(
             paragraph(
-                f"The abort, in rehearsal {rehearsal['rehearsal_id']} ({rehearsal['status']}, {when(rehearsal['finished_at'] or rehearsal['started_at'])}): "
+                f"The abort, in rehearsal {rehearsal['rehearsal_id']} ({rehearsal['status']}, "
+                f"{when(rehearsal['finished_at'] or rehearsal['started_at'])}): "
                 + (f"the rollback took {duration(seconds)}" if seconds is not None else "the rollback was not reached")
                 + (f", and the reconciliation after it {duration(after)}." if after is not None else ".")
             )
@@ -408,7 +412,8 @@ def _rollback_durations(f: dict) -> list[Block]:
     if not runs:
         blocks.append(
             paragraph(
-                "The fallback: not measured, as none has run; the rehearsal stops before the switch and rehearses the abort only."
+                "The fallback: not measured, as none has run; the rehearsal stops before the switch and rehearses the "
+                "abort only."
             )
         )
     else:

@@ -32,9 +32,10 @@ def document(f: dict) -> Doc:
         provenance(f),
         paragraph(f"**Where it stands:** {standing(f)}"),
         paragraph(
-            f"Strategy {STRATEGY_LABELS.get(s['strategy'], s['strategy'])}. `migrate cutover` runs the steps below in order and "
-            "records each one's start, end and outcome; run again after an interruption, it resumes at the first step that did "
-            "not succeed. Durations are those of the last rehearsal (else of the last cutover); T is the moment preflight starts."
+            f"Strategy {STRATEGY_LABELS.get(s['strategy'], s['strategy'])}. `migrate cutover` runs the steps below in "
+            "order and records each one's start, end and outcome; run again after an interruption, it resumes at the "
+            "first step that did not succeed. Durations are those of the last rehearsal (else of the last cutover); T "
+            "is the moment preflight starts."
         ),
     ]
     blocks += _gates_section(f)
@@ -85,17 +86,18 @@ def document(f: dict) -> Doc:
         numbered(
             [
                 "`migrate status`: load finished, capture running, lag low, the next step named.",
-                "`migrate reconcile`: a green reconciliation with the checksums level (counts alone do not open the gate) no older than "
-                f"{c['reconcile_max_age_minutes']:g} minutes.",
-                "`migrate backup --side source`, then `migrate restore --into SCRATCH_DB`: a verified source backup no older than "
-                f"{c['backup_max_age_hours']:g} hours.",
+                "`migrate reconcile`: a green reconciliation with the checksums level (counts alone do not open the "
+                f"gate) no older than {c['reconcile_max_age_minutes']:g} minutes.",
+                "`migrate backup --side source`, then `migrate restore --into SCRATCH_DB`: a verified source backup no "
+                f"older than {c['backup_max_age_hours']:g} hours.",
                 *(
                     [
                         f"`migrate approve --role {r} --name NAME --stage cutover`, by {owner(s, (r,))}."
                         for r in c["required_approvals"]
                     ]
                 ),
-                "`migrate cutover --dry-run`: the go / no-go; prints every gate and the planned durations and changes nothing.",
+                "`migrate cutover --dry-run`: the go / no-go; prints every gate and the planned durations and changes "
+                "nothing.",
                 "`migrate cutover`: the steps above; after an interruption, the same command resumes.",
                 "`migrate status` and `migrate reconcile`: the state after the switch.",
                 f"To abort before the switch, a decider ({deciders(s)}): `{ROLLBACK_COMMAND}` (rollback.md).",
@@ -135,20 +137,23 @@ def _after_switch(f: dict) -> list[Block]:
         heading("After the switch"),
         numbered(
             [
-                f"The rollback window: the source stays read-only until {rollback_window_end(f)}; a fallback is possible until the decommission.",
-                "`migrate rollback --check`, during the window: evaluates the rollback criteria of migration.yml against the new system "
-                "and records the evaluation; exit 1 when one is met, which recommends a rollback (rollback.md lists the criteria with "
-                "their latest evaluation).",
-                f"If a decider ({deciders(s)}) decides to go back: `{ROLLBACK_COMMAND}` falls back, carrying the new application's "
-                "changes into the legacy schema before switching the applications back (rollback.md, the fallback step by step).",
+                f"The rollback window: the source stays read-only until {rollback_window_end(f)}; a fallback is "
+                "possible until the decommission.",
+                "`migrate rollback --check`, during the window: evaluates the rollback criteria of migration.yml "
+                "against the new system and records the evaluation; exit 1 when one is met, which recommends a "
+                "rollback (rollback.md lists the criteria with their latest evaluation).",
+                f"If a decider ({deciders(s)}) decides to go back: `{ROLLBACK_COMMAND}` falls back, carrying the new "
+                "application's changes into the legacy schema before switching the applications back (rollback.md, the "
+                "fallback step by step).",
                 "When the window has ended: "
                 + (
-                    f"`migrate approve --stage decommission --role ROLE --name NAME` by {', '.join(owner(s, (r,)) for r in required)}, then "
+                    "`migrate approve --stage decommission --role ROLE --name NAME` by "
+                    f"{', '.join(owner(s, (r,)) for r in required)}, then "
                     if required
                     else ""
                 )
-                + "`migrate decommission`: a final verified archive of the source, capture removed, the legacy schema left read-only "
-                "(rollback.md, decommission).",
+                + "`migrate decommission`: a final verified archive of the source, capture removed, the legacy "
+                "schema left read-only (rollback.md, decommission).",
             ]
         ),
     ]
@@ -171,7 +176,9 @@ def gate_thresholds(settings: dict) -> dict[str, str]:
         "approvals": f"approvals of the cutover by {', '.join(c['required_approvals'])}"
         if c["required_approvals"]
         else "none required",
-        "reconcile": f"a green reconciliation with the checksums level no older than {c['reconcile_max_age_minutes']:g} minutes",
+        "reconcile": (
+            f"a green reconciliation with the checksums level no older than {c['reconcile_max_age_minutes']:g} minutes"
+        ),
         "backup": f"a verified source backup no older than {c['backup_max_age_hours']:g} hours",
         "rehearsal": "a successful rehearsal of the current models"
         if c["require_rehearsal"]
@@ -248,7 +255,8 @@ def _communication(f: dict) -> list[Block]:
             "a fallback (after the switch)",
             lead,
             f"{all_owners(s)}; {new_users}; {legacy_users}",
-            "who decided and why; writes are refused from freeze_target until unfreeze_source, then the legacy application writes again",
+            "who decided and why; writes are refused from freeze_target until unfreeze_source, then the legacy "
+            "application writes again",
         ],
         [
             f"end of the rollback window ({c['rollback_window_hours']:g} h after the switch)",
@@ -304,7 +312,10 @@ def _actual(f: dict) -> list[Block]:
     if detail.get("write_unavailable_seconds") is not None:
         text += f"; writes were unavailable for {duration(detail['write_unavailable_seconds'])}"
     if detail.get("rolled_back"):
-        text += f"; rolled back, decided by {detail.get('decided_by') or 'someone not recorded'}: {detail.get('reason') or 'no reason recorded'}"
+        text += (
+            f"; rolled back, decided by {detail.get('decided_by') or 'someone not recorded'}: "
+            f"{detail.get('reason') or 'no reason recorded'}"
+        )
     return (
         blocks
         + [

@@ -91,22 +91,31 @@ class Doc:
 
 def provenance(f: dict) -> Block:
     return paragraph(
-        f"Generated {when(f['generated_at'])} by `migrate docs` from the control schema `{f['target']['control_schema']}` of "
-        f"{f['target']['database']}, the latest assessment (reports/assessment/latest), the dbt artifacts and migration.yml. "
-        f"Source: {f['source']['database']}, schema `{f['source']['schema']}`; landing schema `{f['target']['landing_schema']}`. "
-        "Run `migrate docs` again to bring every document up to date."
+        f"Generated {when(f['generated_at'])} by `migrate docs` from the control schema "
+        f"`{f['target']['control_schema']}` of {f['target']['database']}, the latest assessment "
+        f"(reports/assessment/latest), the dbt artifacts and migration.yml. Source: {f['source']['database']}, schema "
+        f"`{f['source']['schema']}`; landing schema `{f['target']['landing_schema']}`. Run `migrate docs` again to "
+        "bring every document up to date."
     )
 
 
 # Where a migration in each of these phases stands; {at} is when it entered the phase.
 PHASE_STANDING = {
-    "decommissioned": "Decommissioned at {at}: the migration is complete; the legacy schema stays read-only and no fallback is "
-    "possible any more.",
-    "fallen_back": "Fell back at {at}: the new application's changes were carried back and the applications write to the legacy "
-    "system again; the new side stays frozen.",
-    "falling_back": "A fallback has been under way since {at}: the new side is frozen; the same `migrate rollback` resumes it.",
-    "switching": "A cutover has been switching the applications to the new system since {at}: they may already write there, so "
-    "`migrate cutover` finishes it and `migrate rollback` can only fall back.",
+    "decommissioned": (
+        "Decommissioned at {at}: the migration is complete; the legacy schema stays read-only and no fallback is "
+        "possible any more."
+    ),
+    "fallen_back": (
+        "Fell back at {at}: the new application's changes were carried back and the applications write to the legacy "
+        "system again; the new side stays frozen."
+    ),
+    "falling_back": (
+        "A fallback has been under way since {at}: the new side is frozen; the same `migrate rollback` resumes it."
+    ),
+    "switching": (
+        "A cutover has been switching the applications to the new system since {at}: they may already write there, so "
+        "`migrate cutover` finishes it and `migrate rollback` can only fall back."
+    ),
     "frozen": "The source is frozen for a cutover since {at}.",
     "syncing": "A cutover was rolled back before the switch at {at}; captured changes are synced again.",
 }
@@ -124,14 +133,20 @@ def standing(f: dict) -> str:
     if phase and phase["phase"] in PHASE_STANDING:
         return PHASE_STANDING[phase["phase"]].format(at=when(phase["changed_at"]))
     if phase:
-        return f"In phase {phase['phase'].replace('_', ' ')} since {when(phase['changed_at'])} (`migrate status` tells the next step)."
+        return (
+            f"In phase {phase['phase'].replace('_', ' ')} since {when(phase['changed_at'])} (`migrate status` tells "
+            "the next step)."
+        )
     if load is None:
         return MISSING["load"]
     if load["status"] != "succeeded":
         return f"The initial load {load['load_id']} is {load['status']}: running `migrate load` again resumes it."
     text = f"Loaded ({count(load['rows_copied'])} rows, load {load['load_id']} finished {when(load['finished_at'])})"
     if sync and sync["changes_applied"]:
-        text += f"; {plural(sync['changes_applied'], 'captured change')} synced since, the last batch at {when(sync['applied_at'])}"
+        text += (
+            f"; {plural(sync['changes_applied'], 'captured change')} synced since, the last batch at "
+            f"{when(sync['applied_at'])}"
+        )
     elif sync:
         text += f"; no captured change since (last sync {when(sync['applied_at'])})"
     return text + "."
@@ -213,4 +228,7 @@ def level_summary(level: str, facts: dict | None) -> str:
     for check in facts["checks"]:
         verdicts[check["verdict"]] = verdicts.get(check["verdict"], 0) + 1
     tally = ", ".join(f"{n} {verdict}" for verdict, n in sorted(verdicts.items())) or "no checks"
-    return f"{level} {facts['verdict']} in reconciliation #{facts['reconcile_id']} at {when(facts['finished_at'])} ({tally})"
+    return (
+        f"{level} {facts['verdict']} in reconciliation #{facts['reconcile_id']} at {when(facts['finished_at'])} "
+        f"({tally})"
+    )

@@ -29,23 +29,24 @@ def document(f: dict) -> Doc:
     if site:
         blocks.append(
             paragraph(
-                f"dbt docs, with the lineage graph: [{site['link']}]({site['link']}) (generated {when(site['generated_at'])}); "
-                "each name below links to its page there."
+                f"dbt docs, with the lineage graph: [{site['link']}]({site['link']}) (generated "
+                f"{when(site['generated_at'])}); each name below links to its page there."
             )
         )
     else:
         blocks.append(
             paragraph(
                 "The dbt docs site with the lineage graph is not generated yet: run "
-                '`eval "$(migrate env shell)" && dbt docs generate --profiles-dir profiles`, which writes target/index.html, '
-                "then `migrate docs` again to link it."
+                '`eval "$(migrate env shell)" && dbt docs generate --profiles-dir profiles`, which writes '
+                "target/index.html, then `migrate docs` again to link it."
             )
         )
     blocks.append(
         paragraph(
-            f"dbt project `{dbt['project']}` (dbt {dbt['dbt_version']}, manifest of {when(dbt['manifest_generated_at'])}): "
-            f"{len(dbt['models'])} models, {len(dbt['macros'])} macros, {len(dbt['seeds'])} seeds, {len(dbt['tests'])} data tests, "
-            f"{len(dbt['unit_tests'])} unit tests. Layers, upstream first: {' → '.join(dbt['layers']) or 'none'}."
+            f"dbt project `{dbt['project']}` (dbt {dbt['dbt_version']}, manifest of "
+            f"{when(dbt['manifest_generated_at'])}): {len(dbt['models'])} models, {len(dbt['macros'])} macros, "
+            f"{len(dbt['seeds'])} seeds, {len(dbt['tests'])} data tests, {len(dbt['unit_tests'])} unit tests. Layers, "
+            f"upstream first: {' → '.join(dbt['layers']) or 'none'}."
         )
     )
     if dbt["sources"]:

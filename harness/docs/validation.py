@@ -175,8 +175,8 @@ def document(f: dict) -> Doc:
     blocks.append(
         paragraph(
             "At the cutover: at catch_up, before the freeze, exact row counts of every listed table, source against "
-            "landing, at one source snapshot (a counts reconciliation); after the freeze and the final sync, every landing "
-            "row written since then compared with its source row; after the switch, every table counted again. "
+            "landing, at one source snapshot (a counts reconciliation); after the freeze and the final sync, every "
+            "landing row written since then compared with its source row; after the switch, every table counted again. "
             "Threshold: all equal, else the cutover stops before the switch (after it: `migrate rollback --check`)."
         )
     )
@@ -190,8 +190,8 @@ def document(f: dict) -> Doc:
         counted = detail.get("counts_at_catch_up")
         blocks.append(
             paragraph(
-                f"Cutover run {f['cutover']['last_run']['run_id']}, {when(verification['finished_at'] or verification['started_at'])}: "
-                f"{verification['status']}"
+                f"Cutover run {f['cutover']['last_run']['run_id']}, "
+                f"{when(verification['finished_at'] or verification['started_at'])}: {verification['status']}"
                 + (f"; counts at catch_up: reconciliation #{counted}" if counted else "")
                 + (f"; {count(compared)} changed rows compared" if isinstance(compared, int) else "")
                 + ("; the counts below are the recount after the switch" if recount else "")

@@ -12,7 +12,8 @@ STRATEGY_WORDS = {
 }
 
 STEP_WORDS = {
-    "preflight": "checks every gate (approvals, capture lag, a recent green reconciliation that compared content by checksums, a verified backup, "
+    "preflight": "checks every gate (approvals, capture lag, a recent green reconciliation that compared content by "
+    "checksums, a verified backup, "
     "a rehearsal of the current models); changes nothing",
     "catch_up": "syncs the captured changes and runs the incremental build while the legacy application still writes, "
     "compares every table on both sides at one snapshot by counts and segment checksums (stops here, nothing frozen, "
@@ -29,9 +30,10 @@ STEP_WORDS = {
     "final_verification": "every row changed since catch_up's reconciliation compared with the source by the checksums "
     "level's row hash, which carries its counts and checksums forward (after a whole load: exact "
     "counts, and every row by segment checksums)",
-    "reverse_capture": "after the final build, installs capture triggers with before images on the target's app tables: "
-    "from here on only the new application writes them, and every row it changes can be carried back "
-    "by a fallback",
+    "reverse_capture": (
+        "after the final build, installs capture triggers with before images on the target's app tables: from here on "
+        "only the new application writes them, and every row it changes can be carried back by a fallback"
+    ),
     "align_sequences": "moves every identity and serial sequence of the target above its largest value",
     "switch": "runs the switch command of migration.yml and writes the routing file the applications follow",
     "source_read_only": "records the switch and the end of the rollback window (the source stays frozen until then), "
@@ -69,13 +71,21 @@ FALLBACK_STEP_WORDS = {
     "write transactions in flight); the phase becomes falling_back",
     "reverse_build": "`dbt build --select tag:fallback`: the reverse models turn every row the new application changed "
     "since the switch into legacy rows, and their tests run",
-    "carry_back": "writes those rows into the legacy tables, still frozen for everyone else (the harness's session passes "
-    "the freeze with its secret), in one transaction, parents "
-    "first: deletes, updates of the listed columns only, inserts of the rows born in the new system",
-    "verify": "compares every carried row with the legacy table (the columns it listed) and checks that every delete is gone",
-    "switch_back": "runs the switch-back command of migration.yml, if any, and writes the routing file back to the legacy system",
-    "unfreeze_source": "unfreezes the legacy tables: the legacy application writes again; the phase becomes fallen_back "
-    "and the new side stays frozen",
+    "carry_back": (
+        "writes those rows into the legacy tables, still frozen for everyone else (the harness's session passes the "
+        "freeze with its secret), in one transaction, parents first: deletes, updates of the listed columns only, "
+        "inserts of the rows born in the new system"
+    ),
+    "verify": (
+        "compares every carried row with the legacy table (the columns it listed) and checks that every delete is gone"
+    ),
+    "switch_back": (
+        "runs the switch-back command of migration.yml, if any, and writes the routing file back to the legacy system"
+    ),
+    "unfreeze_source": (
+        "unfreezes the legacy tables: the legacy application writes again; the phase becomes fallen_back and the new "
+        "side stays frozen"
+    ),
 }
 
 FALLBACK_STEP_OWNERS = {
@@ -95,9 +105,13 @@ FALLBACK_GO_NO_GO = {
 
 DECOMMISSION_STEP_WORDS = {
     "archive_backup": "a final archive of the source (pg_dump) with its manifest: size, sha256, row counts",
-    "verify_archive": "the archive restored into a scratch database and checked against its manifest; the scratch database dropped",
-    "remove_capture": "the capture triggers, the change log and the harness's schema leave the source, and the reverse capture "
-    "the target's app tables, so no fallback is possible any more; guards of their own keep the legacy tables read-only",
+    "verify_archive": (
+        "the archive restored into a scratch database and checked against its manifest; the scratch database dropped"
+    ),
+    "remove_capture": (
+        "the capture triggers, the change log and the harness's schema leave the source, and the reverse capture the "
+        "target's app tables, so no fallback is possible any more; guards of their own keep the legacy tables read-only"
+    ),
     "complete": "the phase becomes decommissioned: the migration is complete",
 }
 
@@ -131,11 +145,18 @@ LEVEL_WORDS = {
 
 # What each kind of rollback criterion (migration.yml rollback.criteria) recommends a rollback on.
 CRITERION_WORDS = {
-    "verification": "the newest reconciliation since the switch failed (before any, the cutover's final verification counts)",
-    "data_loss": "the newest reconciliation since the switch that compared rows (counts, checksums, sample) found a row "
-    "missing or different",
+    "verification": (
+        "the newest reconciliation since the switch failed (before any, the cutover's final verification counts)"
+    ),
+    "data_loss": (
+        "the newest reconciliation since the switch that compared rows (counts, checksums, sample) found a row missing "
+        "or different"
+    ),
     "metric": "a figure measured on the target is outside its limit",
-    "latency": "the application's queries (reconcile.performance_queries), timed now on the target, are slower than their limit",
+    "latency": (
+        "the application's queries (reconcile.performance_queries), timed now on the target, are slower than their "
+        "limit"
+    ),
     "manual": "a decider signs off stage rollback after the switch: "
     "`migrate approve --stage rollback --role ROLE --name NAME --note WHY`",
 }

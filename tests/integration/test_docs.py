@@ -57,15 +57,18 @@ sources:
       - name: Client
         description: Clients of the shop.
         columns:
-          - {name: Id, quote: true, meta: {disposition: mapped, targets: [app.client.client_id, app.basket_line.client_id], rule: Kept as the key.}}
+          - {name: Id, quote: true, meta: {disposition: mapped,
+              targets: [app.client.client_id, app.basket_line.client_id], rule: Kept as the key.}}
           - {name: Name, quote: true, meta: {disposition: mapped, targets: [app.client.name], rule: Trimmed.}}
           - {name: Card, quote: true, meta: {disposition: dropped, reason: The new shop keeps no card numbers.}}
       - name: Basket
         columns:
-          - {name: ClientId, quote: true, meta: {disposition: mapped, targets: [app.basket_line.client_id], rule: Kept.}}
+          - {name: ClientId, quote: true,
+              meta: {disposition: mapped, targets: [app.basket_line.client_id], rule: Kept.}}
           - {name: Line, quote: true, meta: {disposition: mapped, targets: [app.basket_line.line_no], rule: Kept.}}
           - {name: Sku, quote: true, meta: {disposition: mapped, targets: [app.basket_line.sku], rule: Upper case.}}
-          - {name: Price, quote: true, meta: {disposition: mapped, targets: [app.basket_line.price_cents], rule: Float money to cents.}}
+          - {name: Price, quote: true,
+              meta: {disposition: mapped, targets: [app.basket_line.price_cents], rule: Float money to cents.}}
       - name: Tag
 """,
     "models/app/_app__models.yml": """
@@ -75,7 +78,8 @@ models:
     description: One row per shop client.
     config: {contract: {enforced: true}}
     columns:
-      - {name: client_id, data_type: bigint, constraints: [{type: primary_key}], meta: {source: [Client.Id], rule: Kept as the key.}}
+      - {name: client_id, data_type: bigint, constraints: [{type: primary_key}],
+          meta: {source: [Client.Id], rule: Kept as the key.}}
       - {name: name, data_type: text, constraints: [{type: not_null}], meta: {source: [Client.Name], rule: Trimmed.}}
   - name: basket_line
     description: One row per basket line.
@@ -93,7 +97,8 @@ models:
       - {name: price_cents, data_type: bigint, meta: {source: [Basket.Price], rule: Float money to cents.}}
       - {name: migrated_at, data_type: timestamptz, meta: {source: [], rule: When the row was built.}}
 """,
-    "models/app/client.sql": """select "Id"::bigint as client_id, btrim("Name") as name from {{ source('shop', 'Client') }} where not "_migrate_deleted"
+    "models/app/client.sql": """select "Id"::bigint as client_id, btrim("Name") as name
+from {{ source('shop', 'Client') }} where not "_migrate_deleted"
 """,
     "models/app/basket_line.sql": """select "ClientId"::bigint as client_id, "Line" as line_no, upper("Sku") as sku,
     {{ to_cents('"Price"') }} as price_cents, now() as migrated_at
@@ -169,7 +174,8 @@ def sheet_rows(book: openpyxl.Workbook, title: str) -> list[dict]:
 def assert_spreadsheet_covers_every_column(
     folder: Path, project: Path, target_url: str, landing_tables: list[str]
 ) -> None:
-    """A row for every target column (manifest and database) and every legacy column (landing, without the loader's own)."""
+    """A row for every target column (manifest and database) and every legacy column (landing, without the
+    loader's own)."""
     book = openpyxl.load_workbook(folder / "mapping.xlsx")
     manifest = json.loads((project / "target" / "manifest.json").read_text())
     targets = [m for m in dbt_artifacts.models(dbt_artifacts.Artifacts(manifest, None, None)) if m.is_target]
@@ -344,12 +350,12 @@ def test_documents_of_a_generic_migration_carry_its_run(shop, admin_url):
     assert "| Tag | 2 | 2 |" in validation, "the cutover's final verification counts"
 
     assert (
-        "| to_cents | macros/to_cents.sql | Float money to integer cents. | expression: SQL expression of the amount | basket_line |"
-        in transformations
+        "| to_cents | macros/to_cents.sql | Float money to integer cents. | expression: SQL expression of the amount | "
+        "basket_line |" in transformations
     )
     assert (
-        "| basket_line (target table) | models/app/basket_line.sql | table | One row per basket line. | client, shop.Basket | no model |"
-        in transformations
+        "| basket_line (target table) | models/app/basket_line.sql | table | One row per basket line. | client, "
+        "shop.Basket | no model |" in transformations
     )
 
     assert_spreadsheet_covers_every_column(folder, tmp_path, migration.target_url, ["Client", "Basket", "Tag"])
@@ -438,7 +444,8 @@ def test_documents_of_the_worked_example(tmp_path, migration, monkeypatch, admin
     cutover.run(config, source, target, skip_gates=True)
     with psycopg.connect(migration.target_url) as conn:
         conn.execute(
-            "update app.customer set display_name = display_name || ' renamed' where customer_id = (select min(customer_id) from app.customer)"
+            "update app.customer set display_name = display_name || ' renamed' where customer_id = (select "
+            "min(customer_id) from app.customer)"
         )
     rollback_criteria.evaluate(config, source, target)
     fell_back = rollback.rollback(
@@ -451,18 +458,18 @@ def test_documents_of_the_worked_example(tmp_path, migration, monkeypatch, admin
     metric = next(x for x in rollback_doc.splitlines() if x.startswith("| new orders without lines | metric |"))
     assert "≤ 0.02, measured by its SQL on the target" in metric and "; check run " in metric
     assert (
-        "| CUSTOMER | fallback.legacy_customer | models/fallback/legacy_customer.sql | built by the model legacy_customer |"
-        in rollback_doc
+        "| CUSTOMER | fallback.legacy_customer | models/fallback/legacy_customer.sql | built by the model "
+        "legacy_customer |" in rollback_doc
     )
     assert "| legacy_keys | models/fallback/legacy_keys.sql |" in rollback_doc
     assert (
-        "**What is not carried back** (the header of models/fallback/_fallback__models.yml): Not carried back: categories edited in place"
-        in rollback_doc
+        "**What is not carried back** (the header of models/fallback/_fallback__models.yml): Not carried back: "
+        "categories edited in place" in rollback_doc
     )
     assert f"| {fell_back.run_id} | CUSTOMER | 0 | 1 | 0 |" in rollback_doc
     assert (
-        "| Grace Hopper (business_owner) | orders lose their lines | succeeded | 0 inserted, 1 updated, 0 deleted over 5 tables |"
-        in rollback_doc
+        "| Grace Hopper (business_owner) | orders lose their lines | succeeded | 0 inserted, 1 updated, 0 deleted over "
+        "5 tables |" in rollback_doc
     )
     assert f"The fallback, in fallback run {fell_back.run_id} (succeeded): its steps took" in rollback_doc
     assert f"fallback run {fell_back.run_id} decided by Grace Hopper (business_owner): orders lose their lines" in read(

@@ -85,7 +85,8 @@ def test_staging_columns_say_which_legacy_column_they_read_and_what_was_done():
     assert d["country_code"] == "Mapping: from `country_codes`, copied as is."
     assert d["source_row"].startswith("Mapping: the whole legacy row of `CUSTOMER`, computed as `to_jsonb(source.*)")
     assert d["is_deleted"] == (
-        "Mapping: from the loader's `_migrate_deleted` (the tombstone: the row was deleted at the source), copied as is."
+        "Mapping: from the loader's `_migrate_deleted` (the tombstone: the row was deleted at the source), copied as "
+        "is."
     )
     again = copy.deepcopy(data)
     docs_site.describe(again)

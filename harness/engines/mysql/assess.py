@@ -593,7 +593,8 @@ def _column_checks(col: ColumnInfo, table: TableAssessment, pad_space: dict[str,
             _Check(
                 col,
                 "invalid_date",
-                f"(month({ident}) > 0 and dayofmonth({ident}) > 0 and dayofmonth({ident}) > dayofmonth(last_day({ident})))",
+                f"(month({ident}) > 0 and dayofmonth({ident}) > 0 and dayofmonth({ident}) > "
+                f"dayofmonth(last_day({ident})))",
             )
         )
     if kind == "bigint" and "unsigned" in col.type.lower():
@@ -677,7 +678,8 @@ def _risk_finding(table: TableAssessment, check: _Check, count: int) -> Finding 
             "landing keeps numeric(20,0); the app model cannot make it a bigint: keep numeric, or remap the values",
         ),
         "enum_empty": (
-            f"{name} holds {count:,} empty strings: ENUM's value for an invalid one written under a permissive sql_mode",
+            f"{name} holds {count:,} empty strings: ENUM's value for an invalid one written under a permissive "
+            "sql_mode",
             "they land as ''; map them to null or a real value in staging",
         ),
         "utf8_in_latin1": (

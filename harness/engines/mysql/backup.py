@@ -195,8 +195,8 @@ def _dump_snapshot_open(conn: MysqlSession, newest: int, counter: int) -> bool:
     """A session opened after `newest` (the dump's, the counting one aside) holds an InnoDB transaction."""
     return bool(
         conn.execute(
-            "select 1 from information_schema.innodb_trx t join information_schema.processlist p "
-            "on p.id = t.trx_mysql_thread_id where p.id > %s and p.id <> %s and p.user = substring_index(user(), '@', 1)",
+            "select 1 from information_schema.innodb_trx t join information_schema.processlist p on p.id = "
+            "t.trx_mysql_thread_id where p.id > %s and p.id <> %s and p.user = substring_index(user(), '@', 1)",
             (newest, counter),
         )
     )

@@ -420,7 +420,8 @@ def apply_batch(config: Config, source: Database, target: Database, engine, *, u
             batch.snapshot = position
             dst.execute(
                 sql.SQL(
-                    "update {} set snapshot = %s, applied_at = clock_timestamp(), changes_applied = changes_applied + %s, "
+                    "update {} set snapshot = %s, applied_at = clock_timestamp(), "
+                    "changes_applied = changes_applied + %s, "
                     "unbuilt_since = coalesce(unbuilt_since, (select min(captured_at) from _changes)) where stream = %s"
                 ).format(control.table(config.control_schema, "sync_state")),
                 (position, batch.changes, STREAM),

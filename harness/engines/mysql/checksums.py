@@ -12,12 +12,15 @@ those rules give the landing value it is loaded into (types.py maps each type; c
 | double | double precision | MySQL's shortest digits, laid out as PostgreSQL writes a float8 |
 | float | real | the shortest digits that read back to the same float, laid out as PostgreSQL writes a float4 |
 | bit(n) | bit varying(n) | n binary digits |
-| date, datetime(p), timestamp(p) | date, timestamp(p), timestamptz(p) | ISO, in UTC, no trailing zeros in the fraction; a date PostgreSQL lacks is NULL, its text in `_mysql_raw_<column>` |
+| date, datetime(p), timestamp(p) | date, timestamp(p), timestamptz(p) | ISO, in UTC (1) |
 | time(p) | interval | `[-]HH:MM:SS[.f]`, as PostgreSQL writes an interval of hours |
-| char, varchar, text, enum, json | varchar, text, json | the characters (json's text as loaded: landing's type is json, which keeps it) |
+| char, varchar, text, enum, json | varchar, text, json | the characters (2) |
 | set | text[] | the members as PostgreSQL writes the array (`{red,"dark blue"}`) |
 | binary, blob, spatial | bytea | lower-case hex |
 | uuid, inet4, inet6 | uuid, inet | the server's text |
+
+(1) No trailing zeros in the fraction; a date PostgreSQL lacks is NULL, its text in `_mysql_raw_<column>`.
+(2) json's text as loaded: landing's type is json, which keeps it.
 
 Every text is taken as utf8mb4 under utf8mb4_bin (its characters, whatever its column's character
 set and collation). MySQL has no hash PostgreSQL also has, so both sides hash portably: md5 of the
