@@ -28,6 +28,9 @@ CONNECT_TIMEOUT = 10
 # copy streamed from one database into another (load's psql, sync's change log) is read in the
 # encoding it was written in; the server converts from and to its own.
 CLIENT_ENCODING = "UTF8"
+# What a command meets when a database drops away under it (a restart, a network cut): a loop
+# that keeps running catches these and tries again.
+DROPPED = (ConnectionFailed, psycopg.OperationalError)
 
 
 @dataclass(frozen=True)

@@ -16,14 +16,29 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Collection
 from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from harness.core.config import Config
     from harness.core.connections import Database
+    from harness.target.locks import Pause
 
 Connection = Any  # an open connection to the engine's server, as harness.core.connections opens it
+
+
+@dataclass
+class Batch:
+    """A sync batch read from a capture's log."""
+
+    changes: int = 0
+    per_table: dict[str, int] = field(default_factory=dict)
+    snapshot: str = ""  # the source position landing now holds every change up to
+    seconds: float = 0.0
+    # Columns added at the source that landing now follows: capture takes their values by name, at
+    # a cost to each write, until installed again (`migrate sync --install`).
+    columns_added: dict[str, list[str]] = field(default_factory=dict)
 
 
 class Capture(ABC):
@@ -64,13 +79,34 @@ class Capture(ABC):
         """The targets reading this source's changes, with their positions."""
 
     @abstractmethod
+    def forget(self, conn: Connection, consumer_id: str) -> bool:
+        """Stop keeping changes for a target that is gone; whether it was a reader."""
+
+    @abstractmethod
     def remove(self, conn: Connection, schema: str, table_names: list[str]) -> None:
         """Remove what capture installed on these tables (decommission)."""
 
     @abstractmethod
-    def apply_batch(self, config: Config, source: Database, target: Database, *, detect_deletes: bool = False):
+    def apply_batch(
+        self,
+        config: Config,
+        source: Database,
+        target: Database,
+        *,
+        detect_deletes: bool = False,
+        snapshot_id: str | None = None,
+        pause: Pause | None = None,
+    ):
         """Apply every change since the target's position to landing, in one target transaction;
-        returns the batch (its `changes` count, and the per-table counts)."""
+        returns the batch (its `changes` count, and the per-table counts). A capture that keeps a
+        log reads it up to the snapshot `snapshot_id` (open_snapshot) where given, and applies on
+        the session of `pause` (the target's sync lock held) where given; one without a log reads
+        the tables as they are and takes neither."""
+
+    def backlog(self, conn: Connection, schema: str, position: str) -> tuple[int, float | None]:
+        """A capture that keeps a log: the changes waiting in it beyond `position` (the target's
+        watermark), and the oldest one's age in seconds (None: none waits)."""
+        raise NotImplementedError(f"{self.method} capture keeps no log")
 
     @property
     def detects_deletes_by_keys(self) -> bool:

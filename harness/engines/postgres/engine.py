@@ -32,13 +32,17 @@ class TriggerCapture(Capture):
     def consumers(self, conn, schema, this_consumer=None):
         return capture.consumers(conn, schema, this_consumer)
 
+    def forget(self, conn, consumer_id):
+        return capture.forget(conn, consumer_id)
+
     def remove(self, conn, schema, table_names):
         capture.remove(conn, schema, table_names)
 
-    def apply_batch(self, config, source, target, *, detect_deletes=False):
-        from harness import sync
+    def apply_batch(self, config, source, target, *, detect_deletes=False, snapshot_id=None, pause=None):
+        return capture.apply_batch(config, source, target, snapshot_id=snapshot_id, pause=pause)
 
-        return sync.sync_once(config, source, target)
+    def backlog(self, conn, schema, position):
+        return capture.backlog(conn, schema, position)
 
 
 class TimestampCapture(Capture):
@@ -66,10 +70,13 @@ class TimestampCapture(Capture):
     def consumers(self, conn, schema, this_consumer=None):
         return []
 
+    def forget(self, conn, consumer_id):
+        return False  # no log, no readers of it
+
     def remove(self, conn, schema, table_names):
         capture.remove(conn, schema, table_names)  # triggers left by an earlier trigger capture, if any
 
-    def apply_batch(self, config, source, target, *, detect_deletes=False):
+    def apply_batch(self, config, source, target, *, detect_deletes=False, snapshot_id=None, pause=None):
         return timestamp_capture.sync_once(config, source, target, detect_deletes=detect_deletes)
 
     @property
