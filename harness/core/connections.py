@@ -111,6 +111,18 @@ def explain_failure(db: Database, exc: psycopg.OperationalError) -> ConnectionFa
     return ConnectionFailed(f"cannot connect to the {db.side} database at {db.describe()}: {cause}; check {db.setting}")
 
 
+LOCAL_HOSTS = {"", "localhost", "127.0.0.1", "::1"}
+
+
+def server(url: str) -> tuple[str, str]:
+    """Where a URL's server listens (host, port), with this machine's names and sockets as one host."""
+    info = conninfo_to_dict(url)
+    host = (info.get("host") or info.get("hostaddr") or "").lower()
+    if host in LOCAL_HOSTS or host.startswith("/"):
+        host = "this machine"
+    return host, str(info.get("port") or 5432)
+
+
 def connect(db: Database, *, command: str = "", autocommit: bool = False) -> psycopg.Connection:
     name = f"{APPLICATION} {command}".strip()
     try:

@@ -7,17 +7,15 @@ from collections.abc import Collection
 from datetime import datetime
 from typing import Any
 
-import psycopg
-from psycopg import sql
-
-from harness import reconcile
-from harness.core import connections, control
+from harness import engines, reconcile
+from harness.core import connections
 from harness.core.config import Config
 from harness.core.connections import Database
 from harness.core.errors import CheckFailed
-from harness.engines import postgres
+from harness.engines.base import Connection
 from harness.reconcile import checksums
-from harness.target import landing
+from harness.target import history
+from harness.target import verification as landed
 
 
 def counts(config: Config, source: Database, target: Database, tables: Collection[str]) -> dict[str, Any]:
@@ -27,16 +25,12 @@ def counts(config: Config, source: Database, target: Database, tables: Collectio
         connections.connection(source, command="cutover verify") as src,
         connections.connection(target, command="cutover verify") as dst,
     ):
+        engine = engines.source_engine(config)
         for table in (t for t in config.tables if t.name in tables):
-            (s,) = src.execute(
-                sql.SQL("select count(*) from {}").format(postgres.qualified(config.source_schema, table.name))
-            ).fetchone()
-            (d,) = dst.execute(
-                sql.SQL("select count(*) from {} where not {}").format(
-                    postgres.qualified(config.landing_schema, table.name), sql.Identifier(landing.DELETED)
-                )
-            ).fetchone()
-            found[table.name] = {"source": s, "landing": d}
+            found[table.name] = {
+                "source": engine.count_rows(src, config.source_schema, table.name),
+                "landing": landed.live_rows(dst, config.landing_schema, table.name),
+            }
     return found
 
 
@@ -44,12 +38,9 @@ def differing(counted: dict[str, Any]) -> list[str]:
     return [table for table, c in counted.items() if c["source"] != c["landing"]]
 
 
-def finished_at(conn: psycopg.Connection, schema: str, reconcile_id: int) -> datetime:
+def finished_at(conn: Connection, schema: str, reconcile_id: int) -> datetime:
     """When a reconcile recorded its verdict: every row a later sync batch brings is stamped after it."""
-    return conn.execute(
-        sql.SQL("select finished_at from {} where reconcile_id = %s").format(control.table(schema, "reconcile_runs")),
-        (reconcile_id,),
-    ).fetchone()[0]
+    return history.reconciliation_finished_at(conn, schema, reconcile_id)
 
 
 def changed_rows(
@@ -77,39 +68,17 @@ def _compare_rows_since(pair: checksums.Pair, config: Config, prepared: Any, sin
     against the source rows of the same keys, by row hash; how many were compared."""
     table, ours_side, theirs_side = prepared.result, prepared.source, prepared.target
     key = list(table.key)
-    changed = sql.SQL("t.{} >= %s").format(sql.Identifier(landing.SYNCED_AT)) if since else sql.SQL("true")
-    landed = pair.target.execute(
-        sql.SQL(
-            "select {raw}, array[{keys}]::text[], case when t.{deleted} then null else {hash} end from {t} t where {changed}"
-        ).format(
-            raw=sql.SQL(", ").join(sql.SQL("t.{}").format(sql.Identifier(k)) for k in key),
-            keys=sql.SQL(", ").join(theirs_side.keys),
-            deleted=sql.Identifier(landing.DELETED),
-            hash=theirs_side.row_hash(),
-            t=theirs_side.relation,
-            changed=changed,
-        ),
-        (since,) if since else (),
-    ).fetchall()
-    if not landed:
+    landed_rows = landed.rows_synced_since(pair.target, theirs_side, key, since)
+    if not landed_rows:
         return 0
-    theirs = {tuple(row[len(key)]): row[-1] for row in landed}
-    types = {c.name: c.type for c in postgres.typed_columns(pair.source, config.source_schema, table.table)}
-    # The changed keys, as typed arrays: the source finds them through its key index.
-    ours = dict(
-        (tuple(keys), digest)
-        for keys, digest in pair.source.execute(
-            sql.SQL(
-                "select array[{keys}]::text[], {hash} from {t} t where ({cols}) in (select * from unnest({arrays}))"
-            ).format(
-                keys=sql.SQL(", ").join(ours_side.keys),
-                hash=ours_side.row_hash(),
-                t=ours_side.relation,
-                cols=sql.SQL(", ").join(sql.SQL("t.{}").format(sql.Identifier(k)) for k in key),
-                arrays=sql.SQL(", ").join(sql.SQL("%s::{}[]").format(sql.SQL(types[k])) for k in key),
-            ),
-            [[row[i] for row in landed] for i in range(len(key))],
-        ).fetchall()
+    theirs = {tuple(row[len(key)]): row[-1] for row in landed_rows}
+    ours = engines.source_engine(config).row_hashes_of_keys(
+        pair.source,
+        config.source_schema,
+        table.table,
+        ours_side,
+        key,
+        [[row[i] for row in landed_rows] for i in range(len(key))],
     )
     wrong = [k for k, digest in theirs.items() if ours.get(k) != digest]
     if wrong:

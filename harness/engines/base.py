@@ -14,7 +14,7 @@ lifecycle opens them with harness.core.connections and never looks inside.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Collection
+from collections.abc import Collection, Iterable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -135,6 +135,17 @@ class SourceEngine(ABC):
         """The server's row estimate (-1 where it has none)."""
 
     @abstractmethod
+    def count_rows(self, conn: Connection, schema: str, table: str) -> int:
+        """The table's rows, counted."""
+
+    @abstractmethod
+    def row_hashes_of_keys(
+        self, conn: Connection, schema: str, table: str, side: Any, key: list[str], keys: list[list[Any]]
+    ) -> dict[tuple, str]:
+        """The checksums level's row hash of each row whose key is in `keys` (one list of values per
+        key column), by its canonical key texts (`side`: reconcile.checksums' query of the table)."""
+
+    @abstractmethod
     def column_fills(self, conn: Connection, schema: str, table: str) -> dict: ...
 
     @abstractmethod
@@ -182,6 +193,27 @@ class SourceEngine(ABC):
         """Let this session's current transaction write past the freeze (the fallback's writer)."""
 
     freeze_failed: type[Exception]  # the error a freeze that could not happen raises
+
+    # --- the fallback's carry-back ------------------------------------------------------------
+    @abstractmethod
+    def image_session(self, conn: Connection) -> None:
+        """Read and write every value's text exactly in this session (of the command's own), as
+        capture's images and the target's reverse models have it."""
+
+    @abstractmethod
+    def carry_back(
+        self, conn: Connection, schema: str, table: str, key: list[str], columns: list[str], rows: Iterable[bytes]
+    ) -> dict[str, int]:
+        """Write the reverse model's rows (the target's COPY text: the legacy `columns`, then the
+        op and the columns each row writes, dbt.contract's FALLBACK_OP and FALLBACK_COLUMNS) into
+        the legacy table, in the caller's transaction: counts of rows inserted, updated, deleted."""
+
+    @abstractmethod
+    def check_carried(
+        self, conn: Connection, schema: str, table: str, key: list[str], columns: list[str], rows: Iterable[bytes]
+    ) -> tuple[int, int, Any]:
+        """The reverse model's rows (as for carry_back) held against the legacy table: (rows
+        checked, rows that differ or a delete still there, a few of their keys)."""
 
     @abstractmethod
     def retire(

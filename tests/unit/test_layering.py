@@ -40,8 +40,6 @@ TARGET_SQL = "its SQL on the target (control schema, landing) still composed her
 
 # Modules that still import psycopg, and why.
 IMPORTS_PSYCOPG = {
-    "harness.sync": TARGET_SQL
-    + "; and the trigger capture's batch (reading the change log on the source) is still here",
     "harness.reconcile.checksums": "the row hash and segment SQL are composed here for both sides (both PostgreSQL today)",
     "harness.reconcile.samples": TARGET_SQL + "; the sampled rows are read with the same SQL on both sides",
     "harness.load": TARGET_SQL,
@@ -49,19 +47,11 @@ IMPORTS_PSYCOPG = {
     "harness.rollback.fallback": TARGET_SQL + "; the carry-back writes into the legacy schema with PostgreSQL's SQL",
     "harness.rollback.criteria": TARGET_SQL,
     "harness.decommission": TARGET_SQL,
-    "harness.status": TARGET_SQL,
-    "harness.rehearse": TARGET_SQL,
-    "harness.backup": TARGET_SQL,
-    "harness.approvals": TARGET_SQL,
     "harness.cli": "catches psycopg's connection errors to print one line",
-    "harness.cutover.go_no_go": TARGET_SQL,
-    "harness.cutover.verification": TARGET_SQL,
-    "harness.docs.facts": TARGET_SQL,
 }
 
 # Modules whose code still names PostgreSQL catalog objects or tools, and why.
 NAMES_POSTGRES = {
-    "harness.sync": "the target's advisory locks, and the trigger capture's batch: the change log's snapshot visibility on the source",
     "harness.docs.words": "the decommission step's description names pg_dump (words, not SQL)",
     "harness.assess.report": "the assessment report's words name pg_class estimates (words, not SQL)",
 }

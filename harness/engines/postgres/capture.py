@@ -488,12 +488,7 @@ def forget(conn: psycopg.Connection, consumer_id: str) -> bool:
 
 def remove_triggers(conn: psycopg.Connection, schema: str, keep: Collection[str] = ()) -> list[str]:
     """Drop the capture triggers from every table of a schema but those in `keep`, keeping the change log."""
-    rows = conn.execute(
-        "select c.relname, t.tgname from pg_trigger t join pg_class c on c.oid = t.tgrelid "
-        "join pg_namespace n on n.oid = c.relnamespace where n.nspname = %s and t.tgname in (%s, %s) "
-        "and c.relname <> all(%s)",
-        (schema, TRIGGER, TRIGGER + "_truncate", list(keep)),
-    ).fetchall()
+    rows = [(table, trigger) for table, trigger in _capture_triggers(conn, schema) if table not in keep]
     for table, trigger in rows:
         conn.execute(
             sql.SQL("drop trigger if exists {} on {}").format(
@@ -515,16 +510,13 @@ def remove(conn: psycopg.Connection, schema: str, table_names: list[str]) -> Non
     conn.execute(sql.SQL("drop schema if exists {} cascade").format(sql.Identifier(CAPTURE_SCHEMA)))
 
 
+def _capture_triggers(conn: psycopg.Connection, schema: str) -> list[tuple[str, str]]:
+    """The schema's capture triggers (row and truncate), as (table, trigger)."""
+    return postgres.triggers_named(conn, schema, [TRIGGER, TRIGGER + "_truncate"])
+
+
 def state(conn: psycopg.Connection, schema: str, table_names: list[str]) -> CaptureState:
-    rows = conn.execute(
-        """
-        select c.relname from pg_trigger t
-        join pg_class c on c.oid = t.tgrelid join pg_namespace n on n.oid = c.relnamespace
-        where n.nspname = %s and t.tgname = %s
-        """,
-        (schema, TRIGGER),
-    ).fetchall()
-    installed = {name for (name,) in rows}
+    installed = set(postgres.tables_with_trigger(conn, schema, TRIGGER))
     return CaptureState(
         installed=[t for t in table_names if t in installed],
         missing=[t for t in table_names if t not in installed],

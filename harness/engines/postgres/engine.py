@@ -6,7 +6,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from harness.engines.base import Capture, SourceEngine
-from harness.engines.postgres import backup, capture, catalog, copy, timestamp_capture
+from harness.engines.postgres import backup, capture, catalog, copy, rows, timestamp_capture
+from harness.engines.postgres import carry_back as fallback_writes
 from harness.engines.postgres import freeze as write_freeze
 
 
@@ -94,6 +95,8 @@ class PostgresEngine(SourceEngine):
     columns = staticmethod(catalog.columns)
     primary_key = staticmethod(catalog.primary_key)
     estimated_rows = staticmethod(catalog.estimated_rows)
+    count_rows = staticmethod(catalog.count_rows)
+    row_hashes_of_keys = staticmethod(rows.row_hashes_of_keys)
     column_fills = staticmethod(catalog.column_fills)
     dependent_views = staticmethod(catalog.dependent_views)
     database_options = staticmethod(catalog.database_options)
@@ -108,6 +111,10 @@ class PostgresEngine(SourceEngine):
     freeze_failed = write_freeze.FreezeFailed
     retire = staticmethod(write_freeze.retire)
     read_only_tables = staticmethod(write_freeze.read_only_tables)
+
+    image_session = staticmethod(fallback_writes.image_session)
+    carry_back = staticmethod(fallback_writes.carry_back)
+    check_carried = staticmethod(fallback_writes.check_carried)
 
     dump = staticmethod(backup.dump)
     restore_archive = staticmethod(backup.restore_archive)
