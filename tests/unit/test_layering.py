@@ -44,7 +44,6 @@ IMPORTS_PSYCOPG = {
     "harness.reconcile.samples": TARGET_SQL + "; the sampled rows are read with the same SQL on both sides",
     "harness.load": TARGET_SQL,
     "harness.reconcile": TARGET_SQL,
-    "harness.rollback.fallback": TARGET_SQL + "; the carry-back writes into the legacy schema with PostgreSQL's SQL",
     "harness.rollback.criteria": TARGET_SQL,
     "harness.decommission": TARGET_SQL,
     "harness.cli": "catches psycopg's connection errors to print one line",
