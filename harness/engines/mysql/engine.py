@@ -63,11 +63,23 @@ class BinlogCapture(Capture):
     def consumers(self, conn, schema, this_consumer=None):
         return []
 
+    def forget(self, conn, consumer_id):
+        return False  # the server keeps its log for every replica alike: no reader of it to forget
+
     def remove(self, conn, schema, table_names):
         pass  # nothing installed
 
-    def apply_batch(self, config, source, target, *, detect_deletes=False):
-        return binlog.apply_batch(config, source, target, self)
+    def apply_batch(self, config, source, target, *, detect_deletes=False, snapshot_id=None, pause=None):
+        if snapshot_id is not None:
+            raise NotBuilt(
+                "a sync batch up to a snapshot is not built for MySQL and MariaDB sources yet: "
+                "the binary log is applied to its end (`migrate sync`)"
+            )
+        return binlog.apply_batch(config, source, target, self, pause=pause)
+
+    backlog = staticmethod(
+        _not_built("the binary log's backlog (the lag in changes)", "`migrate sync` applies what waits")
+    )
 
 
 class MysqlEngine(SourceEngine):
