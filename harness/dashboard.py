@@ -26,6 +26,7 @@ from harness import status as migration_status
 from harness.core import connections, control
 from harness.core.config import Config
 from harness.core.connections import Database
+from harness.docs import timeline
 from harness.docs.facts import plain
 from harness.render import Block, charts, heading, html_page, key_value, paragraph, table, write_atomic
 from harness.target import approvals, history, lag_samples
@@ -265,40 +266,6 @@ def _lag(facts: dict[str, Any]) -> Iterator[Block]:
     )
 
 
-def _steps_as_bars(run: dict[str, Any], origin: datetime, kind: str, prefix: str = "") -> list[charts.Bar]:
-    return [
-        charts.Bar(
-            prefix + s["step"],
-            kind,
-            (_time(s["started_at"]) - origin).total_seconds(),
-            s["seconds"] if s["seconds"] is not None else 0.0,
-            s["status"],
-        )
-        for s in run["steps"]
-    ]
-
-
-def _planned_bars(steps: list[str], seconds: dict[str, float], kind: str, prefix: str = "") -> list[charts.Bar]:
-    """Steps one after the other, each for its planned or rehearsed duration (unmeasured ones left out)."""
-    bars, start = [], 0.0
-    for step in steps:
-        if step in seconds:
-            bars.append(charts.Bar(prefix + step, kind, start, seconds[step]))
-            start += seconds[step]
-    return bars
-
-
-def _window(run: dict[str, Any], origin: datetime, first: str, last: str) -> tuple[float, float] | None:
-    """From the start of step `first` to the end of step `last` of a run, in seconds after `origin`."""
-    found = {s["step"]: s for s in run["steps"]}
-    if first not in found or last not in found or not found[last]["finished_at"]:
-        return None
-    return (
-        (_time(found[first]["started_at"]) - origin).total_seconds(),
-        (_time(found[last]["finished_at"]) - origin).total_seconds(),
-    )
-
-
 def _timeline(facts: dict[str, Any]) -> Iterator[Block]:
     yield heading("Cutover and fallback: planned, rehearsed, real")
     cutover, fallback, rehearsal = facts["cutover"], facts["fallback"], facts["rehearsal"]
@@ -306,21 +273,23 @@ def _timeline(facts: dict[str, Any]) -> Iterator[Block]:
         yield paragraph("No cutover and no rehearsal has run yet: the timeline appears after `migrate rehearse`.")
         return
     steps = [s["step"] for s in (cutover or rehearsal)["steps"]]
-    bars = _planned_bars(steps, facts["planned"], "planned")
+    bars = timeline.in_sequence(steps, facts["planned"], "planned")
     if rehearsal:
-        bars += _planned_bars(steps, {s["step"]: s["seconds"] for s in rehearsal["steps"] if s["seconds"]}, "rehearsed")
+        bars += timeline.in_sequence(
+            steps, {s["step"]: s["seconds"] for s in rehearsal["steps"] if s["seconds"]}, "rehearsed"
+        )
     windows = []
     if cutover:
-        origin = _time(cutover["steps"][0]["started_at"]) if cutover["steps"] else _time(cutover["started_at"])
-        bars += _steps_as_bars(cutover, origin, "real")
-        window = _window(cutover, origin, "freeze_source", "switch")
+        origin = timeline.origin(cutover)
+        bars += timeline.recorded(cutover, origin, "real")
+        window = timeline.window(cutover, origin, "freeze_source", "switch")
         if window:
             windows.append(window)
         if fallback and fallback["run_id"] > cutover["run_id"]:
             fallback_steps = ["fallback " + s["step"] for s in fallback["steps"]]
             steps += fallback_steps
-            bars += _steps_as_bars(fallback, origin, "real", "fallback ")
-            window = _window(fallback, origin, "freeze_target", "unfreeze_source")
+            bars += timeline.recorded(fallback, origin, "real", "fallback ")
+            window = timeline.window(fallback, origin, "freeze_target", "unfreeze_source")
             if window:
                 windows.append(window)
     run = (

@@ -98,11 +98,11 @@ def apply_until_caught_up(config: Config, source: Database, target: Database) ->
 
 def lag(config: Config, source: Database, target: Database) -> Lag:
     capture = engines.source_capture(config)
-    if not capture.keeps_a_log:
+    if not capture.keeps_a_log or not capture.counts_changes_behind:
         with connections.connection(target, command="sync lag") as dst:
             sync_state.watermark(dst, config.control_schema)
             since_apply, unbuilt = sync_state.seconds_since_apply(dst, config.control_schema)
-        # Without a change log the best bound is the time since the last read of the source.
+        # Without a change log counted on the source the best bound is the time since the last batch.
         return Lag(None, since_apply, max(since_apply, unbuilt or 0.0))
     with (
         connections.connection(target, command="sync lag") as dst,

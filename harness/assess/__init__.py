@@ -33,7 +33,7 @@ from harness.assess.model import (
 )
 from harness.assess.profile import DEFAULT_SAMPLE_ROWS
 from harness.assess.relationships import reference_candidates
-from harness.assess.report import assessment_markdown, wave_rows, write_report
+from harness.assess.report import assessment_html, assessment_markdown, wave_rows, write_report
 from harness.assess.runner import LOAD_DEFAULTS, progress_units, run
 
 __all__ = [
@@ -45,6 +45,7 @@ __all__ = [
     "WARNING",
     "Assessment",
     "Finding",
+    "assessment_html",
     "assessment_markdown",
     "capture_paths",
     "compare_with_load",

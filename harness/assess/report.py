@@ -3,10 +3,14 @@ laid out as blocks from the assessment's JSON alone and rendered by harness.rend
 
 from __future__ import annotations
 
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
 from harness import profiling, reports
 from harness.assess.estimates import STRATEGY_LABELS, format_duration
 from harness.assess.model import REPORT_NAME
-from harness.render import Document
+from harness.render import Block, Document, charts, html_page, write_atomic
 from harness.reports import format_bytes, format_count, format_rate, format_share
 
 VERDICT_ICON = {"blocked": "🔴", "ready_with_risks": "🟠", "ready": "🟢"}
@@ -20,13 +24,31 @@ PHASES = (
 )
 
 
-def write_report(reports_root, result) -> reports.Written:
-    """The assessment as assessment.json and its Markdown in a new run folder (see reports.write)."""
-    return reports.write(reports_root, REPORT_NAME, result.to_dict(), assessment_markdown)
+@dataclass(frozen=True)
+class Written(reports.Written):
+    html: Path
+
+
+def write_report(reports_root, result) -> Written:
+    """The assessment as assessment.json and its Markdown in a new run folder (see reports.write), and
+    the self-contained assessment.html beside them, with its charts, rendered from the same JSON."""
+    written = reports.write(reports_root, REPORT_NAME, result.to_dict(), assessment_markdown)
+    page = write_atomic(written.json.with_suffix(".html"), assessment_html(json.loads(written.json.read_text())))
+    return Written(written.json, written.markdown, page)
 
 
 def assessment_markdown(data: dict) -> str:
     """reports/assessment.md: one screen for a project manager, then the detail."""
+    return document(data).render()
+
+
+def assessment_html(data: dict) -> str:
+    """reports/assessment.html: the same blocks as one page, its charts drawn (harness.render)."""
+    return html_page(document(data).blocks, f"Assessment: {data['migration']}")
+
+
+def document(data: dict) -> Document:
+    """The assessment laid out as blocks, from its JSON alone."""
     doc = Document()
     doc.heading(1, f"Assessment: {data['migration']}")
     doc.paragraph(
@@ -45,7 +67,7 @@ def assessment_markdown(data: dict) -> str:
     _time(doc, data)
     _constraints(doc, data)
     _method(doc, data)
-    return doc.render()
+    return doc
 
 
 def _summary(doc: Document, data: dict) -> None:
@@ -156,6 +178,16 @@ def _tables(doc: Document, data: dict) -> None:
         "Rows are exact counts unless marked as pg_class estimates. Growth is counted per calendar month of the "
         "column named, over the profiled rows and scaled to the table."
     )
+    existing = [t for t in data["tables"] if t["exists"]]
+    if existing:
+        doc.add(
+            charts.stacked_bars(
+                "assessment-volumes",
+                "Rows per legacy table at the assessment",
+                [t["name"] for t in existing],
+                {"rows": [t["rows"] for t in existing]},
+            )
+        )
 
 
 def _relationships(doc: Document, data: dict) -> None:
@@ -383,6 +415,8 @@ def _time(doc: Document, data: dict) -> None:
         ],
         "lrrr",
     )
+    if data["strategies"]:
+        doc.add(_strategy_chart(data["strategies"]))
     for s in data["strategies"]:
         doc.paragraph(
             f"**{STRATEGY_LABELS[s['name']]}**: {format_duration(s['downtime_seconds'])} of downtime; {s['how']}."
@@ -410,6 +444,26 @@ def _time(doc: Document, data: dict) -> None:
             ],
             "lrrrr",
         )
+
+
+# A chart's unit: the largest that keeps the longest figure at least 2 of it.
+UNITS = (("hours", 3600.0), ("minutes", 60.0), ("seconds", 1.0))
+
+
+def _strategy_chart(strategies: list[dict]) -> Block:
+    """Each strategy's estimated downtime beside its total duration, in one unit."""
+    longest = max(max(s["downtime_seconds"], s["total_seconds"]) for s in strategies)
+    unit, size = next((u for u in UNITS if longest >= 2 * u[1]), UNITS[-1])
+    return charts.bars(
+        "assessment-strategies",
+        f"Estimated downtime and total duration per strategy ({unit})",
+        [STRATEGY_LABELS[s["name"]] for s in strategies],
+        {
+            label: [round(s[key] / size, 2) for s in strategies]
+            for label, key in (("downtime", "downtime_seconds"), ("total duration", "total_seconds"))
+        },
+        unit,
+    )
 
 
 def _basis(estimate: dict) -> str:

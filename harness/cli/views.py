@@ -114,6 +114,7 @@ def assess(result, config, written) -> View:
                     "strategies": result.strategies,
                     "estimates": result.estimates,
                     "report": str(written.json),
+                    "report_html": str(written.html),
                 }
             ),
             Step(result.verdict["headline"]),
@@ -168,7 +169,8 @@ def assess(result, config, written) -> View:
     view.parts.append(
         Summary(
             f"assessed {sum(t.rows for t in result.tables):,} rows in {len(result.tables)} tables in {result.seconds:.0f} s; "
-            f"reports: {markdown}, {written.json.relative_to(config.project_dir)}"
+            f"reports: {markdown}, {written.html.relative_to(config.project_dir)} (with charts), "
+            f"{written.json.relative_to(config.project_dir)}"
         )
     )
     if result.blocking:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from harness.assess.estimates import STRATEGY_LABELS
+from harness.docs import timeline
 from harness.docs.rollback import carried_total
 from harness.docs.shared import (
     Doc,
@@ -23,7 +24,7 @@ from harness.docs.shared import (
     when,
 )
 from harness.docs.words import MISSING, STRATEGY_WORDS
-from harness.render import Block, bullets, heading, numbered, paragraph
+from harness.render import Block, bullets, charts, heading, numbered, paragraph
 
 
 def document(f: dict) -> Doc:
@@ -189,6 +190,59 @@ def _strategy(s: dict, a: dict | None) -> list[Block]:
     return blocks
 
 
+# The plan's phases in the timeline chart: (label, the assessment's estimate, the rehearsal's steps;
+# FROZEN: the cutover's steps from freeze_source to the switch, which the rehearsal runs up to it).
+FROZEN = "frozen"
+PHASES = (
+    ("initial load", "initial_load", ("load",)),
+    ("dbt build", "build", ("build",)),
+    ("validation (reconcile)", "validation", ("reconcile",)),
+    ("final sync", "final_sync", ("final_sync",)),
+    ("freeze to switch (writes unavailable)", "freeze", FROZEN),
+    ("rollback before the switch (abort)", None, ("rollback",)),
+    ("fallback after the switch (writes unavailable)", None, ()),
+)
+
+
+def _frozen_steps(f: dict) -> list[str]:
+    steps = f["cutover"]["steps"]
+    return (
+        steps[steps.index("freeze_source") : steps.index("switch")] if {"freeze_source", "switch"} <= set(steps) else []
+    )
+
+
+def _rehearsed_seconds(f: dict, steps: tuple[str, ...] | list[str]) -> float | None:
+    found = [x for x in (rehearsal_step(f, s) for s in steps) if x is not None]
+    return sum(found) if found else None
+
+
+def _real_seconds(f: dict) -> dict[str, float | None]:
+    """Each phase's real duration where the control schema and dbt's artifacts hold one."""
+    load, run, fallbacks = f["load"], f["cutover"]["last_run"], f["fallback"]["runs"]
+    results = (f["dbt"].get("run_results") or {}) if f["dbt"]["available"] else {}
+    final_sync = cutover_step(f, "final_sync")
+    last_reconcile = next((r for r in f["reconcile"]["runs"] if r["finished_at"]), None)
+    return {
+        "initial load": load["seconds"] if load else None,
+        "dbt build": results.get("elapsed_seconds") if results.get("which") in ("build", "run") else None,
+        "validation (reconcile)": _seconds_between(last_reconcile["started_at"], last_reconcile["finished_at"])
+        if last_reconcile
+        else None,
+        "final sync": final_sync["seconds"] if final_sync else None,
+        "freeze to switch (writes unavailable)": ((run or {}).get("detail") or {}).get("write_unavailable_seconds"),
+        "rollback before the switch (abort)": None,
+        "fallback after the switch (writes unavailable)": (fallbacks[-1]["detail"] or {}).get(
+            "write_unavailable_seconds"
+        )
+        if fallbacks
+        else None,
+    }
+
+
+def _seconds_between(started: str, finished: str) -> float:
+    return (datetime.fromisoformat(finished) - datetime.fromisoformat(started)).total_seconds()
+
+
 def _timeline(f: dict) -> list[Block]:
     a, run = f["assessment"], f["cutover"]["last_run"]
     estimates = (a or {}).get("estimates") or {}
@@ -201,18 +255,14 @@ def _timeline(f: dict) -> list[Block]:
     def rehearsed(*steps: str) -> str:
         if f.get("rehearsal") is None:
             return "not rehearsed yet"
-        found = [x for x in (rehearsal_step(f, s) for s in steps) if x is not None]
-        return duration(sum(found)) if found else "not reached in the rehearsal"
+        return duration(_rehearsed_seconds(f, steps), "not reached in the rehearsal")
 
     def real_step(name: str) -> str:
         step = cutover_step(f, name)
         return duration(step["seconds"], step["status"]) if step else "not run yet"
 
     unavailable = ((run or {}).get("detail") or {}).get("write_unavailable_seconds")
-    steps = f["cutover"]["steps"]
-    frozen = (
-        steps[steps.index("freeze_source") : steps.index("switch")] if {"freeze_source", "switch"} <= set(steps) else []
-    )
+    frozen = _frozen_steps(f)
     fallbacks = f["fallback"]["runs"]
     fell_back = fallbacks[-1]["detail"].get("write_unavailable_seconds") if fallbacks else None
     rows = [
@@ -257,6 +307,7 @@ def _timeline(f: dict) -> list[Block]:
             "really took. The rehearsal stops before the switch, so its freeze figure covers the steps up to it."
         ),
         table(("phase", "estimated", "last rehearsal", "real"), rows, "lrrr"),
+        *_timeline_chart(f),
     ]
     planned = sum(f["cutover"]["estimates"].get(step, 0.0) for step in f["cutover"]["steps"])
     unmeasured = [step for step in f["cutover"]["steps"] if step not in f["cutover"]["estimates"]]
@@ -274,6 +325,47 @@ def _timeline(f: dict) -> list[Block]:
             )
         )
     return blocks
+
+
+def _timeline_chart(f: dict) -> list[Block]:
+    """The table above as a Gantt chart: each kind's phases laid end to end (planned = the
+    assessment's estimate), the write-unavailable phases shaded as they really were, else as estimated."""
+    estimates = (f["assessment"] or {}).get("estimates") or {}
+    real = _real_seconds(f)
+    figures = {"planned": {}, "rehearsed": {}, "real": {}}
+    for label, estimate_key, rehearsal_steps in PHASES:
+        if estimate_key:
+            figures["planned"][label] = (estimates.get(estimate_key) or {}).get("seconds")
+        if f.get("rehearsal") is not None:
+            steps = _frozen_steps(f) if rehearsal_steps == FROZEN else rehearsal_steps
+            figures["rehearsed"][label] = _rehearsed_seconds(f, steps)
+        figures["real"][label] = real[label]
+    labels = [label for label, _, _ in PHASES]
+    bars = [bar for kind, seconds in figures.items() for bar in timeline.in_sequence(labels, seconds, kind)]
+    if not bars:
+        return []
+    windows = []
+    for label in (label for label in labels if "writes unavailable" in label):
+        shown = {b.kind: b for b in bars if b.step == label}
+        bar = shown.get("real") or shown.get("planned")
+        if bar:
+            windows.append((bar.start, bar.start + bar.seconds))
+    return [
+        paragraph(
+            "The same figures as a chart, each kind's phases laid end to end (the real load and the real cutover may "
+            "be days apart: the chart shows how long each took, not when): **planned** is the assessment's "
+            "estimate. Shaded: the phases during which writes are unavailable (as they really were, else as "
+            "estimated)."
+        ),
+        charts.gantt(
+            "plan-timeline",
+            "The migration's phases: estimated, rehearsed and real durations",
+            labels,
+            bars,
+            windows,
+            "seconds, each phase after the one before",
+        ),
+    ]
 
 
 def _real_load(load: dict | None) -> str:
@@ -294,7 +386,7 @@ def _real_reconcile(runs: list[dict]) -> str:
     last = next((r for r in runs if r["finished_at"]), None)
     if last is None:
         return "not run yet"
-    seconds = (datetime.fromisoformat(last["finished_at"]) - datetime.fromisoformat(last["started_at"])).total_seconds()
+    seconds = _seconds_between(last["started_at"], last["finished_at"])
     return f"{duration(seconds)} (reconciliation #{last['reconcile_id']})"
 
 

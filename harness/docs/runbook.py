@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from harness.assess.estimates import STRATEGY_LABELS
+from harness.docs import timeline
 from harness.docs.shared import Doc, all_owners, approvals_section, duration, owner, provenance, standing, table, when
 from harness.docs.words import GO_NO_GO, MISSING, ROLLBACK_COMMAND, STEP_OWNERS, STEP_WORDS, step_words
-from harness.render import Block, heading, numbered, paragraph
+from harness.render import Block, charts, heading, numbered, paragraph
 
 
 def planned_starts(steps: list[str], estimates: dict[str, float]) -> list[tuple[str, float | None, float, list[str]]]:
@@ -268,7 +269,11 @@ def _actual(f: dict) -> list[Block]:
     run = f["cutover"]["last_run"]
     blocks = [heading("Last cutover: planned against real")]
     if run is None:
-        return blocks + [paragraph(MISSING["cutover"] + " The real timeline appears here after `migrate cutover`.")]
+        return (
+            blocks
+            + [paragraph(MISSING["cutover"] + " The real timeline appears here after `migrate cutover`.")]
+            + _gantt(f)
+        )
     estimates = f["cutover"]["estimates"]
     done = {s["step"]: s for s in run["steps"]}
     rows = []
@@ -300,9 +305,56 @@ def _actual(f: dict) -> list[Block]:
         text += f"; writes were unavailable for {duration(detail['write_unavailable_seconds'])}"
     if detail.get("rolled_back"):
         text += f"; rolled back, decided by {detail.get('decided_by') or 'someone not recorded'}: {detail.get('reason') or 'no reason recorded'}"
-    return blocks + [
-        paragraph(text + "."),
-        table(
-            ("step", "planned start", "planned duration", "real start", "real duration", "difference"), rows, "lrrlrr"
+    return (
+        blocks
+        + [
+            paragraph(text + "."),
+            table(
+                ("step", "planned start", "planned duration", "real start", "real duration", "difference"),
+                rows,
+                "lrrlrr",
+            ),
+        ]
+        + _gantt(f)
+    )
+
+
+def _gantt(f: dict) -> list[Block]:
+    """The steps as a Gantt chart: planned (the durations above, one after the other), the last
+    rehearsal's, and the last cutover's as they really ran; shaded, the time writes were unavailable
+    (really, else as planned). Nothing when no step has a duration yet."""
+    steps, run, rehearsal = f["cutover"]["steps"], f["cutover"]["last_run"], f.get("rehearsal")
+    bars = timeline.in_sequence(steps, f["cutover"]["estimates"], "planned")
+    planned = timeline.planned_window(bars, "freeze_source", "switch")
+    real = None
+    if rehearsal:
+        rehearsed = {s["step"]: s["seconds"] for s in rehearsal["steps"] if s["status"] == "succeeded"}
+        bars += timeline.in_sequence(steps, rehearsed, "rehearsed")
+    if run:
+        start = timeline.origin(run)
+        bars += timeline.recorded(run, start, "real")
+        real = timeline.window(run, start, "freeze_source", "switch", "frozen_at", "switched_at")
+    windows = [real or planned] if real or planned else []
+    if not bars:
+        return [paragraph("No step has a duration yet: `migrate rehearse` measures them, `migrate cutover` runs them.")]
+    shaded = (
+        f" Shaded: writes unavailable, from the freeze of the source to the switch "
+        f"({'as it really was in the last cutover' if real else 'as planned'})."
+        if windows
+        else ""
+    )
+    return [
+        paragraph(
+            "The steps as a chart: **planned** (the durations above, one after the other), **rehearsed** (the last "
+            "rehearsal's, one after the other), **real** (where and how long each step of the last cutover ran)."
+            + shaded
+        ),
+        charts.gantt(
+            "runbook-timeline",
+            "The cutover's steps: planned, rehearsed and real (seconds after T)",
+            steps,
+            bars,
+            windows,
+            "seconds after T (the first step's start)",
         ),
     ]

@@ -249,9 +249,19 @@ class Capture(ABC):
         the tables as they are and takes neither."""
 
     def backlog(self, conn: Connection, schema: str, position: str) -> tuple[int, float | None]:
-        """A capture that keeps a log: the changes waiting in it beyond `position` (the target's
-        watermark), and the oldest one's age in seconds (None: none waits)."""
+        """A capture that keeps a log it can count (counts_changes_behind): the changes waiting in it
+        beyond `position` (the target's watermark), and the oldest one's age in seconds (None: none waits)."""
         raise NotImplementedError(f"{self.method} capture keeps no log")
+
+    def apply_to_snapshot(
+        self, config: Config, source: Database, target: Database, *, snapshot_id: str, position: str, pause
+    ):
+        """One batch that brings landing exactly to the source snapshot `snapshot_id` (open_snapshot's,
+        still open; `position` what it returned), applied on `pause`'s session (sync.paused's, the
+        sync lock held); only for a method that keeps a log."""
+        raise NotImplementedError(f"capture by {self.method} cannot bring landing to a snapshot")
+
+    counts_changes_behind = True  # the changes not applied yet can be counted on the source (a change log table)
 
     @property
     def detects_deletes_by_keys(self) -> bool:

@@ -311,7 +311,9 @@ def _consistent_point(
         capture = engines.source_capture(config)
         if capture.keeps_a_log:  # a log read to an exact point: landing is brought to it
             try:
-                batch = sync.sync_once(config, source, target, snapshot_id=point.snapshot_id, pause=pause)
+                batch = capture.apply_to_snapshot(
+                    config, source, target, snapshot_id=point.snapshot_id, position=point.snapshot, pause=pause
+                )
                 point.synced, point.changes_applied = True, batch.changes
                 hooks.step(
                     f"landing brought to the source snapshot {point.snapshot} ({batch.changes:,} changes applied)"

@@ -171,7 +171,12 @@ class Bar:
 
 
 def gantt(
-    name: str, title: str, steps: Sequence[str], bars: Sequence[Bar], windows: Sequence[tuple[float, float]] = ()
+    name: str,
+    title: str,
+    steps: Sequence[str],
+    bars: Sequence[Bar],
+    windows: Sequence[tuple[float, float]] = (),
+    xlabel: str = "seconds after the first step started",
 ) -> Block:
     """The steps top to bottom, each with its planned, rehearsed and real bar side by side; each of
     `windows` (start, end in seconds) is shaded: a time writes were unavailable."""
@@ -201,7 +206,7 @@ def gantt(
             handles.append(Patch(color="#c62828", alpha=0.2, label=f"writes unavailable ({spans})"))
         axes.set_yticks(range(len(steps)), list(steps))
         axes.set_ylim(len(steps) - 0.5, -0.5)
-        axes.set_xlabel("seconds after the first step started")
+        axes.set_xlabel(xlabel)
         axes.grid(axis="y", visible=False)
         axes.legend(handles=handles, **OUTSIDE)
     rows = [[b.step, b.kind, round(b.start, 3), round(b.seconds, 3), b.status] for b in bars]

@@ -178,7 +178,7 @@ def last_run(conn: psycopg.Connection, schema: str, command: str, *, succeeded: 
     if not rows:
         return None
     rows[0]["steps"] = [
-        {**{k: s[k] for k in ("step", "status", "started_at", "finished_at")}, "seconds": _float(s["seconds"])}
+        {**{k: s[k] for k in ("step", "status", "started_at", "finished_at", "started_epoch")}, "seconds": _float(s["seconds"])}
         for s in run_steps(conn, schema, rows[0]["run_id"])
     ]
     return rows[0]
@@ -204,7 +204,10 @@ def fallback_runs(conn: psycopg.Connection, schema: str) -> list[dict[str, Any]]
             None,
         )
         run["carried"] = run["detail"].get("carried") or carried or {}
-        run["steps"] = [{k: s[k] for k in ("step", "status", "started_at", "finished_at", "seconds")} for s in steps]
+        run["steps"] = [
+            {k: s[k] for k in ("step", "status", "started_at", "finished_at", "seconds", "started_epoch")}
+            for s in steps
+        ]
     return runs
 
 
@@ -274,7 +277,8 @@ def run_steps(conn: psycopg.Connection, schema: str, run_id: int) -> list[dict[s
     return _dicts(
         conn,
         sql.SQL(
-            "select step, status, started_at, finished_at, extract(epoch from finished_at - started_at) as seconds, detail "
+            "select step, status, started_at, finished_at, extract(epoch from finished_at - started_at) as seconds, detail, "
+            "extract(epoch from started_at)::float8 as started_epoch "
             "from {} where run_id = %s order by started_at, step"
         ).format(control.table(schema, "steps")),
         (run_id,),

@@ -186,6 +186,27 @@ def test_assess_reports_the_truth_inserted_into_a_schema_it_has_never_seen(shop,
         r"reports/assessment/\d{8}T\d+Z/assessment.md", result.stdout
     )
 
+    page = (shop / "reports" / "assessment" / "latest" / "assessment.html").read_text()
+    assert "assessment.html (with charts)" in result.stdout
+    volumes, strategies = figure(page, "assessment-volumes"), figure(page, "assessment-strategies")
+    assert "<svg" in volumes and "<svg" in strategies and "<script" not in page
+    for t in report["tables"]:
+        assert f"<tr><td>{t['name']}</td><td class=r>{t['rows']}</td></tr>" in volumes, t["name"]
+    unit = re.search(r"per strategy \((\w+)\)", strategies).group(1)
+    size = {"hours": 3600, "minutes": 60, "seconds": 1}[unit]
+    for s in report["strategies"]:
+        cells = [s["downtime_seconds"], s["total_seconds"]]
+        shown = "".join(f"<td class=r>{round(c / size, 2)}</td>" for c in cells)
+        assert shown in strategies, s["name"]
+    for number in CARD_NUMBERS:
+        assert number not in page
+
+
+def figure(page: str, name: str) -> str:
+    """One chart of an HTML report: its SVG, its caption and its figures."""
+    start = page.index(f'<figure class=chart data-chart="{name}"')
+    return page[start : page.index("</figure>", start)]
+
 
 def test_assess_leaves_nothing_behind_in_source_or_target(shop, migration):
     def relations(url: str) -> set:

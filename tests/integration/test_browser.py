@@ -128,9 +128,9 @@ def test_dashboard_report_and_dbt_docs_render_offline_in_chromium(shop, tmp_path
 
 
 def test_dbt_docs_site_shows_the_overview_and_the_mapping_offline(tmp_path, migration, monkeypatch):
-    for name in ("models", "macros", "seeds", "profiles"):
+    for name in ("models", "macros", "kit", "seeds", "profiles"):
         shutil.copytree(PROJECT_DIR / name, tmp_path / name)
-    for name in ("dbt_project.yml", "migration.yml", "selectors.yml"):
+    for name in ("dbt_project.yml", "packages.yml", "migration.yml", "selectors.yml"):
         shutil.copy(PROJECT_DIR / name, tmp_path / name)
     monkeypatch.setenv("MIGRATE_SOURCE_URL", migration.source_url)
     monkeypatch.setenv("MIGRATE_TARGET_URL", migration.target_url)
@@ -151,6 +151,20 @@ def test_dbt_docs_site_shows_the_overview_and_the_mapping_offline(tmp_path, migr
     address = next(n for n in app if n["name"] == "address")
     assert address["columns"]["line1"]["description"].startswith(
         "Mapping: from legacy `CUSTOMER.ADDR1`, `ORDER_HDR.SHIP_ADDR1`. Rule: Upper case"
+    )
+    staging = [
+        n for n in manifest["nodes"].values() if n["resource_type"] == "model" and "/staging/" in f"/{n['path']}"
+    ]
+    assert staging and all("Mapping: " in c["description"] for n in staging for c in n["columns"].values()), (
+        "every staging column says which legacy column it reads and what was done to it"
+    )
+    customers = next(n for n in staging if n["name"] == "stg_oms__customers")["columns"]
+    assert (
+        "Mapping: from legacy `CUSTOMER.EMAIL_ADDR`, through macro `clean_email`. "
+        "Legacy `CUSTOMER.EMAIL_ADDR`: mapped → `app.customer.email`"
+    ) in customers["email"]["description"]
+    assert customers["synced_at"]["description"].endswith(
+        "Mapping: from the loader's `_migrate_synced_at` (when load or sync last wrote the landing row), copied as is."
     )
     card = next(s for s in manifest["sources"].values() if s["name"] == "PAYMENT")["columns"]["CARD_NO"]
     assert "Mapping: " in card["description"]

@@ -83,9 +83,9 @@ def test_sync_follow_records_lag_samples_and_the_dashboard_refreshes(shop):
 
 
 def test_the_dashboard_after_the_demo_story_carries_its_figures(tmp_path, migration, monkeypatch):
-    for name in ("models", "macros", "seeds", "profiles"):
+    for name in ("models", "macros", "kit", "seeds", "profiles"):
         shutil.copytree(PROJECT_DIR / name, tmp_path / name)
-    for name in ("dbt_project.yml", "migration.yml", "selectors.yml"):
+    for name in ("dbt_project.yml", "packages.yml", "migration.yml", "selectors.yml"):
         shutil.copy(PROJECT_DIR / name, tmp_path / name)
     monkeypatch.setenv("MIGRATE_SOURCE_URL", migration.source_url)
     monkeypatch.setenv("MIGRATE_TARGET_URL", migration.target_url)

@@ -154,6 +154,13 @@ def assert_no_placeholders(folder: Path) -> None:
             assert "lorem" not in text.lower(), path.name
 
 
+def chart_figures(markdown: str, title: str) -> dict[tuple[str, str], tuple[float, float]]:
+    """A Gantt chart's figures as its Markdown shows them under its title: (step, kind) → (start, seconds)."""
+    lines = markdown[markdown.index(f"**{title}**") :].split("\n\n")[1].splitlines()[2:]
+    cells = [[c.strip() for c in line.strip("|").split(" | ")] for line in lines]
+    return {(c[0], c[1]): (float(c[2]), float(c[3])) for c in cells}
+
+
 def sheet_rows(book: openpyxl.Workbook, title: str) -> list[dict]:
     values = list(book[title].iter_rows(values_only=True))
     return [dict(zip(values[0], row)) for row in values[1:]]
@@ -271,6 +278,48 @@ def test_documents_of_a_generic_migration_carry_its_run(shop, admin_url):
     assert all(f"| {step} | T+" in runbook for step in real)
     assert "writes were unavailable for" in runbook
 
+    # The runbook's Gantt chart: each step of the cutover where and as long as the control schema recorded it.
+    recorded = rows(
+        migration.target_url,
+        "select step, extract(epoch from started_at - min(started_at) over ())::float8, "
+        "extract(epoch from finished_at - started_at)::float8 "
+        f'from "{config.control_schema}".steps where run_id = {run.run_id}',
+    )
+    drawn = chart_figures(runbook, "The cutover's steps: planned, rehearsed and real (seconds after T)")
+    assert len(recorded) == len(real) and all(
+        drawn[(step, "real")] == pytest.approx((start, seconds), abs=0.001) for step, start, seconds in recorded
+    )
+    rehearsed = rows(
+        migration.target_url,
+        "select step, extract(epoch from finished_at - started_at)::float8 "
+        f'from "{config.control_schema}".steps where run_id = (select run_id from "{config.control_schema}".rehearsals '
+        f"where rehearsal_id = {rehearsal.rehearsal_id}) and status = 'succeeded'",
+    )
+    assert all(
+        drawn[(step, "rehearsed")][1] == pytest.approx(seconds, abs=0.001)
+        for step, seconds in rehearsed
+        if step in real
+    )
+    assert any(kind == "planned" for _, kind in drawn)
+    [(unavailable,)] = rows(
+        migration.target_url,
+        "select (detail ->> 'write_unavailable_seconds')::float8 "
+        f'from "{config.control_schema}".runs where run_id = {run.run_id}',
+    )
+    runbook_html = read(folder, "runbook.html")
+    assert 'data-chart="runbook-timeline"' in runbook_html and 'id="runbook-timeline-write-window-0"' in runbook_html
+    assert f"writes unavailable ({unavailable:,.1f} s)" in runbook_html, "the shaded window is the write unavailability"
+
+    # The plan's timeline chart: the real load and the real write unavailability as recorded.
+    phases = chart_figures(plan, "The migration's phases: estimated, rehearsed and real durations")
+    [(load_seconds,)] = rows(
+        migration.target_url,
+        f'select seconds::float8 from "{config.control_schema}".load_runs order by load_id desc limit 1',
+    )
+    assert phases[("initial load", "real")][1] == pytest.approx(load_seconds, abs=0.001)
+    assert phases[("freeze to switch (writes unavailable)", "real")][1] == pytest.approx(unavailable, abs=0.001)
+    assert ("initial load", "rehearsed") in phases and 'data-chart="plan-timeline"' in read(folder, "plan.html")
+
     assert "rehearsal" in rollback_doc and "the rollback took" in rollback_doc
     assert "`migrate rollback --check`" in rollback_doc
     assert (
@@ -326,10 +375,10 @@ WORKED_SCALE = 1000
 
 def test_documents_of_the_worked_example(tmp_path, migration, monkeypatch, admin_url):
     """The worked OMS migration at 1,000 customers: assess, load, build, reconcile, approve, docs."""
-    for name in ("models", "macros", "seeds", "profiles"):
+    for name in ("models", "macros", "kit", "seeds", "profiles"):
         shutil.copytree(PROJECT_DIR / name, tmp_path / name)
     shutil.copytree(PROJECT_DIR / "tests" / "dbt", tmp_path / "tests" / "dbt")
-    for name in ("dbt_project.yml", "migration.yml"):
+    for name in ("dbt_project.yml", "packages.yml", "migration.yml"):
         shutil.copy(PROJECT_DIR / name, tmp_path / name)
     monkeypatch.setenv("MIGRATE_SOURCE_URL", migration.source_url)
     monkeypatch.setenv("MIGRATE_TARGET_URL", migration.target_url)
@@ -370,6 +419,14 @@ def test_documents_of_the_worked_example(tmp_path, migration, monkeypatch, admin
     assert "| cutover | business_owner | Order Management | Grace Hopper |" in plan
     assert "| plan | migration_lead | Data Engineering | Barbara Liskov |" in runbook
     assert "dba: not yet" in plan, "the missing approval is named"
+    phases = chart_figures(plan, "The migration's phases: estimated, rehearsed and real durations")
+    for label, key in (
+        ("initial load", "initial_load"),
+        ("dbt build", "build"),
+        ("validation (reconcile)", "validation"),
+    ):
+        assert phases[(label, "planned")][1] == pytest.approx(assessed.estimates[key]["seconds"], abs=0.001), label
+    assert 'data-chart="plan-timeline"' in read(folder, "plan.html")
     assert "| legacy_dates_parse_every_format | stg_oms__customers |" in validation
     assert_spreadsheet_covers_every_column(folder, tmp_path, migration.target_url, list(seeded))
     book = openpyxl.load_workbook(folder / "mapping.xlsx")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+from datetime import datetime
 
 import pytest
 
@@ -621,3 +622,115 @@ def test_test_purposes_in_words():
         docs.test_threshold({"severity": "warn", "warn_if": ">10", "fail_calc": "count(*)"})
         == "warns when count(*) >10"
     )
+
+
+def _step(step: str, start: str, end: str | None, seconds: float | None, status: str = "succeeded") -> dict:
+    return {
+        "step": step,
+        "status": status,
+        "started_at": f"2026-01-02T04:00:{start}+00:00",
+        "finished_at": f"2026-01-02T04:00:{end}+00:00" if end else None,
+        "seconds": seconds,
+        "detail": {},
+    }
+
+
+def test_runbook_draws_planned_rehearsed_and_real_steps_with_the_write_window_shaded(facts):
+    facts["cutover"]["estimates"] = {"preflight": 1.0, "catch_up": 2.0, "freeze_source": 0.5, "switch": 0.25}
+    facts["rehearsal"] = {
+        "rehearsal_id": 3,
+        "status": "succeeded",
+        "steps": [
+            {"step": "load", "status": "succeeded", "seconds": 9.0},  # not a cutover step: not drawn
+            {"step": "preflight", "status": "succeeded", "seconds": 1.25},
+            {"step": "catch_up", "status": "failed", "seconds": 4.0},
+        ],
+    }
+    text = writing.markdown(runbook.document(facts))
+    assert "| preflight | planned | 0.0 | 1.0 | succeeded |" in text
+    assert "| switch | planned | 3.5 | 0.25 | succeeded |" in text
+    assert "| preflight | rehearsed | 0.0 | 1.25 | succeeded |" in text
+    assert "| load | rehearsed |" not in text and "| catch_up | rehearsed |" not in text
+    assert "writes unavailable, from the freeze of the source to the switch (as planned)" in text
+    page = writing.html_page(runbook.document(facts), [], facts["migration"])
+    assert 'data-chart="runbook-timeline"' in page and 'id="runbook-timeline-write-window-0"' in page
+
+    facts["cutover"]["last_run"] = {
+        "run_id": 7,
+        "started_at": "2026-01-02T03:59:59+00:00",
+        "finished_at": "2026-01-02T04:00:10+00:00",
+        "status": "succeeded",
+        "detail": {"write_unavailable_seconds": 6.0},
+        "steps": [
+            _step("preflight", "01", "02.5", 1.5),
+            _step("catch_up", "02.5", "04", 1.5),
+            _step("freeze_source", "04", "05", 1.0),
+            _step("switch", "09", "10", 1.0),
+        ],
+    }
+    text = writing.markdown(runbook.document(facts))
+    assert "| preflight | real | 0.0 | 1.5 | succeeded |" in text
+    assert "| freeze_source | real | 3.0 | 1.0 | succeeded |" in text
+    assert "| switch | real | 8.0 | 1.0 | succeeded |" in text
+    assert "(as it really was in the last cutover)" in text
+    page = writing.html_page(runbook.document(facts), [], facts["migration"])
+    assert "writes unavailable (6.0 s)" in page, "the shaded window runs from the freeze to the end of the switch"
+    # Where the steps recorded when writes stopped and resumed, the window is those moments.
+    steps = {s["step"]: s for s in facts["cutover"]["last_run"]["steps"]}
+    steps["freeze_source"]["detail"] = {"frozen_at": datetime.fromisoformat("2026-01-02T04:00:04.5+00:00").timestamp()}
+    steps["switch"]["detail"] = {"switched_at": datetime.fromisoformat("2026-01-02T04:00:09.75+00:00").timestamp()}
+    page = writing.html_page(runbook.document(facts), [], facts["migration"])
+    assert "writes unavailable (5.2 s)" in page
+
+
+def test_plan_timeline_draws_each_phase_estimated_rehearsed_and_real(facts):
+    assert 'data-chart="plan-timeline"' not in writing.html_page(plan.document(facts), [], "m"), "no figure, no chart"
+    facts["assessment"] = {
+        "assessed_at": "2026-01-02T03:00:00+00:00",
+        "verdict": {"status": "ready", "headline": "ready"},
+        "recommendation": {},
+        "strategies": [],
+        "estimates": {
+            "initial_load": {"seconds": 120.0},
+            "build": {"seconds": 30.0},
+            "validation": {"seconds": 10.0},
+            "final_sync": {"seconds": 2.0},
+            "freeze": {"seconds": 5.0},
+        },
+        "tables": [],
+        "risks": [],
+        "findings": {"blocking": 0, "warning": 0, "info": 0},
+    }
+    facts["load"] = {
+        "load_id": 4,
+        "status": "succeeded",
+        "seconds": 95.5,
+        "rows_copied": 10,
+        "bytes_copied": 100,
+        "started_at": "2026-01-02T03:28:24+00:00",
+        "finished_at": "2026-01-02T03:30:00+00:00",
+        "tables": [],
+    }
+    facts["rehearsal"] = {
+        "rehearsal_id": 3,
+        "status": "succeeded",
+        "started_at": "2026-01-02T03:10:00+00:00",
+        "finished_at": "2026-01-02T03:20:00+00:00",
+        "current_models": True,
+        "seconds": 600.0,
+        "run_id": 11,
+        "models_fingerprint": "x",
+        "steps": [
+            {"step": "load", "status": "succeeded", "seconds": 80.0},
+            {"step": "freeze_source", "status": "succeeded", "seconds": 1.0},
+            {"step": "final_sync", "status": "succeeded", "seconds": 0.5},
+        ],
+    }
+    text = writing.markdown(plan.document(facts))
+    assert "| initial load | planned | 0.0 | 120.0 | succeeded |" in text
+    assert "| freeze to switch (writes unavailable) | planned | 162.0 | 5.0 | succeeded |" in text
+    assert "| initial load | rehearsed | 0.0 | 80.0 | succeeded |" in text
+    assert "| freeze to switch (writes unavailable) | rehearsed | 80.5 | 1.5 | succeeded |" in text
+    assert "| initial load | real | 0.0 | 95.5 | succeeded |" in text
+    page = writing.html_page(plan.document(facts), [], facts["migration"])
+    assert 'data-chart="plan-timeline"' in page and "writes unavailable (5.0 s)" in page

@@ -278,8 +278,20 @@ def truncated(query: str, default_schema: str) -> tuple[str, str] | None:
 # --- one batch ---------------------------------------------------------------------------------------
 
 
-def read_changes(config: Config, source: Database, tables: dict, position: str):
-    """The changes of whole transactions after `position`: (changes, the position after the last one)."""
+class NothingInstalled(HarnessError):
+    """Capture from the binary log installs nothing on the source, so finds nothing missing."""
+
+
+def _at(position: str) -> tuple[str, int]:
+    log_file, _, log_pos = position.rpartition(":")
+    return log_file, int(log_pos)
+
+
+def read_changes(config: Config, source: Database, tables: dict, position: str, until: str | None = None):
+    """The changes of whole transactions after `position`: (changes, the position after the last one).
+    `until`: a transaction boundary (a snapshot's position) to stop at, however many changes come before it."""
+    if until and _at(position) >= _at(until):
+        return [], position
     log_file, _, log_pos = position.rpartition(":")
     settings = mysql_settings(source.url)
     settings.pop("database", None)
@@ -340,16 +352,22 @@ def read_changes(config: Config, source: Database, tables: dict, position: str):
             committed.extend(pending)
             pending = []
             position = f"{stream.log_file}:{stream.log_pos}"
-            if len(committed) >= BATCH_CHANGES:
+            if until:
+                if _at(position) >= _at(until):
+                    break
+            elif len(committed) >= BATCH_CHANGES:
                 break
     finally:
         stream.close()
     return committed, position
 
 
-def apply_batch(config: Config, source: Database, target: Database, engine, *, pause: Pause | None = None) -> Batch:
-    """Apply every whole transaction since the watermark, in one target transaction; with `pause`,
-    on the pausing session (the target's sync lock held)."""
+def apply_batch(
+    config: Config, source: Database, target: Database, engine, *, until: str | None = None, pause: Pause | None = None
+) -> Batch:
+    """Apply every whole transaction since the watermark, in one target transaction. `until`: only
+    those up to this position (a snapshot's), all of them; `pause`: the session holding the sync
+    lock to apply on (locks.paused's), else one taken here."""
     started = time.perf_counter()
     batch = Batch()
     with ExitStack() as stack:
@@ -360,7 +378,7 @@ def apply_batch(config: Config, source: Database, target: Database, engine, *, p
         tables = {t.name: t for t in (landing.describe(src, config, t) for t in config.tables)}
         with dst.transaction():
             previous = sync_state.watermark(dst, config.control_schema, for_update=True)
-            found, position = read_changes(config, source, tables, previous)
+            found, position = read_changes(config, source, tables, previous, until)
             with changes.staged(dst) as writer:
                 for change_id, (name, op, old_key, new_row, at) in enumerate(found, 1):
                     writer.write_row(

@@ -122,6 +122,21 @@ class _Forget:
         _snapshots.pop(self.snapshot_id, None)
 
 
+def borrow(snapshot_id: str) -> MysqlSession | None:
+    """A session of the snapshot for a caller of its own (the checksums' hashing), None where none is free."""
+    pool = _snapshots.get(snapshot_id)
+    try:
+        return None if pool is None else pool.get_nowait()
+    except queue.Empty:
+        return None
+
+
+def give_back(snapshot_id: str, session: MysqlSession) -> None:
+    pool = _snapshots.get(snapshot_id)
+    if pool is not None:
+        pool.put(session)
+
+
 @contextmanager
 def _session(snapshot_id: str) -> Iterator[MysqlSession]:
     pool = _snapshots.get(snapshot_id)
@@ -189,7 +204,7 @@ def _escaped(text: str) -> str:
     return text
 
 
-def _invalid_date(ident: str) -> str:
+def invalid_date(ident: str) -> str:
     """A date, datetime or timestamp value PostgreSQL has no date for (zero, or a day the month lacks)."""
     return (
         f"(year({ident}) = 0 or month({ident}) = 0 or dayofmonth({ident}) = 0 "
@@ -202,7 +217,7 @@ def _text_sql(column: types.MysqlColumn, mask: str | None, source: types.MysqlCo
     types.landing_text makes it; `source` is the date column a companion column is filled from."""
     if source is not None:  # the companion: the date's own text where PostgreSQL has no date for it
         ident = catalog.quoted(source.name)
-        return f"if({_invalid_date(ident)}, cast({ident} as char), null)"
+        return f"if({invalid_date(ident)}, cast({ident} as char), null)"
     ident = catalog.quoted(column.name)
     if mask is not None:
         return f"convert({MASK_SQL[mask].format(col=ident)} using utf8mb4)"
@@ -213,7 +228,7 @@ def _text_sql(column: types.MysqlColumn, mask: str | None, source: types.MysqlCo
         return f"cast(cast({ident} as double) as char)"
     if kind in types.DATE_KINDS:
         zone = " '+00'" if kind == "timestamp" else ""
-        return f"if({_invalid_date(ident)}, null, concat(cast({ident} as char){',' + zone if zone else ''}))"
+        return f"if({invalid_date(ident)}, null, concat(cast({ident} as char){',' + zone if zone else ''}))"
     if kind == "bit":
         return f"lpad(bin({ident} + 0), {column.bits}, '0')"
     if kind == "bytes":

@@ -1,9 +1,9 @@
 """MySQL and MariaDB as a source engine: harness.engines.base.SourceEngine over this package's modules.
 
 What is built: the catalog with every type's landing type (types.py), the consistent parallel load
-(copy.py), capture from the binary log (binlog.py), the freeze and decommission's read-only guard
-(freeze.py), backup and restore with mariadb-dump (backup.py). What is not built yet refuses with
-one line naming what to do instead (docs/mysql.md)."""
+(copy.py), capture from the binary log (binlog.py), the canonical row hash (checksums.py), the
+freeze and decommission's read-only guard (freeze.py), backup and restore with mariadb-dump
+(backup.py). What is not built yet refuses with one line naming what to do instead (docs/mysql.md)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from contextlib import contextmanager
 
 from harness.core.errors import ConfigError
 from harness.engines.base import Capture, SourceEngine
-from harness.engines.mysql import backup, binlog, catalog, copy
+from harness.engines.mysql import backup, binlog, catalog, checksums, copy
 from harness.engines.mysql import freeze as write_freeze
 from harness.engines.postgres import catalog as postgres_names
 from harness.engines.postgres.capture import CaptureState
@@ -38,6 +38,8 @@ class BinlogCapture(Capture):
     """Row events of the binary log, read from the load's recorded position (binlog.py)."""
 
     method = "binlog"
+    not_installed = binlog.NothingInstalled  # nothing is installed on the source: never raised
+    counts_changes_behind = False  # the binary log is not counted: the lag is the time since the last batch
     keeps_a_log = True  # the server's binary log, read from a position kept on the target
 
     def prepare(self, conn, schema, tables):
@@ -72,14 +74,14 @@ class BinlogCapture(Capture):
     def apply_batch(self, config, source, target, *, detect_deletes=False, snapshot_id=None, pause=None):
         if snapshot_id is not None:
             raise NotBuilt(
-                "a sync batch up to a snapshot is not built for MySQL and MariaDB sources yet: "
-                "the binary log is applied to its end (`migrate sync`)"
+                "a sync batch up to an exported snapshot is not built for MySQL and MariaDB sources: "
+                "landing is brought to a snapshot by its binary log position instead (as `migrate reconcile` does)"
             )
         return binlog.apply_batch(config, source, target, self, pause=pause)
 
-    backlog = staticmethod(
-        _not_built("the binary log's backlog (the lag in changes)", "`migrate sync` applies what waits")
-    )
+    def apply_to_snapshot(self, config, source, target, *, snapshot_id, position, pause):
+        # The snapshot's binary log position: the transactions up to it, none after.
+        return binlog.apply_batch(config, source, target, self, until=position or None, pause=pause)
 
 
 class MysqlEngine(SourceEngine):
@@ -144,13 +146,14 @@ class MysqlEngine(SourceEngine):
     retire = staticmethod(write_freeze.retire)
     read_only_tables = staticmethod(write_freeze.read_only_tables)
 
-    # The canonical row hash inside MySQL is still to come (issue 19 item 6): the checksum level
-    # refuses with one line; counts, samples and rules compare through landing.
+    # The canonical row hash computed inside MySQL (checksums.py); MySQL shares no native hash with
+    # landing, so both sides hash portably.
     native_hash = staticmethod(lambda conn: None)
-    begin_hashing = staticmethod(_not_built("the checksum level", "reconcile with --level counts,sample,rules"))
-    hashed_columns = staticmethod(_not_built("the checksum level", "reconcile with --level counts,sample,rules"))
-    key_bounds = staticmethod(_not_built("the checksum level", "reconcile with --level counts,sample,rules"))
-    row_hashes = staticmethod(_not_built("the checksum level", "reconcile with --level counts,sample,rules"))
+    begin_hashing = staticmethod(checksums.begin_hashing)
+    hashed_columns = staticmethod(checksums.hashed_columns)
+    key_bounds = staticmethod(checksums.key_bounds)
+    row_hashes = staticmethod(checksums.row_hashes)
+    cancel = staticmethod(checksums.cancel)
 
     @staticmethod
     def row_count(conn, schema: str, table: str) -> int:
@@ -167,7 +170,6 @@ class MysqlEngine(SourceEngine):
         conn.execute("start transaction with consistent snapshot, read only")
 
     run_query = staticmethod(_not_built("queries from migration.yml on the source", "run them on landing instead"))
-    cancel = staticmethod(_not_built("cancelling a source query", "wait for it to finish"))
 
     dump = staticmethod(backup.dump)
     restore_archive = staticmethod(backup.restore_archive)

@@ -51,6 +51,9 @@ class TriggerCapture(Capture):
     def backlog(self, conn, schema, position):
         return capture.backlog(conn, schema, position)
 
+    def apply_to_snapshot(self, config, source, target, *, snapshot_id, position, pause):
+        return capture.apply_batch(config, source, target, snapshot_id=snapshot_id, pause=pause)
+
 
 class TimestampCapture(Capture):
     """A last-updated column re-read per batch (timestamp_capture.py): nothing installed."""
