@@ -12,16 +12,14 @@ import socket
 from dataclasses import dataclass
 from datetime import datetime
 
-import psycopg
-from psycopg import sql
-
 from harness.core import connections, control
 from harness.core.config import Config
 from harness.core.connections import Database
 from harness.core.errors import ConfigError, HarnessError
+from harness.engines.base import Connection
+from harness.target import approvals as recorded
 
 STAGES = ("plan", "cutover", "rollback", "decommission")
-COLUMNS = ("approval_id", "stage", "role", "name", "note", "approved_at", "os_user", "host")
 
 
 class ApprovalRefused(HarnessError):
@@ -52,17 +50,11 @@ def _check(config: Config, stage: str, role: str, name: str) -> None:
         raise ConfigError("--name must say who approves")
 
 
-def _standing(conn: psycopg.Connection, schema: str, stage: str, role: str) -> Approval | None:
+def _standing(conn: Connection, schema: str, stage: str, role: str) -> Approval | None:
     """The sign-off of this stage and role that counts now, if any."""
     state = control.state(conn, schema)
     since = state.switched_at if stage == "rollback" and state and state.switched_at else None
-    row = conn.execute(
-        sql.SQL(
-            "select {} from {} where stage = %s and role = %s and revoked_at is null and approved_at >= coalesce(%s::timestamptz, '-infinity') "
-            "order by approval_id desc limit 1"
-        ).format(sql.SQL(", ").join(map(sql.Identifier, COLUMNS)), control.table(schema, "approvals")),
-        (stage, role, since),
-    ).fetchone()
+    row = recorded.standing(conn, schema, stage, role, since)
     return Approval(*row) if row else None
 
 
@@ -84,14 +76,7 @@ def approve(config: Config, target: Database, stage: str, role: str, name: str, 
                 f"{standing.approval_id}); nothing recorded: `migrate approve --revoke --stage {stage} --role {role} --name NAME` "
                 "withdraws it first"
             )
-        row = conn.execute(
-            sql.SQL(
-                "insert into {} (stage, role, name, note, os_user, host) values (%s, %s, %s, %s, %s, %s) returning {}"
-            ).format(
-                control.table(config.control_schema, "approvals"), sql.SQL(", ").join(map(sql.Identifier, COLUMNS))
-            ),
-            (stage, role, name.strip(), note, *_who()),
-        ).fetchone()
+        row = recorded.record(conn, config.control_schema, stage, role, name.strip(), note, *_who())
     return Approval(*row)
 
 
@@ -106,12 +91,7 @@ def revoke(config: Config, target: Database, stage: str, role: str, name: str) -
                 f"{role} has no standing approval of {stage} to revoke; `migrate status` lists the approvals"
             )
         user, host = _who()
-        conn.execute(
-            sql.SQL("update {} set revoked_at = clock_timestamp(), revoked_by = %s where approval_id = %s").format(
-                control.table(config.control_schema, "approvals")
-            ),
-            (f"{name.strip()} ({user}@{host})", standing.approval_id),
-        )
+        recorded.revoke(conn, config.control_schema, standing.approval_id, f"{name.strip()} ({user}@{host})")
     return standing
 
 
@@ -119,13 +99,5 @@ def approvals(config: Config, target: Database, stage: str | None = None) -> lis
     """The standing approval per stage and role."""
     with connections.connection(target, command="approvals", autocommit=True) as conn:
         control.ensure(conn, config.control_schema)
-        rows = conn.execute(
-            sql.SQL(
-                "select distinct on (stage, role) {} from {} where revoked_at is null and (%s::text is null or stage = %s) "
-                "order by stage, role, approved_at desc"
-            ).format(
-                sql.SQL(", ").join(map(sql.Identifier, COLUMNS)), control.table(config.control_schema, "approvals")
-            ),
-            (stage, stage),
-        ).fetchall()
+        rows = recorded.standing_per_role(conn, config.control_schema, stage)
     return [Approval(*row) for row in rows]

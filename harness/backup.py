@@ -14,15 +14,11 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import json
 import os
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-
-from psycopg import sql
-from psycopg.conninfo import conninfo_to_dict
 
 from harness import engines
 from harness.core import connections, control
@@ -32,6 +28,7 @@ from harness.core.errors import CheckFailed, ConfigError
 from harness.engines.base import Connection, SourceEngine
 from harness.engines.postgres import DatabaseOptions
 from harness.engines.postgres.capture import CAPTURE_SCHEMA
+from harness.target import backups as manifests
 from harness.target.provision import provision
 
 # What to run for a verified source backup, as the gates and status say it.
@@ -131,23 +128,19 @@ def backup(config: Config, source: Database, target: Database, side: str, direct
         log_position=engine.archive_position(file),
     )
     with connections.connection(target, command="backup", autocommit=True) as ctl:
-        (result.backup_id,) = ctl.execute(
-            sql.SQL(
-                "insert into {} (side, file, server_version, size_bytes, sha256, row_counts, checksums, database_options, "
-                "log_position) values (%s, %s, %s, %s, %s, %s, %s, %s, %s) returning backup_id"
-            ).format(control.table(config.control_schema, "backups")),
-            (
-                side,
-                str(file.resolve()),
-                version,
-                result.size_bytes,
-                result.sha256,
-                json.dumps(counts),
-                json.dumps(sums),
-                json.dumps(dataclasses.asdict(options)),
-                result.log_position,
-            ),
-        ).fetchone()
+        result.backup_id = manifests.record(
+            ctl,
+            config.control_schema,
+            side,
+            str(file.resolve()),
+            version,
+            result.size_bytes,
+            result.sha256,
+            counts,
+            sums,
+            dataclasses.asdict(options),
+            result.log_position,
+        )
     result.seconds = time.perf_counter() - started
     return result
 
@@ -161,24 +154,6 @@ def _private_folder(directory: Path) -> None:
         raise ConfigError(
             f"cannot make {directory} private (owner-only) for the archives: choose a folder of your own with --dir"
         ) from None
-
-
-LOCAL_HOSTS = {"", "localhost", "127.0.0.1", "::1"}
-
-
-def _server(url: str) -> tuple[str, str, str]:
-    """Which engine's server a URL reaches and where it listens, this machine's names and sockets as one host."""
-    if connections.is_mysql_url(url):
-        settings = connections.mysql_settings(url)
-        host = "/" if settings.get("unix_socket") else settings["host"].lower()
-        engine, port = "mysql", str(settings["port"])
-    else:
-        info = conninfo_to_dict(url)
-        host = (info.get("host") or info.get("hostaddr") or "").lower()
-        engine, port = "postgres", str(info.get("port") or 5432)
-    if host in LOCAL_HOSTS or host.startswith("/"):
-        host = "this machine"
-    return engine, host, port
 
 
 def prove(restored: Database, chosen: Backup, engine: SourceEngine | None = None) -> Restore:
@@ -204,15 +179,7 @@ def _options_of(chosen: Backup, server: Database, engine: SourceEngine) -> Datab
 def find_backup(config: Config, target: Database, backup_id: int | None, side: str) -> Backup:
     with connections.connection(target, command="restore") as ctl:
         control.ensure(ctl, config.control_schema)
-        where = sql.SQL("backup_id = %s") if backup_id is not None else sql.SQL("side = %s")
-        row = ctl.execute(
-            sql.SQL(
-                "select backup_id, side, file, server_version, size_bytes, sha256, row_counts, checksums, database_options, "
-                "log_position from {} where {} "
-                "order by backup_id desc limit 1"
-            ).format(control.table(config.control_schema, "backups"), where),
-            (backup_id if backup_id is not None else side,),
-        ).fetchone()
+        row = manifests.manifest(ctl, config.control_schema, backup_id, side)
         ctl.commit()
     if row is None:
         wanted = f"backup {backup_id}" if backup_id is not None else f"a backup of the {side}"
@@ -260,7 +227,11 @@ def restore(
     admin = connections.admin_url(server.url)
     if into in (source.name, target.name):
         raise ConfigError(f"refusing to restore over the live {into!r} database: name a new database with --into")
-    if chosen.side == "source" and not allow_source_copy and _server(server.url) == _server(target.url):
+    if (
+        chosen.side == "source"
+        and not allow_source_copy
+        and connections.server(server.url) == connections.server(target.url)
+    ):
         raise ConfigError(
             f"refusing to restore source backup {chosen.backup_id} onto the target's server ({target.describe().rsplit('/', 1)[0]}): "
             "it holds the source's unmasked data, card numbers included; pass --allow-source-copy if that copy is intended"
@@ -279,10 +250,5 @@ def restore(
             f"({'(rows, checksum)' if result.by_content else 'rows'} in the manifest, then restored): {result.differences}"
         )
     with connections.connection(target, command="restore", autocommit=True) as ctl:
-        ctl.execute(
-            sql.SQL("update {} set verified_at = clock_timestamp(), verified_into = %s where backup_id = %s").format(
-                control.table(config.control_schema, "backups")
-            ),
-            (into, chosen.backup_id),
-        )
+        manifests.verified(ctl, config.control_schema, chosen.backup_id, into)
     return result

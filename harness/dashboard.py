@@ -29,7 +29,7 @@ from harness.core.connections import Database
 from harness.docs import timeline
 from harness.docs.facts import plain
 from harness.render import Block, charts, heading, html_page, key_value, paragraph, table, write_atomic
-from harness.target import history
+from harness.target import approvals, history, lag_samples
 
 NAME = "dashboard"
 # The commands after which the CLI refreshes the dashboard: those that change the state.
@@ -76,13 +76,13 @@ def collect(config: Config, source: Database, target: Database) -> dict[str, Any
         cutover = history.last_run(conn, schema, "cutover")
         facts = {
             "load": history.load_progress(conn, schema),
-            "lag_samples": history.lag_samples(conn, schema),
+            "lag_samples": lag_samples.newest(conn, schema),
             "cutover": cutover,
             "fallback": history.last_run(conn, schema, "fallback"),
             "rehearsal": history.last_run(conn, schema, "rehearse", succeeded=True),
             "planned": history.planned_seconds(conn, schema, cutover["started_at"] if cutover else None),
             "reconcile_runs": history.reconcile_runs(conn, schema),
-            "approvals": history.approvals(conn, schema),
+            "approvals": approvals.signoffs(conn, schema),
             "dispositions": history.dispositions(conn),
         }
     return plain(
@@ -111,7 +111,7 @@ def watch_facts(config: Config, source: Database, target: Database) -> dict[str,
             "next_step": where.next_step,
             "lag": where.facts.get("lag"),
             "load": history.load_progress(conn, schema),
-            "lag_samples": history.lag_samples(conn, schema, limit=10),
+            "lag_samples": lag_samples.newest(conn, schema, limit=10),
             "cutover": history.last_run(conn, schema, "cutover"),
         }
 

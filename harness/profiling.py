@@ -2,7 +2,7 @@
 
 Nothing here talks to a database. The pattern regexes are written in the subset that Python's
 `re` and PostgreSQL's regular expressions read the same way, so the SQL that classifies values
-inside the database (engines/postgres_assess.py) and `classify` below agree, and the unit tests
+inside the database (engines/postgres/assess.py) and `classify` below agree, and the unit tests
 of `classify` vouch for the SQL too. It stays outside harness/assess/ because the engine's SQL
 (pattern classes, sample plans) and harness/render (card numbers masked in every report) use it
 too; the column-name heuristics, which only the assessment weighs, are in assess/names.py.

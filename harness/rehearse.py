@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import json
 import os
 import time
 import uuid
@@ -20,8 +19,6 @@ from collections.abc import Callable
 from contextlib import AbstractContextManager as ContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
-
-from psycopg import sql
 
 from harness import backup, cutover, load, reconcile, reports, rollback, sync
 from harness.core import connections, control, processes
@@ -32,6 +29,7 @@ from harness.cutover.strategy import steps_for as strategy_steps
 from harness.engines import postgres
 from harness.render import heading, markdown, paragraph, table
 from harness.rollback import fallback
+from harness.target import rehearsals
 
 
 @dataclass
@@ -81,12 +79,7 @@ def rehearse(
     with connections.connection(target, command="rehearse", autocommit=True) as ctl:
         control.ensure(ctl, schema)
         run_id = control.start_run(ctl, schema, "rehearse")
-        (rehearsal_id,) = ctl.execute(
-            sql.SQL("insert into {} (run_id, models_fingerprint) values (%s, %s) returning rehearsal_id").format(
-                control.table(schema, "rehearsals")
-            ),
-            (run_id, cutover.models_fingerprint(config.project_dir)),
-        ).fetchone()
+        rehearsal_id = rehearsals.start(ctl, schema, run_id, cutover.models_fingerprint(config.project_dir))
         result = Rehearsal(rehearsal_id)
         # Its reports go to a folder of its own, and say where they come from: they never stand
         # for the real cutover's.
@@ -109,7 +102,7 @@ def rehearse(
             for step in steps:
                 if step.skipped:
                     continue
-                _record_step(ctl, schema, run_id, step.name, step.seconds)
+                rehearsals.record_step(ctl, schema, run_id, step.name, step.seconds)
                 result.timings[step.name] = step.seconds
                 if on_step:
                     on_step(step.name, step.seconds)
@@ -225,21 +218,11 @@ def rehearse(
             timed("verify_after_rollback", lambda d: verify(d, build=not falls_back))
             result.fallback = falls_back
             result.seconds = time.perf_counter() - started
-            ctl.execute(
-                sql.SQL(
-                    "update {} set status = 'succeeded', finished_at = clock_timestamp(), timings = %s where rehearsal_id = %s"
-                ).format(control.table(schema, "rehearsals")),
-                (json.dumps(result.timings), rehearsal_id),
-            )
+            rehearsals.succeeded(ctl, schema, rehearsal_id, result.timings)
             control.finish_run(ctl, schema, run_id, "succeeded", {"seconds": result.seconds})
             result.report = write_report(config, folder, result, traffic_command).markdown
         except BaseException:
-            ctl.execute(
-                sql.SQL(
-                    "update {} set status = 'failed', finished_at = clock_timestamp() where rehearsal_id = %s"
-                ).format(control.table(schema, "rehearsals")),
-                (rehearsal_id,),
-            )
+            rehearsals.failed(ctl, schema, rehearsal_id)
             control.finish_run(ctl, schema, run_id, "failed")
             raise
         finally:
@@ -281,13 +264,3 @@ def write_report(config: Config, folder: Path, result: Rehearsal, traffic_comman
         )
 
     return reports.write_in(folder, "rehearsal", data, render)
-
-
-def _record_step(conn, schema: str, run_id: int, name: str, seconds: float) -> None:
-    conn.execute(
-        sql.SQL(
-            "insert into {} (run_id, step, started_at, finished_at, status) "
-            "values (%s, %s, clock_timestamp() - make_interval(secs => %s), clock_timestamp(), 'succeeded')"
-        ).format(control.table(schema, "steps")),
-        (run_id, name, seconds),
-    )

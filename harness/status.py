@@ -9,13 +9,15 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-import psycopg
-from psycopg import sql
-
 from harness import backup, dbt, engines
 from harness.core import connections, control
 from harness.core.config import Config
 from harness.core.connections import Database
+from harness.engines.base import Connection
+from harness.target import approvals, backups, history, sync_state
+
+# The newest load as the status shows it: its name for each column.
+LOAD_FACTS = {"status": "status", "rows": "rows_copied", "seconds": "seconds", "finished_at": "finished_at"}
 
 
 @dataclass
@@ -29,51 +31,30 @@ class Status:
         return asdict(self)
 
 
-def _one(conn: psycopg.Connection, query: sql.Composable, params: tuple = ()) -> tuple | None:
-    return conn.execute(query, params).fetchone()
-
-
 def status(config: Config, source: Database, target: Database) -> Status:
     result = Status(source.describe(), target.describe())
     facts = result.facts
-    t = lambda name: control.table(config.control_schema, name)  # noqa: E731
+    schema = config.control_schema
     with connections.connection(target, command="status", autocommit=True) as conn:
-        control.ensure(conn, config.control_schema)
-        load = _one(
-            conn,
-            sql.SQL(
-                "select load_id, status, rows_copied, seconds, finished_at from {} order by load_id desc limit 1"
-            ).format(t("load_runs")),
-        )
-        facts["load"] = dict(zip(["id", "status", "rows", "seconds", "finished_at"], load)) if load else None
-        sync = _one(
-            conn,
-            sql.SQL("select applied_at, changes_applied, built_at from {} where stream = %s").format(t("sync_state")),
-            (control.STREAM,),
-        )
-        facts["sync"] = dict(zip(["applied_at", "changes_applied", "built_at"], sync)) if sync else None
-        backups = conn.execute(
-            sql.SQL(
-                "select distinct on (side) side, backup_id, taken_at, verified_at from {} order by side, backup_id desc"
-            ).format(t("backups"))
-        ).fetchall()
+        control.ensure(conn, schema)
+        load = history.last_load(conn, schema)
+        facts["load"] = {"id": load["load_id"], **{k: load[c] for k, c in LOAD_FACTS.items()}} if load else None
+        facts["sync"] = sync_state.applied(conn, schema)
         facts["backups"] = {
-            side: {"id": bid, "taken_at": taken, "verified_at": verified} for side, bid, taken, verified in backups
+            b["side"]: {"id": b["backup_id"], "taken_at": b["taken_at"], "verified_at": b["verified_at"]}
+            for b in backups.newest_per_side(conn, schema)
         }
-        reconcile = _one(
-            conn,
-            sql.SQL(
-                "select reconcile_id, status, finished_at, levels from {} order by reconcile_id desc limit 1"
-            ).format(t("reconcile_runs")),
+        reconcile = history.last_reconciliation(conn, schema)
+        facts["reconcile"] = (
+            {"id": reconcile["reconcile_id"], **{k: reconcile[k] for k in ("status", "finished_at", "levels")}}
+            if reconcile
+            else None
         )
-        facts["reconcile"] = dict(zip(["id", "status", "finished_at", "levels"], reconcile)) if reconcile else None
-        approvals = conn.execute(
-            sql.SQL(
-                "select distinct on (stage, role) stage, role, name, approved_at from {} where revoked_at is null order by stage, role, approved_at desc"
-            ).format(t("approvals"))
-        ).fetchall()
-        facts["approvals"] = [dict(zip(["stage", "role", "name", "approved_at"], row)) for row in approvals]
-        state = control.state(conn, config.control_schema)
+        facts["approvals"] = [
+            {k: row[approvals.COLUMNS.index(k)] for k in ("stage", "role", "name", "approved_at")}
+            for row in approvals.standing_per_role(conn, schema)
+        ]
+        state = control.state(conn, schema)
         facts["phase"] = (
             {
                 "phase": state.phase,
@@ -84,16 +65,9 @@ def status(config: Config, source: Database, target: Database) -> Status:
             if state
             else None
         )
-        check = _one(
-            conn,
-            sql.SQL(
-                "select r.run_id, r.finished_at, coalesce(array_agg(c.criterion order by c.criterion) filter (where c.state = 'met'), '{{}}') "
-                "from {} r join {} c using (run_id) where r.command = 'rollback check' group by r.run_id order by r.run_id desc limit 1"
-            ).format(t("runs"), t("rollback_checks")),
-        )
-        facts["rollback_check"] = dict(zip(["run_id", "checked_at", "met"], check)) if check else None
+        facts["rollback_check"] = history.last_rollback_check(conn, schema)
         facts["strategy"] = _strategy(conn, config)
-        this_consumer = control.consumer_id(conn, config.control_schema)
+        this_consumer = control.consumer_id(conn, schema)
         facts["interrupted"] = _interrupted(conn, config)
     if facts["phase"] and facts["phase"]["phase"] == "decommissioned":
         # The capture objects are gone from the source on purpose: nothing to check, no lag.
@@ -127,22 +101,10 @@ def status(config: Config, source: Database, target: Database) -> Status:
     return result
 
 
-def _interrupted(conn: psycopg.Connection, config: Config) -> dict[str, Any] | None:
+def _interrupted(conn: Connection, config: Config) -> dict[str, Any] | None:
     """The newest run left 'running' by a process that is gone (or cannot be told from here),
     with the step it stopped at; for a cutover, whether a rollback must fall back."""
-    runs, steps = control.table(config.control_schema, "runs"), control.table(config.control_schema, "steps")
-    found = conn.execute(
-        sql.SQL(
-            "select r.run_id, r.command, r.started_at, r.detail, s.step, s.status from {runs} r "
-            "left join lateral (select step, status from {steps} where run_id = r.run_id order by started_at desc limit 1) s on true "
-            # Only the newest run of its command: a later one of the same command supersedes it.
-            "where r.status = 'running' and r.run_id = (select max(run_id) from {runs} where command = r.command) "
-            # A cutover after a load built the target itself (a big bang loads afresh).
-            "and not (r.command = 'load' and exists (select from {runs} c where c.command = 'cutover' and c.run_id > r.run_id)) "
-            # A cutover's own reconciliation or load is part of it: the cutover is named.
-            "order by r.command in ('cutover', 'fallback') desc, r.run_id desc"
-        ).format(runs=runs, steps=steps)
-    ).fetchall()
+    found = history.runs_left_running(conn, config.control_schema)
     for run_id, command, started_at, detail, step, step_status in found:
         alive = control.process_alive(detail)
         if alive:
@@ -207,19 +169,13 @@ def _resume(interrupted: dict[str, Any], steps: tuple[str, ...]) -> str:
     return f"{stopped}: `migrate {'rollback --check' if command == 'rollback check' else command}` runs it again"
 
 
-def _strategy(conn: psycopg.Connection, config: Config) -> dict[str, Any]:
+def _strategy(conn: Connection, config: Config) -> dict[str, Any]:
     """The strategy of migration.yml; for phased, each wave and whether it is cut over."""
 
     if config.strategy != "phased":
         return {"name": config.strategy}
     done = control.waves_cut_over(conn, config.control_schema)
-    running = conn.execute(
-        sql.SQL(
-            "select detail ->> 'wave' from {} where command = 'cutover' and status = 'running' and detail ->> 'strategy' = 'phased' "
-            "order by run_id desc limit 1"
-        ).format(control.table(config.control_schema, "runs"))
-    ).fetchone()
-    under_way = int(running[0]) if running and running[0] else None
+    under_way = history.phased_wave_under_way(conn, config.control_schema)
     waves = [
         {
             "wave": n,

@@ -7,7 +7,7 @@ times one range of each table copied by load's own code, measures transformation
 throughput, and turns all of it into findings, estimates per strategy and a recommendation. It
 returns an `Assessment`; report.py lays it out for reports.write. Nothing here prints, and nothing
 is written to the source; in the target, the timed copies go to scratch schemas that are dropped
-at the end. The SQL it runs is the engine's (engines/postgres_assess.py).
+at the end. The SQL it runs is the engine's (engines/postgres/assess.py).
 
 One module per job: model (the result's types), runner (the steps in order), catalog (the schema
 inventory), mapping (coverage of the dbt mapping), profile (the data-quality profile), risks

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from harness.assess.model import BLOCKING, Finding, TableAssessment
 from harness.core.config import Config, TableConfig
-from harness.engines import postgres_assess as pg
+from harness.engines.postgres import assess as pg
 
 EXACT_COUNT_LIMIT = 20_000_000  # above this many estimated rows, the catalog's estimate is reported instead
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from harness.assess.model import BLOCKING, INFO, WARNING, Finding, TableAssessment
 from harness.core.config import Config
-from harness.engines import postgres_assess as pg
+from harness.engines.postgres import assess as pg
 from harness.engines.postgres.capture import CAPTURE_SCHEMA
 from harness.engines.postgres.capture import TRIGGER as CAPTURE_TRIGGER
 

@@ -11,7 +11,7 @@ from pathlib import Path
 from harness import reports
 from harness.assess import estimates
 from harness.assess.model import REPORT_NAME
-from harness.engines import postgres_assess as pg
+from harness.engines.postgres import assess as pg
 
 HISTORY_LIMIT = 50
 FINISHED_COLUMNS = ("finished_at", "ended_at", "completed_at", "end_time", "finished", "ended")

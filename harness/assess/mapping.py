@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 from harness.assess.model import WARNING, Finding, TableAssessment
 from harness.dbt import artifacts as dbt_artifacts
-from harness.engines import postgres_assess as pg
+from harness.engines.postgres import assess as pg
 from harness.target import landing
 
 

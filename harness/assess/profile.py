@@ -19,7 +19,7 @@ from harness.assess.model import (
 )
 from harness.core.config import Config, TableConfig
 from harness.dbt import artifacts as dbt_artifacts
-from harness.engines import postgres_assess as pg
+from harness.engines.postgres import assess as pg
 
 DEFAULT_SAMPLE_ROWS = 100_000  # per table; a proportion's 95% margin is then at most ±0.31 points
 SEED = 20090101  # the same sample on every run, so two assessments of unchanged data agree

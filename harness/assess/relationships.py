@@ -8,7 +8,7 @@ from harness.assess import names
 from harness.assess.model import WARNING, Finding, Relationship, TableAssessment
 from harness.assess.profile import SEED
 from harness.core.config import Config
-from harness.engines import postgres_assess as pg
+from harness.engines.postgres import assess as pg
 
 LIKELY_REFERENCE = 0.5  # share of a column's values found in a key for the link to count as real
 

@@ -15,7 +15,7 @@ from harness.assess.model import (
     Finding,
     TableAssessment,
 )
-from harness.engines import postgres_assess as pg
+from harness.engines.postgres import assess as pg
 
 TARGET_CHECKS = (
     ("too_long", "longer than"),

@@ -43,8 +43,8 @@ from harness.core import connections
 from harness.core.config import Config
 from harness.core.connections import Database
 from harness.dbt import artifacts as dbt_artifacts
-from harness.engines import postgres_assess as pg
 from harness.engines import source_engine
+from harness.engines.postgres import assess as pg
 from harness.engines.postgres.capture import CAPTURE_SCHEMA
 
 # `migrate load`'s own defaults (workers, rows per key range): the estimate is for the load as it runs without options.

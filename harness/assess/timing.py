@@ -17,7 +17,7 @@ from harness.core.config import Config, TableConfig
 from harness.core.connections import Database
 from harness.core.errors import HarnessError
 from harness.engines import postgres
-from harness.engines import postgres_assess as pg
+from harness.engines.postgres import assess as pg
 from harness.target import landing
 
 TIMING_SAMPLE_ROWS = 50_000  # rows copied, cast and hashed per table to measure throughput

@@ -29,6 +29,9 @@ CONNECT_TIMEOUT = 10
 # copy streamed from one database into another (load's psql, sync's change log) is read in the
 # encoding it was written in; the server converts from and to its own.
 CLIENT_ENCODING = "UTF8"
+# What a command meets when a database drops away under it (a restart, a network cut): a loop
+# that keeps running catches these and tries again.
+DROPPED = (ConnectionFailed, psycopg.OperationalError)
 
 # What a database raises through a connection opened here: a lifecycle module that runs on after a
 # failed query (a check that fails, a criterion that cannot tell) catches this, not the driver's class.
@@ -179,6 +182,25 @@ def explain_failure(db: Database, exc: psycopg.OperationalError) -> ConnectionFa
     else:
         cause = text.splitlines()[0] if text else type(exc).__name__
     return ConnectionFailed(f"cannot connect to the {db.side} database at {db.describe()}: {cause}; check {db.setting}")
+
+
+LOCAL_HOSTS = {"", "localhost", "127.0.0.1", "::1"}
+
+
+def server(url: str) -> tuple[str, str, str]:
+    """Which engine's server a URL reaches and where it listens (engine, host, port), this machine's
+    names and sockets as one host."""
+    if is_mysql_url(url):
+        settings = mysql_settings(url)
+        host = "/" if settings.get("unix_socket") else settings["host"].lower()
+        engine, port = "mysql", str(settings["port"])
+    else:
+        info = conninfo_to_dict(url)
+        host = (info.get("host") or info.get("hostaddr") or "").lower()
+        engine, port = "postgres", str(info.get("port") or 5432)
+    if host in LOCAL_HOSTS or host.startswith("/"):
+        host = "this machine"
+    return engine, host, port
 
 
 def connect(db: Database, *, command: str = "", autocommit: bool = False) -> psycopg.Connection:

@@ -339,6 +339,17 @@ def finish_run(
     )
 
 
+def fail_running(conn: psycopg.Connection, schema: str, command: str, detail: dict[str, Any]) -> None:
+    """End every run of `command` still running as failed, adding `detail` to each."""
+    conn.execute(
+        sql.SQL(
+            "update {} set status = 'failed', finished_at = clock_timestamp(), detail = detail || %s "
+            "where command = %s and status = 'running'"
+        ).format(table(schema, "runs")),
+        (json.dumps(detail), command),
+    )
+
+
 @contextmanager
 def step(conn: psycopg.Connection, schema: str, run_id: int, name: str) -> Iterator[dict[str, Any]]:
     """Record a step's start, end and outcome; the yielded dict becomes its detail. `conn` must autocommit."""

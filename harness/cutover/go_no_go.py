@@ -9,15 +9,14 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import psycopg
-from psycopg import sql
-
 from harness import backup, sync
 from harness.core import connections, control
 from harness.core.config import Config
 from harness.core.connections import Database
 from harness.core.context import Context
 from harness.core.errors import CheckFailed, HarnessError
+from harness.engines.base import Connection
+from harness.target import approvals, backups, history, rehearsals
 
 # The reconciliation levels that compare content, not only counts: one of them must have passed recently.
 CONTENT_LEVELS = ("checksums",)
@@ -80,57 +79,18 @@ def refuse_unless_passed(found: list[Gate]) -> None:
         raise GateFailed("cutover refused: " + "; ".join(f"{g.name}: {g.reason}" for g in failed))
 
 
-def content_reconciliation(conn: psycopg.Connection, config: Config) -> tuple[int, datetime] | None:
+def content_reconciliation(conn: Connection, config: Config) -> tuple[int, datetime] | None:
     """The newest passed reconciliation that compared content (checksums), and when it finished."""
-    return _newest(
-        conn,
-        _gate_reconciliations(config),
-        "reconcile_id, finished_at",
-        "reconcile_id",
-        "status = 'passed' and levels && %s",
-        (list(CONTENT_LEVELS),),
-    )
-
-
-def _newest(
-    conn: psycopg.Connection,
-    relation: sql.Composable,
-    columns: str,
-    id_column: str,
-    where: str = "true",
-    params: tuple = (),
-) -> tuple | None:
-    """The newest row (highest id) of a control-schema relation that meets `where`: the evidence a gate judges."""
-    return conn.execute(
-        sql.SQL("select {columns} from {relation} where {where} order by {id} desc limit 1").format(
-            columns=sql.SQL(columns), relation=relation, where=sql.SQL(where), id=sql.Identifier(id_column)
-        ),
-        params,
-    ).fetchone()
+    found = history.newest_gate_reconciliation(conn, config.control_schema, passed_at_levels=list(CONTENT_LEVELS))
+    return (found[0], found[2]) if found else None
 
 
 def _older_than(moment: datetime, age: timedelta) -> bool:
     return datetime.now(UTC) - moment > age
 
 
-def _gate_reconciliations(config: Config) -> sql.Composed:
-    """The reconciliations a person ran: catch_up's own are the cutover's checks, never a gate's evidence."""
-    return sql.SQL(
-        "(select * from {runs} r where not exists (select 1 from {steps} s where s.step = 'catch_up' and s.detail ->> 'reconcile_id' = r.reconcile_id::text)) r"
-    ).format(
-        runs=control.table(config.control_schema, "reconcile_runs"), steps=control.table(config.control_schema, "steps")
-    )
-
-
-def _approvals_gate(conn: psycopg.Connection, config: Config) -> Gate:
-    approved = {
-        role
-        for (role,) in conn.execute(
-            sql.SQL("select distinct role from {} where stage = 'cutover' and revoked_at is null").format(
-                control.table(config.control_schema, "approvals")
-            )
-        ).fetchall()
-    }
+def _approvals_gate(conn: Connection, config: Config) -> Gate:
+    approved = approvals.approved_roles(conn, config.control_schema, "cutover")
     missing = [r for r in config.cutover.required_approvals if r not in approved]
     if missing:
         return Gate(
@@ -141,12 +101,12 @@ def _approvals_gate(conn: psycopg.Connection, config: Config) -> Gate:
     return Gate("approvals", True, "all required approvals recorded")
 
 
-def _reconcile_gate(conn: psycopg.Connection, config: Config) -> Gate:
+def _reconcile_gate(conn: Connection, config: Config) -> Gate:
     max_age = config.cutover.reconcile_max_age_minutes
-    last = _newest(conn, _gate_reconciliations(config), "status", "reconcile_id")
+    last = history.newest_gate_reconciliation(conn, config.control_schema)
     if last is None:
         return Gate("reconcile", False, "no reconciliation has run: run migrate reconcile")
-    if last[0] != "passed":
+    if last[1] != "passed":
         return Gate("reconcile", False, "the last reconciliation failed: fix it and run migrate reconcile again")
     content = content_reconciliation(conn, config)
     if content is None:
@@ -166,15 +126,9 @@ def _reconcile_gate(conn: psycopg.Connection, config: Config) -> Gate:
     return Gate("reconcile", True, f"green checksum reconciliation at {finished_at:%H:%M:%S}")
 
 
-def _backup_gate(conn: psycopg.Connection, config: Config) -> Gate:
+def _backup_gate(conn: Connection, config: Config) -> Gate:
     max_age = config.cutover.backup_max_age_hours
-    row = _newest(
-        conn,
-        control.table(config.control_schema, "backups"),
-        "taken_at, verified_at",
-        "backup_id",
-        "side = 'source' and verified_at is not null",
-    )
+    row = backups.newest_verified(conn, config.control_schema, "source")
     if row is None:
         return Gate("backup", False, f"no verified backup of the source: run {backup.VERIFY_HINT}")
     if _older_than(row[0], timedelta(hours=max_age)):
@@ -182,17 +136,11 @@ def _backup_gate(conn: psycopg.Connection, config: Config) -> Gate:
     return Gate("backup", True, f"source backup taken {row[0]:%Y-%m-%d %H:%M}, verified")
 
 
-def _rehearsal_gate(conn: psycopg.Connection, config: Config) -> Gate:
-    row = _newest(
-        conn,
-        control.table(config.control_schema, "rehearsals"),
-        "models_fingerprint",
-        "rehearsal_id",
-        "status = 'succeeded'",
-    )
-    if row is None:
+def _rehearsal_gate(conn: Connection, config: Config) -> Gate:
+    fingerprint = rehearsals.newest_succeeded_fingerprint(conn, config.control_schema)
+    if fingerprint is None:
         return Gate("rehearsal", False, "no successful rehearsal: run migrate rehearse")
-    if row[0] != models_fingerprint(config.project_dir):
+    if fingerprint != models_fingerprint(config.project_dir):
         return Gate(
             "rehearsal", False, "the models changed since the last successful rehearsal: run migrate rehearse again"
         )

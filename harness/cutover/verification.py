@@ -7,18 +7,16 @@ from collections.abc import Collection
 from datetime import datetime
 from typing import Any
 
-import psycopg
-from psycopg import sql
-
-from harness import reconcile
-from harness.core import connections, control
+from harness import engines, reconcile
+from harness.core import connections
 from harness.core.config import Config
 from harness.core.connections import Database
 from harness.core.errors import CheckFailed
-from harness.engines import postgres
+from harness.engines.base import Connection
 from harness.reconcile import checksums
 from harness.target import checksums as target_checksums
-from harness.target import landing
+from harness.target import history
+from harness.target import verification as target_verification
 
 
 def counts(config: Config, source: Database, target: Database, tables: Collection[str]) -> dict[str, Any]:
@@ -28,16 +26,12 @@ def counts(config: Config, source: Database, target: Database, tables: Collectio
         connections.connection(source, command="cutover verify") as src,
         connections.connection(target, command="cutover verify") as dst,
     ):
+        engine = engines.source_engine(config)
         for table in (t for t in config.tables if t.name in tables):
-            (s,) = src.execute(
-                sql.SQL("select count(*) from {}").format(postgres.qualified(config.source_schema, table.name))
-            ).fetchone()
-            (d,) = dst.execute(
-                sql.SQL("select count(*) from {} where not {}").format(
-                    postgres.qualified(config.landing_schema, table.name), sql.Identifier(landing.DELETED)
-                )
-            ).fetchone()
-            found[table.name] = {"source": s, "landing": d}
+            found[table.name] = {
+                "source": engine.row_count(src, config.source_schema, table.name),
+                "landing": target_verification.live_rows(dst, config.landing_schema, table.name),
+            }
     return found
 
 
@@ -45,12 +39,9 @@ def differing(counted: dict[str, Any]) -> list[str]:
     return [table for table, c in counted.items() if c["source"] != c["landing"]]
 
 
-def finished_at(conn: psycopg.Connection, schema: str, reconcile_id: int) -> datetime:
+def finished_at(conn: Connection, schema: str, reconcile_id: int) -> datetime:
     """When a reconcile recorded its verdict: every row a later sync batch brings is stamped after it."""
-    return conn.execute(
-        sql.SQL("select finished_at from {} where reconcile_id = %s").format(control.table(schema, "reconcile_runs")),
-        (reconcile_id,),
-    ).fetchone()[0]
+    return history.reconciliation_finished_at(conn, schema, reconcile_id)
 
 
 def changed_rows(

@@ -9,11 +9,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-import psycopg
-from psycopg import sql
-from psycopg.rows import dict_row
-
-from harness import cutover, decommission, reports
+from harness import cutover, decommission, engines, reports
 from harness.core import connections, control
 from harness.core.config import Config
 from harness.core.connections import Database
@@ -22,11 +18,11 @@ from harness.dbt import artifacts as dbt_artifacts
 from harness.docs import mapping
 from harness.docs.dbt_facts import collect_dbt, reverse_models
 from harness.engines import postgres
+from harness.engines.base import Connection
 from harness.reconcile import describe_expectation
 from harness.rollback import fallback
-from harness.target import landing
+from harness.target import approvals, backups, history, landing, sync_state
 
-RECONCILE_RUNS_KEPT = 20  # reconciliations listed in the history; the latest of each level is always kept
 CONSTRAINT_KINDS = {"p": "primary key", "f": "foreign key", "u": "unique", "c": "check", "x": "exclusion"}
 
 
@@ -161,69 +157,22 @@ def settings(config: Config) -> dict[str, Any]:
 # --- the control schema --------------------------------------------------------------------------
 
 
-def _rows(conn: psycopg.Connection, query: sql.Composable, params: tuple = ()) -> list[dict[str, Any]]:
-    with conn.cursor(row_factory=dict_row) as cur:
-        return cur.execute(query, params).fetchall()
-
-
-def _control_facts(conn: psycopg.Connection, schema: str) -> dict[str, Any]:
-    t = lambda name: control.table(schema, name)  # noqa: E731
-    state = _rows(
-        conn,
-        sql.SQL("select phase, changed_at, switched_at, rollback_window_ends from {}").format(t("migration_state")),
-    )
-    load = _rows(
-        conn,
-        sql.SQL(
-            "select load_id, started_at, finished_at, seconds, rows_copied, bytes_copied, status from {} order by load_id desc limit 1"
-        ).format(t("load_runs")),
-    )
-    if load:
-        load[0]["tables"] = _rows(
-            conn,
-            sql.SQL(
-                "select table_name as name, coalesce(sum(rows_copied), 0) as rows, count(*) as ranges, bool_and(done) as done "
-                "from {} where load_id = %s group by table_name order by table_name"
-            ).format(t("load_ranges")),
-            (load[0]["load_id"],),
-        )
-    sync_state = _rows(
-        conn,
-        sql.SQL("select applied_at, changes_applied, built_at from {} where stream = %s").format(t("sync_state")),
-        (control.STREAM,),
-    )
-    backups = _rows(
-        conn,
-        sql.SQL(
-            "select distinct on (side) backup_id, side, taken_at, size_bytes, verified_at, verified_into, "
-            "(select coalesce(sum(value::bigint), 0) from jsonb_each_text(row_counts)) as rows "
-            "from {} order by side, backup_id desc"
-        ).format(t("backups")),
-    )
-    approvals = _rows(
-        conn,
-        sql.SQL(
-            "select approval_id, stage, role, name, note, approved_at, os_user, host, revoked_at, revoked_by from {} order by approved_at, approval_id"
-        ).format(t("approvals")),
-    )
+def _control_facts(conn: Connection, schema: str) -> dict[str, Any]:
     return {
-        "phase": state[0] if state else None,
-        "load": load[0] if load else None,
-        "sync": sync_state[0] if sync_state else None,
-        "backups": backups,
-        "reconcile": _reconcile_facts(conn, schema),
-        "rehearsal": _rehearsal_facts(conn, schema),
-        "cutover": _cutover_facts(conn, schema),
-        "rollbacks": _rows(
-            conn,
-            sql.SQL(
-                "select run_id, started_at, status, detail from {} where command = 'rollback' order by run_id"
-            ).format(t("runs")),
-        ),
-        "fallback": {"runs": _fallback_runs(conn, schema)},
-        "rollback_checks": _rollback_checks(conn, schema),
-        "decommission": {"last_run": _last_run(conn, schema, "decommission")},
-        "approvals": approvals,
+        "phase": history.phase(conn, schema),
+        "load": history.last_load(conn, schema, tables=True),
+        "sync": sync_state.applied(conn, schema),
+        "backups": backups.newest_per_side(conn, schema),
+        "reconcile": history.reconciliations(conn, schema),
+        "rehearsal": history.last_rehearsal(conn, schema),
+        "cutover": history.last_cutover(conn, schema),
+        "rollbacks": history.runs_of(conn, schema, "rollback"),
+        "fallback": {"runs": history.fallback_runs(conn, schema)},
+        "rollback_checks": history.rollback_checks(conn, schema),
+        "decommission": {"last_run": history.last_run(conn, schema, "decommission")},
+        "approvals": [
+            dict(zip([*approvals.COLUMNS, "revoked_at", "revoked_by"], row)) for row in approvals.every(conn, schema)
+        ],
     }
 
 
@@ -243,151 +192,7 @@ def merged_steps(known: tuple[str, ...], recorded: list[str]) -> list[str]:
     return steps
 
 
-def _last_run(conn: psycopg.Connection, schema: str, command: str) -> dict[str, Any] | None:
-    rows = _rows(
-        conn,
-        sql.SQL(
-            "select run_id, started_at, finished_at, status, detail from {} where command = %s order by run_id desc limit 1"
-        ).format(control.table(schema, "runs")),
-        (command,),
-    )
-    if not rows:
-        return None
-    rows[0]["steps"] = [
-        {k: s[k] for k in ("step", "status", "started_at", "finished_at", "seconds", "started_epoch")}
-        for s in _steps(conn, schema, rows[0]["run_id"])
-    ]
-    return rows[0]
-
-
-def _fallback_runs(conn: psycopg.Connection, schema: str) -> list[dict[str, Any]]:
-    """Every fallback, oldest first, with its steps and what it carried back (an interrupted one:
-    what its carry_back step recorded)."""
-    runs = _rows(
-        conn,
-        sql.SQL(
-            "select run_id, started_at, finished_at, status, detail from {} where command = 'fallback' order by run_id"
-        ).format(control.table(schema, "runs")),
-    )
-    for run in runs:
-        steps = _steps(conn, schema, run["run_id"])
-        carried = next(
-            (s["detail"].get("carried") for s in steps if s["step"] == "carry_back" and s["status"] == "succeeded"),
-            None,
-        )
-        run["carried"] = run["detail"].get("carried") or carried or {}
-        run["steps"] = [
-            {k: s[k] for k in ("step", "status", "started_at", "finished_at", "seconds", "started_epoch")}
-            for s in steps
-        ]
-    return runs
-
-
-def _rollback_checks(conn: psycopg.Connection, schema: str) -> dict[str, Any]:
-    """The evaluations of the rollback criteria: the newest of each criterion, and the last run."""
-    runs = _rows(
-        conn,
-        sql.SQL(
-            "select run_id, started_at, status, detail from {} where command = 'rollback check' order by run_id desc"
-        ).format(control.table(schema, "runs")),
-    )
-    latest = _rows(
-        conn,
-        sql.SQL(
-            "select distinct on (criterion) run_id, criterion, kind, state, figure, threshold, detail, checked_at "
-            "from {} order by criterion, run_id desc"
-        ).format(control.table(schema, "rollback_checks")),
-    )
-    return {"evaluations": len(runs), "last_run": runs[0] if runs else None, "latest": latest}
-
-
-def _reconcile_facts(conn: psycopg.Connection, schema: str) -> dict[str, Any]:
-    """The latest reconciliations, and for each level the checks of the latest run that ran it."""
-    runs = _rows(
-        conn,
-        sql.SQL(
-            "select reconcile_id, started_at, finished_at, levels, status, level_verdicts from {} order by reconcile_id desc"
-        ).format(control.table(schema, "reconcile_runs")),
-    )
-    latest: dict[str, dict] = {}
-    for run in runs:
-        if run["status"] == "running":
-            continue
-        for level in run["levels"]:
-            latest.setdefault(level, run)
-    levels: dict[str, Any] = {}
-    for level, run in latest.items():
-        checks = _rows(
-            conn,
-            sql.SQL(
-                "select check_name as name, verdict, source_value as source, target_value as target, detail "
-                "from {} where reconcile_id = %s and level = %s order by check_name"
-            ).format(control.table(schema, "reconcile_verdicts")),
-            (run["reconcile_id"], level),
-        )
-        extra = _rows(
-            conn,
-            sql.SQL(
-                "select l -> 'seconds' as seconds, l -> 'notes' as notes from {}, jsonb_array_elements(coalesce(report -> 'levels', '[]')) as l "
-                "where reconcile_id = %s and l ->> 'level' = %s"
-            ).format(control.table(schema, "reconcile_runs")),
-            (run["reconcile_id"], level),
-        )
-        levels[level] = {
-            "reconcile_id": run["reconcile_id"],
-            "finished_at": run["finished_at"],
-            "verdict": (run["level_verdicts"] or {}).get(level, "not recorded"),
-            "seconds": extra[0]["seconds"] if extra else None,
-            "notes": (extra[0]["notes"] or []) if extra else [],
-            "checks": checks,
-        }
-    kept = {r["reconcile_id"] for r in runs[:RECONCILE_RUNS_KEPT]} | {r["reconcile_id"] for r in latest.values()}
-    return {"runs": [r for r in runs if r["reconcile_id"] in kept], "levels": levels}
-
-
-def _steps(conn: psycopg.Connection, schema: str, run_id: int) -> list[dict[str, Any]]:
-    return _rows(
-        conn,
-        sql.SQL(
-            "select step, status, started_at, finished_at, extract(epoch from finished_at - started_at) as seconds, detail, "
-            "extract(epoch from started_at)::float8 as started_epoch "
-            "from {} where run_id = %s order by started_at, step"
-        ).format(control.table(schema, "steps")),
-        (run_id,),
-    )
-
-
-def _rehearsal_facts(conn: psycopg.Connection, schema: str) -> dict[str, Any] | None:
-    rows = _rows(
-        conn,
-        sql.SQL(
-            "select rehearsal_id, run_id, started_at, finished_at, status, models_fingerprint, "
-            "extract(epoch from finished_at - started_at) as seconds from {} order by rehearsal_id desc limit 1"
-        ).format(control.table(schema, "rehearsals")),
-    )
-    if not rows:
-        return None
-    rehearsal = rows[0]
-    rehearsal["steps"] = [
-        {k: s[k] for k in ("step", "status", "seconds")} for s in _steps(conn, schema, rehearsal["run_id"])
-    ]
-    return rehearsal
-
-
-def _cutover_facts(conn: psycopg.Connection, schema: str) -> dict[str, Any]:
-    runs = _rows(
-        conn,
-        sql.SQL(
-            "select run_id, started_at, finished_at, status, detail from {} where command = 'cutover' order by run_id desc limit 1"
-        ).format(control.table(schema, "runs")),
-    )
-    last = runs[0] if runs else None
-    if last:
-        last["steps"] = _steps(conn, schema, last["run_id"])
-    return {"last_run": last}
-
-
-def _constraints(conn: psycopg.Connection, relations: list[str]) -> dict[str, dict[str, int]]:
+def _constraints(conn: Connection, relations: list[str]) -> dict[str, dict[str, int]]:
     """Per target relation, the constraints the database enforces: kind → how many."""
     found: dict[str, dict[str, int]] = {}
     for relation in relations:
@@ -410,9 +215,10 @@ def _legacy_tables(
     loader = {landing.SYNCED_AT, landing.DELETED}
     source_columns: dict[str, list[postgres.Column]] = {}
     try:
+        engine = engines.source_engine(config)
         with connections.connection(source, command="docs") as src:
             for table in config.tables:
-                source_columns[table.name] = postgres.columns(src, config.source_schema, table.name)
+                source_columns[table.name] = engine.columns(src, config.source_schema, table.name)
             src.rollback()
     except HarnessError as exc:
         notes.append(f"the source could not be read ({exc}); legacy types are taken from landing")

@@ -14,7 +14,7 @@ lifecycle opens them with harness.core.connections and never looks inside.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from harness.core.config import Config
     from harness.core.connections import Database
+    from harness.target.locks import Pause
 
 Connection = Any  # an open connection to the engine's server, as harness.core.connections opens it
 
@@ -171,6 +172,19 @@ class Frozen:
     notes: list[str] = field(default_factory=list)
 
 
+@dataclass
+class Batch:
+    """A sync batch read from a capture's log."""
+
+    changes: int = 0
+    per_table: dict[str, int] = field(default_factory=dict)
+    snapshot: str = ""  # the source position landing now holds every change up to
+    seconds: float = 0.0
+    # Columns added at the source that landing now follows: capture takes their values by name, at
+    # a cost to each write, until installed again (`migrate sync --install`).
+    columns_added: dict[str, list[str]] = field(default_factory=dict)
+
+
 class Capture(ABC):
     """One way of capturing the source's changes (`capture.method`): triggers into a change log,
     a last-updated column re-read per batch, a binary log read from a recorded position."""
@@ -210,13 +224,34 @@ class Capture(ABC):
         """The targets reading this source's changes, with their positions."""
 
     @abstractmethod
+    def forget(self, conn: Connection, consumer_id: str) -> bool:
+        """Stop keeping changes for a target that is gone; whether it was a reader."""
+
+    @abstractmethod
     def remove(self, conn: Connection, schema: str, table_names: list[str]) -> None:
         """Remove what capture installed on these tables (decommission)."""
 
     @abstractmethod
-    def apply_batch(self, config: Config, source: Database, target: Database, *, detect_deletes: bool = False):
+    def apply_batch(
+        self,
+        config: Config,
+        source: Database,
+        target: Database,
+        *,
+        detect_deletes: bool = False,
+        snapshot_id: str | None = None,
+        pause: Pause | None = None,
+    ):
         """Apply every change since the target's position to landing, in one target transaction;
-        returns the batch (its `changes` count, and the per-table counts)."""
+        returns the batch (its `changes` count, and the per-table counts). A capture that keeps a
+        log reads it up to the snapshot `snapshot_id` (open_snapshot) where given, and applies on
+        the session of `pause` (the target's sync lock held) where given; one without a log reads
+        the tables as they are and takes neither."""
+
+    def backlog(self, conn: Connection, schema: str, position: str) -> tuple[int, float | None]:
+        """A capture that keeps a log it can count (counts_changes_behind): the changes waiting in it
+        beyond `position` (the target's watermark), and the oldest one's age in seconds (None: none waits)."""
+        raise NotImplementedError(f"{self.method} capture keeps no log")
 
     def apply_to_snapshot(
         self, config: Config, source: Database, target: Database, *, snapshot_id: str, position: str, pause
@@ -387,6 +422,36 @@ class SourceEngine(ABC):
         """Let this session's current transaction write past the freeze (the fallback's writer)."""
 
     freeze_failed: type[Exception]  # the error a freeze that could not happen raises
+
+    # --- the fallback's carry-back ------------------------------------------------------------
+    @abstractmethod
+    def image_session(self, conn: Connection) -> None:
+        """Read and write every value's text exactly in this session (of the command's own), as
+        capture's images and the target's reverse models have it."""
+
+    @abstractmethod
+    def carry_back(
+        self,
+        conn: Connection,
+        schema: str,
+        table: str,
+        key: list[str],
+        columns: list[str],
+        rows: Iterable[bytes],
+        *,
+        deletes: bool,
+    ) -> dict[str, int]:
+        """Write the reverse model's rows (the target's COPY text: the legacy `columns`, then the
+        op and the columns each row writes, dbt.contract's FALLBACK_OP and FALLBACK_COLUMNS) into
+        the legacy table, in the caller's transaction: with `deletes` only the deletes (the caller
+        goes children first), else the inserts then the updates; counts of rows written."""
+
+    @abstractmethod
+    def check_carried(
+        self, conn: Connection, schema: str, table: str, key: list[str], columns: list[str], rows: Iterable[bytes]
+    ) -> tuple[int, int, Any]:
+        """The reverse model's rows (as for carry_back) held against the legacy table: (rows
+        checked, rows that differ or a delete still there, a few of their keys)."""
 
     @abstractmethod
     def retire(

@@ -14,13 +14,9 @@ The harness only knows the convention: for each legacy table T of migration.yml,
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-
-import psycopg
-from psycopg import sql
 
 from harness import dbt, engines
 from harness.core import connections, control, processes, runbook
@@ -30,12 +26,11 @@ from harness.core.errors import CheckFailed, HarnessError
 from harness.core.runbook import StepResult
 from harness.cutover import app_table_names, write_routing
 from harness.dbt import contract as dbt_contract
-from harness.engines import postgres
-from harness.engines.postgres import capture
+from harness.engines.base import Connection
+from harness.target import reverse
 from harness.target.provision import APP_SCHEMA
 
-REVERSE_SCHEMA = dbt_contract.FALLBACK_SCHEMA
-OP, COLUMNS = dbt_contract.FALLBACK_OP, dbt_contract.FALLBACK_COLUMNS
+REVERSE_SCHEMA, OP, COLUMNS = reverse.REVERSE_SCHEMA, reverse.OP, reverse.COLUMNS
 
 STEPS = ("freeze_target", "reverse_build", "carry_back", "verify", "switch_back", "unfreeze_source")
 
@@ -76,8 +71,7 @@ def reverse_models(config: Config, target: Database) -> list[str]:
     )
 
 
-def reverse_relation(table: TableConfig) -> sql.Composed:
-    return postgres.qualified(REVERSE_SCHEMA, dbt_contract.fallback_relation_name(table.name))
+reverse_relation = reverse.relation
 
 
 def run(
@@ -166,152 +160,68 @@ def run(
             {"carried": result.carried, "write_unavailable_seconds": result.write_unavailable_seconds},
         )
         # A wave of a phased cutover still under way when the fallback was decided ends with it.
-        ctl.execute(
-            sql.SQL(
-                "update {} set status = 'failed', finished_at = clock_timestamp(), detail = detail || %s where command = 'cutover' and status = 'running'"
-            ).format(control.table(schema, "runs")),
-            (json.dumps({"rolled_back": True, "fallback_run": run_id}),),
-        )
+        control.fail_running(ctl, schema, "cutover", {"rolled_back": True, "fallback_run": run_id})
     return result
 
 
-def _fetch(dst: psycopg.Connection, src: psycopg.Connection, config: Config, table: TableConfig) -> list[str]:
-    """Copy the reverse model's rows into a temp table `_fallback` on the source, typed like the
-    legacy table; returns the legacy columns. Both sessions under capture.IMAGE_SETTINGS (see
-    _image_sessions): the models compare before images with current rows in that text, and the
-    copy's text reads back as the value it was written from."""
-    columns = [c.name for c in postgres.columns(src, config.source_schema, table.name)]
-    if not postgres.table_exists(
-        dst, REVERSE_SCHEMA, dbt_contract.fallback_relation_name(table.name), kinds=("r", "v", "m")
-    ):
+def _legacy_columns(src: Connection, dst: Connection, config: Config, table: TableConfig) -> list[str]:
+    """The legacy table's columns, once its reverse model is known to exist."""
+    columns = [c.name for c in engines.source_engine(config).columns(src, config.source_schema, table.name)]
+    if not reverse.exists(dst, table):
         raise NoReverseModel(
             f"no reverse model for {table.name}: add models/fallback/{dbt_contract.fallback_relation_name(table.name)}.sql "
             f"(its legacy columns, {OP} and {COLUMNS}); nothing was written to the source"
         )
-    src.execute("drop table if exists _fallback")
-    src.execute(
-        sql.SQL(
-            # Typed like the legacy table, without its NOT NULLs: a delete's row carries only its key.
-            "create temp table _fallback as select * from {} with no data; "
-            "alter table _fallback add column {} char(1), add column {} text[]"
-        ).format(postgres.qualified(config.source_schema, table.name), sql.Identifier(OP), sql.Identifier(COLUMNS))
-    )
-    names = postgres.column_list([*columns, OP, COLUMNS])
-    with (
-        dst.cursor().copy(sql.SQL("copy (select {} from {}) to stdout").format(names, reverse_relation(table))) as out,
-        src.cursor().copy(sql.SQL("copy _fallback ({}) from stdin").format(names)) as into,
-    ):
-        for block in out:
-            into.write(block)
     return columns
 
 
-def _image_sessions(*sessions: psycopg.Connection) -> None:
-    """capture.IMAGE_SETTINGS for the whole of these sessions (of this command's own)."""
-    for conn in sessions:
-        capture.use_image_settings(conn, local=False)
-        conn.commit()
+def _image_sessions(config: Config, dst: Connection, src: Connection) -> None:
+    """Both sessions read and write every value's text exactly: the models compare before images
+    with current rows in that text, and the copy's text reads back as the value it was written from."""
+    reverse.image_session(dst)
+    engines.source_engine(config).image_session(src)
 
 
 def _carry_back(config: Config, source: Database, target: Database) -> dict[str, dict[str, int]]:
     """Write every reverse row into the legacy schema in one transaction, past the freeze."""
     carried: dict[str, dict[str, int]] = {}
+    engine = engines.source_engine(config)
     with (
         connections.connection(target, command="rollback") as dst,
         connections.connection(source, command="rollback") as src,
     ):
-        _image_sessions(dst, src)
-        engines.source_engine(config).declare_writer(
-            src
-        )  # this transaction writes past the freeze, with the secret only the harness reads
+        _image_sessions(config, dst, src)
+        engine.declare_writer(src)  # this transaction writes past the freeze, with the secret only the harness reads
         # Deletes children first (migration.yml's order reversed), then inserts and updates parents
         # first, each table's inserts before its updates (an update may point at a row born there):
         # declared foreign keys in the legacy schema hold after every statement.
-        for table in reversed(config.tables):
-            _fetch(dst, src, config, table)
-            legacy = postgres.qualified(config.source_schema, table.name)
-            carried[table.name] = {
-                "deleted": src.execute(
-                    sql.SQL("delete from {} t using _fallback f where f.{} = 'D' and {}").format(
-                        legacy, sql.Identifier(OP), _match(table)
+        for deletes, tables in ((True, list(reversed(config.tables))), (False, config.tables)):
+            for table in tables:
+                columns = _legacy_columns(src, dst, config, table)
+                with reverse.rows(dst, table, columns) as rows:
+                    counts = engine.carry_back(
+                        src, config.source_schema, table.name, list(table.key), columns, rows, deletes=deletes
                     )
-                ).rowcount
-            }
-        for table in config.tables:
-            columns = _fetch(dst, src, config, table)
-            legacy = postgres.qualified(config.source_schema, table.name)
-            match = _match(table)
-            others = [c for c in columns if c not in table.key]
-            inserted = src.execute(
-                sql.SQL(
-                    "insert into {t} ({cols}) select {fcols} from _fallback f where f.{op} = 'I' and not exists (select 1 from {t} t where {match})"
-                ).format(
-                    t=legacy,
-                    cols=postgres.column_list(columns),
-                    fcols=sql.SQL(", ").join(sql.SQL("f.{}").format(sql.Identifier(c)) for c in columns),
-                    op=sql.Identifier(OP),
-                    match=match,
-                )
-            ).rowcount
-            updated = src.execute(
-                sql.SQL("update {t} t set {assign} from _fallback f where f.{op} <> 'D' and {match}").format(
-                    t=legacy,
-                    assign=sql.SQL(", ").join(
-                        sql.SQL("{0} = case when {1} = any(f.{2}) then f.{0} else t.{0} end").format(
-                            sql.Identifier(c), sql.Literal(c), sql.Identifier(COLUMNS)
-                        )
-                        for c in others
-                    ),
-                    op=sql.Identifier(OP),
-                    match=match,
-                )
-            ).rowcount
-            carried[table.name].update(inserted=inserted, updated=updated - inserted)
+                carried.setdefault(table.name, {}).update(counts)
         src.commit()
     return carried
-
-
-def _match(table: TableConfig) -> sql.Composable:
-    return sql.SQL(" and ").join(sql.SQL("t.{0} = f.{0}").format(sql.Identifier(k)) for k in table.key)
 
 
 def _verify(config: Config, source: Database, target: Database) -> dict[str, int]:
     """Every reverse row is in the source as written (its listed columns), every delete is gone."""
     verified: dict[str, int] = {}
+    engine = engines.source_engine(config)
     with (
         connections.connection(target, command="rollback verify") as dst,
         connections.connection(source, command="rollback verify") as src,
     ):
-        _image_sessions(dst, src)
+        _image_sessions(config, dst, src)
         for table in config.tables:
-            columns = _fetch(dst, src, config, table)
-            legacy = postgres.qualified(config.source_schema, table.name)
-            match = sql.SQL(" and ").join(sql.SQL("t.{0} = f.{0}").format(sql.Identifier(k)) for k in table.key)
-            total, wrong, sample = src.execute(
-                sql.SQL(
-                    """
-                    select count(*), count(*) filter (where bad), (array_agg(key) filter (where bad))[1:3]
-                    from (
-                        select jsonb_build_object({key}) as key,
-                               case when f.{op} = 'D' then t.ctid is not null
-                                    else t.ctid is null or exists (
-                                        select 1 from unnest(f.{cols}) c where {written} ->> c is distinct from {read} ->> c)
-                               end as bad
-                        from _fallback f left join {t} t on {match}
-                    ) checked
-                    """
-                ).format(
-                    key=sql.SQL(", ").join(
-                        sql.SQL("{}, f.{}").format(sql.Literal(k), sql.Identifier(k)) for k in table.key
-                    ),
-                    op=sql.Identifier(OP),
-                    cols=sql.Identifier(COLUMNS),
-                    t=legacy,
-                    match=match,
-                    written=capture.text_image(sql.SQL("f"), columns),
-                    read=capture.text_image(sql.SQL("t"), columns),
+            columns = _legacy_columns(src, dst, config, table)
+            with reverse.rows(dst, table, columns) as rows:
+                total, wrong, sample = engine.check_carried(
+                    src, config.source_schema, table.name, list(table.key), columns, rows
                 )
-            ).fetchone()
             src.rollback()
             if wrong:
                 raise CheckFailed(

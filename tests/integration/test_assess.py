@@ -517,7 +517,7 @@ SAMPLE_VALUES = [
 def test_the_sql_classifier_and_date_parser_agree_with_python(database_url):
     from datetime import date
 
-    from harness.engines.postgres_assess import class_sql, parsed_date_sql
+    from harness.engines.postgres.assess import class_sql, parsed_date_sql
     from harness.profiling import classify
 
     value = sql.SQL("t.v")

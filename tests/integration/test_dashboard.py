@@ -20,7 +20,7 @@ from harness import dashboard, load, render
 from harness.core import connections
 from harness.core.config import load_config
 from harness.demo.story import run_story
-from harness.target import history
+from harness.target import lag_samples
 from tests.conftest import PROJECT_DIR, run_migrate
 from tests.integration.conftest import rows
 
@@ -31,7 +31,7 @@ CHARTS = ("dispositions", "throughput", "lag", "timeline", "verdicts")
 
 def samples(url: str, schema: str) -> int:
     with psycopg.connect(url) as conn:
-        return len(history.lag_samples(conn, schema))
+        return len(lag_samples.newest(conn, schema))
 
 
 def charts_of(facts: dict) -> dict[str, dict]:

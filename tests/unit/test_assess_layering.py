@@ -1,4 +1,4 @@
-"""The assessment asks the engine (engines/postgres_assess.py) and holds no database driver code itself."""
+"""The assessment asks the engine (engines/postgres/assess.py) and holds no database driver code itself."""
 
 import ast
 import pathlib

@@ -3,7 +3,7 @@ target as a finding that says what follows from it."""
 
 from harness.assess import INFO, WARNING, database_findings
 from harness.engines.postgres import DatabaseOptions
-from harness.engines.postgres_assess import DatabaseLocale
+from harness.engines.postgres.assess import DatabaseLocale
 
 BYTES_ORDER = ("-1", "10", "9", "B", "Z", "_x", "a", "a b", "ab", "b")
 ENGLISH_ORDER = ("_x", "-1", "10", "9", "a", "a b", "ab", "b", "B", "Z")

@@ -36,25 +36,11 @@ CLI = ("harness.cli.__main__",)  # `python -m harness.cli`
 DEMO = ("harness.demo",)  # the worked example's generator and traffic, a PostgreSQL legacy by design
 NOT_LIFECYCLE = ENGINES + TARGET + CORE + CLI + DEMO
 
-TARGET_SQL = "its SQL on the target (control schema, landing) still composed here with psycopg.sql: to move to the target modules"
-
-# Modules that still import psycopg, and why.
-IMPORTS_PSYCOPG = {
-    "harness.sync": TARGET_SQL
-    + "; and the trigger capture's batch (reading the change log on the source) is still here",
-    "harness.rollback.fallback": TARGET_SQL + "; the carry-back writes into the legacy schema with PostgreSQL's SQL",
-    "harness.status": TARGET_SQL,
-    "harness.rehearse": TARGET_SQL,
-    "harness.backup": TARGET_SQL,
-    "harness.approvals": TARGET_SQL,
-    "harness.cutover.go_no_go": TARGET_SQL,
-    "harness.cutover.verification": TARGET_SQL,
-    "harness.docs.facts": TARGET_SQL,
-}
+# Modules that still import psycopg, and why (none: the target's SQL is in harness/target/).
+IMPORTS_PSYCOPG: dict[str, str] = {}
 
 # Modules whose code still names PostgreSQL catalog objects or tools, and why.
 NAMES_POSTGRES = {
-    "harness.sync": "the target's advisory locks, and the trigger capture's batch: the change log's snapshot visibility on the source",
     "harness.docs.words": "the decommission step's description names pg_dump (words, not SQL)",
     "harness.assess.report": "the assessment report's words name pg_class estimates (words, not SQL)",
 }

@@ -1,6 +1,6 @@
 """Capture from the binary log: the row events of committed transactions, read from the position
-the load recorded (or the last batch reached), applied to landing by sync's own fold
-(sync.apply_changes), the new position committed in the same target transaction.
+the load recorded (or the last batch reached), applied to landing by the change log's own fold
+(target.changes.apply_changes), the new position committed in the same target transaction.
 
 The log is read with mysql-replication (pymysqlreplication) as a replica would, without blocking:
 a batch reads to the end of the log as it stands, and applies only whole transactions (up to their
@@ -17,7 +17,6 @@ which are decoded here by the column's character set from the catalog (MySQL's l
 
 from __future__ import annotations
 
-import contextlib
 import datetime
 import hashlib
 import json
@@ -25,20 +24,21 @@ import logging
 import random
 import re
 import time
+from contextlib import ExitStack
 
-from psycopg import sql
 from pymysqlreplication import BinLogStreamReader, row_event
 from pymysqlreplication.constants import FIELD_TYPE
 from pymysqlreplication.event import QueryEvent, RotateEvent, XidEvent
 from pymysqlreplication.row_event import DeleteRowsEvent, UpdateRowsEvent, WriteRowsEvent
 
-from harness.core import connections, control
+from harness.core import connections
 from harness.core.config import Config
 from harness.core.connections import Database, mysql_settings
-from harness.core.control import STREAM
 from harness.core.errors import ConfigError, HarnessError
+from harness.engines.base import Batch
 from harness.engines.mysql import catalog, types
-from harness.target import landing
+from harness.target import changes, landing, locks, sync_state
+from harness.target.locks import Pause
 
 # The library warns, on every read, that binlog_row_metadata is not FULL: positions are used instead of names.
 logging.getLogger("pymysqlreplication").setLevel(logging.ERROR)
@@ -362,39 +362,25 @@ def read_changes(config: Config, source: Database, tables: dict, position: str, 
     return committed, position
 
 
-def apply_batch(config: Config, source: Database, target: Database, engine, *, until: str | None = None, pause=None):
-    """Apply every whole transaction since the watermark, in one target transaction (sync.Batch).
-    `until`: only those up to this position (a snapshot's), all of them; `pause`: the session
-    holding the sync lock to apply on (sync.paused's), else one taken here."""
-    from harness import sync
-    from harness.engines.postgres import column_list
-
+def apply_batch(
+    config: Config, source: Database, target: Database, engine, *, until: str | None = None, pause: Pause | None = None
+) -> Batch:
+    """Apply every whole transaction since the watermark, in one target transaction. `until`: only
+    those up to this position (a snapshot's), all of them; `pause`: the session holding the sync
+    lock to apply on (locks.paused's), else one taken here."""
     started = time.perf_counter()
-    batch = sync.Batch()
-    with contextlib.ExitStack() as stack:
+    batch = Batch()
+    with ExitStack() as stack:
         if pause is None:
-            pause = stack.enter_context(sync.paused(config, target, command="sync"))
+            pause = stack.enter_context(locks.paused(config, target, command="sync"))
         src = stack.enter_context(connections.connection(source, command="sync", autocommit=True))
         dst = pause.conn
         tables = {t.name: t for t in (landing.describe(src, config, t) for t in config.tables)}
         with dst.transaction():
-            previous = dst.execute(
-                sql.SQL("select snapshot from {} where stream = %s for update").format(
-                    control.table(config.control_schema, "sync_state")
-                ),
-                (STREAM,),
-            ).fetchone()
-            if previous is None:
-                raise sync.NotLoaded("nothing to sync into: no finished load in the target; run `migrate load` first")
-            changes, position = read_changes(config, source, tables, previous[0], until)
-            dst.execute(
-                "create temp table _changes (change_id bigint, table_schema text, table_name text, op char(1), "
-                "old_key jsonb, new_row jsonb, captured_at timestamptz, image_format text) on commit drop"
-            )
-            with dst.cursor().copy(
-                sql.SQL("copy _changes ({}) from stdin").format(column_list(sync.CHANGE_COLUMNS))
-            ) as writer:
-                for change_id, (name, op, old_key, new_row, at) in enumerate(changes, 1):
+            previous = sync_state.watermark(dst, config.control_schema, for_update=True)
+            found, position = read_changes(config, source, tables, previous, until)
+            with changes.staged(dst) as writer:
+                for change_id, (name, op, old_key, new_row, at) in enumerate(found, 1):
                     writer.write_row(
                         (
                             change_id,
@@ -411,20 +397,13 @@ def apply_batch(config: Config, source: Database, target: Database, engine, *, u
 
             pg_capture.use_image_settings(dst)
             counts: dict[str, int] = {}
-            for name, *_ in changes:
+            for name, *_ in found:
                 counts[name] = counts.get(name, 0) + 1
             for name, count in counts.items():
-                sync.apply_changes(dst, config.landing_schema, tables[name])
+                changes.apply_changes(dst, config.landing_schema, tables[name])
                 batch.per_table[name] = count
-            batch.changes = len(changes)
+            batch.changes = len(found)
             batch.snapshot = position
-            dst.execute(
-                sql.SQL(
-                    "update {} set snapshot = %s, applied_at = clock_timestamp(), "
-                    "changes_applied = changes_applied + %s, "
-                    "unbuilt_since = coalesce(unbuilt_since, (select min(captured_at) from _changes)) where stream = %s"
-                ).format(control.table(config.control_schema, "sync_state")),
-                (position, batch.changes, STREAM),
-            )
+            sync_state.record_batch(dst, config.control_schema, position, batch.changes)
     batch.seconds = time.perf_counter() - started
     return batch

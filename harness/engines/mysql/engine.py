@@ -65,11 +65,19 @@ class BinlogCapture(Capture):
     def consumers(self, conn, schema, this_consumer=None):
         return []
 
+    def forget(self, conn, consumer_id):
+        return False  # the server keeps its log for every replica alike: no reader of it to forget
+
     def remove(self, conn, schema, table_names):
         pass  # nothing installed
 
-    def apply_batch(self, config, source, target, *, detect_deletes=False):
-        return binlog.apply_batch(config, source, target, self)
+    def apply_batch(self, config, source, target, *, detect_deletes=False, snapshot_id=None, pause=None):
+        if snapshot_id is not None:
+            raise NotBuilt(
+                "a sync batch up to an exported snapshot is not built for MySQL and MariaDB sources: "
+                "landing is brought to a snapshot by its binary log position instead (as `migrate reconcile` does)"
+            )
+        return binlog.apply_batch(config, source, target, self, pause=pause)
 
     def apply_to_snapshot(self, config, source, target, *, snapshot_id, position, pause):
         # The snapshot's binary log position: the transactions up to it, none after.
@@ -134,6 +142,9 @@ class MysqlEngine(SourceEngine):
     # The freeze lets a declared writer through (freeze.declare_writer), but the fallback's carry-back
     # writes with PostgreSQL's SQL: refused until it has MySQL's.
     declare_writer = staticmethod(_not_built("the fallback's writer", "the fallback is not built for MySQL yet"))
+    image_session = staticmethod(_not_built("the fallback", "the fallback is not built for MySQL yet"))
+    carry_back = staticmethod(_not_built("the fallback", "the fallback is not built for MySQL yet"))
+    check_carried = staticmethod(_not_built("the fallback", "the fallback is not built for MySQL yet"))
     freeze_failed = write_freeze.FreezeFailed
     retire = staticmethod(write_freeze.retire)
     read_only_tables = staticmethod(write_freeze.read_only_tables)

@@ -28,5 +28,7 @@ from harness.engines.postgres.catalog import (  # noqa: F401
     primary_key,
     qualified,
     table_exists,
+    tables_with_trigger,
+    triggers_named,
     typed_columns,
 )

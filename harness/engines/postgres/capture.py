@@ -28,16 +28,24 @@ again: a schema change never makes the application's write fail.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Collection, Mapping, Sequence
+from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import datetime
 
 import psycopg
 from psycopg import sql
 
+from harness.core import connections, control
+from harness.core.config import Config
+from harness.core.connections import Database
 from harness.core.errors import HarnessError
 from harness.engines import postgres
+from harness.engines.base import Batch
+from harness.target import changes, landing, locks, sync_state
 from harness.target.landing import MASK_SQL, SourceTable
+from harness.target.locks import Pause
 
 CAPTURE_SCHEMA = "_migrate"
 TRIGGER = "_migrate_capture"
@@ -480,12 +488,7 @@ def forget(conn: psycopg.Connection, consumer_id: str) -> bool:
 
 def remove_triggers(conn: psycopg.Connection, schema: str, keep: Collection[str] = ()) -> list[str]:
     """Drop the capture triggers from every table of a schema but those in `keep`, keeping the change log."""
-    rows = conn.execute(
-        "select c.relname, t.tgname from pg_trigger t join pg_class c on c.oid = t.tgrelid "
-        "join pg_namespace n on n.oid = c.relnamespace where n.nspname = %s and t.tgname in (%s, %s) "
-        "and c.relname <> all(%s)",
-        (schema, TRIGGER, TRIGGER + "_truncate", list(keep)),
-    ).fetchall()
+    rows = [(table, trigger) for table, trigger in _capture_triggers(conn, schema) if table not in keep]
     for table, trigger in rows:
         conn.execute(
             sql.SQL("drop trigger if exists {} on {}").format(
@@ -507,17 +510,203 @@ def remove(conn: psycopg.Connection, schema: str, table_names: list[str]) -> Non
     conn.execute(sql.SQL("drop schema if exists {} cascade").format(sql.Identifier(CAPTURE_SCHEMA)))
 
 
+def _capture_triggers(conn: psycopg.Connection, schema: str) -> list[tuple[str, str]]:
+    """The schema's capture triggers (row and truncate), as (table, trigger)."""
+    return postgres.triggers_named(conn, schema, [TRIGGER, TRIGGER + "_truncate"])
+
+
 def state(conn: psycopg.Connection, schema: str, table_names: list[str]) -> CaptureState:
-    rows = conn.execute(
-        """
-        select c.relname from pg_trigger t
-        join pg_class c on c.oid = t.tgrelid join pg_namespace n on n.oid = c.relnamespace
-        where n.nspname = %s and t.tgname = %s
-        """,
-        (schema, TRIGGER),
-    ).fetchall()
-    installed = {name for (name,) in rows}
+    installed = set(postgres.tables_with_trigger(conn, schema, TRIGGER))
     return CaptureState(
         installed=[t for t in table_names if t in installed],
         missing=[t for t in table_names if t not in installed],
     )
+
+
+# --- a sync batch: the log read up to a snapshot, applied to landing ---------------------------
+
+
+def apply_batch(
+    config: Config, source: Database, target: Database, *, snapshot_id: str | None = None, pause: Pause | None = None
+) -> Batch:
+    """Apply every change committed since the watermark, in one target transaction.
+
+    The watermark is a source snapshot, not a change id: a batch applies exactly the changes of
+    transactions that are visible in the new snapshot and were not visible in the previous one.
+    Visibility only grows, so every committed transaction lands in exactly one batch, however late
+    it commits relative to others. The landing changes and the new watermark commit in one target
+    transaction; only afterwards does the source move this target's consumer (`applied`) to the
+    new snapshot and purge what every consumer has applied, so several targets sync from one
+    source independently. A batch killed at any point loses nothing and applies nothing twice.
+
+    With `snapshot_id` (a source snapshot exported by the caller, still open), the batch applies
+    exactly the changes visible in that snapshot, so landing then equals the source as of it;
+    the caller must have taken the snapshot after `locks.paused` locked, so that the watermark is
+    not already past it. With `pause`, the batch runs on the pausing session.
+    """
+    started = time.perf_counter()
+    batch = Batch()
+    with ExitStack() as stack:
+        dst = (
+            pause.conn
+            if pause is not None
+            else stack.enter_context(connections.connection(target, command="sync", autocommit=True))
+        )
+        src = stack.enter_context(connections.connection(source, command="sync"))
+        locks.hold_sync_lock(dst, config)
+        stack.callback(locks.release_sync_lock, dst, config)
+        consumer_id = control.consumer_id(dst, config.control_schema)
+        label = control.consumer_label(target.describe(), config.control_schema)
+        with dst.transaction():
+            previous = sync_state.watermark(dst, config.control_schema, for_update=True)
+            # A target loaded before consumers existed (or forgotten by mistake) registers from its
+            # watermark; from then on no other target's sync purges a change it has not applied.
+            register(src, consumer_id, config.source_schema, label, previous, replace=False)
+            src.commit()
+            src.execute("set transaction isolation level repeatable read, read only")
+            if snapshot_id is not None:
+                src.execute(sql.SQL("set transaction snapshot {}").format(sql.Literal(snapshot_id)))
+            # Both sides read and write every value's text under the same settings: the images, and
+            # what travels in the copy of the log (its times, a column's missing value).
+            for side in (src, dst):
+                use_image_settings(side)
+            (current,) = src.execute("select pg_current_snapshot()::text").fetchone()
+            batch.snapshot = current
+            # Described in the batch's own snapshot: every change it reads was written with these columns or earlier ones.
+            tables = {t.name: landing.describe(src, config, t) for t in config.tables}
+            added = _check_schema(src, dst, config, list(tables.values()))
+            reloaded = sync_state.table_loads_to_cover(dst, config.control_schema)
+            with (
+                src.cursor().copy(_changes_since(src, config.source_schema, previous, reloaded)) as reader,
+                changes.staged(dst) as writer,
+            ):
+                for chunk in reader:
+                    writer.write(chunk)
+            src.rollback()
+            counts = changes.staged_counts(dst)
+            for name, _, json_images in counts:
+                if json_images and name in tables:
+                    changes.text_images_from_json(dst, config.landing_schema, tables[name])
+            changes.fill_added_columns(dst, added)
+            batch.columns_added = {name: [column.name for column, _ in columns] for name, columns in added.items()}
+            for name, count, _ in counts:
+                if name in tables:
+                    changes.apply_changes(dst, config.landing_schema, tables[name])
+                    batch.per_table[name] = count
+            batch.changes = sum(count for _, count, _ in counts)
+            sync_state.record_batch(dst, config.control_schema, current, batch.changes)
+        # Only now that the target committed may the source move this consumer on and forget the
+        # changes that every consumer has applied.
+        with src.transaction():
+            applied(src, consumer_id, config.source_schema, label, current)
+    batch.seconds = time.perf_counter() - started
+    return batch
+
+
+def _changes_since(
+    src: psycopg.Connection, source_schema: str, previous: str, reloaded: list[tuple[str, str]]
+) -> sql.Composed:
+    """The COPY of the schema's changes not visible in `previous`, in log order, but those of a
+    table reloaded alone that are visible in its copy's snapshot (see load._load_table)."""
+    skip = sql.SQL("").join(
+        sql.SQL(" and not (table_name = {} and pg_visible_in_snapshot(txid, {}::pg_snapshot))").format(
+            sql.Literal(name), sql.Literal(snapshot)
+        )
+        for name, snapshot in reloaded
+    )
+    return sql.SQL(
+        "copy (select {cols} from {log} where table_schema = {schema} "
+        "and not pg_visible_in_snapshot(txid, {previous}::pg_snapshot){reloaded} order by change_id) to stdout"
+    ).format(
+        cols=_log_columns(src),
+        log=_log_table(),
+        schema=sql.Literal(source_schema),
+        previous=sql.Literal(previous),
+        reloaded=skip,
+    )
+
+
+def _log_columns(src: psycopg.Connection) -> sql.Composable:
+    """What is copied of the source's log: changes.CHANGE_COLUMNS, with image_format NULL in a log made
+    before it existed (written by triggers of that version: JSON images, every one)."""
+    (has_format,) = src.execute(
+        "select exists (select from pg_attribute where attrelid = %s::regclass and attname = 'image_format' and not attisdropped)",
+        (sql.SQL("{}.changes").format(sql.Identifier(CAPTURE_SCHEMA)).as_string(src),),
+    ).fetchone()
+    return sql.SQL(", ").join(
+        sql.Identifier(c) if c != "image_format" or has_format else sql.SQL("null") for c in changes.CHANGE_COLUMNS
+    )
+
+
+def backlog(conn: psycopg.Connection, source_schema: str, position: str) -> tuple[int, float | None]:
+    """The schema's changes in the log not visible in `position`: how many, and the oldest one's age in seconds."""
+    behind, oldest = conn.execute(
+        sql.SQL(
+            "select count(*), extract(epoch from clock_timestamp() - min(captured_at)) from {} "
+            "where table_schema = %s and not pg_visible_in_snapshot(txid, %s::pg_snapshot)"
+        ).format(_log_table()),
+        (source_schema, position),
+    ).fetchone()
+    return int(behind), float(oldest) if oldest is not None else None
+
+
+class SchemaChanged(HarnessError):
+    """A source table's columns changed in a way landing cannot follow by itself."""
+
+
+def _check_schema(
+    src: psycopg.Connection, dst: psycopg.Connection, config: Config, tables: list[landing.SourceTable]
+) -> dict[str, list[tuple[postgres.Column, str | None]]]:
+    """Compare each listed table at the source with its landing copy, at the start of a batch.
+
+    A NOT NULL dropped at the source is dropped in landing. A column added at the source whose
+    older rows are known to hold null or the constant it was added with is added to landing (the capture
+    trigger's images carry it from then on, see image_carries); the added columns are
+    returned with that constant (None: null) for changes.fill_added_columns. Anything else
+    (a table not loaded, a column dropped, renamed or retyped, a volatile default) stops the
+    sync before anything is applied or purged, with the fix.
+    """
+    added: dict[str, list[tuple[postgres.Column, str]]] = {}
+    for table in tables:
+        name = table.name
+        reload = f"update the models, then run `migrate load --table {name}`"
+        if not postgres.table_exists(dst, config.landing_schema, name):
+            raise sync_state.NotLoaded(
+                f"table {name} is listed in migration.yml but not loaded, and sync would drop its changes: run `migrate load --table {name}`"
+            )
+        landed = {
+            c.name: c for c in postgres.columns(dst, config.landing_schema, name) if c.name not in landing.SYNC_COLUMNS
+        }
+        current = {c.name for c in table.columns}
+        for gone in (c for c in landed if c not in current):
+            raise SchemaChanged(f"table {name}: column {gone} was dropped (or renamed) at the source: {reload}")
+        fills = None
+        for column in table.columns:
+            before = landed.get(column.name)
+            if before is not None:
+                if before.type != column.type:
+                    raise SchemaChanged(
+                        f"table {name}: column {column.name} changed type at the source from {before.type} to {column.type}: {reload}"
+                    )
+                if before.not_null and not column.not_null and column.name not in table.key:
+                    landing.allow_null(dst, config.landing_schema, name, column.name)  # its nulls may come now
+                continue
+            fills = fills or postgres.column_fills(src, config.source_schema, name)
+            if not fills[column.name].known:
+                raise SchemaChanged(
+                    f"table {name}: column {column.name} was added at the source with a default that older rows may not hold: {reload}"
+                )
+            if column.name in table.masks:
+                raise SchemaChanged(
+                    f"table {name}: column {column.name} was added at the source and is masked in migration.yml: run `migrate load --table {name}` so that capture masks it"
+                )
+            if not image_carries(src, config.source_schema, name, column.name):
+                raise SchemaChanged(
+                    f"table {name}: column {column.name} was added at the source after another added column was dropped, "
+                    f"and the change log does not hold its values: run `migrate load --table {name}`"
+                )
+            missing = fills[column.name].missing
+            landing.create_collations(src, dst, config.source_schema, config.landing_schema, name, [column])
+            landing.add_column(dst, config.landing_schema, name, column, missing)
+            added.setdefault(name, []).append((column, missing))
+    return added

@@ -28,6 +28,12 @@ def estimated_rows(conn: psycopg.Connection, schema: str, table: str) -> int:
     return rows
 
 
+def count_rows(conn: psycopg.Connection, schema: str, table: str) -> int:
+    """The table's rows, counted."""
+    (rows,) = conn.execute(sql.SQL("select count(*) from {}").format(qualified(schema, table))).fetchone()
+    return rows
+
+
 def constraint_counts(conn: psycopg.Connection, schema: str, table: str) -> tuple[dict[str, int], int]:
     """The table's constraints by pg_constraint.contype (p, u, f, c, x), and its NOT NULL columns."""
     rows = conn.execute(
@@ -44,15 +50,18 @@ def constraint_counts(conn: psycopg.Connection, schema: str, table: str) -> tupl
     return dict(rows), not_null
 
 
+def triggers_named(conn: psycopg.Connection, schema: str, names: list[str]) -> list[tuple[str, str]]:
+    """The schema's triggers of these names, as (table, trigger), by table: which tables carry them."""
+    return conn.execute(
+        "select c.relname, t.tgname from pg_trigger t join pg_class c on c.oid = t.tgrelid "
+        "join pg_namespace n on n.oid = c.relnamespace where n.nspname = %s and t.tgname = any(%s) order by 1, 2",
+        (schema, names),
+    ).fetchall()
+
+
 def tables_with_trigger(conn: psycopg.Connection, schema: str, trigger: str) -> list[str]:
     """The schema's tables that carry a trigger of this name, by name."""
-    rows = conn.execute(
-        "select c.relname from pg_trigger t join pg_class c on c.oid = t.tgrelid join pg_namespace n "
-        "on n.oid = c.relnamespace "
-        "where n.nspname = %s and t.tgname = %s order by 1",
-        (schema, trigger),
-    ).fetchall()
-    return [name for (name,) in rows]
+    return [table for table, _ in triggers_named(conn, schema, [trigger])]
 
 
 def table_exists(conn: psycopg.Connection, schema: str, table: str, kinds: tuple[str, ...] = ("r", "p")) -> bool:
@@ -65,21 +74,29 @@ def table_exists(conn: psycopg.Connection, schema: str, table: str, kinds: tuple
     return row is not None
 
 
-def columns(conn: psycopg.Connection, schema: str, table: str) -> list[Column]:
-    rows = conn.execute(
-        """
-        select a.attname, format_type(a.atttypid, a.atttypmod), a.attnotnull, cn.nspname, co.collname
-        from pg_attribute a
-        join pg_class c on c.oid = a.attrelid
-        join pg_namespace n on n.oid = c.relnamespace
-        join pg_type t on t.oid = a.atttypid
-        left join pg_collation co on co.oid = a.attcollation and a.attcollation <> t.typcollation
-        left join pg_namespace cn on cn.oid = co.collnamespace
-        where n.nspname = %s and c.relname = %s and a.attnum > 0 and not a.attisdropped
-        order by a.attnum
-        """,
+def attributes(conn: psycopg.Connection, schema: str, table: str, select: str, joins: str = "") -> list[tuple]:
+    """One row per column of the table, in order: `select` over pg_attribute `a` (pg_class `c`,
+    pg_namespace `n`, pg_type `t` of the column's type, and `joins`). The one column query of the
+    engine: the lifecycle's columns, the checksums' typed columns and the assessment's detail."""
+    return conn.execute(
+        sql.SQL(
+            "select {select} from pg_attribute a join pg_class c on c.oid = a.attrelid "
+            "join pg_namespace n on n.oid = c.relnamespace join pg_type t on t.oid = a.atttypid {joins} "
+            "where n.nspname = %s and c.relname = %s and a.attnum > 0 and not a.attisdropped order by a.attnum"
+        ).format(select=sql.SQL(select), joins=sql.SQL(joins)),
         (schema, table),
     ).fetchall()
+
+
+def columns(conn: psycopg.Connection, schema: str, table: str) -> list[Column]:
+    rows = attributes(
+        conn,
+        schema,
+        table,
+        "a.attname, format_type(a.atttypid, a.atttypmod), a.attnotnull, cn.nspname, co.collname",
+        "left join pg_collation co on co.oid = a.attcollation and a.attcollation <> t.typcollation "
+        "left join pg_namespace cn on cn.oid = co.collnamespace",
+    )
     return [
         Column(name, type_, not_null, (collation_schema, collation) if collation else None)
         for name, type_, not_null, collation_schema, collation in rows
@@ -154,19 +171,13 @@ class TypedColumn:
 
 
 def typed_columns(conn: psycopg.Connection, schema: str, table: str) -> list[TypedColumn]:
-    rows = conn.execute(
-        """
-        select a.attname, format_type(a.atttypid, a.atttypmod), b.typname, b.typtype, b.typcategory, a.attnotnull
-        from pg_attribute a
-        join pg_class c on c.oid = a.attrelid
-        join pg_namespace n on n.oid = c.relnamespace
-        join pg_type t on t.oid = a.atttypid
-        join pg_type b on b.oid = case when t.typtype = 'd' then t.typbasetype else t.oid end
-        where n.nspname = %s and c.relname = %s and a.attnum > 0 and not a.attisdropped
-        order by a.attnum
-        """,
-        (schema, table),
-    ).fetchall()
+    rows = attributes(
+        conn,
+        schema,
+        table,
+        "a.attname, format_type(a.atttypid, a.atttypmod), b.typname, b.typtype, b.typcategory, a.attnotnull",
+        "join pg_type b on b.oid = case when t.typtype = 'd' then t.typbasetype else t.oid end",
+    )
     return [TypedColumn(*row) for row in rows]
 
 

@@ -11,6 +11,7 @@ from psycopg import sql
 from harness.core.errors import QueryFailed
 from harness.engines.base import Capture, SourceEngine
 from harness.engines.postgres import backup, capture, catalog, checksums, copy, describe, timestamp_capture
+from harness.engines.postgres import carry_back as fallback_writes
 from harness.engines.postgres import freeze as write_freeze
 from harness.target import landing
 
@@ -38,18 +39,20 @@ class TriggerCapture(Capture):
     def consumers(self, conn, schema, this_consumer=None):
         return capture.consumers(conn, schema, this_consumer)
 
+    def forget(self, conn, consumer_id):
+        return capture.forget(conn, consumer_id)
+
     def remove(self, conn, schema, table_names):
         capture.remove(conn, schema, table_names)
 
-    def apply_batch(self, config, source, target, *, detect_deletes=False):
-        from harness import sync
+    def apply_batch(self, config, source, target, *, detect_deletes=False, snapshot_id=None, pause=None):
+        return capture.apply_batch(config, source, target, snapshot_id=snapshot_id, pause=pause)
 
-        return sync.sync_once(config, source, target)
+    def backlog(self, conn, schema, position):
+        return capture.backlog(conn, schema, position)
 
     def apply_to_snapshot(self, config, source, target, *, snapshot_id, position, pause):
-        from harness import sync
-
-        return sync.sync_once(config, source, target, snapshot_id=snapshot_id, pause=pause)
+        return capture.apply_batch(config, source, target, snapshot_id=snapshot_id, pause=pause)
 
 
 class TimestampCapture(Capture):
@@ -78,10 +81,13 @@ class TimestampCapture(Capture):
     def consumers(self, conn, schema, this_consumer=None):
         return []
 
+    def forget(self, conn, consumer_id):
+        return False  # no log, no readers of it
+
     def remove(self, conn, schema, table_names):
         capture.remove(conn, schema, table_names)  # triggers left by an earlier trigger capture, if any
 
-    def apply_batch(self, config, source, target, *, detect_deletes=False):
+    def apply_batch(self, config, source, target, *, detect_deletes=False, snapshot_id=None, pause=None):
         return timestamp_capture.sync_once(config, source, target, detect_deletes=detect_deletes)
 
     @property
@@ -100,6 +106,7 @@ class PostgresEngine(SourceEngine):
     primary_key = staticmethod(catalog.primary_key)
     estimated_rows = staticmethod(catalog.estimated_rows)
     check_key = staticmethod(landing.check_key)
+    row_count = staticmethod(catalog.count_rows)
     column_fills = staticmethod(catalog.column_fills)
     dependent_views = staticmethod(catalog.dependent_views)
     database_options = staticmethod(catalog.database_options)
@@ -129,15 +136,14 @@ class PostgresEngine(SourceEngine):
     retire = staticmethod(write_freeze.retire)
     read_only_tables = staticmethod(write_freeze.read_only_tables)
 
+    image_session = staticmethod(fallback_writes.image_session)
+    carry_back = staticmethod(fallback_writes.carry_back)
+    check_carried = staticmethod(fallback_writes.check_carried)
+
     dump = staticmethod(backup.dump)
     restore_archive = staticmethod(backup.restore_archive)
     counts_and_checksums = staticmethod(backup.counts_and_checksums)
     user_schemas = staticmethod(backup.user_schemas)
-
-    @staticmethod
-    def row_count(conn, schema, table) -> int:
-        (rows,) = conn.execute(sql.SQL("select count(*) from {}").format(catalog.qualified(schema, table))).fetchone()
-        return rows
 
     @staticmethod
     def join_snapshot(conn, snapshot_id) -> None:

@@ -136,7 +136,7 @@ def _upsert_changed(conn: psycopg.Connection, landing_schema: str, table: landin
     1.10 and 1.1, equal and would keep landing's old value."""
     columns = [c.name for c in table.columns]
     # A key column with a collation of its own takes the row's key too: under a case-insensitive
-    # collation 'ZEBRA' finds the row of 'Zebra' (see sync.apply_changes).
+    # collation 'ZEBRA' finds the row of 'Zebra' (see target.changes.apply_changes).
     others = [c for c in table.columns if c.name not in table.key or c.name in landing.collated_key(table)]
     target = postgres.qualified(landing_schema, table.name)
     result = conn.execute(

@@ -16,6 +16,7 @@ from psycopg import sql
 from psycopg.rows import dict_row
 
 from harness.engines.postgres import DatabaseOptions, database_options, qualified
+from harness.engines.postgres.catalog import attributes
 from harness.profiling import BLANK, CARD_SEPARATORS, CURRENCY_SIGNS, OTHER, PATTERN_CLASSES, SamplePlan
 
 # Neutral names for the assessment's type hints and error handling, so it need not import psycopg.
@@ -234,30 +235,28 @@ class ColumnInfo:
 
 
 def column_info(conn: psycopg.Connection, schema: str, table: str) -> list[ColumnInfo]:
-    rows = conn.execute(
+    rows = attributes(
+        conn,
+        schema,
+        table,
         """
-        select a.attnum, a.attname, format_type(a.atttypid, a.atttypmod), t.typname, t.typcategory,
-               t.typtype, tn.nspname, a.attnotnull,
-               exists (select 1 from pg_opclass o join pg_am am on am.oid = o.opcmethod
-                       where am.amname = 'btree' and o.opcdefault
-                         and (o.opcintype in (a.atttypid, t.typbasetype)
-                              or (o.opcintype = 'anyarray'::regtype and t.typcategory = 'A')
-                              or (o.opcintype = 'anyenum'::regtype and t.typtype = 'e')
-                              -- varchar sorts with text's operator class: a binary-coercible cast
-                              or exists (select 1 from pg_cast pc where pc.castsource = a.atttypid
-                                         and pc.casttarget = o.opcintype and pc.castmethod = 'b'))),
-               a.attgenerated <> '', pg_get_expr(d.adbin, d.adrelid)
-        from pg_attribute a
-        join pg_class c on c.oid = a.attrelid
-        join pg_namespace n on n.oid = c.relnamespace
-        join pg_type t on t.oid = a.atttypid
+        a.attnum, a.attname, format_type(a.atttypid, a.atttypmod), t.typname, t.typcategory,
+        t.typtype, tn.nspname, a.attnotnull,
+        exists (select 1 from pg_opclass o join pg_am am on am.oid = o.opcmethod
+                where am.amname = 'btree' and o.opcdefault
+                  and (o.opcintype in (a.atttypid, t.typbasetype)
+                       or (o.opcintype = 'anyarray'::regtype and t.typcategory = 'A')
+                       or (o.opcintype = 'anyenum'::regtype and t.typtype = 'e')
+                       -- varchar sorts with text's operator class: a binary-coercible cast
+                       or exists (select 1 from pg_cast pc where pc.castsource = a.atttypid
+                                  and pc.casttarget = o.opcintype and pc.castmethod = 'b'))),
+        a.attgenerated <> '', pg_get_expr(d.adbin, d.adrelid)
+        """,
+        """
         join pg_namespace tn on tn.oid = t.typnamespace
         left join pg_attrdef d on d.adrelid = a.attrelid and d.adnum = a.attnum
-        where n.nspname = %s and c.relname = %s and a.attnum > 0 and not a.attisdropped
-        order by a.attnum
         """,
-        (schema, table),
-    ).fetchall()
+    )
     return [ColumnInfo(*row) for row in rows]
 
 
