@@ -3,6 +3,8 @@ column names suggest, confirmed by looking the (sampled) values up in the parent
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from harness import profiling
 from harness.assess import names
 from harness.assess.model import WARNING, Finding, Relationship, TableAssessment
@@ -44,15 +46,32 @@ def relationships(
     plans: dict[str, profiling.SamplePlan],
     findings: list[Finding],
 ) -> list[Relationship]:
+    return collect(
+        config.source_schema,
+        tables,
+        columns,
+        plans,
+        findings,
+        lambda child, column, parent, key, plan, text: _confirm(conn, config, child, column, parent, key, plan, text),
+    )
+
+
+def collect(
+    schema: str,
+    tables: list[TableAssessment],
+    columns: dict[str, list],
+    plans: dict[str, profiling.SamplePlan],
+    findings: list[Finding],
+    confirm: Callable[..., Relationship],
+) -> list[Relationship]:
+    """The declared single-column foreign keys, then the references the names suggest, each
+    confirmed by `confirm(child table, column, parent, key, sample plan, is text)` in the engine's
+    database (a likely one becomes a finding)."""
     listed = {t.name for t in tables if t.exists}
     result = []
     for table in tables:
         for fk in table.foreign_keys:
-            if (
-                fk["references_table"] in listed
-                and fk["references_schema"] == config.source_schema
-                and len(fk["columns"]) == 1
-            ):
+            if fk["references_table"] in listed and fk["references_schema"] == schema and len(fk["columns"]) == 1:
                 result.append(
                     Relationship(
                         table.name,
@@ -70,7 +89,7 @@ def relationships(
         if plan is None:
             continue
         text = next(c for c in columns[child] if c.name == column).is_text
-        rel = _confirm(conn, config, by_table[child], column, parent, key, plan, text)
+        rel = confirm(by_table[child], column, parent, key, plan, text)
         result.append(rel)
         if rel.likely:
             relationship_findings(rel, text, findings)

@@ -34,7 +34,7 @@ from harness.assess.model import (
     Relationship,
     TableAssessment,
 )
-from harness.assess.relationships import LIKELY_REFERENCE, reference_candidates, relationship_findings
+from harness.assess.relationships import LIKELY_REFERENCE, collect
 from harness.core import connections
 from harness.core.errors import ConfigError
 from harness.engines.mysql import binlog, catalog, types
@@ -821,33 +821,14 @@ def type_mapping(table: TableAssessment, cols: list[ColumnInfo]) -> list[dict]:
 
 
 def relationships(conn, schema, tables, columns, plans, findings) -> list[Relationship]:
-    listed = {t.name for t in tables if t.exists}
-    result = []
-    for table in tables:
-        for fk in table.foreign_keys:
-            if fk["references_table"] in listed and fk["references_schema"] == schema and len(fk["columns"]) == 1:
-                result.append(
-                    Relationship(
-                        table.name,
-                        fk["columns"][0],
-                        fk["references_table"],
-                        fk["references_columns"][0],
-                        declared=True,
-                        match_rate=1.0,
-                        likely=True,
-                    )
-                )
-    by_table = {t.name: t for t in tables}
-    for child, column, parent, key in reference_candidates(tables, columns):
-        plan = plans.get(child)
-        if plan is None:
-            continue
-        text = next(c for c in columns[child] if c.name == column).is_text
-        rel = _confirm(conn, schema, by_table[child], column, parent, key, plan, text)
-        result.append(rel)
-        if rel.likely:
-            relationship_findings(rel, text, findings)
-    return result
+    return collect(
+        schema,
+        tables,
+        columns,
+        plans,
+        findings,
+        lambda child, column, parent, key, plan, text: _confirm(conn, schema, child, column, parent, key, plan, text),
+    )
 
 
 def _confirm(conn, schema, child, column, parent, key, plan, text) -> Relationship:
