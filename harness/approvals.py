@@ -72,9 +72,9 @@ def approve(config: Config, target: Database, stage: str, role: str, name: str, 
         control.ensure(conn, config.control_schema)
         if standing := _standing(conn, config.control_schema, stage, role):
             raise ApprovalRefused(
-                f"{role} already approved {stage} ({standing.name}, {standing.approved_at:%Y-%m-%d %H:%M:%S %Z}, approval "
-                f"{standing.approval_id}); nothing recorded: `migrate approve --revoke --stage {stage} --role {role} --name NAME` "
-                "withdraws it first"
+                f"{role} already approved {stage} ({standing.name}, "
+                f"{standing.approved_at:%Y-%m-%d %H:%M:%S %Z}, approval {standing.approval_id}); nothing recorded: "
+                f"`migrate approve --revoke --stage {stage} --role {role} --name NAME` withdraws it first"
             )
         row = recorded.record(conn, config.control_schema, stage, role, name.strip(), note, *_who())
     return Approval(*row)

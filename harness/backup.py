@@ -233,8 +233,9 @@ def restore(
         and connections.server(server.url) == connections.server(target.url)
     ):
         raise ConfigError(
-            f"refusing to restore source backup {chosen.backup_id} onto the target's server ({target.describe().rsplit('/', 1)[0]}): "
-            "it holds the source's unmasked data, card numbers included; pass --allow-source-copy if that copy is intended"
+            f"refusing to restore source backup {chosen.backup_id} onto the target's server "
+            f"({target.describe().rsplit('/', 1)[0]}): it holds the source's unmasked data, card numbers included; "
+            "pass --allow-source-copy if that copy is intended"
         )
     fix = "those of the backed-up database: install that locale on this server, or restore onto one that has it"
     if not connections.create_database(admin, into, _options_of(chosen, server, engine), fix=fix):
@@ -247,7 +248,8 @@ def restore(
     if result.differences:
         raise CheckFailed(
             f"restored database {into!r} differs from the backup's manifest "
-            f"({'(rows, checksum)' if result.by_content else 'rows'} in the manifest, then restored): {result.differences}"
+            f"({'(rows, checksum)' if result.by_content else 'rows'} in the manifest, then restored): "
+            f"{result.differences}"
         )
     with connections.connection(target, command="restore", autocommit=True) as ctl:
         manifests.verified(ctl, config.control_schema, chosen.backup_id, into)

@@ -148,7 +148,8 @@ def _conventions(config: Config, notes: list[str]) -> list[Problem]:
             problems.append(
                 Problem(
                     "conventions",
-                    f"the dbt source of {table.name} reads schema {source.schema}, not landing ({config.landing_schema})",
+                    f"the dbt source of {table.name} reads schema {source.schema}, "
+                    f"not landing ({config.landing_schema})",
                     f"set its schema to \"{{{{ env_var('{dbt_contract.LANDING_SCHEMA_ENV}', 'landing') }}}}\"",
                 )
             )
@@ -157,7 +158,8 @@ def _conventions(config: Config, notes: list[str]) -> list[Problem]:
                 Problem(
                     "conventions",
                     f"var source_tables has no entry for {table.name}",
-                    "add {staging: <model>, decisions: <model>, key: [...]} under vars.source_tables in dbt_project.yml",
+                    "add {staging: <model>, decisions: <model>, key: [...]} "
+                    "under vars.source_tables in dbt_project.yml",
                 )
             )
         reverse = dbt_contract.fallback_relation_name(table.name)

@@ -4,8 +4,9 @@ The source is copied through a real backup and restore; the copy is loaded into 
 synced, reconciled and cut over through the switch, then fallen back through the reverse models
 and checked again. A project without reverse models is rolled back before the switch instead.
 An optional traffic command (`migrate rehearse --traffic-command`) writes to the copies meanwhile,
-following the rehearsal's routing file. The real source and target are only read. Each step's time is recorded under a `rehearse` run in the
-real control schema, and the rehearsal with the fingerprint of the models it exercised.
+following the rehearsal's routing file. The real source and target are only read. Each step's time
+is recorded under a `rehearse` run in the real control schema, and the rehearsal with the fingerprint
+of the models it exercised.
 """
 
 from __future__ import annotations

@@ -151,7 +151,8 @@ def _resume(interrupted: dict[str, Any], steps: tuple[str, ...]) -> str:
         cutover = "`migrate cutover" + (f" --wave {wave}`" if wave else "`")
         if interrupted["falls_back"]:
             return (
-                f"{stopped}, with the switch recorded: the applications may write the new system; {cutover} finishes it, "
+                f"{stopped}, with the switch recorded: the applications may write the new system; "
+                f"{cutover} finishes it, "
                 "or `migrate rollback` falls back (carries the new system's writes back to the legacy schema)"
             )
         if step in steps and steps.index(step) < steps.index("freeze_source"):
@@ -216,20 +217,33 @@ def _next_step(facts: dict[str, Any]) -> str:
     if wave and phase.get("phase") in ("frozen", "partly_switched"):
         if wave["state"] == "under way":
             return (
-                f"wave {wave['wave']} ({', '.join(wave['tables'])}) is under way: `migrate cutover --wave {wave['wave']}` resumes it, "
+                f"wave {wave['wave']} ({', '.join(wave['tables'])}) is under way: "
+                f"`migrate cutover --wave {wave['wave']}` resumes it, "
                 "or `migrate rollback` aborts it before its switch"
             )
-        return f"migrate cutover --wave {wave['wave']}: the next wave ({', '.join(wave['tables'])}); the earlier waves write to the new system"
+        return (
+            f"migrate cutover --wave {wave['wave']}: the next wave ({', '.join(wave['tables'])}); "
+            "the earlier waves write to the new system"
+        )
     if phase.get("phase") == "decommissioned":
-        return f"nothing: the migration is complete (decommissioned at {phase['changed_at']:%Y-%m-%d %H:%M %Z}); the legacy schema stays read-only"
+        return (
+            f"nothing: the migration is complete (decommissioned at {phase['changed_at']:%Y-%m-%d %H:%M %Z}); "
+            "the legacy schema stays read-only"
+        )
     if phase.get("phase") == "switching":
-        return "a cutover is switching the applications to the new system: wait for it; `migrate rollback` can only fall back now"
+        return (
+            "a cutover is switching the applications to the new system: wait for it; "
+            "`migrate rollback` can only fall back now"
+        )
     if phase.get("phase") == "frozen":
         return "a cutover is under way: `migrate cutover` resumes it, or `migrate rollback` aborts it before the switch"
     if phase.get("phase") == "switched":
         return _after_switch(phase, facts.get("rollback_check"))
     if phase.get("phase") == "partly_switched":
-        return "a phased cutover is half done: set strategy: phased in migration.yml again and run migrate cutover for the next wave"
+        return (
+            "a phased cutover is half done: set strategy: phased in migration.yml again "
+            "and run migrate cutover for the next wave"
+        )
     if phase.get("phase") == "falling_back":
         return "a fallback is under way: `migrate rollback` resumes it"
     if phase.get("phase") == "fallen_back":
@@ -251,11 +265,17 @@ def _next_step(facts: dict[str, Any]) -> str:
     if facts["reconcile"] is None or facts["reconcile"]["status"] != "passed":
         return "migrate reconcile: no green reconciliation yet"
     if "checksums" not in facts["reconcile"]["levels"]:
-        return "migrate reconcile (all levels, or --level counts,checksums): the cutover's gate needs a green reconciliation that compared content"
+        return (
+            "migrate reconcile (all levels, or --level counts,checksums): "
+            "the cutover's gate needs a green reconciliation that compared content"
+        )
     if not facts["approvals"]:
         return "migrate approve: no sign-off recorded yet"
     if wave:
-        return f"keep `migrate sync --follow` running and re-run `migrate reconcile` before `migrate cutover --wave {wave['wave']}` ({', '.join(wave['tables'])})"
+        return (
+            "keep `migrate sync --follow` running and re-run `migrate reconcile` "
+            f"before `migrate cutover --wave {wave['wave']}` ({', '.join(wave['tables'])})"
+        )
     return "keep `migrate sync --follow` running and re-run `migrate reconcile` before cutover"
 
 
@@ -266,15 +286,16 @@ def _before_big_bang(facts: dict[str, Any]) -> str:
     if not any(a["stage"] == "cutover" for a in facts["approvals"]):
         return "migrate approve: no cutover sign-off recorded yet"
     return (
-        "migrate cutover --dry-run, then migrate cutover: the big bang freezes the source, then loads, builds, verifies "
-        "and switches in one window"
+        "migrate cutover --dry-run, then migrate cutover: "
+        "the big bang freezes the source, then loads, builds, verifies and switches in one window"
     )
 
 
 def _after_switch(phase: dict[str, Any], check: dict[str, Any] | None) -> str:
     if check and check["met"]:
         return (
-            f"the last rollback check ({check['checked_at']:%Y-%m-%d %H:%M}) recommends a rollback ({', '.join(check['met'])}): "
+            f"the last rollback check ({check['checked_at']:%Y-%m-%d %H:%M}) "
+            f"recommends a rollback ({', '.join(check['met'])}): "
             "a decider decides; `migrate rollback --check` evaluates again"
         )
     ends = phase["rollback_window_ends"]

@@ -70,7 +70,8 @@ def forget_consumer(config: Config, source: Database, target: Database, consumer
     with connections.connection(target, command="sync forget", autocommit=True) as dst:
         if consumer_id == control.consumer_id(dst, config.control_schema):
             raise ConfigError(
-                f"consumer {consumer_id} is this target's own: forget only a target that is gone (`migrate status` lists them)"
+                f"consumer {consumer_id} is this target's own: "
+                "forget only a target that is gone (`migrate status` lists them)"
             )
     with connections.connection(source, command="sync forget", autocommit=True) as src:
         if not engines.source_capture(config).forget(src, consumer_id):

@@ -56,8 +56,8 @@ def _interrupted() -> int:
     """One line: what stopped, what is kept, how to resume; the exit code, 130 (Ctrl-C) or 143 (SIGTERM)."""
     command = shlex.join(["migrate", *sys.argv[1:]])
     errors.print(
-        f"[bold yellow]interrupted[/] by {interrupts.signal_name()}: `{command}` stopped at a safe point; what it finished "
-        "is recorded (`migrate status`) and nothing half-done is kept; run it again to resume"
+        f"[bold yellow]interrupted[/] by {interrupts.signal_name()}: `{command}` stopped at a safe point; "
+        "what it finished is recorded (`migrate status`) and nothing half-done is kept; run it again to resume"
     )
     return interrupts.exit_code()
 

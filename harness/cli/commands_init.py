@@ -33,7 +33,10 @@ def init_cmd(
         bool,
         typer.Option(
             "--update",
-            help="Bring the project in DIR up to the source: add what is new, report what differs, never overwrite your edits.",
+            help=(
+                "Bring the project in DIR up to the source: add what is new, report what differs, "
+                "never overwrite your edits."
+            ),
         ),
     ] = False,
     as_json: JsonFlag = False,
@@ -69,7 +72,8 @@ def init_cmd(
         )
         summary(
             f"{done.directory}: {len(changes.source_changes)} source change(s); {len(changes.added)} file(s) added, "
-            f"{len(changes.rewritten)} updated, {len(changes.kept)} with your edits kept; next: migrate load --no-build (new tables), migrate sync --no-build (new columns), "
+            f"{len(changes.rewritten)} updated, {len(changes.kept)} with your edits kept; "
+            "next: migrate load --no-build (new tables), migrate sync --no-build (new columns), "
             "migrate build --full-refresh"
         )
         return

@@ -90,6 +90,7 @@ def whole_copy(config: Config, source: Database, target: Database) -> int:
     if not outcome.passed:
         bad = ", ".join(level.level for level in outcome.levels if level.verdict == "failed")
         raise CheckFailed(
-            f"final verification failed: reconciliation {outcome.reconcile_id} failed at {bad}; nothing was switched; see {outcome.files.get('markdown')}"
+            f"final verification failed: reconciliation {outcome.reconcile_id} failed at {bad}; "
+            f"nothing was switched; see {outcome.files.get('markdown')}"
         )
     return outcome.reconcile_id

@@ -96,8 +96,10 @@ class LegacyApp:
         cust_id = self.ids("CUSTOMER")
         n = self.rng.randrange(10**6)
         key, digest = self._one(
-            f"""insert into {self.t("CUSTOMER")} as t ("CUST_ID", "CUST_NM", "EMAIL_ADDR", "PHONE", "ADDR1", "CITY", "STATE_CD", "POSTAL_CD", "CTRY", "CREATED", "STATUS", "LAST_UPD")
-                values (%s, %s, %s, %s, %s, 'Springfield', 'IL', '62701', 'US', to_char(localtimestamp, 'YYYY-MM-DD'), 'A', localtimestamp)
+            f"""insert into {self.t("CUSTOMER")} as t ("CUST_ID", "CUST_NM", "EMAIL_ADDR", "PHONE", "ADDR1", "CITY",
+                                                     "STATE_CD", "POSTAL_CD", "CTRY", "CREATED", "STATUS", "LAST_UPD")
+                values (%s, %s, %s, %s, %s, 'Springfield', 'IL', '62701', 'US',
+                        to_char(localtimestamp, 'YYYY-MM-DD'), 'A', localtimestamp)
                 returning "CUST_ID", {ROW_HASH}""",
             (
                 cust_id,
@@ -122,22 +124,28 @@ class LegacyApp:
             lines.append((line_no, sku, self.rng.randint(1, 5), round(self.rng.uniform(1, 200), 2)))
         total = sum(round(q * p, 2) for _, _, q, p in lines)
         _, digest = self._one(
-            f"""insert into {self.t("ORDER_HDR")} as t ("ORDER_NO", "CUST_ID", "ORDER_DT", "STATUS_CD", "SHIP_NM", "SHIP_ADDR1", "SHIP_CITY", "SHIP_STATE", "SHIP_POSTAL", "SHIP_CTRY", "ORDER_TOTAL", "CURR_CD", "NOTES", "LAST_UPD")
-                values (%s, %s, localtimestamp, 'NEW', 'Pat', '1 Main St', 'Springfield', 'IL', '62701', 'US', %s, 'USD', 'live traffic', localtimestamp)
+            f"""insert into {self.t("ORDER_HDR")} as t ("ORDER_NO", "CUST_ID", "ORDER_DT", "STATUS_CD", "SHIP_NM",
+                                                      "SHIP_ADDR1", "SHIP_CITY", "SHIP_STATE", "SHIP_POSTAL",
+                                                      "SHIP_CTRY",
+                                                      "ORDER_TOTAL", "CURR_CD", "NOTES", "LAST_UPD")
+                values (%s, %s, localtimestamp, 'NEW', 'Pat', '1 Main St', 'Springfield', 'IL', '62701', 'US',
+                        %s, 'USD', 'live traffic', localtimestamp)
                 returning "ORDER_NO", {ROW_HASH}""",
             (order_no, cust_id, f"{total:.2f}"),
         )
         entries.append(self._entry("ORDER_HDR", {"ORDER_NO": order_no}, "I", digest))
         for line_no, sku, qty, price in lines:
             (digest,) = self._one(
-                f"""insert into {self.t("ORDER_LINE")} as t ("ORDER_NO", "LINE_NO", "SKU", "QTY", "UNIT_PRICE", "DISC_PCT", "LAST_UPD")
+                f"""insert into {self.t("ORDER_LINE")} as t
+                        ("ORDER_NO", "LINE_NO", "SKU", "QTY", "UNIT_PRICE", "DISC_PCT", "LAST_UPD")
                     values (%s, %s, %s, %s, %s, null, localtimestamp) returning {ROW_HASH}""",
                 (order_no, line_no, sku, qty, price),
             )
             entries.append(self._entry("ORDER_LINE", {"ORDER_NO": order_no, "LINE_NO": line_no}, "I", digest))
         pay_id = self.ids("PAYMENT")
         (digest,) = self._one(
-            f"""insert into {self.t("PAYMENT")} as t ("PAY_ID", "ORDER_NO", "METHOD", "AMOUNT", "PAID_AT", "CARD_NO", "LAST_UPD")
+            f"""insert into {self.t("PAYMENT")} as t
+                    ("PAY_ID", "ORDER_NO", "METHOD", "AMOUNT", "PAID_AT", "CARD_NO", "LAST_UPD")
                 values (%s, %s, %s, %s, localtimestamp, %s, localtimestamp) returning {ROW_HASH}""",
             (pay_id, order_no, self.rng.choice(METHODS), total, f"{self.rng.randrange(10000):04d}"),
         )
@@ -147,7 +155,8 @@ class LegacyApp:
     def change_status(self) -> list[dict]:
         row = self._one(
             f"""update {self.t("ORDER_HDR")} as t set "STATUS_CD" = %s, "LAST_UPD" = localtimestamp
-                where "ORDER_NO" = (select "ORDER_NO" from {self.t("ORDER_HDR")} order by "ORDER_NO" desc limit 1 offset %s)
+                where "ORDER_NO" = (select "ORDER_NO" from {self.t("ORDER_HDR")}
+                                    order by "ORDER_NO" desc limit 1 offset %s)
                 returning "ORDER_NO", {ROW_HASH}""",
             (self.rng.choice(STATUSES), self.rng.randrange(200)),
         )
@@ -166,7 +175,8 @@ class LegacyApp:
     def delete_line(self) -> list[dict]:
         row = self._one(
             f"""delete from {self.t("ORDER_LINE")} t
-                where ("ORDER_NO", "LINE_NO") = (select "ORDER_NO", "LINE_NO" from {self.t("ORDER_LINE")} where "LINE_NO" > 1
+                where ("ORDER_NO", "LINE_NO") = (select "ORDER_NO", "LINE_NO" from {self.t("ORDER_LINE")}
+                                                   where "LINE_NO" > 1
                                                    order by "ORDER_NO" desc limit 1 offset %s)
                 returning "ORDER_NO", "LINE_NO\"""",
             (self.rng.randrange(200),),
@@ -237,13 +247,16 @@ class NewApp:
         given, family = self.rng.choice(["Ada", "Ben", "Cleo", "Dev"]), f"Newman{n % 997}"
         line1 = f"{n % 9999} Elm St"
         (address_id,) = self._one(
-            """insert into app.address (line1, city, region, postal_code, country_code) values (%s, 'Springfield', 'IL', '62701', 'US')
-               on conflict (line1, line2, city, region, postal_code, country_code) do update set line1 = excluded.line1 returning address_id""",
+            """insert into app.address (line1, city, region, postal_code, country_code)
+               values (%s, 'Springfield', 'IL', '62701', 'US')
+               on conflict (line1, line2, city, region, postal_code, country_code)
+               do update set line1 = excluded.line1 returning address_id""",
             (line1,),
         )
         email, phone = f"new{n}@example.com", f"+1555{n % 10**7:07d}"
         customer_id, digest = self._one(
-            f"""insert into app.customer as t (given_name, family_name, display_name, email, phone_e164, status, billing_address_id, created_at, updated_at)
+            f"""insert into app.customer as t (given_name, family_name, display_name, email, phone_e164, status,
+                                               billing_address_id, created_at, updated_at)
                 values (%s, %s, %s, %s, %s, 'active', %s, now(), now()) returning customer_id, {ROW_HASH}""",
             (given, family, f"{given} {family}", email, phone, address_id),
         )
@@ -272,7 +285,8 @@ class NewApp:
 
     def new_order(self) -> list[dict]:
         customer_id, legacy_cust_id, address_id = self._one(
-            "select customer_id, legacy_cust_id, billing_address_id from app.customer order by customer_id desc limit 1 offset %s",
+            "select customer_id, legacy_cust_id, billing_address_id from app.customer "
+            "order by customer_id desc limit 1 offset %s",
             (self.rng.randrange(50),),
         )
         lines = []
@@ -283,7 +297,8 @@ class NewApp:
             lines.append((line_no, product_id, sku, self.rng.randint(1, 5), self.rng.randrange(100, 20000)))
         total = sum(qty * price for _, _, _, qty, price in lines)
         order_id, digest = self._one(
-            f"""insert into app.sales_order as t (customer_id, ordered_at, status, shipping_address_id, currency, total_cents, notes)
+            f"""insert into app.sales_order as t
+                    (customer_id, ordered_at, status, shipping_address_id, currency, total_cents, notes)
                 values (%s, now(), 'placed', %s, 'USD', %s, 'new application') returning order_id, {ROW_HASH}""",
             (customer_id, address_id, total),
         )
@@ -307,7 +322,8 @@ class NewApp:
         ]
         for line_no, product_id, sku, qty, price in lines:
             (digest,) = self._one(
-                f"""insert into app.order_line as t (order_id, line_no, product_id, quantity, unit_price_cents, discount_bps, line_total_cents)
+                f"""insert into app.order_line as t
+                        (order_id, line_no, product_id, quantity, unit_price_cents, discount_bps, line_total_cents)
                     values (%s, %s, %s, %s, %s, 0, %s) returning {ROW_HASH}""",
                 (order_id, line_no, product_id, qty, price, qty * price),
             )
@@ -391,7 +407,8 @@ class NewApp:
     def delete_line(self) -> list[dict]:
         row = self._one(
             """delete from app.order_line t
-               where (order_id, line_no) = (select order_id, line_no from app.order_line where line_no > 1 order by order_id desc limit 1 offset %s)
+               where (order_id, line_no) = (select order_id, line_no from app.order_line where line_no > 1
+                                            order by order_id desc limit 1 offset %s)
                returning order_id, line_no, line_total_cents""",
             (self.rng.randrange(200),),
         )

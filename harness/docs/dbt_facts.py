@@ -120,7 +120,10 @@ def _last_results(artifacts: dbt_artifacts.Artifacts, rules_level: dict | None) 
             failing = {
                 c["name"] for c in rules_level["checks"] if c["verdict"] == "failed" and c["name"] != "dbt tests"
             }
-            by = f"reconciliation #{rules_level['reconcile_id']} (dbt tests: {summary_check['target'] or summary_check['verdict']})"
+            by = (
+                f"reconciliation #{rules_level['reconcile_id']} "
+                f"(dbt tests: {summary_check['target'] or summary_check['verdict']})"
+            )
             results["__reconcile__"] = {
                 "failing": sorted(failing),
                 "by": by,

@@ -169,7 +169,8 @@ def _legacy_columns(src: Connection, dst: Connection, config: Config, table: Tab
     columns = [c.name for c in engines.source_engine(config).columns(src, config.source_schema, table.name)]
     if not reverse.exists(dst, table):
         raise NoReverseModel(
-            f"no reverse model for {table.name}: add models/fallback/{dbt_contract.fallback_relation_name(table.name)}.sql "
+            f"no reverse model for {table.name}: "
+            f"add models/fallback/{dbt_contract.fallback_relation_name(table.name)}.sql "
             f"(its legacy columns, {OP} and {COLUMNS}); nothing was written to the source"
         )
     return columns
@@ -225,7 +226,8 @@ def _verify(config: Config, source: Database, target: Database) -> dict[str, int
             src.rollback()
             if wrong:
                 raise CheckFailed(
-                    f"fallback verification failed: {wrong} of {total} carried rows of {table.name} differ in the source, e.g. {sample}; "
+                    f"fallback verification failed: {wrong} of {total} carried rows of {table.name} "
+                    f"differ in the source, e.g. {sample}; "
                     "the applications were not switched back: fix the reverse model and run migrate rollback again"
                 )
             verified[table.name] = total

@@ -46,7 +46,8 @@ class ServerInfo:
         if self.has_input_validation:
             return []
         return [
-            f"PostgreSQL {self.version} has no pg_input_is_valid (16+): trial casts to the target types were not counted"
+            f"PostgreSQL {self.version} has no pg_input_is_valid (16+): "
+            "trial casts to the target types were not counted"
         ]
 
 
@@ -742,7 +743,8 @@ def duplicates(
         not_blank = sql.SQL("true")
     not_null = sql.SQL(" and ").join(sql.SQL("{} is not null").format(sql.Identifier(c)) for c in columns)
     query = sql.SQL(
-        "select count(*), coalesce(sum(n), 0) from (select count(*) as n from {} where {} and {} group by {} having count(*) > 1) d"
+        "select count(*), coalesce(sum(n), 0) from "
+        "(select count(*) as n from {} where {} and {} group by {} having count(*) > 1) d"
     ).format(qualified(schema, table), not_null, not_blank, sql.SQL(", ").join(exprs))
     groups, rows = conn.execute(query).fetchone()
     nulls = conn.execute(
@@ -1001,7 +1003,8 @@ def drop_table(conn: psycopg.Connection, schema: str, table: str) -> None:
 def estimated_rows(conn: psycopg.Connection, schema: str, tables: list[str]) -> int:
     """Rows in these tables by the planner's estimates (pg_class), without reading them."""
     rows = conn.execute(
-        "select coalesce(sum(greatest(c.reltuples, 0)), 0)::bigint from pg_class c join pg_namespace n on n.oid = c.relnamespace "
+        "select coalesce(sum(greatest(c.reltuples, 0)), 0)::bigint "
+        "from pg_class c join pg_namespace n on n.oid = c.relnamespace "
         "where n.nspname = %s and c.relname = any(%s) and c.relkind = 'r'",
         (schema, tables),
     ).fetchone()[0]
@@ -1015,9 +1018,11 @@ def last_cutover_steps(conn: psycopg.Connection, control_schema: str) -> tuple |
     """(run id, finished at, seconds per step) of the last parallel-run cutover that succeeded."""
     return conn.execute(
         sql.SQL(
-            "select r.run_id, r.finished_at, jsonb_object_agg(s.step, extract(epoch from s.finished_at - s.started_at)) "
+            "select r.run_id, r.finished_at, "
+            "jsonb_object_agg(s.step, extract(epoch from s.finished_at - s.started_at)) "
             "from {runs} r join {steps} s using (run_id) "
-            "where r.command = 'cutover' and r.status = 'succeeded' and coalesce(r.detail ->> 'strategy', 'parallel_run') = 'parallel_run' "
+            "where r.command = 'cutover' and r.status = 'succeeded' "
+            "and coalesce(r.detail ->> 'strategy', 'parallel_run') = 'parallel_run' "
             "and s.status = 'succeeded' group by r.run_id order by r.run_id desc limit 1"
         ).format(runs=sql.Identifier(control_schema, "runs"), steps=sql.Identifier(control_schema, "steps"))
     ).fetchone()
@@ -1027,7 +1032,8 @@ def last_rehearsal_timings(conn: psycopg.Connection, control_schema: str) -> tup
     """(rehearsal id, finished at, seconds per step) of the last rehearsal that succeeded."""
     return conn.execute(
         sql.SQL(
-            "select rehearsal_id, finished_at, timings from {} where status = 'succeeded' order by rehearsal_id desc limit 1"
+            "select rehearsal_id, finished_at, timings from {} where status = 'succeeded' "
+            "order by rehearsal_id desc limit 1"
         ).format(sql.Identifier(control_schema, "rehearsals"))
     ).fetchone()
 
@@ -1054,7 +1060,8 @@ def column_names(conn: psycopg.Connection, schema: str, table: str) -> list[str]
     return [
         r[0]
         for r in conn.execute(
-            "select a.attname from pg_attribute a where a.attrelid = to_regclass(%s) and a.attnum > 0 and not a.attisdropped",
+            "select a.attname from pg_attribute a "
+            "where a.attrelid = to_regclass(%s) and a.attnum > 0 and not a.attisdropped",
             (f'"{schema}"."{table}"',),
         ).fetchall()
     ]

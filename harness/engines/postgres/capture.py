@@ -95,7 +95,8 @@ LOG_DDL = {
             old_key     jsonb,          -- the key before an update or delete
             new_row     jsonb,          -- the row after an insert or update, masked
             captured_at timestamptz not null default clock_timestamp(),
-            old_row     jsonb,          -- the row before an update or delete: only where a fallback needs it (capture of `app`)
+            old_row     jsonb,          -- the row before an update or delete: only where a fallback
+                                        -- needs it (capture of `app`)
             image_format text           -- 'text'; NULL: JSON images of an earlier trigger version
         )""",
     # Columns of a log created before they existed.
@@ -155,8 +156,8 @@ def ensure_log(conn: psycopg.Connection) -> None:
             case when to_regclass(%(changes)s) is not null then 'changes' end,
             case when exists (select from pg_attribute where attrelid = to_regclass(%(changes)s) and attname = 'old_row'
                               and not attisdropped) then 'old_row' end,
-            case when exists (select from pg_attribute where attrelid = to_regclass(%(changes)s) and attname = 'image_format'
-                              and not attisdropped) then 'image_format' end,
+            case when exists (select from pg_attribute where attrelid = to_regclass(%(changes)s)
+                              and attname = 'image_format' and not attisdropped) then 'image_format' end,
             case when to_regclass(%(consumers)s) is not null then 'consumers' end], null)
         """,
         {
@@ -213,7 +214,8 @@ begin
         raise exception using errcode = 'read_only_sql_transaction', message = {message}, hint = {hint};
     end if;
     if TG_OP = 'TRUNCATE' then
-        insert into {log} (table_schema, table_name, op, image_format) values (TG_TABLE_SCHEMA, TG_TABLE_NAME, 'T', {format});
+        insert into {log} (table_schema, table_name, op, image_format)
+        values (TG_TABLE_SCHEMA, TG_TABLE_NAME, 'T', {format});
         return null;
     end if;
     begin
@@ -234,16 +236,21 @@ begin
         -- (a renamed column stays masked); slower, until capture is installed again. Never the
         -- application's write refused for it.
         select string_agg(format('jsonb_build_object(%L, (%s)::text)', a.attname,
-                                 replace(coalesce(m.expression, '{{col}}'), '{{col}}', '($1).' || quote_ident(a.attname))), ' || ' order by a.attnum),
-               string_agg(format('jsonb_build_object(%L, ($2).%I::text)', a.attname, a.attname), ' || ' order by a.attnum)
+                                 replace(coalesce(m.expression, '{{col}}'), '{{col}}',
+                                         '($1).' || quote_ident(a.attname))),
+                          ' || ' order by a.attnum),
+               string_agg(format('jsonb_build_object(%L, ($2).%I::text)', a.attname, a.attname),
+                          ' || ' order by a.attnum)
                    filter (where a.attnum = any({key_numbers})),
-               string_agg(format('jsonb_build_object(%L, ($2).%I::text)', a.attname, a.attname), ' || ' order by a.attnum)
+               string_agg(format('jsonb_build_object(%L, ($2).%I::text)', a.attname, a.attname),
+                          ' || ' order by a.attnum)
         into new_image, key_image, old_image
         from pg_attribute a
         left join unnest({mask_names}, {mask_numbers}, {mask_expressions}) as m(attname, attnum, expression)
             on m.attname = a.attname or m.attnum = a.attnum
         where a.attrelid = TG_RELID and a.attnum > 0 and not a.attisdropped;
-        execute format('select %s, %s, %s', coalesce(new_image, 'null'), coalesce(key_image, 'null'), coalesce(old_image, 'null'))
+        execute format('select %s, %s, %s',
+                       coalesce(new_image, 'null'), coalesce(key_image, 'null'), coalesce(old_image, 'null'))
         into new_row, old_key, old_row using NEW, OLD;
         if TG_OP = 'INSERT' then
             old_key := null;
@@ -282,7 +289,8 @@ end
 def _columns_now(conn: psycopg.Connection, relation: sql.Composable) -> tuple[dict[str, int], int]:
     """The table's columns with their numbers, and the highest number it has used (dropped columns count)."""
     rows = conn.execute(
-        "select attname, attisdropped, attnum from pg_attribute where attrelid = %s::regclass and attnum > 0 order by attnum",
+        "select attname, attisdropped, attnum from pg_attribute "
+        "where attrelid = %s::regclass and attnum > 0 order by attnum",
         (relation.as_string(conn),),
     ).fetchall()
     return {name: attnum for name, dropped, attnum in rows if not dropped}, max(
@@ -339,7 +347,8 @@ def install(conn: psycopg.Connection, schema: str, tables: list[SourceTable], *,
             # Its argument, the last column number the function knows, is for image_carries.
             conn.execute(
                 sql.SQL(
-                    "create or replace trigger {} after insert or update or delete on {} for each row execute function {}({})"
+                    "create or replace trigger {} after insert or update or delete on {} "
+                    "for each row execute function {}({})"
                 ).format(sql.Identifier(TRIGGER), target, function, sql.Literal(str(last_attnum)))
             )
             conn.execute(
@@ -379,7 +388,8 @@ def image_carries(conn: psycopg.Connection, schema: str, table: str, column: str
 def _trigger_functions(conn: psycopg.Connection, schema: str, table: str) -> list[int]:
     """The functions the capture triggers of a table call now (the oids)."""
     rows = conn.execute(
-        "select distinct t.tgfoid from pg_trigger t join pg_class c on c.oid = t.tgrelid join pg_namespace n on n.oid = c.relnamespace "
+        "select distinct t.tgfoid from pg_trigger t join pg_class c on c.oid = t.tgrelid "
+        "join pg_namespace n on n.oid = c.relnamespace "
         "where n.nspname = %s and c.relname = %s and t.tgname in (%s, %s)",
         (schema, table, TRIGGER, TRIGGER + "_truncate"),
     ).fetchall()
@@ -445,15 +455,19 @@ def applied(conn: psycopg.Connection, consumer_id: str, source_schema: str, targ
     changes that every consumer of the schema has applied (call in one transaction)."""
     conn.execute(
         sql.SQL(
-            "insert into {} (consumer_id, source_schema, snapshot, target, last_applied_at) values (%s, %s, %s, %s, clock_timestamp()) "
-            "on conflict (consumer_id) do update set snapshot = excluded.snapshot, last_applied_at = excluded.last_applied_at"
+            "insert into {} (consumer_id, source_schema, snapshot, target, last_applied_at) "
+            "values (%s, %s, %s, %s, clock_timestamp()) "
+            "on conflict (consumer_id) do update "
+            "set snapshot = excluded.snapshot, last_applied_at = excluded.last_applied_at"
         ).format(_consumers_table()),
         (consumer_id, source_schema, snapshot, target),
     )
     conn.execute(
         sql.SQL(
-            "delete from {log} c where c.table_schema = %(schema)s and pg_visible_in_snapshot(c.txid, %(snapshot)s::pg_snapshot) "
-            "and not exists (select from {consumers} k where k.source_schema = %(schema)s and not pg_visible_in_snapshot(c.txid, k.snapshot))"
+            "delete from {log} c where c.table_schema = %(schema)s "
+            "and pg_visible_in_snapshot(c.txid, %(snapshot)s::pg_snapshot) "
+            "and not exists (select from {consumers} k where k.source_schema = %(schema)s "
+            "and not pg_visible_in_snapshot(c.txid, k.snapshot))"
         ).format(log=_log_table(), consumers=_consumers_table()),
         {"schema": source_schema, "snapshot": snapshot},
     )
@@ -466,7 +480,8 @@ def consumers(conn: psycopg.Connection, source_schema: str, this_consumer: str |
     rows = conn.execute(
         sql.SQL(
             "select k.consumer_id, k.target, k.registered_at, k.last_applied_at, "
-            "(select count(*) from {log} c where c.table_schema = k.source_schema and not pg_visible_in_snapshot(c.txid, k.snapshot)) "
+            "(select count(*) from {log} c where c.table_schema = k.source_schema "
+            "and not pg_visible_in_snapshot(c.txid, k.snapshot)) "
             "from {consumers} k where k.source_schema = %s order by k.registered_at, k.consumer_id"
         ).format(log=_log_table(), consumers=_consumers_table()),
         (source_schema,),
@@ -572,7 +587,8 @@ def apply_batch(
                 use_image_settings(side)
             (current,) = src.execute("select pg_current_snapshot()::text").fetchone()
             batch.snapshot = current
-            # Described in the batch's own snapshot: every change it reads was written with these columns or earlier ones.
+            # Described in the batch's own snapshot: every change it reads was written with these columns
+            # or earlier ones.
             tables = {t.name: landing.describe(src, config, t) for t in config.tables}
             added = _check_schema(src, dst, config, list(tables.values()))
             reloaded = sync_state.table_loads_to_cover(dst, config.control_schema)
@@ -630,7 +646,8 @@ def _log_columns(src: psycopg.Connection) -> sql.Composable:
     """What is copied of the source's log: changes.CHANGE_COLUMNS, with image_format NULL in a log made
     before it existed (written by triggers of that version: JSON images, every one)."""
     (has_format,) = src.execute(
-        "select exists (select from pg_attribute where attrelid = %s::regclass and attname = 'image_format' and not attisdropped)",
+        "select exists (select from pg_attribute where attrelid = %s::regclass "
+        "and attname = 'image_format' and not attisdropped)",
         (sql.SQL("{}.changes").format(sql.Identifier(CAPTURE_SCHEMA)).as_string(src),),
     ).fetchone()
     return sql.SQL(", ").join(
@@ -672,7 +689,8 @@ def _check_schema(
         reload = f"update the models, then run `migrate load --table {name}`"
         if not postgres.table_exists(dst, config.landing_schema, name):
             raise sync_state.NotLoaded(
-                f"table {name} is listed in migration.yml but not loaded, and sync would drop its changes: run `migrate load --table {name}`"
+                f"table {name} is listed in migration.yml but not loaded, and sync would drop its changes: "
+                f"run `migrate load --table {name}`"
             )
         landed = {
             c.name: c for c in postgres.columns(dst, config.landing_schema, name) if c.name not in landing.SYNC_COLUMNS
@@ -686,7 +704,8 @@ def _check_schema(
             if before is not None:
                 if before.type != column.type:
                     raise SchemaChanged(
-                        f"table {name}: column {column.name} changed type at the source from {before.type} to {column.type}: {reload}"
+                        f"table {name}: column {column.name} changed type at the source "
+                        f"from {before.type} to {column.type}: {reload}"
                     )
                 if before.not_null and not column.not_null and column.name not in table.key:
                     landing.allow_null(dst, config.landing_schema, name, column.name)  # its nulls may come now
@@ -694,15 +713,18 @@ def _check_schema(
             fills = fills or postgres.column_fills(src, config.source_schema, name)
             if not fills[column.name].known:
                 raise SchemaChanged(
-                    f"table {name}: column {column.name} was added at the source with a default that older rows may not hold: {reload}"
+                    f"table {name}: column {column.name} was added at the source "
+                    f"with a default that older rows may not hold: {reload}"
                 )
             if column.name in table.masks:
                 raise SchemaChanged(
-                    f"table {name}: column {column.name} was added at the source and is masked in migration.yml: run `migrate load --table {name}` so that capture masks it"
+                    f"table {name}: column {column.name} was added at the source and is masked in migration.yml: "
+                    f"run `migrate load --table {name}` so that capture masks it"
                 )
             if not image_carries(src, config.source_schema, name, column.name):
                 raise SchemaChanged(
-                    f"table {name}: column {column.name} was added at the source after another added column was dropped, "
+                    f"table {name}: column {column.name} was added at the source "
+                    f"after another added column was dropped, "
                     f"and the change log does not hold its values: run `migrate load --table {name}`"
                 )
             missing = fills[column.name].missing
