@@ -145,6 +145,11 @@ def page(facts: dict[str, Any]) -> str:
     return html_page(blocks(facts), f"Migration dashboard: {facts['migration']}")
 
 
+def _seconds(value: float | None) -> str:
+    """A lag in seconds, or "not known" (no sync yet, a consumer forgotten, no app to build)."""
+    return "not known" if value is None else f"{value:,.1f} s"
+
+
 def _time(iso: str | None) -> datetime | None:
     return datetime.fromisoformat(iso) if iso else None
 
@@ -192,7 +197,7 @@ def _standing(facts: dict[str, Any]) -> Iterator[Block]:
             ),
             (
                 "lag",
-                f"landing {lag['landing_seconds']:,.1f} s, app {lag['app_seconds']:,.1f} s"
+                f"landing {_seconds(lag['landing_seconds'])}, app {_seconds(lag['app_seconds'])}"
                 + (f", {lag['changes_behind']:,} changes behind" if lag["changes_behind"] is not None else "")
                 if lag
                 else "–",

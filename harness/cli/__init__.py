@@ -98,9 +98,10 @@ def _refresh_dashboard(arguments: list[str], code: int) -> None:
     try:
         with connections.database_errors():
             dashboard.refresh(words[0])
-    except (HarnessError, OSError) as exc:
+    except Exception as exc:  # a refresh is a side view: it never turns a command's result into a traceback
         if code == 0:
-            errors.print(f"[yellow]note:[/] the dashboard was not refreshed: {str(exc).splitlines()[0]}")
+            reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            errors.print(f"[yellow]note:[/] the dashboard was not refreshed: {reason}")
 
 
 def main() -> None:
