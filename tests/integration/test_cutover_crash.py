@@ -150,6 +150,8 @@ def test_a_load_killed_in_its_dbt_build_is_named_by_status_and_resumed_by_load(s
     config, source, target, migration, tmp_path = shop
     (tmp_path / "dbt_project.yml").write_text("name: shop_test\nversion: '1.0'\nconfig-version: 2\nprofile: migrate\n")
     shutil.copytree(PROJECT_DIR / "profiles", tmp_path / "profiles")
+    (tmp_path / "models").mkdir()
+    (tmp_path / "models" / "one.sql").write_text("select 1 as one\n")  # a dbt layer: the load builds it
     env = {**migration.env, "MIGRATE_PROJECT_DIR": str(tmp_path)}
     run_migrate("load", env={**env, "MIGRATE_CRASH_AT": "load:build"}, expect=-signal.SIGKILL)
 
