@@ -145,7 +145,7 @@ def page(facts: dict[str, Any]) -> str:
     return html_page(blocks(facts), f"Migration dashboard: {facts['migration']}")
 
 
-def _seconds(value: float | None) -> str:
+def lag_seconds(value: float | None) -> str:
     """A lag in seconds, or "not known" (no sync yet, a consumer forgotten, no app to build)."""
     return "not known" if value is None else f"{value:,.1f} s"
 
@@ -197,7 +197,7 @@ def _standing(facts: dict[str, Any]) -> Iterator[Block]:
             ),
             (
                 "lag",
-                f"landing {_seconds(lag['landing_seconds'])}, app {_seconds(lag['app_seconds'])}"
+                f"landing {lag_seconds(lag['landing_seconds'])}, app {lag_seconds(lag['app_seconds'])}"
                 + (f", {lag['changes_behind']:,} changes behind" if lag["changes_behind"] is not None else "")
                 if lag
                 else "–",

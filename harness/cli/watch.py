@@ -16,6 +16,7 @@ from rich.table import Table
 from harness.cli.ui import console
 from harness.core.config import Config
 from harness.core.connections import Database
+from harness.dashboard import lag_seconds
 
 VERDICT_STYLE = {"passed": "bold green", "failed": "bold red", "warning": "bold yellow", "succeeded": "green"}
 
@@ -58,7 +59,7 @@ def rows(facts: dict) -> list[tuple[str, str]]:
         shown.append(
             (
                 "lag",
-                f"landing {lag['landing_seconds']:,.1f} s, app {lag['app_seconds']:,.1f} s"
+                f"landing {lag_seconds(lag['landing_seconds'])}, app {lag_seconds(lag['app_seconds'])}"
                 + (f", {lag['changes_behind']:,} changes behind" if lag.get("changes_behind") is not None else ""),
             )
         )
