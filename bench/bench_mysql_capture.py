@@ -83,15 +83,18 @@ def timed_lag(url: str, db: str, target: Database, rate: float, duration: float,
                 time.sleep(max(0.0, started + n * 4 / rate - time.monotonic()))
 
     def watcher() -> None:
-        seen = first_id - 1
+        # Rows commit out of id order across the writers: read from the lowest id not seen yet.
+        seen: set[int] = set()
         with psycopg.connect(target.url, autocommit=True) as conn:
             while not stop.is_set():
-                rows = conn.execute("select id from landing.orders where id > %s", (seen,)).fetchall()
+                unseen = [row for row in list(committed) if row not in seen]
+                low = min(unseen) if unseen else first_id
+                rows = conn.execute("select id from landing.orders where id >= %s", (low,)).fetchall()
                 now = time.monotonic()
                 for (row,) in rows:
-                    if row in committed:
+                    if row in committed and row not in seen:
+                        seen.add(row)
                         lags.append(now - committed[row])
-                    seen = max(seen, row)
                 time.sleep(0.1)
 
     writers = [threading.Thread(target=writer, args=(w,)) for w in range(4)]
