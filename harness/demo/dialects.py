@@ -16,10 +16,11 @@ from __future__ import annotations
 
 import json
 import random
+import re
 import string
 import uuid
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any
 
@@ -576,23 +577,51 @@ def _key_text(values) -> tuple:
 
 
 def _holds_value(text: Any, want: Any) -> bool:
-    """A MySQL value (its text, bytes for binary) holds a value of PostgreSQL's jsonb (a list: any of them)."""
-    if isinstance(want, list) and not (want and isinstance(want[0], list)):
-        return any(_holds_value(text, w) for w in want)
+    """A MySQL value (its text, bytes for a binary column) holds a value as PostgreSQL's jsonb gives it
+    (a list: any one of its items, as generic_traffic._exactly writes a value that must be held)."""
+    if isinstance(want, list):
+        return any(_holds_one(text, w) for w in want)
+    return _holds_one(text, want)
+
+
+TIMESTAMP = re.compile(r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}")
+
+
+def _holds_one(text: Any, want: Any) -> bool:
     if text is None or want is None:
         return text is None and want is None
     if isinstance(text, bytes):
         return isinstance(want, str) and want == "\\x" + text.hex()
+    if isinstance(want, list):  # a text[] (a SET's members, in the SET's order)
+        return text == ",".join(map(str, want))
     if isinstance(want, bool):
         return text in ("1", "0") and (text == "1") == want
-    if isinstance(want, (int, float)):
+    if isinstance(want, int):
+        return text == str(want) or _number(text) == want
+    if isinstance(want, float):
+        number = _number(text)  # a float4 and MySQL's FLOAT print different digits of one value
+        return number is not None and abs(float(number) - want) <= 1e-6 * max(abs(want), 1e-30)
+    if isinstance(want, dict):
         try:
-            return Decimal(text) == Decimal(str(want))
-        except InvalidOperation:
+            return json.loads(text) == want
+        except ValueError:
             return False
-    if isinstance(want, str):
-        return text == want or text.replace(" ", "T", 1) == want.split("+")[0]
-    return text == json.dumps(want)
+    if isinstance(want, str) and TIMESTAMP.match(want) and TIMESTAMP.match(text):
+        return _instant(text) == _instant(want)
+    return text == want
+
+
+def _number(text: str) -> Decimal | None:
+    try:
+        return Decimal(text)
+    except InvalidOperation:
+        return None
+
+
+def _instant(text: str) -> datetime:
+    """A timestamp's text as a naive UTC moment (MySQL's session is in UTC; jsonb writes an offset)."""
+    moment = datetime.fromisoformat(text)
+    return moment.astimezone(UTC).replace(tzinfo=None) if moment.tzinfo else moment
 
 
 def dialect_for(engine: str, masks: dict[str, dict[str, str]] | None = None) -> Dialect:

@@ -5,8 +5,10 @@ ledger checked against the MariaDB tables themselves and against landing after l
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 
+import psycopg
 import pytest
 
 from harness import load, sync
@@ -16,7 +18,6 @@ from harness.core.connections import Database
 from harness.demo import ledger
 from harness.demo.generic_traffic import run_generic_traffic, verify_after_cutover, verify_after_fallback
 from harness.engines import engine_named
-from harness.engines.mysql.describe import filled_by_server
 from tests.integration.mysql.conftest import run_sql
 
 pytestmark = pytest.mark.integration
@@ -99,6 +100,8 @@ def _traffic(config, ledger_path, seconds: float = 4.0):
 
 
 def test_mysql_catalog_describes_keys_references_and_server_numbered_columns(project):
+    from harness.engines.mysql.describe import filled_by_server
+
     config, source, _, url, db, _ = project
     with connections.connection(source) as conn:
         tables = {t.name: t for t in engine_named("mysql").describe_tables(conn, db)}
@@ -150,3 +153,25 @@ def test_the_ledger_of_a_mysql_source_holds_in_landing_after_load_and_binlog_syn
     last = next(e for e in reversed(ledger.entries(ledger_path)) if e["table"] == "tag" and e["op"] != "D")
     sync.apply(config, source, target)
     assert f'tag {{"code": "{last["key"]["code"]}"}}' in verify_after_cutover(config, ledger_path).wrong
+
+
+def test_the_new_applications_writes_in_legacy_form_are_checked_value_by_value_in_mysql(project):
+    """After a fallback the new application's writes are checked in their legacy form: values as
+    PostgreSQL's jsonb gives them (here landing's, the types app has), against MySQL's own values."""
+    config, source, target, url, db, ledger_path = project
+    load.load(config, source, target)
+    entries = []
+    for table, key in (("customer", ["id"]), ("order_items", ["order_no", "line_no"])):
+        with psycopg.connect(target.url) as conn:
+            rows = conn.execute(f"select to_jsonb(t) from landing.{table} t order by 1 limit 15").fetchall()
+        for (row,) in rows:
+            values = {c: [v] if isinstance(v, list) else v for c, v in row.items() if not c.startswith("_")}
+            legacy = {"table": table, "key": {k: row[k] for k in key}, "values": values}
+            entries.append({"app": "new", "table": table, "key": legacy["key"], "op": "U", "legacy": legacy})
+    gone = {"table": "customer", "key": {"id": 99999}, "values": {}}
+    entries.append({"app": "new", "table": "customer", "key": {"id": 99999}, "op": "D", "legacy": gone})
+    ledger_path.write_text("".join(json.dumps(e) + "\n" for e in entries))
+    checked = verify_after_fallback(config, ledger_path)
+    assert checked.ok and checked.checked == 31, checked.describe() + str(checked.wrong + checked.missing)
+    run_sql(url, db, "update customer set created = created + interval 1 second where id = 1")
+    assert verify_after_fallback(config, ledger_path).wrong == ['customer {"id": 1}']
