@@ -18,6 +18,7 @@ from harness.core.connections import Database
 from harness.demo import ledger
 from harness.demo.generic_traffic import run_generic_traffic, verify_after_cutover, verify_after_fallback
 from harness.engines import engine_named
+from tests.conftest import assert_one_clear_line, run_migrate
 from tests.integration.mysql.conftest import run_sql
 
 pytestmark = pytest.mark.integration
@@ -175,3 +176,15 @@ def test_the_new_applications_writes_in_legacy_form_are_checked_value_by_value_i
     assert checked.ok and checked.checked == 31, checked.describe() + str(checked.wrong + checked.missing)
     run_sql(url, db, "update customer set created = created + interval 1 second where id = 1")
     assert verify_after_fallback(config, ledger_path).wrong == ['customer {"id": 1}']
+
+
+def test_demo_traffic_generic_writes_a_mysql_source_from_the_command_line(project):
+    config, source, target, url, db, ledger_path = project
+    folder = config.project_dir
+    result = run_migrate("demo", "traffic", "--generic", "--duration", "2", "--rate", "20", "--json", cwd=folder)
+    assert "Traceback" not in result.stderr
+    written = ledger.entries(folder / ".migrate" / "ledger" / "legacy.jsonl")
+    assert written and all(e["app"] == "legacy" for e in written)
+    assert verify_after_fallback(config, folder / ".migrate" / "ledger" / "legacy.jsonl").ok
+    refused = run_migrate("demo", "traffic", "--duration", "1", cwd=folder, expect=2)
+    assert_one_clear_line(refused, "use `migrate demo traffic --generic`")
