@@ -25,6 +25,7 @@ from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any
 
 import psycopg
+import pymysql
 from psycopg import sql
 
 from harness.core.errors import ConnectionFailed
@@ -32,6 +33,9 @@ from harness.demo import ledger
 from harness.demo.traffic import TRANSIENT, Errors, postgres_errors
 from harness.engines import engine_named
 from harness.engines.base import CatalogTable
+from harness.engines.mysql import catalog as mysql_catalog
+from harness.engines.mysql import checksums as mysql_checksums
+from harness.engines.mysql import describe as mysql_describe
 
 if TYPE_CHECKING:
     from harness.demo.generic_traffic import Reference, Shape
@@ -308,12 +312,6 @@ def _base(type_: str) -> tuple[str, list[int], bool]:
     return name.split()[0] if name.split() else name, _sizes(args + ")") if rest else [], "unsigned" in type_.lower()
 
 
-def _members(type_: str) -> list[str]:
-    from harness.engines.mysql.checksums import set_members
-
-    return set_members(type_)
-
-
 def mysql_value(type_: str, rng: random.Random | None) -> object | None:
     """A value of this MySQL column type as PyMySQL sends it, or None for a type this traffic cannot make.
     With rng None: only whether it can."""
@@ -330,9 +328,9 @@ def mysql_value(type_: str, rng: random.Random | None) -> object | None:
     if base in ("char", "varchar", "tinytext", "text", "mediumtext", "longtext"):
         return _letters(size, rng)
     if base == "enum":
-        return rng.choice(_members(type_))
+        return rng.choice(mysql_checksums.set_members(type_))
     if base == "set":
-        members = _members(type_)
+        members = mysql_checksums.set_members(type_)
         return ",".join(m for m in members if rng.random() < 0.5)
     if base == "date":
         return _date(rng).isoformat()
@@ -356,8 +354,6 @@ def mysql_value(type_: str, rng: random.Random | None) -> object | None:
 
 
 def _mysql_errors() -> Errors:
-    import pymysql
-
     return Errors(
         transient=lambda exc: (
             isinstance(exc, pymysql.err.IntegrityError) or _mysql_code(exc) in MYSQL_REFUSED_BY_CONSTRAINT
@@ -389,14 +385,10 @@ class MysqlDialect(Dialect):
         self._hashing: dict[tuple[str, str, tuple[str, ...]], _Hashing] = {}
 
     def filled_by_server(self, conn, schema: str, table: str) -> tuple[set[str], set[str]]:
-        from harness.engines.mysql import describe
-
-        return describe.filled_by_server(conn, schema, table)
+        return mysql_describe.filled_by_server(conn, schema, table)
 
     def landing_types(self, conn, schema: str, tables: list[CatalogTable]) -> dict[str, dict[str, str]]:
-        from harness.engines.mysql import catalog
-
-        return {t.name: {c.name: c.type for c in catalog.source_columns(conn, schema, t.name)} for t in tables}
+        return {t.name: {c.name: c.type for c in mysql_catalog.source_columns(conn, schema, t.name)} for t in tables}
 
     def is_integer(self, type_: str) -> bool:
         return _base(type_)[0] in MYSQL_INTEGERS
@@ -408,9 +400,7 @@ class MysqlDialect(Dialect):
 
     @staticmethod
     def _name(*parts: str) -> str:
-        from harness.engines.mysql import catalog
-
-        return ".".join(catalog.quoted(p) for p in parts)
+        return ".".join(mysql_catalog.quoted(p) for p in parts)
 
     def counter_top(self, conn, schema: str, table: str, column: str) -> int:
         ((top,),) = conn.execute(f"select coalesce(max({self._name(column)}), 0) from {self._name(schema, table)}")
@@ -434,10 +424,10 @@ class MysqlDialect(Dialect):
 
     def pick(self, conn, schema: str, shape: Shape, offset: int, *, childless: bool) -> dict | None:
         key = ", ".join(f"t.{self._name(c)}" for c in shape.key)
+        order = ", ".join(f"t.{self._name(c)} desc" for c in shape.key)
         rows = conn.execute(
             f"select {key} from {self._name(schema, shape.name)} t "
-            f"where {self._childless(schema, shape) if childless else 'true'} "
-            f"order by {', '.join(f'{k} desc' for k in key.split(', '))} limit 1 offset %s",
+            f"where {self._childless(schema, shape) if childless else 'true'} order by {order} limit 1 offset %s",
             (offset,),
         )
         return self._key_of(shape, rows[0]) if rows else None
@@ -462,13 +452,11 @@ class MysqlDialect(Dialect):
         """The read-back of one table's rows by key (built once per table)."""
         found = self._hashing.get((schema, table, tuple(key)))
         if found is None:
-            from harness.engines.mysql import catalog, checksums
-
-            columns = checksums.hashed_columns(conn, schema, table)
-            side = checksums.side_query(
-                schema, table, catalog.columns(conn, schema, table), columns, key, self.masks.get(table, {})
+            columns = mysql_checksums.hashed_columns(conn, schema, table)
+            side = mysql_checksums.side_query(
+                schema, table, mysql_catalog.columns(conn, schema, table), columns, key, self.masks.get(table, {})
             )
-            own = [c.name for c in catalog.source_columns(conn, schema, table)]
+            own = [c.name for c in mysql_catalog.source_columns(conn, schema, table)]
             found = _Hashing(side.relation, side.row_hash().replace("%", "%%"), own)
             self._hashing[(schema, table, tuple(key))] = found
         return found
