@@ -6,6 +6,8 @@ ledger checked against the MariaDB tables themselves and against landing after l
 from __future__ import annotations
 
 import json
+import threading
+import time
 from collections import Counter
 
 import psycopg
@@ -18,8 +20,10 @@ from harness.core.connections import Database
 from harness.demo import ledger
 from harness.demo.generic_traffic import run_generic_traffic, verify_after_cutover, verify_after_fallback
 from harness.engines import engine_named
+from harness.engines.mysql.engine import MysqlEngine
 from tests.conftest import assert_one_clear_line, run_migrate
 from tests.integration.mysql.conftest import run_sql
+from tests.integration.mysql.test_freeze import _forget_freeze as forget_freeze
 
 pytestmark = pytest.mark.integration
 
@@ -188,3 +192,29 @@ def test_demo_traffic_generic_writes_a_mysql_source_from_the_command_line(projec
     assert verify_after_fallback(config, folder / ".migrate" / "ledger" / "legacy.jsonl").ok
     refused = run_migrate("demo", "traffic", "--duration", "1", cwd=folder, expect=2)
     assert_one_clear_line(refused, "use `migrate demo traffic --generic`")
+
+
+def test_writers_wait_out_a_freeze_of_the_mysql_source_and_lose_nothing(project):
+    """The cutover's freeze refuses the writers (its triggers' SIGNAL): refused, waited out, never a
+    failure, and every acknowledged write still in the tables after the freeze is lifted."""
+    config, source, _, url, db, ledger_path = project
+    tables = [t.name for t in config.tables]
+    engine = MysqlEngine()
+    outcome = {}
+    writers = threading.Thread(target=lambda: outcome.update(report=_traffic(config, ledger_path, seconds=6.0)))
+    writers.start()
+    try:
+        time.sleep(1.5)
+        with connections.connection(source, command="test") as conn:
+            engine.freeze(conn, db, tables, lock_timeout_seconds=10)
+        time.sleep(1.5)
+        with connections.connection(source, command="test") as conn:
+            engine.unfreeze(conn, db, tables)
+    finally:
+        writers.join()
+        forget_freeze(url, db)
+    report = outcome["report"]
+    assert report.refused > 0 and report.failed == 0, report
+    assert report.outages, report  # writes were refused, then committed again
+    checked = verify_after_fallback(config, ledger_path)
+    assert checked.ok, checked.describe() + str(checked.missing + checked.wrong + checked.resurrected)
