@@ -1,8 +1,11 @@
 """A MySQL or MariaDB schema described from information_schema (SourceEngine.describe_tables): each
-table's columns in MySQL's own words (COLUMN_TYPE), its keys, declared foreign keys and checks,
+table's columns in MySQL's own words (COLUMN_TYPE; MariaDB's JSON, a longtext checked by json_valid,
+as `json`), its keys, declared foreign keys and checks,
 size. The generic traffic (harness/demo/generic_traffic.py) writes a MySQL source from it."""
 
 from __future__ import annotations
+
+from dataclasses import replace
 
 from harness.engines.base import CatalogColumn, CatalogForeignKey, CatalogTable
 from harness.engines.mysql import catalog
@@ -86,10 +89,11 @@ def describe_tables(conn: MysqlSession, schema: str) -> list[CatalogTable]:
     for table, rows, size in tables:
         table = _text(table)
         unique = keys.get(table, {})
+        json_columns = {_json_valid_of(clause) for _, clause in checks.get(table, [])}
         result.append(
             CatalogTable(
                 table,
-                tuple(columns.get(table, [])),
+                tuple(replace(c, type="json") if c.name in json_columns else c for c in columns.get(table, [])),
                 tuple(unique.get("PRIMARY", [])),
                 tuple(tuple(cols) for name, cols in unique.items() if name != "PRIMARY"),
                 tuple(
@@ -103,6 +107,14 @@ def describe_tables(conn: MysqlSession, schema: str) -> list[CatalogTable]:
             )
         )
     return result
+
+
+def _json_valid_of(clause: str) -> str | None:
+    """The column of MariaDB's JSON check, `json_valid(`column`)`: MariaDB declares JSON so (a longtext)."""
+    text = clause.strip()
+    if text.lower().startswith("json_valid(`") and text.endswith("`)"):
+        return text[len("json_valid(`") : -2].replace("``", "`")
+    return None
 
 
 def filled_by_server(conn: MysqlSession, schema: str, table: str) -> tuple[set[str], set[str]]:
