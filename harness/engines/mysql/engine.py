@@ -12,7 +12,7 @@ from contextlib import contextmanager
 
 from harness.core.errors import ConfigError
 from harness.engines.base import Capture, SourceEngine
-from harness.engines.mysql import backup, binlog, catalog, checksums, copy
+from harness.engines.mysql import backup, binlog, catalog, checksums, copy, describe
 from harness.engines.mysql import freeze as write_freeze
 from harness.engines.postgres import catalog as postgres_names
 from harness.engines.postgres.capture import CaptureState
@@ -98,6 +98,7 @@ class MysqlEngine(SourceEngine):
     dependent_views = staticmethod(catalog.dependent_views)
     database_options = staticmethod(catalog.database_options)
     user_schemas = staticmethod(catalog.user_schemas)
+    describe_tables = staticmethod(describe.describe_tables)
 
     open_snapshot = staticmethod(copy.open_snapshot)
     key_span = staticmethod(copy.key_span)
