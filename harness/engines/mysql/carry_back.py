@@ -49,6 +49,7 @@ OP, COLUMNS = dbt_contract.FALLBACK_OP, dbt_contract.FALLBACK_COLUMNS
 STAGE = "_migrate_fallback"  # the staged rows: a temporary table in the legacy schema
 ENUM_ZERO = "_migrate_fallback_enum_zero"  # one row: ENUM's invalid empty value of each ENUM column
 WRITTEN = "_fallback_written"  # staged: '1' or '0' per legacy column, whether the row writes it
+NEW = "N"  # a staged insert's op once its key is known to be new
 ZEROS = "_fallback_enum_zeros"  # staged: '1' where the row's ENUM value is the invalid empty one
 BATCH_ROWS = 2000
 # Every value written exactly or refused (STRICT_ALL_TABLES), zero and invalid dates written as the
@@ -110,8 +111,8 @@ def copy_field(field: bytes) -> str | None:
     return field.decode()
 
 
-def copy_rows(blocks: Iterable[bytes]) -> Iterator[list[str | None]]:
-    """The rows of COPY text arriving in blocks of any size: each a list of its fields."""
+def copy_lines(blocks: Iterable[bytes]) -> Iterator[bytes]:
+    """The lines (rows) of COPY text arriving in blocks of any size, without their newline."""
     pending = b""
     for block in blocks:
         lines = (pending + bytes(block)).split(b"\n")
@@ -119,9 +120,22 @@ def copy_rows(blocks: Iterable[bytes]) -> Iterator[list[str | None]]:
         for line in lines:
             if line == b"\\.":
                 return
-            yield [copy_field(field) for field in line.split(b"\t")]
+            yield line
     if pending and pending != b"\\.":
-        yield [copy_field(field) for field in pending.split(b"\t")]
+        yield pending
+
+
+def copy_fields(line: bytes) -> list[str | None]:
+    """The fields of one line of COPY text."""
+    if b"\\" not in line:
+        return line.decode().split("\t")  # no escape, so no null either
+    return [copy_field(field) for field in line.split(b"\t")]
+
+
+def copy_rows(blocks: Iterable[bytes]) -> Iterator[list[str | None]]:
+    """The rows of COPY text arriving in blocks of any size: each a list of its fields."""
+    for line in copy_lines(blocks):
+        yield copy_fields(line)
 
 
 def array_members(text: str) -> list[str]:
@@ -284,12 +298,19 @@ def legacy_value(column: types.MysqlColumn, text: str) -> Any:
 # --- the staged rows -----------------------------------------------------------------------------
 
 
+_IDENTITY_KINDS = ("decimal", "text", "raw")  # MySQL reads the landing text as the legacy value
+
+
 @dataclass
 class _Layout:
-    """Where each legacy column's value is in a reverse row."""
+    """How a reverse row becomes a staged row: for each legacy column its field, its companion's
+    field (-1: none), whether its text is the legacy value as it is, whether it is an ENUM with an
+    invalid empty value; the written flags of each distinct list of columns."""
 
     legacy: list[LegacyColumn]
-    positions: dict[str, int]  # a reverse row's column name → its field
+    width: int  # the reverse row's columns, before OP and COLUMNS
+    plan: list[tuple[LegacyColumn, int, int, bool, bool]]
+    written: dict[str | None, str]
 
     @classmethod
     def of(cls, legacy: list[LegacyColumn], columns: list[str], table: str) -> _Layout:
@@ -300,52 +321,73 @@ class _Layout:
                 f"the reverse rows of {table} lack the legacy columns {', '.join(missing)}: "
                 "the reverse model must carry every column of the legacy table"
             )
-        return cls(legacy, positions)
+        plan = [
+            (
+                c,
+                positions[c.name],
+                positions.get(c.companion, -1),
+                c.column.kind in _IDENTITY_KINDS and not c.enum_zero,
+                c.enum_zero,
+            )
+            for c in legacy
+        ]
+        return cls(legacy, len(columns), plan, {})
 
+    def op(self, fields: list[bytes], table: str) -> str:
+        """The row's op (read before its values are), once it is known to have every field."""
+        if len(fields) != self.width + 2:
+            raise NotWritable(
+                f"a reverse row of {table} has {len(fields)} fields, not {self.width + 2} "
+                f"(its columns, {OP}, {COLUMNS})"
+            )
+        op = fields[self.width]
+        if op not in (b"I", b"U", b"D"):
+            raise NotWritable(
+                f"a reverse row of {table} has {OP} {op.decode(errors='replace')!r}: it must be I, U or D"
+            )
+        return op.decode()
 
-def _op(layout: _Layout, fields: list[str | None], table: str) -> str:
-    """The row's op, once it is known to have every field."""
-    width = len(layout.positions)
-    if len(fields) != width + 2:
-        raise NotWritable(
-            f"a reverse row of {table} has {len(fields)} fields, not {width + 2} (its columns, {OP}, {COLUMNS})"
-        )
-    op = fields[width]
-    if op not in ("I", "U", "D"):
-        raise NotWritable(f"a reverse row of {table} has {OP} {op!r}: it must be 'I', 'U' or 'D'")
-    return op
-
-
-def _staged_row(layout: _Layout, fields: list[str | None], op: str, table: str) -> tuple[tuple, list[str]]:
-    """A reverse row as the staged row's parameters: the legacy values, the op, the written and
-    the ENUM-zero flags; and the ENUM columns holding their invalid empty value."""
-    listed_text = fields[len(layout.positions) + 1]
-    try:
-        listed = set(array_members(listed_text)) if listed_text is not None else set()
-    except (ValueError, IndexError):
-        raise NotWritable(f"a reverse row of {table} has {COLUMNS} {listed_text!r}, not a text[]") from None
-    values, written, zeros = [], [], []
-    for legacy in layout.legacy:
-        text = fields[layout.positions[legacy.name]]
-        raw = fields[layout.positions[legacy.companion]] if legacy.companion in layout.positions else None
-        zero = legacy.enum_zero and text == ""
-        if raw is not None:
-            value = raw  # a date PostgreSQL has no date for: MySQL's own text of it
-        elif text is None or zero:
-            value = None
-        else:
+    def written_flags(self, listed_text: str | None, table: str) -> str:
+        """'1' or '0' per legacy column: whether COLUMNS lists it (or its companion)."""
+        flags = self.written.get(listed_text)
+        if flags is None:
             try:
-                value = legacy_value(legacy.column, text)
-            except (ValueError, IndexError) as exc:
-                raise NotWritable(
-                    f"column {legacy.name} of {table}: the reverse value {text!r} cannot be written back "
-                    f"({exc}); fix the reverse model"
-                ) from None
-        values.append(value)
-        written.append("1" if legacy.name in listed or (legacy.companion and legacy.companion in listed) else "0")
-        zeros.append("1" if zero else "0")
-    zero_columns = [c.name for c, flag in zip(layout.legacy, zeros, strict=True) if flag == "1"]
-    return (*values, op, "".join(written), "".join(zeros)), zero_columns
+                listed = set(array_members(listed_text)) if listed_text is not None else set()
+            except (ValueError, IndexError):
+                raise NotWritable(f"a reverse row of {table} has {COLUMNS} {listed_text!r}, not a text[]") from None
+            flags = "".join(
+                "1" if c.name in listed or (c.companion and c.companion in listed) else "0" for c in self.legacy
+            )
+            self.written[listed_text] = flags
+        return flags
+
+    def staged_row(self, fields: list[str | None], op: str, table: str) -> tuple[tuple, list[str]]:
+        """A reverse row as the staged row's parameters: the legacy values, the op, the written and
+        the ENUM-zero flags; and the ENUM columns holding their invalid empty value."""
+        values: list[Any] = []
+        zeros: list[str] = []
+        for legacy, position, companion, as_is, enum_zero in self.plan:
+            text = fields[position]
+            if companion >= 0 and fields[companion] is not None:
+                values.append(fields[companion])  # a date PostgreSQL has no date for: MySQL's own text of it
+            elif text is None or as_is:
+                values.append(text)
+            elif enum_zero and text == "":
+                values.append(None)  # set by _fill_enum_zeros
+                zeros.append(legacy.name)
+            elif enum_zero:
+                values.append(text)
+            else:
+                try:
+                    values.append(legacy_value(legacy.column, text))
+                except (ValueError, IndexError) as exc:
+                    raise NotWritable(
+                        f"column {legacy.name} of {table}: the reverse value {text!r} cannot be written back "
+                        f"({exc}); fix the reverse model"
+                    ) from None
+        written = self.written_flags(fields[self.width + 1], table)
+        zero_flags = "".join("1" if c.name in zeros else "0" for c in self.legacy) if zeros else "0" * len(self.legacy)
+        return (*values, op, written, zero_flags), zeros
 
 
 def _stage(
@@ -376,11 +418,11 @@ def _stage(
     zeros: set[str] = set()
     batch: list[tuple] = []
     with conn.cursor() as cur:
-        for fields in copy_rows(blocks):
-            op = _op(layout, fields, table)
+        for line in copy_lines(blocks):
+            op = layout.op(line.split(b"\t"), table)
             if op not in ops:
                 continue
-            row, zero_columns = _staged_row(layout, fields, op, table)
+            row, zero_columns = layout.staged_row(copy_fields(line), op, table)
             zeros.update(zero_columns)
             batch.append(row)
             if len(batch) >= BATCH_ROWS:
@@ -476,23 +518,29 @@ def carry_back(
         return {"deleted": deleted}
     # The rows already there are the ones updated (PostgreSQL's count: updated less inserted).
     ((existing,),) = conn.execute(f"select count(*) from {stage} f join {target} t on {match}")
+    # The inserts' rows marked NEW first: they are written whole, so the updates pass them by.
+    conn.execute(
+        f"update {stage} f set f.{op} = '{NEW}' where f.{op} = 'I' "
+        f"and not exists (select 1 from {target} t where {match})"
+    )
     written = [c for c in legacy if not c.generated]
     names = ", ".join(catalog.quoted(c.name) for c in written)
     inserted = _written_sql(
         conn,
         f"insert into {target} ({names}) select "
         + ", ".join(f"f.{catalog.quoted(c.name)}" for c in written)
-        + f" from {stage} f where f.{op} = 'I' and not exists (select 1 from {target} t where {match})",
+        + f" from {stage} f where f.{op} = '{NEW}'",
         table,
     )
-    # Rows just inserted are rewritten with the same values.
+    # After the inserts: an update may point at a row born in this batch.
     updated = [(i, c) for i, c in enumerate(legacy, start=1) if c.name not in key and not c.generated]
-    _update(conn, target, stage, match, [(i, c) for i, c in updated if c.name not in zeros], updated, table)
+    existed = f"f.{op} <> '{NEW}'"
+    _update(conn, target, stage, match, [(i, c) for i, c in updated if c.name not in zeros], updated, table, existed)
     for i, column in updated:
         if column.name in zeros:
             # An ENUM's invalid empty value passes only as a plain copy, not through IF: a statement
             # of its own, for the rows that list the column.
-            _update(conn, target, stage, match, [(i, column)], updated, table, only=_flag(i))
+            _update(conn, target, stage, match, [(i, column)], updated, table, f"{existed} and {_flag(i)}", plain=True)
     return {"inserted": inserted, "updated": int(existing)}
 
 
@@ -504,24 +552,24 @@ def _update(
     columns: list[tuple[int, LegacyColumn]],
     updated: list[tuple[int, LegacyColumn]],
     table: str,
+    where: str,
     *,
-    only: str = "",
+    plain: bool = False,
 ) -> None:
-    """The legacy rows matched by staged rows take the `columns` each lists (each of them is
-    assigned its own value where the row does not list it): with `only`, the rows that list the
-    one column, copied plainly. An ON UPDATE CURRENT_TIMESTAMP column not assigned otherwise is
+    """The legacy rows matched by the staged rows `where` says take the `columns` each lists
+    (a column the row does not list is assigned its own value); `plain`: copied as they are, by
+    rows that list them all. An ON UPDATE CURRENT_TIMESTAMP column not assigned otherwise is
     assigned its own value, which keeps it as it was."""
     assign = []
     for i, column in columns:
         name = catalog.quoted(column.name)
-        assign.append(f"t.{name} = f.{name}" if only else f"t.{name} = if({_flag(i)}, f.{name}, t.{name})")
+        assign.append(f"t.{name} = f.{name}" if plain else f"t.{name} = if({_flag(i)}, f.{name}, t.{name})")
     assigned = {c.name for _, c in columns}
     for _, column in updated:
         if column.auto_updated and column.name not in assigned:
             assign.append(f"t.{catalog.quoted(column.name)} = t.{catalog.quoted(column.name)}")
     if assign:
-        where = f" where {only}" if only else ""
-        _written_sql(conn, f"update {target} t join {stage} f on {match} set {', '.join(assign)}{where}", table)
+        _written_sql(conn, f"update {target} t join {stage} f on {match} set {', '.join(assign)} where {where}", table)
 
 
 def _same(column: LegacyColumn) -> str:
