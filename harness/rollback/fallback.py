@@ -176,6 +176,11 @@ def _legacy_columns(src: Connection, dst: Connection, config: Config, table: Tab
     return columns
 
 
+def _key(src: Connection, config: Config, table: TableConfig) -> list[str]:
+    """The legacy table's key: migration.yml's, else its primary key (as the load described it)."""
+    return list(table.key) or engines.source_engine(config).primary_key(src, config.source_schema, table.name)
+
+
 def _image_sessions(config: Config, dst: Connection, src: Connection) -> None:
     """Both sessions read and write every value's text exactly: the models compare before images
     with current rows in that text, and the copy's text reads back as the value it was written from."""
@@ -201,7 +206,7 @@ def _carry_back(config: Config, source: Database, target: Database) -> dict[str,
                 columns = _legacy_columns(src, dst, config, table)
                 with reverse.rows(dst, table, columns) as rows:
                     counts = engine.carry_back(
-                        src, config.source_schema, table.name, list(table.key), columns, rows, deletes=deletes
+                        src, config.source_schema, table.name, _key(src, config, table), columns, rows, deletes=deletes
                     )
                 carried.setdefault(table.name, {}).update(counts)
         src.commit()
@@ -221,7 +226,7 @@ def _verify(config: Config, source: Database, target: Database) -> dict[str, int
             columns = _legacy_columns(src, dst, config, table)
             with reverse.rows(dst, table, columns) as rows:
                 total, wrong, sample = engine.check_carried(
-                    src, config.source_schema, table.name, list(table.key), columns, rows
+                    src, config.source_schema, table.name, _key(src, config, table), columns, rows
                 )
             src.rollback()
             if wrong:

@@ -468,16 +468,17 @@ def _fill_enum_zeros(conn: MysqlSession, schema: str, zeros: list[LegacyColumn],
     conn.execute(f"drop temporary table {zero}")
 
 
-def _match(legacy: list[LegacyColumn], key: list[str]) -> str:
-    """The staged row `f` is the legacy row `t`: the key's own comparison (its index), and for text
-    byte for byte, as PostgreSQL compares (no case or trailing-space folding)."""
+def _match(legacy: list[LegacyColumn], key: list[str], row: str = "t") -> str:
+    """The staged row `f` is the legacy row `row` (an alias, or the table's qualified name): the
+    key's own comparison (its index), and for text byte for byte, as PostgreSQL compares (no case
+    or trailing-space folding)."""
     by_name = {c.name: c for c in legacy}
     terms = []
     for name in key:
         column = catalog.quoted(name)
-        terms.append(f"t.{column} = f.{column}")
+        terms.append(f"{row}.{column} = f.{column}")
         if by_name[name].base_type in STRING_TYPES:
-            terms.append(f"cast(t.{column} as binary) = cast(f.{column} as binary)")
+            terms.append(f"cast({row}.{column} as binary) = cast(f.{column} as binary)")
     return " and ".join(terms)
 
 
@@ -514,7 +515,12 @@ def carry_back(
     target, stage, match = catalog.qualified(schema, table), catalog.qualified(schema, STAGE), _match(legacy, key)
     op = catalog.quoted(OP)
     if deletes:
-        deleted = _written_sql(conn, f"delete t from {target} t join {stage} f on {match} where f.{op} = 'D'", table)
+        # The legacy table by its name, not an alias: MariaDB resolves a multi-table DELETE's alias
+        # in the session's default database, and the fallback's session has none (error 1046).
+        by_name = _match(legacy, key, target)
+        deleted = _written_sql(
+            conn, f"delete {target} from {target} join {stage} f on {by_name} where f.{op} = 'D'", table
+        )
         return {"deleted": deleted}
     # The rows already there are the ones updated (PostgreSQL's count: updated less inserted).
     ((existing,),) = conn.execute(f"select count(*) from {stage} f join {target} t on {match}")

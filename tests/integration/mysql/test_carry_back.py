@@ -122,7 +122,8 @@ def legacy(mysql_database, database_url):
 
 
 def _source(url: str, db: str) -> Database:
-    return Database("source", f"{url}/{db}", "MIGRATE_SOURCE_URL", False)
+    """The source as the fallback reaches it: the server, no default database (source.schema names it)."""
+    return Database("source", url, "MIGRATE_SOURCE_URL", False)
 
 
 def _reverse_rows(url: str, db: str, pg_url: str) -> None:
@@ -192,7 +193,7 @@ def _differences(url: str, db: str, left: str, right: str, columns: list[str], w
 
 def texts(url: str, db: str, query: str) -> list[tuple]:
     """The rows as MySQL's text of each value (the harness's own session: no conversion by PyMySQL)."""
-    with connections.connect_mysql(_source(url, db)) as conn:
+    with connections.connect_mysql(Database("source", f"{url}/{db}", "MIGRATE_SOURCE_URL", False)) as conn:
         ENGINE.image_session(conn)
         return conn.execute(query)
 
