@@ -315,21 +315,30 @@ def test_a_text_key_is_matched_byte_for_byte(mysql_database, database_url):
     ]
 
 
-def test_a_value_the_legacy_column_cannot_hold_is_one_line(mysql_database, database_url):
+def test_a_value_the_legacy_column_cannot_hold_stops_the_whole_carry_back_with_one_line(mysql_database, database_url):
     url, db = mysql_database
-    run_sql(url, db, "create table small (id int primary key, n tinyint, t time) engine=InnoDB")
-    relation = dbt_contract.fallback_relation_name("small")
+    run_sql(
+        url,
+        db,
+        "create table ok (id int primary key) engine=InnoDB;\n"
+        "create table small (id int primary key, n tinyint, t time) engine=InnoDB",
+    )
     with psycopg.connect(database_url, autocommit=True) as pg:
         pg.execute(f"create schema {dbt_contract.FALLBACK_SCHEMA}")
-        pg.execute(f"create table fallback.{relation} (id int, n smallint, t interval, {OP} char(1), {COLUMNS} text[])")
-        pg.execute(f"insert into fallback.{relation} values (1, 300, null, 'I', '{{id,n}}')")
-    with pytest.raises(carry_back.NotWritable, match="column|cannot hold"):
-        _carry(url, db, database_url, ("small",))
+        pg.execute(f"create table fallback.legacy_ok (id int, {OP} char(1), {COLUMNS} text[])")
+        pg.execute("insert into fallback.legacy_ok values (1, 'I', '{id}')")
+        pg.execute(
+            f"create table fallback.legacy_small (id int, n smallint, t interval, {OP} char(1), {COLUMNS} text[])"
+        )
+        pg.execute("insert into fallback.legacy_small values (1, 300, null, 'I', '{id,n}')")
+    with pytest.raises(carry_back.NotWritable, match="small.*Out of range value for column 'n'"):
+        _carry(url, db, database_url, ("ok", "small"))
     with psycopg.connect(database_url, autocommit=True) as pg:
-        pg.execute(f"update fallback.{relation} set n = 1, t = interval '1 month'")
+        pg.execute("update fallback.legacy_small set n = 1, t = interval '1 month'")
     with pytest.raises(carry_back.NotWritable, match="column t of small.*months"):
-        _carry(url, db, database_url, ("small",))
-    assert fetch(url, db, "select count(*) from small") == [(0,)]
+        _carry(url, db, database_url, ("ok", "small"))
+    # One transaction: the table carried before the refusal kept nothing either.
+    assert fetch(url, db, "select (select count(*) from ok), (select count(*) from small)") == [(0, 0)]
 
 
 def test_carry_back_throughput(mysql_database, database_url):
