@@ -144,6 +144,8 @@ class MysqlEngine(SourceEngine):
     # The fallback's writer passes the freeze's triggers (@migrate_writer set to the freeze's secret)
     # and writes the reverse rows, converted back to the legacy types, in MySQL's SQL (carry_back.py).
     declare_writer = staticmethod(fallback_writes.declare_writer)
+    # A date column's companion (_mysql_raw_<column>) is landing's alone: a reverse model may leave it out.
+    landing_only = staticmethod(lambda column: not column.selected)
     image_session = staticmethod(fallback_writes.image_session)
     carry_back = staticmethod(fallback_writes.carry_back)
     check_carried = staticmethod(fallback_writes.check_carried)

@@ -15,7 +15,7 @@ from harness.core import connections, control
 from harness.core.config import load_config
 from harness.core.connections import Database
 from harness.engines.mysql.engine import MysqlEngine
-from tests.conftest import PROJECT_DIR, run_migrate
+from tests.conftest import PROJECT_DIR, assert_one_clear_line, run_migrate
 from tests.integration.mysql.conftest import fetch, run_sql
 
 pytestmark = pytest.mark.integration
@@ -43,18 +43,19 @@ cutover: {{routing_file: routing.json}}
 """
 
 # The new application's changes after the switch, in legacy form (as models/fallback would make them).
+# A date column's companion may be left out (`updated`'s is): the new application makes no zero dates.
 CHANGES = """
 create schema changes;
 create table changes.orders (id int, placed date, _mysql_raw_placed text, status text, tags text[],
-                             total numeric(10,2), updated timestamptz(3), _mysql_raw_updated text,
+                             total numeric(10,2), updated timestamptz(3),
                              _fallback_op char(1), _fallback_columns text[]);
 create table changes.order_items (id int, order_id int, sku varchar(20), _fallback_op char(1),
                                   _fallback_columns text[]);
 insert into changes.orders values
-    (4, '2026-12-07', null, 'paid', '{gift,rush}', 40.00, '2026-12-07 10:00:00.5+00', null, 'I',
-     '{id,placed,_mysql_raw_placed,status,tags,total,updated,_mysql_raw_updated}'),
-    (2, null, null, null, '{}', 22.00, null, null, 'U', '{tags,total}'),
-    (3, null, null, null, null, null, null, null, 'D', '{}');
+    (4, '2026-12-07', null, 'paid', '{gift,rush}', 40.00, '2026-12-07 10:00:00.5+00', 'I',
+     '{id,placed,_mysql_raw_placed,status,tags,total,updated}'),
+    (2, null, null, null, '{}', 22.00, null, 'U', '{tags,total}'),
+    (3, null, null, null, null, null, null, 'D', '{}');
 insert into changes.order_items values
     (40, 4, 'ü', 'I', '{id,order_id,sku}'),
     (30, null, null, 'D', '{}')
@@ -123,3 +124,14 @@ def test_migrate_rollback_falls_back_into_the_mariadb_schema(switched):
     with connections.connect_mysql(Database("source", url, "MIGRATE_SOURCE_URL", False)) as conn:
         assert MysqlEngine().frozen_tables(conn, db) == []
     run_sql(url, db, "insert into orders (id, placed) values (5, '2026-12-08')")
+
+
+def test_a_reverse_model_without_a_legacy_column_is_refused_in_one_line(switched):
+    url, db, env, folder = switched
+    with psycopg.connect(env["MIGRATE_TARGET_URL"], autocommit=True) as conn:
+        conn.execute("alter table changes.orders drop column total")
+    result = run_migrate(
+        "rollback", "--decided-by", "Dana", "--role", "dba", "--reason", "testing the MySQL fallback", env=env, expect=2
+    )
+    assert_one_clear_line(result, "the reverse model of orders lacks total", "models/fallback/legacy_orders.sql")
+    assert fetch(url, db, "select count(*) from orders") == [(3,)]
