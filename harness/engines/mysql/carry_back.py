@@ -1,8 +1,8 @@
 """The fallback's writes into a MySQL or MariaDB legacy schema, and their check.
 
 The reverse models' rows arrive as the target's COPY text (harness/target/reverse.py): the legacy
-table's landing columns (its own, then the `_mysql_raw_<column>` companions of its date-like
-columns, as catalog.columns lists them), then dbt.contract's FALLBACK_OP ('I', 'U' or 'D') and
+table's landing columns (its own, then those of the `_mysql_raw_<column>` companions of its
+date-like columns the reverse model carries), then dbt.contract's FALLBACK_OP ('I', 'U' or 'D') and
 FALLBACK_COLUMNS (a text[] of the columns each row writes). Each value is PostgreSQL's text of the
 landing type (reverse.image_session's settings: UTC, ISO dates, postgres intervals, hex bytea,
 shortest exact floats), turned back here into the legacy column's value without loss
