@@ -103,7 +103,9 @@ def _column(kind: str, source_type: str = "") -> MysqlColumn:
         ("bytes", "\\x", b""),
         ("set", "{}", ""),
         ("set", "{red,blue}", "red,blue"),
-        ("float", "3.40282e+38", "3.40282e+38"),
+        ("float", "3.40282e+38", "3.402820018375656e+38"),  # the FLOAT's exact value
+        ("float", "3.4028235e+38", "3.4028234663852886e+38"),  # FLT_MAX, whose shortest digits lie above it
+        ("float", "1e-45", "1.401298464324817e-45"),
         ("double", "-1.7976931348623157e+308", "-1.7976931348623157e+308"),
         ("decimal", "-0.000000000000000000000000000001", "-0.000000000000000000000000000001"),
         ("time", "25:00:00", "25:00:00.000000"),
@@ -118,7 +120,14 @@ def test_legacy_value(kind, text, value):
 
 @pytest.mark.parametrize(
     ("kind", "text"),
-    [("float", "NaN"), ("double", "Infinity"), ("date", "0044-03-15 BC"), ("datetime", "infinity"), ("bytes", "ab")],
+    [
+        ("float", "NaN"),
+        ("float", "1e39"),
+        ("double", "Infinity"),
+        ("date", "0044-03-15 BC"),
+        ("datetime", "infinity"),
+        ("bytes", "ab"),
+    ],
 )
 def test_a_value_mysql_has_none_of_is_refused(kind, text):
     with pytest.raises(ValueError):

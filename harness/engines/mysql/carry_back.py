@@ -32,6 +32,7 @@ from __future__ import annotations
 import contextlib
 import math
 import re
+import struct
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -273,8 +274,17 @@ def legacy_value(column: types.MysqlColumn, text: str) -> Any:
     if kind == "integer":
         return int(text)  # a number: YEAR takes the string '0' as 2000, the number 0 as 0000
     if kind in ("float", "double"):
-        if not math.isfinite(float(text)):
+        number = float(text)
+        if not math.isfinite(number):
             raise ValueError(f"{text} has no MySQL value")
+        if kind == "float":
+            # The float's exact value: its shortest digits may lie above FLT_MAX ('3.4028235e+38'),
+            # which MySQL refuses before rounding to a FLOAT.
+            try:
+                (single,) = struct.unpack("<f", struct.pack("<f", number))
+            except OverflowError:
+                raise ValueError(f"{text} is beyond a FLOAT's range") from None
+            return repr(single)
         return text
     if kind == "bit":
         return int(text, 2)

@@ -89,7 +89,11 @@ FLOAT_ROWS = 300
 
 def _random_floats(count: int) -> list[tuple[float, float]]:
     """(a float32 as a double, a double) from random bits, every finite value MySQL can hold."""
-    rng, values = random.Random(19), []
+    rng = random.Random(19)
+    (largest,) = struct.unpack("<f", struct.pack("<I", 0x7F7FFFFF))
+    (tiniest,) = struct.unpack("<f", struct.pack("<I", 1))
+    # The extremes first: FLT_MAX (PostgreSQL prints 3.4028235e+38, above it), the smallest subnormals.
+    values = [(largest, 5e-324), (-largest, -1.7976931348623157e308), (tiniest, 2.2250738585072014e-308)]
     while len(values) < count:
         (f32,) = struct.unpack("<f", struct.pack("<I", rng.getrandbits(32)))
         (f64,) = struct.unpack("<d", struct.pack("<Q", rng.getrandbits(64)))
