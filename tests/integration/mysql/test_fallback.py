@@ -18,7 +18,7 @@ from harness.engines.mysql.engine import MysqlEngine
 from tests.conftest import PROJECT_DIR, assert_one_clear_line, run_migrate
 from tests.integration.mysql.conftest import fetch, run_sql
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.slow]  # dbt builds the reverse models
 
 LEGACY = """
 create table orders (id int primary key, placed date not null, status enum('new', 'paid'), tags set('gift', 'rush'),
