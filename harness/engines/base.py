@@ -424,6 +424,11 @@ class SourceEngine(ABC):
     freeze_failed: type[Exception]  # the error a freeze that could not happen raises
 
     # --- the fallback's carry-back ------------------------------------------------------------
+    def landing_only(self, column: Any) -> bool:
+        """Whether a column of `columns` is landing's alone, not the legacy table's (MySQL's date
+        companions): a reverse model may leave it out."""
+        return False
+
     @abstractmethod
     def image_session(self, conn: Connection) -> None:
         """Read and write every value's text exactly in this session (of the command's own), as
