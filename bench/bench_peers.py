@@ -15,7 +15,7 @@ then, taking turns at going first in every round:
 
 It prints each pair with its ratio: for the load, pgcopydb's time over ours (≥ 1.0 means at least
 pgcopydb's throughput); for the reconcile, ours over reladiff's and ours over the floor.
-    python bench/bench_peers.py --scale 200000 [--rounds 3]
+    python bench/bench_peers.py --scale 200000 [--rounds 3] [--skip-load]
 """
 
 from __future__ import annotations
@@ -188,9 +188,10 @@ def pair_line(label: str, numerator: list[float], denominator: list[float], name
 def main() -> None:
     parser = arguments(__doc__, 200_000)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--skip-load", action="store_true", help="only the reconcile pairs (no pgcopydb rounds)")
     args = parser.parse_args()
     admin = admin_url(args.url)
-    copier, differ = pgcopydb(), reladiff()
+    copier, differ = None if args.skip_load else pgcopydb(), reladiff()
     project = Path(tempfile.mkdtemp(prefix="bench-peers-"))
     shutil.copy(
         PROJECT_DIR / "migration.yml", project / "migration.yml"
@@ -204,7 +205,7 @@ def main() -> None:
         print(f"seeded {total:,} legacy rows at scale {args.scale:,}")
 
         loads: dict[str, list[float]] = {"migrate": [], "pgcopydb": []}
-        for round_no in range(1, args.rounds + 1):
+        for round_no in range(1, 0 if args.skip_load else args.rounds + 1):
             sides = ["migrate", "pgcopydb"] if copier else ["migrate"]
             for side in sides if round_no % 2 else reversed(sides):
                 with scratch_databases(admin, "copy") as (fresh,):

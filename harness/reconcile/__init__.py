@@ -44,7 +44,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from harness import dbt, engines, reports, sync
+from harness import dbt, engines, render, reports, sync
 from harness.core import connections, control, processes
 from harness.core.config import Config, Expectation, PerformanceQuery, RuleCheck, SmokeCheck
 from harness.core.connections import Database
@@ -52,7 +52,6 @@ from harness.core.errors import ConfigError, DbtFailed, HarnessError, QueryFaile
 from harness.dbt import artifacts as dbt_artifacts
 from harness.engines.base import Connection
 from harness.reconcile import checksums, samples
-from harness.reconcile import report as reconcile_report
 from harness.target import landing, user_queries
 from harness.target import reconcile as target_reconcile
 
@@ -211,6 +210,7 @@ def reconcile(
         raise ConfigError("--full compares whole tables at the sample level: add sample to --level")
     hooks = hooks or Hooks()
     levels = [level for level in LEVELS if level in set(levels)]
+    render.load_charts_in_background()  # the report's chart: matplotlib loads while the databases work
     started = time.perf_counter()
     started_at = datetime.now(UTC).isoformat(timespec="seconds")
     schema = config.control_schema
@@ -243,6 +243,8 @@ def reconcile(
                 # Recorded while sync is still paused: every row a later batch brings is stamped after this.
                 outcome = ReconcileResult(reconcile_id, run_id, config.name, started_at, results, point)
                 outcome.seconds = time.perf_counter() - started
+                from harness.reconcile import report as reconcile_report  # charts: loaded meanwhile (above)
+
                 written = reconcile_report.write(folder, report_name, outcome.to_dict())
                 outcome.files = {kind: str(path) for kind, path in written.items()}
                 _record(ctl, schema, outcome)

@@ -7,7 +7,6 @@ dict; Markdown and a self-contained HTML page are two renderings of the same blo
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -168,7 +167,16 @@ def html_page(data: dict) -> str:
 
 
 def write(folder: Path, name: str, data: dict) -> dict[str, Path]:
-    """<name>.json and .md in the run's folder (through harness.reports) and the self-contained .html beside them."""
-    written = reports.write_in(folder, name, data, markdown)
-    page = render.write_atomic(written.json.with_suffix(".html"), html_page(json.loads(written.json.read_text())))
+    """<name>.json and .md in the run's folder (through harness.reports) and the self-contained .html beside them.
+    The blocks are laid out once, from the JSON as saved, and rendered twice: the chart is drawn once."""
+    laid_out: list[Block] = []
+
+    def rendered(saved: dict) -> str:
+        laid_out.extend(blocks(saved))
+        return render.markdown(laid_out)
+
+    written = reports.write_in(folder, name, data, rendered)
+    page = render.write_atomic(
+        written.json.with_suffix(".html"), render.html_page(laid_out, f"Reconciliation: {data['migration']}")
+    )
     return {"json": written.json, "markdown": written.markdown, "html": page}

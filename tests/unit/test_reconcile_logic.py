@@ -288,3 +288,13 @@ def test_report_puts_the_status_table_first_and_masks_card_numbers():
     page = reconcile_report.html_page(REPORT)
     assert page.startswith("<!doctype html>") and "<style>" in page and "4111111111111111" not in page
     assert page.index("<table>") < page.index("<h2>")
+
+
+def test_report_files_are_the_renderings_of_one_layout_with_its_chart_drawn_once(tmp_path, monkeypatch):
+    drawn = []
+    draw = reconcile_report.charts.stacked_bars
+    monkeypatch.setattr(reconcile_report.charts, "stacked_bars", lambda *a, **k: drawn.append(a[0]) or draw(*a, **k))
+    files = reconcile_report.write(tmp_path, "reconciliation", REPORT)
+    assert len(drawn) == 1
+    assert files["markdown"].read_text() == reconcile_report.markdown(REPORT)
+    assert files["html"].read_text() == reconcile_report.html_page(REPORT)

@@ -31,19 +31,22 @@ from harness.target import landing
 CONCAT_PARTS = 99  # concat_ws's texts per call: PostgreSQL passes a function at most 100 arguments
 
 # Fixed for every hashing session: the first five because the canonical texts depend on them.
-# The planner expects a group per key value where there are a few hundred segments, and would
-# sort every row (to disk, for wide tables) to group them; no query here needs a sort, so sorts
-# are off and the rows go through a hash table of a few hundred entries. Parallel workers are
-# off too: the two sides already hash at once, one session each.
+# Parallel workers are off: the two sides already hash at once, one session each.
 SESSION_SETTINGS = {
     "extra_float_digits": "1",
     "DateStyle": "ISO, YMD",
     "IntervalStyle": "postgres",
     "bytea_output": "hex",
     "TimeZone": "UTC",
-    "enable_sort": "off",
     "max_parallel_workers_per_gather": "0",
 }
+# While a grouping query runs (segment and bucket sums). The planner expects a group per key value
+# where there are a few hundred segments, and would sort every row (to disk, for wide tables) to
+# group them; none of them needs a sort, so sorts are off and the rows go through a hash table of a
+# few hundred entries. Only for those queries: a sort turned off costs a plan 10^10, and on a server
+# with JIT every other query of the session (the catalog's, ordered by attnum) was then compiled
+# with inlining and optimisation, 0.3-0.8 s apiece.
+GROUPING_SETTINGS = {"enable_sort": "off"}
 
 INTEGER_TYPES = {"int2", "int4", "int8"}
 # Types whose canonical text holds only digits, letters and punctuation: never a separator character.
@@ -305,13 +308,38 @@ class PostgresRowHashes(RowHashes):
     def __init__(self, conn: psycopg.Connection, side: SideQuery, key: Sequence[str], types: dict[str, str]):
         self.conn, self.side, self.key, self.types = conn, side, list(key), types
 
+    def _grouped(self, query: sql.Composable) -> list[tuple]:
+        """The rows of a grouping query, run under GROUPING_SETTINGS (the session's own afterwards)."""
+        names = list(GROUPING_SETTINGS)
+        before = self.conn.execute(
+            sql.SQL("select {}").format(
+                sql.SQL(", ").join(sql.SQL("current_setting({})").format(sql.Literal(n)) for n in names)
+            )
+        ).fetchone()
+        self._set(GROUPING_SETTINGS)
+        try:
+            return self.conn.execute(query).fetchall()
+        finally:
+            if self.conn.info.transaction_status != psycopg.pq.TransactionStatus.INERROR:
+                self._set(dict(zip(names, before)))
+
+    def _set(self, settings: dict[str, str]) -> None:
+        self.conn.execute(
+            sql.SQL("select {}").format(
+                sql.SQL(", ").join(
+                    sql.SQL("set_config({}, {}, false)").format(sql.Literal(n), sql.Literal(v))
+                    for n, v in settings.items()
+                )
+            )
+        )
+
     def segment_sums(self, segments: Segments) -> Sums:
         side = self.side
-        rows = self.conn.execute(
+        rows = self._grouped(
             sql.SQL("select {seg} as seg, count(*), coalesce(sum({h}), 0) from {rel} t where {live} group by 1").format(
                 seg=side.segment(segments), h=side.row_hash(), rel=side.relation, live=side.live
             )
-        ).fetchall()
+        )
         return {(seg,): (count, total) for seg, count, total in rows}
 
     def _bucket_columns(self, plan: Segments, depth: int) -> list[sql.Composable]:
@@ -347,9 +375,7 @@ class PostgresRowHashes(RowHashes):
             segments, depth, buckets, sql.SQL("{}, count(*), coalesce(sum({}), 0)").format(path, self.side.row_hash())
         )
         query = sql.SQL("{} group by {}").format(query, path)
-        return {
-            tuple(row[: depth + 1]): (row[depth + 1], row[depth + 2]) for row in self.conn.execute(query).fetchall()
-        }
+        return {tuple(row[: depth + 1]): (row[depth + 1], row[depth + 2]) for row in self._grouped(query)}
 
     def rows(self, segments: Segments, depth: int, buckets: list[tuple[int, ...]]) -> dict:
         side = self.side
