@@ -185,7 +185,7 @@ def snapshot_position(session: MysqlSession) -> str | None:
     ((high,),) = session.execute(f"select coalesce(max(change_id), 0) from {LOG}")
     ((now,),) = session.execute("select unix_timestamp()")
     holes = session.execute(
-        f"select previous + 1, change_id - 1 from (select change_id, lag(change_id, 1, 0) over (order by change_id) "
+        f"select previous + 1, change_id - 1 from (select change_id, coalesce(lag(change_id) over (order by change_id), 0) "
         f"as previous from {LOG}) ids where change_id > previous + 1"
     )
     seen = int(float(now))
@@ -358,33 +358,37 @@ def register(
     )
 
 
-def _applied(conn: MysqlSession, consumer_id: str, schema: str, label: str, position: Position, ids: dict) -> None:
+def _applied(
+    conn: MysqlSession, consumer_id: str, schema: str, label: str, position: Position, innodb_ids: dict
+) -> None:
     """Move the consumer to `position` once the target committed it, then delete the schema's
-    changes every consumer of it has applied (in READ COMMITTED: no gap lock stalls the triggers)."""
+    changes every consumer of it has applied."""
     conn.execute(
         f"insert into {CONSUMERS} (consumer_id, source_schema, position, table_ids, target, last_applied_at) "
         "values (%s, %s, %s, %s, %s, current_timestamp(6)) on duplicate key update position = values(position), "
         "table_ids = values(table_ids), last_applied_at = values(last_applied_at)",
-        (consumer_id, schema, position.text(), json.dumps(ids), label),
+        (consumer_id, schema, position.text(), json.dumps(innodb_ids), label),
     )
     floors = [
         Position.parse(p).floor
         for (p,) in conn.execute(f"select position from {CONSUMERS} where source_schema = %s", (schema,))
     ]
     floor = min(floors, default=0)
-    conn.execute("set session transaction isolation level read committed")
-    try:
-        while True:
-            with conn.cursor() as cur:
-                deleted = cur.execute(
-                    f"delete from {LOG} where table_schema = %s and change_id <= %s "
-                    f"order by change_id limit {PURGE_ROWS}",
-                    (schema, floor),
-                )
-            if deleted < PURGE_ROWS:
-                break
-    finally:
-        conn.execute("set session transaction isolation level repeatable read")
+    # The ids are read first, then deleted by key: a range DELETE would lock the first row past its
+    # end, which may be an open transaction's change (a gap), and wait for it.
+    while True:
+        ids = [
+            int(change_id)
+            for (change_id,) in conn.execute(
+                f"select change_id from {LOG} where table_schema = %s and change_id <= %s "
+                f"order by change_id limit {PURGE_ROWS}",
+                (schema, floor),
+            )
+        ]
+        if ids:
+            conn.execute(f"delete from {LOG} where change_id in ({', '.join(map(str, ids))})")
+        if len(ids) < PURGE_ROWS:
+            break
 
 
 def consumers(conn: MysqlSession, schema: str, this_consumer: str | None = None) -> list[pg_capture.Consumer]:
