@@ -185,8 +185,9 @@ def snapshot_position(session: MysqlSession) -> str | None:
     ((high,),) = session.execute(f"select coalesce(max(change_id), 0) from {LOG}")
     ((now,),) = session.execute("select unix_timestamp()")
     holes = session.execute(
-        f"select previous + 1, change_id - 1 from (select change_id, coalesce(lag(change_id) over (order by change_id), 0) "
-        f"as previous from {LOG}) ids where change_id > previous + 1"
+        "select previous + 1, change_id - 1 from (select change_id, "
+        f"coalesce(lag(change_id) over (order by change_id), 0) as previous from {LOG}) ids "
+        "where change_id > previous + 1"
     )
     seen = int(float(now))
     return Position(int(high), tuple((int(a), int(b), seen) for a, b in holes)).text()

@@ -7,6 +7,7 @@ counts and named; a sync killed mid-batch loses and repeats nothing; decommissio
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import signal
 import threading
@@ -21,6 +22,7 @@ from harness.core import connections
 from harness.core.config import load_config
 from harness.core.connections import Database
 from harness.engines.mysql import trigger
+from tests.conftest import run_migrate
 from tests.integration.mysql.conftest import admin, fetch, run_sql
 from tests.integration.mysql.test_binlog_capture import CHANGES, live
 from tests.integration.mysql.test_killed import PEOPLE_COLUMNS, legacy_writes, migrate
@@ -231,3 +233,28 @@ def test_status_counts_the_changes_waiting_and_remove_drops_triggers_and_change_
     assert not fetch(
         url, None, "select 1 from information_schema.tables where table_name = 'changes' and table_schema = '_migrate'"
     )
+
+
+def test_decommission_drops_the_capture_triggers_and_the_change_table(captured):
+    config, source, target, url, db, fresh = captured
+    load.load(config, source, target)
+    run_sql(url, db, "update people set name = 'last change' where id = 1")
+    engine = engines.source_engine(config)
+    with connections.connection(source, command="test") as conn:
+        retired = engine.retire(conn, db, ["edge", "people"], message="decommissioned", lock_timeout_seconds=10)
+        assert retired == ["edge", "people"]
+        assert engines.source_capture(config).state(conn, db, ["edge", "people"]).installed == []
+    assert fetch(url, None, "select count(*) from information_schema.triggers where trigger_name like '%capture%'") == [
+        (0,)
+    ]
+    assert fetch(url, None, "select count(*) from information_schema.schemata where schema_name = '_migrate'") == [(0,)]
+
+
+def test_reconcile_brings_landing_to_its_snapshot_through_the_change_table(captured):
+    config, source, target, url, db, fresh = captured
+    load.load(config, source, target)
+    run_sql(url, db, "update people set name = 'renamed' where id = 7;\ndelete from people where id = 8")
+    result = run_migrate("reconcile", "--level", "checksums", "--json", cwd=config.project_dir)
+    document = json.loads(result.stdout)
+    assert "(2 changes applied)" in document["steps"][0]
+    assert document["failed_checks"] == []
