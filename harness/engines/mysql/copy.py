@@ -19,6 +19,7 @@ cannot join the snapshot's sessions.)
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import itertools
 import os
@@ -304,11 +305,11 @@ def image_expression(table, row: str, columns: list[str] | None = None) -> str:
             text = "null"  # a masked date keeps no original text beside it
         else:
             text = f"concat({_text_sql(column, table.masks.get(column.name), source, row)})"
-        pairs.append(f"{_string_literal(column.name)}, {text}")
+        pairs.append(f"{string_literal(column.name)}, {text}")
     return "json_object(" + ", ".join(pairs) + ")"
 
 
-def _string_literal(text: str) -> str:
+def string_literal(text: str) -> str:
     """A string literal whatever the session's sql_mode says of backslashes."""
     return (
         "'" + text.replace("'", "''") + "'"
@@ -318,8 +319,6 @@ def _string_literal(text: str) -> str:
 
 
 def _b64(text: str) -> str:
-    import base64
-
     return base64.b64encode(text.encode()).decode()
 
 

@@ -19,8 +19,9 @@ ids not visible then (a transaction still open, or one rolled back, or ids never
 batch reads the ids above `high` and those in the gaps, so a late commit lands in the first batch
 that sees it, and nothing is read twice. A gap is forgotten only when it cannot fill any more:
 when every transaction open on the server (information_schema.innodb_trx, read before the
-snapshot) started after the gap was first seen, the transaction that took its ids has ended, and
-had it committed the snapshot would show them. This is why the method needs the PROCESS privilege.
+snapshot, two seconds on at least: the view is a cache of up to 0.1 s) started after the gap was
+first seen, the transaction that took its ids has ended, and had it committed the snapshot would
+show them. This is why the method needs the PROCESS privilege.
 Changes of one row are in id order whatever the commits do: InnoDB's row locks make a second
 writer of a row wait for the first one's commit, so its change takes a later id.
 
@@ -45,7 +46,6 @@ from __future__ import annotations
 import datetime
 import json
 import time
-from collections.abc import Iterable
 from contextlib import ExitStack
 from dataclasses import dataclass
 
@@ -152,17 +152,6 @@ class Position:
         return f"(change_id > {self.high}{ranges})"
 
 
-def _spans(ids: Iterable[int]) -> list[tuple[int, int]]:
-    """Sorted ids as maximal runs (first, last)."""
-    runs: list[tuple[int, int]] = []
-    for i in ids:
-        if runs and i == runs[-1][1] + 1:
-            runs[-1] = (runs[-1][0], i)
-        else:
-            runs.append((i, i))
-    return runs
-
-
 def _without(first: int, last: int, visible: list[int]) -> list[tuple[int, int]]:
     """The runs of first..last that are not in `visible` (sorted)."""
     runs, start = [], first
@@ -205,28 +194,14 @@ def _trigger_name(event: str, table: str) -> str:
 
 
 def _trigger_body(schema: str, table, event: str) -> str:
-    """What the trigger of `event` on `table` (landing.SourceTable, MySQL columns) does for each row."""
-    key = [c for c in table.key]
+    """What the trigger of `event` on `table` (landing.SourceTable, MySQL columns) does for each row:
+    the key as landing holds it (masked where masked, as the binary log's capture has it too)."""
     new_row = copy.image_expression(table, "NEW") if event in ("insert", "update") else "null"
-    old_key = copy.image_expression(_unmasked(table), "OLD", key) if event in ("update", "delete") else "null"
+    old_key = copy.image_expression(table, "OLD", list(table.key)) if event in ("update", "delete") else "null"
     return (
         f"insert into {LOG} (table_schema, table_name, op, old_key, new_row) values "
-        f"({_literal(schema)}, {_literal(table.name)}, '{EVENTS[event]}', {old_key}, {new_row})"
+        f"({copy.string_literal(schema)}, {copy.string_literal(table.name)}, '{EVENTS[event]}', {old_key}, {new_row})"
     )
-
-
-def _unmasked(table):
-    """The table with no masks: a key is never masked (landing finds the row by it)."""
-    return table if not table.masks else _Unmasked(table)
-
-
-class _Unmasked:
-    def __init__(self, table):
-        self.name, self.columns, self.key, self.masks = table.name, table.columns, table.key, {}
-
-
-def _literal(text: str) -> str:
-    return copy._string_literal(text)
 
 
 def _existing(conn: MysqlSession, schema: str) -> dict[str, str]:
@@ -479,28 +454,41 @@ def _consumer_ids(conn: MysqlSession, consumer_id: str) -> dict:
 # --- a batch ------------------------------------------------------------------------------------------
 
 
-def _oldest_transaction(conn: MysqlSession) -> int | None:
-    """The unix second the oldest transaction open on the server started (None: none is open).
+@dataclass(frozen=True)
+class OpenTransactions:
+    """What information_schema.innodb_trx showed, read before a batch's snapshot."""
+
+    oldest: int | None  # the unix second the oldest transaction open started (None: none was open)
+    read_at: int  # the server's unix second when it was read
+
+    def outlived(self, first_seen: int) -> bool:
+        """Whether every transaction open when a gap was first seen has ended since. The view is a
+        cache refreshed at most every 0.1 s, so it only counts two whole seconds after the gap."""
+        return self.read_at >= first_seen + 2 and (self.oldest is None or self.oldest > first_seen)
+
+
+def _open_transactions(conn: MysqlSession) -> OpenTransactions:
+    """The transactions open on the server (see read_changes).
 
     InnoDB shows a start in the server's system time zone: read there, and an hour earlier where
     that zone is not UTC (a local time repeated when summer time ends maps to the later instant)."""
     conn.execute("set session time_zone = 'SYSTEM'")
     try:
-        ((oldest, zone),) = conn.execute(
-            "select unix_timestamp(min(trx_started)), @@system_time_zone from information_schema.innodb_trx"
+        ((oldest, now, zone),) = conn.execute(
+            "select unix_timestamp(min(trx_started)), unix_timestamp(), @@system_time_zone "
+            "from information_schema.innodb_trx"
         )
     finally:
         conn.execute("set session time_zone = '+00:00'")
-    if oldest is None:
-        return None
     margin = 0 if _text(zone).upper() in ("UTC", "GMT", "+00:00", "ETC/UTC") else 3600
-    return int(float(oldest)) - margin
+    return OpenTransactions(None if oldest is None else int(float(oldest)) - margin, int(float(now)))
 
 
-def read_changes(reader: MysqlSession, schema: str, previous: Position, oldest: int | None, *, expire: bool):
+def read_changes(reader: MysqlSession, schema: str, previous: Position, before: OpenTransactions | None):
     """The schema's changes not applied at `previous`, visible in `reader`'s open snapshot, in id
-    order, and the position after them. `oldest`: the start of the oldest transaction open before
-    the snapshot was taken (a gap seen before it is over); `expire` False keeps every gap."""
+    order, and the position after them. `before`: the transactions open before the snapshot was
+    taken, which tell the gaps that can no longer fill (OpenTransactions.outlived); None keeps
+    every gap (a snapshot opened earlier by the caller)."""
     gap_rows = []
     if previous.gaps:
         ranges = " or ".join(f"change_id between {a} and {b}" for a, b, _ in previous.gaps)
@@ -519,7 +507,7 @@ def read_changes(reader: MysqlSession, schema: str, previous: Position, oldest: 
     gap_ids = [int(r[0]) for r in gap_rows]
     gaps = []
     for first, last, first_seen in previous.gaps:
-        if expire and (oldest is None or oldest > first_seen):
+        if before is not None and before.outlived(first_seen):
             continue  # every transaction open when it was seen has ended: it never fills
         gaps += [(a, b, first_seen) for a, b in _without(first, last, gap_ids)]
     new_ids = [int(r[0]) for r in new_rows]
@@ -581,13 +569,13 @@ def apply_batch(
                 if reader is None:
                     raise copy.SnapshotFailed(f"the source snapshot {snapshot_id} has no free session")
                 stack.callback(copy.give_back, snapshot_id, reader)
-                found, position = read_changes(reader, schema, previous, None, expire=False)
+                found, position = read_changes(reader, schema, previous, None)
             else:
-                oldest = _oldest_transaction(src)  # before the snapshot: see read_changes
+                before = _open_transactions(src)  # before the snapshot: see read_changes
                 reader = src
                 reader.execute("set session transaction isolation level repeatable read")
                 reader.execute("start transaction with consistent snapshot, read only")
-                found, position = read_changes(reader, schema, previous, oldest, expire=True)
+                found, position = read_changes(reader, schema, previous, before)
             reloaded = [
                 (name, Position.parse(at)) for name, at in sync_state.table_loads_to_cover(dst, config.control_schema)
             ]
