@@ -71,6 +71,7 @@ EVENTS = {"insert": "I", "update": "U", "delete": "D"}
 TEXT_IMAGES = "text"
 BATCH_CHANGES = 200_000  # new changes read by one batch at most (the gaps' are read whole)
 PURGE_ROWS = 10_000  # change rows deleted per statement
+ACCESS_DENIED_TO_DATABASE, ACCESS_DENIED_TO_TABLE = 1044, 1142
 POSITION_TAG = "changes:"  # a position's part that this capture reads (copy.open_snapshot writes it too)
 
 LOG = f"{catalog.quoted(CONTROL)}.`changes`"
@@ -238,8 +239,16 @@ def install(conn: MysqlSession, schema: str, tables: list) -> None:
                 f"{schema}.{table.name} is a {engine} table: it has no transactions, so its changes and their "
                 "capture do not commit together; convert it (ALTER TABLE ... ENGINE=InnoDB)"
             )
-    for statement in LOG_DDL:
-        conn.execute(statement)
+    try:
+        for statement in LOG_DDL:
+            conn.execute(statement)
+    except pymysql.err.OperationalError as exc:
+        if exc.args[0] not in (ACCESS_DENIED_TO_DATABASE, ACCESS_DENIED_TO_TABLE):
+            raise
+        raise ConfigError(
+            f"trigger capture keeps its change table in the database {CONTROL} ({exc.args[-1]}): grant the "
+            f"migration's user all privileges on `{CONTROL}`.*"
+        ) from None
     existing = _existing(conn, schema)
     mariadb = catalog.is_mariadb(conn)
     for table in tables:

@@ -21,6 +21,7 @@ from harness import engines, load, sync
 from harness.core import connections
 from harness.core.config import load_config
 from harness.core.connections import Database
+from harness.core.errors import ConfigError
 from harness.engines.mysql import trigger
 from tests.conftest import run_migrate
 from tests.integration.mysql.conftest import admin, fetch, run_sql
@@ -259,3 +260,25 @@ def test_reconcile_brings_landing_to_its_snapshot_through_the_change_table(captu
     document = json.loads(result.stdout)
     assert "(2 changes applied)" in document["steps"][0]
     assert document["failed_checks"] == []
+
+
+@pytest.mark.parametrize(
+    "grants, refusal",
+    [
+        ("", r"^trigger capture needs the PROCESS privilege on the source \("),
+        ("process on *.*", r"^trigger capture keeps its change table in the database _migrate \(.*grant"),
+    ],
+)
+def test_a_user_without_the_privileges_capture_needs_is_refused_with_one_line(captured, grants, refusal):
+    config, source, target, url, db, fresh = captured
+    user = f"capture_{uuid.uuid4().hex[:8]}"
+    run_sql(url, None, f"create user '{user}'@'%';\ngrant all on `{db}`.* to '{user}'@'%'")
+    if grants:
+        run_sql(url, None, f"grant {grants} to '{user}'@'%'")
+    try:
+        netloc = url.split("://", 1)[1].split("@", 1)[1]
+        limited = Database("source", f"mysql://{user}@{netloc}", "MIGRATE_SOURCE_URL", False)
+        with pytest.raises(ConfigError, match=refusal):
+            load.load(config, limited, target, jobs=1)
+    finally:
+        run_sql(url, None, f"drop user '{user}'@'%'")
