@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import signal
 import threading
 import time
@@ -260,6 +261,8 @@ def test_reconcile_brings_landing_to_its_snapshot_through_the_change_table(captu
     document = json.loads(result.stdout)
     assert "(2 changes applied)" in document["steps"][0]
     assert document["failed_checks"] == []
+    status = run_migrate("status", cwd=config.project_dir).stdout
+    assert re.search(r"capture\s+│ trigger", status) and "(0 changes)" in status, status
 
 
 @pytest.mark.parametrize(
