@@ -372,7 +372,7 @@ def _database_options(target_section: dict, where: str) -> DatabaseOptions:
 def _capture(raw: dict, where: str, engine: str = "postgres") -> CaptureConfig:
     section = _section(raw, "capture", {"method", "column", "overlap_seconds"}, where)
     # Each engine's methods, its default first: a MySQL-family source is read from its binary log.
-    methods = ("binlog",) if engine == "mysql" else ("trigger", "timestamp")
+    methods = ("binlog", "trigger") if engine == "mysql" else ("trigger", "timestamp")
     method = section.get("method", methods[0])
     if method not in CAPTURE_METHODS:
         raise ConfigError(f"{where}: capture.method {method!r} is unknown; use one of {', '.join(CAPTURE_METHODS)}")

@@ -36,7 +36,7 @@ from harness.core.config import Config
 from harness.core.connections import Database, mysql_settings
 from harness.core.errors import ConfigError, HarnessError
 from harness.engines.base import Batch
-from harness.engines.mysql import catalog, types
+from harness.engines.mysql import catalog, copy, types
 from harness.engines.mysql.session import Session
 from harness.target import changes, landing, locks, sync_state
 from harness.target.locks import Pause
@@ -284,13 +284,14 @@ class NothingInstalled(HarnessError):
 
 
 def _at(position: str) -> tuple[str, int]:
-    log_file, _, log_pos = position.rpartition(":")
+    log_file, _, log_pos = copy.binlog_part(position).rpartition(":")
     return log_file, int(log_pos)
 
 
 def read_changes(config: Config, source: Database, tables: dict, position: str, until: str | None = None):
     """The changes of whole transactions after `position`: (changes, the position after the last one).
     `until`: a transaction boundary (a snapshot's position) to stop at, however many changes come before it."""
+    position = copy.binlog_part(position)
     if until and _at(position) >= _at(until):
         return [], position
     log_file, _, log_pos = position.rpartition(":")

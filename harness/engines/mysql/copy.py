@@ -19,10 +19,12 @@ cannot join the snapshot's sessions.)
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import itertools
 import os
 import queue
+import re
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -102,6 +104,7 @@ def open_snapshot(conn: MysqlSession, workers: int = 1) -> tuple[str, str]:
             with contextlib.suppress(Exception):
                 session.close()
         raise
+    point += _change_table_position(sessions[0])
     snapshot_id = f"mysql-{os.getpid()}-{next(_ids)}"
     pool: queue.Queue = queue.Queue()
     for session in sessions:
@@ -110,6 +113,20 @@ def open_snapshot(conn: MysqlSession, workers: int = 1) -> tuple[str, str]:
     conn.joined.extend(sessions)
     conn.joined.append(_Forget(snapshot_id))
     return snapshot_id, point
+
+
+def _change_table_position(session: MysqlSession) -> str:
+    """Where trigger capture's change table stands in the snapshot, after a `|` (trigger.py), so
+    sync takes over from the load exactly; nothing where the table does not exist."""
+    from harness.engines.mysql import trigger
+
+    position = trigger.snapshot_position(session)
+    return "" if position is None else f"|{position}"
+
+
+def binlog_part(position: str) -> str:
+    """The binary log position of a snapshot's position (what precedes trigger capture's part)."""
+    return position.split("|")[0]
 
 
 class _Forget:
@@ -212,13 +229,20 @@ def invalid_date(ident: str) -> str:
     )
 
 
-def _text_sql(column: types.MysqlColumn, mask: str | None, source: types.MysqlColumn | None) -> str:
+def _text_sql(
+    column: types.MysqlColumn, mask: str | None, source: types.MysqlColumn | None, row: str | None = None
+) -> str:
     """The landing text of one landing column as a MySQL expression (NULL for null): as
-    types.landing_text makes it; `source` is the date column a companion column is filled from."""
+    types.landing_text makes it; `source` is the date column a companion column is filled from;
+    `row` the row the columns are read from (a trigger's NEW or OLD), else the table read."""
+
+    def reference(name: str) -> str:
+        return catalog.quoted(name) if row is None else f"{row}.{catalog.quoted(name)}"
+
     if source is not None:  # the companion: the date's own text where PostgreSQL has no date for it
-        ident = catalog.quoted(source.name)
+        ident = reference(source.name)
         return f"if({invalid_date(ident)}, cast({ident} as char), null)"
-    ident = catalog.quoted(column.name)
+    ident = reference(column.name)
     if mask is not None:
         return f"convert({MASK_SQL[mask].format(col=ident)} using utf8mb4)"
     kind = column.kind
@@ -226,6 +250,16 @@ def _text_sql(column: types.MysqlColumn, mask: str | None, source: types.MysqlCo
         return f"cast({ident} as char)"
     if kind == "float":
         return f"cast(cast({ident} as double) as char)"
+    if kind == "timestamp" and row is not None:
+        # A trigger runs in the writer's session, whose time_zone may be anything: the instant is
+        # taken as stored (UNIX_TIMESTAMP of a TIMESTAMP column is not converted) and printed in UTC,
+        # as the load's UTC session prints it.
+        digits = re.search(r"\((\d)\)", column.type)
+        instant = (
+            f"cast(timestampadd(microsecond, unix_timestamp({ident}) * 1000000, '1970-01-01 00:00:00') "
+            f"as datetime({digits[1] if digits else 0}))"
+        )
+        return f"if({invalid_date(ident)}, null, concat(cast({instant} as char), '+00'))"
     if kind in types.DATE_KINDS:
         zone = " '+00'" if kind == "timestamp" else ""
         return f"if({invalid_date(ident)}, null, concat(cast({ident} as char){',' + zone if zone else ''}))"
@@ -255,6 +289,37 @@ def line_expression(table) -> str:
             text = _escaped(text)  # bytea's \\x too: COPY reads \\\\x
         fields.append(f"coalesce({text}, {NULL_FIELD})")
     return "concat(" + f", {TAB}, ".join(fields) + ")"
+
+
+def image_expression(table, row: str, columns: list[str] | None = None) -> str:
+    """A JSON object of the landing text of each landing column (`columns`: only these) of the row
+    `row` (a trigger's NEW or OLD), masks applied: what the load copies of that row, before COPY's
+    escapes. Each text goes through concat(), so that MariaDB embeds no JSON column as JSON."""
+    selected = {c.name: c for c in table.columns if c.selected}
+    pairs = []
+    for column in table.columns:
+        if columns is not None and column.name not in columns:
+            continue
+        source = None if column.selected else selected[column.raw_of]
+        if source is not None and source.name in table.masks:
+            text = "null"  # a masked date keeps no original text beside it
+        else:
+            text = f"concat({_text_sql(column, table.masks.get(column.name), source, row)})"
+        pairs.append(f"{string_literal(column.name)}, {text}")
+    return "json_object(" + ", ".join(pairs) + ")"
+
+
+def string_literal(text: str) -> str:
+    """A string literal whatever the session's sql_mode says of backslashes."""
+    return (
+        "'" + text.replace("'", "''") + "'"
+        if "\\" not in text
+        else f"convert(from_base64('{_b64(text)}') using utf8mb4)"
+    )
+
+
+def _b64(text: str) -> str:
+    return base64.b64encode(text.encode()).decode()
 
 
 def range_select(schema: str, table, lower: int | None, upper: int | None) -> str:

@@ -1,10 +1,11 @@
 """MySQL and MariaDB as a source engine: harness.engines.base.SourceEngine over this package's modules.
 
 What is built: the catalog with every type's landing type (types.py), the consistent parallel load
-(copy.py), capture from the binary log (binlog.py), the canonical row hash (checksums.py), the
-freeze and decommission's read-only guard (freeze.py), the fallback's carry-back of the reverse
-models' rows into the legacy tables (carry_back.py), backup and restore with mariadb-dump
-(backup.py). What is not built yet refuses with one line naming what to do instead (docs/mysql.md)."""
+(copy.py), capture from the binary log (binlog.py) or by triggers (trigger.py), the canonical row
+hash (checksums.py), the freeze and decommission's read-only guard (freeze.py), the fallback's
+carry-back of the reverse models' rows into the legacy tables (carry_back.py), backup and restore
+with mariadb-dump (backup.py). What is not built yet refuses with one line naming what to do instead
+(docs/mysql.md)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from contextlib import contextmanager
 
 from harness.core.errors import ConfigError
 from harness.engines.base import Capture, SourceEngine
-from harness.engines.mysql import backup, binlog, catalog, checksums, copy, describe
+from harness.engines.mysql import backup, binlog, catalog, checksums, copy, describe, trigger
 from harness.engines.mysql import carry_back as fallback_writes
 from harness.engines.mysql import freeze as write_freeze
 from harness.engines.postgres import catalog as postgres_names
@@ -86,6 +87,45 @@ class BinlogCapture(Capture):
         return binlog.apply_batch(config, source, target, self, until=position or None, pause=pause)
 
 
+class TriggerCapture(Capture):
+    """Triggers write every change into a change table on the source (trigger.py): the fallback
+    where the binary log cannot be read."""
+
+    method = "trigger"
+    not_installed = trigger.NotInstalled
+    keeps_a_log = True
+
+    def prepare(self, conn, schema, tables):
+        trigger.install(conn, schema, tables)
+
+    def register(self, conn, consumer_id, schema, label, position, *, replace):
+        trigger.register(conn, consumer_id, schema, label, position, replace=replace)
+
+    def after_load(self, ctl, config):
+        pass  # sync starts from the change table's position in the load's snapshot, recorded with it
+
+    def state(self, conn, schema, table_names):
+        return trigger.state(conn, schema, table_names)
+
+    def consumers(self, conn, schema, this_consumer=None):
+        return trigger.consumers(conn, schema, this_consumer)
+
+    def forget(self, conn, consumer_id):
+        return trigger.forget(conn, consumer_id)
+
+    def remove(self, conn, schema, table_names):
+        trigger.remove(conn, schema, table_names)
+
+    def apply_batch(self, config, source, target, *, detect_deletes=False, snapshot_id=None, pause=None):
+        return trigger.apply_batch(config, source, target, snapshot_id=snapshot_id, pause=pause)
+
+    def backlog(self, conn, schema, position):
+        return trigger.backlog(conn, schema, position)
+
+    def apply_to_snapshot(self, config, source, target, *, snapshot_id, position, pause):
+        return trigger.apply_batch(config, source, target, snapshot_id=snapshot_id, pause=pause)
+
+
 class MysqlEngine(SourceEngine):
     name = "mysql"
     dump_tool = "mariadb-dump"
@@ -132,11 +172,10 @@ class MysqlEngine(SourceEngine):
         return True
 
     def capture(self, method: str, column: str | None = None) -> Capture:
+        if method == "trigger":
+            return TriggerCapture()
         if method != "binlog":
-            raise ConfigError(
-                f"capture.method {method!r} is not built for MySQL sources yet: use 'binlog' (the trigger "
-                "fallback is still to come)"
-            )
+            raise ConfigError(f"capture.method {method!r} does not work with MySQL sources: use 'binlog' or 'trigger'")
         return BinlogCapture()
 
     freeze = staticmethod(write_freeze.freeze)

@@ -384,9 +384,12 @@ def retire(
     conn: MysqlSession, schema: str, table_names: list[str], *, message: str, lock_timeout_seconds: float
 ) -> list[str]:
     """Guard every table read-only (triggers of its own, kept after the migration) and drop the
-    freeze, under one lock of all tables; then grant back what the freeze revoked (the guards
-    refuse those writes all the same) and drop `_migrate` once nothing uses it. Returns the
+    freeze and trigger capture's triggers, under one lock of all tables; then grant back what the
+    freeze revoked (the guards refuse those writes all the same), drop the change table once no
+    capture trigger is left (trigger.remove) and `_migrate` once nothing uses it. Returns the
     tables guarded."""
+    from harness.engines.mysql import trigger
+
     conn.rollback()
     tables = [t for t in table_names if catalog.table_exists(conn, schema, t)]
     guards = _triggers(conn, schema, GUARD_PREFIX, tables)
@@ -396,6 +399,7 @@ def retire(
             for table in tables:
                 _create_refusals(conn, schema, table, GUARD_PREFIX, message, guards.get(table, set()), writer=False)
                 _drop_triggers(conn, schema, freezes.get(table, set()))
+            trigger.remove_triggers(conn, schema, tables)
     except pymysql.err.OperationalError as exc:
         if exc.args[0] != LOCK_WAIT_TIMEOUT:
             raise
@@ -404,18 +408,22 @@ def retire(
             "open; find it in information_schema.innodb_trx, then run decommission again"
         ) from None
     _restore_writes(conn, schema, tables)
+    trigger.remove(conn, schema, tables)
     _drop_control_if_unused(conn)
     conn.commit()
     return read_only_tables(conn, schema)
 
 
 def _drop_control_if_unused(conn: MysqlSession) -> None:
-    """`_migrate` goes once no schema on the server is frozen and no grant waits to be given back."""
+    """`_migrate` goes once no schema on the server is frozen or captured by triggers and no grant
+    waits to be given back."""
     if not conn.execute("select 1 from information_schema.schemata where schema_name = %s", (CONTROL,)):
         return
+    from harness.engines.mysql import trigger
+
     in_use = conn.execute(
-        "select 1 from information_schema.triggers where trigger_name like %s limit 1",
-        (FREEZE_PREFIX.replace("_", "\\_") + "%",),
+        "select 1 from information_schema.triggers where trigger_name like %s or trigger_name like %s limit 1",
+        (FREEZE_PREFIX.replace("_", "\\_") + "%", trigger.TRIGGER_PREFIX.replace("_", "\\_") + "%"),
     )
     has_grants = conn.execute(
         "select 1 from information_schema.tables where table_schema = %s and table_name = 'frozen_grants'", (CONTROL,)

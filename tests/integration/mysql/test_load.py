@@ -287,10 +287,20 @@ def test_unsupported_capture_method_for_mysql_is_one_line(tmp_path, monkeypatch)
     from harness.core.errors import ConfigError
 
     (tmp_path / "migration.yml").write_text(
+        "source: {engine: mysql, schema: s}\ncapture: {method: timestamp, column: t}\ntables: {t: {}}\n"
+    )
+    with pytest.raises(
+        ConfigError,
+        match="capture.method 'timestamp' does not work with source.engine 'mysql'; use 'binlog' or 'trigger'",
+    ):
+        load_config(tmp_path)
+
+
+def test_trigger_capture_is_accepted_for_mysql(tmp_path):
+    (tmp_path / "migration.yml").write_text(
         "source: {engine: mysql, schema: s}\ncapture: {method: trigger}\ntables: {t: {}}\n"
     )
-    with pytest.raises(ConfigError, match="capture.method 'trigger' does not work with source.engine 'mysql'"):
-        load_config(tmp_path)
+    assert load_config(tmp_path).capture.method == "trigger"
 
 
 def test_text_holding_a_nul_character_stops_the_load_with_one_line(mysql_project):
