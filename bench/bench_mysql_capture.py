@@ -46,7 +46,8 @@ def private_mariadb(folder: Path):
     try:
         return start_private_server(folder)
     except BaseException as exc:  # pytest.skip's exception when the binaries are missing
-        raise SystemExit(f"bench skipped: {exc}") from None
+        print(f"bench_mysql_capture skipped: {exc}")
+        raise SystemExit(0) from None
 
 
 def mysql(url: str, db: str | None = None):
