@@ -130,9 +130,7 @@ def rehearse(
                 ),
             )
             # Made as provision makes the target: the source's encoding and locale, target.database_options over them.
-            connections.create_target_database(
-                config, copy_source, connections.with_database(target.url, "postgres"), copy_target_name
-            )
+            connections.create_target_database(config, copy_source, connections.admin_url(target.url), copy_target_name)
             if traffic_command:
                 routing = config.project_dir / rehearsal_config.cutover.routing_file
                 routing.unlink(missing_ok=True)
@@ -228,8 +226,9 @@ def rehearse(
             raise
         finally:
             traffic.close()
-            connections.drop_database(connections.with_database(source.url, "postgres"), copy_source_name)
-            connections.drop_database(connections.with_database(target.url, "postgres"), copy_target_name)
+            # Each copy dropped from its own server's administrative session (a MySQL source's has no `postgres`).
+            connections.drop_database(connections.admin_url(source.url), copy_source_name)
+            connections.drop_database(connections.admin_url(target.url), copy_target_name)
     return result
 
 
