@@ -12,7 +12,7 @@ from contextlib import contextmanager
 
 from harness.core.errors import ConfigError
 from harness.engines.base import Capture, SourceEngine
-from harness.engines.mysql import backup, binlog, catalog, checksums, copy
+from harness.engines.mysql import backup, binlog, catalog, checksums, copy, describe
 from harness.engines.mysql import freeze as write_freeze
 from harness.engines.postgres import catalog as postgres_names
 from harness.engines.postgres.capture import CaptureState
@@ -86,6 +86,7 @@ class BinlogCapture(Capture):
 
 class MysqlEngine(SourceEngine):
     name = "mysql"
+    schema_is_database = True  # a MySQL database is the source schema: a copy's tables are in the copy's
     dump_tool = "mariadb-dump"
     COPY_BLOCK_BYTES = copy.PIPE_BYTES
     COPY_FORMAT = "text"
@@ -98,6 +99,10 @@ class MysqlEngine(SourceEngine):
     dependent_views = staticmethod(catalog.dependent_views)
     database_options = staticmethod(catalog.database_options)
     user_schemas = staticmethod(catalog.user_schemas)
+    schema_exists = staticmethod(describe.schema_exists)
+    describe_tables = staticmethod(describe.describe_tables)
+    sample_text = staticmethod(describe.sample_text)
+    reference_share = staticmethod(describe.reference_share)
 
     open_snapshot = staticmethod(copy.open_snapshot)
     key_span = staticmethod(copy.key_span)
