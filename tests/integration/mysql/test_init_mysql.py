@@ -120,6 +120,8 @@ def test_init_from_mariadb_runs_the_lifecycle_without_a_hand_edit(migration, sca
     assert 'type_from: "bigint(20) unsigned"' in sources and 'type_to: "numeric(20,0)"' in sources
     app = (folder / "models" / "app" / "_app__models.yml").read_text()
     assert "undeclared: customer_id -> customer (id)" in app  # tag.customer_id, found in the data
+    assert 'expression: "amount >= 0"' in app or "amount >= 0" in app  # the declared check
+    assert "created_at_is_a_date" in app  # a zero date would be quarantined, not fail NOT NULL
     assert "add_self_foreign_key('referred_by', 'id'" in (folder / "models" / "app" / "customer_app.sql").read_text()
 
     checked = run_migrate("check", cwd=folder)
@@ -157,10 +159,13 @@ def test_init_from_mariadb_runs_the_lifecycle_without_a_hand_edit(migration, sca
         assert "not built for MySQL" in rehearsed.stderr, rehearsed.stderr
         yml = folder / "migration.yml"
         yml.write_text(yml.read_text().replace("require_rehearsal: true", "require_rehearsal: false"))
+    # The rehearsal ran on its copy: the real source is neither frozen nor read-only, and its writes still sync.
+    run_sql(url, db, "update tag set label = 'after the rehearsal' where code = 't1'")
     run_migrate("approve", "--role", "dba", "--name", "Dana", cwd=folder)
     run_migrate("sync", cwd=folder)
     switched = run_migrate("cutover", cwd=folder)  # every gate met, none skipped
     assert "skipped" not in switched.stdout.lower(), switched.stdout
+    assert pg_rows(migration.target_url, "select label from app.tag where code = 't1'") == [("after the rehearsal",)]
 
 
 def test_init_refuses_a_url_scheme_it_cannot_read_in_one_line(tmp_path):
