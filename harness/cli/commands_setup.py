@@ -154,6 +154,11 @@ def demo_traffic(
     if side not in ("legacy", "new"):
         raise ConfigError(f"--side {side}: use legacy or new")
     context = Context.open("demo traffic")
+    if not generic and context.config.source.engine != "postgres":
+        raise ConfigError(
+            f"the worked example's traffic writes a PostgreSQL source, and source.engine is "
+            f"{context.config.source.engine}: use `migrate demo traffic --generic`"
+        )
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())  # finish the transactions in flight, then stop

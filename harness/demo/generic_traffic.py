@@ -15,35 +15,27 @@ rolled back and never acknowledged, as in any application.
 The ledger lines of the new application also say what the row must be in the source after a
 fallback (`legacy`: table, key and the values of the columns the reverse mapping carries back as
 they are), from the dbt project's mapping metadata: one ledger proves cutover and fallback.
+
+The source may be PostgreSQL or MySQL/MariaDB (`source.engine`); what differs between them (SQL,
+values, catalog, errors, how a ledger line describes a row) is the side's dialect (dialects.py).
 """
 
 from __future__ import annotations
 
-import json
 import random
-import string
 import threading
 import time
 import uuid
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
 from pathlib import Path
-
-import psycopg
-from psycopg import sql
 
 from harness.core import connections
 from harness.core.config import Config
 from harness.demo import ledger
-from harness.demo.traffic import TRANSIENT, TrafficReport, drive
-from harness.engines import engine_named
+from harness.demo.dialects import RECENT_ROWS, Dialect, PostgresDialect, dialect_for
+from harness.demo.traffic import TrafficReport, drive
 from harness.engines.base import CatalogTable
 from harness.target.provision import APP_SCHEMA
-
-# A refused write of this kind is the application's own mistake, not a lost write: rolled back, retried.
-REFUSED_BY_CONSTRAINT = (*TRANSIENT, psycopg.errors.IntegrityError)
-RECENT_ROWS = 200  # updates, deletes and parents pick among the newest rows by key (an index scan)
-INTEGER_LIMITS = {"smallint": 32_767, "integer": 2_147_483_647, "bigint": 9_223_372_036_854_775_807}
 
 
 @dataclass
@@ -67,6 +59,12 @@ class Shape:
     parents: list[Reference] = field(default_factory=list)
     children: list[Reference] = field(default_factory=list)
     unchecked: set[str] = field(default_factory=set)  # columns not compared by content (masked on the way)
+    # What the side's dialect says of the columns' types.
+    integers: set[str] = field(default_factory=set)
+    texts: set[str] = field(default_factory=set)  # text a key change can give a new value
+    makeable: set[str] = field(default_factory=set)  # the traffic can make a value of its type
+    numbered: set[str] = field(default_factory=set)  # the server numbers it (AUTO_INCREMENT): never written
+    computed: set[str] = field(default_factory=set)  # the server computes it (generated): never written
     # The new side: the source table and each app column's source column, where carried back as is.
     legacy_table: str | None = None
     legacy_columns: dict[str, str] = field(default_factory=dict)
@@ -74,85 +72,47 @@ class Shape:
 
     @property
     def counters(self) -> list[str]:
-        """Key columns the traffic numbers itself: integer, not fed by a foreign key."""
-        return [c for c in self.key if c not in _fed(self) and self.types[c] in INTEGER_LIMITS]
+        """Key columns the traffic numbers itself: integer, not fed by a foreign key nor by the server."""
+        return [c for c in self.key if c not in _fed(self) and c in self.integers and c not in self.numbered]
 
     @property
     def insertable(self) -> bool:
         fed = _fed(self)
-        return all(c in fed or c in self.counters or value_for(self.types[c], None) is not None for c in self.key)
+        return all(c in fed or c in self.counters or c in self.numbered or c in self.makeable for c in self.key)
 
     @property
     def changeable_key(self) -> list[str]:
         return [
             c
             for c in self.key
-            if c not in _fed(self) and (c in self.counters or self.types[c].partition("(")[0] in TEXT_TYPES)
+            if c not in _fed(self) and c not in self.numbered and (c in self.counters or c in self.texts)
         ]
 
-
-TEXT_TYPES = ("text", "character varying", "varchar")
-
-
-def value_for(type_: str, rng: random.Random | None) -> object | None:
-    """A value of this type as text (cast by the server), or None for a type this traffic cannot make.
-    With rng None: only whether it can."""
-    rng = rng or random.Random(0)
-    base, _, args = type_.partition("(")
-    base = base.strip()
-    size = [int(a) for a in args.rstrip(")").replace(" ", "").split(",") if a.isdigit()] if args else []
-    if type_.endswith("[]"):
-        inner = value_for(type_[:-2], rng)
-        return None if inner is None else "{" + json.dumps(str(inner)) + "}"
-    if base in INTEGER_LIMITS:
-        return str(rng.randint(1, 30_000))
-    if base == "numeric":
-        precision, scale = (size + [18, 2])[:2] if size else (18, 2)
-        top = min(10 ** (precision - scale) - 1, 99_999)
-        return f"{rng.uniform(1, max(top, 1)):.{scale}f}"
-    if base in ("real", "double precision"):
-        return f"{rng.uniform(1, 10_000):.3f}"
-    if base in ("text", "character varying", "varchar", "character", "char", "bpchar", "citext"):
-        length = size[0] if size else 24
-        return "".join(rng.choices(string.ascii_lowercase, k=max(1, min(length, 16))))
-    if base == "boolean":
-        return rng.choice(["true", "false"])
-    if base == "date":
-        return (date(2020, 1, 1) + timedelta(days=rng.randrange(2000))).isoformat()
-    if base.startswith("timestamp"):
-        moment = datetime(2020, 1, 1) + timedelta(seconds=rng.randrange(10**8), microseconds=rng.randrange(10**6))
-        return moment.isoformat() + ("+00" if "with time zone" in base or base == "timestamptz" else "")
-    if base.startswith("time"):
-        return f"{rng.randrange(24):02d}:{rng.randrange(60):02d}:{rng.randrange(60):02d}"
-    if base == "interval":
-        return f"{rng.randrange(1, 1000)} minutes"
-    if base == "uuid":
-        return str(uuid.UUID(int=rng.getrandbits(128)))
-    if base in ("json", "jsonb"):
-        return json.dumps({"n": rng.randrange(1000), "s": rng.choice("abc")})
-    if base == "bytea":
-        return "\\x" + rng.randbytes(8).hex()
-    if base == "money":
-        return f"{rng.uniform(1, 1000):.2f}"
-    if base == '"char"':
-        return rng.choice(string.ascii_lowercase)
-    if base == "inet":
-        return f"10.{rng.randrange(256)}.{rng.randrange(256)}.{rng.randrange(1, 255)}"
-    return None
+    @property
+    def writable(self) -> list[str]:
+        """The columns an insert or update may set."""
+        return [c for c in self.types if c not in self.numbered and c not in self.computed]
 
 
-def shapes(tables: list[CatalogTable], keys: dict[str, list[str]] | None = None) -> dict[str, Shape]:
+def shapes(
+    tables: list[CatalogTable], keys: dict[str, list[str]] | None = None, dialect: Dialect | None = None
+) -> dict[str, Shape]:
     """The tables of one side as the traffic writes them; `keys` overrides the catalog's (migration.yml)."""
+    dialect = dialect or PostgresDialect()
     result = {}
     for table in tables:
         key = list((keys or {}).get(table.name) or table.primary_key)
         if not key:
             continue
+        types = {c.name: c.type for c in table.columns}
         result[table.name] = Shape(
             table.name,
             key,
-            {c.name: c.type for c in table.columns},
+            types,
             {c.name for c in table.columns if c.not_null},
+            integers={c for c, t in types.items() if dialect.is_integer(t)},
+            texts={c for c, t in types.items() if dialect.is_text(t)},
+            makeable={c for c, t in types.items() if dialect.value_for(t, None) is not None},
         )
     for table in tables:
         for fk in table.foreign_keys:
@@ -169,7 +129,7 @@ def new_side_mapping(config: Config, app_shapes: dict[str, Shape]) -> None:
     column has the source column's type and the source column is not masked."""
     from harness.dbt import artifacts
 
-    catalog = {t.name: {c.name: c.type for c in t.columns} for t in _source_catalog(config)}
+    catalog = _source_types(config)
     masked = {t.name: set(t.masks) for t in config.tables}
     for model in artifacts.models(artifacts.load(config.project_dir)):
         table = model.relation.split(".", 1)[1]
@@ -191,18 +151,35 @@ def new_side_mapping(config: Config, app_shapes: dict[str, Shape]) -> None:
                 shape.legacy_columns[column.name] = source_column
 
 
-def _source_catalog(config: Config) -> list[CatalogTable]:
+def _source_types(config: Config) -> dict[str, dict[str, str]]:
+    """Each source table's columns as the PostgreSQL types landing holds them in."""
     source, _ = connections.resolve(config)
+    dialect = legacy_dialect(config)
     with connections.connection(source, command="demo traffic", autocommit=True) as conn:
-        return engine_named("postgres").describe_tables(conn, config.source_schema)
+        return dialect.landing_types(conn, config.source_schema, dialect.describe(conn, config.source_schema))
+
+
+def legacy_dialect(config: Config) -> Dialect:
+    """The dialect of the source's engine, with migration.yml's masks (a MySQL row is hashed through them)."""
+    return dialect_for(config.source.engine, {t.name: dict(t.masks) for t in config.tables})
 
 
 class GenericApp:
-    """One writer of one side: inserts, updates, key changes and deletes over the tables' shapes."""
+    """One writer of one side: inserts, updates, key changes and deletes over the tables' shapes, in
+    the SQL of the side's dialect."""
 
     KINDS = {"insert": 0.4, "update": 0.3, "change_key": 0.1, "delete": 0.2}
 
-    def __init__(self, conn, side: str, schema: str, tables: dict[str, Shape], rng: random.Random, allocate):
+    def __init__(
+        self,
+        conn,
+        side: str,
+        schema: str,
+        tables: dict[str, Shape],
+        rng: random.Random,
+        allocate,
+        dialect: Dialect | None = None,
+    ):
         self.conn, self.side, self.schema, self.tables, self.rng, self.allocate = (
             conn,
             side,
@@ -211,72 +188,18 @@ class GenericApp:
             rng,
             allocate,
         )
+        self.dialect = dialect or PostgresDialect()
 
-    def _t(self, table: str) -> sql.Composed:
-        return sql.Identifier(self.schema, table)
+    def _offset(self, newest: bool = True) -> int:
+        return self.rng.randrange(RECENT_ROWS // 10 if newest and self.rng.random() < 0.5 else RECENT_ROWS)
 
-    def _pick(self, shape: Shape, where: sql.Composable | None = None) -> dict | None:
+    def _pick(self, shape: Shape, *, childless: bool = False) -> dict | None:
         """One of the newest rows by key (its key columns), or None."""
-        row = self.conn.execute(
-            sql.SQL(
-                "select jsonb_build_object({pairs}) from {t} t where {where} order by {key} desc limit 1 offset %s"
-            ).format(
-                pairs=_pairs(shape.key),
-                t=self._t(shape.name),
-                where=where or sql.SQL("true"),
-                key=sql.SQL(", ").join(sql.Identifier(c) for c in shape.key),
-            ),
-            (self.rng.randrange(RECENT_ROWS // 10 if self.rng.random() < 0.5 else RECENT_ROWS),),
-        ).fetchone()
-        return row[0] if row else None
+        return self.dialect.pick(self.conn, self.schema, shape, self._offset(), childless=childless)
 
-    def _childless(self, shape: Shape) -> sql.Composable:
-        """No foreign key points at the row `t`."""
-        return sql.SQL(" and ").join(
-            [
-                sql.SQL("not exists (select 1 from {c} x where {m})").format(
-                    c=self._t(ref.child),
-                    m=sql.SQL(" and ").join(
-                        sql.SQL("x.{} = t.{}").format(sql.Identifier(a), sql.Identifier(b))
-                        for a, b in zip(ref.columns, ref.parent_columns)
-                    ),
-                )
-                for ref in shape.children
-            ]
-            or [sql.SQL("true")]
-        )
-
-    def _parent_values(self, ref: Reference) -> dict | None:
-        parent = self.tables[ref.parent]
-        row = self.conn.execute(
-            sql.SQL("select jsonb_build_object({pairs}) from {t} t order by {key} desc limit 1 offset %s").format(
-                pairs=_pairs(ref.parent_columns),
-                t=self._t(ref.parent),
-                key=sql.SQL(", ").join(sql.Identifier(c) for c in parent.key),
-            ),
-            (self.rng.randrange(RECENT_ROWS),),
-        ).fetchone()
-        if not row:
-            return None
-        return {c: row[0][p] for c, p in zip(ref.columns, ref.parent_columns)}
-
-    def _write(self, shape: Shape, statement: sql.Composable, params: list, op: str) -> list[dict]:
-        row = self.conn.execute(
-            sql.SQL("{} returning jsonb_build_object({}), md5(to_jsonb(t)::text), to_jsonb(t)").format(
-                statement, _pairs(shape.key)
-            ),
-            params,
-        ).fetchone()
-        return [self._entry(shape, op, *row)] if row else []
-
-    def _entry(self, shape: Shape, op: str, key: dict, digest: str, image: dict) -> dict:
+    def _entry(self, shape: Shape, op: str, key: dict, content: dict | None, image: dict | None) -> dict:
         entry = {"app": self.side, "table": shape.name, "key": key, "op": op, "at": time.time()}
-        if op == "D":
-            entry["md5"] = None
-        elif shape.unchecked:
-            entry["values"] = {c: _exactly(v) for c, v in image.items() if c not in shape.unchecked}
-        else:
-            entry["md5"] = digest
+        entry.update({"md5": None} if op == "D" or content is None else content)
         if shape.legacy_table and len(shape.legacy_key) == len(shape.key):
             entry["legacy"] = {
                 "table": shape.legacy_table,
@@ -284,6 +207,9 @@ class GenericApp:
                 "values": {} if op == "D" else {s: _exactly(image[c]) for c, s in shape.legacy_columns.items()},
             }
         return entry
+
+    def _written(self, shape: Shape, op: str, written) -> list[dict]:
+        return [self._entry(shape, op, written.key, written.content, written.image)] if written else []
 
     def _choose(self, want) -> Shape | None:
         candidates = [s for s in self.tables.values() if want(s)]
@@ -297,104 +223,67 @@ class GenericApp:
         for ref in shape.parents:
             if ref.parent == shape.name and self.rng.random() < 0.5 and not set(ref.columns) & shape.not_null:
                 continue  # a self-reference left empty
-            picked = self._parent_values(ref)
+            picked = self.dialect.parent_values(
+                self.conn, self.schema, ref, self.tables[ref.parent], self.rng.randrange(RECENT_ROWS)
+            )
             if picked is None:
                 if set(ref.columns) & (shape.not_null | set(shape.key)):
                     return []
                 continue
             values.update(picked)
         for column in shape.key:
-            if column not in values:
+            if column not in values and column not in shape.numbered:
                 values[column] = (
                     self.allocate(shape.name, column)
                     if column in shape.counters
-                    else value_for(shape.types[column], self.rng)
+                    else self.dialect.value_for(shape.types[column], self.rng)
                 )
-        for column, type_ in shape.types.items():
+        for column in shape.writable:
             if column not in values and (column in shape.not_null or self.rng.random() < 0.8):
-                made = value_for(type_, self.rng)
+                made = self.dialect.value_for(shape.types[column], self.rng)
                 if made is None and column in shape.not_null:
                     return []
                 if made is not None:
                     values[column] = made
-        columns = list(values)
-        statement = sql.SQL("insert into {t} as t ({cols}) values ({vals})").format(
-            t=self._t(shape.name),
-            cols=sql.SQL(", ").join(sql.Identifier(c) for c in columns),
-            vals=sql.SQL(", ").join(sql.SQL("%s::{}").format(sql.SQL(shape.types[c])) for c in columns),
-        )
-        return self._write(shape, statement, [_param(values[c]) for c in columns], "I")
+        return self._written(shape, "I", self.dialect.insert(self.conn, self.schema, shape, values))
 
     def update(self) -> list[dict]:
-        shape = self._choose(lambda s: [c for c in s.types if c not in s.key and c not in _fed(s)])
+        def free(s: Shape) -> list[str]:
+            return [c for c in s.writable if c not in s.key and c not in _fed(s)]
+
+        shape = self._choose(free)
         if shape is None:
             return []
-        free = [c for c in shape.types if c not in shape.key and c not in _fed(shape)]
-        chosen = self.rng.sample(free, min(len(free), self.rng.randint(1, 2)))
-        assigned = {c: value_for(shape.types[c], self.rng) for c in chosen}
+        columns = free(shape)
+        chosen = self.rng.sample(columns, min(len(columns), self.rng.randint(1, 2)))
+        assigned = {c: self.dialect.value_for(shape.types[c], self.rng) for c in chosen}
         assigned = {c: v for c, v in assigned.items() if v is not None}
         key = self._pick(shape)
         if not assigned or key is None:
             return []
-        return self._write(
-            shape,
-            sql.SQL("update {t} as t set {assign} where {match}").format(
-                t=self._t(shape.name),
-                assign=sql.SQL(", ").join(
-                    sql.SQL("{} = %s::{}").format(sql.Identifier(c), sql.SQL(shape.types[c])) for c in assigned
-                ),
-                match=_match(shape),
-            ),
-            [*(_param(v) for v in assigned.values()), *(json.dumps(key[c]) for c in shape.key)],
-            "U",
-        )
+        return self._written(shape, "U", self.dialect.update(self.conn, self.schema, shape, assigned, key))
 
     def change_key(self) -> list[dict]:
         """A row no foreign key points at gets a new key: the old key is gone, the new one holds the row."""
         shape = self._choose(lambda s: s.changeable_key)
         if shape is None:
             return []
-        key = self._pick(shape, self._childless(shape))
+        key = self._pick(shape, childless=True)
         if key is None:
             return []
         column = self.rng.choice(shape.changeable_key)
         new = (
             self.allocate(shape.name, column) if column in shape.counters else _new_text(shape.types[column], self.rng)
         )
-        return [self._entry(shape, "D", key, None, {})] + self._write(
-            shape,
-            sql.SQL("update {t} as t set {c} = %s::{type} where {match}").format(
-                t=self._t(shape.name), c=sql.Identifier(column), type=sql.SQL(shape.types[column]), match=_match(shape)
-            ),
-            [_param(new), *(json.dumps(key[c]) for c in shape.key)],
-            "U",
-        )
+        written = self.dialect.update(self.conn, self.schema, shape, {column: new}, key)
+        return [self._entry(shape, "D", key, None, {}), *self._written(shape, "U", written)] if written else []
 
     def delete(self) -> list[dict]:
         shape = self._choose(lambda s: True)
-        key = self._pick(shape, self._childless(shape)) if shape else None
-        if key is None:
+        key = self._pick(shape, childless=True) if shape else None
+        if key is None or not self.dialect.delete(self.conn, self.schema, shape, key):
             return []
-        return self._write(
-            shape,
-            sql.SQL("delete from {t} as t where {match} and {childless}").format(
-                t=self._t(shape.name), match=_match(shape), childless=self._childless(shape)
-            ),
-            [json.dumps(key[c]) for c in shape.key],
-            "D",
-        )
-
-
-def _pairs(columns: list[str]) -> sql.Composable:
-    return sql.SQL(", ").join(sql.SQL("{}, t.{}").format(sql.Literal(c), sql.Identifier(c)) for c in columns)
-
-
-def _match(shape: Shape) -> sql.Composable:
-    """The key columns equal to parameters given as JSON values (as jsonb_build_object returned them)."""
-    return sql.SQL(" and ").join(
-        sql.SQL("t.{} = (%s::jsonb #>> '{{}}')::{}").format(sql.Identifier(c), sql.SQL(shape.types[c]))
-        for c in shape.key
-    )
+        return [self._entry(shape, "D", key, None, {})]
 
 
 def _fed(shape: Shape) -> set[str]:
@@ -412,10 +301,6 @@ def _new_text(type_: str, rng: random.Random) -> str:
 def _exactly(value: object) -> object:
     """A ledger value that must be held as it is (a list there means any one of its items)."""
     return [value] if isinstance(value, list) else value
-
-
-def _param(value: object) -> object:
-    return value if value is None or isinstance(value, str) else str(value)
 
 
 def run_generic_traffic(
@@ -437,32 +322,33 @@ def run_generic_traffic(
     source, target = connections.resolve(config)
     databases = {"legacy": source, "new": target}
     schemas = {"legacy": config.source_schema, "new": APP_SCHEMA}
+    dialects = {"legacy": legacy_dialect(config), "new": PostgresDialect()}
     tables: dict[str, dict[str, Shape]] = {}
     counters: dict[tuple[str, str, str], int] = {}
     lock = threading.Lock()
 
     def refresh(side: str) -> None:
         """Read the side's tables (once), and number new keys above those in use there now."""
+        dialect = dialects[side]
         if side not in tables:
             with connections.connection(databases[side], command="demo traffic", autocommit=True) as conn:
-                found = engine_named("postgres").describe_tables(conn, schemas[side])
-            if side == "legacy":
-                listed = {t.name: list(t.key) for t in config.tables}
-                shaped = shapes([t for t in found if t.name in listed], listed)
-                for table in config.tables:
-                    if table.name in shaped:
-                        shaped[table.name].unchecked = set(table.masks)
-            else:
-                shaped = shapes(found)
+                found = dialect.describe(conn, schemas[side])
+                if side == "legacy":
+                    listed = {t.name: list(t.key) for t in config.tables}
+                    shaped = shapes([t for t in found if t.name in listed], listed, dialect)
+                    for table in config.tables:
+                        if table.name in shaped:
+                            shaped[table.name].unchecked = set(table.masks)
+                else:
+                    shaped = shapes(found, dialect=dialect)
+                for shape in shaped.values():
+                    shape.numbered, shape.computed = dialect.filled_by_server(conn, schemas[side], shape.name)
+            if side == "new":
                 new_side_mapping(config, shaped)
             tables[side] = shaped
         with connections.connection(databases[side], command="demo traffic", autocommit=True) as conn:
             tops = {
-                (side, shape.name, column): conn.execute(
-                    sql.SQL("select coalesce(max({}), 0) from {}").format(
-                        sql.Identifier(column), sql.Identifier(schemas[side], shape.name)
-                    )
-                ).fetchone()[0]
+                (side, shape.name, column): dialect.counter_top(conn, schemas[side], shape.name, column)
                 for shape in tables[side].values()
                 for column in shape.counters
             }
@@ -470,13 +356,13 @@ def run_generic_traffic(
             for name, top in tops.items():
                 counters[name] = max(counters.get(name, 0), top)
 
-    def make_app(side: str, conn: psycopg.Connection, rng: random.Random) -> GenericApp:
+    def make_app(side: str, conn, rng: random.Random) -> GenericApp:
         def allocate(table: str, column: str) -> int:
             with lock:
                 counters[(side, table, column)] += 1
                 return counters[(side, table, column)]
 
-        return GenericApp(conn, side, schemas[side], tables[side], rng, allocate)
+        return GenericApp(conn, side, schemas[side], tables[side], rng, allocate, dialects[side])
 
     return drive(
         databases,
@@ -493,7 +379,7 @@ def run_generic_traffic(
         stop=stop,
         routing_file=routing_file,
         start_side=start_side,
-        transient=REFUSED_BY_CONSTRAINT,
+        errors={side: dialect.errors for side, dialect in dialects.items()},
     )
 
 
@@ -516,10 +402,11 @@ def verify_after_fallback(config: Config, ledger_path: Path) -> ledger.LedgerChe
             if legacy is None:
                 continue  # an app table no source table maps to: nothing to carry back
             entry = {"table": legacy["table"], "key": legacy["key"], "op": entry["op"], "values": legacy["values"]}
+        # A source application's entry as written: its row's md5 (PostgreSQL) or canonical hash (MySQL).
         in_legacy_form.append(entry)
     source, _ = connections.resolve(config)
     with connections.connection(source, command="demo traffic") as conn:
-        return ledger.check(conn, config.source_schema, ledger.final_entries(in_legacy_form))
+        return legacy_dialect(config).check(conn, config.source_schema, ledger.final_entries(in_legacy_form))
 
 
 def _combined(*checks: ledger.LedgerCheck) -> ledger.LedgerCheck:

@@ -5,7 +5,9 @@ A ledger line says: this write was acknowledged, and this is the md5 of the row 
 key must hold: the row is there with exactly that content, or, for a delete, it is gone.
 Landing's own columns (`_migrate_*`) are ignored and its tombstones count as gone. An entry may
 instead name the column values the row must hold (`values`; a list means any of them): a write
-carried into another schema by a fallback is checked that way.
+carried into another schema by a fallback is checked that way. A write to a MySQL source is
+recorded by its row's canonical hash (`hash`, harness/reconcile/checksums.py's rules, as reconcile
+compares source and landing), which landing's copy of the row hashes to when it holds the same values.
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ import psycopg
 from psycopg import sql
 
 from harness.engines import postgres
+from harness.engines.postgres.checksums import SESSION_SETTINGS
+from harness.target import checksums as target_checksums
 from harness.target.landing import DELETED, SYNCED_AT
 
 
@@ -66,18 +70,28 @@ def check(conn: psycopg.Connection, schema: str, final: dict[str, dict[str, dict
         columns = {c.name for c in postgres.columns(conn, schema, table)}
         live = sql.SQL("not t.{}").format(sql.Identifier(DELETED)) if DELETED in columns else sql.SQL("true")
         keys = list(next(iter(entries.values()))["key"])
-        conn.execute("create temp table if not exists _ledger (key jsonb, op char(1), md5 text, expected jsonb)")
+        hashed = any("hash" in entry for entry in entries.values())
+        conn.execute(
+            "create temp table if not exists _ledger (key jsonb, op char(1), md5 text, expected jsonb, hash bigint)"
+        )
         conn.execute("truncate _ledger")
-        with conn.cursor().copy("copy _ledger (key, op, md5, expected) from stdin") as copy:
+        with conn.cursor().copy("copy _ledger (key, op, md5, expected, hash) from stdin") as copy:
             for entry in entries.values():
                 copy.write_row(
-                    (json.dumps(entry["key"]), entry["op"], entry.get("md5"), json.dumps(entry.get("values")))
+                    (
+                        json.dumps(entry["key"]),
+                        entry["op"],
+                        entry.get("md5"),
+                        json.dumps(entry.get("values")),
+                        entry.get("hash"),
+                    )
                 )
         rows = conn.execute(
             sql.SQL(
                 """
-                select e.key::text, e.op, e.md5, e.expected,
-                       md5((to_jsonb(t) - {synced} - {deleted})::text) as actual,
+                select e.key::text, e.op, coalesce(e.md5, e.hash::text), e.expected,
+                       case when e.hash is null then md5((to_jsonb(t) - {synced} - {deleted})::text)
+                            when t.ctid is not null then ({row_hash})::text end as actual,
                        to_jsonb(t) as actual_row,
                        t.ctid is not null and {live} as present
                 from _ledger e
@@ -87,6 +101,7 @@ def check(conn: psycopg.Connection, schema: str, final: dict[str, dict[str, dict
             ).format(
                 synced=sql.Literal(SYNCED_AT),
                 deleted=sql.Literal(DELETED),
+                row_hash=_row_hash(conn, schema, table, keys) if hashed else sql.SQL("null"),
                 live=live,
                 target=target,
                 match=sql.SQL(" and ").join(sql.SQL("t.{0} = k.{0}").format(sql.Identifier(c)) for c in keys),
@@ -104,6 +119,15 @@ def check(conn: psycopg.Connection, schema: str, final: dict[str, dict[str, dict
                 result.wrong.append(label)
     conn.rollback()
     return result
+
+
+def _row_hash(conn: psycopg.Connection, schema: str, table: str, key: list[str]) -> sql.Composable:
+    """The canonical row hash of the row `t` (its own columns, not landing's), under the session
+    settings it is defined by (for this transaction only)."""
+    for name in ("extra_float_digits", "DateStyle", "IntervalStyle", "bytea_output", "TimeZone"):
+        conn.execute("select set_config(%s, %s, true)", (name, SESSION_SETTINGS[name]))
+    columns = [c for c in target_checksums.hashed_columns(conn, schema, table) if c.name not in (SYNCED_AT, DELETED)]
+    return target_checksums.landing_hashes(conn, schema, table, columns, key, portable=True).side.row_hash()
 
 
 def _holds(row: dict, values: dict) -> bool:

@@ -22,6 +22,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import psycopg
 
@@ -531,6 +532,27 @@ def run_traffic(
 TRANSIENT = (psycopg.errors.DeadlockDetected, psycopg.errors.SerializationFailure)
 
 
+@dataclass(frozen=True)
+class Errors:
+    """How the writers' loop tells one side's database errors apart (its driver's classes)."""
+
+    transient: Callable[[BaseException], bool]  # rolled back and retried, never acknowledged
+    refused: Callable[[BaseException], bool]  # a write freeze: wait, retry, follow the routing
+    failed: tuple[type[BaseException], ...]  # any error of the driver
+    dropped: tuple[type[BaseException], ...]  # connecting failed: the database went away
+    closed: Callable[[Any], bool]  # the session was ended
+
+
+def postgres_errors(transient: tuple[type[Exception], ...] = TRANSIENT) -> Errors:
+    return Errors(
+        transient=lambda exc: isinstance(exc, transient),
+        refused=lambda exc: isinstance(exc, psycopg.errors.ReadOnlySqlTransaction),
+        failed=(psycopg.Error,),
+        dropped=(psycopg.OperationalError,),
+        closed=lambda conn: conn.closed,
+    )
+
+
 def drive(
     databases: dict[str, Database | None],
     ledger_path: Path,
@@ -548,10 +570,12 @@ def drive(
     routing_file: Path | None,
     start_side: str | None,
     transient: tuple[type[Exception], ...] = TRANSIENT,
+    errors: dict[str, Errors] | None = None,
 ) -> TrafficReport:
     """Writers at `rate` transactions per second: each picks a kind of transaction (a method of the
     application `make_app` gives for the side the routing names), commits it, then records its
-    ledger entries. `refresh(side)` is called before writing a side, and again after a switch to it."""
+    ledger entries. `refresh(side)` is called before writing a side, and again after a switch to it.
+    `errors`: each side's driver's errors, where it is not PostgreSQL (whose are `transient` and psycopg's)."""
     report = TrafficReport()
     ledger = Ledger(ledger_path)
     lock = threading.Lock()
@@ -581,10 +605,11 @@ def drive(
                 if side != previous:
                     refresh(side)
                 previous = side
+                failures = (errors or {}).get(side) or postgres_errors(transient)
                 if side not in conns:
                     try:
                         conns[side] = connections.connect(databases[side], command="demo traffic")
-                    except psycopg.OperationalError:
+                    except failures.dropped:
                         return  # the database went away: this worker is done
                 conn = conns[side]
                 app = make_app(side, conn, rng)
@@ -598,20 +623,20 @@ def drive(
                     with commit_order:
                         conn.commit()
                         ledger.record(entries)  # only once acknowledged, in commit order
-                except transient:
-                    conn.rollback()  # transient, as in any application: retried, never acknowledged
-                    with lock:
-                        report.retried += 1
-                    continue
-                except psycopg.errors.ReadOnlySqlTransaction:
-                    conn.rollback()  # frozen for a cutover or a fallback: wait, retry, follow the routing
-                    with lock:
-                        report.refused += 1
-                        outage[0] = outage[0] or time.time()
-                    time.sleep(REFUSED_RETRY_SECONDS)
-                    continue
-                except psycopg.Error as exc:
-                    if conn.closed:
+                except failures.failed as exc:
+                    if failures.transient(exc):
+                        conn.rollback()  # transient, as in any application: retried, never acknowledged
+                        with lock:
+                            report.retried += 1
+                        continue
+                    if failures.refused(exc):
+                        conn.rollback()  # frozen for a cutover or a fallback: wait, retry, follow the routing
+                        with lock:
+                            report.refused += 1
+                            outage[0] = outage[0] or time.time()
+                        time.sleep(REFUSED_RETRY_SECONDS)
+                        continue
+                    if failures.closed(conn):
                         # The session was ended (a freeze's drain timeout ends those left open):
                         # never acknowledged, so retried on a new connection, like a refused write.
                         del conns[side]

@@ -42,6 +42,7 @@ class CatalogColumn:
     # engine): that type, which the staging view reads, and how a value becomes it.
     landing_type: str | None = None
     landing_note: str = ""
+    unmapped: str = ""  # why landing cannot hold the column ("" where it can): init leaves its table out
 
 
 @dataclass(frozen=True)
@@ -431,6 +432,11 @@ class SourceEngine(ABC):
     freeze_failed: type[Exception]  # the error a freeze that could not happen raises
 
     # --- the fallback's carry-back ------------------------------------------------------------
+    def landing_only(self, column: Any) -> bool:
+        """Whether a column of `columns` is landing's alone, not the legacy table's (MySQL's date
+        companions): a reverse model may leave it out."""
+        return False
+
     @abstractmethod
     def image_session(self, conn: Connection) -> None:
         """Read and write every value's text exactly in this session (of the command's own), as

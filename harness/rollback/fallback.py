@@ -165,15 +165,31 @@ def run(
 
 
 def _legacy_columns(src: Connection, dst: Connection, config: Config, table: TableConfig) -> list[str]:
-    """The legacy table's columns, once its reverse model is known to exist."""
-    columns = [c.name for c in engines.source_engine(config).columns(src, config.source_schema, table.name)]
+    """The legacy table's columns the reverse model carries, once it is known to exist and to carry
+    every one it must (a landing column the legacy table lacks, such as MySQL's date companions, it
+    may leave out)."""
+    engine = engines.source_engine(config)
+    described = engine.columns(src, config.source_schema, table.name)
+    model = f"models/fallback/{dbt_contract.fallback_relation_name(table.name)}.sql"
     if not reverse.exists(dst, table):
         raise NoReverseModel(
-            f"no reverse model for {table.name}: "
-            f"add models/fallback/{dbt_contract.fallback_relation_name(table.name)}.sql "
-            f"(its legacy columns, {OP} and {COLUMNS}); nothing was written to the source"
+            f"no reverse model for {table.name}: add {model} (its legacy columns, {OP} and {COLUMNS}); "
+            "nothing was written to the source"
         )
-    return columns
+    present = set(reverse.column_names(dst, table))
+    missing = [c.name for c in described if c.name not in present and not engine.landing_only(c)]
+    missing += [name for name in (OP, COLUMNS) if name not in present]
+    if missing:
+        raise NoReverseModel(
+            f"the reverse model of {table.name} lacks {', '.join(missing)}: add them to {model}; "
+            "nothing was written to the source"
+        )
+    return [c.name for c in described if c.name in present]
+
+
+def _key(src: Connection, config: Config, table: TableConfig) -> list[str]:
+    """The legacy table's key: migration.yml's, else its primary key (as the load described it)."""
+    return list(table.key) or engines.source_engine(config).primary_key(src, config.source_schema, table.name)
 
 
 def _image_sessions(config: Config, dst: Connection, src: Connection) -> None:
@@ -201,7 +217,7 @@ def _carry_back(config: Config, source: Database, target: Database) -> dict[str,
                 columns = _legacy_columns(src, dst, config, table)
                 with reverse.rows(dst, table, columns) as rows:
                     counts = engine.carry_back(
-                        src, config.source_schema, table.name, list(table.key), columns, rows, deletes=deletes
+                        src, config.source_schema, table.name, _key(src, config, table), columns, rows, deletes=deletes
                     )
                 carried.setdefault(table.name, {}).update(counts)
         src.commit()
@@ -221,7 +237,7 @@ def _verify(config: Config, source: Database, target: Database) -> dict[str, int
             columns = _legacy_columns(src, dst, config, table)
             with reverse.rows(dst, table, columns) as rows:
                 total, wrong, sample = engine.check_carried(
-                    src, config.source_schema, table.name, list(table.key), columns, rows
+                    src, config.source_schema, table.name, _key(src, config, table), columns, rows
                 )
             src.rollback()
             if wrong:

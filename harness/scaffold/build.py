@@ -43,7 +43,10 @@ def build_project(
     kept: list[tuple[CatalogTable, list[str], str]] = []
     for table in catalog:
         chosen = choose_key(table)
-        if chosen is None:
+        unmapped = [f"column {c.name}: {c.unmapped}" for c in table.columns if c.unmapped]
+        if unmapped:
+            left_out.append((table.name, f"{'; '.join(unmapped)}; to migrate it, cast the column in a view"))
+        elif chosen is None:
             left_out.append(
                 (
                     table.name,

@@ -29,6 +29,11 @@ def exists(conn: psycopg.Connection, table: TableConfig) -> bool:
     )
 
 
+def column_names(conn: psycopg.Connection, table: TableConfig) -> list[str]:
+    """The reverse model's columns, in order."""
+    return [c.name for c in postgres.columns(conn, REVERSE_SCHEMA, dbt_contract.fallback_relation_name(table.name))]
+
+
 def image_session(conn: psycopg.Connection) -> None:
     """capture.IMAGE_SETTINGS for the whole session (of this command's own): the models compare
     before images with current rows in that text, and the copy's text reads back as the value it

@@ -58,10 +58,10 @@ def project(migration, tmp_path, monkeypatch):
         "--schema",
         "Shop",
     )
-    # The scaffold's lag gate is 5 s; between this test's one-shot syncs the CLI calls take longer
-    # on a loaded CI machine (17.9 s seen), so the gate here allows 30 s, as test_cutover.py's does.
+    # The scaffold's lag gate is 5 s; between this test's one-shot syncs the CLI calls take longer on
+    # a loaded machine (17.9 s and 33.3 s seen), so the gate here allows 120 s (test_cutover.py tests it).
     yml = folder / "migration.yml"
-    yml.write_text(yml.read_text().replace("cutover:\n", "cutover:\n  max_lag_seconds: 30\n", 1))
+    yml.write_text(yml.read_text().replace("cutover:\n", "cutover:\n  max_lag_seconds: 120\n", 1))
     return folder
 
 
@@ -108,7 +108,7 @@ def test_scaffolded_project_cuts_over_falls_back_and_decommissions_under_traffic
             run_migrate("reconcile", cwd=folder)
             run_migrate("rehearse", cwd=folder)
             run_migrate("approve", "--role", "dba", "--name", "Dana", cwd=folder)
-            run_migrate("sync", cwd=folder)  # caught up again, as an operator without sync --follow would
+            run_migrate("sync", "--no-build", cwd=folder)  # caught up again, as without sync --follow
             run_migrate("cutover", cwd=folder)  # every gate met, none skipped
             time.sleep(4)  # the new application writes app
     finally:

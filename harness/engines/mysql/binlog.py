@@ -37,6 +37,7 @@ from harness.core.connections import Database, mysql_settings
 from harness.core.errors import ConfigError, HarnessError
 from harness.engines.base import Batch
 from harness.engines.mysql import catalog, types
+from harness.engines.mysql.session import Session
 from harness.target import changes, landing, locks, sync_state
 from harness.target.locks import Pause
 
@@ -323,6 +324,7 @@ def read_changes(config: Config, source: Database, tables: dict, position: str, 
         is_mariadb=False,
         use_column_name_cache=True,
         enable_logging=False,
+        pymysql_wrapper=Session,
     )
     schema = config.source_schema
     committed: list[tuple] = []

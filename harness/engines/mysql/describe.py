@@ -1,55 +1,184 @@
-"""A MySQL or MariaDB database described for `migrate init` (information_schema): every table with
-its columns, keys, declared constraints and size (base.CatalogTable), and sampled text values.
+"""A MySQL or MariaDB schema described from information_schema (SourceEngine.describe_tables): each
+table's columns in MySQL's own words (COLUMN_TYPE; MariaDB's JSON, a longtext checked by json_valid,
+as `json`), its keys, declared foreign keys and checks, size; and sampled text values (`migrate init`).
+The generic traffic (harness/demo/generic_traffic.py) writes a MySQL source from it, and `migrate
+init` scaffolds a project from it.
 
-A column's `type` is its MySQL COLUMN_TYPE (what the sources YAML says it comes from); since
-landing is PostgreSQL, `landing_type` is the type it lands as (types.py), which the staging view
-reads, and `landing_note` says in that view how the one became the other."""
+Since landing is PostgreSQL, each column also carries the type it lands as (types.py) in
+`landing_type`, which the scaffold's staging view reads, and in `landing_note` how the one becomes
+the other, said on the view's line."""
 
 from __future__ import annotations
 
 import re
 
-from harness.core.errors import ConfigError
 from harness.engines.base import CatalogColumn, CatalogForeignKey, CatalogTable
-from harness.engines.mysql import types
-from harness.engines.mysql.catalog import _json_checked, qualified, quoted
+from harness.engines.mysql import catalog, types
 from harness.engines.mysql.session import MysqlSession
 
-_TABLES = (
-    "select table_name, coalesce(table_rows, -1), coalesce(data_length, 0) + coalesce(index_length, 0) "
-    "from information_schema.tables where table_schema = %s and table_type in ('BASE TABLE', 'SYSTEM VERSIONED') "
-    "order by table_name"
-)
+# Hold any characters (what sampled values say something about, and what a mask can write): not
+# ENUM and SET, whose values are their members.
+TEXT_TYPES = ("char", "varchar", "tinytext", "text", "mediumtext", "longtext")
 
-_COLUMNS = (
-    "select table_name, column_name, data_type, column_type, is_nullable, numeric_precision, numeric_scale, "
-    "datetime_precision, character_maximum_length from information_schema.columns where table_schema = %s "
-    "order by table_name, ordinal_position"
-)
-
-# Unique indexes (the primary key among them), on whole columns: a prefix index (sub_part) does not
-# make the column unique.
-_UNIQUE_INDEXES = (
-    "select table_name, index_name, column_name, sub_part from information_schema.statistics "
-    "where table_schema = %s and non_unique = 0 order by table_name, index_name, seq_in_index"
-)
-
-_FOREIGN_KEYS = (
-    "select table_name, constraint_name, column_name, referenced_table_name, referenced_column_name "
-    "from information_schema.key_column_usage where table_schema = %s and referenced_table_schema = %s "
-    "and referenced_table_name is not null order by table_name, constraint_name, ordinal_position"
-)
-
-_TEXT_TYPES = {"char", "varchar", "tinytext", "text", "mediumtext", "longtext"}
-
-# A check condition PostgreSQL reads as MySQL wrote it: names, numbers, strings, comparisons, and/or/not,
-# is [not] null, in (...), between; anything else (a function call) is left to the reader.
+# A check condition PostgreSQL reads as MySQL wrote it (names in double quotes): names, numbers,
+# strings, comparisons, and/or/not, is [not] null, in (...), between. One calling a function is left
+# out of what init scaffolds.
 _PORTABLE_CHECK = re.compile(r"^[\w\s\"'().,<>=!+\-*/%]*$")
 _FUNCTION_CALL = re.compile(r"\b(?!in\b|and\b|or\b|not\b)\w+\s*\(", re.IGNORECASE)
 
 
+def _text(value) -> str | None:
+    return value.decode() if isinstance(value, bytes) else value
+
+
+def _int(value) -> int:
+    return int(_text(value)) if value is not None else -1
+
+
+def _size(value) -> int | None:
+    return int(_text(value)) if value is not None else None
+
+
 def schema_exists(conn: MysqlSession, schema: str) -> bool:
     return bool(conn.execute("select 1 from information_schema.schemata where schema_name = %s", (schema,)))
+
+
+def _checks(conn: MysqlSession, schema: str) -> list[tuple]:
+    """(table, name, condition) of every check constraint: MariaDB names the table in
+    check_constraints, MySQL 8 only in table_constraints."""
+    if catalog.is_mariadb(conn):
+        return conn.execute(
+            "select table_name, constraint_name, check_clause from information_schema.check_constraints "
+            "where constraint_schema = %s order by table_name, constraint_name",
+            (schema,),
+        )
+    return conn.execute(
+        "select t.table_name, t.constraint_name, c.check_clause from information_schema.table_constraints t "
+        "join information_schema.check_constraints c "
+        "on c.constraint_schema = t.constraint_schema and c.constraint_name = t.constraint_name "
+        "where t.table_schema = %s and t.constraint_type = 'CHECK' order by t.table_name, t.constraint_name",
+        (schema,),
+    )
+
+
+def portable_check(clause: str) -> str | None:
+    """A MySQL check condition as PostgreSQL reads it (backquoted names double-quoted), or None where
+    it is not plain enough to be read so (a function call, MariaDB's json_valid)."""
+    text = clause.strip().replace("`", '"')
+    if _PORTABLE_CHECK.match(text) and not _FUNCTION_CALL.search(text):
+        return text
+    return None
+
+
+def describe_tables(conn: MysqlSession, schema: str) -> list[CatalogTable]:
+    """Every base table of the schema, in name order."""
+    tables = conn.execute(
+        "select table_name, table_rows, data_length + index_length from information_schema.tables "
+        "where table_schema = %s and table_type in ('BASE TABLE', 'SYSTEM VERSIONED') order by table_name",
+        (schema,),
+    )
+    checks: dict[str, list[tuple[str, str]]] = {}
+    for table, name, clause in _checks(conn, schema):
+        checks.setdefault(_text(table), []).append((_text(name), _text(clause)))
+    json_columns = {
+        table: {_json_valid_of(clause) for _, clause in table_checks} for table, table_checks in checks.items()
+    }
+    columns: dict[str, list[CatalogColumn]] = {}
+    dates: dict[str, list[str]] = {}  # NOT NULL date-like columns
+    for table, name, data_type, column_type, nullable, length, precision, scale, fsp in conn.execute(
+        "select table_name, column_name, data_type, column_type, is_nullable, character_maximum_length, "
+        "numeric_precision, numeric_scale, datetime_precision "
+        "from information_schema.columns where table_schema = %s order by table_name, ordinal_position",
+        (schema,),
+    ):
+        table, name, data_type, column_type = _text(table), _text(name), _text(data_type), _text(column_type)
+        is_json = name in json_columns.get(table, set())
+        try:
+            landing, kind = types.landing_type(
+                data_type,
+                column_type,
+                precision=_size(precision),
+                scale=_size(scale),
+                fsp=_size(fsp),
+                length=_size(length),
+                json_checked=is_json,
+            )
+        except types.UnknownType:
+            landing, kind = None, ""
+        is_text = data_type.lower() in TEXT_TYPES and not is_json
+        if kind in types.DATE_KINDS and _text(nullable) == "NO":
+            dates.setdefault(table, []).append(name)
+        columns.setdefault(table, []).append(
+            CatalogColumn(
+                name,
+                "json" if is_json else column_type,
+                _text(nullable) == "NO",
+                is_text,
+                _int(length) if is_text and length is not None else None,
+                landing_type=landing,
+                landing_note=landing_note(data_type, column_type, landing) if landing else "",
+                unmapped="" if landing else f"its type {column_type} has no landing type in the kit yet",
+            )
+        )
+    keys: dict[str, dict[str, list[str]]] = {}
+    prefixed: set[tuple[str, str]] = set()  # (table, index) of an index on a column's prefix: no key
+    for table, constraint, column, sub_part in conn.execute(
+        "select s.table_name, s.index_name, s.column_name, s.sub_part from information_schema.statistics s "
+        "where s.table_schema = %s and s.non_unique = 0 order by s.table_name, s.index_name, s.seq_in_index",
+        (schema,),
+    ):
+        keys.setdefault(_text(table), {}).setdefault(_text(constraint), []).append(_text(column))
+        if sub_part is not None:
+            prefixed.add((_text(table), _text(constraint)))
+    references: dict[str, dict[str, tuple[str, list[str], list[str]]]] = {}
+    for table, constraint, column, parent, parent_column in conn.execute(
+        "select table_name, constraint_name, column_name, referenced_table_name, referenced_column_name "
+        "from information_schema.key_column_usage where table_schema = %s and referenced_table_schema = %s "
+        "order by table_name, constraint_name, ordinal_position",
+        (schema, schema),
+    ):
+        _, child_columns, parent_columns = references.setdefault(_text(table), {}).setdefault(
+            _text(constraint), (_text(parent), [], [])
+        )
+        child_columns.append(_text(column))
+        parent_columns.append(_text(parent_column))
+    result = []
+    for table, rows, size in tables:
+        table = _text(table)
+        unique = {name: cols for name, cols in keys.get(table, {}).items() if (table, name) not in prefixed}
+        # A NOT NULL date column lands null where MySQL holds a zero or invalid date: such a row is
+        # quarantined by this check, rather than failing the app table's NOT NULL.
+        has_date = [(f"{column}_is_a_date", f"{_double_quoted(column)} is not null") for column in dates.get(table, [])]
+        plain_checks = [(name, portable_check(clause)) for name, clause in checks.get(table, [])]
+        result.append(
+            CatalogTable(
+                table,
+                tuple(columns.get(table, [])),
+                tuple(unique.get("PRIMARY", [])),
+                tuple(tuple(cols) for name, cols in unique.items() if name != "PRIMARY"),
+                tuple(
+                    CatalogForeignKey(tuple(cols), parent, tuple(parent_cols), name)
+                    for name, (parent, cols, parent_cols) in references.get(table, {}).items()
+                ),
+                tuple([(name, clause) for name, clause in plain_checks if clause] + has_date),
+                _int(rows),
+                max(_int(size), 0),
+                None,  # MySQL keeps no per-table count of writes since a known time
+            )
+        )
+    return result
+
+
+def _double_quoted(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _json_valid_of(clause: str) -> str | None:
+    """The column of MariaDB's JSON check, `json_valid(`column`)`: MariaDB declares JSON so (a longtext)."""
+    text = clause.strip()
+    if text.lower().startswith("json_valid(`") and text.endswith("`)"):
+        return text[len("json_valid(`") : -2].replace("``", "`")
+    return None
 
 
 def landing_note(data_type: str, column_type: str, landing: str) -> str:
@@ -94,123 +223,17 @@ def landing_note(data_type: str, column_type: str, landing: str) -> str:
     return ""
 
 
-def _checks(conn: MysqlSession, schema: str, table: str) -> list[tuple[str, str]]:
-    """The table's CHECK conditions PostgreSQL reads as they are, names in double quotes."""
-    try:
-        rows = conn.execute(
-            "select constraint_name, check_clause from information_schema.check_constraints "
-            "where constraint_schema = %s and table_name = %s order by constraint_name",
-            (schema, table),
-        )
-    except Exception:  # MySQL's view has no table_name (and before 8.0.16 no view): no checks read
-        return []
-    found = []
-    for name, clause in rows:
-        text = clause.strip().replace("`", '"')
-        if text.lower().startswith("json_valid("):
-            continue  # MariaDB's JSON: the landing type json holds it
-        if _PORTABLE_CHECK.match(text) and not _FUNCTION_CALL.search(text):
-            found.append((name, text))
-    return found
-
-
-def describe_tables(conn: MysqlSession, schema: str) -> list[CatalogTable]:
-    columns: dict[str, list[CatalogColumn]] = {}
-    json_columns: dict[str, set[str]] = {}
-    dates: dict[str, list[str]] = {}
-    for table, name, data_type, column_type, nullable, precision, scale, fsp, length in conn.execute(
-        _COLUMNS, (schema,)
-    ):
-        if table not in json_columns:
-            json_columns[table] = _json_checked(conn, schema, table)
-        try:
-            landing, kind = types.landing_type(
-                data_type,
-                column_type,
-                precision=_int(precision),
-                scale=_int(scale),
-                fsp=_int(fsp),
-                length=_int(length),
-                json_checked=name in json_columns[table],
-            )
-        except types.UnknownType:
-            raise ConfigError(
-                f"column {name} of {schema}.{table} has type {column_type}, which the kit does not map yet: "
-                "leave the table out with --tables, or cast the column in a view"
-            ) from None
-        is_text = data_type.lower() in _TEXT_TYPES and landing != "json"
-        if kind in types.DATE_KINDS and nullable == "NO":
-            dates.setdefault(table, []).append(name)
-        columns.setdefault(table, []).append(
-            CatalogColumn(
-                name,
-                column_type,
-                nullable == "NO",
-                is_text,
-                _int(length) if is_text else None,
-                landing_type=landing,
-                landing_note=landing_note(data_type, column_type, landing),
-            )
-        )
-    keys: dict[str, tuple[str, ...]] = {}
-    uniques: dict[str, list[tuple[str, ...]]] = {}
-    indexes: dict[tuple[str, str], list[str | None]] = {}
-    for table, index, column, prefix in conn.execute(_UNIQUE_INDEXES, (schema,)):
-        indexes.setdefault((table, index), []).append(None if prefix is not None else column)
-    for (table, index), cols in indexes.items():
-        if None in cols:
-            continue
-        if index == "PRIMARY":
-            keys[table] = tuple(cols)
-        elif tuple(cols) not in uniques.get(table, []):
-            uniques.setdefault(table, []).append(tuple(cols))
-    foreign: dict[tuple[str, str], tuple[list[str], str, list[str]]] = {}
-    for table, name, column, parent, parent_column in conn.execute(_FOREIGN_KEYS, (schema, schema)):
-        child_cols, _, parent_cols = foreign.setdefault((table, name), ([], parent, []))
-        child_cols.append(column)
-        parent_cols.append(parent_column)
-    foreign_keys: dict[str, list[CatalogForeignKey]] = {}
-    for (table, name), (cols, parent, parent_cols) in foreign.items():
-        foreign_keys.setdefault(table, []).append(CatalogForeignKey(tuple(cols), parent, tuple(parent_cols), name))
-    tables = []
-    for name, rows, size in conn.execute(_TABLES, (schema,)):
-        # A NOT NULL date column lands null where MySQL holds a zero or invalid date: such a row is
-        # quarantined by this check, rather than failing the app table's NOT NULL.
-        has_date = [(f"{column}_is_a_date", f"{quoted_pg(column)} is not null") for column in dates.get(name, [])]
-        tables.append(
-            CatalogTable(
-                name,
-                tuple(columns.get(name, [])),
-                keys.get(name, ()),
-                tuple(uniques.get(name, [])),
-                tuple(foreign_keys.get(name, [])),
-                tuple(_checks(conn, schema, name) + has_date),
-                int(rows),
-                int(size),
-                None,  # MySQL keeps no per-table count of writes since a known time
-            )
-        )
-    return tables
-
-
-def quoted_pg(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
-def _int(value) -> int | None:
-    return None if value is None else int(value)
-
-
 def sample_text(conn: MysqlSession, schema: str, table: str, columns: list[str], rows: int) -> dict[str, list]:
     """Up to `rows` rows read at random, each column's non-null values as text."""
     if not columns:
         return {}
-    selected = ", ".join(f"cast({quoted(c)} as char)" for c in columns)
+    selected = ", ".join(f"cast({catalog.quoted(c)} as char)" for c in columns)
     values: dict[str, list] = {c: [] for c in columns}
-    for row in conn.execute(f"select {selected} from {qualified(schema, table)} order by rand() limit {int(rows)}"):
+    query = f"select {selected} from {catalog.qualified(schema, table)} order by rand() limit {int(rows)}"
+    for row in conn.execute(query):
         for column, value in zip(columns, row):
             if value is not None:
-                values[column].append(value.decode() if isinstance(value, bytes) else value)
+                values[column].append(_text(value))
     return values
 
 
@@ -220,9 +243,24 @@ def reference_share(
     """Of up to `rows` non-null values of child.column read at random, how many parent.key holds:
     (checked, found), compared as binary text (no collation between them)."""
     ((checked, found),) = conn.execute(
-        f"select count(*), coalesce(sum(exists (select 1 from {qualified(schema, parent)} p "
-        f"where cast(cast(p.{quoted(key)} as char) as binary) = cast(v.value as binary))), 0) "
-        f"from (select cast({quoted(column)} as char) as value from {qualified(schema, child)} "
-        f"where {quoted(column)} is not null order by rand() limit {int(rows)}) v"
+        f"select count(*), coalesce(sum(exists (select 1 from {catalog.qualified(schema, parent)} p "
+        f"where cast(cast(p.{catalog.quoted(key)} as char) as binary) = cast(v.value as binary))), 0) "
+        f"from (select cast({catalog.quoted(column)} as char) as value from {catalog.qualified(schema, child)} "
+        f"where {catalog.quoted(column)} is not null order by rand() limit {int(rows)}) v"
     )
     return int(checked), int(found)
+
+
+def filled_by_server(conn: MysqlSession, schema: str, table: str) -> tuple[set[str], set[str]]:
+    """The columns the server fills itself: (its AUTO_INCREMENT column, its generated columns)."""
+    numbered, computed = set(), set()
+    for name, extra in conn.execute(
+        "select column_name, extra from information_schema.columns where table_schema = %s and table_name = %s",
+        (schema, table),
+    ):
+        extra = (_text(extra) or "").lower()
+        if "auto_increment" in extra:
+            numbered.add(_text(name))
+        elif any(word in extra for word in ("generated", "virtual", "stored", "persistent")):
+            computed.add(_text(name))
+    return numbered, computed

@@ -2,7 +2,8 @@
 
 What is built: the catalog with every type's landing type (types.py), the consistent parallel load
 (copy.py), capture from the binary log (binlog.py), the canonical row hash (checksums.py), the
-freeze and decommission's read-only guard (freeze.py), backup and restore with mariadb-dump
+freeze and decommission's read-only guard (freeze.py), the fallback's carry-back of the reverse
+models' rows into the legacy tables (carry_back.py), backup and restore with mariadb-dump
 (backup.py). What is not built yet refuses with one line naming what to do instead (docs/mysql.md)."""
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from contextlib import contextmanager
 from harness.core.errors import ConfigError
 from harness.engines.base import Capture, SourceEngine
 from harness.engines.mysql import backup, binlog, catalog, checksums, copy, describe
+from harness.engines.mysql import carry_back as fallback_writes
 from harness.engines.mysql import freeze as write_freeze
 from harness.engines.postgres import catalog as postgres_names
 from harness.engines.postgres.capture import CaptureState
@@ -144,12 +146,14 @@ class MysqlEngine(SourceEngine):
     freeze = staticmethod(write_freeze.freeze)
     unfreeze = staticmethod(write_freeze.unfreeze)
     frozen_tables = staticmethod(write_freeze.frozen_tables)
-    # The freeze lets a declared writer through (freeze.declare_writer), but the fallback's carry-back
-    # writes with PostgreSQL's SQL: refused until it has MySQL's.
-    declare_writer = staticmethod(_not_built("the fallback's writer", "the fallback is not built for MySQL yet"))
-    image_session = staticmethod(_not_built("the fallback", "the fallback is not built for MySQL yet"))
-    carry_back = staticmethod(_not_built("the fallback", "the fallback is not built for MySQL yet"))
-    check_carried = staticmethod(_not_built("the fallback", "the fallback is not built for MySQL yet"))
+    # The fallback's writer passes the freeze's triggers (@migrate_writer set to the freeze's secret)
+    # and writes the reverse rows, converted back to the legacy types, in MySQL's SQL (carry_back.py).
+    declare_writer = staticmethod(fallback_writes.declare_writer)
+    # A date column's companion (_mysql_raw_<column>) is landing's alone: a reverse model may leave it out.
+    landing_only = staticmethod(lambda column: not column.selected)
+    image_session = staticmethod(fallback_writes.image_session)
+    carry_back = staticmethod(fallback_writes.carry_back)
+    check_carried = staticmethod(fallback_writes.check_carried)
     freeze_failed = write_freeze.FreezeFailed
     retire = staticmethod(write_freeze.retire)
     read_only_tables = staticmethod(write_freeze.read_only_tables)

@@ -88,6 +88,9 @@ def start_private_server(directory: Path) -> PrivateServer:
         "--bind-address=127.0.0.1",
         f"--pid-file={directory / 'mysqld.pid'}",
         f"--log-error={directory / 'error.log'}",
+        # Its own temporary files (internal temporary tables): not /tmp, shared with the other servers
+        # tests start on this machine, where two servers' files of one name removed each other's.
+        f"--tmpdir={directory}",
         f"--log-bin={data / 'binlog'}",
         "--binlog-format=ROW",
         "--binlog-row-image=FULL",

@@ -21,3 +21,22 @@ def test_machine_server_serves_tests_that_need_no_binary_log(machine_mysql_datab
     url, name = machine_mysql_database
     run_sql(url, name, "create table t (id int primary key);\ninsert into t values (7)")
     assert fetch(url, name, "select id from t") == [(7,)]
+
+
+def test_sessions_share_one_tls_context_instead_of_loading_the_certificates_each(mysql_database):
+    """PyMySQL's PREFERRED mode built a default TLS context per connection, loading the system's CA
+    certificates each time (0.13 s, two thirds of an idle binlog batch's three connections)."""
+    from harness.core import connections
+    from harness.core.connections import Database
+    from harness.engines.mysql.session import Session
+
+    url, db = mysql_database
+    database = Database("source", connections.with_database(url, db), "x", False)
+    with connections.connection(database) as one, connections.connection(database) as two:
+        assert one.ctx is two.ctx
+        settings = connections.mysql_settings(url)
+        third = Session(**settings)  # as the binary log's reader connects
+        try:
+            assert third.ctx is one.ctx
+        finally:
+            third.close()

@@ -1,0 +1,192 @@
+"""Capture from MariaDB's binary log: its cost to the legacy writes, and the landing lag it keeps.
+
+    .venv/bin/python bench/bench_mysql_capture.py [--rows 100000] [--rate 1000] [--duration 30] [--rounds 3]
+
+A private MariaDB (tests/integration/mysql/conftest.py's: row-based binary log with full images) in
+a temporary folder, an `orders` table of --rows rows, loaded into a scratch PostgreSQL target.
+
+1. Write cost: WRITES autocommitted single-row updates and inserts, timed three ways taking turns
+   over --rounds rounds: with the session's binary logging off (`SET sql_log_bin = 0`: what the
+   server pays without any capture), with it on and nothing reading it, and with it on while
+   `migrate sync --follow` (sync.follow, no dbt) reads it. Target (issue 19): the reader adds
+   nothing measurable (with-reader / binlog-on within the rounds' spread).
+2. Lag: inserts at --rate rows per second from 4 writers for --duration seconds while the follower
+   runs; every inserted row's lag is the time from its commit on the source to its first sight in
+   landing (polled every 0.1 s). Target: under 2 s at 1,000 writes per second.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import statistics
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import psycopg
+from common import Timer, admin_url, scratch_databases
+
+from harness import load, sync
+from harness.core.config import load_config
+from harness.core.connections import Database
+
+WRITES = 3_000
+TABLE = """
+create table orders (id bigint primary key, status varchar(10) not null, amount decimal(12,2) not null,
+                     updated datetime(6) not null) engine=InnoDB
+"""
+
+
+def private_mariadb(folder: Path):
+    from tests.integration.mysql.conftest import start_private_server
+
+    try:
+        return start_private_server(folder)
+    except BaseException as exc:  # pytest.skip's exception when the binaries are missing
+        raise SystemExit(f"bench skipped: {exc}") from None
+
+
+def mysql(url: str, db: str | None = None):
+    from tests.integration.mysql.conftest import admin
+
+    return admin(url, **({"database": db} if db else {}))
+
+
+def write_workload(url: str, db: str, first_id: int, *, log_bin: bool) -> float:
+    """Seconds for WRITES autocommitted single-row writes (half updates, half inserts)."""
+    with contextlib.closing(mysql(url, db)) as conn, conn.cursor() as cur:
+        cur.execute(f"set sql_log_bin = {int(log_bin)}")
+        with Timer() as timer:
+            for i in range(WRITES // 2):
+                cur.execute("update orders set status = 'PAID', updated = now(6) where id = %s", (1 + i,))
+                cur.execute("insert into orders values (%s, 'NEW', 9.99, now(6))", (first_id + i,))
+    return timer.seconds
+
+
+def timed_lag(url: str, db: str, target: Database, rate: float, duration: float, first_id: int) -> list[float]:
+    """Each inserted row's seconds from its commit to its first sight in landing."""
+    committed: dict[int, float] = {}
+    lags: list[float] = []
+    stop = threading.Event()
+
+    def writer(worker: int) -> None:
+        with contextlib.closing(mysql(url, db)) as conn, conn.cursor() as cur:
+            started, n = time.monotonic(), 0
+            while time.monotonic() - started < duration:
+                row = first_id + worker + 4 * n
+                cur.execute("insert into orders values (%s, 'NEW', 1.00, now(6))", (row,))
+                committed[row] = time.monotonic()
+                n += 1
+                time.sleep(max(0.0, started + n * 4 / rate - time.monotonic()))
+
+    def watcher() -> None:
+        # Rows commit out of id order across the writers: read from the lowest id not seen yet.
+        seen: set[int] = set()
+        with psycopg.connect(target.url, autocommit=True) as conn:
+            while not stop.is_set():
+                unseen = [row for row in list(committed) if row not in seen]
+                low = min(unseen) if unseen else first_id
+                rows = conn.execute("select id from landing.orders where id >= %s", (low,)).fetchall()
+                now = time.monotonic()
+                for (row,) in rows:
+                    if row in committed and row not in seen:
+                        seen.add(row)
+                        lags.append(now - committed[row])
+                time.sleep(0.1)
+
+    writers = [threading.Thread(target=writer, args=(w,)) for w in range(4)]
+    watching = threading.Thread(target=watcher)
+    watching.start()
+    for thread in writers:
+        thread.start()
+    for thread in writers:
+        thread.join()
+    time.sleep(3.0)  # the last rows' way into landing
+    stop.set()
+    watching.join()
+    missing = len(committed) - len(lags)
+    if missing:
+        print(f"warning: {missing} inserted rows not seen in landing within 3 s of the end")
+    return lags
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=100_000)
+    parser.add_argument("--rate", type=float, default=1000.0, help="inserted rows per second in the lag run")
+    parser.add_argument("--duration", type=float, default=30.0)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--url", help="admin URL of the PostgreSQL server for the target (default: the embedded one)")
+    options = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp, scratch_databases(admin_url(options.url), "target") as (target,):
+        server = private_mariadb(Path(tmp))
+        try:
+            with contextlib.closing(mysql(server.url)) as conn, conn.cursor() as cur:
+                cur.execute("create database bench")
+                cur.execute("use bench")
+                cur.execute(TABLE)
+                cur.execute(f"insert into orders select seq, 'NEW', seq / 100, now(6) from seq_1_to_{options.rows}")
+            (Path(tmp) / "project").mkdir()
+            (Path(tmp) / "project" / "migration.yml").write_text(
+                "source: {engine: mysql, schema: bench}\ntarget: {database: unused}\ntables: {orders: {}}\n"
+            )
+            os.environ["MIGRATE_SOURCE_URL"], os.environ["MIGRATE_TARGET_URL"] = server.url, target.url
+            config = load_config(Path(tmp) / "project")
+            source = Database("source", server.url, "MIGRATE_SOURCE_URL", False)
+            load.load(config, source, target)
+
+            stop = threading.Event()
+            follower: threading.Thread | None = None
+
+            def start_follow() -> threading.Thread:
+                stop.clear()
+                thread = threading.Thread(
+                    target=lambda: sync.follow(config, source, target, interval=0.2, until=stop.is_set, run_dbt=False)
+                )
+                thread.start()
+                return thread
+
+            times: dict[str, list[float]] = {"binlog off": [], "binlog on": [], "binlog on, read by sync": []}
+            next_id = 10_000_000
+            for round_no in range(options.rounds):
+                order = list(times) if round_no % 2 == 0 else list(reversed(times))
+                for way in order:
+                    if way.endswith("sync"):
+                        follower = start_follow()
+                        time.sleep(1.0)
+                    times[way].append(write_workload(server.url, "bench", next_id, log_bin=way != "binlog off"))
+                    next_id += WRITES
+                    if follower:
+                        stop.set()
+                        follower.join()
+                        follower = None
+            median = {way: statistics.median(values) for way, values in times.items()}
+            for way, values in times.items():
+                spread = ", ".join(f"{v:.2f}" for v in values)
+                print(f"{WRITES:,} single-row writes, {way:24s}: median {median[way]:.2f} s  ({spread})")
+            print(
+                f"read by sync / binlog on: ×{median['binlog on, read by sync'] / median['binlog on']:.2f}; "
+                f"binlog on / off: ×{median['binlog on'] / median['binlog off']:.2f} (the server's own cost)"
+            )
+
+            follower = start_follow()
+            try:
+                lags = timed_lag(server.url, "bench", target, options.rate, options.duration, 20_000_000)
+            finally:
+                stop.set()
+                follower.join()
+            lags.sort()
+            print(
+                f"landing lag at {options.rate:,.0f} inserts/s for {options.duration:g} s ({len(lags):,} rows): "
+                f"median {statistics.median(lags):.2f} s, p99 {lags[int(len(lags) * 0.99)]:.2f} s, "
+                f"max {lags[-1]:.2f} s (target: under 2 s)"
+            )
+        finally:
+            server.stop()
+
+
+if __name__ == "__main__":
+    main()
