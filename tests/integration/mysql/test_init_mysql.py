@@ -1,7 +1,7 @@
 """`migrate init` on a MariaDB source it has never seen, then the lifecycle on the project it wrote,
 with no hand edit: check, provision, load, build, sync after plain SQL writes on the source,
 reconcile (counts, checksums, sample) all green, the landed values equal to the source's, then the
-cutover with its gates met."""
+rehearsal, the cutover with its gates met and a fallback carrying the new application's writes back."""
 
 from __future__ import annotations
 
@@ -156,6 +156,20 @@ def test_init_from_mariadb_runs_the_lifecycle_without_a_hand_edit(migration, sca
     switched = run_migrate("cutover", cwd=folder)  # every gate met, none skipped
     assert "skipped" not in switched.stdout.lower(), switched.stdout
     assert pg_rows(migration.target_url, "select label from app.tag where code = 't1'") == [("after the rehearsal",)]
+
+    # The new application writes app; the fallback carries its changes back into MariaDB.
+    with psycopg.connect(migration.target_url, autocommit=True) as conn:
+        conn.execute("update app.tag set label = 'from the new application', score = 2.5 where code = 't2'")
+        conn.execute("insert into app.tag values ('t-app', 'born in app', 1.0, null)")
+        conn.execute("update app.order_line set flags = '{rush,gift}', status = 'new' where order_no = 5000")
+    run_migrate("rollback", "--decided-by", "Dana", "--role", "dba", "--reason", "rehearsing the fallback", cwd=folder)
+    assert fetch(url, db, "select code, label, score from tag where code in ('t2', 't-app') order by 1") == [
+        ("t-app", "born in app", 1.0),
+        ("t2", "from the new application", 2.5),
+    ]
+    assert fetch(url, db, "select cast(flags as char), status from order_line where order_no = 5000") == [
+        ("gift,rush", "new")
+    ]
 
 
 def test_init_refuses_a_url_scheme_it_cannot_read_in_one_line(tmp_path):
