@@ -21,6 +21,7 @@ import harness
 from harness.core import connections
 from harness.core.errors import ConfigError
 from harness.engines import engine_named
+from harness.engines.base import SourceEngine
 from harness.scaffold.build import build_project, select_tables
 from harness.scaffold.model import Project, fit, quote, snake
 from harness.scaffold.update import UpdateResult, update_project, write_manifest
@@ -63,10 +64,10 @@ def init_project(
     if not (KIT_DIR / "dbt_project.yml").exists():
         raise ConfigError(f"the kit's dbt package is missing at {KIT_DIR}: reinstall migrate-kit from its checkout")
     source = connections.Database("source", source_url, "--source-url", False)
-    schema = schema or _default_schema(source)
+    schema = schema or _default_schema(engine, source)
     with connections.connection(source, command="init") as conn:
         if not engine.schema_exists(conn, schema):
-            what = "database" if engine.name == "mysql" else "schema"
+            what = "database" if engine.schema_is_database else "schema"
             raise ConfigError(f"{what} {schema!r} does not exist in the source: name it with --schema")
         catalog = select_tables(engine.describe_tables(conn, schema), tables)
         if not catalog:
@@ -134,9 +135,9 @@ def _engine_of(side: str, url: str) -> str:
     return "postgres"
 
 
-def _default_schema(source: connections.Database) -> str:
-    """A PostgreSQL source's `public`; a MySQL source's database named in its URL (MySQL's schema)."""
-    if source.engine != "mysql":
+def _default_schema(engine: SourceEngine, source: connections.Database) -> str:
+    """A PostgreSQL source's `public`; where the schema is a database (MySQL's), the one its URL names."""
+    if not engine.schema_is_database:
         return "public"
     if not source.name:
         raise ConfigError("--source-url names no database: name the MySQL database to migrate with --schema")
