@@ -21,7 +21,7 @@ from contextlib import AbstractContextManager as ContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from harness import backup, cutover, load, reconcile, reports, rollback, sync
+from harness import backup, cutover, engines, load, reconcile, reports, rollback, sync
 from harness.core import connections, control, processes
 from harness.core.config import Config
 from harness.core.connections import Database
@@ -63,8 +63,10 @@ def rehearse(
     started = time.perf_counter()
     schema = config.control_schema
     suffix = uuid.uuid4().hex[:6]
+    copies_schema = engines.source_engine(config).schema_is_database
+    source_base = config.source_schema if copies_schema else source.name
     copy_source_name, copy_target_name = (
-        postgres.fitting_name(f"{db.name}_rehearsal_{suffix}", db.name, suffix) for db in (source, target)
+        postgres.fitting_name(f"{base}_rehearsal_{suffix}", base, suffix) for base in (source_base, target.name)
     )
     # Routing of the rehearsal goes to a file of its own, and neither switch command runs: the real
     # applications must not move.
@@ -77,6 +79,8 @@ def rehearse(
             routing_file=".migrate/rehearsal-routing.json",
         ),
     )
+    if copies_schema:  # the copy's tables are in the copy's database: the rehearsal must not touch the source's
+        rehearsal_config = dataclasses.replace(rehearsal_config, source_schema=copy_source_name)
     with connections.connection(target, command="rehearse", autocommit=True) as ctl:
         control.ensure(ctl, schema)
         run_id = control.start_run(ctl, schema, "rehearse")
@@ -130,9 +134,7 @@ def rehearse(
                 ),
             )
             # Made as provision makes the target: the source's encoding and locale, target.database_options over them.
-            connections.create_target_database(
-                config, copy_source, connections.with_database(target.url, "postgres"), copy_target_name
-            )
+            connections.create_target_database(config, copy_source, connections.admin_url(target.url), copy_target_name)
             if traffic_command:
                 routing = config.project_dir / rehearsal_config.cutover.routing_file
                 routing.unlink(missing_ok=True)
@@ -228,8 +230,9 @@ def rehearse(
             raise
         finally:
             traffic.close()
-            connections.drop_database(connections.with_database(source.url, "postgres"), copy_source_name)
-            connections.drop_database(connections.with_database(target.url, "postgres"), copy_target_name)
+            # Each copy dropped from its own server's administrative session (a MySQL source's has no `postgres`).
+            connections.drop_database(connections.admin_url(source.url), copy_source_name)
+            connections.drop_database(connections.admin_url(target.url), copy_target_name)
     return result
 
 

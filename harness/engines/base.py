@@ -38,6 +38,11 @@ class CatalogColumn:
     not_null: bool
     is_text: bool  # holds characters (what sampled values can say something about)
     text_length: int | None = None  # the declared length of a text column, None where unbounded
+    # Where landing (PostgreSQL) holds the column as another type than `type` (a source of another
+    # engine): that type, which the staging view reads, and how a value becomes it.
+    landing_type: str | None = None
+    landing_note: str = ""
+    unmapped: str = ""  # why landing cannot hold the column ("" where it can): init leaves its table out
 
 
 @dataclass(frozen=True)
@@ -274,6 +279,9 @@ class SourceEngine(ABC):
     backup and restore."""
 
     name: str  # as `source.engine` names it
+    # Whether `source.schema` is a database of its own (MySQL's): a restored copy of the source is
+    # then its own schema, named as the copy's database.
+    schema_is_database = False
 
     # --- catalog and key discovery ------------------------------------------------------------
     @abstractmethod

@@ -61,8 +61,8 @@ PostgreSQL), landing through harness/target/checksums.py. The constants both sid
 separators, the seeds, the fan-out) are in harness/engines/base.py. This module holds the logic:
 the plans, the descent through differing buckets, the differences.
 
-Segments. A table whose leading key column is an integer is cut into even key ranges of about
-SEGMENT_ROWS rows (index-friendly: a later query on one segment reads only that range). Any
+Segments. A table whose leading key column is an integer (its values within bigint) is cut into
+even key ranges of about SEGMENT_ROWS rows (index-friendly: a later query on one segment reads only that range). Any
 other key is cut into hash buckets of its canonical text (a key's text joins its columns' texts,
 NULL written as U+001E, with seed 1): no sort is needed to find boundaries,
 and bucket membership cannot depend on either database's collation, which key ranges over text
@@ -347,7 +347,10 @@ def prepare_table(config: Config, pair: Pair, table_config: TableConfig, *, segm
     leading = next(c for c in source_columns if c.name == table.key[0])
     if leading.integer:
         low, high = engine.key_bounds(src, config.source_schema, table.name, leading.name)
-        if low is not None and high - low < 2**62:
+        # Ranges are cut in bigint on both sides: a key beyond it (MySQL's bigint unsigned, landed as
+        # numeric(20,0)) goes into hash buckets.
+        fits = low is not None and low >= -Segments.BIGINT_MAX - 1 and high <= Segments.BIGINT_MAX
+        if fits and high - low < 2**62:
             prepared.plan = range_plan(low, high, prepared.estimate)
     if prepared.plan is None:
         prepared.plan = hash_plan(prepared.estimate)

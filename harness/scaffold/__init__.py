@@ -12,6 +12,7 @@ import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import jinja2
 import yaml
@@ -20,6 +21,7 @@ import harness
 from harness.core import connections
 from harness.core.errors import ConfigError
 from harness.engines import engine_named
+from harness.engines.base import SourceEngine
 from harness.scaffold.build import build_project, select_tables
 from harness.scaffold.model import Project, fit, quote, snake
 from harness.scaffold.update import UpdateResult, update_project, write_manifest
@@ -56,17 +58,17 @@ def init_project(
         raise ConfigError(f"{directory} is a file: name a new or empty folder")
     elif directory.exists() and any(directory.iterdir()) and not force:
         raise ConfigError(f"{directory} is not empty: name a new folder, or add --force to write the project into it")
-    for side, url in (("source", source_url), ("target", target_url)):
-        if url is not None:
-            _check_url(side, url)
+    engine = engine_named(_engine_of("source", source_url))
+    if target_url is not None and _engine_of("target", target_url) != "postgres":
+        raise ConfigError("--target-url is a MySQL URL: the target is PostgreSQL, use postgresql://user@host:port/db")
     if not (KIT_DIR / "dbt_project.yml").exists():
         raise ConfigError(f"the kit's dbt package is missing at {KIT_DIR}: reinstall migrate-kit from its checkout")
-    engine = engine_named("postgres")  # the engine of the URL's scheme, once a second engine lands
     source = connections.Database("source", source_url, "--source-url", False)
-    schema = schema or "public"
+    schema = schema or _default_schema(engine, source)
     with connections.connection(source, command="init") as conn:
         if not engine.schema_exists(conn, schema):
-            raise ConfigError(f"schema {schema!r} does not exist in the source: name it with --schema")
+            what = "database" if engine.schema_is_database else "schema"
+            raise ConfigError(f"{what} {schema!r} does not exist in the source: name it with --schema")
         catalog = select_tables(engine.describe_tables(conn, schema), tables)
         if not catalog:
             what = f"no table matches {', '.join(tables)}" if tables else "it has no tables"
@@ -115,10 +117,31 @@ def _from_project(directory: Path, source_url, target_url, schema) -> tuple[str,
     return source_url, target_url or target.get("url"), schema or source.get("schema")
 
 
-def _check_url(side: str, url: str) -> None:
-    problem = connections.url_problem(url)
+POSTGRES_SCHEMES = ("postgresql", "postgres")
+URL_FORMS = "postgresql://user@host:port/database or mysql://user@host:port/database"
+
+
+def _engine_of(side: str, url: str) -> str:
+    """The engine of a URL given on the command line, by its scheme; a URL it cannot use is one line."""
+    scheme = urlsplit(url).scheme.lower() if "://" in url else ""
+    if scheme in connections.MYSQL_SCHEMES:
+        return "mysql"
+    if scheme and scheme not in POSTGRES_SCHEMES:
+        schemes = ", ".join(f"{s}://" for s in POSTGRES_SCHEMES + connections.MYSQL_SCHEMES)
+        raise ConfigError(f"--{side}-url has the scheme {scheme}://, which init cannot read: use one of {schemes}")
+    problem = connections.url_problem(url)  # a PostgreSQL URL, or libpq's key=value form
     if problem:
-        raise ConfigError(f"--{side}-url {problem}: use postgresql://user@host:port/database")
+        raise ConfigError(f"--{side}-url {problem}: use {URL_FORMS}")
+    return "postgres"
+
+
+def _default_schema(engine: SourceEngine, source: connections.Database) -> str:
+    """A PostgreSQL source's `public`; where the schema is a database (MySQL's), the one its URL names."""
+    if not engine.schema_is_database:
+        return "public"
+    if not source.name:
+        raise ConfigError("--source-url names no database: name the MySQL database to migrate with --schema")
+    return source.name
 
 
 def _environment() -> jinja2.Environment:

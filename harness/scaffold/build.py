@@ -43,7 +43,10 @@ def build_project(
     kept: list[tuple[CatalogTable, list[str], str]] = []
     for table in catalog:
         chosen = choose_key(table)
-        if chosen is None:
+        unmapped = [f"column {c.name}: {c.unmapped}" for c in table.columns if c.unmapped]
+        if unmapped:
+            left_out.append((table.name, f"{'; '.join(unmapped)}; to migrate it, cast the column in a view"))
+        elif chosen is None:
             left_out.append(
                 (
                     table.name,
@@ -91,7 +94,8 @@ def _table(engine, conn, schema, table: CatalogTable, key, origin, app_name) -> 
     text_columns = [c.name for c in table.columns if c.is_text and c.name not in key]
     samples = engine.sample_text(conn, schema, table.name, text_columns, SAMPLE_ROWS) if text_columns else {}
     for column, name in zip(table.columns, names):
-        target, expression, note = convert(column.type)
+        landing = column.landing_type or column.type
+        target, expression, note = convert(landing)
         model = ColumnModel(
             column.name,
             name,
@@ -99,8 +103,9 @@ def _table(engine, conn, schema, table: CatalogTable, key, origin, app_name) -> 
             target,
             expression.format(v=f"source.{quote(column.name)}"),
             column.not_null,
-            note,
+            "; ".join(said for said in (column.landing_note, note) if said),
             expected=expression.format(v=f"{quote(table.name)}.{quote(column.name)}"),
+            landing_type=landing,
         )
         if column.name not in key:
             proposed = mask_by_values(samples.get(column.name, [])) or mask_by_name(column.name)

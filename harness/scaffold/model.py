@@ -86,7 +86,7 @@ def quote(name: str) -> str:
 class ColumnModel:
     source: str  # the source column's name, as the source spells it
     name: str  # the staging / app column's name
-    source_type: str
+    source_type: str  # as the source declares it
     target_type: str
     conversion: str  # SQL over alias `source`
     not_null: bool
@@ -94,6 +94,10 @@ class ColumnModel:
     expected: str = ""  # the conversion over the landing row, referenced as "<TABLE>" (reconcile's sample level)
     mask: str | None = None
     mask_reason: str = ""
+    landing_type: str = ""  # the PostgreSQL type landing holds it as ("": source_type, a PostgreSQL source)
+
+    def __post_init__(self):
+        self.landing_type = self.landing_type or self.source_type
 
     @property
     def rule(self) -> str:

@@ -276,6 +276,21 @@ def truncated(query: str, default_schema: str) -> tuple[str, str] | None:
     return (first, second) if second else (default_schema, first)
 
 
+_NAME = r"(?:`((?:[^`]|``)+)`|([\w$]+))"
+_REFERENCE = re.compile(rf"(?:{_NAME}\s*\.\s*)?{_NAME}")
+
+
+def names_table(query: str, default_schema: str | None, schema: str, table: str) -> bool:
+    """Whether a statement names `schema`.`table`: qualified so, or unqualified with `schema` its
+    default (a same-named table of another database is not it)."""
+    for match in _REFERENCE.finditer(query):
+        qualifier = (match[1] or "").replace("``", "`") or match[2]
+        name = (match[3] or "").replace("``", "`") or match[4]
+        if name == table and (qualifier or default_schema) == schema:
+            return True
+    return False
+
+
 # --- one batch ---------------------------------------------------------------------------------------
 
 
@@ -346,7 +361,7 @@ def read_changes(config: Config, source: Database, tables: dict, position: str, 
                     at = datetime.datetime.fromtimestamp(event.timestamp, datetime.UTC)
                     if target and target[0] == schema and target[1] in tables:
                         pending.append((target[1], "T", None, None, at))
-                    elif _DDL.match(query) and any(f"`{name}`" in query or name in query.split() for name in tables):
+                    elif _DDL.match(query) and any(names_table(query, default, schema, name) for name in tables):
                         raise SchemaChanged(
                             f"the source ran `{query[:80]}` on a listed table: sync cannot follow a schema change "
                             "from the binary log yet; run `migrate load` again"

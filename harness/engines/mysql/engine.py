@@ -128,6 +128,7 @@ class TriggerCapture(Capture):
 
 class MysqlEngine(SourceEngine):
     name = "mysql"
+    schema_is_database = True  # a MySQL database is the source schema: a copy's tables are in the copy's
     dump_tool = "mariadb-dump"
     COPY_BLOCK_BYTES = copy.PIPE_BYTES
     COPY_FORMAT = "text"
@@ -140,7 +141,10 @@ class MysqlEngine(SourceEngine):
     dependent_views = staticmethod(catalog.dependent_views)
     database_options = staticmethod(catalog.database_options)
     user_schemas = staticmethod(catalog.user_schemas)
+    schema_exists = staticmethod(describe.schema_exists)
     describe_tables = staticmethod(describe.describe_tables)
+    sample_text = staticmethod(describe.sample_text)
+    reference_share = staticmethod(describe.reference_share)
 
     open_snapshot = staticmethod(copy.open_snapshot)
     key_span = staticmethod(copy.key_span)

@@ -13,7 +13,7 @@ from harness import load, sync
 from harness.core import connections
 from harness.core.config import load_config
 from harness.core.connections import Database
-from harness.core.errors import ConfigError
+from harness.core.errors import ConfigError, HarnessError
 from tests.integration.mysql.conftest import run_sql
 from tests.integration.mysql.test_load import COLUMNS, EDGE_TABLE, PEOPLE, landing_texts
 
@@ -138,3 +138,22 @@ def test_binlog_reads_negative_times_of_every_precision(captured):
     columns = "id, t0, t2, t3, t6"
     assert live(target.url, "times", columns) == live(fresh.url, "times", columns)
     assert len(live(target.url, "times", columns)) == len(TIMES)
+
+
+def test_binlog_follows_past_a_schema_change_to_a_same_named_table_of_another_database(captured):
+    """A restored copy or another application's database may hold tables named as the listed ones:
+    their DDL is not a schema change of the source (a rehearsal restores its copy on the source's server)."""
+    config, source, target, url, db, fresh = captured
+    load.load(config, source, target)
+    other = f"t_other_{uuid.uuid4().hex[:8]}"
+    run_sql(url, None, f"create database `{other}`")
+    try:
+        run_sql(url, other, "create table people (id int primary key);\nalter table people add column x int")
+        run_sql(url, db, f"drop table if exists `{other}`.`people`;\ncreate table `{other}`.edge (id int)")
+        run_sql(url, db, "insert into people values (9001, 'a', null, null, null)")
+        assert sync.apply(config, source, target).changes == 1
+    finally:
+        run_sql(url, None, f"drop database `{other}`")
+    run_sql(url, db, "alter table people add column extra int")
+    with pytest.raises(HarnessError, match="schema change"):
+        sync.apply(config, source, target)

@@ -212,3 +212,25 @@ def test_migrate_reconcile_checksums_on_mariadb_brings_landing_to_the_snapshot_a
         "values": {"tm0": {"source": "-00:00:01", "landing": "00:00:09"}},
     }
     assert [name for name, c in checks.items() if c["verdict"] != "passed"] == ["extra: source = landing"]
+
+
+def test_a_key_beyond_bigint_is_compared_in_hash_buckets(tmp_path, monkeypatch, mysql_database, migration):
+    """bigint unsigned keys above 2**63 - 1 land as numeric(20,0): landing cannot cut them into bigint ranges."""
+    url, db = mysql_database
+    run_sql(
+        url,
+        db,
+        "create table big (id bigint unsigned primary key, v int) engine=InnoDB;\n"
+        "insert into big select 18446744073709551615 - seq, seq from seq_0_to_49",
+    )
+    (tmp_path / "migration.yml").write_text(
+        f"source: {{engine: mysql, schema: {db}}}\ntarget: {{database: unused}}\ntables:\n  big: {{}}\n"
+    )
+    monkeypatch.setenv("MIGRATE_SOURCE_URL", url)
+    monkeypatch.setenv("MIGRATE_TARGET_URL", migration.target_url)
+    config = load_config(tmp_path)
+    source = Database("source", url, "MIGRATE_SOURCE_URL", False)
+    target = Database("target", migration.target_url, "MIGRATE_TARGET_URL", False)
+    load.load(config, source, target, jobs=1)
+    (result,) = checksums.compare(config, source, target)
+    assert result.problem is None and result.matches and result.source_rows == 50
