@@ -19,6 +19,7 @@ import random
 import re
 import string
 import uuid
+import weakref
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
@@ -61,6 +62,9 @@ class Dialect:
 
     def describe(self, conn, schema: str) -> list[CatalogTable]:
         return engine_named(self.engine).describe_tables(conn, schema)
+
+    def prepare(self, conn) -> None:
+        """Set a writer's session up before its first transaction (once per session)."""
 
     def filled_by_server(self, conn, schema: str, table: str) -> tuple[set[str], set[str]]:
         """(the column the server numbers, the columns it computes): never written by the traffic."""
@@ -383,6 +387,15 @@ class MysqlDialect(Dialect):
         self.masks = masks or {}  # each table's masks, as migration.yml names them
         self.errors = _mysql_errors()
         self._hashing: dict[tuple[str, str, tuple[str, ...]], _Hashing] = {}
+        self._prepared: weakref.WeakSet = weakref.WeakSet()
+
+    def prepare(self, conn) -> None:
+        # READ COMMITTED, so that the read-back after a write (_read_back) sees the row as it commits.
+        # Under REPEATABLE READ it read the transaction's older snapshot: an UPDATE that matched nothing
+        # (the row deleted and committed since) still found the old row, and the ledger acknowledged it.
+        if conn not in self._prepared:
+            conn.execute("set session transaction isolation level read committed")
+            self._prepared.add(conn)
 
     def filled_by_server(self, conn, schema: str, table: str) -> tuple[set[str], set[str]]:
         return mysql_describe.filled_by_server(conn, schema, table)
@@ -487,7 +500,8 @@ class MysqlDialect(Dialect):
 
     def update(self, conn, schema: str, shape: Shape, assigned: dict, key: dict) -> Written | None:
         # The row is locked by the update even where its values were already these (MySQL then counts
-        # it unchanged): read back, it is the row as this transaction commits it, or gone.
+        # it unchanged): read back under READ COMMITTED (prepare), it is the row as this transaction commits
+        # it, or gone.
         conn.execute(
             f"update {self._name(schema, shape.name)} t set "
             + ", ".join(f"t.{self._name(c)} = %s" for c in assigned)

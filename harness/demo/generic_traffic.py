@@ -189,6 +189,7 @@ class GenericApp:
             allocate,
         )
         self.dialect = dialect or PostgresDialect()
+        self.dialect.prepare(conn)
 
     def _offset(self, newest: bool = True) -> int:
         return self.rng.randrange(RECENT_ROWS // 10 if newest and self.rng.random() < 0.5 else RECENT_ROWS)

@@ -115,7 +115,7 @@ def begin_hashing(conn: MysqlSession, snapshot_id: str | None) -> None:
 
 
 def reader(conn: MysqlSession) -> MysqlSession:
-    """The session the hashing queries run on (begin_hashing's)."""
+    """The session the hashing queries (and the counts at a snapshot) run on: begin_hashing's."""
     return getattr(conn, "hashing_session", None) or conn
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from harness.core.errors import ConfigError
+from harness.core.errors import ConfigError, HarnessError
 from harness.engines.base import Capture, SourceEngine
 from harness.engines.mysql import backup, binlog, catalog, checksums, copy, describe, trigger
 from harness.engines.mysql import carry_back as fallback_writes
@@ -208,7 +208,8 @@ class MysqlEngine(SourceEngine):
 
     @staticmethod
     def row_count(conn, schema: str, table: str) -> int:
-        ((count,),) = conn.execute(f"select count(*) from {catalog.qualified(schema, table)}")
+        # On the snapshot's session where `conn` joined one (join_snapshot).
+        ((count,),) = checksums.reader(conn).execute(f"select count(*) from {catalog.qualified(schema, table)}")
         return int(count)
 
     @staticmethod
@@ -217,8 +218,11 @@ class MysqlEngine(SourceEngine):
 
     @staticmethod
     def join_snapshot(conn, snapshot_id: str | None) -> None:
-        # MySQL sessions cannot join another session's snapshot: a consistent read of its own.
-        conn.execute("start transaction with consistent snapshot, read only")
+        # MySQL sessions cannot join another session's snapshot: `conn` borrows a session of the
+        # snapshot itself until its transaction ends (a read of its own would be of a later moment).
+        checksums.begin_hashing(conn, snapshot_id)
+        if snapshot_id and checksums.reader(conn) is conn:
+            raise HarnessError(f"every session of the source snapshot {snapshot_id} is in use: run the command again")
 
     run_query = staticmethod(_not_built("queries from migration.yml on the source", "run them on landing instead"))
 
