@@ -37,6 +37,7 @@ from harness.engines.base import CatalogTable
 from harness.engines.mysql import catalog as mysql_catalog
 from harness.engines.mysql import checksums as mysql_checksums
 from harness.engines.mysql import describe as mysql_describe
+from harness.engines.mysql import types as mysql_types
 
 if TYPE_CHECKING:
     from harness.demo.generic_traffic import Reference, Shape
@@ -332,9 +333,9 @@ def mysql_value(type_: str, rng: random.Random | None) -> object | None:
     if base in ("char", "varchar", "tinytext", "text", "mediumtext", "longtext"):
         return _letters(size, rng)
     if base == "enum":
-        return rng.choice(mysql_checksums.set_members(type_))
+        return rng.choice(mysql_types.members(type_))
     if base == "set":
-        members = mysql_checksums.set_members(type_)
+        members = mysql_types.members(type_)
         return ",".join(m for m in members if rng.random() < 0.5)
     if base == "date":
         return _date(rng).isoformat()

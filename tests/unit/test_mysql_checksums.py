@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import pytest
 
-from harness.engines.mysql import checksums
+from harness.engines.mysql import checksums, types
 
 
 def test_set_members_are_read_back_from_column_type_escapes():
     column_type = "set('a b','x\"y','back\\\\slash','it''s','{br}')"
-    assert checksums.set_members(column_type) == ["a b", 'x"y', "back\\slash", "it's", "{br}"]
+    assert types.members(column_type) == ["a b", 'x"y', "back\\slash", "it's", "{br}"]
 
 
 @pytest.mark.parametrize(

@@ -159,12 +159,6 @@ def _time2(packet, fsp: int) -> str:
     return text + (f".{micro:06d}"[: fsp + 1] if fsp else "")
 
 
-def _members(source_type: str) -> list[str]:
-    """The members of enum('a','b') or set('a','b'), in their declared order."""
-    inside = source_type[source_type.index("(") + 1 : source_type.rindex(")")]
-    return [m.replace("''", "'").replace("\\\\", "\\") for m in re.findall(r"'((?:[^']|'')*)'", inside)]
-
-
 def _decode(raw: bytes, charset: str | None) -> str:
     charset = (charset or "utf8mb4").lower()
     if charset.startswith("utf8"):
@@ -187,7 +181,7 @@ def mysql_text(column: types.MysqlColumn, value) -> str | bytes | None:
             if column.kind in ("bytes",) or column.charset in (None, "binary"):
                 return value.value
             return _decode(value.value, column.charset)
-        members = _members(column.source_type)
+        members = types.members(column.source_type)
         if value.kind == "enum":
             return "" if value.value == 0 else members[value.value - 1]
         return ",".join(m for i, m in enumerate(members) if value.value & (1 << i))

@@ -186,13 +186,6 @@ def _pg_array_element(member: str) -> str:
     return '"' + member.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-def set_members(column_type: str) -> list[str]:
-    """The members of set('a','b''c','d\\\\e') in their order: COLUMN_TYPE doubles quotes and backslashes."""
-    inside = column_type[column_type.index("(") + 1 : column_type.rindex(")")]
-    members = re.findall(r"'((?:[^'\\]|''|\\.)*)'", inside)
-    return [re.sub(r"''|\\(.)", lambda m: m[1] if m[1] is not None else "'", member) for member in members]
-
-
 @dataclass
 class _Layers:
     """Derived tables wrapped around the table, innermost first, each adding named helper columns
@@ -318,7 +311,7 @@ def canonical_text(
     if kind == "set":
         members = ", ".join(
             f"if({ident} & {1 << i}, {_literal(_pg_array_element(m))}, null)"
-            for i, m in enumerate(set_members(column.source_type))
+            for i, m in enumerate(types.members(column.source_type))
         )
         return f"if({ident} is null, null, concat('{{', concat_ws(',', {members}), '}}'))"
     if kind == "text" and _data_type(column) in ("inet4", "inet6"):

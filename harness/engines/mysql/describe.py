@@ -85,6 +85,7 @@ def describe_tables(conn: MysqlSession, schema: str) -> list[CatalogTable]:
     }
     columns: dict[str, list[CatalogColumn]] = {}
     dates: dict[str, list[str]] = {}  # NOT NULL date-like columns
+    domains: dict[str, list[tuple[str, str]]] = {}  # the members an ENUM or SET column holds, as checks
     for table, name, data_type, column_type, nullable, length, precision, scale, fsp in conn.execute(
         "select table_name, column_name, data_type, column_type, is_nullable, character_maximum_length, "
         "numeric_precision, numeric_scale, datetime_precision "
@@ -108,6 +109,10 @@ def describe_tables(conn: MysqlSession, schema: str) -> list[CatalogTable]:
         is_text = data_type.lower() in TEXT_TYPES and not is_json
         if kind in types.DATE_KINDS and _text(nullable) == "NO":
             dates.setdefault(table, []).append(name)
+        if data_type.lower() in ("enum", "set"):
+            domains.setdefault(table, []).append(_domain_check(name, data_type.lower(), column_type))
+        elif landing and (ranged := _range_check(name, data_type.lower(), column_type, landing)):
+            domains.setdefault(table, []).append(ranged)
         columns.setdefault(table, []).append(
             CatalogColumn(
                 name,
@@ -160,13 +165,55 @@ def describe_tables(conn: MysqlSession, schema: str) -> list[CatalogTable]:
                     CatalogForeignKey(tuple(cols), parent, tuple(parent_cols), name)
                     for name, (parent, cols, parent_cols) in references.get(table, {}).items()
                 ),
-                tuple([(name, clause) for name, clause in plain_checks if clause] + has_date),
+                tuple([(name, clause) for name, clause in plain_checks if clause] + has_date + domains.get(table, [])),
                 _int(rows),
                 max(_int(size), 0),
                 None,  # MySQL keeps no per-table count of writes since a known time
             )
         )
     return result
+
+
+def _domain_check(column: str, data_type: str, column_type: str) -> tuple[str, str]:
+    """An ENUM's or SET's members as a check over the landed text or text[] (with the invalid ENUM value
+    '', which MySQL holds): the app keeps the legacy domain, so whatever the new application writes
+    can be carried back by a fallback."""
+    literals = ", ".join("'" + m.replace("'", "''") + "'" for m in types.members(column_type))
+    if data_type == "enum":
+        return f"{column}_is_a_member", f"{_double_quoted(column)} in ('', {literals})"
+    return f"{column}_are_members", f"{_double_quoted(column)} <@ array[{literals}]::text[]"
+
+
+# Signed and unsigned ranges of MySQL's integers, and of the PostgreSQL integers they land as.
+_INTEGER_RANGES = {
+    "tinyint": ((-(2**7), 2**7 - 1), (0, 2**8 - 1)),
+    "smallint": ((-(2**15), 2**15 - 1), (0, 2**16 - 1)),
+    "mediumint": ((-(2**23), 2**23 - 1), (0, 2**24 - 1)),
+    "int": ((-(2**31), 2**31 - 1), (0, 2**32 - 1)),
+    "bigint": ((-(2**63), 2**63 - 1), (0, 2**64 - 1)),
+}
+_LANDING_RANGES = {"smallint": _INTEGER_RANGES["smallint"][0], "integer": _INTEGER_RANGES["int"][0]}
+_LANDING_RANGES["bigint"] = _INTEGER_RANGES["bigint"][0]
+
+
+def _range_check(column: str, data_type: str, column_type: str, landing: str) -> tuple[str, str] | None:
+    """Where the landing type holds more than the MySQL column (a tinyint as smallint, an unsigned
+    int as bigint, YEAR as smallint, an unsigned decimal as numeric), the MySQL range as a check:
+    the app keeps it, so a fallback can carry back whatever the new application writes."""
+    name, quoted = f"{column}_in_range", _double_quoted(column)
+    unsigned = "unsigned" in column_type.lower()
+    if data_type == "integer":
+        data_type = "int"
+    if data_type in _INTEGER_RANGES:
+        low, high = _INTEGER_RANGES[data_type][unsigned]
+        if _LANDING_RANGES.get(landing.split("(")[0]) == (low, high):
+            return None
+        return name, f"{quoted} between {low} and {high}"
+    if data_type == "year":
+        return name, f"({quoted} = 0 or {quoted} between 1901 and 2155)"
+    if unsigned and data_type in ("decimal", "float", "double"):
+        return name, f"{quoted} >= 0"
+    return None
 
 
 def _double_quoted(name: str) -> str:

@@ -226,3 +226,11 @@ _COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\n": "\\n", "\r": "\\r", "\t": "\\
 def copy_field(text: str | None) -> str:
     """A value as COPY's text format writes it: \\N for null, backslash escapes."""
     return "\\N" if text is None else text.translate(_COPY_ESCAPES)
+
+
+def members(column_type: str) -> list[str]:
+    """The members of enum(...) or set('a','b''c','d\\\\e') in their order: COLUMN_TYPE doubles quotes and
+    backslashes."""
+    inside = column_type[column_type.index("(") + 1 : column_type.rindex(")")]
+    found = re.findall(r"'((?:[^'\\]|''|\\.)*)'", inside)
+    return [re.sub(r"''|\\(.)", lambda m: m[1] if m[1] is not None else "'", member) for member in found]
