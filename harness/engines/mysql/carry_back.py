@@ -520,6 +520,78 @@ def carry_back(
     """Write the reverse rows into the legacy table (in the caller's transaction): with `deletes`
     only the D rows (the caller goes children first), else I inserts a key not there, then I and U
     update the columns each lists; the rows deleted, or inserted and updated."""
+    references = _references(conn, schema, table)
+    if not any(child == parent == table for _, child, _, parent, _ in references):
+        return _carry_table(conn, schema, table, key, columns, blocks, deletes=deletes)
+    # A self-reference: InnoDB checks it row by row (a parent deleted before its child in one DELETE,
+    # or before the update that moves a child away; a child inserted before its new parent), where
+    # the table as carried holds every reference, as `app` held it. Unchecked while the table is
+    # written, then every reference the writes could break is checked: the same refusal, later.
+    conn.execute("set session foreign_key_checks = 0")
+    try:
+        counts = _carry_table(conn, schema, table, key, columns, blocks, deletes=deletes)
+    finally:
+        conn.execute("set session foreign_key_checks = 1")
+    for name, child, child_columns, parent, parent_columns in references:
+        # The deletes pass: other tables' references to this one (theirs are carried already);
+        # the second pass, the table whole: its own references and those into other tables.
+        if (child != table) if deletes else (child == table):
+            _check_reference(conn, schema, table, name, child, child_columns, parent, parent_columns)
+    return counts
+
+
+def _references(conn: MysqlSession, schema: str, table: str) -> list[tuple[str, str, list[str], str, list[str]]]:
+    """The declared foreign keys from or to the table: (name, child, its columns, parent, its columns)."""
+    found: dict[tuple[str, str], tuple[str, str, list[str], str, list[str]]] = {}
+    for name, child, column, parent, parent_column in conn.execute(
+        "select constraint_name, table_name, column_name, referenced_table_name, referenced_column_name "
+        "from information_schema.key_column_usage where table_schema = %s and referenced_table_schema = %s "
+        "and (table_name = %s or referenced_table_name = %s) order by constraint_name, ordinal_position",
+        (schema, schema, table, table),
+    ):
+        entry = found.setdefault((str(child), str(name)), (str(name), str(child), [], str(parent), []))
+        entry[2].append(str(column))
+        entry[4].append(str(parent_column))
+    return list(found.values())
+
+
+def _check_reference(
+    conn: MysqlSession,
+    schema: str,
+    table: str,
+    name: str,
+    child: str,
+    child_columns: list[str],
+    parent: str,
+    parent_columns: list[str],
+) -> None:
+    """Refuse (the caller's transaction rolls back) where a row of `child` names a `parent` row that
+    is not there, as InnoDB would have refused the write (a NULL in the columns names nothing)."""
+    named = " and ".join(f"c.{catalog.quoted(c)} is not null" for c in child_columns)
+    joined = " and ".join(
+        f"p.{catalog.quoted(p)} = c.{catalog.quoted(c)}" for c, p in zip(child_columns, parent_columns, strict=True)
+    )
+    if conn.execute(
+        f"select 1 from {catalog.qualified(schema, child)} c where {named} "
+        f"and not exists (select 1 from {catalog.qualified(schema, parent)} p where {joined}) limit 1"
+    ):
+        raise NotWritable(
+            f"the fallback cannot write {table} into the source: it would leave rows of {child} naming "
+            f"{parent} rows that are not there (foreign key {name}); fix the reverse model and run migrate "
+            "rollback again (nothing was written)"
+        )
+
+
+def _carry_table(
+    conn: MysqlSession,
+    schema: str,
+    table: str,
+    key: list[str],
+    columns: list[str],
+    blocks: Iterable[bytes],
+    *,
+    deletes: bool,
+) -> dict[str, int]:
     legacy = legacy_columns(conn, schema, table)
     zeros = _stage(conn, schema, table, legacy, columns, blocks, ("D",) if deletes else ("I", "U"))
     target, stage, match = catalog.qualified(schema, table), catalog.qualified(schema, STAGE), _match(legacy, key)

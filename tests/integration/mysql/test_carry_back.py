@@ -376,3 +376,57 @@ def test_carry_back_throughput(mysql_database, database_url):
         ("1", "row 1", "0.01"),
         ("30000", "row 30000", "0.00"),
     ]
+
+
+PEOPLE_TREE = """
+create table region (id int primary key) engine=InnoDB;
+create table person (id int primary key, boss int, region int, name varchar(20),
+    constraint person_boss foreign key (boss) references person (id),
+    constraint person_region foreign key (region) references region (id)) engine=InnoDB;
+insert into region values (1), (2);
+insert into person values (1, null, 1, 'top'), (2, 1, 1, 'middle'), (3, 2, 1, 'bottom'), (4, 1, 1, 'moved'),
+    (5, 4, 2, 'stays')
+"""
+
+
+def _person_rows(database_url: str, rows: str) -> None:
+    with psycopg.connect(database_url, autocommit=True) as pg:
+        pg.execute(f"create schema if not exists {dbt_contract.FALLBACK_SCHEMA}")
+        pg.execute("drop table if exists fallback.legacy_person")
+        pg.execute(
+            "create table fallback.legacy_person (id int, boss int, region int, name varchar(20), "
+            f"{OP} char(1), {COLUMNS} text[])"
+        )
+        pg.execute(f"insert into fallback.legacy_person values {rows}")
+
+
+def test_a_self_reference_is_checked_once_the_table_is_carried_not_row_by_row(mysql_database, database_url):
+    """InnoDB checks a foreign key row by row: deleting a parent before its child in one statement,
+    or before the update that moves a child away, or inserting a child before its new parent, was
+    refused (1451/1452) though the table as carried holds every reference, as the new application's
+    `app` held it."""
+    url, db = mysql_database
+    run_sql(url, db, PEOPLE_TREE)
+    _person_rows(
+        database_url,
+        "(1, null, null, null, 'D', '{}'), (2, null, null, null, 'D', '{}'), (3, null, null, null, 'D', '{}'), "
+        "(5, 6, 2, 'stays', 'U', '{boss}'), (4, null, null, null, 'D', '{}'), "
+        "(6, 7, 1, 'new child', 'I', '{id,boss,region,name}'), (7, null, 2, 'new boss', 'I', '{id,boss,region,name}')",
+    )
+    carried = _carry(url, db, database_url, ("person",))
+    assert carried["person"] == {"deleted": 4, "inserted": 2, "updated": 1}
+    assert fetch(url, db, "select id, boss, region from person order by id") == [(5, 6, 2), (6, 7, 1), (7, None, 2)]
+    assert fetch(url, db, "select @@foreign_key_checks") == [(1,)]
+
+
+def test_a_carried_table_that_breaks_a_reference_is_refused_and_nothing_written(mysql_database, database_url):
+    url, db = mysql_database
+    run_sql(url, db, PEOPLE_TREE)
+    # Row 3 still names 2 as its boss once 2 is deleted; row 6 names a region that does not exist.
+    _person_rows(database_url, "(2, null, null, null, 'D', '{}')")
+    with pytest.raises(carry_back.NotWritable, match="person.*person_boss"):
+        _carry(url, db, database_url, ("person",))
+    _person_rows(database_url, "(6, 1, 9, 'lost', 'I', '{id,boss,region,name}')")
+    with pytest.raises(carry_back.NotWritable, match="person.*person_region"):
+        _carry(url, db, database_url, ("person",))
+    assert fetch(url, db, "select count(*) from person") == [(5,)]

@@ -22,14 +22,13 @@ from tests.integration.test_init_lifecycle import traffic
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
-# Names that need quoting, an AUTO_INCREMENT key, a composite key with a declared foreign key and a
-# check, a text key with an undeclared reference, and MySQL's own types. No self-reference: the
-# fallback's deletes go before its updates, and InnoDB checks a self-reference row by row, so a parent
-# the new application deleted after moving its children away is refused (docs/mysql.md, "Not built").
+# Names that need quoting, an AUTO_INCREMENT self-referencing key, a composite key with a declared
+# foreign key and a check, a text key with an undeclared reference, and MySQL's own types.
 SOURCE = """
 create table `Customer` (`CustID` int primary key auto_increment, `Full Name` varchar(80) not null,
     `E-Mail` varchar(120), balance decimal(12,2), `ReferredBy` int, `Flag` enum('x', 'y', 'z'),
-    created datetime(6), notes text, active tinyint(1) not null default 1) engine=InnoDB;
+    created datetime(6), notes text, active tinyint(1) not null default 1,
+    constraint customer_referrer foreign key (`ReferredBy`) references `Customer` (`CustID`)) engine=InnoDB;
 create table `Order Items` (`OrderNo` bigint unsigned, `LineNo` smallint, `CustID` int,
     qty decimal(10,2) check (qty > 0), payload json, tags set('a', 'b', 'c'), primary key (`OrderNo`, `LineNo`),
     constraint item_customer foreign key (`CustID`) references `Customer` (`CustID`)) engine=InnoDB;
