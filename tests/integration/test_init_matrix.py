@@ -93,6 +93,23 @@ def differing(names: list[str], expected: list[tuple], found: list[tuple]) -> li
     ]
 
 
+def assert_exact(migration, folder, columns: list[str], keys: list[int]) -> None:
+    """Landing holds the source's values exactly; app each value as its column's conversion promises."""
+    compared = ["id", *(f"{c}::text" if c in COMPARED_AS_TEXT else c for c in columns)]
+    source = exact(migration.source_url, compared, '"Fid"."Matrix"')
+    landed = exact(migration.target_url, compared, 'landing."Matrix" where not _migrate_deleted')
+    assert [int.from_bytes(r[0], "big") for r in landed] == keys
+    assert differing(["id", *columns], source, landed) == [], "landed other than the source holds them (key, column)"
+    app = app_columns(folder)
+    promised = ["id", *(app[c]["expected"].replace('"Matrix".', "") for c in columns)]
+    in_app = ["id", *(app[c]["name"] for c in columns)]
+    promised = [f"({p})::text" if c in COMPARED_AS_TEXT else p for c, p in zip(["id", *columns], promised)]
+    in_app = [f"{a}::text" if c in COMPARED_AS_TEXT else a for c, a in zip(["id", *columns], in_app)]
+    expected = exact(migration.target_url, promised, 'landing."Matrix" where not _migrate_deleted')
+    found = exact(migration.target_url, in_app, "app.matrix")
+    assert differing(["id", *columns], expected, found) == [], "app values other than the conversions promise"
+
+
 def test_init_project_carries_every_matrix_value_through_the_lifecycle(migration, project):
     folder, entries = project
     columns = [c for c, *_ in entries]
@@ -100,21 +117,6 @@ def test_init_project_carries_every_matrix_value_through_the_lifecycle(migration
     run_migrate("provision", cwd=folder)
     run_migrate("load", cwd=folder)
     run_migrate("build", cwd=folder)
-    with odd_session(migration.source_url) as conn:
-        insert(conn, 6, {e[0]: e[3] for e in entries})  # values B, inserted
-        update(conn, 1, {e[0]: e[3] for e in entries})  # values A become B
-        update(conn, 2, {e[0]: e[2] for e in entries})  # and B become A
-        conn.execute('update "Fid"."Matrix" set id = 50 where id = 5')  # a key change
-        conn.execute('delete from "Fid"."Matrix" where id = 3')
-    run_migrate("sync", cwd=folder)
-    run_migrate("reconcile", cwd=folder)
-
-    compared = ["id", *(f"{c}::text" if c in COMPARED_AS_TEXT else c for c in columns)]
-    source = exact(migration.source_url, compared, '"Fid"."Matrix"')
-    landed = exact(migration.target_url, compared, 'landing."Matrix" where not _migrate_deleted')
-    assert [int.from_bytes(r[0], "big") for r in landed] == [1, 2, 6, 50]
-    assert differing(["id", *columns], source, landed) == [], "landed other than the source holds them (key, column)"
-
     app = app_columns(folder)
     assert set(app) == {"id", *columns}, "every source column has its app column"
     declared = dict(
@@ -126,11 +128,21 @@ def test_init_project_carries_every_matrix_value_through_the_lifecycle(migration
     )
     converted = {c: app[c]["data_type"] for c in columns if app[c]["data_type"] != declared[c]}
     assert converted == {"js": "jsonb", "js_blank": "jsonb", "mon": "numeric(19,2)"}, "every other type kept"
-    promised = ["id", *(app[c]["expected"].replace('"Matrix".', "") for c in columns)]
-    in_app = ["id", *(app[c]["name"] for c in columns)]
-    text = {c for c in columns if c in COMPARED_AS_TEXT}
-    promised = [f"({p})::text" if c in text else p for c, p in zip(["id", *columns], promised)]
-    in_app = [f"{a}::text" if c in text else a for c, a in zip(["id", *columns], in_app)]
-    expected = exact(migration.target_url, promised, 'landing."Matrix" where not _migrate_deleted')
-    found = exact(migration.target_url, in_app, "app.matrix")
-    assert differing(["id", *columns], expected, found) == [], "app values other than the conversions promise"
+    assert_exact(migration, folder, columns, [1, 2, 3, 5])
+
+    with odd_session(migration.source_url) as conn:
+        insert(conn, 6, {e[0]: e[3] for e in entries})  # values B, inserted
+        update(conn, 1, {e[0]: e[3] for e in entries})  # values A become B
+        update(conn, 2, {e[0]: e[2] for e in entries})  # and B become A
+        conn.execute('update "Fid"."Matrix" set id = 50 where id = 5')  # a key change
+        conn.execute('delete from "Fid"."Matrix" where id = 3')
+    run_migrate("sync", cwd=folder)
+    run_migrate("reconcile", cwd=folder)
+    assert_exact(migration, folder, columns, [1, 2, 6, 50])
+
+    # Changes to values `=` calls equal to the old ones (-0 and 0, 1.10 and 1.1, 24:00 and 1 day) still reach app.
+    with odd_session(migration.source_url) as conn:
+        update(conn, 2, {"f4": "'0'", "f8": "'0'", "num_scale": "1.1", "iv_day": "'1 day'", "pt": "'(1.5,0)'"})
+    run_migrate("sync", cwd=folder)
+    run_migrate("reconcile", cwd=folder)
+    assert_exact(migration, folder, columns, [1, 2, 6, 50])
