@@ -185,10 +185,12 @@ def load(
 
 
 def _check_tables(config: Config, src: Connection, target: Database, tables: list[landing.SourceTable]) -> None:
-    """Each table's key, and the collations of its columns on the target, before capture is installed."""
+    """Each table's key, and the types and collations of its columns on the target, before capture is installed."""
     with connections.connection(target, command="load", autocommit=True) as dst:
         for table in tables:
-            engines.source_engine(config).check_key(src, config.source_schema, table)
+            engine = engines.source_engine(config)
+            engine.check_key(src, config.source_schema, table)
+            landing.create_types(dst, engine.own_types(src, config.source_schema, table.name))
             landing.create_collations(src, dst, config.source_schema, config.landing_schema, table.name, table.columns)
 
 

@@ -293,6 +293,12 @@ class SourceEngine(ABC):
     @abstractmethod
     def primary_key(self, conn: Connection, schema: str, table: str) -> list[str]: ...
 
+    def own_types(self, conn: Connection, schema: str, table: str) -> list[tuple[str, str, str]]:
+        """(schema, name, CREATE statement in the target's SQL) of each type of the source's own (enum,
+        composite, domain, range) the table's columns use, each after those it is made of: landing
+        holds the columns in these types. None for an engine whose landing types are the target's."""
+        return []
+
     @abstractmethod
     def check_key(self, conn: Connection, schema: str, table) -> None:
         """Refuse (ConfigError) a key named in migration.yml that does not identify every source row

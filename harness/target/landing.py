@@ -210,6 +210,20 @@ def create_collations(
             )
 
 
+def create_types(dst: psycopg.Connection, types: list[tuple[str, str, str]]) -> list[str]:
+    """Make the source's own types (engine.own_types) in the target under their source names, as
+    landing's and app's columns name them; a type of that name already there is kept as it is.
+    Returns the types created."""
+    created = []
+    for schema, name, statement in types:
+        if postgres.type_exists(dst, schema, name):
+            continue
+        dst.execute(sql.SQL("create schema if not exists {}").format(sql.Identifier(schema)))
+        dst.execute(statement)
+        created.append(f"{schema}.{name}")
+    return created
+
+
 def add_sync_columns(conn: psycopg.Connection, landing_schema: str, table: SourceTable) -> None:
     """Add our two columns after a bulk load: their defaults are constant for the statement, so
     PostgreSQL stores them once in the catalog instead of writing them into every row."""

@@ -201,3 +201,20 @@ def test_json_images_of_an_earlier_trigger_version_are_still_applied(exact):
         'select count(*) filter (where image_format is null), count(image_format) from "_migrate".changes',
     ) == [(2, 2)]
     synced_exactly(exact)
+
+
+def test_a_column_added_at_the_source_in_a_type_of_its_own_is_carried(exact):
+    """A column of an enum made at the source after the load: sync makes the type in the target first."""
+    config, source, target, migration = exact
+    write_as(
+        migration.source_url,
+        ODD_SETTINGS,
+        """create type "Exact".mood as enum ('sad', 'happy ☺')""",
+        'alter table "Exact"."Val" add column feeling "Exact".mood',
+        """update "Exact"."Val" set feeling = 'happy ☺' where id = 1""",
+    )
+    sync.sync_once(config, source, target)
+    query = f"select {COLUMNS}, feeling::text from {{}} order by id"
+    assert binary_rows(migration.target_url, query.format('landing."Val" where not _migrate_deleted')) == binary_rows(
+        migration.source_url, query.format('"Exact"."Val"')
+    )

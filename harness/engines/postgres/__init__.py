@@ -25,10 +25,12 @@ from harness.engines.postgres.catalog import (  # noqa: F401
     fitting_name,
     generated_name,
     identifier_problem,
+    own_types,
     primary_key,
     qualified,
     table_exists,
     tables_with_trigger,
     triggers_named,
+    type_exists,
     typed_columns,
 )

@@ -728,6 +728,7 @@ def _check_schema(
                     f"and the change log does not hold its values: run `migrate load --table {name}`"
                 )
             missing = fills[column.name].missing
+            landing.create_types(dst, postgres.own_types(src, config.source_schema, name))
             landing.create_collations(src, dst, config.source_schema, config.landing_schema, name, [column])
             landing.add_column(dst, config.landing_schema, name, column, missing)
             added.setdefault(name, []).append((column, missing))

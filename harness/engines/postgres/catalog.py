@@ -359,3 +359,102 @@ def create_collation(conn: psycopg.Connection, schema: str, name: str, definitio
             sql.Identifier(schema), sql.Identifier(name), sql.SQL(", ").join(parts)
         )
     )
+
+
+# The types of the source's own a table's columns use, each after the types it is made of: its
+# columns' types, their array element types, domains' base types, composites' attributes, ranges'
+# subtypes, followed down (depth first); the server's own (pg_catalog, information_schema) left out.
+_OWN_TYPES = """
+with recursive used(oid, depth) as (
+    select a.atttypid, 0 from pg_attribute a
+    where a.attrelid = %s::regclass and a.attnum > 0 and not a.attisdropped
+    union all
+    select next.oid, used.depth + 1
+    from used
+    join pg_type t on t.oid = used.oid
+    cross join lateral (
+        select t.typelem where t.typelem <> 0 and t.typcategory = 'A'
+        union all select t.typbasetype where t.typtype = 'd'
+        union all select r.rngsubtype from pg_range r where r.rngtypid = t.oid and t.typtype = 'r'
+        union all select r.rngtypid from pg_range r where r.rngmultitypid = t.oid and t.typtype = 'm'
+        union all
+        select ca.atttypid from pg_attribute ca
+        where t.typtype = 'c' and ca.attrelid = t.typrelid and ca.attnum > 0 and not ca.attisdropped
+    ) as next(oid)
+    where used.depth < 32
+)
+select n.nspname, t.typname, t.typtype, t.oid, max(used.depth) as depth
+from used
+join pg_type t on t.oid = used.oid
+join pg_namespace n on n.oid = t.typnamespace
+where n.nspname not in ('pg_catalog', 'information_schema') and t.typtype in ('e', 'c', 'd', 'r')
+    and not (t.typtype = 'c' and exists (select from pg_class c where c.oid = t.typrelid and c.relkind <> 'c'))
+group by n.nspname, t.typname, t.typtype, t.oid
+order by max(used.depth) desc, n.nspname, t.typname
+"""
+
+
+def own_types(conn: psycopg.Connection, schema: str, table: str) -> list[tuple[str, str, str]]:
+    """(schema, name, CREATE statement) of each enum, composite, domain and range type of the
+    database's own that the table's columns use, each after the types it is made of."""
+    relation = sql.SQL("{}.{}").format(sql.Identifier(schema), sql.Identifier(table)).as_string(conn)
+    result = []
+    for type_schema, name, kind, oid, _ in conn.execute(_OWN_TYPES, (relation,)).fetchall():
+        qualified_name = sql.SQL("{}.{}").format(sql.Identifier(type_schema), sql.Identifier(name)).as_string(conn)
+        if kind == "e":
+            labels = [
+                sql.Literal(label).as_string(conn)
+                for (label,) in conn.execute(
+                    "select enumlabel from pg_enum where enumtypid = %s order by enumsortorder", (oid,)
+                ).fetchall()
+            ]
+            statement = f"create type {qualified_name} as enum ({', '.join(labels)})"
+        elif kind == "c":
+            attributes = conn.execute(
+                "select quote_ident(a.attname) || ' ' || format_type(a.atttypid, a.atttypmod) || "
+                "case when a.attcollation <> t.typcollation and a.attcollation <> 0 "
+                "then ' collate ' || a.attcollation::regcollation::text else '' end "
+                "from pg_type ct join pg_attribute a on a.attrelid = ct.typrelid join pg_type t on t.oid = a.atttypid "
+                "where ct.oid = %s and a.attnum > 0 and not a.attisdropped order by a.attnum",
+                (oid,),
+            ).fetchall()
+            statement = f"create type {qualified_name} as ({', '.join(a for (a,) in attributes)})"
+        elif kind == "d":
+            (base, default, not_null, collation) = conn.execute(
+                "select format_type(t.typbasetype, t.typtypmod), t.typdefault, t.typnotnull, "
+                "case when t.typcollation <> b.typcollation and t.typcollation <> 0 "
+                "then t.typcollation::regcollation::text end "
+                "from pg_type t join pg_type b on b.oid = t.typbasetype where t.oid = %s",
+                (oid,),
+            ).fetchone()
+            checks = [
+                f"constraint {sql.Identifier(name_).as_string(conn)} {definition}"
+                for name_, definition in conn.execute(
+                    "select conname, pg_get_constraintdef(oid) from pg_constraint "
+                    "where contypid = %s and contype = 'c' order by conname",
+                    (oid,),
+                ).fetchall()
+            ]
+            parts = [f"create domain {qualified_name} as {base}"]
+            parts += [f"collate {collation}"] if collation else []
+            parts += [f"default {default}"] if default is not None else []
+            parts += ["not null"] if not_null else []
+            statement = " ".join(parts + checks)
+        else:
+            (subtype,) = conn.execute(
+                "select format_type(rngsubtype, null) from pg_range where rngtypid = %s", (oid,)
+            ).fetchone()
+            statement = f"create type {qualified_name} as range (subtype = {subtype})"
+        result.append((type_schema, name, statement))
+    return result
+
+
+def type_exists(conn: psycopg.Connection, schema: str, name: str) -> bool:
+    return (
+        conn.execute(
+            "select from pg_type t join pg_namespace n on n.oid = t.typnamespace "
+            "where n.nspname = %s and t.typname = %s",
+            (schema, name),
+        ).fetchone()
+        is not None
+    )

@@ -106,6 +106,7 @@ class PostgresEngine(SourceEngine):
     primary_key = staticmethod(catalog.primary_key)
     estimated_rows = staticmethod(catalog.estimated_rows)
     check_key = staticmethod(landing.check_key)
+    own_types = staticmethod(catalog.own_types)
     row_count = staticmethod(catalog.count_rows)
     column_fills = staticmethod(catalog.column_fills)
     dependent_views = staticmethod(catalog.dependent_views)

@@ -1,10 +1,15 @@
 {#
     Why: the app tables are the new application's tables, so a sync must change only what changed:
-    a row is updated only when one of its values differs (`is distinct from`, so NULLs compare), and
-    inserted when its key is new. dbt's own merge rewrites every matched row, which would churn the
-    tables (and any capture on them) with no-op updates. Deletes are not done here: a parent row can
-    only go once its children are gone, so model sync_app_deletes applies them child-first at the
-    end of the run. The batch's keys are analyzed first so that small batches are merged by index lookups.
+    a row is updated only when one of its values differs, and inserted when its key is new. dbt's own
+    merge rewrites every matched row, which would churn the tables (and any capture on them) with
+    no-op updates. Values differ when their text does (the two rows' text, NULLs compared too; a
+    float's text is exact under PostgreSQL 12+'s default extra_float_digits): comparing the values
+    needs an `=` that point, line, path, polygon, circle and xml lack, and calls -0 and 0, 1.10 and
+    1.1, '1 mon' and '30 days' equal, so app would keep the old value where the source changed it to
+    an equal-looking one. (Binary images, `*<>`, would refuse the model's text against app's varchar.) Deletes are not done here: a parent
+    row can only go once its children are gone, so model sync_app_deletes applies them child-first at
+    the end of the run. The batch's keys are analyzed first so that small batches are merged by index
+    lookups.
     Used as `incremental_strategy='sync_merge'` with a `unique_key`.
 #}
 {% macro get_incremental_sync_merge_sql(arg_dict) -%}
@@ -27,11 +32,11 @@
     using {{ source }} as source
         on {% for key in keys %}target.{{ adapter.quote(key) }} = source.{{ adapter.quote(key) }}{% if not loop.last %} and {% endif %}{% endfor %}
     {% if values %}
-    when matched and (
+    when matched and row(
         {%- for column in values %}target.{{ adapter.quote(column) }}{% if not loop.last %}, {% endif %}{% endfor -%}
-    ) is distinct from (
+    )::text is distinct from row(
         {%- for column in values %}source.{{ adapter.quote(column) }}{% if not loop.last %}, {% endif %}{% endfor -%}
-    ) then update set
+    )::text then update set
         {% for column in values %}{{ adapter.quote(column) }} = source.{{ adapter.quote(column) }}{% if not loop.last %}, {% endif %}{% endfor %}
     {% endif %}
     when not matched then insert (

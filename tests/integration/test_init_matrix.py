@@ -1,0 +1,148 @@
+"""`migrate init` on the fidelity matrix (issue 20's tests, the type matrix of issue "Every value
+exact"): one column per built-in type with its special values, an enum, a composite type and
+domains of the source's own, then with no hand edit `migrate check`, provision, load, build, the
+source's writes (insert, update, key change, delete), sync and reconcile at every level. Landing
+must hold every source value exactly (in its binary send form), and app every column, each value
+what its staging conversion promises (the column's expected_sql over landing)."""
+
+from __future__ import annotations
+
+import psycopg
+import pytest
+import yaml
+
+from tests.conftest import run_migrate
+from tests.integration.test_fidelity_matrix import (
+    COMPARED_AS_TEXT,
+    EVERY_CODE_POINT,
+    MATRIX,
+    TEXT_SETTINGS,
+    TYPES,
+    binary_rows,
+    insert,
+    odd_session,
+    update,
+    xml_supported,
+)
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+
+@pytest.fixture
+def project(migration, tmp_path, monkeypatch):
+    """The matrix table in the source (rows of values A, B, NULLs and every code point), and the
+    project `migrate init` writes for it."""
+    for name in ("MIGRATE_PROJECT_DIR", "MIGRATE_SOURCE_URL", "MIGRATE_TARGET_URL"):
+        monkeypatch.delenv(name, raising=False)
+    entries = [e for e in MATRIX if e[1] != "xml" or xml_supported(migration.source_url)]
+    with psycopg.connect(migration.source_url, autocommit=True) as conn:
+        conn.execute(TYPES)
+        conn.execute(
+            f'create table "Fid"."Matrix" (id integer primary key, {", ".join(f"{c} {t}" for c, t, *_ in entries)})'
+        )
+    with odd_session(migration.source_url) as conn:
+        insert(conn, 1, {e[0]: e[2] for e in entries})
+        insert(conn, 2, {e[0]: e[3] for e in entries})
+        insert(conn, 3, {})
+        insert(conn, 5, {"txt": EVERY_CODE_POINT})
+    folder = tmp_path / "matrix-migration"
+    run_migrate(
+        "init",
+        str(folder),
+        "--source-url",
+        migration.source_url,
+        "--target-url",
+        migration.target_url,
+        "--schema",
+        "Fid",
+    )
+    return folder, entries
+
+
+def app_columns(folder) -> dict[str, dict]:
+    """The app model's columns as init wrote them: source column → name, data type, expected SQL."""
+    (path,) = (folder / "models").rglob("*app__models.yml")
+    (model,) = yaml.safe_load(path.read_text())["models"]
+    return {
+        column["meta"]["source"][0].split(".", 1)[1]: {
+            "name": column["name"],
+            "data_type": column["data_type"],
+            "expected": column["meta"]["expected_sql"],
+        }
+        for column in model["columns"]
+    }
+
+
+def rows(url: str, query: str) -> list[tuple]:
+    with psycopg.connect(url) as conn:
+        return conn.execute(query).fetchall()
+
+
+def exact(url: str, columns: list[str], relation: str) -> list[tuple]:
+    values = ", ".join(columns)
+    return binary_rows(url, f"select {values} from {relation} order by 1", TEXT_SETTINGS)
+
+
+def differing(names: list[str], expected: list[tuple], found: list[tuple]) -> list[tuple]:
+    assert [row[0] for row in found] == [row[0] for row in expected], "the same keys"
+    return [
+        (int.from_bytes(e[0], "big"), name)
+        for e, f in zip(expected, found)
+        for name, a, b in zip(names, e, f)
+        if a != b
+    ]
+
+
+def assert_exact(migration, folder, columns: list[str], keys: list[int]) -> None:
+    """Landing holds the source's values exactly; app each value as its column's conversion promises."""
+    compared = ["id", *(f"{c}::text" if c in COMPARED_AS_TEXT else c for c in columns)]
+    source = exact(migration.source_url, compared, '"Fid"."Matrix"')
+    landed = exact(migration.target_url, compared, 'landing."Matrix" where not _migrate_deleted')
+    assert [int.from_bytes(r[0], "big") for r in landed] == keys
+    assert differing(["id", *columns], source, landed) == [], "landed other than the source holds them (key, column)"
+    app = app_columns(folder)
+    promised = ["id", *(app[c]["expected"].replace('"Matrix".', "") for c in columns)]
+    in_app = ["id", *(app[c]["name"] for c in columns)]
+    promised = [f"({p})::text" if c in COMPARED_AS_TEXT else p for c, p in zip(["id", *columns], promised)]
+    in_app = [f"{a}::text" if c in COMPARED_AS_TEXT else a for c, a in zip(["id", *columns], in_app)]
+    expected = exact(migration.target_url, promised, 'landing."Matrix" where not _migrate_deleted')
+    found = exact(migration.target_url, in_app, "app.matrix")
+    assert differing(["id", *columns], expected, found) == [], "app values other than the conversions promise"
+
+
+def test_init_project_carries_every_matrix_value_through_the_lifecycle(migration, project):
+    folder, entries = project
+    columns = [c for c, *_ in entries]
+    run_migrate("check", cwd=folder)
+    run_migrate("provision", cwd=folder)
+    run_migrate("load", cwd=folder)
+    run_migrate("build", cwd=folder)
+    app = app_columns(folder)
+    assert set(app) == {"id", *columns}, "every source column has its app column"
+    declared = dict(
+        rows(
+            migration.source_url,
+            "select attname, format_type(atttypid, atttypmod) from pg_attribute "
+            """where attrelid = '"Fid"."Matrix"'::regclass and attnum > 0""",
+        )
+    )
+    converted = {c: app[c]["data_type"] for c in columns if app[c]["data_type"] != declared[c]}
+    assert converted == {"js": "jsonb", "js_blank": "jsonb", "mon": "numeric(19,2)"}, "every other type kept"
+    assert_exact(migration, folder, columns, [1, 2, 3, 5])
+
+    with odd_session(migration.source_url) as conn:
+        insert(conn, 6, {e[0]: e[3] for e in entries})  # values B, inserted
+        update(conn, 1, {e[0]: e[3] for e in entries})  # values A become B
+        update(conn, 2, {e[0]: e[2] for e in entries})  # and B become A
+        conn.execute('update "Fid"."Matrix" set id = 50 where id = 5')  # a key change
+        conn.execute('delete from "Fid"."Matrix" where id = 3')
+    run_migrate("sync", cwd=folder)
+    run_migrate("reconcile", cwd=folder)
+    assert_exact(migration, folder, columns, [1, 2, 6, 50])
+
+    # Changes to values `=` calls equal to the old ones (-0 and 0, 1.10 and 1.1, 24:00 and 1 day) still reach app.
+    with odd_session(migration.source_url) as conn:
+        update(conn, 2, {"f4": "'0'", "f8": "'0'", "num_scale": "1.1", "iv_day": "'1 day'", "pt": "'(1.5,0)'"})
+    run_migrate("sync", cwd=folder)
+    run_migrate("reconcile", cwd=folder)
+    assert_exact(migration, folder, columns, [1, 2, 6, 50])
