@@ -4,6 +4,7 @@ would have copied it (zero dates, 4-byte UTF-8, unsigned bigint, SET, BIT...).""
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 
 import psycopg
@@ -47,12 +48,14 @@ insert into people values (1, 'after truncate', '1234', 's', 'n')
 """
 
 
-@pytest.fixture
-def captured(tmp_path, monkeypatch, mysql_database, migration, admin_url):
+@contextlib.contextmanager
+def captured_project(config_text, tmp_path, monkeypatch, mysql_database, migration, admin_url):
+    """The edge and people tables on MariaDB, a project capturing them as `config_text` says, and a
+    fresh target to load for comparison: (config, source, target, url, db, fresh)."""
     url, db = mysql_database
     run_sql(url, db, EDGE_TABLE, sql_mode="ALLOW_INVALID_DATES")
     run_sql(url, db, PEOPLE)
-    (tmp_path / "migration.yml").write_text(CONFIG % {"db": db})
+    (tmp_path / "migration.yml").write_text(config_text % {"db": db})
     monkeypatch.setenv("MIGRATE_SOURCE_URL", url)
     monkeypatch.setenv("MIGRATE_TARGET_URL", migration.target_url)
     config = load_config(tmp_path)
@@ -60,8 +63,23 @@ def captured(tmp_path, monkeypatch, mysql_database, migration, admin_url):
     target = Database("target", migration.target_url, "MIGRATE_TARGET_URL", False)
     fresh = f"t_fresh_{uuid.uuid4().hex[:8]}"
     connections.create_database(admin_url, fresh)
-    yield config, source, target, url, db, Database("target", connections.with_database(admin_url, fresh), "x", False)
-    connections.drop_database(admin_url, fresh)
+    try:
+        yield (
+            config,
+            source,
+            target,
+            url,
+            db,
+            Database("target", connections.with_database(admin_url, fresh), "x", False),
+        )
+    finally:
+        connections.drop_database(admin_url, fresh)
+
+
+@pytest.fixture
+def captured(tmp_path, monkeypatch, mysql_database, migration, admin_url):
+    with captured_project(CONFIG, tmp_path, monkeypatch, mysql_database, migration, admin_url) as project:
+        yield project
 
 
 def live(url: str, table: str, columns: str) -> list[tuple]:

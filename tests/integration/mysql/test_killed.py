@@ -68,6 +68,12 @@ def legacy_writes(url: str, db: str, stop: threading.Event, seed: int) -> int:
 
 
 def test_a_follow_killed_mid_batch_under_writes_loses_and_repeats_nothing(captured):  # noqa: F811
+    follow_killed_twice_under_writes(captured)
+
+
+def follow_killed_twice_under_writes(captured) -> None:  # noqa: F811
+    """`sync --follow` killed twice under legacy writes, then run again: landing as a fresh load
+    copies the source (test_trigger_capture.py runs it with trigger capture)."""
     config, source, target, url, db, fresh = captured
     load.load(config, source, target, jobs=2, range_rows=1000)
     stop, committed = threading.Event(), {}

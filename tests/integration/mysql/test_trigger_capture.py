@@ -8,10 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import re
-import signal
-import threading
 import time
 import uuid
 
@@ -20,15 +17,14 @@ import pytest
 
 from harness import engines, load, sync
 from harness.core import connections
-from harness.core.config import load_config
 from harness.core.connections import Database
 from harness.core.errors import ConfigError
 from harness.engines.mysql import trigger
 from tests.conftest import run_migrate
 from tests.integration.mysql.conftest import admin, fetch, run_sql
-from tests.integration.mysql.test_binlog_capture import CHANGES, live
-from tests.integration.mysql.test_killed import PEOPLE_COLUMNS, legacy_writes, migrate
-from tests.integration.mysql.test_load import COLUMNS, EDGE_TABLE, PEOPLE, landing_texts
+from tests.integration.mysql.test_binlog_capture import CHANGES, captured_project, live
+from tests.integration.mysql.test_killed import PEOPLE_COLUMNS, follow_killed_twice_under_writes
+from tests.integration.mysql.test_load import COLUMNS, landing_texts
 
 pytestmark = pytest.mark.integration
 
@@ -48,19 +44,8 @@ ROW_CHANGES = CHANGES.split("truncate table people;")[0]
 
 @pytest.fixture
 def captured(tmp_path, monkeypatch, mysql_database, migration, admin_url):
-    url, db = mysql_database
-    run_sql(url, db, EDGE_TABLE, sql_mode="ALLOW_INVALID_DATES")
-    run_sql(url, db, PEOPLE)
-    (tmp_path / "migration.yml").write_text(CONFIG % {"db": db})
-    monkeypatch.setenv("MIGRATE_SOURCE_URL", url)
-    monkeypatch.setenv("MIGRATE_TARGET_URL", migration.target_url)
-    config = load_config(tmp_path)
-    source = Database("source", url, "MIGRATE_SOURCE_URL", False)
-    target = Database("target", migration.target_url, "MIGRATE_TARGET_URL", False)
-    fresh = f"t_fresh_{uuid.uuid4().hex[:8]}"
-    connections.create_database(admin_url, fresh)
-    yield config, source, target, url, db, Database("target", connections.with_database(admin_url, fresh), "x", False)
-    connections.drop_database(admin_url, fresh)
+    with captured_project(CONFIG, tmp_path, monkeypatch, mysql_database, migration, admin_url) as project:
+        yield project
 
 
 def _same_as_fresh_load(config, source, target, fresh) -> None:
@@ -197,28 +182,7 @@ def test_a_table_rebuilt_without_losing_rows_is_not_taken_for_a_truncate(capture
 
 
 def test_a_follow_killed_mid_batch_under_writes_loses_and_repeats_nothing(captured):
-    config, source, target, url, db, fresh = captured
-    load.load(config, source, target, jobs=2, range_rows=1000)
-    stop, committed = threading.Event(), {}
-    writer = threading.Thread(target=lambda: committed.update(n=legacy_writes(url, db, stop, 1)))
-    writer.start()
-    try:
-        for delay in (2.0, 3.5):  # killed twice, at different points of its batches
-            follower = migrate(config, "sync", "--follow", "--no-build", "--interval", "0.2")
-            time.sleep(delay)
-            os.kill(follower.pid, signal.SIGKILL)
-            follower.wait()
-    finally:
-        stop.set()
-        writer.join()
-    assert committed["n"] > 100
-    with psycopg.connect(target.url) as conn:
-        applied = conn.execute("select count(*) from landing.people where _migrate_synced_at is not null").fetchone()
-    assert applied[0] > 0, "the killed followers applied nothing: the kill proved nothing"
-    sync.sync_once(config, source, target)
-    assert sync.apply(config, source, target).changes == 0
-    load.load(config, source, fresh)
-    assert live(target.url, "people", PEOPLE_COLUMNS) == live(fresh.url, "people", PEOPLE_COLUMNS)
+    follow_killed_twice_under_writes(captured)
 
 
 def test_status_counts_the_changes_waiting_and_remove_drops_triggers_and_change_table(captured):
