@@ -459,11 +459,23 @@ class SourceEngine(ABC):
         rows: Iterable[bytes],
         *,
         deletes: bool,
+        unreferenced: bool = False,
     ) -> dict[str, int]:
         """Write the reverse model's rows (the target's COPY text: the legacy `columns`, then the
         op and the columns each row writes, dbt.contract's FALLBACK_OP and FALLBACK_COLUMNS) into
         the legacy table, in the caller's transaction: with `deletes` only the deletes (the caller
-        goes children first), else the inserts then the updates; counts of rows written."""
+        goes children first; with `unreferenced` it may leave the rows a declared foreign key still
+        names to a later call), else the inserts then the updates; counts of rows written."""
+
+    @abstractmethod
+    def carry_back_begin(self, conn: Connection) -> None:
+        """Before the carry-back's first write, in its transaction: the constraints the engine can
+        check once at the end left unchecked until carry_back_end."""
+
+    @abstractmethod
+    def carry_back_end(self, conn: Connection, schema: str, carried: dict[str, dict[str, int]]) -> None:
+        """After its last write, before its commit: those constraints checked, one the writes broke
+        refusing the whole carry-back in one line (`carried`: table -> op -> rows written)."""
 
     @abstractmethod
     def check_carried(

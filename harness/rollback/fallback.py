@@ -32,6 +32,20 @@ from harness.target.provision import APP_SCHEMA
 
 REVERSE_SCHEMA, OP, COLUMNS = reverse.REVERSE_SCHEMA, reverse.OP, reverse.COLUMNS
 
+# The carry-back's passes, (deletes, unreferenced), so that every constraint the legacy schema
+# declares holds after each statement (PostgreSQL checks a foreign key at each statement's end and
+# a unique key at each row, unless they are DEFERRABLE; InnoDB checks both at each row):
+#   1. deletes, children first (migration.yml's order reversed), of the rows no declared foreign key
+#      names: they free their unique values (an e-mail, a re-used key) before a write takes them;
+#   2. inserts then updates, parents first: a new parent is there before a child names it, and an
+#      update moves a child away from the parent it leaves;
+#   3. the deletes left, children first: the parents no row names any more.
+# What an engine can check once at the end it does (carry_back_begin/end: MySQL writes with
+# foreign_key_checks off and checks the references by query; PostgreSQL defers its DEFERRABLE
+# constraints). Only so is a parent deleted whose children moved to a new row that took its unique
+# value written; against constraints checked at once it is refused in one line, nothing written.
+PASSES = ((True, True), (False, False), (True, False))
+
 STEPS = ("freeze_target", "reverse_build", "carry_back", "verify", "switch_back", "unfreeze_source")
 
 
@@ -209,17 +223,25 @@ def _carry_back(config: Config, source: Database, target: Database) -> dict[str,
     ):
         _image_sessions(config, dst, src)
         engine.declare_writer(src)  # this transaction writes past the freeze, with the secret only the harness reads
-        # Deletes children first (migration.yml's order reversed), then inserts and updates parents
-        # first, each table's inserts before its updates (an update may point at a row born there):
-        # declared foreign keys in the legacy schema hold after every statement.
-        for deletes, tables in ((True, list(reversed(config.tables))), (False, config.tables)):
-            for table in tables:
+        engine.carry_back_begin(src)
+        for deletes, unreferenced in PASSES:
+            for table in list(reversed(config.tables)) if deletes else config.tables:
                 columns = _legacy_columns(src, dst, config, table)
                 with reverse.rows(dst, table, columns) as rows:
                     counts = engine.carry_back(
-                        src, config.source_schema, table.name, _key(src, config, table), columns, rows, deletes=deletes
+                        src,
+                        config.source_schema,
+                        table.name,
+                        _key(src, config, table),
+                        columns,
+                        rows,
+                        deletes=deletes,
+                        unreferenced=unreferenced,
                     )
-                carried.setdefault(table.name, {}).update(counts)
+                totals = carried.setdefault(table.name, {})
+                for op, count in counts.items():
+                    totals[op] = totals.get(op, 0) + count
+        engine.carry_back_end(src, config.source_schema, carried)
         src.commit()
     return carried
 

@@ -507,37 +507,30 @@ def _written_sql(conn: MysqlSession, statement: str, table: str) -> int:
         ) from None
 
 
-def carry_back(
-    conn: MysqlSession,
-    schema: str,
-    table: str,
-    key: list[str],
-    columns: list[str],
-    blocks: Iterable[bytes],
-    *,
-    deletes: bool,
-) -> dict[str, int]:
-    """Write the reverse rows into the legacy table (in the caller's transaction): with `deletes`
-    only the D rows (the caller goes children first), else I inserts a key not there, then I and U
-    update the columns each lists; the rows deleted, or inserted and updated."""
-    references = _references(conn, schema, table)
-    if not any(child == parent == table for _, child, _, parent, _ in references):
-        return _carry_table(conn, schema, table, key, columns, blocks, deletes=deletes)
-    # A self-reference: InnoDB checks it row by row (a parent deleted before its child in one DELETE,
-    # or before the update that moves a child away; a child inserted before its new parent), where
-    # the table as carried holds every reference, as `app` held it. Unchecked while the table is
-    # written, then every reference the writes could break is checked: the same refusal, later.
+def carry_back_begin(conn: MysqlSession) -> None:
+    """The carry-back writes with foreign_key_checks off, then checks the references once
+    (carry_back_end). InnoDB checks a reference row by row, where the tables as carried hold every
+    one, as `app` held them: a parent deleted before its child in one DELETE, or before the update
+    that moves a child away; a child inserted before its new parent; a parent deleted whose children
+    moved to a new row that took its unique value, which no order of statements writes. No ON
+    DELETE action runs: a reverse model carries the rows the new application's own cascades changed,
+    and a child it leaves naming a deleted parent is refused, never deleted unseen."""
     conn.execute("set session foreign_key_checks = 0")
-    try:
-        counts = _carry_table(conn, schema, table, key, columns, blocks, deletes=deletes)
-    finally:
-        conn.execute("set session foreign_key_checks = 1")
-    for name, child, child_columns, parent, parent_columns in references:
-        # The deletes pass: other tables' references to this one (theirs are carried already);
-        # the second pass, the table whole: its own references and those into other tables.
-        if (child != table) if deletes else (child == table):
-            _check_reference(conn, schema, table, name, child, child_columns, parent, parent_columns)
-    return counts
+
+
+def carry_back_end(conn: MysqlSession, schema: str, carried: dict[str, dict[str, int]]) -> None:
+    """Every declared reference the writes could have broken, checked by a query (a scan of the
+    referencing table): those of the tables that got rows, those into the tables that lost or
+    changed rows. One that dangles refuses the whole carry-back in one line, as InnoDB would have."""
+    written = {t for t, counts in carried.items() if counts.get("inserted") or counts.get("updated")}
+    removed = {t for t, counts in carried.items() if counts.get("deleted") or counts.get("updated")}
+    checked: set[tuple[str, str]] = set()
+    for table in sorted(written | removed):
+        for name, child, child_columns, parent, parent_columns in _references(conn, schema, table):
+            if (child, name) not in checked and (child in written or parent in removed):
+                checked.add((child, name))
+                _check_reference(conn, schema, name, child, child_columns, parent, parent_columns)
+    conn.execute("set session foreign_key_checks = 1")
 
 
 def _references(conn: MysqlSession, schema: str, table: str) -> list[tuple[str, str, list[str], str, list[str]]]:
@@ -558,7 +551,6 @@ def _references(conn: MysqlSession, schema: str, table: str) -> list[tuple[str, 
 def _check_reference(
     conn: MysqlSession,
     schema: str,
-    table: str,
     name: str,
     child: str,
     child_columns: list[str],
@@ -571,18 +563,24 @@ def _check_reference(
     joined = " and ".join(
         f"p.{catalog.quoted(p)} = c.{catalog.quoted(c)}" for c, p in zip(child_columns, parent_columns, strict=True)
     )
-    if conn.execute(
-        f"select 1 from {catalog.qualified(schema, child)} c where {named} "
+    key = catalog.primary_key(conn, schema, child) or child_columns
+    dangling = conn.execute(
+        "select "
+        + ", ".join(f"c.{catalog.quoted(c)}" for c in [*key, *child_columns])
+        + f" from {catalog.qualified(schema, child)} c where {named} "
         f"and not exists (select 1 from {catalog.qualified(schema, parent)} p where {joined}) limit 1"
-    ):
+    )
+    if dangling:
+        values = [str(v) for v in dangling[0]]
+        row, named_row = ", ".join(values[: len(key)]), ", ".join(values[len(key) :])
         raise NotWritable(
-            f"the fallback cannot write {table} into the source: it would leave rows of {child} naming "
-            f"{parent} rows that are not there (foreign key {name}); fix the reverse model and run migrate "
-            "rollback again (nothing was written)"
+            f"the fallback cannot write {child} into the source: its row ({', '.join(key)})=({row}) would name "
+            f"{parent} ({', '.join(parent_columns)})=({named_row}), which is not there "
+            f"(foreign key {name}); fix the reverse model and run migrate rollback again (nothing was written)"
         )
 
 
-def _carry_table(
+def carry_back(
     conn: MysqlSession,
     schema: str,
     table: str,
@@ -591,7 +589,12 @@ def _carry_table(
     blocks: Iterable[bytes],
     *,
     deletes: bool,
+    unreferenced: bool = False,
 ) -> dict[str, int]:
+    """Write the reverse rows into the legacy table (in the caller's transaction, between
+    carry_back_begin and carry_back_end): with `deletes` only the D rows, every one, `unreferenced`
+    or not (references are checked at the end), else I inserts a key not there, then I and U update
+    the columns each lists; the rows deleted, or inserted and updated."""
     legacy = legacy_columns(conn, schema, table)
     zeros = _stage(conn, schema, table, legacy, columns, blocks, ("D",) if deletes else ("I", "U"))
     target, stage, match = catalog.qualified(schema, table), catalog.qualified(schema, STAGE), _match(legacy, key)

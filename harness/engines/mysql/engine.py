@@ -192,6 +192,8 @@ class MysqlEngine(SourceEngine):
     landing_only = staticmethod(lambda column: not column.selected)
     image_session = staticmethod(fallback_writes.image_session)
     carry_back = staticmethod(fallback_writes.carry_back)
+    carry_back_begin = staticmethod(fallback_writes.carry_back_begin)
+    carry_back_end = staticmethod(fallback_writes.carry_back_end)
     check_carried = staticmethod(fallback_writes.check_carried)
     freeze_failed = write_freeze.FreezeFailed
     retire = staticmethod(write_freeze.retire)

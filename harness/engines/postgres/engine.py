@@ -139,6 +139,8 @@ class PostgresEngine(SourceEngine):
 
     image_session = staticmethod(fallback_writes.image_session)
     carry_back = staticmethod(fallback_writes.carry_back)
+    carry_back_begin = staticmethod(fallback_writes.carry_back_begin)
+    carry_back_end = staticmethod(fallback_writes.carry_back_end)
     check_carried = staticmethod(fallback_writes.check_carried)
 
     dump = staticmethod(backup.dump)

@@ -23,6 +23,7 @@ from harness.core.connections import Database
 from harness.dbt import contract as dbt_contract
 from harness.engines.mysql import carry_back, catalog, copy
 from harness.engines.mysql.engine import MysqlEngine
+from harness.rollback import fallback
 from harness.target import reverse
 from tests.integration.mysql.conftest import fetch, run_sql
 
@@ -154,19 +155,25 @@ def _reverse_rows(url: str, db: str, pg_url: str) -> None:
 
 
 def _carry(url: str, db: str, pg_url: str, tables=("every",), *, key=("id",), writer: bool = True) -> dict:
-    """The fallback's _carry_back over these tables: deletes, then inserts and updates, one transaction."""
+    """The fallback's _carry_back over these tables (its passes, in one transaction)."""
     carried: dict = {}
     with connections.connect_mysql(_source(url, db)) as src, psycopg.connect(pg_url) as dst:
         reverse.image_session(dst)
         ENGINE.image_session(src)
         if writer:
             ENGINE.declare_writer(src)
-        for deletes in (True, False):
-            for name in tables:
+        ENGINE.carry_back_begin(src)
+        for deletes, unreferenced in fallback.PASSES:
+            for name in reversed(tables) if deletes else tables:
                 columns = [c.name for c in ENGINE.columns(src, db, name)]
                 with reverse.rows(dst, SimpleNamespace(name=name), columns) as rows:
-                    counts = ENGINE.carry_back(src, db, name, list(key), columns, rows, deletes=deletes)
-                carried.setdefault(name, {}).update(counts)
+                    counts = ENGINE.carry_back(
+                        src, db, name, list(key), columns, rows, deletes=deletes, unreferenced=unreferenced
+                    )
+                totals = carried.setdefault(name, {})
+                for op, count in counts.items():
+                    totals[op] = totals.get(op, 0) + count
+        ENGINE.carry_back_end(src, db, carried)
         src.commit()
     return carried
 
