@@ -129,20 +129,23 @@ def demo_run(
 
     mysql = _source_engine(source_engine) == "mysql"
     context = Context.open("demo run", postgres_only(load_config()) if mysql else None)
-    with (
-        mysql_source(context.config) if mysql else nullcontext(context.source) as source,
-        ui.live_line("the demo is starting") as line,  # the timeline is printed once, as a table, at the end
-    ):
-        story = run_story(
-            mysql_source_config(context.config, source) if mysql else context.config,
-            source,
-            context.target,
-            scale=scale,
-            seed=seed,
-            rate=rate,
-            jobs=jobs,
-            on_event=lambda at, what, figures: line(views.story_event(at, what, figures)),
-        )
+    with mysql_source(context.config) if mysql else nullcontext(context.source) as source:
+        config = mysql_source_config(context.config, source) if mysql else context.config
+        with ui.live_line("the demo is starting") as line:  # the timeline is printed once, as a table, at the end
+            story = run_story(
+                config,
+                source,
+                context.target,
+                scale=scale,
+                seed=seed,
+                rate=rate,
+                jobs=jobs,
+                on_event=lambda at, what, figures: line(views.story_event(at, what, figures)),
+            )
+        if mysql:  # while the MariaDB runs: migration.yml does not name it
+            from harness import dashboard
+
+            dashboard.write_for_command(config, source, context.target)
     show(views.story(story))
 
 
