@@ -113,12 +113,15 @@ class LegacyApp:
         return row[0] if row else None
 
     def _insert(self, table: str, values: dict) -> list[dict]:
-        written = self.dialect.insert(self.conn, self.schema, self.tables[table], values)
-        return [self._entry(table, written.key, "I", written.content)]
+        shape = self.tables[table]
+        written = self.dialect.insert(self.conn, self.schema, shape, values)
+        return [self._entry(table, {c: written.key[c] for c in shape.key}, "I", written.content)]
 
     def _update(self, table: str, assigned: dict, key: dict) -> list[dict]:
-        written = self.dialect.update(self.conn, self.schema, self.tables[table], assigned, key)
-        return [self._entry(table, written.key, "U", written.content)] if written else []
+        shape = self.tables[table]
+        written = self.dialect.update(self.conn, self.schema, shape, assigned, key)
+        # The key in the table's key order (jsonb orders an object's keys by length).
+        return [self._entry(table, {c: written.key[c] for c in shape.key}, "U", written.content)] if written else []
 
     @staticmethod
     def _now() -> str:
