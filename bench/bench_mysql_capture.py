@@ -41,17 +41,17 @@ create table orders (id bigint primary key, status varchar(10) not null, amount 
 
 
 def private_mariadb(folder: Path):
-    from tests.integration.mysql.conftest import start_private_server
+    from harness.engines.mysql.server import NoServerBinaries, start_private_server
 
     try:
         return start_private_server(folder)
-    except BaseException as exc:  # pytest.skip's exception when the binaries are missing
+    except NoServerBinaries as exc:
         print(f"bench_mysql_capture skipped: {exc}")
         raise SystemExit(0) from None
 
 
 def mysql(url: str, db: str | None = None):
-    from tests.integration.mysql.conftest import admin
+    from harness.engines.mysql.server import admin
 
     return admin(url, **({"database": db} if db else {}))
 

@@ -77,7 +77,7 @@ def mysql_server(directory: Path) -> tuple[str, object | None]:
     url = os.environ.get("MIGRATE_TEST_MYSQL_URL")
     if url:
         return url, None
-    from tests.integration.mysql.conftest import start_private_server
+    from harness.engines.mysql.server import start_private_server
 
     server = start_private_server(directory)
     return server.url, server

@@ -125,12 +125,26 @@ def write(config: Config, source: Database, target: Database) -> Written:
     return Written(html_path, json_path, facts)
 
 
+# Set by a command that wrote the dashboard itself, with databases the project's configuration does not
+# name (the demo's MySQL-family source, stopped when it ends): refresh then leaves that page as it is.
+_written_by_command: list[Path] = []
+
+
+def write_for_command(config: Config, source: Database, target: Database) -> Path:
+    """Write the dashboard now, and keep the CLI's refresh after the command from writing it again."""
+    html = write(config, source, target).html
+    _written_by_command.append(html)
+    return html
+
+
 def refresh(command: str) -> Path | None:
     """After a command that changed the state: write the dashboard again (the CLI calls this once,
     where every command finishes). None when `command` changes nothing or the project has no
     configuration to read."""
     if command not in CHANGES_STATE:
         return None
+    if _written_by_command:
+        return _written_by_command[-1]
     from harness.core.config import load_config
 
     config = load_config()

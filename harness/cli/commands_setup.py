@@ -67,17 +67,48 @@ def env_shell(as_json: JsonFlag = False) -> None:
 
 ScaleOption = Annotated[int, typer.Option(min=1, help="Number of legacy customers; orders ≈ 3×, lines ≈ 9×.")]
 SeedOption = Annotated[int, typer.Option(help="Random seed: the same seed gives the same data.")]
+SourceEngineOption = Annotated[
+    str,
+    typer.Option(
+        help="postgres: the legacy source on the embedded PostgreSQL; mysql: on a MariaDB with the binary log on "
+        "(MIGRATE_SOURCE_URL, else a private one started from the installed binaries in .migrate/mariadb)."
+    ),
+]
+
+
+def _source_engine(engine: str) -> str:
+    from harness.demo.mysql_source import ENGINES
+
+    if engine not in ENGINES:
+        raise ConfigError(f"--source-engine {engine!r} is unknown: use {' or '.join(ENGINES)}")
+    return engine
 
 
 @demo_app.command("seed")
-def demo_seed(scale: ScaleOption = 10_000, seed: SeedOption = 42, as_json: JsonFlag = False) -> None:
+def demo_seed(
+    scale: ScaleOption = 10_000,
+    seed: SeedOption = 42,
+    source_engine: SourceEngineOption = "postgres",
+    as_json: JsonFlag = False,
+) -> None:
     """Generate the legacy OMS database (schema "oms", every defect of the spec at its rate)."""
     from harness.demo import run as demo
+    from harness.demo.mysql_source import mysql_source, postgres_only
 
-    context = Context.open("demo seed")
-    with ui.progress("seeding legacy source", total=demo.expected_rows(scale)) as bar:
-        result = demo.seed(context.source, scale, seed, lambda _table, rows: bar(rows))
-    show(views.seeded(result, context.source))
+    if _source_engine(source_engine) == "postgres":
+        context = Context.open("demo seed")
+        with ui.progress("seeding legacy source", total=demo.expected_rows(scale)) as bar:
+            result = demo.seed(context.source, scale, seed, lambda _table, rows: bar(rows))
+        show(views.seeded(result, context.source))
+        return
+    context = Context.open("demo seed", postgres_only(load_config()))
+    admin = connections.with_database(context.target.url, "postgres")  # the rows are computed in a scratch there
+    with (
+        mysql_source(context.config) as source,
+        ui.progress("seeding legacy source", total=demo.expected_rows(scale)) as bar,
+    ):
+        result = demo.seed(source, scale, seed, lambda _table, rows: bar(rows), scratch_admin_url=admin)
+    show(views.seeded(result, source))
 
 
 @demo_app.command("run")
@@ -86,24 +117,35 @@ def demo_run(
     seed: SeedOption = 42,
     jobs: Annotated[int, typer.Option(min=1)] = 2,
     rate: Annotated[float, typer.Option(min=1, help="The applications' business transactions per second.")] = 50.0,
+    source_engine: SourceEngineOption = "postgres",
     as_json: JsonFlag = False,
 ) -> None:
     """The parallel-run story end to end: seed, load under traffic, sync, reconcile, cutover, the new
     application writing, fallback, and the ledger of both applications checked; prints the timeline."""
-    from harness.demo.story import run_story
+    from contextlib import nullcontext
 
-    context = Context.open("demo run")
-    with ui.live_line("the demo is starting") as line:  # the timeline is printed once, as a table, at the end
-        story = run_story(
-            context.config,
-            context.source,
-            context.target,
-            scale=scale,
-            seed=seed,
-            rate=rate,
-            jobs=jobs,
-            on_event=lambda at, what, figures: line(views.story_event(at, what, figures)),
-        )
+    from harness.demo.mysql_source import mysql_source, postgres_only
+    from harness.demo.story import mysql_source_config, run_story
+
+    mysql = _source_engine(source_engine) == "mysql"
+    context = Context.open("demo run", postgres_only(load_config()) if mysql else None)
+    with mysql_source(context.config) if mysql else nullcontext(context.source) as source:
+        config = mysql_source_config(context.config, source) if mysql else context.config
+        with ui.live_line("the demo is starting") as line:  # the timeline is printed once, as a table, at the end
+            story = run_story(
+                config,
+                source,
+                context.target,
+                scale=scale,
+                seed=seed,
+                rate=rate,
+                jobs=jobs,
+                on_event=lambda at, what, figures: line(views.story_event(at, what, figures)),
+            )
+        if mysql:  # while the MariaDB runs: migration.yml does not name it
+            from harness import dashboard
+
+            dashboard.write_for_command(config, source, context.target)
     show(views.story(story))
 
 

@@ -51,6 +51,7 @@ def seeded(result, source) -> list[Part]:
         Summary(
             f"seeded {result.total:,} legacy rows in {result.seconds:.1f} s ({_rate(result.total, result.seconds)} "
             f"rows/s) into {source.describe()}"
+            + "".join(f"; {count:,} {name.removeprefix('mysql.')}" for name, count in result.defects.items())
         ),
     ]
 

@@ -75,7 +75,7 @@ class Dialect:
         """Each table's columns as PostgreSQL types: as landing holds them."""
         return {t.name: {c.name: c.type for c in t.columns} for t in tables}
 
-    # Implemented per engine: is_integer, is_text, value_for, counter_top, pick, parent_values,
+    # Implemented per engine: name, rows, is_integer, is_text, value_for, counter_top, pick, parent_values,
     # insert, update, delete, check.
 
 
@@ -170,6 +170,15 @@ class PostgresDialect(Dialect):
 
     def __init__(self, transient: tuple[type[Exception], ...] = (*TRANSIENT, psycopg.errors.IntegrityError)):
         self.errors = postgres_errors(transient)
+
+    @staticmethod
+    def name(*parts: str) -> str:
+        """A qualified name, each part quoted."""
+        return ".".join('"' + p.replace('"', '""') + '"' for p in parts)
+
+    @staticmethod
+    def rows(conn, query: str, params: tuple | list = ()) -> list[tuple]:
+        return conn.execute(query, params).fetchall()
 
     def is_integer(self, type_: str) -> bool:
         return type_ in INTEGER_LIMITS
@@ -415,6 +424,12 @@ class MysqlDialect(Dialect):
     @staticmethod
     def _name(*parts: str) -> str:
         return ".".join(mysql_catalog.quoted(p) for p in parts)
+
+    name = _name
+
+    @staticmethod
+    def rows(conn, query: str, params: tuple | list = ()) -> list[tuple]:
+        return conn.execute(query, params)
 
     def counter_top(self, conn, schema: str, table: str, column: str) -> int:
         ((top,),) = conn.execute(f"select coalesce(max({self._name(column)}), 0) from {self._name(schema, table)}")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from harness.core import connections
 from harness.core.connections import Database
@@ -15,6 +15,7 @@ from harness.demo.seed import seed_legacy
 class SeedResult:
     rows: dict[str, int]
     seconds: float
+    defects: dict[str, int] = field(default_factory=dict)  # a MySQL source's own defects planted (seed_mysql.py)
 
     @property
     def total(self) -> int:
@@ -27,9 +28,21 @@ def expected_rows(scale: int) -> int:
 
 
 def seed(
-    source: Database, scale: int, seed_value: int, progress: Callable[[str, int], None] | None = None
+    source: Database,
+    scale: int,
+    seed_value: int,
+    progress: Callable[[str, int], None] | None = None,
+    *,
+    scratch_admin_url: str | None = None,
 ) -> SeedResult:
+    """The legacy OMS in `source`: schema "oms" of a PostgreSQL database, or a MySQL-family database of
+    its own, computed in a scratch database on the PostgreSQL server of `scratch_admin_url` first."""
     started = time.perf_counter()
+    if source.engine == "mysql":
+        from harness.demo.seed_mysql import seed_mysql_legacy
+
+        rows, defects = seed_mysql_legacy(source, scratch_admin_url, scale, seed_value, progress)
+        return SeedResult(rows, time.perf_counter() - started, defects)
     with connections.connection(source, command="demo seed") as conn:
         rows = seed_legacy(conn, scale, seed_value, progress)
         conn.commit()

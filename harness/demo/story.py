@@ -1,4 +1,6 @@
 """The demo's parallel-run story, end to end on the embedded server, with its timeline.
+With a MySQL-family source (`--source-engine mysql`) the legacy database is a MariaDB (or MySQL) and
+the target the embedded PostgreSQL; the dbt models are the same.
 
 Seed the legacy source; start the legacy application's traffic; load under it; build; sync;
 reconcile; cut over (the applications follow the routing file to the new system); let the new
@@ -17,10 +19,11 @@ from dataclasses import dataclass, field
 
 from harness import cutover, load, reconcile, rollback, sync
 from harness.core import connections
-from harness.core.config import Config
+from harness.core.config import CaptureConfig, Config, Endpoint
 from harness.core.connections import Database
 from harness.core.errors import CheckFailed, ConfigError
 from harness.demo import run as demo
+from harness.demo.dialects import MysqlDialect
 from harness.demo.ledger import LedgerCheck
 from harness.demo.traffic import TrafficReport, run_traffic, verify_after_fallback
 
@@ -34,6 +37,17 @@ class Story:
     dispositions: list[tuple] = field(default_factory=list)
 
 
+def mysql_source_config(config: Config, source: Database) -> Config:
+    """The demo's migration.yml with a MySQL-family source: its database is the legacy schema, read
+    by the binary log."""
+    return dataclasses.replace(
+        config,
+        source=Endpoint("mysql", source.name, source.url, source.setting),
+        source_schema=source.name,
+        capture=CaptureConfig(method="binlog"),
+    )
+
+
 def run_story(
     config: Config,
     source: Database,
@@ -45,7 +59,8 @@ def run_story(
     jobs: int = 2,
     on_event: Callable[[float, str, str], None] | None = None,
 ) -> Story:
-    if not (source.embedded and target.embedded):
+    mysql = source.engine == "mysql"  # a MySQL-family source: config from mysql_source_config
+    if not target.embedded or not (source.embedded or mysql):
         raise ConfigError(
             "the demo story drops and recreates its databases, so it runs only on the embedded server: "
             "unset MIGRATE_SOURCE_URL and MIGRATE_TARGET_URL"
@@ -63,13 +78,16 @@ def run_story(
             on_event(*story.timeline[-1])
 
     admin = connections.with_database(target.url, "postgres")
-    for db in (source, target):  # a fresh start: the control schema remembers earlier runs
+    # A fresh start: the control schema remembers earlier runs. A MySQL source is recreated by its seed.
+    for db in (target,) if mysql else (source, target):
         connections.drop_database(admin, db.name)
         connections.create_database(admin, db.name)
     routing.unlink(missing_ok=True)
     ledger_path.unlink(missing_ok=True)
-    seeded = demo.seed(source, scale, seed)
-    event("legacy source seeded", f"{seeded.total:,} rows")
+    seeded = demo.seed(source, scale, seed, scratch_admin_url=admin)
+    planted = "".join(f"; {count:,} {name.removeprefix('mysql.')}" for name, count in seeded.defects.items())
+    event("legacy source seeded", f"{seeded.total:,} rows{planted}")
+    masks = {t.name: dict(t.masks) for t in config.tables if t.masks}
 
     stop = threading.Event()
     traffic = threading.Thread(
@@ -85,6 +103,7 @@ def run_story(
                 stop=stop,
                 new_db=target,
                 routing_file=routing,
+                masks=masks,
             ),
         )
     )
@@ -134,8 +153,10 @@ def run_story(
         f"{t.longest_outage or 0:.1f} s",
     )
     with connections.connection(source, command="demo") as src, connections.connection(target, command="demo") as dst:
-        story.ledger_check = verify_after_fallback(src, config.source_schema, dst, ledger_path)
-    event("ledger of both applications checked against the legacy database", story.ledger_check.describe())
+        dialect = MysqlDialect(masks) if mysql else None
+        story.ledger_check = verify_after_fallback(src, config.source_schema, dst, ledger_path, dialect)
+    where = f"the legacy {'MySQL-family ' if mysql else ''}database"
+    event(f"ledger of both applications checked against {where}", story.ledger_check.describe())
     if not story.ledger_check.ok:
         raise CheckFailed(f"the demo lost writes: {story.ledger_check.describe()}")
     return story

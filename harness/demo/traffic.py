@@ -21,6 +21,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -82,111 +83,156 @@ class Ledger:
 
 
 class LegacyApp:
-    """One writer: picks a kind of business transaction and runs it."""
+    """One writer: picks a kind of business transaction and runs it.
 
-    def __init__(self, conn: psycopg.Connection, schema: str, rng: random.Random, ids: Callable[[str], int]):
+    The SQL is its side's dialect's (harness/demo/dialects.py): PostgreSQL's for a PostgreSQL source,
+    MySQL's through PyMySQL for a MySQL-family one; each write's ledger line holds what the dialect
+    reads back of the row as committed (PostgreSQL: the md5 of its jsonb; MySQL: its canonical hash)."""
+
+    def __init__(self, conn, schema: str, rng: random.Random, ids: Callable[[str], int], dialect, tables: dict):
         self.conn, self.schema, self.rng, self.ids = conn, schema, rng, ids
+        self.dialect, self.tables = dialect, tables  # tables: generic_traffic.Shape of each legacy table
+        dialect.prepare(conn)
 
     def t(self, name: str) -> str:
-        return f'"{self.schema}"."{name}"'
+        return self.dialect.name(self.schema, name)
 
-    def _one(self, query: str, params: tuple) -> tuple:
-        return self.conn.execute(query, params).fetchone()
+    def c(self, name: str) -> str:
+        return self.dialect.name(name)
+
+    def _one(self, query: str, params: tuple) -> tuple | None:
+        rows = self.dialect.rows(self.conn, query, params)
+        return rows[0] if rows else None
+
+    def _newest(self, table: str, key: str, offset: int, where: str = "") -> object | None:
+        """The key of one of the newest rows by `key` (an index scan), or None."""
+        row = self._one(
+            f"select {self.c(key)} from {self.t(table)} {where} order by {self.c(key)} desc limit 1 offset %s",
+            (offset,),
+        )
+        return row[0] if row else None
+
+    def _insert(self, table: str, values: dict) -> list[dict]:
+        shape = self.tables[table]
+        written = self.dialect.insert(self.conn, self.schema, shape, values)
+        return [self._entry(table, {c: written.key[c] for c in shape.key}, "I", written.content)]
+
+    def _update(self, table: str, assigned: dict, key: dict) -> list[dict]:
+        shape = self.tables[table]
+        written = self.dialect.update(self.conn, self.schema, shape, assigned, key)
+        # The key in the table's key order (jsonb orders an object's keys by length).
+        return [self._entry(table, {c: written.key[c] for c in shape.key}, "U", written.content)] if written else []
+
+    @staticmethod
+    def _now() -> str:
+        return datetime.now().isoformat(sep=" ")
 
     def new_customer(self) -> list[dict]:
-        cust_id = self.ids("CUSTOMER")
         n = self.rng.randrange(10**6)
-        key, digest = self._one(
-            f"""insert into {self.t("CUSTOMER")} as t ("CUST_ID", "CUST_NM", "EMAIL_ADDR", "PHONE", "ADDR1", "CITY",
-                                                     "STATE_CD", "POSTAL_CD", "CTRY", "CREATED", "STATUS", "LAST_UPD")
-                values (%s, %s, %s, %s, %s, 'Springfield', 'IL', '62701', 'US',
-                        to_char(localtimestamp, 'YYYY-MM-DD'), 'A', localtimestamp)
-                returning "CUST_ID", {ROW_HASH}""",
-            (
-                cust_id,
-                f"Newcustomer, Pat{n}",
-                f"pat{n}@example.com",
-                f"(555) {n % 1000:03d}-{n % 10000:04d}",
-                f"{n % 999} Main St",
-            ),
+        return self._insert(
+            "CUSTOMER",
+            {
+                "CUST_ID": self.ids("CUSTOMER"),
+                "CUST_NM": f"Newcustomer, Pat{n}",
+                "EMAIL_ADDR": f"pat{n}@example.com",
+                "PHONE": f"(555) {n % 1000:03d}-{n % 10000:04d}",
+                "ADDR1": f"{n % 999} Main St",
+                "CITY": "Springfield",
+                "STATE_CD": "IL",
+                "POSTAL_CD": "62701",
+                "CTRY": "US",
+                "CREATED": date.today().isoformat(),
+                "STATUS": "A",
+                "LAST_UPD": self._now(),
+            },
         )
-        return [self._entry("CUSTOMER", {"CUST_ID": key}, "I", digest)]
 
     def new_order(self) -> list[dict]:
-        (cust_id,) = self._one(
-            f'select "CUST_ID" from {self.t("CUSTOMER")} order by "CUST_ID" desc limit 1 offset %s',
-            (self.rng.randrange(50),),
-        )
+        cust_id = self._newest("CUSTOMER", "CUST_ID", self.rng.randrange(50))
         order_no = self.ids("ORDER_HDR")
-        entries = []
         lines = []
         for line_no in range(1, self.rng.randint(1, 4) + 1):
-            (sku,) = self._one(f'select "SKU" from {self.t("PRODUCT")} offset %s limit 1', (self.rng.randrange(100),))
+            (sku,) = self._one(
+                f"select {self.c('SKU')} from {self.t('PRODUCT')} limit 1 offset %s", (self.rng.randrange(100),)
+            )
             lines.append((line_no, sku, self.rng.randint(1, 5), round(self.rng.uniform(1, 200), 2)))
         total = sum(round(q * p, 2) for _, _, q, p in lines)
-        _, digest = self._one(
-            f"""insert into {self.t("ORDER_HDR")} as t ("ORDER_NO", "CUST_ID", "ORDER_DT", "STATUS_CD", "SHIP_NM",
-                                                      "SHIP_ADDR1", "SHIP_CITY", "SHIP_STATE", "SHIP_POSTAL",
-                                                      "SHIP_CTRY",
-                                                      "ORDER_TOTAL", "CURR_CD", "NOTES", "LAST_UPD")
-                values (%s, %s, localtimestamp, 'NEW', 'Pat', '1 Main St', 'Springfield', 'IL', '62701', 'US',
-                        %s, 'USD', 'live traffic', localtimestamp)
-                returning "ORDER_NO", {ROW_HASH}""",
-            (order_no, cust_id, f"{total:.2f}"),
+        now = self._now()
+        entries = self._insert(
+            "ORDER_HDR",
+            {
+                "ORDER_NO": order_no,
+                "CUST_ID": cust_id,
+                "ORDER_DT": now,
+                "STATUS_CD": "NEW",
+                "SHIP_NM": "Pat",
+                "SHIP_ADDR1": "1 Main St",
+                "SHIP_CITY": "Springfield",
+                "SHIP_STATE": "IL",
+                "SHIP_POSTAL": "62701",
+                "SHIP_CTRY": "US",
+                "ORDER_TOTAL": f"{total:.2f}",
+                "CURR_CD": "USD",
+                "NOTES": "live traffic",
+                "LAST_UPD": now,
+            },
         )
-        entries.append(self._entry("ORDER_HDR", {"ORDER_NO": order_no}, "I", digest))
         for line_no, sku, qty, price in lines:
-            (digest,) = self._one(
-                f"""insert into {self.t("ORDER_LINE")} as t
-                        ("ORDER_NO", "LINE_NO", "SKU", "QTY", "UNIT_PRICE", "DISC_PCT", "LAST_UPD")
-                    values (%s, %s, %s, %s, %s, null, localtimestamp) returning {ROW_HASH}""",
-                (order_no, line_no, sku, qty, price),
+            entries += self._insert(
+                "ORDER_LINE",
+                {
+                    "ORDER_NO": order_no,
+                    "LINE_NO": line_no,
+                    "SKU": sku,
+                    "QTY": qty,
+                    "UNIT_PRICE": price,
+                    "DISC_PCT": None,
+                    "LAST_UPD": now,
+                },
             )
-            entries.append(self._entry("ORDER_LINE", {"ORDER_NO": order_no, "LINE_NO": line_no}, "I", digest))
-        pay_id = self.ids("PAYMENT")
-        (digest,) = self._one(
-            f"""insert into {self.t("PAYMENT")} as t
-                    ("PAY_ID", "ORDER_NO", "METHOD", "AMOUNT", "PAID_AT", "CARD_NO", "LAST_UPD")
-                values (%s, %s, %s, %s, localtimestamp, %s, localtimestamp) returning {ROW_HASH}""",
-            (pay_id, order_no, self.rng.choice(METHODS), total, f"{self.rng.randrange(10000):04d}"),
+        entries += self._insert(
+            "PAYMENT",
+            {
+                "PAY_ID": self.ids("PAYMENT"),
+                "ORDER_NO": order_no,
+                "METHOD": self.rng.choice(METHODS),
+                "AMOUNT": total,
+                "PAID_AT": now,
+                "CARD_NO": f"{self.rng.randrange(10000):04d}",
+                "LAST_UPD": now,
+            },
         )
-        entries.append(self._entry("PAYMENT", {"PAY_ID": pay_id}, "I", digest))
         return entries
 
     def change_status(self) -> list[dict]:
-        row = self._one(
-            f"""update {self.t("ORDER_HDR")} as t set "STATUS_CD" = %s, "LAST_UPD" = localtimestamp
-                where "ORDER_NO" = (select "ORDER_NO" from {self.t("ORDER_HDR")}
-                                    order by "ORDER_NO" desc limit 1 offset %s)
-                returning "ORDER_NO", {ROW_HASH}""",
-            (self.rng.choice(STATUSES), self.rng.randrange(200)),
-        )
-        return [self._entry("ORDER_HDR", {"ORDER_NO": row[0]}, "U", row[1])] if row else []
+        status, offset = self.rng.choice(STATUSES), self.rng.randrange(200)
+        order_no = self._newest("ORDER_HDR", "ORDER_NO", offset)
+        if order_no is None:
+            return []
+        return self._update("ORDER_HDR", {"STATUS_CD": status, "LAST_UPD": self._now()}, {"ORDER_NO": order_no})
 
     def edit_customer(self) -> list[dict]:
         n = self.rng.randrange(10**6)
-        row = self._one(
-            f"""update {self.t("CUSTOMER")} as t set "EMAIL_ADDR" = %s, "ADDR1" = %s, "LAST_UPD" = localtimestamp
-                where "CUST_ID" = (select "CUST_ID" from {self.t("CUSTOMER")} order by "CUST_ID" desc limit 1 offset %s)
-                returning "CUST_ID", {ROW_HASH}""",
-            (f"edited{n}@example.com", f"{n % 999} Oak Ave", self.rng.randrange(500)),
-        )
-        return [self._entry("CUSTOMER", {"CUST_ID": row[0]}, "U", row[1])] if row else []
+        assigned = {"EMAIL_ADDR": f"edited{n}@example.com", "ADDR1": f"{n % 999} Oak Ave", "LAST_UPD": self._now()}
+        cust_id = self._newest("CUSTOMER", "CUST_ID", self.rng.randrange(500))
+        return [] if cust_id is None else self._update("CUSTOMER", assigned, {"CUST_ID": cust_id})
 
     def delete_line(self) -> list[dict]:
         row = self._one(
-            f"""delete from {self.t("ORDER_LINE")} t
-                where ("ORDER_NO", "LINE_NO") = (select "ORDER_NO", "LINE_NO" from {self.t("ORDER_LINE")}
-                                                   where "LINE_NO" > 1
-                                                   order by "ORDER_NO" desc limit 1 offset %s)
-                returning "ORDER_NO", "LINE_NO\"""",
+            f"select {self.c('ORDER_NO')}, {self.c('LINE_NO')} from {self.t('ORDER_LINE')} "
+            f"where {self.c('LINE_NO')} > 1 order by {self.c('ORDER_NO')} desc limit 1 offset %s",
             (self.rng.randrange(200),),
         )
-        return [self._entry("ORDER_LINE", {"ORDER_NO": row[0], "LINE_NO": row[1]}, "D", None)] if row else []
+        if not row:
+            return []
+        key = {"ORDER_NO": int(row[0]), "LINE_NO": int(row[1])}
+        if not self.dialect.delete(self.conn, self.schema, self.tables["ORDER_LINE"], key):
+            return []
+        return [self._entry("ORDER_LINE", key, "D", {"md5": None})]
 
     @staticmethod
-    def _entry(table: str, key: dict, op: str, digest: str | None) -> dict:
-        return {"table": table, "key": key, "op": op, "md5": digest, "at": time.time()}
+    def _entry(table: str, key: dict, op: str, content: dict) -> dict:
+        return {"table": table, "key": key, "op": op, **content, "at": time.time()}
 
     KINDS = {"new_order": 0.35, "new_customer": 0.15, "change_status": 0.25, "edit_customer": 0.15, "delete_line": 0.10}
 
@@ -478,14 +524,22 @@ def run_traffic(
     new_db: Database | None = None,
     routing_file: Path | None = None,
     start_side: str | None = None,
+    masks: dict[str, dict[str, str]] | None = None,
 ) -> TrafficReport:
     """Run business transactions at `rate` per second for `duration` seconds (or until `stop`).
 
     Writes go to the legacy application's `db`, or to the new application's `new_db` (schema
-    `app`) where the routing file (or `start_side`) says "new".
+    `app`) where the routing file (or `start_side`) says "new". `db` is PostgreSQL or MySQL-family
+    (by its URL); `masks` (each table's, as migration.yml names them) are those of a MySQL source's
+    ledger hashes, which hash the row as load copies it.
     """
+    from harness.demo.dialects import MysqlDialect, PostgresDialect
+    from harness.demo.generic_traffic import shapes
+
+    dialect = MysqlDialect(masks) if db.engine == "mysql" else PostgresDialect(TRANSIENT)
     lock = threading.Lock()
     next_ids: dict[str, int] = {}
+    tables: dict = {}  # the legacy tables' shapes, read once
 
     def refresh_ids(side: str) -> None:
         """Continue above the legacy keys in use (a fallback may have allocated some). The reads run
@@ -495,10 +549,13 @@ def run_traffic(
         above = 0 if next_ids else 1_000_000  # at first well above the generated ids, so gaps are plausible
         with connections.connection(db, command="demo traffic", autocommit=True) as conn:
             tops = {
-                table: conn.execute(f'select coalesce(max("{key}"), 0) from "{schema}"."{table}"').fetchone()[0]
+                table: dialect.counter_top(conn, schema, table, key)
                 for table, key in (("CUSTOMER", "CUST_ID"), ("ORDER_HDR", "ORDER_NO"), ("PAYMENT", "PAY_ID"))
             }
+            described = None if tables else shapes(dialect.describe(conn, schema), dialect=dialect)
         with lock:
+            if described is not None and not tables:
+                tables.update(described)
             for table, top in tops.items():
                 next_ids[table] = max(next_ids.get(table, 0), top + above)
 
@@ -508,7 +565,7 @@ def run_traffic(
             return next_ids[table]
 
     def make_app(side: str, conn: psycopg.Connection, rng: random.Random):
-        return LegacyApp(conn, schema, rng, allocate) if side == "legacy" else NewApp(conn, rng)
+        return LegacyApp(conn, schema, rng, allocate, dialect, tables) if side == "legacy" else NewApp(conn, rng)
 
     return drive(
         {"legacy": db, "new": new_db},
@@ -525,6 +582,7 @@ def run_traffic(
         stop=stop,
         routing_file=routing_file,
         start_side=start_side,
+        errors={"legacy": dialect.errors} if db.engine == "mysql" else None,
     )
 
 
@@ -678,13 +736,14 @@ def drive(
 
 
 def verify_after_fallback(
-    source_conn: psycopg.Connection, schema: str, target_conn: psycopg.Connection, ledger_path: Path
+    source_conn, schema: str, target_conn: psycopg.Connection, ledger_path: Path, dialect=None
 ) -> ledger.LedgerCheck:
     """Both applications' acknowledged writes against the legacy schema after a fallback.
 
     The new application's writes are checked in their legacy form: records born in the new system
     under the legacy keys the fallback allocated (fallback.legacy_keys on the target), and the
-    values of successive writes to one row merged, the later winning.
+    values of successive writes to one row merged, the later winning. `dialect`: the legacy
+    database's, where it is not PostgreSQL (a MySQL-family source).
     """
     allocated = {
         (entity, app_id): key
@@ -708,4 +767,6 @@ def verify_after_fallback(
             entry = {"table": legacy["table"], "key": key, "op": entry["op"], "values": values}
         last[(entry["table"], json.dumps(entry["key"], sort_keys=True))] = entry
         in_legacy_form.append(entry)
-    return ledger.check(source_conn, schema, ledger.final_entries(in_legacy_form))
+    final = ledger.final_entries(in_legacy_form)
+    # A MySQL-family legacy schema is checked by its dialect (harness/demo/dialects.py MysqlDialect.check).
+    return dialect.check(source_conn, schema, final) if dialect else ledger.check(source_conn, schema, final)

@@ -8,113 +8,27 @@ had, the MySQL tests are skipped with one line naming what is missing."""
 from __future__ import annotations
 
 import os
-import shutil
-import signal
-import socket
-import subprocess
-import time
 import uuid
-from dataclasses import dataclass
 from pathlib import Path
 
 import pymysql
 import pytest
 
-from harness.core.connections import mysql_settings
+from harness.engines.mysql import server
+from harness.engines.mysql.server import PrivateServer, admin
 
-SERVER_BINARIES = ("mariadbd", "mysqld")
-INSTALL_BINARIES = ("mariadb-install-db", "mysql_install_db")
 MACHINE_URL = "mysql://root@127.0.0.1:3306"
 
 
-def _binary(names: tuple[str, ...]) -> str | None:
-    for name in names:
-        found = shutil.which(name) or next(
-            (str(p) for d in ("/usr/sbin", "/usr/local/sbin") if (p := Path(d) / name).exists()), None
-        )
-        if found:
-            return found
-    return None
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def admin(url: str, **options) -> pymysql.Connection:
-    settings = {**mysql_settings(url), **options}
-    return pymysql.connect(**settings, charset="utf8mb4", autocommit=True)
-
-
-@dataclass
-class PrivateServer:
-    url: str
-    process: subprocess.Popen
-    directory: Path
-
-    def stop(self) -> None:
-        self.process.send_signal(signal.SIGTERM)
-        try:
-            self.process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
-
-
 def start_private_server(directory: Path) -> PrivateServer:
-    """A MariaDB of its own in `directory`: TCP on a free port of 127.0.0.1, root without a password,
-    the binary log row-based with full images and metadata."""
-    server, install = _binary(SERVER_BINARIES), _binary(INSTALL_BINARIES)
-    if not server or not install:
+    """The private MariaDB (harness/engines/mysql/server.py); the test is skipped where its binaries are missing."""
+    try:
+        return server.start_private_server(directory)
+    except server.NoServerBinaries:
         pytest.skip(
             "MySQL tests skipped: no mariadbd/mariadb-install-db on PATH (install mariadb-server) "
             "and MIGRATE_TEST_MYSQL_URL unset"
         )
-    data = directory / "data"
-    subprocess.run(
-        [install, "--no-defaults", f"--datadir={data}", "--auth-root-authentication-method=normal", "--skip-test-db"],
-        check=True,
-        capture_output=True,
-    )
-    port = _free_port()
-    command = [
-        server,
-        "--no-defaults",
-        f"--datadir={data}",
-        f"--socket={directory / 'mysqld.sock'}",
-        f"--port={port}",
-        "--bind-address=127.0.0.1",
-        f"--pid-file={directory / 'mysqld.pid'}",
-        f"--log-error={directory / 'error.log'}",
-        # Its own temporary files (internal temporary tables): not /tmp, shared with the other servers
-        # tests start on this machine, where two servers' files of one name removed each other's.
-        f"--tmpdir={directory}",
-        f"--log-bin={data / 'binlog'}",
-        "--binlog-format=ROW",
-        "--binlog-row-image=FULL",
-        "--server-id=1",
-        "--innodb-buffer-pool-size=128M",
-        "--skip-name-resolve",
-        "--character-set-server=utf8mb4",
-        "--collation-server=utf8mb4_general_ci",
-    ]
-    if os.geteuid() == 0:
-        command.append("--user=root")
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"mysql://root@127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            admin(url).close()
-            return PrivateServer(url, process, directory)
-        except pymysql.err.OperationalError:
-            if process.poll() is not None or time.monotonic() > deadline:
-                log = (directory / "error.log").read_text(errors="replace")[-2000:]
-                process.kill()
-                raise RuntimeError(f"the private MariaDB did not start:\n{log}") from None
-            time.sleep(0.2)
 
 
 @pytest.fixture(scope="session")
@@ -124,9 +38,9 @@ def mysql_url(tmp_path_factory) -> str:
     if url:
         yield url
         return
-    server = start_private_server(tmp_path_factory.mktemp("mariadb"))
-    yield server.url
-    server.stop()
+    private = start_private_server(tmp_path_factory.mktemp("mariadb"))
+    yield private.url
+    private.stop()
 
 
 @pytest.fixture(scope="session")
