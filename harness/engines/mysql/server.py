@@ -65,6 +65,31 @@ class PrivateServer:
             self.process.wait()
 
 
+def _stop_orphan(directory: Path) -> None:
+    """Stop a server an earlier start in this folder left running (its owner killed with kill -9): it
+    holds the data directory's lock, on which a new server would fail."""
+    try:
+        pid = int((directory / "mysqld.pid").read_text().strip())
+        command = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except (OSError, ValueError):
+        return
+    if f"--datadir={directory / 'data'}".encode() not in command:
+        return  # the pid is another process's now
+    os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + 30
+    while _running(pid) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    if _running(pid):
+        os.kill(pid, signal.SIGKILL)
+
+
+def _running(pid: int) -> bool:
+    try:  # a zombie (exited, its parent not yet told) holds no lock
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
 def start_private_server(directory: Path) -> PrivateServer:
     """A MariaDB of its own in `directory` (its data directory made there if missing)."""
     server, install = binary(SERVER_BINARIES), binary(INSTALL_BINARIES)
@@ -74,6 +99,7 @@ def start_private_server(directory: Path) -> PrivateServer:
             "or set MIGRATE_SOURCE_URL to a MySQL or MariaDB server with the binary log on"
         )
     directory.mkdir(parents=True, exist_ok=True)
+    _stop_orphan(directory)
     data = directory / "data"
     if not (data / "mysql").is_dir():
         shutil.rmtree(data, ignore_errors=True)  # a data directory left half made by an interrupted start

@@ -40,3 +40,21 @@ def test_sessions_share_one_tls_context_instead_of_loading_the_certificates_each
             assert third.ctx is one.ctx
         finally:
             third.close()
+
+
+def test_a_server_left_running_in_the_folder_is_stopped_before_a_new_start(tmp_path):
+    """A demo killed with kill -9 leaves its mariadbd running; the next start in that folder failed
+    on the data directory's lock. The start stops the orphan (its pid file names it) first."""
+    from harness.engines.mysql import server
+
+    orphan = server.start_private_server(tmp_path / "mariadb")  # never stopped, as after kill -9
+    try:
+        again = server.start_private_server(tmp_path / "mariadb")
+    except Exception:
+        orphan.stop()
+        raise
+    try:
+        assert orphan.process.wait(timeout=30) is not None, "the orphan stopped"
+        assert fetch(again.url, None, "select 1") == [(1,)]
+    finally:
+        again.stop()
