@@ -54,10 +54,18 @@ class SnapshotFailed(HarnessError):
 
 def binlog_position(conn: MysqlSession) -> str:
     """The binary log's current position as 'file:position' ('' when the server writes no binary log)."""
+    # MySQL 8.2 renamed SHOW MASTER STATUS and 8.4 removed the old name; MariaDB keeps it.
+    statement = (
+        "show master status" if catalog.is_mariadb(conn) or _version(conn) < (8, 2) else "show binary log status"
+    )
     with conn.cursor() as cur:
-        cur.execute("show master status")
+        cur.execute(statement)
         row = cur.fetchone()
     return f"{row[0]}:{row[1]}" if row else ""
+
+
+def _version(conn: MysqlSession) -> tuple[int, ...]:
+    return tuple(int(part) for part in re.findall(r"\d+", conn.get_server_info())[:2])
 
 
 def _start_snapshot(session: MysqlSession) -> None:
