@@ -86,13 +86,13 @@ def check(conn: psycopg.Connection, schema: str, final: dict[str, dict[str, dict
                         entry.get("hash"),
                     )
                 )
-        rows = conn.execute(
+        rows = conn.execute(  # t.*, the row: a column named t would stand for it in to_jsonb(t)
             sql.SQL(
                 """
                 select e.key::text, e.op, coalesce(e.md5, e.hash::text), e.expected,
-                       case when e.hash is null then md5((to_jsonb(t) - {synced} - {deleted})::text)
+                       case when e.hash is null then md5((to_jsonb(t.*) - {synced} - {deleted})::text)
                             when t.ctid is not null then ({row_hash})::text end as actual,
-                       to_jsonb(t) as actual_row,
+                       to_jsonb(t.*) as actual_row,
                        t.ctid is not null and {live} as present
                 from _ledger e
                 cross join lateral jsonb_populate_record(null::{target}, e.key) as k
@@ -148,7 +148,7 @@ def content_digest(
     live = sql.SQL("where not t.{}").format(sql.Identifier(DELETED)) if DELETED in columns else sql.SQL("")
     count, digest = conn.execute(
         sql.SQL(
-            "select count(*), md5(coalesce(string_agg(md5((to_jsonb(t) - {drop})::text), '' "
+            "select count(*), md5(coalesce(string_agg(md5((to_jsonb(t.*) - {drop})::text), '' "
             "order by {k}), '')) from {t} t {live}"
         ).format(
             drop=sql.SQL("{}::text[]").format(sql.Literal([SYNCED_AT, DELETED, *exclude])),
