@@ -54,6 +54,7 @@ class Written:
     key: dict
     content: dict
     image: dict | None = None
+    texts: dict | None = None  # each column's value as JSON text (ledger.row_texts), PostgreSQL only
 
 
 class Dialect:
@@ -98,16 +99,21 @@ def postgres_value(
     size = _sizes(args)
     if type_.endswith("[]"):
         inner = postgres_value(type_[:-2], rng, own)
-        return None if inner is None else "{" + _quoted(str(inner), "\\") + "}"
+        if inner is None or rng.random() < SPECIAL_SHARE:
+            return None if inner is None else rng.choice(["{}", "{NULL}"])
+        return "{" + _quoted(str(inner), "\\") + "}"
     if type_ in own:
         return _own_value(*own[type_], rng, own)
+    special = [v for v in SPECIAL.get(base, ()) if not size or base not in TEXT_LIKE or len(v) <= size[0]]
+    if special and rng.random() < SPECIAL_SHARE:
+        return rng.choice(special)
     if base in INTEGER_LIMITS:
         return str(rng.randint(1, 30_000))
     if base == "numeric":
         return _decimal(size, rng)
     if base in ("real", "double precision"):
         return f"{rng.uniform(1, 10_000):.3f}"
-    if base in ("text", "character varying", "varchar", "character", "char", "bpchar", "citext", "name"):
+    if base in TEXT_LIKE:
         return _letters(size, rng)
     if base == "boolean":
         return rng.choice(["true", "false"])
@@ -154,6 +160,34 @@ def postgres_value(
     return None
 
 
+TEXT_LIKE = ("text", "character varying", "varchar", "character", "char", "bpchar", "citext", "name")
+# Now and then a type's special values, the edges an exact migration must keep: -0, NaN, infinities,
+# empty text, text that reads NULL, JSON null, empty ranges, bit strings, arrays and vectors.
+SPECIAL_SHARE = 0.15
+SPECIAL = {
+    "real": ("-0", "NaN", "Infinity", "-Infinity", "1.4e-45"),
+    "double precision": ("-0", "NaN", "Infinity", "-Infinity", "4.9406564584124654e-324", "0.30000000000000004"),
+    "numeric": ("NaN", "-0.000", "1.10"),
+    "date": ("infinity", "-infinity"),
+    "timestamp without time zone": ("infinity", "-infinity"),
+    "timestamp with time zone": ("infinity", "-infinity"),
+    "time without time zone": ("24:00:00",),
+    "time with time zone": ("24:00:00+14", "00:00:00-15:59"),
+    "interval": ("0", "24:00:00", "1 mon -30 days"),
+    **{t: ("", "NULL", "é😀") for t in TEXT_LIKE},
+    "bytea": ("\\x",),
+    "json": ("null", '"null"', "[]", ' { "b" : 1, "b" : 2 } '),
+    "jsonb": ("null", '"null"', "[]"),
+    "bit varying": ("",),
+    "tsvector": ("",),
+    "money": ("0", "-0.01"),
+    "point": ("(-0,0)",),
+    "uuid": ("00000000-0000-0000-0000-000000000000",),
+    **{t: ("empty",) for t in ("int4range", "int8range", "numrange", "daterange", "tsrange", "tstzrange")},
+    **{t: ("{}",) for t in ("int4multirange", "int8multirange", "nummultirange", "datemultirange")},
+}
+
+
 def _own_value(kind: str, parts: list[str], rng: random.Random, own: dict) -> str | None:
     """A value of an enum (one of its labels), a composite (each attribute's value), a domain (its base
     type's) or a range of the database's own."""
@@ -162,7 +196,9 @@ def _own_value(kind: str, parts: list[str], rng: random.Random, own: dict) -> st
     if kind == "d":
         return postgres_value(parts[0], rng, own)
     if kind == "r":
-        return _range(parts[0], rng, pair=False)
+        return "empty" if rng.random() < SPECIAL_SHARE else _range(parts[0], rng, pair=False)
+    if rng.random() < SPECIAL_SHARE:
+        return "(" + "," * (len(parts) - 1) + ")"  # every attribute null: a value, not a NULL
     made = [postgres_value(p, rng, own) for p in parts]
     if any(m is None for m in made):
         return None
@@ -332,19 +368,22 @@ class PostgresDialect(Dialect):
     def _write(self, conn, shape: Shape, statement: sql.Composable, params: list) -> Written | None:
         row = conn.execute(
             # t.*, the row: a column named t would stand for it in to_jsonb(t).
-            sql.SQL("{} returning jsonb_build_object({}), md5(to_jsonb(t.*)::text), to_jsonb(t.*)").format(
-                statement, _pairs(shape.key)
+            sql.SQL("{} returning jsonb_build_object({}), {}, to_jsonb(t.*), {}").format(
+                statement, _pairs(shape.key), sql.SQL(ledger.row_digest("t")), sql.SQL(ledger.row_texts("t"))
             ),
             params,
         ).fetchone()
         if not row:
             return None
-        key, digest, image = row
+        key, digest, image, texts = row
         if shape.unchecked:
-            content = {"values": {c: _exactly(v) for c, v in image.items() if c not in shape.unchecked}}
+            content = {
+                "values": {c: _exactly(v) for c, v in image.items() if c not in shape.unchecked},
+                "texts": {c: v for c, v in texts.items() if c not in shape.unchecked},
+            }
         else:
             content = {"md5": digest}
-        return Written(key, content, image)
+        return Written(key, content, image, texts)
 
     def insert(self, conn, schema: str, shape: Shape, values: dict) -> Written | None:
         columns = list(values)

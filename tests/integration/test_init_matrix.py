@@ -212,6 +212,10 @@ def test_init_matrix_project_cuts_over_and_falls_back_under_generic_traffic(migr
     after_fallback = verify_after_fallback(load_config(folder), ledger_path)
     assert after_fallback.ok, after_fallback.describe() + str(after_fallback.missing + after_fallback.wrong)
 
+    # The fallback's check compares, exactly, every column carried back as it is: all but the converted ones.
+    written_new = [e for e in ledger.entries(ledger_path, app="new") if e["op"] != "D"]
+    carried = set().union(*(e["legacy"]["texts"] for e in written_new))
+    assert carried == {"id", *columns} - {"js", "js_blank", "mon"}, carried
     legacy, new = live_keys(ledger_path, "legacy"), live_keys(ledger_path, "new")
     assert len(legacy) > 10 and len(new) > 10, (len(legacy), len(new))
     assert after_fallback.checked > 20 and after_cutover.checked > 20
