@@ -4,7 +4,7 @@ the engine's types, its catalog, its errors, and how the ledger is checked again
 writer itself (GenericApp) holds no SQL and asks its side's dialect.
 
 - PostgreSQL (a PostgreSQL source, and `app` on the target): `returning` hands back each written row;
-  its ledger line holds the md5 of the row's jsonb (harness/demo/ledger.py).
+  its ledger line holds the md5 of the row's JSON (ledger.row_digest: exact, -0 is not 0).
 - MySQL and MariaDB (a MySQL-family source): no `returning`, so a written row is read back by its key
   in the same transaction (an AUTO_INCREMENT key from LAST_INSERT_ID); its ledger line holds the row's
   canonical hash (harness/reconcile/checksums.py's rules, computed by harness/engines/mysql/checksums.py

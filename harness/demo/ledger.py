@@ -1,13 +1,13 @@
 """Checking a ledger of acknowledged writes against a database: the proof of zero data loss.
 
 A ledger line says: this write was acknowledged, and this is the md5 of the row as committed
-(row_digest: its JSON, each value as its type prints it). Against the database the migration ends on, the last entry per
-key must hold: the row is there with exactly that content, or, for a delete, it is gone.
-Landing's own columns (`_migrate_*`) are ignored and its tombstones count as gone. An entry may
-instead name the column values the row must hold (`values`; a list means any of them): a write
-carried into another schema by a fallback is checked that way, exactly where the entry has the
-values' JSON text too (`texts`, row_texts). A write to a MySQL source is
-recorded by its row's canonical hash (`hash`, harness/reconcile/checksums.py's rules, as reconcile
+(row_digest: its JSON, each value as its type prints it). Against the database the migration ends
+on, the last entry per key must hold: the row is there with exactly that content, or, for a
+delete, it is gone. Landing's own columns (`_migrate_*`) are ignored and its tombstones count as
+gone. An entry may instead name the column values the row must hold (`values`; a list means any of
+them): a write carried into another schema by a fallback is checked that way, exactly where the
+entry has the values' JSON text too (`texts`, row_texts). A write to a MySQL source is recorded by
+its row's canonical hash (`hash`, harness/reconcile/checksums.py's rules, as reconcile
 compares source and landing), which landing's copy of the row hashes to when it holds the same values.
 """
 
