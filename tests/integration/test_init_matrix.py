@@ -3,7 +3,9 @@ exact"): one column per built-in type with its special values, an enum, a compos
 domains of the source's own, then with no hand edit `migrate check`, provision, load, build, the
 source's writes (insert, update, key change, delete), sync and reconcile at every level. Landing
 must hold every source value exactly (in its binary send form), and app every column, each value
-what its staging conversion promises (the column's expected_sql over landing)."""
+what its staging conversion promises (the column's expected_sql over landing). Then the same project
+under generic traffic (values and special values of every type, test_generic_traffic_types.py) through
+cutover and fallback, the ledger checked after both."""
 
 from __future__ import annotations
 
