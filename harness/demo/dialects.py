@@ -4,7 +4,7 @@ the engine's types, its catalog, its errors, and how the ledger is checked again
 writer itself (GenericApp) holds no SQL and asks its side's dialect.
 
 - PostgreSQL (a PostgreSQL source, and `app` on the target): `returning` hands back each written row;
-  its ledger line holds the md5 of the row's jsonb (harness/demo/ledger.py).
+  its ledger line holds the md5 of the row's JSON (ledger.row_digest: exact, -0 is not 0).
 - MySQL and MariaDB (a MySQL-family source): no `returning`, so a written row is read back by its key
   in the same transaction (an AUTO_INCREMENT key from LAST_INSERT_ID); its ledger line holds the row's
   canonical hash (harness/reconcile/checksums.py's rules, computed by harness/engines/mysql/checksums.py
@@ -38,6 +38,7 @@ from harness.engines.mysql import catalog as mysql_catalog
 from harness.engines.mysql import checksums as mysql_checksums
 from harness.engines.mysql import describe as mysql_describe
 from harness.engines.mysql import types as mysql_types
+from harness.engines.postgres import describe as postgres_describe
 
 if TYPE_CHECKING:
     from harness.demo.generic_traffic import Reference, Shape
@@ -53,6 +54,7 @@ class Written:
     key: dict
     content: dict
     image: dict | None = None
+    texts: dict | None = None  # each column's value as JSON text (ledger.row_texts), PostgreSQL only
 
 
 class Dialect:
@@ -85,23 +87,33 @@ INTEGER_LIMITS = {"smallint": 32_767, "integer": 2_147_483_647, "bigint": 9_223_
 TEXT_TYPES = ("text", "character varying", "varchar")
 
 
-def postgres_value(type_: str, rng: random.Random | None) -> object | None:
+def postgres_value(
+    type_: str, rng: random.Random | None, own: dict[str, tuple[str, list[str]]] | None = None
+) -> object | None:
     """A value of this type as text (cast by the server), or None for a type this traffic cannot make.
-    With rng None: only whether it can."""
+    With rng None: only whether it can. `own`: the database's own types (describe.own_type_shapes)."""
     rng = rng or random.Random(0)
+    own = own or {}
     base, _, args = type_.partition("(")
     base = base.strip()
     size = _sizes(args)
     if type_.endswith("[]"):
-        inner = postgres_value(type_[:-2], rng)
-        return None if inner is None else "{" + json.dumps(str(inner)) + "}"
+        inner = postgres_value(type_[:-2], rng, own)
+        if inner is None or rng.random() < SPECIAL_SHARE:
+            return None if inner is None else rng.choice(["{}", "{NULL}"])
+        return "{" + _quoted(str(inner), "\\") + "}"
+    if type_ in own:
+        return _own_value(*own[type_], rng, own)
+    special = [v for v in SPECIAL.get(base, ()) if not size or base not in TEXT_LIKE or len(v) <= size[0]]
+    if special and rng.random() < SPECIAL_SHARE:
+        return rng.choice(special)
     if base in INTEGER_LIMITS:
         return str(rng.randint(1, 30_000))
     if base == "numeric":
         return _decimal(size, rng)
     if base in ("real", "double precision"):
         return f"{rng.uniform(1, 10_000):.3f}"
-    if base in ("text", "character varying", "varchar", "character", "char", "bpchar", "citext"):
+    if base in TEXT_LIKE:
         return _letters(size, rng)
     if base == "boolean":
         return rng.choice(["true", "false"])
@@ -110,9 +122,10 @@ def postgres_value(type_: str, rng: random.Random | None) -> object | None:
     if base.startswith("timestamp"):
         return _moment(rng).isoformat() + ("+00" if "with time zone" in base or base == "timestamptz" else "")
     if base.startswith("time"):
-        return _clock(rng)
+        return _clock(rng) + (f"{rng.randint(-12, 14):+03d}" if "with time zone" in base or base == "timetz" else "")
     if base == "interval":
-        return f"{rng.randrange(1, 1000)} minutes"
+        seconds = f"{rng.randrange(1, 10**6)}.{rng.randrange(10**6):06d}"
+        return f"{rng.randrange(25)} mons {rng.randrange(-40, 40)} days {seconds} seconds"
     if base == "uuid":
         return str(uuid.UUID(int=rng.getrandbits(128)))
     if base in ("json", "jsonb"):
@@ -125,7 +138,125 @@ def postgres_value(type_: str, rng: random.Random | None) -> object | None:
         return rng.choice(string.ascii_lowercase)
     if base == "inet":
         return _address(rng)
+    if base == "cidr":
+        return f"10.{rng.randrange(256)}.{rng.randrange(256)}.0/24"
+    if base in ("macaddr", "macaddr8"):
+        return ":".join(f"{b:02x}" for b in rng.randbytes(6 if base == "macaddr" else 8))
+    if base in ("bit", "bit varying"):
+        return "".join(rng.choice("01") for _ in range(size[0] if base == "bit" and size else rng.randint(1, 16)))
+    if base == "pg_lsn":
+        return f"{rng.randrange(256):X}/{rng.getrandbits(32):X}"
+    if base == "xml":
+        return f'<a n="{rng.randrange(1000)}">{_letters([], rng)}</a>'
+    if base == "tsvector":
+        return " ".join(f"{_letters([6], rng)}:{i + 1}{rng.choice('ABCD')}" for i in range(rng.randint(1, 3)))
+    if base == "tsquery":
+        return f"{_letters([6], rng)} & !{_letters([6], rng)}"
+    if base in GEOMETRIC:
+        return GEOMETRIC[base](rng)
+    if base in RANGE_SUBTYPES or base.endswith("multirange") and base.replace("multi", "") in RANGE_SUBTYPES:
+        made = _range(RANGE_SUBTYPES[base.replace("multi", "")], rng, pair=base.endswith("multirange"))
+        return "{" + made + "}" if base.endswith("multirange") else made
     return None
+
+
+TEXT_LIKE = ("text", "character varying", "varchar", "character", "char", "bpchar", "citext", "name")
+# Now and then a type's special values, the edges an exact migration must keep: -0, NaN, infinities,
+# empty text, text that reads NULL, JSON null, empty ranges, bit strings, arrays and vectors.
+SPECIAL_SHARE = 0.15
+SPECIAL = {
+    "real": ("-0", "NaN", "Infinity", "-Infinity", "1.4e-45"),
+    "double precision": ("-0", "NaN", "Infinity", "-Infinity", "4.9406564584124654e-324", "0.30000000000000004"),
+    "numeric": ("NaN", "-0.000", "1.10"),
+    "date": ("infinity", "-infinity"),
+    "timestamp without time zone": ("infinity", "-infinity"),
+    "timestamp with time zone": ("infinity", "-infinity"),
+    "time without time zone": ("24:00:00",),
+    "time with time zone": ("24:00:00+14", "00:00:00-15:59"),
+    "interval": ("0", "24:00:00", "1 mon -30 days"),
+    **{t: ("", "NULL", "é😀") for t in TEXT_LIKE},
+    "bytea": ("\\x",),
+    "json": ("null", '"null"', "[]", ' { "b" : 1, "b" : 2 } '),
+    "jsonb": ("null", '"null"', "[]"),
+    "bit varying": ("",),
+    "tsvector": ("",),
+    "money": ("0", "-0.01"),
+    "point": ("(-0,0)",),
+    "uuid": ("00000000-0000-0000-0000-000000000000",),
+    **{t: ("empty",) for t in ("int4range", "int8range", "numrange", "daterange", "tsrange", "tstzrange")},
+    **{t: ("{}",) for t in ("int4multirange", "int8multirange", "nummultirange", "datemultirange")},
+}
+
+
+def _own_value(kind: str, parts: list[str], rng: random.Random, own: dict) -> str | None:
+    """A value of an enum (one of its labels), a composite (each attribute's value), a domain (its base
+    type's) or a range of the database's own."""
+    if kind == "e":
+        return rng.choice(parts) if parts else None
+    if kind == "d":
+        return postgres_value(parts[0], rng, own)
+    if kind == "r":
+        return "empty" if rng.random() < SPECIAL_SHARE else _range(parts[0], rng, pair=False)
+    if rng.random() < SPECIAL_SHARE:
+        return "(" + "," * (len(parts) - 1) + ")"  # every attribute null: a value, not a NULL
+    made = [postgres_value(p, rng, own) for p in parts]
+    if any(m is None for m in made):
+        return None
+    return "(" + ",".join(_quoted(str(m), '"') for m in made) + ")"
+
+
+def _quoted(text: str, quote_escape: str) -> str:
+    """An element of an array literal (quote_escape \\) or a field of a composite literal ("): in double
+    quotes, backslashes and quotes escaped."""
+    return '"' + text.replace("\\", "\\\\").replace('"', quote_escape + '"') + '"'
+
+
+def _range(subtype: str, rng: random.Random, *, pair: bool) -> str | None:
+    """A range (or, with pair, two disjoint ranges of a multirange) of ordered values of the subtype."""
+    bounds = sorted({_ordered(subtype, rng) for _ in range(4 if pair else 2)})
+    if None in bounds or len(bounds) < (4 if pair else 2):
+        return None if None in bounds else "empty" if not pair else ""
+    quoted = [f'"{b}"' for b in bounds]
+    if pair:
+        return f"[{quoted[0]},{quoted[1]}),[{quoted[2]},{quoted[3]}]"
+    return f"[{quoted[0]},{quoted[1]})"
+
+
+def _ordered(subtype: str, rng: random.Random) -> object | None:
+    """A value of a range's subtype that Python orders as the server does."""
+    base = subtype.partition("(")[0]
+    if base in INTEGER_LIMITS:
+        return rng.randint(-30_000, 30_000)
+    if base in ("numeric", "real", "double precision"):
+        return Decimal(rng.randrange(-(10**6), 10**6)) / 100
+    if base == "date":
+        return _date(rng)
+    if base.startswith("timestamp"):
+        return _moment(rng).replace(tzinfo=UTC) if "with time zone" in base else _moment(rng)
+    return None
+
+
+def _point(rng: random.Random) -> str:
+    return f"({rng.uniform(-100, 100):.3f},{rng.uniform(-100, 100):.3f})"
+
+
+GEOMETRIC = {
+    "point": _point,
+    "line": lambda rng: f"{{{rng.randint(1, 9)},{rng.randint(-9, 9)},{rng.uniform(-9, 9):.2f}}}",
+    "lseg": lambda rng: f"[{_point(rng)},{_point(rng)}]",
+    "box": lambda rng: f"{_point(rng)},{_point(rng)}",
+    "path": lambda rng: ("[{}]" if rng.random() < 0.5 else "({})").format(",".join(_point(rng) for _ in range(3))),
+    "polygon": lambda rng: "(" + ",".join(_point(rng) for _ in range(3)) + ")",
+    "circle": lambda rng: f"<{_point(rng)},{rng.uniform(0.1, 50):.3f}>",
+}
+RANGE_SUBTYPES = {
+    "int4range": "integer",
+    "int8range": "bigint",
+    "numrange": "numeric",
+    "daterange": "date",
+    "tsrange": "timestamp without time zone",
+    "tstzrange": "timestamp with time zone",
+}
 
 
 def _sizes(args: str) -> list[int]:
@@ -170,6 +301,11 @@ class PostgresDialect(Dialect):
 
     def __init__(self, transient: tuple[type[Exception], ...] = (*TRANSIENT, psycopg.errors.IntegrityError)):
         self.errors = postgres_errors(transient)
+        self.own: dict[str, tuple[str, list[str]]] = {}
+
+    def describe(self, conn, schema: str) -> list[CatalogTable]:
+        self.own = postgres_describe.own_type_shapes(conn)  # what a value of an own type is made of
+        return super().describe(conn, schema)
 
     @staticmethod
     def name(*parts: str) -> str:
@@ -186,7 +322,8 @@ class PostgresDialect(Dialect):
     def is_text(self, type_: str) -> bool:
         return type_.partition("(")[0] in TEXT_TYPES
 
-    value_for = staticmethod(postgres_value)
+    def value_for(self, type_: str, rng: random.Random | None) -> object | None:
+        return postgres_value(type_, rng, self.own)
 
     def counter_top(self, conn, schema: str, table: str, column: str) -> int:
         return conn.execute(
@@ -239,19 +376,23 @@ class PostgresDialect(Dialect):
 
     def _write(self, conn, shape: Shape, statement: sql.Composable, params: list) -> Written | None:
         row = conn.execute(
-            sql.SQL("{} returning jsonb_build_object({}), md5(to_jsonb(t)::text), to_jsonb(t)").format(
-                statement, _pairs(shape.key)
+            # t.*, the row: a column named t would stand for it in to_jsonb(t).
+            sql.SQL("{} returning jsonb_build_object({}), {}, to_jsonb(t.*), {}").format(
+                statement, _pairs(shape.key), sql.SQL(ledger.row_digest("t")), sql.SQL(ledger.row_texts("t"))
             ),
             params,
         ).fetchone()
         if not row:
             return None
-        key, digest, image = row
+        key, digest, image, texts = row
         if shape.unchecked:
-            content = {"values": {c: _exactly(v) for c, v in image.items() if c not in shape.unchecked}}
+            content = {
+                "values": {c: _exactly(v) for c, v in image.items() if c not in shape.unchecked},
+                "texts": {c: v for c, v in texts.items() if c not in shape.unchecked},
+            }
         else:
             content = {"md5": digest}
-        return Written(key, content, image)
+        return Written(key, content, image, texts)
 
     def insert(self, conn, schema: str, shape: Shape, values: dict) -> Written | None:
         columns = list(values)

@@ -32,7 +32,7 @@ from pathlib import Path
 from harness.core import connections
 from harness.core.config import Config
 from harness.demo import ledger
-from harness.demo.dialects import RECENT_ROWS, Dialect, PostgresDialect, dialect_for
+from harness.demo.dialects import RECENT_ROWS, Dialect, PostgresDialect, Written, dialect_for
 from harness.demo.traffic import TrafficReport, drive
 from harness.engines.base import CatalogTable
 from harness.target.provision import APP_SCHEMA
@@ -198,19 +198,22 @@ class GenericApp:
         """One of the newest rows by key (its key columns), or None."""
         return self.dialect.pick(self.conn, self.schema, shape, self._offset(), childless=childless)
 
-    def _entry(self, shape: Shape, op: str, key: dict, content: dict | None, image: dict | None) -> dict:
+    def _entry(self, shape: Shape, op: str, key: dict, written: Written | None) -> dict:
         entry = {"app": self.side, "table": shape.name, "key": key, "op": op, "at": time.time()}
-        entry.update({"md5": None} if op == "D" or content is None else content)
+        entry.update({"md5": None} if op == "D" or written is None else written.content)
         if shape.legacy_table and len(shape.legacy_key) == len(shape.key):
+            carried = {} if op == "D" else shape.legacy_columns
             entry["legacy"] = {
                 "table": shape.legacy_table,
                 "key": {shape.legacy_key[c]: key[c] for c in shape.key},
-                "values": {} if op == "D" else {s: _exactly(image[c]) for c, s in shape.legacy_columns.items()},
+                "values": {s: _exactly(written.image[c]) for c, s in carried.items()},
             }
+            if written is not None and written.texts is not None:  # checked exactly in a PostgreSQL source
+                entry["legacy"]["texts"] = {s: written.texts[c] for c, s in carried.items()}
         return entry
 
-    def _written(self, shape: Shape, op: str, written) -> list[dict]:
-        return [self._entry(shape, op, written.key, written.content, written.image)] if written else []
+    def _written(self, shape: Shape, op: str, written: Written | None) -> list[dict]:
+        return [self._entry(shape, op, written.key, written)] if written else []
 
     def _choose(self, want) -> Shape | None:
         candidates = [s for s in self.tables.values() if want(s)]
@@ -277,14 +280,14 @@ class GenericApp:
             self.allocate(shape.name, column) if column in shape.counters else _new_text(shape.types[column], self.rng)
         )
         written = self.dialect.update(self.conn, self.schema, shape, {column: new}, key)
-        return [self._entry(shape, "D", key, None, {}), *self._written(shape, "U", written)] if written else []
+        return [self._entry(shape, "D", key, None), *self._written(shape, "U", written)] if written else []
 
     def delete(self) -> list[dict]:
         shape = self._choose(lambda s: True)
         key = self._pick(shape, childless=True) if shape else None
         if key is None or not self.dialect.delete(self.conn, self.schema, shape, key):
             return []
-        return [self._entry(shape, "D", key, None, {})]
+        return [self._entry(shape, "D", key, None)]
 
 
 def _fed(shape: Shape) -> set[str]:
@@ -396,18 +399,26 @@ def verify_after_cutover(config: Config, ledger_path: Path) -> ledger.LedgerChec
 def verify_after_fallback(config: Config, ledger_path: Path) -> ledger.LedgerCheck:
     """Both applications' writes against the source after a fallback: the new application's in their
     legacy form (the source table, key and the values carried back as they are)."""
-    in_legacy_form = []
-    for entry in ledger.entries(ledger_path, app=None):
-        if entry.get("app") == "new":
-            legacy = entry.get("legacy")
-            if legacy is None:
-                continue  # an app table no source table maps to: nothing to carry back
-            entry = {"table": legacy["table"], "key": legacy["key"], "op": entry["op"], "values": legacy["values"]}
-        # A source application's entry as written: its row's md5 (PostgreSQL) or canonical hash (MySQL).
-        in_legacy_form.append(entry)
+    in_legacy_form = [legacy_form(e) for e in ledger.entries(ledger_path, app=None)]
+    in_legacy_form = [e for e in in_legacy_form if e is not None]
     source, _ = connections.resolve(config)
     with connections.connection(source, command="demo traffic") as conn:
         return legacy_dialect(config).check(conn, config.source_schema, ledger.final_entries(in_legacy_form))
+
+
+def legacy_form(entry: dict) -> dict | None:
+    """A ledger entry as the source must hold it after a fallback: a source application's as written (its
+    row's md5 on PostgreSQL, canonical hash on MySQL), the new application's as its `legacy` part says
+    (None for an app table no source table maps to: nothing to carry back)."""
+    if entry.get("app") != "new":
+        return entry
+    legacy = entry.get("legacy")
+    if legacy is None:
+        return None
+    form = {"table": legacy["table"], "key": legacy["key"], "op": entry["op"], "values": legacy["values"]}
+    if "texts" in legacy:
+        form["texts"] = legacy["texts"]
+    return form
 
 
 def _combined(*checks: ledger.LedgerCheck) -> ledger.LedgerCheck:

@@ -31,8 +31,8 @@ from harness.core import connections
 from harness.core.connections import Database
 from harness.demo import ledger
 
-# md5 of the row exactly as committed, in the form landing holds it (jsonb text is canonical).
-ROW_HASH = "md5(to_jsonb(t)::text)"
+# md5 of the row exactly as committed, as the ledger checks it in landing.
+ROW_HASH = ledger.row_digest("t")
 
 STATUSES = ["NEW", "OPEN", "SHP", "SHIPPED", "CXL", "RTN"]
 METHODS = ["VISA", "MC", "AMEX", "PAYPAL", "CHECK"]

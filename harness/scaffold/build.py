@@ -24,6 +24,7 @@ from harness.scaffold.model import (
     rewrite_check,
     snake,
     suggest_strategy,
+    taken_back,
     unique_names,
 )
 
@@ -135,6 +136,9 @@ def _table(engine, conn, schema, table: CatalogTable, key, origin, app_name) -> 
         rewritten = rewrite_check(expression, columns)
         if rewritten:
             model.checks.append((fit(snake(check_name)), rewritten))
+    for column in columns:
+        if (check := taken_back(column.landing_type, column.name)) is not None:
+            model.checks.append(check)
     return model
 
 

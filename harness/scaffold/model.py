@@ -32,6 +32,16 @@ CONVERSIONS = (
     (re.compile(r"^(oid|xid|cid|tid)$"), "bigint", "{v}::text::bigint", "a system type: its number as bigint"),
 )
 
+# What a converted column's target type holds that the source type cannot take back in a fallback,
+# and the app column's check (over its name `{c}`) that keeps the new application from writing it:
+# (source type, check name suffix, condition).
+TAKEN_BACK = (
+    # money is a 64-bit count of cents, no NaN (NaN is above every number, so between refuses it)
+    (re.compile(r"^money$"), "fits_money", "{c} between -92233720368547758.08 and 92233720368547758.07"),
+    (re.compile(r'^"char"$'), "fits_char", "octet_length({c}) <= 1"),  # "char" keeps the first byte
+    (re.compile(r"^(oid|xid|cid)$"), "fits_32_bits", "{c} between 0 and 4294967295"),
+)
+
 # Column names that say the values are personal or secret, and the mask proposed (config.MASKS).
 SENSITIVE_NAMES = (
     ({"card", "cc", "ccnum", "pan", "creditcard"}, "last4", "its name says card number"),
@@ -229,6 +239,14 @@ def convert(type_: str) -> tuple[str, str, str]:
         if pattern.match(type_):
             return target, expression, note
     return type_, "{v}", ""
+
+
+def taken_back(type_: str, column: str) -> tuple[str, str] | None:
+    """The check (name, condition) an app column converted from this source type needs, if any."""
+    for pattern, suffix, condition in TAKEN_BACK:
+        if pattern.match(type_):
+            return fit(f"{column}_{suffix}"), condition.format(c=quote(column))
+    return None
 
 
 def mask_by_name(column: str) -> tuple[str, str] | None:

@@ -128,6 +128,44 @@ def traffic_in_background(source, schema: str, ledger_path, **options):
         thread.join()
 
 
+def allow_lag(folder, seconds: int = 120) -> None:
+    """An init'ed project's lag gate widened: the scaffold's is 5 s, and between a test's one-shot syncs
+    the CLI calls take longer on a loaded machine (17.9 s and 33.3 s seen); test_cutover.py tests the gate."""
+    yml = folder / "migration.yml"
+    yml.write_text(yml.read_text().replace("cutover:\n", f"cutover:\n  max_lag_seconds: {seconds}\n", 1))
+
+
+@contextlib.contextmanager
+def generic_traffic(folder, ledger_path, rate: float = 30):
+    """The generic writers (`migrate demo traffic --generic`'s) of an init'ed project in a thread,
+    following its routing file, until the block ends; yields the dict that then holds the report."""
+    from harness.demo.generic_traffic import run_generic_traffic
+
+    config = load_config(folder)
+    stop, outcome = threading.Event(), {}
+    thread = threading.Thread(
+        target=lambda: outcome.update(
+            report=run_generic_traffic(
+                config,
+                ledger_path,
+                rate=rate,
+                duration=3600,
+                workers=3,
+                slow_share=0.05,
+                slow_seconds=0.5,
+                stop=stop,
+                routing_file=folder / config.cutover.routing_file,
+            )
+        )
+    )
+    thread.start()
+    try:
+        yield outcome
+    finally:
+        stop.set()
+        thread.join()
+
+
 def binary_rows(url: str, query: str, settings: dict[str, str] | None = None) -> list[tuple[bytes | None, ...]]:
     """The rows of `query` with each value in its type's binary send form (COPY BINARY): two values
     are the same value exactly when these bytes are equal, stricter than `=` (which calls -0 and 0,

@@ -99,6 +99,11 @@ def test_init_project_runs_the_lifecycle_without_a_hand_edit(migration, scaffold
         migration.source_url, f'select id, "MixedCase", span, blob from "Shop"."{LONG}" order by 1'
     )
     assert rows(migration.target_url, "select count(*) from quarantine.quarantined_rows") == [(0,)]
+    # The new application cannot write what a fallback could not carry back into the source's types:
+    # NaN or beyond money's range into numeric(19,2), more than one byte into "char"'s text.
+    for assignment in ("balance = 'NaN'", "balance = 1e17 - 1", "flag = 'xy'"):
+        with psycopg.connect(migration.target_url) as conn, pytest.raises(psycopg.errors.CheckViolation):
+            conn.execute(f"update app.customer set {assignment} where cust_id = 1")
 
 
 def test_init_refuses_a_folder_that_is_not_empty(migration, tmp_path):

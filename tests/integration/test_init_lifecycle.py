@@ -7,8 +7,6 @@ fallback (the source, the new application's writes in their legacy form)."""
 
 from __future__ import annotations
 
-import contextlib
-import threading
 import time
 import uuid
 
@@ -17,8 +15,9 @@ import pytest
 
 from harness.core.config import load_config
 from harness.demo import ledger
-from harness.demo.generic_traffic import run_generic_traffic, verify_after_cutover, verify_after_fallback
+from harness.demo.generic_traffic import verify_after_cutover, verify_after_fallback
 from tests.conftest import run_migrate
+from tests.integration.conftest import allow_lag, generic_traffic
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -58,39 +57,8 @@ def project(migration, tmp_path, monkeypatch):
         "--schema",
         "Shop",
     )
-    # The scaffold's lag gate is 5 s; between this test's one-shot syncs the CLI calls take longer on
-    # a loaded machine (17.9 s and 33.3 s seen), so the gate here allows 120 s (test_cutover.py tests it).
-    yml = folder / "migration.yml"
-    yml.write_text(yml.read_text().replace("cutover:\n", "cutover:\n  max_lag_seconds: 120\n", 1))
+    allow_lag(folder)
     return folder
-
-
-@contextlib.contextmanager
-def traffic(folder, ledger_path):
-    """The generic writers in a thread, following the project's routing file, until the block ends."""
-    config = load_config(folder)
-    stop, outcome = threading.Event(), {}
-    thread = threading.Thread(
-        target=lambda: outcome.update(
-            report=run_generic_traffic(
-                config,
-                ledger_path,
-                rate=30,
-                duration=3600,
-                workers=3,
-                slow_share=0.05,
-                slow_seconds=0.5,
-                stop=stop,
-                routing_file=folder / config.cutover.routing_file,
-            )
-        )
-    )
-    thread.start()
-    try:
-        yield outcome
-    finally:
-        stop.set()
-        thread.join()
 
 
 def test_scaffolded_project_cuts_over_falls_back_and_decommissions_under_traffic(migration, project, admin_url):
@@ -100,7 +68,7 @@ def test_scaffolded_project_cuts_over_falls_back_and_decommissions_under_traffic
     run_migrate("load", cwd=folder)
     scratch = f"t_scratch_{uuid.uuid4().hex[:8]}"
     try:
-        with traffic(folder, ledger_path) as before_fallback:
+        with generic_traffic(folder, ledger_path) as before_fallback:
             time.sleep(3)
             run_migrate("sync", cwd=folder)
             run_migrate("backup", cwd=folder)
@@ -117,7 +85,7 @@ def test_scaffolded_project_cuts_over_falls_back_and_decommissions_under_traffic
     # Checked while nothing writes: the source's writes in landing, the new application's in app.
     after_cutover = verify_after_cutover(load_config(folder), ledger_path)
     assert after_cutover.ok, after_cutover.describe() + str(after_cutover.missing + after_cutover.wrong)
-    with traffic(folder, ledger_path) as after_switch:  # the new application, until the fallback
+    with generic_traffic(folder, ledger_path) as after_switch:  # the new application, until the fallback
         time.sleep(2)
         run_migrate(
             "rollback", "--decided-by", "Dana", "--role", "dba", "--reason", "rehearsing the fallback", cwd=folder

@@ -3,15 +3,25 @@ exact"): one column per built-in type with its special values, an enum, a compos
 domains of the source's own, then with no hand edit `migrate check`, provision, load, build, the
 source's writes (insert, update, key change, delete), sync and reconcile at every level. Landing
 must hold every source value exactly (in its binary send form), and app every column, each value
-what its staging conversion promises (the column's expected_sql over landing)."""
+what its staging conversion promises (the column's expected_sql over landing). Then the same project
+under generic traffic (values and special values of every type, test_generic_traffic_types.py) through
+cutover and fallback, the ledger checked after both."""
 
 from __future__ import annotations
+
+import time
+import uuid
 
 import psycopg
 import pytest
 import yaml
+from psycopg import sql
 
+from harness.core.config import load_config
+from harness.demo import ledger
+from harness.demo.generic_traffic import verify_after_cutover, verify_after_fallback
 from tests.conftest import run_migrate
+from tests.integration.conftest import allow_lag, generic_traffic
 from tests.integration.test_fidelity_matrix import (
     COMPARED_AS_TEXT,
     EVERY_CODE_POINT,
@@ -146,3 +156,73 @@ def test_init_project_carries_every_matrix_value_through_the_lifecycle(migration
     run_migrate("sync", cwd=folder)
     run_migrate("reconcile", cwd=folder)
     assert_exact(migration, folder, columns, [1, 2, 6, 50])
+
+
+def empty_columns(url: str, relation: tuple[str, str], columns: list[str], keys: list[int]) -> list[str]:
+    """The columns that hold no value (only NULLs) in the rows of these keys."""
+    counts = sql.SQL(", ").join(sql.SQL("count({})").format(sql.Identifier(c)) for c in columns)
+    query = sql.SQL("select {} from {} where id = any(%s)").format(counts, sql.Identifier(*relation))
+    with psycopg.connect(url) as conn:
+        found = conn.execute(query, (keys,)).fetchone()
+    return [c for c, n in zip(columns, found) if n == 0]
+
+
+def live_keys(ledger_path, app: str) -> list[int]:
+    """The keys of the rows one application's writes left in place (inserted or updated, not deleted)."""
+    final = ledger.final_entries(ledger.entries(ledger_path, app=app)).get("Matrix" if app == "legacy" else "matrix")
+    return [e["key"]["id"] for e in (final or {}).values() if e["op"] != "D"]
+
+
+def test_init_matrix_project_cuts_over_and_falls_back_under_generic_traffic(migration, project, admin_url):
+    """The matrix project under the generic writers: provision, load, sync, reconcile, cutover, the new
+    application writing app, the fallback carrying its writes back; the ledger holds after the cutover
+    and after the fallback, and both applications wrote a value of every type of the matrix."""
+    folder, entries = project
+    columns = [c for c, *_ in entries]
+    allow_lag(folder)
+    yml = folder / "migration.yml"  # gates this test is not about: approvals and a rehearsal
+    yml.write_text(
+        yml.read_text()
+        .replace("required_approvals: [dba]", "required_approvals: []")
+        .replace("require_rehearsal: true", "require_rehearsal: false")
+    )
+    ledger_path = folder / ".migrate" / "ledger.jsonl"
+    run_migrate("provision", cwd=folder)
+    run_migrate("load", cwd=folder)
+    scratch = f"t_scratch_{uuid.uuid4().hex[:8]}"
+    try:
+        with generic_traffic(folder, ledger_path) as before_fallback:
+            time.sleep(2)
+            run_migrate("sync", cwd=folder)
+            run_migrate("backup", cwd=folder)  # a verified backup is a gate no setting waives
+            run_migrate("restore", "--into", scratch, "--allow-source-copy", cwd=folder)
+            run_migrate("reconcile", cwd=folder)
+            run_migrate("sync", "--no-build", cwd=folder)
+            run_migrate("cutover", cwd=folder)
+            time.sleep(3)  # the new application writes app
+    finally:
+        with psycopg.connect(admin_url, autocommit=True) as conn:
+            conn.execute(f'drop database if exists "{scratch}"')
+    after_cutover = verify_after_cutover(load_config(folder), ledger_path)
+    assert after_cutover.ok, after_cutover.describe() + str(after_cutover.missing + after_cutover.wrong)
+    with generic_traffic(folder, ledger_path) as after_switch:
+        time.sleep(2)
+        run_migrate("rollback", "--decided-by", "Dana", "--role", "dba", "--reason", "rehearsing", cwd=folder)
+        time.sleep(2)  # the source application writes again
+    for outcome in (before_fallback, after_switch):
+        assert outcome["report"].failed == 0, outcome["report"].errors
+    after_fallback = verify_after_fallback(load_config(folder), ledger_path)
+    assert after_fallback.ok, after_fallback.describe() + str(after_fallback.missing + after_fallback.wrong)
+
+    # The fallback's check compares, exactly, every column carried back as it is: all but the converted ones.
+    written_new = [e for e in ledger.entries(ledger_path, app="new") if e["op"] != "D"]
+    carried = set().union(*(e["legacy"]["texts"] for e in written_new))
+    assert carried == {"id", *columns} - {"js", "js_blank", "mon"}, carried
+    legacy, new = live_keys(ledger_path, "legacy"), live_keys(ledger_path, "new")
+    assert len(legacy) > 10 and len(new) > 10, (len(legacy), len(new))
+    assert after_fallback.checked > 20 and after_cutover.checked > 20
+    in_app = app_columns(folder)
+    assert empty_columns(migration.source_url, ("Fid", "Matrix"), columns, legacy) == [], "never written by legacy"
+    app_names = [in_app[c]["name"] for c in columns]
+    assert empty_columns(migration.target_url, ("app", "matrix"), app_names, new) == [], "never written in app"
+    assert empty_columns(migration.source_url, ("Fid", "Matrix"), columns, new) == [], "never carried back"

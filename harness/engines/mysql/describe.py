@@ -198,7 +198,8 @@ _LANDING_RANGES["bigint"] = _INTEGER_RANGES["bigint"][0]
 
 def _range_check(column: str, data_type: str, column_type: str, landing: str) -> tuple[str, str] | None:
     """Where the landing type holds more than the MySQL column (a tinyint as smallint, an unsigned
-    int as bigint, YEAR as smallint, an unsigned decimal as numeric), the MySQL range as a check:
+    int as bigint, YEAR as smallint, an unsigned decimal as numeric, NaN and infinities, dates out of
+    MySQL's ranges), the MySQL range as a check:
     the app keeps it, so a fallback can carry back whatever the new application writes."""
     name, quoted = f"{column}_in_range", _double_quoted(column)
     unsigned = "unsigned" in column_type.lower()
@@ -211,9 +212,21 @@ def _range_check(column: str, data_type: str, column_type: str, landing: str) ->
         return name, f"{quoted} between {low} and {high}"
     if data_type == "year":
         return name, f"({quoted} = 0 or {quoted} between 1901 and 2155)"
-    if unsigned and data_type in ("decimal", "float", "double"):
-        return name, f"{quoted} >= 0"
+    if data_type in ("decimal", "float", "double", "real"):
+        # PostgreSQL's numeric has NaN, its floats infinities too: MySQL has neither.
+        finite = f"{quoted} <> 'NaN'" if data_type == "decimal" else f"{quoted} not in ('NaN', 'Infinity', '-Infinity')"
+        return name, f"{finite} and {quoted} >= 0" if unsigned else finite
+    if data_type in _DATE_RANGES:  # beyond them (and infinity, and BC) MySQL has no such date
+        low, high = _DATE_RANGES[data_type]
+        return name, f"{quoted} between '{low}' and '{high}'"
     return None
+
+
+_DATE_RANGES = {
+    "date": ("0001-01-01", "9999-12-31"),
+    "datetime": ("0001-01-01", "9999-12-31 23:59:59.999999"),
+    "timestamp": ("1970-01-01 00:00:01+00", "2038-01-19 03:14:07.999999+00"),
+}
 
 
 def _double_quoted(name: str) -> str:

@@ -147,3 +147,28 @@ def reference_share(
         )
     ).fetchone()
     return int(checked), int(found)
+
+
+# The database's own types (enum, composite, domain, range) by the name format_type gives their columns.
+_OWN_TYPES = """
+select format_type(t.oid, null), t.typtype,
+       case t.typtype
+           when 'e' then array(select e.enumlabel::text from pg_enum e
+                               where e.enumtypid = t.oid order by e.enumsortorder)
+           when 'c' then array(select format_type(a.atttypid, a.atttypmod) from pg_attribute a
+                               where a.attrelid = t.typrelid and a.attnum > 0 and not a.attisdropped order by a.attnum)
+           when 'd' then array[format_type(t.typbasetype, t.typtypmod)]
+           when 'r' then array(select format_type(r.rngsubtype, null) from pg_range r where r.rngtypid = t.oid)
+       end
+from pg_type t
+join pg_namespace n on n.oid = t.typnamespace
+where n.nspname not in ('pg_catalog', 'information_schema') and n.nspname not like 'pg\\_%'
+  and t.typtype in ('e', 'c', 'd', 'r')
+  and not (t.typtype = 'c' and exists (select from pg_class c where c.oid = t.typrelid and c.relkind <> 'c'))
+"""
+
+
+def own_type_shapes(conn: psycopg.Connection) -> dict[str, tuple[str, list[str]]]:
+    """Each own type by its printed name: (pg_type.typtype, its enum labels, composite attribute types,
+    domain base type or range subtype)."""
+    return {name: (kind, list(parts)) for name, kind, parts in conn.execute(_OWN_TYPES)}

@@ -128,6 +128,12 @@ def test_mysql_catalog_describes_keys_references_and_server_numbered_columns(pro
     assert checks["tags_are_members"] == "\"tags\" <@ array['a', 'b', 'c']::text[]"
     assert checks["is_vip_in_range"] == '"is_vip" between -128 and 127'  # tinyint(1) lands as smallint
     assert "id_in_range" not in checks  # an int lands as integer: the same range
+    # Nor what MySQL has no value for: NaN and infinities, dates before year 1 or past 9999 or out of TIMESTAMP's range.
+    assert checks["score_in_range"] == "\"score\" not in ('NaN', 'Infinity', '-Infinity')"
+    assert checks["balance_in_range"] == "\"balance\" <> 'NaN'"
+    assert checks["created_in_range"] == "\"created\" between '0001-01-01' and '9999-12-31 23:59:59.999999'"
+    placed = dict(tables["order_items"].checks)["placed_in_range"]
+    assert placed == "\"placed\" between '1970-01-01 00:00:01+00' and '2038-01-19 03:14:07.999999+00'"
 
 
 def test_every_acknowledged_write_on_a_mysql_source_is_in_its_tables(project):

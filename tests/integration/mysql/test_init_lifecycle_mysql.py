@@ -17,8 +17,8 @@ from harness.core.config import load_config
 from harness.demo import ledger
 from harness.demo.generic_traffic import verify_after_cutover, verify_after_fallback
 from tests.conftest import run_migrate
+from tests.integration.conftest import allow_lag, generic_traffic
 from tests.integration.mysql.conftest import fetch, run_sql
-from tests.integration.test_init_lifecycle import traffic
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -52,8 +52,7 @@ def project(migration, mysql_database, tmp_path, monkeypatch):
     run_sql(url, db, SOURCE)
     folder = tmp_path / "shop-migration"
     run_migrate("init", str(folder), "--source-url", url, "--target-url", migration.target_url, "--schema", db)
-    yml = folder / "migration.yml"  # one-shot CLI syncs on a loaded machine: see test_init_lifecycle.py
-    yml.write_text(yml.read_text().replace("cutover:\n", "cutover:\n  max_lag_seconds: 120\n", 1))
+    allow_lag(folder)
     return folder, url, db
 
 
@@ -64,7 +63,7 @@ def test_mariadb_scaffold_cuts_over_falls_back_and_decommissions_under_traffic(p
     run_migrate("load", cwd=folder)
     scratch = f"t_scratch_{uuid.uuid4().hex[:8]}"
     try:
-        with traffic(folder, ledger_path) as before_fallback:
+        with generic_traffic(folder, ledger_path) as before_fallback:
             time.sleep(3)
             run_migrate("sync", cwd=folder)
             run_migrate("backup", cwd=folder)
@@ -79,7 +78,7 @@ def test_mariadb_scaffold_cuts_over_falls_back_and_decommissions_under_traffic(p
         run_sql(url, None, f"drop database if exists `{scratch}`")
     after_cutover = verify_after_cutover(load_config(folder), ledger_path)
     assert after_cutover.ok, after_cutover.describe() + str(after_cutover.missing + after_cutover.wrong)
-    with traffic(folder, ledger_path) as after_switch:  # the new application, until the fallback
+    with generic_traffic(folder, ledger_path) as after_switch:  # the new application, until the fallback
         time.sleep(2)
         run_migrate(
             "rollback", "--decided-by", "Dana", "--role", "dba", "--reason", "rehearsing the fallback", cwd=folder
