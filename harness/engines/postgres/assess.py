@@ -956,8 +956,9 @@ def time_transform(
 
 
 def time_hash(conn: psycopg.Connection, schema: str, table: str, plan: SamplePlan, seed: int) -> tuple[int, float]:
-    """What a validation pass costs: an md5 of every row's text, as reconcile's checksums do."""
-    query = sql.SQL("select count(*) from (select md5(t::text) as h from {}) s where s.h is not null").format(
+    """What a validation pass costs: an md5 of every row's text, as reconcile's checksums do (the
+    row as row(t.*): a column named t would stand for it in t::text)."""
+    query = sql.SQL("select count(*) from (select md5(row(t.*)::text) as h from {}) s where s.h is not null").format(
         sampled_from(schema, table, plan, seed)
     )
     return time_select(conn, query)

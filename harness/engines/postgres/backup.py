@@ -50,8 +50,9 @@ def counts_and_checksums(conn: psycopg.Connection, schemas: list[str]) -> tuple[
     counts, sums = {}, {}
     for schema, table in tables:
         # A row's text (its record form) quotes what needs quoting: two different rows never read alike.
+        # row(t.*), not t: a column named t would stand for the row.
         count, total = conn.execute(
-            sql.SQL("select count(*), coalesce(sum(hashtextextended(t::text, 0)), 0)::text from {} as t").format(
+            sql.SQL("select count(*), coalesce(sum(hashtextextended(row(t.*)::text, 0)), 0)::text from {} as t").format(
                 catalog.qualified(schema, table)
             )
         ).fetchone()
