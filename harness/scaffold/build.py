@@ -7,6 +7,7 @@ import fnmatch
 from harness.assess.names import names_suggest_reference
 from harness.dbt import contract as dbt_contract
 from harness.engines.base import CatalogTable, SourceEngine
+from harness.engines.postgres import identifier_problem
 from harness.scaffold.model import (
     MAX_NAME_BYTES,
     RESERVED,
@@ -44,7 +45,10 @@ def build_project(
     for table in catalog:
         chosen = choose_key(table)
         unmapped = [f"column {c.name}: {c.unmapped}" for c in table.columns if c.unmapped]
-        if unmapped:
+        unnamed = _name_problem(table, chosen[0] if chosen else [])
+        if unnamed:
+            left_out.append((table.name, unnamed))
+        elif unmapped:
             left_out.append((table.name, f"{'; '.join(unmapped)}; to migrate it, cast the column in a view"))
         elif chosen is None:
             left_out.append(
@@ -88,6 +92,28 @@ def build_project(
     )
 
 
+def _name_problem(table: CatalogTable, key: list[str]) -> str | None:
+    """Why the project cannot name the table as the source does, or None. Landing holds a table and its
+    columns under the source's names, and PostgreSQL cuts a name over 63 bytes (MySQL holds 64
+    characters): two names alike in their first 63 bytes would land in one object. migration.yml
+    refuses the characters no schema uses in the names it lists (the table, its key)."""
+    problem = identifier_problem(table.name)
+    if problem:
+        return f"its name {problem}; to migrate it, rename it in the source (landing holds it under the source's name)"
+    for column in table.columns:
+        size = len(column.name.encode())
+        if size > MAX_NAME_BYTES:
+            return (
+                f"column {column.name} is {size} bytes, more than the {MAX_NAME_BYTES} bytes a PostgreSQL name holds; "
+                "to migrate the table, rename the column in the source (landing holds it under the source's name)"
+            )
+    for column in key:
+        problem = identifier_problem(column)
+        if problem:
+            return f"its key column {column} {problem}; to migrate the table, rename the column in the source"
+    return None
+
+
 def _table(engine, conn, schema, table: CatalogTable, key, origin, app_name) -> TableModel:
     names = unique_names([snake(c.name) for c in table.columns], taken=RESERVED)
     columns = []
@@ -109,7 +135,8 @@ def _table(engine, conn, schema, table: CatalogTable, key, origin, app_name) -> 
         )
         if column.name not in key:
             proposed = mask_by_values(samples.get(column.name, [])) or mask_by_name(column.name)
-            if proposed and mask_fits(proposed[0], column):
+            # migration.yml names a masked column: only one it can name (no quotes, within 63 bytes).
+            if proposed and mask_fits(proposed[0], column) and not identifier_problem(column.name):
                 model.mask, model.mask_reason = proposed
         columns.append(model)
     fallback = dbt_contract.fallback_relation_name(table.name)

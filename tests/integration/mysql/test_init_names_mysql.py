@@ -1,0 +1,126 @@
+"""Long and odd names from a MySQL source, which holds 64 characters (multibyte ones too) where
+PostgreSQL holds 63 bytes: `migrate init` leaves out, one line each naming it and the fix, a table
+PostgreSQL cannot hold under its name (no two source objects may land in one, none is cut
+silently), and the project it writes works; a name PostgreSQL holds, with spaces, dots, quotes and
+multibyte characters, goes through load, sync (binary log) and reconcile exactly."""
+
+from __future__ import annotations
+
+import psycopg
+import pytest
+
+from tests.conftest import assert_one_clear_line, run_migrate
+from tests.integration.mysql.conftest import fetch, run_sql
+
+pytestmark = pytest.mark.integration
+
+TWIN_1, TWIN_2 = "t" * 63 + "1", "t" * 63 + "2"  # 64 characters, alike in their first 63 bytes
+WIDE = "tête ü " + "é" * 30  # 37 characters, 69 bytes
+QUOTED = 'we"ird`name'
+COLUMN_1, COLUMN_2 = "c" * 63 + "1", "c" * 63 + "2"
+ODD = "ordre détail.v2"  # a space, a dot, multibyte: PostgreSQL holds it
+FULL = "f" * 63  # 63 bytes: PostgreSQL holds it whole
+LONG_COLUMN = "d" * 63  # a date column of 63 bytes: its companion's name must be generated
+
+
+def q(name: str) -> str:
+    return "`" + name.replace("`", "``") + "`"
+
+
+SOURCE = f"""
+create table {q(TWIN_1)} (id int primary key, v int);
+create table {q(TWIN_2)} (id int primary key, v int);
+create table {q(WIDE)} (id int primary key, v int);
+create table {q(QUOTED)} (id int primary key, v int);
+create table wide_columns (id int primary key, {q(COLUMN_1)} int, {q(COLUMN_2)} int);
+create table {q(ODD)} (`n° id` int primary key, `prix unité` decimal(8,2), `it's` varchar(20), `a.b c` int,
+    {q(LONG_COLUMN)} datetime);
+create table {q(FULL)} (id int primary key, `Mixed Case` text);
+insert into {q(TWIN_1)} values (1, 1), (2, 2);
+insert into {q(TWIN_2)} values (1, 10);
+insert into wide_columns values (1, 1, 2);
+insert into {q(ODD)} values (1, 1.50, 'l''un', 1, '2024-01-01 00:00:00'), (2, 2.50, 'deux', 2, '0000-00-00 00:00:00'),
+    (3, 3.50, 'trois', 3, null);
+insert into {q(FULL)} values (1, 'a'), (2, 'b')
+"""
+
+WRITES = f"""
+insert into {q(ODD)} values (4, 4.50, 'quatre', 4, '2025-05-05 05:05:05');
+update {q(ODD)} set `prix unité` = 9.99, `it's` = 'it''s', {q(LONG_COLUMN)} = '2026-01-01' where `n° id` = 2;
+delete from {q(ODD)} where `n° id` = 3;
+update {q(FULL)} set `Mixed Case` = 'changed' where id = 1;
+insert into {q(FULL)} values (3, 'c')
+"""
+
+
+@pytest.fixture
+def scaffolded(migration, mysql_database, tmp_path, monkeypatch):
+    for name in ("MIGRATE_PROJECT_DIR", "MIGRATE_SOURCE_URL", "MIGRATE_TARGET_URL", "MIGRATE_ROUTING_FILE"):
+        monkeypatch.delenv(name, raising=False)
+    url, db = mysql_database
+    run_sql(url, db, SOURCE, sql_mode="")
+    folder = tmp_path / "names"
+    done = run_migrate("init", str(folder), "--source-url", url, "--target-url", migration.target_url, "--schema", db)
+    return folder, done, url, db
+
+
+def test_init_leaves_out_each_name_postgresql_cannot_hold_in_one_line_and_the_project_works(scaffolded):
+    folder, done, _, _ = scaffolded
+    said = done.stdout + done.stderr
+    for name, why in (
+        (TWIN_1, "64 bytes"),
+        (TWIN_2, "64 bytes"),
+        (WIDE, "69 bytes"),
+        ("ird`name", "quotes"),  # quoted in the line: its double quote doubled
+        ("wide_columns", f"column {COLUMN_1} is 64 bytes"),
+    ):
+        lines = [line for line in said.replace("\n", " ").split("→") if name in line and "rename" in line]
+        assert lines and why in lines[0], (name, said)
+    config = (folder / "migration.yml").read_text()
+    for name in (TWIN_1, TWIN_2, WIDE, "wide_columns"):
+        assert f'\n  "{name}":' not in config  # said in a comment, not listed
+    assert f'\n  "{ODD}":' in config and f'\n  "{FULL}":' in config
+    checked = run_migrate("check", "--offline", cwd=folder)  # migration.yml loads: no name it refuses
+    assert "meets what the harness relies on" in checked.stdout
+
+
+def test_a_column_postgresql_cannot_hold_is_refused_by_load_in_one_line(migration, scaffolded):
+    folder, _, _, _ = scaffolded
+    yml = folder / "migration.yml"
+    yml.write_text(yml.read_text().replace("tables:\n", 'tables:\n  "wide_columns": {key: ["id"]}\n', 1))
+    run_migrate("provision", cwd=folder)
+    failed = run_migrate("load", "--no-build", cwd=folder, expect=2)
+    assert_one_clear_line(failed, "wide_columns", COLUMN_1, "64 bytes", "rename")
+    with psycopg.connect(migration.target_url) as conn:
+        assert conn.execute("select to_regclass('landing.wide_columns')").fetchone() == (None,)
+
+
+def landing_rows(url: str, table: str, columns: str) -> list[tuple]:
+    with psycopg.connect(url) as conn:
+        return conn.execute(
+            f'select {columns} from landing."{table}" where not _migrate_deleted order by 1'  # noqa: S608
+        ).fetchall()
+
+
+@pytest.mark.slow
+def test_odd_names_postgresql_holds_load_sync_and_reconcile_exactly(migration, scaffolded):
+    folder, _, url, db = scaffolded
+    run_migrate("provision", cwd=folder)
+    run_migrate("load", cwd=folder)
+    run_sql(url, db, WRITES)
+    run_migrate("sync", cwd=folder)
+    reconciled = run_migrate("reconcile", cwd=folder)
+    assert "Traceback" not in reconciled.stdout + reconciled.stderr
+    odd = landing_rows(
+        migration.target_url, ODD, f'"n° id", "prix unité"::text, "it\'s", "a.b c", "{LONG_COLUMN}"::text'
+    )
+    assert odd == [
+        (1, "1.50", "l'un", 1, "2024-01-01 00:00:00"),
+        (2, "9.99", "it's", 2, "2026-01-01 00:00:00"),
+        (4, "4.50", "quatre", 4, "2025-05-05 05:05:05"),
+    ]
+    source = fetch(url, db, f"select id, `Mixed Case` from {q(FULL)} order by 1")
+    assert landing_rows(migration.target_url, FULL, 'id, "Mixed Case"') == [tuple(r) for r in source]
+    with psycopg.connect(migration.target_url) as conn:
+        app = conn.execute("select count(*) from information_schema.tables where table_schema = 'app'").fetchone()
+    assert app[0] >= 2
