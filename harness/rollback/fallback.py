@@ -128,7 +128,20 @@ def run(
             ).succeeded
 
         def carry_back(detail: dict) -> None:
-            result.carried = _carry_back(config, source, target)
+            # A run killed between the source's commit and the step's record left the counts it was
+            # committing: when every reverse row is in the source as written, that commit happened,
+            # and carrying back again would count its inserts and deletes as updates and nothing.
+            earlier = runbook.step_details(ctl, schema, run_id).get("carry_back", {}).get("committing")
+            if earlier is not None and _carried_already(config, source, target):
+                result.carried = earlier
+            else:
+
+                def committing(carried: dict) -> None:
+                    detail["committing"] = carried
+                    control.record_step_detail(ctl, schema, run_id, "carry_back", detail)
+
+                result.carried = _carry_back(config, source, target, committing=committing)
+            detail.pop("committing", None)
             detail["carried"] = result.carried
 
         def verify(detail: dict) -> None:
@@ -213,8 +226,11 @@ def _image_sessions(config: Config, dst: Connection, src: Connection) -> None:
     engines.source_engine(config).image_session(src)
 
 
-def _carry_back(config: Config, source: Database, target: Database) -> dict[str, dict[str, int]]:
-    """Write every reverse row into the legacy schema in one transaction, past the freeze."""
+def _carry_back(
+    config: Config, source: Database, target: Database, *, committing: Callable[[dict], None] | None = None
+) -> dict[str, dict[str, int]]:
+    """Write every reverse row into the legacy schema in one transaction, past the freeze; `committing`
+    is told the counts before the source commits."""
     carried: dict[str, dict[str, int]] = {}
     engine = engines.source_engine(config)
     with (
@@ -242,8 +258,18 @@ def _carry_back(config: Config, source: Database, target: Database) -> dict[str,
                 for op, count in counts.items():
                     totals[op] = totals.get(op, 0) + count
         engine.carry_back_end(src, config.source_schema, carried)
+        if committing:
+            committing(carried)
         src.commit()
     return carried
+
+
+def _carried_already(config: Config, source: Database, target: Database) -> bool:
+    try:
+        _verify(config, source, target)
+    except CheckFailed:
+        return False
+    return True
 
 
 def _verify(config: Config, source: Database, target: Database) -> dict[str, int]:
