@@ -20,6 +20,7 @@ QUOTED = 'we"ird`name'
 COLUMN_1, COLUMN_2 = "c" * 63 + "1", "c" * 63 + "2"
 ODD = "ordre détail.v2"  # a space, a dot, multibyte: PostgreSQL holds it
 FULL = "f" * 63  # 63 bytes: PostgreSQL holds it whole
+PERCENT = "taux 5%s"  # a % in a name, where PyMySQL formats a statement's parameters
 LONG_COLUMN = "d" * 63  # a date column of 63 bytes: its companion's name must be generated
 
 
@@ -34,22 +35,28 @@ create table {q(WIDE)} (id int primary key, v int);
 create table {q(QUOTED)} (id int primary key, v int);
 create table wide_columns (id int primary key, {q(COLUMN_1)} int, {q(COLUMN_2)} int);
 create table {q(ODD)} (`n° id` int primary key, `prix unité` decimal(8,2), `it's` varchar(20), `a.b c` int,
-    {q(LONG_COLUMN)} datetime);
+    {q(LONG_COLUMN)} datetime, `remise 10%` int, `tick``ed` int);
 create table {q(FULL)} (id int primary key, `Mixed Case` text);
+create table {q(PERCENT)} (`id%d` int primary key, `v%s` text);
+insert into {q(PERCENT)} values (1, 'a'), (2, 'b');
 insert into {q(TWIN_1)} values (1, 1), (2, 2);
 insert into {q(TWIN_2)} values (1, 10);
 insert into wide_columns values (1, 1, 2);
-insert into {q(ODD)} values (1, 1.50, 'l''un', 1, '2024-01-01 00:00:00'), (2, 2.50, 'deux', 2, '0000-00-00 00:00:00'),
-    (3, 3.50, 'trois', 3, null);
+insert into {q(ODD)} values (1, 1.50, 'l''un', 1, '2024-01-01 00:00:00', 10, 1),
+    (2, 2.50, 'deux', 2, '0000-00-00 00:00:00', 20, 2), (3, 3.50, 'trois', 3, null, 30, 3);
 insert into {q(FULL)} values (1, 'a'), (2, 'b')
 """
 
 WRITES = f"""
-insert into {q(ODD)} values (4, 4.50, 'quatre', 4, '2025-05-05 05:05:05');
-update {q(ODD)} set `prix unité` = 9.99, `it's` = 'it''s', {q(LONG_COLUMN)} = '2026-01-01' where `n° id` = 2;
+insert into {q(ODD)} values (4, 4.50, 'quatre', 4, '2025-05-05 05:05:05', 40, 4);
+update {q(ODD)} set `prix unité` = 9.99, `it's` = 'it''s', {q(LONG_COLUMN)} = '2026-01-01', `remise 10%` = 25,
+    `tick``ed` = 22 where `n° id` = 2;
 delete from {q(ODD)} where `n° id` = 3;
 update {q(FULL)} set `Mixed Case` = 'changed' where id = 1;
-insert into {q(FULL)} values (3, 'c')
+insert into {q(FULL)} values (3, 'c');
+update {q(PERCENT)} set `v%s` = 'changed' where `id%d` = 1;
+insert into {q(PERCENT)} values (3, 'c');
+delete from {q(PERCENT)} where `id%d` = 2
 """
 
 
@@ -112,15 +119,18 @@ def test_odd_names_postgresql_holds_load_sync_and_reconcile_exactly(migration, s
     reconciled = run_migrate("reconcile", cwd=folder)
     assert "Traceback" not in reconciled.stdout + reconciled.stderr
     odd = landing_rows(
-        migration.target_url, ODD, f'"n° id", "prix unité"::text, "it\'s", "a.b c", "{LONG_COLUMN}"::text'
+        migration.target_url,
+        ODD,
+        f'"n° id", "prix unité"::text, "it\'s", "a.b c", "{LONG_COLUMN}"::text, "remise 10%", "tick`ed"',
     )
     assert odd == [
-        (1, "1.50", "l'un", 1, "2024-01-01 00:00:00"),
-        (2, "9.99", "it's", 2, "2026-01-01 00:00:00"),
-        (4, "4.50", "quatre", 4, "2025-05-05 05:05:05"),
+        (1, "1.50", "l'un", 1, "2024-01-01 00:00:00", 10, 1),
+        (2, "9.99", "it's", 2, "2026-01-01 00:00:00", 25, 22),
+        (4, "4.50", "quatre", 4, "2025-05-05 05:05:05", 40, 4),
     ]
     source = fetch(url, db, f"select id, `Mixed Case` from {q(FULL)} order by 1")
     assert landing_rows(migration.target_url, FULL, 'id, "Mixed Case"') == [tuple(r) for r in source]
+    assert landing_rows(migration.target_url, PERCENT, '"id%d", "v%s"') == [(1, "changed"), (3, "c")]
     with psycopg.connect(migration.target_url) as conn:
         app = conn.execute("select count(*) from information_schema.tables where table_schema = 'app'").fetchone()
     assert app[0] >= 2
