@@ -91,6 +91,17 @@ def test_init_leaves_out_each_name_postgresql_cannot_hold_in_one_line_and_the_pr
     assert "meets what the harness relies on" in checked.stdout
 
 
+def test_init_refuses_a_database_name_migration_yml_cannot_hold_in_one_line(mysql_url, tmp_path):
+    database = "s" * 64
+    run_sql(mysql_url, None, f"create database {q(database)};\ncreate table {q(database)}.t (id int primary key)")
+    try:
+        failed = run_migrate("init", str(tmp_path / "p"), "--source-url", mysql_url, "--schema", database, expect=2)
+    finally:
+        run_sql(mysql_url, None, f"drop database {q(database)}")
+    assert_one_clear_line(failed, database, "64 bytes", "shorter name")
+    assert not (tmp_path / "p").exists()
+
+
 def test_a_column_postgresql_cannot_hold_is_refused_by_load_in_one_line(migration, scaffolded):
     folder, _, _, _ = scaffolded
     yml = folder / "migration.yml"
