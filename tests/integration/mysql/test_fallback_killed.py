@@ -64,10 +64,8 @@ def test_a_rollback_killed_in_the_carry_back_leaves_nothing_and_completes_when_r
     rollback.wait()
     assert len(before[0]) < seen, "killed before the carry-back wrote a legacy row: the kill proved nothing"
 
-    # Nothing of the killed transaction in the source (the server rolls it back when its session ends).
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and fetch(url, None, "select count(*) from information_schema.innodb_trx")[0][0]:
-        time.sleep(0.2)
+    # Nothing of the killed transaction in the source (the server rolls it back when its session
+    # ends); run again at once, as an operator would, while the server may still be rolling it back.
     assert fetch(url, db, "select * from orders order by id") == before[0]
     assert fetch(url, db, "select * from order_items order by id") == before[1]
 
