@@ -121,8 +121,11 @@ def landing_rows(url: str, table: str, columns: str) -> list[tuple]:
 
 
 @pytest.mark.slow
-def test_odd_names_postgresql_holds_load_sync_and_reconcile_exactly(migration, scaffolded):
+@pytest.mark.parametrize("capture", ["binlog", "trigger"])
+def test_odd_names_postgresql_holds_load_sync_and_reconcile_exactly(migration, scaffolded, capture):
     folder, _, url, db = scaffolded
+    yml = folder / "migration.yml"
+    yml.write_text(yml.read_text().replace("method: binlog", f"method: {capture}", 1))
     run_migrate("provision", cwd=folder)
     run_migrate("load", cwd=folder)
     run_sql(url, db, WRITES)
