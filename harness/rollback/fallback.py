@@ -99,6 +99,15 @@ def run(
 ) -> FallbackResult:
     schema = config.control_schema
     tables = [t.name for t in config.tables]
+    shared = dbt_contract.shared_fallback_relations(tables)
+    if shared:  # before anything is frozen: the one reverse model's rows would be carried into each of them
+        table, others = next(iter(shared.items()))
+        raise NoReverseModel(
+            f"{table} and {', '.join(others)} share the reverse model "
+            f"{dbt_contract.FALLBACK_SCHEMA}.{dbt_contract.fallback_relation_name(table)} (the contract lower-cases "
+            "the name), so a fallback cannot tell their rows apart: carry their changes back by hand; "
+            "nothing was frozen or written"
+        )
     with connections.connection(target, command="rollback", autocommit=True) as ctl:
         control.ensure(ctl, schema)
         run_id, resumed, done = runbook.open_run(ctl, schema, "fallback", {"decided_by": decided_by, "reason": reason})

@@ -70,12 +70,22 @@ def build_project(
         _undeclared(engine, conn, schema, models[table.name], table, models)
     # Parents first (the order of migration.yml): a fallback writes back in this order, deletes in its reverse.
     tables = Project.parents_first(list(models.values()))
-    findings = [
-        f"{quote(t.source)}: no reverse model, since fallback.{dbt_contract.fallback_relation_name(t.source)} is not "
-        "within 63 bytes; a rollback after the switch cannot carry its changes back"
-        for t in tables
-        if t.fallback is None
-    ]
+    shared = dbt_contract.shared_fallback_relations([t.source for t in tables])
+    findings = []
+    for t in tables:
+        relation = f"fallback.{dbt_contract.fallback_relation_name(t.source)}"
+        if t.source in shared:
+            t.fallback = None
+            findings.append(
+                f"{quote(t.source)}: no reverse model, since {relation} would also be the reverse model of "
+                f"{', '.join(quote(other) for other in shared[t.source])} (the contract lower-cases the table's "
+                "name); a rollback after the switch cannot carry its changes back"
+            )
+        elif t.fallback is None:
+            findings.append(
+                f"{quote(t.source)}: no reverse model, since {relation} is not within 63 bytes; "
+                "a rollback after the switch cannot carry its changes back"
+            )
     strategy, reason = suggest_strategy(tables)
     return Project(
         name=name,

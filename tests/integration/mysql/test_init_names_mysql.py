@@ -9,6 +9,8 @@ from __future__ import annotations
 import psycopg
 import pytest
 
+from harness.core import control
+from harness.core.config import load_config
 from tests.conftest import assert_one_clear_line, run_migrate
 from tests.integration.mysql.conftest import fetch, run_sql
 
@@ -89,6 +91,33 @@ def test_init_leaves_out_each_name_postgresql_cannot_hold_in_one_line_and_the_pr
     assert f'\n  "{ODD}":' in config and f'\n  "{FULL}":' in config
     checked = run_migrate("check", "--offline", cwd=folder)  # migration.yml loads: no name it refuses
     assert "meets what the harness relies on" in checked.stdout
+
+
+def test_two_tables_one_reverse_relation_get_no_reverse_model_and_no_fallback(migration, mysql_database, tmp_path):
+    url, db = mysql_database  # MySQL on Linux tells Orders from orders; the contract's legacy_orders does not
+    run_sql(
+        url, db, "create table `Orders` (id int primary key, a int);\ncreate table orders (id int primary key, b text)"
+    )
+    folder = tmp_path / "cases"
+    done = run_migrate("init", str(folder), "--source-url", url, "--target-url", migration.target_url, "--schema", db)
+    said = done.stdout.replace("\n", " ")
+    for name in ('"Orders"', '"orders"'):
+        assert any(name in line and "fallback.legacy_orders" in line for line in said.split("→")), said
+    assert not list((folder / "models" / "fallback").glob("fallback_orders*.sql"))
+    checked = run_migrate("check", "--offline", cwd=folder)  # dbt parses it: no two models of one relation
+    assert "meets what the harness relies on" in checked.stdout
+    assert "Orders: its reverse model's name legacy_orders is also that of orders" in checked.stderr
+
+    # After a switch, the rollback refuses before it freezes or writes anything.
+    config = load_config(folder)
+    with psycopg.connect(migration.target_url, autocommit=True) as conn:
+        control.ensure(conn, config.control_schema)
+        control.set_phase(conn, config.control_schema, "switched")
+    args = ("rollback", "--decided-by", "Dana", "--role", "dba", "--reason", "the one reverse model")
+    refused = run_migrate(*args, cwd=folder, expect=2)
+    assert_one_clear_line(refused, "orders and Orders share the reverse model fallback.legacy_orders", "by hand")
+    with psycopg.connect(migration.target_url) as conn:
+        assert conn.execute("select phase from migrate_control.migration_state").fetchone() == ("switched",)
 
 
 def test_init_refuses_a_database_name_migration_yml_cannot_hold_in_one_line(mysql_url, tmp_path):
