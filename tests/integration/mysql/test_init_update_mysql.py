@@ -27,6 +27,8 @@ insert into orders select seq, 1 + seq % 30, seq * 1.5 from seq_1_to_90
 CHANGES = """
 create table supplier (id int primary key, name text not null) engine=InnoDB;
 insert into supplier select seq, concat('supplier ', seq) from seq_1_to_20;
+create table `prix été` (`n° id` int primary key, `prix` decimal(6,2)) engine=InnoDB;
+insert into `prix été` values (1, 1.25), (2, 2.50);
 alter table orders add column discount decimal(5,2);
 alter table customer modify name varchar(60) not null
 """
@@ -70,7 +72,8 @@ def test_update_on_mariadb_adds_reports_and_never_overwrites_an_edit(migration, 
     assert (folder / ".migrate" / "init-update" / "models" / "staging" / "stg_legacy__customer.sql").exists()
     now = (folder / "migration.yml").read_text()
     assert "# my own note" in now and '"supplier":' in now  # the new table inserted into the edited file
-    assert re.sub(r'  "supplier":\n    key: \["id"\] .*\n', "", now) == edited_config
+    assert '\n  "prix été":\n    key: ["n° id"]' in now
+    assert re.sub(r'  "(supplier|prix été)":\n    key: \["(id|n° id)"\] .*\n', "", now) == edited_config
     orders = (folder / "models" / "staging" / "stg_legacy__orders.sql").read_text()
     assert "discount" in orders  # not edited: rendered anew with the added column
 
@@ -87,6 +90,7 @@ def test_update_on_mariadb_adds_reports_and_never_overwrites_an_edit(migration, 
     run_migrate("sync", "--no-build", cwd=folder)  # the added column and the wider value reach landing
     run_migrate("build", "--full-refresh", cwd=folder)
     assert rows(migration.target_url, "select count(*) from app.supplier") == [(20,)]
+    assert rows(migration.target_url, "select count(*) from app.prix_t") == [(2,)]
     assert rows(migration.target_url, "select discount from app.orders where id = 5") == [(Decimal("1.50"),)]
     assert rows(migration.target_url, "select name from app.customer where id = 3") == [
         ("a name longer than the twenty characters it had",)
