@@ -16,7 +16,7 @@ import psycopg
 import pytest
 
 from tests.conftest import PROJECT_DIR, run_migrate
-from tests.integration.mysql.conftest import admin, fetch
+from tests.integration.mysql.conftest import admin, fetch, run_sql
 from tests.integration.mysql.test_fallback import switched  # noqa: F401
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]  # dbt builds the reverse models
@@ -121,6 +121,29 @@ def test_a_rollback_killed_after_the_carry_back_committed_completes_with_the_cou
     run_migrate(*ARGS, env=env)
     assert fetch(url, db, "select id from orders order by id") == [(1,), (2,), (4,)]
     assert fetch(url, db, "select id, order_id from order_items order by id") == [(10, 1), (20, 2), (40, 4)]
+    with psycopg.connect(env["MIGRATE_TARGET_URL"]) as conn:
+        (carried,) = conn.execute(
+            "select detail -> 'carried' from migrate_control.runs where command = 'fallback' and status = 'succeeded'"
+        ).fetchone()
+    assert carried == {
+        "orders": {"inserted": 1, "updated": 1, "deleted": 1},
+        "order_items": {"inserted": 1, "updated": 0, "deleted": 1},
+    }
+
+
+@pytest.mark.parametrize("step", ["carry_back", "verify", "switch_back", "unfreeze_source"])
+def test_a_rollback_killed_as_a_step_starts_completes_when_run_again(switched, step):  # noqa: F811
+    """MIGRATE_CRASH_AT: kill -9 right after the step is recorded as started (runbook.crash_here_if_asked)."""
+    url, db, env, folder = switched
+    run_migrate(*ARGS, env={**env, "MIGRATE_CRASH_AT": f"fallback:{step}"}, expect=-signal.SIGKILL)
+    run_migrate(*ARGS, env=env)
+    assert fetch(url, db, "select id, total from orders order by id") == [
+        (1, Decimal("1.00")),
+        (2, Decimal("22.00")),
+        (4, Decimal("40.00")),
+    ]
+    assert fetch(url, db, "select id, order_id from order_items order by id") == [(10, 1), (20, 2), (40, 4)]
+    run_sql(url, db, "insert into orders (id, placed) values (5, '2026-12-08')")  # unfrozen: legacy writes again
     with psycopg.connect(env["MIGRATE_TARGET_URL"]) as conn:
         (carried,) = conn.execute(
             "select detail -> 'carried' from migrate_control.runs where command = 'fallback' and status = 'succeeded'"
