@@ -133,6 +133,7 @@ def _conventions(config: Config, notes: list[str]) -> list[Problem]:
     sources = {(s.identifier or s.name): s for s in manifest.sources.values()}
     project_vars = (yaml.safe_load((config.project_dir / "dbt_project.yml").read_text()) or {}).get("vars") or {}
     source_tables = project_vars.get("source_tables") or {}
+    shared = dbt_contract.shared_fallback_relations([t.name for t in config.tables])
     for table in config.tables:
         source = sources.get(table.name)
         if source is None:
@@ -167,6 +168,11 @@ def _conventions(config: Config, notes: list[str]) -> list[Problem]:
             notes.append(
                 f"{table.name}: its reverse model's name {reverse} is over {MAX_NAME_BYTES} bytes, so a rollback "
                 "after the switch cannot carry its changes back (a rollback before the switch can)"
+            )
+        elif table.name in shared:
+            notes.append(
+                f"{table.name}: its reverse model's name {reverse} is also that of {', '.join(shared[table.name])}, "
+                "so a rollback after the switch cannot carry its changes back (a rollback before the switch can)"
             )
         elif not any(_makes_relation(m, reverse) for m in models if dbt_contract.FALLBACK_TAG in m.tags):
             problems.append(

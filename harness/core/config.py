@@ -17,7 +17,7 @@ from typing import Any
 import yaml
 
 from harness.core.errors import ConfigError
-from harness.engines.postgres import DatabaseOptions, identifier_problem
+from harness.engines.postgres import MAX_IDENTIFIER_BYTES, DatabaseOptions, identifier_problem
 
 STRATEGIES = ("big_bang", "phased", "parallel_run")
 MASKS = ("last4", "null", "hash")
@@ -220,6 +220,10 @@ def _identifier(value: Any, key: str, where: str) -> str:
     """A database name from migration.yml, refused (with its key) when PostgreSQL cannot hold it as written."""
     name = str(value)
     problem = identifier_problem(name)
+    if problem and key.startswith("tables.") and len(name.encode()) > MAX_IDENTIFIER_BYTES:
+        # A source name PostgreSQL would cut (MySQL holds 64 characters): landing holds it as the source names it.
+        fix = "landing holds it under the source's name, so rename it in the source, or leave the table out"
+        raise ConfigError(f"{where}: {key}: the name {name!r} {problem}: {fix}")
     if problem:
         raise ConfigError(f"{where}: {key}: the name {name!r} {problem}: write the name as the database spells it")
     return name

@@ -375,6 +375,14 @@ def step(conn: psycopg.Connection, schema: str, run_id: int, name: str) -> Itera
         )
 
 
+def record_step_detail(conn: psycopg.Connection, schema: str, run_id: int, name: str, detail: dict[str, Any]) -> None:
+    """A running step's detail recorded before it ends: what a run again must know if this one is killed."""
+    conn.execute(
+        sql.SQL("update {} set detail = %s where run_id = %s and step = %s").format(table(schema, "steps")),
+        (json.dumps(detail, default=str), run_id, name),
+    )
+
+
 def set_phase(conn: psycopg.Connection, schema: str, phase: str, **fields: Any) -> None:
     """Move the migration to a phase; extra fields (switched_at, rollback_window_ends) are set too."""
     columns = ["phase", *fields]

@@ -35,3 +35,13 @@ FALLBACK_COLUMNS = "_fallback_columns"
 def fallback_relation_name(table: str) -> str:
     """The reverse model's relation for source table `table` (in FALLBACK_SCHEMA)."""
     return f"legacy_{table.lower()}"
+
+
+def shared_fallback_relations(tables: list[str]) -> dict[str, list[str]]:
+    """The source tables whose reverse relation is another's too, each with those others: the name is
+    lower-cased, where MySQL on Linux and PostgreSQL tell Orders from orders. A fallback would carry
+    the one's rows into the other, so none of them can be carried back."""
+    by_relation: dict[str, list[str]] = {}
+    for table in tables:
+        by_relation.setdefault(fallback_relation_name(table), []).append(table)
+    return {t: [o for o in alike if o != t] for alike in by_relation.values() if len(alike) > 1 for t in alike}

@@ -99,6 +99,15 @@ def run(
 ) -> FallbackResult:
     schema = config.control_schema
     tables = [t.name for t in config.tables]
+    shared = dbt_contract.shared_fallback_relations(tables)
+    if shared:  # before anything is frozen: the one reverse model's rows would be carried into each of them
+        table, others = next(iter(shared.items()))
+        raise NoReverseModel(
+            f"{table} and {', '.join(others)} share the reverse model "
+            f"{dbt_contract.FALLBACK_SCHEMA}.{dbt_contract.fallback_relation_name(table)} (the contract lower-cases "
+            "the name), so a fallback cannot tell their rows apart: carry their changes back by hand; "
+            "nothing was frozen or written"
+        )
     with connections.connection(target, command="rollback", autocommit=True) as ctl:
         control.ensure(ctl, schema)
         run_id, resumed, done = runbook.open_run(ctl, schema, "fallback", {"decided_by": decided_by, "reason": reason})
@@ -128,7 +137,20 @@ def run(
             ).succeeded
 
         def carry_back(detail: dict) -> None:
-            result.carried = _carry_back(config, source, target)
+            # A run killed between the source's commit and the step's record left the counts it was
+            # committing: when every reverse row is in the source as written, that commit happened,
+            # and carrying back again would count its inserts and deletes as updates and nothing.
+            earlier = runbook.step_details(ctl, schema, run_id).get("carry_back", {}).get("committing")
+            if earlier is not None and _carried_already(config, source, target):
+                result.carried = earlier
+            else:
+
+                def committing(carried: dict) -> None:
+                    detail["committing"] = carried
+                    control.record_step_detail(ctl, schema, run_id, "carry_back", detail)
+
+                result.carried = _carry_back(config, source, target, committing=committing)
+            detail.pop("committing", None)
             detail["carried"] = result.carried
 
         def verify(detail: dict) -> None:
@@ -213,8 +235,11 @@ def _image_sessions(config: Config, dst: Connection, src: Connection) -> None:
     engines.source_engine(config).image_session(src)
 
 
-def _carry_back(config: Config, source: Database, target: Database) -> dict[str, dict[str, int]]:
-    """Write every reverse row into the legacy schema in one transaction, past the freeze."""
+def _carry_back(
+    config: Config, source: Database, target: Database, *, committing: Callable[[dict], None] | None = None
+) -> dict[str, dict[str, int]]:
+    """Write every reverse row into the legacy schema in one transaction, past the freeze; `committing`
+    is told the counts before the source commits."""
     carried: dict[str, dict[str, int]] = {}
     engine = engines.source_engine(config)
     with (
@@ -242,8 +267,18 @@ def _carry_back(config: Config, source: Database, target: Database) -> dict[str,
                 for op, count in counts.items():
                     totals[op] = totals.get(op, 0) + count
         engine.carry_back_end(src, config.source_schema, carried)
+        if committing:
+            committing(carried)
         src.commit()
     return carried
+
+
+def _carried_already(config: Config, source: Database, target: Database) -> bool:
+    try:
+        _verify(config, source, target)
+    except CheckFailed:
+        return False
+    return True
 
 
 def _verify(config: Config, source: Database, target: Database) -> dict[str, int]:

@@ -22,6 +22,7 @@ from harness.core import connections
 from harness.core.errors import ConfigError
 from harness.engines import engine_named
 from harness.engines.base import SourceEngine
+from harness.engines.postgres import identifier_problem
 from harness.scaffold.build import build_project, select_tables
 from harness.scaffold.model import Project, fit, quote, snake
 from harness.scaffold.update import UpdateResult, update_project, write_manifest
@@ -66,9 +67,16 @@ def init_project(
     source = connections.Database("source", source_url, "--source-url", False)
     schema = schema or _default_schema(engine, source)
     with connections.connection(source, command="init") as conn:
+        what = "database" if engine.schema_is_database else "schema"
         if not engine.schema_exists(conn, schema):
-            what = "database" if engine.schema_is_database else "schema"
             raise ConfigError(f"{what} {schema!r} does not exist in the source: name it with --schema")
+        # migration.yml refuses it (a MySQL database's name may be 64 characters): said now, not by every later command.
+        problem = identifier_problem(schema)
+        if problem:
+            raise ConfigError(
+                f"{what} {schema!r} {problem}, which migration.yml cannot name: "
+                f"migrate a copy of it under a shorter name (--schema)"
+            )
         catalog = select_tables(engine.describe_tables(conn, schema), tables)
         if not catalog:
             what = f"no table matches {', '.join(tables)}" if tables else "it has no tables"

@@ -7,6 +7,7 @@ import fnmatch
 from harness.assess.names import names_suggest_reference
 from harness.dbt import contract as dbt_contract
 from harness.engines.base import CatalogTable, SourceEngine
+from harness.engines.postgres import identifier_problem
 from harness.scaffold.model import (
     MAX_NAME_BYTES,
     RESERVED,
@@ -45,7 +46,10 @@ def build_project(
     for table in catalog:
         chosen = choose_key(table)
         unmapped = [f"column {c.name}: {c.unmapped}" for c in table.columns if c.unmapped]
-        if unmapped:
+        unnamed = _name_problem(table, chosen[0] if chosen else [])
+        if unnamed:
+            left_out.append((table.name, unnamed))
+        elif unmapped:
             left_out.append((table.name, f"{'; '.join(unmapped)}; to migrate it, cast the column in a view"))
         elif chosen is None:
             left_out.append(
@@ -67,12 +71,22 @@ def build_project(
         _undeclared(engine, conn, schema, models[table.name], table, models)
     # Parents first (the order of migration.yml): a fallback writes back in this order, deletes in its reverse.
     tables = Project.parents_first(list(models.values()))
-    findings = [
-        f"{quote(t.source)}: no reverse model, since fallback.{dbt_contract.fallback_relation_name(t.source)} is not "
-        "within 63 bytes; a rollback after the switch cannot carry its changes back"
-        for t in tables
-        if t.fallback is None
-    ]
+    shared = dbt_contract.shared_fallback_relations([t.source for t in tables])
+    findings = []
+    for t in tables:
+        relation = f"fallback.{dbt_contract.fallback_relation_name(t.source)}"
+        if t.source in shared:
+            t.fallback = None
+            findings.append(
+                f"{quote(t.source)}: no reverse model, since {relation} would also be the reverse model of "
+                f"{', '.join(quote(other) for other in shared[t.source])} (the contract lower-cases the table's "
+                "name); a rollback after the switch cannot carry its changes back"
+            )
+        elif t.fallback is None:
+            findings.append(
+                f"{quote(t.source)}: no reverse model, since {relation} is not within 63 bytes; "
+                "a rollback after the switch cannot carry its changes back"
+            )
     strategy, reason = suggest_strategy(tables)
     return Project(
         name=name,
@@ -87,6 +101,28 @@ def build_project(
         strategy_reason=reason,
         findings=findings,
     )
+
+
+def _name_problem(table: CatalogTable, key: list[str]) -> str | None:
+    """Why the project cannot name the table as the source does, or None. Landing holds a table and its
+    columns under the source's names, and PostgreSQL cuts a name over 63 bytes (MySQL holds 64
+    characters): two names alike in their first 63 bytes would land in one object. migration.yml
+    refuses the characters no schema uses in the names it lists (the table, its key)."""
+    problem = identifier_problem(table.name)
+    if problem:
+        return f"its name {problem}; to migrate it, rename it in the source (landing holds it under the source's name)"
+    for column in table.columns:
+        size = len(column.name.encode())
+        if size > MAX_NAME_BYTES:
+            return (
+                f"column {column.name} is {size} bytes, more than the {MAX_NAME_BYTES} bytes a PostgreSQL name holds; "
+                "to migrate the table, rename the column in the source (landing holds it under the source's name)"
+            )
+    for column in key:
+        problem = identifier_problem(column)
+        if problem:
+            return f"its key column {column} {problem}; to migrate the table, rename the column in the source"
+    return None
 
 
 def _table(engine, conn, schema, table: CatalogTable, key, origin, app_name) -> TableModel:
@@ -110,7 +146,8 @@ def _table(engine, conn, schema, table: CatalogTable, key, origin, app_name) -> 
         )
         if column.name not in key:
             proposed = mask_by_values(samples.get(column.name, [])) or mask_by_name(column.name)
-            if proposed and mask_fits(proposed[0], column):
+            # migration.yml names a masked column: only one it can name (no quotes, within 63 bytes).
+            if proposed and mask_fits(proposed[0], column) and not identifier_problem(column.name):
                 model.mask, model.mask_reason = proposed
         columns.append(model)
     fallback = dbt_contract.fallback_relation_name(table.name)

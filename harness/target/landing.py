@@ -50,6 +50,16 @@ def describe(conn: psycopg.Connection, config: Config, table: TableConfig) -> So
             "fix the name under 'tables' (names are case-sensitive)"
         )
     cols = engine.columns(conn, schema, table.name)
+    for col in cols:
+        # Landing holds a column under its source name, which PostgreSQL would cut (MySQL holds 64
+        # characters): two columns alike in their first 63 bytes would become one.
+        size = len(col.name.encode())
+        if size > postgres.MAX_IDENTIFIER_BYTES:
+            raise ConfigError(
+                f"column {col.name} of {schema}.{table.name} is {size} bytes, more than the "
+                f"{postgres.MAX_IDENTIFIER_BYTES} bytes a PostgreSQL name holds: rename it in the source "
+                "within 63 bytes, or leave the table out of migration.yml"
+            )
     names = {c.name for c in cols}
     key = list(table.key) or engine.primary_key(conn, schema, table.name)
     if not key:

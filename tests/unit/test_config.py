@@ -100,6 +100,14 @@ def test_identifiers_postgresql_cannot_hold_are_refused_with_their_key(tmp_path,
     assert "63 bytes" in str(raised.value) or "characters" in str(raised.value)
 
 
+def test_a_source_table_name_over_63_bytes_is_refused_with_the_fix_for_a_name_mysql_holds(tmp_path):
+    name = "t" * 63 + "1"  # MySQL holds 64 characters: the name is spelt right, PostgreSQL cannot hold it
+    with pytest.raises(ConfigError) as raised:
+        load_config(write(tmp_path, VALID.replace("CUSTOMER", name)))
+    assert "64 bytes" in str(raised.value) and "rename it in the source" in str(raised.value)
+    assert "spells it" not in str(raised.value)
+
+
 def test_names_up_to_63_bytes_with_any_letters_are_accepted(tmp_path):
     name = "é" * 31 + "x"  # 63 bytes in UTF-8
     config = load_config(

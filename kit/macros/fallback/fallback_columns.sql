@@ -8,10 +8,10 @@
 {% macro fallback_columns(fed_by, always=[]) -%}
     array_remove(array[
         {%- for legacy_column, app_column in fed_by.items() %}
-        case when {{ migrate_kit.changed_after_cutover(app_column) }} then '{{ legacy_column }}' end{{ "," if not loop.last or always }}
+        case when {{ migrate_kit.changed_after_cutover(app_column) }} then '{{ legacy_column | replace("'", "''") }}' end{{ "," if not loop.last or always }}
         {%- endfor %}
         {%- for legacy_column in always %}
-        '{{ legacy_column }}'{{ "," if not loop.last }}
+        '{{ legacy_column | replace("'", "''") }}'{{ "," if not loop.last }}
         {%- endfor %}
     ], null)
 {%- endmacro %}
