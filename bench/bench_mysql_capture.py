@@ -8,8 +8,10 @@ a temporary folder, an `orders` table of --rows rows, loaded into a scratch Post
 1. Write cost: WRITES autocommitted single-row updates and inserts, timed three ways taking turns
    over --rounds rounds: with the session's binary logging off (`SET sql_log_bin = 0`: what the
    server pays without any capture), with it on and nothing reading it, and with it on while
-   `migrate sync --follow` (sync.follow, no dbt) reads it. Target (issue 19): the reader adds
-   nothing measurable (with-reader / binlog-on within the rounds' spread).
+   `migrate sync --follow` (sync.follow, no dbt, in a process of its own) reads it. Target (issue
+   19): the reader adds nothing measurable (with-reader / binlog-on within the rounds' spread).
+   `--pin` puts MariaDB and the writers on CPU 0, the reader and the target PostgreSQL on CPU 1, as on
+   separate hosts: without it the reader and the target take their CPU from the writes' server.
 2. Lag: inserts at --rate rows per second from 4 writers for --duration seconds while the follower
    runs; every inserted row's lag is the time from its commit on the source to its first sight in
    landing (polled every 0.1 s). Target: under 2 s at 1,000 writes per second.
@@ -19,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import multiprocessing
 import os
 import statistics
 import tempfile
@@ -65,6 +68,37 @@ def write_workload(url: str, db: str, first_id: int, *, log_bin: bool) -> float:
                 cur.execute("update orders set status = 'PAID', updated = now(6) where id = %s", (1 + i,))
                 cur.execute("insert into orders values (%s, 'NEW', 9.99, now(6))", (first_id + i,))
     return timer.seconds
+
+
+def pin(pid: int, cpus: set[int], *, children: bool = False) -> None:
+    """Every thread of `pid` (with `children`, of its child processes too) on `cpus`; threads and
+    processes started later inherit it."""
+    pids = [pid]
+    if children:
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            with contextlib.suppress(OSError, IndexError):
+                if int(stat.read_text().rsplit(")", 1)[1].split()[1]) == pid:
+                    pids.append(int(stat.parent.name))
+    for each in pids:
+        for task in Path(f"/proc/{each}/task").glob("*"):
+            with contextlib.suppress(OSError):
+                os.sched_setaffinity(int(task.name), cpus)
+
+
+def postmaster(target: Database) -> int:
+    with psycopg.connect(target.url) as conn:
+        data = conn.execute("show data_directory").fetchone()[0]
+    return int((Path(data) / "postmaster.pid").read_text().split()[0])
+
+
+def follow_process(project: str, source_url: str, target_url: str, stop, cpus: set[int] | None) -> None:
+    """sync.follow in a process of its own (not a thread beside the writers: the GIL would be theirs too)."""
+    if cpus:
+        os.sched_setaffinity(0, cpus)
+    os.environ["MIGRATE_SOURCE_URL"], os.environ["MIGRATE_TARGET_URL"] = source_url, target_url
+    source = Database("source", source_url, "MIGRATE_SOURCE_URL", False)
+    target = Database("target", target_url, "MIGRATE_TARGET_URL", False)
+    sync.follow(load_config(Path(project)), source, target, interval=0.2, until=stop.is_set, run_dbt=False)
 
 
 def timed_lag(url: str, db: str, target: Database, rate: float, duration: float, first_id: int) -> list[float]:
@@ -121,7 +155,12 @@ def main() -> None:
     parser.add_argument("--duration", type=float, default=30.0)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--url", help="admin URL of the PostgreSQL server for the target (default: the embedded one)")
+    parser.add_argument("--pin", action="store_true", help="source on CPU 0, reader and target on CPU 1")
     options = parser.parse_args()
+    everywhere = os.sched_getaffinity(0)
+    if options.pin and len(everywhere) < 2:
+        raise SystemExit("--pin needs 2 CPUs")
+    source_cpus, reader_cpus = ({0}, {1}) if options.pin else (None, None)
     with tempfile.TemporaryDirectory() as tmp, scratch_databases(admin_url(options.url), "target") as (target,):
         server = private_mariadb(Path(tmp))
         try:
@@ -138,17 +177,24 @@ def main() -> None:
             config = load_config(Path(tmp) / "project")
             source = Database("source", server.url, "MIGRATE_SOURCE_URL", False)
             load.load(config, source, target)
+            if options.pin:
+                pin(server.process.pid, source_cpus)
+                pin(postmaster(target), reader_cpus, children=True)
+                os.sched_setaffinity(0, source_cpus)  # this thread, and the writers it starts
+                print("pinned: MariaDB and the writers on CPU 0, the reader and the target on CPU 1")
 
-            stop = threading.Event()
-            follower: threading.Thread | None = None
+            spawn = multiprocessing.get_context("spawn")
+            stop = spawn.Event()
+            follower = None
 
-            def start_follow() -> threading.Thread:
+            def start_follow():
                 stop.clear()
-                thread = threading.Thread(
-                    target=lambda: sync.follow(config, source, target, interval=0.2, until=stop.is_set, run_dbt=False)
+                process = spawn.Process(
+                    target=follow_process,
+                    args=(str(config.project_dir), server.url, target.url, stop, reader_cpus),
                 )
-                thread.start()
-                return thread
+                process.start()
+                return process
 
             times: dict[str, list[float]] = {"binlog off": [], "binlog on": [], "binlog on, read by sync": []}
             next_id = 10_000_000
@@ -157,7 +203,7 @@ def main() -> None:
                 for way in order:
                     if way.endswith("sync"):
                         follower = start_follow()
-                        time.sleep(1.0)
+                        time.sleep(3.0)  # the process started and reading
                     times[way].append(write_workload(server.url, "bench", next_id, log_bin=way != "binlog off"))
                     next_id += WRITES
                     if follower:
@@ -174,6 +220,7 @@ def main() -> None:
             )
 
             follower = start_follow()
+            time.sleep(3.0)
             try:
                 lags = timed_lag(server.url, "bench", target, options.rate, options.duration, 20_000_000)
             finally:
@@ -186,6 +233,10 @@ def main() -> None:
                 f"max {lags[-1]:.2f} s (target: under 2 s)"
             )
         finally:
+            if options.pin:
+                os.sched_setaffinity(0, everywhere)
+                with contextlib.suppress(Exception):
+                    pin(postmaster(target), everywhere, children=True)
             server.stop()
 
 
