@@ -67,6 +67,7 @@ class CatalogTable:
     estimated_rows: int  # -1 where the server has no estimate
     total_bytes: int
     writes_per_second: float | None  # inserts, updates and deletes per second since statistics began; None: unknown
+    unread_checks: tuple[tuple[str, str], ...] = ()  # (name, condition) PostgreSQL cannot read as written
 
 
 # --- the canonical row hash -----------------------------------------------------------------------

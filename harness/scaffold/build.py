@@ -69,10 +69,18 @@ def build_project(
         _relations(models[table.name], table, models)
     for table, _, _ in kept:
         _undeclared(engine, conn, schema, models[table.name], table, models)
+    findings = [
+        f"{quote(table.name)}: check {name} ({condition}) is not in app.{models[table.name].name}'s contract: "
+        "PostgreSQL cannot read it as the source states it; restate it in the app model if it must hold"
+        for table, _, _ in kept
+        for name, condition in [
+            *table.unread_checks,
+            *((n, c) for n, c in table.checks if not rewrite_check(c, models[table.name].columns)),
+        ]
+    ]
     # Parents first (the order of migration.yml): a fallback writes back in this order, deletes in its reverse.
     tables = Project.parents_first(list(models.values()))
     shared = dbt_contract.shared_fallback_relations([t.source for t in tables])
-    findings = []
     for t in tables:
         relation = f"fallback.{dbt_contract.fallback_relation_name(t.source)}"
         if t.source in shared:

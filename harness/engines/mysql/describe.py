@@ -154,7 +154,7 @@ def describe_tables(conn: MysqlSession, schema: str) -> list[CatalogTable]:
         # A NOT NULL date column lands null where MySQL holds a zero or invalid date: such a row is
         # quarantined by this check, rather than failing the app table's NOT NULL.
         has_date = [(f"{column}_is_a_date", f"{_double_quoted(column)} is not null") for column in dates.get(table, [])]
-        plain_checks = [(name, portable_check(clause)) for name, clause in checks.get(table, [])]
+        plain_checks = [(name, clause, portable_check(clause)) for name, clause in checks.get(table, [])]
         result.append(
             CatalogTable(
                 table,
@@ -165,10 +165,12 @@ def describe_tables(conn: MysqlSession, schema: str) -> list[CatalogTable]:
                     CatalogForeignKey(tuple(cols), parent, tuple(parent_cols), name)
                     for name, (parent, cols, parent_cols) in references.get(table, {}).items()
                 ),
-                tuple([(name, clause) for name, clause in plain_checks if clause] + has_date + domains.get(table, [])),
+                tuple([(name, read) for name, _, read in plain_checks if read] + has_date + domains.get(table, [])),
                 _int(rows),
                 max(_int(size), 0),
                 None,  # MySQL keeps no per-table count of writes since a known time
+                # MariaDB's JSON check is the json type's, not a rule to report.
+                tuple((name, clause) for name, clause, read in plain_checks if not read and not _json_valid_of(clause)),
             )
         )
     return result

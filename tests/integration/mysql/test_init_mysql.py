@@ -192,3 +192,26 @@ def test_init_names_a_missing_mysql_database_in_one_line(mysql_url, tmp_path):
     assert_one_clear_line(failed, "--schema")
     missing = run_migrate("init", str(tmp_path / "q"), "--source-url", mysql_url, "--schema", "nowhere", expect=2)
     assert_one_clear_line(missing, "database 'nowhere' does not exist")
+
+
+def test_init_reports_a_check_postgresql_cannot_read_instead_of_dropping_it(mysql_database, tmp_path, monkeypatch):
+    """A CHECK calling a MySQL function was left out of the app model without a word: the rule the
+    legacy schema enforced silently stopped holding in the new one."""
+    for name in ("MIGRATE_PROJECT_DIR", "MIGRATE_SOURCE_URL", "MIGRATE_TARGET_URL"):
+        monkeypatch.delenv(name, raising=False)
+    url, db = mysql_database
+    run_sql(
+        url,
+        db,
+        "create table item (id int primary key, code varchar(12) not null, doc json, qty int,"
+        " constraint code_long_enough check (char_length(code) > 1), constraint qty_positive check (qty > 0))",
+    )
+    done = run_migrate("init", str(tmp_path / "p"), "--source-url", url, "--schema", db, "--json")
+    findings = json.loads(done.stdout)["findings"]
+    assert [f for f in findings if "code_long_enough" in f] == [
+        '"item": check code_long_enough (char_length(`code`) > 1) is not in app.item\'s contract: PostgreSQL '
+        "cannot read it as the source states it; restate it in the app model if it must hold"
+    ]
+    assert not [f for f in findings if "qty_positive" in f or "json" in f], findings  # read, and MariaDB's JSON
+    app = (tmp_path / "p" / "models" / "app" / "_app__models.yml").read_text()
+    assert "qty > 0" in app
