@@ -121,7 +121,8 @@ def write(config: Config, source: Database, target: Database) -> Written:
     html_path, json_path = paths(config)
     write_atomic(json_path, json.dumps(collect(config, source, target), indent=2, default=str) + "\n")
     facts = json.loads(json_path.read_text())
-    write_atomic(html_path, page(facts))
+    with charts.kept_in(config.project_dir / ".migrate" / "charts"):
+        write_atomic(html_path, page(facts))
     return Written(html_path, json_path, facts)
 
 

@@ -10,11 +10,18 @@ Verdicts carry a colour and a word: every chart that shows one names it in its l
 
 from __future__ import annotations
 
+import contextlib
+import functools
+import hashlib
 import io
+import os
+import pickle
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 
 import matplotlib
 
@@ -99,6 +106,55 @@ def _chart(name: str, title: str, figure: Figure, headers: Sequence[str], rows: 
     return chart_block(Chart(name, title, svg, tuple(headers), rows, round(width * DPI), round(height * DPI)))
 
 
+@dataclass
+class _Kept:
+    folder: Path
+    asked: set[str] = field(default_factory=set)
+
+
+_kept: ContextVar[_Kept | None] = ContextVar("charts_kept", default=None)
+
+
+@contextlib.contextmanager
+def kept_in(folder: Path) -> Iterator[None]:
+    """Charts asked for inside the block are kept in `folder` under what they show: one asked for
+    again with the same figures (the dashboard's next refresh, most of whose charts a command leaves
+    as they were) is read back instead of drawn again, drawing being most of a refresh's time. At
+    the block's end the charts it did not ask for are removed."""
+    folder.mkdir(parents=True, exist_ok=True)
+    kept = _Kept(folder)
+    token = _kept.set(kept)
+    try:
+        yield
+    finally:
+        _kept.reset(token)
+        for path in folder.glob("*.pickle"):
+            if path.stem not in kept.asked:
+                path.unlink(missing_ok=True)
+
+
+def _keepable(draw: Callable[..., Block]) -> Callable[..., Block]:
+    @functools.wraps(draw)
+    def chart(*args, **kwargs) -> Block:
+        kept = _kept.get()
+        if kept is None:
+            return draw(*args, **kwargs)
+        shown = repr((draw.__name__, args, sorted(kwargs.items()), STYLE, matplotlib.__version__))
+        key = hashlib.sha256(shown.encode()).hexdigest()[:32]
+        kept.asked.add(key)
+        path = kept.folder / f"{key}.pickle"
+        with contextlib.suppress(OSError, pickle.UnpicklingError, EOFError, AttributeError):
+            return pickle.loads(path.read_bytes())  # written by this function, in the project's own folder
+        block = draw(*args, **kwargs)
+        partial = path.with_name(f"{key}.{os.getpid()}.partial")
+        with contextlib.suppress(OSError):  # not kept (a full disk, a read-only folder): drawn again next time
+            partial.write_bytes(pickle.dumps(block))
+            os.replace(partial, path)
+        return block
+
+    return chart
+
+
 def _gid(container, gid: str) -> None:
     """Name a bar container's bars in the SVG (<g id=...>), so a test or a reader can find them."""
     for i, patch in enumerate(container):
@@ -109,6 +165,7 @@ def _attribute(text: str) -> str:
     return text.replace("&", "&amp;").replace('"', "&quot;").replace("<", "&lt;")
 
 
+@_keepable
 def stacked_bars(
     name: str, title: str, categories: Sequence[str], series: dict[str, Sequence[float]], colours: Sequence[str] = ()
 ) -> Block:
@@ -129,6 +186,7 @@ def stacked_bars(
     return _chart(name, title, figure, ("", *series), rows)
 
 
+@_keepable
 def lines(
     name: str,
     title: str,
@@ -170,6 +228,7 @@ class Bar:
     status: str = "succeeded"
 
 
+@_keepable
 def gantt(
     name: str,
     title: str,
@@ -213,6 +272,7 @@ def gantt(
     return _chart(name, title, figure, ("step", "kind", "start (s)", "seconds", "status"), rows)
 
 
+@_keepable
 def verdict_grid(name: str, title: str, levels: Sequence[str], runs: Sequence[tuple[str, dict[str, str]]]) -> Block:
     """One row per level, one column per run (label, {level: verdict}): each cell coloured by its
     verdict and labelled with its word."""
@@ -242,6 +302,7 @@ def verdict_grid(name: str, title: str, levels: Sequence[str], runs: Sequence[tu
     return _chart(name, title, figure, ("run", *levels), rows)
 
 
+@_keepable
 def bars(
     name: str, title: str, categories: Sequence[str], series: dict[str, Sequence[float | None]], unit: str
 ) -> Block:
