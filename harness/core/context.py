@@ -54,5 +54,4 @@ class Context:
         return [self._described[t.name] for t in wanted]
 
     def _describe(self, conn: Connection, tables) -> None:
-        for table in tables:
-            self._described[table.name] = landing.describe(conn, self.config, table)
+        self._described.update(landing.describe_all(conn, self.config, tables))

@@ -294,6 +294,12 @@ class SourceEngine(ABC):
     @abstractmethod
     def primary_key(self, conn: Connection, schema: str, table: str) -> list[str]: ...
 
+    @abstractmethod
+    def columns_and_keys(self, conn: Connection, schema: str, tables: list[str]) -> dict[str, tuple[list, list[str]]]:
+        """(columns, primary key) of each of these tables that exists (a missing one is left out), as
+        `columns` and `primary_key` give them, with one catalog query per kind however many tables:
+        a sync batch describes every listed table, in its own snapshot."""
+
     def own_types(self, conn: Connection, schema: str, table: str) -> list[tuple[str, str, str]]:
         """(schema, name, CREATE statement in the target's SQL) of each type of the source's own (enum,
         composite, domain, range) the table's columns use, each after those it is made of: landing

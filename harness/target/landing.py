@@ -40,39 +40,48 @@ class SourceTable:
 
 
 def describe(conn: psycopg.Connection, config: Config, table: TableConfig) -> SourceTable:
+    return describe_all(conn, config, [table])[table.name]
+
+
+def describe_all(conn: psycopg.Connection, config: Config, tables: list[TableConfig]) -> dict[str, SourceTable]:
+    """The tables as the source catalog describes them, by name, in one catalog query per kind
+    (engine.columns_and_keys) however many: a sync batch describes every listed table each batch."""
     from harness import engines
 
     schema = config.source_schema
-    engine = engines.source_engine(config)
-    if not engine.table_exists(conn, schema, table.name):
-        raise ConfigError(
-            f'table "{schema}"."{table.name}" listed in migration.yml does not exist in the source: '
-            "fix the name under 'tables' (names are case-sensitive)"
-        )
-    cols = engine.columns(conn, schema, table.name)
-    for col in cols:
-        # Landing holds a column under its source name, which PostgreSQL would cut (MySQL holds 64
-        # characters): two columns alike in their first 63 bytes would become one.
-        size = len(col.name.encode())
-        if size > postgres.MAX_IDENTIFIER_BYTES:
+    found = engines.source_engine(config).columns_and_keys(conn, schema, [t.name for t in tables])
+    described = {}
+    for table in tables:
+        if table.name not in found:
             raise ConfigError(
-                f"column {col.name} of {schema}.{table.name} is {size} bytes, more than the "
-                f"{postgres.MAX_IDENTIFIER_BYTES} bytes a PostgreSQL name holds: rename it in the source "
-                "within 63 bytes, or leave the table out of migration.yml"
+                f'table "{schema}"."{table.name}" listed in migration.yml does not exist in the source: '
+                "fix the name under 'tables' (names are case-sensitive)"
             )
-    names = {c.name for c in cols}
-    key = list(table.key) or engine.primary_key(conn, schema, table.name)
-    if not key:
-        raise ConfigError(
-            f'table "{schema}"."{table.name}" has no primary key: name one under '
-            f"tables.{table.name}.key in migration.yml"
-        )
-    unknown = [c for c in [*key, *table.masks] if c not in names]
-    if unknown:
-        raise ConfigError(
-            f"migration.yml names column(s) {', '.join(unknown)} of {table.name} that the source does not have"
-        )
-    return SourceTable(table.name, cols, key, dict(table.masks))
+        cols, primary_key = found[table.name]
+        for col in cols:
+            # Landing holds a column under its source name, which PostgreSQL would cut (MySQL holds 64
+            # characters): two columns alike in their first 63 bytes would become one.
+            size = len(col.name.encode())
+            if size > postgres.MAX_IDENTIFIER_BYTES:
+                raise ConfigError(
+                    f"column {col.name} of {schema}.{table.name} is {size} bytes, more than the "
+                    f"{postgres.MAX_IDENTIFIER_BYTES} bytes a PostgreSQL name holds: rename it in the source "
+                    "within 63 bytes, or leave the table out of migration.yml"
+                )
+        names = {c.name for c in cols}
+        key = list(table.key) or primary_key
+        if not key:
+            raise ConfigError(
+                f'table "{schema}"."{table.name}" has no primary key: name one under '
+                f"tables.{table.name}.key in migration.yml"
+            )
+        unknown = [c for c in [*key, *table.masks] if c not in names]
+        if unknown:
+            raise ConfigError(
+                f"migration.yml names column(s) {', '.join(unknown)} of {table.name} that the source does not have"
+            )
+        described[table.name] = SourceTable(table.name, cols, key, dict(table.masks))
+    return described
 
 
 def exists(conn: psycopg.Connection, landing_schema: str, table_name: str) -> bool:

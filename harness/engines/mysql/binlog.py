@@ -387,7 +387,7 @@ def apply_batch(
             pause = stack.enter_context(locks.paused(config, target, command="sync"))
         src = stack.enter_context(connections.connection(source, command="sync", autocommit=True))
         dst = pause.conn
-        tables = {t.name: t for t in (landing.describe(src, config, t) for t in config.tables)}
+        tables = landing.describe_all(src, config, list(config.tables))
         with dst.transaction():
             previous = sync_state.watermark(dst, config.control_schema, for_update=True)
             found, position = read_changes(config, source, tables, previous, until)

@@ -32,31 +32,44 @@ def table_exists(conn: MysqlSession, schema: str, table: str) -> bool:
 
 def _json_checked(conn: MysqlSession, schema: str, table: str) -> set[str]:
     """MariaDB's JSON columns: longtext with CHECK (json_valid(`column`)), as MariaDB declares JSON."""
+    return _json_checked_of(conn, schema, [table]).get(table, set())
+
+
+def _json_checked_of(conn: MysqlSession, schema: str, tables: list[str]) -> dict[str, set[str]]:
+    """_json_checked of each of these tables, in one query."""
     try:
         rows = conn.execute(
-            "select check_clause from information_schema.check_constraints "
-            "where constraint_schema = %s and table_name = %s",
-            (schema, table),
+            "select table_name, check_clause from information_schema.check_constraints "
+            "where constraint_schema = %s and table_name in %s",
+            (schema, tuple(tables)),
         )
     except Exception:  # MySQL before 8.0.16 has no such view: no MariaDB-style JSON there
-        return set()
-    names = set()
-    for (clause,) in rows:
+        return {}
+    names: dict[str, set[str]] = {}
+    for table, clause in rows:
         text = clause.strip()
         if text.lower().startswith("json_valid(`") and text.endswith("`)"):
-            names.add(text[len("json_valid(`") : -2].replace("``", "`"))
+            names.setdefault(table, set()).add(text[len("json_valid(`") : -2].replace("``", "`"))
     return names
+
+
+COLUMN_FIELDS = (
+    "column_name, data_type, column_type, is_nullable, numeric_precision, numeric_scale, "
+    "datetime_precision, character_maximum_length, character_set_name, collation_name"
+)
 
 
 def source_columns(conn: MysqlSession, schema: str, table: str) -> list[types.MysqlColumn]:
     """The table's own columns, each with its landing type."""
     rows = conn.execute(
-        "select column_name, data_type, column_type, is_nullable, numeric_precision, numeric_scale, "
-        "datetime_precision, character_maximum_length, character_set_name, collation_name "
-        "from information_schema.columns where table_schema = %s and table_name = %s order by ordinal_position",
+        f"select {COLUMN_FIELDS} from information_schema.columns where table_schema = %s and table_name = %s "
+        "order by ordinal_position",
         (schema, table),
     )
-    json_columns = _json_checked(conn, schema, table)
+    return _source_columns(schema, table, rows, _json_checked(conn, schema, table))
+
+
+def _source_columns(schema: str, table: str, rows: list[tuple], json_columns: set[str]) -> list[types.MysqlColumn]:
     result = []
     for name, data_type, column_type, nullable, precision, scale, fsp, length, charset, collation in rows:
         try:
@@ -94,8 +107,56 @@ def source_columns(conn: MysqlSession, schema: str, table: str) -> list[types.My
 
 def columns(conn: MysqlSession, schema: str, table: str) -> list[types.MysqlColumn]:
     """The landing columns of the table: its own, then a companion text column per date-like column."""
-    own = source_columns(conn, schema, table)
+    return _with_companions(source_columns(conn, schema, table), schema, table)
+
+
+def _with_companions(own: list[types.MysqlColumn], schema: str, table: str) -> list[types.MysqlColumn]:
     return own + [types.companion(c, schema, table) for c in own if c.kind in types.DATE_KINDS]
+
+
+def columns_and_keys(
+    conn: MysqlSession, schema: str, tables: list[str]
+) -> dict[str, tuple[list[types.MysqlColumn], list[str]]]:
+    """(columns, primary key) of each of these tables that exists, as `columns` and `primary_key`
+    give them, in one query per kind however many tables: information_schema is slow on MariaDB,
+    and a sync batch describes every listed table."""
+    if not tables:
+        return {}
+    wanted = tuple(tables)
+    # Names compared here, exactly: information_schema may compare them case-insensitively.
+    found = {
+        name
+        for (name,) in conn.execute(
+            "select table_name from information_schema.tables where table_schema = %s and table_name in %s "
+            "and table_type in ('BASE TABLE', 'SYSTEM VERSIONED')",
+            (schema, wanted),
+        )
+        if name in tables
+    }
+    own: dict[str, list[tuple]] = {name: [] for name in found}
+    for table, *row in conn.execute(
+        f"select table_name, {COLUMN_FIELDS} from information_schema.columns where table_schema = %s "
+        "and table_name in %s order by table_name, ordinal_position",
+        (schema, wanted),
+    ):
+        if table in own:
+            own[table].append(tuple(row))
+    keys: dict[str, list[str]] = {name: [] for name in found}
+    for table, name in conn.execute(
+        "select table_name, column_name from information_schema.key_column_usage "
+        "where table_schema = %s and table_name in %s and constraint_name = 'PRIMARY' "
+        "order by table_name, ordinal_position",
+        (schema, wanted),
+    ):
+        if table in keys:
+            keys[table].append(name)
+    json_columns = _json_checked_of(conn, schema, list(found)) if found else {}
+    result = {}
+    for table in tables:
+        if table in found:
+            own_columns = _source_columns(schema, table, own[table], json_columns.get(table, set()))
+            result[table] = (_with_companions(own_columns, schema, table), keys[table])
+    return result
 
 
 def _int(value) -> int | None:

@@ -136,6 +136,7 @@ class MysqlEngine(SourceEngine):
     table_exists = staticmethod(catalog.table_exists)
     columns = staticmethod(catalog.columns)
     primary_key = staticmethod(catalog.primary_key)
+    columns_and_keys = staticmethod(catalog.columns_and_keys)
     estimated_rows = staticmethod(catalog.estimated_rows)
     column_fills = staticmethod(catalog.column_fills)
     dependent_views = staticmethod(catalog.dependent_views)

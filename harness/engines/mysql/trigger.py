@@ -567,7 +567,7 @@ def apply_batch(
             )
         consumer_id = control.consumer_id(dst, config.control_schema)
         label = control.consumer_label(target.describe(), config.control_schema)
-        tables = {t.name: landing.describe(src, config, t) for t in config.tables}
+        tables = landing.describe_all(src, config, list(config.tables))
         with dst.transaction():
             previous = Position.parse(sync_state.watermark(dst, config.control_schema, for_update=True))
             register(src, consumer_id, schema, label, previous.text(), replace=False)

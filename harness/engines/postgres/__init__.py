@@ -16,6 +16,7 @@ from harness.engines.postgres.catalog import (  # noqa: F401
     column_fills,
     column_list,
     columns,
+    columns_and_keys,
     constraint_counts,
     create_collation,
     create_database_sql,

@@ -589,7 +589,7 @@ def apply_batch(
             batch.snapshot = current
             # Described in the batch's own snapshot: every change it reads was written with these columns
             # or earlier ones.
-            tables = {t.name: landing.describe(src, config, t) for t in config.tables}
+            tables = landing.describe_all(src, config, list(config.tables))
             added = _check_schema(src, dst, config, list(tables.values()))
             reloaded = sync_state.table_loads_to_cover(dst, config.control_schema)
             with (
@@ -684,17 +684,17 @@ def _check_schema(
     sync before anything is applied or purged, with the fix.
     """
     added: dict[str, list[tuple[postgres.Column, str]]] = {}
+    # Every landing table at once, as the source's: a query or two per table would add up over hundreds.
+    landing_tables = postgres.columns_and_keys(dst, config.landing_schema, [t.name for t in tables])
     for table in tables:
         name = table.name
         reload = f"update the models, then run `migrate load --table {name}`"
-        if not postgres.table_exists(dst, config.landing_schema, name):
+        if name not in landing_tables:
             raise sync_state.NotLoaded(
                 f"table {name} is listed in migration.yml but not loaded, and sync would drop its changes: "
                 f"run `migrate load --table {name}`"
             )
-        landed = {
-            c.name: c for c in postgres.columns(dst, config.landing_schema, name) if c.name not in landing.SYNC_COLUMNS
-        }
+        landed = {c.name: c for c in landing_tables[name][0] if c.name not in landing.SYNC_COLUMNS}
         current = {c.name for c in table.columns}
         for gone in (c for c in landed if c not in current):
             raise SchemaChanged(f"table {name}: column {gone} was dropped (or renamed) at the source: {reload}")

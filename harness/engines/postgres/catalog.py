@@ -120,6 +120,48 @@ def primary_key(conn: psycopg.Connection, schema: str, table: str) -> list[str]:
     return [name for (name,) in rows]
 
 
+def columns_and_keys(
+    conn: psycopg.Connection, schema: str, tables: list[str]
+) -> dict[str, tuple[list[Column], list[str]]]:
+    """(columns, primary key) of each of these tables that exists, as `columns` and `primary_key`
+    give them, in one query per kind however many tables: a sync batch describes every listed table."""
+    found = {
+        name
+        for (name,) in conn.execute(
+            "select c.relname from pg_class c join pg_namespace n on n.oid = c.relnamespace "
+            "where n.nspname = %s and c.relname = any(%s) and c.relkind in ('r', 'p')",
+            (schema, tables),
+        )
+    }
+    described: dict[str, tuple[list[Column], list[str]]] = {name: ([], []) for name in found}
+    for table, name, type_, not_null, collation_schema, collation in conn.execute(
+        "select c.relname, a.attname, format_type(a.atttypid, a.atttypmod), a.attnotnull, cn.nspname, co.collname "
+        "from pg_attribute a join pg_class c on c.oid = a.attrelid "
+        "join pg_namespace n on n.oid = c.relnamespace join pg_type t on t.oid = a.atttypid "
+        "left join pg_collation co on co.oid = a.attcollation and a.attcollation <> t.typcollation "
+        "left join pg_namespace cn on cn.oid = co.collnamespace "
+        "where n.nspname = %s and c.relname = any(%s) and a.attnum > 0 and not a.attisdropped "
+        "order by c.relname, a.attnum",
+        (schema, list(found)),
+    ):
+        described[table][0].append(Column(name, type_, not_null, (collation_schema, collation) if collation else None))
+    for table, name in conn.execute(
+        """
+        select c.relname, a.attname
+        from pg_index i
+        join pg_class c on c.oid = i.indrelid
+        join pg_namespace n on n.oid = c.relnamespace
+        cross join lateral unnest(i.indkey) with ordinality as k(attnum, position)
+        join pg_attribute a on a.attrelid = c.oid and a.attnum = k.attnum
+        where n.nspname = %s and c.relname = any(%s) and i.indisprimary
+        order by c.relname, k.position
+        """,
+        (schema, list(found)),
+    ):
+        described[table][1].append(name)
+    return {name: described[name] for name in tables if name in described}
+
+
 def qualified(schema: str, table: str) -> sql.Composed:
     return sql.SQL("{}.{}").format(sql.Identifier(schema), sql.Identifier(table))
 

@@ -104,6 +104,7 @@ class PostgresEngine(SourceEngine):
     table_exists = staticmethod(catalog.table_exists)
     columns = staticmethod(catalog.columns)
     primary_key = staticmethod(catalog.primary_key)
+    columns_and_keys = staticmethod(catalog.columns_and_keys)
     estimated_rows = staticmethod(catalog.estimated_rows)
     check_key = staticmethod(landing.check_key)
     own_types = staticmethod(catalog.own_types)

@@ -42,7 +42,7 @@ class TimestampBatch:
 def _tables(src: psycopg.Connection, config: Config) -> list[landing.SourceTable]:
     # Described again each batch, not taken from the command's Context: a column added at the
     # source since the last batch must fail the copy into landing, not be left out of it.
-    tables = [landing.describe(src, config, t) for t in config.tables]
+    tables = list(landing.describe_all(src, config, list(config.tables)).values())
     require_column(tables, config.capture.column)
     return tables
 

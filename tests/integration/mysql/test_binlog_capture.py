@@ -175,3 +175,16 @@ def test_binlog_follows_past_a_schema_change_to_a_same_named_table_of_another_da
     run_sql(url, db, "alter table people add column extra int")
     with pytest.raises(HarnessError, match="schema change"):
         sync.apply(config, source, target)
+
+
+def test_binlog_batch_describes_its_tables_in_one_catalog_round(captured, monkeypatch):
+    from harness.engines.mysql.engine import MysqlEngine
+    from tests.integration.test_describe_once import Calls
+
+    config, source, target, url, db, _ = captured
+    load.load(config, source, target)
+    calls = Calls(monkeypatch, MysqlEngine)
+    run_sql(url, db, "insert into people values (9001, 'a', null, null, null)")
+    assert sync.apply(config, source, target).per_table == {"people": 1}
+    assert sync.apply(config, source, target).changes == 0
+    assert calls.counts == {"columns_and_keys": 2}, "one description of all tables per batch, not one per table"
