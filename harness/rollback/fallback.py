@@ -102,8 +102,9 @@ def run(
     shared = dbt_contract.shared_fallback_relations(tables)
     if shared:  # before anything is frozen: the one reverse model's rows would be carried into each of them
         table, others = next(iter(shared.items()))
+        alike = sorted([table, *others])  # in one order, whichever the catalog listed first
         raise NoReverseModel(
-            f"{table} and {', '.join(others)} share the reverse model "
+            f"{', '.join(alike[:-1])} and {alike[-1]} share the reverse model "
             f"{dbt_contract.FALLBACK_SCHEMA}.{dbt_contract.fallback_relation_name(table)} (the contract lower-cases "
             "the name), so a fallback cannot tell their rows apart: carry their changes back by hand; "
             "nothing was frozen or written"

@@ -115,7 +115,7 @@ def test_two_tables_one_reverse_relation_get_no_reverse_model_and_no_fallback(mi
         control.set_phase(conn, config.control_schema, "switched")
     args = ("rollback", "--decided-by", "Dana", "--role", "dba", "--reason", "the one reverse model")
     refused = run_migrate(*args, cwd=folder, expect=2)
-    assert_one_clear_line(refused, "orders and Orders share the reverse model fallback.legacy_orders", "by hand")
+    assert_one_clear_line(refused, "Orders and orders share the reverse model fallback.legacy_orders", "by hand")
     with psycopg.connect(migration.target_url) as conn:
         assert conn.execute("select phase from migrate_control.migration_state").fetchone() == ("switched",)
 
