@@ -47,7 +47,8 @@ test: setup
 	# sqlfluff's parser recurses once per nested expression; two staging models need more than
 	# Python's default depth of 1,000, so the lint runs with a higher limit.
 	eval "$$($(BIN)/migrate env shell)" && $(BIN)/python -c "import sys; sys.setrecursionlimit(20000); from sqlfluff.cli.commands import cli; cli()" lint models macros kit/macros tests
-	$(BIN)/pytest -m "not slow"
+	# The slowest tests named at the end: what to mark slow when the loop nears 15 minutes.
+	$(BIN)/pytest -m "not slow" --durations=15
 
 check: test
 	$(MAKE) spark || echo "== the Spark extra could not be installed: the Spark tests skip =="
@@ -56,7 +57,7 @@ check: test
 
 test-slow: setup
 	$(BIN)/migrate env up
-	$(BIN)/pytest -m slow
+	$(BIN)/pytest -m slow --durations=10
 
 # A browser for the test that opens the dashboard and reports (it skips with one line without one).
 browser:

@@ -19,7 +19,7 @@ from tests.conftest import PROJECT_DIR
 from tests.integration.conftest import traffic_in_background
 from tests.integration.test_fallback import worked_example  # noqa: F401  (the fixture)
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.slow]  # a whole cycle under traffic
 
 
 def test_cutover_beside_a_running_sync_follow_succeeds_and_loses_nothing(worked_example):  # noqa: F811

@@ -61,6 +61,7 @@ def kill_cutover_at(point: str, routing, switch_command: list[str]) -> None:
     assert killed.returncode == -signal.SIGKILL, f"not killed at {point}: {killed.stderr[-2000:]}"
 
 
+@pytest.mark.slow  # a cutover killed at each of its steps: ≈ 40 s
 def test_a_cutover_killed_at_every_step_is_named_by_status_and_rolled_back_without_losing_a_write(worked_example):  # noqa: F811
     config, source, target, tmp_path = worked_example
     ledger_path, routing, switched_log = tmp_path / "ledger.jsonl", tmp_path / "routing.json", tmp_path / "switched.log"

@@ -28,7 +28,7 @@ from harness.demo.seed import seed_legacy
 from harness.demo.traffic import run_traffic, verify_after_fallback
 from tests.conftest import PROJECT_DIR, run_migrate
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.slow]  # whole cycles under traffic, 2+ min
 
 
 @pytest.fixture

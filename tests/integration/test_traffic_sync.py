@@ -100,6 +100,7 @@ APP_KEYS = {
 }
 
 
+@pytest.mark.slow  # ≈ 30 s of traffic and overlapping builds
 def test_dbt_runs_overlapping_sync_batches_leave_no_acknowledged_write_behind(migration, tmp_path, monkeypatch):
     """`sync --follow` runs dbt while its landing thread keeps applying batches under traffic: once
     follow has caught up, every acknowledged write is in landing, and in app (or quarantine) with its
